@@ -1,0 +1,43 @@
+# The two commands of the README, and a few more for developers.
+#   make demo   installs dependencies, builds, runs the main job
+#   make test   installs dependencies, builds, runs the whole ctest suite
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: deps build demo test test-asan bench golden clean install
+
+deps:
+	./scripts/install-deps
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(BUILD)/examples/article_walkthrough
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE slow
+
+# Address + undefined-behaviour sanitizers over the whole suite.
+test-asan: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCNNKIT_SANITIZE=address,undefined \
+	  -DCNNKIT_BUILD_BENCH=OFF
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE slow
+
+bench: build
+	$(BUILD)/bench/bench_conv --benchmark_counters_tabular=true
+
+# Regenerates the PyTorch goldens (needs python3-torch: CNNKIT_WITH_TORCH=1 make deps).
+golden:
+	for f in tools/golden/gen_*.py; do /usr/bin/python3 $$f || exit 1; done
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,65 @@
+// Typed errors and the two check channels (c10's TORCH_CHECK / TORCH_INTERNAL_ASSERT).
+// CNNKIT_CHECK* throw a cnnkit::Error subclass for bad user input and stay on in release
+// builds; the message is only built on failure. CNNKIT_ASSERT guards library invariants.
+// The library never calls exit() or abort(); only the CLI maps exceptions to exit codes.
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace cnnkit {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+class ShapeError : public Error { public: using Error::Error; };          // wrong rank, sizes, broadcast
+class ValueError : public Error { public: using Error::Error; };          // bad argument value
+class TypeError : public Error { public: using Error::Error; };           // wrong dtype
+class IOError : public Error { public: using Error::Error; };             // files: missing, corrupt, short
+class NotImplementedError : public Error { public: using Error::Error; };
+class InternalError : public Error { public: using Error::Error; };       // broken invariant: a bug
+
+namespace detail {
+inline void append(std::ostringstream&) {}
+template <typename T, typename... Rest>
+void append(std::ostringstream& os, const T& first, const Rest&... rest) {
+  os << first;
+  append(os, rest...);
+}
+template <typename E, typename... Args>
+[[noreturn]] void fail(const char* file, int line, const Args&... args) {
+  std::ostringstream os;
+  append(os, args...);
+  (void)file;
+  (void)line;
+  throw E(os.str());
+}
+template <typename... Args>
+[[noreturn]] void internal_fail(const char* cond, const char* file, int line, const Args&... args) {
+  std::ostringstream os;
+  os << "internal assertion failed: " << cond << " at " << file << ":" << line << ". ";
+  append(os, args...);
+  os << " (this is a cnnkit bug)";
+  throw InternalError(os.str());
+}
+}  // namespace detail
+
+}  // namespace cnnkit
+
+#define CNNKIT_CHECK_T(ErrorType, cond, ...)                                    \
+  do {                                                                          \
+    if (__builtin_expect(!(cond), 0))                                           \
+      ::cnnkit::detail::fail<ErrorType>(__FILE__, __LINE__, __VA_ARGS__);       \
+  } while (0)
+
+#define CNNKIT_CHECK(cond, ...) CNNKIT_CHECK_T(::cnnkit::ValueError, cond, __VA_ARGS__)
+#define CNNKIT_CHECK_SHAPE(cond, ...) CNNKIT_CHECK_T(::cnnkit::ShapeError, cond, __VA_ARGS__)
+#define CNNKIT_CHECK_TYPE(cond, ...) CNNKIT_CHECK_T(::cnnkit::TypeError, cond, __VA_ARGS__)
+#define CNNKIT_CHECK_IO(cond, ...) CNNKIT_CHECK_T(::cnnkit::IOError, cond, __VA_ARGS__)
+#define CNNKIT_ASSERT(cond, ...)                                                          \
+  do {                                                                                    \
+    if (__builtin_expect(!(cond), 0))                                                     \
+      ::cnnkit::detail::internal_fail(#cond, __FILE__, __LINE__, ##__VA_ARGS__);          \
+  } while (0)

@@ -1,0 +1,35 @@
+// One thread pool for everything: OpenMP, which oneDNN also runs on. Loops are split
+// across threads only above a grain size, because fork/join costs tens of microseconds
+// on small machines (see BENCH.md); below it they run on the calling thread.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace cnnkit {
+
+void set_num_threads(int n);   // also read from CNNKIT_NUM_THREADS at start-up
+int get_num_threads();
+bool in_parallel_region();
+
+// Elements of work below which a loop stays on one thread.
+constexpr int64_t kGrainSize = 32768;
+
+// f(begin, end) over [0, n) in contiguous chunks, one per thread when n >= grain.
+template <typename F>
+void parallel_for(int64_t n, int64_t grain, const F& f) {
+  if (n <= 0) return;
+  int threads = get_num_threads();
+  if (n < grain || threads <= 1 || in_parallel_region()) {
+    f(int64_t{0}, n);
+    return;
+  }
+  int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
+#pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
+    f(b, e);
+  }
+}
+
+}  // namespace cnnkit

@@ -1,0 +1,60 @@
+// Global generator and the Box-Muller normal sampler.
+#include "cnnkit/core/rng.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "cnnkit/core/error.h"
+
+namespace cnnkit {
+
+void Generator::manual_seed(uint64_t seed) {
+  seed_ = seed;
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)};
+  engine_.seed(seq);
+  has_spare_ = false;
+}
+
+float Generator::normal() {
+  if (has_spare_) {
+    has_spare_ = false;
+    return spare_;
+  }
+  double u1 = uniform_double(), u2 = uniform_double();
+  if (u1 < 1e-300) u1 = 1e-300;
+  double r = std::sqrt(-2.0 * std::log(u1)), a = 2.0 * M_PI * u2;
+  spare_ = static_cast<float>(r * std::sin(a));
+  has_spare_ = true;
+  return static_cast<float>(r * std::cos(a));
+}
+
+int64_t Generator::randint(int64_t low, int64_t high) {
+  CNNKIT_CHECK(high > low, "randint: empty range [", low, ", ", high, ")");
+  uint64_t range = static_cast<uint64_t>(high - low);
+  // rejection sampling keeps the distribution exactly uniform
+  uint64_t limit = UINT64_MAX - UINT64_MAX % range;
+  uint64_t v;
+  do { v = next_u64(); } while (v >= limit);
+  return low + static_cast<int64_t>(v % range);
+}
+
+std::string Generator::state() const {
+  std::ostringstream os;
+  os << seed_ << ' ' << has_spare_ << ' ' << spare_ << ' ' << engine_;
+  return os.str();
+}
+
+void Generator::set_state(const std::string& s) {
+  std::istringstream is(s);
+  is >> seed_ >> has_spare_ >> spare_ >> engine_;
+  CNNKIT_CHECK(!is.fail(), "Generator::set_state: malformed generator state");
+}
+
+Generator& default_generator() {
+  static Generator g;
+  return g;
+}
+
+void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
+
+}  // namespace cnnkit
