@@ -1,1 +1,554 @@
-// placeholder: implemented by its family's change
+// Convolution kernels: oneDNN forward / backward-data / backward-weights primitives (cached
+// per shape and thread count, plain data reordered in and out around the blocked layouts
+// oneDNN picks), and an im2col + OpenBLAS sgemm path for the shapes where the primitives
+// are slow. conv2d_plan() is the one place that chooses between them. No shape checks here.
+//
+// N = batch, C = channels, H, W = height, width, G = groups, P = H_out * W_out,
+// Cig = C_in / G, Cog = C_out / G, Kg = Cig * kH * kW (one group's column height).
+#include "cnnkit/kernels/conv.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cnnkit/core/error.h"
+#include "cnnkit/core/threads.h"
+#include "cnnkit/kernels/onednn.h"
+
+namespace cnnkit::kernels {
+
+using dnnl::memory;
+using onednn::Key;
+using onednn::tag;
+
+const char* to_string(ConvAlgo a) {
+  switch (a) {
+    case ConvAlgo::onednn: return "onednn";
+    case ConvAlgo::im2col_gemm: return "im2col_gemm";
+  }
+  return "?";
+}
+
+namespace {
+
+// ---- buffers -----------------------------------------------------------------------------
+
+// A 64-byte aligned float buffer that owns its memory.
+struct AlignedBuffer {
+  float* data = nullptr;
+  size_t bytes = 0;
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(size_t n) : bytes(n) {
+    data = static_cast<float*>(std::aligned_alloc(64, ((n + 63) / 64) * 64));
+    if (data == nullptr) throw std::bad_alloc();
+  }
+  ~AlignedBuffer() { std::free(data); }
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+};
+
+// Per-thread grow-only scratch for data that lives only during one kernel call (blocked
+// copies, im2col columns), so a steady-state step allocates none of it. Slots keep the
+// buffers of one call apart.
+enum Slot { kSrc, kWei, kDst, kDiffDst, kDiffDstW, kDiffSrc, kDiffWei, kCol, kPartial, kNumSlots };
+float* scratch(Slot slot, size_t bytes) {
+  thread_local std::unique_ptr<AlignedBuffer> buf[kNumSlots];
+  auto& b = buf[slot];
+  if (!b || b->bytes < bytes) {
+    b.reset();  // free before allocating the larger one
+    b = std::make_unique<AlignedBuffer>(std::max<size_t>(bytes, 64));
+  }
+  return b->data;
+}
+
+// ---- oneDNN -------------------------------------------------------------------------------
+
+Key& shape_into(Key& k, const Conv2dShape& s) {
+  k << s.N << s.C_in << s.H << s.W << s.C_out << s.kH << s.kW << s.groups << s.stride_h
+    << s.stride_w << s.dil_h << s.dil_w << s.pad_t << s.pad_l << s.pad_b << s.pad_r
+    << int64_t{s.has_bias} << int64_t{get_num_threads()};
+  return k;
+}
+
+std::string describe(const Conv2dShape& s) {
+  char b[256];
+  std::snprintf(b, sizeof b,
+                "N=%ld C_in=%ld %ldx%ld -> C_out=%ld %ldx%ld, k=%ldx%ld s=%ldx%ld d=%ldx%ld "
+                "pad=%ld,%ld,%ld,%ld G=%ld threads=%d",
+                long(s.N), long(s.C_in), long(s.H), long(s.W), long(s.C_out), long(s.H_out),
+                long(s.W_out), long(s.kH), long(s.kW), long(s.stride_h), long(s.stride_w),
+                long(s.dil_h), long(s.dil_w), long(s.pad_t), long(s.pad_l), long(s.pad_b),
+                long(s.pad_r), long(s.groups), get_num_threads());
+  return b;
+}
+
+// The geometry oneDNN wants. Its dilation counts the gaps (PyTorch's d - 1), and its right
+// padding must make its own output-size formula land on PyTorch's H_out: the rows PyTorch's
+// floor() drops at the bottom/right are simply not part of oneDNN's problem.
+struct Geometry {
+  memory::dims src, wei, dst, bias, strides, dilates, pad_l, pad_r;
+  tag wei_tag;
+};
+Geometry geometry(const Conv2dShape& s) {
+  Geometry g;
+  g.src = {s.N, s.C_in, s.H, s.W};
+  g.dst = {s.N, s.C_out, s.H_out, s.W_out};
+  if (s.groups > 1) {
+    g.wei = {s.groups, s.C_out / s.groups, s.C_in / s.groups, s.kH, s.kW};
+    g.wei_tag = tag::goihw;
+  } else {
+    g.wei = {s.C_out, s.C_in, s.kH, s.kW};
+    g.wei_tag = tag::oihw;
+  }
+  g.bias = {s.C_out};
+  g.strides = {s.stride_h, s.stride_w};
+  g.dilates = {s.dil_h - 1, s.dil_w - 1};
+  g.pad_l = {s.pad_t, s.pad_l};
+  g.pad_r = {(s.H_out - 1) * s.stride_h + s.dil_h * (s.kH - 1) + 1 - s.H - s.pad_t,
+             (s.W_out - 1) * s.stride_w + s.dil_w * (s.kW - 1) + 1 - s.W - s.pad_l};
+  return g;
+}
+
+memory::desc any(const memory::dims& d) { return onednn::plain_desc(d, tag::any); }
+
+dnnl::convolution_forward::desc forward_desc(const Conv2dShape& s, dnnl::prop_kind prop) {
+  const Geometry g = geometry(s);
+  if (s.has_bias)
+    return {prop, dnnl::algorithm::convolution_direct, any(g.src), any(g.wei),
+            onednn::plain_desc(g.bias, tag::x), any(g.dst), g.strides, g.dilates, g.pad_l, g.pad_r};
+  return {prop, dnnl::algorithm::convolution_direct, any(g.src), any(g.wei), any(g.dst),
+          g.strides, g.dilates, g.pad_l, g.pad_r};
+}
+
+struct ConvForward {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  memory::desc src_plain, wei_plain, dst_plain, bias_plain;
+};
+
+ConvForward& forward_primitive(const Conv2dShape& s, bool training) {
+  Key key("conv2d_fwd");
+  shape_into(key, s) << int64_t{training};
+  return onednn::cached<ConvForward>(key, [&] {
+    const Geometry g = geometry(s);
+    auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    dnnl::convolution_forward::primitive_desc pd(forward_desc(s, prop), onednn::engine());
+    onednn::log_impl(("conv2d forward " + describe(s)).c_str(), pd.impl_info_str());
+    return ConvForward{pd, dnnl::convolution_forward(pd), onednn::plain_desc(g.src, tag::nchw),
+                       onednn::plain_desc(g.wei, g.wei_tag), onednn::plain_desc(g.dst, tag::nchw),
+                       onednn::plain_desc(g.bias, tag::x)};
+  });
+}
+
+struct ConvBackwardData {
+  dnnl::convolution_backward_data::primitive_desc pd;
+  dnnl::convolution_backward_data prim;
+};
+ConvBackwardData& backward_data_primitive(const Conv2dShape& s) {
+  Key key("conv2d_bwd_data");
+  shape_into(key, s);
+  return onednn::cached<ConvBackwardData>(key, [&] {
+    const Geometry g = geometry(s);
+    dnnl::convolution_forward::primitive_desc hint(
+        forward_desc(s, dnnl::prop_kind::forward_training), onednn::engine());
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, any(g.src),
+                                            any(g.wei), any(g.dst), g.strides, g.dilates, g.pad_l,
+                                            g.pad_r);
+    dnnl::convolution_backward_data::primitive_desc pd(d, onednn::engine(), hint);
+    onednn::log_impl(("conv2d backward_data " + describe(s)).c_str(), pd.impl_info_str());
+    return ConvBackwardData{pd, dnnl::convolution_backward_data(pd)};
+  });
+}
+
+struct ConvBackwardWeights {
+  dnnl::convolution_backward_weights::primitive_desc pd;
+  dnnl::convolution_backward_weights prim;
+};
+// with_bias: whether the bias gradient is fused into this primitive.
+ConvBackwardWeights& backward_weights_primitive(const Conv2dShape& s, bool with_bias) {
+  Key key("conv2d_bwd_weights");
+  shape_into(key, s) << int64_t{with_bias};
+  return onednn::cached<ConvBackwardWeights>(key, [&] {
+    const Geometry g = geometry(s);
+    dnnl::convolution_forward::primitive_desc hint(
+        forward_desc(s, dnnl::prop_kind::forward_training), onednn::engine());
+    auto d = with_bias
+                 ? dnnl::convolution_backward_weights::desc(
+                       dnnl::algorithm::convolution_direct, any(g.src), any(g.wei),
+                       onednn::plain_desc(g.bias, tag::x), any(g.dst), g.strides, g.dilates,
+                       g.pad_l, g.pad_r)
+                 : dnnl::convolution_backward_weights::desc(
+                       dnnl::algorithm::convolution_direct, any(g.src), any(g.wei), any(g.dst),
+                       g.strides, g.dilates, g.pad_l, g.pad_r);
+    dnnl::convolution_backward_weights::primitive_desc pd(d, onednn::engine(), hint);
+    onednn::log_impl(("conv2d backward_weights " + describe(s)).c_str(), pd.impl_info_str());
+    return ConvBackwardWeights{pd, dnnl::convolution_backward_weights(pd)};
+  });
+}
+
+// A memory in `want`'s layout holding plain data `plain`: the plain memory itself when the
+// layouts agree, else a reorder into scratch `slot`.
+memory to_layout(const memory::desc& want, const memory::desc& plain_d, const float* plain,
+                 Slot slot) {
+  memory user = onednn::wrap(plain_d, plain);
+  if (want == plain_d) return user;
+  memory m(want, onednn::engine(), scratch(slot, want.get_size()));
+  onednn::reorder(user, m);
+  return m;
+}
+// A memory in `have`'s layout whose content is to end up in plain buffer `plain`:
+// the plain buffer itself when layouts agree, else scratch `slot` (call from_layout after).
+memory out_layout(const memory::desc& have, const memory::desc& plain_d, float* plain, Slot slot) {
+  if (have == plain_d) return onednn::wrap(plain_d, plain);
+  return memory(have, onednn::engine(), scratch(slot, have.get_size()));
+}
+void from_layout(const memory& m, const memory::desc& plain_d, float* plain) {
+  if (m.get_desc() == plain_d) return;
+  memory user = onednn::wrap(plain_d, plain);
+  onednn::reorder(m, user);
+}
+
+// ---- im2col + sgemm -----------------------------------------------------------------------
+
+// For one kernel offset (k along an axis with stride s, dilation d, left pad p), the output
+// positions [lo, hi) whose input position o*s - p + k*d lies inside [0, in).
+void valid_range(int64_t k, int64_t s, int64_t d, int64_t p, int64_t in, int64_t out,
+                 int64_t& lo, int64_t& hi) {
+  const int64_t off = k * d - p;  // input position of output 0
+  // o*s + off >= 0  <=>  o >= ceil(-off / s);  o*s + off < in  <=>  o < ceil((in - off) / s)
+  lo = off >= 0 ? 0 : (-off + s - 1) / s;
+  hi = in - off <= 0 ? 0 : (in - off + s - 1) / s;
+  lo = std::min(lo, out);
+  hi = std::clamp(hi, lo, out);
+}
+
+// col (Cig * kH * kW, P) <- one image's group of channels in (Cig, H, W), zero-padded.
+void im2col(float* col, const float* in, int64_t Cig, const Conv2dShape& s) {
+  const int64_t P = s.H_out * s.W_out;
+  for (int64_t c = 0; c < Cig; ++c) {
+    const float* plane = in + c * s.H * s.W;
+    for (int64_t kh = 0; kh < s.kH; ++kh) {
+      int64_t oh_lo, oh_hi;
+      valid_range(kh, s.stride_h, s.dil_h, s.pad_t, s.H, s.H_out, oh_lo, oh_hi);
+      for (int64_t kw = 0; kw < s.kW; ++kw) {
+        int64_t ow_lo, ow_hi;
+        valid_range(kw, s.stride_w, s.dil_w, s.pad_l, s.W, s.W_out, ow_lo, ow_hi);
+        float* row = col + ((c * s.kH + kh) * s.kW + kw) * P;
+        std::fill(row, row + oh_lo * s.W_out, 0.0f);
+        for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+          float* r = row + oh * s.W_out;
+          const float* src = plane + (oh * s.stride_h - s.pad_t + kh * s.dil_h) * s.W +
+                             (kw * s.dil_w - s.pad_l);
+          std::fill(r, r + ow_lo, 0.0f);
+          if (s.stride_w == 1) {
+            std::memcpy(r + ow_lo, src + ow_lo, static_cast<size_t>(ow_hi - ow_lo) * sizeof(float));
+          } else {
+            for (int64_t ow = ow_lo; ow < ow_hi; ++ow) r[ow] = src[ow * s.stride_w];
+          }
+          std::fill(r + ow_hi, r + s.W_out, 0.0f);
+        }
+        std::fill(row + oh_hi * s.W_out, row + P, 0.0f);
+      }
+    }
+  }
+}
+
+// in (Cig, H, W) += col (Cig * kH * kW, P) scattered back (the adjoint of im2col).
+void col2im_add(float* in, const float* col, int64_t Cig, const Conv2dShape& s) {
+  const int64_t P = s.H_out * s.W_out;
+  for (int64_t c = 0; c < Cig; ++c) {
+    float* plane = in + c * s.H * s.W;
+    for (int64_t kh = 0; kh < s.kH; ++kh) {
+      int64_t oh_lo, oh_hi;
+      valid_range(kh, s.stride_h, s.dil_h, s.pad_t, s.H, s.H_out, oh_lo, oh_hi);
+      for (int64_t kw = 0; kw < s.kW; ++kw) {
+        int64_t ow_lo, ow_hi;
+        valid_range(kw, s.stride_w, s.dil_w, s.pad_l, s.W, s.W_out, ow_lo, ow_hi);
+        const float* row = col + ((c * s.kH + kh) * s.kW + kw) * P;
+        for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
+          const float* r = row + oh * s.W_out;
+          float* dst = plane + (oh * s.stride_h - s.pad_t + kh * s.dil_h) * s.W +
+                       (kw * s.dil_w - s.pad_l);
+          for (int64_t ow = ow_lo; ow < ow_hi; ++ow) dst[ow * s.stride_w] += r[ow];
+        }
+      }
+    }
+  }
+}
+
+// A 1x1, stride-1, unpadded convolution's column matrix is the input itself.
+bool col_is_input(const Conv2dShape& s) {
+  return s.kH == 1 && s.kW == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_t == 0 &&
+         s.pad_l == 0 && s.H_out == s.H && s.W_out == s.W;
+}
+
+// Images per parallel chunk: split the batch across threads only when each image carries
+// enough multiply-adds to pay for the fork/join (see core/threads.h).
+int64_t image_chunks(const Conv2dShape& s) {
+  const int64_t per_image = s.C_out * s.H_out * s.W_out * (s.C_in / s.groups) * s.kH * s.kW;
+  const int64_t total = per_image * s.N;
+  if (total < 64 * kGrainSize) return 1;
+  return std::min<int64_t>(get_num_threads(), s.N);
+}
+
+void forward_gemm(float* out, const float* in, const float* weight, const float* bias,
+                  const Conv2dShape& s) {
+  const int64_t G = s.groups, Cig = s.C_in / G, Cog = s.C_out / G;
+  const int64_t P = s.H_out * s.W_out, Kg = Cig * s.kH * s.kW;
+  const int64_t chunks = image_chunks(s);
+  parallel_for(chunks, 1, [&](int64_t cb, int64_t ce) {
+    for (int64_t chunk = cb; chunk < ce; ++chunk) {
+      float* col = col_is_input(s) ? nullptr : scratch(kCol, sizeof(float) * Kg * P);
+      for (int64_t n = s.N * chunk / chunks; n < s.N * (chunk + 1) / chunks; ++n) {
+        for (int64_t g = 0; g < G; ++g) {
+          const float* x = in + (n * s.C_in + g * Cig) * s.H * s.W;  // (Cig, H, W)
+          float* y = out + (n * s.C_out + g * Cog) * P;               // (Cog, P)
+          const float* b = x;
+          if (col) {
+            im2col(col, x, Cig, s);
+            b = col;
+          }
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(Cog), int(P), int(Kg), 1.0f,
+                      weight + g * Cog * Kg, int(Kg), b, int(P), 0.0f, y, int(P));
+          if (bias) {
+            for (int64_t o = 0; o < Cog; ++o) {
+              const float bo = bias[g * Cog + o];
+              float* yo = y + o * P;
+              for (int64_t p = 0; p < P; ++p) yo[p] += bo;
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+void backward_data_gemm(float* grad_in, const float* grad_out, const float* weight,
+                        const Conv2dShape& s) {
+  const int64_t G = s.groups, Cig = s.C_in / G, Cog = s.C_out / G;
+  const int64_t P = s.H_out * s.W_out, Kg = Cig * s.kH * s.kW;
+  const int64_t chunks = image_chunks(s);
+  const bool direct = col_is_input(s);
+  parallel_for(chunks, 1, [&](int64_t cb, int64_t ce) {
+    for (int64_t chunk = cb; chunk < ce; ++chunk) {
+      float* col = direct ? nullptr : scratch(kCol, sizeof(float) * Kg * P);
+      for (int64_t n = s.N * chunk / chunks; n < s.N * (chunk + 1) / chunks; ++n) {
+        for (int64_t g = 0; g < G; ++g) {
+          float* dx = grad_in + (n * s.C_in + g * Cig) * s.H * s.W;  // (Cig, H, W)
+          const float* dy = grad_out + (n * s.C_out + g * Cog) * P;  // (Cog, P)
+          // col (Kg, P) = W_g^T (Kg, Cog) * dy (Cog, P)
+          float* c = direct ? dx : col;
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(Kg), int(P), int(Cog), 1.0f,
+                      weight + g * Cog * Kg, int(Kg), dy, int(P), 0.0f, c, int(P));
+          if (!direct) {
+            std::fill(dx, dx + Cig * s.H * s.W, 0.0f);
+            col2im_add(dx, col, Cig, s);
+          }
+        }
+      }
+    }
+  });
+}
+
+// grad_weight and grad_bias, either may be null. Each chunk of images sums into its own
+// partial buffer; partials are added in chunk order, so results do not depend on timing.
+void backward_weights_gemm(float* grad_weight, float* grad_bias, const float* grad_out,
+                           const float* in, const Conv2dShape& s) {
+  const int64_t G = s.groups, Cig = s.C_in / G, Cog = s.C_out / G;
+  const int64_t P = s.H_out * s.W_out, Kg = Cig * s.kH * s.kW;
+  const int64_t chunks = image_chunks(s);
+  const int64_t wsize = s.C_out * Kg;
+  const int64_t psize = wsize + s.C_out;  // weights then bias
+  // chunk 0 writes straight into the outputs; the others into a shared partial buffer
+  std::vector<float> partial(static_cast<size_t>((chunks - 1) * psize));
+  std::vector<float> bias0(grad_bias ? 0 : static_cast<size_t>(s.C_out));
+  parallel_for(chunks, 1, [&](int64_t cb, int64_t ce) {
+    for (int64_t chunk = cb; chunk < ce; ++chunk) {
+      float* gw = chunk == 0 ? grad_weight : partial.data() + (chunk - 1) * psize;
+      float* gb = chunk == 0 ? (grad_bias ? grad_bias : bias0.data())
+                             : partial.data() + (chunk - 1) * psize + wsize;
+      float* col = col_is_input(s) ? nullptr : scratch(kCol, sizeof(float) * Kg * P);
+      if (grad_weight) std::fill(gw, gw + wsize, 0.0f);
+      std::fill(gb, gb + s.C_out, 0.0f);
+      for (int64_t n = s.N * chunk / chunks; n < s.N * (chunk + 1) / chunks; ++n) {
+        for (int64_t g = 0; g < G; ++g) {
+          const float* x = in + (n * s.C_in + g * Cig) * s.H * s.W;
+          const float* dy = grad_out + (n * s.C_out + g * Cog) * P;  // (Cog, P)
+          if (grad_weight) {
+            const float* b = x;
+            if (col) {
+              im2col(col, x, Cig, s);
+              b = col;
+            }
+            // gw_g (Cog, Kg) += dy (Cog, P) * col^T (P, Kg)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(Cog), int(Kg), int(P), 1.0f,
+                        dy, int(P), b, int(P), 1.0f, gw + g * Cog * Kg, int(Kg));
+          }
+          if (grad_bias) {
+            for (int64_t o = 0; o < Cog; ++o) {
+              const float* r = dy + o * P;
+              float acc = 0.0f;
+              for (int64_t p = 0; p < P; ++p) acc += r[p];
+              gb[g * Cog + o] += acc;
+            }
+          }
+        }
+      }
+    }
+  });
+  for (int64_t chunk = 1; chunk < chunks; ++chunk) {
+    const float* pw = partial.data() + (chunk - 1) * psize;
+    if (grad_weight)
+      for (int64_t i = 0; i < wsize; ++i) grad_weight[i] += pw[i];
+    if (grad_bias)
+      for (int64_t i = 0; i < s.C_out; ++i) grad_bias[i] += pw[wsize + i];
+  }
+}
+
+}  // namespace
+
+// ---- the registry ---------------------------------------------------------------------------
+
+struct Conv2dSaved {
+  // The input in the layout of the forward primitive's src, when that is not plain NCHW.
+  memory::desc src_desc;
+  std::unique_ptr<AlignedBuffer> src;
+};
+
+namespace {
+// The rule table, from measurements on the target machines (2-core Zen 3, oneDNN 2.6.3,
+// OpenBLAS 0.3.21; see bench/bench_conv.cpp and docs in the CHOICE comments below).
+Conv2dPlan choose(const Conv2dShape& s, const char*& why) {
+  Conv2dPlan p;
+  why = "default: oneDNN for every pass";
+  const int64_t Cig = s.C_in / s.groups;
+  // CHOICE: with one to three input channels per group, oneDNN's backward-weights has no
+  // channel block to vectorise over and runs several times slower than one sgemm per image
+  // over a (Cig*kH*kW, P) column matrix (LeNet-5 conv1: 1 -> 6, 5x5, batch 64).
+  if (Cig < 4 && s.groups == 1) {
+    p.backward_weights = ConvAlgo::im2col_gemm;
+    why = "C_in/groups < 4: backward_weights by im2col + sgemm";
+  }
+  return p;
+}
+}  // namespace
+
+const Conv2dPlan& conv2d_plan(const Conv2dShape& s) {
+  Key key("conv2d_plan");
+  shape_into(key, s);
+  return onednn::cached<Conv2dPlan>(key, [&] {
+    const char* why = "";
+    Conv2dPlan p = choose(s, why);
+    if (onednn::verbose())
+      std::fprintf(stderr, "cnnkit: conv2d plan %s -> forward %s, backward_data %s, "
+                   "backward_weights %s (%s)\n", describe(s).c_str(), to_string(p.forward),
+                   to_string(p.backward_data), to_string(p.backward_weights), why);
+    return p;
+  });
+}
+
+// ---- passes ---------------------------------------------------------------------------------
+
+void conv2d_forward(float* out, const float* in, const float* weight, const float* bias,
+                    const Conv2dShape& s, ConvAlgo algo, bool training,
+                    std::shared_ptr<Conv2dSaved>* save) {
+  if (save) save->reset();
+  if (s.N == 0 || s.C_out == 0) return;
+  if (s.C_in == 0) {  // nothing to sum: the bias alone
+    const int64_t P = s.H_out * s.W_out;
+    for (int64_t i = 0; i < s.N * s.C_out; ++i)
+      std::fill(out + i * P, out + (i + 1) * P, bias ? bias[i % s.C_out] : 0.0f);
+    return;
+  }
+  if (algo == ConvAlgo::im2col_gemm) {
+    forward_gemm(out, in, weight, bias, s);
+    return;
+  }
+  ConvForward& f = forward_primitive(s, training);
+  const memory::desc src_d = f.pd.src_desc();
+  memory src;
+  if (save && src_d != f.src_plain) {
+    // Reorder into a buffer the backward can keep using: backward-weights usually wants
+    // the same blocked source layout, which spares it a second reorder.
+    auto saved = std::make_shared<Conv2dSaved>();
+    saved->src_desc = src_d;
+    saved->src = std::make_unique<AlignedBuffer>(src_d.get_size());
+    src = memory(src_d, onednn::engine(), saved->src->data);
+    onednn::reorder(onednn::wrap(f.src_plain, in), src);
+    *save = std::move(saved);
+  } else {
+    src = to_layout(src_d, f.src_plain, in, kSrc);
+  }
+  memory wei = to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
+  memory dst = out_layout(f.pd.dst_desc(), f.dst_plain, out, kDst);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
+                                       {DNNL_ARG_DST, dst}};
+  if (s.has_bias) args.emplace(DNNL_ARG_BIAS, onednn::wrap(f.bias_plain, bias));
+  f.prim.execute(onednn::stream(), args);
+  from_layout(dst, f.dst_plain, out);
+}
+
+void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const float* grad_out,
+                     const float* in, const float* weight, const Conv2dShape& s,
+                     ConvAlgo data_algo, ConvAlgo weights_algo, const Conv2dSaved* saved) {
+  const Geometry g = geometry(s);
+  const memory::desc src_plain = onednn::plain_desc(g.src, tag::nchw);
+  const memory::desc dst_plain = onednn::plain_desc(g.dst, tag::nchw);
+  const memory::desc wei_plain = onednn::plain_desc(g.wei, g.wei_tag);
+  const bool empty = s.N == 0 || s.C_out == 0 || s.C_in == 0;
+  if (empty) {
+    // No products to sum: every gradient is zero.
+    if (grad_in) std::fill(grad_in, grad_in + s.N * s.C_in * s.H * s.W, 0.0f);
+    if (grad_weight)
+      std::fill(grad_weight, grad_weight + s.C_out * (s.C_in / std::max<int64_t>(s.groups, 1)) * s.kH * s.kW, 0.0f);
+    if (grad_bias) std::fill(grad_bias, grad_bias + s.C_out, 0.0f);
+    return;
+  }
+
+  memory diff_dst;  // grad_out in the backward-data layout, reused by backward-weights
+  if (grad_in) {
+    if (data_algo == ConvAlgo::im2col_gemm) {
+      backward_data_gemm(grad_in, grad_out, weight, s);
+    } else {
+      ConvBackwardData& b = backward_data_primitive(s);
+      diff_dst = to_layout(b.pd.diff_dst_desc(), dst_plain, grad_out, kDiffDst);
+      memory wei = to_layout(b.pd.weights_desc(), wei_plain, weight, kWei);
+      memory diff_src = out_layout(b.pd.diff_src_desc(), src_plain, grad_in, kDiffSrc);
+      b.prim.execute(onednn::stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
+                                        {DNNL_ARG_DIFF_SRC, diff_src}});
+      from_layout(diff_src, src_plain, grad_in);
+    }
+  }
+
+  if (!grad_weight && !grad_bias) return;
+  if (weights_algo == ConvAlgo::im2col_gemm || !grad_weight) {
+    backward_weights_gemm(grad_weight, grad_bias, grad_out, in, s);
+    return;
+  }
+  const bool with_bias = grad_bias != nullptr;
+  ConvBackwardWeights& b = backward_weights_primitive(s, with_bias);
+  const memory::desc dd_d = b.pd.diff_dst_desc();
+  memory dd = diff_dst && diff_dst.get_desc() == dd_d
+                  ? diff_dst
+                  : to_layout(dd_d, dst_plain, grad_out, kDiffDstW);
+  const memory::desc src_d = b.pd.src_desc();
+  memory src = saved && saved->src && saved->src_desc == src_d
+                   ? memory(src_d, onednn::engine(), saved->src->data)
+                   : to_layout(src_d, src_plain, in, kSrc);
+  memory dw = out_layout(b.pd.diff_weights_desc(), wei_plain, grad_weight, kDiffWei);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dd},
+                                       {DNNL_ARG_DIFF_WEIGHTS, dw}};
+  if (with_bias)
+    args.emplace(DNNL_ARG_DIFF_BIAS, onednn::wrap(onednn::plain_desc(g.bias, tag::x), grad_bias));
+  b.prim.execute(onednn::stream(), args);
+  from_layout(dw, wei_plain, grad_weight);
+}
+
+}  // namespace cnnkit::kernels

@@ -1,1 +1,173 @@
-// placeholder: implemented by its family's change
+// conv2d: PyTorch's argument rules and error messages, output allocation, and the autograd
+// node, with the backward right under the forward. The arithmetic is in kernels/conv.cpp,
+// which also decides (once per shape) which algorithm runs each pass.
+//
+// N = batch, C = channels, H, W = height, width, G = groups.
+#include "cnnkit/ops/conv.h"
+
+#include <array>
+
+#include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/autograd/node.h"
+#include "cnnkit/kernels/conv.h"
+#include "cnnkit/kernels/copy.h"
+
+namespace cnnkit {
+
+namespace {
+
+// stride=3 means {3, 3}; two values are (height, width).
+std::array<int64_t, 2> pair_param(IntArrayRef v, const char* name) {
+  CNNKIT_CHECK(v.size() == 1 || v.size() == 2, "conv2d: expected ", name,
+               " to be a single integer value or a list of 2 values to match the convolution "
+               "dimensions, but got ", name, "=", v);
+  return v.size() == 1 ? std::array<int64_t, 2>{v[0], v[0]} : std::array<int64_t, 2>{v[0], v[1]};
+}
+
+// The tensor itself when it is contiguous, else a contiguous copy (no autograd).
+Tensor dense(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor out = empty(t.sizes(), t.dtype());
+  kernels::copy_strided(out.data_ptr(), t.data_ptr(), t.element_size(), t.sizes(), t.strides());
+  return out;
+}
+
+const float* data_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
+}  // namespace
+
+Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                     std::array<int64_t, 2> stride, std::array<int64_t, 2> pad_tl,
+                     std::array<int64_t, 2> pad_br, std::array<int64_t, 2> dilation,
+                     int64_t groups) {
+  CNNKIT_CHECK(input.defined() && weight.defined(), "conv2d: input and weight must be defined");
+  CNNKIT_CHECK_SHAPE(input.dim() == 3 || input.dim() == 4,
+                     "conv2d: expected input with 4 dims (N, C, H, W) or 3 (C, H, W), got ",
+                     input.dim(), " dims ", input.sizes());
+  CNNKIT_CHECK_SHAPE(weight.dim() == 4,
+                     "conv2d: expected weight with 4 dims (C_out, C_in/groups, kH, kW), got ",
+                     weight.dim(), " dims ", weight.sizes());
+  CNNKIT_CHECK_TYPE(input.dtype() == kFloat && weight.dtype() == kFloat &&
+                        (!bias.defined() || bias.dtype() == kFloat),
+                    "conv2d: expected float32 input, weight and bias, got input ", input.dtype(),
+                    ", weight ", weight.dtype(), bias.defined() ? ", bias " : "",
+                    bias.defined() ? dtype_name(bias.dtype()) : "");
+  CNNKIT_CHECK(groups >= 1, "conv2d: non-positive groups is not supported, got groups=", groups);
+  CNNKIT_CHECK(stride[0] >= 1 && stride[1] >= 1,
+               "conv2d: non-positive stride is not supported, got stride=[", stride[0], ", ",
+               stride[1], "]");
+  CNNKIT_CHECK(dilation[0] >= 1 && dilation[1] >= 1,
+               "conv2d: dilation should be greater than zero, but got [", dilation[0], ", ",
+               dilation[1], "]");
+  CNNKIT_CHECK(pad_tl[0] >= 0 && pad_tl[1] >= 0 && pad_br[0] >= 0 && pad_br[1] >= 0,
+               "conv2d: negative padding is not supported, got padding (top, left)=[", pad_tl[0],
+               ", ", pad_tl[1], "] (bottom, right)=[", pad_br[0], ", ", pad_br[1], "]");
+
+  const bool batched = input.dim() == 4;
+  kernels::Conv2dShape s;
+  s.N = batched ? input.size(0) : 1;
+  s.C_in = input.size(-3);
+  s.H = input.size(-2);
+  s.W = input.size(-1);
+  s.C_out = weight.size(0);
+  s.kH = weight.size(2);
+  s.kW = weight.size(3);
+  s.groups = groups;
+  CNNKIT_CHECK_SHAPE(s.C_out % groups == 0, "conv2d: given groups=", groups,
+                     ", expected weight to be divisible by ", groups,
+                     " at dimension 0, but got weight of size ", weight.sizes(), " instead");
+  CNNKIT_CHECK_SHAPE(s.C_in == weight.size(1) * groups, "conv2d: given groups=", groups,
+                     ", weight of size ", weight.sizes(), ", expected input ", input.sizes(),
+                     " to have ", weight.size(1) * groups, " channels, but got ", s.C_in,
+                     " channels instead");
+  if (bias.defined()) {
+    CNNKIT_CHECK_SHAPE(bias.dim() == 1 && bias.size(0) == s.C_out, "conv2d: given weight of size ",
+                       weight.sizes(), ", expected bias to be 1-dimensional with ", s.C_out,
+                       " elements, but got bias of size ", bias.sizes(), " instead");
+  }
+  s.stride_h = stride[0];
+  s.stride_w = stride[1];
+  s.dil_h = dilation[0];
+  s.dil_w = dilation[1];
+  s.pad_t = pad_tl[0];
+  s.pad_l = pad_tl[1];
+  s.pad_b = pad_br[0];
+  s.pad_r = pad_br[1];
+  s.has_bias = bias.defined();
+  const int64_t padded_h = s.H + s.pad_t + s.pad_b, padded_w = s.W + s.pad_l + s.pad_r;
+  const int64_t ext_h = s.dil_h * (s.kH - 1) + 1, ext_w = s.dil_w * (s.kW - 1) + 1;
+  CNNKIT_CHECK_SHAPE(padded_h >= ext_h && padded_w >= ext_w,
+                     "conv2d: calculated padded input size per channel: (", padded_h, " x ",
+                     padded_w, "). Kernel size: (", ext_h, " x ", ext_w,
+                     "). Kernel size can't be greater than actual input size");
+  s.H_out = kernels::conv_output_size(s.H, s.kH, s.stride_h, s.pad_t, s.pad_b, s.dil_h);
+  s.W_out = kernels::conv_output_size(s.W, s.kW, s.stride_w, s.pad_l, s.pad_r, s.dil_w);
+
+  const Tensor x = dense(input), w = dense(weight), b = bias.defined() ? dense(bias) : Tensor();
+  Tensor out = batched ? empty({s.N, s.C_out, s.H_out, s.W_out})
+                       : empty({s.C_out, s.H_out, s.W_out});
+  const kernels::Conv2dPlan& plan = kernels::conv2d_plan(s);
+  const bool need_in = input.requires_grad(), need_w = weight.requires_grad();
+  const bool need_b = bias.defined() && bias.requires_grad();
+  const bool record = autograd::needs_grad({input, weight, bias});
+  // Keep the forward's blocked input only for a oneDNN weight gradient that will use it.
+  std::shared_ptr<kernels::Conv2dSaved> saved;
+  const bool keep = record && need_w && plan.backward_weights == kernels::ConvAlgo::onednn;
+  kernels::conv2d_forward(out.data_ptr<float>(), x.data_ptr<float>(), w.data_ptr<float>(),
+                          data_or_null(b), s, plan.forward, record, keep ? &saved : nullptr);
+
+  if (record) {
+    // The input is needed only for the weight and bias gradients, the weight only for the
+    // input gradient; neither is kept when its gradient is not wanted.
+    autograd::record(
+        "ConvolutionBackward0", {input, weight, bias}, {out},
+        [s, plan, saved, need_in, need_w, need_b, in_sizes = input.sizes().vec(),
+         xd = need_w ? x.detach() : Tensor(), wd = need_in ? w.detach() : Tensor()](
+            const TensorList& grads) {
+          const Tensor gy = dense(grads[0]);
+          Tensor gx = need_in ? cnnkit::empty(in_sizes) : Tensor();
+          Tensor gw = need_w ? empty({s.C_out, s.C_in / s.groups, s.kH, s.kW}) : Tensor();
+          Tensor gb = need_b ? empty({s.C_out}) : Tensor();
+          kernels::conv2d_backward(need_in ? gx.data_ptr<float>() : nullptr,
+                                   need_w ? gw.data_ptr<float>() : nullptr,
+                                   need_b ? gb.data_ptr<float>() : nullptr, gy.data_ptr<float>(),
+                                   data_or_null(xd), data_or_null(wd), s, plan.backward_data,
+                                   plan.backward_weights, saved.get());
+          return TensorList{gx, gw, gb};
+        });
+  }
+  return out;
+}
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+              IntArrayRef padding, IntArrayRef dilation, int64_t groups) {
+  const auto pad = pair_param(padding, "padding");
+  return conv2d_padded(input, weight, bias, pair_param(stride, "stride"), pad, pad,
+                       pair_param(dilation, "dilation"), groups);
+}
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+              const std::string& padding, IntArrayRef dilation, int64_t groups) {
+  const auto st = pair_param(stride, "stride");
+  const auto dil = pair_param(dilation, "dilation");
+  if (padding == "valid") return conv2d_padded(input, weight, bias, st, {0, 0}, {0, 0}, dil, groups);
+  CNNKIT_CHECK(padding == "same", "conv2d: invalid padding string: '", padding,
+               "' (expected 'same' or 'valid')");
+  CNNKIT_CHECK(st[0] == 1 && st[1] == 1,
+               "conv2d: padding='same' is not supported for strided convolutions, got stride=[",
+               st[0], ", ", st[1], "]");
+  CNNKIT_CHECK(weight.defined(), "conv2d: input and weight must be defined");
+  CNNKIT_CHECK_SHAPE(weight.dim() == 4,
+                     "conv2d: expected weight with 4 dims (C_out, C_in/groups, kH, kW), got ",
+                     weight.dim(), " dims ", weight.sizes());
+  // PyTorch's rule: total padding d*(k-1) per dim, the extra element (odd total) at the end.
+  std::array<int64_t, 2> lo{}, hi{};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t total = dil[i] * (weight.size(2 + i) - 1);
+    lo[i] = total / 2;
+    hi[i] = total - lo[i];
+  }
+  return conv2d_padded(input, weight, bias, st, lo, hi, dil, groups);
+}
+
+}  // namespace cnnkit

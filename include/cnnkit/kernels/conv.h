@@ -1,0 +1,70 @@
+// 2-d convolution kernels over plain NCHW / OIHW float buffers: forward, backward-data and
+// backward-weights, each by one of two algorithms (oneDNN primitives, or im2col + sgemm for
+// the degenerate shapes where oneDNN is slow), chosen per shape by conv2d_plan(). No shape
+// checks and no Tensor here: ops/conv.cpp validates and allocates.
+//
+// N = batch, C = channels, H, W = height, width, G = groups, K = kernel size.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+namespace cnnkit::kernels {
+
+// Every number that shapes a convolution. Padding is PyTorch's zero padding per side;
+// H_out, W_out are PyTorch's output sizes (conv_output_size).
+struct Conv2dShape {
+  int64_t N = 0, C_in = 0, H = 0, W = 0;  // input (N, C_in, H, W)
+  int64_t C_out = 0, kH = 0, kW = 0;      // weight (C_out, C_in / G, kH, kW)
+  int64_t groups = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t dil_h = 1, dil_w = 1;           // PyTorch's dilation: 1 = dense kernel
+  int64_t pad_t = 0, pad_l = 0, pad_b = 0, pad_r = 0;
+  int64_t H_out = 0, W_out = 0;           // output (N, C_out, H_out, W_out)
+  bool has_bias = false;
+};
+
+// PyTorch's output size: floor((in + pad_lo + pad_hi - d*(k-1) - 1) / s) + 1.
+inline int64_t conv_output_size(int64_t in, int64_t k, int64_t s, int64_t pad_lo, int64_t pad_hi,
+                                int64_t d) {
+  const int64_t span = in + pad_lo + pad_hi - d * (k - 1) - 1;
+  return span < 0 ? 0 : span / s + 1;
+}
+
+enum class ConvAlgo : uint8_t {
+  onednn,       // oneDNN convolution primitives (jit:avx2 and friends), blocked layouts
+  im2col_gemm,  // im2col / col2im + OpenBLAS sgemm, per image, on plain layouts
+};
+const char* to_string(ConvAlgo a);
+
+// Which algorithm runs each pass of one shape. Decided once per shape (and thread count)
+// by a rule table measured on the target machines, cached, and logged under CNNKIT_VERBOSE.
+struct Conv2dPlan {
+  ConvAlgo forward = ConvAlgo::onednn;
+  ConvAlgo backward_data = ConvAlgo::onednn;
+  ConvAlgo backward_weights = ConvAlgo::onednn;
+};
+const Conv2dPlan& conv2d_plan(const Conv2dShape& s);
+
+// What a training forward leaves for its backward (e.g. the input already reordered into
+// the layout oneDNN's backward-weights wants), so backward does not redo that work.
+// Opaque; may be null, and backward works without it.
+struct Conv2dSaved;
+
+// out (N, C_out, H_out, W_out) = conv(in (N, C_in, H, W), weight) + bias (C_out, or null).
+// `training` selects oneDNN's forward_training; `save`, if non-null, receives state that
+// makes conv2d_backward's weight gradient cheaper.
+void conv2d_forward(float* out, const float* in, const float* weight, const float* bias,
+                    const Conv2dShape& s, ConvAlgo algo, bool training,
+                    std::shared_ptr<Conv2dSaved>* save = nullptr);
+
+// Gradients of conv2d_forward. Outputs are written (not accumulated: the autograd engine sums
+// gradients); pass null for a gradient nobody needs and its pass is skipped entirely.
+//   grad_in (N, C_in, H, W)       needs grad_out and weight
+//   grad_weight (C_out, C_in/G, kH, kW), grad_bias (C_out)   need grad_out and in
+// `saved` is what conv2d_forward stored, or null.
+void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const float* grad_out,
+                     const float* in, const float* weight, const Conv2dShape& s,
+                     ConvAlgo data_algo, ConvAlgo weights_algo, const Conv2dSaved* saved);
+
+}  // namespace cnnkit::kernels
