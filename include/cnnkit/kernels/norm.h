@@ -1,0 +1,82 @@
+// Normalisation kernels over contiguous float buffers: batch, layer and group norm (instance
+// norm is group norm with one channel a group), forward and backward, and the running-stat
+// update. Each forward computes its statistics and applies them in one sweep per channel,
+// row or group, so the second and third reads hit cache. No Tensor, no shape checks, no
+// autograd here: ops/norm.cpp validates, allocates and records.
+//
+// N = batch, C = channels, S = spatial size (product of the dims after C), G = groups,
+// M = rows, K = row length (layer norm: K = prod(normalized_shape)).
+//
+// Backward kernels WRITE their gradients (=), they do not accumulate: the autograd engine
+// sums the tensors the backward returns, so accumulating here would only cost a zero-fill.
+// Any gradient pointer may be null (nobody needs it); weight/bias may be null (affine=false,
+// read as 1 and 0). Statistics are accumulated in double.
+#pragma once
+
+#include <cstdint>
+
+namespace cnnkit::kernels {
+
+// ---- batch norm: statistics per channel over (N, S) -------------------------------------
+
+// Training forward: mean[c], var[c] (biased) of x over (N, S), and
+// y = (x - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c].
+// y, x: (N, C, S); mean, var, weight, bias: (C).
+void batch_norm_forward_train(float* y, float* mean, float* var, const float* x,
+                              const float* weight, const float* bias, double eps, int64_t N,
+                              int64_t C, int64_t S);
+
+// Forward with given statistics (eval: the running ones): the same y as above.
+void batch_norm_forward_eval(float* y, const float* x, const float* mean, const float* var,
+                             const float* weight, const float* bias, double eps, int64_t N,
+                             int64_t C, int64_t S);
+
+// With rstd = 1 / sqrt(var + eps) and xhat = (x - mean) * rstd:
+//   dweight[c] = sum dy * xhat,  dbias[c] = sum dy  (sums over N, S)
+//   batch_stats (training; mean and var came from x):
+//     dx = weight * rstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+//   otherwise (eval; mean and var are constants): dx = dy * weight * rstd
+void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* dy,
+                         const float* x, const float* mean, const float* var,
+                         const float* weight, double eps, bool batch_stats, int64_t N,
+                         int64_t C, int64_t S);
+
+// r = (1 - momentum) r + momentum * stat, per channel, where stat is the mean over
+// `instances` of mean (instances, C) for running_mean, and of the unbiased variance
+// var * count / (count - 1) for running_var (var is biased, over `count` values each).
+// Batch norm: instances = 1, count = N * S. Instance norm: instances = N, count = S.
+// Either running pointer may be null. Needs count > 1.
+void update_running_stats(float* running_mean, float* running_var, const float* mean,
+                          const float* var, int64_t instances, int64_t C, int64_t count,
+                          double momentum);
+
+// ---- layer norm: statistics per row of K ------------------------------------------------
+
+// mean[m], rstd[m] = 1 / sqrt(var + eps) of each row, and
+// y = (x - mean[m]) * rstd[m] * weight[k] + bias[k].  y, x: (M, K); weight, bias: (K).
+void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight,
+                        const float* bias, double eps, int64_t M, int64_t K);
+
+// With xhat = (x - mean) * rstd and g = dy * weight:
+//   dx = rstd * (g - mean_k(g) - xhat * mean_k(g * xhat)),
+//   dweight[k] = sum_m dy * xhat,  dbias[k] = sum_m dy.
+void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
+                         const float* mean, const float* rstd, const float* weight, int64_t M,
+                         int64_t K);
+
+// ---- group norm: statistics per (n, g) over C / G channels x S ---------------------------
+
+// mean, rstd: (N, G); var (N, G), biased, written when not null (instance norm's running
+// stats need it). y = (x - mean[n, g]) * rstd[n, g] * weight[c] + bias[c] for c in group g.
+void group_norm_forward(float* y, float* mean, float* rstd, float* var, const float* x,
+                        const float* weight, const float* bias, double eps, int64_t N, int64_t C,
+                        int64_t S, int64_t G);
+
+// Per group, with K = C / G * S, xhat and g = dy * weight[c] as above:
+//   dx = rstd * (g - mean_group(g) - xhat * mean_group(g * xhat)),
+//   dweight[c] = sum_{n, s} dy * xhat,  dbias[c] = sum_{n, s} dy.
+void group_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
+                         const float* mean, const float* rstd, const float* weight, int64_t N,
+                         int64_t C, int64_t S, int64_t G);
+
+}  // namespace cnnkit::kernels
