@@ -1,1 +1,657 @@
-// placeholder: implemented by its family's change
+// Element-wise loops over raw pointers and the oneDNN eltwise wrappers. Each public entry
+// switches once on (dtype, op) and then runs one template instantiation whose inner loop
+// is a plain indexed loop the compiler vectorises; nothing here dispatches per element.
+// Rows are split across threads only above kGrainSize elements (core/threads.h).
+#include "cnnkit/kernels/elementwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "cnnkit/core/threads.h"
+#include "cnnkit/kernels/onednn.h"
+
+namespace cnnkit::kernels {
+
+// ---- loops ------------------------------------------------------------------------------
+
+int64_t Loop::numel() const {
+  int64_t n = 1;
+  for (int d = 0; d < ndim; ++d) n *= sizes[d];
+  return n;
+}
+
+Loop make_loop(IntArrayRef sizes, std::initializer_list<const int64_t*> strides) {
+  Loop L;
+  L.noperands = static_cast<int>(strides.size());
+  CNNKIT_ASSERT(L.noperands >= 1 && L.noperands <= kMaxLoopOperands, "make_loop: ", L.noperands, " operands");
+  CNNKIT_CHECK_T(ShapeError, sizes.size() <= static_cast<size_t>(kMaxLoopDims), "element-wise ops support at most ",
+                 kMaxLoopDims, " dimensions, got ", sizes.size());
+  // Drop size-1 dims (their stride never moves), keep the rest outer to inner.
+  int nd = 0;
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    if (sizes[d] == 1) continue;
+    L.sizes[nd] = sizes[d];
+    int k = 0;
+    for (const int64_t* s : strides) L.strides[k++][nd] = s[d];
+    ++nd;
+  }
+  if (nd == 0) {
+    L.ndim = 1;
+    L.sizes[0] = 1;
+    for (int k = 0; k < L.noperands; ++k) L.strides[k][0] = 0;
+    return L;
+  }
+  // Merge an outer dim into the next inner one when every operand steps through them as
+  // one run: stride_outer == stride_inner * size_inner (also true for broadcast 0, 0).
+  int w = 0;
+  for (int d = 0; d < nd; ++d) {
+    bool merge = w > 0;
+    for (int k = 0; merge && k < L.noperands; ++k)
+      merge = L.strides[k][w - 1] == L.strides[k][d] * L.sizes[d];
+    if (merge) {
+      L.sizes[w - 1] *= L.sizes[d];
+      for (int k = 0; k < L.noperands; ++k) L.strides[k][w - 1] = L.strides[k][d];
+    } else {
+      L.sizes[w] = L.sizes[d];
+      for (int k = 0; k < L.noperands; ++k) L.strides[k][w] = L.strides[k][d];
+      ++w;
+    }
+  }
+  L.ndim = w;
+  return L;
+}
+
+void broadcast_strides(int64_t* out, IntArrayRef in_sizes, IntArrayRef in_strides, IntArrayRef out_sizes) {
+  const size_t nout = out_sizes.size(), nin = in_sizes.size();
+  for (size_t d = 0; d < nout; ++d) {
+    if (d + nin < nout) {
+      out[d] = 0;
+      continue;
+    }
+    size_t i = d + nin - nout;
+    out[d] = in_sizes[i] == 1 ? 0 : in_strides[i];
+  }
+}
+
+namespace {
+
+// Calls row(off, len) for every innermost row of the loop: off[k] is operand k's element
+// offset at the row start, len the row length; the inner strides are L.strides[k][nd-1].
+// Parallel over rows (or over one long row) above the grain size unless Serial.
+template <int N, bool Serial = false, typename Row>
+void for_each_row(const Loop& L, const Row& row) {
+  const int nd = L.ndim;
+  const int64_t inner = L.sizes[nd - 1];
+  const int64_t numel = L.numel();
+  if (numel == 0) return;
+  const int64_t outer = numel / inner;
+  if (outer == 1) {
+    if (Serial) {
+      int64_t off[N] = {};
+      row(off, inner);
+      return;
+    }
+    parallel_for(inner, kGrainSize, [&](int64_t b, int64_t e) {
+      int64_t off[N];
+      for (int k = 0; k < N; ++k) off[k] = b * L.strides[k][nd - 1];
+      row(off, e - b);
+    });
+    return;
+  }
+  auto rows = [&](int64_t r0, int64_t r1) {
+    int64_t idx[kMaxLoopDims];
+    int64_t off[N] = {};
+    int64_t rem = r0;
+    for (int d = nd - 2; d >= 0; --d) {
+      idx[d] = rem % L.sizes[d];
+      rem /= L.sizes[d];
+      for (int k = 0; k < N; ++k) off[k] += idx[d] * L.strides[k][d];
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      row(off, inner);
+      for (int d = nd - 2; d >= 0; --d) {
+        for (int k = 0; k < N; ++k) off[k] += L.strides[k][d];
+        if (++idx[d] < L.sizes[d]) break;
+        for (int k = 0; k < N; ++k) off[k] -= L.strides[k][d] * L.sizes[d];
+        idx[d] = 0;
+      }
+    }
+  };
+  if (Serial) {
+    rows(0, outer);
+  } else {
+    parallel_for(outer, std::max<int64_t>(1, kGrainSize / inner), rows);
+  }
+}
+
+// out = f(a) with the inner-stride cases the compiler can vectorise spelled out.
+template <typename O, typename A, typename F>
+void loop2(O* out, const A* a, const Loop& L, const F& f) {
+  const int64_t so = L.strides[0][L.ndim - 1], sa = L.strides[1][L.ndim - 1];
+  for_each_row<2>(L, [&](const int64_t* off, int64_t n) {
+    O* o = out + off[0];
+    const A* x = a + off[1];
+    if (so == 1 && sa == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+    } else if (so == 1 && sa == 0) {
+      const O v = f(x[0]);
+      for (int64_t i = 0; i < n; ++i) o[i] = v;
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sa]);
+    }
+  });
+}
+
+template <typename O, typename A, typename B, typename F>
+void loop3(O* out, const A* a, const B* b, const Loop& L, const F& f) {
+  const int nd = L.ndim;
+  const int64_t so = L.strides[0][nd - 1], sa = L.strides[1][nd - 1], sb = L.strides[2][nd - 1];
+  for_each_row<3>(L, [&](const int64_t* off, int64_t n) {
+    O* o = out + off[0];
+    const A* x = a + off[1];
+    const B* y = b + off[2];
+    if (so == 1 && sa == 1 && sb == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+    } else if (so == 1 && sa == 1 && sb == 0) {
+      const B yv = y[0];
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+    } else if (so == 1 && sa == 0 && sb == 1) {
+      const A xv = x[0];
+      for (int64_t i = 0; i < n; ++i) o[i] = f(xv, y[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sa], y[i * sb]);
+    }
+  });
+}
+
+template <typename O, typename A, typename B, typename C, typename F>
+void loop4(O* out, const A* a, const B* b, const C* c, const Loop& L, const F& f) {
+  const int nd = L.ndim;
+  const int64_t so = L.strides[0][nd - 1], sa = L.strides[1][nd - 1], sb = L.strides[2][nd - 1],
+                sc = L.strides[3][nd - 1];
+  for_each_row<4>(L, [&](const int64_t* off, int64_t n) {
+    O* o = out + off[0];
+    const A* x = a + off[1];
+    const B* y = b + off[2];
+    const C* z = c + off[3];
+    if (so == 1 && sa == 1 && sb == 1 && sc == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i], z[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sa], y[i * sb], z[i * sc]);
+    }
+  });
+}
+
+// Signed overflow wraps (as in PyTorch) instead of being undefined behaviour.
+inline int64_t wrap_add(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b)); }
+inline int64_t wrap_sub(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b)); }
+inline int64_t wrap_mul(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b)); }
+
+int64_t int_pow(int64_t base, int64_t exp) {
+  if (exp < 0) return base == 1 ? 1 : base == -1 ? ((exp & 1) ? -1 : 1) : 0;
+  int64_t r = 1;
+  while (exp) {
+    if (exp & 1) r = wrap_mul(r, base);
+    base = wrap_mul(base, base);
+    exp >>= 1;
+  }
+  return r;
+}
+
+// Calls fn(functor) with the functor for `op` over T (float or int64).
+template <typename T, typename Fn>
+void with_binary_op(BinaryOp op, T alpha, const Fn& fn) {
+  constexpr bool kInt = std::is_integral_v<T>;
+  switch (op) {
+    case BinaryOp::kAdd:
+      if constexpr (kInt) return fn([alpha](T x, T y) { return wrap_add(x, wrap_mul(alpha, y)); });
+      else return fn([alpha](T x, T y) { return x + alpha * y; });
+    case BinaryOp::kSub:
+      if constexpr (kInt) return fn([alpha](T x, T y) { return wrap_sub(x, wrap_mul(alpha, y)); });
+      else return fn([alpha](T x, T y) { return x - alpha * y; });
+    case BinaryOp::kMul:
+      if constexpr (kInt) return fn([](T x, T y) { return wrap_mul(x, y); });
+      else return fn([](T x, T y) { return x * y; });
+    case BinaryOp::kDiv:
+      if constexpr (!kInt) return fn([](T x, T y) { return x / y; });
+      break;
+    case BinaryOp::kPow:
+      if constexpr (kInt) return fn([](T x, T y) { return int_pow(x, y); });
+      else return fn([](T x, T y) { return std::pow(x, y); });
+    case BinaryOp::kMaximum:
+      if constexpr (kInt) return fn([](T x, T y) { return x > y ? x : y; });
+      else return fn([](T x, T y) { return x != x ? x : y != y ? y : (x > y ? x : y); });
+    case BinaryOp::kMinimum:
+      if constexpr (kInt) return fn([](T x, T y) { return x < y ? x : y; });
+      else return fn([](T x, T y) { return x != x ? x : y != y ? y : (x < y ? x : y); });
+    case BinaryOp::kEq: return fn([](T x, T y) -> uint8_t { return x == y; });
+    case BinaryOp::kNe: return fn([](T x, T y) -> uint8_t { return x != y; });
+    case BinaryOp::kLt: return fn([](T x, T y) -> uint8_t { return x < y; });
+    case BinaryOp::kLe: return fn([](T x, T y) -> uint8_t { return x <= y; });
+    case BinaryOp::kGt: return fn([](T x, T y) -> uint8_t { return x > y; });
+    case BinaryOp::kGe: return fn([](T x, T y) -> uint8_t { return x >= y; });
+    case BinaryOp::kBitAnd:
+      if constexpr (kInt) return fn([](T x, T y) { return x & y; });
+      break;
+    case BinaryOp::kBitOr:
+      if constexpr (kInt) return fn([](T x, T y) { return x | y; });
+      break;
+    default: break;
+  }
+  CNNKIT_ASSERT(false, "binary kernel: op ", static_cast<int>(op), " not available for this dtype");
+}
+
+template <typename T>
+void binary_typed(void* out, const T* a, const T* b, const Loop& L, BinaryOp op, T alpha) {
+  with_binary_op<T>(op, alpha, [&](auto f) {
+    using O = decltype(f(T(), T()));
+    loop3(static_cast<O*>(out), a, b, L, f);
+  });
+}
+
+template <typename T>
+void binary_scalar_typed(void* out, const T* a, T s, const Loop& L, BinaryOp op, bool scalar_first) {
+  if constexpr (std::is_floating_point_v<T>) {
+    // The exponents worth a faster (and as exact) formula than pow().
+    if (op == BinaryOp::kPow && !scalar_first) {
+      float* o = static_cast<float*>(out);
+      if (s == 2) return loop2(o, a, L, [](T x) { return x * x; });
+      if (s == 1) return loop2(o, a, L, [](T x) { return x; });
+      if (s == 0.5f) return loop2(o, a, L, [](T x) { return std::sqrt(x); });
+      if (s == -1) return loop2(o, a, L, [](T x) { return T(1) / x; });
+    }
+  }
+  with_binary_op<T>(op, T(1), [&](auto f) {
+    using O = decltype(f(T(), T()));
+    if (scalar_first) loop2(static_cast<O*>(out), a, L, [f, s](T x) { return f(s, x); });
+    else loop2(static_cast<O*>(out), a, L, [f, s](T x) { return f(x, s); });
+  });
+}
+
+}  // namespace
+
+void binary(void* out, const void* a, const void* b, const Loop& L, ScalarType t, BinaryOp op, double alpha) {
+  if (op == BinaryOp::kLogicalAnd || op == BinaryOp::kLogicalOr) {
+    CNNKIT_ASSERT(t == kBool || t == kByte, "logical op on ", t);
+    auto* o = static_cast<uint8_t*>(out);
+    auto* x = static_cast<const uint8_t*>(a);
+    auto* y = static_cast<const uint8_t*>(b);
+    if (op == BinaryOp::kLogicalAnd) loop3(o, x, y, L, [](uint8_t p, uint8_t q) -> uint8_t { return (p != 0) & (q != 0); });
+    else loop3(o, x, y, L, [](uint8_t p, uint8_t q) -> uint8_t { return (p != 0) | (q != 0); });
+    return;
+  }
+  switch (t) {
+    case kFloat:
+      binary_typed(out, static_cast<const float*>(a), static_cast<const float*>(b), L, op, static_cast<float>(alpha));
+      break;
+    case kLong:
+      binary_typed(out, static_cast<const int64_t*>(a), static_cast<const int64_t*>(b), L, op,
+                   static_cast<int64_t>(alpha));
+      break;
+    default: CNNKIT_ASSERT(false, "binary kernel: dtype ", t);
+  }
+}
+
+void binary_scalar(void* out, const void* a, double s, const Loop& L, ScalarType t, BinaryOp op, bool scalar_first) {
+  switch (t) {
+    case kFloat:
+      binary_scalar_typed(out, static_cast<const float*>(a), static_cast<float>(s), L, op, scalar_first);
+      break;
+    case kLong:
+      binary_scalar_typed(out, static_cast<const int64_t*>(a), static_cast<int64_t>(s), L, op, scalar_first);
+      break;
+    default: CNNKIT_ASSERT(false, "binary_scalar kernel: dtype ", t);
+  }
+}
+
+namespace {
+template <typename T>
+void unary_int(T* out, const T* a, const Loop& L, UnaryOp op) {
+  switch (op) {
+    case UnaryOp::kNeg: return loop2(out, a, L, [](T x) { return wrap_sub(0, x); });
+    case UnaryOp::kAbs: return loop2(out, a, L, [](T x) { return x < 0 ? wrap_sub(0, x) : x; });
+    case UnaryOp::kSign: return loop2(out, a, L, [](T x) { return static_cast<T>((x > 0) - (x < 0)); });
+    case UnaryOp::kSquare: return loop2(out, a, L, [](T x) { return wrap_mul(x, x); });
+    default: CNNKIT_ASSERT(false, "unary kernel: op ", static_cast<int>(op), " on int64");
+  }
+}
+
+void unary_float(void* out_v, const float* a, const Loop& L, UnaryOp op) {
+  float* out = static_cast<float*>(out_v);
+  uint8_t* mask = static_cast<uint8_t*>(out_v);
+  switch (op) {
+    case UnaryOp::kNeg: return loop2(out, a, L, [](float x) { return -x; });
+    case UnaryOp::kAbs: return loop2(out, a, L, [](float x) { return std::fabs(x); });
+    // sign(NaN) = 0 as in PyTorch's CPU kernel.
+    case UnaryOp::kSign: return loop2(out, a, L, [](float x) { return static_cast<float>((x > 0) - (x < 0)); });
+    case UnaryOp::kSquare: return loop2(out, a, L, [](float x) { return x * x; });
+    case UnaryOp::kExp: return loop2(out, a, L, [](float x) { return std::exp(x); });
+    case UnaryOp::kLog: return loop2(out, a, L, [](float x) { return std::log(x); });
+    case UnaryOp::kLog1p: return loop2(out, a, L, [](float x) { return std::log1p(x); });
+    case UnaryOp::kSqrt: return loop2(out, a, L, [](float x) { return std::sqrt(x); });
+    case UnaryOp::kRsqrt: return loop2(out, a, L, [](float x) { return 1.0f / std::sqrt(x); });
+    case UnaryOp::kReciprocal: return loop2(out, a, L, [](float x) { return 1.0f / x; });
+    case UnaryOp::kSin: return loop2(out, a, L, [](float x) { return std::sin(x); });
+    case UnaryOp::kCos: return loop2(out, a, L, [](float x) { return std::cos(x); });
+    case UnaryOp::kFloor: return loop2(out, a, L, [](float x) { return std::floor(x); });
+    case UnaryOp::kCeil: return loop2(out, a, L, [](float x) { return std::ceil(x); });
+    // Half to even, like torch.round.
+    case UnaryOp::kRound: return loop2(out, a, L, [](float x) { return std::nearbyint(x); });
+    case UnaryOp::kSigmoid: return loop2(out, a, L, [](float x) { return 1.0f / (1.0f + std::exp(-x)); });
+    case UnaryOp::kTanh: return loop2(out, a, L, [](float x) { return std::tanh(x); });
+    case UnaryOp::kRelu: return loop2(out, a, L, [](float x) { return x < 0 ? 0.0f : x; });
+    case UnaryOp::kIsnan: return loop2(mask, a, L, [](float x) -> uint8_t { return x != x; });
+    case UnaryOp::kIsinf: return loop2(mask, a, L, [](float x) -> uint8_t { return std::fabs(x) == INFINITY; });
+    case UnaryOp::kIsfinite: return loop2(mask, a, L, [](float x) -> uint8_t { return std::isfinite(x); });
+    default: CNNKIT_ASSERT(false, "unary kernel: op ", static_cast<int>(op), " on float32");
+  }
+}
+}  // namespace
+
+void unary(void* out, const void* a, const Loop& L, ScalarType t, UnaryOp op) {
+  if (op == UnaryOp::kCopy) return convert_strided(out, t, a, t, L);
+  if (op == UnaryOp::kLogicalNot) {
+    CNNKIT_ASSERT(t == kBool || t == kByte, "logical_not kernel on ", t);
+    return loop2(static_cast<uint8_t*>(out), static_cast<const uint8_t*>(a), L,
+                 [](uint8_t x) -> uint8_t { return x == 0; });
+  }
+  switch (t) {
+    case kFloat: return unary_float(out, static_cast<const float*>(a), L, op);
+    case kLong: return unary_int(static_cast<int64_t*>(out), static_cast<const int64_t*>(a), L, op);
+    default: CNNKIT_ASSERT(false, "unary kernel: dtype ", t);
+  }
+}
+
+void clamp(void* out, const void* a, const Loop& L, ScalarType t, bool has_lo, double lo, bool has_hi, double hi) {
+  auto run = [&](auto* o, const auto* x) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(o)>>;
+    const T l = static_cast<T>(lo), h = static_cast<T>(hi);
+    // (x < l ? l : x) keeps NaN inputs NaN, as torch.clamp does.
+    if (has_lo && has_hi) loop2(o, x, L, [l, h](T v) { v = v < l ? l : v; return h < v ? h : v; });
+    else if (has_lo) loop2(o, x, L, [l](T v) { return v < l ? l : v; });
+    else if (has_hi) loop2(o, x, L, [h](T v) { return h < v ? h : v; });
+    else loop2(o, x, L, [](T v) { return v; });
+  };
+  switch (t) {
+    case kFloat: return run(static_cast<float*>(out), static_cast<const float*>(a));
+    case kLong: return run(static_cast<int64_t*>(out), static_cast<const int64_t*>(a));
+    default: CNNKIT_ASSERT(false, "clamp kernel: dtype ", t);
+  }
+}
+
+void fill(void* out, const Loop& L, ScalarType t, double value) {
+  auto run = [&](auto* o, auto v) {
+    const int64_t so = L.strides[0][L.ndim - 1];
+    for_each_row<1>(L, [&](const int64_t* off, int64_t n) {
+      auto* p = o + off[0];
+      if (so == 1) {
+        for (int64_t i = 0; i < n; ++i) p[i] = v;
+      } else {
+        for (int64_t i = 0; i < n; ++i) p[i * so] = v;
+      }
+    });
+  };
+  switch (t) {
+    case kFloat: return run(static_cast<float*>(out), static_cast<float>(value));
+    case kLong: return run(static_cast<int64_t*>(out), static_cast<int64_t>(value));
+    case kByte: return run(static_cast<uint8_t*>(out), static_cast<uint8_t>(static_cast<int64_t>(value)));
+    case kBool: return run(static_cast<uint8_t*>(out), static_cast<uint8_t>(value != 0));
+    default: CNNKIT_ASSERT(false, "fill kernel: dtype ", t);
+  }
+}
+
+namespace {
+template <typename Fn>
+void with_typed(ScalarType t, void* p, const Fn& fn) {
+  switch (t) {
+    case kFloat: return fn(static_cast<float*>(p));
+    case kLong: return fn(static_cast<int64_t*>(p));
+    case kByte:
+    case kBool: return fn(static_cast<uint8_t*>(p));
+    default: CNNKIT_ASSERT(false, "kernel: dtype ", t);
+  }
+}
+}  // namespace
+
+void where(void* out, const uint8_t* cond, const void* a, const void* b, const Loop& L, ScalarType t) {
+  with_typed(t, out, [&](auto* o) {
+    using T = std::remove_pointer_t<decltype(o)>;
+    loop4(o, cond, static_cast<const T*>(a), static_cast<const T*>(b), L,
+          [](uint8_t c, T x, T y) { return c ? x : y; });
+  });
+}
+
+void where_scalar(void* out, const uint8_t* cond, const void* a, double value, const Loop& L, ScalarType t,
+                  bool value_if_true) {
+  with_typed(t, out, [&](auto* o) {
+    using T = std::remove_pointer_t<decltype(o)>;
+    T v = t == kBool ? static_cast<T>(value != 0) : static_cast<T>(value);
+    if constexpr (std::is_same_v<T, uint8_t>) {
+      if (t == kByte) v = static_cast<uint8_t>(static_cast<int64_t>(value));
+    }
+    if (value_if_true) loop3(o, cond, static_cast<const T*>(a), L, [v](uint8_t c, T x) { return c ? v : x; });
+    else loop3(o, cond, static_cast<const T*>(a), L, [v](uint8_t c, T x) { return c ? x : v; });
+  });
+}
+
+void convert_strided(void* out, ScalarType dst_type, const void* a, ScalarType src_type, const Loop& L) {
+  with_typed(dst_type, out, [&](auto* o) {
+    using D = std::remove_pointer_t<decltype(o)>;
+    with_typed(src_type, const_cast<void*>(a), [&](auto* x) {
+      using S = std::remove_pointer_t<decltype(x)>;
+      if (dst_type == kBool) {
+        loop2(o, x, L, [](S v) { return static_cast<D>(v != S(0)); });
+      } else if constexpr (std::is_same_v<D, uint8_t> && std::is_floating_point_v<S>) {
+        // Through int64 so that negative floats wrap instead of being undefined.
+        loop2(o, x, L, [](S v) { return static_cast<D>(static_cast<int64_t>(v)); });
+      } else {
+        loop2(o, x, L, [](S v) { return static_cast<D>(v); });
+      }
+    });
+  });
+}
+
+void addcmul(float* out, const float* a, const float* t1, const float* t2, const Loop& L, float value) {
+  loop4(out, a, t1, t2, L, [value](float x, float p, float q) { return x + value * p * q; });
+}
+
+void addcdiv(float* out, const float* a, const float* t1, const float* t2, const Loop& L, float value) {
+  loop4(out, a, t1, t2, L, [value](float x, float p, float q) { return x + value * p / q; });
+}
+
+void lerp(float* out, const float* a, const float* end, const Loop& L, float w) {
+  // PyTorch's two-sided formula: exact at w = 0 and w = 1.
+  if (std::fabs(w) < 0.5f) loop3(out, a, end, L, [w](float x, float e) { return x + w * (e - x); });
+  else loop3(out, a, end, L, [w](float x, float e) { return e - (e - x) * (1 - w); });
+}
+
+void sum_to(float* out, const float* g, const Loop& L) {
+  const int64_t so = L.strides[0][L.ndim - 1], sg = L.strides[1][L.ndim - 1];
+  // Serial: rows that reduce into the same output would race across threads.
+  for_each_row<2, true>(L, [&](const int64_t* off, int64_t n) {
+    float* o = out + off[0];
+    const float* x = g + off[1];
+    if (so == 0) {
+      float acc = 0;
+      if (sg == 1) {
+        for (int64_t i = 0; i < n; ++i) acc += x[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) acc += x[i * sg];
+      }
+      o[0] += acc;
+    } else if (so == 1 && sg == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] += x[i];
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * so] += x[i * sg];
+    }
+  });
+}
+
+// ---- oneDNN eltwise -------------------------------------------------------------------
+
+namespace {
+using dnnl::algorithm;
+
+algorithm to_dnnl(Eltwise alg, bool use_dst) {
+  switch (alg) {
+    case Eltwise::kRelu: return use_dst ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_relu;
+    case Eltwise::kElu: return use_dst ? algorithm::eltwise_elu_use_dst_for_bwd : algorithm::eltwise_elu;
+    case Eltwise::kGeluErf: return algorithm::eltwise_gelu_erf;
+    case Eltwise::kGeluTanh: return algorithm::eltwise_gelu_tanh;
+    case Eltwise::kLogistic:
+      return use_dst ? algorithm::eltwise_logistic_use_dst_for_bwd : algorithm::eltwise_logistic;
+    case Eltwise::kTanh: return use_dst ? algorithm::eltwise_tanh_use_dst_for_bwd : algorithm::eltwise_tanh;
+    case Eltwise::kSwish: return algorithm::eltwise_swish;
+    case Eltwise::kHardswish: return algorithm::eltwise_hardswish;
+    case Eltwise::kSoftRelu: return algorithm::eltwise_soft_relu;
+    case Eltwise::kMish: return algorithm::eltwise_mish;
+    // clip_v2 has the use_dst variant; its gradient passes strictly inside (alpha, beta),
+    // as PyTorch's hardtanh_backward does.
+    case Eltwise::kClip: return use_dst ? algorithm::eltwise_clip_v2_use_dst_for_bwd : algorithm::eltwise_clip_v2;
+  }
+  return algorithm::eltwise_relu;
+}
+
+int64_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  return u;
+}
+
+struct EltwiseFwd {
+  dnnl::memory::desc md;
+  dnnl::eltwise_forward::primitive_desc pd;
+  dnnl::eltwise_forward prim;
+};
+struct EltwiseBwd {
+  dnnl::memory::desc md;
+  dnnl::eltwise_backward prim;
+};
+
+EltwiseFwd make_fwd(algorithm a, int64_t n, float alpha, float beta) {
+  dnnl::memory::desc md({n}, onednn::dt::f32, onednn::tag::a);
+  dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_training, a, md, alpha, beta);
+  dnnl::eltwise_forward::primitive_desc pd(d, onednn::engine());
+  onednn::log_impl("eltwise_forward", pd.impl_info_str());
+  return EltwiseFwd{md, pd, dnnl::eltwise_forward(pd)};
+}
+}  // namespace
+
+void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float alpha, float beta) {
+  if (n == 0) return;
+  const algorithm a = to_dnnl(alg, false);
+  auto& f = onednn::cached<EltwiseFwd>(onednn::Key("eltwise_fwd") << static_cast<int64_t>(a) << n
+                                           << float_bits(alpha) << float_bits(beta),
+                                       [&] { return make_fwd(a, n, alpha, beta); });
+  dnnl::memory s = onednn::wrap(f.md, src), d = onednn::wrap(f.md, dst);
+  f.prim.execute(onednn::stream(), {{DNNL_ARG_SRC, s}, {DNNL_ARG_DST, d}});
+}
+
+void eltwise_backward(float* diff_src, const float* diff_dst, const float* data, int64_t n, Eltwise alg,
+                      float alpha, float beta, bool use_dst) {
+  if (n == 0) return;
+  const algorithm a = to_dnnl(alg, use_dst);
+  auto& b = onednn::cached<EltwiseBwd>(
+      onednn::Key("eltwise_bwd") << static_cast<int64_t>(a) << n << float_bits(alpha) << float_bits(beta),
+      [&] {
+        EltwiseFwd hint = make_fwd(a, n, alpha, beta);
+        dnnl::eltwise_backward::desc d(a, hint.md, hint.md, alpha, beta);
+        dnnl::eltwise_backward::primitive_desc pd(d, onednn::engine(), hint.pd);
+        onednn::log_impl("eltwise_backward", pd.impl_info_str());
+        return EltwiseBwd{hint.md, dnnl::eltwise_backward(pd)};
+      });
+  dnnl::memory x = onednn::wrap(b.md, data), gy = onednn::wrap(b.md, diff_dst), gx = onednn::wrap(b.md, diff_src);
+  b.prim.execute(onednn::stream(),
+                 {{use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, gy}, {DNNL_ARG_DIFF_SRC, gx}});
+}
+
+// ---- plain activation loops -------------------------------------------------------------
+
+namespace {
+constexpr float kSeluAlpha = 1.6732632423543772848170429916717f;
+constexpr float kSeluScale = 1.0507009873554804934193349852946f;
+
+template <typename F>
+void parallel_n(int64_t n, const F& f) {
+  parallel_for(n, kGrainSize, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) f(i);
+  });
+}
+}  // namespace
+
+void selu_forward(float* y, const float* x, int64_t n) {
+  parallel_n(n, [=](int64_t i) {
+    const float v = x[i];
+    y[i] = v <= 0 ? (std::exp(v) - 1) * (kSeluAlpha * kSeluScale) : v * kSeluScale;
+  });
+}
+
+void selu_backward(float* gx, const float* gy, const float* y, int64_t n) {
+  parallel_n(n, [=](int64_t i) {
+    gx[i] = y[i] <= 0 ? gy[i] * (y[i] + kSeluAlpha * kSeluScale) : gy[i] * kSeluScale;
+  });
+}
+
+void hardsigmoid_forward(float* y, const float* x, int64_t n) {
+  parallel_n(n, [=](int64_t i) { y[i] = std::min(std::max(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f; });
+}
+
+void hardsigmoid_backward(float* gx, const float* gy, const float* x, int64_t n) {
+  parallel_n(n, [=](int64_t i) { gx[i] = (x[i] > -3.0f && x[i] < 3.0f) ? gy[i] / 6.0f : 0.0f; });
+}
+
+void softplus_forward(float* y, const float* x, int64_t n, float beta, float threshold) {
+  parallel_n(n, [=](int64_t i) {
+    const float bx = x[i] * beta;
+    y[i] = bx > threshold ? x[i] : std::log1p(std::exp(bx)) / beta;
+  });
+}
+
+void softplus_backward(float* gx, const float* gy, const float* x, int64_t n, float beta, float threshold) {
+  parallel_n(n, [=](int64_t i) {
+    const float bx = x[i] * beta;
+    const float z = std::exp(bx);
+    gx[i] = bx > threshold ? gy[i] : gy[i] * z / (z + 1.0f);
+  });
+}
+
+void prelu_forward(float* y, const float* x, const float* w, int64_t outer, int64_t C, int64_t inner) {
+  parallel_for(outer * C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float a = w[r % C];
+      const float* xr = x + r * inner;
+      float* yr = y + r * inner;
+      for (int64_t i = 0; i < inner; ++i) yr[i] = xr[i] > 0 ? xr[i] : a * xr[i];
+    }
+  });
+}
+
+void prelu_backward(float* gx, float* gw, const float* gy, const float* x, const float* w, int64_t outer,
+                    int64_t C, int64_t inner) {
+  if (gx) {
+    parallel_for(outer * C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const float a = w[r % C];
+        const float* xr = x + r * inner;
+        const float* gr = gy + r * inner;
+        float* out = gx + r * inner;
+        for (int64_t i = 0; i < inner; ++i) out[i] = xr[i] > 0 ? gr[i] : a * gr[i];
+      }
+    });
+  }
+  if (gw) {
+    // Serial over rows so that channels never race; the inner loop vectorises.
+    for (int64_t c = 0; c < C; ++c) gw[c] = 0;
+    for (int64_t r = 0; r < outer * C; ++r) {
+      const float* xr = x + r * inner;
+      const float* gr = gy + r * inner;
+      float acc = 0;
+      for (int64_t i = 0; i < inner; ++i) acc += xr[i] > 0 ? 0.0f : xr[i] * gr[i];
+      gw[r % C] += acc;
+    }
+  }
+}
+
+}  // namespace cnnkit::kernels

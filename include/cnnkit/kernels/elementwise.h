@@ -1,0 +1,125 @@
+// Element-wise CPU kernels over raw pointers: unary, binary (with broadcasting), ternary
+// and activation loops, plus oneDNN eltwise primitives for the activations oneDNN has.
+// No Tensor, no autograd, no dtype promotion: the ops layer (src/ops/elementwise.cpp,
+// activation.cpp, dropout.cpp) checks shapes, converts dtypes and allocates.
+//
+// Every strided kernel walks a Loop: the iteration space of up to four operands after
+// broadcasting, with adjacent dimensions merged wherever every operand allows it, so the
+// common cases (same-shape contiguous, tensor op scalar, row + bias) become one long,
+// vectorisable inner loop. Operand 0 is always the output.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+
+#include "cnnkit/core/array_ref.h"
+#include "cnnkit/core/dtype.h"
+
+namespace cnnkit::kernels {
+
+constexpr int kMaxLoopDims = 25;   // PyTorch's limit on tensor rank
+constexpr int kMaxLoopOperands = 4;
+
+struct Loop {
+  int ndim = 0;                                       // >= 1 after make_loop
+  int noperands = 0;
+  int64_t sizes[kMaxLoopDims];
+  int64_t strides[kMaxLoopOperands][kMaxLoopDims];    // in elements; 0 along broadcast dims
+  int64_t numel() const;
+};
+
+// A loop over `sizes` for operands whose strides (in elements) are already expressed in
+// that shape (see broadcast_strides). Size-1 dims are dropped and mergeable dims merged.
+Loop make_loop(IntArrayRef sizes, std::initializer_list<const int64_t*> strides);
+
+// Strides of a tensor (in_sizes, in_strides) viewed in the broadcast shape out_sizes
+// (right-aligned; 0 where the tensor has size 1 or lacks the dim). out must hold
+// out_sizes.size() values. The caller has checked that the shapes broadcast.
+void broadcast_strides(int64_t* out, IntArrayRef in_sizes, IntArrayRef in_strides, IntArrayRef out_sizes);
+
+enum class BinaryOp : uint8_t {
+  kAdd,      // a + alpha * b
+  kSub,      // a - alpha * b
+  kMul,
+  kDiv,      // float only
+  kPow,      // float, or int64 with non-negative exponents
+  kMaximum,  // NaN-propagating, as torch.maximum
+  kMinimum,
+  kEq, kNe, kLt, kLe, kGt, kGe,  // bool (uint8) output
+  kLogicalAnd, kLogicalOr,       // on bool (uint8) operands
+  kBitAnd, kBitOr,               // on int64 operands
+};
+inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::kEq && op <= BinaryOp::kGe; }
+
+enum class UnaryOp : uint8_t {
+  kCopy, kNeg, kAbs, kSign, kSquare,              // float or int64
+  kExp, kLog, kLog1p, kSqrt, kRsqrt, kReciprocal,  // float only from here on
+  kSin, kCos, kFloor, kCeil, kRound, kSigmoid, kTanh, kRelu,
+  kIsnan, kIsinf, kIsfinite,                       // float -> bool (uint8)
+  kLogicalNot,                                     // bool (uint8) -> bool
+};
+
+// out = op(a, b) over loop (3 operands: out, a, b). t is the operand type (kFloat or kLong;
+// kBool for the logical ops); comparisons and logical ops write uint8.
+void binary(void* out, const void* a, const void* b, const Loop& loop, ScalarType t, BinaryOp op,
+            double alpha = 1);
+// out = op(a, s), or op(s, a) when scalar_first (2 operands: out, a).
+void binary_scalar(void* out, const void* a, double s, const Loop& loop, ScalarType t, BinaryOp op,
+                   bool scalar_first = false);
+// out = op(a) (2 operands). t is a's type; predicates write uint8.
+void unary(void* out, const void* a, const Loop& loop, ScalarType t, UnaryOp op);
+// out = min(max(a, lo), hi), NaN-propagating; has_lo/has_hi select the bounds used.
+void clamp(void* out, const void* a, const Loop& loop, ScalarType t, bool has_lo, double lo,
+           bool has_hi, double hi);
+// out = value everywhere (1 operand).
+void fill(void* out, const Loop& loop, ScalarType t, double value);
+// out = cond ? a : b (4 operands: out, cond (uint8), a, b).
+void where(void* out, const uint8_t* cond, const void* a, const void* b, const Loop& loop, ScalarType t);
+// out = cond ? value : a (3 operands: out, cond, a); cond ? a : value if !value_if_true.
+void where_scalar(void* out, const uint8_t* cond, const void* a, double value, const Loop& loop,
+                  ScalarType t, bool value_if_true = true);
+// Converting copy: out (dst_type) = a (src_type) over loop (2 operands).
+void convert_strided(void* out, ScalarType dst_type, const void* a, ScalarType src_type, const Loop& loop);
+
+// Float-only fused ternaries (4 operands: out, a, t1, t2 — or 3 for lerp).
+void addcmul(float* out, const float* a, const float* t1, const float* t2, const Loop& loop, float value);
+void addcdiv(float* out, const float* a, const float* t1, const float* t2, const Loop& loop, float value);
+void lerp(float* out, const float* a, const float* end, const Loop& loop, float weight);
+
+// Backward of broadcasting: out[j] += g[i] for every i that broadcast from j. The loop has
+// 2 operands (out with stride 0 on reduced dims, g). out must be zeroed by the caller.
+void sum_to(float* out, const float* g, const Loop& loop);
+
+// ---- activations over n contiguous floats ---------------------------------------------
+
+// The oneDNN eltwise algorithms cnnkit uses (mapped to dnnl::algorithm inside).
+enum class Eltwise : uint8_t {
+  kRelu,            // alpha = negative slope
+  kElu,             // alpha
+  kGeluErf, kGeluTanh, kLogistic, kTanh,
+  kSwish,           // alpha = sigmoid scale (1 for SiLU)
+  kHardswish, kSoftRelu, kMish,
+  kClip,            // [alpha, beta]
+};
+// dst = f(src). One primitive per (alg, n, alpha, beta), created on first use and cached.
+void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float alpha = 0, float beta = 0);
+// diff_src = f'(data) * diff_dst. `data` is the forward's src, or its dst when use_dst
+// (relu with alpha >= 0, elu with alpha >= 0, logistic, tanh, clip): then the input can be
+// freed and the backward does not recompute exp/tanh.
+void eltwise_backward(float* diff_src, const float* diff_dst, const float* data, int64_t n, Eltwise alg,
+                      float alpha = 0, float beta = 0, bool use_dst = false);
+
+// Plain loops for what oneDNN 2.6 lacks. *_backward write grad_in (not accumulate).
+void selu_forward(float* y, const float* x, int64_t n);
+void selu_backward(float* gx, const float* gy, const float* y, int64_t n);  // from the output
+void hardsigmoid_forward(float* y, const float* x, int64_t n);
+void hardsigmoid_backward(float* gx, const float* gy, const float* x, int64_t n);
+void softplus_forward(float* y, const float* x, int64_t n, float beta, float threshold);
+void softplus_backward(float* gx, const float* gy, const float* x, int64_t n, float beta, float threshold);
+// PReLU over x (outer, C, inner) with weight (C) (C = 1 broadcasts over everything).
+void prelu_forward(float* y, const float* x, const float* w, int64_t outer, int64_t C, int64_t inner);
+// gx may be null (not needed); gw, if not null, is overwritten with the weight gradient (C).
+void prelu_backward(float* gx, float* gw, const float* gy, const float* x, const float* w,
+                    int64_t outer, int64_t C, int64_t inner);
+
+}  // namespace cnnkit::kernels
