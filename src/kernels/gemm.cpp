@@ -45,9 +45,17 @@ memory::desc matrix_desc(int64_t batch, bool trans, int64_t rows, int64_t cols, 
 }
 
 struct CachedMatmul {
+  bool ok = false;  // false: oneDNN has no implementation for these strides; loop OpenBLAS
   dnnl::matmul prim;
   memory::desc src, weights, dst, bias, scratch;
 };
+
+void blas_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
+              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+}
 
 // batch == 0: plain 2-d product; batch >= 1: 3-d descriptors.
 void onednn_matmul(int64_t batch, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
@@ -70,17 +78,32 @@ void onednn_matmul(int64_t batch, bool ta, bool tb, int64_t m, int64_t n, int64_
       attr.set_post_ops(po);
     }
     dnnl::matmul::primitive_desc pd;
-    if (bias) {
-      memory::desc biasd = batch == 0 ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab)
-                                      : memory::desc({1, 1, n}, memory::data_type::f32, memory::format_tag::abc);
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, biasd, cd), attr, od::engine());
-    } else {
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), attr, od::engine());
+    try {
+      if (bias) {
+        memory::desc biasd = batch == 0 ? memory::desc({1, n}, memory::data_type::f32, memory::format_tag::ab)
+                                        : memory::desc({1, 1, n}, memory::data_type::f32, memory::format_tag::abc);
+        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, biasd, cd), attr, od::engine());
+      } else {
+        pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), attr, od::engine());
+      }
+    } catch (const dnnl::error&) {
+      od::log_impl("matmul", "no oneDNN implementation for these strides: OpenBLAS loop");
+      return CachedMatmul{};
     }
     od::log_impl("matmul", pd.impl_info_str());
-    return CachedMatmul{dnnl::matmul(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(),
+    return CachedMatmul{true, dnnl::matmul(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(),
                         bias ? pd.bias_desc() : memory::desc(), pd.scratchpad_desc()};
   });
+  if (!cm.ok) {
+    for (int64_t i = 0; i < std::max<int64_t>(batch, 1); ++i) {
+      float* ci = c + i * sc;
+      if (bias) {
+        for (int64_t r = 0; r < m; ++r) std::memcpy(ci + r * ldc, bias, static_cast<size_t>(n) * sizeof(float));
+      }
+      blas_sgemm(ta, tb, m, n, k, alpha, a + i * sa, lda, b + i * sb, ldb, bias ? 1.0f : beta, ci, ldc);
+    }
+    return;
+  }
   // Per-thread scratchpad: primitives may run concurrently from several threads (conv's
   // per-image GEMMs), so none may own a shared one.
   thread_local std::vector<char> scratch;
@@ -103,12 +126,6 @@ void scale_or_zero(float* c, int64_t m, int64_t n, int64_t ldc, float beta) {
   }
 }
 
-void blas_sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
-              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
-}
 
 }  // namespace
 

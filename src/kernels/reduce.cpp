@@ -476,6 +476,15 @@ void logsumexp_backward(float* dx, const float* g, const float* x, const float* 
   });
 }
 
+void ties_mask(float* mask, const float* x, const float* value, int64_t n, bool use_abs) {
+  parallel_for(n, kGrainSize, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float key = use_abs ? std::fabs(x[i]) : x[i];
+      mask[i] = (key == value[i] || (std::isnan(key) && std::isnan(value[i]))) ? 1.0f : 0.0f;
+    }
+  });
+}
+
 void ties_backward(float* dx, const float* g, const float* x, const float* value, const float* count,
                    int64_t n, bool use_abs) {
   parallel_for(n, kGrainSize, [&](int64_t b, int64_t e) {

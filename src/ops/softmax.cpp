@@ -1,1 +1,127 @@
-// placeholder: implemented by its family's change
+// softmax / log_softmax over any dim on oneDNN 2.6's softmax_v2 primitives
+// (algorithm::softmax_accurate / softmax_log), forward and backward side by side; the
+// backward runs from the saved output, as PyTorch's does. The tensor is seen as a plain
+// (O, R, I) block with the softmax axis in the middle, so one cached primitive serves every
+// shape with the same three extents. Not here: the fused cross-entropy (see ops/loss).
+#include "cnnkit/ops/softmax.h"
+
+#include "cnnkit/autograd/node.h"
+#include "cnnkit/kernels/copy.h"
+#include "cnnkit/kernels/onednn.h"
+
+namespace cnnkit {
+
+namespace {
+
+namespace od = kernels::onednn;
+using dnnl::memory;
+
+// O = product of dims before the axis, R = the axis, I = product of dims after it.
+struct Extents {
+  int64_t O = 1, R = 1, I = 1;
+};
+
+Extents extents(IntArrayRef sizes, int64_t d) {
+  Extents e;
+  for (int64_t i = 0; i < static_cast<int64_t>(sizes.size()); ++i) {
+    if (i < d) e.O *= sizes[i];
+    else if (i == d) e.R = sizes[i];
+    else e.I *= sizes[i];
+  }
+  return e;
+}
+
+memory::desc block_desc(const Extents& e) {
+  return memory::desc({e.O, e.R, e.I}, memory::data_type::f32, memory::format_tag::abc);
+}
+
+dnnl::algorithm alg_of(bool log) { return log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate; }
+
+dnnl::softmax_v2_forward::primitive_desc forward_pd(const Extents& e, bool log) {
+  const memory::desc md = block_desc(e);
+  return dnnl::softmax_v2_forward::primitive_desc(
+      dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_training, alg_of(log), md, md, 1), od::engine());
+}
+
+// Raw forward: dst (O, R, I) <- softmax of src along R.
+void softmax_forward(float* dst, const float* src, const Extents& e, bool log) {
+  auto& prim = od::cached<dnnl::softmax_v2_forward>(od::Key("softmax_fwd") << int64_t{log} << e.O << e.R << e.I, [&] {
+    auto pd = forward_pd(e, log);
+    od::log_impl(log ? "log_softmax forward" : "softmax forward", pd.impl_info_str());
+    return dnnl::softmax_v2_forward(pd);
+  });
+  const memory::desc md = block_desc(e);
+  prim.execute(od::stream(), {{DNNL_ARG_SRC, od::wrap(md, src)}, {DNNL_ARG_DST, od::wrap(md, dst)}});
+  od::stream().wait();
+}
+
+// Raw backward: diff_src <- from diff_dst and the forward's dst.
+void softmax_backward(float* diff_src, const float* diff_dst, const float* dst, const Extents& e, bool log) {
+  auto& prim = od::cached<dnnl::softmax_v2_backward>(od::Key("softmax_bwd") << int64_t{log} << e.O << e.R << e.I, [&] {
+    const memory::desc md = block_desc(e);
+    auto hint = forward_pd(e, log);
+    dnnl::softmax_v2_backward::primitive_desc pd(dnnl::softmax_v2_backward::desc(alg_of(log), md, md, md, 1),
+                                                 od::engine(), hint);
+    od::log_impl(log ? "log_softmax backward" : "softmax backward", pd.impl_info_str());
+    return dnnl::softmax_v2_backward(pd);
+  });
+  const memory::desc md = block_desc(e);
+  prim.execute(od::stream(), {{DNNL_ARG_DIFF_SRC, od::wrap(md, diff_src)},
+                              {DNNL_ARG_DIFF_DST, od::wrap(md, diff_dst)},
+                              {DNNL_ARG_DST, od::wrap(md, dst)}});
+  od::stream().wait();
+}
+
+Tensor contiguous_float(const Tensor& a) {
+  if (a.is_contiguous()) return a;
+  Tensor out = empty(a.sizes(), kFloat);
+  kernels::copy_strided(out.data_ptr(), a.data_ptr(), sizeof(float), a.sizes(), a.strides());
+  return out;
+}
+
+Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::optional<ScalarType> dtype, bool log) {
+  const char* op = log ? "log_softmax" : "softmax";
+  Tensor x = x_in;
+  if (dtype) {
+    CNNKIT_CHECK_TYPE(is_floating_point(*dtype), op, ": dtype must be a floating point type, got ", *dtype);
+    if (x.dtype() != kFloat) {  // an integer input: convert (no gradient flows to it)
+      Tensor xc = empty(x.sizes(), x.dtype());
+      kernels::copy_strided(xc.data_ptr(), x.data_ptr(), x.element_size(), x.sizes(), x.strides());
+      x = empty(x.sizes(), kFloat);
+      kernels::convert(x.data_ptr(), kFloat, xc.data_ptr(), xc.dtype(), xc.numel());
+    }
+  }
+  CNNKIT_CHECK_TYPE(x.dtype() == kFloat, op, ": expected a float32 input, got ", x.dtype(),
+                    " (pass dtype=kFloat to convert)");
+  const int64_t d = detail::wrap_dim(dim, x.dim(), (std::string(op) + " dim").c_str());
+  const Extents e = x.dim() == 0 ? Extents{} : extents(x.sizes(), d);
+  Tensor src = contiguous_float(x);
+  Tensor out = empty(x.sizes(), kFloat);
+  if (out.numel() > 0) softmax_forward(out.data_ptr<float>(), src.data_ptr<float>(), e, log);
+  if (autograd::needs_grad({x}))
+    autograd::record(log ? "LogSoftmaxBackward" : "SoftmaxBackward", {x}, {out},
+                     [od = out.detach(), e, log](const TensorList& g) {
+                       Tensor gc = contiguous_float(g[0]);
+                       Tensor dx = empty(od.sizes(), kFloat);
+                       if (dx.numel() > 0)
+                         softmax_backward(dx.data_ptr<float>(), gc.data_ptr<float>(), od.data_ptr<float>(), e, log);
+                       return TensorList{dx};
+                     });
+  return out;
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim, std::optional<ScalarType> dtype) {
+  return softmax_impl(x, dim, dtype, false);
+}
+Tensor log_softmax(const Tensor& x, int64_t dim, std::optional<ScalarType> dtype) {
+  return softmax_impl(x, dim, dtype, true);
+}
+
+Tensor Tensor::softmax(int64_t dim, std::optional<ScalarType> dtype) const { return cnnkit::softmax(*this, dim, dtype); }
+Tensor Tensor::log_softmax(int64_t dim, std::optional<ScalarType> dtype) const {
+  return cnnkit::log_softmax(*this, dim, dtype);
+}
+
+}  // namespace cnnkit

@@ -77,6 +77,8 @@ void logsumexp_backward(float* dx, const float* g, const float* x, const float* 
 // use_abs: the gradient of max/min/amax/amin and the inf-norms, split evenly between ties.
 void ties_backward(float* dx, const float* g, const float* x, const float* value, const float* count,
                    int64_t n, bool use_abs);
+// mask = key(x) == value ? 1 : 0 (NaN matches NaN): the ties that share a max/min gradient.
+void ties_mask(float* mask, const float* x, const float* value, int64_t n, bool use_abs);
 // Product of all n elements but x[i], for each i (the prod gradient, exact with zeros).
 void prod_backward(float* dx, float g, const float* x, int64_t n);
 // x[i] *= s
