@@ -1,9 +1,7 @@
 // Batch, layer and group norm kernels on plain (N, C, S) / (M, K) float buffers: OpenMP over
-// channels, rows or groups, vectorised contiguous inner loops, statistics in double.
-// Why not oneDNN's batch_normalization here: on plain NCHW it picks `ncsp_bnorm:any`, which
-// measured 2-3x slower than these loops (see the numbers in ops/norm.cpp's header); its fast
-// `bnorm_jit` needs the blocked nChw8c layout, which cnnkit tensors do not keep yet, and two
-// reorders per call cost more than the normalisation itself.
+// channels, rows or groups, vectorised contiguous inner loops, sums in float blocks added in
+// double. Not oneDNN: on plain NCHW its batch norm is `ncsp_bnorm:any`, 2-3x slower than
+// these loops (numbers in ops/norm.cpp's header).
 #include "cnnkit/kernels/norm.h"
 
 #include <algorithm>
@@ -21,34 +19,50 @@ int64_t grain_for(int64_t unit_size) {
   return std::max<int64_t>(1, kGrainSize / std::max<int64_t>(unit_size, 1));
 }
 
+// Reductions: float SIMD partial sums over blocks of kBlock values, blocks added in double.
+// That is float speed (no per-element conversion) with double accuracy across long rows.
+constexpr int64_t kBlock = 512;
+
 double sum(const float* x, int64_t n) {
   double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) s += x[i];
+  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+    const int64_t i1 = std::min(n, i0 + kBlock);
+    float p = 0;
+#pragma omp simd reduction(+ : p)
+    for (int64_t i = i0; i < i1; ++i) p += x[i];
+    s += p;
+  }
   return s;
 }
 
-// sum (x - mean)^2: the second pass of a two-pass variance (no cancellation).
+// sum (x - mean)^2: the second pass of a two-pass variance (no cancellation). Rounding the
+// mean to float changes the result only to second order, since sum (x - mean) = 0.
 double sum_sq_dev(const float* x, double mean, int64_t n) {
+  const float m = static_cast<float>(mean);
   double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) {
-    const double d = static_cast<double>(x[i]) - mean;
-    s += d * d;
+  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+    const int64_t i1 = std::min(n, i0 + kBlock);
+    float p = 0;
+#pragma omp simd reduction(+ : p)
+    for (int64_t i = i0; i < i1; ++i) p += (x[i] - m) * (x[i] - m);
+    s += p;
   }
   return s;
 }
 
 // sdy += sum dy, sdyx += sum dy * (x - mean)
-void sum_dy_dyx(const float* dy, const float* x, double mean, int64_t n, double& sdy, double& sdyx) {
-  double a = 0, b = 0;
+void sum_dy_dyx(const float* dy, const float* x, float mean, int64_t n, double& sdy, double& sdyx) {
+  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+    const int64_t i1 = std::min(n, i0 + kBlock);
+    float a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
-  for (int64_t i = 0; i < n; ++i) {
-    a += dy[i];
-    b += static_cast<double>(dy[i]) * (static_cast<double>(x[i]) - mean);
+    for (int64_t i = i0; i < i1; ++i) {
+      a += dy[i];
+      b += dy[i] * (x[i] - mean);
+    }
+    sdy += a;
+    sdyx += b;
   }
-  sdy += a;
-  sdyx += b;
 }
 
 // y = x * a + b
@@ -64,10 +78,43 @@ void grad_combine(float* dx, const float* dy, const float* x, float a, float b, 
   for (int64_t i = 0; i < n; ++i) dx[i] = a * dy[i] + b * (x[i] - mean) + d;
 }
 
+// One sweep over a layer-norm row for the input-gradient sums and, when kParams, the
+// weight/bias gradient partials. The flags are template parameters because a run-time
+// condition inside an `omp simd` loop becomes masked stores, which cost 3x here.
+template <bool kWeight, bool kParams>
+void ln_row_sums(double& sg_out, double& sgx_out, float* pdw, float* pdb, const float* dy,
+                 const float* x, const float* weight, float mean, float rstd, int64_t K) {
+  double sg = 0, sgx = 0;
+  for (int64_t k0 = 0; k0 < K; k0 += kBlock) {
+    const int64_t k1 = std::min(K, k0 + kBlock);
+    float a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+    for (int64_t k = k0; k < k1; ++k) {
+      const float xc = x[k] - mean;
+      const float g = kWeight ? dy[k] * weight[k] : dy[k];
+      a += g;
+      b += g * xc;
+      if constexpr (kParams) {
+        pdw[k] += dy[k] * (xc * rstd);
+        pdb[k] += dy[k];
+      }
+    }
+    sg += a;
+    sgx += b;
+  }
+  sg_out = sg;
+  sgx_out = sgx;
+}
+
 // A scratch buffer owned by the calling thread, grown when needed and never shrunk, so a
 // steady-state step allocates nothing.
 std::vector<double>& scratch(size_t n) {
   thread_local std::vector<double> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
+std::vector<float>& scratch_float(size_t n) {
+  thread_local std::vector<float> buf;
   if (buf.size() < n) buf.resize(n);
   return buf;
 }
@@ -200,46 +247,42 @@ void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, cons
 void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x,
                          const float* mean, const float* rstd, const float* weight, int64_t M,
                          int64_t K) {
-  // dweight and dbias sum over rows: each chunk of rows sums into its own slice of the
-  // scratch buffer, and the slices are added at the end (no atomics, deterministic order).
+  // dweight and dbias sum over rows: each chunk of rows sums into its own float slice of the
+  // scratch buffer (as PyTorch's CPU kernel does), and the slices are added in double at the
+  // end: no atomics, and the same result for any thread count with the same chunking.
   const bool need_params = dweight || dbias;
   const int64_t chunks =
       std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), M * K / kGrainSize));
-  std::vector<double>& buf = scratch(need_params ? static_cast<size_t>(chunks * 2 * K) : 0);
-  double* partial = buf.data();
-  if (need_params) std::fill(partial, partial + chunks * 2 * K, 0.0);
+  std::vector<float>& buf = scratch_float(need_params ? static_cast<size_t>(chunks * 2 * K) : 0);
+  float* partial = buf.data();
+  if (need_params) std::fill(partial, partial + chunks * 2 * K, 0.0f);
 
   parallel_for(chunks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      double* pdw = partial + t * 2 * K;
-      double* pdb = pdw + K;
+      float* pdw = partial + t * 2 * K;
+      float* pdb = pdw + K;
       for (int64_t m = M * t / chunks; m < M * (t + 1) / chunks; ++m) {
         const float* xr = x + m * K;
         const float* gr = dy + m * K;
         const float muf = mean[m], rf = rstd[m];
-        if (dx) {
-          double sg = 0, sgx = 0;  // sum g, sum g * (x - mean) with g = dy * weight
-#pragma omp simd reduction(+ : sg, sgx)
-          for (int64_t k = 0; k < K; ++k) {
-            const double g = weight ? static_cast<double>(gr[k]) * weight[k] : gr[k];
-            sg += g;
-            sgx += g * (static_cast<double>(xr[k]) - muf);
-          }
-          const double r = rf;
-          const float b = static_cast<float>(-r * r * r * sgx / static_cast<double>(K));
-          const float d = static_cast<float>(-r * sg / static_cast<double>(K));
-          float* dxr = dx + m * K;
-#pragma omp simd
-          for (int64_t k = 0; k < K; ++k)
-            dxr[k] = rf * (weight ? weight[k] : 1.0f) * gr[k] + b * (xr[k] - muf) + d;
+        double sg, sgx;  // sum g, sum g * (x - mean), with g = dy * weight
+        if (weight) {
+          if (need_params) ln_row_sums<true, true>(sg, sgx, pdw, pdb, gr, xr, weight, muf, rf, K);
+          else ln_row_sums<true, false>(sg, sgx, pdw, pdb, gr, xr, weight, muf, rf, K);
+        } else {
+          if (need_params) ln_row_sums<false, true>(sg, sgx, pdw, pdb, gr, xr, weight, muf, rf, K);
+          else ln_row_sums<false, false>(sg, sgx, pdw, pdb, gr, xr, weight, muf, rf, K);
         }
-        if (dweight) {
+        if (!dx) continue;
+        const double r = rf;
+        const float b = static_cast<float>(-r * r * r * sgx / static_cast<double>(K));
+        const float d = static_cast<float>(-r * sg / static_cast<double>(K));
+        float* dxr = dx + m * K;
+        if (weight) {
 #pragma omp simd
-          for (int64_t k = 0; k < K; ++k) pdw[k] += static_cast<double>(gr[k]) * ((xr[k] - muf) * rf);
-        }
-        if (dbias) {
-#pragma omp simd
-          for (int64_t k = 0; k < K; ++k) pdb[k] += gr[k];
+          for (int64_t k = 0; k < K; ++k) dxr[k] = rf * weight[k] * gr[k] + b * (xr[k] - muf) + d;
+        } else {
+          grad_combine(dxr, gr, xr, rf, b, muf, d, K);
         }
       }
     }

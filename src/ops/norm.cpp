@@ -6,10 +6,12 @@
 // N = batch, C = channels, S = spatial size (product of the dims after C), G = groups,
 // M = rows, K = prod(normalized_shape).
 //
-// Kernel choice, measured on (64, 64, 32, 32), one thread: oneDNN's batch norm on plain NCHW
-// (`ncsp_bnorm:any`) took 8.8 ms forward and 10.7 ms backward, the channel loops of
-// kernels/norm.cpp about 3 ms each; oneDNN's jit version needs the blocked layout that
-// cnnkit tensors do not keep, so every norm here runs on the loops.
+// Kernel choice, measured on (64, 64, 32, 32) floats, one thread, best of 21 (CPU time):
+// oneDNN 2.6's batch norm on plain NCHW picks `ncsp_bnorm:any` and took 8.9 ms forward and
+// 10.8 ms backward; the channel loops of kernels/norm.cpp take 3-4 ms each (PyTorch 1.13:
+// 7.7 and 5.3). oneDNN's `bnorm_jit` (2.5 ms each) needs the blocked nChw8c layout that
+// cnnkit tensors do not keep, and each reorder to or from it costs 0.9 ms, so every norm
+// here runs on the loops; revisit when tensors can carry a oneDNN layout.
 #include "cnnkit/ops/norm.h"
 
 #include <string>
