@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -150,13 +151,14 @@ class Golden {
     return out;
   }
   // The module's state dict as torch gave it: every key of the case except the reserved
-  // input, input2, out, grad_out, grad_input, grad.* and after.*.
+  // input, input2, out, grad_out, grad_input, grad_input2, target, loss, grad.*, after.*
+  // (tools/golden/golden_common.py, RESERVED).
   io::NamedTensors state_dict(const std::string& c) const {
+    static const std::set<std::string> reserved = {"input", "input2", "out", "grad_out", "grad_input",
+                                                   "grad_input2", "target", "loss"};
     io::NamedTensors out;
     for (const std::string& n : names(c, "")) {
-      if (n == "input" || n == "input2" || n == "out" || n == "grad_out" || n == "grad_input" ||
-          n.rfind("grad.", 0) == 0 || n.rfind("after.", 0) == 0)
-        continue;
+      if (reserved.count(n) || n.rfind("grad.", 0) == 0 || n.rfind("after.", 0) == 0) continue;
       out.emplace_back(n, get(c, n));
     }
     return out;

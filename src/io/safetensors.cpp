@@ -451,6 +451,14 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const M
   save_safetensors(path, NamedTensors(tensors.begin(), tensors.end()), metadata);
 }
 
+void save_safetensors(const std::string& path, const OrderedDict<std::string, Tensor>& tensors,
+                      const Metadata& metadata) {
+  NamedTensors named;
+  named.reserve(tensors.size());
+  for (const auto& item : tensors) named.emplace_back(item.key(), item.value());
+  save_safetensors(path, named, metadata);
+}
+
 void save_safetensors(const std::string& path,
                       std::initializer_list<std::pair<std::string, Tensor>> tensors,
                       const Metadata& metadata) {

@@ -1,1 +1,17 @@
-// placeholder: implemented by its family's change
+// Module state dicts to and from safetensors files: the glue between nn::Module's
+// state_dict()/load_state_dict() and the safetensors reader/writer. Checkpoints with
+// optimiser state and RNG live elsewhere (io/checkpoint); this is weights only.
+#include "cnnkit/io/safetensors.h"
+#include "cnnkit/nn/module.h"
+
+namespace cnnkit::io {
+
+void save_state_dict(const std::string& path, const nn::Module& module, const Metadata& metadata) {
+  save_safetensors(path, module.state_dict(), metadata);
+}
+
+nn::IncompatibleKeys load_state_dict(const std::string& path, nn::Module& module, bool strict) {
+  return module.load_state_dict(load_safetensors(path), strict);
+}
+
+}  // namespace cnnkit::io

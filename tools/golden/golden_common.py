@@ -8,6 +8,7 @@ holds "generator", "torch_version" and "cases" (JSON list, generation order).
 Every case seeds torch from a CRC of its name, so cases are independent and re-running
 a generator gives byte-identical files.
 """
+import copy
 import json
 import os
 import sys
@@ -26,7 +27,10 @@ torch.set_num_threads(1)
 warnings.filterwarnings("ignore", category=UserWarning)
 torch.use_deterministic_algorithms(True)
 
-RESERVED = ("input", "input2", "out", "grad_out", "grad_input", "target", "loss")
+# GOLDEN_PRECISION=1: also run every case in float64 and print the float32 error.
+PRECISION = os.environ.get("GOLDEN_PRECISION") == "1"
+
+RESERVED = ("input", "input2", "out", "grad_out", "grad_input", "grad_input2", "target", "loss")
 
 
 def seed_for(name):
@@ -61,7 +65,7 @@ class Golden:
         everything the C++ test compares. `options` must let the C++ side rebuild it."""
         module.train(train)
         for k, v in module.state_dict().items():
-            if k.split(".")[-1] in RESERVED or k.startswith("grad.") or k.startswith("after."):
+            if k in RESERVED or k.startswith("grad.") or k.startswith("after."):
                 raise ValueError(f"state dict key {k} collides with a reserved name")
             self.put(name, k, v)
         x = x.detach().clone().requires_grad_(grad_input)
@@ -71,6 +75,7 @@ class Golden:
             x2 = x2.detach().clone().requires_grad_(grad_input)
             self.put(name, "input2", x2)
             args.append(x2)
+        module64 = copy.deepcopy(module).double() if PRECISION else None
         out = module(*args)
         g = torch.randn_like(out)
         self.put(name, "out", out)
@@ -86,10 +91,33 @@ class Golden:
             self.put(name, "grad." + k, p.grad if p.grad is not None else torch.zeros_like(p))
         for k, b in module.named_buffers():
             self.put(name, "after." + k, b)
+        if PRECISION:
+            self._precision(name, module64, args, out, g, params)
         opts = dict(options)
         opts["train"] = train
         opts["input_shape"] = list(x.shape)
         self.add_case(name, opts)
+
+    def _precision(self, name, m64, args, out, g, params):
+        """Prints how far torch's float32 results are from the same computation in float64:
+        the floor under any tolerance the C++ tests can use."""
+        xs = [a.detach().double().requires_grad_(a.requires_grad) for a in args]
+        o64 = m64(*xs)
+        if o64.requires_grad:
+            o64.backward(g.double())
+        pairs = [("out", out, o64)]
+        for a, a64 in zip(args, xs):
+            if a.grad is not None:
+                pairs.append(("grad_input", a.grad, a64.grad))
+        for (k, p), p64 in zip(params.items(), m64.parameters()):
+            if p.grad is not None:
+                pairs.append(("grad." + k, p.grad, p64.grad))
+        worst = max(pairs, key=lambda t: (t[1].double() - t[2]).abs().max().item() if t[1].numel() else 0)
+        d = (worst[1].double() - worst[2]).abs()
+        rel = (d / (worst[2].abs() + 1e-6)).max().item() if d.numel() else 0
+        self.max_dev = max(getattr(self, "max_dev", 0), d.max().item() if d.numel() else 0)
+        print(f"  {name}: float32 vs float64 max abs {d.max().item() if d.numel() else 0:.2e} "
+              f"({worst[0]}), max rel {rel:.2e}")
 
     def write(self):
         os.makedirs(DATA_DIR, exist_ok=True)

@@ -26,6 +26,12 @@
 #include <vector>
 
 #include "cnnkit/core/tensor.h"
+#include "cnnkit/nn/ordered_dict.h"
+
+namespace cnnkit::nn {
+class Module;
+struct IncompatibleKeys;
+}  // namespace cnnkit::nn
 
 namespace cnnkit::io {
 
@@ -53,9 +59,21 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const Metadata& metadata = {});
 void save_safetensors(const std::string& path, const TensorMap& tensors,
                       const Metadata& metadata = {});
+// A module's state_dict() (keys in registration order, as PyTorch's).
+void save_safetensors(const std::string& path, const OrderedDict<std::string, Tensor>& tensors,
+                      const Metadata& metadata = {});
 // Makes `save_safetensors(path, {{"a", a}, {"b", b}})` unambiguous (saved in that order).
 void save_safetensors(const std::string& path,
                       std::initializer_list<std::pair<std::string, Tensor>> tensors,
                       const Metadata& metadata = {});
+
+// ---- whole modules (src/io/state_dict.cpp) -------------------------------------------------
+// module.state_dict() to a safetensors file: PyTorch's key names, so
+// `model.load_state_dict(safetensors.torch.load_file(path))` works in Python.
+void save_state_dict(const std::string& path, const nn::Module& module, const Metadata& metadata = {});
+// A safetensors file (e.g. from `safetensors.torch.save_file(model.state_dict(), path)`) into
+// `module` with Module::load_state_dict semantics: strict throws on any missing,
+// unexpected or mis-shaped key; not strict loads what matches and returns the rest.
+nn::IncompatibleKeys load_state_dict(const std::string& path, nn::Module& module, bool strict = true);
 
 }  // namespace cnnkit::io
