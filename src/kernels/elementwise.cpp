@@ -594,6 +594,13 @@ void selu_backward(float* gx, const float* gy, const float* y, int64_t n) {
   });
 }
 
+void hardswish_backward(float* gx, const float* gy, const float* x, int64_t n) {
+  parallel_n(n, [=](int64_t i) {
+    const float v = x[i];
+    gx[i] = v < -3.0f ? 0.0f : v <= 3.0f ? gy[i] * (v / 3.0f + 0.5f) : gy[i];
+  });
+}
+
 void hardsigmoid_forward(float* y, const float* x, int64_t n) {
   parallel_n(n, [=](int64_t i) { y[i] = std::min(std::max(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f; });
 }

@@ -1,6 +1,7 @@
 // Activations, forward and backward side by side. Whatever oneDNN 2.6 has runs on its
 // eltwise primitives (cached per algorithm, length and parameters); the rest (selu,
-// hardsigmoid, softplus with beta != 1, prelu) on plain loops in kernels/elementwise.
+// hardsigmoid, softplus with beta != 1, prelu, hardswish's backward) on plain loops in
+// kernels/elementwise.
 // Backward passes save the output instead of the input where oneDNN's *_use_dst_for_bwd
 // variant exists, so the gradient costs no exp/tanh recomputation.
 #include "cnnkit/ops/activation.h"
@@ -81,8 +82,20 @@ Tensor silu(const Tensor& x) { return onednn_activation(x, Eltwise::kSwish, 1, 0
 
 Tensor mish(const Tensor& x) { return onednn_activation(x, Eltwise::kMish, 0, 0, false, "mish", "MishBackward0"); }
 
+// Forward on oneDNN; backward on a plain loop so that the gradient at x = +-3 is torch's.
 Tensor hardswish(const Tensor& x) {
-  return onednn_activation(x, Eltwise::kHardswish, 0, 0, false, "hardswish", "HardswishBackward0");
+  Tensor xc = dense_input(x, "hardswish");
+  Tensor y = empty(x.sizes(), kFloat);
+  kernels::eltwise_forward(y.data_ptr<float>(), xc.data_ptr<float>(), x.numel(), Eltwise::kHardswish);
+  if (autograd::needs_grad({x})) {
+    autograd::record("HardswishBackward0", {x}, {y}, [xd = xc.detach()](const TensorList& g) {
+      Tensor gy = dense_grad(g[0]);
+      Tensor gx = empty(xd.sizes(), kFloat);
+      kernels::hardswish_backward(gx.data_ptr<float>(), gy.data_ptr<float>(), xd.data_ptr<float>(), xd.numel());
+      return TensorList{gx};
+    });
+  }
+  return y;
 }
 
 Tensor hardtanh(const Tensor& x, double min_val, double max_val) {

@@ -112,6 +112,9 @@ void eltwise_backward(float* diff_src, const float* diff_dst, const float* data,
 // Plain loops for what oneDNN 2.6 lacks. *_backward write grad_in (not accumulate).
 void selu_forward(float* y, const float* x, int64_t n);
 void selu_backward(float* gx, const float* gy, const float* y, int64_t n);  // from the output
+// PyTorch's hardswish gradient, including its one-sided values at the kinks (-0.5 at x = -3,
+// 1.5 at x = 3), where oneDNN's eltwise_hardswish backward takes the other side.
+void hardswish_backward(float* gx, const float* gy, const float* x, int64_t n);
 void hardsigmoid_forward(float* y, const float* x, int64_t n);
 void hardsigmoid_backward(float* gx, const float* gy, const float* x, int64_t n);
 void softplus_forward(float* y, const float* x, int64_t n, float beta, float threshold);
