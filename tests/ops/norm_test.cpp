@@ -157,6 +157,27 @@ TEST(BatchNorm, EvalUsesRunningStatsAndLeavesThemMatchesTorch) {
   expect_close(b.grad(), db, "dbias");
 }
 
+// x = seq(12, .71, .3).view(4,3); w = [.7,1.2,-1.1]; b = [0,.5,1]; rm = [.2,-.4,.1]; rv = [1.5,.8,2.5]
+// y = F.batch_norm(x, rm, rv, w, b, training=False); y.backward(dyseq(12, .31).view_as(y))
+TEST(BatchNorm, Eval2dMatchesTorch) {
+  const std::vector<float> y = {0.22349748f, 3.4430902f, -0.44551054f, 0.80363983f, 1.5775794f,
+      1.9748493f, -1.186999f, -0.97182894f, 1.2762786f, 0.56661445f, 3.4481246f, -0.34604794f};
+  const std::vector<float> dx = {0.57154572f, 1.2776816f, -0.56621504f, 0.34168947f, 0.43575725f,
+      -0.014466956f, -0.16299859f, -0.75666064f, 0.54891735f, -0.53658164f, -1.3404721f,
+      0.67078984f};
+  const std::vector<float> dw = {0.7292968f, 0.86442655f, 0.069394618f};
+  const std::vector<float> db = {0.37381953f, -0.2859903f, -0.91853595f};
+  Tensor x = seq({4, 3}, 0.71, 0.3);
+  Tensor w = make({3}, {0.7f, 1.2f, -1.1f}, true), b = make({3}, {0.0f, 0.5f, 1.0f}, true);
+  Tensor run_mean = make({3}, {0.2f, -0.4f, 0.1f}), run_var = make({3}, {1.5f, 0.8f, 2.5f});
+  Tensor out = batch_norm(x, w, b, run_mean, run_var, false, 0.1, 1e-5);
+  expect_close(out, y, "y");
+  out.backward(dyseq(out.sizes(), 0.31));
+  expect_close(x.grad(), dx, "dx");
+  expect_close(w.grad(), dw, "dweight");
+  expect_close(b.grad(), db, "dbias");
+}
+
 TEST(BatchNorm, SkipsGradientsNobodyNeeds) {
   Tensor x = seq({2, 3, 2, 2}, 0.37, 0.0, 2.0, /*grad=*/false);
   Tensor w = make({3}, {1.5f, -0.5f, 2.0f}, true), b = make({3}, {0.1f, 0.2f, -0.3f});
@@ -520,6 +541,18 @@ TEST(NormKernels, ParallelMatchesSerial) {
       Tensor y = batch_norm(x, w, b, rm, rv, true, 0.1, 1e-5);
       y.backward(dyseq(y.sizes(), 0.0071));
       add(y), add(rm), add(rv), add(x.grad()), add(w.grad()), add(b.grad());
+    }
+    {
+      // (N, C) input: the rows-with-channels-innermost loops
+      Tensor x = seq({512, 128}, 0.013, 0.2), w = seq({128}, 0.7, 0.0), b = seq({128}, 0.3, 1.0);
+      Tensor rm = make({128}, std::vector<float>(128, 0.0f)), rv = make({128}, std::vector<float>(128, 1.0f));
+      Tensor y = batch_norm(x, w, b, rm, rv, true, 0.1, 1e-5);
+      y.backward(dyseq(y.sizes(), 0.0071));
+      add(y), add(rm), add(rv), add(x.grad()), add(w.grad()), add(b.grad());
+      Tensor x2 = seq({512, 128}, 0.017, 0.5);
+      Tensor y2 = batch_norm(x2, w, b, rm, rv, false, 0.1, 1e-5);
+      y2.backward(dyseq(y2.sizes(), 0.0031));
+      add(y2), add(x2.grad());
     }
     {
       Tensor x = seq({96, 1000}, 0.011, 0.2), w = seq({1000}, 0.7, 0.0), b = seq({1000}, 0.3, 1.0);

@@ -10,7 +10,7 @@
 // Backward kernels WRITE their gradients (=), they do not accumulate: the autograd engine
 // sums the tensors the backward returns, so accumulating here would only cost a zero-fill.
 // Any gradient pointer may be null (nobody needs it); weight/bias may be null (affine=false,
-// read as 1 and 0). Statistics are accumulated in double.
+// read as 1 and 0). Sums run in float SIMD blocks that are added in double.
 #pragma once
 
 #include <cstdint>
