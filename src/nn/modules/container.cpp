@@ -1,1 +1,89 @@
-// placeholder: implemented by its family's change
+// Containers: Sequential (ordered forward through AnyModules), ModuleList and
+// Functional. Naming children "0", "1", ... gives PyTorch's state-dict keys.
+#include "cnnkit/nn/modules/container/functional.h"
+#include "cnnkit/nn/modules/container/modulelist.h"
+#include "cnnkit/nn/modules/container/sequential.h"
+
+namespace cnnkit {
+namespace nn {
+
+// ---- Sequential ---------------------------------------------------------------------------
+
+std::shared_ptr<Module> SequentialImpl::clone(const std::optional<Device>& device) const {
+  auto copy = std::make_shared<SequentialImpl>();
+  // Keep the children's names (they may have been given) and each module's concrete type.
+  const auto names = named_children();
+  for (size_t i = 0; i < modules_.size(); ++i) copy->push_back(names[i].key(), modules_[i].clone(device));
+  return copy;
+}
+
+void SequentialImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::Sequential"; }
+
+void SequentialImpl::push_back(std::string name, AnyModule any_module) {
+  CNNKIT_CHECK(!any_module.is_empty(), "Sequential::push_back: the module '", name, "' is empty");
+  modules_.push_back(std::move(any_module));
+  register_module(std::move(name), modules_.back().ptr());
+}
+
+Tensor SequentialImpl::run(const Tensor& input) {
+  CNNKIT_CHECK(!modules_.empty(), "Cannot call forward() on an empty Sequential");
+  auto it = modules_.begin();
+  Tensor x = it->forward(input);
+  for (++it; it != modules_.end(); ++it) x = it->forward(x);
+  return x;
+}
+
+size_t SequentialImpl::checked_index(size_t index) const {
+  CNNKIT_CHECK(index < modules_.size(), "Sequential: index ", index, " out of range for a Sequential of size ",
+               modules_.size());
+  return index;
+}
+
+// ---- ModuleList ---------------------------------------------------------------------------
+
+std::shared_ptr<Module> ModuleListImpl::clone(const std::optional<Device>& device) const {
+  auto copy = std::make_shared<ModuleListImpl>();
+  for (const auto& module : modules_) copy->push_back(module->clone(device));
+  return copy;
+}
+
+void ModuleListImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::ModuleList"; }
+
+void ModuleListImpl::push_back(std::shared_ptr<Module> module) {
+  CNNKIT_CHECK(module != nullptr, "ModuleList::push_back: the module is empty (nullptr)");
+  modules_.push_back(std::move(module));
+  register_module(std::to_string(modules_.size() - 1), modules_.back());
+}
+
+void ModuleListImpl::insert(size_t index, std::shared_ptr<Module> module) {
+  CNNKIT_CHECK(index <= modules_.size(), "ModuleList::insert: index ", index, " out of range for a list of size ",
+               modules_.size());
+  if (index == modules_.size()) {
+    push_back(std::move(module));
+    return;
+  }
+  CNNKIT_CHECK(module != nullptr, "ModuleList::insert: the module is empty (nullptr)");
+  modules_.insert(modules_.begin() + static_cast<std::ptrdiff_t>(index), std::move(module));
+  // Children "index".."size-2" now name the next module; the last name is new.
+  for (size_t i = index; i + 1 < modules_.size(); ++i) replace_module(std::to_string(i), modules_[i]);
+  register_module(std::to_string(modules_.size() - 1), modules_.back());
+}
+
+size_t ModuleListImpl::checked_index(size_t index) const {
+  CNNKIT_CHECK(index < modules_.size(), "ModuleList: index ", index, " out of range for a list of size ",
+               modules_.size());
+  return index;
+}
+
+// ---- Functional ---------------------------------------------------------------------------
+
+FunctionalImpl::FunctionalImpl(Function function) : function_(std::move(function)) {
+  CNNKIT_CHECK(function_ != nullptr, "Functional: the function is empty");
+}
+
+void FunctionalImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::Functional()"; }
+
+Tensor FunctionalImpl::forward(Tensor input) { return function_(std::move(input)); }
+
+}  // namespace nn
+}  // namespace cnnkit

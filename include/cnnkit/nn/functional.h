@@ -1,0 +1,98 @@
+// nn::functional (torch::nn::functional, usually `namespace F = cnnkit::nn::functional;`):
+// the stateless forms of the layers, taking LibTorch's *FuncOptions. Each forwards to the
+// differentiable op in ops/ after unpacking options; semantics are PyTorch's F.* ones.
+//
+//   namespace F = cnnkit::nn::functional;
+//   auto y = F::conv2d(x, w, F::Conv2dFuncOptions().bias(b).stride(1).padding(1));
+//   y = F::max_pool2d(F::relu(y), F::MaxPool2dFuncOptions(2));
+//   y = F::batch_norm(y, mean, var, F::BatchNormFuncOptions().weight(g).bias(b).training(true));
+//   y = F::pad(y, F::PadFuncOptions({1, 1, 1, 1}).mode(cnnkit::kReflect));
+//   auto p = F::softmax(F::linear(y.flatten(1), fc_w, fc_b), F::SoftmaxFuncOptions(1));
+//
+// Losses come with the loss functions (a later issue).
+#pragma once
+
+#include <tuple>
+#include <vector>
+
+#include "cnnkit/core/tensor.h"
+#include "cnnkit/nn/options/activation.h"
+#include "cnnkit/nn/options/conv.h"
+#include "cnnkit/nn/options/dropout.h"
+#include "cnnkit/nn/options/linear.h"
+#include "cnnkit/nn/options/normalization.h"
+#include "cnnkit/nn/options/padding.h"
+#include "cnnkit/nn/options/pooling.h"
+
+namespace cnnkit {
+namespace nn {
+namespace functional {
+
+// ---- convolution and linear (input (N, C, H, W) or (C, H, W); linear: (*, in)) ----------
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Conv2dFuncOptions& options = {});
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
+
+// ---- pooling ------------------------------------------------------------------------------
+Tensor max_pool2d(const Tensor& input, const MaxPool2dFuncOptions& options);
+std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, const MaxPool2dFuncOptions& options);
+Tensor avg_pool2d(const Tensor& input, const AvgPool2dFuncOptions& options);
+// nullopt output sizes keep the input's size in that dim.
+Tensor adaptive_avg_pool2d(const Tensor& input, const AdaptiveAvgPool2dFuncOptions& options);
+Tensor adaptive_max_pool2d(const Tensor& input, const AdaptiveMaxPool2dFuncOptions& options);
+std::tuple<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& input,
+                                                            const AdaptiveMaxPool2dFuncOptions& options);
+
+// ---- activations --------------------------------------------------------------------------
+Tensor relu(Tensor input, const ReLUFuncOptions& options = {});
+Tensor relu6(Tensor input, const ReLU6FuncOptions& options = {});
+Tensor selu(Tensor input, const SELUFuncOptions& options = {});
+Tensor leaky_relu(Tensor input, const LeakyReLUFuncOptions& options = {});
+Tensor elu(Tensor input, const ELUFuncOptions& options = {});
+Tensor gelu(const Tensor& input, const GELUFuncOptions& options = {});
+Tensor hardtanh(Tensor input, const HardtanhFuncOptions& options = {});
+Tensor softplus(const Tensor& input, const SoftplusFuncOptions& options = {});
+Tensor silu(const Tensor& input);
+Tensor mish(const Tensor& input);
+Tensor hardswish(const Tensor& input);
+Tensor hardsigmoid(const Tensor& input);
+Tensor prelu(const Tensor& input, const Tensor& weight);
+Tensor softmax(const Tensor& input, const SoftmaxFuncOptions& options);
+Tensor log_softmax(const Tensor& input, const LogSoftmaxFuncOptions& options);
+
+// ---- normalisation ------------------------------------------------------------------------
+// running_mean / running_var may be undefined; when training they are updated in place.
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const BatchNormFuncOptions& options = {});
+Tensor instance_norm(const Tensor& input, const InstanceNormFuncOptions& options = {});
+Tensor layer_norm(const Tensor& input, const LayerNormFuncOptions& options);
+Tensor group_norm(const Tensor& input, const GroupNormFuncOptions& options);
+
+// ---- dropout ------------------------------------------------------------------------------
+Tensor dropout(Tensor input, const DropoutFuncOptions& options = {});
+// Zeroes whole channels: input (N, C, H, W); any other rank is treated as unbatched.
+Tensor dropout2d(Tensor input, const Dropout2dFuncOptions& options = {});
+
+// ---- padding ------------------------------------------------------------------------------
+Tensor pad(const Tensor& input, const PadFuncOptions& options);
+
+// Positional forms the layers call (as LibTorch's F::detail), so a forward pass builds no
+// options object.
+namespace detail {
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, ExpandingArray<2> stride,
+              const nn::detail::conv_padding_t<2>& padding, ExpandingArray<2> dilation, int64_t groups);
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, std::optional<double> momentum,
+                  double eps);
+Tensor instance_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                     const Tensor& weight, const Tensor& bias, bool use_input_stats, double momentum,
+                     double eps);
+Tensor dropout(Tensor input, double p, bool training, bool inplace);
+Tensor dropout2d(Tensor input, double p, bool training, bool inplace);
+// The output size of an adaptive pool with nullopt entries filled from the input.
+std::vector<int64_t> adaptive_output_size(const Tensor& input, const OptionalExpandingArray<2>& output_size,
+                                          const char* fn);
+}  // namespace detail
+
+}  // namespace functional
+}  // namespace nn
+}  // namespace cnnkit

@@ -1,0 +1,45 @@
+// Conv2d (torch::nn::Conv2d): weight (C_out, C_in / groups, kH, kW), optional bias (C_out),
+// PyTorch's default initialisation (kaiming_uniform_ with a = sqrt(5); bias uniform in
+// +-1/sqrt(fan_in)). padding_mode other than kZeros pads the input with F::pad first and
+// then convolves without padding, as PyTorch does. N = batch, C = channels.
+//   nn::Conv2d conv(nn::Conv2dOptions(3, 64, 3).stride(1).padding(1).bias(false));
+//   Tensor y = conv(x);   // x (N, 3, H, W) -> (N, 64, H, W)
+#pragma once
+
+#include <ostream>
+#include <vector>
+
+#include "cnnkit/core/tensor.h"
+#include "cnnkit/nn/cloneable.h"
+#include "cnnkit/nn/options/conv.h"
+#include "cnnkit/nn/pimpl.h"
+
+namespace cnnkit {
+namespace nn {
+
+class Conv2dImpl : public Cloneable<Conv2dImpl> {
+ public:
+  Conv2dImpl(int64_t input_channels, int64_t output_channels, ExpandingArray<2> kernel_size)
+      : Conv2dImpl(Conv2dOptions(input_channels, output_channels, kernel_size)) {}
+  explicit Conv2dImpl(Conv2dOptions options_);
+
+  void reset() override;
+  void reset_parameters();
+  void pretty_print(std::ostream& stream) const override;
+
+  // input (N, C_in, H, W) or unbatched (C_in, H, W).
+  Tensor forward(const Tensor& input);
+
+  Conv2dOptions options;
+  Tensor weight;  // (C_out, C_in / groups, kH, kW)
+  Tensor bias;    // (C_out) or undefined
+  // Padding per side, last dim first, for F::pad when padding_mode is not kZeros.
+  std::vector<int64_t> _reversed_padding_repeated_twice;
+
+ protected:
+  Tensor _conv_forward(const Tensor& input, const Tensor& w);
+};
+CNNKIT_MODULE(Conv2d);
+
+}  // namespace nn
+}  // namespace cnnkit

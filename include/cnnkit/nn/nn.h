@@ -1,0 +1,28 @@
+// The whole nn layer (torch/nn.h): Module, ModuleHolder, the layers, containers, options,
+// nn::init and nn::functional. The umbrella header cnnkit/cnnkit.h includes this.
+#pragma once
+
+#include "cnnkit/nn/cloneable.h"
+#include "cnnkit/nn/functional.h"
+#include "cnnkit/nn/init.h"
+#include "cnnkit/nn/module.h"
+#include "cnnkit/nn/modules/activation.h"
+#include "cnnkit/nn/modules/container/any.h"
+#include "cnnkit/nn/modules/container/functional.h"
+#include "cnnkit/nn/modules/container/modulelist.h"
+#include "cnnkit/nn/modules/container/sequential.h"
+#include "cnnkit/nn/modules/conv.h"
+#include "cnnkit/nn/modules/dropout.h"
+#include "cnnkit/nn/modules/linear.h"
+#include "cnnkit/nn/modules/normalization.h"
+#include "cnnkit/nn/modules/pooling.h"
+#include "cnnkit/nn/options/activation.h"
+#include "cnnkit/nn/options/conv.h"
+#include "cnnkit/nn/options/dropout.h"
+#include "cnnkit/nn/options/linear.h"
+#include "cnnkit/nn/options/normalization.h"
+#include "cnnkit/nn/options/padding.h"
+#include "cnnkit/nn/options/pooling.h"
+#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/nn/ordered_dict.h"
+#include "cnnkit/nn/pimpl.h"

@@ -1,0 +1,131 @@
+// ModuleHolder and CNNKIT_MODULE (torch::nn::ModuleHolder, TORCH_MODULE): the "pimpl"
+// handle every layer is used through. `Linear` is a ModuleHolder<LinearImpl>: a shared
+// pointer with `->`, `*`, `ptr()`, `is_empty()`, calls forward() on `holder(x)`, and is
+// empty when built from nullptr (`Linear fc{nullptr};`, assigned later).
+//
+//   struct NetImpl : cnnkit::nn::Module {
+//     NetImpl() { fc = register_module("fc", cnnkit::nn::Linear(4, 2)); }
+//     cnnkit::Tensor forward(cnnkit::Tensor x) { return fc(x); }
+//     cnnkit::nn::Linear fc{nullptr};
+//   };
+//   CNNKIT_MODULE(Net);   // class Net : public ModuleHolder<NetImpl>
+#pragma once
+
+#include <memory>
+#include <ostream>
+#include <type_traits>
+#include <utility>
+
+#include "cnnkit/core/error.h"
+
+namespace cnnkit {
+namespace nn {
+
+class Module;
+
+namespace detail {
+struct ModuleHolderIndicator {};
+
+template <typename T>
+using is_module_holder = std::is_base_of<ModuleHolderIndicator, std::decay_t<T>>;
+template <typename T>
+using disable_if_module_holder_t = std::enable_if_t<!is_module_holder<T>::value>;
+
+template <typename T, typename C, bool = is_module_holder<T>::value>
+struct is_module_holder_of : std::false_type {};
+template <typename T, typename C>
+struct is_module_holder_of<T, C, true>
+    : std::is_same<typename std::decay_t<T>::ContainedType, std::decay_t<C>> {};
+
+template <typename T>
+using is_module = std::is_base_of<Module, std::decay_t<T>>;
+template <typename M, typename T = void>
+using enable_if_module_t = std::enable_if_t<is_module<M>::value, T>;
+}  // namespace detail
+
+template <typename Contained>
+class ModuleHolder : detail::ModuleHolderIndicator {
+ protected:
+  std::shared_ptr<Contained> impl_;
+
+ public:
+  using ContainedType = Contained;
+
+  // Default-constructs the module; a module without a default constructor must be given
+  // its arguments or nullptr (`Linear fc{nullptr};`).
+  ModuleHolder() : impl_(default_construct()) {
+    static_assert(std::is_default_constructible_v<Contained>,
+                  "You are trying to default construct a module which has no default constructor. "
+                  "Use = nullptr to give it the empty state (e.g. `Linear linear = nullptr;` "
+                  "instead of `Linear linear;`).");
+  }
+  ModuleHolder(std::nullptr_t) : impl_(nullptr) {}  // NOLINT: implicit like LibTorch
+
+  // Forwards the arguments to Contained's constructor: Linear(4, 2) builds LinearImpl(4, 2).
+  template <typename Head, typename... Tail,
+            typename = std::enable_if_t<!(detail::is_module_holder_of<Head, ContainedType>::value &&
+                                          sizeof...(Tail) == 0)>>
+  explicit ModuleHolder(Head&& head, Tail&&... tail)
+      : impl_(new Contained(std::forward<Head>(head), std::forward<Tail>(tail)...)) {}
+
+  ModuleHolder(std::shared_ptr<Contained> module) : impl_(std::move(module)) {}  // NOLINT
+
+  explicit operator bool() const noexcept { return !is_empty(); }
+  Contained* operator->() { return get(); }
+  const Contained* operator->() const { return get(); }
+  Contained& operator*() { return *get(); }
+  const Contained& operator*() const { return *get(); }
+
+  const std::shared_ptr<Contained>& ptr() const {
+    check_not_empty();
+    return impl_;
+  }
+  Contained* get() {
+    check_not_empty();
+    return impl_.get();
+  }
+  const Contained* get() const {
+    check_not_empty();
+    return impl_.get();
+  }
+
+  // holder(x, ...) is holder->forward(x, ...).
+  template <typename... Args>
+  decltype(auto) operator()(Args&&... args) {
+    return get()->forward(std::forward<Args>(args)...);
+  }
+  template <typename Arg>
+  decltype(auto) operator[](Arg&& arg) {
+    return (*get())[std::forward<Arg>(arg)];
+  }
+
+  bool is_empty() const noexcept { return impl_ == nullptr; }
+
+ private:
+  void check_not_empty() const { CNNKIT_CHECK(impl_ != nullptr, "Accessing empty ModuleHolder"); }
+  static std::shared_ptr<Contained> default_construct() {
+    if constexpr (std::is_default_constructible_v<Contained>)
+      return std::make_shared<Contained>();
+    else
+      return nullptr;
+  }
+};
+
+template <typename ModuleType>
+std::ostream& operator<<(std::ostream& stream, const ModuleHolder<ModuleType>& module) {
+  return stream << *module;
+}
+
+}  // namespace nn
+}  // namespace cnnkit
+
+// CNNKIT_MODULE(Name): `class Name : public ModuleHolder<NameImpl>` with NameImpl's
+// constructors. The umbrella header maps TORCH_MODULE onto it.
+#define CNNKIT_MODULE_IMPL(Name, ImplType)                          \
+  class Name : public ::cnnkit::nn::ModuleHolder<ImplType> { /* NOLINT */ \
+   public:                                                          \
+    using ::cnnkit::nn::ModuleHolder<ImplType>::ModuleHolder;       \
+    using Impl = ImplType;                                          \
+  }
+
+#define CNNKIT_MODULE(Name) CNNKIT_MODULE_IMPL(Name, Name##Impl)
