@@ -722,5 +722,7 @@ std::vector<Tensor> unbind(const Tensor& a, int64_t dim) { return a.unbind(dim);
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) { return a.index_select(dim, index); }
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) { return a.gather(dim, index); }
 Tensor one_hot(const Tensor& labels, int64_t num_classes) { return labels.one_hot(num_classes); }
+// The member Tensor::clone() belongs to the element-wise family; this is only its spelling.
+Tensor clone(const Tensor& a) { return a.clone(); }
 
 }  // namespace cnnkit
