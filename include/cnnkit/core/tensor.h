@@ -74,6 +74,40 @@ inline TensorOptions device(Device d) { return TensorOptions().device(d); }
 class Tensor;
 using TensorList = std::vector<Tensor>;
 
+// Strided element access (at::TensorAccessor): a[i] drops the first dimension.
+template <typename T, size_t N>
+class TensorAccessor {
+ public:
+  TensorAccessor(T* data, const int64_t* sizes, const int64_t* strides)
+      : data_(data), sizes_(sizes), strides_(strides) {}
+  TensorAccessor<T, N - 1> operator[](int64_t i) const {
+    return TensorAccessor<T, N - 1>(data_ + i * strides_[0], sizes_ + 1, strides_ + 1);
+  }
+  int64_t size(int64_t d) const { return sizes_[d]; }
+  int64_t stride(int64_t d) const { return strides_[d]; }
+  T* data() const { return data_; }
+
+ private:
+  T* data_;
+  const int64_t* sizes_;
+  const int64_t* strides_;
+};
+template <typename T>
+class TensorAccessor<T, 1> {
+ public:
+  TensorAccessor(T* data, const int64_t* sizes, const int64_t* strides)
+      : data_(data), sizes_(sizes), strides_(strides) {}
+  T& operator[](int64_t i) const { return data_[i * strides_[0]]; }
+  int64_t size(int64_t d) const { return sizes_[d]; }
+  int64_t stride(int64_t d) const { return strides_[d]; }
+  T* data() const { return data_; }
+
+ private:
+  T* data_;
+  const int64_t* sizes_;
+  const int64_t* strides_;
+};
+
 class Tensor {
  public:
   Tensor() = default;
@@ -105,6 +139,8 @@ class Tensor {
   void* data_ptr() const;
   template <typename T> T* data_ptr() const;   // checks dtype
   template <typename T> T item() const;        // one element, converted
+  // Fast element access for CPU loops, as at::Tensor::accessor: `auto a = t.accessor<float, 2>(); a[i][j]`.
+  template <typename T, size_t N> TensorAccessor<T, N> accessor() const;
   std::vector<float> to_vector() const;        // contiguous float copy (tests, printing)
 
   TensorImpl* unsafeGetTensorImpl() const { return impl_.get(); }
@@ -122,6 +158,8 @@ class Tensor {
   void backward(const Tensor& gradient = Tensor(), std::optional<bool> retain_graph = std::nullopt,
                 bool create_graph = false) const;
   Tensor detach() const;            // shares storage, no history
+  Tensor data() const { return detach(); }  // an alias without history, as in LibTorch
+  void set_data(const Tensor& new_data);    // swap the values, keep autograd identity
   Tensor& detach_();
   int64_t _version() const { return 0; }
 
@@ -335,6 +373,23 @@ inline int64_t Tensor::storage_offset() const { return impl().offset; }
 inline void* Tensor::data_ptr() const { return impl().data(); }
 inline bool Tensor::is_leaf() const { return !impl().grad_fn; }
 inline const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const { return impl().grad_fn; }
+
+template <typename T, size_t N>
+TensorAccessor<T, N> Tensor::accessor() const {
+  CNNKIT_CHECK_SHAPE(static_cast<size_t>(dim()) == N, "accessor<", N, ">() used on a ", dim(),
+                     "-dim tensor");
+  return TensorAccessor<T, N>(data_ptr<T>(), impl().sizes.data(), impl().strides.data());
+}
+
+inline void Tensor::set_data(const Tensor& new_data) {
+  TensorImpl& me = impl();
+  const TensorImpl& src = new_data.impl();
+  me.storage = src.storage;
+  me.sizes = src.sizes;
+  me.strides = src.strides;
+  me.offset = src.offset;
+  me.dtype = src.dtype;
+}
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
