@@ -1,0 +1,42 @@
+# Numbers for tests/integration/libtorch_compat_test.cpp: the same network and data in
+# PyTorch (python3-torch). Run: /usr/bin/python3 tools/compat/libtorch_compat_reference.py
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1, groups=2, padding_mode="reflect")
+        self.fc1 = nn.Linear(4 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.max_pool2d(x, [2, 2])
+        x = torch.tanh(self.conv2(x))
+        x = x.view(x.size(0), -1)
+        return F.log_softmax(self.fc1(x), dim=1)
+
+
+torch.set_printoptions(precision=7)
+net = Net()
+with torch.no_grad():
+    for name, p in net.named_parameters():
+        p.copy_((torch.arange(p.numel(), dtype=torch.float32).reshape(p.shape) * 0.01 + 0.1).sin())
+x = (torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).view(2, 1, 8, 8) * 0.1).cos()
+out = net(x)
+loss = -out[:, 2].mean()
+loss.backward()
+print("out[0]", out[0].tolist())
+print("out[1]", out[1].tolist())
+print("loss", loss.item())
+print("conv1.weight.grad sum", net.conv1.weight.grad.sum().item())
+print("conv1.weight.grad[0,0,0]", net.conv1.weight.grad[0, 0, 0].tolist())
+print("fc1.bias.grad", net.fc1.bias.grad.tolist())
+print("bn1.running_mean", net.bn1.running_mean.tolist())
+print("bn1.running_var", net.bn1.running_var.tolist())
+net.eval()
+print("eval out[0]", net(x)[0].tolist())
