@@ -7,8 +7,6 @@
 // Cig = C_in / G, Cog = C_out / G, Kg = Cig * kH * kW (one group's column height).
 #include "cnnkit/kernels/conv.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
 #include "cnnkit/kernels/onednn.h"
 
@@ -40,32 +39,18 @@ namespace {
 
 // ---- buffers -----------------------------------------------------------------------------
 
-// A 64-byte aligned float buffer that owns its memory.
-struct AlignedBuffer {
-  float* data = nullptr;
-  size_t bytes = 0;
-  AlignedBuffer() = default;
-  explicit AlignedBuffer(size_t n) : bytes(n) {
-    data = static_cast<float*>(std::aligned_alloc(64, ((n + 63) / 64) * 64));
-    if (data == nullptr) throw std::bad_alloc();
-  }
-  ~AlignedBuffer() { std::free(data); }
-  AlignedBuffer(const AlignedBuffer&) = delete;
-  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-};
-
 // Per-thread grow-only scratch for data that lives only during one kernel call (blocked
 // copies, im2col columns), so a steady-state step allocates none of it. Slots keep the
 // buffers of one call apart.
 enum Slot { kSrc, kWei, kDst, kDiffDst, kDiffDstW, kDiffSrc, kDiffWei, kCol, kPartial, kNumSlots };
 float* scratch(Slot slot, size_t bytes) {
-  thread_local std::unique_ptr<AlignedBuffer> buf[kNumSlots];
+  thread_local std::unique_ptr<Storage> buf[kNumSlots];
   auto& b = buf[slot];
-  if (!b || b->bytes < bytes) {
+  if (!b || b->nbytes() < bytes) {
     b.reset();  // free before allocating the larger one
-    b = std::make_unique<AlignedBuffer>(std::max<size_t>(bytes, 64));
+    b = std::make_unique<Storage>(std::max<size_t>(bytes, 64));
   }
-  return b->data;
+  return static_cast<float*>(b->data());
 }
 
 // ---- oneDNN -------------------------------------------------------------------------------
@@ -217,6 +202,16 @@ void from_layout(const memory& m, const memory::desc& plain_d, float* plain) {
 
 // ---- im2col + sgemm -----------------------------------------------------------------------
 
+// C (M, N) = alpha * op(A) * op(B) + beta * C, row-major. oneDNN's sgemm rather than
+// OpenBLAS's: on these small, skinny products it measured 1.2-4x faster (both on AVX2 and
+// AVX-512), and it threads on cnnkit's OpenMP pool (one thread inside a parallel region),
+// where OpenBLAS's own pthread pool would oversubscribe the cores.
+void sgemm(char ta, char tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  CNNKIT_ASSERT(st == dnnl_success, "dnnl_sgemm failed with status ", int(st));
+}
+
 // For one kernel offset (k along an axis with stride s, dilation d, left pad p), the output
 // positions [lo, hi) whose input position o*s - p + k*d lies inside [0, in).
 void valid_range(int64_t k, int64_t s, int64_t d, int64_t p, int64_t in, int64_t out,
@@ -315,8 +310,7 @@ void forward_gemm(float* out, const float* in, const float* weight, const float*
             im2col(col, x, Cig, s);
             b = col;
           }
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(Cog), int(P), int(Kg), 1.0f,
-                      weight + g * Cog * Kg, int(Kg), b, int(P), 0.0f, y, int(P));
+          sgemm('N', 'N', Cog, P, Kg, 1.0f, weight + g * Cog * Kg, Kg, b, P, 0.0f, y, P);
           if (bias) {
             for (int64_t o = 0; o < Cog; ++o) {
               const float bo = bias[g * Cog + o];
@@ -345,8 +339,7 @@ void backward_data_gemm(float* grad_in, const float* grad_out, const float* weig
           const float* dy = grad_out + (n * s.C_out + g * Cog) * P;  // (Cog, P)
           // col (Kg, P) = W_g^T (Kg, Cog) * dy (Cog, P)
           float* c = direct ? dx : col;
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(Kg), int(P), int(Cog), 1.0f,
-                      weight + g * Cog * Kg, int(Kg), dy, int(P), 0.0f, c, int(P));
+          sgemm('T', 'N', Kg, P, Cog, 1.0f, weight + g * Cog * Kg, Kg, dy, P, 0.0f, c, P);
           if (!direct) {
             std::fill(dx, dx + Cig * s.H * s.W, 0.0f);
             col2im_add(dx, col, Cig, s);
@@ -388,8 +381,7 @@ void backward_weights_gemm(float* grad_weight, float* grad_bias, const float* gr
               b = col;
             }
             // gw_g (Cog, Kg) += dy (Cog, P) * col^T (P, Kg)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(Cog), int(Kg), int(P), 1.0f,
-                        dy, int(P), b, int(P), 1.0f, gw + g * Cog * Kg, int(Kg));
+            sgemm('N', 'T', Cog, Kg, P, 1.0f, dy, P, b, P, 1.0f, gw + g * Cog * Kg, Kg);
           }
           if (grad_bias) {
             for (int64_t o = 0; o < Cog; ++o) {
@@ -419,22 +411,35 @@ void backward_weights_gemm(float* grad_weight, float* grad_bias, const float* gr
 struct Conv2dSaved {
   // The input in the layout of the forward primitive's src, when that is not plain NCHW.
   memory::desc src_desc;
-  std::unique_ptr<AlignedBuffer> src;
+  std::unique_ptr<Storage> src;
 };
 
 namespace {
-// The rule table, from measurements on the target machines (2-core Zen 3, oneDNN 2.6.3,
-// OpenBLAS 0.3.21; see bench/bench_conv.cpp and docs in the CHOICE comments below).
+bool has_avx512() {
+  const auto isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
+  return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+}
+
+// The rule table. Measured per pass with oneDNN 2.6.3 (jit:avx2, and jit:avx512_core on
+// AVX-512 machines) against im2col + sgemm, one thread, batch 64, 28x28 and 32x32 inputs;
+// bench/bench_conv.cpp reruns the comparison (--benchmark_filter=Algo).
 Conv2dPlan choose(const Conv2dShape& s, const char*& why) {
   Conv2dPlan p;
-  why = "default: oneDNN for every pass";
-  const int64_t Cig = s.C_in / s.groups;
-  // CHOICE: with one to three input channels per group, oneDNN's backward-weights has no
-  // channel block to vectorise over and runs several times slower than one sgemm per image
-  // over a (Cig*kH*kW, P) column matrix (LeNet-5 conv1: 1 -> 6, 5x5, batch 64).
-  if (Cig < 4 && s.groups == 1) {
+  why = "oneDNN for every pass";
+  if (s.groups != 1) return p;  // grouped and depthwise: oneDNN's jit_dw / grouped kernels win
+  const int64_t Cig = s.C_in;
+  // CHOICE: with 1-3 input channels oneDNN's backward-data has no channel block to
+  // vectorise over: 4-10x slower than sgemm + col2im (LeNet-5 conv1: 3.5-5 ms vs 0.3-0.9 ms).
+  if (Cig <= 3) {
+    p.backward_data = ConvAlgo::im2col_gemm;
+    why = "C_in <= 3: backward_data by sgemm + col2im";
+  }
+  // CHOICE: backward-weights with 1-2 input channels: jit:avx2 runs at 4-10 GFLOP/s, sgemm
+  // over the im2col matrix at 15-45 (LeNet-5 conv1: 2.7-4 ms vs 1.1-2.1 ms). jit:avx512_core
+  // handles these shapes well (50-120 GFLOP/s), so AVX-512 machines keep oneDNN.
+  if (Cig <= 2 && !has_avx512()) {
     p.backward_weights = ConvAlgo::im2col_gemm;
-    why = "C_in/groups < 4: backward_weights by im2col + sgemm";
+    why = "C_in <= 2 on AVX2: backward_data and backward_weights by im2col + sgemm";
   }
   return p;
 }
@@ -479,8 +484,8 @@ void conv2d_forward(float* out, const float* in, const float* weight, const floa
     // the same blocked source layout, which spares it a second reorder.
     auto saved = std::make_shared<Conv2dSaved>();
     saved->src_desc = src_d;
-    saved->src = std::make_unique<AlignedBuffer>(src_d.get_size());
-    src = memory(src_d, onednn::engine(), saved->src->data);
+    saved->src = std::make_unique<Storage>(src_d.get_size());
+    src = memory(src_d, onednn::engine(), saved->src->data());
     onednn::reorder(onednn::wrap(f.src_plain, in), src);
     *save = std::move(saved);
   } else {
@@ -540,7 +545,7 @@ void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const
                   : to_layout(dd_d, dst_plain, grad_out, kDiffDstW);
   const memory::desc src_d = b.pd.src_desc();
   memory src = saved && saved->src && saved->src_desc == src_d
-                   ? memory(src_d, onednn::engine(), saved->src->data)
+                   ? memory(src_d, onednn::engine(), saved->src->data())
                    : to_layout(src_d, src_plain, in, kSrc);
   memory dw = out_layout(b.pd.diff_weights_desc(), wei_plain, grad_weight, kDiffWei);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dd},

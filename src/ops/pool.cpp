@@ -1,1 +1,267 @@
-// placeholder: implemented by its family's change
+// Pooling ops: PyTorch's argument rules, output sizes and error messages, output allocation,
+// and the autograd nodes, each backward right under its forward. The window arithmetic is in
+// kernels/pool.cpp, which also chooses (once per shape) between its loops and oneDNN.
+//
+// N = batch, C = channels, H, W = height, width; inputs (N, C, H, W) or unbatched (C, H, W).
+#include "cnnkit/ops/pool.h"
+
+#include <array>
+
+#include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/autograd/node.h"
+#include "cnnkit/kernels/copy.h"
+#include "cnnkit/kernels/pool.h"
+
+namespace cnnkit {
+
+namespace {
+
+using kernels::AvgOptions;
+using kernels::PoolAlgo;
+using kernels::PoolKind;
+using kernels::Pool2dShape;
+
+// The tensor itself when it is contiguous, else a contiguous copy (no autograd).
+Tensor dense(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor out = empty(t.sizes(), t.dtype());
+  kernels::copy_strided(out.data_ptr(), t.data_ptr(), t.element_size(), t.sizes(), t.strides());
+  return out;
+}
+
+std::array<int64_t, 2> pair(IntArrayRef v) {
+  return v.size() == 1 ? std::array<int64_t, 2>{v[0], v[0]} : std::array<int64_t, 2>{v[0], v[1]};
+}
+
+void check_input(const char* op, const Tensor& input) {
+  CNNKIT_CHECK(input.defined(), op, ": input must be defined");
+  CNNKIT_CHECK_SHAPE((input.dim() == 3 || input.dim() == 4) && input.size(-1) > 0 &&
+                         input.size(-2) > 0 && input.size(-3) > 0,
+                     op, ": expected 3D (C, H, W) or 4D (N, C, H, W) input with non-zero C, H, "
+                     "W, got ", input.sizes());
+  CNNKIT_CHECK_TYPE(input.dtype() == kFloat, op, ": expected a float32 input, got ",
+                    input.dtype());
+}
+
+// The first output position along an axis whose window has no tap inside [0, in), or -1.
+int64_t padding_only_window(int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t dil,
+                            int64_t in) {
+  for (int64_t o = 0; o < out; ++o) {
+    bool hit = false;
+    for (int64_t t = 0; t < k && !hit; ++t) {
+      const int64_t i = o * stride - pad + t * dil;
+      hit = i >= 0 && i < in;
+    }
+    if (!hit) return o;
+  }
+  return -1;
+}
+
+// Validates a windowed pooling's arguments as PyTorch does and computes its shape.
+Pool2dShape window_shape(const char* op, const Tensor& input, IntArrayRef kernel_size,
+                         IntArrayRef stride, IntArrayRef padding, IntArrayRef dilation,
+                         bool ceil_mode) {
+  CNNKIT_CHECK(kernel_size.size() == 1 || kernel_size.size() == 2, op,
+               ": kernel_size must either be a single int, or a tuple of two ints, got ",
+               kernel_size);
+  CNNKIT_CHECK(stride.size() <= 2, op,
+               ": stride must either be omitted, a single int, or a tuple of two ints, got ",
+               stride);
+  CNNKIT_CHECK(padding.size() == 1 || padding.size() == 2, op,
+               ": padding must either be a single int, or a tuple of two ints, got ", padding);
+  CNNKIT_CHECK(dilation.size() == 1 || dilation.size() == 2, op,
+               ": dilation must be either a single int, or a tuple of two ints, got ", dilation);
+  check_input(op, input);
+  const auto k = pair(kernel_size);
+  const auto st = stride.empty() ? k : pair(stride);
+  const auto pad = pair(padding), dil = pair(dilation);
+  CNNKIT_CHECK(k[0] > 0 && k[1] > 0, op, ": kernel size should be greater than zero, but got kH: ",
+               k[0], " kW: ", k[1]);
+  CNNKIT_CHECK(st[0] > 0 && st[1] > 0, op, ": stride should be greater than zero, but got dH: ",
+               st[0], " dW: ", st[1]);
+  CNNKIT_CHECK(dil[0] > 0 && dil[1] > 0, op,
+               ": dilation should be greater than zero, but got dilationH: ", dil[0],
+               " dilationW: ", dil[1]);
+  CNNKIT_CHECK(pad[0] >= 0 && pad[1] >= 0, op, ": pad must be non-negative, but got pad: [",
+               pad[0], ", ", pad[1], "]");
+  // PyTorch 1.13's rule (half the kernel, not of the dilated kernel).
+  for (int i = 0; i < 2; ++i)
+    CNNKIT_CHECK(pad[i] <= k[i] / 2, op, ": pad should be at most half of kernel size, but got "
+                 "pad=", pad[i], " and kernel_size=", k[i]);
+  Pool2dShape s;
+  s.N = input.dim() == 4 ? input.size(0) : 1;
+  s.C = input.size(-3);
+  s.H = input.size(-2);
+  s.W = input.size(-1);
+  s.kH = k[0];
+  s.kW = k[1];
+  s.stride_h = st[0];
+  s.stride_w = st[1];
+  s.pad_h = pad[0];
+  s.pad_w = pad[1];
+  s.dil_h = dil[0];
+  s.dil_w = dil[1];
+  s.H_out = kernels::pool_output_size(s.H, s.kH, s.pad_h, s.stride_h, s.dil_h, ceil_mode);
+  s.W_out = kernels::pool_output_size(s.W, s.kW, s.pad_w, s.stride_w, s.dil_w, ceil_mode);
+  CNNKIT_CHECK_SHAPE(s.H_out >= 1 && s.W_out >= 1, op, ": given input size: (", s.C, "x", s.H,
+                     "x", s.W, "). Calculated output size: (", s.C, "x", s.H_out, "x", s.W_out,
+                     "). Output size is too small");
+  // With dilation a window can fall entirely into the padding (e.g. H=1, k=2, d=2, pad=1);
+  // PyTorch then returns an index outside the plane and its backward writes out of bounds.
+  // Refuse instead.
+  if (s.dil_h > 1 || s.dil_w > 1) {
+    const int64_t eh = padding_only_window(s.H_out, s.kH, s.stride_h, s.pad_h, s.dil_h, s.H);
+    const int64_t ew = padding_only_window(s.W_out, s.kW, s.stride_w, s.pad_w, s.dil_w, s.W);
+    CNNKIT_CHECK(eh < 0 && ew < 0, op, ": the pooling window at output ", eh >= 0 ? "row " : "column ",
+                 eh >= 0 ? eh : ew, " covers only padding (input ", s.H, "x", s.W, ", kernel ", s.kH,
+                 "x", s.kW, ", dilation ", s.dil_h, "x", s.dil_w, ", padding ", s.pad_h, "x", s.pad_w,
+                 "); use less padding or dilation");
+  }
+  return s;
+}
+
+Pool2dShape adaptive_shape(const char* op, const Tensor& input, IntArrayRef output_size) {
+  CNNKIT_CHECK(output_size.size() == 1 || output_size.size() == 2, op,
+               ": output_size must either be a single int, or a tuple of two ints, got ",
+               output_size);
+  check_input(op, input);
+  const auto o = pair(output_size);
+  CNNKIT_CHECK(o[0] >= 0 && o[1] >= 0, op, ": output_size must be non-negative, got [", o[0],
+               ", ", o[1], "]");
+  Pool2dShape s;
+  s.N = input.dim() == 4 ? input.size(0) : 1;
+  s.C = input.size(-3);
+  s.H = input.size(-2);
+  s.W = input.size(-1);
+  s.H_out = o[0];
+  s.W_out = o[1];
+  return s;
+}
+
+// (N, C, H_out, W_out), or (C, H_out, W_out) for an unbatched input.
+Tensor new_output(const Tensor& input, const Pool2dShape& s, ScalarType dtype = kFloat) {
+  return input.dim() == 4 ? empty({s.N, s.C, s.H_out, s.W_out}, dtype)
+                          : empty({s.C, s.H_out, s.W_out}, dtype);
+}
+
+// Backward of every pooling that knows where its maxima came from.
+void record_max_backward(const char* name, const Tensor& input, const Tensor& out,
+                         const Pool2dShape& s, const Tensor& indices) {
+  autograd::record(name, {input}, {out},
+                   [s, in_sizes = input.sizes().vec(), ix = indices.detach()](const TensorList& g) {
+                     const Tensor gy = dense(g[0]);
+                     Tensor gx = cnnkit::empty(in_sizes);
+                     kernels::max_pool2d_backward(gx.data_ptr<float>(), gy.data_ptr<float>(),
+                                                  ix.data_ptr<int64_t>(), s.N * s.C, s.H * s.W,
+                                                  s.H_out * s.W_out);
+                     return TensorList{gx};
+                   });
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, IntArrayRef kernel_size,
+                                                   IntArrayRef stride, IntArrayRef padding,
+                                                   IntArrayRef dilation, bool ceil_mode) {
+  const Pool2dShape s =
+      window_shape("max_pool2d_with_indices", input, kernel_size, stride, padding, dilation, ceil_mode);
+  const Tensor x = dense(input);
+  Tensor out = new_output(input, s), indices = new_output(input, s, kLong);
+  kernels::max_pool2d_forward(out.data_ptr<float>(), indices.data_ptr<int64_t>(),
+                              x.data_ptr<float>(), s);
+  if (autograd::needs_grad({input}))
+    record_max_backward("MaxPool2DWithIndicesBackward0", input, out, s, indices);
+  return {out, indices};
+}
+
+Tensor max_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride,
+                  IntArrayRef padding, IntArrayRef dilation, bool ceil_mode) {
+  const Pool2dShape s =
+      window_shape("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode);
+  const Tensor x = dense(input);
+  Tensor out = new_output(input, s);
+  const bool record = autograd::needs_grad({input});
+  const PoolAlgo algo = kernels::pool2d_plan(s, PoolKind::max, {}, /*need_indices=*/false);
+  if (algo == PoolAlgo::onednn) {
+    std::shared_ptr<kernels::Pool2dSaved> saved;
+    kernels::pool2d_forward_onednn(out.data_ptr<float>(), x.data_ptr<float>(), s, PoolKind::max,
+                                   {}, record ? &saved : nullptr);
+    if (record)
+      autograd::record("MaxPool2DBackward0", {input}, {out},
+                       [s, saved, in_sizes = input.sizes().vec()](const TensorList& g) {
+                         const Tensor gy = dense(g[0]);
+                         Tensor gx = cnnkit::empty(in_sizes);
+                         kernels::pool2d_backward_onednn(gx.data_ptr<float>(), gy.data_ptr<float>(),
+                                                         s, PoolKind::max, {}, saved.get());
+                         return TensorList{gx};
+                       });
+    return out;
+  }
+  // The loops find the maxima's positions only when a backward will need them.
+  Tensor indices = record ? new_output(input, s, kLong) : Tensor();
+  kernels::max_pool2d_forward(out.data_ptr<float>(), record ? indices.data_ptr<int64_t>() : nullptr,
+                              x.data_ptr<float>(), s);
+  if (record) record_max_backward("MaxPool2DBackward0", input, out, s, indices);
+  return out;
+}
+
+Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride,
+                  IntArrayRef padding, bool ceil_mode, bool count_include_pad,
+                  std::optional<int64_t> divisor_override) {
+  CNNKIT_CHECK(!divisor_override || *divisor_override != 0,
+               "avg_pool2d: divisor must be not zero");
+  const Pool2dShape s = window_shape("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode);
+  const AvgOptions avg{count_include_pad, divisor_override.value_or(0)};
+  const Tensor x = dense(input);
+  Tensor out = new_output(input, s);
+  const PoolAlgo algo = kernels::pool2d_plan(s, PoolKind::avg, avg, false);
+  if (algo == PoolAlgo::onednn)
+    kernels::pool2d_forward_onednn(out.data_ptr<float>(), x.data_ptr<float>(), s, PoolKind::avg,
+                                   avg, nullptr);
+  else
+    kernels::avg_pool2d_forward(out.data_ptr<float>(), x.data_ptr<float>(), s, avg);
+  if (autograd::needs_grad({input}))
+    autograd::record("AvgPool2DBackward0", {input}, {out},
+                     [s, avg, algo, in_sizes = input.sizes().vec()](const TensorList& g) {
+                       const Tensor gy = dense(g[0]);
+                       Tensor gx = cnnkit::empty(in_sizes);
+                       if (algo == PoolAlgo::onednn)
+                         kernels::pool2d_backward_onednn(gx.data_ptr<float>(), gy.data_ptr<float>(),
+                                                         s, PoolKind::avg, avg, nullptr);
+                       else
+                         kernels::avg_pool2d_backward(gx.data_ptr<float>(), gy.data_ptr<float>(),
+                                                      s, avg);
+                       return TensorList{gx};
+                     });
+  return out;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& input, IntArrayRef output_size) {
+  const Pool2dShape s = adaptive_shape("adaptive_avg_pool2d", input, output_size);
+  const Tensor x = dense(input);
+  Tensor out = new_output(input, s);
+  kernels::adaptive_avg_pool2d_forward(out.data_ptr<float>(), x.data_ptr<float>(), s);
+  if (autograd::needs_grad({input}))
+    autograd::record("AdaptiveAvgPool2DBackward0", {input}, {out},
+                     [s, in_sizes = input.sizes().vec()](const TensorList& g) {
+                       const Tensor gy = dense(g[0]);
+                       Tensor gx = cnnkit::empty(in_sizes);
+                       kernels::adaptive_avg_pool2d_backward(gx.data_ptr<float>(),
+                                                             gy.data_ptr<float>(), s);
+                       return TensorList{gx};
+                     });
+  return out;
+}
+
+std::tuple<Tensor, Tensor> adaptive_max_pool2d(const Tensor& input, IntArrayRef output_size) {
+  const Pool2dShape s = adaptive_shape("adaptive_max_pool2d", input, output_size);
+  const Tensor x = dense(input);
+  Tensor out = new_output(input, s), indices = new_output(input, s, kLong);
+  kernels::adaptive_max_pool2d_forward(out.data_ptr<float>(), indices.data_ptr<int64_t>(),
+                                       x.data_ptr<float>(), s);
+  if (autograd::needs_grad({input}))
+    record_max_backward("AdaptiveMaxPool2DBackward0", input, out, s, indices);
+  return {out, indices};
+}
+
+}  // namespace cnnkit
