@@ -7,7 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <type_traits>
+
+#include <omp.h>
 
 #include "cnnkit/core/threads.h"
 #include "cnnkit/kernels/onednn.h"
@@ -520,14 +524,22 @@ int64_t float_bits(float f) {
   return u;
 }
 
+// Primitive plus reusable memory objects: wrapping pointers in fresh dnnl::memory objects
+// costs more than running a small primitive, so the first caller in a thread re-points the
+// cached ones; a concurrent caller (lock taken) makes its own.
 struct EltwiseFwd {
   dnnl::memory::desc md;
   dnnl::eltwise_forward::primitive_desc pd;
   dnnl::eltwise_forward prim;
+  std::unique_ptr<std::mutex> lock = std::make_unique<std::mutex>();
+  dnnl::memory src{md, onednn::engine(), DNNL_MEMORY_NONE}, dst{md, onednn::engine(), DNNL_MEMORY_NONE};
 };
 struct EltwiseBwd {
   dnnl::memory::desc md;
   dnnl::eltwise_backward prim;
+  std::unique_ptr<std::mutex> lock = std::make_unique<std::mutex>();
+  dnnl::memory data{md, onednn::engine(), DNNL_MEMORY_NONE}, diff_dst{md, onednn::engine(), DNNL_MEMORY_NONE},
+      diff_src{md, onednn::engine(), DNNL_MEMORY_NONE};
 };
 
 EltwiseFwd make_fwd(algorithm a, int64_t n, float alpha, float beta) {
@@ -537,6 +549,28 @@ EltwiseFwd make_fwd(algorithm a, int64_t n, float alpha, float beta) {
   onednn::log_impl("eltwise_forward", pd.impl_info_str());
   return EltwiseFwd{md, pd, dnnl::eltwise_forward(pd)};
 }
+
+// oneDNN forks its OpenMP team for every call, whatever the size; below the grain size that
+// costs far more than the work, so small calls run on the calling thread alone (the thread
+// count is a per-thread OpenMP setting, restored on exit).
+class SmallWorkScope {
+ public:
+  explicit SmallWorkScope(int64_t n) : active_(n < kGrainSize && get_num_threads() > 1 && !in_parallel_region()) {
+    if (active_) {
+      prev_ = omp_get_max_threads();
+      omp_set_num_threads(1);
+    }
+  }
+  ~SmallWorkScope() {
+    if (active_) omp_set_num_threads(prev_);
+  }
+  SmallWorkScope(const SmallWorkScope&) = delete;
+  SmallWorkScope& operator=(const SmallWorkScope&) = delete;
+
+ private:
+  bool active_;
+  int prev_ = 1;
+};
 }  // namespace
 
 void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float alpha, float beta) {
@@ -545,8 +579,16 @@ void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float
   auto& f = onednn::cached<EltwiseFwd>(onednn::Key("eltwise_fwd") << static_cast<int64_t>(a) << n
                                            << float_bits(alpha) << float_bits(beta),
                                        [&] { return make_fwd(a, n, alpha, beta); });
-  dnnl::memory s = onednn::wrap(f.md, src), d = onednn::wrap(f.md, dst);
-  f.prim.execute(onednn::stream(), {{DNNL_ARG_SRC, s}, {DNNL_ARG_DST, d}});
+  SmallWorkScope scope(n);
+  std::unique_lock<std::mutex> lock(*f.lock, std::try_to_lock);
+  if (lock.owns_lock()) {
+    f.src.set_data_handle(const_cast<float*>(src));
+    f.dst.set_data_handle(dst);
+    f.prim.execute(onednn::stream(), {{DNNL_ARG_SRC, f.src}, {DNNL_ARG_DST, f.dst}});
+  } else {
+    dnnl::memory s = onednn::wrap(f.md, src), d = onednn::wrap(f.md, dst);
+    f.prim.execute(onednn::stream(), {{DNNL_ARG_SRC, s}, {DNNL_ARG_DST, d}});
+  }
 }
 
 void eltwise_backward(float* diff_src, const float* diff_dst, const float* data, int64_t n, Eltwise alg,
@@ -562,9 +604,18 @@ void eltwise_backward(float* diff_src, const float* diff_dst, const float* data,
         onednn::log_impl("eltwise_backward", pd.impl_info_str());
         return EltwiseBwd{hint.md, dnnl::eltwise_backward(pd)};
       });
-  dnnl::memory x = onednn::wrap(b.md, data), gy = onednn::wrap(b.md, diff_dst), gx = onednn::wrap(b.md, diff_src);
-  b.prim.execute(onednn::stream(),
-                 {{use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, gy}, {DNNL_ARG_DIFF_SRC, gx}});
+  const int data_arg = use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC;
+  SmallWorkScope scope(n);
+  std::unique_lock<std::mutex> lock(*b.lock, std::try_to_lock);
+  if (lock.owns_lock()) {
+    b.data.set_data_handle(const_cast<float*>(data));
+    b.diff_dst.set_data_handle(const_cast<float*>(diff_dst));
+    b.diff_src.set_data_handle(diff_src);
+    b.prim.execute(onednn::stream(), {{data_arg, b.data}, {DNNL_ARG_DIFF_DST, b.diff_dst}, {DNNL_ARG_DIFF_SRC, b.diff_src}});
+  } else {
+    dnnl::memory x = onednn::wrap(b.md, data), gy = onednn::wrap(b.md, diff_dst), gx = onednn::wrap(b.md, diff_src);
+    b.prim.execute(onednn::stream(), {{data_arg, x}, {DNNL_ARG_DIFF_DST, gy}, {DNNL_ARG_DIFF_SRC, gx}});
+  }
 }
 
 // ---- plain activation loops -------------------------------------------------------------
