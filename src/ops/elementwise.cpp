@@ -80,14 +80,25 @@ kernels::Loop loop_for(IntArrayRef shape, const Tensor& out, std::initializer_li
 }
 
 bool same_view(const Tensor& a, const Tensor& b) {
-  return a.storage_offset() == b.storage_offset() && a.sizes() == b.sizes() && a.strides() == b.strides();
+  return a.data_ptr() == b.data_ptr() && a.sizes() == b.sizes() && a.strides() == b.strides();
 }
 
-// An input that shares memory with self in a different layout is read from a copy, so
-// that writing self never clobbers elements still to be read.
+// [first, last] bytes a tensor can touch (strides are never negative in cnnkit).
+std::pair<const char*, const char*> byte_span(const Tensor& t) {
+  const char* p = static_cast<const char*>(t.data_ptr());
+  int64_t last = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+  return {p, p + (last + 1) * static_cast<int64_t>(t.element_size()) - 1};
+}
+
+// An input whose memory overlaps self in a different layout (x += x.t()) is read from a
+// copy, so that writing self never clobbers elements still to be read. Memory is compared,
+// not storages: two from_blob tensors over one buffer alias too.
 Tensor unaliased(const Tensor& self, const Tensor& t) {
-  if (t.unsafeGetTensorImpl()->storage == self.unsafeGetTensorImpl()->storage && !same_view(self, t))
-    return broadcast_copy(t, t.sizes());
+  if (self.numel() == 0 || t.numel() == 0 || same_view(self, t)) return t;
+  auto [s0, s1] = byte_span(self);
+  auto [t0, t1] = byte_span(t);
+  if (s0 <= t1 && t0 <= s1) return broadcast_copy(t, t.sizes());
   return t;
 }
 
