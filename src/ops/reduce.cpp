@@ -474,8 +474,10 @@ Tensor norm(const Tensor& a, double p, IntArrayRef dim, bool keepdim) {
   Block b = to_block(a, plan, /*allow_p=*/false);
   Tensor out = empty(plan.out_sizes, kFloat);
   if (b.O * b.I > 0) kernels::norm(out.data_ptr<float>(), b.data.data_ptr<float>(), b.O, b.R, b.I, p);
-  if (p != 0 && needs_grad({a}))
+  // p = 0 counts non-zeros: piecewise constant, so torch records a node that returns no gradient.
+  if (needs_grad({a}))
     record("NormBackward", {a}, {out}, [plan, p, xd = as_contiguous(a).detach(), od = out.detach()](const TensorList& g) {
+      if (p == 0) return TensorList{Tensor()};
       if (std::isinf(p)) return TensorList{ties_grad(g[0], xd, od, plan, /*use_abs=*/true)};
       Tensor gb = broadcast_back(g[0], plan.mask, plan.keepdim, xd.sizes());
       Tensor nb = broadcast_back(od, plan.mask, plan.keepdim, xd.sizes());
