@@ -16,7 +16,10 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest-spi.h>
+
 #include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/autograd/node.h"
 #include "cnnkit/core/rng.h"
 #include "cnnkit/ops/ops.h"
 #include "test_util.h"
@@ -474,6 +477,28 @@ INSTANTIATE_TEST_SUITE_P(Ops, GradCheck, ::testing::ValuesIn(case_names()), test
 
 TEST(GradCheckTable, CaseNamesAreUnique) {
   EXPECT_EQ(table().size(), case_names().size());
+}
+
+// The checker itself: x * x recorded with the backward of x (half the true gradient) must
+// be caught.
+Tensor square_with_wrong_backward(const Tensor& x) {
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    y = mul(x, x);
+  }
+  if (autograd::needs_grad({x}))
+    autograd::record("WrongSquareBackward", {x}, {y},
+                     [xd = x.detach()](const TensorList& g) { return TensorList{mul(g[0], xd)}; });
+  return y;
+}
+
+void check_wrong_square() {
+  run_case(Case{"wrong_square", {In({1}).range(1, 2)}, [](const Inputs& x) { return square_with_wrong_backward(x[0]); }});
+}
+
+TEST(GradCheckSelfTest, CatchesAWrongBackward) {
+  EXPECT_NONFATAL_FAILURE(check_wrong_square(), "wrong_square: input 0");
 }
 
 }  // namespace
