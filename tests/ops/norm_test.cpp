@@ -261,6 +261,22 @@ TEST(BatchNorm, RejectsBadArguments) {
   EXPECT_THROW(batch_norm(Tensor(), {}, {}, {}, {}, true, 0.1, 1e-5), ValueError);
 }
 
+TEST(Norms, EmptyBatchGivesEmptyOutputAndKeepsRunningStats) {
+  // PyTorch: F.batch_norm(torch.randn(0, 3), rm, rv, training=True) leaves rm, rv as they were.
+  Tensor x = seq({0, 3}, 0.3, 0.0);
+  Tensor run_mean = make({3}, {0.5f, -1.0f, 0.0f}), run_var = make({3}, {2.0f, 0.5f, 1.0f});
+  Tensor y = batch_norm(x, {}, {}, run_mean, run_var, true, 0.1, 1e-5);
+  EXPECT_EQ(y.sizes(), IntArrayRef({0, 3}));
+  expect_close(run_mean, {0.5f, -1.0f, 0.0f}, "running_mean", 0, 0);
+  expect_close(run_var, {2.0f, 0.5f, 1.0f}, "running_var", 0, 0);
+  y.backward(cnnkit::empty({0, 3}));
+  EXPECT_EQ(x.grad().sizes(), IntArrayRef({0, 3}));
+  EXPECT_EQ(layer_norm(seq({0, 4}, 0.3, 0.0), {4}).sizes(), IntArrayRef({0, 4}));
+  EXPECT_EQ(group_norm(seq({0, 4, 2}, 0.3, 0.0), 2).sizes(), IntArrayRef({0, 4, 2}));
+  EXPECT_EQ(instance_norm(seq({0, 4, 2}, 0.3, 0.0), {}, {}, {}, {}, true, 0.1, 1e-5).sizes(),
+            IntArrayRef({0, 4, 2}));
+}
+
 // ---- layer norm ---------------------------------------------------------------------------
 
 // x = seq(15, .41, .2).view(3,5); w = [1,.5,-1,2,.3]; b = [.1,-.1,.2,0,.5]
