@@ -129,35 +129,28 @@ void indent(std::ostream& os, int64_t n) {
   for (int64_t i = 0; i < n; ++i) os << ' ';
 }
 
-// A rows x cols matrix (row-major in v), split into column blocks that fit linesize.
+// A rows x cols matrix (row-major in v), split into column blocks that fit linesize. Each
+// block of a split matrix starts with a "Columns i to j" line (LibTorch runs the first row
+// onto that line; a line break reads better).
 void print_matrix(std::ostream& os, const double* v, int64_t rows, int64_t cols, int64_t linesize, int64_t ind) {
   FormatGuard guard(os);
   const NumberFormat f = choose_format(os, v, rows * cols);
-  indent(os, ind);
   const int64_t per_line = std::max<int64_t>(1, (linesize - ind) / (f.width + 1));
   for (int64_t first = 0; first < cols; first += per_line) {
     const int64_t last = std::min(first + per_line, cols) - 1;
     if (per_line < cols) {
       if (first != 0) os << '\n';
-      os << "Columns " << first + 1 << " to " << last + 1;
       indent(os, ind);
+      os << "Columns " << first + 1 << " to " << last + 1 << '\n';
     }
     if (f.scale != 1) {
-      print_scale(os, f.scale);
       indent(os, ind);
+      print_scale(os, f.scale);
     }
     for (int64_t r = 0; r < rows; ++r) {
+      indent(os, ind);
       for (int64_t c = first; c <= last; ++c) {
-        os << std::setw(f.width) << v[r * cols + c] / f.scale;
-        if (c == last) {
-          os << '\n';
-          if (r != rows - 1) {
-            indent(os, ind);
-            if (f.scale != 1) os << ' ';
-          }
-        } else {
-          os << ' ';
-        }
+        os << std::setw(f.width) << v[r * cols + c] / f.scale << (c == last ? '\n' : ' ');
       }
     }
   }
