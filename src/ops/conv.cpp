@@ -146,8 +146,10 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
                        pair_param(dilation, "dilation"), groups);
 }
 
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
-              const std::string& padding, IntArrayRef dilation, int64_t groups) {
+namespace detail {
+Tensor conv2d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                           IntArrayRef stride, std::string_view padding, IntArrayRef dilation,
+                           int64_t groups) {
   const auto st = pair_param(stride, "stride");
   const auto dil = pair_param(dilation, "dilation");
   if (padding == "valid") return conv2d_padded(input, weight, bias, st, {0, 0}, {0, 0}, dil, groups);
@@ -169,5 +171,6 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
   }
   return conv2d_padded(input, weight, bias, st, lo, hi, dil, groups);
 }
+}  // namespace detail
 
 }  // namespace cnnkit
