@@ -1,8 +1,9 @@
 // softmax / log_softmax over any dim on oneDNN 2.6's softmax_v2 primitives
 // (algorithm::softmax_accurate / softmax_log), forward and backward side by side; the
 // backward runs from the saved output, as PyTorch's does. The tensor is seen as a plain
-// (O, R, I) block with the softmax axis in the middle, so one cached primitive serves every
-// shape with the same three extents. Not here: the fused cross-entropy (see ops/loss).
+// (O, R, I) block with the softmax axis in the middle and handed to one cached (O*I, R)
+// primitive per shape (transposed around it when I > 1, see to_axis_last). Not here: the
+// fused cross-entropy (see ops/loss).
 #include "cnnkit/ops/softmax.h"
 
 #include "cnnkit/autograd/node.h"
@@ -79,6 +80,16 @@ Tensor contiguous_float(const Tensor& a) {
   return out;
 }
 
+// (O, R, I) contiguous <-> (O, I, R) contiguous. oneDNN 2.6 only JIT-compiles softmax when the
+// axis is innermost (an inner axis falls to `ref:any`), so for I > 1 the data is transposed
+// around a (O*I, R) primitive: two cheap copies instead of a reference kernel.
+void to_axis_last(float* dst, const float* src, const Extents& e) {
+  kernels::copy_strided(dst, src, sizeof(float), {e.O, e.I, e.R}, {e.R * e.I, 1, e.I});
+}
+void from_axis_last(float* dst, const float* src, const Extents& e) {
+  kernels::copy_strided(dst, src, sizeof(float), {e.O, e.R, e.I}, {e.I * e.R, 1, e.R});
+}
+
 Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::optional<ScalarType> dtype, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
   Tensor x = x_in;
@@ -95,16 +106,45 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::optional<ScalarType> d
                     " (pass dtype=kFloat to convert)");
   const int64_t d = detail::wrap_dim(dim, x.dim(), (std::string(op) + " dim").c_str());
   const Extents e = x.dim() == 0 ? Extents{} : extents(x.sizes(), d);
-  Tensor src = contiguous_float(x);
+  const Extents flat{e.O * e.I, e.R, 1};  // the primitive's view: axis innermost
   Tensor out = empty(x.sizes(), kFloat);
-  if (out.numel() > 0) softmax_forward(out.data_ptr<float>(), src.data_ptr<float>(), e, log);
+  Tensor saved;  // the output in the primitive's layout, for backward
+  if (out.numel() > 0 && e.R == 1) {
+    // One element per row: exactly 1 (or 0), which oneDNN's approximate exp/log miss by ~1e-6.
+    std::fill(out.data_ptr<float>(), out.data_ptr<float>() + out.numel(), log ? 0.0f : 1.0f);
+    saved = out;
+  } else if (out.numel() > 0) {
+    Tensor src = contiguous_float(x);
+    if (e.I == 1) {
+      softmax_forward(out.data_ptr<float>(), src.data_ptr<float>(), flat, log);
+      saved = out;
+    } else {
+      Tensor st = empty({flat.O, flat.R}, kFloat);
+      saved = empty({flat.O, flat.R}, kFloat);
+      to_axis_last(st.data_ptr<float>(), src.data_ptr<float>(), e);
+      softmax_forward(saved.data_ptr<float>(), st.data_ptr<float>(), flat, log);
+      from_axis_last(out.data_ptr<float>(), saved.data_ptr<float>(), e);
+    }
+  }
   if (autograd::needs_grad({x}))
     autograd::record(log ? "LogSoftmaxBackward" : "SoftmaxBackward", {x}, {out},
-                     [od = out.detach(), e, log](const TensorList& g) {
+                     [sd = saved.defined() ? saved.detach() : Tensor(), sizes = x.sizes().vec(), e, flat,
+                      log](const TensorList& g) {
+                       Tensor dx = empty(sizes, kFloat);
+                       if (dx.numel() == 0) return TensorList{dx};
+                       if (e.R == 1) {  // the output is constant: no gradient flows
+                         std::fill(dx.data_ptr<float>(), dx.data_ptr<float>() + dx.numel(), 0.0f);
+                         return TensorList{dx};
+                       }
                        Tensor gc = contiguous_float(g[0]);
-                       Tensor dx = empty(od.sizes(), kFloat);
-                       if (dx.numel() > 0)
-                         softmax_backward(dx.data_ptr<float>(), gc.data_ptr<float>(), od.data_ptr<float>(), e, log);
+                       if (e.I == 1) {
+                         softmax_backward(dx.data_ptr<float>(), gc.data_ptr<float>(), sd.data_ptr<float>(), flat, log);
+                       } else {
+                         Tensor gt = empty({flat.O, flat.R}, kFloat), dt = empty({flat.O, flat.R}, kFloat);
+                         to_axis_last(gt.data_ptr<float>(), gc.data_ptr<float>(), e);
+                         softmax_backward(dt.data_ptr<float>(), gt.data_ptr<float>(), sd.data_ptr<float>(), flat, log);
+                         from_axis_last(dx.data_ptr<float>(), dt.data_ptr<float>(), e);
+                       }
                        return TensorList{dx};
                      });
   return out;
