@@ -1,0 +1,188 @@
+// W4 of BENCH.md: one Conv2d, forward (no grad) and forward+backward (input, weight and
+// bias gradients), on configs a..g, at 1 and 2 threads, reporting GFLOP/s as a counter
+// (counter "GFLOP" as a rate, i.e. GFLOP/s; forward FLOPs = 2*N*C_out*H_out*W_out*
+// (C_in/groups)*kH*kW, forward+backward = 3x).
+// Also "Algo/...": each conv pass by each kernel algorithm, the measurements behind the
+// registry in kernels/conv.cpp. bench/torch_conv.py is the PyTorch twin of the W4 part;
+// bench/run_conv_compare.sh runs both and prints ratios.
+#include <benchmark/benchmark.h>
+
+#include <time.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/core/threads.h"
+#include "cnnkit/kernels/conv.h"
+#include "cnnkit/ops/conv.h"
+
+namespace {
+
+using cnnkit::Tensor;
+
+struct Config {
+  const char* name;
+  int64_t N, C_in, C_out, k, stride, padding, dilation, groups, H;
+};
+// BENCH.md, "W4 conv configs" (square inputs and kernels).
+const Config kConfigs[] = {
+    {"a_3x3", 32, 64, 64, 3, 1, 1, 1, 1, 32},
+    {"b_stem7x7", 8, 3, 64, 7, 2, 3, 1, 1, 112},
+    {"c_depthwise", 32, 128, 128, 3, 1, 1, 1, 128, 28},
+    {"d_dilated", 32, 64, 64, 3, 1, 2, 2, 1, 32},
+    {"e_grouped", 32, 128, 128, 3, 1, 1, 1, 4, 28},
+    {"f_pointwise", 32, 128, 256, 1, 1, 0, 1, 1, 28},
+    {"g_lenet_conv2", 64, 6, 16, 5, 1, 0, 1, 1, 14},
+};
+
+int64_t out_size(const Config& c) {
+  return (c.H + 2 * c.padding - c.dilation * (c.k - 1) - 1) / c.stride + 1;
+}
+double forward_flops(const Config& c) {
+  const double o = static_cast<double>(out_size(c));
+  return 2.0 * c.N * c.C_out * o * o * (c.C_in / c.groups) * c.k * c.k;
+}
+
+Tensor filled(const std::vector<int64_t>& sizes, float scale) {
+  Tensor t = cnnkit::empty(sizes);
+  float* p = t.data_ptr<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = scale * static_cast<float>((i * 7) % 19 - 9);
+  return t;
+}
+
+void conv_benchmark(benchmark::State& state, const Config& c, bool backward, int threads) {
+  cnnkit::set_num_threads(threads);
+  Tensor x = filled({c.N, c.C_in, c.H, c.H}, 0.1f);
+  Tensor w = filled({c.C_out, c.C_in / c.groups, c.k, c.k}, 0.01f);
+  Tensor b = filled({c.C_out}, 0.1f);
+  const int64_t o = out_size(c);
+  Tensor gy = filled({c.N, c.C_out, o, o}, 0.01f);
+  if (backward) {
+    x.set_requires_grad(true);
+    w.set_requires_grad(true);
+    b.set_requires_grad(true);
+  }
+  auto step = [&] {
+    if (backward) {
+      Tensor y = cnnkit::conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups);
+      y.backward(gy);
+    } else {
+      cnnkit::NoGradGuard no_grad;
+      Tensor y = cnnkit::conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups);
+      benchmark::DoNotOptimize(y.data_ptr());
+    }
+  };
+  step();  // warm-up: primitive creation (JIT) and first-touch of buffers
+  for (auto _ : state) step();
+  const double flops = forward_flops(c) * (backward ? 3.0 : 1.0);
+  state.counters["GFLOP"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate);
+}
+
+// One pass of one shape by one algorithm, straight on the kernels (no autograd).
+enum class Pass { forward, backward_data, backward_weights };
+void algo_benchmark(benchmark::State& state, const Config& c, Pass pass,
+                    cnnkit::kernels::ConvAlgo algo, int threads) {
+  cnnkit::set_num_threads(threads);
+  namespace k = cnnkit::kernels;
+  k::Conv2dShape s;
+  s.N = c.N, s.C_in = c.C_in, s.H = s.W = c.H, s.C_out = c.C_out, s.kH = s.kW = c.k;
+  s.groups = c.groups, s.stride_h = s.stride_w = c.stride, s.dil_h = s.dil_w = c.dilation;
+  s.pad_t = s.pad_l = s.pad_b = s.pad_r = c.padding, s.H_out = s.W_out = out_size(c);
+  s.has_bias = true;
+  Tensor x = filled({c.N, c.C_in, c.H, c.H}, 0.1f), w = filled({c.C_out, c.C_in / c.groups, c.k, c.k}, 0.01f);
+  Tensor b = filled({c.C_out}, 0.1f), y = filled({c.N, c.C_out, s.H_out, s.W_out}, 0.01f);
+  Tensor gx = cnnkit::empty(x.sizes()), gw = cnnkit::empty(w.sizes()), gb = cnnkit::empty(b.sizes());
+  auto step = [&] {
+    switch (pass) {
+      case Pass::forward:
+        k::conv2d_forward(y.data_ptr<float>(), x.data_ptr<float>(), w.data_ptr<float>(),
+                          b.data_ptr<float>(), s, algo, true);
+        break;
+      case Pass::backward_data:
+        k::conv2d_backward(gx.data_ptr<float>(), nullptr, nullptr, y.data_ptr<float>(),
+                           x.data_ptr<float>(), w.data_ptr<float>(), s, algo, algo, nullptr);
+        break;
+      case Pass::backward_weights:
+        k::conv2d_backward(nullptr, gw.data_ptr<float>(), gb.data_ptr<float>(), y.data_ptr<float>(),
+                           x.data_ptr<float>(), w.data_ptr<float>(), s, algo, algo, nullptr);
+        break;
+    }
+  };
+  step();
+  for (auto _ : state) step();
+  state.counters["GFLOP"] = benchmark::Counter(
+      forward_flops(c) * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// The core clock, from a chain of dependent adds (one per cycle on every x86 core since the
+// Pentium Pro), timed in this thread's CPU time so that a busy machine does not skew it.
+// The fp32 peak is cores x clock x 32 FLOP/cycle (two 256-bit FMA units, 8 lanes x 2 FLOP).
+double measure_clock_ghz() {
+  const long iters = 100'000'000;
+  const double t0 = thread_cpu_seconds();
+  long n = iters, acc = 0;
+  asm volatile(
+      "1:\n\t"
+      "add $1, %1\n\tadd $1, %1\n\tadd $1, %1\n\tadd $1, %1\n\t"
+      "add $1, %1\n\tadd $1, %1\n\tadd $1, %1\n\tadd $1, %1\n\t"
+      "dec %0\n\tjnz 1b"
+      : "+r"(n), "+r"(acc));
+  const double s = thread_cpu_seconds() - t0;
+  return 8.0 * static_cast<double>(iters) / s * 1e-9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (const Config& c : kConfigs) {
+    for (int threads : {1, 2}) {
+      const std::string t = "/threads:" + std::to_string(threads);
+      benchmark::RegisterBenchmark(("W4/" + std::string(c.name) + "/fwd" + t).c_str(),
+                                   [c, threads](benchmark::State& s) { conv_benchmark(s, c, false, threads); })
+          ->UseRealTime()->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark(("W4/" + std::string(c.name) + "/fwd_bwd" + t).c_str(),
+                                   [c, threads](benchmark::State& s) { conv_benchmark(s, c, true, threads); })
+          ->UseRealTime()->Unit(benchmark::kMillisecond);
+    }
+  }
+  // Shapes at the edge of the registry's rules: few input channels (first layers).
+  const Config algo_shapes[] = {
+      {"lenet_conv1", 64, 1, 6, 5, 1, 2, 1, 1, 28},
+      {"c1_32_3x3", 64, 1, 32, 3, 1, 1, 1, 1, 28},
+      {"c2_8_3x3", 64, 2, 8, 3, 1, 1, 1, 1, 28},
+      {"resnet_stem", 64, 3, 16, 3, 1, 1, 1, 1, 32},
+      {"lenet_conv2", 64, 6, 16, 5, 1, 0, 1, 1, 14},
+  };
+  const char* pass_names[] = {"fwd", "bwd_data", "bwd_weights"};
+  for (const Config& c : algo_shapes)
+    for (int p = 0; p < 3; ++p)
+      for (auto algo : {cnnkit::kernels::ConvAlgo::onednn, cnnkit::kernels::ConvAlgo::im2col_gemm})
+        for (int threads : {1, 2}) {
+          const std::string name = "Algo/" + std::string(c.name) + "/" + pass_names[p] + "/" +
+                                   cnnkit::kernels::to_string(algo) + "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), [c, p, algo, threads](benchmark::State& s) {
+            algo_benchmark(s, c, static_cast<Pass>(p), algo, threads);
+          })->UseRealTime()->Unit(benchmark::kMillisecond);
+        }
+
+  const double ghz = measure_clock_ghz();
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%.2f GHz -> fp32 FMA peak %.0f GFLOP/s per core, %.0f for 2 cores "
+                "(32 FLOP/cycle)", ghz, ghz * 32, ghz * 64);
+  benchmark::AddCustomContext("clock", buf);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
