@@ -246,6 +246,40 @@ TEST(Module, CloneDeepCopiesParametersBuffersAndChildren) {
   EXPECT_TRUE(conv->weight.requires_grad());
 }
 
+// A user's Cloneable module with a Sequential child: clone() rebuilds it with reset() and
+// copies every value, so the clone's members point at its own children.
+struct WrapperImpl : nn::Cloneable<WrapperImpl> {
+  WrapperImpl() { reset(); }
+  void reset() override {
+    seq = register_module("seq", nn::Sequential(nn::Linear(2, 2), nn::BatchNorm1d(2)));
+    fc = register_module("fc", nn::Linear(2, 1));
+  }
+  Tensor forward(const Tensor& x) { return fc(seq->forward(x)); }
+  nn::Sequential seq{nullptr};
+  nn::Linear fc{nullptr};
+};
+CNNKIT_MODULE(Wrapper);
+
+TEST(Module, CloneOfCustomCloneableCopiesNestedChildren) {
+  Wrapper w;
+  w->forward(randn({4, 2}));  // moves the batch-norm statistics
+  auto copy = std::dynamic_pointer_cast<WrapperImpl>(w->clone());
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(copy->fc.ptr().get(), copy->named_children()["fc"].get());
+  EXPECT_EQ(copy->seq.ptr().get(), copy->named_children()["seq"].get());
+  EXPECT_NE(copy->fc.ptr().get(), w->fc.ptr().get());
+  auto a = w->state_dict(), b = copy->state_dict();
+  ASSERT_EQ(a.keys(), b.keys());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(a[i].value().equal(b[i].value())) << a[i].key();
+    EXPECT_NE(a[i].value().data_ptr(), b[i].value().data_ptr()) << a[i].key();
+  }
+  EXPECT_EQ(b["seq.1.num_batches_tracked"].item<int64_t>(), 1);
+  NoGradGuard no_grad;
+  copy->fc->weight.fill_(0);  // the clone is independent
+  EXPECT_NE(w->fc->weight.abs().sum().item<float>(), 0.f);
+}
+
 TEST(Module, PlainModuleSubclassCannotClone) {
   Net net;
   try {
