@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
 
 namespace cnnkit {
@@ -15,6 +16,17 @@ Storage::Storage(size_t nbytes) : nbytes_(nbytes), owned_(true) {
   if (rounded != 0 && data_ == nullptr) throw std::bad_alloc();
 }
 Storage::Storage(void* borrowed, size_t nbytes) : data_(borrowed), nbytes_(nbytes), owned_(false) {}
+void Storage::materialize() const {
+  // Views of one storage may be read from several threads (data loader workers): convert
+  // under a lock, and publish the plain bytes before dropping the layout copy.
+  static std::mutex m;
+  std::lock_guard<std::mutex> lock(m);
+  if (!layout_) return;
+  layout_->to_plain(data_);
+  layout_.reset();
+  has_layout_.store(false, std::memory_order_release);
+}
+
 Storage::~Storage() {
   if (owned_) std::free(data_);
 }

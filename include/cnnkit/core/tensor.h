@@ -9,6 +9,7 @@
 //   float v = y.item<float>();
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,7 +28,18 @@ namespace autograd {
 struct Node;
 }
 
+// A second copy of a storage's values in a kernel library's own layout (oneDNN's blocked
+// nChw8c, say), so that chains of library ops skip the reorders to and from plain NCHW.
+// While a storage holds one, that copy is the truth and the plain bytes are stale.
+struct StorageLayout {
+  virtual ~StorageLayout() = default;
+  virtual void to_plain(void* dst) const = 0;  // writes the values row-major into dst
+};
+
 // Owns a byte buffer: 64-byte aligned and allocated by cnnkit, or borrowed (from_blob).
+// data() is the plain view: if a layout copy is attached, data() converts it back once
+// and drops it, so any reader or writer of plain bytes (views included, since they share
+// the Storage) sees current values and no stale layout copy survives a plain write.
 class Storage {
  public:
   explicit Storage(size_t nbytes);                      // uninitialised, 64-byte aligned
@@ -35,13 +47,27 @@ class Storage {
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
-  void* data() const { return data_; }
+  void* data() const {
+    if (__builtin_expect(has_layout_.load(std::memory_order_acquire), 0)) materialize();
+    return data_;
+  }
   size_t nbytes() const { return nbytes_; }
 
+  // The layout copy, if any (kernels check it before falling back to data()).
+  const std::shared_ptr<StorageLayout>& layout() const { return layout_; }
+  // Makes `layout` the truth for this storage's values (the plain bytes become stale).
+  void set_layout(std::shared_ptr<StorageLayout> layout) {
+    layout_ = std::move(layout);
+    has_layout_.store(layout_ != nullptr, std::memory_order_release);
+  }
+
  private:
+  void materialize() const;
   void* data_;
   size_t nbytes_;
   bool owned_;
+  mutable std::shared_ptr<StorageLayout> layout_;
+  mutable std::atomic<bool> has_layout_{false};
 };
 
 struct TensorImpl;
