@@ -8,7 +8,6 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
-#include "cnnkit/kernels/copy.h"
 #include "cnnkit/kernels/elementwise.h"
 #include "cnnkit/ops/factory.h"
 #include "elementwise_internal.h"
@@ -145,11 +144,10 @@ ScalarType promote_scalar(ScalarType a, double s) {
 Tensor cast(const Tensor& t, ScalarType ct) {
   if (t.dtype() == ct) return t;
   Tensor out = empty(t.sizes(), ct);
-  if (t.is_contiguous()) {
-    kernels::convert(out.data_ptr(), ct, t.data_ptr(), t.dtype(), t.numel());
-  } else {
-    kernels::convert_strided(out.data_ptr(), ct, t.data_ptr(), t.dtype(), loop_for(t.sizes(), out, {&t}));
-  }
+  // convert_strided, not kernels::convert: it sends float -> uint8 through int64, so
+  // negative values wrap instead of being undefined behaviour.
+  kernels::convert_strided(out.data_ptr(), ct, t.data_ptr(), t.dtype(),
+                           t.is_contiguous() ? contiguous_loop(t.numel(), 2) : loop_for(t.sizes(), out, {&t}));
   return out;
 }
 
@@ -178,6 +176,9 @@ Tensor binary_forward(const Tensor& a, const Tensor& b, BinaryOp op, double alph
   } else {
     ct = promote(a.dtype(), b.dtype());
   }
+  CNNKIT_CHECK_TYPE(!(ct == kLong && (op == BinaryOp::kAdd || op == BinaryOp::kSub) && !is_integral_value(alpha)),
+                    name, ": for integral input tensors, argument alpha must not be a floating point number (got ",
+                    alpha, ")");
   const ScalarType ot = kernels::is_comparison(op) ? kBool : ct;
   Tensor ac = cast(a, ct), bc = cast(b, ct);
   Tensor out;
@@ -250,6 +251,9 @@ void binary_inplace(const Tensor& self, const Tensor& other, BinaryOp op, double
   const ScalarType st = self.dtype();
   const ScalarType ct = op == BinaryOp::kDiv ? kFloat : promote(st, other.dtype());
   check_can_cast(ct, st, name);
+  CNNKIT_CHECK_TYPE(!(ct == kLong && (op == BinaryOp::kAdd || op == BinaryOp::kSub) && !is_integral_value(alpha)),
+                    name, ": for integral input tensors, argument alpha must not be a floating point number (got ",
+                    alpha, ")");
   if (st != ct) {  // uint8 self: compute in int64, then wrap back
     copy_into(self, binary_forward(self, other, op, alpha, name), name);
     return;
@@ -336,16 +340,10 @@ void copy_into(const Tensor& self, const Tensor& src, const char* name) {
   check_rank(self.sizes(), name);
   check_broadcasts_to(src, self.sizes(), name);
   Tensor s = unaliased(self, src);
-  if (self.is_contiguous() && s.is_contiguous() && s.sizes() == self.sizes()) {
-    if (s.dtype() == self.dtype()) {
-      if (s.data_ptr() != self.data_ptr())
-        kernels::convert(self.data_ptr(), self.dtype(), s.data_ptr(), s.dtype(), self.numel());
-    } else {
-      kernels::convert(self.data_ptr(), self.dtype(), s.data_ptr(), s.dtype(), self.numel());
-    }
-    return;
-  }
-  kernels::convert_strided(self.data_ptr(), self.dtype(), s.data_ptr(), s.dtype(), loop_for(self.sizes(), self, {&s}));
+  if (same_view(self, s) && s.dtype() == self.dtype()) return;  // x.copy_(x)
+  const bool dense = self.is_contiguous() && s.is_contiguous() && s.sizes() == self.sizes();
+  kernels::convert_strided(self.data_ptr(), self.dtype(), s.data_ptr(), s.dtype(),
+                           dense ? contiguous_loop(self.numel(), 2) : loop_for(self.sizes(), self, {&s}));
 }
 
 }  // namespace elementwise_detail
@@ -381,16 +379,29 @@ Tensor sum_to(const Tensor& grad, IntArrayRef shape) {
   return out;
 }
 
+// The shape to reduce an input's gradient back to, kept only when the input was broadcast
+// (no allocation for the common same-shape case).
+struct ReduceTo {
+  ReduceTo(const Tensor& in, const Tensor& out) : broadcast_(in.sizes() != out.sizes()) {
+    if (broadcast_) shape_ = in.sizes().vec();
+  }
+  Tensor operator()(const Tensor& g) const { return broadcast_ ? sum_to(g, shape_) : g; }
+
+ private:
+  bool broadcast_;
+  std::vector<int64_t> shape_;
+};
+
 // ---- arithmetic -----------------------------------------------------------------------------
 
 Tensor add(const Tensor& a, const Tensor& b, double alpha) {
   Tensor out = binary_forward(a, b, BinaryOp::kAdd, alpha, "add");
   if (autograd::needs_grad({a, b})) {
     autograd::record("AddBackward0", {a, b}, {out},
-                     [na = a.requires_grad(), nb = b.requires_grad(), alpha, sa = a.sizes().vec(),
-                      sb = b.sizes().vec()](const TensorList& g) {
-                       Tensor ga = na ? sum_to(g[0], sa) : Tensor();
-                       Tensor gb = nb ? sum_to(alpha == 1 ? g[0] : mul(g[0], alpha), sb) : Tensor();
+                     [na = a.requires_grad(), nb = b.requires_grad(), alpha, sa = ReduceTo(a, out),
+                      sb = ReduceTo(b, out)](const TensorList& g) {
+                       Tensor ga = na ? sa(g[0]) : Tensor();
+                       Tensor gb = nb ? sb(alpha == 1 ? g[0] : mul(g[0], alpha)) : Tensor();
                        return TensorList{ga, gb};
                      });
   }
@@ -408,10 +419,10 @@ Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
   Tensor out = binary_forward(a, b, BinaryOp::kSub, alpha, "sub");
   if (autograd::needs_grad({a, b})) {
     autograd::record("SubBackward0", {a, b}, {out},
-                     [na = a.requires_grad(), nb = b.requires_grad(), alpha, sa = a.sizes().vec(),
-                      sb = b.sizes().vec()](const TensorList& g) {
-                       Tensor ga = na ? sum_to(g[0], sa) : Tensor();
-                       Tensor gb = nb ? sum_to(mul(g[0], -alpha), sb) : Tensor();
+                     [na = a.requires_grad(), nb = b.requires_grad(), alpha, sa = ReduceTo(a, out),
+                      sb = ReduceTo(b, out)](const TensorList& g) {
+                       Tensor ga = na ? sa(g[0]) : Tensor();
+                       Tensor gb = nb ? sb(mul(g[0], -alpha)) : Tensor();
                        return TensorList{ga, gb};
                      });
   }
@@ -438,9 +449,9 @@ Tensor mul(const Tensor& a, const Tensor& b) {
     const bool na = a.requires_grad(), nb = b.requires_grad();
     autograd::record("MulBackward0", {a, b}, {out},
                      [na, nb, ad = nb ? a.detach() : Tensor(), bd = na ? b.detach() : Tensor(),
-                      sa = a.sizes().vec(), sb = b.sizes().vec()](const TensorList& g) {
-                       Tensor ga = na ? sum_to(mul(g[0], bd), sa) : Tensor();
-                       Tensor gb = nb ? sum_to(mul(g[0], ad), sb) : Tensor();
+                      sa = ReduceTo(a, out), sb = ReduceTo(b, out)](const TensorList& g) {
+                       Tensor ga = na ? sa(mul(g[0], bd)) : Tensor();
+                       Tensor gb = nb ? sb(mul(g[0], ad)) : Tensor();
                        return TensorList{ga, gb};
                      });
   }
@@ -459,11 +470,11 @@ Tensor div(const Tensor& a, const Tensor& b) {
   if (autograd::needs_grad({a, b})) {
     const bool na = a.requires_grad(), nb = b.requires_grad();
     autograd::record("DivBackward0", {a, b}, {out},
-                     [na, nb, bd = b.detach(), od = nb ? out.detach() : Tensor(), sa = a.sizes().vec(),
-                      sb = b.sizes().vec()](const TensorList& g) {
-                       Tensor ga = na ? sum_to(div(g[0], bd), sa) : Tensor();
+                     [na, nb, bd = b.detach(), od = nb ? out.detach() : Tensor(), sa = ReduceTo(a, out),
+                      sb = ReduceTo(b, out)](const TensorList& g) {
+                       Tensor ga = na ? sa(div(g[0], bd)) : Tensor();
                        // d(a/b)/db = -(a/b)/b, as PyTorch writes it
-                       Tensor gb = nb ? sum_to(neg(mul(g[0], div(od, bd))), sb) : Tensor();
+                       Tensor gb = nb ? sb(neg(mul(g[0], div(od, bd)))) : Tensor();
                        return TensorList{ga, gb};
                      });
   }
@@ -504,15 +515,15 @@ Tensor pow(const Tensor& a, const Tensor& exponent) {
     const bool na = a.requires_grad(), ne = exponent.requires_grad();
     autograd::record("PowBackward1", {a, exponent}, {out},
                      [na, ne, ad = a.detach(), ed = exponent.detach(), od = ne ? out.detach() : Tensor(),
-                      sa = a.sizes().vec(), se = exponent.sizes().vec()](const TensorList& g) {
+                      sa = ReduceTo(a, out), se = ReduceTo(exponent, out)](const TensorList& g) {
                        Tensor grad_a, grad_e;
                        if (na) {  // where(e == 0, 0, g * e * a^(e-1))
                          Tensor d = mul(g[0], mul(ed, pow(ad, sub(ed, 1.0))));
-                         grad_a = sum_to(masked_fill(d, eq(ed, 0.0), 0.0), sa);
+                         grad_a = sa(masked_fill(d, eq(ed, 0.0), 0.0));
                        }
                        if (ne) {  // g * where(a == 0 & e >= 0, 0, out * log(a))
                          Tensor d = mul(g[0], mul(od, log(ad)));
-                         grad_e = sum_to(masked_fill(d, logical_and(eq(ad, 0.0), ge(ed, 0.0)), 0.0), se);
+                         grad_e = se(masked_fill(d, logical_and(eq(ad, 0.0), ge(ed, 0.0)), 0.0));
                        }
                        return TensorList{grad_a, grad_e};
                      });
@@ -690,11 +701,11 @@ Tensor extremum(const Tensor& a, const Tensor& b, BinaryOp op, const char* name,
     const bool is_max = op == BinaryOp::kMaximum;
     autograd::record(backward_name, {a, b}, {out},
                      [na = a.requires_grad(), nb = b.requires_grad(), is_max, ad = a.detach(), bd = b.detach(),
-                      sa = a.sizes().vec(), sb = b.sizes().vec()](const TensorList& g) {
+                      sa = ReduceTo(a, out), sb = ReduceTo(b, out)](const TensorList& g) {
                        Tensor shared = where(eq(ad, bd), div(g[0], 2.0), g[0]);
                        Tensor ga, gb;
-                       if (na) ga = sum_to(masked_fill(shared, is_max ? lt(ad, bd) : gt(ad, bd), 0.0), sa);
-                       if (nb) gb = sum_to(masked_fill(shared, is_max ? gt(ad, bd) : lt(ad, bd), 0.0), sb);
+                       if (na) ga = sa(masked_fill(shared, is_max ? lt(ad, bd) : gt(ad, bd), 0.0));
+                       if (nb) gb = sb(masked_fill(shared, is_max ? gt(ad, bd) : lt(ad, bd), 0.0));
                        return TensorList{ga, gb};
                      });
   }
@@ -730,9 +741,9 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   if (autograd::needs_grad({a, b})) {
     autograd::record("WhereBackward0", {a, b}, {out},
                      [na = a.requires_grad(), nb = b.requires_grad(), cd = condition.detach(),
-                      sa = a.sizes().vec(), sb = b.sizes().vec()](const TensorList& g) {
-                       Tensor ga = na ? sum_to(masked_fill(g[0], logical_not(cd), 0.0), sa) : Tensor();
-                       Tensor gb = nb ? sum_to(masked_fill(g[0], cd, 0.0), sb) : Tensor();
+                      sa = ReduceTo(a, out), sb = ReduceTo(b, out)](const TensorList& g) {
+                       Tensor ga = na ? sa(masked_fill(g[0], logical_not(cd), 0.0)) : Tensor();
+                       Tensor gb = nb ? sb(masked_fill(g[0], cd, 0.0)) : Tensor();
                        return TensorList{ga, gb};
                      });
   }
@@ -749,8 +760,8 @@ Tensor where(const Tensor& condition, const Tensor& a, double b) {
                         loop_for(shape, out, {&condition, &ac}), ct, /*value_if_true=*/false);
   if (autograd::needs_grad({a})) {
     autograd::record("WhereBackward1", {a}, {out},
-                     [cd = condition.detach(), sa = a.sizes().vec()](const TensorList& g) {
-                       return TensorList{sum_to(masked_fill(g[0], logical_not(cd), 0.0), sa)};
+                     [cd = condition.detach(), sa = ReduceTo(a, out)](const TensorList& g) {
+                       return TensorList{sa(masked_fill(g[0], logical_not(cd), 0.0))};
                      });
   }
   return out;
@@ -764,8 +775,8 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
                         loop_for(shape, out, {&mask, &a}), a.dtype());
   if (autograd::needs_grad({a})) {
     autograd::record("MaskedFillBackward0", {a}, {out},
-                     [md = mask.detach(), sa = a.sizes().vec()](const TensorList& g) {
-                       return TensorList{sum_to(masked_fill(g[0], md, 0.0), sa)};
+                     [md = mask.detach(), sa = ReduceTo(a, out)](const TensorList& g) {
+                       return TensorList{sa(masked_fill(g[0], md, 0.0))};
                      });
   }
   return out;
@@ -781,10 +792,10 @@ Tensor lerp(const Tensor& a, const Tensor& end, double weight) {
                 static_cast<float>(weight));
   if (autograd::needs_grad({a, end})) {
     autograd::record("LerpBackward0", {a, end}, {out},
-                     [na = a.requires_grad(), ne = end.requires_grad(), weight, sa = a.sizes().vec(),
-                      se = end.sizes().vec()](const TensorList& g) {
-                       Tensor ga = na ? sum_to(mul(g[0], 1.0 - weight), sa) : Tensor();
-                       Tensor ge = ne ? sum_to(mul(g[0], weight), se) : Tensor();
+                     [na = a.requires_grad(), ne = end.requires_grad(), weight, sa = ReduceTo(a, out),
+                      se = ReduceTo(end, out)](const TensorList& g) {
+                       Tensor ga = na ? sa(mul(g[0], 1.0 - weight)) : Tensor();
+                       Tensor ge = ne ? se(mul(g[0], weight)) : Tensor();
                        return TensorList{ga, ge};
                      });
   }
@@ -805,15 +816,15 @@ Tensor addc(const Tensor& a, const Tensor& t1, const Tensor& t2, double value, b
     const bool n1 = t1.requires_grad(), n2 = t2.requires_grad();
     autograd::record(is_div ? "AddcdivBackward0" : "AddcmulBackward0", {a, t1, t2}, {out},
                      [na = a.requires_grad(), n1, n2, is_div, value, d1 = c1.detach(), d2 = c2.detach(),
-                      sa = a.sizes().vec(), s1 = t1.sizes().vec(), s2 = t2.sizes().vec()](const TensorList& g) {
-                       Tensor ga = na ? sum_to(g[0], sa) : Tensor();
+                      sa = ReduceTo(a, out), s1 = ReduceTo(t1, out), s2 = ReduceTo(t2, out)](const TensorList& g) {
+                       Tensor ga = na ? sa(g[0]) : Tensor();
                        Tensor g1, g2;
                        if (is_div) {
-                         if (n1) g1 = sum_to(mul(g[0], rdiv(d2, value)), s1);
-                         if (n2) g2 = sum_to(div(mul(mul(g[0], -value), d1), mul(d2, d2)), s2);
+                         if (n1) g1 = s1(mul(g[0], rdiv(d2, value)));
+                         if (n2) g2 = s2(div(mul(mul(g[0], -value), d1), mul(d2, d2)));
                        } else {
-                         if (n1) g1 = sum_to(mul(g[0], mul(d2, value)), s1);
-                         if (n2) g2 = sum_to(mul(g[0], mul(d1, value)), s2);
+                         if (n1) g1 = s1(mul(g[0], mul(d2, value)));
+                         if (n2) g2 = s2(mul(g[0], mul(d1, value)));
                        }
                        return TensorList{ga, g1, g2};
                      });

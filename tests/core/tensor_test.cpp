@@ -64,6 +64,9 @@ TEST(Tensor, ToConvertsDtypes) {
             std::vector<int64_t>({-1, 0, 2, 300}));  // truncation toward zero
   Tensor b = f.to(kBool);
   EXPECT_EQ(b.to_vector(), std::vector<float>({1, 0, 1, 1}));
+  // torch.tensor([-1., 256., 3.7]).to(torch.uint8) -> [255, 0, 3]: wraps, no UB
+  Tensor w = tensor({-1.0f, 256.0f, 3.7f}).to(kByte);
+  EXPECT_EQ(std::vector<uint8_t>(w.data_ptr<uint8_t>(), w.data_ptr<uint8_t>() + 3), std::vector<uint8_t>({255, 0, 3}));
   Tensor u = tensor({3, 255}).to(kByte);
   EXPECT_EQ(u.data_ptr<uint8_t>()[1], 255);
   EXPECT_EQ(u.to(kFloat).to_vector(), std::vector<float>({3, 255}));
