@@ -1,7 +1,7 @@
 // Element-wise loops over raw pointers and the oneDNN eltwise wrappers. Each public entry
 // switches once on (dtype, op) and then runs one template instantiation whose inner loop
 // is a plain indexed loop the compiler vectorises; nothing here dispatches per element.
-// Rows are split across threads only above kGrainSize elements (core/threads.h).
+// Rows are split across threads only above a grain size (see kCheapGrain below).
 #include "cnnkit/kernels/elementwise.h"
 
 #include <algorithm>
@@ -81,11 +81,18 @@ void broadcast_strides(int64_t* out, IntArrayRef in_sizes, IntArrayRef in_stride
 
 namespace {
 
+// Grain sizes. Memory-bound ops (add, mul, copy, compare, ...) stream ~0.15 ns an element on
+// one core: 48000 floats take 6.5 us, less than an OpenMP fork/join on these 2-core VMs, so
+// they split across threads only from 8x kGrainSize on. Ops that call libm per element
+// (exp, log, sin, pow, ...) cost nanoseconds an element and use kGrainSize.
+constexpr int64_t kCheapGrain = 8 * kGrainSize;
+constexpr int64_t kCostlyGrain = kGrainSize;
+
 // Calls row(off, len) for every innermost row of the loop: off[k] is operand k's element
 // offset at the row start, len the row length; the inner strides are L.strides[k][nd-1].
-// Parallel over rows (or over one long row) above the grain size unless Serial.
+// Parallel over rows (or over one long row) above `grain` elements unless Serial.
 template <int N, bool Serial = false, typename Row>
-void for_each_row(const Loop& L, const Row& row) {
+void for_each_row(const Loop& L, const Row& row, int64_t grain = kCheapGrain) {
   const int nd = L.ndim;
   const int64_t inner = L.sizes[nd - 1];
   const int64_t numel = L.numel();
@@ -97,7 +104,7 @@ void for_each_row(const Loop& L, const Row& row) {
       row(off, inner);
       return;
     }
-    parallel_for(inner, kGrainSize, [&](int64_t b, int64_t e) {
+    parallel_for(inner, grain, [&](int64_t b, int64_t e) {
       int64_t off[N];
       for (int k = 0; k < N; ++k) off[k] = b * L.strides[k][nd - 1];
       row(off, e - b);
@@ -126,13 +133,13 @@ void for_each_row(const Loop& L, const Row& row) {
   if (Serial) {
     rows(0, outer);
   } else {
-    parallel_for(outer, std::max<int64_t>(1, kGrainSize / inner), rows);
+    parallel_for(outer, std::max<int64_t>(1, grain / inner), rows);
   }
 }
 
 // out = f(a) with the inner-stride cases the compiler can vectorise spelled out.
 template <typename O, typename A, typename F>
-void loop2(O* out, const A* a, const Loop& L, const F& f) {
+void loop2(O* out, const A* a, const Loop& L, const F& f, int64_t grain = kCheapGrain) {
   const int64_t so = L.strides[0][L.ndim - 1], sa = L.strides[1][L.ndim - 1];
   for_each_row<2>(L, [&](const int64_t* off, int64_t n) {
     O* o = out + off[0];
@@ -145,11 +152,11 @@ void loop2(O* out, const A* a, const Loop& L, const F& f) {
     } else {
       for (int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sa]);
     }
-  });
+  }, grain);
 }
 
 template <typename O, typename A, typename B, typename F>
-void loop3(O* out, const A* a, const B* b, const Loop& L, const F& f) {
+void loop3(O* out, const A* a, const B* b, const Loop& L, const F& f, int64_t grain = kCheapGrain) {
   const int nd = L.ndim;
   const int64_t so = L.strides[0][nd - 1], sa = L.strides[1][nd - 1], sb = L.strides[2][nd - 1];
   for_each_row<3>(L, [&](const int64_t* off, int64_t n) {
@@ -167,7 +174,7 @@ void loop3(O* out, const A* a, const B* b, const Loop& L, const F& f) {
     } else {
       for (int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sa], y[i * sb]);
     }
-  });
+  }, grain);
 }
 
 template <typename O, typename A, typename B, typename C, typename F>
@@ -247,11 +254,13 @@ void with_binary_op(BinaryOp op, T alpha, const Fn& fn) {
   CNNKIT_ASSERT(false, "binary kernel: op ", static_cast<int>(op), " not available for this dtype");
 }
 
+int64_t grain_of(BinaryOp op) { return op == BinaryOp::kPow ? kCostlyGrain : kCheapGrain; }
+
 template <typename T>
 void binary_typed(void* out, const T* a, const T* b, const Loop& L, BinaryOp op, T alpha) {
   with_binary_op<T>(op, alpha, [&](auto f) {
     using O = decltype(f(T(), T()));
-    loop3(static_cast<O*>(out), a, b, L, f);
+    loop3(static_cast<O*>(out), a, b, L, f, grain_of(op));
   });
 }
 
@@ -269,8 +278,8 @@ void binary_scalar_typed(void* out, const T* a, T s, const Loop& L, BinaryOp op,
   }
   with_binary_op<T>(op, T(1), [&](auto f) {
     using O = decltype(f(T(), T()));
-    if (scalar_first) loop2(static_cast<O*>(out), a, L, [f, s](T x) { return f(s, x); });
-    else loop2(static_cast<O*>(out), a, L, [f, s](T x) { return f(x, s); });
+    if (scalar_first) loop2(static_cast<O*>(out), a, L, [f, s](T x) { return f(s, x); }, grain_of(op));
+    else loop2(static_cast<O*>(out), a, L, [f, s](T x) { return f(x, s); }, grain_of(op));
   });
 }
 
@@ -331,20 +340,20 @@ void unary_float(void* out_v, const float* a, const Loop& L, UnaryOp op) {
     // sign(NaN) = 0 as in PyTorch's CPU kernel.
     case UnaryOp::kSign: return loop2(out, a, L, [](float x) { return static_cast<float>((x > 0) - (x < 0)); });
     case UnaryOp::kSquare: return loop2(out, a, L, [](float x) { return x * x; });
-    case UnaryOp::kExp: return loop2(out, a, L, [](float x) { return std::exp(x); });
-    case UnaryOp::kLog: return loop2(out, a, L, [](float x) { return std::log(x); });
-    case UnaryOp::kLog1p: return loop2(out, a, L, [](float x) { return std::log1p(x); });
+    case UnaryOp::kExp: return loop2(out, a, L, [](float x) { return std::exp(x); }, kCostlyGrain);
+    case UnaryOp::kLog: return loop2(out, a, L, [](float x) { return std::log(x); }, kCostlyGrain);
+    case UnaryOp::kLog1p: return loop2(out, a, L, [](float x) { return std::log1p(x); }, kCostlyGrain);
     case UnaryOp::kSqrt: return loop2(out, a, L, [](float x) { return std::sqrt(x); });
-    case UnaryOp::kRsqrt: return loop2(out, a, L, [](float x) { return 1.0f / std::sqrt(x); });
+    case UnaryOp::kRsqrt: return loop2(out, a, L, [](float x) { return 1.0f / std::sqrt(x); }, kCostlyGrain);
     case UnaryOp::kReciprocal: return loop2(out, a, L, [](float x) { return 1.0f / x; });
-    case UnaryOp::kSin: return loop2(out, a, L, [](float x) { return std::sin(x); });
-    case UnaryOp::kCos: return loop2(out, a, L, [](float x) { return std::cos(x); });
+    case UnaryOp::kSin: return loop2(out, a, L, [](float x) { return std::sin(x); }, kCostlyGrain);
+    case UnaryOp::kCos: return loop2(out, a, L, [](float x) { return std::cos(x); }, kCostlyGrain);
     case UnaryOp::kFloor: return loop2(out, a, L, [](float x) { return std::floor(x); });
     case UnaryOp::kCeil: return loop2(out, a, L, [](float x) { return std::ceil(x); });
     // Half to even, like torch.round.
     case UnaryOp::kRound: return loop2(out, a, L, [](float x) { return std::nearbyint(x); });
-    case UnaryOp::kSigmoid: return loop2(out, a, L, [](float x) { return 1.0f / (1.0f + std::exp(-x)); });
-    case UnaryOp::kTanh: return loop2(out, a, L, [](float x) { return std::tanh(x); });
+    case UnaryOp::kSigmoid: return loop2(out, a, L, [](float x) { return 1.0f / (1.0f + std::exp(-x)); }, kCostlyGrain);
+    case UnaryOp::kTanh: return loop2(out, a, L, [](float x) { return std::tanh(x); }, kCostlyGrain);
     case UnaryOp::kRelu: return loop2(out, a, L, [](float x) { return x < 0 ? 0.0f : x; });
     case UnaryOp::kIsnan: return loop2(mask, a, L, [](float x) -> uint8_t { return x != x; });
     case UnaryOp::kIsinf: return loop2(mask, a, L, [](float x) -> uint8_t { return std::fabs(x) == INFINITY; });
@@ -555,7 +564,9 @@ EltwiseFwd make_fwd(algorithm a, int64_t n, float alpha, float beta) {
 // count is a per-thread OpenMP setting, restored on exit).
 class SmallWorkScope {
  public:
-  explicit SmallWorkScope(int64_t n) : active_(n < kGrainSize && get_num_threads() > 1 && !in_parallel_region()) {
+  SmallWorkScope(int64_t n, Eltwise alg)
+      : active_(n < (alg == Eltwise::kRelu || alg == Eltwise::kClip ? kCheapGrain : kCostlyGrain) &&
+                get_num_threads() > 1 && !in_parallel_region()) {
     if (active_) {
       prev_ = omp_get_max_threads();
       omp_set_num_threads(1);
@@ -579,7 +590,7 @@ void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float
   auto& f = onednn::cached<EltwiseFwd>(onednn::Key("eltwise_fwd") << static_cast<int64_t>(a) << n
                                            << float_bits(alpha) << float_bits(beta),
                                        [&] { return make_fwd(a, n, alpha, beta); });
-  SmallWorkScope scope(n);
+  SmallWorkScope scope(n, alg);
   std::unique_lock<std::mutex> lock(*f.lock, std::try_to_lock);
   if (lock.owns_lock()) {
     f.src.set_data_handle(const_cast<float*>(src));
@@ -605,7 +616,7 @@ void eltwise_backward(float* diff_src, const float* diff_dst, const float* data,
         return EltwiseBwd{hint.md, dnnl::eltwise_backward(pd)};
       });
   const int data_arg = use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC;
-  SmallWorkScope scope(n);
+  SmallWorkScope scope(n, alg);
   std::unique_lock<std::mutex> lock(*b.lock, std::try_to_lock);
   if (lock.owns_lock()) {
     b.data.set_data_handle(const_cast<float*>(data));
@@ -625,8 +636,8 @@ constexpr float kSeluAlpha = 1.6732632423543772848170429916717f;
 constexpr float kSeluScale = 1.0507009873554804934193349852946f;
 
 template <typename F>
-void parallel_n(int64_t n, const F& f) {
-  parallel_for(n, kGrainSize, [&](int64_t b, int64_t e) {
+void parallel_n(int64_t n, const F& f, int64_t grain = kCostlyGrain) {
+  parallel_for(n, grain, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) f(i);
   });
 }
@@ -653,11 +664,11 @@ void hardswish_backward(float* gx, const float* gy, const float* x, int64_t n) {
 }
 
 void hardsigmoid_forward(float* y, const float* x, int64_t n) {
-  parallel_n(n, [=](int64_t i) { y[i] = std::min(std::max(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f; });
+  parallel_n(n, [=](int64_t i) { y[i] = std::min(std::max(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f; }, kCheapGrain);
 }
 
 void hardsigmoid_backward(float* gx, const float* gy, const float* x, int64_t n) {
-  parallel_n(n, [=](int64_t i) { gx[i] = (x[i] > -3.0f && x[i] < 3.0f) ? gy[i] / 6.0f : 0.0f; });
+  parallel_n(n, [=](int64_t i) { gx[i] = (x[i] > -3.0f && x[i] < 3.0f) ? gy[i] / 6.0f : 0.0f; }, kCheapGrain);
 }
 
 void softplus_forward(float* y, const float* x, int64_t n, float beta, float threshold) {
@@ -676,7 +687,7 @@ void softplus_backward(float* gx, const float* gy, const float* x, int64_t n, fl
 }
 
 void prelu_forward(float* y, const float* x, const float* w, int64_t outer, int64_t C, int64_t inner) {
-  parallel_for(outer * C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
+  parallel_for(outer * C, std::max<int64_t>(1, kCheapGrain / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       const float a = w[r % C];
       const float* xr = x + r * inner;
@@ -689,7 +700,7 @@ void prelu_forward(float* y, const float* x, const float* w, int64_t outer, int6
 void prelu_backward(float* gx, float* gw, const float* gy, const float* x, const float* w, int64_t outer,
                     int64_t C, int64_t inner) {
   if (gx) {
-    parallel_for(outer * C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
+    parallel_for(outer * C, std::max<int64_t>(1, kCheapGrain / std::max<int64_t>(inner, 1)), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const float a = w[r % C];
         const float* xr = x + r * inner;

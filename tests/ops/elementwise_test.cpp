@@ -578,26 +578,30 @@ TEST(Elementwise, ErrorPathsThrowTypedErrors) {
 // ---- the parallel paths agree with the serial ones ----------------------------------------------
 
 TEST(Elementwise, LargeBroadcastMatchesElementLoop) {
-  // 300 x 400 = 120000 elements: above the grain size, so rows split across threads.
-  Tensor m = randn({300, 400}), row = randn({400}), col = randn({300, 1});
+  // 600 x 500 = 300000 elements: above even the memory-bound ops' grain size, so rows split
+  // across threads when there are several.
+  const int R = 600, K = 500;
+  Tensor m = randn({R, K}), row = randn({K}), col = randn({R, 1});
   Tensor y = m * row + col;
   std::vector<float> mv = m.to_vector(), rv = row.to_vector(), cv = col.to_vector(), yv = y.to_vector();
-  for (int i = 0; i < 300; ++i)
-    for (int j = 0; j < 400; ++j) {
+  for (int i = 0; i < R; ++i)
+    for (int j = 0; j < K; ++j) {
       // tolerance: the compiler may fuse the reference's multiply-add into one FMA
-      const float expected = mv[i * 400 + j] * rv[j] + cv[i];
-      ASSERT_NEAR(yv[i * 400 + j], expected, 1e-6f * (1 + std::fabs(expected)));
+      const float expected = mv[i * K + j] * rv[j] + cv[i];
+      ASSERT_NEAR(yv[i * K + j], expected, 1e-6f * (1 + std::fabs(expected)));
     }
-  Tensor big = randn({100000});
-  std::vector<float> bv = big.to_vector(), sv = (big * big).to_vector();
-  for (size_t i = 0; i < bv.size(); ++i) ASSERT_EQ(sv[i], bv[i] * bv[i]);
-  // gradient of the broadcast row: column sums of g * m
+  std::vector<float> sq = (m * m).to_vector(), ex = exp(m).to_vector();
+  for (size_t i = 0; i < mv.size(); ++i) {
+    ASSERT_EQ(sq[i], mv[i] * mv[i]);
+    ASSERT_EQ(ex[i], std::exp(mv[i]));
+  }
+  // gradient of the broadcast row: column sums of m
   Tensor r = row.detach().requires_grad_();
-  (m * r).backward(ones({300, 400}));
+  (m * r).backward(ones({R, K}));
   std::vector<float> gr = r.grad().to_vector();
-  for (int j = 0; j < 400; j += 37) {
+  for (int j = 0; j < K; j += 37) {
     double s = 0;
-    for (int i = 0; i < 300; ++i) s += mv[i * 400 + j];
+    for (int i = 0; i < R; ++i) s += mv[i * K + j];
     EXPECT_NEAR(gr[j], s, 1e-3);
   }
 }
