@@ -208,7 +208,8 @@ Tensor scalar_forward(const Tensor& a, double s, BinaryOp op, bool scalar_first,
 }
 
 Tensor unary_forward(const Tensor& a, UnaryOp op, const char* name) {
-  (void)name;
+  CNNKIT_CHECK_TYPE(!(op == UnaryOp::kNeg && a.dtype() == kBool), name, ": negation, the `-` operator, on a bool "
+                    "tensor is not supported. If you are trying to invert a mask, use logical_not() or `!`.");
   const ScalarType ct = unary_compute_type(a.dtype(), op);
   const ScalarType ot = is_predicate(op) ? kBool : ct;
   Tensor ac = cast(a, ct);

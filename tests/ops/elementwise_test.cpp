@@ -570,6 +570,7 @@ TEST(Elementwise, ErrorPathsThrowTypedErrors) {
   EXPECT_THROW(mul(zeros({2, 3}), zeros({3, 2})), ShapeError);
   EXPECT_THROW(where(tensor({1, 0, 1}).to(kBool), zeros({2}), zeros({2})), ShapeError);
   EXPECT_THROW(Tensor() + zeros({1}), ValueError);
+  EXPECT_THROW(-tensor({1, 0}).to(kBool), TypeError);
   // torch: "For integral input tensors, argument alpha must not be a floating point number."
   EXPECT_THROW(add(tensor({1}), tensor({2}), 0.5), TypeError);
   EXPECT_NO_THROW(add(tensor({1}), tensor({2}), 3.0));
