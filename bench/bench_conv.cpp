@@ -53,7 +53,10 @@ Tensor filled(const std::vector<int64_t>& sizes, float scale) {
   return t;
 }
 
-void conv_benchmark(benchmark::State& state, const Config& c, bool backward, int threads) {
+// input_grad false: a first layer, whose backward computes only the weight and bias gradients
+// (forward+backward FLOPs = 2x forward then).
+void conv_benchmark(benchmark::State& state, const Config& c, bool backward, int threads,
+                    bool input_grad = true) {
   cnnkit::set_num_threads(threads);
   Tensor x = filled({c.N, c.C_in, c.H, c.H}, 0.1f);
   Tensor w = filled({c.C_out, c.C_in / c.groups, c.k, c.k}, 0.01f);
@@ -61,7 +64,7 @@ void conv_benchmark(benchmark::State& state, const Config& c, bool backward, int
   const int64_t o = out_size(c);
   Tensor gy = filled({c.N, c.C_out, o, o}, 0.01f);
   if (backward) {
-    x.set_requires_grad(true);
+    x.set_requires_grad(input_grad);
     w.set_requires_grad(true);
     b.set_requires_grad(true);
   }
@@ -77,7 +80,7 @@ void conv_benchmark(benchmark::State& state, const Config& c, bool backward, int
   };
   step();  // warm-up: primitive creation (JIT) and first-touch of buffers
   for (auto _ : state) step();
-  const double flops = forward_flops(c) * (backward ? 3.0 : 1.0);
+  const double flops = forward_flops(c) * (!backward ? 1.0 : input_grad ? 3.0 : 2.0);
   state.counters["GFLOP"] = benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()),
                                                  benchmark::Counter::kIsRate);
 }
@@ -154,6 +157,17 @@ int main(int argc, char** argv) {
                                    [c, threads](benchmark::State& s) { conv_benchmark(s, c, true, threads); })
           ->UseRealTime()->Unit(benchmark::kMillisecond);
     }
+  }
+  // Beyond BENCH.md's list: LeNet-5's first layer as W1 runs it (no input gradient).
+  const Config lenet_conv1{"h_lenet_conv1", 64, 1, 6, 5, 1, 2, 1, 1, 28};
+  for (int threads : {1, 2}) {
+    const std::string t = "/threads:" + std::to_string(threads);
+    benchmark::RegisterBenchmark(("W4/h_lenet_conv1/fwd" + t).c_str(),
+                                 [=](benchmark::State& s) { conv_benchmark(s, lenet_conv1, false, threads); })
+        ->UseRealTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("W4/h_lenet_conv1/fwd_bwd_weights" + t).c_str(),
+                                 [=](benchmark::State& s) { conv_benchmark(s, lenet_conv1, true, threads, false); })
+        ->UseRealTime()->Unit(benchmark::kMillisecond);
   }
   // Shapes at the edge of the registry's rules: few input channels (first layers).
   const Config algo_shapes[] = {

@@ -5,6 +5,11 @@ GFLOP/s with the same FLOP count. Prints a table; --json FILE also writes {name:
 with bench_conv's names, which bench/run_conv_compare.sh pairs up.
 
     /usr/bin/python3 bench/torch_conv.py [--min-time 0.5] [--json out.json] [--filter REGEX]
+                                         [--cpu-time]
+
+--cpu-time times with the process's CPU time instead of the wall clock: on a machine shared
+with other jobs that removes the time slices lost to them, but it is only a fair measure for
+one thread (two threads add up their CPU time, spin-waits included).
 """
 import argparse
 import json
@@ -24,6 +29,8 @@ CONFIGS = [
     ("f_pointwise", 32, 128, 256, 1, 1, 0, 1, 1, 28),
     ("g_lenet_conv2", 64, 6, 16, 5, 1, 0, 1, 1, 14),
 ]
+# Beyond BENCH.md's list: LeNet-5's first layer as W1 runs it (no input gradient).
+LENET_CONV1 = ("h_lenet_conv1", 64, 1, 6, 5, 1, 2, 1, 1, 28)
 
 
 def filled(shape, scale):
@@ -35,7 +42,7 @@ def filled(shape, scale):
     return (scale * ((i * 7) % 19 - 9).float()).reshape(shape)
 
 
-def measure(cfg, backward, threads, min_time):
+def measure(cfg, backward, threads, min_time, clock, input_grad=True):
     name, n, cin, cout, k, stride, pad, dil, groups, h = cfg
     torch.set_num_threads(threads)
     x = filled((n, cin, h, h), 0.1)
@@ -44,7 +51,7 @@ def measure(cfg, backward, threads, min_time):
     o = (h + 2 * pad - dil * (k - 1) - 1) // stride + 1
     gy = filled((n, cout, o, o), 0.01)
     if backward:
-        for t in (x, w, b):
+        for t in ((x, w, b) if input_grad else (w, b)):
             t.requires_grad_(True)
 
     def step():
@@ -56,14 +63,14 @@ def measure(cfg, backward, threads, min_time):
                 F.conv2d(x, w, b, stride, pad, dil, groups)
 
     step()  # warm-up
-    iters, t0 = 0, time.perf_counter()
+    iters, t0 = 0, clock()
     while True:
         step()
         iters += 1
-        elapsed = time.perf_counter() - t0
+        elapsed = clock() - t0
         if elapsed >= min_time:
             break
-    flops = 2.0 * n * cout * o * o * (cin // groups) * k * k * (3 if backward else 1)
+    flops = 2.0 * n * cout * o * o * (cin // groups) * k * k * (1 if not backward else 3 if input_grad else 2)
     return elapsed / iters, flops * iters / elapsed * 1e-9
 
 
@@ -72,6 +79,7 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.5)
     ap.add_argument("--json")
     ap.add_argument("--filter", default=".")
+    ap.add_argument("--cpu-time", action="store_true")
     args = ap.parse_args()
     results = {}
     print(f"torch {torch.__version__}, oneDNN {torch.backends.mkldnn.is_available() and 'on'}")
@@ -82,9 +90,19 @@ def main():
                 name = f"W4/{cfg[0]}/{'fwd_bwd' if backward else 'fwd'}/threads:{threads}"
                 if not re.search(args.filter, name):
                     continue
-                t, gflops = measure(cfg, backward, threads, args.min_time)
+                clock = time.process_time if args.cpu_time else time.perf_counter
+                t, gflops = measure(cfg, backward, threads, args.min_time, clock)
                 results[name] = gflops
                 print(f"{name:<40} {t * 1e3:>10.3f} {gflops:>10.2f}", flush=True)
+    for threads in (1, 2):
+        for backward in (False, True):
+            name = f"W4/{LENET_CONV1[0]}/{'fwd_bwd_weights' if backward else 'fwd'}/threads:{threads}"
+            if not re.search(args.filter, name):
+                continue
+            clock = time.process_time if args.cpu_time else time.perf_counter
+            t, gflops = measure(LENET_CONV1, backward, threads, args.min_time, clock, input_grad=False)
+            results[name] = gflops
+            print(f"{name:<40} {t * 1e3:>10.3f} {gflops:>10.2f}", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
