@@ -43,7 +43,7 @@ namespace {
 // Per-thread grow-only scratch for data that lives only during one kernel call (blocked
 // copies, im2col columns), so a steady-state step allocates none of it. Slots keep the
 // buffers of one call apart.
-enum Slot { kSrc, kWei, kDst, kDiffDst, kDiffDstW, kDiffSrc, kDiffWei, kCol, kPartial, kNumSlots };
+enum Slot { kSrc, kWei, kDst, kDiffDst, kDiffDstW, kDiffSrc, kDiffWei, kCol, kScratchpad, kNumSlots };
 float* scratch(Slot slot, size_t bytes) {
   thread_local std::unique_ptr<Storage> buf[kNumSlots];
   auto& b = buf[slot];
@@ -104,6 +104,18 @@ Geometry geometry(const Conv2dShape& s) {
 
 memory::desc any(const memory::dims& d) { return onednn::plain_desc(d, tag::any); }
 
+// Primitives take their scratchpad from the calling thread's scratch (as PyTorch does):
+// one buffer per thread instead of one per cached primitive, and the same primitive can
+// run on two threads at once without sharing a scratchpad.
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+memory scratchpad(const memory::desc& d) {
+  return memory(d, onednn::engine(), scratch(kScratchpad, d.get_size()));
+}
+
 dnnl::convolution_forward::desc forward_desc(const Conv2dShape& s, dnnl::prop_kind prop) {
   const Geometry g = geometry(s);
   if (s.has_bias)
@@ -125,7 +137,8 @@ ConvForward& forward_primitive(const Conv2dShape& s, bool training) {
   return onednn::cached<ConvForward>(key, [&] {
     const Geometry g = geometry(s);
     auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    dnnl::convolution_forward::primitive_desc pd(forward_desc(s, prop), onednn::engine());
+    dnnl::convolution_forward::primitive_desc pd(forward_desc(s, prop), user_scratchpad(),
+                                                 onednn::engine());
     onednn::log_impl(("conv2d forward " + describe(s)).c_str(), pd.impl_info_str());
     return ConvForward{pd, dnnl::convolution_forward(pd), onednn::plain_desc(g.src, tag::nchw),
                        onednn::plain_desc(g.wei, g.wei_tag), onednn::plain_desc(g.dst, tag::nchw),
@@ -147,7 +160,7 @@ ConvBackwardData& backward_data_primitive(const Conv2dShape& s) {
     dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, any(g.src),
                                             any(g.wei), any(g.dst), g.strides, g.dilates, g.pad_l,
                                             g.pad_r);
-    dnnl::convolution_backward_data::primitive_desc pd(d, onednn::engine(), hint);
+    dnnl::convolution_backward_data::primitive_desc pd(d, user_scratchpad(), onednn::engine(), hint);
     onednn::log_impl(("conv2d backward_data " + describe(s)).c_str(), pd.impl_info_str());
     return ConvBackwardData{pd, dnnl::convolution_backward_data(pd)};
   });
@@ -173,7 +186,8 @@ ConvBackwardWeights& backward_weights_primitive(const Conv2dShape& s, bool with_
                  : dnnl::convolution_backward_weights::desc(
                        dnnl::algorithm::convolution_direct, any(g.src), any(g.wei), any(g.dst),
                        g.strides, g.dilates, g.pad_l, g.pad_r);
-    dnnl::convolution_backward_weights::primitive_desc pd(d, onednn::engine(), hint);
+    dnnl::convolution_backward_weights::primitive_desc pd(d, user_scratchpad(), onednn::engine(),
+                                                          hint);
     onednn::log_impl(("conv2d backward_weights " + describe(s)).c_str(), pd.impl_info_str());
     return ConvBackwardWeights{pd, dnnl::convolution_backward_weights(pd)};
   });
@@ -545,6 +559,7 @@ void conv2d_forward(float* out, const float* in, const float* weight, const floa
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
                                        {DNNL_ARG_DST, dst}};
   if (s.has_bias) args.emplace(DNNL_ARG_BIAS, onednn::wrap(f.bias_plain, bias));
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
   f.prim.execute(onednn::stream(), args);
   from_layout(dst, f.dst_plain, out);
 }
@@ -576,7 +591,8 @@ void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const
       memory wei = to_layout(b.pd.weights_desc(), wei_plain, weight, kWei);
       memory diff_src = out_layout(b.pd.diff_src_desc(), src_plain, grad_in, kDiffSrc);
       b.prim.execute(onednn::stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
-                                        {DNNL_ARG_DIFF_SRC, diff_src}});
+                                        {DNNL_ARG_DIFF_SRC, diff_src},
+                                        {DNNL_ARG_SCRATCHPAD, scratchpad(b.pd.scratchpad_desc())}});
       from_layout(diff_src, src_plain, grad_in);
     }
   }
@@ -601,6 +617,7 @@ void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const
                                        {DNNL_ARG_DIFF_WEIGHTS, dw}};
   if (with_bias)
     args.emplace(DNNL_ARG_DIFF_BIAS, onednn::wrap(onednn::plain_desc(g.bias, tag::x), grad_bias));
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(b.pd.scratchpad_desc()));
   b.prim.execute(onednn::stream(), args);
   from_layout(dw, wei_plain, grad_weight);
 }

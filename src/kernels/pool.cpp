@@ -116,7 +116,7 @@ inline int64_t adaptive_end(int64_t o, int64_t in, int64_t out) {
 }
 
 // Per-thread grow-only scratch for blocked copies that live only during one call.
-enum Slot { kSrc, kDst, kNumSlots };
+enum Slot { kSrc, kDst, kScratchpad, kNumSlots };
 void* scratch(Slot slot, size_t bytes) {
   thread_local std::unique_ptr<Storage> buf[kNumSlots];
   auto& b = buf[slot];
@@ -125,6 +125,16 @@ void* scratch(Slot slot, size_t bytes) {
     b = std::make_unique<Storage>(std::max<size_t>(bytes, 64));
   }
   return b->data();
+}
+
+// Scratchpads from the calling thread's scratch (see kernels/conv.cpp).
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+memory scratchpad(const memory::desc& d) {
+  return memory(d, onednn::engine(), scratch(kScratchpad, d.get_size()));
 }
 
 bool has_avx512() {
@@ -336,7 +346,8 @@ PoolForward& forward_primitive(const Pool2dShape& s, PoolKind kind, AvgOptions a
   shape_into(key, s, kind, avg) << int64_t{training};
   return onednn::cached<PoolForward>(key, [&] {
     auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    dnnl::pooling_v2_forward::primitive_desc pd(forward_desc(s, kind, avg, prop), onednn::engine());
+    dnnl::pooling_v2_forward::primitive_desc pd(forward_desc(s, kind, avg, prop), user_scratchpad(),
+                                                onednn::engine());
     onednn::log_impl(("pool2d forward " + describe(s, kind, avg)).c_str(), pd.impl_info_str());
     return PoolForward{pd, dnnl::pooling_v2_forward(pd)};
   });
@@ -358,7 +369,7 @@ PoolBackward& backward_primitive(const Pool2dShape& s, PoolKind kind, AvgOptions
     dnnl::pooling_v2_backward::desc d(pool_algorithm(kind, avg), hint.src_desc(), hint.dst_desc(),
                                       {s.stride_h, s.stride_w}, {s.kH, s.kW},
                                       dilates(s), {s.pad_h, s.pad_w}, pad_r);
-    dnnl::pooling_v2_backward::primitive_desc pd(d, onednn::engine(), hint);
+    dnnl::pooling_v2_backward::primitive_desc pd(d, user_scratchpad(), onednn::engine(), hint);
     onednn::log_impl(("pool2d backward " + describe(s, kind, avg)).c_str(), pd.impl_info_str());
     return PoolBackward{pd, dnnl::pooling_v2_backward(pd)};
   });
@@ -385,6 +396,7 @@ void pool2d_forward_onednn(float* out, const float* in, const Pool2dShape& s, Po
     args.emplace(DNNL_ARG_WORKSPACE, memory(saved->ws_desc, onednn::engine(), saved->ws->data()));
     *save = std::move(saved);
   }
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
   f.prim.execute(onednn::stream(), args);
   onednn::reorder(dst, onednn::wrap(dst_plain, out));
 }
@@ -403,6 +415,7 @@ void pool2d_backward_onednn(float* grad_in, const float* grad_out, const Pool2dS
   std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_DIFF_SRC, ds}};
   if (kind == PoolKind::max)
     args.emplace(DNNL_ARG_WORKSPACE, memory(saved->ws_desc, onednn::engine(), saved->ws->data()));
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(b.pd.scratchpad_desc()));
   b.prim.execute(onednn::stream(), args);
   onednn::reorder(ds, onednn::wrap(src_plain, grad_in));
 }
