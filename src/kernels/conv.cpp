@@ -1,6 +1,6 @@
 // Convolution kernels: oneDNN forward / backward-data / backward-weights primitives (cached
 // per shape and thread count, plain data reordered in and out around the blocked layouts
-// oneDNN picks), and an im2col + OpenBLAS sgemm path for the shapes where the primitives
+// oneDNN picks), and an im2col + sgemm path for the shapes where the primitives
 // are slow. conv2d_plan() is the one place that chooses between them. No shape checks here.
 //
 // N = batch, C = channels, H, W = height, width, G = groups, P = H_out * W_out,
@@ -421,7 +421,7 @@ void backward_weights_gemm(float* grad_weight, float* grad_bias, const float* gr
 
 }  // namespace
 
-// ---- the registry ---------------------------------------------------------------------------
+// ---- buffers kept from forward to backward ---------------------------------------------------
 
 namespace {
 // Buffers that a training forward keeps for its backward come from this free list, so that a
@@ -476,6 +476,8 @@ struct Conv2dSaved {
   memory::desc src_desc;
   std::shared_ptr<Storage> src;
 };
+
+// ---- the registry ---------------------------------------------------------------------------
 
 namespace {
 bool has_avx512() {

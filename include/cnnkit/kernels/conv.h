@@ -33,7 +33,7 @@ inline int64_t conv_output_size(int64_t in, int64_t k, int64_t s, int64_t pad_lo
 
 enum class ConvAlgo : uint8_t {
   onednn,       // oneDNN convolution primitives (jit:avx2 and friends), blocked layouts
-  im2col_gemm,  // im2col / col2im + OpenBLAS sgemm, per image, on plain layouts
+  im2col_gemm,  // im2col / col2im + sgemm (oneDNN's dnnl_sgemm), per image, plain layouts
 };
 const char* to_string(ConvAlgo a);
 

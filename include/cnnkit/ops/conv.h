@@ -1,5 +1,15 @@
 // 2-d convolution on oneDNN (forward, backward-data, backward-weights), with PyTorch's
 // semantics (torch::conv2d). N = batch, C = channels, H, W = height, width.
+//
+//   auto x = cnnkit::randn({8, 3, 32, 32});
+//   auto w = cnnkit::randn({16, 3, 3, 3}, cnnkit::requires_grad());
+//   auto y = cnnkit::conv2d(x, w, {}, /*stride=*/1, /*padding=*/1);   // (8, 16, 32, 32)
+//   auto z = cnnkit::conv2d(x, w, {}, 1, "same");                     // same size, any kernel
+//
+// Intended usage: nn::Conv2d and nn::functional::conv2d call these; every form ends in
+// conv2d_padded. The backward computes only the gradients that are needed (no input
+// gradient for a first layer). Which kernel runs each pass is chosen once per shape in
+// kernels/conv.h (CNNKIT_VERBOSE=1 prints the choice and oneDNN's implementation).
 #pragma once
 
 #include <array>
@@ -10,8 +20,10 @@
 
 namespace cnnkit {
 
-// input (N, C_in, H, W) or unbatched (C_in, H, W); weight (C_out, C_in/groups, kH, kW);
-// bias (C_out) or undefined. Symmetric zero padding.
+// torch.nn.functional.conv2d: input (N, C_in, H, W) or unbatched (C_in, H, W); weight
+// (C_out, C_in/groups, kH, kW); bias (C_out) or undefined; stride, padding, dilation one value
+// or (h, w). Symmetric zero padding. Output (N, C_out, H_out, W_out) with
+// H_out = floor((H + 2*pad - dilation*(kH-1) - 1) / stride) + 1.
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {},
               IntArrayRef stride = 1, IntArrayRef padding = 0, IntArrayRef dilation = 1,
               int64_t groups = 1);

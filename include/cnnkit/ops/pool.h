@@ -1,5 +1,15 @@
 // 2-d pooling with PyTorch's semantics (torch::max_pool2d, avg_pool2d, adaptive pools):
 // ceil_mode, count_include_pad, divisor_override; (N, C, H, W) or unbatched (C, H, W).
+//
+//   auto y = cnnkit::max_pool2d(x, 2);                          // (N, C, H/2, W/2)
+//   auto [m, idx] = cnnkit::max_pool2d_with_indices(x, 3, 2, 1);  // idx: flat h*W+w, int64
+//   auto g = cnnkit::adaptive_avg_pool2d(x, 1);                 // global average (N, C, 1, 1)
+//
+// Intended usage: nn::MaxPool2d / AvgPool2d / AdaptiveAvgPool2d / AdaptiveMaxPool2d and
+// nn::functional call these. Output sizes follow PyTorch's pooling_output_shape (ceil_mode:
+// the last window must start inside the input or the left padding); adaptive windows are
+// [floor(i*H/out), ceil((i+1)*H/out)). Every op has its backward; indices are never
+// differentiable.
 #pragma once
 
 #include <optional>
