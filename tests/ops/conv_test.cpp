@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
 #include "cnnkit/kernels/conv.h"
 #include "cnnkit/ops/conv.h"
@@ -114,6 +115,14 @@ TEST(Conv2d, ValuesAndGradientsMatchTorchOverOptionGrid) {
     ASSERT_EQ(y.sizes(), IntArrayRef(c.y_sizes));
     y.backward(pattern(c.y_sizes, 4));
     EXPECT_SUM(y, c.y);
+    {  // the no-grad forward may run a different primitive (forward_inference)
+      NoGradGuard no_grad;
+      Tensor y_inference = c.padding_mode
+          ? conv2d(x, w, b, c.stride, std::string(c.padding_mode), c.dilation, c.groups)
+          : conv2d(x, w, b, c.stride, c.padding, c.dilation, c.groups);
+      EXPECT_FALSE(y_inference.requires_grad());
+      EXPECT_SUM(y_inference, c.y);
+    }
     EXPECT_SUM(x.grad(), c.gx);
     EXPECT_SUM(w.grad(), c.gw);
     if (c.bias) EXPECT_SUM(b.grad(), c.gb);
