@@ -6,6 +6,8 @@
 // fused cross-entropy (see ops/loss).
 #include "cnnkit/ops/softmax.h"
 
+#include <vector>
+
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/kernels/copy.h"
 #include "cnnkit/kernels/onednn.h"
@@ -38,38 +40,64 @@ memory::desc block_desc(const Extents& e) {
 
 dnnl::algorithm alg_of(bool log) { return log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate; }
 
+// User-mode scratchpads from a per-thread buffer: a cached primitive may then run from
+// several threads at once (oneDNN's library-owned scratchpad would be shared).
+dnnl::primitive_attr scratch_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+dnnl::memory scratch_for(const memory::desc& d) {
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < d.get_size()) buffer.resize(d.get_size());
+  return od::wrap(d, buffer.data());
+}
+
+struct CachedForward {
+  dnnl::softmax_v2_forward prim;
+  memory::desc scratch;
+};
+struct CachedBackward {
+  dnnl::softmax_v2_backward prim;
+  memory::desc scratch;
+};
+
 dnnl::softmax_v2_forward::primitive_desc forward_pd(const Extents& e, bool log) {
   const memory::desc md = block_desc(e);
   return dnnl::softmax_v2_forward::primitive_desc(
-      dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_training, alg_of(log), md, md, 1), od::engine());
+      dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_training, alg_of(log), md, md, 1), scratch_attr(),
+      od::engine());
 }
 
-// Raw forward: dst (O, R, I) <- softmax of src along R.
+// Raw forward: dst (O, R, I) <- softmax of src along R (dst may be src).
 void softmax_forward(float* dst, const float* src, const Extents& e, bool log) {
-  auto& prim = od::cached<dnnl::softmax_v2_forward>(od::Key("softmax_fwd") << int64_t{log} << e.O << e.R << e.I, [&] {
+  auto& c = od::cached<CachedForward>(od::Key("softmax_fwd") << int64_t{log} << e.O << e.R << e.I, [&] {
     auto pd = forward_pd(e, log);
     od::log_impl(log ? "log_softmax forward" : "softmax forward", pd.impl_info_str());
-    return dnnl::softmax_v2_forward(pd);
+    return CachedForward{dnnl::softmax_v2_forward(pd), pd.scratchpad_desc()};
   });
   const memory::desc md = block_desc(e);
-  prim.execute(od::stream(), {{DNNL_ARG_SRC, od::wrap(md, src)}, {DNNL_ARG_DST, od::wrap(md, dst)}});
+  c.prim.execute(od::stream(), {{DNNL_ARG_SRC, od::wrap(md, src)},
+                                {DNNL_ARG_DST, od::wrap(md, dst)},
+                                {DNNL_ARG_SCRATCHPAD, scratch_for(c.scratch)}});
   od::stream().wait();
 }
 
-// Raw backward: diff_src <- from diff_dst and the forward's dst.
+// Raw backward: diff_src <- from diff_dst and the forward's dst (diff_src may be diff_dst).
 void softmax_backward(float* diff_src, const float* diff_dst, const float* dst, const Extents& e, bool log) {
-  auto& prim = od::cached<dnnl::softmax_v2_backward>(od::Key("softmax_bwd") << int64_t{log} << e.O << e.R << e.I, [&] {
+  auto& c = od::cached<CachedBackward>(od::Key("softmax_bwd") << int64_t{log} << e.O << e.R << e.I, [&] {
     const memory::desc md = block_desc(e);
     auto hint = forward_pd(e, log);
     dnnl::softmax_v2_backward::primitive_desc pd(dnnl::softmax_v2_backward::desc(alg_of(log), md, md, md, 1),
-                                                 od::engine(), hint);
+                                                 scratch_attr(), od::engine(), hint);
     od::log_impl(log ? "log_softmax backward" : "softmax backward", pd.impl_info_str());
-    return dnnl::softmax_v2_backward(pd);
+    return CachedBackward{dnnl::softmax_v2_backward(pd), pd.scratchpad_desc()};
   });
   const memory::desc md = block_desc(e);
-  prim.execute(od::stream(), {{DNNL_ARG_DIFF_SRC, od::wrap(md, diff_src)},
-                              {DNNL_ARG_DIFF_DST, od::wrap(md, diff_dst)},
-                              {DNNL_ARG_DST, od::wrap(md, dst)}});
+  c.prim.execute(od::stream(), {{DNNL_ARG_DIFF_SRC, od::wrap(md, diff_src)},
+                                {DNNL_ARG_DIFF_DST, od::wrap(md, diff_dst)},
+                                {DNNL_ARG_DST, od::wrap(md, dst)},
+                                {DNNL_ARG_SCRATCHPAD, scratch_for(c.scratch)}});
   od::stream().wait();
 }
 

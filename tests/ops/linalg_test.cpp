@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "cnnkit/kernels/gemm.h"
 #include "cnnkit/ops/linalg.h"
@@ -128,6 +129,22 @@ TEST(Sgemm, FusedBiasOnEveryPath) {
       for (int64_t j = 0; j < n; ++j) want[i * n + j] += bias[j];
     EXPECT_LT(max_rel_err(got, want), 2e-5) << "m = " << m;
   }
+}
+
+TEST(Sgemm, ConcurrentCallsOnOneCachedPrimitiveAgree) {
+  // conv's per-image GEMMs call sgemm from several threads on the same shape at once.
+  const int64_t m = 64, n = 96, k = 72;
+  std::vector<float> a = seqv(m * k, 0.3), b = seqv(k * n, 0.7), want(m * n);
+  kernels::sgemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, want.data(), n);
+  std::vector<std::vector<float>> got(4, std::vector<float>(m * n));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 20; ++rep)
+        kernels::sgemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, got[t].data(), n);
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(got[t], want) << "thread " << t;
 }
 
 // ---- mm -------------------------------------------------------------------------------------

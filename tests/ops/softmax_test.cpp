@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "cnnkit/ops/shape.h"
 #include "cnnkit/ops/softmax.h"
@@ -102,4 +103,17 @@ TEST(Softmax, DtypeZeroDimAndEmpty) {
 TEST(Softmax, BadDimThrows) {
   EXPECT_THROW(softmax(seq({2, 3}), 2), ShapeError);
   EXPECT_THROW(log_softmax(seq({2, 3}), -3), ShapeError);
+}
+
+TEST(Softmax, ConcurrentCallsAgree) {
+  Tensor x = seq({8, 3, 50});
+  Tensor want = softmax(x, 1);
+  std::vector<Tensor> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 20; ++rep) got[t] = softmax(x, 1);
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_TRUE(allclose(got[t], want, 0, 0, "thread " + std::to_string(t)));
 }
