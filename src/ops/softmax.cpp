@@ -1,14 +1,19 @@
-// softmax / log_softmax over any dim on oneDNN 2.6's softmax_v2 primitives
-// (algorithm::softmax_accurate / softmax_log), forward and backward side by side; the
-// backward runs from the saved output, as PyTorch's does. The tensor is seen as a plain
+// softmax / log_softmax over any dim: softmax forward on oneDNN 2.6's softmax_v2 primitive
+// (softmax_accurate); log_softmax forward and both backwards as row loops (see
+// log_softmax_rows for why), side by side; the backward runs from the saved output, as
+// PyTorch's does. The tensor is seen as a plain
 // (O, R, I) block with the softmax axis in the middle and handed to one cached (O*I, R)
 // primitive per shape (transposed around it when I > 1, see to_axis_last). Not here: the
 // fused cross-entropy (see ops/loss).
 #include "cnnkit/ops/softmax.h"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/core/threads.h"
 #include "cnnkit/kernels/copy.h"
 #include "cnnkit/kernels/onednn.h"
 
@@ -57,10 +62,6 @@ struct CachedForward {
   dnnl::softmax_v2_forward prim;
   memory::desc scratch;
 };
-struct CachedBackward {
-  dnnl::softmax_v2_backward prim;
-  memory::desc scratch;
-};
 
 dnnl::softmax_v2_forward::primitive_desc forward_pd(const Extents& e, bool log) {
   const memory::desc md = block_desc(e);
@@ -83,22 +84,47 @@ void softmax_forward(float* dst, const float* src, const Extents& e, bool log) {
   od::stream().wait();
 }
 
-// Raw backward: diff_src <- from diff_dst and the forward's dst (diff_src may be diff_dst).
-void softmax_backward(float* diff_src, const float* diff_dst, const float* dst, const Extents& e, bool log) {
-  auto& c = od::cached<CachedBackward>(od::Key("softmax_bwd") << int64_t{log} << e.O << e.R << e.I, [&] {
-    const memory::desc md = block_desc(e);
-    auto hint = forward_pd(e, log);
-    dnnl::softmax_v2_backward::primitive_desc pd(dnnl::softmax_v2_backward::desc(alg_of(log), md, md, md, 1),
-                                                 scratch_attr(), od::engine(), hint);
-    od::log_impl(log ? "log_softmax backward" : "softmax backward", pd.impl_info_str());
-    return CachedBackward{dnnl::softmax_v2_backward(pd), pd.scratchpad_desc()};
+// Rows of length R, axis innermost. log_softmax runs here rather than on oneDNN's
+// softmax_log, whose JIT log misses by ~3e-6 near 0 (a log-probability even comes out
+// positive); one std::log per row costs nothing next to the exps.
+void log_softmax_rows(float* dst, const float* src, int64_t rows, int64_t R) {
+  parallel_for(rows, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(R, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* x = src + r * R;
+      float* y = dst + r * R;
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t i = 0; i < R; ++i) m = std::max(m, x[i]);
+      double sum = 0;
+      for (int64_t i = 0; i < R; ++i) sum += std::exp(static_cast<double>(x[i] - m));
+      // (x - m) first: exact for values near the max, so large logits keep small outputs exact.
+      const float log_sum = static_cast<float>(std::log(sum));
+      for (int64_t i = 0; i < R; ++i) y[i] = (x[i] - m) - log_sum;
+    }
   });
-  const memory::desc md = block_desc(e);
-  c.prim.execute(od::stream(), {{DNNL_ARG_DIFF_SRC, od::wrap(md, diff_src)},
-                                {DNNL_ARG_DIFF_DST, od::wrap(md, diff_dst)},
-                                {DNNL_ARG_DST, od::wrap(md, dst)},
-                                {DNNL_ARG_SCRATCHPAD, scratch_for(c.scratch)}});
-  od::stream().wait();
+}
+
+// Backward over rows, from the forward's output y: oneDNN 2.6 has no AVX2 kernel for
+// softmax backward (it falls to `ref:any` there), so both run here.
+//   softmax:     dx = y * (g - sum(g * y))
+//   log_softmax: dx = g - exp(y) * sum(g)
+void softmax_backward_rows(float* dx, const float* g, const float* y, int64_t rows, int64_t R, bool log) {
+  parallel_for(rows, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(R, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* gr = g + r * R;
+      const float* yr = y + r * R;
+      float* d = dx + r * R;
+      double acc = 0;
+      if (log) {
+        for (int64_t i = 0; i < R; ++i) acc += gr[i];
+        const float s = static_cast<float>(acc);
+        for (int64_t i = 0; i < R; ++i) d[i] = gr[i] - std::exp(yr[i]) * s;
+      } else {
+        for (int64_t i = 0; i < R; ++i) acc += static_cast<double>(gr[i]) * yr[i];
+        const float s = static_cast<float>(acc);
+        for (int64_t i = 0; i < R; ++i) d[i] = yr[i] * (gr[i] - s);
+      }
+    }
+  });
 }
 
 Tensor contiguous_float(const Tensor& a) {
@@ -148,13 +174,17 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::optional<ScalarType> d
     saved = out;
   } else if (out.numel() > 0) {
     Tensor src = contiguous_float(x);
+    auto forward = [&](float* dst, const float* src_rows) {
+      if (log) log_softmax_rows(dst, src_rows, flat.O, flat.R);
+      else softmax_forward(dst, src_rows, flat, false);
+    };
     if (e.I == 1) {
-      softmax_forward(out.data_ptr<float>(), src.data_ptr<float>(), flat, log);
+      forward(out.data_ptr<float>(), src.data_ptr<float>());
       saved = out;
     } else {
       saved = empty({flat.O, flat.R}, kFloat);
       to_axis_last(saved.data_ptr<float>(), src.data_ptr<float>(), e);
-      softmax_forward(saved.data_ptr<float>(), saved.data_ptr<float>(), flat, log);  // in place
+      forward(saved.data_ptr<float>(), saved.data_ptr<float>());  // in place
       from_axis_last(out.data_ptr<float>(), saved.data_ptr<float>(), e);
     }
   }
@@ -170,12 +200,13 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::optional<ScalarType> d
                        }
                        Tensor gc = contiguous_float(g[0]);
                        if (e.I == 1) {
-                         softmax_backward(dx.data_ptr<float>(), gc.data_ptr<float>(), sd.data_ptr<float>(), flat, log);
+                         softmax_backward_rows(dx.data_ptr<float>(), gc.data_ptr<float>(), sd.data_ptr<float>(),
+                                               flat.O, flat.R, log);
                        } else {
                          Tensor gt = empty({flat.O, flat.R}, kFloat);
                          to_axis_last(gt.data_ptr<float>(), gc.data_ptr<float>(), e);
-                         softmax_backward(gt.data_ptr<float>(), gt.data_ptr<float>(), sd.data_ptr<float>(), flat,
-                                          log);  // in place
+                         softmax_backward_rows(gt.data_ptr<float>(), gt.data_ptr<float>(), sd.data_ptr<float>(),
+                                               flat.O, flat.R, log);  // in place
                          from_axis_last(dx.data_ptr<float>(), gt.data_ptr<float>(), e);
                        }
                        return TensorList{dx};
