@@ -193,7 +193,16 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
     ready.pop();
     Buffer buf = std::move(buffers[node.get()]);
     buffers.erase(node.get());
-    if (buf.grads.empty()) buf.grads.resize(node->output_sizes.size());
+    bool any_grad = false;
+    for (const Tensor& g : buf.grads) any_grad = any_grad || g.defined();
+    if (!any_grad) {
+      // Nothing flowed here (every consumer's backward returned no gradient for it): do not
+      // run it on made-up zeros, so leaves below keep an undefined .grad() as in PyTorch.
+      if (!retain_graph) node->release_saved();
+      for (const Edge& e : node->next_edges)
+        if (e.valid() && --deps[e.fn.get()] == 0) ready.push(e.fn);
+      continue;
+    }
     for (size_t i = 0; i < buf.grads.size(); ++i) {
       if (!buf.grads[i].defined()) {
         buf.grads[i] = empty(node->output_sizes[i], kFloat);
