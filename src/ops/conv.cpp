@@ -6,6 +6,8 @@
 #include "cnnkit/ops/conv.h"
 
 #include <array>
+#include <memory>
+#include <vector>
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
@@ -33,6 +35,18 @@ Tensor dense(const Tensor& t) {
 }
 
 const float* data_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
+// A new contiguous float tensor on a block from the convolution buffer pool (see
+// kernels::conv_buffer: reused across steps, no page faults in a steady state).
+Tensor pooled_empty(const std::vector<int64_t>& sizes) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = kernels::conv_buffer(
+      static_cast<size_t>(detail::checked_numel(sizes, "conv2d output")) * sizeof(float));
+  impl->sizes = sizes;
+  impl->strides = detail::contiguous_strides(sizes);
+  impl->dtype = kFloat;
+  return Tensor(std::move(impl));
+}
 
 }  // namespace
 
@@ -104,8 +118,8 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
   s.W_out = kernels::conv_output_size(s.W, s.kW, s.stride_w, s.pad_l, s.pad_r, s.dil_w);
 
   const Tensor x = dense(input), w = dense(weight), b = bias.defined() ? dense(bias) : Tensor();
-  Tensor out = batched ? empty({s.N, s.C_out, s.H_out, s.W_out})
-                       : empty({s.C_out, s.H_out, s.W_out});
+  Tensor out = batched ? pooled_empty({s.N, s.C_out, s.H_out, s.W_out})
+                       : pooled_empty({s.C_out, s.H_out, s.W_out});
   const kernels::Conv2dPlan& plan = kernels::conv2d_plan(s);
   const bool need_in = input.requires_grad(), need_w = weight.requires_grad();
   const bool need_b = bias.defined() && bias.requires_grad();
@@ -125,8 +139,8 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
          xd = need_w ? x.detach() : Tensor(), wd = need_in ? w.detach() : Tensor()](
             const TensorList& grads) {
           const Tensor gy = dense(grads[0]);
-          Tensor gx = need_in ? cnnkit::empty(in_sizes) : Tensor();
-          Tensor gw = need_w ? empty({s.C_out, s.C_in / s.groups, s.kH, s.kW}) : Tensor();
+          Tensor gx = need_in ? pooled_empty(in_sizes) : Tensor();
+          Tensor gw = need_w ? pooled_empty({s.C_out, s.C_in / s.groups, s.kH, s.kW}) : Tensor();
           Tensor gb = need_b ? empty({s.C_out}) : Tensor();
           kernels::conv2d_backward(need_in ? gx.data_ptr<float>() : nullptr,
                                    need_w ? gw.data_ptr<float>() : nullptr,

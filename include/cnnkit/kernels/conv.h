@@ -9,6 +9,10 @@
 #include <cstdint>
 #include <memory>
 
+namespace cnnkit {
+class Storage;
+}
+
 namespace cnnkit::kernels {
 
 // Every number that shapes a convolution. Padding is PyTorch's zero padding per side;
@@ -66,5 +70,13 @@ void conv2d_forward(float* out, const float* in, const float* weight, const floa
 void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const float* grad_out,
                      const float* in, const float* weight, const Conv2dShape& s,
                      ConvAlgo data_algo, ConvAlgo weights_algo, const Conv2dSaved* saved);
+
+// A 64-byte aligned block of at least `bytes` for a convolution's output or gradient, taken
+// from a free list that the block returns to when its last owner lets go. A training step
+// then reuses last step's blocks instead of faulting in fresh pages: glibc hands multi-MB
+// blocks back to the kernel on free, and first-touch faults measured up to 12 us per 4 KiB
+// page here, most of a depthwise step (BENCH W4 c). A caching allocator in core/ would make
+// this redundant.
+std::shared_ptr<Storage> conv_buffer(size_t bytes);
 
 }  // namespace cnnkit::kernels
