@@ -231,6 +231,16 @@ TEST(Conv2d, UnbatchedInputGivesUnbatchedOutputEqualToBatchOfOne) {
   EXPECT_EQ(values(y3), values(y4));
 }
 
+TEST(Conv2d, EmptyBatchGivesEmptyOutputAndZeroWeightGradient) {
+  // torch: F.conv2d(torch.zeros(0, 3, 5, 5), w) has shape (0, 4, 3, 3); w.grad is zeros
+  Tensor x = pattern({0, 3, 5, 5}, 1, true), w = pattern({4, 3, 3, 3}, 2, true);
+  Tensor y = conv2d(x, w);
+  ASSERT_EQ(y.sizes(), IntArrayRef({0, 4, 3, 3}));
+  y.backward(cnnkit::empty({0, 4, 3, 3}));
+  EXPECT_EQ(x.grad().sizes(), IntArrayRef({0, 3, 5, 5}));
+  for (float v : w.grad().to_vector()) EXPECT_EQ(v, 0.0f);
+}
+
 TEST(Conv2d, SkipsGradientsNobodyNeeds) {
   // First layer: the input needs no gradient, only the weight and bias.
   Tensor x = pattern({2, 1, 6, 6}, 1), w = pattern({3, 1, 3, 3}, 2, true), b = pattern({3}, 3);

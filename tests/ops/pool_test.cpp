@@ -285,6 +285,16 @@ TEST(Pool2d, OneDnnPathMatchesLoopsWhereItIsExact) {
   EXPECT_FALSE(kernels::onednn_pool_exact(s, kernels::PoolKind::avg, {false, 2}));
 }
 
+TEST(Pool2d, EmptyBatchGivesEmptyOutput) {
+  Tensor x = pattern({0, 2, 4, 4}, 1, true);
+  Tensor y = max_pool2d(x, 2);
+  EXPECT_EQ(y.sizes(), IntArrayRef({0, 2, 2, 2}));
+  y.backward(cnnkit::empty({0, 2, 2, 2}));
+  EXPECT_EQ(x.grad().sizes(), IntArrayRef({0, 2, 4, 4}));
+  EXPECT_EQ(avg_pool2d(x, 2).sizes(), IntArrayRef({0, 2, 2, 2}));
+  EXPECT_EQ(adaptive_avg_pool2d(x, 3).sizes(), IntArrayRef({0, 2, 3, 3}));
+}
+
 TEST(Pool2d, SkipsTheGraphWhenNoGradientIsNeeded) {
   Tensor x = pattern({1, 2, 4, 4}, 1);
   EXPECT_FALSE(max_pool2d(x, 2).requires_grad());
