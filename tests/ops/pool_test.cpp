@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cnnkit/core/threads.h"
 #include "cnnkit/kernels/pool.h"
 #include "cnnkit/ops/pool.h"
 
@@ -283,6 +284,30 @@ TEST(Pool2d, OneDnnPathMatchesLoopsWhereItIsExact) {
   s.H_out = s.W_out = 3;
   EXPECT_FALSE(kernels::onednn_pool_exact(s, kernels::PoolKind::avg, {true, 0}));
   EXPECT_FALSE(kernels::onednn_pool_exact(s, kernels::PoolKind::avg, {false, 2}));
+}
+
+TEST(Pool2d, TwoThreadsGiveTheSameResultsAsOne) {
+  // Large enough (64*16 planes) for the loops to split planes across threads.
+  const int before = get_num_threads();
+  std::vector<float> results[2];
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    Tensor x = pattern({64, 16, 16, 16}, 1, true);
+    auto [m, idx] = max_pool2d_with_indices(x, 3, 2, 1, 1, true);
+    Tensor a = avg_pool2d(x, 3, 2, 1, true, false);
+    Tensor g = adaptive_avg_pool2d(x, {3, 5});
+    auto [am, aidx] = adaptive_max_pool2d(x, 3);
+    Tensor loss_seed = pattern(m.sizes().vec(), 4);
+    m.backward(loss_seed);
+    for (const Tensor& t : {m, a, g, am, x.grad()}) {
+      std::vector<float> v = t.to_vector();
+      results[threads - 1].insert(results[threads - 1].end(), v.begin(), v.end());
+    }
+    for (const Tensor& t : {idx, aidx})
+      for (double v : as_doubles(t)) results[threads - 1].push_back(static_cast<float>(v));
+  }
+  set_num_threads(before);
+  EXPECT_EQ(results[0], results[1]);
 }
 
 TEST(Pool2d, EmptyBatchGivesEmptyOutput) {
