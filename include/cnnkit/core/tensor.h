@@ -458,6 +458,11 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* what = "dim");  // negat
 int64_t checked_numel(IntArrayRef sizes, const char* what = "size");
 }  // namespace detail
 
+// Large freed storages are kept for reuse (a training step asks for the same sizes every
+// iteration); these give them back to the system / report how much is kept.
+void release_cached_memory();
+size_t cached_memory_bytes();
+
 // A new uninitialised contiguous tensor (no autograd); the primitive every factory uses.
 Tensor empty(IntArrayRef sizes, TensorOptions options = {});
 
