@@ -28,6 +28,9 @@ CNNKIT_ENUM(Linear, "linear")
 CNNKIT_ENUM(Conv1D, "conv1d")
 CNNKIT_ENUM(Conv2D, "conv2d")
 CNNKIT_ENUM(Conv3D, "conv3d")
+CNNKIT_ENUM(ConvTranspose1D, "conv_transpose1d")
+CNNKIT_ENUM(ConvTranspose2D, "conv_transpose2d")
+CNNKIT_ENUM(ConvTranspose3D, "conv_transpose3d")
 CNNKIT_ENUM(Sigmoid, "sigmoid")
 CNNKIT_ENUM(Tanh, "tanh")
 CNNKIT_ENUM(ReLU, "relu")
@@ -61,6 +64,9 @@ constexpr enumtype::kLinear kLinear{};
 constexpr enumtype::kConv1D kConv1D{};
 constexpr enumtype::kConv2D kConv2D{};
 constexpr enumtype::kConv3D kConv3D{};
+constexpr enumtype::kConvTranspose1D kConvTranspose1D{};
+constexpr enumtype::kConvTranspose2D kConvTranspose2D{};
+constexpr enumtype::kConvTranspose3D kConvTranspose3D{};
 constexpr enumtype::kSigmoid kSigmoid{};
 constexpr enumtype::kTanh kTanh{};
 constexpr enumtype::kReLU kReLU{};
