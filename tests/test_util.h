@@ -187,4 +187,21 @@ inline std::string temp_path(const std::string& name) {
   return (dir.path / name).string();
 }
 
+// Deterministic test data: element i is sin(a * i + b), a formula PyTorch rebuilds exactly
+// (torch.sin(torch.arange(n) * a + b) in float64, then cast), so literals pasted from torch
+// match without shipping inputs.
+inline Tensor seq(std::vector<int64_t> sizes, double a = 0.7, double b = 0.3) {
+  Tensor t = cnnkit::empty(sizes);
+  float* p = t.data_ptr<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(std::sin(a * i + b));
+  return t;
+}
+
+// A float tensor of the given sizes holding these values (row-major).
+inline Tensor lit(std::vector<float> v, std::vector<int64_t> sizes) {
+  Tensor t = cnnkit::empty(sizes);
+  std::copy(v.begin(), v.end(), t.data_ptr<float>());
+  return t;
+}
+
 }  // namespace cnnkit::test

@@ -17,15 +17,10 @@
 
 using namespace cnnkit;
 using cnnkit::test::allclose;
+using cnnkit::test::seq;
 
 namespace {
 
-Tensor seq(std::vector<int64_t> sizes, double a = 0.7, double b = 0.3) {
-  Tensor t = cnnkit::empty(sizes);
-  float* p = t.data_ptr<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(std::sin(a * i + b));
-  return t;
-}
 std::vector<float> seqv(int64_t n, double a, double b = 0.3) {
   std::vector<float> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(a * i + b));

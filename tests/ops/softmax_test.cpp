@@ -13,20 +13,11 @@
 
 using namespace cnnkit;
 using cnnkit::test::allclose;
+using cnnkit::test::seq;
+using cnnkit::test::lit;
 
 namespace {
 
-Tensor seq(std::vector<int64_t> sizes, double a = 0.7, double b = 0.3) {
-  Tensor t = cnnkit::empty(sizes);
-  float* p = t.data_ptr<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(std::sin(a * i + b));
-  return t;
-}
-Tensor lit(std::vector<float> v, std::vector<int64_t> sizes) {
-  Tensor t = cnnkit::empty(sizes);
-  std::copy(v.begin(), v.end(), t.data_ptr<float>());
-  return t;
-}
 
 struct SoftmaxCase {
   int64_t dim;
