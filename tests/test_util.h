@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -203,5 +204,30 @@ inline Tensor lit(std::vector<float> v, std::vector<int64_t> sizes) {
   std::copy(v.begin(), v.end(), t.data_ptr<float>());
   return t;
 }
+
+// Deterministic inputs, exactly representable in float, that PyTorch rebuilds identically:
+//   def pat(n, seed): return torch.tensor([((i*7 + seed*13) % 19 - 9) / 8.0 for i in range(n)])
+inline float pat(int64_t i, int seed) { return static_cast<float>((i * 7 + seed * 13) % 19 - 9) / 8.0f; }
+
+inline Tensor pattern(const std::vector<int64_t>& sizes, int seed, bool grad = false) {
+  Tensor t = cnnkit::empty(sizes);
+  float* p = t.data_ptr<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = pat(i, seed);
+  if (grad) t.set_requires_grad(true);
+  return t;
+}
+
+// The message of the cnnkit::Error that f throws, or "" if it throws none.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+inline std::string message_of(const std::function<void()>& f) { return error_of(f); }
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace cnnkit::test

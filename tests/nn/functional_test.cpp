@@ -10,10 +10,14 @@
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"
 
+#include "test_util.h"
+
 using namespace cnnkit;
 namespace F = cnnkit::nn::functional;
 
 namespace {
+
+using cnnkit::test::message_of;
 
 void expect_near(const Tensor& t, const std::vector<float>& expected, float tol = 1e-5f) {
   auto v = t.contiguous().to_vector();
@@ -21,14 +25,6 @@ void expect_near(const Tensor& t, const std::vector<float>& expected, float tol 
   for (size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(v[i], expected[i], tol) << "element " << i;
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // x = torch.arange(16.).reshape(1, 1, 4, 4); w = torch.tensor([[[[1., 0], [0, -1]]]])
 Tensor x4() { return arange(16, kFloat).reshape({1, 1, 4, 4}); }

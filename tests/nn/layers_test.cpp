@@ -12,9 +12,13 @@
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"
 
+#include "test_util.h"
+
 using namespace cnnkit;
 
 namespace {
+
+using cnnkit::test::message_of;
 
 template <typename M>
 std::string str(const M& module) {
@@ -29,14 +33,6 @@ void expect_near(const Tensor& t, const std::vector<float>& expected, float tol 
   for (size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(v[i], expected[i], tol) << "element " << i;
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // x = torch.arange(16.).reshape(2, 2, 2, 2) / 10
 Tensor bn_input() { return arange(16, kFloat).reshape({2, 2, 2, 2}) / 10; }

@@ -11,23 +11,19 @@
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"
 
+#include "test_util.h"
+
 using namespace cnnkit;
 
 namespace {
+
+using cnnkit::test::message_of;
 
 nn::Sequential small_net() {
   return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(3, 4, 3).padding(1)), nn::BatchNorm2d(4), nn::ReLU(),
                         nn::Flatten(), nn::Linear(4 * 4 * 4, 2));
 }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

@@ -14,20 +14,14 @@
 #include "cnnkit/kernels/conv.h"
 #include "cnnkit/ops/conv.h"
 
+#include "test_util.h"
+
 namespace cnnkit {
 namespace {
 
-// Deterministic inputs, exactly representable in float, that PyTorch rebuilds identically:
-//   def pat(n, seed): return torch.tensor([((i*7 + seed*13) % 19 - 9) / 8.0 for i in range(n)])
-float pat(int64_t i, int seed) { return static_cast<float>((i * 7 + seed * 13) % 19 - 9) / 8.0f; }
+using cnnkit::test::pattern;
+using cnnkit::test::pat;
 
-Tensor pattern(const std::vector<int64_t>& sizes, int seed, bool grad = false) {
-  Tensor t = cnnkit::empty(sizes);
-  float* p = t.data_ptr<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = pat(i, seed);
-  if (grad) t.set_requires_grad(true);
-  return t;
-}
 
 // Checksum: sum_i t[i] * pat(i, 101) in double, and the sum of |terms| to scale tolerances.
 //   def wsum(x): return float((x.reshape(-1) * pat(x.numel(), 101)).sum())

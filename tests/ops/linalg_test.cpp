@@ -21,22 +21,15 @@ using cnnkit::test::seq;
 
 namespace {
 
+using cnnkit::test::error_of;
+using cnnkit::test::contains;
+
 std::vector<float> seqv(int64_t n, double a, double b = 0.3) {
   std::vector<float> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>(std::sin(a * i + b));
   return v;
 }
 Tensor first(const Tensor& t, int64_t n) { return t.reshape({-1}).slice(0, 0, n); }
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // C = alpha op(A) op(B) + beta C in double, same conventions as kernels::sgemm.
 void ref_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const std::vector<float>& a, int64_t lda,

@@ -14,21 +14,14 @@
 #include "cnnkit/kernels/pool.h"
 #include "cnnkit/ops/pool.h"
 
+#include "test_util.h"
+
 namespace cnnkit {
 namespace {
 
-// Deterministic inputs, exactly representable in float, that PyTorch rebuilds identically:
-//   def pat(n, seed): return torch.tensor([((i*7 + seed*13) % 19 - 9) / 8.0 for i in range(n)])
-//   def t(sizes, seed): return pat(numel(sizes), seed).reshape(sizes)
-float pat(int64_t i, int seed) { return static_cast<float>((i * 7 + seed * 13) % 19 - 9) / 8.0f; }
+using cnnkit::test::pattern;
+using cnnkit::test::pat;
 
-Tensor pattern(const std::vector<int64_t>& sizes, int seed, bool grad = false) {
-  Tensor t = cnnkit::empty(sizes);
-  float* p = t.data_ptr<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = pat(i, seed);
-  if (grad) t.set_requires_grad(true);
-  return t;
-}
 
 std::vector<double> as_doubles(const Tensor& t) {
   std::vector<double> v(static_cast<size_t>(t.numel()));

@@ -19,6 +19,9 @@ using cnnkit::test::lit;
 
 namespace {
 
+using cnnkit::test::error_of;
+using cnnkit::test::contains;
+
 template <typename T>
 Tensor typed(std::vector<T> v, std::vector<int64_t> sizes, ScalarType dt) {
   Tensor t = cnnkit::empty(sizes, dt);
@@ -31,16 +34,6 @@ std::vector<int64_t> as_longs(const Tensor& t) {
   for (int64_t i = 0; i < t.numel(); ++i) out.push_back(p[i]);
   return out;
 }
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

@@ -18,6 +18,9 @@ using cnnkit::test::lit;
 
 namespace {
 
+using cnnkit::test::error_of;
+using cnnkit::test::contains;
+
 Tensor longs(std::vector<int64_t> v, std::vector<int64_t> sizes) {
   Tensor t = cnnkit::empty(sizes, kLong);
   std::copy(v.begin(), v.end(), t.data_ptr<int64_t>());
@@ -28,16 +31,6 @@ std::vector<int64_t> as_longs(const Tensor& t) {
   for (float v : t.to_vector()) out.push_back(static_cast<int64_t>(v));
   return out;
 }
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 
