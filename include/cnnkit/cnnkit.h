@@ -29,9 +29,13 @@
 #include "cnnkit/core/rng.h"
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
+#include "cnnkit/data/data.h"
 #include "cnnkit/io/safetensors.h"
+#include "cnnkit/models/models.h"
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"
+#include "cnnkit/optim/optim.h"
+#include "cnnkit/train/train.h"
 
 // LibTorch's macros keep their names: `TORCH_MODULE(Net)` has no `torch::` to replace.
 #ifndef TORCH_MODULE

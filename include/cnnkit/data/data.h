@@ -1,0 +1,5 @@
+// The data layer (torch/data.h + torchvision): datasets, transforms, DataLoader, splits.
+#pragma once
+
+#include "cnnkit/data/dataloader.h"
+#include "cnnkit/data/dataset.h"

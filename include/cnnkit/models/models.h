@@ -1,0 +1,2 @@
+// The models layer: the model zoo, models built from config files, model summaries.
+#pragma once

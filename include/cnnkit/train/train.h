@@ -1,0 +1,2 @@
+// The train layer: Trainer, callbacks, metrics, progress bar, run configs.
+#pragma once
