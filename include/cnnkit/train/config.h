@@ -1,0 +1,240 @@
+// Run configs: one YAML file says everything a training run needs (data, model, loss,
+// optimiser, schedule, regularisation, early stopping, epochs, seed, output). This file
+// parses and validates it into a typed RunConfig, applies `--set key.sub=value` overrides,
+// writes the resolved config back as YAML, and builds each object the run needs from it,
+// so the `cnnkit` command stays thin. It does not run the training loop (train::Trainer).
+//
+//   train::RunConfig cfg = train::load_run_config("configs/lenet5-fashion-mnist.yaml",
+//                                                 {"optimizer.lr=0.1", "epochs=3"});
+//   train::RunData data = train::build_datasets(cfg);      // train / val / test + normalize
+//   nn::AnyModule model = train::build_model(cfg);
+//   auto opt   = train::build_optimizer(cfg, model.ptr()->parameters());
+//   auto sched = train::build_scheduler(cfg, *opt, steps_per_epoch);
+//   train::save_resolved_config(cfg, run_dir + "/config.yaml");
+//
+// Every error is a cnnkit::ValueError naming the file, the line and the key:
+//   "configs/x.yaml:12: unknown key 'lerning_rate' in optimizer (allowed: ...); did you mean 'lr'?"
+//   "configs/x.yaml (after --set optimizer.lr=abc): key 'lr': expected a number, got 'abc'"
+// Sections and their keys are documented in docs/ (configs) and in configs/*.yaml.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cnnkit/core/tensor.h"
+
+namespace cnnkit {
+namespace nn {
+class Module;
+}
+namespace optim {
+class Optimizer;
+class LRScheduler;
+}  // namespace optim
+namespace data {
+class DatasetBase;
+}
+}  // namespace cnnkit
+
+namespace cnnkit::train {
+
+// One transform of a `data.transforms.train|eval` list: a torchvision class name and its
+// keyword arguments (a mapping, possibly empty). Written in YAML as any of
+//   - ToTensor                       - RandomCrop: {size: 28, padding: 2}
+//   - {name: RandomHorizontalFlip, p: 0.5}
+struct TransformSpec {
+  std::string name;
+  YAML::Node args;  // a mapping (kwargs), never null
+  int line = -1;    // 0-based line in the config file, -1 when made in code
+};
+
+struct DataConfig {
+  // fashion-mnist | mnist | cifar10 | cifar100 | image-folder | npy | csv
+  std::string dataset = "fashion-mnist";
+  std::string root;  // IDX/CIFAR/image-folder directory; default per dataset
+  // npy: train_images, train_labels, test_images, test_labels (.npy files);
+  // csv: train, test (label column `label_column`, pixels in the other columns);
+  // image-folder: train, test (class sub-folders; default root/train, root/test).
+  std::string train_images, train_labels, test_images, test_labels;  // npy
+  std::string train, test;                                           // csv, image-folder
+  std::string label_column = "label";                                // csv
+  std::vector<int64_t> image_shape;  // csv: (C, H, W) of a row's pixels; npy: unused
+  // Validation split of the training set (0 = none).
+  double val_fraction = 0.1;
+  bool stratified = true;
+  uint64_t split_seed = 0;
+  // Only the first N examples of train / test (0 = all): quick runs and tests.
+  int64_t subset_train = 0;
+  int64_t subset_test = 0;
+  // Normalize: "auto" (per-channel mean/std of the training split), "none", or "explicit".
+  std::string normalize = "auto";
+  std::vector<double> mean, std;  // explicit values (also filled in by build_datasets for auto)
+  bool clean = false;             // drop corrupt / non-finite / duplicate examples
+  int64_t batch_size = 64;
+  int64_t eval_batch_size = 256;
+  int64_t workers = 2;
+  std::vector<TransformSpec> train_transforms;
+  std::vector<TransformSpec> eval_transforms;
+};
+
+struct LossConfig {
+  std::string name = "CrossEntropyLoss";  // PyTorch class name
+  std::string reduction = "mean";
+  double label_smoothing = 0.0;           // CrossEntropyLoss
+  int64_t ignore_index = -100;            // CrossEntropyLoss, NLLLoss
+  std::vector<double> weight;             // class weights (empty = none)
+  std::vector<double> pos_weight;         // BCEWithLogitsLoss
+  double beta = 1.0;                      // SmoothL1Loss
+  double delta = 1.0;                     // HuberLoss
+};
+
+// PyTorch's argument names and defaults for each optimiser; keys an optimiser does not take
+// are rejected when parsing.
+struct OptimizerConfig {
+  std::string name = "SGD";  // SGD | Adam | AdamW | Adagrad | RMSprop
+  double lr = 0.01;
+  double momentum = 0.0;      // SGD, RMSprop
+  double dampening = 0.0;     // SGD
+  bool nesterov = false;      // SGD
+  double weight_decay = 0.0;  // every optimiser (AdamW's default is 1e-2)
+  std::vector<double> betas = {0.9, 0.999};  // Adam, AdamW
+  double eps = 1e-8;          // Adam, AdamW, RMSprop (1e-8), Adagrad (1e-10)
+  bool amsgrad = false;       // Adam, AdamW
+  double lr_decay = 0.0;      // Adagrad
+  double initial_accumulator_value = 0.0;  // Adagrad
+  double alpha = 0.99;        // RMSprop
+  bool centered = false;      // RMSprop
+};
+
+struct SchedulerConfig {
+  // none | StepLR | MultiStepLR | ExponentialLR | CosineAnnealingLR |
+  // CosineAnnealingWarmRestarts | ReduceLROnPlateau | LinearLR | OneCycleLR
+  std::string name = "none";
+  int64_t step_size = 10;                // StepLR
+  double gamma = 0.1;                    // StepLR, MultiStepLR, ExponentialLR
+  std::vector<int64_t> milestones;       // MultiStepLR
+  int64_t T_max = 0;                     // CosineAnnealingLR (0 = epochs - warmup epochs)
+  double eta_min = 0.0;                  // CosineAnnealing*
+  int64_t T_0 = 10;                      // CosineAnnealingWarmRestarts
+  int64_t T_mult = 1;                    // CosineAnnealingWarmRestarts
+  std::string mode = "min";              // ReduceLROnPlateau
+  double factor = 0.1;                   // ReduceLROnPlateau
+  int64_t patience = 10;                 // ReduceLROnPlateau
+  double threshold = 1e-4;               // ReduceLROnPlateau
+  std::string threshold_mode = "rel";    // ReduceLROnPlateau
+  int64_t cooldown = 0;                  // ReduceLROnPlateau
+  double min_lr = 0.0;                   // ReduceLROnPlateau
+  std::string monitor = "val_loss";      // ReduceLROnPlateau: the metric it steps on
+  double start_factor = 1.0 / 3.0;       // LinearLR
+  double end_factor = 1.0;               // LinearLR
+  int64_t total_iters = 5;               // LinearLR
+  double max_lr = 0.0;                   // OneCycleLR (0 = the optimiser's lr)
+  double pct_start = 0.3;                // OneCycleLR
+  std::string anneal_strategy = "cos";   // OneCycleLR
+  double div_factor = 25.0;              // OneCycleLR
+  double final_div_factor = 1e4;         // OneCycleLR
+  bool three_phase = false;              // OneCycleLR
+  // Linear warm-up chained before the schedule (SequentialLR of LinearLR and it).
+  int64_t warmup_epochs = 0;
+  double warmup_start_factor = 0.1;
+  bool per_batch() const { return name == "OneCycleLR"; }
+};
+
+struct RegularizationConfig {
+  double l1 = 0.0;               // lambda of sum |w| added to the loss
+  double l2 = 0.0;               // lambda of sum w^2 added to the loss
+  std::string params = "weights";  // weights (dims >= 2, no biases or norms) | all
+};
+
+struct EarlyStoppingConfig {
+  bool enabled = false;
+  std::string monitor = "val_loss";
+  int64_t patience = 5;
+  double min_delta = 0.0;
+  std::string mode = "auto";  // min | max | auto (max for accuracies)
+  bool restore_best_weights = true;
+};
+
+struct RunConfig {
+  std::string name;    // the config file's stem ("lenet5-fashion-mnist")
+  std::string source;  // the file it was read from ("" when made in code)
+  DataConfig data;
+  YAML::Node model;    // the `model:` section as written, for models::build
+  LossConfig loss;
+  OptimizerConfig optimizer;
+  SchedulerConfig scheduler;
+  RegularizationConfig regularization;
+  EarlyStoppingConfig early_stopping;
+  int64_t epochs = 10;
+  uint64_t seed = 0;
+  std::string output_dir;                // "" = runs/<name>-<timestamp>
+  std::optional<double> grad_clip_norm;  // clip_grad_norm_ max_norm; none when unset
+};
+
+// Reads, overrides, validates and fills defaults. `overrides` are "a.b.c=value" strings
+// (value parsed as a YAML scalar or flow collection: 0.1, true, [3, 5], {p: 0.5}).
+// Throws IOError for an unreadable file or malformed YAML (naming the file and line),
+// ValueError for anything invalid (naming file, line and key; for a --set, the override).
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
+
+// The same from YAML text; `file` names it in messages.
+RunConfig parse_run_config(const std::string& yaml_text, const std::string& file,
+                           const std::vector<std::string>& overrides = {});
+
+// Applies one "a.b=value" override to a YAML tree (creating the key when missing);
+// ValueError naming the override when it is malformed or its path crosses a scalar.
+void apply_override(YAML::Node& root, const std::string& assignment);
+
+// Parses and validates a YAML tree already loaded (no overrides).
+RunConfig parse_run_config(const YAML::Node& root, const std::string& file);
+
+// The resolved config (defaults filled in) as YAML; parse_run_config() of it gives the
+// same config back.
+YAML::Node to_yaml(const RunConfig& cfg);
+std::string to_yaml_string(const RunConfig& cfg);
+// Writes to_yaml_string(cfg) to `path` atomically (temporary file + rename).
+void save_resolved_config(const RunConfig& cfg, const std::string& path);
+
+// ---- building the run's objects from the config ----------------------------------------
+
+// The model from the `model:` section (models::build), seeded with cfg.seed first.
+std::shared_ptr<nn::Module> build_model(const RunConfig& cfg);
+
+// The loss as a function of (logits, targets), reduction as configured.
+using LossFn = std::function<Tensor(const Tensor&, const Tensor&)>;
+LossFn build_loss(const RunConfig& cfg);
+
+std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& cfg,
+                                                  const std::vector<Tensor>& params);
+
+// The epoch scheduler (warm-up chained with SequentialLR), or nullptr for "none" and for
+// ReduceLROnPlateau (see build_plateau_scheduler). OneCycleLR is stepped per batch and
+// needs steps_per_epoch.
+std::unique_ptr<optim::LRScheduler> build_scheduler(const RunConfig& cfg, optim::Optimizer& opt,
+                                                    int64_t steps_per_epoch);
+
+// The datasets of a run: train (after the validation split), val (may be null), test, with
+// transforms applied (train augmentation; eval transforms for val and test), class names,
+// the input shape (C, H, W) and the normalisation in effect.
+struct RunData {
+  std::shared_ptr<data::DatasetBase> train, val, test;
+  std::vector<std::string> classes;
+  std::vector<int64_t> input_shape;  // (C, H, W) after the eval transforms
+  std::vector<double> mean, std;     // empty when not normalised
+  std::vector<std::string> report;   // what cleaning / splitting did, one line each
+};
+// `need_train` false loads only the test set (eval).
+RunData build_datasets(RunConfig& cfg, bool need_train = true);
+
+// The eval transforms (and normalisation) applied to one decoded image (C, H, W) uint8:
+// what `cnnkit predict` feeds the model. cfg.data.mean/std must be resolved (a saved run's
+// config has them).
+Tensor preprocess_image(const RunConfig& cfg, const Tensor& image);
+
+}  // namespace cnnkit::train

@@ -1,0 +1,252 @@
+// Run config parsing: defaults, every validation error naming file, line and key, --set
+// overrides, and the resolved config round-tripping through YAML.
+#include "cnnkit/train/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "test_util.h"
+
+using namespace cnnkit;
+using cnnkit::test::contains;
+using cnnkit::test::error_of;
+using train::parse_run_config;
+
+namespace {
+
+const char* kBase = R"(data:
+  dataset: fashion-mnist
+  batch_size: 32
+model:
+  name: lenet5
+optimizer:
+  name: SGD
+  lr: 0.03
+  momentum: 0.9
+  weight_decay: 5e-4
+scheduler:
+  name: CosineAnnealingLR
+epochs: 4
+)";
+
+std::string parse_error(const std::string& yaml, std::vector<std::string> overrides = {}) {
+  return error_of([&] { parse_run_config(yaml, "cfg.yaml", overrides); });
+}
+
+}  // namespace
+
+TEST(RunConfig, DefaultsFilledIn) {
+  train::RunConfig cfg = parse_run_config(kBase, "configs/lenet.yaml");
+  EXPECT_EQ(cfg.name, "lenet");
+  EXPECT_EQ(cfg.data.dataset, "fashion-mnist");
+  EXPECT_EQ(cfg.data.root, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(cfg.data.batch_size, 32);
+  EXPECT_EQ(cfg.data.eval_batch_size, 256);
+  EXPECT_DOUBLE_EQ(cfg.data.val_fraction, 0.1);
+  EXPECT_EQ(cfg.data.normalize, "auto");
+  EXPECT_EQ(cfg.loss.name, "CrossEntropyLoss");
+  EXPECT_EQ(cfg.optimizer.name, "SGD");
+  EXPECT_DOUBLE_EQ(cfg.optimizer.lr, 0.03);
+  EXPECT_DOUBLE_EQ(cfg.optimizer.weight_decay, 5e-4);
+  EXPECT_FALSE(cfg.optimizer.nesterov);
+  EXPECT_EQ(cfg.scheduler.name, "CosineAnnealingLR");
+  EXPECT_EQ(cfg.scheduler.T_max, 0);  // 0 = the run's epochs, resolved when built
+  EXPECT_EQ(cfg.epochs, 4);
+  EXPECT_FALSE(cfg.grad_clip_norm.has_value());
+  EXPECT_FALSE(cfg.early_stopping.enabled);
+  EXPECT_EQ(cfg.model["name"].as<std::string>(), "lenet5");
+}
+
+TEST(RunConfig, OptimizerDefaultsArePyTorchs) {
+  auto cfg = parse_run_config("model: lenet5\noptimizer: {name: AdamW}\n", "c.yaml");
+  EXPECT_DOUBLE_EQ(cfg.optimizer.lr, 1e-3);
+  EXPECT_DOUBLE_EQ(cfg.optimizer.weight_decay, 1e-2);  // AdamW's default, not Adam's
+  EXPECT_DOUBLE_EQ(cfg.optimizer.eps, 1e-8);
+  cfg = parse_run_config("model: lenet5\noptimizer: {name: Adagrad}\n", "c.yaml");
+  EXPECT_DOUBLE_EQ(cfg.optimizer.lr, 1e-2);
+  EXPECT_DOUBLE_EQ(cfg.optimizer.eps, 1e-10);
+  cfg = parse_run_config("model: lenet5\noptimizer: {name: RMSprop}\n", "c.yaml");
+  EXPECT_DOUBLE_EQ(cfg.optimizer.alpha, 0.99);
+}
+
+TEST(RunConfig, TransformsInThreeSpellings) {
+  auto cfg = parse_run_config(R"(model: lenet5
+data:
+  transforms:
+    train:
+      - RandomCrop: {size: 28, padding: 2}
+      - RandomHorizontalFlip
+      - {name: RandomRotation, degrees: 10}
+)", "c.yaml");
+  ASSERT_EQ(cfg.data.train_transforms.size(), 3u);
+  EXPECT_EQ(cfg.data.train_transforms[0].name, "RandomCrop");
+  EXPECT_EQ(cfg.data.train_transforms[0].args["padding"].as<int>(), 2);
+  EXPECT_EQ(cfg.data.train_transforms[0].line, 4);
+  EXPECT_EQ(cfg.data.train_transforms[1].name, "RandomHorizontalFlip");
+  EXPECT_EQ(cfg.data.train_transforms[1].args.size(), 0u);
+  EXPECT_EQ(cfg.data.train_transforms[2].name, "RandomRotation");
+  EXPECT_EQ(cfg.data.train_transforms[2].args["degrees"].as<int>(), 10);
+  EXPECT_FALSE(cfg.data.train_transforms[2].args["name"].IsDefined());
+}
+
+TEST(RunConfig, UnknownKeyNamesFileLineAndSuggestion) {
+  const std::string yaml = std::string(kBase) + "optimiser: {lr: 1}\n";
+  const std::string msg = parse_error(yaml);
+  EXPECT_TRUE(contains(msg, "cfg.yaml:14:")) << msg;
+  EXPECT_TRUE(contains(msg, "unknown key 'optimiser'")) << msg;
+  EXPECT_TRUE(contains(msg, "did you mean 'optimizer'")) << msg;
+}
+
+TEST(RunConfig, UnknownKeyInASection) {
+  const std::string msg = parse_error("model: lenet5\noptimizer:\n  name: SGD\n  lerning_rate: 0.1\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:4:")) << msg;
+  EXPECT_TRUE(contains(msg, "unknown key 'lerning_rate' in optimizer SGD")) << msg;
+  // a key another optimiser takes is still unknown for this one
+  const std::string betas = parse_error("model: lenet5\noptimizer: {name: SGD, betas: [0.9, 0.99]}\n");
+  EXPECT_TRUE(contains(betas, "cfg.yaml:2:")) << betas;
+  EXPECT_TRUE(contains(betas, "unknown key 'betas'")) << betas;
+}
+
+TEST(RunConfig, WrongTypeNamesKeyAndLine) {
+  std::string msg = parse_error("model: lenet5\nepochs: ten\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:2:")) << msg;
+  EXPECT_TRUE(contains(msg, "key 'epochs': expected an integer, got 'ten'")) << msg;
+  msg = parse_error("model: lenet5\ndata:\n  batch_size: 6.5\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:3: key 'batch_size'")) << msg;
+  msg = parse_error("model: lenet5\ndata:\n  clean: maybe\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:3: key 'clean': expected true or false")) << msg;
+  msg = parse_error("model: lenet5\noptimizer: {name: Adam, betas: 0.9}\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:2: key 'betas': expected a list of numbers")) << msg;
+  msg = parse_error("model: lenet5\ndata: [1, 2]\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:2:")) << msg;
+  EXPECT_TRUE(contains(msg, "expected a mapping")) << msg;
+}
+
+TEST(RunConfig, BadValuesNameKeyAndLine) {
+  std::string msg = parse_error("model: lenet5\noptimizer:\n  lr: -1\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:3: key 'lr': must be > 0, got '-1'")) << msg;
+  msg = parse_error("model: lenet5\ndata:\n  split: {val: 1.5}\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:3: key 'val': must be in [0, 1)")) << msg;
+  msg = parse_error("model: lenet5\ndata: {dataset: fashion-minst}\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:2: unknown dataset 'fashion-minst'")) << msg;
+  EXPECT_TRUE(contains(msg, "did you mean 'fashion-mnist'")) << msg;
+  msg = parse_error("model: lenet5\noptimizer: {name: Adamw}\n");
+  EXPECT_TRUE(contains(msg, "unknown optimizer 'Adamw'")) << msg;
+  EXPECT_TRUE(contains(msg, "did you mean 'AdamW'")) << msg;
+  msg = parse_error("model: lenet5\nscheduler: {name: CosineAnnealing}\n");
+  EXPECT_TRUE(contains(msg, "unknown scheduler 'CosineAnnealing'")) << msg;
+  msg = parse_error("model: lenet5\nloss: CrossEntropy\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:2: unknown loss 'CrossEntropy'")) << msg;
+  EXPECT_TRUE(contains(msg, "did you mean 'CrossEntropyLoss'")) << msg;
+  msg = parse_error("model: lenet5\nloss: {name: MSELoss, label_smoothing: 0.1}\n");
+  EXPECT_TRUE(contains(msg, "unknown key 'label_smoothing' in loss MSELoss")) << msg;
+  msg = parse_error("model: lenet5\nepochs: 3\nscheduler: {name: StepLR, warmup: {epochs: 3}}\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:3: scheduler.warmup")) << msg;
+  msg = parse_error("model: lenet5\nscheduler: {name: MultiStepLR, milestones: [5, 2]}\n");
+  EXPECT_TRUE(contains(msg, "key 'milestones': must be increasing epochs")) << msg;
+}
+
+TEST(RunConfig, MissingPiecesNamed) {
+  std::string msg = parse_error("epochs: 3\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:1: missing required key 'model'")) << msg;
+  msg = parse_error("");
+  EXPECT_TRUE(contains(msg, "cfg.yaml: the config is empty")) << msg;
+  msg = parse_error("model: lenet5\ndata:\n  dataset: npy\n  paths: {train_images: a.npy}\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:4: data.paths: dataset 'npy' needs key 'train_labels'")) << msg;
+  msg = parse_error("model: lenet5\ndata: {dataset: cifar10}\n");
+  EXPECT_TRUE(contains(msg, "dataset 'cifar10' needs key 'root'")) << msg;
+  msg = parse_error("model: lenet5\ndata:\n  normalize: {mean: [0.5]}\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:3: missing required key 'std' in data.normalize")) << msg;
+}
+
+TEST(RunConfig, MalformedYamlIsAnIOErrorWithLine) {
+  EXPECT_THROW(parse_run_config("model: lenet5\ndata: {a: [1, 2}\n", "bad.yaml"), IOError);
+  const std::string msg = error_of([] { parse_run_config("model: [\n", "bad.yaml"); });
+  EXPECT_TRUE(contains(msg, "bad.yaml:")) << msg;
+  EXPECT_TRUE(contains(msg, "malformed YAML")) << msg;
+}
+
+TEST(RunConfig, MissingFileIsAnIOError) {
+  EXPECT_THROW(train::load_run_config("/nonexistent/x.yaml"), IOError);
+  const std::string msg = error_of([] { train::load_run_config("/nonexistent/x.yaml"); });
+  EXPECT_TRUE(contains(msg, "config file not found: /nonexistent/x.yaml")) << msg;
+}
+
+TEST(RunConfig, SetOverridesAreTypedAndValidated) {
+  auto cfg = parse_run_config(kBase, "c.yaml",
+                              {"optimizer.lr=0.1", "epochs=2", "data.split.val=0",
+                               "optimizer.nesterov=true", "scheduler.warmup.epochs=1",
+                               "data.transforms.train=[RandomHorizontalFlip]"});
+  EXPECT_DOUBLE_EQ(cfg.optimizer.lr, 0.1);
+  EXPECT_EQ(cfg.epochs, 2);
+  EXPECT_DOUBLE_EQ(cfg.data.val_fraction, 0.0);
+  EXPECT_TRUE(cfg.optimizer.nesterov);
+  EXPECT_EQ(cfg.scheduler.warmup_epochs, 1);
+  ASSERT_EQ(cfg.data.train_transforms.size(), 1u);
+  EXPECT_EQ(cfg.data.train_transforms[0].name, "RandomHorizontalFlip");
+  // a new section is created
+  cfg = parse_run_config("model: lenet5\n", "c.yaml", {"regularization.l2=1e-4"});
+  EXPECT_DOUBLE_EQ(cfg.regularization.l2, 1e-4);
+  // a list item by index
+  cfg = parse_run_config("model: lenet5\ndata:\n  transforms:\n    train: [{name: RandomCrop, size: 28}]\n",
+                         "c.yaml", {"data.transforms.train.0.padding=4"});
+  EXPECT_EQ(cfg.data.train_transforms[0].args["padding"].as<int>(), 4);
+}
+
+TEST(RunConfig, SetErrorsNameTheOverride) {
+  std::string msg = parse_error(kBase, {"optimizer.lr=abc"});
+  EXPECT_TRUE(contains(msg, "--set optimizer.lr=abc")) << msg;
+  EXPECT_TRUE(contains(msg, "key 'lr': expected a number, got 'abc'")) << msg;
+  msg = parse_error(kBase, {"optimizer.momentun=0.5"});
+  EXPECT_TRUE(contains(msg, "--set optimizer.momentun=0.5")) << msg;
+  EXPECT_TRUE(contains(msg, "unknown key 'momentun'")) << msg;
+  EXPECT_TRUE(contains(msg, "did you mean 'momentum'")) << msg;
+  msg = parse_error(kBase, {"epochs"});
+  EXPECT_TRUE(contains(msg, "--set epochs: expected key.sub=value")) << msg;
+  msg = parse_error(kBase, {"epochs.x=3"});
+  EXPECT_TRUE(contains(msg, "--set epochs.x=3: 'epochs' is a value")) << msg;
+  msg = parse_error(kBase, {"data.batch_size=[1"});
+  EXPECT_TRUE(contains(msg, "--set data.batch_size=[1: the value is not valid YAML")) << msg;
+  EXPECT_THROW(parse_run_config(kBase, "c.yaml", {"epochs=0"}), ValueError);
+}
+
+TEST(RunConfig, ResolvedConfigRoundTrips) {
+  auto cfg = parse_run_config(R"(model: {name: resnet20, num_classes: 10}
+data:
+  dataset: npy
+  paths: {train_images: a.npy, train_labels: b.npy, test_images: c.npy, test_labels: d.npy}
+  normalize: {mean: [0.286], std: [0.353]}
+  subset: {train: 100}
+  transforms:
+    train: [{RandomCrop: {size: 28, padding: 2}}, RandomHorizontalFlip]
+    eval: []
+loss: {name: CrossEntropyLoss, label_smoothing: 0.1}
+optimizer: {name: AdamW, lr: 0.003, betas: [0.9, 0.98]}
+scheduler: {name: OneCycleLR, max_lr: 0.01}
+early_stopping: {patience: 3, monitor: val_accuracy}
+regularization: {l1: 1e-5}
+grad_clip_norm: 5
+epochs: 7
+seed: 42
+)", "configs/r.yaml");
+  const std::string text = train::to_yaml_string(cfg);
+  EXPECT_TRUE(contains(text, "lr: 0.003\n")) << text;  // shortest round-trip, not 0.0030000000000000001
+  const std::string path = cnnkit::test::temp_path("resolved.yaml");
+  train::save_resolved_config(cfg, path);
+  auto back = train::load_run_config(path);
+  EXPECT_EQ(train::to_yaml_string(back), text);
+  EXPECT_EQ(back.name, "r");  // the original config's name, not the file's
+  EXPECT_EQ(back.data.mean, std::vector<double>({0.286}));
+  EXPECT_EQ(back.data.normalize, "explicit");
+  EXPECT_EQ(back.data.subset_train, 100);
+  EXPECT_EQ(back.scheduler.name, "OneCycleLR");
+  EXPECT_DOUBLE_EQ(back.scheduler.max_lr, 0.01);
+  EXPECT_TRUE(back.early_stopping.enabled);
+  EXPECT_EQ(back.early_stopping.monitor, "val_accuracy");
+  EXPECT_DOUBLE_EQ(*back.grad_clip_norm, 5.0);
+  EXPECT_EQ(back.seed, 42u);
+  ASSERT_EQ(back.data.train_transforms.size(), 2u);
+  EXPECT_EQ(back.data.train_transforms[0].args["padding"].as<int>(), 2);
+  EXPECT_EQ(back.model["num_classes"].as<int>(), 10);
+}
