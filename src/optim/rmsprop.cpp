@@ -1,1 +1,141 @@
-// placeholder: implemented by its family's change
+// RMSprop: PyTorch 1.13's _single_tensor_rmsprop as one fused loop per parameter over raw
+// arrays (centered and momentum variants specialised at compile time). No `maximize`.
+#include "cnnkit/optim/rmsprop.h"
+
+#include <cmath>
+
+#include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/core/threads.h"
+
+namespace cnnkit {
+namespace optim {
+
+RMSpropOptions::RMSpropOptions(double lr) : lr_(lr) {}
+
+void RMSpropOptions::save(StateDict& dict, const std::string& prefix) const {
+  dict.scalars[prefix + "lr"] = lr();
+  dict.scalars[prefix + "alpha"] = alpha();
+  dict.scalars[prefix + "eps"] = eps();
+  dict.scalars[prefix + "weight_decay"] = weight_decay();
+  dict.scalars[prefix + "momentum"] = momentum();
+  dict.scalars[prefix + "centered"] = centered() ? 1.0 : 0.0;
+}
+
+void RMSpropOptions::load(const StateDict& dict, const std::string& prefix) {
+  lr(detail::read_scalar(dict, prefix + "lr"));
+  alpha(detail::read_scalar(dict, prefix + "alpha"));
+  eps(detail::read_scalar(dict, prefix + "eps"));
+  weight_decay(detail::read_scalar(dict, prefix + "weight_decay"));
+  momentum(detail::read_scalar(dict, prefix + "momentum"));
+  centered(detail::read_scalar(dict, prefix + "centered") != 0.0);
+}
+
+void RMSpropParamState::save(StateDict& dict, const std::string& prefix) const {
+  dict.scalars[prefix + "step"] = static_cast<double>(step());
+  if (square_avg().defined()) dict.tensors[prefix + "square_avg"] = square_avg();
+  if (momentum_buffer().defined()) dict.tensors[prefix + "momentum_buffer"] = momentum_buffer();
+  if (grad_avg().defined()) dict.tensors[prefix + "grad_avg"] = grad_avg();
+}
+
+void RMSpropParamState::load(const StateDict& dict, const std::string& prefix) {
+  step(static_cast<int64_t>(detail::read_scalar(dict, prefix + "step")));
+  square_avg(detail::read_tensor(dict, prefix + "square_avg"));
+  if (detail::has_tensor(dict, prefix + "momentum_buffer"))
+    momentum_buffer(detail::read_tensor(dict, prefix + "momentum_buffer"));
+  if (detail::has_tensor(dict, prefix + "grad_avg")) grad_avg(detail::read_tensor(dict, prefix + "grad_avg"));
+}
+
+namespace {
+
+void validate(const RMSpropOptions& o) {
+  detail::check_option(o.lr() >= 0.0, "learning rate", o.lr());
+  detail::check_option(o.eps() >= 0.0, "epsilon value", o.eps());
+  detail::check_option(o.momentum() >= 0.0, "momentum value", o.momentum());
+  detail::check_option(o.weight_decay() >= 0.0, "weight_decay value", o.weight_decay());
+  detail::check_option(o.alpha() >= 0.0, "alpha value", o.alpha());
+}
+
+// N = number of elements; every array has N (buf, grad_avg unused when not needed).
+template <typename T>
+void rmsprop_update(T* __restrict param, T* __restrict square_avg, T* __restrict grad_avg, T* __restrict buf,
+                    const T* __restrict grad, int64_t n, const RMSpropOptions& o) {
+  const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay()), eps = static_cast<T>(o.eps());
+  const T alpha = static_cast<T>(o.alpha()), one_minus_alpha = static_cast<T>(1 - o.alpha());
+  const T momentum = static_cast<T>(o.momentum());
+  detail::dispatch_flags(
+      [&](auto decay, auto centered, auto use_momentum) {
+        parallel_for(n, kGrainSize, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) {
+            T g = grad[i];
+            if constexpr (decay) g = g + wd * param[i];
+            T sq = square_avg[i] * alpha + one_minus_alpha * g * g;
+            square_avg[i] = sq;
+            T avg;
+            if constexpr (centered) {
+              T ga = grad_avg[i] * alpha + one_minus_alpha * g;
+              grad_avg[i] = ga;
+              avg = std::sqrt(sq + T(-1) * ga * ga);
+            } else {
+              avg = std::sqrt(sq);
+            }
+            avg = avg + eps;
+            if constexpr (use_momentum) {
+              T m = buf[i] * momentum + g / avg;
+              buf[i] = m;
+              param[i] = param[i] + (-lr) * m;
+            } else {
+              param[i] = param[i] + (-lr) * g / avg;
+            }
+          }
+        });
+      },
+      o.weight_decay() != 0, o.centered(), o.momentum() > 0);
+}
+
+}  // namespace
+
+RMSprop::RMSprop(std::vector<OptimizerParamGroup> param_groups, RMSpropOptions defaults)
+    : Optimizer(std::move(param_groups), std::make_unique<RMSpropOptions>(defaults)) {
+  validate(defaults);
+  for (const auto& group : param_groups_) validate(static_cast<const RMSpropOptions&>(group.options()));
+}
+
+std::unique_ptr<OptimizerParamState> RMSprop::make_state() const { return std::make_unique<RMSpropParamState>(); }
+
+Tensor RMSprop::step(LossClosure closure) {
+  Tensor loss = evaluate_closure(closure);
+  NoGradGuard no_grad;
+  for (auto& group : param_groups_) {
+    const auto& o = static_cast<const RMSpropOptions&>(group.options());
+    for (const Tensor& p : group.params()) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      detail::UpdateView v(p, g, "RMSprop");
+      auto& slot = state_[key_of(p)];
+      if (!slot) slot = std::make_unique<RMSpropParamState>();
+      auto& s = static_cast<RMSpropParamState&>(*slot);
+      // Buffers appear when an option first needs them (PyTorch creates them with the state;
+      // the difference only shows if a group's options change between steps).
+      if (!s.square_avg().defined()) s.square_avg(detail::full_like_param(p, 0));
+      if (o.momentum() > 0 && !s.momentum_buffer().defined()) s.momentum_buffer(detail::full_like_param(p, 0));
+      if (o.centered() && !s.grad_avg().defined()) s.grad_avg(detail::full_like_param(p, 0));
+      s.step(s.step() + 1);
+      auto ptr = [](const Tensor& t, auto* tag) -> decltype(tag) {
+        using T = std::remove_pointer_t<decltype(tag)>;
+        return t.defined() ? t.data_ptr<T>() : nullptr;
+      };
+      if (v.is_double()) {
+        rmsprop_update(v.param<double>(), s.square_avg().data_ptr<double>(), ptr(s.grad_avg(), (double*)nullptr),
+                       ptr(s.momentum_buffer(), (double*)nullptr), v.grad<double>(), v.numel(), o);
+      } else {
+        rmsprop_update(v.param<float>(), s.square_avg().data_ptr<float>(), ptr(s.grad_avg(), (float*)nullptr),
+                       ptr(s.momentum_buffer(), (float*)nullptr), v.grad<float>(), v.numel(), o);
+      }
+      v.commit();
+    }
+  }
+  return loss;
+}
+
+}  // namespace optim
+}  // namespace cnnkit

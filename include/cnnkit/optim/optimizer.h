@@ -9,15 +9,21 @@
 //
 // Intended usage: SGD, Adam, AdamW, Adagrad, RMSprop derive from Optimizer and implement
 // step(); schedulers (lr_scheduler.h) drive options().get_lr()/set_lr() of every group.
+// Not here: sparse gradients, `maximize`, foreach/fused multi-tensor paths (cnnkit's
+// single loop per parameter is already one pass over memory).
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "cnnkit/core/tensor.h"
+#include "cnnkit/nn/options_arg.h"
 
 namespace cnnkit {
 namespace optim {
@@ -39,6 +45,14 @@ class OptimizerParamState {
   virtual void load(const StateDict& dict, const std::string& prefix) = 0;
 };
 
+template <typename Derived>
+class OptimizerCloneableParamState : public OptimizerParamState {
+ public:
+  std::unique_ptr<OptimizerParamState> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+};
+
 // Hyper-parameters of one parameter group (lr, momentum, betas, ...).
 class OptimizerOptions {
  public:
@@ -49,6 +63,20 @@ class OptimizerOptions {
   // Every option as PyTorch names it in param_groups ("lr", "momentum", "betas.0", ...).
   virtual void save(StateDict& dict, const std::string& prefix) const = 0;
   virtual void load(const StateDict& dict, const std::string& prefix) = 0;
+
+  // The momentum a scheduler may cycle (OneCycleLR): SGD's and RMSprop's `momentum`,
+  // Adam's and AdamW's `betas.0` (PyTorch's use_beta1). Optimisers without one say false.
+  virtual bool has_momentum() const { return false; }
+  virtual double get_momentum() const;
+  virtual void set_momentum(double momentum);
+};
+
+template <typename Derived>
+class OptimizerCloneableOptions : public OptimizerOptions {
+ public:
+  std::unique_ptr<OptimizerOptions> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
 };
 
 class OptimizerParamGroup {
@@ -67,9 +95,16 @@ class OptimizerParamGroup {
   std::vector<Tensor>& params() { return params_; }
   const std::vector<Tensor>& params() const { return params_; }
 
+  // PyTorch's group['initial_lr']: the lr a scheduler started from, set by the first
+  // scheduler attached (or OneCycleLR) and shared by every later one; saved with the group.
+  bool has_initial_lr() const { return initial_lr_.has_value(); }
+  double initial_lr() const;
+  void set_initial_lr(std::optional<double> lr) { initial_lr_ = lr; }
+
  private:
   std::vector<Tensor> params_;
   std::unique_ptr<OptimizerOptions> options_;
+  std::optional<double> initial_lr_;
 };
 
 class Optimizer {
@@ -86,10 +121,12 @@ class Optimizer {
   // loss first and returns it (PyTorch's contract), else returns an undefined Tensor.
   virtual Tensor step(LossClosure closure = nullptr) = 0;
 
-  // Groups without options get a copy of the defaults. A parameter may be in one group only.
+  // Groups without options get a copy of the defaults. A parameter may be in one group only
+  // and must be a leaf (PyTorch's checks, ValueError).
   void add_param_group(const OptimizerParamGroup& param_group);
   void add_parameters(const std::vector<Tensor>& parameters);  // to the first group
-  // set_to_none = true (PyTorch >= 2.0 and LibTorch's default) resets grads to undefined.
+  // set_to_none = true (PyTorch >= 2.0 and LibTorch's default) resets grads to undefined;
+  // false zeroes them in place (detached from any graph).
   void zero_grad(bool set_to_none = true);
 
   std::vector<Tensor> parameters() const;  // every group's, in order
@@ -103,6 +140,7 @@ class Optimizer {
 
   // PyTorch's layout: parameters are numbered 0.. across groups in order;
   // "param_groups.<g>.<option>", "param_groups.<g>.params" (count), "state.<i>.<name>".
+  // Tensors are copies: later steps do not change a dict already taken.
   StateDict state_dict() const;
   // Checks that the group and parameter counts and every shape match; throws ValueError
   // naming the key otherwise and leaves the optimiser unchanged.
@@ -112,11 +150,58 @@ class Optimizer {
   // Fresh state for a parameter, used by load_state_dict before reading it back.
   virtual std::unique_ptr<OptimizerParamState> make_state() const = 0;
   static const void* key_of(const Tensor& p) { return p.unsafeGetTensorImpl(); }
+  // Runs the closure with grad mode on (PyTorch's enable_grad around it).
+  static Tensor evaluate_closure(const LossClosure& closure);
 
   std::vector<OptimizerParamGroup> param_groups_;
   std::map<const void*, std::unique_ptr<OptimizerParamState>> state_;
   std::unique_ptr<OptimizerOptions> defaults_;
 };
+
+namespace detail {
+// Reading a flat dict: the value under `key`, or ValueError "... missing key '<key>'".
+double read_scalar(const StateDict& dict, const std::string& key);
+Tensor read_tensor(const StateDict& dict, const std::string& key);  // a contiguous copy
+bool has_tensor(const StateDict& dict, const std::string& key);
+Tensor copy_tensor(const Tensor& t);  // contiguous copy, no autograd
+// Fresh state buffer shaped like `p` (same dtype), every element `value`.
+Tensor full_like_param(const Tensor& p, double value);
+// PyTorch's "Invalid <what>: <value>" ValueError when `ok` is false.
+void check_option(bool ok, const char* what, double value);
+
+// A parameter and its gradient as contiguous arrays for an update loop. Checks that the
+// gradient matches the parameter (shape, float or double dtype). A non-contiguous gradient
+// is read from a contiguous copy; a non-contiguous parameter is updated in a contiguous
+// copy that commit() writes back (parameters of modules are contiguous: no copy there).
+class UpdateView {
+ public:
+  UpdateView(const Tensor& param, const Tensor& grad, const char* optimizer);
+  template <typename T> T* param() const { return static_cast<T*>(work_.data_ptr()); }
+  template <typename T> const T* grad() const { return static_cast<const T*>(grad_.data_ptr()); }
+  const Tensor& param_tensor() const { return param_; }
+  bool is_double() const { return work_.dtype() == kDouble; }
+  int64_t numel() const { return work_.numel(); }
+  void commit();
+
+ private:
+  Tensor param_, work_, grad_;
+};
+
+// Turns runtime flags into compile-time ones so each update loop is specialised and
+// vectorised without branches: dispatch_flags(f, a, b) calls f(bool_constant<a>, bool_constant<b>).
+template <bool... Bs, typename F>
+void dispatch_flags(F&& f) {
+  f(std::bool_constant<Bs>{}...);
+}
+template <bool... Bs, typename F, typename... Rest>
+void dispatch_flags(F&& f, bool b, Rest... rest) {
+  if (b) {
+    dispatch_flags<Bs..., true>(std::forward<F>(f), rest...);
+  } else {
+    dispatch_flags<Bs..., false>(std::forward<F>(f), rest...);
+  }
+}
+}  // namespace detail
 
 }  // namespace optim
 }  // namespace cnnkit
