@@ -1,1 +1,324 @@
-// placeholder: implemented by its family's change
+// The DataLoader: per-epoch order from (seed, epoch), batches built by a pass-scoped pool of
+// std::threads into a ring of slots and handed out in order; workers = 0 builds on the
+// caller's thread with the same code, so results do not depend on the thread count.
+// Not here: datasets, transforms, distributed sampling.
+#include "cnnkit/data/dataloader.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+namespace cnnkit {
+namespace data {
+
+namespace {
+
+// splitmix64's finaliser: a bijective 64-bit mix, so distinct inputs give distinct seeds.
+uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+uint64_t shuffle_seed(uint64_t seed, int64_t epoch) {
+  return mix64(mix64(seed ^ 0x5851f42d4c957f2dULL) ^ static_cast<uint64_t>(epoch));
+}
+uint64_t example_seed(uint64_t seed, int64_t epoch, size_t index) {
+  return mix64(mix64(mix64(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(index));
+}
+
+// Rethrows the current exception with `context` in front of its message, keeping the
+// cnnkit::Error subclass so callers can still catch ShapeError, IOError, ...
+[[noreturn]] void rethrow_with_context(std::exception_ptr ep, const std::string& context) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const ShapeError& e) {
+    throw ShapeError(context + e.what());
+  } catch (const TypeError& e) {
+    throw TypeError(context + e.what());
+  } catch (const IOError& e) {
+    throw IOError(context + e.what());
+  } catch (const NotImplementedError& e) {
+    throw NotImplementedError(context + e.what());
+  } catch (const InternalError& e) {
+    throw InternalError(context + e.what());
+  } catch (const ValueError& e) {
+    throw ValueError(context + e.what());
+  } catch (const Error& e) {
+    throw Error(context + e.what());
+  } catch (const std::exception& e) {
+    throw Error(context + e.what());
+  } catch (...) {
+    throw Error(context + "unknown exception");
+  }
+}
+
+// One batch tensor (N, ...) shaped like `first`, into which examples are copied.
+Tensor batch_like(const Tensor& first, int64_t n) {
+  std::vector<int64_t> sizes{n};
+  for (int64_t s : first.sizes()) sizes.push_back(s);
+  return cnnkit::empty(sizes, TensorOptions(first.scalar_type()));
+}
+
+// Messages omit the example index: build_batch puts it (and the batch, epoch) in front.
+void copy_into(Tensor& batch, int64_t k, const Tensor& x, const Tensor& first, const char* what) {
+  CNNKIT_CHECK_T(ShapeError, x.defined() == first.defined(), "it has ", x.defined() ? "a" : "no", " ", what,
+                 " but the batch's first example has ", first.defined() ? "one" : "none");
+  if (!x.defined()) return;
+  CNNKIT_CHECK_T(ShapeError, x.sizes() == first.sizes(), what, " of shape ", x.sizes(),
+                 " differs from the batch's first example's ", first.sizes(),
+                 "; examples of a batch must have equal shapes (Resize / CenterCrop make them so)");
+  CNNKIT_CHECK_TYPE(x.scalar_type() == first.scalar_type(), what, " of dtype ", x.scalar_type(),
+                    " differs from the batch's first example's ", first.scalar_type());
+  Tensor c = x.is_contiguous() ? x : x.contiguous();
+  size_t nb = c.nbytes();
+  if (nb) std::memcpy(static_cast<char*>(batch.data_ptr()) + static_cast<size_t>(k) * nb, c.data_ptr(), nb);
+}
+
+}  // namespace
+
+struct DataLoader::Impl {
+  struct Slot {
+    bool ready = false;
+    Example<> batch;
+    std::exception_ptr error;
+  };
+
+  DatasetBase* dataset;
+  DataLoaderOptions options;
+
+  // epoch bookkeeping (consumer thread only)
+  int64_t epoch = 0;
+  bool epoch_set = false;
+  bool any_pass = false;
+  uint64_t pass = 0;
+  bool pass_active = false;
+
+  // the current pass; read-only for the workers while they run
+  size_t n = 0, batches = 0;
+  std::vector<size_t> order;
+  size_t next_to_deliver = 0;
+
+  // workers
+  std::mutex mu;
+  std::condition_variable cv_work, cv_ready;
+  bool stop = false;
+  size_t next_to_build = 0;
+  std::vector<Slot> slots;
+  std::vector<std::thread> threads;
+
+  Impl(DatasetBase* d, DataLoaderOptions o) : dataset(d), options(std::move(o)) {}
+  ~Impl() { stop_workers(); }
+
+  size_t dataset_size() const {
+    std::optional<size_t> s = dataset->size();
+    CNNKIT_CHECK(s.has_value(), "DataLoader: the dataset has no size(); a map-style dataset with a size is needed");
+    return *s;
+  }
+  size_t batches_for(size_t count) const {
+    size_t bs = options.batch_size();
+    return options.drop_last() ? count / bs : (count + bs - 1) / bs;
+  }
+  size_t capacity() const {
+    if (options.max_jobs()) return std::max<size_t>(1, *options.max_jobs());
+    return std::max<size_t>(1, options.workers() * std::max<size_t>(1, options.prefetch_factor()));
+  }
+
+  void build_batch(size_t b, Example<>& out) const {
+    size_t bs = options.batch_size();
+    size_t first = b * bs;
+    int64_t count = static_cast<int64_t>(std::min(bs, n - first));
+    Tensor first_data, first_target;
+    for (int64_t k = 0; k < count; ++k) {
+      size_t index = order[first + static_cast<size_t>(k)];
+      try {
+        seed_example_generator(example_seed(options.seed(), epoch, index));
+        Example<> e = dataset->get(index);
+        if (k == 0) {
+          CNNKIT_CHECK(e.data.defined(), "get() returned undefined data");
+          first_data = e.data;
+          first_target = e.target;
+          out.data = batch_like(e.data, count);
+          out.target = e.target.defined() ? batch_like(e.target, count) : Tensor();
+        }
+        copy_into(out.data, k, e.data, first_data, "data");
+        copy_into(out.target, k, e.target, first_target, "target");
+      } catch (...) {
+        std::ostringstream os;
+        os << "DataLoader: example " << index << " (batch " << b << ", epoch " << epoch << "): ";
+        rethrow_with_context(std::current_exception(), os.str());
+      }
+    }
+  }
+
+  void worker_loop() {
+    for (;;) {
+      size_t b;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv_work.wait(lock, [&] {
+          return stop || next_to_build >= batches || next_to_build < next_to_deliver + slots.size();
+        });
+        if (stop || next_to_build >= batches) return;
+        b = next_to_build++;
+      }
+      Slot result;
+      try {
+        build_batch(b, result.batch);
+      } catch (...) {
+        result.error = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (stop) return;
+        Slot& s = slots[b % slots.size()];
+        s = std::move(result);
+        s.ready = true;
+      }
+      cv_ready.notify_all();
+    }
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    cv_work.notify_all();
+    for (std::thread& t : threads) t.join();
+    threads.clear();
+    slots.clear();
+    stop = false;
+  }
+
+  void end_pass() {
+    stop_workers();
+    pass_active = false;
+  }
+
+  void start_pass() {
+    if (pass_active) end_pass();
+    if (epoch_set) {
+      epoch_set = false;
+    } else if (any_pass) {
+      ++epoch;
+    }
+    any_pass = true;
+    ++pass;
+    pass_active = true;
+
+    n = dataset_size();
+    batches = batches_for(n);
+    order.resize(n);
+    for (size_t i = 0; i < n; ++i) order[i] = i;
+    if (options.shuffle() && n > 1) {
+      Generator g(shuffle_seed(options.seed(), epoch));
+      for (size_t i = n - 1; i > 0; --i) {  // Fisher-Yates
+        size_t j = static_cast<size_t>(g.randint(0, static_cast<int64_t>(i) + 1));
+        std::swap(order[i], order[j]);
+      }
+    }
+    next_to_deliver = 0;
+    next_to_build = 0;
+    if (options.workers() > 0 && batches > 0) {
+      slots.assign(std::min(capacity(), batches), Slot());
+      size_t w = std::min(options.workers(), batches);
+      threads.reserve(w);
+      for (size_t i = 0; i < w; ++i) threads.emplace_back([this] { worker_loop(); });
+    }
+  }
+
+  // The next batch of the pass into `out`; false at the end of the pass.
+  bool next(Example<>& out) {
+    if (!pass_active) return false;
+    if (next_to_deliver >= batches) {
+      end_pass();
+      return false;
+    }
+    if (threads.empty()) {
+      try {
+        build_batch(next_to_deliver++, out);
+      } catch (...) {
+        end_pass();
+        throw;
+      }
+      return true;
+    }
+    std::exception_ptr error;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      Slot& s = slots[next_to_deliver % slots.size()];
+      cv_ready.wait(lock, [&] { return s.ready; });
+      out = std::move(s.batch);
+      error = s.error;
+      s = Slot();
+      ++next_to_deliver;
+    }
+    cv_work.notify_all();
+    if (error) {
+      end_pass();
+      std::rethrow_exception(error);
+    }
+    return true;
+  }
+};
+
+DataLoader::DataLoader(std::shared_ptr<DatasetBase> dataset, DataLoaderOptions options)
+    : dataset_(std::move(dataset)), options_(std::move(options)) {
+  CNNKIT_CHECK(dataset_ != nullptr, "DataLoader: the dataset is null");
+  CNNKIT_CHECK(options_.batch_size() > 0, "DataLoader: batch_size must be positive, got ", options_.batch_size());
+  CNNKIT_CHECK(options_.prefetch_factor() > 0, "DataLoader: prefetch_factor must be positive, got ",
+               options_.prefetch_factor());
+  CNNKIT_CHECK(!options_.max_jobs() || *options_.max_jobs() > 0, "DataLoader: max_jobs must be positive, got ",
+               options_.max_jobs().value_or(0));
+  impl_ = std::make_unique<Impl>(dataset_.get(), options_);
+  (void)impl_->dataset_size();  // an unsized dataset fails here, not at the first pass
+}
+
+DataLoader::~DataLoader() = default;
+
+DataLoader::Iterator DataLoader::begin() {
+  impl_->start_pass();
+  return Iterator(impl_.get(), impl_->pass);
+}
+
+DataLoader::Iterator DataLoader::end() { return Iterator(); }
+
+void DataLoader::set_epoch(int64_t epoch) {
+  impl_->epoch = epoch;
+  impl_->epoch_set = true;
+}
+
+int64_t DataLoader::epoch() const { return impl_->epoch; }
+
+size_t DataLoader::size() const { return impl_->batches_for(impl_->dataset_size()); }
+
+DataLoader::Iterator::Iterator(Impl* impl, uint64_t pass) : impl_(impl), pass_(pass) { ++*this; }
+
+DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  if (at_end()) return *this;
+  bool more;
+  try {
+    more = impl_->next(batch_);
+  } catch (...) {
+    impl_ = nullptr;
+    throw;
+  }
+  if (!more) {
+    impl_ = nullptr;
+    batch_ = Example<>();
+  }
+  return *this;
+}
+
+bool DataLoader::Iterator::at_end() const {
+  return impl_ == nullptr || impl_->pass != pass_ || !impl_->pass_active;
+}
+
+}  // namespace data
+}  // namespace cnnkit

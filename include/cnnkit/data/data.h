@@ -3,3 +3,5 @@
 
 #include "cnnkit/data/dataloader.h"
 #include "cnnkit/data/dataset.h"
+#include "cnnkit/data/datasets/tensor.h"
+#include "cnnkit/data/transforms.h"

@@ -9,14 +9,26 @@
 //     for (data::Example<>& batch : loader) { batch.data; /* (N, C, H, W) */ batch.target; }
 //   }
 //   auto l2 = data::make_data_loader(std::move(ds), data::DataLoaderOptions().batch_size(64));
+//   for (auto& batch : *l2) { ... }                   // LibTorch: a unique_ptr, shuffled
+//
+// Determinism: pass p of epoch e visits a permutation drawn from (seed, e) alone, and before
+// each get(i) the worker reseeds data::example_generator() from (seed, e, i), so random
+// transforms give bit-identical batches for any number of workers. Batches come in order;
+// at most workers * prefetch_factor are built ahead. An exception thrown by get() or a
+// transform is rethrown by the iterator on the consuming thread, naming the example index.
+// Destroying the loader (or starting a new pass) mid-epoch stops and joins the workers.
 //
 // Deliberately not: processes (workers are threads sharing the dataset), samplers as
 // user-visible objects beyond Sequential/Random (LibTorch's template argument only).
 #pragma once
 
+#include <concepts>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include "cnnkit/data/dataset.h"
 #include "cnnkit/nn/options_arg.h"
@@ -36,28 +48,97 @@ struct DataLoaderOptions {
   CNNKIT_ARG(std::optional<size_t>, max_jobs) = std::nullopt;  // LibTorch's; same as prefetch
 };
 
+namespace samplers {
+// LibTorch's sampler template arguments, reduced to what they decide here: the order.
+// make_data_loader<SequentialSampler>(...) reads in index order, RandomSampler (LibTorch's
+// default) shuffles every epoch. The size argument exists so LibTorch code compiles.
+struct SequentialSampler {
+  static constexpr bool kShuffle = false;
+  SequentialSampler() = default;
+  explicit SequentialSampler(size_t /*size*/) {}
+};
+struct RandomSampler {
+  static constexpr bool kShuffle = true;
+  RandomSampler() = default;
+  explicit RandomSampler(int64_t /*size*/) {}
+};
+}  // namespace samplers
+
 class DataLoader {
+  struct Impl;
+
  public:
   DataLoader(std::shared_ptr<DatasetBase> dataset, DataLoaderOptions options);
   ~DataLoader();
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  class Iterator;  // input iterator over Example<> batches; one pass at a time
+  // Input iterator over Example<> batches: data (N, ...) and target (N, ...). begin()
+  // starts a pass (stopping an unfinished one); the batch it points at stays valid until
+  // the next increment, and the caller may keep (move out) its tensors.
+  class Iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Example<>;
+    using difference_type = std::ptrdiff_t;
+    using pointer = Example<>*;
+    using reference = Example<>&;
+    Iterator() = default;
+    Example<>& operator*() { return batch_; }
+    Example<>* operator->() { return &batch_; }
+    Iterator& operator++();
+    // Only "at end" is compared: there is one pass at a time.
+    bool operator==(const Iterator& other) const { return at_end() == other.at_end(); }
+    bool operator!=(const Iterator& other) const { return !(*this == other); }
+
+   private:
+    friend class DataLoader;
+    explicit Iterator(Impl* impl, uint64_t pass);
+    bool at_end() const;
+    Impl* impl_ = nullptr;  // null: the end iterator
+    uint64_t pass_ = 0;     // which pass this iterator walks; a newer begin() ends it
+    Example<> batch_;
+  };
   Iterator begin();
   Iterator end();
 
-  void set_epoch(int64_t epoch);  // shuffle and augmentation of the next pass
+  // Shuffle and augmentation of the next pass; without it each new pass is epoch + 1
+  // (the first is 0).
+  void set_epoch(int64_t epoch);
+  int64_t epoch() const;          // of the current (or last) pass
   size_t size() const;            // batches per epoch (drop_last honoured)
   const DataLoaderOptions& options() const { return options_; }
   DatasetBase& dataset() { return *dataset_; }
 
  private:
-  struct Impl;
   std::shared_ptr<DatasetBase> dataset_;
   DataLoaderOptions options_;
   std::unique_ptr<Impl> impl_;
 };
+
+// torch::data::make_data_loader: the dataset is moved into the loader. The Sampler template
+// argument decides the order as in LibTorch (RandomSampler, the default, shuffles;
+// SequentialSampler does not), overriding options.shuffle().
+template <typename Sampler = samplers::RandomSampler, typename DatasetT>
+  requires std::derived_from<std::decay_t<DatasetT>, DatasetBase>
+std::unique_ptr<DataLoader> make_data_loader(DatasetT dataset, DataLoaderOptions options = DataLoaderOptions()) {
+  options.shuffle(Sampler::kShuffle);
+  return std::make_unique<DataLoader>(std::make_shared<DatasetT>(std::move(dataset)), std::move(options));
+}
+template <typename Sampler = samplers::RandomSampler, typename DatasetT>
+  requires std::derived_from<DatasetT, DatasetBase>
+std::unique_ptr<DataLoader> make_data_loader(std::shared_ptr<DatasetT> dataset,
+                                             DataLoaderOptions options = DataLoaderOptions()) {
+  options.shuffle(Sampler::kShuffle);
+  return std::make_unique<DataLoader>(std::move(dataset), std::move(options));
+}
+template <typename DatasetT, typename Sampler>
+  requires(std::derived_from<std::decay_t<DatasetT>, DatasetBase> &&
+           requires { Sampler::kShuffle; })
+std::unique_ptr<DataLoader> make_data_loader(DatasetT dataset, Sampler /*sampler*/,
+                                             DataLoaderOptions options = DataLoaderOptions()) {
+  return make_data_loader<Sampler>(std::move(dataset), std::move(options));
+}
 
 }  // namespace data
 }  // namespace cnnkit

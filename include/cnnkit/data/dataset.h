@@ -13,7 +13,9 @@
 // transforms comes from the Generator the loader passes per example, never a global one.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,10 +55,112 @@ Generator& example_generator();
 void seed_example_generator(uint64_t seed);
 
 namespace datasets {
+template <typename Source, typename AppliedTransform>
+class MapDataset;
+
 // LibTorch's CRTP spelling, so `struct D : datasets::Dataset<D>` compiles unchanged.
+// map(t) returns a MapDataset holding a copy of this dataset (moved when called on an
+// rvalue) and t: `MNIST(root).map(transforms::Normalize<>(0.1307, 0.3081)).map(transforms::Stack<>())`.
 template <typename Self, typename SingleExample = Example<>>
-class Dataset : public DatasetBase {};
+class Dataset : public DatasetBase {
+ public:
+  using ExampleType = SingleExample;
+  template <typename TransformType>
+  MapDataset<Self, TransformType> map(TransformType transform) & {
+    return MapDataset<Self, TransformType>(static_cast<Self&>(*this), std::move(transform));
+  }
+  template <typename TransformType>
+  MapDataset<Self, TransformType> map(TransformType transform) && {
+    return MapDataset<Self, TransformType>(std::move(static_cast<Self&>(*this)), std::move(transform));
+  }
+};
 }  // namespace datasets
+
+namespace detail {
+// How a transform applies to one example, decided at compile time:
+//   a batch transform (transforms::Stack<>: the loader always stacks) -> the example unchanged;
+//   callable on an Example<> (returning one)                          -> the whole example;
+//   callable on a Tensor (every transforms::Transform)                -> the example's data.
+template <typename T>
+concept BatchTransform = requires { T::kIsBatchTransform; };
+template <typename T>
+concept ExampleCallable = requires(const T& t, Example<> e) {
+  { t(std::move(e)) } -> std::convertible_to<Example<>>;
+};
+template <typename T>
+concept TensorCallable = requires(const T& t, Tensor x) {
+  { t(std::move(x)) } -> std::convertible_to<Tensor>;
+};
+template <typename T>
+Example<> apply_transform(const T& transform, Example<> e) {
+  if constexpr (BatchTransform<T>) {
+    return e;
+  } else if constexpr (ExampleCallable<T>) {
+    return transform(std::move(e));
+  } else {
+    static_assert(TensorCallable<T>,
+                  "map(): the transform must be callable on a Tensor (the example's data) or on "
+                  "an Example<>, or be a batch transform such as transforms::Stack<>");
+    e.data = transform(std::move(e.data));
+    return e;
+  }
+}
+}  // namespace detail
+
+namespace datasets {
+// torch::data::datasets::MapDataset: the source dataset (held by value) with a transform
+// applied to each example in get(), on the loader's worker thread.
+template <typename Source, typename AppliedTransform>
+class MapDataset : public Dataset<MapDataset<Source, AppliedTransform>> {
+ public:
+  using DatasetType = Source;
+  using TransformType = AppliedTransform;
+  MapDataset(Source dataset, AppliedTransform transform)
+      : dataset_(std::move(dataset)), transform_(std::move(transform)) {}
+  Example<> get(size_t index) override {
+    return detail::apply_transform(transform_, dataset_.get(index));
+  }
+  std::optional<size_t> size() const override { return dataset_.size(); }
+  std::vector<std::string> classes() const override { return dataset_.classes(); }
+  const Source& dataset() const noexcept { return dataset_; }
+  Source& dataset() noexcept { return dataset_; }
+  const AppliedTransform& transform() const noexcept { return transform_; }
+
+ private:
+  Source dataset_;
+  AppliedTransform transform_;
+};
+}  // namespace datasets
+
+// The runtime counterpart, for datasets only known as a DatasetBase (a reader's factory,
+// a split): `auto train = std::make_shared<data::MapDataset>(base, transforms::Compose({...}))`.
+// The transform maps the example's data; use the Example overload to touch targets.
+class MapDataset : public datasets::Dataset<MapDataset> {
+ public:
+  template <typename T>
+    requires detail::TensorCallable<T> && (!detail::ExampleCallable<T>)
+  MapDataset(std::shared_ptr<DatasetBase> dataset, T transform)
+      : dataset_(std::move(dataset)),
+        transform_([t = std::move(transform)](Example<> e) {
+          e.data = t(std::move(e.data));
+          return e;
+        }) {
+    CNNKIT_CHECK(dataset_ != nullptr, "MapDataset: the source dataset is null");
+  }
+  MapDataset(std::shared_ptr<DatasetBase> dataset, std::function<Example<>(Example<>)> transform)
+      : dataset_(std::move(dataset)), transform_(std::move(transform)) {
+    CNNKIT_CHECK(dataset_ != nullptr, "MapDataset: the source dataset is null");
+    CNNKIT_CHECK(static_cast<bool>(transform_), "MapDataset: the transform is empty");
+  }
+  Example<> get(size_t index) override { return transform_(dataset_->get(index)); }
+  std::optional<size_t> size() const override { return dataset_->size(); }
+  std::vector<std::string> classes() const override { return dataset_->classes(); }
+  const std::shared_ptr<DatasetBase>& dataset() const { return dataset_; }
+
+ private:
+  std::shared_ptr<DatasetBase> dataset_;
+  std::function<Example<>(Example<>)> transform_;
+};
 
 }  // namespace data
 }  // namespace cnnkit

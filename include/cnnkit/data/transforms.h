@@ -1,0 +1,307 @@
+// Image transforms with torchvision's names, arguments, defaults and numbers
+// (torchvision.transforms 0.14 on tensors), acting on one example image (C, H, W), uint8 or
+// float32. Random transforms draw from data::example_generator(), which the DataLoader
+// reseeds per example, so augmentation is reproducible whatever the number of workers.
+//
+//   namespace T = cnnkit::data::transforms;
+//   auto train_tf = T::Compose({T::ToTensor(), T::RandomCrop(28, 2), T::RandomHorizontalFlip(),
+//                               T::Normalize({0.2860}, {0.3530})});
+//   auto ds = data::TensorDataset(images, labels).map(train_tf);         // applied to .data
+//   Tensor y = T::functional::rotate(x, 30.0);                           // deterministic pieces
+//
+// Intended usage:
+//   - build a Compose per split (augmentation for train, ToTensor + Normalize for eval);
+//   - map it onto a dataset (dataset.map(t) or data::MapDataset(base, t));
+//   - write your own as a class deriving from Transform, or wrap a lambda in Lambda.
+// Every transform returns a new tensor and never writes into its input (datasets hand out
+// views of their storage). Deliberately not: PIL images, batched (N, C, H, W) colour ops,
+// antialiased resize, bicubic, RandomRotation(expand=true) (they throw NotImplementedError).
+#pragma once
+
+#include <array>
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "cnnkit/core/tensor.h"
+#include "cnnkit/data/dataset.h"
+
+namespace cnnkit {
+namespace data {
+namespace transforms {
+
+// torchvision's int-or-sequence arguments (size, padding): `28`, `{32, 32}`, `{1, 2, 3, 4}`.
+struct IntList {
+  template <std::integral I>
+  IntList(I v) : values{static_cast<int64_t>(v)} {}  // NOLINT: implicit, as Python's int
+  IntList(std::initializer_list<int64_t> l) : values(l) {}
+  IntList(std::vector<int64_t> v) : values(std::move(v)) {}  // NOLINT
+  std::vector<int64_t> values;
+};
+// torchvision's float-or-sequence arguments (mean, std, degrees, jitter ranges).
+struct DoubleList {
+  DoubleList(double v) : values{v} {}  // NOLINT
+  DoubleList(std::initializer_list<double> l) : values(l) {}
+  DoubleList(std::vector<double> v) : values(std::move(v)) {}  // NOLINT
+  std::vector<double> values;
+};
+
+enum class InterpolationMode { NEAREST, BILINEAR };
+
+// The deterministic operations (torchvision.transforms.functional), each a plain loop over
+// the image's raw data. img: (..., H, W) for geometry, (..., C, H, W) with C = 1 or 3 for
+// colour; uint8 results are rounded or truncated exactly where torchvision does.
+namespace functional {
+Tensor to_tensor(const Tensor& img);        // uint8 -> float32 / 255; float32 unchanged (copied)
+Tensor normalize(const Tensor& img, const std::vector<double>& mean, const std::vector<double>& std);
+Tensor hflip(const Tensor& img);
+Tensor vflip(const Tensor& img);
+// Regions outside the image are zero-padded, as torchvision's crop.
+Tensor crop(const Tensor& img, int64_t top, int64_t left, int64_t height, int64_t width);
+// padding: one value (all sides), {left/right, top/bottom} or {left, top, right, bottom};
+// padding_mode "constant" (fill), "edge", "reflect" or "symmetric".
+Tensor pad(const Tensor& img, const IntList& padding, double fill = 0,
+           const std::string& padding_mode = "constant");
+// size {h, w}, or one value: the smaller edge becomes size (aspect ratio kept).
+Tensor resize(const Tensor& img, const IntList& size,
+              InterpolationMode interpolation = InterpolationMode::BILINEAR,
+              std::optional<int64_t> max_size = std::nullopt, std::optional<bool> antialias = std::nullopt);
+Tensor center_crop(const Tensor& img, const IntList& output_size);
+Tensor resized_crop(const Tensor& img, int64_t top, int64_t left, int64_t height, int64_t width,
+                    const IntList& size, InterpolationMode interpolation = InterpolationMode::BILINEAR);
+// Counter-clockwise by angle degrees about `center` (pixels, default the image centre);
+// fill: none = zeros from the sampler, else a value per channel (or one for all).
+Tensor rotate(const Tensor& img, double angle, InterpolationMode interpolation = InterpolationMode::NEAREST,
+              bool expand = false, std::optional<std::vector<double>> center = std::nullopt,
+              std::optional<std::vector<double>> fill = std::nullopt);
+Tensor rgb_to_grayscale(const Tensor& img, int64_t num_output_channels = 1);
+Tensor adjust_brightness(const Tensor& img, double brightness_factor);
+Tensor adjust_contrast(const Tensor& img, double contrast_factor);
+Tensor adjust_saturation(const Tensor& img, double saturation_factor);
+Tensor adjust_hue(const Tensor& img, double hue_factor);
+// torchvision.transforms.v2.functional.gaussian_noise: img + mean + sigma * N(0, 1), clamped
+// to [0, 1] when clip; float32 only. Draws from `gen`.
+Tensor gaussian_noise(const Tensor& img, Generator& gen, double mean = 0.0, double sigma = 0.1, bool clip = true);
+}  // namespace functional
+
+// ---- transform objects ------------------------------------------------------------------
+
+// A polymorphic transform of one example's data. LibTorch's TensorTransform spells the call
+// apply(); both work.
+class Transform {
+ public:
+  virtual ~Transform() = default;
+  virtual Tensor operator()(Tensor img) const = 0;
+  Tensor apply(Tensor img) const { return (*this)(std::move(img)); }
+};
+
+// torchvision.transforms.Lambda: any Tensor -> Tensor callable.
+class Lambda : public Transform {
+ public:
+  explicit Lambda(std::function<Tensor(Tensor)> fn);
+  Tensor operator()(Tensor img) const override { return fn_(std::move(img)); }
+
+ private:
+  std::function<Tensor(Tensor)> fn_;
+};
+
+// A shared, type-erased transform: what Compose holds. Built implicitly from any Transform
+// subclass (copied), from a shared_ptr to one, or from a Tensor -> Tensor callable.
+class AnyTransform {
+ public:
+  template <typename T>
+    requires std::derived_from<std::decay_t<T>, Transform>
+  AnyTransform(T&& t)  // NOLINT: implicit, so Compose({ToTensor(), ...}) reads as in Python
+      : impl_(std::make_shared<std::decay_t<T>>(std::forward<T>(t))) {}
+  AnyTransform(std::shared_ptr<const Transform> t);  // NOLINT
+  template <typename F>
+    requires(!std::derived_from<std::decay_t<F>, Transform> &&
+             !std::is_convertible_v<F, std::shared_ptr<const Transform>> &&
+             std::is_invocable_r_v<Tensor, const std::decay_t<F>&, Tensor>)
+  AnyTransform(F&& fn)  // NOLINT
+      : impl_(std::make_shared<Lambda>(std::function<Tensor(Tensor)>(std::forward<F>(fn)))) {}
+  Tensor operator()(Tensor img) const { return (*impl_)(std::move(img)); }
+  const std::shared_ptr<const Transform>& get() const { return impl_; }
+
+ private:
+  std::shared_ptr<const Transform> impl_;
+};
+
+// torchvision.transforms.Compose: the transforms in order.
+class Compose : public Transform {
+ public:
+  Compose(std::vector<AnyTransform> transforms);  // NOLINT
+  Tensor operator()(Tensor img) const override;
+  const std::vector<AnyTransform>& transforms() const { return transforms_; }
+
+ private:
+  std::vector<AnyTransform> transforms_;
+};
+
+// ToTensor: uint8 (C, H, W) -> float32 in [0, 1] (/ 255); float input is passed on (copied).
+// Unlike torchvision's it takes CHW tensors, not PIL images or HWC arrays.
+class ToTensor : public Transform {
+ public:
+  Tensor operator()(Tensor img) const override;
+};
+
+// Normalize(mean, std): (x - mean[c]) / std[c], one value per channel or one for all.
+// A template only so that LibTorch's `Normalize<>(0.1307, 0.3081)` compiles; `Normalize(m, s)`
+// deduces the default.
+class NormalizeImpl : public Transform {
+ public:
+  NormalizeImpl(DoubleList mean, DoubleList stddev);
+  Tensor operator()(Tensor img) const override;
+  const std::vector<double>& mean() const { return mean_; }
+  const std::vector<double>& stddev() const { return std_; }
+
+ private:
+  std::vector<double> mean_, std_;
+};
+template <typename Target = Tensor>
+class Normalize : public NormalizeImpl {
+ public:
+  Normalize(DoubleList mean, DoubleList stddev) : NormalizeImpl(std::move(mean), std::move(stddev)) {}
+};
+
+// LibTorch's Stack<> collation: a marker here, since the DataLoader always stacks.
+template <typename T = Example<>>
+struct Stack {
+  static constexpr bool kIsBatchTransform = true;
+};
+
+class RandomHorizontalFlip : public Transform {
+ public:
+  explicit RandomHorizontalFlip(double p = 0.5);
+  Tensor operator()(Tensor img) const override;
+
+ private:
+  double p_;
+};
+
+class RandomVerticalFlip : public Transform {
+ public:
+  explicit RandomVerticalFlip(double p = 0.5);
+  Tensor operator()(Tensor img) const override;
+
+ private:
+  double p_;
+};
+
+// RandomCrop(size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant").
+class RandomCrop : public Transform {
+ public:
+  RandomCrop(IntList size, std::optional<IntList> padding = std::nullopt, bool pad_if_needed = false,
+             double fill = 0, std::string padding_mode = "constant");
+  Tensor operator()(Tensor img) const override;
+
+ private:
+  int64_t h_, w_;
+  std::optional<IntList> padding_;
+  bool pad_if_needed_;
+  double fill_;
+  std::string padding_mode_;
+};
+
+// Resize(size, interpolation=BILINEAR, max_size=None, antialias=None (= False for tensors)).
+class Resize : public Transform {
+ public:
+  Resize(IntList size, InterpolationMode interpolation = InterpolationMode::BILINEAR,
+         std::optional<int64_t> max_size = std::nullopt, std::optional<bool> antialias = std::nullopt);
+  Tensor operator()(Tensor img) const override;
+
+ private:
+  IntList size_;
+  InterpolationMode interpolation_;
+  std::optional<int64_t> max_size_;
+  std::optional<bool> antialias_;
+};
+
+class CenterCrop : public Transform {
+ public:
+  explicit CenterCrop(IntList size);
+  Tensor operator()(Tensor img) const override;
+
+ private:
+  IntList size_;
+};
+
+// RandomRotation(degrees, interpolation=NEAREST, expand=False, center=None, fill=0):
+// degrees d means uniform in (-d, d); {lo, hi} gives the range.
+class RandomRotation : public Transform {
+ public:
+  RandomRotation(DoubleList degrees, InterpolationMode interpolation = InterpolationMode::NEAREST,
+                 bool expand = false, std::optional<std::vector<double>> center = std::nullopt,
+                 DoubleList fill = 0.0);
+  Tensor operator()(Tensor img) const override;
+
+ private:
+  double lo_, hi_;
+  InterpolationMode interpolation_;
+  bool expand_;
+  std::optional<std::vector<double>> center_;
+  std::vector<double> fill_;
+};
+
+// RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3/4, 4/3), interpolation=BILINEAR).
+class RandomResizedCrop : public Transform {
+ public:
+  RandomResizedCrop(IntList size, std::pair<double, double> scale = {0.08, 1.0},
+                    std::pair<double, double> ratio = {3.0 / 4.0, 4.0 / 3.0},
+                    InterpolationMode interpolation = InterpolationMode::BILINEAR);
+  Tensor operator()(Tensor img) const override;
+  // torchvision's get_params: (top, left, height, width) of the crop, 10 tries then a
+  // central fallback.
+  static std::array<int64_t, 4> get_params(int64_t height, int64_t width, std::pair<double, double> scale,
+                                           std::pair<double, double> ratio, Generator& gen);
+
+ private:
+  int64_t h_, w_;
+  std::pair<double, double> scale_, ratio_;
+  InterpolationMode interpolation_;
+};
+
+// ColorJitter(brightness=0, contrast=0, saturation=0, hue=0): a factor b means uniform in
+// [max(0, 1 - b), 1 + b] (hue h: [-h, h], h <= 0.5); {lo, hi} gives the range. The four are
+// applied in a random order, each only if its range is not the identity.
+class ColorJitter : public Transform {
+ public:
+  ColorJitter(DoubleList brightness = 0.0, DoubleList contrast = 0.0, DoubleList saturation = 0.0,
+              DoubleList hue = 0.0);
+  Tensor operator()(Tensor img) const override;
+
+ private:
+  std::optional<std::pair<double, double>> brightness_, contrast_, saturation_, hue_;
+};
+
+// GaussianNoise(mean=0, sigma=0.1, clip=True) (torchvision.transforms.v2): float32 images.
+class GaussianNoise : public Transform {
+ public:
+  explicit GaussianNoise(double mean = 0.0, double sigma = 0.1, bool clip = true);
+  Tensor operator()(Tensor img) const override;
+
+ private:
+  double mean_, sigma_;
+  bool clip_;
+};
+
+// Grayscale(num_output_channels=1).
+class Grayscale : public Transform {
+ public:
+  explicit Grayscale(int64_t num_output_channels = 1);
+  Tensor operator()(Tensor img) const override;
+
+ private:
+  int64_t num_output_channels_;
+};
+
+}  // namespace transforms
+}  // namespace data
+}  // namespace cnnkit
