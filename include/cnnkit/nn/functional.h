@@ -9,7 +9,8 @@
 //   y = F::pad(y, F::PadFuncOptions({1, 1, 1, 1}).mode(cnnkit::kReflect));
 //   auto p = F::softmax(F::linear(y.flatten(1), fc_w, fc_b), F::SoftmaxFuncOptions(1));
 //
-// Losses come with the loss functions (a later issue).
+//   auto loss = F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(0.1));
+//   loss = loss + F::mse_loss(y, target, F::MSELossFuncOptions(cnnkit::kSum));
 #pragma once
 
 #include <tuple>
@@ -20,6 +21,7 @@
 #include "cnnkit/nn/options/conv.h"
 #include "cnnkit/nn/options/dropout.h"
 #include "cnnkit/nn/options/linear.h"
+#include "cnnkit/nn/options/loss.h"
 #include "cnnkit/nn/options/normalization.h"
 #include "cnnkit/nn/options/padding.h"
 #include "cnnkit/nn/options/pooling.h"
@@ -74,6 +76,23 @@ Tensor dropout2d(Tensor input, const Dropout2dFuncOptions& options = {});
 
 // ---- padding ------------------------------------------------------------------------------
 Tensor pad(const Tensor& input, const PadFuncOptions& options);
+
+// ---- losses (ops/loss.h has the shapes and PyTorch's formulas) ------------------------------
+Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossFuncOptions& options = {});
+Tensor mse_loss(const Tensor& input, const Tensor& target, const MSELossFuncOptions& options = {});
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossFuncOptions& options = {});
+// LibTorch's deprecated form: beta given separately (options.beta() must then be unset).
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const SmoothL1LossFuncOptions& options, double beta);
+Tensor huber_loss(const Tensor& input, const Tensor& target, const HuberLossFuncOptions& options = {});
+// target: class indices int64 (N) / (N, d1, ...), or class probabilities of the input's shape.
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyFuncOptions& options = {});
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossFuncOptions& options = {});
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
+                            const BinaryCrossEntropyFuncOptions& options = {});
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const BinaryCrossEntropyWithLogitsFuncOptions& options = {});
+Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target,
+                                   const MultilabelSoftMarginLossFuncOptions& options = {});
 
 // Positional forms the layers call (as LibTorch's F::detail), so a forward pass builds no
 // options object.

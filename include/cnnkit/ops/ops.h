@@ -7,6 +7,7 @@
 #include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/factory.h"
 #include "cnnkit/ops/linalg.h"
+#include "cnnkit/ops/loss.h"
 #include "cnnkit/ops/norm.h"
 #include "cnnkit/ops/pool.h"
 #include "cnnkit/ops/reduce.h"
