@@ -1,0 +1,58 @@
+// ImageFolder (torchvision.datasets.ImageFolder): one subfolder of `root` per class, the
+// classes sorted by name and numbered from 0, every image file below a class folder (at
+// any depth) one example.
+//
+//   root/cat/001.png, root/cat/more/xyz.jpg, root/dog/123.bmp   -> classes {"cat", "dog"}
+//   auto ds = data::datasets::ImageFolder("data/pets");
+//   auto ex = ds.get(0);   // ex.data (3, H, W) uint8 (RGB, as torchvision's default loader), target 0
+//
+// Listing happens in the constructor; decoding (stb_image) happens in get(), so it runs in
+// the DataLoader's worker threads. A file that does not decode throws IOError from get()
+// naming the file and stb's reason; data::clean() finds all such files up front.
+// Sample order is torchvision's: class by class, directories in sorted path order, file
+// names sorted within each directory.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cnnkit/data/dataset.h"
+#include "cnnkit/data/datasets/labeled.h"
+#include "cnnkit/data/image.h"
+
+namespace cnnkit::data::datasets {
+
+// The extensions stb_image decodes among torchvision's IMG_EXTENSIONS, plus GIF and TGA.
+// Matched case-insensitively ("IMG.JPG" counts).
+std::vector<std::string> default_image_extensions();
+
+class ImageFolder : public Dataset<ImageFolder>, public Labeled {
+ public:
+  // IOError if root is not a directory, has no class subfolders, or a class folder holds no
+  // file with one of `extensions` (torchvision's "Found no valid file for the classes ...").
+  explicit ImageFolder(const std::string& root,
+                       std::vector<std::string> extensions = default_image_extensions(),
+                       ImageReadMode mode = ImageReadMode::RGB);
+
+  Example<> get(size_t index) override;  // data (C, H, W) uint8, target 0-dim int64
+  std::optional<size_t> size() const override { return samples_.size(); }
+  std::vector<std::string> classes() const override { return classes_; }
+  std::vector<int64_t> labels() const override;
+
+  const std::map<std::string, int64_t>& class_to_idx() const { return class_to_idx_; }
+  // (path, class index) per example, torchvision's `samples` / `imgs`.
+  const std::vector<std::pair<std::string, int64_t>>& samples() const { return samples_; }
+  std::vector<int64_t> targets() const { return labels(); }
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string root_;
+  ImageReadMode mode_;
+  std::vector<std::string> classes_;
+  std::map<std::string, int64_t> class_to_idx_;
+  std::vector<std::pair<std::string, int64_t>> samples_;
+};
+
+}  // namespace cnnkit::data::datasets

@@ -1,0 +1,78 @@
+// MNIST and Fashion-MNIST (torch::data::datasets::MNIST, torchvision.datasets.FashionMNIST)
+// and a reader for any IDX file (the format both are distributed in).
+//
+//   auto train = data::datasets::FashionMNIST("/usr/share/datasets/fashion-mnist");
+//   auto test  = data::datasets::FashionMNIST(root, data::datasets::MNIST::Mode::kTest);
+//   auto ex = train.get(0);   // ex.data (1, 28, 28) uint8, ex.target 0-dim int64 (9: "Ankle boot")
+//   Tensor any = data::read_idx("t10k-labels-idx1-ubyte.gz");   // (10000) uint8
+//
+// Files: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+// t10k-labels-idx1-ubyte, each either raw or gzipped (".gz" appended, or any gzip content:
+// the magic bytes decide), found in `root`, or in root/<MNIST|FashionMNIST>/raw as
+// torchvision lays them out.
+//
+// Difference from LibTorch: images stay uint8 (as torchvision's dataset gives them before
+// ToTensor), so apply transforms::ToTensor() (to float in [0, 1]) in the pipeline. Loading
+// reads each file whole and copies the pixels once; get(i) returns views into the loaded
+// tensors (transforms never write into their input), so it is thread-safe and costs no copy.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cnnkit/data/dataset.h"
+#include "cnnkit/data/datasets/labeled.h"
+
+namespace cnnkit::data {
+
+// Reads any IDX file (raw or gzipped): magic 0x00 0x00 <type> <ndims>, ndims big-endian
+// uint32 sizes, big-endian elements. Types: 0x08 unsigned byte -> uint8; 0x09 signed byte,
+// 0x0B short, 0x0C int -> int64; 0x0D float, 0x0E double -> float32 (cnnkit's dtypes).
+// IOError naming the file for a missing file, bad magic, unknown type, truncated data,
+// trailing bytes, or a corrupt gzip stream.
+Tensor read_idx(const std::string& path);
+
+namespace detail {
+// The whole file's bytes, gunzipped if they start with the gzip magic (1f 8b). `who`
+// starts every IOError message ("MNIST", "read_idx", ...).
+std::string read_file_maybe_gzip(const std::string& path, const std::string& who);
+}  // namespace detail
+
+namespace datasets {
+
+class MNIST : public Dataset<MNIST>, public Labeled {
+ public:
+  enum class Mode { kTrain, kTest };
+
+  // Loads the kTrain (60,000) or kTest (10,000) split. IOError if a file is missing (the
+  // message lists where it looked), corrupt (bad magic, truncated), or if the image and
+  // label files disagree on the number of examples.
+  explicit MNIST(const std::string& root, Mode mode = Mode::kTrain);
+
+  Example<> get(size_t index) override;  // data (1, H, W) uint8, target 0-dim int64
+  std::optional<size_t> size() const override;
+  std::vector<std::string> classes() const override { return classes_; }
+  std::vector<int64_t> labels() const override;
+
+  bool is_train() const noexcept { return mode_ == Mode::kTrain; }
+  const Tensor& images() const { return images_; }    // (N, 1, H, W) uint8
+  const Tensor& targets() const { return targets_; }  // (N) int64
+
+ protected:
+  MNIST(const std::string& root, Mode mode, const std::string& name, std::vector<std::string> classes);
+
+ private:
+  Mode mode_;
+  std::vector<std::string> classes_;
+  Tensor images_;
+  Tensor targets_;
+};
+
+// Zalando's Fashion-MNIST: MNIST's format and file names, torchvision's class names.
+class FashionMNIST : public MNIST {
+ public:
+  explicit FashionMNIST(const std::string& root, Mode mode = Mode::kTrain);
+};
+
+}  // namespace datasets
+}  // namespace cnnkit::data

@@ -1,0 +1,41 @@
+// Image files <-> uint8 tensors (C, H, W), as torchvision.io: decode_image / write_png.
+// Decoding is stb_image (PNG, JPEG, BMP, GIF's first frame, PNM, TGA, PSD, HDR);
+// encoding is stb_image_write (PNG, JPEG, BMP).
+//
+//   Tensor img = data::decode_image("cat.jpg", data::ImageReadMode::RGB);  // (3, H, W) uint8
+//   data::write_png("out.png", img);
+//
+// Intended usage: ImageFolder decodes in DataLoader worker threads (everything here is
+// thread-safe); reports write feature maps and filters as PNG.
+#pragma once
+
+#include <string>
+
+#include "cnnkit/core/tensor.h"
+
+namespace cnnkit::data {
+
+// torchvision.io.ImageReadMode: keep the file's channels, or convert.
+enum class ImageReadMode {
+  UNCHANGED,   // the file's own channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+  GRAY,        // 1 channel
+  GRAY_ALPHA,  // 2 channels
+  RGB,         // 3 channels (what torchvision's ImageFolder loader, PIL .convert("RGB"), gives)
+  RGB_ALPHA,   // 4 channels
+};
+
+// Decodes an image file into (C, H, W) uint8 (torchvision.io.decode_image(read_file(path))).
+// Throws IOError naming the file: missing or unreadable, or undecodable (with stb's reason).
+Tensor decode_image(const std::string& path, ImageReadMode mode = ImageReadMode::UNCHANGED);
+// The same from bytes already in memory; `name` is used in error messages.
+Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::string& name,
+                                ImageReadMode mode = ImageReadMode::UNCHANGED);
+
+// Writes a (C, H, W) uint8 tensor with C in 1..4 (or (H, W) grayscale), any strides.
+// Atomic: a temporary file next to `path`, fsynced and renamed. TypeError for another dtype,
+// ShapeError for another shape, IOError if the file cannot be written.
+void write_png(const std::string& path, const Tensor& image, int compression_level = 6);  // torchvision.io.write_png
+void write_jpeg(const std::string& path, const Tensor& image, int quality = 75);          // torchvision.io.write_jpeg
+void write_bmp(const std::string& path, const Tensor& image);
+
+}  // namespace cnnkit::data
