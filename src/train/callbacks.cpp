@@ -1,1 +1,307 @@
-// placeholder: implemented by its family's change
+// The standard callbacks: EarlyStopping, ModelCheckpoint, CSVLogger, TerminateOnNaN, with
+// Keras's semantics, plus their checkpoint state. They reach the model and the files only
+// through the Trainer's public API.
+#include "cnnkit/train/callbacks.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "cnnkit/io/checkpoint.h"
+#include "cnnkit/io/safetensors.h"
+#include "cnnkit/nn/module.h"
+#include "cnnkit/train/trainer.h"
+
+namespace cnnkit::train {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
+}
+
+// Every float parameter and buffer finite: a checkpoint of NaN weights is worse than none.
+bool weights_finite(const nn::Module& module) {
+  for (const auto& item : module.state_dict()) {
+    const Tensor& t = item.value();
+    if (t.scalar_type() != kFloat) continue;
+    Tensor c = t.contiguous();
+    const float* p = c.data_ptr<float>();
+    const int64_t n = c.numel();
+    bool ok = true;
+    for (int64_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::map<std::string, Tensor> snapshot(const nn::Module& module) {
+  std::map<std::string, Tensor> out;
+  for (const auto& item : module.state_dict()) out[item.key()] = item.value().clone();
+  return out;
+}
+
+int64_t to_int(const CallbackState& s, const std::string& key, int64_t fallback) {
+  auto it = s.values.find(key);
+  return it == s.values.end() ? fallback : static_cast<int64_t>(io::parse_double(it->second, key));
+}
+double to_double(const CallbackState& s, const std::string& key, double fallback) {
+  auto it = s.values.find(key);
+  return it == s.values.end() ? fallback : io::parse_double(it->second, key);
+}
+
+}  // namespace
+
+double monitored_value(const Logs& logs, const std::string& monitor, const std::string& who) {
+  auto it = logs.find(monitor);
+  if (it == logs.end()) it = logs.find("train_" + monitor);
+  if (it != logs.end()) return it->second;
+  std::string keys;
+  for (const auto& [k, v] : logs) keys += (keys.empty() ? "" : ", ") + k;
+  const bool val = monitor.rfind("val_", 0) == 0;
+  CNNKIT_CHECK(false, who, ": monitor '", monitor, "' is not among the epoch metrics (", keys, ")",
+               val ? "; pass a validation loader to fit() or monitor a train_ metric" : "");
+}
+
+Mode resolve_mode(Mode mode, const std::string& monitor) {
+  if (mode != Mode::kAuto) return mode;
+  for (const char* word : {"acc", "f1", "r2", "precision", "recall"})
+    if (monitor.find(word) != std::string::npos) return Mode::kMax;
+  return Mode::kMin;
+}
+
+// ---- EarlyStopping --------------------------------------------------------------------------
+
+EarlyStopping::EarlyStopping(EarlyStoppingOptions options) : options_(std::move(options)) {
+  CNNKIT_CHECK(options_.patience() >= 0, "EarlyStopping: patience must be >= 0, got ", options_.patience());
+  CNNKIT_CHECK(options_.min_delta() >= 0, "EarlyStopping: min_delta must be >= 0, got ", options_.min_delta());
+  CNNKIT_CHECK(!options_.monitor().empty(), "EarlyStopping: empty monitor");
+  maximize_ = resolve_mode(options_.mode(), options_.monitor()) == Mode::kMax;
+  best_ = maximize_ ? -kInf : kInf;
+}
+
+bool EarlyStopping::improves(double value, double reference) const {
+  return maximize_ ? value - options_.min_delta() > reference : value + options_.min_delta() < reference;
+}
+
+void EarlyStopping::on_train_begin(Trainer& /*trainer*/) {
+  if (loaded_) {  // resumed: keep best/wait from the checkpoint
+    loaded_ = false;
+    return;
+  }
+  wait_ = 0;
+  stopped_epoch_ = -1;
+  best_epoch_ = -1;
+  best_ = maximize_ ? -kInf : kInf;
+  best_weights_.clear();
+}
+
+void EarlyStopping::on_epoch_end(Trainer& trainer, int64_t epoch, const Logs& logs) {
+  const double current = monitored_value(logs, options_.monitor(), "EarlyStopping");
+  if (options_.restore_best_weights() && best_weights_.empty()) best_weights_ = snapshot(trainer.module());
+  ++wait_;
+  if (improves(current, best_)) {
+    best_ = current;
+    best_epoch_ = epoch;
+    if (options_.restore_best_weights()) best_weights_ = snapshot(trainer.module());
+    // wait restarts only if the value beats both the previous best and the baseline.
+    if (!options_.baseline() || improves(current, *options_.baseline())) wait_ = 0;
+    return;
+  }
+  if (wait_ >= options_.patience() && epoch > 0) {
+    stopped_epoch_ = epoch;
+    trainer.stop_training();
+    if (options_.verbose())
+      trainer.log() << "Epoch " << epoch + 1 << ": early stopping (" << options_.monitor() << " has not improved on "
+                    << num(best_) << " for " << wait_ << " epoch" << (wait_ == 1 ? "" : "s") << ")\n";
+  }
+}
+
+void EarlyStopping::on_train_end(Trainer& trainer) {
+  if (!options_.restore_best_weights() || best_weights_.empty()) return;
+  trainer.module().load_state_dict(best_weights_, /*strict=*/true);
+  if (options_.verbose() && best_epoch_ >= 0)
+    trainer.log() << "Restoring model weights from the end of the best epoch: " << best_epoch_ + 1 << " ("
+                  << options_.monitor() << " " << num(best_) << ")\n";
+}
+
+void EarlyStopping::save_state(CallbackState& state) const {
+  state.values["best"] = io::format_double(best_);
+  state.values["wait"] = std::to_string(wait_);
+  state.values["best_epoch"] = std::to_string(best_epoch_);
+  state.values["stopped_epoch"] = std::to_string(stopped_epoch_);
+  for (const auto& [k, t] : best_weights_) state.tensors["best_weights." + k] = t;
+}
+
+void EarlyStopping::load_state(const CallbackState& state) {
+  if (state.values.empty()) return;  // not in the checkpoint: start fresh
+  best_ = to_double(state, "best", best_);
+  wait_ = to_int(state, "wait", 0);
+  best_epoch_ = to_int(state, "best_epoch", -1);
+  stopped_epoch_ = to_int(state, "stopped_epoch", -1);
+  best_weights_.clear();
+  for (const auto& [k, t] : state.tensors)
+    if (k.rfind("best_weights.", 0) == 0) best_weights_[k.substr(13)] = t;
+  loaded_ = true;
+}
+
+// ---- ModelCheckpoint --------------------------------------------------------------------------
+
+ModelCheckpoint::ModelCheckpoint(ModelCheckpointOptions options) : options_(std::move(options)) {
+  CNNKIT_CHECK(!options_.dir().empty(), "ModelCheckpoint: empty directory");
+  maximize_ = resolve_mode(options_.mode(), options_.monitor()) == Mode::kMax;
+  best_ = maximize_ ? -kInf : kInf;
+}
+
+void ModelCheckpoint::on_train_begin(Trainer& /*trainer*/) {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.dir(), ec);
+  CNNKIT_CHECK_IO(!ec, "ModelCheckpoint: cannot create directory ", options_.dir(), ": ", ec.message());
+  if (loaded_) {
+    loaded_ = false;
+    return;
+  }
+  best_ = maximize_ ? -kInf : kInf;
+  best_epoch_ = -1;
+}
+
+void ModelCheckpoint::on_epoch_end(Trainer& trainer, int64_t epoch, const Logs& logs) {
+  if (!options_.save_best()) return;
+  const double value = monitored_value(logs, options_.monitor(), "ModelCheckpoint");
+  const bool better = maximize_ ? value > best_ : value < best_;  // NaN is never better
+  if (!better) return;
+  if (!weights_finite(trainer.module())) {
+    trainer.log() << "ModelCheckpoint: epoch " << epoch + 1 << ": the weights hold NaN or inf; " << best_path()
+                  << " not written\n";
+    return;
+  }
+  io::save_state_dict(best_path(), trainer.module(),
+                      {{"format", "pt"}, {"epoch", std::to_string(epoch + 1)}, {"monitor", options_.monitor()},
+                       {options_.monitor(), io::format_double(value)}});
+  if (options_.verbose())
+    trainer.log() << "Epoch " << epoch + 1 << ": " << options_.monitor() << " improved from " << num(best_) << " to "
+                  << num(value) << ", saved " << best_path() << "\n";
+  best_ = value;
+  best_epoch_ = epoch;
+}
+
+void ModelCheckpoint::on_epoch_saved(Trainer& trainer, int64_t epoch, const Logs& /*logs*/) {
+  if (!options_.save_last()) return;
+  if (!weights_finite(trainer.module())) {
+    trainer.log() << "ModelCheckpoint: epoch " << epoch + 1 << ": the weights hold NaN or inf; " << last_path()
+                  << " keeps the previous epoch\n";
+    return;
+  }
+  trainer.save_checkpoint(last_path());
+}
+
+void ModelCheckpoint::save_state(CallbackState& state) const {
+  state.values["best"] = io::format_double(best_);
+  state.values["best_epoch"] = std::to_string(best_epoch_);
+}
+
+void ModelCheckpoint::load_state(const CallbackState& state) {
+  if (state.values.empty()) return;
+  best_ = to_double(state, "best", best_);
+  best_epoch_ = to_int(state, "best_epoch", -1);
+  loaded_ = true;
+}
+
+// ---- CSVLogger -----------------------------------------------------------------------------------
+
+CSVLogger::CSVLogger(std::string path, char separator) : path_(std::move(path)), sep_(separator) {
+  CNNKIT_CHECK(!path_.empty(), "CSVLogger: empty path");
+}
+
+CSVLogger::~CSVLogger() { close(); }
+
+void CSVLogger::close() {
+  if (file_) std::fclose(file_);
+  file_ = nullptr;
+}
+
+void CSVLogger::on_train_begin(Trainer& trainer) {
+  close();
+  columns_.clear();
+  std::filesystem::path p(path_);
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+  if (trainer.epoch() > 0 && std::filesystem::exists(p)) {
+    // Keep the header and the rows of epochs 1..trainer.epoch(); later rows were written
+    // after the checkpoint we resumed from and will be written again.
+    std::ifstream in(path_);
+    std::string line, kept;
+    bool header = true;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      if (header) {
+        std::stringstream ss(line);
+        std::string col;
+        while (std::getline(ss, col, sep_)) columns_.push_back(col);
+        kept += line + "\n";
+        header = false;
+        continue;
+      }
+      const std::string first = line.substr(0, line.find(sep_));
+      char* end = nullptr;
+      const double e = std::strtod(first.c_str(), &end);
+      if (end != first.c_str() && e <= static_cast<double>(trainer.epoch())) kept += line + "\n";
+    }
+    in.close();
+    const std::string tmp = path_ + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << kept;
+      CNNKIT_CHECK_IO(out.good(), "CSVLogger: cannot write ", tmp);
+    }
+    std::filesystem::rename(tmp, p);
+    file_ = std::fopen(path_.c_str(), "a");
+  } else {
+    file_ = std::fopen(path_.c_str(), "w");
+  }
+  CNNKIT_CHECK_IO(file_ != nullptr, "CSVLogger: cannot open ", path_, " for writing");
+}
+
+void CSVLogger::on_epoch_end(Trainer& /*trainer*/, int64_t /*epoch*/, const Logs& logs) {
+  if (!file_) return;
+  if (columns_.empty()) {
+    for (const char* k : {"epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"})
+      if (logs.count(k) || std::string(k) == "epoch") columns_.push_back(k);
+    for (const auto& [k, v] : logs)
+      if (std::find(columns_.begin(), columns_.end(), k) == columns_.end()) columns_.push_back(k);
+    for (size_t i = 0; i < columns_.size(); ++i) std::fprintf(file_, "%s%s", i ? std::string(1, sep_).c_str() : "", columns_[i].c_str());
+    std::fputc('\n', file_);
+  }
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    if (i) std::fputc(sep_, file_);
+    auto it = logs.find(columns_[i]);
+    if (it == logs.end()) continue;
+    if (columns_[i] == "epoch") std::fprintf(file_, "%lld", static_cast<long long>(it->second));
+    else std::fprintf(file_, "%.10g", it->second);
+  }
+  std::fputc('\n', file_);
+  std::fflush(file_);
+}
+
+void CSVLogger::on_train_end(Trainer& /*trainer*/) { close(); }
+
+// ---- TerminateOnNaN ------------------------------------------------------------------------------
+
+void TerminateOnNaN::on_batch_end(Trainer& trainer, const BatchLogs& logs) {
+  if (std::isfinite(logs.loss)) return;
+  std::ostringstream os;
+  os << "TerminateOnNaN: the training loss is " << logs.loss << " at epoch " << logs.epoch + 1 << " of "
+     << trainer.options().epochs() << ", step " << logs.step << " (batch " << logs.batch + 1 << " of "
+     << logs.batches << " in the epoch); training stopped and the weights in memory are not usable. ";
+  if (trainer.last_checkpoint().empty())
+    os << "No checkpoint was written before this step.";
+  else
+    os << "The last good checkpoint is " << trainer.last_checkpoint() << ".";
+  throw NonFiniteLossError(os.str());
+}
+
+}  // namespace cnnkit::train

@@ -1,2 +1,8 @@
 // The train layer: Trainer, callbacks, metrics, progress bar, run configs.
 #pragma once
+
+#include "cnnkit/io/checkpoint.h"
+#include "cnnkit/train/callbacks.h"
+#include "cnnkit/train/metrics.h"
+#include "cnnkit/train/progress.h"
+#include "cnnkit/train/trainer.h"

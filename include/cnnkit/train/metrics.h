@@ -1,0 +1,116 @@
+// Streaming evaluation metrics, updated batch by batch from the logits a training or
+// evaluation step already computed (no second forward, no tensor ops, no allocation per
+// batch): accuracy, top-k, confusion matrix and per-class precision/recall/F1 for
+// classification; MSE, MAE and R² for regression. Formulas and zero-division conventions
+// are scikit-learn's (precision_recall_fscore_support(zero_division=0), r2_score).
+//
+//   train::ClassificationMetrics cm(/*num_classes=*/10, /*top_k=*/5);
+//   for (auto& batch : loader) { Tensor out = net->forward(batch.data);
+//                                cm.update(out, batch.target, loss.item<double>()); }
+//   train::Metrics m = cm.compute();
+//   std::cout << m.accuracy << " " << m.macro_f1 << "\n" << m.confusion_matrix_string(classes);
+//
+// Deliberately not: ranking metrics (AUC), multi-label metrics, micro averages other than
+// accuracy (for single-label classification micro P = R = F1 = accuracy).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cnnkit/core/tensor.h"
+
+namespace cnnkit::train {
+
+enum class Task { kClassification, kRegression };
+
+// The result of one pass over a dataset. Fields that do not apply to the task stay NaN/empty.
+struct Metrics {
+  static constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+  Task task = Task::kClassification;
+  int64_t count = 0;   // examples seen
+  double loss = kNaN;  // mean of the per-batch losses weighted by batch size (NaN if none given)
+
+  // ---- classification ----
+  int64_t num_classes = 0;
+  double accuracy = kNaN;
+  int64_t top_k = 0;              // the k of top_k_accuracy (clamped to num_classes)
+  double top_k_accuracy = kNaN;
+  std::vector<double> precision, recall, f1;  // per class; 0 where undefined (sklearn zero_division=0)
+  std::vector<int64_t> support;               // true examples per class
+  double macro_precision = kNaN, macro_recall = kNaN, macro_f1 = kNaN;
+  std::vector<int64_t> confusion;             // (num_classes, num_classes) row-major: [true][predicted]
+
+  // ---- regression (averaged over outputs for multi-output targets, as sklearn's default) ----
+  double mse = kNaN, mae = kNaN, r2 = kNaN;
+
+  int64_t confusion_at(int64_t true_class, int64_t predicted) const {
+    return confusion[static_cast<size_t>(true_class * num_classes + predicted)];
+  }
+  // The scalars under the names logs and CSV files use: "loss", "accuracy", "top5_accuracy",
+  // "macro_f1" (classification); "loss", "mse", "mae", "r2" (regression). NaN ones are left out.
+  std::map<std::string, double> scalars() const;
+  // A fixed-width table: a row per true class, a column per predicted class; class names
+  // (e.g. dataset.classes()) label the rows if given, else the class indices.
+  std::string confusion_matrix_string(const std::vector<std::string>& class_names = {}) const;
+  // Per-class precision/recall/F1/support and the macro averages, like sklearn's
+  // classification_report; for regression the MSE, MAE and R² lines.
+  std::string report(const std::vector<std::string>& class_names = {}) const;
+};
+
+// Streaming classification metrics. update() takes logits (N, C) (any monotonic score, e.g.
+// probabilities, works too) and targets: int64 class indices (N), or float (N, C)
+// probabilities / one-hot rows (their argmax is the class). A single logit per example
+// (N, 1) or (N) is binary classification: class 1 when the logit > 0, targets 0/1.
+class ClassificationMetrics {
+ public:
+  // num_classes = 0 takes it from the first batch's logits. top_k = 1 disables top-k.
+  explicit ClassificationMetrics(int64_t num_classes = 0, int64_t top_k = 5);
+
+  void reset();
+  // `batch_loss` is the batch's mean loss (the usual reduction='mean' value), if any.
+  // Throws ShapeError when logits and targets disagree, ValueError on a target outside
+  // [0, num_classes).
+  void update(const Tensor& logits, const Tensor& targets, std::optional<double> batch_loss = std::nullopt);
+
+  int64_t count() const { return count_; }
+  double running_loss() const { return loss_count_ ? loss_sum_ / static_cast<double>(loss_count_) : Metrics::kNaN; }
+  double running_accuracy() const { return count_ ? static_cast<double>(correct_) / static_cast<double>(count_) : Metrics::kNaN; }
+  Metrics compute() const;
+
+ private:
+  void ensure_classes(int64_t c);
+  int64_t num_classes_;
+  int64_t top_k_;
+  int64_t count_ = 0, correct_ = 0, top_k_correct_ = 0;
+  double loss_sum_ = 0;
+  int64_t loss_count_ = 0;
+  std::vector<int64_t> confusion_;
+};
+
+// Streaming regression metrics over outputs and targets of the same shape (N, ...) (a
+// (N) target also matches a (N, 1) output). R² per output column from running means and
+// sums of squares merged batch by batch (Chan et al.), so it is exact for long streams;
+// constant targets give R² = 1 for a perfect fit and 0 otherwise (sklearn's force_finite).
+class RegressionMetrics {
+ public:
+  RegressionMetrics() = default;
+  void reset();
+  void update(const Tensor& output, const Tensor& target, std::optional<double> batch_loss = std::nullopt);
+  int64_t count() const { return count_; }
+  double running_loss() const { return loss_count_ ? loss_sum_ / static_cast<double>(loss_count_) : Metrics::kNaN; }
+  Metrics compute() const;
+
+ private:
+  int64_t count_ = 0;  // rows
+  int64_t outputs_ = -1;
+  double loss_sum_ = 0;
+  int64_t loss_count_ = 0;
+  std::vector<double> sse_, sae_, mean_, m2_;  // per output column
+};
+
+}  // namespace cnnkit::train

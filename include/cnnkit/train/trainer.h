@@ -1,0 +1,174 @@
+// The training loop (what Keras's Model.fit/evaluate and PyTorch Lightning's Trainer do, for
+// LibTorch-style models): train/eval mode switching, zero_grad/backward/step, the article's
+// L1/L2 penalty, gradient clipping, LR schedules per epoch or per batch, metrics from the
+// logits already computed, callbacks, a progress bar, and checkpoints that resume exactly.
+//
+//   optim::SGD opt(net->parameters(), optim::SGDOptions(0.01).momentum(0.9));
+//   train::Trainer trainer(nn::AnyModule(net), opt, F::cross_entropy_fn /* or a lambda */,
+//       train::TrainerOptions().epochs(10).l1(5e-4).l2(1e-4).seed(0));
+//   trainer.set_scheduler(std::make_shared<optim::StepLR>(opt, 5), train::SchedulerStep::kEpoch);
+//   trainer.add_callback(std::make_shared<train::ModelCheckpoint>("runs/x", "val_accuracy"));
+//   train::History h = trainer.fit(train_loader, &val_loader);
+//   train::Metrics m = trainer.evaluate(test_loader);
+//   // after a crash: same construction, then
+//   trainer.resume("runs/x/checkpoint_last.safetensors");  trainer.fit(train_loader, &val_loader);
+//
+// Intended usage and contracts:
+//   - fit() trains until options().epochs() epochs are complete in total: a fresh trainer
+//     runs them all, a resumed one the rest. Epoch e calls loader.set_epoch(e), so the
+//     shuffle and augmentation of an epoch depend on (loader seed, e) only.
+//   - The loss logged is the criterion's (mean over the batch), without the penalty, so
+//     train_loss and val_loss compare; the penalty is in what is minimised.
+//   - Exact resume: a checkpoint holds the weights, the optimiser's and scheduler's state,
+//     the global generator's state (dropout, init), epoch and step counters, the history
+//     and the callbacks' state; the run continues bit for bit as if never stopped.
+//   - Checks with clear errors before the first step completes: a classification model's
+//     output must be (N, C) for int64 targets (N), with C = options().num_classes() or the
+//     dataset's classes() when known; a regression output must have the target's shape.
+// Deliberately not: mid-epoch checkpoints, multiple models, mixed precision.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cnnkit/core/tensor.h"
+#include "cnnkit/io/checkpoint.h"
+#include "cnnkit/nn/modules/container/any.h"
+#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/optim/lr_scheduler.h"
+#include "cnnkit/optim/optimizer.h"
+#include "cnnkit/train/callbacks.h"
+#include "cnnkit/train/metrics.h"
+#include "cnnkit/train/progress.h"
+
+namespace cnnkit {
+namespace data {
+class DataLoader;
+}
+namespace optim {
+class ReduceLROnPlateauScheduler;
+}
+}  // namespace cnnkit
+
+namespace cnnkit::train {
+
+// loss(output, target) -> a 0-dim tensor (the batch mean), e.g. F::cross_entropy.
+using LossFn = std::function<Tensor(const Tensor& output, const Tensor& target)>;
+
+enum class SchedulerStep { kEpoch, kBatch };  // kBatch: OneCycleLR and per-iteration warmups
+
+struct TrainerOptions {
+  CNNKIT_ARG(int64_t, epochs) = 1;
+  CNNKIT_ARG(Task, task) = Task::kClassification;
+  // The article's penalty: loss + l1 * sum ||w||_1 + l2 * sum ||w||_2 (torch.norm with p=1 and
+  // p=2, not squared; weight decay in the optimiser is the squared one).
+  CNNKIT_ARG(double, l1) = 0;
+  CNNKIT_ARG(double, l2) = 0;
+  // Parameter names the penalty covers, shell globs ("features.*.weight"); empty: every
+  // parameter with more than one dimension (conv and linear weights, not biases or BN).
+  CNNKIT_ARG(std::vector<std::string>, penalty_params) = {};
+  CNNKIT_ARG(std::optional<double>, grad_clip_norm) = std::nullopt;   // nn::utils::clip_grad_norm_
+  CNNKIT_ARG(std::optional<double>, grad_clip_value) = std::nullopt;  // nn::utils::clip_grad_value_
+  // manual_seed(seed) when a fresh run starts (a resumed run restores the generator instead).
+  // The loaders' shuffles come from their own DataLoaderOptions().seed().
+  CNNKIT_ARG(std::optional<uint64_t>, seed) = std::nullopt;
+  // When set: created at fit(), and <dir>/checkpoint_last.safetensors is written after every
+  // epoch unless a ModelCheckpoint writes that same file.
+  CNNKIT_ARG(std::string, output_dir) = "";
+  CNNKIT_ARG(int64_t, top_k) = 5;         // the top-k accuracy reported (1 = off)
+  CNNKIT_ARG(int64_t, num_classes) = 0;   // 0: the dataset's classes(), else the output's width
+  CNNKIT_ARG(bool, verbose) = true;       // progress bar and epoch lines
+  CNNKIT_ARG(OStreamPtr, log_stream) = nullptr;  // progress and messages; nullptr: std::cout
+};
+
+// Per-epoch logs in order (epoch 0 first), including epochs before a resume.
+struct History {
+  std::vector<Logs> epochs;
+  size_t size() const { return epochs.size(); }
+  bool empty() const { return epochs.empty(); }
+  const Logs& back() const { return epochs.back(); }
+  const Logs& operator[](size_t i) const { return epochs[i]; }
+  // One value per epoch (NaN where absent): history.get("val_loss").
+  std::vector<double> get(const std::string& key) const;
+};
+
+class Trainer {
+ public:
+  Trainer(nn::AnyModule model, optim::Optimizer& optimizer, LossFn loss_fn, TrainerOptions options = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Stepped after every epoch (after validation) or after every optimisation step.
+  void set_scheduler(std::shared_ptr<optim::LRScheduler> scheduler, SchedulerStep when = SchedulerStep::kEpoch);
+  // ReduceLROnPlateau, stepped after every epoch with the logged value of `monitor`.
+  void set_plateau_scheduler(std::shared_ptr<optim::ReduceLROnPlateauScheduler> scheduler,
+                             std::string monitor = "val_loss");
+  void add_callback(std::shared_ptr<Callback> callback);
+  // Replaces the default progress bar (nullptr: none).
+  void set_progress_bar(std::shared_ptr<ProgressBar> bar) { progress_ = std::move(bar); }
+
+  History fit(data::DataLoader& train_loader, data::DataLoader* val_loader = nullptr);
+  // One pass in eval mode without autograd; the module's training flag is restored after.
+  Metrics evaluate(data::DataLoader& loader);
+
+  // Restores everything a checkpoint holds. ValueError naming the file and the first
+  // difference if it came from another model, or if it has scheduler state and this
+  // trainer no scheduler (or the reverse); IOError if it is not a checkpoint.
+  void resume(const std::string& path);
+  io::Checkpoint checkpoint() const;                   // the run's state now
+  void save_checkpoint(const std::string& path);       // atomically; remembered as last_checkpoint()
+  const std::string& last_checkpoint() const { return last_checkpoint_; }
+
+  // Ends training after the current epoch (callbacks call it; Keras's stop_training).
+  void stop_training() { stop_ = true; }
+  bool stop_requested() const { return stop_; }
+
+  nn::AnyModule& model() { return model_; }
+  nn::Module& module() { return *module_; }
+  optim::Optimizer& optimizer() { return optimizer_; }
+  const TrainerOptions& options() const { return options_; }
+  int64_t epoch() const { return epoch_; }        // epochs completed
+  int64_t global_step() const { return step_; }   // optimisation steps done
+  const History& history() const { return history_; }
+  double lr() const;                              // the first parameter group's lr
+  std::ostream& log() const;
+
+ private:
+  void check_output(const Tensor& output, const Tensor& target, const char* where) const;
+  Tensor penalty() const;
+  void update_metrics(ClassificationMetrics& cm, RegressionMetrics& rm, const Tensor& out, const Tensor& target,
+                      double loss) const;
+  void resolve_num_classes(data::DataLoader& loader);
+
+  nn::AnyModule model_;
+  std::shared_ptr<nn::Module> module_;
+  optim::Optimizer& optimizer_;
+  LossFn loss_fn_;
+  TrainerOptions options_;
+  std::vector<Tensor> parameters_;
+  std::vector<Tensor> penalty_params_;
+
+  std::shared_ptr<optim::LRScheduler> scheduler_;
+  SchedulerStep scheduler_step_ = SchedulerStep::kEpoch;
+  std::shared_ptr<optim::ReduceLROnPlateauScheduler> plateau_;
+  std::string plateau_monitor_;
+  std::vector<std::shared_ptr<Callback>> callbacks_;
+  std::vector<std::string> callback_keys_;
+  std::shared_ptr<ProgressBar> progress_;
+
+  History history_;
+  int64_t epoch_ = 0, step_ = 0;
+  int64_t num_classes_ = 0;
+  bool stop_ = false;
+  bool resumed_ = false;
+  std::string last_checkpoint_;
+};
+
+}  // namespace cnnkit::train
