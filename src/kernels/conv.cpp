@@ -1,7 +1,8 @@
 // Convolution kernels: oneDNN forward / backward-data / backward-weights primitives (cached
-// per shape and thread count, plain data reordered in and out around the blocked layouts
-// oneDNN picks), and an im2col + sgemm path for the shapes where the primitives
-// are slow. conv2d_plan() is the one place that chooses between them. No shape checks here.
+// per shape and thread count, on the blocked layouts oneDNN picks: activations arrive and
+// leave in them when the caller keeps layouts, else plain data is reordered in and out), and
+// an im2col + sgemm path for the shapes where the primitives are slow. conv2d_plan() is the
+// one place that chooses between them. No shape checks here.
 //
 // N = batch, C = channels, H, W = height, width, G = groups, P = H_out * W_out,
 // Cig = C_in / G, Cog = C_out / G, Kg = Cig * kH * kW (one group's column height).
@@ -43,7 +44,11 @@ namespace {
 // Per-thread grow-only scratch for data that lives only during one kernel call (blocked
 // copies, im2col columns), so a steady-state step allocates none of it. Slots keep the
 // buffers of one call apart.
-enum Slot { kSrc, kWei, kDst, kDiffDst, kDiffDstW, kDiffSrc, kDiffWei, kCol, kScratchpad, kNumSlots };
+enum Slot {
+  kSrc, kWei, kDst, kDiffDst, kDiffDstW, kDiffSrc, kDiffWei, kCol, kScratchpad,
+  kPlainSrc, kPlainDiffDst,  // plain copies of kept-layout operands for the sgemm path
+  kNumSlots
+};
 float* scratch(Slot slot, size_t bytes) {
   thread_local std::unique_ptr<Storage> buf[kNumSlots];
   auto& b = buf[slot];
@@ -226,6 +231,24 @@ void from_layout(const memory& m, const memory::desc& plain_d, float* plain) {
   if (m.get_desc() == plain_d) return;
   memory user = onednn::wrap(plain_d, plain);
   onednn::reorder(m, user);
+}
+// Plain NCHW values of an operand for the sgemm path: its own, or its layout reordered into
+// scratch `slot` (the tensor's storage is left as it is).
+const float* plain_of(const onednn::Operand& x, Slot slot) {
+  if (!x.layout) return x.plain;
+  float* p = scratch(slot, x.layout->desc().get_size());
+  x.layout->to_plain(p);
+  return p;
+}
+// A memory in oneDNN's chosen layout `have` for a result: a new Layout (kept, handed to the
+// caller) when `keep`, else what out_layout() gives.
+memory result_memory(const memory::desc& have, const memory::desc& plain_d, float* plain,
+                     Slot slot, onednn::LayoutPtr* keep) {
+  if (keep) {
+    *keep = std::make_shared<onednn::Layout>(have);
+    return (*keep)->memory();
+  }
+  return out_layout(have, plain_d, plain, slot);
 }
 
 // ---- im2col + sgemm -----------------------------------------------------------------------
@@ -475,6 +498,7 @@ class BufferPool {
   static constexpr size_t kMaxFreeBytes = size_t{1} << 30;
   void give_back(Storage* b) {
     std::unique_ptr<Storage> owned(b);
+    b->set_layout(nullptr);  // a kept layout of the last owner's values is not the next one's
     std::lock_guard<std::mutex> lock(mutex_);
     if (free_bytes_ + b->nbytes() > kMaxFreeBytes) return;  // freed
     free_bytes_ += b->nbytes();
@@ -489,9 +513,9 @@ class BufferPool {
 std::shared_ptr<Storage> conv_buffer(size_t bytes) { return BufferPool::instance().get(bytes); }
 
 struct Conv2dSaved {
-  // The input in the layout of the forward primitive's src, when that is not plain NCHW.
-  memory::desc src_desc;
-  std::shared_ptr<Storage> src;
+  // The input in the layout of the forward primitive's src, when that is not plain NCHW: the
+  // caller's own kept layout when it arrived in it, else a reordered copy.
+  onednn::LayoutPtr src;
 };
 
 // ---- the registry ---------------------------------------------------------------------------
@@ -546,7 +570,14 @@ const Conv2dPlan& conv2d_plan(const Conv2dShape& s) {
 void conv2d_forward(float* out, const float* in, const float* weight, const float* bias,
                     const Conv2dShape& s, ConvAlgo algo, bool training,
                     std::shared_ptr<Conv2dSaved>* save) {
+  conv2d_forward(out, nullptr, onednn::Operand{in, nullptr}, weight, bias, s, algo, training, save);
+}
+
+void conv2d_forward(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+                    const float* weight, const float* bias, const Conv2dShape& s, ConvAlgo algo,
+                    bool training, std::shared_ptr<Conv2dSaved>* save) {
   if (save) save->reset();
+  if (out_layout) out_layout->reset();
   if (s.N == 0 || s.C_out == 0) return;
   if (s.C_in == 0) {  // nothing to sum: the bias alone
     const int64_t P = s.H_out * s.W_out;
@@ -555,37 +586,52 @@ void conv2d_forward(float* out, const float* in, const float* weight, const floa
     return;
   }
   if (algo == ConvAlgo::im2col_gemm) {
-    forward_gemm(out, in, weight, bias, s);
+    forward_gemm(out, plain_of(in, kPlainSrc), weight, bias, s);
     return;
   }
   ConvForward& f = forward_primitive(s, training);
   const memory::desc src_d = f.pd.src_desc();
   memory src;
   if (save && src_d != f.src_plain) {
-    // Reorder into a buffer the backward can keep using: backward-weights usually wants
-    // the same blocked source layout, which spares it a second reorder.
+    // Keep the input in the primitive's source layout for the backward: backward-weights
+    // usually wants the same one, which spares it a second reorder. An input already in that
+    // layout is kept as it is, without a copy.
     auto saved = std::make_shared<Conv2dSaved>();
-    saved->src_desc = src_d;
-    saved->src = BufferPool::instance().get(src_d.get_size());
-    src = memory(src_d, onednn::engine(), saved->src->data());
-    onednn::reorder(onednn::wrap(f.src_plain, in), src);
+    if (in.layout && in.layout->desc() == src_d) {
+      saved->src = in.layout;
+      src = saved->src->memory();
+    } else {
+      saved->src = std::make_shared<onednn::Layout>(src_d);
+      src = onednn::as_layout(in, f.src_plain, src_d, saved->src->data());
+    }
     *save = std::move(saved);
   } else {
-    src = to_layout(src_d, f.src_plain, in, kSrc);
+    src = onednn::as_layout(in, f.src_plain, src_d, scratch(kSrc, src_d.get_size()));
   }
   memory wei = to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
-  memory dst = out_layout(f.pd.dst_desc(), f.dst_plain, out, kDst);
+  const memory::desc dst_d = f.pd.dst_desc();
+  const bool keep = out_layout && dst_d != f.dst_plain && onednn::keep_layouts();
+  memory dst = result_memory(dst_d, f.dst_plain, out, kDst, keep ? out_layout : nullptr);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
                                        {DNNL_ARG_DST, dst}};
   if (s.has_bias) args.emplace(DNNL_ARG_BIAS, onednn::wrap(f.bias_plain, bias));
   args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
   f.prim.execute(onednn::stream(), args);
-  from_layout(dst, f.dst_plain, out);
+  if (!keep) from_layout(dst, f.dst_plain, out);
 }
 
 void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const float* grad_out,
                      const float* in, const float* weight, const Conv2dShape& s,
                      ConvAlgo data_algo, ConvAlgo weights_algo, const Conv2dSaved* saved) {
+  conv2d_backward(grad_in, nullptr, grad_weight, grad_bias, onednn::Operand{grad_out, nullptr},
+                  onednn::Operand{in, nullptr}, weight, s, data_algo, weights_algo, saved);
+}
+
+void conv2d_backward(float* grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
+                     float* grad_bias, const onednn::Operand& grad_out, const onednn::Operand& in,
+                     const float* weight, const Conv2dShape& s, ConvAlgo data_algo,
+                     ConvAlgo weights_algo, const Conv2dSaved* saved) {
+  if (grad_in_layout) grad_in_layout->reset();
   const Geometry g = geometry(s);
   const memory::desc src_plain = onednn::plain_desc(g.src, tag::nchw);
   const memory::desc dst_plain = onednn::plain_desc(g.dst, tag::nchw);
@@ -599,26 +645,36 @@ void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const
     if (grad_bias) std::fill(grad_bias, grad_bias + s.C_out, 0.0f);
     return;
   }
+  // grad_out as plain floats, converted at most once for the sgemm passes.
+  const float* grad_out_plain = nullptr;
+  auto plain_grad_out = [&] {
+    if (!grad_out_plain) grad_out_plain = plain_of(grad_out, kPlainDiffDst);
+    return grad_out_plain;
+  };
 
   memory diff_dst;  // grad_out in the backward-data layout, reused by backward-weights
   if (grad_in) {
     if (data_algo == ConvAlgo::im2col_gemm) {
-      backward_data_gemm(grad_in, grad_out, weight, s);
+      backward_data_gemm(grad_in, plain_grad_out(), weight, s);
     } else {
       ConvBackwardData& b = backward_data_primitive(s);
-      diff_dst = to_layout(b.pd.diff_dst_desc(), dst_plain, grad_out, kDiffDst);
+      const memory::desc dd_d = b.pd.diff_dst_desc();
+      diff_dst = onednn::as_layout(grad_out, dst_plain, dd_d, scratch(kDiffDst, dd_d.get_size()));
       memory wei = to_layout(b.pd.weights_desc(), wei_plain, weight, kWei);
-      memory diff_src = out_layout(b.pd.diff_src_desc(), src_plain, grad_in, kDiffSrc);
+      const memory::desc ds_d = b.pd.diff_src_desc();
+      const bool keep = grad_in_layout && ds_d != src_plain && onednn::keep_layouts();
+      memory diff_src = result_memory(ds_d, src_plain, grad_in, kDiffSrc, keep ? grad_in_layout : nullptr);
       b.prim.execute(onednn::stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
                                         {DNNL_ARG_DIFF_SRC, diff_src},
                                         {DNNL_ARG_SCRATCHPAD, scratchpad(b.pd.scratchpad_desc())}});
-      from_layout(diff_src, src_plain, grad_in);
+      if (!keep) from_layout(diff_src, src_plain, grad_in);
     }
   }
 
   if (!grad_weight && !grad_bias) return;
   if (weights_algo == ConvAlgo::im2col_gemm || !grad_weight) {
-    backward_weights_gemm(grad_weight, grad_bias, grad_out, in, s);
+    backward_weights_gemm(grad_weight, grad_bias, plain_grad_out(),
+                          grad_weight ? plain_of(in, kPlainSrc) : nullptr, s);
     return;
   }
   const bool with_bias = grad_bias != nullptr;
@@ -626,11 +682,11 @@ void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const
   const memory::desc dd_d = b.pd.diff_dst_desc();
   memory dd = diff_dst && diff_dst.get_desc() == dd_d
                   ? diff_dst
-                  : to_layout(dd_d, dst_plain, grad_out, kDiffDstW);
+                  : onednn::as_layout(grad_out, dst_plain, dd_d, scratch(kDiffDstW, dd_d.get_size()));
   const memory::desc src_d = b.pd.src_desc();
-  memory src = saved && saved->src && saved->src_desc == src_d
-                   ? memory(src_d, onednn::engine(), saved->src->data())
-                   : to_layout(src_d, src_plain, in, kSrc);
+  memory src = saved && saved->src && saved->src->desc() == src_d
+                   ? saved->src->memory()
+                   : onednn::as_layout(in, src_plain, src_d, scratch(kSrc, src_d.get_size()));
   memory dw = out_layout(b.pd.diff_weights_desc(), wei_plain, grad_weight, kDiffWei);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dd},
                                        {DNNL_ARG_DIFF_WEIGHTS, dw}};

@@ -13,6 +13,7 @@
 
 #include <omp.h>
 
+#include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
 #include "cnnkit/kernels/onednn.h"
 
@@ -627,6 +628,78 @@ void eltwise_backward(float* diff_src, const float* diff_dst, const float* data,
     dnnl::memory x = onednn::wrap(b.md, data), gy = onednn::wrap(b.md, diff_dst), gx = onednn::wrap(b.md, diff_src);
     b.prim.execute(onednn::stream(), {{data_arg, x}, {DNNL_ARG_DIFF_DST, gy}, {DNNL_ARG_DIFF_SRC, gx}});
   }
+}
+
+// ---- oneDNN eltwise on kept layouts ----------------------------------------------------------
+// The primitive is created for the layout itself, so channel padding (C not a multiple of the
+// block) stays as oneDNN's other primitives expect it.
+
+namespace {
+struct EltwiseLayoutFwd {
+  dnnl::eltwise_forward::primitive_desc pd;
+  dnnl::eltwise_forward prim;
+};
+EltwiseLayoutFwd& layout_fwd(algorithm a, const dnnl::memory::desc& md, float alpha, float beta) {
+  return onednn::cached<EltwiseLayoutFwd>(
+      onednn::Key("eltwise_fwd_layout") << static_cast<int64_t>(a) << md << float_bits(alpha)
+                                        << float_bits(beta),
+      [&] {
+        dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_training, a, md, alpha, beta);
+        dnnl::eltwise_forward::primitive_desc pd(d, onednn::engine());
+        onednn::log_impl("eltwise_forward (kept layout)", pd.impl_info_str());
+        return EltwiseLayoutFwd{pd, dnnl::eltwise_forward(pd)};
+      });
+}
+int64_t logical_numel(const dnnl::memory::desc& md) {
+  int64_t n = 1;
+  for (int64_t d : md.dims()) n *= d;
+  return n;
+}
+// Per-thread grow-only scratch for a gradient reordered into the data's layout.
+void* layout_scratch(size_t bytes) {
+  thread_local std::unique_ptr<Storage> buf;
+  if (!buf || buf->nbytes() < bytes) {
+    buf.reset();
+    buf = std::make_unique<Storage>(std::max<size_t>(bytes, 64));
+  }
+  return buf->data();
+}
+}  // namespace
+
+void eltwise_forward(onednn::LayoutPtr* dst, const onednn::Layout& src, Eltwise alg, float alpha,
+                     float beta) {
+  const dnnl::memory::desc& md = src.desc();
+  EltwiseLayoutFwd& f = layout_fwd(to_dnnl(alg, false), md, alpha, beta);
+  *dst = std::make_shared<onednn::Layout>(md);
+  SmallWorkScope scope(logical_numel(md), alg);
+  f.prim.execute(onednn::stream(), {{DNNL_ARG_SRC, src.memory()}, {DNNL_ARG_DST, (*dst)->memory()}});
+}
+
+void eltwise_backward(onednn::LayoutPtr* diff_src, const onednn::Operand& diff_dst,
+                      const onednn::Layout& data, Eltwise alg, float alpha, float beta,
+                      bool use_dst) {
+  const dnnl::memory::desc& md = data.desc();
+  const algorithm a = to_dnnl(alg, use_dst);
+  struct Bwd {
+    dnnl::eltwise_backward prim;
+  };
+  Bwd& b = onednn::cached<Bwd>(
+      onednn::Key("eltwise_bwd_layout") << static_cast<int64_t>(a) << md << float_bits(alpha)
+                                        << float_bits(beta),
+      [&] {
+        EltwiseLayoutFwd& hint = layout_fwd(a, md, alpha, beta);
+        dnnl::eltwise_backward::desc d(a, md, md, alpha, beta);
+        dnnl::eltwise_backward::primitive_desc pd(d, onednn::engine(), hint.pd);
+        onednn::log_impl("eltwise_backward (kept layout)", pd.impl_info_str());
+        return Bwd{dnnl::eltwise_backward(pd)};
+      });
+  const dnnl::memory::desc plain(md.dims(), onednn::dt::f32, onednn::tag::nchw);
+  dnnl::memory dd = onednn::as_layout(diff_dst, plain, md, layout_scratch(md.get_size()));
+  *diff_src = std::make_shared<onednn::Layout>(md);
+  SmallWorkScope scope(logical_numel(md), alg);
+  b.prim.execute(onednn::stream(), {{use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, data.memory()},
+                                    {DNNL_ARG_DIFF_DST, dd},
+                                    {DNNL_ARG_DIFF_SRC, (*diff_src)->memory()}});
 }
 
 // ---- plain activation loops -------------------------------------------------------------

@@ -1,14 +1,19 @@
 // Batch, layer and group norm kernels on plain (N, C, S) / (M, K) float buffers: OpenMP over
 // channels, rows or groups, vectorised contiguous inner loops, sums in float blocks added in
-// double. Not oneDNN: on plain NCHW its batch norm is `ncsp_bnorm:any`, 2-3x slower than
-// these loops (numbers in ops/norm.cpp's header).
+// double. Not oneDNN on plain data: there its batch norm is `ncsp_bnorm:any`, 2-3x slower
+// than these loops (numbers in ops/norm.cpp's header). Inputs that arrive in a kept oneDNN
+// layout run oneDNN's jit batch norm in that layout (end of file).
 #include "cnnkit/kernels/norm.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <unordered_map>
 #include <vector>
 
+#include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
+#include "cnnkit/kernels/onednn.h"
 
 namespace cnnkit::kernels {
 
@@ -456,6 +461,134 @@ void group_norm_backward(float* dx, float* dweight, float* dbias, const float* d
     if (dweight) dweight[c] = static_cast<float>(w);
     if (dbias) dbias[c] = static_cast<float>(b);
   }
+}
+
+// ---- batch norm on a kept oneDNN layout ------------------------------------------------------
+
+namespace {
+
+using dnnl::memory;
+
+// Per-thread grow-only scratch: scratchpads, a gradient reordered into x's layout, and the
+// outputs oneDNN writes that nobody asked for.
+enum Slot { kPad, kDiffDst, kUnused, kNumSlots };
+void* bn_scratch(Slot slot, size_t bytes) {
+  thread_local std::unique_ptr<Storage> buf[kNumSlots];
+  auto& b = buf[slot];
+  if (!b || b->nbytes() < bytes) {
+    b.reset();
+    b = std::make_unique<Storage>(std::max<size_t>(bytes, 64));
+  }
+  return b->data();
+}
+
+dnnl::normalization_flags bn_flags(const float* weight, const float* bias, bool global_stats) {
+  unsigned f = 0;
+  if (weight) f |= static_cast<unsigned>(dnnl::normalization_flags::use_scale);
+  if (bias) f |= static_cast<unsigned>(dnnl::normalization_flags::use_shift);
+  if (global_stats) f |= static_cast<unsigned>(dnnl::normalization_flags::use_global_stats);
+  return static_cast<dnnl::normalization_flags>(f);
+}
+
+int64_t eps_bits(double eps) {
+  const float e = static_cast<float>(eps);
+  uint32_t u;
+  std::memcpy(&u, &e, sizeof u);
+  return u;
+}
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+struct BnForward {
+  dnnl::batch_normalization_forward::primitive_desc pd;
+  dnnl::batch_normalization_forward prim;
+};
+BnForward& bn_forward(const memory::desc& md, dnnl::normalization_flags flags, double eps,
+                      bool training) {
+  onednn::Key key("bnorm_fwd");
+  key << md << int64_t(flags) << eps_bits(eps) << int64_t{training} << int64_t{get_num_threads()};
+  return onednn::cached<BnForward>(key, [&] {
+    auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    dnnl::batch_normalization_forward::desc d(prop, md, static_cast<float>(eps), flags);
+    dnnl::batch_normalization_forward::primitive_desc pd(d, user_scratchpad(), onednn::engine());
+    onednn::log_impl("batch_norm forward (kept layout)", pd.impl_info_str());
+    return BnForward{pd, dnnl::batch_normalization_forward(pd)};
+  });
+}
+
+memory channel_memory(int64_t C, const float* p) {
+  return onednn::wrap(onednn::plain_desc({C}, onednn::tag::x), p);
+}
+
+}  // namespace
+
+void batch_norm_forward_onednn(onednn::LayoutPtr* y, float* mean, float* var,
+                               const onednn::Layout& x, const float* weight, const float* bias,
+                               double eps, bool training) {
+  const memory::desc& md = x.desc();
+  const int64_t C = md.dims()[1];
+  const auto flags = bn_flags(weight, bias, !training);
+  BnForward& f = bn_forward(md, flags, eps, training);
+  *y = std::make_shared<onednn::Layout>(md);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x.memory()}, {DNNL_ARG_DST, (*y)->memory()},
+                                       {DNNL_ARG_MEAN, channel_memory(C, mean)},
+                                       {DNNL_ARG_VARIANCE, channel_memory(C, var)}};
+  if (weight) args.emplace(DNNL_ARG_SCALE, channel_memory(C, weight));
+  if (bias) args.emplace(DNNL_ARG_SHIFT, channel_memory(C, bias));
+  const memory::desc pad = f.pd.scratchpad_desc();
+  args.emplace(DNNL_ARG_SCRATCHPAD, memory(pad, onednn::engine(), bn_scratch(kPad, pad.get_size())));
+  f.prim.execute(onednn::stream(), args);
+}
+
+void batch_norm_backward_onednn(onednn::LayoutPtr* dx, float* dweight, float* dbias,
+                                const onednn::Operand& dy, const onednn::Layout& x,
+                                const float* mean, const float* var, const float* weight,
+                                const float* bias, double eps, bool batch_stats) {
+  const memory::desc& md = x.desc();
+  const int64_t C = md.dims()[1];
+  const auto flags = bn_flags(weight, bias, !batch_stats);
+  // With scale or shift, prop `backward` also writes their gradients (into scratch when
+  // nobody wants them); without, backward_data.
+  const bool params = weight || bias;
+  struct Bwd {
+    dnnl::batch_normalization_backward::primitive_desc pd;
+    dnnl::batch_normalization_backward prim;
+  };
+  onednn::Key key("bnorm_bwd");
+  key << md << int64_t(flags) << eps_bits(eps) << int64_t{get_num_threads()};
+  Bwd& b = onednn::cached<Bwd>(key, [&] {
+    BnForward& hint = bn_forward(md, flags, eps, batch_stats);
+    dnnl::batch_normalization_backward::desc d(
+        params ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data, md, md,
+        static_cast<float>(eps), flags);
+    dnnl::batch_normalization_backward::primitive_desc pd(d, user_scratchpad(), onednn::engine(),
+                                                          hint.pd);
+    onednn::log_impl("batch_norm backward (kept layout)", pd.impl_info_str());
+    return Bwd{pd, dnnl::batch_normalization_backward(pd)};
+  });
+  const memory::desc plain(md.dims(), onednn::dt::f32, onednn::tag::nchw);
+  memory dd = onednn::as_layout(dy, plain, md, bn_scratch(kDiffDst, md.get_size()));
+  onednn::LayoutPtr out = std::make_shared<onednn::Layout>(md);
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, x.memory()}, {DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_DIFF_SRC, out->memory()},
+      {DNNL_ARG_MEAN, channel_memory(C, mean)}, {DNNL_ARG_VARIANCE, channel_memory(C, var)}};
+  float* unused = static_cast<float*>(bn_scratch(kUnused, 2 * static_cast<size_t>(C) * sizeof(float)));
+  if (weight) {
+    args.emplace(DNNL_ARG_SCALE, channel_memory(C, weight));
+    args.emplace(DNNL_ARG_DIFF_SCALE, channel_memory(C, dweight ? dweight : unused));
+  }
+  if (bias) {
+    args.emplace(DNNL_ARG_SHIFT, channel_memory(C, bias));
+    args.emplace(DNNL_ARG_DIFF_SHIFT, channel_memory(C, dbias ? dbias : unused + C));
+  }
+  const memory::desc pad = b.pd.scratchpad_desc();
+  args.emplace(DNNL_ARG_SCRATCHPAD, memory(pad, onednn::engine(), bn_scratch(kPad, pad.get_size())));
+  b.prim.execute(onednn::stream(), args);
+  if (dx) *dx = std::move(out);
 }
 
 }  // namespace cnnkit::kernels

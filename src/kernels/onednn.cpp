@@ -1,8 +1,11 @@
-// Engine, per-thread stream, the primitive cache and cached reorders.
+// Engine, per-thread stream, the primitive cache, cached and counted reorders, and the kept
+// layouts (Layout, layout_of, as_layout).
 #include "cnnkit/kernels/onednn.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <mutex>
 #include <unordered_map>
 
@@ -63,10 +66,18 @@ void log_impl(const char* what, const std::string& impl_info) {
   if (verbose()) std::fprintf(stderr, "cnnkit: %s -> %s\n", what, impl_info.c_str());
 }
 
+namespace {
+std::atomic<uint64_t> reorders{0};
+}  // namespace
+
+uint64_t reorder_count() { return reorders.load(std::memory_order_relaxed); }
+void reset_reorder_count() { reorders.store(0, std::memory_order_relaxed); }
+
 void reorder(const dnnl::memory& src, const dnnl::memory& dst) {
   const auto sd = src.get_desc(), dd = dst.get_desc();
   if (sd == dd) {
     if (src.get_data_handle() != dst.get_data_handle()) {
+      reorders.fetch_add(1, std::memory_order_relaxed);
       dnnl::reorder(src, dst).execute(stream(), const_cast<dnnl::memory&>(src), const_cast<dnnl::memory&>(dst));
     }
     return;
@@ -78,8 +89,57 @@ void reorder(const dnnl::memory& src, const dnnl::memory& dst) {
   auto p = cached_impl(key, [&] {
     return std::static_pointer_cast<void>(std::make_shared<dnnl::reorder>(src, dst));
   });
+  reorders.fetch_add(1, std::memory_order_relaxed);
   static_cast<dnnl::reorder*>(p.get())->execute(stream(), const_cast<dnnl::memory&>(src),
                                                  const_cast<dnnl::memory&>(dst));
+}
+
+// ---- kept layouts ---------------------------------------------------------------------------
+
+namespace {
+std::atomic<int> keep_override{-1};  // -1: follow the environment
+bool keep_from_env() {
+  static const bool on = [] {
+    const char* e = std::getenv("CNNKIT_KEEP_LAYOUTS");
+    return e == nullptr || e[0] == '\0' || e[0] != '0';
+  }();
+  return on;
+}
+}  // namespace
+
+bool keep_layouts() {
+  const int o = keep_override.load(std::memory_order_relaxed);
+  return o < 0 ? keep_from_env() : o != 0;
+}
+void set_keep_layouts(bool on) { keep_override.store(on ? 1 : 0, std::memory_order_relaxed); }
+
+Layout::Layout(const dnnl::memory::desc& desc)
+    : desc_(desc), buf_(std::make_shared<Storage>(std::max<size_t>(desc.get_size(), 64))) {}
+
+void Layout::to_plain(void* dst) const {
+  const dnnl::memory::desc plain(desc_.dims(), dt::f32, tag::nchw);
+  reorder(memory(), wrap(plain, dst));
+}
+
+LayoutPtr layout_of(const TensorImpl& t) {
+  const std::shared_ptr<StorageLayout>& any = t.storage->layout();
+  if (!any || t.offset != 0 || t.dtype != ScalarType::Float) return nullptr;
+  auto l = std::dynamic_pointer_cast<Layout>(any);
+  if (!l) return nullptr;
+  const dnnl::memory::dims d = l->desc().dims();
+  const size_t nd = t.sizes.size();
+  const bool same_dims = d.size() == 4 && (nd == 4 || (nd == 3 && d[0] == 1)) &&
+                         std::equal(t.sizes.begin(), t.sizes.end(), d.end() - static_cast<long>(nd));
+  return same_dims && t.is_contiguous() ? l : nullptr;
+}
+
+dnnl::memory as_layout(const Operand& in, const dnnl::memory::desc& plain_d,
+                       const dnnl::memory::desc& want, void* buf) {
+  dnnl::memory have = in.layout ? in.layout->memory() : wrap(plain_d, in.plain);
+  if (have.get_desc() == want) return have;
+  dnnl::memory m(want, engine(), buf);
+  reorder(have, m);
+  return m;
 }
 
 }  // namespace cnnkit::kernels::onednn

@@ -285,6 +285,7 @@ void adaptive_max_pool2d_forward(float* out, int64_t* indices, const float* in,
 // ---- oneDNN -----------------------------------------------------------------------------------
 
 struct Pool2dSaved {
+  memory::desc src_desc;        // the layout the forward pooled (the backward's diff_src)
   memory::desc ws_desc;
   std::unique_ptr<Storage> ws;  // max pooling's workspace (where each maximum came from)
 };
@@ -326,14 +327,19 @@ memory::dims dilates(const Pool2dShape& s) {
   return {s.kH > 1 ? s.dil_h - 1 : 0, s.kW > 1 ? s.dil_w - 1 : 0};
 }
 
+// The layout this path pools a plain input in.
+memory::desc default_src_desc(const Pool2dShape& s) {
+  return onednn::plain_desc({s.N, s.C, s.H, s.W}, blocked_tag());
+}
+
+// src_desc: the input's layout (a kept layout, or default_src_desc()).
 dnnl::pooling_v2_forward::desc forward_desc(const Pool2dShape& s, PoolKind kind, AvgOptions avg,
-                                            dnnl::prop_kind prop) {
-  const memory::dims src{s.N, s.C, s.H, s.W}, dst{s.N, s.C, s.H_out, s.W_out};
+                                            dnnl::prop_kind prop, const memory::desc& src_desc) {
+  const memory::dims dst{s.N, s.C, s.H_out, s.W_out};
   // Right padding that makes oneDNN's output size PyTorch's (it includes ceil_mode's overhang).
   const memory::dims pad_r{(s.H_out - 1) * s.stride_h + s.dil_h * (s.kH - 1) + 1 - s.H - s.pad_h,
                            (s.W_out - 1) * s.stride_w + s.dil_w * (s.kW - 1) + 1 - s.W - s.pad_w};
-  return {prop, pool_algorithm(kind, avg), onednn::plain_desc(src, blocked_tag()),
-          onednn::plain_desc(dst, tag::any), {s.stride_h, s.stride_w}, {s.kH, s.kW},
+  return {prop, pool_algorithm(kind, avg), src_desc, onednn::plain_desc(dst, tag::any), {s.stride_h, s.stride_w}, {s.kH, s.kW},
           dilates(s), {s.pad_h, s.pad_w}, pad_r};
 }
 
@@ -341,13 +347,14 @@ struct PoolForward {
   dnnl::pooling_v2_forward::primitive_desc pd;
   dnnl::pooling_v2_forward prim;
 };
-PoolForward& forward_primitive(const Pool2dShape& s, PoolKind kind, AvgOptions avg, bool training) {
+PoolForward& forward_primitive(const Pool2dShape& s, PoolKind kind, AvgOptions avg, bool training,
+                               const memory::desc& src_desc) {
   Key key("pool2d_fwd");
-  shape_into(key, s, kind, avg) << int64_t{training};
+  shape_into(key, s, kind, avg) << int64_t{training} << src_desc;
   return onednn::cached<PoolForward>(key, [&] {
     auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    dnnl::pooling_v2_forward::primitive_desc pd(forward_desc(s, kind, avg, prop), user_scratchpad(),
-                                                onednn::engine());
+    dnnl::pooling_v2_forward::primitive_desc pd(forward_desc(s, kind, avg, prop, src_desc),
+                                                user_scratchpad(), onednn::engine());
     onednn::log_impl(("pool2d forward " + describe(s, kind, avg)).c_str(), pd.impl_info_str());
     return PoolForward{pd, dnnl::pooling_v2_forward(pd)};
   });
@@ -357,13 +364,13 @@ struct PoolBackward {
   dnnl::pooling_v2_backward::primitive_desc pd;
   dnnl::pooling_v2_backward prim;
 };
-PoolBackward& backward_primitive(const Pool2dShape& s, PoolKind kind, AvgOptions avg) {
+PoolBackward& backward_primitive(const Pool2dShape& s, PoolKind kind, AvgOptions avg,
+                                 const memory::desc& src_desc) {
   Key key("pool2d_bwd");
-  shape_into(key, s, kind, avg);
+  shape_into(key, s, kind, avg) << src_desc;
   return onednn::cached<PoolBackward>(key, [&] {
-    auto fd = forward_desc(s, kind, avg, dnnl::prop_kind::forward_training);
+    auto fd = forward_desc(s, kind, avg, dnnl::prop_kind::forward_training, src_desc);
     dnnl::pooling_v2_forward::primitive_desc hint(fd, onednn::engine());
-    const memory::dims src{s.N, s.C, s.H, s.W}, dst{s.N, s.C, s.H_out, s.W_out};
     const memory::dims pad_r{(s.H_out - 1) * s.stride_h + s.dil_h * (s.kH - 1) + 1 - s.H - s.pad_h,
                              (s.W_out - 1) * s.stride_w + s.dil_w * (s.kW - 1) + 1 - s.W - s.pad_w};
     dnnl::pooling_v2_backward::desc d(pool_algorithm(kind, avg), hint.src_desc(), hint.dst_desc(),
@@ -379,45 +386,70 @@ PoolBackward& backward_primitive(const Pool2dShape& s, PoolKind kind, AvgOptions
 
 void pool2d_forward_onednn(float* out, const float* in, const Pool2dShape& s, PoolKind kind,
                            AvgOptions avg, std::shared_ptr<Pool2dSaved>* save) {
-  if (save) save->reset();
-  if (s.N * s.C == 0) return;
-  const bool training = save != nullptr;
-  PoolForward& f = forward_primitive(s, kind, avg, training);
-  const memory::desc src_plain = onednn::plain_desc({s.N, s.C, s.H, s.W}, tag::nchw);
-  const memory::desc dst_plain = onednn::plain_desc({s.N, s.C, s.H_out, s.W_out}, tag::nchw);
-  memory src(f.pd.src_desc(), onednn::engine(), scratch(kSrc, f.pd.src_desc().get_size()));
-  onednn::reorder(onednn::wrap(src_plain, in), src);
-  memory dst(f.pd.dst_desc(), onednn::engine(), scratch(kDst, f.pd.dst_desc().get_size()));
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
-  if (training && kind == PoolKind::max) {
-    auto saved = std::make_shared<Pool2dSaved>();
-    saved->ws_desc = f.pd.workspace_desc();
-    saved->ws = std::make_unique<Storage>(std::max<size_t>(saved->ws_desc.get_size(), 1));
-    args.emplace(DNNL_ARG_WORKSPACE, memory(saved->ws_desc, onednn::engine(), saved->ws->data()));
-    *save = std::move(saved);
-  }
-  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
-  f.prim.execute(onednn::stream(), args);
-  onednn::reorder(dst, onednn::wrap(dst_plain, out));
+  pool2d_forward_onednn(out, nullptr, onednn::Operand{in, nullptr}, s, kind, avg, save);
 }
 
 void pool2d_backward_onednn(float* grad_in, const float* grad_out, const Pool2dShape& s,
                             PoolKind kind, AvgOptions avg, const Pool2dSaved* saved) {
+  pool2d_backward_onednn(grad_in, nullptr, onednn::Operand{grad_out, nullptr}, s, kind, avg, saved);
+}
+
+void pool2d_forward_onednn(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+                           const Pool2dShape& s, PoolKind kind, AvgOptions avg,
+                           std::shared_ptr<Pool2dSaved>* save) {
+  if (save) save->reset();
+  if (out_layout) out_layout->reset();
+  if (s.N * s.C == 0) return;
+  const bool training = save != nullptr;
+  const memory::desc src_plain = onednn::plain_desc({s.N, s.C, s.H, s.W}, tag::nchw);
+  const memory::desc dst_plain = onednn::plain_desc({s.N, s.C, s.H_out, s.W_out}, tag::nchw);
+  const memory::desc src_d = in.layout ? in.layout->desc() : default_src_desc(s);
+  PoolForward& f = forward_primitive(s, kind, avg, training, src_d);
+  memory src = onednn::as_layout(in, src_plain, src_d, scratch(kSrc, src_d.get_size()));
+  const memory::desc dst_d = f.pd.dst_desc();
+  const bool keep = out_layout && onednn::keep_layouts() && dst_d != dst_plain;
+  if (keep) *out_layout = std::make_shared<onednn::Layout>(dst_d);
+  memory dst = keep ? (*out_layout)->memory()
+                    : memory(dst_d, onednn::engine(), scratch(kDst, dst_d.get_size()));
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+  if (training) {
+    auto saved = std::make_shared<Pool2dSaved>();
+    saved->src_desc = src_d;
+    if (kind == PoolKind::max) {
+      saved->ws_desc = f.pd.workspace_desc();
+      saved->ws = std::make_unique<Storage>(std::max<size_t>(saved->ws_desc.get_size(), 1));
+      args.emplace(DNNL_ARG_WORKSPACE, memory(saved->ws_desc, onednn::engine(), saved->ws->data()));
+    }
+    *save = std::move(saved);
+  }
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
+  f.prim.execute(onednn::stream(), args);
+  if (!keep) onednn::reorder(dst, onednn::wrap(dst_plain, out));
+}
+
+void pool2d_backward_onednn(float* grad_in, onednn::LayoutPtr* grad_in_layout,
+                            const onednn::Operand& grad_out, const Pool2dShape& s, PoolKind kind,
+                            AvgOptions avg, const Pool2dSaved* saved) {
+  if (grad_in_layout) grad_in_layout->reset();
   if (s.N * s.C == 0) return;
   CNNKIT_ASSERT(kind != PoolKind::max || (saved && saved->ws), "max pooling backward without "
                 "the forward's workspace");
-  PoolBackward& b = backward_primitive(s, kind, avg);
+  const memory::desc src_d = saved ? saved->src_desc : default_src_desc(s);
+  PoolBackward& b = backward_primitive(s, kind, avg, src_d);
   const memory::desc src_plain = onednn::plain_desc({s.N, s.C, s.H, s.W}, tag::nchw);
   const memory::desc dst_plain = onednn::plain_desc({s.N, s.C, s.H_out, s.W_out}, tag::nchw);
-  memory dd(b.pd.diff_dst_desc(), onednn::engine(), scratch(kDst, b.pd.diff_dst_desc().get_size()));
-  onednn::reorder(onednn::wrap(dst_plain, grad_out), dd);
-  memory ds(b.pd.diff_src_desc(), onednn::engine(), scratch(kSrc, b.pd.diff_src_desc().get_size()));
+  const memory::desc dd_d = b.pd.diff_dst_desc(), ds_d = b.pd.diff_src_desc();
+  memory dd = onednn::as_layout(grad_out, dst_plain, dd_d, scratch(kDst, dd_d.get_size()));
+  const bool keep = grad_in_layout && onednn::keep_layouts() && ds_d != src_plain;
+  if (keep) *grad_in_layout = std::make_shared<onednn::Layout>(ds_d);
+  memory ds = keep ? (*grad_in_layout)->memory()
+                   : memory(ds_d, onednn::engine(), scratch(kSrc, ds_d.get_size()));
   std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_DIFF_SRC, ds}};
   if (kind == PoolKind::max)
     args.emplace(DNNL_ARG_WORKSPACE, memory(saved->ws_desc, onednn::engine(), saved->ws->data()));
   args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(b.pd.scratchpad_desc()));
   b.prim.execute(onednn::stream(), args);
-  onednn::reorder(ds, onednn::wrap(src_plain, grad_in));
+  if (!keep) onednn::reorder(ds, onednn::wrap(src_plain, grad_in));
 }
 
 // ---- the registry -----------------------------------------------------------------------------
@@ -437,20 +469,24 @@ bool onednn_pool_exact(const Pool2dShape& s, PoolKind kind, AvgOptions avg) {
          (s.W_out - 1) * s.stride_w + s.kW <= s.W + 2 * s.pad_w;
 }
 
-PoolAlgo pool2d_plan(const Pool2dShape& s, PoolKind kind, AvgOptions avg, bool need_indices) {
+PoolAlgo pool2d_plan(const Pool2dShape& s, PoolKind kind, AvgOptions avg, bool need_indices,
+                     bool kept_input) {
   Key key("pool2d_plan");
-  shape_into(key, s, kind, avg) << int64_t{need_indices};
+  shape_into(key, s, kind, avg) << int64_t{need_indices} << int64_t{kept_input};
   return onednn::cached<PoolAlgo>(key, [&] {
     // CHOICE: on plain NCHW tensors the loops win every shape measured (LeNet-5's 2x2 pools,
     // ResNet-sized 64x32x32, batch 64-256): oneDNN needs a reorder in and out of the
     // blocked layout around a pooling that is itself memory-bound (2-3x slower end to end),
     // and its plain-layout pooling (simple_nchw) is 20-50x slower. The oneDNN path is kept,
     // exact and tested, for when tensors carry oneDNN's layout between ops (DESIGN.md).
-    PoolAlgo a = PoolAlgo::loops;
+    // An input in a kept oneDNN layout is pooled by oneDNN in that layout (no reorder at all),
+    // where the loops would first need it converted to plain NCHW.
+    const bool exact = onednn_pool_exact(s, kind, avg);
+    PoolAlgo a = !need_indices && exact && kept_input ? PoolAlgo::onednn : PoolAlgo::loops;
     const char* why = need_indices ? "indices requested: loops"
-                      : !onednn_pool_exact(s, kind, avg)
-                          ? "oneDNN cannot express these divisor rules: loops"
-                          : "plain NCHW input: loops beat reorder + oneDNN + reorder";
+                      : !exact     ? "oneDNN cannot express these divisor rules: loops"
+                      : kept_input ? "input in a kept oneDNN layout: oneDNN, no reorder"
+                                   : "plain NCHW input: loops beat reorder + oneDNN + reorder";
     if (onednn::verbose())
       std::fprintf(stderr, "cnnkit: pool2d plan %s -> %s (%s)\n", describe(s, kind, avg).c_str(),
                    to_string(a), why);

@@ -3,11 +3,14 @@
 // hardsigmoid, softplus with beta != 1, prelu, hardswish's backward) on plain loops in
 // kernels/elementwise.
 // Backward passes save the output instead of the input where oneDNN's *_use_dst_for_bwd
-// variant exists, so the gradient costs no exp/tanh recomputation.
+// variant exists, so the gradient costs no exp/tanh recomputation. An input that holds a
+// kept oneDNN layout (a convolution's output, say) is activated in that layout, and so is
+// its gradient: no reorder to plain NCHW between oneDNN ops.
 #include "cnnkit/ops/activation.h"
 
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/kernels/elementwise.h"
+#include "cnnkit/kernels/onednn.h"
 #include "cnnkit/ops/factory.h"
 
 namespace cnnkit {
@@ -27,8 +30,38 @@ Tensor dense_grad(const Tensor& g) { return g.is_contiguous() ? g : g.clone(); }
 
 // y = f(x) on a oneDNN eltwise primitive; backward on the matching eltwise_backward,
 // from y when use_dst (valid for relu/elu with alpha >= 0, logistic, tanh, clip).
+// The kept-layout half of onednn_activation: y and its gradient in x's oneDNN layout. The
+// backward keeps the Layout itself (immutable), not y's storage, which a plain reader may
+// convert back in the meantime.
+Tensor onednn_activation_kept(const Tensor& x, const kernels::onednn::LayoutPtr& xl, Eltwise alg, float alpha,
+                              float beta, bool use_dst, const char* backward_name) {
+  namespace dnn = kernels::onednn;
+  Tensor y = empty(x.sizes(), kFloat);
+  dnn::LayoutPtr yl;
+  kernels::eltwise_forward(&yl, *xl, alg, alpha, beta);
+  y.unsafeGetTensorImpl()->storage->set_layout(yl);
+  if (autograd::needs_grad({x})) {
+    autograd::record(backward_name, {x}, {y},
+                     [saved = use_dst ? yl : xl, alg, alpha, beta, use_dst,
+                      sizes = x.sizes().vec()](const TensorList& g) {
+                       dnn::LayoutPtr gl = dnn::layout_of(*g[0].unsafeGetTensorImpl());
+                       Tensor gy = gl ? g[0] : dense_grad(g[0]);
+                       const dnn::Operand gy_op{gl ? nullptr : gy.data_ptr<float>(), gl};
+                       Tensor gx = empty(sizes, kFloat);
+                       dnn::LayoutPtr gxl;
+                       kernels::eltwise_backward(&gxl, gy_op, *saved, alg, alpha, beta, use_dst);
+                       gx.unsafeGetTensorImpl()->storage->set_layout(std::move(gxl));
+                       return TensorList{gx};
+                     });
+  }
+  return y;
+}
+
 Tensor onednn_activation(const Tensor& x, Eltwise alg, float alpha, float beta, bool use_dst, const char* name,
                          const char* backward_name) {
+  CNNKIT_CHECK_TYPE(x.dtype() == kFloat, name, ": expected a float32 tensor, got ", x.dtype());
+  if (kernels::onednn::LayoutPtr xl = kernels::onednn::layout_of(*x.unsafeGetTensorImpl()))
+    return onednn_activation_kept(x, xl, alg, alpha, beta, use_dst, backward_name);
   Tensor xc = dense_input(x, name);
   Tensor y = empty(x.sizes(), kFloat);
   kernels::eltwise_forward(y.data_ptr<float>(), xc.data_ptr<float>(), x.numel(), alg, alpha, beta);

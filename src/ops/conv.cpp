@@ -36,6 +36,23 @@ Tensor dense(const Tensor& t) {
 
 const float* data_or_null(const Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
 
+// A tensor's values for a oneDNN kernel: its kept oneDNN layout when it has one (nothing is
+// converted), else its plain bytes, made dense into `holder` when it is a strided view.
+kernels::onednn::Operand operand(const Tensor& t, Tensor& holder) {
+  if (auto l = kernels::onednn::layout_of(*t.unsafeGetTensorImpl())) {
+    holder = t;
+    return {nullptr, std::move(l)};
+  }
+  holder = dense(t);
+  return {holder.data_ptr<float>(), nullptr};
+}
+
+// Makes `layout` (if any) the truth for t's values: they are converted to plain bytes only
+// when something reads them (Storage::data()).
+void attach(const Tensor& t, kernels::onednn::LayoutPtr layout) {
+  if (layout) t.unsafeGetTensorImpl()->storage->set_layout(std::move(layout));
+}
+
 // A new contiguous float tensor on a block from the convolution buffer pool (see
 // kernels::conv_buffer: reused across steps, no page faults in a steady state).
 Tensor pooled_empty(const std::vector<int64_t>& sizes) {
@@ -117,7 +134,9 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
   s.H_out = kernels::conv_output_size(s.H, s.kH, s.stride_h, s.pad_t, s.pad_b, s.dil_h);
   s.W_out = kernels::conv_output_size(s.W, s.kW, s.stride_w, s.pad_l, s.pad_r, s.dil_w);
 
-  const Tensor x = dense(input), w = dense(weight), b = bias.defined() ? dense(bias) : Tensor();
+  Tensor x;  // the input's plain values, or the input itself when it holds a oneDNN layout
+  const kernels::onednn::Operand x_op = operand(input, x);
+  const Tensor w = dense(weight), b = bias.defined() ? dense(bias) : Tensor();
   Tensor out = batched ? pooled_empty({s.N, s.C_out, s.H_out, s.W_out})
                        : pooled_empty({s.C_out, s.H_out, s.W_out});
   const kernels::Conv2dPlan& plan = kernels::conv2d_plan(s);
@@ -127,26 +146,33 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
   // Keep the forward's blocked input only for a oneDNN weight gradient that will use it.
   std::shared_ptr<kernels::Conv2dSaved> saved;
   const bool keep = record && need_w && plan.backward_weights == kernels::ConvAlgo::onednn;
-  kernels::conv2d_forward(out.data_ptr<float>(), x.data_ptr<float>(), w.data_ptr<float>(),
+  kernels::onednn::LayoutPtr out_layout;
+  kernels::conv2d_forward(out.data_ptr<float>(), &out_layout, x_op, w.data_ptr<float>(),
                           data_or_null(b), s, plan.forward, record, keep ? &saved : nullptr);
+  attach(out, std::move(out_layout));
 
   if (record) {
     // The input is needed only for the weight and bias gradients, the weight only for the
-    // input gradient; neither is kept when its gradient is not wanted.
+    // input gradient; neither is kept when its gradient is not wanted. The input's operand
+    // holds its kept layout (if any) from now on, whatever later happens to its storage.
     autograd::record(
         "ConvolutionBackward0", {input, weight, bias}, {out},
         [s, plan, saved, need_in, need_w, need_b, in_sizes = input.sizes().vec(),
-         xd = need_w ? x.detach() : Tensor(), wd = need_in ? w.detach() : Tensor()](
-            const TensorList& grads) {
-          const Tensor gy = dense(grads[0]);
+         xd = need_w ? x.detach() : Tensor(),
+         x_kept = need_w ? x_op : kernels::onednn::Operand{},
+         wd = need_in ? w.detach() : Tensor()](const TensorList& grads) {
+          Tensor gy;
+          const kernels::onednn::Operand gy_op = operand(grads[0], gy);
           Tensor gx = need_in ? pooled_empty(in_sizes) : Tensor();
           Tensor gw = need_w ? pooled_empty({s.C_out, s.C_in / s.groups, s.kH, s.kW}) : Tensor();
           Tensor gb = need_b ? empty({s.C_out}) : Tensor();
-          kernels::conv2d_backward(need_in ? gx.data_ptr<float>() : nullptr,
+          kernels::onednn::LayoutPtr gx_layout;
+          kernels::conv2d_backward(need_in ? gx.data_ptr<float>() : nullptr, &gx_layout,
                                    need_w ? gw.data_ptr<float>() : nullptr,
-                                   need_b ? gb.data_ptr<float>() : nullptr, gy.data_ptr<float>(),
-                                   data_or_null(xd), data_or_null(wd), s, plan.backward_data,
+                                   need_b ? gb.data_ptr<float>() : nullptr, gy_op, x_kept,
+                                   data_or_null(wd), s, plan.backward_data,
                                    plan.backward_weights, saved.get());
+          if (need_in) attach(gx, std::move(gx_layout));
           return TensorList{gx, gw, gb};
         });
   }

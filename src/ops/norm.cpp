@@ -9,9 +9,10 @@
 // Kernel choice, measured on (64, 64, 32, 32) floats, one thread, best of 21 (CPU time):
 // oneDNN 2.6's batch norm on plain NCHW picks `ncsp_bnorm:any` and took 8.9 ms forward and
 // 10.8 ms backward; the channel loops of kernels/norm.cpp take 3-4 ms each (PyTorch 1.13:
-// 7.7 and 5.3). oneDNN's `bnorm_jit` (2.5 ms each) needs the blocked nChw8c layout that
-// cnnkit tensors do not keep, and each reorder to or from it costs 0.9 ms, so every norm
-// here runs on the loops; revisit when tensors can carry a oneDNN layout.
+// 7.7 and 5.3). oneDNN's `bnorm_jit` (2.5 ms each) needs the blocked nChw8c layout, and each
+// reorder to or from it costs 0.9 ms. So plain inputs run on the loops, and an input that
+// arrives in a kept oneDNN layout (a convolution's output) runs bnorm_jit in that layout,
+// its output and gradient staying in it (kernels/onednn.h).
 #include "cnnkit/ops/norm.h"
 
 #include <string>
@@ -20,6 +21,7 @@
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/kernels/copy.h"
 #include "cnnkit/kernels/norm.h"
+#include "cnnkit/kernels/onednn.h"
 
 namespace cnnkit {
 
@@ -75,6 +77,64 @@ NCS split_ncs(const char* op, const Tensor& input) {
 
 // ---- batch norm ---------------------------------------------------------------------------
 
+namespace {
+// batch_norm on an input held in a kept oneDNN layout (checked by batch_norm): oneDNN's batch
+// norm in that layout, output and input gradient in it too; statistics and running-stat
+// updates as on the loops.
+Tensor batch_norm_kept(const Tensor& input, const kernels::onednn::LayoutPtr& xl,
+                       const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps) {
+  namespace dnn = kernels::onednn;
+  const NCS s = split_ncs("batch_norm", input);
+  const Tensor w = dense(weight), b = dense(bias);
+  Tensor y = empty(input.sizes());
+  Tensor mean, var;  // (C): the statistics y was normalised with (var biased)
+  if (training) {
+    mean = empty({s.C});
+    var = empty({s.C});
+  } else {
+    mean = running_mean.detach();
+    var = running_var.detach();
+  }
+  dnn::LayoutPtr yl;
+  kernels::batch_norm_forward_onednn(&yl, mean.data_ptr<float>(), var.data_ptr<float>(), *xl,
+                                     data_or_null(w), data_or_null(b), eps, training);
+  y.unsafeGetTensorImpl()->storage->set_layout(yl);
+  if (training && (running_mean.defined() || running_var.defined()) && input.numel() > 0)
+    kernels::update_running_stats(mutable_data_or_null(running_mean),
+                                  mutable_data_or_null(running_var), mean.data_ptr<float>(),
+                                  var.data_ptr<float>(), 1, s.C, s.N * s.S, momentum);
+
+  if (autograd::needs_grad({input, weight, bias})) {
+    const bool need_x = input.requires_grad();
+    const bool need_w = weight.defined() && weight.requires_grad();
+    const bool need_b = bias.defined() && bias.requires_grad();
+    autograd::record(
+        "NativeBatchNormBackward0", {input, weight, bias}, {y},
+        [eps, training, need_x, need_w, need_b, xl, wd = w.defined() ? w.detach() : Tensor(),
+         bd = b.defined() ? b.detach() : Tensor(), mean, var, in_sizes = input.sizes().vec(),
+         w_sizes = weight.defined() ? weight.sizes().vec() : std::vector<int64_t>(),
+         b_sizes = bias.defined() ? bias.sizes().vec() : std::vector<int64_t>()](
+            const TensorList& grads) {
+          dnn::LayoutPtr gl = dnn::layout_of(*grads[0].unsafeGetTensorImpl());
+          const Tensor dy = gl ? grads[0] : dense(grads[0]);
+          const dnn::Operand dy_op{gl ? nullptr : dy.data_ptr<float>(), gl};
+          Tensor dx = need_x ? cnnkit::empty(in_sizes) : Tensor();
+          Tensor dw = need_w ? cnnkit::empty(w_sizes) : Tensor();
+          Tensor db = need_b ? cnnkit::empty(b_sizes) : Tensor();
+          dnn::LayoutPtr dxl;
+          kernels::batch_norm_backward_onednn(need_x ? &dxl : nullptr, mutable_data_or_null(dw),
+                                              mutable_data_or_null(db), dy_op, *xl,
+                                              mean.data_ptr<float>(), var.data_ptr<float>(),
+                                              data_or_null(wd), data_or_null(bd), eps, training);
+          if (need_x) dx.unsafeGetTensorImpl()->storage->set_layout(std::move(dxl));
+          return TensorList{dx, dw, db};
+        });
+  }
+  return y;
+}
+}  // namespace
+
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum, double eps, bool /*cudnn_enabled*/) {
@@ -92,6 +152,10 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
     CNNKIT_CHECK(running_var.defined(), "batch_norm: running_var must be defined in evaluation "
                  "mode");
   }
+
+  if (kernels::onednn::LayoutPtr xl = kernels::onednn::layout_of(*input.unsafeGetTensorImpl()))
+    return batch_norm_kept(input, xl, weight, bias, running_mean, running_var, training, momentum,
+                           eps);
 
   const Tensor x = dense(input), w = dense(weight), b = dense(bias);
   Tensor y = empty(input.sizes());

@@ -10,6 +10,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/kernels/copy.h"
+#include "cnnkit/kernels/onednn.h"
 #include "cnnkit/kernels/pool.h"
 
 namespace cnnkit {
@@ -27,6 +28,21 @@ Tensor dense(const Tensor& t) {
   Tensor out = empty(t.sizes(), t.dtype());
   kernels::copy_strided(out.data_ptr(), t.data_ptr(), t.element_size(), t.sizes(), t.strides());
   return out;
+}
+
+// A kept oneDNN layout of the input, if it has one (kernels/onednn.h).
+kernels::onednn::LayoutPtr kept_layout(const Tensor& t) {
+  return kernels::onednn::layout_of(*t.unsafeGetTensorImpl());
+}
+void attach(const Tensor& t, kernels::onednn::LayoutPtr layout) {
+  if (layout) t.unsafeGetTensorImpl()->storage->set_layout(std::move(layout));
+}
+// A gradient's values for a oneDNN kernel: its kept layout, or its plain bytes (made dense
+// into `holder`).
+kernels::onednn::Operand grad_operand(const Tensor& g, Tensor& holder) {
+  if (auto l = kept_layout(g)) return {nullptr, std::move(l)};
+  holder = dense(g);
+  return {holder.data_ptr<float>(), nullptr};
 }
 
 std::array<int64_t, 2> pair(IntArrayRef v) {
@@ -174,29 +190,39 @@ std::tuple<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, IntArray
   return {out, indices};
 }
 
+// oneDNN's pooling runs only on inputs that hold a kept oneDNN layout (pool2d_plan), pooled
+// in that layout with the result and the gradient kept in oneDNN's layout too.
 Tensor max_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride,
                   IntArrayRef padding, IntArrayRef dilation, bool ceil_mode) {
   const Pool2dShape s =
       window_shape("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode);
-  const Tensor x = dense(input);
-  Tensor out = new_output(input, s);
   const bool record = autograd::needs_grad({input});
-  const PoolAlgo algo = kernels::pool2d_plan(s, PoolKind::max, {}, /*need_indices=*/false);
+  kernels::onednn::LayoutPtr in_layout = kept_layout(input);
+  const PoolAlgo algo = kernels::pool2d_plan(s, PoolKind::max, {}, /*need_indices=*/false,
+                                             in_layout != nullptr);
+  Tensor out = new_output(input, s);
   if (algo == PoolAlgo::onednn) {
     std::shared_ptr<kernels::Pool2dSaved> saved;
-    kernels::pool2d_forward_onednn(out.data_ptr<float>(), x.data_ptr<float>(), s, PoolKind::max,
+    kernels::onednn::LayoutPtr out_layout;
+    const kernels::onednn::Operand x_op{nullptr, in_layout};  // the plan chose oneDNN for it
+    kernels::pool2d_forward_onednn(out.data_ptr<float>(), &out_layout, x_op, s, PoolKind::max,
                                    {}, record ? &saved : nullptr);
+    attach(out, std::move(out_layout));
     if (record)
       autograd::record("MaxPool2DBackward0", {input}, {out},
                        [s, saved, in_sizes = input.sizes().vec()](const TensorList& g) {
-                         const Tensor gy = dense(g[0]);
+                         Tensor gy;
+                         const kernels::onednn::Operand gy_op = grad_operand(g[0], gy);
                          Tensor gx = cnnkit::empty(in_sizes);
-                         kernels::pool2d_backward_onednn(gx.data_ptr<float>(), gy.data_ptr<float>(),
+                         kernels::onednn::LayoutPtr gx_layout;
+                         kernels::pool2d_backward_onednn(gx.data_ptr<float>(), &gx_layout, gy_op,
                                                          s, PoolKind::max, {}, saved.get());
+                         attach(gx, std::move(gx_layout));
                          return TensorList{gx};
                        });
     return out;
   }
+  const Tensor x = dense(input);
   // The loops find the maxima's positions only when a backward will need them.
   Tensor indices = record ? new_output(input, s, kLong) : Tensor();
   kernels::max_pool2d_forward(out.data_ptr<float>(), record ? indices.data_ptr<int64_t>() : nullptr,
@@ -212,25 +238,37 @@ Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
                "avg_pool2d: divisor must be not zero");
   const Pool2dShape s = window_shape("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode);
   const AvgOptions avg{count_include_pad, divisor_override.value_or(0)};
-  const Tensor x = dense(input);
+  const bool record = autograd::needs_grad({input});
+  kernels::onednn::LayoutPtr in_layout = kept_layout(input);
+  const PoolAlgo algo = kernels::pool2d_plan(s, PoolKind::avg, avg, false, in_layout != nullptr);
   Tensor out = new_output(input, s);
-  const PoolAlgo algo = kernels::pool2d_plan(s, PoolKind::avg, avg, false);
-  if (algo == PoolAlgo::onednn)
-    kernels::pool2d_forward_onednn(out.data_ptr<float>(), x.data_ptr<float>(), s, PoolKind::avg,
-                                   avg, nullptr);
-  else
+  std::shared_ptr<kernels::Pool2dSaved> saved;
+  if (algo == PoolAlgo::onednn) {
+    kernels::onednn::LayoutPtr out_layout;
+    const kernels::onednn::Operand x_op{nullptr, in_layout};  // the plan chose oneDNN for it
+    kernels::pool2d_forward_onednn(out.data_ptr<float>(), &out_layout, x_op, s, PoolKind::avg,
+                                   avg, record ? &saved : nullptr);
+    attach(out, std::move(out_layout));
+  } else {
+    const Tensor x = dense(input);
     kernels::avg_pool2d_forward(out.data_ptr<float>(), x.data_ptr<float>(), s, avg);
-  if (autograd::needs_grad({input}))
+  }
+  if (record)
     autograd::record("AvgPool2DBackward0", {input}, {out},
-                     [s, avg, algo, in_sizes = input.sizes().vec()](const TensorList& g) {
-                       const Tensor gy = dense(g[0]);
+                     [s, avg, algo, saved, in_sizes = input.sizes().vec()](const TensorList& g) {
                        Tensor gx = cnnkit::empty(in_sizes);
-                       if (algo == PoolAlgo::onednn)
-                         kernels::pool2d_backward_onednn(gx.data_ptr<float>(), gy.data_ptr<float>(),
-                                                         s, PoolKind::avg, avg, nullptr);
-                       else
+                       if (algo == PoolAlgo::onednn) {
+                         Tensor gy;
+                         const kernels::onednn::Operand gy_op = grad_operand(g[0], gy);
+                         kernels::onednn::LayoutPtr gx_layout;
+                         kernels::pool2d_backward_onednn(gx.data_ptr<float>(), &gx_layout, gy_op,
+                                                         s, PoolKind::avg, avg, saved.get());
+                         attach(gx, std::move(gx_layout));
+                       } else {
+                         const Tensor gy = dense(g[0]);
                          kernels::avg_pool2d_backward(gx.data_ptr<float>(), gy.data_ptr<float>(),
                                                       s, avg);
+                       }
                        return TensorList{gx};
                      });
   return out;

@@ -9,9 +9,7 @@
 #include <cstdint>
 #include <memory>
 
-namespace cnnkit {
-class Storage;
-}
+#include "cnnkit/kernels/onednn.h"
 
 namespace cnnkit::kernels {
 
@@ -61,6 +59,13 @@ struct Conv2dSaved;
 void conv2d_forward(float* out, const float* in, const float* weight, const float* bias,
                     const Conv2dShape& s, ConvAlgo algo, bool training,
                     std::shared_ptr<Conv2dSaved>* save = nullptr);
+// The same with kept layouts: `in` may be a oneDNN layout, and when out_layout is non-null and
+// onednn::keep_layouts() is on, a oneDNN forward leaves its result in the primitive's own
+// layout in *out_layout (and does not write `out`); otherwise *out_layout is null and `out`
+// holds the result.
+void conv2d_forward(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+                    const float* weight, const float* bias, const Conv2dShape& s, ConvAlgo algo,
+                    bool training, std::shared_ptr<Conv2dSaved>* save = nullptr);
 
 // Gradients of conv2d_forward. Outputs are written (not accumulated: the autograd engine sums
 // gradients); pass null for a gradient nobody needs and its pass is skipped entirely.
@@ -70,6 +75,12 @@ void conv2d_forward(float* out, const float* in, const float* weight, const floa
 void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const float* grad_out,
                      const float* in, const float* weight, const Conv2dShape& s,
                      ConvAlgo data_algo, ConvAlgo weights_algo, const Conv2dSaved* saved);
+// The same with kept layouts: grad_out and in may be oneDNN layouts; grad_in_layout, when
+// non-null, receives grad_in in oneDNN's layout as conv2d_forward's out_layout does.
+void conv2d_backward(float* grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
+                     float* grad_bias, const onednn::Operand& grad_out, const onednn::Operand& in,
+                     const float* weight, const Conv2dShape& s, ConvAlgo data_algo,
+                     ConvAlgo weights_algo, const Conv2dSaved* saved);
 
 // A 64-byte aligned block of at least `bytes` for a convolution's output or gradient, taken
 // from a free list that the block returns to when its last owner lets go. A training step

@@ -11,11 +11,18 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 
 #include "cnnkit/core/array_ref.h"
 #include "cnnkit/core/dtype.h"
 
 namespace cnnkit::kernels {
+
+namespace onednn {  // kernels/onednn.h
+class Layout;
+struct Operand;
+using LayoutPtr = std::shared_ptr<Layout>;
+}  // namespace onednn
 
 constexpr int kMaxLoopDims = 25;   // PyTorch's limit on tensor rank
 constexpr int kMaxLoopOperands = 4;
@@ -108,6 +115,16 @@ void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float
 // freed and the backward does not recompute exp/tanh.
 void eltwise_backward(float* diff_src, const float* diff_dst, const float* data, int64_t n, Eltwise alg,
                       float alpha = 0, float beta = 0, bool use_dst = false);
+
+// The same on a kept oneDNN layout (kernels/onednn.h): *dst is a new layout like src's.
+// One primitive per (alg, layout, alpha, beta).
+void eltwise_forward(onednn::LayoutPtr* dst, const onednn::Layout& src, Eltwise alg,
+                     float alpha = 0, float beta = 0);
+// *diff_src is a new layout like data's; diff_dst is plain NCHW of data's dims or any layout
+// (reordered to data's when it differs).
+void eltwise_backward(onednn::LayoutPtr* diff_src, const onednn::Operand& diff_dst,
+                      const onednn::Layout& data, Eltwise alg, float alpha = 0, float beta = 0,
+                      bool use_dst = false);
 
 // Plain loops for what oneDNN 2.6 lacks. *_backward write grad_in (not accumulate).
 void selu_forward(float* y, const float* x, int64_t n);

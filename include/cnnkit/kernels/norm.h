@@ -14,8 +14,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 namespace cnnkit::kernels {
+
+namespace onednn {  // kernels/onednn.h
+class Layout;
+struct Operand;
+using LayoutPtr = std::shared_ptr<Layout>;
+}  // namespace onednn
 
 // ---- batch norm: statistics per channel over (N, S) -------------------------------------
 
@@ -49,6 +56,21 @@ void batch_norm_backward(float* dx, float* dweight, float* dbias, const float* d
 void update_running_stats(float* running_mean, float* running_var, const float* mean,
                           const float* var, int64_t instances, int64_t C, int64_t count,
                           double momentum);
+
+// ---- batch norm on a kept oneDNN layout (kernels/onednn.h) -------------------------------
+// oneDNN's batch normalization (jit, blocked layouts) on an input already in oneDNN's layout,
+// where the loops above would first need a reorder to plain NCHW. Same formulas and the same
+// null conventions as above; x is (N, C, H, W) in its layout.
+
+// *y = a new layout like x's. training: mean, var (biased) written from x; else read.
+void batch_norm_forward_onednn(onednn::LayoutPtr* y, float* mean, float* var,
+                               const onednn::Layout& x, const float* weight, const float* bias,
+                               double eps, bool training);
+// dx, if non-null, receives a new layout like x's; dy is plain NCHW or any layout.
+void batch_norm_backward_onednn(onednn::LayoutPtr* dx, float* dweight, float* dbias,
+                                const onednn::Operand& dy, const onednn::Layout& x,
+                                const float* mean, const float* var, const float* weight,
+                                const float* bias, double eps, bool batch_stats);
 
 // ---- layer norm: statistics per row of K ------------------------------------------------
 

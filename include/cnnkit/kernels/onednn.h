@@ -1,7 +1,9 @@
 // oneDNN plumbing shared by every oneDNN-backed kernel: one CPU engine, one stream per
-// thread, and a primitive cache keyed on everything that shapes a primitive (kind, sizes,
-// strides, attributes). Primitives are JIT-compiled once per key; a steady-state training
-// step creates none. CNNKIT_VERBOSE=1 prints each implementation chosen (e.g. jit:avx2).
+// thread, a primitive cache keyed on everything that shapes a primitive (kind, sizes,
+// strides, attributes), counted reorders, and Layout: a tensor's values kept in oneDNN's
+// blocked layout between consecutive oneDNN ops (see docs/architecture.md, "Kept oneDNN
+// layouts"). Primitives are JIT-compiled once per key; a steady-state training step creates
+// none. CNNKIT_VERBOSE=1 prints each implementation chosen (e.g. jit:avx2).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,9 @@
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
+
+#include "cnnkit/core/array_ref.h"
+#include "cnnkit/core/tensor.h"
 
 namespace cnnkit::kernels::onednn {
 
@@ -33,6 +38,12 @@ class Key {
   Key& operator<<(const char* v) {
     s_ += ':';
     s_ += v;
+    return *this;
+  }
+  // A memory layout, exactly (dims, blocking, padding): its raw descriptor bytes.
+  Key& operator<<(const dnnl::memory::desc& d) {
+    s_ += ':';
+    s_.append(reinterpret_cast<const char*>(&d.data), sizeof(d.data));
     return *this;
   }
   const std::string& str() const { return s_; }
@@ -65,5 +76,56 @@ inline dnnl::memory wrap(const dnnl::memory::desc& d, const void* ptr) {
 }
 // Runs a reorder src -> dst (cached by the pair of descriptors).
 void reorder(const dnnl::memory& src, const dnnl::memory& dst);
+// Reorders executed by reorder() since the last reset, on every thread (tests and benchmarks
+// count them to check that a chain of oneDNN ops keeps its layouts).
+uint64_t reorder_count();
+void reset_reorder_count();
+
+// ---- kept layouts ---------------------------------------------------------------------------
+
+// Whether oneDNN-backed ops hand their results on in oneDNN's layout (default on). Read once
+// from CNNKIT_KEEP_LAYOUTS (0 turns it off: every op reorders back to plain NCHW, as before);
+// set_keep_layouts overrides it (tests compare both paths).
+bool keep_layouts();
+void set_keep_layouts(bool on);
+
+// A 4-d float tensor's values in a oneDNN layout (nChw8c, nChw16c, ...), attached to the
+// tensor's Storage with Storage::set_layout in place of its plain bytes. The blocked bytes live
+// in this object's own buffer (which may be larger than the plain one: channel padding);
+// to_plain() reorders them into the storage when something reads it (Storage::data()).
+// Immutable once published: ops that keep one for their backward hold a shared_ptr to it,
+// which stays valid after the storage has gone back to plain bytes.
+class Layout final : public StorageLayout {
+ public:
+  explicit Layout(const dnnl::memory::desc& desc);  // an uninitialised buffer of desc's size
+  const dnnl::memory::desc& desc() const { return desc_; }
+  float* data() const { return static_cast<float*>(buf_->data()); }
+  dnnl::memory memory() const { return dnnl::memory(desc_, engine(), data()); }
+  void to_plain(void* dst) const override;  // NCHW of desc's dims
+
+ private:
+  dnnl::memory::desc desc_;
+  std::shared_ptr<Storage> buf_;
+};
+using LayoutPtr = std::shared_ptr<Layout>;
+
+// The layout a tensor's values are kept in, or null (plain, or a view the layout does not
+// describe): the tensor must be contiguous from offset 0 with sizes (N, C, H, W) equal to the
+// layout's dims, or (C, H, W) for N = 1. Never converts anything.
+LayoutPtr layout_of(const TensorImpl& t);
+
+// An activation operand of a oneDNN kernel: plain NCHW floats, or a kept layout.
+struct Operand {
+  const float* plain = nullptr;
+  LayoutPtr layout;  // when set, the values are here and `plain` is unused
+};
+// `in` as a memory in layout `want` (dims `plain_d`'s): in's own memory when it already is in
+// that layout, else a reorder into `buf` (want.get_size() bytes, owned by the caller).
+dnnl::memory as_layout(const Operand& in, const dnnl::memory::desc& plain_d,
+                       const dnnl::memory::desc& want, void* buf);
+// The descriptor of `in`: its layout's, or plain_d.
+inline const dnnl::memory::desc& desc_of(const Operand& in, const dnnl::memory::desc& plain_d) {
+  return in.layout ? in.layout->desc() : plain_d;
+}
 
 }  // namespace cnnkit::kernels::onednn

@@ -12,6 +12,12 @@
 
 namespace cnnkit::kernels {
 
+namespace onednn {  // kernels/onednn.h
+class Layout;
+struct Operand;
+using LayoutPtr = std::shared_ptr<Layout>;
+}  // namespace onednn
+
 struct Pool2dShape {
   int64_t N = 0, C = 0, H = 0, W = 0;  // input (N, C, H, W)
   int64_t kH = 1, kW = 1;
@@ -46,8 +52,10 @@ struct AvgOptions {
 // included). Windows lying wholly in the padding are refused by the op layer.
 bool onednn_pool_exact(const Pool2dShape& s, PoolKind kind, AvgOptions avg);
 // The implementation for a pooling of this shape, decided once per shape and logged under
-// CNNKIT_VERBOSE. Max pooling that must return indices always runs the loops.
-PoolAlgo pool2d_plan(const Pool2dShape& s, PoolKind kind, AvgOptions avg, bool need_indices);
+// CNNKIT_VERBOSE. Max pooling that must return indices always runs the loops. kept_input: the
+// input holds a kept oneDNN layout (kernels/onednn.h), which oneDNN pools without a reorder.
+PoolAlgo pool2d_plan(const Pool2dShape& s, PoolKind kind, AvgOptions avg, bool need_indices,
+                     bool kept_input = false);
 
 // ---- loops ----------------------------------------------------------------------------------
 // out (N, C, H_out, W_out); indices (same shape, flat h*W+w in the plane) or null when no
@@ -71,7 +79,8 @@ void adaptive_max_pool2d_forward(float* out, int64_t* indices, const float* in,
                                  const Pool2dShape& s);
 
 // ---- oneDNN ---------------------------------------------------------------------------------
-// What a training forward leaves for backward (max pooling's workspace). Opaque.
+// What a training forward leaves for backward (the input's layout; max pooling's workspace).
+// Opaque.
 struct Pool2dSaved;
 // Requires onednn_pool_exact(). `save` non-null means training (max keeps its workspace).
 void pool2d_forward_onednn(float* out, const float* in, const Pool2dShape& s, PoolKind kind,
@@ -79,5 +88,14 @@ void pool2d_forward_onednn(float* out, const float* in, const Pool2dShape& s, Po
 // grad_in written. Max pooling needs the forward's `saved`.
 void pool2d_backward_onednn(float* grad_in, const float* grad_out, const Pool2dShape& s,
                             PoolKind kind, AvgOptions avg, const Pool2dSaved* saved);
+// The same with kept layouts: `in` (and grad_out) may be oneDNN layouts, pooled in their own
+// layout; when out_layout (grad_in_layout) is non-null and onednn::keep_layouts() is on, the
+// result stays in oneDNN's layout there and `out` (`grad_in`) is not written.
+void pool2d_forward_onednn(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+                           const Pool2dShape& s, PoolKind kind, AvgOptions avg,
+                           std::shared_ptr<Pool2dSaved>* save);
+void pool2d_backward_onednn(float* grad_in, onednn::LayoutPtr* grad_in_layout,
+                            const onednn::Operand& grad_out, const Pool2dShape& s, PoolKind kind,
+                            AvgOptions avg, const Pool2dSaved* saved);
 
 }  // namespace cnnkit::kernels

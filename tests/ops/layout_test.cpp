@@ -1,0 +1,239 @@
+// Kept oneDNN layouts between consecutive oneDNN ops (kernels/onednn.h): a chain run with
+// layouts kept gives the results of the same chain run with every op reordering back to plain
+// NCHW (onednn::set_keep_layouts(false)), forward and backward; blocked results read right
+// through views, printing and data_ptr; and a steady-state step runs only the reorders at the
+// chain's edges.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/core/rng.h"
+#include "cnnkit/kernels/onednn.h"
+#include "cnnkit/ops/ops.h"
+#include "test_util.h"
+
+namespace cnnkit {
+namespace {
+
+namespace dnn = kernels::onednn;
+
+// Restores the default (keep) when a test ends, whatever it set.
+class KeepLayouts : public ::testing::Test {
+ protected:
+  void TearDown() override { dnn::set_keep_layouts(true); }
+};
+using LayoutChain = KeepLayouts;
+using LayoutView = KeepLayouts;
+
+bool kept(const Tensor& t) { return dnn::layout_of(*t.unsafeGetTensorImpl()) != nullptr; }
+
+// Parameters of conv(C_in -> C1, 3x3, pad 1) -> BN(C1) -> ReLU -> pool(2) -> conv(C1 -> C2, 3x3).
+struct Params {
+  Tensor x, w1, b1, gamma, beta, rm, rv, w2, b2, r;
+};
+Params make_params(int64_t N, int64_t C_in, int64_t C1, int64_t C2, int64_t H, uint64_t seed) {
+  Generator g(seed);
+  Params p;
+  p.x = randn({N, C_in, H, H}, g).set_requires_grad(true);
+  p.w1 = (randn({C1, C_in, 3, 3}, g) * 0.3).set_requires_grad(true);
+  p.b1 = randn({C1}, g).set_requires_grad(true);
+  p.gamma = (rand({C1}, g) + 0.5).set_requires_grad(true);
+  p.beta = randn({C1}, g).set_requires_grad(true);
+  p.rm = zeros({C1});
+  p.rv = ones({C1});
+  p.w2 = (randn({C2, C1, 3, 3}, g) * 0.2).set_requires_grad(true);
+  p.b2 = randn({C2}, g).set_requires_grad(true);
+  const int64_t H2 = H / 2 - 2;
+  p.r = randn({N, C2, H2, H2}, g);  // the loss is sum(out * r): every output gets a gradient
+  return p;
+}
+
+enum class Pool { max, avg };
+
+// Forward + backward of the chain; returns the output and every gradient and running stat.
+std::vector<Tensor> run_chain(const Params& p, bool keep, Pool pool, bool bn_train = true) {
+  dnn::set_keep_layouts(keep);
+  for (Tensor t : {p.x, p.w1, p.b1, p.gamma, p.beta, p.w2, p.b2}) t.mutable_grad() = Tensor();
+  Tensor rm = p.rm.clone(), rv = p.rv.clone();
+  Tensor h = conv2d(p.x, p.w1, p.b1, 1, 1);
+  h = batch_norm(h, p.gamma, p.beta, rm, rv, bn_train, 0.1, 1e-5);
+  h = relu(h);
+  h = pool == Pool::max ? max_pool2d(h, {2}) : avg_pool2d(h, {2});
+  Tensor out = conv2d(h, p.w2, p.b2);
+  (out * p.r).sum().backward();
+  return {out.clone(), p.x.grad(), p.w1.grad(), p.b1.grad(), p.gamma.grad(), p.beta.grad(),
+          p.w2.grad(), p.b2.grad(), rm, rv};
+}
+
+void expect_same(const std::vector<Tensor>& a, const std::vector<Tensor>& b, double tol) {
+  const char* names[] = {"out", "x.grad", "w1.grad", "b1.grad", "gamma.grad", "beta.grad",
+                         "w2.grad", "b2.grad", "running_mean", "running_var"};
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(test::allclose(a[i], b[i], tol, tol, names[i]));
+}
+
+TEST_F(LayoutChain, ConvBnReluMaxPoolConvMatchesPlainPath) {
+  const Params p = make_params(4, 3, 16, 8, 12, 1);
+  const auto plain = run_chain(p, false, Pool::max);
+  const auto blocked = run_chain(p, true, Pool::max);
+  expect_same(blocked, plain, 1e-5);
+}
+
+TEST_F(LayoutChain, ChannelsNotAMultipleOfTheBlockMatchPlainPath) {
+  // 6 and 10 channels: oneDNN pads the channel blocks (nChw8c / nChw16c) with zeros.
+  const Params p = make_params(3, 5, 6, 10, 10, 2);
+  expect_same(run_chain(p, true, Pool::max), run_chain(p, false, Pool::max), 1e-5);
+}
+
+TEST_F(LayoutChain, AvgPoolAndEvalBatchNormMatchPlainPath) {
+  const Params p = make_params(2, 4, 16, 16, 8, 3);
+  expect_same(run_chain(p, true, Pool::avg, false), run_chain(p, false, Pool::avg, false), 1e-5);
+  expect_same(run_chain(p, true, Pool::avg, true), run_chain(p, false, Pool::avg, true), 1e-5);
+}
+
+TEST_F(LayoutChain, IntermediatesStayInOneDnnLayoutOnlyWhenKept) {
+  const Params p = make_params(2, 3, 16, 8, 8, 4);
+  for (bool keep : {true, false}) {
+    dnn::set_keep_layouts(keep);
+    Tensor c = conv2d(p.x, p.w1, p.b1, 1, 1);
+    Tensor b = batch_norm(c, p.gamma, p.beta, p.rm.clone(), p.rv.clone(), true, 0.1, 1e-5);
+    Tensor r = relu(b);
+    Tensor m = max_pool2d(r, {2});
+    // On every ISA oneDNN picks a channel-blocked layout for 16 channels.
+    EXPECT_EQ(kept(c), keep);
+    EXPECT_EQ(kept(b), keep);
+    EXPECT_EQ(kept(r), keep);
+    EXPECT_EQ(kept(m), keep);
+  }
+}
+
+TEST_F(LayoutChain, BlockedGradientsMeetPlainAccumulation) {
+  // y feeds a oneDNN op and a plain add: the add reads y as plain (converting it once), and
+  // the engine sums a blocked gradient with a plain one.
+  const Params p = make_params(2, 3, 16, 8, 8, 5);
+  std::vector<Tensor> res[2];
+  for (bool keep : {false, true}) {
+    dnn::set_keep_layouts(keep);
+    for (Tensor t : {p.x, p.w1, p.b1, p.w2, p.b2}) t.mutable_grad() = Tensor();
+    Tensor y = conv2d(p.x, p.w1, p.b1, 1, 1);
+    Tensor z = relu(y) + y * 0.5;
+    Tensor w = conv2d(z, p.w2, p.b2, 1, 1);
+    (w * w).sum().backward();
+    res[keep] = {y.clone(), w.clone(), p.x.grad(), p.w1.grad()};
+  }
+  for (size_t i = 0; i < res[0].size(); ++i) EXPECT_TRUE(test::allclose(res[1][i], res[0][i], 1e-5, 1e-5));
+}
+
+TEST_F(LayoutChain, MaxPoolTiesRouteTheGradientLikeThePlainPath) {
+  // A zero convolution with a constant bias: every pooling window is a tie.
+  Tensor x = randn({2, 3, 8, 8});
+  Tensor w = zeros({16, 3, 3, 3});
+  Tensor b = full({16}, 0.25);
+  std::vector<Tensor> res[2];
+  for (bool keep : {false, true}) {
+    dnn::set_keep_layouts(keep);
+    Tensor y = conv2d(x, w, b, 1, 1).detach().set_requires_grad(true);  // shares the layout
+    EXPECT_EQ(kept(y), keep);
+    Tensor m = max_pool2d(y, {2});
+    m.sum().backward();
+    res[keep] = {m.clone(), y.grad()};
+  }
+  EXPECT_TRUE(test::allclose(res[1][0], res[0][0], 0, 0, "pooled"));
+  EXPECT_TRUE(test::allclose(res[1][1], res[0][1], 0, 0, "gradient"));
+}
+
+// ---- reading blocked results ----------------------------------------------------------------
+
+TEST_F(LayoutView, ViewsPrintingAndDataPtrSeePlainValues) {
+  const Params p = make_params(2, 3, 16, 8, 6, 6);
+  NoGradGuard no_grad;
+  dnn::set_keep_layouts(false);
+  const Tensor ref = conv2d(p.x, p.w1, p.b1, 1, 1);
+  std::ostringstream ref_text;
+  ref_text << ref;
+  dnn::set_keep_layouts(true);
+
+  Tensor y = conv2d(p.x, p.w1, p.b1, 1, 1);
+  ASSERT_TRUE(kept(y));
+  Tensor flat = y.flatten(1);  // a view taken while the layout is attached
+  EXPECT_FALSE(kept(flat));    // a view the layout does not describe is read plain
+  EXPECT_TRUE(kept(y));        // taking the view converts nothing
+  EXPECT_TRUE(test::allclose(flat, ref.flatten(1), 0, 0, "flatten view"));
+  EXPECT_FALSE(kept(y));  // reading the view converted the shared storage once
+  EXPECT_TRUE(test::allclose(y, ref, 0, 0, "y after its view was read"));
+
+  Tensor y2 = conv2d(p.x, p.w1, p.b1, 1, 1);
+  ASSERT_TRUE(kept(y2));
+  std::ostringstream text;
+  text << y2;
+  EXPECT_EQ(text.str(), ref_text.str());
+
+  Tensor y3 = conv2d(p.x, p.w1, p.b1, 1, 1);
+  EXPECT_TRUE(test::allclose(y3.select(0, 1), ref.select(0, 1), 0, 0, "select"));
+  Tensor y4 = conv2d(p.x, p.w1, p.b1, 1, 1);
+  const float* d = y4.data_ptr<float>();
+  const std::vector<float> r = ref.to_vector();
+  for (size_t i = 0; i < r.size(); ++i) ASSERT_EQ(d[i], r[i]) << i;
+  Tensor y5 = conv2d(p.x, p.w1, p.b1, 1, 1);
+  EXPECT_FLOAT_EQ(y5[1][15][5][5].item<float>(), ref[1][15][5][5].item<float>());
+}
+
+TEST_F(LayoutView, InPlaceWritesAndUnbatchedInputs) {
+  const Params p = make_params(1, 3, 16, 8, 6, 7);
+  NoGradGuard no_grad;
+  dnn::set_keep_layouts(false);
+  const Tensor ref = conv2d(p.x[0], p.w1, p.b1, 1, 1);
+  const Tensor ref_relu = relu(ref);
+  dnn::set_keep_layouts(true);
+  Tensor y = conv2d(p.x[0], p.w1, p.b1, 1, 1);  // (C, H, W): a layout of dims (1, C, H, W)
+  ASSERT_TRUE(kept(y));
+  Tensor r = relu(y);
+  EXPECT_TRUE(kept(r));
+  EXPECT_TRUE(test::allclose(r, ref_relu, 0, 0, "relu of unbatched"));
+  y.add_(1.0);  // converts, then writes the plain bytes
+  EXPECT_TRUE(test::allclose(y, ref + 1.0, 1e-6, 1e-6, "after add_"));
+}
+
+TEST_F(LayoutView, OneDnnLayoutOfLooksOnlyAtMatchingTensors) {
+  const Params p = make_params(2, 3, 16, 8, 6, 8);
+  NoGradGuard no_grad;
+  Tensor y = conv2d(p.x, p.w1, p.b1, 1, 1);
+  ASSERT_TRUE(kept(y));
+  EXPECT_FALSE(kept(y.narrow(0, 1, 1)));  // offset
+  EXPECT_FALSE(kept(y.transpose(2, 3)));  // strides
+  EXPECT_FALSE(kept(y.view({2, 16, 36})));
+  EXPECT_TRUE(kept(y));  // none of that converted anything
+}
+
+// ---- reorders -------------------------------------------------------------------------------
+
+// Reorders in one training step of the chain, after warm-up.
+uint64_t reorders_per_step(const Params& p, bool keep) {
+  for (int i = 0; i < 2; ++i) run_chain(p, keep, Pool::max);
+  dnn::reset_reorder_count();
+  run_chain(p, keep, Pool::max);
+  return dnn::reorder_count();
+}
+
+TEST_F(LayoutChain, SteadyStateStepReordersOnlyAtTheEdges) {
+  const Params p = make_params(4, 8, 16, 16, 12, 9);
+  const uint64_t plain = reorders_per_step(p, false);
+  const uint64_t blocked = reorders_per_step(p, true);
+  // With kept layouts the activations cross between plain and blocked only where plain code
+  // reads or writes them: x into conv1 (forward, and again for conv1's weight gradient when
+  // oneDNN wants it in another layout than forward), conv2's output to the loss (and the
+  // final .clone()), and the loss gradient into conv2's backward. Weights are plain
+  // parameters, reordered at every use in both modes.
+  // Plain mode also reorders each activation and gradient between the oneDNN ops: the conv1
+  // output and its gradient, and the conv2 input and its gradient (BN, ReLU and the pooling
+  // run on loops there).
+  // That is exactly 4 reorders fewer per step, whatever the ISA's block size.
+  EXPECT_LT(blocked, plain);
+  EXPECT_EQ(plain - blocked, 4u) << "plain " << plain << ", kept " << blocked;
+  RecordProperty("reorders_plain", static_cast<int>(plain));
+  RecordProperty("reorders_kept", static_cast<int>(blocked));
+}
+
+}  // namespace
+}  // namespace cnnkit
