@@ -681,7 +681,8 @@ Tensor cross_entropy_loss(const Tensor& input, const Tensor& target, const Tenso
   check_class_weight(op, weight, s.C);
   const Tensor w = weight.defined() ? dense(weight) : Tensor();
   CNNKIT_CHECK(target.defined(), op, ": target is an undefined tensor");
-  if (target.is_floating_point()) {
+  // A float target of the class-index shape falls through to the dtype check (TypeError).
+  if (target.is_floating_point() && target.sizes() != IntArrayRef(s.loss_sizes)) {
     CNNKIT_CHECK_SHAPE(target.sizes() == input.sizes(), op, ": expected target of shape ", IntArrayRef(s.loss_sizes),
                        " (class indices, int64) or ", input.sizes(), " (class probabilities, float32) for input ",
                        input.sizes(), ", got float32 ", target.sizes());
