@@ -108,9 +108,9 @@ Tensor Adagrad::step(LossClosure closure) {
       auto& s = static_cast<AdagradParamState&>(*slot);
       s.step(s.step() + 1);
       if (v.is_double()) {
-        adagrad_update(v.param<double>(), s.sum().data_ptr<double>(), v.grad<double>(), v.numel(), o, s.step());
+        adagrad_update(v.param<double>(), detail::data<double>(s.sum()), v.grad<double>(), v.numel(), o, s.step());
       } else {
-        adagrad_update(v.param<float>(), s.sum().data_ptr<float>(), v.grad<float>(), v.numel(), o, s.step());
+        adagrad_update(v.param<float>(), detail::data<float>(s.sum()), v.grad<float>(), v.numel(), o, s.step());
       }
       v.commit();
     }

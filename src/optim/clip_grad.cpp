@@ -9,6 +9,7 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
+#include "cnnkit/optim/optimizer.h"
 
 namespace cnnkit {
 namespace nn {
@@ -89,8 +90,8 @@ double clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
   // torch: the norm of the per-gradient norms (each held in the gradient's dtype).
   std::vector<double> norms;
   for (const Tensor& g : grads) {
-    double n = g.dtype() == kDouble ? array_norm(g.data_ptr<double>(), g.numel(), norm_type)
-                                    : static_cast<float>(array_norm(g.data_ptr<float>(), g.numel(), norm_type));
+    double n = g.dtype() == kDouble ? array_norm(optim::detail::data<double>(g), g.numel(), norm_type)
+                                    : static_cast<float>(array_norm(optim::detail::data<float>(g), g.numel(), norm_type));
     norms.push_back(n);
   }
   double total = array_norm(norms.data(), static_cast<int64_t>(norms.size()), norm_type);
@@ -106,9 +107,9 @@ double clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
   NoGradGuard no_grad;
   for (Tensor& g : grads) {
     if (g.dtype() == kDouble) {
-      scale(g.data_ptr<double>(), g.numel(), coef);
+      scale(optim::detail::data<double>(g), g.numel(), coef);
     } else {
-      scale(g.data_ptr<float>(), g.numel(), static_cast<float>(coef));
+      scale(optim::detail::data<float>(g), g.numel(), static_cast<float>(coef));
     }
   }
   return total;
@@ -122,9 +123,9 @@ void clip_grad_value_(const std::vector<Tensor>& parameters, double clip_value) 
   NoGradGuard no_grad;
   for (Tensor& g : grads_of(parameters, "clip_grad_value_")) {
     if (g.dtype() == kDouble) {
-      clamp(g.data_ptr<double>(), g.numel(), -clip_value, clip_value);
+      clamp(optim::detail::data<double>(g), g.numel(), -clip_value, clip_value);
     } else {
-      clamp(g.data_ptr<float>(), g.numel(), static_cast<float>(-clip_value), static_cast<float>(clip_value));
+      clamp(optim::detail::data<float>(g), g.numel(), static_cast<float>(-clip_value), static_cast<float>(clip_value));
     }
   }
 }

@@ -122,13 +122,13 @@ Tensor RMSprop::step(LossClosure closure) {
       s.step(s.step() + 1);
       auto ptr = [](const Tensor& t, auto* tag) -> decltype(tag) {
         using T = std::remove_pointer_t<decltype(tag)>;
-        return t.defined() ? t.data_ptr<T>() : nullptr;
+        return t.defined() ? detail::data<T>(t) : nullptr;
       };
       if (v.is_double()) {
-        rmsprop_update(v.param<double>(), s.square_avg().data_ptr<double>(), ptr(s.grad_avg(), (double*)nullptr),
+        rmsprop_update(v.param<double>(), detail::data<double>(s.square_avg()), ptr(s.grad_avg(), (double*)nullptr),
                        ptr(s.momentum_buffer(), (double*)nullptr), v.grad<double>(), v.numel(), o);
       } else {
-        rmsprop_update(v.param<float>(), s.square_avg().data_ptr<float>(), ptr(s.grad_avg(), (float*)nullptr),
+        rmsprop_update(v.param<float>(), detail::data<float>(s.square_avg()), ptr(s.grad_avg(), (float*)nullptr),
                        ptr(s.momentum_buffer(), (float*)nullptr), v.grad<float>(), v.numel(), o);
       }
       v.commit();

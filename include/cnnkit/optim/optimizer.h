@@ -169,6 +169,14 @@ Tensor full_like_param(const Tensor& p, double value);
 // PyTorch's "Invalid <what>: <value>" ValueError when `ok` is false.
 void check_option(bool ok, const char* what, double value);
 
+// The elements of a float or double tensor (core instantiates data_ptr<T> for float only).
+template <typename T>
+T* data(const Tensor& t) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
+  CNNKIT_ASSERT(t.dtype() == (std::is_same_v<T, float> ? kFloat : kDouble), "optimizer buffer dtype");
+  return static_cast<T*>(t.data_ptr());
+}
+
 // A parameter and its gradient as contiguous arrays for an update loop. Checks that the
 // gradient matches the parameter (shape, float or double dtype). A non-contiguous gradient
 // is read from a contiguous copy; a non-contiguous parameter is updated in a contiguous
