@@ -10,10 +10,28 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/data/datasets/cifar.h"
+#include "cnnkit/data/datasets/csv.h"
+#include "cnnkit/data/datasets/image_folder.h"
+#include "cnnkit/data/datasets/mnist.h"
+#include "cnnkit/data/datasets/npy.h"
 #include "cnnkit/models/yaml_util.h"
+#include "cnnkit/models/zoo.h"
+#include "cnnkit/nn/modules/loss.h"
+#include "cnnkit/optim/optim.h"
+#include "cnnkit/optim/schedulers/cosine_annealing_lr.h"
+#include "cnnkit/optim/schedulers/cosine_annealing_warm_restarts.h"
+#include "cnnkit/optim/schedulers/exponential_lr.h"
+#include "cnnkit/optim/schedulers/linear_lr.h"
+#include "cnnkit/optim/schedulers/multi_step_lr.h"
+#include "cnnkit/optim/schedulers/one_cycle_lr.h"
+#include "cnnkit/optim/schedulers/reduce_on_plateau_scheduler.h"
+#include "cnnkit/optim/schedulers/sequential_lr.h"
+#include "cnnkit/optim/schedulers/step_lr.h"
 
 namespace cnnkit::train {
 
@@ -577,6 +595,12 @@ YAML::Node transforms_yaml(const std::vector<TransformSpec>& list) {
   return out;
 }
 
+std::string fmt_double(double x) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, x);
+  return std::string(buf, r.ptr);
+}
+
 // The shortest text that reads back as the same double (0.03, not 0.029999999999999999).
 YAML::Node num(double x) {
   if (std::isnan(x)) return YAML::Node(".nan");
@@ -764,6 +788,509 @@ void save_resolved_config(const RunConfig& cfg, const std::string& path) {
   std::error_code ec;
   fs::rename(tmp, path, ec);
   CNNKIT_CHECK_IO(!ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
+}
+
+}  // namespace cnnkit::train
+
+// ---- builders -------------------------------------------------------------------------------
+
+namespace cnnkit::train {
+
+namespace T = data::transforms;
+
+namespace {
+
+// A YAML node positioned at `line` for messages about a transform (its args may be empty).
+std::string at_line(const std::string& file, int line) {
+  return (file.empty() ? std::string("<yaml>") : file) + (line >= 0 ? ":" + std::to_string(line + 1) : "");
+}
+
+T::IntList int_list(const YAML::Node& v, const YamlContext& ctx, const std::string& what) {
+  if (v.IsSequence()) return T::IntList(as<std::vector<int64_t>>(v, ctx, what));
+  return T::IntList(as<int64_t>(v, ctx, what));
+}
+T::DoubleList double_list(const YAML::Node& v, const YamlContext& ctx, const std::string& what) {
+  if (v.IsSequence()) return T::DoubleList(as<std::vector<double>>(v, ctx, what));
+  return T::DoubleList(as<double>(v, ctx, what));
+}
+std::pair<double, double> pair_of(const YAML::Node& map, const char* key, const YamlContext& ctx,
+                                  std::pair<double, double> def) {
+  if (!has(map, key)) return def;
+  const auto v = as<std::vector<double>>(map[key], ctx, std::string("key '") + key + "'");
+  if (v.size() != 2) fail(map[key], ctx, std::string("key '") + key + "': expected two numbers [lo, hi]");
+  return {v[0], v[1]};
+}
+T::InterpolationMode interpolation(const YAML::Node& map, const YamlContext& ctx,
+                                   T::InterpolationMode def) {
+  if (!has(map, "interpolation")) return def;
+  const std::string s = one_of(map, "interpolation", ctx, {"nearest", "bilinear", "NEAREST", "BILINEAR"},
+                               "interpolation", "");
+  return (s == "nearest" || s == "NEAREST") ? T::InterpolationMode::NEAREST : T::InterpolationMode::BILINEAR;
+}
+
+const std::vector<std::string_view> kTransforms = {
+    "ToTensor", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop", "Resize",
+    "CenterCrop", "RandomRotation", "RandomResizedCrop", "ColorJitter", "GaussianNoise", "Grayscale"};
+
+}  // namespace
+
+T::AnyTransform build_transform(const TransformSpec& spec, const std::string& file) {
+  const YamlContext ctx{file};
+  const YAML::Node& a = spec.args;
+  const std::string section = "transform " + spec.name;
+  const std::string& n = spec.name;
+  // Errors inside the arguments carry their own lines; these name the transform's line.
+  auto need = [&](const char* key) {
+    if (!has(a, key))
+      throw ValueError(at_line(file, spec.line) + ": missing required key '" + key + "' in " + section);
+    return a[key];
+  };
+  if (n == "ToTensor") {
+    check_keys(a, {}, ctx, section);
+    return T::ToTensor();
+  }
+  if (n == "Normalize") {
+    check_keys(a, {"mean", "std"}, ctx, section);
+    return T::Normalize<>(double_list(need("mean"), ctx, "key 'mean'"), double_list(need("std"), ctx, "key 'std'"));
+  }
+  if (n == "RandomHorizontalFlip" || n == "RandomVerticalFlip") {
+    check_keys(a, {"p"}, ctx, section);
+    const double p = get<double>(a, "p", ctx, 0.5);
+    check_value(p >= 0 && p <= 1, a, "p", ctx, "in [0, 1]");
+    if (n == "RandomHorizontalFlip") return T::RandomHorizontalFlip(p);
+    return T::RandomVerticalFlip(p);
+  }
+  if (n == "RandomCrop") {
+    check_keys(a, {"size", "padding", "pad_if_needed", "fill", "padding_mode"}, ctx, section);
+    std::optional<T::IntList> padding;
+    if (has(a, "padding")) padding = int_list(a["padding"], ctx, "key 'padding'");
+    return T::RandomCrop(int_list(need("size"), ctx, "key 'size'"), padding,
+                         get<bool>(a, "pad_if_needed", ctx, false), get<double>(a, "fill", ctx, 0.0),
+                         one_of(a, "padding_mode", ctx, {"constant", "edge", "reflect", "symmetric"},
+                                "padding_mode", "constant"));
+  }
+  if (n == "Resize") {
+    check_keys(a, {"size", "interpolation", "max_size", "antialias"}, ctx, section);
+    return T::Resize(int_list(need("size"), ctx, "key 'size'"),
+                     interpolation(a, ctx, T::InterpolationMode::BILINEAR),
+                     models::get_optional<int64_t>(a, "max_size", ctx),
+                     models::get_optional<bool>(a, "antialias", ctx));
+  }
+  if (n == "CenterCrop") {
+    check_keys(a, {"size"}, ctx, section);
+    return T::CenterCrop(int_list(need("size"), ctx, "key 'size'"));
+  }
+  if (n == "RandomRotation") {
+    check_keys(a, {"degrees", "interpolation", "expand", "center", "fill"}, ctx, section);
+    std::optional<std::vector<double>> center;
+    if (has(a, "center")) center = as<std::vector<double>>(a["center"], ctx, "key 'center'");
+    return T::RandomRotation(double_list(need("degrees"), ctx, "key 'degrees'"),
+                             interpolation(a, ctx, T::InterpolationMode::NEAREST),
+                             get<bool>(a, "expand", ctx, false), center,
+                             has(a, "fill") ? double_list(a["fill"], ctx, "key 'fill'") : T::DoubleList(0.0));
+  }
+  if (n == "RandomResizedCrop") {
+    check_keys(a, {"size", "scale", "ratio", "interpolation"}, ctx, section);
+    return T::RandomResizedCrop(int_list(need("size"), ctx, "key 'size'"), pair_of(a, "scale", ctx, {0.08, 1.0}),
+                                pair_of(a, "ratio", ctx, {3.0 / 4.0, 4.0 / 3.0}),
+                                interpolation(a, ctx, T::InterpolationMode::BILINEAR));
+  }
+  if (n == "ColorJitter") {
+    check_keys(a, {"brightness", "contrast", "saturation", "hue"}, ctx, section);
+    auto dl = [&](const char* k) {
+      return has(a, k) ? double_list(a[k], ctx, std::string("key '") + k + "'") : T::DoubleList(0.0);
+    };
+    return T::ColorJitter(dl("brightness"), dl("contrast"), dl("saturation"), dl("hue"));
+  }
+  if (n == "GaussianNoise") {
+    check_keys(a, {"mean", "sigma", "clip"}, ctx, section);
+    return T::GaussianNoise(get<double>(a, "mean", ctx, 0.0), non_negative(a, "sigma", ctx, 0.1),
+                            get<bool>(a, "clip", ctx, true));
+  }
+  if (n == "Grayscale") {
+    check_keys(a, {"num_output_channels"}, ctx, section);
+    const int64_t c = get<int64_t>(a, "num_output_channels", ctx, 1);
+    check_value(c == 1 || c == 3, a, "num_output_channels", ctx, "1 or 3");
+    return T::Grayscale(c);
+  }
+  std::string msg = at_line(file, spec.line) + ": unknown transform '" + n + "' (one of:";
+  for (size_t i = 0; i < kTransforms.size(); ++i) msg += (i ? ", " : " ") + std::string(kTransforms[i]);
+  msg += ")";
+  const std::string hint = models::closest(n, kTransforms);
+  if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+  throw ValueError(msg);
+}
+
+T::Compose build_pipeline(const RunConfig& cfg, bool train) {
+  const auto& specs = train ? cfg.data.train_transforms : cfg.data.eval_transforms;
+  std::vector<T::AnyTransform> list;
+  bool has_to_tensor = false, has_normalize = false;
+  for (const TransformSpec& s : specs) {
+    list.push_back(build_transform(s, cfg.source));
+    has_to_tensor |= s.name == "ToTensor";
+    has_normalize |= s.name == "Normalize";
+  }
+  if (!has_to_tensor) list.push_back(T::ToTensor());
+  if (!has_normalize && !cfg.data.mean.empty())
+    list.push_back(T::Normalize<>(cfg.data.mean, cfg.data.std));
+  return T::Compose(std::move(list));
+}
+
+LossFn build_loss(const RunConfig& cfg) {
+  const LossConfig& l = cfg.loss;
+  auto vec = [](const std::vector<double>& v) {
+    Tensor t = empty({static_cast<int64_t>(v.size())});
+    float* p = t.data_ptr<float>();
+    for (size_t i = 0; i < v.size(); ++i) p[i] = static_cast<float>(v[i]);
+    return t;
+  };
+  // The module variant of the reduction, as LibTorch's options take it.
+  auto with_reduction = [&](auto options) {
+    if (l.reduction == "sum") options.reduction(kSum);
+    else if (l.reduction == "none") options.reduction(kNone);
+    else options.reduction(kMean);
+    return options;
+  };
+  auto wrap = [](auto module) -> LossFn {
+    return [module](const Tensor& out, const Tensor& target) mutable { return module(out, target); };
+  };
+  if (l.name == "CrossEntropyLoss") {
+    auto o = with_reduction(nn::CrossEntropyLossOptions()).ignore_index(l.ignore_index).label_smoothing(l.label_smoothing);
+    if (!l.weight.empty()) o.weight(vec(l.weight));
+    return wrap(nn::CrossEntropyLoss(o));
+  }
+  if (l.name == "NLLLoss") {
+    auto o = with_reduction(nn::NLLLossOptions()).ignore_index(l.ignore_index);
+    if (!l.weight.empty()) o.weight(vec(l.weight));
+    return wrap(nn::NLLLoss(o));
+  }
+  if (l.name == "MSELoss") return wrap(nn::MSELoss(with_reduction(nn::MSELossOptions())));
+  if (l.name == "L1Loss") return wrap(nn::L1Loss(with_reduction(nn::L1LossOptions())));
+  if (l.name == "SmoothL1Loss") return wrap(nn::SmoothL1Loss(with_reduction(nn::SmoothL1LossOptions()).beta(l.beta)));
+  if (l.name == "HuberLoss") return wrap(nn::HuberLoss(with_reduction(nn::HuberLossOptions()).delta(l.delta)));
+  if (l.name == "BCELoss") {
+    auto o = with_reduction(nn::BCELossOptions());
+    if (!l.weight.empty()) o.weight(vec(l.weight));
+    return wrap(nn::BCELoss(o));
+  }
+  if (l.name == "BCEWithLogitsLoss") {
+    auto o = with_reduction(nn::BCEWithLogitsLossOptions());
+    if (!l.weight.empty()) o.weight(vec(l.weight));
+    if (!l.pos_weight.empty()) o.pos_weight(vec(l.pos_weight));
+    return wrap(nn::BCEWithLogitsLoss(o));
+  }
+  if (l.name == "MultiLabelSoftMarginLoss") {
+    auto o = with_reduction(nn::MultiLabelSoftMarginLossOptions());
+    if (!l.weight.empty()) o.weight(vec(l.weight));
+    return wrap(nn::MultiLabelSoftMarginLoss(o));
+  }
+  throw ValueError(cfg.source + ": unknown loss '" + l.name + "'");
+}
+
+std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& cfg, const std::vector<Tensor>& params) {
+  const OptimizerConfig& o = cfg.optimizer;
+  if (o.name == "SGD")
+    return std::make_unique<optim::SGD>(params, optim::SGDOptions(o.lr).momentum(o.momentum).dampening(o.dampening)
+                                                    .weight_decay(o.weight_decay).nesterov(o.nesterov));
+  if (o.name == "Adam")
+    return std::make_unique<optim::Adam>(params, optim::AdamOptions(o.lr).betas(std::make_tuple(o.betas[0], o.betas[1]))
+                                                     .eps(o.eps).weight_decay(o.weight_decay).amsgrad(o.amsgrad));
+  if (o.name == "AdamW")
+    return std::make_unique<optim::AdamW>(params, optim::AdamWOptions(o.lr).betas(std::make_tuple(o.betas[0], o.betas[1]))
+                                                      .eps(o.eps).weight_decay(o.weight_decay).amsgrad(o.amsgrad));
+  if (o.name == "Adagrad")
+    return std::make_unique<optim::Adagrad>(params, optim::AdagradOptions(o.lr).lr_decay(o.lr_decay)
+                                                        .weight_decay(o.weight_decay)
+                                                        .initial_accumulator_value(o.initial_accumulator_value)
+                                                        .eps(o.eps));
+  if (o.name == "RMSprop")
+    return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions(o.lr).alpha(o.alpha).eps(o.eps)
+                                                        .weight_decay(o.weight_decay).momentum(o.momentum)
+                                                        .centered(o.centered));
+  throw ValueError(cfg.source + ": unknown optimizer '" + o.name + "'");
+}
+
+std::shared_ptr<optim::LRScheduler> build_scheduler(const RunConfig& cfg, optim::Optimizer& opt,
+                                                    int64_t steps_per_epoch) {
+  const SchedulerConfig& s = cfg.scheduler;
+  if (s.name == "none" || s.name == "ReduceLROnPlateau") return nullptr;
+  const int64_t warm = s.warmup_epochs;
+  const int64_t main_epochs = std::max<int64_t>(1, cfg.epochs - warm);
+  // Warm-up first, as PyTorch code writes it: LinearLR from start_factor to 1 over `warm`
+  // epochs, then the schedule, chained by SequentialLR (which resets the lr to the initial
+  // one and lets the first scheduler set it).
+  std::shared_ptr<optim::LRScheduler> warmup;
+  if (warm > 0) warmup = std::make_shared<optim::LinearLR>(opt, s.warmup_start_factor, 1.0, warm);
+  std::shared_ptr<optim::LRScheduler> main;
+  if (s.name == "StepLR") main = std::make_shared<optim::StepLR>(opt, s.step_size, s.gamma);
+  else if (s.name == "MultiStepLR") main = std::make_shared<optim::MultiStepLR>(opt, s.milestones, s.gamma);
+  else if (s.name == "ExponentialLR") main = std::make_shared<optim::ExponentialLR>(opt, s.gamma);
+  else if (s.name == "CosineAnnealingLR")
+    main = std::make_shared<optim::CosineAnnealingLR>(opt, s.T_max > 0 ? s.T_max : main_epochs, s.eta_min);
+  else if (s.name == "CosineAnnealingWarmRestarts")
+    main = std::make_shared<optim::CosineAnnealingWarmRestarts>(opt, s.T_0, s.T_mult, s.eta_min);
+  else if (s.name == "LinearLR")
+    main = std::make_shared<optim::LinearLR>(opt, s.start_factor, s.end_factor, s.total_iters);
+  else if (s.name == "OneCycleLR") {
+    CNNKIT_CHECK(steps_per_epoch > 0, "OneCycleLR needs the number of batches per epoch, got ", steps_per_epoch);
+    const bool momentum = cfg.optimizer.name != "Adagrad" &&
+                          !(cfg.optimizer.name == "SGD" && cfg.optimizer.momentum == 0) &&
+                          !(cfg.optimizer.name == "RMSprop" && cfg.optimizer.momentum == 0);
+    return std::make_shared<optim::OneCycleLR>(opt, s.max_lr > 0 ? s.max_lr : cfg.optimizer.lr,
+                                               cfg.epochs * steps_per_epoch, s.pct_start, s.anneal_strategy,
+                                               s.div_factor, s.final_div_factor, s.three_phase, momentum);
+  } else {
+    throw ValueError(cfg.source + ": unknown scheduler '" + s.name + "'");
+  }
+  if (!warmup) return main;
+  return std::make_shared<optim::SequentialLR>(opt, std::vector<std::shared_ptr<optim::LRScheduler>>{warmup, main},
+                                               std::vector<int64_t>{warm});
+}
+
+std::shared_ptr<optim::ReduceLROnPlateauScheduler> build_plateau_scheduler(const RunConfig& cfg,
+                                                                           optim::Optimizer& opt) {
+  const SchedulerConfig& s = cfg.scheduler;
+  if (s.name != "ReduceLROnPlateau") return nullptr;
+  using P = optim::ReduceLROnPlateauScheduler;
+  return std::make_shared<P>(opt, s.mode == "max" ? P::max : P::min, static_cast<float>(s.factor),
+                             static_cast<int>(s.patience), s.threshold, s.threshold_mode == "abs" ? P::abs : P::rel,
+                             static_cast<int>(s.cooldown), std::vector<float>{static_cast<float>(s.min_lr)});
+}
+
+}  // namespace cnnkit::train
+
+// ---- datasets -------------------------------------------------------------------------------
+
+namespace cnnkit::train {
+
+namespace {
+
+// Examples `indices` of a source dataset (a subset, or one side of a split).
+class IndexedDataset : public data::datasets::Dataset<IndexedDataset>, public data::datasets::Labeled {
+ public:
+  IndexedDataset(std::shared_ptr<data::DatasetBase> source, std::vector<size_t> indices,
+                 std::vector<int64_t> source_labels)
+      : source_(std::move(source)), indices_(std::move(indices)), source_labels_(std::move(source_labels)) {}
+  data::Example<> get(size_t i) override { return source_->get(indices_.at(i)); }
+  std::optional<size_t> size() const override { return indices_.size(); }
+  std::vector<std::string> classes() const override { return source_->classes(); }
+  std::vector<int64_t> labels() const override {
+    std::vector<int64_t> out;
+    if (source_labels_.empty()) return out;
+    out.reserve(indices_.size());
+    for (size_t i : indices_) out.push_back(source_labels_[i]);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<data::DatasetBase> source_;
+  std::vector<size_t> indices_;
+  std::vector<int64_t> source_labels_;
+};
+
+std::vector<int64_t> labels_of(data::DatasetBase& ds) {
+  if (auto* l = dynamic_cast<data::datasets::Labeled*>(&ds)) return l->labels();
+  return {};
+}
+
+// Fisher-Yates with the run's split seed, so the split depends on that seed only.
+void shuffle(std::vector<size_t>& v, Generator& gen) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[gen.next_u64() % i]);
+}
+
+// (train, val) index lists: a seeded random split, per class when stratified (each class
+// gives round(fraction * its count) examples to validation).
+std::pair<std::vector<size_t>, std::vector<size_t>> split_indices(size_t n, const std::vector<int64_t>& labels,
+                                                                  double fraction, bool stratified, uint64_t seed) {
+  Generator gen(seed);
+  std::vector<size_t> train, val;
+  auto take = [&](std::vector<size_t> idx) {
+    shuffle(idx, gen);
+    const auto n_val = static_cast<size_t>(std::llround(fraction * static_cast<double>(idx.size())));
+    val.insert(val.end(), idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n_val));
+    train.insert(train.end(), idx.begin() + static_cast<std::ptrdiff_t>(n_val), idx.end());
+  };
+  if (stratified && labels.size() == n) {
+    std::map<int64_t, std::vector<size_t>> by_class;
+    for (size_t i = 0; i < n; ++i) by_class[labels[i]].push_back(i);
+    for (auto& [c, idx] : by_class) take(std::move(idx));
+  } else {
+    std::vector<size_t> all(n);
+    for (size_t i = 0; i < n; ++i) all[i] = i;
+    take(std::move(all));
+  }
+  std::sort(train.begin(), train.end());
+  std::sort(val.begin(), val.end());
+  return {train, val};
+}
+
+// Per-channel mean and std of the examples' data as ToTensor gives it (uint8 / 255), over
+// every pixel of every example (double sums).
+std::pair<std::vector<double>, std::vector<double>> mean_std(data::DatasetBase& ds,
+                                                             const std::function<Tensor(Tensor)>& prepare) {
+  std::vector<double> sum, sq;
+  double pixels = 0;
+  const size_t n = ds.size().value_or(0);
+  for (size_t i = 0; i < n; ++i) {
+    Tensor x = prepare(ds.get(i).data).contiguous();
+    CNNKIT_CHECK(x.dim() == 3, "normalize: auto needs images (C, H, W), got ", x.sizes());
+    const int64_t C = x.size(0), HW = x.size(1) * x.size(2);
+    if (sum.empty()) sum.assign(C, 0.0), sq.assign(C, 0.0);
+    CNNKIT_CHECK(static_cast<size_t>(C) == sum.size(), "normalize: auto: example ", i, " has ", C,
+                 " channels, the first had ", sum.size());
+    const float* p = x.data_ptr<float>();
+    for (int64_t c = 0; c < C; ++c) {
+      double s = 0, q = 0;
+      for (int64_t k = 0; k < HW; ++k) {
+        const double v = p[c * HW + k];
+        s += v;
+        q += v * v;
+      }
+      sum[c] += s;
+      sq[c] += q;
+    }
+    pixels += static_cast<double>(HW);
+  }
+  CNNKIT_CHECK(pixels > 0, "normalize: auto: the training split is empty");
+  std::vector<double> mean(sum.size()), std(sum.size());
+  for (size_t c = 0; c < sum.size(); ++c) {
+    mean[c] = sum[c] / pixels;
+    std[c] = std::sqrt(std::max(0.0, sq[c] / pixels - mean[c] * mean[c]));
+    if (std[c] == 0) std[c] = 1;  // a constant channel: centre it only
+  }
+  return {mean, std};
+}
+
+// Rounded to 4 significant digits as torchvision recipes quote them (0.2860, 0.3530): the
+// resolved config reads well and reproduces the run exactly.
+double round4(double x) {
+  if (x == 0) return 0;
+  const double scale = std::pow(10.0, 3 - std::floor(std::log10(std::fabs(x))));
+  return std::round(x * scale) / scale;
+}
+
+std::shared_ptr<data::DatasetBase> open_split(const RunConfig& cfg, bool train) {
+  namespace D = data::datasets;
+  const DataConfig& d = cfg.data;
+  if (d.dataset == "fashion-mnist")
+    return std::make_shared<D::FashionMNIST>(d.root, train ? D::MNIST::Mode::kTrain : D::MNIST::Mode::kTest);
+  if (d.dataset == "mnist")
+    return std::make_shared<D::MNIST>(d.root, train ? D::MNIST::Mode::kTrain : D::MNIST::Mode::kTest);
+  if (d.dataset == "cifar10")
+    return std::make_shared<D::CIFAR10>(d.root, train ? D::CIFAR10::Mode::kTrain : D::CIFAR10::Mode::kTest);
+  if (d.dataset == "cifar100")
+    return std::make_shared<D::CIFAR100>(d.root, train ? D::CIFAR10::Mode::kTrain : D::CIFAR10::Mode::kTest);
+  if (d.dataset == "image-folder") {
+    const std::string dir = train ? (d.train.empty() ? d.root + "/train" : d.train)
+                                  : (d.test.empty() ? d.root + "/test" : d.test);
+    return std::make_shared<D::ImageFolder>(dir);
+  }
+  if (d.dataset == "npy")
+    return train ? std::make_shared<D::NpyDataset>(d.train_images, d.train_labels)
+                 : std::make_shared<D::NpyDataset>(d.test_images, d.test_labels);
+  if (d.dataset == "csv") {
+    auto csv = std::make_shared<D::CsvDataset>(train ? d.train : d.test,
+                                               D::CsvOptions().target_column(d.label_column));
+    // Rows of pixels -> images (C, H, W).
+    std::vector<int64_t> shape = d.image_shape;
+    return std::make_shared<data::MapDataset>(csv, [shape](Tensor x) { return x.reshape(shape); });
+  }
+  throw ValueError(cfg.source + ": unknown dataset '" + d.dataset + "'");
+}
+
+std::shared_ptr<data::DatasetBase> first_n(std::shared_ptr<data::DatasetBase> ds, int64_t n) {
+  const size_t size = ds->size().value_or(0);
+  if (n <= 0 || static_cast<size_t>(n) >= size) return ds;
+  std::vector<size_t> idx(static_cast<size_t>(n));
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  auto labels = labels_of(*ds);
+  return std::make_shared<IndexedDataset>(ds, std::move(idx), std::move(labels));
+}
+
+}  // namespace
+
+RunData build_datasets(RunConfig& cfg, bool need_train) {
+  DataConfig& d = cfg.data;
+  RunData out;
+  std::shared_ptr<data::DatasetBase> train_raw, val_raw;
+  if (need_train) {
+    auto full = first_n(open_split(cfg, true), d.subset_train);
+    out.classes = full->classes();
+    const size_t n = full->size().value_or(0);
+    CNNKIT_CHECK(n > 0, "data: the training set of ", d.dataset, " is empty");
+    if (d.val_fraction > 0) {
+      const auto labels = labels_of(*full);
+      auto [tr, va] = split_indices(n, labels, d.val_fraction, d.stratified, d.split_seed);
+      out.report.push_back("split: " + std::to_string(tr.size()) + " train / " + std::to_string(va.size()) +
+                           " validation (" + (d.stratified && !labels.empty() ? "stratified, " : "") +
+                           "seed " + std::to_string(d.split_seed) + ")");
+      train_raw = std::make_shared<IndexedDataset>(full, std::move(tr), labels);
+      val_raw = std::make_shared<IndexedDataset>(full, std::move(va), labels);
+    } else {
+      train_raw = full;
+    }
+    if (d.normalize == "auto") {
+      // Statistics of the images the model sees at eval time, without normalisation.
+      RunConfig plain = cfg;
+      plain.data.mean.clear();
+      plain.data.std.clear();
+      const T::Compose eval = build_pipeline(plain, /*train=*/false);
+      auto [mean, std] = mean_std(*train_raw, [&](Tensor x) { return eval(std::move(x)); });
+      for (auto& m : mean) m = round4(m);
+      for (auto& s : std) s = round4(s);
+      d.mean = mean;
+      d.std = std;
+      std::string line = "normalize: mean [";
+      for (size_t c = 0; c < mean.size(); ++c) line += (c ? ", " : "") + fmt_double(mean[c]);
+      line += "], std [";
+      for (size_t c = 0; c < std.size(); ++c) line += (c ? ", " : "") + fmt_double(std[c]);
+      out.report.push_back(line + "] (computed from the training split)");
+    }
+  }
+  auto test_raw = first_n(open_split(cfg, false), d.subset_test);
+  if (out.classes.empty()) out.classes = test_raw->classes();
+
+  const T::Compose train_tf = build_pipeline(cfg, true), eval_tf = build_pipeline(cfg, false);
+  if (train_raw) out.train = std::make_shared<data::MapDataset>(train_raw, train_tf);
+  if (val_raw) out.val = std::make_shared<data::MapDataset>(val_raw, eval_tf);
+  out.test = std::make_shared<data::MapDataset>(test_raw, eval_tf);
+  CNNKIT_CHECK(out.test->size().value_or(0) > 0, "data: the test set of ", d.dataset, " is empty");
+  const Tensor x0 = out.test->get(0).data;
+  out.input_shape.assign(x0.sizes().begin(), x0.sizes().end());
+  out.mean = d.mean;
+  out.std = d.std;
+  return out;
+}
+
+Tensor preprocess_image(const RunConfig& cfg, const Tensor& image) {
+  return build_pipeline(cfg, /*train=*/false)(image);
+}
+
+}  // namespace cnnkit::train
+
+// ---- model ----------------------------------------------------------------------------------
+
+namespace cnnkit::train {
+
+nn::Sequential build_model(const RunConfig& cfg) {
+  manual_seed(cfg.seed);
+  // TODO(models::build): hand the whole section to the models layer's builder once it lands;
+  // until then zoo names with their options.
+  const YamlContext ctx{cfg.source};
+  const YAML::Node& m = cfg.model;
+  check_keys(m, {"name", "in_channels", "num_classes", "input_size", "width", "blocks"}, ctx, "model");
+  models::ZooOptions o;
+  o.in_channels = get<int64_t>(m, "in_channels", ctx, 0);
+  o.num_classes = get<int64_t>(m, "num_classes", ctx, 0);
+  o.input_size = models::get_ints(m, "input_size", 2, ctx, {});
+  o.width = get<int64_t>(m, "width", ctx, 0);
+  o.blocks = get<std::vector<int64_t>>(m, "blocks", ctx, {});
+  const std::string name = models::require<std::string>(m, "name", ctx, "model");
+  try {
+    return models::make(name, o);
+  } catch (const ValueError& e) {
+    fail(m["name"], ctx, e.what());
+  }
 }
 
 }  // namespace cnnkit::train

@@ -1,1 +1,94 @@
-int main() { return 0; }  // placeholder: the CLI lands with the training system
+// `cnnkit`: train | eval | predict | info | bench. Parses the command line (CLI11) and maps
+// what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
+// no stack trace), 2 a usage error. The commands themselves live in commands.cpp.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "cnnkit/core/error.h"
+#include "commands.h"
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace cnnkit;
+  CLI::App app{"cnnkit: train, evaluate and run convolutional networks from YAML run configs"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "help for every subcommand");
+
+  cli::TrainArgs ta;
+  auto* train = app.add_subcommand("train", "train a model from a run config");
+  train->add_option("config", ta.config, "run config (YAML), e.g. configs/lenet5-fashion-mnist.yaml")->required();
+  train->add_option("--set", ta.overrides, "override a config key: --set optimizer.lr=0.1 (repeatable)");
+  train->add_option("--resume", ta.resume, "continue a run: its run directory or a checkpoint file");
+  train->add_option("--threads", ta.threads, "threads for the math (default: CNNKIT_NUM_THREADS or all cores)");
+  train->add_flag("--quiet,-q", ta.quiet, "no progress bar");
+
+  cli::EvalArgs ea;
+  auto* eval = app.add_subcommand("eval", "test-set metrics of a trained model");
+  eval->add_option("model", ea.model, "run directory, or a model / checkpoint file")->required();
+  eval->add_option("--config", ea.config, "run config, when the model file carries none");
+  eval->add_option("--set", ea.overrides, "override a config key (repeatable)");
+  eval->add_option("--threads", ea.threads, "threads for the math");
+
+  cli::PredictArgs pa;
+  auto* predict = app.add_subcommand("predict", "classify image files (PNG, JPEG, BMP)");
+  predict->add_option("model", pa.model, "run directory, or a model file")->required();
+  predict->add_option("images", pa.images, "image files")->required();
+  predict->add_option("--config", pa.config, "run config, when the model file carries none");
+  predict->add_option("--top-k,-k", pa.top_k, "classes to print per image")->check(CLI::PositiveNumber);
+  predict->add_option("--threads", pa.threads, "threads for the math");
+
+  cli::InfoArgs ia;
+  auto* info = app.add_subcommand("info", "model summary: layers, output shapes, parameters, FLOPs");
+  info->add_option("target", ia.target, "run config, run directory or model file")->required();
+  info->add_option("--set", ia.overrides, "override a config key (repeatable)");
+
+  cli::BenchArgs ba;
+  auto* bench = app.add_subcommand("bench", "training-step throughput on synthetic data (images/s)");
+  bench->add_option("--model", ba.model, "lenet5 or resnet20")->check(CLI::IsMember({"lenet5", "resnet20"}));
+  bench->add_option("--batch", ba.batch, "batch size")->check(CLI::PositiveNumber);
+  bench->add_option("--steps", ba.steps, "timed training steps")->check(CLI::PositiveNumber);
+  bench->add_option("--warmup", ba.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  bench->add_option("--threads", ba.threads, "threads")->check(CLI::PositiveNumber);
+  bench->add_flag("--from-loader", ba.from_loader,
+                  "LeNet-5 on Fashion-MNIST through the DataLoader with augmentation vs from tensors");
+  bench->add_option("--data", ba.data_root, "Fashion-MNIST directory for --from-loader");
+  bench->add_option("--workers", ba.workers, "loader worker threads for --from-loader");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints help or the usage error
+    return code == 0 ? 0 : kExitUsage;
+  }
+
+  try {
+    if (*train) return cli::train(ta);
+    if (*eval) return cli::eval(ea);
+    if (*predict) return cli::predict(pa);
+    if (*info) return cli::info(ia);
+    if (*bench) return cli::bench(ba);
+  } catch (const InternalError& e) {
+    std::cerr << "cnnkit: internal error: " << e.what() << "\n";
+    return kExitError;
+  } catch (const Error& e) {
+    std::cerr << "cnnkit: error: " << e.what() << "\n";
+    return kExitError;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "cnnkit: error: out of memory\n";
+    return kExitError;
+  } catch (const std::exception& e) {
+    // Not a cnnkit::Error: a library below us (yaml-cpp, the standard library) threw.
+    std::cerr << "cnnkit: error: " << e.what() << "\n";
+    return kExitError;
+  }
+  return kExitUsage;
+}

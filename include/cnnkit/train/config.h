@@ -29,13 +29,14 @@
 
 #include "cnnkit/core/tensor.h"
 
+#include "cnnkit/data/transforms.h"
+#include "cnnkit/nn/modules/container/sequential.h"
+
 namespace cnnkit {
-namespace nn {
-class Module;
-}
 namespace optim {
 class Optimizer;
 class LRScheduler;
+class ReduceLROnPlateauScheduler;
 }  // namespace optim
 namespace data {
 class DatasetBase;
@@ -203,8 +204,9 @@ void save_resolved_config(const RunConfig& cfg, const std::string& path);
 
 // ---- building the run's objects from the config ----------------------------------------
 
-// The model from the `model:` section (models::build), seeded with cfg.seed first.
-std::shared_ptr<nn::Module> build_model(const RunConfig& cfg);
+// The model from the `model:` section (models::build), after manual_seed(cfg.seed), so a
+// run's initial weights depend on its seed only.
+nn::Sequential build_model(const RunConfig& cfg);
 
 // The loss as a function of (logits, targets), reduction as configured.
 using LossFn = std::function<Tensor(const Tensor&, const Tensor&)>;
@@ -214,10 +216,19 @@ std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& cfg,
                                                   const std::vector<Tensor>& params);
 
 // The epoch scheduler (warm-up chained with SequentialLR), or nullptr for "none" and for
-// ReduceLROnPlateau (see build_plateau_scheduler). OneCycleLR is stepped per batch and
-// needs steps_per_epoch.
-std::unique_ptr<optim::LRScheduler> build_scheduler(const RunConfig& cfg, optim::Optimizer& opt,
+// ReduceLROnPlateau (see build_plateau_scheduler). OneCycleLR is stepped per batch
+// (SchedulerConfig::per_batch()) and needs steps_per_epoch.
+std::shared_ptr<optim::LRScheduler> build_scheduler(const RunConfig& cfg, optim::Optimizer& opt,
                                                     int64_t steps_per_epoch);
+// ReduceLROnPlateau when configured (stepped with cfg.scheduler.monitor), else nullptr.
+std::shared_ptr<optim::ReduceLROnPlateauScheduler> build_plateau_scheduler(const RunConfig& cfg,
+                                                                           optim::Optimizer& opt);
+
+// One transform from its spec (names and arguments as torchvision; ValueError naming the
+// config line for an unknown name or argument), and a split's whole pipeline: the listed
+// transforms, ToTensor at the end unless listed, then Normalize(mean, std) when set.
+data::transforms::AnyTransform build_transform(const TransformSpec& spec, const std::string& file);
+data::transforms::Compose build_pipeline(const RunConfig& cfg, bool train);
 
 // The datasets of a run: train (after the validation split), val (may be null), test, with
 // transforms applied (train augmentation; eval transforms for val and test), class names,

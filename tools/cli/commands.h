@@ -1,0 +1,56 @@
+// The `cnnkit` subcommands, one function each; main.cpp parses the command line into these
+// argument structs and maps exceptions to exit codes. The commands throw cnnkit::Error
+// subclasses for everything a user can get wrong and never exit() themselves.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cnnkit::cli {
+
+struct TrainArgs {
+  std::string config;
+  std::vector<std::string> overrides;  // --set key.sub=value
+  std::string resume;                  // run dir or checkpoint file
+  int threads = 0;                     // 0: CNNKIT_NUM_THREADS or the default
+  bool quiet = false;                  // no progress bar
+};
+int train(const TrainArgs& args);
+
+struct EvalArgs {
+  std::string model;   // run dir, or a model / checkpoint file
+  std::string config;  // needed when the model file carries no config
+  std::vector<std::string> overrides;
+  int threads = 0;
+};
+int eval(const EvalArgs& args);
+
+struct PredictArgs {
+  std::string model;
+  std::vector<std::string> images;
+  std::string config;
+  int64_t top_k = 5;
+  int threads = 0;
+};
+int predict(const PredictArgs& args);
+
+struct InfoArgs {
+  std::string target;  // config file, run dir or model file
+  std::vector<std::string> overrides;
+};
+int info(const InfoArgs& args);
+
+struct BenchArgs {
+  std::string model = "lenet5";  // lenet5 | resnet20
+  int64_t batch = 64;
+  int64_t steps = 100;
+  int64_t warmup = 10;
+  int threads = 1;
+  bool from_loader = false;  // LeNet-5 from the DataLoader with augmentation vs tensors
+  std::string data_root = "/usr/share/datasets/fashion-mnist";
+  int64_t workers = 2;
+};
+int bench(const BenchArgs& args);
+
+}  // namespace cnnkit::cli
