@@ -107,11 +107,7 @@ Tensor Adagrad::step(LossClosure closure) {
       }
       auto& s = static_cast<AdagradParamState&>(*slot);
       s.step(s.step() + 1);
-      if (v.is_double()) {
-        adagrad_update(v.param<double>(), detail::data<double>(s.sum()), v.grad<double>(), v.numel(), o, s.step());
-      } else {
-        adagrad_update(v.param<float>(), detail::data<float>(s.sum()), v.grad<float>(), v.numel(), o, s.step());
-      }
+      adagrad_update(v.param(), detail::data(s.sum()), v.grad(), v.numel(), o, s.step());
       v.commit();
     }
   }

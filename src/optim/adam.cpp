@@ -100,15 +100,8 @@ void adam_update(const Tensor& param, const Tensor& grad, AdamParamState& s, dou
   }
   if (amsgrad && !s.max_exp_avg_sq().defined()) s.max_exp_avg_sq(full_like_param(param, 0));
   s.step(s.step() + 1);
-  if (v.is_double()) {
-    adam_kernel(v.param<double>(), detail::data<double>(s.exp_avg()), detail::data<double>(s.exp_avg_sq()),
-                amsgrad ? detail::data<double>(s.max_exp_avg_sq()) : nullptr, v.grad<double>(), v.numel(), lr, beta1,
-                beta2, eps, weight_decay, amsgrad, decoupled, s.step());
-  } else {
-    adam_kernel(v.param<float>(), detail::data<float>(s.exp_avg()), detail::data<float>(s.exp_avg_sq()),
-                amsgrad ? detail::data<float>(s.max_exp_avg_sq()) : nullptr, v.grad<float>(), v.numel(), lr, beta1,
-                beta2, eps, weight_decay, amsgrad, decoupled, s.step());
-  }
+  adam_kernel(v.param(), data(s.exp_avg()), data(s.exp_avg_sq()), amsgrad ? data(s.max_exp_avg_sq()) : nullptr,
+              v.grad(), v.numel(), lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled, s.step());
   v.commit();
 }
 

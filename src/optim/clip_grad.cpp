@@ -1,6 +1,6 @@
-// Gradient clipping: PyTorch 1.13's clip_grad_norm_ / clip_grad_value_ over raw gradient
-// arrays. Norms accumulate in double; the total norm and the clip coefficient are then
-// rounded to the gradients' dtype, as torch holds them in float32 tensors.
+// Gradient clipping: PyTorch 1.13's clip_grad_norm_ / clip_grad_value_ over raw float32
+// gradient arrays. Norms accumulate in double; each per-gradient norm, the total norm and
+// the clip coefficient are then rounded to float32, as torch holds them in float32 tensors.
 #include "cnnkit/nn/utils/clip_grad.h"
 
 #include <cmath>
@@ -17,7 +17,7 @@ namespace utils {
 
 namespace {
 
-// The gradients to clip: defined ones, float or double, contiguous (a non-contiguous
+// The gradients to clip: defined ones, float32, contiguous (a non-contiguous
 // gradient is replaced by a contiguous copy so the loops below can write it in place).
 std::vector<Tensor> grads_of(const std::vector<Tensor>& parameters, const char* fn) {
   std::vector<Tensor> grads;
@@ -25,8 +25,7 @@ std::vector<Tensor> grads_of(const std::vector<Tensor>& parameters, const char* 
     if (!p.defined()) continue;
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    CNNKIT_CHECK_TYPE(g.dtype() == kFloat || g.dtype() == kDouble, fn,
-                      ": gradients must be float32 or float64, got ", dtype_name(g.dtype()));
+    CNNKIT_CHECK_TYPE(g.dtype() == kFloat, fn, ": gradients must be float32, got ", dtype_name(g.dtype()));
     if (!g.is_contiguous()) {
       NoGradGuard no_grad;
       g = g.contiguous();
@@ -86,32 +85,20 @@ double clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
                        bool error_if_nonfinite) {
   std::vector<Tensor> grads = grads_of(parameters, "clip_grad_norm_");
   if (grads.empty()) return 0.0;
-  const bool is_double = grads[0].dtype() == kDouble;
-  // torch: the norm of the per-gradient norms (each held in the gradient's dtype).
+  // torch: the norm of the per-gradient norms, each held in a float32 tensor.
   std::vector<double> norms;
-  for (const Tensor& g : grads) {
-    double n = g.dtype() == kDouble ? array_norm(optim::detail::data<double>(g), g.numel(), norm_type)
-                                    : static_cast<float>(array_norm(optim::detail::data<float>(g), g.numel(), norm_type));
-    norms.push_back(n);
-  }
-  double total = array_norm(norms.data(), static_cast<int64_t>(norms.size()), norm_type);
-  if (!is_double) total = static_cast<float>(total);
+  for (const Tensor& g : grads)
+    norms.push_back(static_cast<float>(array_norm(optim::detail::data(g), g.numel(), norm_type)));
+  const double total = static_cast<float>(array_norm(norms.data(), static_cast<int64_t>(norms.size()), norm_type));
   CNNKIT_CHECK(!error_if_nonfinite || std::isfinite(total), "clip_grad_norm_: the total norm of order ", norm_type,
                " for gradients from `parameters` is non-finite, so it cannot be clipped. To disable this error "
                "and scale the gradients by the non-finite norm anyway, set `error_if_nonfinite=false`");
-  // torch: coef = clamp(max_norm / (total + 1e-6), max=1), in the gradients' dtype; a
-  // coefficient of 1 leaves them as they are, NaN (from a NaN norm) propagates.
-  double coef = is_double ? max_norm / (total + 1e-6)
-                          : static_cast<double>(static_cast<float>(max_norm) / (static_cast<float>(total) + 1e-6f));
-  if (coef >= 1.0) return total;
+  // torch: coef = clamp(max_norm / (total + 1e-6), max=1) in float32; a coefficient of 1
+  // leaves the gradients as they are, NaN (from a NaN norm) propagates.
+  const float coef = static_cast<float>(max_norm) / (static_cast<float>(total) + 1e-6f);
+  if (coef >= 1.0f) return total;
   NoGradGuard no_grad;
-  for (Tensor& g : grads) {
-    if (g.dtype() == kDouble) {
-      scale(optim::detail::data<double>(g), g.numel(), coef);
-    } else {
-      scale(optim::detail::data<float>(g), g.numel(), static_cast<float>(coef));
-    }
-  }
+  for (Tensor& g : grads) scale(optim::detail::data(g), g.numel(), coef);
   return total;
 }
 
@@ -121,13 +108,8 @@ double clip_grad_norm_(const Tensor& parameter, double max_norm, double norm_typ
 
 void clip_grad_value_(const std::vector<Tensor>& parameters, double clip_value) {
   NoGradGuard no_grad;
-  for (Tensor& g : grads_of(parameters, "clip_grad_value_")) {
-    if (g.dtype() == kDouble) {
-      clamp(optim::detail::data<double>(g), g.numel(), -clip_value, clip_value);
-    } else {
-      clamp(optim::detail::data<float>(g), g.numel(), static_cast<float>(-clip_value), static_cast<float>(clip_value));
-    }
-  }
+  const float hi = static_cast<float>(clip_value);
+  for (Tensor& g : grads_of(parameters, "clip_grad_value_")) clamp(optim::detail::data(g), g.numel(), -hi, hi);
 }
 
 void clip_grad_value_(const Tensor& parameter, double clip_value) {

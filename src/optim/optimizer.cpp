@@ -294,8 +294,8 @@ void check_option(bool ok, const char* what, double value) {
 }
 
 UpdateView::UpdateView(const Tensor& param, const Tensor& grad, const char* optimizer) : param_(param) {
-  CNNKIT_CHECK_TYPE(param.dtype() == kFloat || param.dtype() == kDouble, optimizer,
-                    ": parameters must be float32 or float64, got ", dtype_name(param.dtype()));
+  CNNKIT_CHECK_TYPE(param.dtype() == kFloat, optimizer, ": parameters must be float32, got ",
+                    dtype_name(param.dtype()));
   CNNKIT_CHECK_TYPE(grad.dtype() == param.dtype(), optimizer, ": gradient dtype ", dtype_name(grad.dtype()),
                     " does not match its parameter's ", dtype_name(param.dtype()));
   CNNKIT_CHECK_SHAPE(grad.sizes() == param.sizes(), optimizer, ": gradient shape ", shape_str(grad.sizes()),

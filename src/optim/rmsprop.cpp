@@ -120,17 +120,9 @@ Tensor RMSprop::step(LossClosure closure) {
       if (o.momentum() > 0 && !s.momentum_buffer().defined()) s.momentum_buffer(detail::full_like_param(p, 0));
       if (o.centered() && !s.grad_avg().defined()) s.grad_avg(detail::full_like_param(p, 0));
       s.step(s.step() + 1);
-      auto ptr = [](const Tensor& t, auto* tag) -> decltype(tag) {
-        using T = std::remove_pointer_t<decltype(tag)>;
-        return t.defined() ? detail::data<T>(t) : nullptr;
-      };
-      if (v.is_double()) {
-        rmsprop_update(v.param<double>(), detail::data<double>(s.square_avg()), ptr(s.grad_avg(), (double*)nullptr),
-                       ptr(s.momentum_buffer(), (double*)nullptr), v.grad<double>(), v.numel(), o);
-      } else {
-        rmsprop_update(v.param<float>(), detail::data<float>(s.square_avg()), ptr(s.grad_avg(), (float*)nullptr),
-                       ptr(s.momentum_buffer(), (float*)nullptr), v.grad<float>(), v.numel(), o);
-      }
+      auto ptr = [](const Tensor& t) { return t.defined() ? detail::data(t) : nullptr; };
+      rmsprop_update(v.param(), detail::data(s.square_avg()), ptr(s.grad_avg()), ptr(s.momentum_buffer()), v.grad(),
+                     v.numel(), o);
       v.commit();
     }
   }

@@ -102,13 +102,7 @@ Tensor SGD::step(LossClosure closure) {
         }
         buf = s.momentum_buffer();
       }
-      if (v.is_double()) {
-        sgd_update(v.param<double>(), buf.defined() ? detail::data<double>(buf) : nullptr, v.grad<double>(),
-                   v.numel(), o, first);
-      } else {
-        sgd_update(v.param<float>(), buf.defined() ? detail::data<float>(buf) : nullptr, v.grad<float>(),
-                   v.numel(), o, first);
-      }
+      sgd_update(v.param(), buf.defined() ? detail::data(buf) : nullptr, v.grad(), v.numel(), o, first);
       v.commit();
     }
   }

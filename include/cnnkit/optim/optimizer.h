@@ -169,25 +169,23 @@ Tensor full_like_param(const Tensor& p, double value);
 // PyTorch's "Invalid <what>: <value>" ValueError when `ok` is false.
 void check_option(bool ok, const char* what, double value);
 
-// The elements of a float or double tensor (core instantiates data_ptr<T> for float only).
-template <typename T>
-T* data(const Tensor& t) {
-  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>);
-  CNNKIT_ASSERT(t.dtype() == (std::is_same_v<T, float> ? kFloat : kDouble), "optimizer buffer dtype");
-  return static_cast<T*>(t.data_ptr());
+// The elements of a float32 tensor (the only dtype that takes gradients in cnnkit; the
+// update loops are templates, so float64 is one instantiation away once core has it).
+inline float* data(const Tensor& t) {
+  CNNKIT_ASSERT(t.dtype() == kFloat, "optimizer buffers are float32");
+  return static_cast<float*>(t.data_ptr());
 }
 
 // A parameter and its gradient as contiguous arrays for an update loop. Checks that the
-// gradient matches the parameter (shape, float or double dtype). A non-contiguous gradient
-// is read from a contiguous copy; a non-contiguous parameter is updated in a contiguous
-// copy that commit() writes back (parameters of modules are contiguous: no copy there).
+// gradient matches the parameter (shape, float32). A non-contiguous gradient is read from a
+// contiguous copy; a non-contiguous parameter is updated in a contiguous copy that commit()
+// writes back (parameters of modules are contiguous: no copy there).
 class UpdateView {
  public:
   UpdateView(const Tensor& param, const Tensor& grad, const char* optimizer);
-  template <typename T> T* param() const { return static_cast<T*>(work_.data_ptr()); }
-  template <typename T> const T* grad() const { return static_cast<const T*>(grad_.data_ptr()); }
+  float* param() const { return data(work_); }
+  const float* grad() const { return data(grad_); }
   const Tensor& param_tensor() const { return param_; }
-  bool is_double() const { return work_.dtype() == kDouble; }
   int64_t numel() const { return work_.numel(); }
   void commit();
 
