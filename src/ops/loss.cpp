@@ -359,25 +359,31 @@ struct CeParams {
   float eps;
 };
 
-// exp(x) for x <= 0 as a branch-free polynomial (Cephes' expf: 2^n * P(r), |r| <= ln2 / 2,
-// ~1 ulp) that the compiler vectorises over a row; std::exp is a libm call per element,
-// which was the largest single cost of a (256, 10) step. NaN stays NaN; below -87 it
-// returns ~1e-38 rather than a denormal, invisible next to the row's sum >= 1.
-inline float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return y * scale;
+// p[c] = exp(x[c] - m) for a contiguous row whose max is m, as a polynomial (Cephes' expf:
+// 2^n * P(r), |r| <= ln2 / 2; < 1 ulp measured over [-87, 0]) that the compiler vectorises:
+// std::exp is a libm call per element, which was the largest cost of a (256, 10) step.
+// no-trapping-math lets GCC if-convert the clamp (the file builds with the default
+// -ftrapping-math); NaN stays NaN, below -87 gives ~1e-38 instead of a denormal,
+// invisible next to the row's sum >= 1.
+__attribute__((optimize("no-trapping-math"))) void exp_row(float* __restrict p, const float* __restrict x,
+                                                            int64_t C, float m) {
+  for (int64_t c = 0; c < C; ++c) {
+    float v = x[c] - m;
+    v = v < -87.0f ? -87.0f : v;
+    const float n = (v * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
+    const float r = (v - n * 0.693359375f) + n * 2.12194440e-4f;              // v - n ln2, in two parts
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * r * r + r + 1.0f;
+    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n
+    float scale;
+    std::memcpy(&scale, &bits, sizeof(scale));
+    p[c] = y * scale;
+  }
 }
 
 // One position's loss from its logits, classes `st` apart (St = 1 at compile time for the
@@ -387,7 +393,11 @@ inline float ce_position(float* p, const float* x, int64_t st_runtime, int64_t c
   const int64_t st = St > 0 ? St : st_runtime;
   float m = -std::numeric_limits<float>::infinity();
   for (int64_t c = 0; c < C; ++c) m = std::max(m, x[c * st]);
-  for (int64_t c = 0; c < C; ++c) p[c * st] = exp_nonpositive(x[c * st] - m);
+  if (St == 1) {
+    exp_row(p, x, C, m);
+  } else {
+    for (int64_t c = 0; c < C; ++c) p[c * st] = std::exp(x[c * st] - m);
+  }
   float sum = 0;
   for (int64_t c = 0; c < C; ++c) sum += p[c * st];
   const float inv = 1.0f / sum;

@@ -93,6 +93,14 @@ TEST(CrossEntropy, EmptyBatchIsNanForMeanAndZeroForSum) {
   EXPECT_EQ(x.grad().numel(), 0);
 }
 
+TEST(CrossEntropy, MinusInfLogitIsFineAndNanPropagates) {
+  // F.cross_entropy(torch.tensor([[0., -inf, 1.], [nan, 0., 0.]]), torch.tensor([0, 1]), reduction='none')
+  //   -> [1.3132617, nan]
+  Tensor l = cross_entropy_loss(lit({0, -INFINITY, 1, NAN, 0, 0}, {2, 3}), longs({2}, {0, 1}), {}, Reduction::None);
+  EXPECT_NEAR(l.to_vector()[0], 1.3132617, 1e-6);
+  EXPECT_TRUE(std::isnan(l.to_vector()[1]));
+}
+
 TEST(CrossEntropy, NoGraphWithoutGrad) {
   Tensor x = seq({4, 5});
   x.set_requires_grad(true);
