@@ -93,9 +93,10 @@ double clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
   CNNKIT_CHECK(!error_if_nonfinite || std::isfinite(total), "clip_grad_norm_: the total norm of order ", norm_type,
                " for gradients from `parameters` is non-finite, so it cannot be clipped. To disable this error "
                "and scale the gradients by the non-finite norm anyway, set `error_if_nonfinite=false`");
-  // torch: coef = clamp(max_norm / (total + 1e-6), max=1) in float32; a coefficient of 1
-  // leaves the gradients as they are, NaN (from a NaN norm) propagates.
-  const float coef = static_cast<float>(max_norm) / (static_cast<float>(total) + 1e-6f);
+  // torch: coef = clamp(max_norm / (total + 1e-6), max=1) in float32, where Python's
+  // scalar / tensor is tensor.reciprocal() * scalar; a coefficient of 1 leaves the gradients
+  // as they are, NaN (from a NaN norm) propagates.
+  const float coef = (1.0f / (static_cast<float>(total) + 1e-6f)) * static_cast<float>(max_norm);
   if (coef >= 1.0f) return total;
   NoGradGuard no_grad;
   for (Tensor& g : grads) scale(optim::detail::data(g), g.numel(), coef);
