@@ -45,6 +45,7 @@ TEST(YamlUtil, TypeErrorsNameFileLineKeyAndValue) {
   YAML::Node n = YAML::Load("lr: 0.1\nepochs: ten\nk: 3.0\nflag: maybe\nl: [1, x]\n");
   EXPECT_EQ(thrown<ValueError>([&] { require<int64_t>(n, "epochs", ctx); }),
             "configs/x.yaml:2: key 'epochs': expected an integer, got 'ten'");
+  EXPECT_THROW(require<int64_t>(n, "epochs", ctx), ConfigError);  // a ValueError with its position
   EXPECT_EQ(thrown<ValueError>([&] { require<int64_t>(n, "k", ctx); }),
             "configs/x.yaml:3: key 'k': expected an integer, got '3.0'");
   EXPECT_EQ(thrown<ValueError>([&] { get<bool>(n, "flag", ctx, false); }),

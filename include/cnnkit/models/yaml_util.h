@@ -15,7 +15,8 @@
 //   - get<T>() for optional keys (missing or null -> the default), require<T>() for required;
 //   - as<T>() to convert a node you already hold (list items);
 //   - fail() to report any other problem at a node's line.
-// Every error is a cnnkit::ValueError whose message starts with where(node, ctx).
+// Every error is a ConfigError (a cnnkit::ValueError) whose message starts with
+// where(node, ctx).
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -27,7 +28,17 @@
 #include <string_view>
 #include <vector>
 
+#include "cnnkit/core/error.h"
+
 namespace cnnkit::models {
+
+// What every helper here throws: a ValueError about the config text, already prefixed with
+// "file:line: ". Catch ValueError to handle all bad input; ConfigError tells code that wraps
+// other errors with a position that this one has its own.
+class ConfigError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
 
 // Where the YAML came from, for messages. An empty file name reads as "<yaml>".
 struct YamlContext {
@@ -38,7 +49,7 @@ struct YamlContext {
 // no position (built in code, or undefined).
 std::string where(const YAML::Node& node, const YamlContext& ctx);
 
-// Throws cnnkit::ValueError("<where(node)>: <message>").
+// Throws ConfigError("<where(node)>: <message>").
 [[noreturn]] void fail(const YAML::Node& node, const YamlContext& ctx, std::string_view message);
 
 // "an integer 3", "a list", "a mapping", "'ten'", "nothing": how a node reads in messages.
