@@ -200,6 +200,8 @@ class RandomCrop : public Transform {
  public:
   RandomCrop(IntList size, std::optional<IntList> padding = std::nullopt, bool pad_if_needed = false,
              double fill = 0, std::string padding_mode = "constant");
+  // RandomCrop({h, w}) alone would also read as a copy of RandomCrop(h, w): this wins.
+  RandomCrop(std::initializer_list<int64_t> size) : RandomCrop(IntList(size)) {}
   Tensor operator()(Tensor img) const override;
 
  private:
@@ -275,6 +277,8 @@ class ColorJitter : public Transform {
  public:
   ColorJitter(DoubleList brightness = 0.0, DoubleList contrast = 0.0, DoubleList saturation = 0.0,
               DoubleList hue = 0.0);
+  // ColorJitter({lo, hi}) alone would also read as a copy of ColorJitter(lo, hi): this wins.
+  ColorJitter(std::initializer_list<double> brightness) : ColorJitter(DoubleList(brightness)) {}
   Tensor operator()(Tensor img) const override;
 
  private:
