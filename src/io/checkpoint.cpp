@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <set>
 #include <sstream>
 
 #include "cnnkit/core/error.h"
@@ -74,7 +73,8 @@ double parse_double(const std::string& s, const std::string& what) {
   char* end = nullptr;
   errno = 0;
   double v = std::strtod(begin, &end);
-  CNNKIT_CHECK(!s.empty() && end == begin + s.size() && errno != ERANGE, what, ": expected a number, got '", s,
+  // ERANGE on underflow still gives the (subnormal) value; only overflow is refused.
+  CNNKIT_CHECK(!s.empty() && end == begin + s.size() && !(errno == ERANGE && std::isinf(v)), what, ": expected a number, got '", s,
                "'");
   return v;
 }
@@ -150,18 +150,19 @@ Checkpoint load_checkpoint(const std::string& path) {
 }
 
 void check_model_matches(const std::string& path, const Checkpoint& checkpoint, const nn::Module& module) {
+  // In the model's order, so the first difference reported is the first layer's.
+  std::map<std::string, const Tensor*> saved;
+  for (const auto& [name, t] : checkpoint.model) saved[name] = &t;
+  const std::string head = "checkpoint " + path + " was saved from another model: ";
   auto expected = module.state_dict();
-  std::set<std::string> seen;
-  std::string head = "checkpoint " + path + " was saved from another model: ";
-  for (const auto& [name, t] : checkpoint.model) {
-    const Tensor* want = expected.find(name);
-    CNNKIT_CHECK(want != nullptr, head, "it has '", name, "', which the model does not have");
-    CNNKIT_CHECK(t.sizes() == want->sizes(), head, "'", name, "' has shape ", shape_str(t.sizes()),
-                 ", the model expects ", shape_str(want->sizes()));
-    seen.insert(name);
+  for (const auto& item : expected) {
+    auto it = saved.find(item.key());
+    CNNKIT_CHECK(it != saved.end(), head, "the model has '", item.key(), "', which the checkpoint lacks");
+    CNNKIT_CHECK(it->second->sizes() == item.value().sizes(), head, "'", item.key(), "' has shape ",
+                 shape_str(it->second->sizes()), ", the model expects ", shape_str(item.value().sizes()));
   }
-  for (const auto& item : expected)
-    CNNKIT_CHECK(seen.count(item.key()), head, "the model has '", item.key(), "', which the checkpoint lacks");
+  for (const auto& [name, t] : checkpoint.model)
+    CNNKIT_CHECK(expected.contains(name), head, "it has '", name, "', which the model does not have");
 }
 
 void load_model_state(const std::string& path, const Checkpoint& checkpoint, nn::Module& module) {

@@ -1,0 +1,386 @@
+// The Trainer end to end on small synthetic data (a few seconds): exact resume (4 epochs
+// straight == 2 + resume + 2, bit for bit, with momentum SGD, a scheduler, dropout,
+// shuffling, 2 loader workers and random augmentation), EarlyStopping (Keras semantics and
+// restore_best_weights), TerminateOnNaN (error names the step; the checkpoint on disk is the
+// pre-NaN one), checkpoint mismatch errors, output shape checks, the L1/L2 penalty,
+// CSV rows on resume, evaluate().
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cnnkit/cnnkit.h"
+#include "cnnkit/train/train.h"
+#include "test_util.h"
+
+using namespace cnnkit;
+namespace F = cnnkit::nn::functional;
+using cnnkit::test::contains;
+using cnnkit::test::message_of;
+using cnnkit::test::temp_path;
+
+namespace {
+
+constexpr int64_t kClasses = 4;
+
+// 96 images (1, 8, 8): noise plus a bright 4x4 quadrant whose index is the label.
+std::pair<Tensor, Tensor> synthetic(int64_t n, uint64_t seed) {
+  Generator g(seed);
+  Tensor x = empty({n, 1, 8, 8});
+  Tensor y = empty({n}, kLong);
+  float* px = x.data_ptr<float>();
+  int64_t* py = y.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t label = g.randint(0, kClasses);
+    py[i] = label;
+    for (int64_t h = 0; h < 8; ++h)
+      for (int64_t w = 0; w < 8; ++w) {
+        bool in = (h / 4) * 2 + (w / 4) == label;
+        px[i * 64 + h * 8 + w] = 0.5f * g.normal() + (in ? 1.0f : 0.0f);
+      }
+  }
+  return {x, y};
+}
+
+// Random horizontal flip drawn from the per-example generator the loader reseeds: the
+// augmentation of example i in epoch e is the same in every run.
+class FlipDataset : public data::datasets::Dataset<FlipDataset> {
+ public:
+  FlipDataset(Tensor x, Tensor y) : x_(std::move(x)), y_(std::move(y)) {}
+  data::Example<> get(size_t i) override {
+    Tensor img = x_[static_cast<int64_t>(i)].clone();
+    if (data::example_generator().uniform() < 0.5f) {
+      float* p = img.data_ptr<float>();
+      for (int64_t h = 0; h < 8; ++h)
+        for (int64_t w = 0; w < 4; ++w) std::swap(p[h * 8 + w], p[h * 8 + 7 - w]);
+    }
+    return {img, y_[static_cast<int64_t>(i)]};
+  }
+  std::optional<size_t> size() const override { return static_cast<size_t>(x_.size(0)); }
+  std::vector<std::string> classes() const override { return {"a", "b", "c", "d"}; }
+
+ private:
+  Tensor x_, y_;
+};
+
+nn::Sequential make_net(int64_t channels = 4, int64_t outputs = kClasses) {
+  manual_seed(0);
+  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, channels, 3).padding(1)), nn::ReLU(), nn::MaxPool2d(2),
+                        nn::Flatten(), nn::Dropout(0.25), nn::Linear(channels * 16, outputs));
+}
+
+train::LossFn ce() {
+  return [](const Tensor& out, const Tensor& y) { return F::cross_entropy(out, y); };
+}
+
+// Everything one run needs, built the same way every time.
+struct TrainRun {
+  explicit TrainRun(int64_t epochs, const std::string& dir, int64_t channels = 4)
+      : net(make_net(channels)),
+        opt(net->parameters(), optim::SGDOptions(0.05).momentum(0.9)),
+        sched(std::make_shared<optim::StepLR>(opt, 1, 0.8)) {
+    auto [x, y] = synthetic(96, 7);
+    auto [vx, vy] = synthetic(32, 8);
+    train_loader = std::make_unique<data::DataLoader>(
+        std::make_shared<FlipDataset>(x, y), data::DataLoaderOptions().batch_size(16).shuffle(true).workers(2).seed(5));
+    val_loader = std::make_unique<data::DataLoader>(std::make_shared<data::TensorDataset>(vx, vy),
+                                                    data::DataLoaderOptions().batch_size(16));
+    trainer = std::make_unique<train::Trainer>(
+        nn::AnyModule(net), opt, ce(),
+        train::TrainerOptions().epochs(epochs).l1(1e-4).l2(1e-3).seed(1).output_dir(dir).verbose(false));
+    trainer->set_scheduler(sched);
+  }
+  nn::Sequential net;
+  optim::SGD opt;
+  std::shared_ptr<optim::StepLR> sched;
+  std::unique_ptr<data::DataLoader> train_loader, val_loader;
+  std::unique_ptr<train::Trainer> trainer;
+};
+
+std::map<std::string, Tensor> weights(const nn::Module& m) {
+  std::map<std::string, Tensor> out;
+  for (const auto& item : m.state_dict()) out[item.key()] = item.value().clone();
+  return out;
+}
+
+bool bit_equal(const Tensor& a, const Tensor& b) {
+  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return false;
+  Tensor ca = a.contiguous(), cb = b.contiguous();
+  return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0;
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+}  // namespace
+
+TEST(Trainer, ResumeContinuesBitForBit) {
+  const std::string dir_a = temp_path("resume_a"), dir_b = temp_path("resume_b");
+  TrainRun a(4, dir_a);
+  auto es_a = std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions().patience(10).verbose(false));
+  a.trainer->add_callback(es_a);
+  train::History ha = a.trainer->fit(*a.train_loader, a.val_loader.get());
+  ASSERT_EQ(ha.size(), 4u);
+  // It learns: the quadrant task is easy.
+  EXPECT_LT(ha[3].at("train_loss"), ha[0].at("train_loss"));
+
+  {
+    TrainRun b1(2, dir_b);
+    b1.trainer->add_callback(std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions().patience(10).verbose(false)));
+    b1.trainer->add_callback(std::make_shared<train::CSVLogger>(dir_b + "/metrics.csv"));
+    b1.trainer->fit(*b1.train_loader, b1.val_loader.get());
+    ASSERT_EQ(b1.trainer->epoch(), 2);
+  }
+  // A crash after the CSV row of epoch 3 was written but before its checkpoint: that row
+  // must not be duplicated.
+  std::ofstream(dir_b + "/metrics.csv", std::ios::app) << "3,0.1,9,9,9,9,9\n";
+
+  TrainRun b2(4, dir_b);
+  auto es_b = std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions().patience(10).verbose(false));
+  b2.trainer->add_callback(es_b);
+  b2.trainer->add_callback(std::make_shared<train::CSVLogger>(dir_b + "/metrics.csv"));
+  // Different weights before resuming: everything must come from the checkpoint.
+  for (auto& p : b2.net->parameters()) {
+    NoGradGuard g;
+    p.fill_(0.123);
+  }
+  b2.trainer->resume(dir_b + "/checkpoint_last.safetensors");
+  EXPECT_EQ(b2.trainer->epoch(), 2);
+  EXPECT_EQ(b2.trainer->global_step(), 12);
+  train::History hb = b2.trainer->fit(*b2.train_loader, b2.val_loader.get());
+
+  auto wa = weights(*a.net), wb = weights(*b2.net);
+  ASSERT_EQ(wa.size(), wb.size());
+  for (const auto& [k, t] : wa) EXPECT_TRUE(bit_equal(t, wb.at(k))) << k << " differs after resume";
+  auto oa = a.opt.state_dict(), ob = b2.opt.state_dict();
+  for (const auto& [k, t] : oa.tensors) EXPECT_TRUE(bit_equal(t, ob.tensors.at(k))) << k;
+  EXPECT_EQ(oa.scalars, ob.scalars);
+  EXPECT_EQ(a.sched->get_last_lr(), b2.sched->get_last_lr());
+  ASSERT_EQ(hb.size(), 4u);
+  for (size_t e = 0; e < 4; ++e) {
+    EXPECT_EQ(ha[e].at("train_loss"), hb[e].at("train_loss")) << e;
+    EXPECT_EQ(ha[e].at("val_loss"), hb[e].at("val_loss")) << e;
+    EXPECT_EQ(ha[e].at("lr"), hb[e].at("lr")) << e;
+  }
+  EXPECT_EQ(es_a->best(), es_b->best());
+  EXPECT_EQ(es_a->wait(), es_b->wait());
+
+  auto lines = read_lines(dir_b + "/metrics.csv");
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0].rfind("epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,seconds", 0), 0u) << lines[0];
+  for (int e = 1; e <= 4; ++e) EXPECT_EQ(lines[static_cast<size_t>(e)].rfind(std::to_string(e) + ",", 0), 0u) << lines[e];
+  EXPECT_FALSE(contains(lines[3], ",9,9,9,9")) << lines[3];
+}
+
+TEST(Trainer, ResumeFromAnotherModelNamesTheKey) {
+  const std::string dir = temp_path("mismatch");
+  {
+    TrainRun r(1, dir, 4);
+    r.trainer->fit(*r.train_loader);
+  }
+  TrainRun wide(1, dir + "_wide", 6);
+  std::string path = dir + "/checkpoint_last.safetensors";
+  std::string msg = message_of([&] { wide.trainer->resume(path); });
+  EXPECT_TRUE(contains(msg, "checkpoint " + path + " was saved from another model: '0.weight' has shape [4, 1, 3, 3], "
+                            "the model expects [6, 1, 3, 3]")) << msg;
+  EXPECT_THROW(wide.trainer->resume(path), ValueError);
+
+  // Scheduler state without a scheduler.
+  auto net = make_net();
+  optim::SGD opt(net->parameters(), optim::SGDOptions(0.05).momentum(0.9));
+  train::Trainer plain(nn::AnyModule(net), opt, ce(), train::TrainerOptions().verbose(false));
+  EXPECT_TRUE(contains(message_of([&] { plain.resume(path); }), "set_scheduler()"));
+  EXPECT_THROW(plain.resume(temp_path("nothing_here.safetensors")), IOError);
+}
+
+TEST(Trainer, WrongOutputWidthIsShapeErrorBeforeAnyStep) {
+  auto net = make_net(4, 5);  // 5 outputs for a 4-class dataset
+  optim::SGD opt(net->parameters(), optim::SGDOptions(0.1));
+  auto before = weights(*net);
+  auto [x, y] = synthetic(32, 1);
+  data::DataLoader loader(std::make_shared<FlipDataset>(x, y), data::DataLoaderOptions().batch_size(8));
+  train::Trainer trainer(nn::AnyModule(net), opt, ce(), train::TrainerOptions().verbose(false));
+  std::string msg = message_of([&] { trainer.fit(loader); });
+  EXPECT_TRUE(contains(msg, "[8, 5]") && contains(msg, "4 classes") && contains(msg, "(8, 4)")) << msg;
+  EXPECT_THROW(trainer.fit(loader), ShapeError);
+  for (const auto& [k, t] : before) EXPECT_TRUE(bit_equal(t, weights(*net).at(k))) << k;
+  EXPECT_EQ(trainer.global_step(), 0);
+
+  // Regression: output and target shapes must agree.
+  auto reg = nn::Linear(3, 2);
+  optim::SGD ropt(reg->parameters(), optim::SGDOptions(0.1));
+  data::DataLoader rl(std::make_shared<data::TensorDataset>(randn({8, 3}), randn({8, 3})), data::DataLoaderOptions().batch_size(4));
+  train::Trainer rt(nn::AnyModule(reg), ropt, [](const Tensor& o, const Tensor& t) { return F::mse_loss(o, t); },
+                    train::TrainerOptions().task(train::Task::kRegression).verbose(false));
+  EXPECT_THROW(rt.fit(rl), ShapeError);
+}
+
+TEST(Trainer, TerminateOnNaNNamesTheStepAndKeepsTheLastGoodCheckpoint) {
+  const std::string dir = temp_path("nan_run");
+  TrainRun r(3, dir);
+  // The loss turns NaN at the 9th training call (epoch 2, batch 3; 6 batches an epoch).
+  int64_t calls = 0;
+  train::Trainer trainer(
+      nn::AnyModule(r.net), r.opt,
+      [&calls](const Tensor& out, const Tensor& y) {
+        Tensor l = F::cross_entropy(out, y);
+        if (autograd::GradMode::is_enabled() && ++calls == 9) l = l * std::nan("");
+        return l;
+      },
+      train::TrainerOptions().epochs(3).verbose(false));
+  trainer.set_scheduler(r.sched);
+  trainer.add_callback(std::make_shared<train::ModelCheckpoint>(dir, "val_loss"));
+  trainer.add_callback(std::make_shared<train::TerminateOnNaN>());
+  struct Snap : train::Callback {
+    std::map<std::string, Tensor> after_epoch1;
+    void on_epoch_saved(train::Trainer& t, int64_t epoch, const train::Logs&) override {
+      if (epoch == 0) after_epoch1 = weights(t.module());
+    }
+  };
+  auto snap = std::make_shared<Snap>();
+  trainer.add_callback(snap);
+
+  std::string msg = message_of([&] { trainer.fit(*r.train_loader, r.val_loader.get()); });
+  EXPECT_TRUE(contains(msg, "loss is nan at epoch 2 of 3, step 9 (batch 3 of 6")) << msg;
+  EXPECT_TRUE(contains(msg, dir + "/checkpoint_last.safetensors")) << msg;
+  EXPECT_THROW(throw train::NonFiniteLossError("x"), ValueError);
+
+  // The checkpoint on disk is epoch 1's, loads into a fresh run, and holds finite weights.
+  io::Checkpoint ck = io::load_checkpoint(dir + "/checkpoint_last.safetensors");
+  EXPECT_EQ(ck.extra.at("trainer.epoch"), "1");
+  TrainRun fresh(3, temp_path("nan_fresh"));
+  fresh.trainer->resume(dir + "/checkpoint_last.safetensors");
+  for (const auto& [k, t] : snap->after_epoch1) EXPECT_TRUE(bit_equal(t, weights(*fresh.net).at(k))) << k;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/best.safetensors"));
+}
+
+TEST(EarlyStopping, KerasSemanticsAndRestoreBestWeights) {
+  auto net = nn::Linear(2, 1);
+  optim::SGD opt(net->parameters(), optim::SGDOptions(0.1));
+  train::Trainer trainer(nn::AnyModule(net), opt, ce(), train::TrainerOptions().verbose(false));
+  train::EarlyStopping es(train::EarlyStoppingOptions().monitor("val_loss").patience(2).restore_best_weights(true).verbose(false));
+  const std::vector<double> losses = {1.0, 0.8, 0.9, 0.85, 0.7};
+  es.on_train_begin(trainer);
+  int64_t stopped = -1;
+  for (int64_t e = 0; e < 5 && stopped < 0; ++e) {
+    {
+      NoGradGuard g;
+      net->weight.fill_(static_cast<double>(e));
+    }
+    es.on_epoch_end(trainer, e, {{"val_loss", losses[static_cast<size_t>(e)]}});
+    if (trainer.stop_requested()) stopped = e;
+  }
+  EXPECT_EQ(stopped, 3);  // epoch 1 best; epochs 2 and 3 without improvement
+  EXPECT_EQ(es.best_epoch(), 1);
+  EXPECT_DOUBLE_EQ(es.best(), 0.8);
+  es.on_train_end(trainer);
+  EXPECT_EQ(net->weight.to_vector(), (std::vector<float>{1, 1}));  // epoch 1's weights back
+
+  // min_delta: 0.85 is not an improvement on 0.9 by more than 0.1.
+  train::EarlyStopping md(train::EarlyStoppingOptions().patience(1).min_delta(0.1).verbose(false));
+  train::Trainer t2(nn::AnyModule(net), opt, ce(), train::TrainerOptions().verbose(false));
+  md.on_train_begin(t2);
+  md.on_epoch_end(t2, 0, {{"val_loss", 0.9}});
+  md.on_epoch_end(t2, 1, {{"val_loss", 0.85}});
+  EXPECT_TRUE(t2.stop_requested());
+
+  // Baseline: improvements that do not beat it keep counting.
+  train::EarlyStopping bl(train::EarlyStoppingOptions().monitor("val_accuracy").patience(2).baseline(0.9).verbose(false));
+  train::Trainer t3(nn::AnyModule(net), opt, ce(), train::TrainerOptions().verbose(false));
+  bl.on_train_begin(t3);
+  bl.on_epoch_end(t3, 0, {{"val_accuracy", 0.5}});  // the best so far, but below the baseline: wait 1
+  bl.on_epoch_end(t3, 1, {{"val_accuracy", 0.4}});  // wait 2 (it would be 1 without a baseline)
+  EXPECT_TRUE(t3.stop_requested());
+
+  // A monitor that is not logged names the keys.
+  std::string msg = message_of([&] { es.on_epoch_end(trainer, 0, {{"train_loss", 1.0}}); });
+  EXPECT_TRUE(contains(msg, "monitor 'val_loss'") && contains(msg, "train_loss") && contains(msg, "validation loader")) << msg;
+  EXPECT_THROW(train::EarlyStopping(train::EarlyStoppingOptions().patience(-1)), ValueError);
+}
+
+TEST(EarlyStopping, StopsFitAndRestoresBestWeights) {
+  TrainRun r(10, "");
+  auto es = std::make_shared<train::EarlyStopping>(
+      train::EarlyStoppingOptions().monitor("val_accuracy").min_delta(2.0).patience(1).restore_best_weights(true).verbose(false));
+  r.trainer->add_callback(es);
+  struct Snap : train::Callback {
+    std::map<std::string, Tensor> first;
+    void on_epoch_end(train::Trainer& t, int64_t epoch, const train::Logs&) override {
+      if (epoch == 0) first = weights(t.module());
+    }
+  };
+  auto snap = std::make_shared<Snap>();
+  r.trainer->add_callback(snap);
+  train::History h = r.trainer->fit(*r.train_loader, r.val_loader.get());
+  EXPECT_EQ(h.size(), 2u);  // nothing can improve by 2.0: stops after the second epoch
+  EXPECT_EQ(es->stopped_epoch(), 1);
+  for (const auto& [k, t] : snap->first) EXPECT_TRUE(bit_equal(t, weights(*r.net).at(k))) << k;
+}
+
+TEST(Trainer, PenaltyIsL1PlusL2NormsOfWeights) {
+  // With a zero data loss one SGD step moves w by -lr * (l1 sign(w) + l2 w / ||w||_2);
+  // the bias (1-d) has no penalty.
+  auto lin = nn::Linear(3, 2);
+  Tensor w0 = lin->weight.clone(), b0 = lin->bias.clone();
+  optim::SGD opt(lin->parameters(), optim::SGDOptions(0.5));
+  data::DataLoader loader(std::make_shared<data::TensorDataset>(randn({4, 3}), randn({4, 2})),
+                          data::DataLoaderOptions().batch_size(4));
+  train::Trainer t(nn::AnyModule(lin), opt, [](const Tensor& o, const Tensor&) { return (o * 0.0).sum(); },
+                   train::TrainerOptions().task(train::Task::kRegression).l1(0.1).l2(0.2).verbose(false));
+  t.fit(loader);
+  std::vector<float> w = w0.to_vector(), w1 = lin->weight.to_vector();
+  double norm = 0;
+  for (float v : w) norm += double(v) * v;
+  norm = std::sqrt(norm);
+  for (size_t i = 0; i < w.size(); ++i) {
+    double expect = w[i] - 0.5 * (0.1 * (w[i] > 0 ? 1 : -1) + 0.2 * w[i] / norm);
+    EXPECT_NEAR(w1[i], expect, 1e-6) << i;
+  }
+  EXPECT_TRUE(bit_equal(lin->bias, b0));
+
+  EXPECT_THROW(train::Trainer(nn::AnyModule(lin), opt, ce(), train::TrainerOptions().penalty_params({"nope.*"})), ValueError);
+  EXPECT_THROW(train::Trainer(nn::AnyModule(lin), opt, ce(), train::TrainerOptions().l1(-1)), ValueError);
+}
+
+TEST(Trainer, EvaluateMatchesAHandLoopAndRestoresMode) {
+  TrainRun r(1, "");
+  r.net->train();
+  train::Metrics m = r.trainer->evaluate(*r.val_loader);
+  EXPECT_TRUE(r.net->is_training());
+  r.net->eval();
+  NoGradGuard g;
+  auto [vx, vy] = synthetic(32, 8);
+  Tensor out = r.net->forward(vx);
+  const float* p = out.data_ptr<float>();
+  int64_t correct = 0;
+  for (int64_t i = 0; i < 32; ++i) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < kClasses; ++c)
+      if (p[i * kClasses + c] > p[i * kClasses + best]) best = c;
+    correct += best == vy.data_ptr<int64_t>()[i];
+  }
+  EXPECT_DOUBLE_EQ(m.accuracy, correct / 32.0);
+  EXPECT_NEAR(m.loss, F::cross_entropy(out, vy).item<double>(), 1e-6);
+  EXPECT_EQ(m.count, 32);
+}
+
+TEST(Trainer, RegressionLogsMseAndR2) {
+  manual_seed(3);
+  Tensor x = randn({64, 3});
+  Tensor y = x.matmul(test::lit({1.0f, -2.0f, 0.5f}, {3, 1}));
+  auto lin = nn::Linear(3, 1);
+  optim::SGD opt(lin->parameters(), optim::SGDOptions(0.1));
+  data::DataLoader loader(std::make_shared<data::TensorDataset>(x, y), data::DataLoaderOptions().batch_size(16));
+  train::Trainer t(nn::AnyModule(lin), opt, [](const Tensor& o, const Tensor& tt) { return F::mse_loss(o, tt); },
+                   train::TrainerOptions().epochs(20).task(train::Task::kRegression).verbose(false));
+  train::History h = t.fit(loader, &loader);
+  EXPECT_GT(h.back().at("val_r2"), 0.99);
+  EXPECT_LT(h.back().at("val_mse"), h[0].at("val_mse"));
+  EXPECT_EQ(h.back().count("train_accuracy"), 0u);
+}
