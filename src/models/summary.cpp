@@ -1,1 +1,293 @@
-// placeholder: implemented by its family's change
+// Model summaries: one forward on zeros, walking Sequential / BasicBlock / Residual children
+// in forward order and recording each layer's output shape, parameters and FLOPs (formulas
+// in models/summary.h), then an aligned text table. It does not time layers or hook
+// arbitrary modules: nn::Module has no forward hooks.
+#include "cnnkit/models/summary.h"
+
+#include <algorithm>
+#include <functional>
+#include <sstream>
+
+#include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/core/error.h"
+#include "cnnkit/models/zoo.h"
+#include "cnnkit/nn/modules/activation.h"
+#include "cnnkit/nn/modules/container/sequential.h"
+#include "cnnkit/nn/modules/conv.h"
+#include "cnnkit/nn/modules/dropout.h"
+#include "cnnkit/nn/modules/linear.h"
+#include "cnnkit/nn/modules/normalization.h"
+#include "cnnkit/nn/modules/pooling.h"
+#include "cnnkit/ops/factory.h"
+
+namespace cnnkit::models {
+
+namespace {
+
+// "cnnkit::nn::Conv2dImpl" -> "Conv2d"; "NetImpl" -> "Net".
+std::string type_name(const nn::Module& m) {
+  std::string n = m.name();
+  const size_t colon = n.rfind("::");
+  if (colon != std::string::npos) n = n.substr(colon + 2);
+  if (n.size() > 4 && n.compare(n.size() - 4, 4, "Impl") == 0) n.resize(n.size() - 4);
+  return n;
+}
+
+int64_t count_params(const nn::Module& m) {
+  int64_t n = 0;
+  for (const Tensor& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+// Forward FLOPs of one leaf layer from its input x and output y; -1 when unknown.
+int64_t leaf_flops(const nn::Module& m, const Tensor& x, const Tensor& y) {
+  const int64_t out = y.numel();
+  if (auto* c = m.as<nn::Conv2dImpl>()) {
+    const Tensor& w = c->weight;  // (C_out, C_in / groups, kH, kW)
+    return 2 * out * w.size(1) * w.size(2) * w.size(3);
+  }
+  if (auto* l = m.as<nn::LinearImpl>()) return 2 * out * l->options.in_features();
+  if (m.as<nn::BatchNorm1dImpl>() || m.as<nn::BatchNorm2dImpl>() || m.as<nn::InstanceNorm2dImpl>() ||
+      m.as<nn::LayerNormImpl>() || m.as<nn::GroupNormImpl>())
+    return 2 * out;
+  if (auto* p = m.as<nn::MaxPool2dImpl>()) return out * p->options.kernel_size()[0] * p->options.kernel_size()[1];
+  if (auto* p = m.as<nn::AvgPool2dImpl>()) return out * p->options.kernel_size()[0] * p->options.kernel_size()[1];
+  if (m.as<nn::AdaptiveAvgPool2dImpl>() || m.as<nn::AdaptiveMaxPool2dImpl>()) return x.numel();
+  if (m.as<nn::FlattenImpl>() || m.as<nn::IdentityImpl>() || m.as<nn::DropoutImpl>() || m.as<nn::Dropout2dImpl>())
+    return 0;
+  if (m.as<nn::ReLUImpl>() || m.as<nn::ReLU6Impl>() || m.as<nn::SELUImpl>() || m.as<nn::LeakyReLUImpl>() ||
+      m.as<nn::ELUImpl>() || m.as<nn::GELUImpl>() || m.as<nn::HardtanhImpl>() || m.as<nn::SoftplusImpl>() ||
+      m.as<nn::SigmoidImpl>() || m.as<nn::TanhImpl>() || m.as<nn::SiLUImpl>() || m.as<nn::MishImpl>() ||
+      m.as<nn::HardswishImpl>() || m.as<nn::HardsigmoidImpl>() || m.as<nn::PReLUImpl>() ||
+      m.as<nn::SoftmaxImpl>() || m.as<nn::LogSoftmaxImpl>())
+    return out;
+  return -1;
+}
+
+class Walker {
+ public:
+  std::vector<SummaryRow> rows;
+
+  // A module held in a Sequential slot: a known container is walked, anything else is a leaf.
+  Tensor any(nn::AnyModule& m, const std::string& name, int depth, const Tensor& x) {
+    const std::shared_ptr<nn::Module> p = m.ptr();
+    if (auto* s = p->as<nn::SequentialImpl>()) return sequential(*s, name, depth, x);
+    if (auto* b = p->as<BasicBlockImpl>()) return block(*b, name, depth, x);
+    if (auto* r = p->as<ResidualImpl>()) return residual(*r, name, depth, x);
+    return leaf(*p, name, depth, x, [&] { return m.forward(x); });
+  }
+
+  Tensor sequential(nn::SequentialImpl& s, const std::string& name, int depth, const Tensor& x) {
+    const size_t row = open(s, name, depth);
+    const auto names = s.named_children();
+    Tensor h = x;
+    size_t i = 0;
+    for (auto& m : s) h = any(m, join(name, names[i++].key()), depth + 1, h);
+    return close(row, h, 0);
+  }
+
+  // The steps of BasicBlockImpl::forward (zoo.cpp), each child as a row.
+  Tensor block(BasicBlockImpl& b, const std::string& name, int depth, const Tensor& x) {
+    const size_t row = open(b, name, depth);
+    Tensor h = leaf(*b.conv1, join(name, "conv1"), depth + 1, x, [&] { return b.conv1(x); });
+    h = leaf(*b.bn1, join(name, "bn1"), depth + 1, h, [&] { return b.bn1(h); });
+    h = leaf(*b.relu, join(name, "relu"), depth + 1, h, [&] { return b.relu(h); });
+    h = leaf(*b.conv2, join(name, "conv2"), depth + 1, h, [&] { return b.conv2(h); });
+    h = leaf(*b.bn2, join(name, "bn2"), depth + 1, h, [&] { return b.bn2(h); });
+    Tensor shortcut = b.downsample.is_empty() ? x : sequential(*b.downsample, join(name, "downsample"), depth + 1, x);
+    Tensor y = b.relu(h + shortcut);
+    return close(row, y, 2 * y.numel());  // the add and the second ReLU
+  }
+
+  // The steps of ResidualImpl::forward (zoo.cpp).
+  Tensor residual(ResidualImpl& r, const std::string& name, int depth, const Tensor& x) {
+    const size_t row = open(r, name, depth);
+    Tensor y = sequential(*r.body, join(name, "body"), depth + 1, x);
+    Tensor s = r.shortcut.is_empty() ? x : sequential(*r.shortcut, join(name, "shortcut"), depth + 1, x);
+    y = y + s;
+    const int64_t add = y.numel();
+    if (!r.activation.is_empty()) y = any(r.activation, join(name, "activation"), depth + 1, y);
+    return close(row, y, add);
+  }
+
+ private:
+  static std::string join(const std::string& a, const std::string& b) { return a.empty() ? b : a + "." + b; }
+
+  template <class F>
+  Tensor leaf(const nn::Module& m, const std::string& name, int depth, const Tensor& x, F forward) {
+    Tensor y;
+    try {
+      y = forward();
+    } catch (const Error& e) {
+      throw ShapeError("summary: " + name + " (" + type_name(m) + ") fails on input " + shape(x) + ": " + e.what());
+    }
+    SummaryRow r;
+    r.name = name;
+    r.type = type_name(m);
+    r.depth = depth;
+    r.output_shape = y.sizes().vec();
+    r.params = count_params(m);
+    const int64_t f = leaf_flops(m, x, y);
+    r.flops = std::max<int64_t>(f, 0);
+    r.flops_known = f >= 0;
+    rows.push_back(std::move(r));
+    return y;
+  }
+
+  size_t open(const nn::Module& m, const std::string& name, int depth) {
+    SummaryRow r;
+    r.name = name;
+    r.type = type_name(m);
+    r.depth = depth;
+    r.params = count_params(m);
+    r.container = true;
+    rows.push_back(std::move(r));
+    return rows.size() - 1;
+  }
+
+  // Fills a container row: its output, and FLOPs = its children's plus its own.
+  Tensor close(size_t row, const Tensor& y, int64_t own_flops) {
+    SummaryRow& r = rows[row];
+    r.output_shape = y.sizes().vec();
+    r.flops = own_flops;
+    for (size_t i = row + 1; i < rows.size(); ++i) {
+      if (rows[i].depth != r.depth + 1) continue;  // only direct children: they hold their own totals
+      r.flops += rows[i].flops;
+      r.flops_known = r.flops_known && rows[i].flops_known;
+    }
+    return y;
+  }
+
+  static std::string shape(const Tensor& t) {
+    std::ostringstream os;
+    os << t.sizes();
+    return os.str();
+  }
+};
+
+std::string with_commas(int64_t v) {
+  std::string digits = std::to_string(v < 0 ? -v : v), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return (v < 0 ? "-" : "") + out;
+}
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+// 845852 -> "845.85 K"
+std::string scaled(double v) {
+  const char* units[] = {" ", " K", " M", " G", " T"};
+  int u = 0;
+  while (v >= 1000 && u < 4) v /= 1000, ++u;
+  std::ostringstream os;
+  os.setf(std::ios::fixed);
+  os.precision(u ? 2 : 0);
+  os << v << units[u];
+  return os.str();
+}
+
+}  // namespace
+
+ModelSummary summary(nn::Module& model, IntArrayRef input_shape) {
+  ModelSummary s;
+  s.input_shape = input_shape.vec();
+  for (const auto& item : model.named_parameters()) {
+    s.total_params += item.value().numel();
+    if (item.value().requires_grad()) s.trainable_params += item.value().numel();
+  }
+  for (const auto& item : model.named_buffers())
+    if (item.value().is_floating_point()) s.buffer_elements += item.value().numel();
+
+  // Eval mode for the walk (batch norm must not update its running statistics, dropout must
+  // not drop); every module's own flag comes back afterwards.
+  std::vector<bool> training;
+  model.apply([&](nn::Module& m) { training.push_back(m.is_training()); });
+  model.eval();
+  Walker w;
+  Tensor y;
+  try {
+    NoGradGuard no_grad;
+    Tensor x = zeros(input_shape);
+    if (auto* seq = model.as<nn::SequentialImpl>()) {
+      const auto names = seq->named_children();
+      Tensor h = x;
+      size_t i = 0;
+      for (auto& m : *seq) h = w.any(m, names[i++].key(), 0, h);
+      y = h;
+    } else if (auto* b = model.as<BasicBlockImpl>()) {
+      y = w.block(*b, "", 0, x);
+    } else if (auto* r = model.as<ResidualImpl>()) {
+      y = w.residual(*r, "", 0, x);
+    } else {
+      CNNKIT_CHECK(false, "summary: cannot run a ", model.name(), " (no forward hooks in nn::Module); pass an ",
+                   "nn::Sequential, a models::BasicBlock or a models::Residual, or wrap yours in nn::Sequential");
+    }
+  } catch (...) {
+    size_t i = 0;
+    model.apply([&](nn::Module& m) { m.train(training[i++]); });
+    throw;
+  }
+  size_t i = 0;
+  model.apply([&](nn::Module& m) { m.train(training[i++]); });
+
+  s.output_shape = y.sizes().vec();
+  s.rows = std::move(w.rows);
+  const int top = s.rows.empty() ? 0 : s.rows.front().depth;
+  for (const auto& r : s.rows) {
+    if (r.depth != top) continue;  // top-level rows hold their children's totals
+    s.total_flops += r.flops;
+    s.flops_complete = s.flops_complete && r.flops_known;
+  }
+  return s;
+}
+
+std::string ModelSummary::table(int max_depth) const {
+  struct Line { std::string name, shape, params, flops; };
+  std::vector<Line> lines;
+  for (const auto& r : rows) {
+    if (max_depth >= 0 && r.depth > max_depth) continue;
+    lines.push_back({std::string(2 * r.depth, ' ') + (r.name.empty() ? "" : r.name + " ") + "(" + r.type + ")",
+                     shape_text(r.output_shape), with_commas(r.params),
+                     r.flops_known ? with_commas(r.flops) : with_commas(r.flops) + "+?"});
+  }
+  Line head{"Layer (type)", "Output shape", "Params", "FLOPs"};
+  size_t w0 = head.name.size(), w1 = head.shape.size(), w2 = head.params.size(), w3 = head.flops.size();
+  for (const auto& l : lines) {
+    w0 = std::max(w0, l.name.size());
+    w1 = std::max(w1, l.shape.size());
+    w2 = std::max(w2, l.params.size());
+    w3 = std::max(w3, l.flops.size());
+  }
+  auto pad_right = [](const std::string& s, size_t w) { return s + std::string(w - s.size(), ' '); };
+  auto pad_left = [](const std::string& s, size_t w) { return std::string(w - s.size(), ' ') + s; };
+  auto format = [&](const Line& l) {
+    return pad_right(l.name, w0) + "  " + pad_right(l.shape, w1) + "  " + pad_left(l.params, w2) + "  " +
+           pad_left(l.flops, w3) + "\n";
+  };
+  const std::string rule(w0 + w1 + w2 + w3 + 6, '=');
+  std::string out = format(head) + rule + "\n";
+  for (const auto& l : lines) out += format(l);
+  out += rule + "\n";
+  out += "Input shape: " + shape_text(input_shape) + "\n";
+  out += "Output shape: " + shape_text(output_shape) + "\n";
+  out += "Total params: " + with_commas(total_params) + "\n";
+  out += "Trainable params: " + with_commas(trainable_params) + "\n";
+  out += "Non-trainable params: " + with_commas(total_params - trainable_params) + "\n";
+  if (buffer_elements) out += "Buffers (running statistics): " + with_commas(buffer_elements) + "\n";
+  out += "Forward FLOPs: " + with_commas(total_flops) + " (" + scaled(static_cast<double>(total_flops)) + "FLOPs" +
+         (flops_complete ? "" : "; some layers of unknown cost counted as 0") + ")\n";
+  std::ostringstream mb;
+  mb.setf(std::ios::fixed);
+  mb.precision(2);
+  mb << static_cast<double>(total_params + buffer_elements) * 4 / (1024.0 * 1024.0);
+  out += "Params + buffers size (MB): " + mb.str() + "\n";
+  return out;
+}
+
+}  // namespace cnnkit::models
