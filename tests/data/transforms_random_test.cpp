@@ -169,8 +169,9 @@ TEST(ColorJitter, AllFourOnRgbAndGrayImagesKeepRangeAndShape) {
     Tensor y = jitter(x);
     EXPECT_EQ(y.sizes(), x.sizes());
     EXPECT_EQ(y.scalar_type(), x.scalar_type());
-    if (x.scalar_type() == kFloat)
+    if (x.scalar_type() == kFloat) {
       for (float v : y.to_vector()) ASSERT_TRUE(v >= 0.0f && v <= 1.0f) << v;
+    }
   }
   EXPECT_TRUE(same(T::ColorJitter()(image_f(3, 2, 2)), image_f(3, 2, 2)));  // all identity ranges
   EXPECT_THROW(T::ColorJitter(-0.1), ValueError);
