@@ -1,11 +1,11 @@
 # The two commands of the README, and a few more for developers.
-#   make demo   installs dependencies, builds, runs the main job
+#   make demo   installs dependencies, builds the `cnnkit` tool, trains LeNet-5 on Fashion-MNIST
 #   make test   installs dependencies, builds, runs the whole ctest suite
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps build demo test test-asan bench golden clean install
+.PHONY: deps build demo test test-asan bench bench-train golden clean install
 
 deps:
 	./scripts/install-deps
@@ -16,8 +16,11 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-demo: build
-	$(BUILD)/examples/article_walkthrough
+# The main job: the default run config (configs/lenet5-fashion-mnist.yaml), ending with
+# "test accuracy: ..% (loss ..) in ..". Builds only the tool, not the whole suite.
+demo: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target cnnkit_cli
+	$(BUILD)/bin/cnnkit train configs/lenet5-fashion-mnist.yaml
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE slow
@@ -31,6 +34,13 @@ test-asan: deps
 
 bench: build
 	$(BUILD)/bench/bench_conv --benchmark_counters_tabular=true
+
+# W1/W3 training throughput, cnnkit vs PyTorch side by side (needs python3-torch), 1 and 2
+# threads; ROUNDS pairs each.
+ROUNDS ?= 3
+bench-train: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target cnnkit_cli
+	bench/run_train_compare.sh $(BUILD) $(ROUNDS)
 
 # Regenerates the PyTorch goldens (needs python3-torch: CNNKIT_WITH_TORCH=1 make deps).
 golden:

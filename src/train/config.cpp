@@ -522,7 +522,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   if (!root.IsDefined() || root.IsNull()) models::fail(root, ctx, "the config is empty");
   models::check_map(root, ctx, "the config");
   check_keys(root, {"data", "model", "loss", "optimizer", "scheduler", "regularization",
-                    "early_stopping", "epochs", "seed", "output_dir", "grad_clip_norm", "name"},
+                    "early_stopping", "epochs", "seed", "output_dir", "grad_clip_norm", "name", "threads"},
              ctx, "the config");
   cfg.name = get<std::string>(root, "name", ctx, cfg.name);
   parse_data(sub(root, "data"), ctx, cfg.data);
@@ -542,6 +542,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   cfg.epochs = positive_int(root, "epochs", ctx, 10);
   cfg.seed = static_cast<uint64_t>(non_negative_int(root, "seed", ctx, 0));
   cfg.output_dir = get<std::string>(root, "output_dir", ctx, "");
+  cfg.threads = non_negative_int(root, "threads", ctx, 0);
   if (has(root, "grad_clip_norm")) cfg.grad_clip_norm = positive(root, "grad_clip_norm", ctx, 1.0);
   if (cfg.scheduler.warmup_epochs >= cfg.epochs && cfg.scheduler.name != "none")
     fail(sub(root, "scheduler"), ctx, "scheduler.warmup: epochs (" +
@@ -766,6 +767,7 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   root["seed"] = cfg.seed;
   if (!cfg.output_dir.empty()) root["output_dir"] = cfg.output_dir;
   if (cfg.grad_clip_norm) root["grad_clip_norm"] = num(*cfg.grad_clip_norm);
+  root["threads"] = cfg.threads;
   return root;
 }
 

@@ -245,8 +245,8 @@ train::Metrics evaluate(nn::Module& module, data::DataLoader& loader, const trai
 
 int train(const TrainArgs& args) {
   const auto t0 = Clock::now();
-  set_threads(args.threads);
   train::RunConfig cfg = train::load_run_config(args.config, args.overrides);
+  set_threads(args.threads > 0 ? args.threads : static_cast<int>(cfg.threads));
 
   std::string run_dir, resume_from;
   std::error_code ec;
@@ -390,8 +390,8 @@ int train(const TrainArgs& args) {
 
 int eval(const EvalArgs& args) {
   const auto t0 = Clock::now();
-  set_threads(args.threads);
   Loaded l = load_target(args.model, args.config, args.overrides);
+  set_threads(args.threads > 0 ? args.threads : static_cast<int>(l.cfg.threads));
   CNNKIT_CHECK(!l.weights.empty(), "eval: ", args.model, " is a config; pass a run directory or a model file");
   const bool need_train = l.cfg.data.normalize == "auto" && l.cfg.data.mean.empty();
   train::RunData data = train::build_datasets(l.cfg, need_train);
@@ -413,8 +413,8 @@ int eval(const EvalArgs& args) {
 // ---- predict -------------------------------------------------------------------------------
 
 int predict(const PredictArgs& args) {
-  set_threads(args.threads);
   Loaded l = load_target(args.model, args.config, {});
+  set_threads(args.threads > 0 ? args.threads : static_cast<int>(l.cfg.threads));
   CNNKIT_CHECK(!l.weights.empty(), "predict: ", args.model, " is a config; pass a run directory or a model file");
   if (l.cfg.data.normalize == "auto" && l.cfg.data.mean.empty()) {
     // A hand-written config: the statistics come from the training data, as in training.

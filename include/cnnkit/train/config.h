@@ -176,6 +176,9 @@ struct RunConfig {
   uint64_t seed = 0;
   std::string output_dir;                // "" = runs/<name>-<timestamp>
   std::optional<double> grad_clip_norm;  // clip_grad_norm_ max_norm; none when unset
+  // Threads for the math (set_num_threads); 0 = CNNKIT_NUM_THREADS or every core. Small
+  // models (LeNet-5) run faster on one: fork/join costs more than it saves.
+  int64_t threads = 0;
 };
 
 // Reads, overrides, validates and fills defaults. `overrides` are "a.b.c=value" strings

@@ -1,0 +1,293 @@
+// The `cnnkit` executable, run as a subprocess: info, a tiny training run producing the run
+// directory, eval and predict on its output, and the exit code and message of every user
+// error (exit 1 with the message on stderr, 2 for usage; never a crash or a stack trace).
+// The data are small synthetic .npy files, so the whole file runs in seconds.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cnnkit/data/image.h"
+#include "cnnkit/io/npy.h"
+#include "cnnkit/io/safetensors.h"
+#include "test_util.h"
+
+#ifndef CNNKIT_CLI_PATH
+#define CNNKIT_CLI_PATH "../bin/cnnkit"
+#endif
+#ifndef CNNKIT_SOURCE_DIR
+#define CNNKIT_SOURCE_DIR "."
+#endif
+
+using namespace cnnkit;
+using cnnkit::test::contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Runs `cnnkit <args>` with stdout and stderr captured to files.
+Result run(const std::string& args) {
+  static int n = 0;
+  const std::string out = test::temp_path("out" + std::to_string(n)), err = test::temp_path("err" + std::to_string(n));
+  ++n;
+  const std::string cmd = std::string("CNNKIT_NUM_THREADS=1 ") + CNNKIT_CLI_PATH + " " + args + " >" + out +
+                          " 2>" + err + " </dev/null";
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_all(out);
+  r.err = read_all(err);
+  return r;
+}
+
+std::string write(const std::string& name, const std::string& text) {
+  const std::string path = test::temp_path(name);
+  fs::create_directories(fs::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+// 4 classes of 1x28x28 uint8 images: class c has a bright horizontal band in rows 7c..7c+6,
+// plus noise, so a LeNet-5 learns it in one short epoch.
+void write_dataset(const std::string& dir, int64_t n, uint64_t seed) {
+  fs::create_directories(dir);
+  Tensor x = empty({n, 1, 28, 28}, kByte);
+  Tensor y = empty({n}, kLong);
+  Generator gen(seed);
+  uint8_t* px = x.data_ptr<uint8_t>();
+  int64_t* py = y.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = i % 4;
+    py[i] = c;
+    for (int64_t r = 0; r < 28; ++r)
+      for (int64_t k = 0; k < 28; ++k)
+        px[(i * 28 + r) * 28 + k] = static_cast<uint8_t>((r / 7 == c ? 160 : 0) + gen.next_u32() % 80);
+  }
+  io::save_npy(dir + "/x.npy", x);
+  io::save_npy(dir + "/y.npy", y);
+}
+
+// A tiny run config over the synthetic data; `extra` is appended (top-level keys).
+std::string tiny_config(const std::string& name, const std::string& run_dir, const std::string& extra = "",
+                        const std::string& optimizer = "{name: SGD, lr: 0.05, momentum: 0.9}") {
+  static bool written = false;
+  const std::string data = test::temp_path("data");
+  if (!written) {
+    write_dataset(data + "/train", 512, 1);
+    write_dataset(data + "/test", 128, 2);
+    written = true;
+  }
+  return write(name, "data:\n"
+                     "  dataset: npy\n"
+                     "  paths: {train_images: " + data + "/train/x.npy, train_labels: " + data + "/train/y.npy,\n"
+                     "          test_images: " + data + "/test/x.npy, test_labels: " + data + "/test/y.npy}\n"
+                     "  batch_size: 32\n"
+                     "  workers: 1\n"
+                     "  split: {val: 0.25}\n"
+                     "model: {name: lenet5, in_channels: 1, num_classes: 4}\n"
+                     "optimizer: " + optimizer + "\n"
+                     "epochs: 1\n"
+                     "output_dir: " + run_dir + "\n" + extra);
+}
+
+// One trained run shared by the tests that read it.
+const std::string& trained_run() {
+  static std::string dir = [] {
+    const std::string d = test::temp_path("runs/tiny");
+    const Result r = run("train -q " + tiny_config("tiny.yaml", d));
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    return d;
+  }();
+  return dir;
+}
+
+}  // namespace
+
+TEST(Cli, InfoOnTheDefaultConfig) {
+  const Result r = run(std::string("info ") + CNNKIT_SOURCE_DIR + "/configs/lenet5-fashion-mnist.yaml");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // LeNet-5: 156 + 2,416 + 48,120 + 10,164 + 850 parameters (torch: sum(p.numel() for p in net.parameters()))
+  EXPECT_TRUE(contains(r.out, "61706") || contains(r.out, "61,706")) << r.out;
+}
+
+TEST(Cli, TrainWritesTheRunDirectory) {
+  const std::string& dir = trained_run();
+  for (const char* f : {"config.yaml", "metrics.csv", "model.safetensors", "summary.txt",
+                        "checkpoints/best.safetensors", "checkpoints/checkpoint_last.safetensors"})
+    EXPECT_TRUE(fs::exists(fs::path(dir) / f)) << f;
+  const std::string csv = read_all(dir + "/metrics.csv");
+  EXPECT_TRUE(contains(csv, "train_loss")) << csv;
+  const std::string summary = read_all(dir + "/summary.txt");
+  EXPECT_TRUE(contains(summary, "confusion matrix")) << summary;
+  EXPECT_TRUE(contains(summary, "wall time")) << summary;
+  // the resolved config has the computed normalisation and reads back
+  const std::string config = read_all(dir + "/config.yaml");
+  EXPECT_TRUE(contains(config, "mean:")) << config;
+  const Result info = run("info " + dir + "/config.yaml");
+  EXPECT_EQ(info.code, 0) << info.err;
+}
+
+TEST(Cli, TrainEndsWithTheTestAccuracyLine) {
+  const std::string d = test::temp_path("runs/line");
+  const Result r = run("train -q " + tiny_config("line.yaml", d) + " --set epochs=2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const size_t at = r.out.rfind("test accuracy: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const double acc = std::stod(r.out.substr(at + 15));
+  EXPECT_GT(acc, 90.0) << r.out;  // the bands are easy
+  EXPECT_TRUE(contains(read_all(d + "/config.yaml"), "epochs: 2"));
+}
+
+TEST(Cli, EvalAndPredictOnTheRun) {
+  const std::string& dir = trained_run();
+  const Result e = run("eval " + dir);
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_TRUE(contains(e.out, "accuracy")) << e.out;
+  EXPECT_TRUE(contains(e.out, "confusion matrix")) << e.out;
+  // the model file alone carries its config
+  const Result e2 = run("eval " + dir + "/model.safetensors");
+  EXPECT_EQ(e2.code, 0) << e2.err;
+
+  // a class-2 image: band in rows 14..20
+  Tensor img = zeros({1, 28, 28}, kByte);
+  for (int64_t r = 14; r < 21; ++r)
+    for (int64_t k = 0; k < 28; ++k) img.data_ptr<uint8_t>()[r * 28 + k] = 200;
+  const std::string png = test::temp_path("band2.png");
+  data::write_png(png, img);
+  const Result p = run("predict " + dir + " " + png + " --top-k 3");
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_TRUE(contains(p.out, png)) << p.out;
+  EXPECT_TRUE(contains(p.out, "%")) << p.out;
+}
+
+TEST(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run("").code, 2);
+  EXPECT_EQ(run("train").code, 2);
+  EXPECT_EQ(run("frobnicate").code, 2);
+  EXPECT_EQ(run("--help").code, 0);
+}
+
+TEST(Cli, MissingConfigFile) {
+  const Result r = run("train /nonexistent/config.yaml");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "config file not found: /nonexistent/config.yaml")) << r.err;
+  EXPECT_FALSE(contains(r.err, "terminate")) << r.err;
+}
+
+TEST(Cli, UnknownKeyNamesFileAndLine) {
+  const std::string cfg = write("typo.yaml", "model: lenet5\noptimizer:\n  name: SGD\n  momentun: 0.9\n");
+  const Result r = run("train " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, cfg + ":4: unknown key 'momentun'")) << r.err;
+  EXPECT_TRUE(contains(r.err, "did you mean 'momentum'")) << r.err;
+}
+
+TEST(Cli, WrongTypeNamesKeyAndLine) {
+  const std::string cfg = write("type.yaml", "model: lenet5\nepochs: ten\n");
+  const Result r = run("info " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, cfg + ":2: key 'epochs': expected an integer, got 'ten'")) << r.err;
+  const Result s = run("train " + cfg + " --set epochs=abc");
+  EXPECT_EQ(s.code, 1);
+}
+
+TEST(Cli, BadSetOverride) {
+  const std::string cfg = write("ok.yaml", "model: lenet5\n");
+  const Result r = run("info " + cfg + " --set optimizer.lr=fast");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "--set optimizer.lr=fast")) << r.err;
+  EXPECT_TRUE(contains(r.err, "key 'lr': expected a number, got 'fast'")) << r.err;
+}
+
+TEST(Cli, UnknownModel) {
+  const std::string cfg = write("layer.yaml", "model:\n  name: lenet6\n");
+  const Result r = run("info " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, cfg + ":2:")) << r.err;
+  EXPECT_TRUE(contains(r.err, "lenet6")) << r.err;
+}
+
+TEST(Cli, MissingDataFiles) {
+  const std::string cfg = write("nodata.yaml", "data: {dataset: mnist, root: /nonexistent/mnist}\nmodel: lenet5\n");
+  const Result r = run("train " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "/nonexistent/mnist")) << r.err;
+}
+
+TEST(Cli, CorruptIdxFiles) {
+  const std::string dir = test::temp_path("badidx");
+  fs::create_directories(dir);
+  const std::string cfg = write("badidx.yaml", "data: {dataset: mnist, root: " + dir + "}\nmodel: lenet5\n");
+  // labels: a good header for 2 items; images: bad magic
+  write("badidx/train-labels-idx1-ubyte", std::string("\0\0\x08\x01\0\0\0\x02\x01\x02", 10));
+  write("badidx/train-images-idx3-ubyte", std::string("\x12\x34\x08\x03\0\0\0\x02\0\0\0\x1c\0\0\0\x1c", 16));
+  Result r = run("train " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "train-images-idx3-ubyte")) << r.err;
+  // truncated: the header promises 2 images of 28x28, the file holds 10 bytes of pixels
+  write("badidx/train-images-idx3-ubyte", std::string("\0\0\x08\x03\0\0\0\x02\0\0\0\x1c\0\0\0\x1c", 16) + std::string(10, 'x'));
+  r = run("train " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "train-images-idx3-ubyte")) << r.err;
+}
+
+TEST(Cli, CheckpointFromAnotherModel) {
+  const std::string& dir = trained_run();
+  const std::string other = write("other.yaml", "model: {name: resnet8, in_channels: 1, num_classes: 4}\n"
+                                                "data: {dataset: npy, paths: {train_images: a, train_labels: b, "
+                                                "test_images: c, test_labels: d}}\n");
+  const Result r = run("eval " + dir + "/checkpoints/checkpoint_last.safetensors --config " + other);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "checkpoint_last.safetensors")) << r.err;
+  EXPECT_TRUE(contains(r.err, "another model")) << r.err;
+}
+
+TEST(Cli, ImageThatDoesNotDecode) {
+  const std::string& dir = trained_run();
+  const std::string bad = write("garbage.png", "this is not a png");
+  const Result r = run("predict " + dir + " " + bad);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, bad)) << r.err;
+}
+
+TEST(Cli, NanLossStopsNamingTheStep) {
+  const std::string d = test::temp_path("runs/nan");
+  const Result r = run("train -q " + tiny_config("nan.yaml", d, "", "{name: SGD, lr: 1.0e+30}"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(contains(r.err, "step")) << r.err;
+  EXPECT_FALSE(contains(r.err, "terminate")) << r.err;
+}
+
+TEST(Cli, NanLossLeavesTheLastGoodCheckpointLoadable) {
+  // epoch 1 trains normally; the schedule then multiplies the lr by 1e20 and epoch 2 diverges
+  const std::string d = test::temp_path("runs/nan2");
+  const Result r = run("train -q " + tiny_config("nan2.yaml", d, "scheduler: {name: ExponentialLR, gamma: 1.0e+20}\n") +
+                       " --set epochs=2");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(contains(r.err, "step")) << r.err;
+  EXPECT_TRUE(contains(r.err, "checkpoint_last.safetensors")) << r.err;
+  const Result e = run("eval " + d + "/checkpoints/checkpoint_last.safetensors");
+  EXPECT_EQ(e.code, 0) << e.err;
+  EXPECT_TRUE(contains(e.out, "accuracy")) << e.out;
+}
+
+TEST(Cli, BenchPrintsImagesPerSecond) {
+  const Result r = run("bench --model lenet5 --batch 16 --steps 3 --warmup 1 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "bench framework=cnnkit model=lenet5 batch=16 threads=1 steps=3 images_per_s=")) << r.out;
+}
