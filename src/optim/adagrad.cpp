@@ -3,6 +3,7 @@
 // computed in double as Python does. No sparse gradients, no `maximize`.
 #include "cnnkit/optim/adagrad.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "cnnkit/autograd/grad_mode.h"
@@ -50,22 +51,42 @@ void validate(const AdagradOptions& o) {
   detail::check_option(o.eps() >= 0.0, "epsilon value", o.eps());
 }
 
+// Elements [begin, end) of one parameter. Per tile: the sums, their roots, the update. A
+// function of its own so the scalars are locals and `restrict` holds (GCC vectorises it).
+template <bool kDecay>
+void adagrad_chunk(float* __restrict param, float* __restrict sum, const float* __restrict grad, int64_t begin,
+                   int64_t end, float neg_clr, float wd, float eps) {
+  float root[detail::kTile];
+  for (int64_t t = begin; t < end; t += detail::kTile) {
+    const int64_t len = std::min(detail::kTile, end - t);
+    float* __restrict p = param + t;
+    float* __restrict s = sum + t;
+    const float* __restrict g = grad + t;
+    for (int64_t i = 0; i < len; ++i) {
+      float gi = g[i];
+      if constexpr (kDecay) gi = gi + wd * p[i];
+      const float si = s[i] + gi * gi;  // state_sum.addcmul_(grad, grad, value=1)
+      s[i] = si;
+      root[i] = si;
+    }
+    detail::sqrt_(root, len);
+    for (int64_t i = 0; i < len; ++i) {
+      float gi = g[i];
+      if constexpr (kDecay) gi = gi + wd * p[i];
+      p[i] = p[i] + neg_clr * gi / (root[i] + eps);
+    }
+  }
+}
+
 // N = number of elements; every array has N.
-template <typename T>
-void adagrad_update(T* __restrict param, T* __restrict sum, const T* __restrict grad, int64_t n,
-                    const AdagradOptions& o, int64_t step) {
+void adagrad_update(float* param, float* sum, const float* grad, int64_t n, const AdagradOptions& o, int64_t step) {
   const double clr = o.lr() / (1 + static_cast<double>(step - 1) * o.lr_decay());
-  const T neg_clr = static_cast<T>(-clr), wd = static_cast<T>(o.weight_decay()), eps = static_cast<T>(o.eps());
+  const float neg_clr = static_cast<float>(-clr), wd = static_cast<float>(o.weight_decay());
+  const float eps = static_cast<float>(o.eps());
   detail::dispatch_flags(
       [&](auto decay) {
-        parallel_for(n, kGrainSize, [&](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) {
-            T g = grad[i];
-            if constexpr (decay) g = g + wd * param[i];
-            T s = sum[i] + g * g;
-            sum[i] = s;
-            param[i] = param[i] + neg_clr * g / (std::sqrt(s) + eps);
-          }
+        parallel_for(n, kGrainSize, [&](int64_t begin, int64_t end) {
+          adagrad_chunk<decay>(param, sum, grad, begin, end, neg_clr, wd, eps);
         });
       },
       o.weight_decay() != 0);

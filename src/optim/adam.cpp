@@ -4,6 +4,7 @@
 // scalar arguments. No `maximize`, no capturable/differentiable modes.
 #include "cnnkit/optim/adam.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "cnnkit/autograd/grad_mode.h"
@@ -50,40 +51,61 @@ namespace detail {
 
 namespace {
 
+struct AdamScalars {
+  float neg_step_size, bc2_sqrt, b1, b2, one_minus_b1, one_minus_b2, eps, wd, decay;
+};
+
+// Elements [begin, end) of one parameter. Per tile: the moments, then the roots, then the
+// parameters (two vectorised passes over data that stays in L1). A function of its own, not
+// a lambda, so that the scalars are locals and `restrict` holds: GCC vectorises it then.
+template <bool kCoupledDecay, bool kDecoupledDecay, bool kAmsgrad>
+void adam_chunk(float* __restrict param, float* __restrict exp_avg, float* __restrict exp_avg_sq,
+                float* __restrict max_sq, const float* __restrict grad, int64_t begin, int64_t end, AdamScalars c) {
+  float root[kTile];
+  for (int64_t t = begin; t < end; t += kTile) {
+    const int64_t len = std::min(kTile, end - t);
+    float* __restrict p = param + t;
+    float* __restrict m = exp_avg + t;
+    float* __restrict v = exp_avg_sq + t;
+    const float* __restrict g = grad + t;
+    for (int64_t i = 0; i < len; ++i) {
+      float gi = g[i];
+      if constexpr (kDecoupledDecay) p[i] = p[i] * c.decay;  // AdamW: param.mul_(1 - lr * wd) first
+      if constexpr (kCoupledDecay) gi = gi + c.wd * p[i];
+      m[i] = m[i] * c.b1 + c.one_minus_b1 * gi;
+      float vi = v[i] * c.b2 + c.one_minus_b2 * gi * gi;
+      v[i] = vi;
+      if constexpr (kAmsgrad) {
+        vi = max_sq[t + i] > vi ? max_sq[t + i] : vi;
+        max_sq[t + i] = vi;
+      }
+      root[i] = vi;
+    }
+    sqrt_(root, len);
+    for (int64_t i = 0; i < len; ++i) p[i] = p[i] + c.neg_step_size * m[i] / (root[i] / c.bc2_sqrt + c.eps);
+  }
+}
+
 // N = number of elements; every array has N.
-template <typename T>
-void adam_kernel(T* __restrict param, T* __restrict exp_avg, T* __restrict exp_avg_sq, T* __restrict max_sq,
-                 const T* __restrict grad, int64_t n, double lr, double beta1, double beta2, double eps,
-                 double weight_decay, bool amsgrad, bool decoupled, int64_t step) {
+void adam_kernel(float* param, float* exp_avg, float* exp_avg_sq, float* max_sq, const float* grad, int64_t n,
+                 double lr, double beta1, double beta2, double eps, double weight_decay, bool amsgrad, bool decoupled,
+                 int64_t step) {
   const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(step));
   const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(step));
-  const T neg_step_size = static_cast<T>(-(lr / bias_correction1));
-  const T bc2_sqrt = static_cast<T>(std::sqrt(bias_correction2));
-  const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2);
-  const T one_minus_b1 = static_cast<T>(1 - beta1), one_minus_b2 = static_cast<T>(1 - beta2);
-  const T e = static_cast<T>(eps), wd = static_cast<T>(weight_decay);
-  const T decay = static_cast<T>(1 - lr * weight_decay);  // AdamW's param.mul_(1 - lr * wd)
+  AdamScalars c;
+  c.neg_step_size = static_cast<float>(-(lr / bias_correction1));
+  c.bc2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
+  c.b1 = static_cast<float>(beta1);
+  c.b2 = static_cast<float>(beta2);
+  c.one_minus_b1 = static_cast<float>(1 - beta1);
+  c.one_minus_b2 = static_cast<float>(1 - beta2);
+  c.eps = static_cast<float>(eps);
+  c.wd = static_cast<float>(weight_decay);
+  c.decay = static_cast<float>(1 - lr * weight_decay);
   dispatch_flags(
       [&](auto coupled_decay, auto decoupled_decay, auto ams) {
-        parallel_for(n, kGrainSize, [&](int64_t b, int64_t end) {
-          for (int64_t i = b; i < end; ++i) {
-            T p = param[i], g = grad[i];
-            if constexpr (decoupled_decay) p = p * decay;
-            if constexpr (coupled_decay) g = g + wd * p;
-            T m = exp_avg[i] * b1 + one_minus_b1 * g;
-            T v = exp_avg_sq[i] * b2 + one_minus_b2 * g * g;
-            exp_avg[i] = m;
-            exp_avg_sq[i] = v;
-            T denom;
-            if constexpr (ams) {
-              T vmax = max_sq[i] > v ? max_sq[i] : v;
-              max_sq[i] = vmax;
-              denom = std::sqrt(vmax) / bc2_sqrt + e;
-            } else {
-              denom = std::sqrt(v) / bc2_sqrt + e;
-            }
-            param[i] = p + neg_step_size * m / denom;
-          }
+        parallel_for(n, kGrainSize, [&](int64_t begin, int64_t end) {
+          adam_chunk<coupled_decay, decoupled_decay, ams>(param, exp_avg, exp_avg_sq, max_sq, grad, begin, end, c);
         });
       },
       !decoupled && weight_decay != 0, decoupled, amsgrad);

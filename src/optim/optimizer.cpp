@@ -3,7 +3,9 @@
 // file per optimiser; this file knows no formula.
 #include "cnnkit/optim/optimizer.h"
 
+#include <cmath>
 #include <cstring>
+#include <experimental/simd>
 #include <set>
 #include <sstream>
 
@@ -291,6 +293,15 @@ Tensor full_like_param(const Tensor& p, double value) {
 
 void check_option(bool ok, const char* what, double value) {
   CNNKIT_CHECK(ok, "Invalid ", what, ": ", value);
+}
+
+void sqrt_(float* x, int64_t n) {
+  namespace stdx = std::experimental;
+  using V = stdx::native_simd<float>;
+  constexpr auto width = static_cast<int64_t>(V::size());
+  int64_t i = 0;
+  for (; i + width <= n; i += width) stdx::sqrt(V(x + i, stdx::element_aligned)).copy_to(x + i, stdx::element_aligned);
+  for (; i < n; ++i) x[i] = std::sqrt(x[i]);
 }
 
 UpdateView::UpdateView(const Tensor& param, const Tensor& grad, const char* optimizer) : param_(param) {

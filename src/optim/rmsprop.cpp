@@ -2,6 +2,7 @@
 // arrays (centered and momentum variants specialised at compile time). No `maximize`.
 #include "cnnkit/optim/rmsprop.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "cnnkit/autograd/grad_mode.h"
@@ -55,38 +56,64 @@ void validate(const RMSpropOptions& o) {
   detail::check_option(o.alpha() >= 0.0, "alpha value", o.alpha());
 }
 
-// N = number of elements; every array has N (buf, grad_avg unused when not needed).
-template <typename T>
-void rmsprop_update(T* __restrict param, T* __restrict square_avg, T* __restrict grad_avg, T* __restrict buf,
-                    const T* __restrict grad, int64_t n, const RMSpropOptions& o) {
-  const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay()), eps = static_cast<T>(o.eps());
-  const T alpha = static_cast<T>(o.alpha()), one_minus_alpha = static_cast<T>(1 - o.alpha());
-  const T momentum = static_cast<T>(o.momentum());
+struct RMSpropScalars {
+  float lr, wd, eps, alpha, one_minus_alpha, momentum;
+};
+
+// Elements [begin, end) of one parameter (buf, grad_avg unused when not needed). Per tile:
+// the averages, their roots, the update. A function of its own so the scalars are locals
+// and `restrict` holds (GCC vectorises it then).
+template <bool kDecay, bool kCentered, bool kMomentum>
+void rmsprop_chunk(float* __restrict param, float* __restrict square_avg, float* __restrict grad_avg,
+                   float* __restrict buf, const float* __restrict grad, int64_t begin, int64_t end, RMSpropScalars c) {
+  float root[detail::kTile];
+  for (int64_t t = begin; t < end; t += detail::kTile) {
+    const int64_t len = std::min(detail::kTile, end - t);
+    float* __restrict p = param + t;
+    float* __restrict sq = square_avg + t;
+    const float* __restrict g = grad + t;
+    for (int64_t i = 0; i < len; ++i) {
+      float gi = g[i];
+      if constexpr (kDecay) gi = gi + c.wd * p[i];
+      float si = sq[i] * c.alpha + c.one_minus_alpha * gi * gi;
+      sq[i] = si;
+      if constexpr (kCentered) {
+        float gai = grad_avg[t + i] * c.alpha + c.one_minus_alpha * gi;
+        grad_avg[t + i] = gai;
+        si = si + -1.0f * gai * gai;  // square_avg.addcmul(grad_avg, grad_avg, value=-1)
+      }
+      root[i] = si;
+    }
+    detail::sqrt_(root, len);
+    for (int64_t i = 0; i < len; ++i) {
+      float gi = g[i];
+      if constexpr (kDecay) gi = gi + c.wd * p[i];
+      const float avg = root[i] + c.eps;
+      if constexpr (kMomentum) {
+        const float mi = buf[t + i] * c.momentum + gi / avg;
+        buf[t + i] = mi;
+        p[i] = p[i] + (-c.lr) * mi;
+      } else {
+        p[i] = p[i] + (-c.lr) * gi / avg;
+      }
+    }
+  }
+}
+
+// N = number of elements; every array has N.
+void rmsprop_update(float* param, float* square_avg, float* grad_avg, float* buf, const float* grad, int64_t n,
+                    const RMSpropOptions& o) {
+  RMSpropScalars c;
+  c.lr = static_cast<float>(o.lr());
+  c.wd = static_cast<float>(o.weight_decay());
+  c.eps = static_cast<float>(o.eps());
+  c.alpha = static_cast<float>(o.alpha());
+  c.one_minus_alpha = static_cast<float>(1 - o.alpha());
+  c.momentum = static_cast<float>(o.momentum());
   detail::dispatch_flags(
       [&](auto decay, auto centered, auto use_momentum) {
-        parallel_for(n, kGrainSize, [&](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) {
-            T g = grad[i];
-            if constexpr (decay) g = g + wd * param[i];
-            T sq = square_avg[i] * alpha + one_minus_alpha * g * g;
-            square_avg[i] = sq;
-            T avg;
-            if constexpr (centered) {
-              T ga = grad_avg[i] * alpha + one_minus_alpha * g;
-              grad_avg[i] = ga;
-              avg = std::sqrt(sq + T(-1) * ga * ga);
-            } else {
-              avg = std::sqrt(sq);
-            }
-            avg = avg + eps;
-            if constexpr (use_momentum) {
-              T m = buf[i] * momentum + g / avg;
-              buf[i] = m;
-              param[i] = param[i] + (-lr) * m;
-            } else {
-              param[i] = param[i] + (-lr) * g / avg;
-            }
-          }
+        parallel_for(n, kGrainSize, [&](int64_t begin, int64_t end) {
+          rmsprop_chunk<decay, centered, use_momentum>(param, square_avg, grad_avg, buf, grad, begin, end, c);
         });
       },
       o.weight_decay() != 0, o.centered(), o.momentum() > 0);

@@ -47,20 +47,19 @@ void validate(const SGDOptions& o) {
 }
 
 // N = number of elements of the parameter.
-template <typename T>
-void sgd_update(T* __restrict param, T* __restrict buf, const T* __restrict grad, int64_t n, const SGDOptions& o,
-                bool first) {
-  const T lr = static_cast<T>(o.lr()), wd = static_cast<T>(o.weight_decay());
-  const T momentum = static_cast<T>(o.momentum()), keep = static_cast<T>(1 - o.dampening());
+void sgd_update(float* __restrict param, float* __restrict buf, const float* __restrict grad, int64_t n,
+                const SGDOptions& o, bool first) {
+  const float lr = static_cast<float>(o.lr()), wd = static_cast<float>(o.weight_decay());
+  const float momentum = static_cast<float>(o.momentum()), keep = static_cast<float>(1 - o.dampening());
   detail::dispatch_flags(
       [&](auto decay, auto use_momentum, auto nesterov, auto first_step) {
         parallel_for(n, kGrainSize, [&](int64_t b, int64_t e) {
           for (int64_t i = b; i < e; ++i) {
-            T d = grad[i];
+            float d = grad[i];
             if constexpr (decay) d = d + wd * param[i];
             if constexpr (use_momentum) {
               // The first step's buffer is the gradient itself, without dampening.
-              T m = first_step ? d : buf[i] * momentum + keep * d;
+              float m = first_step ? d : buf[i] * momentum + keep * d;
               buf[i] = m;
               d = nesterov ? d + momentum * m : m;
             }

@@ -193,6 +193,13 @@ class UpdateView {
   Tensor param_, work_, grad_;
 };
 
+// Square roots of n floats in place, vectorised. A plain std::sqrt loop is not (with GCC's
+// default -fmath-errno it keeps a scalar call for negative inputs), so the update loops
+// gather what needs a root into a tile of kTile floats, call this, then finish the tile.
+// The roots are correctly rounded, i.e. exactly std::sqrt's.
+void sqrt_(float* x, int64_t n);
+constexpr int64_t kTile = 512;
+
 // Turns runtime flags into compile-time ones so each update loop is specialised and
 // vectorised without branches: dispatch_flags(f, a, b) calls f(bool_constant<a>, bool_constant<b>).
 template <bool... Bs, typename F>
