@@ -25,21 +25,6 @@ std::string num(double v) {
   return buf;
 }
 
-// Every float parameter and buffer finite: a checkpoint of NaN weights is worse than none.
-bool weights_finite(const nn::Module& module) {
-  for (const auto& item : module.state_dict()) {
-    const Tensor& t = item.value();
-    if (t.scalar_type() != kFloat) continue;
-    Tensor c = t.contiguous();
-    const float* p = c.data_ptr<float>();
-    const int64_t n = c.numel();
-    bool ok = true;
-    for (int64_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
-    if (!ok) return false;
-  }
-  return true;
-}
-
 std::map<std::string, Tensor> snapshot(const nn::Module& module) {
   std::map<std::string, Tensor> out;
   for (const auto& item : module.state_dict()) out[item.key()] = item.value().clone();
@@ -56,6 +41,20 @@ double to_double(const CallbackState& s, const std::string& key, double fallback
 }
 
 }  // namespace
+
+bool weights_finite(const nn::Module& module) {
+  for (const auto& item : module.state_dict()) {
+    const Tensor& t = item.value();
+    if (t.scalar_type() != kFloat) continue;
+    Tensor c = t.contiguous();
+    const float* p = c.data_ptr<float>();
+    const int64_t n = c.numel();
+    bool ok = true;
+    for (int64_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
+    if (!ok) return false;
+  }
+  return true;
+}
 
 double monitored_value(const Logs& logs, const std::string& monitor, const std::string& who) {
   auto it = logs.find(monitor);

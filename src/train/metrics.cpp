@@ -37,10 +37,10 @@ std::map<std::string, double> Metrics::scalars() const {
   auto put = [&](const std::string& k, double v) {
     if (!std::isnan(v)) out[k] = v;
   };
-  put("loss", loss);
+  if (has_loss) out["loss"] = loss;
   if (task == Task::kClassification) {
     put("accuracy", accuracy);
-    if (top_k > 1) put("top" + std::to_string(top_k) + "_accuracy", top_k_accuracy);
+    if (top_k > 1 && top_k < num_classes) put("top" + std::to_string(top_k) + "_accuracy", top_k_accuracy);
     put("macro_precision", macro_precision);
     put("macro_recall", macro_recall);
     put("macro_f1", macro_f1);
@@ -109,7 +109,7 @@ std::string Metrics::report(const std::vector<std::string>& class_names) const {
   std::snprintf(buf, sizeof(buf), "  %9.4f  %9.4f  %9.4f  %9lld\n", macro_precision, macro_recall, macro_f1,
                 static_cast<long long>(count));
   os << pad("macro avg") << buf;
-  if (top_k > 1) os << pad("top-" + std::to_string(top_k)) << "  " << fixed(top_k_accuracy, 4) << "\n";
+  if (top_k > 1 && top_k < num_classes) os << pad("top-" + std::to_string(top_k)) << "  " << fixed(top_k_accuracy, 4) << "\n";
   if (!std::isnan(loss)) os << pad("loss") << "  " << fixed(loss, 4) << "\n";
   return os.str();
 }
@@ -203,6 +203,7 @@ Metrics ClassificationMetrics::compute() const {
   m.task = Task::kClassification;
   m.count = count_;
   m.loss = running_loss();
+  m.has_loss = loss_count_ > 0;
   m.num_classes = num_classes_;
   m.confusion = confusion_;
   m.top_k = std::min(top_k_, std::max<int64_t>(num_classes_, 1));
@@ -305,6 +306,7 @@ Metrics RegressionMetrics::compute() const {
   m.task = Task::kRegression;
   m.count = count_;
   m.loss = running_loss();
+  m.has_loss = loss_count_ > 0;
   if (count_ == 0 || outputs_ <= 0) return m;
   double mse = 0, mae = 0, r2 = 0;
   for (size_t j = 0; j < static_cast<size_t>(outputs_); ++j) {

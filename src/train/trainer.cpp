@@ -278,8 +278,11 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     history_.epochs.push_back(logs);
     for (Callback* c : all) c->on_epoch_end(*this, epoch, logs);
     for (Callback* c : all) c->on_epoch_saved(*this, epoch, logs);
-    if (!options_.output_dir().empty() && !checkpoint_writer)
-      save_checkpoint(options_.output_dir() + "/checkpoint_last.safetensors");
+    if (!options_.output_dir().empty() && !checkpoint_writer) {
+      if (weights_finite(*module_)) save_checkpoint(options_.output_dir() + "/checkpoint_last.safetensors");
+      else log() << "Trainer: epoch " << epoch + 1 << ": the weights hold NaN or inf; " << options_.output_dir()
+                 << "/checkpoint_last.safetensors keeps the previous epoch\n";
+    }
   }
   for (Callback* c : all) c->on_train_end(*this);
   return history_;

@@ -108,6 +108,11 @@ TEST(ClassificationMetrics, NanLossMakesRunningLossNan) {
   cm.update(logits8x4(), targets8(), 1.0);
   cm.update(logits8x4(), targets8(), std::nan(""));
   EXPECT_TRUE(std::isnan(cm.running_loss()));
+  auto s = cm.compute().scalars();
+  ASSERT_EQ(s.count("loss"), 1u);  // kept, so logs show the NaN
+  EXPECT_TRUE(std::isnan(s.at("loss")));
+  EXPECT_EQ(s.count("top5_accuracy"), 0u);  // top-5 of 4 classes is always 1: not reported
+  EXPECT_EQ(s.count("top4_accuracy"), 0u);
 }
 
 TEST(ClassificationMetrics, PrintsConfusionMatrixAndReport) {

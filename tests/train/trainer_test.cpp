@@ -44,25 +44,20 @@ std::pair<Tensor, Tensor> synthetic(int64_t n, uint64_t seed) {
   return {x, y};
 }
 
-// Random horizontal flip drawn from the per-example generator the loader reseeds: the
-// augmentation of example i in epoch e is the same in every run.
+// torchvision's RandomHorizontalFlip, drawn from the per-example generator the loader
+// reseeds: the augmentation of example i in epoch e is the same in every run.
 class FlipDataset : public data::datasets::Dataset<FlipDataset> {
  public:
   FlipDataset(Tensor x, Tensor y) : x_(std::move(x)), y_(std::move(y)) {}
   data::Example<> get(size_t i) override {
-    Tensor img = x_[static_cast<int64_t>(i)].clone();
-    if (data::example_generator().uniform() < 0.5f) {
-      float* p = img.data_ptr<float>();
-      for (int64_t h = 0; h < 8; ++h)
-        for (int64_t w = 0; w < 4; ++w) std::swap(p[h * 8 + w], p[h * 8 + 7 - w]);
-    }
-    return {img, y_[static_cast<int64_t>(i)]};
+    return {flip_(x_[static_cast<int64_t>(i)]), y_[static_cast<int64_t>(i)]};
   }
   std::optional<size_t> size() const override { return static_cast<size_t>(x_.size(0)); }
   std::vector<std::string> classes() const override { return {"a", "b", "c", "d"}; }
 
  private:
   Tensor x_, y_;
+  data::transforms::RandomHorizontalFlip flip_;
 };
 
 nn::Sequential make_net(int64_t channels = 4, int64_t outputs = kClasses) {
@@ -383,4 +378,90 @@ TEST(Trainer, RegressionLogsMseAndR2) {
   EXPECT_GT(h.back().at("val_r2"), 0.99);
   EXPECT_LT(h.back().at("val_mse"), h[0].at("val_mse"));
   EXPECT_EQ(h.back().count("train_accuracy"), 0u);
+}
+
+TEST(Trainer, BatchAndPlateauSchedulersAndClippingResumeExactly) {
+  // OneCycleLR stepped per batch, ReduceLROnPlateau on train_loss, gradient clipping.
+  auto build = [](int64_t epochs, const std::string& dir) {
+    struct R {
+      nn::Sequential net;
+      std::unique_ptr<optim::SGD> opt;
+      std::shared_ptr<optim::OneCycleLR> cycle;
+      std::shared_ptr<optim::ReduceLROnPlateauScheduler> plateau;
+      std::unique_ptr<data::DataLoader> loader;
+      std::unique_ptr<train::Trainer> trainer;
+    };
+    auto r = std::make_shared<R>();
+    r->net = make_net();
+    r->opt = std::make_unique<optim::SGD>(r->net->parameters(), optim::SGDOptions(0.05).momentum(0.9));
+    r->cycle = std::make_shared<optim::OneCycleLR>(*r->opt, 0.1, 18);
+    r->plateau = std::make_shared<optim::ReduceLROnPlateauScheduler>(
+        *r->opt, optim::ReduceLROnPlateauScheduler::SchedulerMode::min, 0.5f, 0);
+    auto [x, y] = synthetic(96, 7);
+    r->loader = std::make_unique<data::DataLoader>(std::make_shared<FlipDataset>(x, y),
+                                                   data::DataLoaderOptions().batch_size(16).shuffle(true).seed(2));
+    r->trainer = std::make_unique<train::Trainer>(
+        nn::AnyModule(r->net), *r->opt, ce(),
+        train::TrainerOptions().epochs(epochs).grad_clip_norm(0.5).seed(4).output_dir(dir).verbose(false));
+    r->trainer->set_scheduler(r->cycle, train::SchedulerStep::kBatch);
+    r->trainer->set_plateau_scheduler(r->plateau, "train_loss");
+    return r;
+  };
+  const std::string dir_a = temp_path("sched_a"), dir_b = temp_path("sched_b");
+  auto a = build(3, dir_a);
+  train::History ha = a->trainer->fit(*a->loader);
+  EXPECT_EQ(a->cycle->last_epoch(), 18);  // stepped once per batch
+  {
+    auto b1 = build(1, dir_b);
+    b1->trainer->fit(*b1->loader);
+  }
+  auto b2 = build(3, dir_b);
+  b2->trainer->resume(dir_b + "/checkpoint_last.safetensors");
+  train::History hb = b2->trainer->fit(*b2->loader);
+  for (const auto& [k, t] : weights(*a->net)) EXPECT_TRUE(bit_equal(t, weights(*b2->net).at(k))) << k;
+  EXPECT_EQ(ha.get("lr"), hb.get("lr"));
+  EXPECT_EQ(a->plateau->best(), b2->plateau->best());
+  EXPECT_EQ(a->plateau->num_bad_epochs(), b2->plateau->num_bad_epochs());
+}
+
+TEST(Trainer, GradClipNormBoundsTheStep) {
+  auto lin = nn::Linear(3, 2);
+  std::vector<float> w0 = lin->weight.to_vector(), b0 = lin->bias.to_vector();
+  optim::SGD opt(lin->parameters(), optim::SGDOptions(1.0));
+  data::DataLoader loader(std::make_shared<data::TensorDataset>(randn({4, 3}) * 100.0, randn({4, 2})),
+                          data::DataLoaderOptions().batch_size(4));
+  train::Trainer t(nn::AnyModule(lin), opt, [](const Tensor& o, const Tensor& tt) { return F::mse_loss(o, tt); },
+                   train::TrainerOptions().task(train::Task::kRegression).grad_clip_norm(1e-3).verbose(false));
+  t.fit(loader);
+  std::vector<float> w1 = lin->weight.to_vector(), b1 = lin->bias.to_vector();
+  double sq = 0;
+  for (size_t i = 0; i < w0.size(); ++i) sq += double(w1[i] - w0[i]) * (w1[i] - w0[i]);
+  for (size_t i = 0; i < b0.size(); ++i) sq += double(b1[i] - b0[i]) * (b1[i] - b0[i]);
+  EXPECT_LE(std::sqrt(sq), 1e-3 * 1.001);
+  EXPECT_GT(std::sqrt(sq), 1e-3 * 0.9);  // the raw gradient is far larger: it was clipped, not zero
+  EXPECT_THROW(train::Trainer(nn::AnyModule(lin), opt, ce(), train::TrainerOptions().grad_clip_norm(0.0)), ValueError);
+}
+
+TEST(Trainer, NaNWeightsAreNeverCheckpointed) {
+  // Without TerminateOnNaN the run goes on with NaN weights; neither the Trainer's own
+  // checkpoint nor ModelCheckpoint's files are overwritten with them.
+  const std::string dir = temp_path("nan_no_terminate"), dir_mc = temp_path("nan_no_terminate_mc");
+  TrainRun r(2, dir);
+  int64_t calls = 0;
+  std::ostringstream log;
+  train::Trainer trainer(
+      nn::AnyModule(r.net), r.opt,
+      [&calls](const Tensor& out, const Tensor& y) {
+        Tensor l = F::cross_entropy(out, y);
+        if (autograd::GradMode::is_enabled() && ++calls == 9) l = l * std::nan("");
+        return l;
+      },
+      train::TrainerOptions().epochs(2).output_dir(dir).verbose(false).log_stream(&log));
+  trainer.add_callback(std::make_shared<train::ModelCheckpoint>(dir_mc, "train_loss"));
+  train::History h = trainer.fit(*r.train_loader);
+  EXPECT_TRUE(std::isnan(h.back().at("train_loss")));
+  EXPECT_EQ(io::load_checkpoint(dir + "/checkpoint_last.safetensors").extra.at("trainer.epoch"), "1");
+  EXPECT_EQ(io::load_checkpoint(dir_mc + "/checkpoint_last.safetensors").extra.at("trainer.epoch"), "1");
+  EXPECT_TRUE(contains(log.str(), "keeps the previous epoch")) << log.str();
+  EXPECT_FALSE(train::weights_finite(*r.net));
 }

@@ -28,6 +28,10 @@
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/nn/options_arg.h"
 
+namespace cnnkit::nn {
+class Module;
+}
+
 namespace cnnkit::train {
 
 class Trainer;
@@ -82,6 +86,8 @@ enum class Mode { kMin, kMax, kAuto };  // kAuto: max for names containing "acc"
 // available keys when absent.
 double monitored_value(const Logs& logs, const std::string& monitor, const std::string& who);
 Mode resolve_mode(Mode mode, const std::string& monitor);
+// Every float parameter and buffer is finite (checkpoints of NaN weights are never written).
+bool weights_finite(const nn::Module& module);
 
 // ---- EarlyStopping (keras.callbacks.EarlyStopping) --------------------------------------------
 struct EarlyStoppingOptions {

@@ -33,7 +33,8 @@ struct Metrics {
 
   Task task = Task::kClassification;
   int64_t count = 0;   // examples seen
-  double loss = kNaN;  // mean of the per-batch losses weighted by batch size (NaN if none given)
+  double loss = kNaN;  // mean of the per-batch losses weighted by batch size
+  bool has_loss = false;  // losses were given (then a NaN loss means a NaN was seen)
 
   // ---- classification ----
   int64_t num_classes = 0;
@@ -52,7 +53,9 @@ struct Metrics {
     return confusion[static_cast<size_t>(true_class * num_classes + predicted)];
   }
   // The scalars under the names logs and CSV files use: "loss", "accuracy", "top5_accuracy",
-  // "macro_f1" (classification); "loss", "mse", "mae", "r2" (regression). NaN ones are left out.
+  // "macro_f1" (classification); "loss", "mse", "mae", "r2" (regression). Left out: what was
+  // never computed (no examples, no loss given) and top-k when k >= num_classes (always 1).
+  // A NaN loss that was seen is kept.
   std::map<std::string, double> scalars() const;
   // A fixed-width table: a row per true class, a column per predicted class; class names
   // (e.g. dataset.classes()) label the rows if given, else the class indices.

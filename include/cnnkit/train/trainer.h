@@ -4,8 +4,9 @@
 // logits already computed, callbacks, a progress bar, and checkpoints that resume exactly.
 //
 //   optim::SGD opt(net->parameters(), optim::SGDOptions(0.01).momentum(0.9));
-//   train::Trainer trainer(nn::AnyModule(net), opt, F::cross_entropy_fn /* or a lambda */,
-//       train::TrainerOptions().epochs(10).l1(5e-4).l2(1e-4).seed(0));
+//   auto loss_fn = [](const Tensor& out, const Tensor& y) { return F::cross_entropy(out, y); };
+//   train::Trainer trainer(nn::AnyModule(net), opt, loss_fn,
+//                          train::TrainerOptions().epochs(10).l1(5e-4).l2(1e-4).seed(0));
 //   trainer.set_scheduler(std::make_shared<optim::StepLR>(opt, 5), train::SchedulerStep::kEpoch);
 //   trainer.add_callback(std::make_shared<train::ModelCheckpoint>("runs/x", "val_accuracy"));
 //   train::History h = trainer.fit(train_loader, &val_loader);
@@ -79,7 +80,7 @@ struct TrainerOptions {
   // The loaders' shuffles come from their own DataLoaderOptions().seed().
   CNNKIT_ARG(std::optional<uint64_t>, seed) = std::nullopt;
   // When set: created at fit(), and <dir>/checkpoint_last.safetensors is written after every
-  // epoch unless a ModelCheckpoint writes that same file.
+  // epoch (never with NaN/inf weights) unless a ModelCheckpoint writes that same file.
   CNNKIT_ARG(std::string, output_dir) = "";
   CNNKIT_ARG(int64_t, top_k) = 5;         // the top-k accuracy reported (1 = off)
   CNNKIT_ARG(int64_t, num_classes) = 0;   // 0: the dataset's classes(), else the output's width
