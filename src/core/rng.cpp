@@ -1,6 +1,7 @@
 // Global generator and the Box-Muller normal sampler.
 #include "cnnkit/core/rng.h"
 
+#include <bit>
 #include <cmath>
 #include <sstream>
 
@@ -40,14 +41,18 @@ int64_t Generator::randint(int64_t low, int64_t high) {
 
 std::string Generator::state() const {
   std::ostringstream os;
-  os << seed_ << ' ' << has_spare_ << ' ' << spare_ << ' ' << engine_;
+  // The spare normal as its bit pattern: printed as a decimal it would lose digits, and a
+  // resumed run would draw a different second half of the Box-Muller pair.
+  os << seed_ << ' ' << has_spare_ << ' ' << std::bit_cast<uint32_t>(spare_) << ' ' << engine_;
   return os.str();
 }
 
 void Generator::set_state(const std::string& s) {
   std::istringstream is(s);
-  is >> seed_ >> has_spare_ >> spare_ >> engine_;
+  uint32_t spare_bits = 0;
+  is >> seed_ >> has_spare_ >> spare_bits >> engine_;
   CNNKIT_CHECK(!is.fail(), "Generator::set_state: malformed generator state");
+  spare_ = std::bit_cast<float>(spare_bits);
 }
 
 Generator& default_generator() {
