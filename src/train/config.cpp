@@ -20,7 +20,7 @@
 #include "cnnkit/data/datasets/mnist.h"
 #include "cnnkit/data/datasets/npy.h"
 #include "cnnkit/models/yaml_util.h"
-#include "cnnkit/models/zoo.h"
+#include "cnnkit/models/builder.h"
 #include "cnnkit/nn/modules/loss.h"
 #include "cnnkit/optim/optim.h"
 #include "cnnkit/optim/schedulers/cosine_annealing_lr.h"
@@ -530,7 +530,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   cfg.model = root["model"];
   if (cfg.model.IsScalar()) {  // model: lenet5
     YAML::Node m(YAML::NodeType::Map);
-    m["name"] = cfg.model;
+    m["zoo"] = cfg.model;
     cfg.model = m;
   }
   models::check_map(cfg.model, ctx, "model");
@@ -1274,25 +1274,9 @@ Tensor preprocess_image(const RunConfig& cfg, const Tensor& image) {
 
 namespace cnnkit::train {
 
-nn::Sequential build_model(const RunConfig& cfg) {
+nn::Sequential build_model(const RunConfig& cfg, const std::vector<int64_t>& input_shape) {
   manual_seed(cfg.seed);
-  // TODO(models::build): hand the whole section to the models layer's builder once it lands;
-  // until then zoo names with their options.
-  const YamlContext ctx{cfg.source};
-  const YAML::Node& m = cfg.model;
-  check_keys(m, {"name", "in_channels", "num_classes", "input_size", "width", "blocks"}, ctx, "model");
-  models::ZooOptions o;
-  o.in_channels = get<int64_t>(m, "in_channels", ctx, 0);
-  o.num_classes = get<int64_t>(m, "num_classes", ctx, 0);
-  o.input_size = models::get_ints(m, "input_size", 2, ctx, {});
-  o.width = get<int64_t>(m, "width", ctx, 0);
-  o.blocks = get<std::vector<int64_t>>(m, "blocks", ctx, {});
-  const std::string name = models::require<std::string>(m, "name", ctx, "model");
-  try {
-    return models::make(name, o);
-  } catch (const ValueError& e) {
-    fail(m["name"], ctx, e.what());
-  }
+  return models::build(cfg.model, YamlContext{cfg.source}, input_shape);
 }
 
 }  // namespace cnnkit::train

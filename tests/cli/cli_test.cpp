@@ -10,7 +10,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "cnnkit/core/rng.h"
 #include "cnnkit/data/image.h"
+#include "cnnkit/ops/factory.h"
 #include "cnnkit/io/npy.h"
 #include "cnnkit/io/safetensors.h"
 #include "test_util.h"
@@ -99,7 +101,7 @@ std::string tiny_config(const std::string& name, const std::string& run_dir, con
                      "  batch_size: 32\n"
                      "  workers: 1\n"
                      "  split: {val: 0.25}\n"
-                     "model: {name: lenet5, in_channels: 1, num_classes: 4}\n"
+                     "model: {zoo: lenet5, in_channels: 1, num_classes: 4}\n"
                      "optimizer: " + optimizer + "\n"
                      "epochs: 1\n"
                      "output_dir: " + run_dir + "\n" + extra);
@@ -214,12 +216,18 @@ TEST(Cli, BadSetOverride) {
   EXPECT_TRUE(contains(r.err, "key 'lr': expected a number, got 'fast'")) << r.err;
 }
 
-TEST(Cli, UnknownModel) {
-  const std::string cfg = write("layer.yaml", "model:\n  name: lenet6\n");
-  const Result r = run("info " + cfg);
+TEST(Cli, UnknownModelAndLayer) {
+  const std::string cfg = write("zoo.yaml", "model:\n  zoo: lenet6\n");
+  Result r = run("info " + cfg);
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, cfg + ":2:")) << r.err;
   EXPECT_TRUE(contains(r.err, "lenet6")) << r.err;
+  const std::string layers = write("layer.yaml", "model:\n  layers:\n    - Conv2d: {out_channels: 6, kernel_size: 5}\n"
+                                                 "    - Conv3d: {out_channels: 6, kernel_size: 5}\n");
+  r = run("info " + layers);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, layers + ":4:")) << r.err;
+  EXPECT_TRUE(contains(r.err, "Conv3d")) << r.err;
 }
 
 TEST(Cli, MissingDataFiles) {
@@ -248,9 +256,9 @@ TEST(Cli, CorruptIdxFiles) {
 
 TEST(Cli, CheckpointFromAnotherModel) {
   const std::string& dir = trained_run();
-  const std::string other = write("other.yaml", "model: {name: resnet8, in_channels: 1, num_classes: 4}\n"
-                                                "data: {dataset: npy, paths: {train_images: a, train_labels: b, "
-                                                "test_images: c, test_labels: d}}\n");
+  const std::string other = write("other.yaml", "model: {zoo: resnet8, in_channels: 1, num_classes: 4}\n"
+                                                "data: {dataset: npy, image_shape: [1, 28, 28], paths: {train_images: a, "
+                                                "train_labels: b, test_images: c, test_labels: d}}\n");
   const Result r = run("eval " + dir + "/checkpoints/checkpoint_last.safetensors --config " + other);
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "checkpoint_last.safetensors")) << r.err;

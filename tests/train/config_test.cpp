@@ -19,7 +19,7 @@ const char* kBase = R"(data:
   dataset: fashion-mnist
   batch_size: 32
 model:
-  name: lenet5
+  zoo: lenet5
 optimizer:
   name: SGD
   lr: 0.03
@@ -55,7 +55,7 @@ TEST(RunConfig, DefaultsFilledIn) {
   EXPECT_EQ(cfg.epochs, 4);
   EXPECT_FALSE(cfg.grad_clip_norm.has_value());
   EXPECT_FALSE(cfg.early_stopping.enabled);
-  EXPECT_EQ(cfg.model["name"].as<std::string>(), "lenet5");
+  EXPECT_EQ(cfg.model["zoo"].as<std::string>(), "lenet5");
 }
 
 TEST(RunConfig, OptimizerDefaultsArePyTorchs) {
@@ -212,7 +212,7 @@ TEST(RunConfig, SetErrorsNameTheOverride) {
 }
 
 TEST(RunConfig, ResolvedConfigRoundTrips) {
-  auto cfg = parse_run_config(R"(model: {name: resnet20, num_classes: 10}
+  auto cfg = parse_run_config(R"(model: {zoo: resnet20, num_classes: 10}
 data:
   dataset: npy
   paths: {train_images: a.npy, train_labels: b.npy, test_images: c.npy, test_labels: d.npy}

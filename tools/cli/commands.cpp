@@ -26,6 +26,7 @@
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/io/checkpoint.h"
 #include "cnnkit/io/safetensors.h"
+#include "cnnkit/models/summary.h"
 #include "cnnkit/models/zoo.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/ops/ops.h"
@@ -174,20 +175,15 @@ std::vector<int64_t> input_shape_of(train::RunConfig& cfg) {
   return train::build_datasets(cfg, /*need_train=*/false).input_shape;
 }
 
+// models::summary's table for one example of `input_shape` (C, H, W).
 std::string model_summary_text(nn::Module& module, const std::vector<int64_t>& input_shape) {
-  std::ostringstream os;
-  os << "input (" << join([&] {
-    std::vector<std::string> v;
-    for (int64_t s : input_shape) v.push_back(std::to_string(s));
-    return v;
-  }(), ", ") << ")\n";
-  int64_t total = 0, trainable = 0;
-  for (const auto& item : module.named_parameters()) {
-    total += item.value().numel();
-    if (item.value().requires_grad()) trainable += item.value().numel();
-  }
-  os << "parameters: " << total << " (" << trainable << " trainable)\n";
-  return os.str();
+  std::vector<int64_t> batch{1};
+  batch.insert(batch.end(), input_shape.begin(), input_shape.end());
+  return models::summary(module, batch).table();
+}
+
+std::string model_name(const train::RunConfig& cfg) {
+  return cfg.model["zoo"] ? cfg.model["zoo"].Scalar() : std::string("layers");
 }
 
 std::string percent(double x) { return std::isnan(x) ? "-" : fmt::format("{:.2f}%", 100 * x); }
@@ -279,9 +275,8 @@ int train(const TrainArgs& args) {
                      data.test->size().value_or(0), fmt::join(data.input_shape, ", "));
   for (const std::string& line : data.report) out << "  " << line << "\n";
 
-  nn::Sequential model = train::build_model(cfg);
-  out << "model: " << (cfg.model["name"] ? cfg.model["name"].Scalar() : std::string("layers")) << ", "
-      << count_parameters(*model) << " parameters\n";
+  nn::Sequential model = train::build_model(cfg, data.input_shape);
+  out << "model: " << model_name(cfg) << ", " << count_parameters(*model) << " parameters\n";
   out << "optimizer: " << optimizer_line(cfg) << "\n";
   std::unique_ptr<optim::Optimizer> opt = train::build_optimizer(cfg, model->parameters());
 
@@ -368,7 +363,7 @@ int train(const TrainArgs& args) {
     summary << fmt::format(", normalize mean [{}] std [{}]", fmt::join(cfg.data.mean, ", "), fmt::join(cfg.data.std, ", "));
   summary << "\n";
   summary << "optimizer: " << optimizer_line(cfg) << "\n\n";
-  summary << "model:\n" << model_summary_text(*model, data.input_shape) << "\n";
+  summary << "model: " << model_name(cfg) << "\n" << model_summary_text(*model, data.input_shape) << "\n";
   summary << epoch_table(history) << "\n";
   summary << fmt::format("test: accuracy {}  top-5 {}  loss {}  macro F1 {}\n", percent(test.accuracy),
                          percent(test.top_k_accuracy), num(test.loss), num(test.macro_f1));
@@ -393,11 +388,12 @@ int eval(const EvalArgs& args) {
   Loaded l = load_target(args.model, args.config, args.overrides);
   set_threads(args.threads > 0 ? args.threads : static_cast<int>(l.cfg.threads));
   CNNKIT_CHECK(!l.weights.empty(), "eval: ", args.model, " is a config; pass a run directory or a model file");
+  // The weights first: a file from another model fails before any data is read.
+  nn::Sequential model = train::build_model(l.cfg, input_shape_of(l.cfg));
+  load_weights(l.weights, *model);
   const bool need_train = l.cfg.data.normalize == "auto" && l.cfg.data.mean.empty();
   train::RunData data = train::build_datasets(l.cfg, need_train);
   if (l.classes.empty()) l.classes = data.classes;
-  nn::Sequential model = train::build_model(l.cfg);
-  load_weights(l.weights, *model);
   data::DataLoader loader(data.test, data::DataLoaderOptions(static_cast<size_t>(l.cfg.data.eval_batch_size))
                                          .workers(static_cast<size_t>(l.cfg.data.workers)));
   const train::Metrics m = evaluate(*model, loader, train::build_loss(l.cfg), static_cast<int64_t>(l.classes.size()));
@@ -416,16 +412,16 @@ int predict(const PredictArgs& args) {
   Loaded l = load_target(args.model, args.config, {});
   set_threads(args.threads > 0 ? args.threads : static_cast<int>(l.cfg.threads));
   CNNKIT_CHECK(!l.weights.empty(), "predict: ", args.model, " is a config; pass a run directory or a model file");
+  std::vector<int64_t> shape = input_shape_of(l.cfg);  // (C, H, W) the model takes
+  nn::Sequential model = train::build_model(l.cfg, shape);
+  load_weights(l.weights, *model);
   if (l.cfg.data.normalize == "auto" && l.cfg.data.mean.empty()) {
     // A hand-written config: the statistics come from the training data, as in training.
     train::RunData data = train::build_datasets(l.cfg, true);
     if (l.classes.empty()) l.classes = data.classes;
   }
-  nn::Sequential model = train::build_model(l.cfg);
-  load_weights(l.weights, *model);
   model->eval();
 
-  std::vector<int64_t> shape = input_shape_of(l.cfg);  // (C, H, W) the model takes
   bool sizes_itself = false;  // eval transforms that fix the size: leave the image's size to them
   for (const auto& t : l.cfg.data.eval_transforms)
     sizes_itself |= t.name == "Resize" || t.name == "CenterCrop" || t.name == "RandomResizedCrop";
@@ -455,9 +451,9 @@ int predict(const PredictArgs& args) {
 
 int info(const InfoArgs& args) {
   Loaded l = load_target(args.target, "", args.overrides);
-  nn::Sequential model = train::build_model(l.cfg);
-  if (!l.weights.empty()) load_weights(l.weights, *model);
   const std::vector<int64_t> shape = input_shape_of(l.cfg);
+  nn::Sequential model = train::build_model(l.cfg, shape);
+  if (!l.weights.empty()) load_weights(l.weights, *model);
   std::cout << "config " << l.cfg.source << " (" << l.cfg.name << ")";
   if (!l.weights.empty()) std::cout << ", weights " << l.weights;
   std::cout << "\n" << model_summary_text(*model, shape);

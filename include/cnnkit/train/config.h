@@ -166,7 +166,7 @@ struct RunConfig {
   std::string name;    // the config file's stem ("lenet5-fashion-mnist")
   std::string source;  // the file it was read from ("" when made in code)
   DataConfig data;
-  YAML::Node model;    // the `model:` section as written, for models::build
+  YAML::Node model;    // the `model:` section as written (`model: lenet5` = {zoo: lenet5}), for models::build
   LossConfig loss;
   OptimizerConfig optimizer;
   SchedulerConfig scheduler;
@@ -207,9 +207,11 @@ void save_resolved_config(const RunConfig& cfg, const std::string& path);
 
 // ---- building the run's objects from the config ----------------------------------------
 
-// The model from the `model:` section (models::build), after manual_seed(cfg.seed), so a
-// run's initial weights depend on its seed only.
-nn::Sequential build_model(const RunConfig& cfg);
+// The model from the `model:` section (models::build: `zoo: name` with options, or
+// `layers: [...]`), after manual_seed(cfg.seed), so a run's initial weights depend on its
+// seed only. input_shape (C, H, W), when known, lets the builder infer channel counts and
+// check shapes layer by layer before training.
+nn::Sequential build_model(const RunConfig& cfg, const std::vector<int64_t>& input_shape = {});
 
 // The loss as a function of (logits, targets), reduction as configured.
 using LossFn = std::function<Tensor(const Tensor&, const Tensor&)>;

@@ -3,6 +3,7 @@
 
 #include "cnnkit/io/checkpoint.h"
 #include "cnnkit/train/callbacks.h"
+#include "cnnkit/train/config.h"
 #include "cnnkit/train/metrics.h"
 #include "cnnkit/train/progress.h"
 #include "cnnkit/train/trainer.h"
