@@ -6,6 +6,8 @@
 
 #include <fstream>
 
+#include "cnnkit/ops/factory.h"
+#include "cnnkit/optim/optim.h"
 #include "test_util.h"
 
 using namespace cnnkit;
@@ -249,4 +251,61 @@ seed: 42
   ASSERT_EQ(back.data.train_transforms.size(), 2u);
   EXPECT_EQ(back.data.train_transforms[0].args["padding"].as<int>(), 2);
   EXPECT_EQ(back.model["num_classes"].as<int>(), 10);
+}
+
+TEST(RunConfig, BuildsTheOptimizerWithPyTorchNames) {
+  auto cfg = parse_run_config("model: lenet5\noptimizer: {name: SGD, lr: 0.05, momentum: 0.9, nesterov: true}\n", "c.yaml");
+  std::vector<Tensor> params{zeros({3})};
+  auto opt = train::build_optimizer(cfg, params);
+  auto* sgd = dynamic_cast<optim::SGD*>(opt.get());
+  ASSERT_NE(sgd, nullptr);
+  const auto& o = static_cast<const optim::SGDOptions&>(sgd->param_groups()[0].options());
+  EXPECT_DOUBLE_EQ(o.lr(), 0.05);
+  EXPECT_DOUBLE_EQ(o.momentum(), 0.9);
+  EXPECT_TRUE(o.nesterov());
+  cfg = parse_run_config("model: lenet5\noptimizer: {name: AdamW, betas: [0.8, 0.9]}\n", "c.yaml");
+  auto adamw = train::build_optimizer(cfg, params);
+  const auto& a = static_cast<const optim::AdamWOptions&>(adamw->param_groups()[0].options());
+  EXPECT_DOUBLE_EQ(std::get<0>(a.betas()), 0.8);
+  EXPECT_DOUBLE_EQ(a.weight_decay(), 1e-2);
+}
+
+TEST(RunConfig, WarmupChainsLinearLRBeforeTheScheduleAsPyTorch) {
+  // torch: o = SGD([p], lr=0.1, momentum=0.9); w = LinearLR(o, 0.1, 1.0, total_iters=2)
+  //        c = CosineAnnealingLR(o, T_max=3); s = SequentialLR(o, [w, c], milestones=[2])
+  //        lrs over 5 epochs (read, then o.step(); s.step())
+  const std::vector<double> expected = {0.010000000000000002, 0.05500000000000001, 0.1, 0.07500000000000001,
+                                        0.025000000000000015};
+  auto cfg = parse_run_config("model: lenet5\noptimizer: {name: SGD, lr: 0.1, momentum: 0.9}\n"
+                              "scheduler: {name: CosineAnnealingLR, warmup: {epochs: 2, start_factor: 0.1}}\n"
+                              "epochs: 5\n", "c.yaml");
+  std::vector<Tensor> params{zeros({1})};
+  auto opt = train::build_optimizer(cfg, params);
+  auto sched = train::build_scheduler(cfg, *opt, 10);
+  ASSERT_NE(sched, nullptr);
+  for (size_t e = 0; e < expected.size(); ++e) {
+    EXPECT_NEAR(opt->param_groups()[0].options().get_lr(), expected[e], 1e-12) << "epoch " << e;
+    sched->step();
+  }
+}
+
+TEST(RunConfig, TransformsBuildAndUnknownOnesNameTheLine) {
+  auto cfg = parse_run_config("model: lenet5\ndata:\n  normalize: {mean: [0.5], std: [0.25]}\n  transforms:\n"
+                              "    eval: [{CenterCrop: {size: 2}}]\n", "c.yaml");
+  // (1, 4, 4) uint8 of 0..15 -> centre 2x2 {5, 6, 9, 10} / 255, then (x - 0.5) / 0.25
+  Tensor img = empty({1, 4, 4}, kByte);
+  for (int i = 0; i < 16; ++i) img.data_ptr<uint8_t>()[i] = static_cast<uint8_t>(i);
+  const Tensor out = train::preprocess_image(cfg, img);
+  ASSERT_EQ(out.sizes(), IntArrayRef({1, 2, 2}));
+  EXPECT_NEAR(out.data_ptr<float>()[0], (5 / 255.0 - 0.5) / 0.25, 1e-6);
+  EXPECT_NEAR(out.data_ptr<float>()[3], (10 / 255.0 - 0.5) / 0.25, 1e-6);
+
+  cfg = parse_run_config("model: lenet5\ndata:\n  transforms:\n    train:\n      - RandomFlip\n", "c.yaml");
+  std::string msg = error_of([&] { train::build_pipeline(cfg, true); });
+  EXPECT_TRUE(contains(msg, "c.yaml:5: unknown transform 'RandomFlip'")) << msg;
+  cfg = parse_run_config("model: lenet5\ndata:\n  transforms:\n    train:\n      - RandomCrop: {size: 28, pading: 2}\n",
+                         "c.yaml");
+  msg = error_of([&] { train::build_pipeline(cfg, true); });
+  EXPECT_TRUE(contains(msg, "c.yaml:5: unknown key 'pading' in transform RandomCrop")) << msg;
+  EXPECT_TRUE(contains(msg, "did you mean 'padding'")) << msg;
 }
