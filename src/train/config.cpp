@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/data/clean.h"
 #include "cnnkit/data/datasets/cifar.h"
 #include "cnnkit/data/datasets/csv.h"
 #include "cnnkit/data/datasets/image_folder.h"
@@ -1218,6 +1219,13 @@ RunData build_datasets(RunConfig& cfg, bool need_train) {
   if (need_train) {
     auto full = first_n(open_split(cfg, true), d.subset_train);
     out.classes = full->classes();
+    if (d.clean) {  // drop undecodable, non-finite, out-of-range and duplicate examples
+      data::CleanResult cleaned = data::clean(full);
+      std::string summary = cleaned.summary(3);
+      while (!summary.empty() && summary.back() == '\n') summary.pop_back();
+      out.report.push_back("clean: " + summary);
+      full = cleaned.dataset;
+    }
     const size_t n = full->size().value_or(0);
     CNNKIT_CHECK(n > 0, "data: the training set of ", d.dataset, " is empty");
     if (d.val_fraction > 0) {

@@ -15,7 +15,16 @@
 // Every error is a cnnkit::ValueError naming the file, the line and the key:
 //   "configs/x.yaml:12: unknown key 'lerning_rate' in optimizer (allowed: ...); did you mean 'lr'?"
 //   "configs/x.yaml (after --set optimizer.lr=abc): key 'lr': expected a number, got 'abc'"
-// Sections and their keys are documented in docs/ (configs) and in configs/*.yaml.
+// Keys (defaults in the structs below; configs/*.yaml are commented examples):
+//   data: dataset, root, paths {train_images, train_labels, test_images, test_labels, train,
+//         test}, label_column, image_shape, split {val, stratified, seed}, subset {train,
+//         test}, normalize (auto | none | {mean, std}), clean, batch_size, eval_batch_size,
+//         workers, transforms {train: [...], eval: [...]}
+//   model: {zoo: name, options...} or {layers: [...]} (models/builder.h); `model: lenet5`
+//   loss: name + the PyTorch class's arguments; optimizer: name + PyTorch's argument names
+//   scheduler: name + arguments, warmup {epochs, start_factor}
+//   regularization {l1, l2, params}; early_stopping {enabled, monitor, patience, min_delta,
+//   mode, restore_best_weights}; epochs, seed, output_dir, grad_clip_norm, threads, name
 #pragma once
 
 #include <yaml-cpp/yaml.h>
