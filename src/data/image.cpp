@@ -4,10 +4,10 @@
 // (stb's 16-bit PNGs are read as 8 bits).
 #include "cnnkit/data/image.h"
 
-#include <fcntl.h>
+#include "cnnkit/io/file.h"
+
 #include <stb_image.h>
 #include <stb_image_write.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -74,39 +74,6 @@ void append_bytes(void* ctx, void* data, int size) {
   out->append(static_cast<const char*>(data), static_cast<size_t>(size));
 }
 
-// temp file + fsync + rename, so a reader never sees half an image.
-void write_file_atomic(const char* fn, const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  CNNKIT_CHECK_IO(fd >= 0, fn, ": cannot open '", tmp, "' for writing: ", std::strerror(errno));
-  const char* p = bytes.data();
-  size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t w = ::write(fd, p, left);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      CNNKIT_CHECK_IO(false, fn, ": writing '", tmp, "' failed: ", std::strerror(err));
-    }
-    p += w;
-    left -= static_cast<size_t>(w);
-  }
-  bool ok = ::fsync(fd) == 0;
-  int err = errno;
-  ok = (::close(fd) == 0) && ok;
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    CNNKIT_CHECK_IO(false, fn, ": flushing '", tmp, "' failed: ", std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    ::unlink(tmp.c_str());
-    CNNKIT_CHECK_IO(false, fn, ": cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
-  }
-}
-
 }  // namespace
 
 Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::string& name,
@@ -166,7 +133,7 @@ void write_png(const std::string& path, const Tensor& image, int compression_lev
     ok = stbi_write_png_to_func(append_bytes, &out, W, H, C, hwc.data(), W * C);
   }
   CNNKIT_CHECK_IO(ok, "write_png: stb_image_write failed to encode '", path, "'");
-  write_file_atomic("write_png", path, out);
+  io::write_file_atomic(path, out, "write_png");
 }
 
 void write_jpeg(const std::string& path, const Tensor& image, int quality) {
@@ -176,7 +143,7 @@ void write_jpeg(const std::string& path, const Tensor& image, int quality) {
   std::string out;
   int ok = stbi_write_jpg_to_func(append_bytes, &out, W, H, C, hwc.data(), quality);
   CNNKIT_CHECK_IO(ok, "write_jpeg: stb_image_write failed to encode '", path, "'");
-  write_file_atomic("write_jpeg", path, out);
+  io::write_file_atomic(path, out, "write_jpeg");
 }
 
 void write_bmp(const std::string& path, const Tensor& image) {
@@ -185,7 +152,7 @@ void write_bmp(const std::string& path, const Tensor& image) {
   std::string out;
   int ok = stbi_write_bmp_to_func(append_bytes, &out, W, H, C, hwc.data());
   CNNKIT_CHECK_IO(ok, "write_bmp: stb_image_write failed to encode '", path, "'");
-  write_file_atomic("write_bmp", path, out);
+  io::write_file_atomic(path, out, "write_bmp");
 }
 
 }  // namespace cnnkit::data

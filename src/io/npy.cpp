@@ -5,8 +5,7 @@
 // structured dtypes, float16 and complex (np.save(..., a.astype(np.float32)) first).
 #include "cnnkit/io/npy.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "cnnkit/io/file.h"
 
 #include <algorithm>
 #include <bit>
@@ -221,45 +220,11 @@ std::string shape_tuple(IntArrayRef sizes) {
   return os.str();
 }
 
-// Writes bytes to path.tmp, fsyncs, renames: readers see the old file or the whole new one.
 void write_file_atomic(const std::string& path, const std::string& header, const void* data, size_t n) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  CNNKIT_CHECK_IO(fd >= 0, "save_npy: cannot open '", tmp, "' for writing: ", std::strerror(errno));
-  auto fail = [&](const char* what) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    CNNKIT_CHECK_IO(false, "save_npy: ", what, " '", tmp, "' failed: ", std::strerror(err));
-  };
-  auto write_all = [&](const char* p, size_t len) {
-    while (len > 0) {
-      ssize_t w = ::write(fd, p, len);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) fail("writing");
-      p += w;
-      len -= static_cast<size_t>(w);
-    }
-  };
-  write_all(header.data(), header.size());
-  write_all(static_cast<const char*>(data), n);
-  if (::fsync(fd) != 0) fail("fsync of");
-  if (::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    CNNKIT_CHECK_IO(false, "save_npy: closing '", tmp, "' failed: ", std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    CNNKIT_CHECK_IO(false, "save_npy: cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
-  }
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {  // make the rename durable; best effort
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  AtomicFile file(path, "save_npy");
+  file.write(header);
+  file.write(data, n);
+  file.commit();
 }
 
 }  // namespace

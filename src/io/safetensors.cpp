@@ -5,8 +5,7 @@
 // writing dtypes other than cnnkit's own (F32, I64, U8, BOOL).
 #include "cnnkit/io/safetensors.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "cnnkit/io/file.h"
 
 #include <algorithm>
 #include <bit>
@@ -339,56 +338,17 @@ void append_bytes(std::string& out, const Tensor& t) {
   }
 }
 
-void write_all(int fd, const std::string& tmp, const char* data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      CNNKIT_CHECK_IO(false, "safetensors: cannot write '", tmp, "': ", std::strerror(err));
-    }
-    data += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-// Writes to path.tmp, fsyncs, renames: a crash leaves the old file or the new, never half.
+// A crash or a full disk leaves the old file or the new one, never half (io/file.h).
 void write_file_atomic(const std::string& path, const std::string& header, const std::vector<Tensor>& tensors) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  CNNKIT_CHECK_IO(fd >= 0, "safetensors: cannot open '", tmp, "' for writing: ", std::strerror(errno));
-  write_all(fd, tmp, header.data(), header.size());
+  AtomicFile file(path, "save_safetensors");
+  file.write(header);
   std::string buf;
   for (const Tensor& t : tensors) {
     buf.clear();
     append_bytes(buf, t);
-    write_all(fd, tmp, buf.data(), buf.size());
+    file.write(buf);
   }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    CNNKIT_CHECK_IO(false, "safetensors: fsync of '", tmp, "' failed: ", std::strerror(err));
-  }
-  if (::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    CNNKIT_CHECK_IO(false, "safetensors: closing '", tmp, "' failed: ", std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    CNNKIT_CHECK_IO(false, "safetensors: cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
-  }
-  // Make the rename itself durable; best effort (some filesystems refuse to fsync a dir).
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  file.commit();
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cnnkit/io/checkpoint.h"
+#include "cnnkit/io/file.h"
 #include "cnnkit/io/safetensors.h"
 #include "cnnkit/nn/module.h"
 #include "cnnkit/train/trainer.h"
@@ -251,13 +252,7 @@ void CSVLogger::on_train_begin(Trainer& trainer) {
       if (end != first.c_str() && e <= static_cast<double>(trainer.epoch())) kept += line + "\n";
     }
     in.close();
-    const std::string tmp = path_ + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << kept;
-      CNNKIT_CHECK_IO(out.good(), "CSVLogger: cannot write ", tmp);
-    }
-    std::filesystem::rename(tmp, p);
+    io::write_file_atomic(path_, kept, "CSVLogger");
     file_ = std::fopen(path_.c_str(), "a");
   } else {
     file_ = std::fopen(path_.c_str(), "w");
