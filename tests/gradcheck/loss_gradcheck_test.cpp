@@ -1,6 +1,5 @@
-// Finite-difference check of every loss's analytic backward, one line per case (the table
-// checker of gradcheck_test.cpp lives in that file's anonymous namespace, so a small copy of
-// the idea is here): for L = sum(loss(inputs) * W) with a fixed random W, autograd's
+// Finite-difference check of every loss's analytic backward, one line per case, with the
+// table checker of gradcheck.h: for L = sum(loss(inputs) * W) with a fixed random W, autograd's
 // gradient must match (L(x + eps) - L(x - eps)) / (2 eps) for every element of every float
 // input that requires grad (input and float targets). L is accumulated in double. Kinks
 // (|x - y| = 0, beta, delta) are kept away from by rejecting samples.
@@ -14,101 +13,13 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/rng.h"
 #include "cnnkit/ops/loss.h"
+#include "gradcheck.h"
 #include "test_util.h"
 
 using namespace cnnkit;
+using namespace cnnkit::test::gradcheck;
 
 namespace {
-
-using Inputs = std::vector<Tensor>;
-using Fn = std::function<Tensor(const Inputs&)>;
-
-struct In {
-  std::vector<int64_t> shape;
-  double lo = -2, hi = 2;
-  bool grad = true;
-  In(std::vector<int64_t> s) : shape(std::move(s)) {}  // NOLINT
-  In& range(double l, double h) { lo = l, hi = h; return *this; }
-  In& constant() { grad = false; return *this; }
-};
-
-struct Case {
-  std::string name;
-  std::vector<In> inputs;
-  Fn f;
-  std::function<bool(const Inputs&)> valid = nullptr;
-  double eps = 1e-3, rtol = 1e-2, atol = 1e-3;
-  Case& when(std::function<bool(const Inputs&)> v) { valid = std::move(v); return *this; }
-};
-
-uint64_t seed_of(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (char ch : s) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ull;
-  return h;
-}
-
-Tensor sample(const In& in, Generator& gen) {
-  Tensor t = cnnkit::empty(in.shape);
-  float* p = t.data_ptr<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(in.lo + (in.hi - in.lo) * gen.uniform());
-  return t;
-}
-
-double weighted_sum(const Tensor& out, const std::vector<double>& w) {
-  std::vector<float> o = out.to_vector();
-  double s = 0;
-  for (size_t i = 0; i < o.size(); ++i) s += static_cast<double>(o[i]) * w[i];
-  return s;
-}
-
-void run_case(const Case& c) {
-  Generator gen(seed_of(c.name));
-  Inputs x;
-  for (int attempt = 0;; ++attempt) {
-    ASSERT_LT(attempt, 500) << c.name << ": could not sample inputs away from the kinks";
-    x.clear();
-    for (const In& in : c.inputs) x.push_back(sample(in, gen));
-    if (!c.valid || c.valid(x)) break;
-  }
-  for (size_t k = 0; k < x.size(); ++k)
-    if (c.inputs[k].grad) x[k].set_requires_grad(true);
-  Tensor out = c.f(x);
-  ASSERT_TRUE(out.requires_grad()) << c.name;
-  Tensor w = cnnkit::empty(out.sizes());
-  std::vector<double> wd(static_cast<size_t>(out.numel()));
-  for (size_t i = 0; i < wd.size(); ++i) {
-    wd[i] = 2.0 * gen.uniform() - 1.0;
-    w.data_ptr<float>()[i] = static_cast<float>(wd[i]);
-  }
-  out.backward(w);
-
-  NoGradGuard no_grad;
-  double worst = 0;
-  for (size_t k = 0; k < x.size(); ++k) {
-    if (!c.inputs[k].grad) continue;
-    Tensor g = x[k].grad();
-    ASSERT_TRUE(g.defined()) << c.name << ": no gradient for input " << k;
-    ASSERT_EQ(g.sizes(), x[k].sizes()) << c.name;
-    std::vector<float> analytic = g.to_vector();
-    float* p = x[k].data_ptr<float>();
-    int bad = 0;
-    for (int64_t i = 0; i < x[k].numel(); ++i) {
-      const float v = p[i];
-      p[i] = static_cast<float>(v + c.eps);
-      const double lp = weighted_sum(c.f(x), wd);
-      p[i] = static_cast<float>(v - c.eps);
-      const double lm = weighted_sum(c.f(x), wd);
-      p[i] = v;
-      const double h = static_cast<double>(static_cast<float>(v + c.eps)) - static_cast<float>(v - c.eps);
-      const double numeric = (lp - lm) / h, d = std::fabs(analytic[i] - numeric);
-      worst = std::max(worst, d);
-      if (d > c.atol + c.rtol * std::fabs(numeric) && bad++ < 5)
-        ADD_FAILURE() << c.name << ": input " << k << " element " << test::index_str(x[k].sizes(), i)
-                      << ": autograd " << analytic[i] << ", finite difference " << numeric;
-    }
-  }
-  std::cout << "[gradcheck] " << c.name << ": max abs diff " << worst << "\n";
-}
 
 // |x - y| stays at least 0.05 away from every kink.
 std::function<bool(const Inputs&)> away_from(std::vector<double> kinks) {
