@@ -9,6 +9,7 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
+#include "cnnkit/optim/adamw.h"
 
 namespace cnnkit {
 namespace optim {
@@ -16,20 +17,11 @@ namespace optim {
 AdamOptions::AdamOptions(double lr) : lr_(lr) {}
 
 void AdamOptions::save(StateDict& dict, const std::string& prefix) const {
-  dict.scalars[prefix + "lr"] = lr();
-  dict.scalars[prefix + "betas.0"] = std::get<0>(betas());
-  dict.scalars[prefix + "betas.1"] = std::get<1>(betas());
-  dict.scalars[prefix + "eps"] = eps();
-  dict.scalars[prefix + "weight_decay"] = weight_decay();
-  dict.scalars[prefix + "amsgrad"] = amsgrad() ? 1.0 : 0.0;
+  detail::save_adam_options(*this, dict, prefix);
 }
 
 void AdamOptions::load(const StateDict& dict, const std::string& prefix) {
-  lr(detail::read_scalar(dict, prefix + "lr"));
-  betas(std::make_tuple(detail::read_scalar(dict, prefix + "betas.0"), detail::read_scalar(dict, prefix + "betas.1")));
-  eps(detail::read_scalar(dict, prefix + "eps"));
-  weight_decay(detail::read_scalar(dict, prefix + "weight_decay"));
-  amsgrad(detail::read_scalar(dict, prefix + "amsgrad") != 0.0);
+  detail::load_adam_options(*this, dict, prefix);
 }
 
 void AdamParamState::save(StateDict& dict, const std::string& prefix) const {
@@ -127,6 +119,50 @@ void adam_update(const Tensor& param, const Tensor& grad, AdamParamState& s, dou
   v.commit();
 }
 
+template <class Options>
+void save_adam_options(const Options& o, StateDict& dict, const std::string& prefix) {
+  dict.scalars[prefix + "lr"] = o.lr();
+  dict.scalars[prefix + "betas.0"] = std::get<0>(o.betas());
+  dict.scalars[prefix + "betas.1"] = std::get<1>(o.betas());
+  dict.scalars[prefix + "eps"] = o.eps();
+  dict.scalars[prefix + "weight_decay"] = o.weight_decay();
+  dict.scalars[prefix + "amsgrad"] = o.amsgrad() ? 1.0 : 0.0;
+}
+
+template <class Options>
+void load_adam_options(Options& o, const StateDict& dict, const std::string& prefix) {
+  o.lr(read_scalar(dict, prefix + "lr"));
+  o.betas(std::make_tuple(read_scalar(dict, prefix + "betas.0"), read_scalar(dict, prefix + "betas.1")));
+  o.eps(read_scalar(dict, prefix + "eps"));
+  o.weight_decay(read_scalar(dict, prefix + "weight_decay"));
+  o.amsgrad(read_scalar(dict, prefix + "amsgrad") != 0.0);
+}
+
+template <class Options>
+void adam_step(std::vector<OptimizerParamGroup>& groups,
+               std::map<const void*, std::unique_ptr<OptimizerParamState>>& state, bool decoupled) {
+  for (auto& group : groups) {
+    const auto& o = static_cast<const Options&>(group.options());
+    for (const Tensor& p : group.params()) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      auto& slot = state[p.unsafeGetTensorImpl()];
+      if (!slot) slot = std::make_unique<AdamParamState>();
+      adam_update(p, g, static_cast<AdamParamState&>(*slot), o.lr(), std::get<0>(o.betas()), std::get<1>(o.betas()),
+                  o.eps(), o.weight_decay(), o.amsgrad(), decoupled);
+    }
+  }
+}
+
+template void save_adam_options(const AdamOptions&, StateDict&, const std::string&);
+template void save_adam_options(const AdamWOptions&, StateDict&, const std::string&);
+template void load_adam_options(AdamOptions&, const StateDict&, const std::string&);
+template void load_adam_options(AdamWOptions&, const StateDict&, const std::string&);
+template void adam_step<AdamOptions>(std::vector<OptimizerParamGroup>&,
+                                     std::map<const void*, std::unique_ptr<OptimizerParamState>>&, bool);
+template void adam_step<AdamWOptions>(std::vector<OptimizerParamGroup>&,
+                                      std::map<const void*, std::unique_ptr<OptimizerParamState>>&, bool);
+
 // PyTorch's checks, shared with AdamW.
 void validate_adam(double lr, double eps, double beta1, double beta2, double weight_decay) {
   check_option(lr >= 0.0, "learning rate", lr);
@@ -155,17 +191,7 @@ std::unique_ptr<OptimizerParamState> Adam::make_state() const { return std::make
 Tensor Adam::step(LossClosure closure) {
   Tensor loss = evaluate_closure(closure);
   NoGradGuard no_grad;
-  for (auto& group : param_groups_) {
-    const auto& o = static_cast<const AdamOptions&>(group.options());
-    for (const Tensor& p : group.params()) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      auto& slot = state_[key_of(p)];
-      if (!slot) slot = std::make_unique<AdamParamState>();
-      detail::adam_update(p, g, static_cast<AdamParamState&>(*slot), o.lr(), std::get<0>(o.betas()),
-                          std::get<1>(o.betas()), o.eps(), o.weight_decay(), o.amsgrad(), /*decoupled=*/false);
-    }
-  }
+  detail::adam_step<AdamOptions>(param_groups_, state_, /*decoupled=*/false);
   return loss;
 }
 
