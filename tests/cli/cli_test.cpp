@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -298,4 +299,18 @@ TEST(Cli, BenchPrintsImagesPerSecond) {
   const Result r = run("bench --model lenet5 --batch 16 --steps 3 --warmup 1 --threads 1");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "bench framework=cnnkit model=lenet5 batch=16 threads=1 steps=3 images_per_s=")) << r.out;
+}
+
+TEST(Cli, ResumeContinuesTheRun) {
+  const std::string d = test::temp_path("runs/resume");
+  const std::string cfg = tiny_config("resume.yaml", d);
+  ASSERT_EQ(run("train -q " + cfg).code, 0);
+  const Result r = run("train -q " + cfg + " --set epochs=2 --resume " + d);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "resumed from")) << r.out;
+  const std::string csv = read_all(d + "/metrics.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;  // header + epochs 1 and 2
+  const Result missing = run("train -q " + cfg + " --resume " + test::temp_path("runs/none"));
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_TRUE(contains(missing.err, "--resume")) << missing.err;
 }
