@@ -149,13 +149,26 @@ void load_weights(const std::string& path, nn::Module& module) {
     io::load_model_state(path, ck, module);
     return;
   }
-  try {
-    io::load_state_dict(path, module, /*strict=*/true);
-  } catch (const IOError&) {
-    throw;
-  } catch (const Error& e) {
-    throw ValueError("model file " + path + " does not fit this model (saved from another model?): " + e.what());
+  // Name the first difference (Module::load_state_dict lists every key, pages of them for a
+  // ResNet), then load.
+  const io::TensorMap tensors = io::load_safetensors(path);
+  const auto expected = module.state_dict();
+  auto shape = [](IntArrayRef s) { return fmt::format("[{}]", fmt::join(s, ", ")); };
+  for (const auto& item : expected) {
+    const auto it = tensors.find(item.key());
+    if (it == tensors.end())
+      throw ValueError(fmt::format("model file {} was saved from another model: it has no '{}' (the file holds {} "
+                                   "tensors, the model expects {})",
+                                   path, item.key(), tensors.size(), expected.size()));
+    if (it->second.sizes() != item.value().sizes())
+      throw ValueError(fmt::format("model file {} was saved from another model: '{}' has shape {}, the model "
+                                   "expects {}",
+                                   path, item.key(), shape(it->second.sizes()), shape(item.value().sizes())));
   }
+  for (const auto& [key, t] : tensors)
+    if (!expected.contains(key))
+      throw ValueError(fmt::format("model file {} was saved from another model: unexpected tensor '{}'", path, key));
+  module.load_state_dict(tensors, /*strict=*/true);
 }
 
 void save_model(const std::string& path, nn::Module& module, const train::RunConfig& cfg,
@@ -339,15 +352,12 @@ int train(const TrainArgs& args) {
     history = trainer.fit(train_loader, val_loader.get());
   } catch (const train::NonFiniteLossError& e) {
     std::string msg = e.what();
-    msg += fs::exists(checkpoint->last_path(), ec)
-               ? "; the last good checkpoint is " + checkpoint->last_path()
-               : "; no checkpoint had been written yet";
+    if (fs::exists(checkpoint->last_path(), ec) && msg.find(checkpoint->last_path()) == std::string::npos)
+      msg += " The last good checkpoint is " + checkpoint->last_path() + ".";
     throw train::NonFiniteLossError(msg);
   }
 
-  const auto te = Clock::now();
   const train::Metrics test = evaluate(*model, test_loader, loss_fn, static_cast<int64_t>(data.classes.size()));
-  (void)te;
   save_model((fs::path(run_dir) / "model.safetensors").string(), *model, cfg, data.classes);
   const double wall = seconds_since(t0);
 
