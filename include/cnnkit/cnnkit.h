@@ -47,6 +47,12 @@
 #ifndef TORCH_CHECK
 #define TORCH_CHECK(cond, ...) CNNKIT_CHECK(cond, __VA_ARGS__)
 #endif
+#ifndef TORCH_INTERNAL_ASSERT
+#define TORCH_INTERNAL_ASSERT(cond, ...) CNNKIT_ASSERT(cond, "" __VA_ARGS__)
+#endif
+#ifndef AT_ASSERT
+#define AT_ASSERT(cond, ...) CNNKIT_ASSERT(cond, "" __VA_ARGS__)
+#endif
 
 namespace cnnkit {
 namespace autograd {

@@ -174,11 +174,12 @@ TEST(MNIST, ReadsRawAndGzipFilesWithViewsPerExample) {
   EXPECT_EQ(train.size().value(), 12u);
   EXPECT_EQ(train.classes().size(), 10u);
   EXPECT_EQ(train.classes()[3], "3 - three");
-  auto ex = train.get(11);
+  auto ex = train.get(11);  // LibTorch's MNIST: float32 in [0, 1]
   EXPECT_EQ(ex.data.sizes(), IntArrayRef({1, 28, 28}));
-  EXPECT_EQ(ex.data.scalar_type(), kByte);
-  EXPECT_EQ(ex.data.data_ptr<uint8_t>()[0], (11 * 7) % 256);
-  EXPECT_EQ(ex.data.data_ptr<uint8_t>()[300], (11 * 7 + 300) % 256);
+  EXPECT_EQ(ex.data.scalar_type(), kFloat);
+  EXPECT_EQ(ex.data.data_ptr<float>()[0], static_cast<float>((11 * 7) % 256) / 255.0f);
+  EXPECT_EQ(ex.data.data_ptr<float>()[300], static_cast<float>((11 * 7 + 300) % 256) / 255.0f);
+  EXPECT_EQ(train.images().scalar_type(), kByte);
   EXPECT_EQ(ex.target.dim(), 0);
   EXPECT_EQ(ex.target.scalar_type(), kLong);
   EXPECT_EQ(ex.target.item<int64_t>(), 1);
@@ -200,6 +201,7 @@ TEST(MNIST, FindsTorchvisionLayoutAndFashionClassNames) {
   EXPECT_EQ(ds.size().value(), 3u);
   EXPECT_EQ(ds.classes()[0], "T-shirt/top");
   EXPECT_EQ(ds.classes()[9], "Ankle boot");
+  EXPECT_EQ(ds.get(0).data.scalar_type(), kByte);  // torchvision's: uint8 until ToTensor
 }
 
 TEST(MNIST, MissingMismatchedAndCorruptFilesAreIOErrors) {

@@ -204,7 +204,9 @@ namespace datasets {
 
 MNIST::MNIST(const std::string& root, Mode mode) : MNIST(root, mode, "MNIST", {
     "0 - zero", "1 - one", "2 - two", "3 - three", "4 - four",
-    "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"}) {}
+    "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"}) {
+  as_float_ = true;  // LibTorch's MNIST gives float images in [0, 1]
+}
 
 MNIST::MNIST(const std::string& root, Mode mode, const std::string& name, std::vector<std::string> classes)
     : mode_(mode), classes_(std::move(classes)) {
@@ -242,7 +244,16 @@ Example<> MNIST::get(size_t index) {
   CNNKIT_CHECK(index < static_cast<size_t>(n), "MNIST: index ", index, " out of range for a dataset of ", n,
                " examples");
   int64_t i = static_cast<int64_t>(index);
-  return {images_.select(0, i), targets_.select(0, i)};
+  Tensor image = images_.select(0, i);
+  if (as_float_) {
+    // The same float as ToTensor and LibTorch: byte / 255.0f, rounded once.
+    Tensor f = cnnkit::empty(image.sizes(), TensorOptions(kFloat));
+    const uint8_t* in = image.data_ptr<uint8_t>();
+    float* out = f.data_ptr<float>();
+    for (int64_t k = 0; k < f.numel(); ++k) out[k] = static_cast<float>(in[k]) / 255.0f;
+    return {f, targets_.select(0, i)};
+  }
+  return {image, targets_.select(0, i)};
 }
 
 std::optional<size_t> MNIST::size() const { return static_cast<size_t>(images_.size(0)); }

@@ -4,6 +4,7 @@
 //   auto train = data::datasets::FashionMNIST("/usr/share/datasets/fashion-mnist");
 //   auto test  = data::datasets::FashionMNIST(root, data::datasets::MNIST::Mode::kTest);
 //   auto ex = train.get(0);   // ex.data (1, 28, 28) uint8, ex.target 0-dim int64 (9: "Ankle boot")
+//   auto m = data::datasets::MNIST(root).get(0);   // m.data (1, 28, 28) float32 in [0, 1]
 //   Tensor any = data::read_idx("t10k-labels-idx1-ubyte.gz");   // (10000) uint8
 //
 // Files: train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
@@ -11,8 +12,11 @@
 // the magic bytes decide), found in `root`, or in root/<MNIST|FashionMNIST>/raw as
 // torchvision lays them out.
 //
-// Difference from LibTorch: images stay uint8 (as torchvision's dataset gives them before
-// ToTensor), so apply transforms::ToTensor() (to float in [0, 1]) in the pipeline. Loading
+// Each class gives images as its namesake does: MNIST is LibTorch's (float32 in [0, 1], so
+// LibTorch's `MNIST(root).map(Normalize<>(0.1307, 0.3081)).map(Stack<>())` works unchanged);
+// FashionMNIST is torchvision's (uint8, apply transforms::ToTensor(), which also passes
+// float images through, so a torchvision pipeline works on either). Pixels are kept as
+// uint8 in memory either way. Loading
 // reads each file whole and copies the pixels once; get(i) returns views into the loaded
 // tensors (transforms never write into their input), so it is thread-safe and costs no copy.
 #pragma once
@@ -49,7 +53,8 @@ class MNIST : public Dataset<MNIST>, public Labeled {
   // label files disagree on the number of examples.
   explicit MNIST(const std::string& root, Mode mode = Mode::kTrain);
 
-  Example<> get(size_t index) override;  // data (1, H, W) uint8, target 0-dim int64
+  // data (1, H, W): float32 in [0, 1] for MNIST, uint8 for FashionMNIST; target 0-dim int64.
+  Example<> get(size_t index) override;
   std::optional<size_t> size() const override;
   std::vector<std::string> classes() const override { return classes_; }
   std::vector<int64_t> labels() const override;
@@ -63,6 +68,7 @@ class MNIST : public Dataset<MNIST>, public Labeled {
 
  private:
   Mode mode_;
+  bool as_float_ = false;
   std::vector<std::string> classes_;
   Tensor images_;
   Tensor targets_;
