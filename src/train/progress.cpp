@@ -142,7 +142,8 @@ void ProgressBar::on_batch_end(Trainer& trainer, const BatchLogs& l) {
   if (last || (l.batch + 1) % every != 0) return;
   out_ << batch_line(l, trainer.options().epochs(),
                      std::chrono::duration<double>(Clock::now() - epoch_start_).count())
-       << '\n';
+       << '\n'
+       << std::flush;  // a log file followed with `tail -f` sees each line as it is written
   ++draws_;
 }
 
