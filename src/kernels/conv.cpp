@@ -51,12 +51,7 @@ enum Slot {
 };
 float* scratch(Slot slot, size_t bytes) {
   thread_local std::unique_ptr<Storage> buf[kNumSlots];
-  auto& b = buf[slot];
-  if (!b || b->nbytes() < bytes) {
-    b.reset();  // free before allocating the larger one
-    b = std::make_unique<Storage>(std::max<size_t>(bytes, 64));
-  }
-  return static_cast<float*>(b->data());
+  return static_cast<float*>(onednn::grow_scratch(buf[slot], bytes));
 }
 
 // ---- oneDNN -------------------------------------------------------------------------------

@@ -658,11 +658,7 @@ int64_t logical_numel(const dnnl::memory::desc& md) {
 // Per-thread grow-only scratch for a gradient reordered into the data's layout.
 void* layout_scratch(size_t bytes) {
   thread_local std::unique_ptr<Storage> buf;
-  if (!buf || buf->nbytes() < bytes) {
-    buf.reset();
-    buf = std::make_unique<Storage>(std::max<size_t>(bytes, 64));
-  }
-  return buf->data();
+  return onednn::grow_scratch(buf, bytes);
 }
 }  // namespace
 

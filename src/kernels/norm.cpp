@@ -474,12 +474,7 @@ using dnnl::memory;
 enum Slot { kPad, kDiffDst, kUnused, kNumSlots };
 void* bn_scratch(Slot slot, size_t bytes) {
   thread_local std::unique_ptr<Storage> buf[kNumSlots];
-  auto& b = buf[slot];
-  if (!b || b->nbytes() < bytes) {
-    b.reset();
-    b = std::make_unique<Storage>(std::max<size_t>(bytes, 64));
-  }
-  return b->data();
+  return onednn::grow_scratch(buf[slot], bytes);
 }
 
 dnnl::normalization_flags bn_flags(const float* weight, const float* bias, bool global_stats) {

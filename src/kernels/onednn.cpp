@@ -2,10 +2,10 @@
 // layouts (Layout, layout_of, as_layout).
 #include "cnnkit/kernels/onednn.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <mutex>
 #include <unordered_map>
 
@@ -52,6 +52,14 @@ size_t cache_size() {
 void clear_cache() {
   std::lock_guard<std::mutex> lock(cache_mutex());
   cache().clear();
+}
+
+void* grow_scratch(std::unique_ptr<Storage>& buf, size_t bytes) {
+  if (!buf || buf->nbytes() < bytes) {
+    buf.reset();  // free before allocating the larger one
+    buf = std::make_unique<Storage>(std::max<size_t>(bytes, 64));
+  }
+  return buf->data();
 }
 
 bool verbose() {

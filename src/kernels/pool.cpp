@@ -119,12 +119,7 @@ inline int64_t adaptive_end(int64_t o, int64_t in, int64_t out) {
 enum Slot { kSrc, kDst, kScratchpad, kNumSlots };
 void* scratch(Slot slot, size_t bytes) {
   thread_local std::unique_ptr<Storage> buf[kNumSlots];
-  auto& b = buf[slot];
-  if (!b || b->nbytes() < bytes) {
-    b.reset();
-    b = std::make_unique<Storage>(std::max<size_t>(bytes, 64));
-  }
-  return b->data();
+  return onednn::grow_scratch(buf[slot], bytes);
 }
 
 // Scratchpads from the calling thread's scratch (see kernels/conv.cpp).

@@ -61,6 +61,12 @@ T& cached(const Key& key, Make&& make) {
 }
 size_t cache_size();
 void clear_cache();
+
+// Per-thread, grow-only scratch memory for data that lives only during one kernel call
+// (blocked copies, im2col columns, scratchpads), so a steady-state step allocates none:
+//   thread_local std::unique_ptr<Storage> buf[kNumSlots];   // one set per kernel family
+//   float* col = static_cast<float*>(grow_scratch(buf[kCol], bytes));
+void* grow_scratch(std::unique_ptr<Storage>& buf, size_t bytes);
 bool verbose();
 // Logs which implementation a primitive descriptor picked (when CNNKIT_VERBOSE is set).
 void log_impl(const char* what, const std::string& impl_info);
