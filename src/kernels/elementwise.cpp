@@ -698,6 +698,12 @@ void eltwise_backward(onednn::LayoutPtr* diff_src, const onednn::Operand& diff_d
                                     {DNNL_ARG_DIFF_SRC, (*diff_src)->memory()}});
 }
 
+void add_contiguous(float* out, const float* a, const float* b, int64_t n, float alpha) {
+  parallel_for(n, kCheapGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) out[i] = a[i] + alpha * b[i];
+  });
+}
+
 // ---- plain activation loops -------------------------------------------------------------
 
 namespace {

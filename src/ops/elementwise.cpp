@@ -9,6 +9,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/kernels/elementwise.h"
+#include "cnnkit/kernels/onednn.h"
 #include "cnnkit/ops/factory.h"
 #include "elementwise_internal.h"
 
@@ -395,8 +396,29 @@ struct ReduceTo {
 
 // ---- arithmetic -----------------------------------------------------------------------------
 
+namespace {
+// A residual add (ResNet's relu(body(x) + shortcut(x))) of two float tensors that two oneDNN
+// ops left in the same blocked layout: added in that layout, so the result goes on to the
+// next oneDNN op without reorders. Null when the operands are not both kept alike.
+Tensor add_kept_layouts(const Tensor& a, const Tensor& b, double alpha) {
+  namespace dnn = kernels::onednn;
+  if (a.dtype() != kFloat || b.dtype() != kFloat || a.sizes() != b.sizes()) return Tensor();
+  dnn::LayoutPtr al = dnn::layout_of(*a.unsafeGetTensorImpl());
+  if (!al) return Tensor();
+  dnn::LayoutPtr bl = dnn::layout_of(*b.unsafeGetTensorImpl());
+  if (!bl || !(al->desc() == bl->desc())) return Tensor();
+  auto ol = std::make_shared<dnn::Layout>(al->desc());
+  kernels::add_contiguous(ol->data(), al->data(), bl->data(),
+                          static_cast<int64_t>(al->desc().get_size() / sizeof(float)), static_cast<float>(alpha));
+  Tensor out = empty(a.sizes(), kFloat);
+  out.unsafeGetTensorImpl()->storage->set_layout(std::move(ol));
+  return out;
+}
+}  // namespace
+
 Tensor add(const Tensor& a, const Tensor& b, double alpha) {
-  Tensor out = binary_forward(a, b, BinaryOp::kAdd, alpha, "add");
+  Tensor out = add_kept_layouts(a, b, alpha);
+  if (!out.defined()) out = binary_forward(a, b, BinaryOp::kAdd, alpha, "add");
   if (autograd::needs_grad({a, b})) {
     autograd::record("AddBackward0", {a, b}, {out},
                      [na = a.requires_grad(), nb = b.requires_grad(), alpha, sa = ReduceTo(a, out),

@@ -97,6 +97,10 @@ void lerp(float* out, const float* a, const float* end, const Loop& loop, float 
 // 2 operands (out with stride 0 on reduced dims, g). out must be zeroed by the caller.
 void sum_to(float* out, const float* g, const Loop& loop);
 
+// out = a + alpha * b over n contiguous floats: the residual add of two tensors kept in the
+// same oneDNN layout (their padded elements are zeros in both and stay zeros).
+void add_contiguous(float* out, const float* a, const float* b, int64_t n, float alpha);
+
 // ---- activations over n contiguous floats ---------------------------------------------
 
 // The oneDNN eltwise algorithms cnnkit uses (mapped to dnnl::algorithm inside).
