@@ -20,6 +20,7 @@
 #include "cnnkit/data/datasets/image_folder.h"
 #include "cnnkit/data/datasets/mnist.h"
 #include "cnnkit/data/datasets/npy.h"
+#include "cnnkit/io/file.h"
 #include "cnnkit/models/yaml_util.h"
 #include "cnnkit/models/builder.h"
 #include "cnnkit/nn/modules/loss.h"
@@ -780,17 +781,7 @@ std::string to_yaml_string(const RunConfig& cfg) {
 }
 
 void save_resolved_config(const RunConfig& cfg, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    CNNKIT_CHECK_IO(out.good(), "cannot write ", tmp);
-    out << to_yaml_string(cfg);
-    out.flush();
-    CNNKIT_CHECK_IO(out.good(), "cannot write ", tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  CNNKIT_CHECK_IO(!ec, "cannot rename ", tmp, " to ", path, ": ", ec.message());
+  io::write_file_atomic(path, to_yaml_string(cfg), "save_resolved_config");
 }
 
 }  // namespace cnnkit::train

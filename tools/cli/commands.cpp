@@ -25,6 +25,7 @@
 #include "cnnkit/data/image.h"
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/io/checkpoint.h"
+#include "cnnkit/io/file.h"
 #include "cnnkit/io/safetensors.h"
 #include "cnnkit/models/summary.h"
 #include "cnnkit/models/zoo.h"
@@ -381,11 +382,7 @@ int train(const TrainArgs& args) {
   summary << "confusion matrix (rows: true class, columns: predicted)\n"
           << test.confusion_matrix_string(data.classes) << "\n";
   summary << "wall time " << train::format_duration(wall) << "\n";
-  {
-    std::ofstream f(fs::path(run_dir) / "summary.txt");
-    f << summary.str();
-    CNNKIT_CHECK_IO(f.good(), "cannot write ", run_dir, "/summary.txt");
-  }
+  io::write_file_atomic((fs::path(run_dir) / "summary.txt").string(), summary.str(), "train");
   out << "wrote " << run_dir << "/{config.yaml, metrics.csv, checkpoints/, model.safetensors, summary.txt}\n";
   out << train::summary_line("test", test, wall) << std::endl;
   return 0;
