@@ -245,7 +245,7 @@ TEST(DataLoader, PrefetchIsBoundedByWorkersTimesPrefetchFactor) {
 TEST(DataLoader, DestroyingMidEpochStopsAndJoinsItsThreads) {
   size_t before = thread_count();
   Slow slow;
-  slow.sleep_us = 2000;
+  slow.sleep_us = 25000;
   auto start = std::chrono::steady_clock::now();
   {
     data::DataLoader loader(std::make_shared<Slow>(slow), data::DataLoaderOptions(2).workers(3));
@@ -257,7 +257,7 @@ TEST(DataLoader, DestroyingMidEpochStopsAndJoinsItsThreads) {
     EXPECT_EQ(thread_count(), before + 3);
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_LT(seconds, 2.0);  // a full pass would take 400 * 2 ms / 3
+  EXPECT_LT(seconds, 1.5);  // a full pass would take 400 * 25 ms / 3 = 3.3 s
   EXPECT_EQ(thread_count(), before);
 }
 
