@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -26,6 +27,9 @@ namespace cnnkit {
 
 namespace autograd {
 struct Node;
+}
+namespace indexing {
+class TensorIndex;  // cnnkit/ops/indexing.h
 }
 
 // A second copy of a storage's values in a kernel library's own layout (oneDNN's blocked
@@ -357,6 +361,16 @@ class Tensor {
   Tensor softmax(int64_t dim, std::optional<ScalarType> dtype = std::nullopt) const;
   Tensor log_softmax(int64_t dim, std::optional<ScalarType> dtype = std::nullopt) const;
   Tensor index_select(int64_t dim, const Tensor& index) const;
+  // x.index({Slice(), 0, None, mask}) == Python's x[:, 0, None, mask] (cnnkit/ops/indexing.h).
+  Tensor index(std::initializer_list<indexing::TensorIndex> indices) const;
+  Tensor index(const std::vector<indexing::TensorIndex>& indices) const;
+  // x.index_put_({mask}, 0) == Python's x[mask] = 0; the value broadcasts to the indexed shape.
+  Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, const Tensor& value);
+  Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, double value);
+  Tensor& index_put_(const std::vector<indexing::TensorIndex>& indices, const Tensor& value);
+  Tensor& index_put_(const std::vector<indexing::TensorIndex>& indices, double value);
+  Tensor nonzero() const;
+  Tensor masked_select(const Tensor& mask) const;
   Tensor gather(int64_t dim, const Tensor& index) const;
   Tensor one_hot(int64_t num_classes) const;
 

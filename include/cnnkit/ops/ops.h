@@ -6,6 +6,7 @@
 #include "cnnkit/ops/dropout.h"
 #include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/factory.h"
+#include "cnnkit/ops/indexing.h"
 #include "cnnkit/ops/linalg.h"
 #include "cnnkit/ops/loss.h"
 #include "cnnkit/ops/norm.h"
