@@ -292,6 +292,7 @@ void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, 
 Tensor Tensor::detach() const {
   auto d = std::make_shared<TensorImpl>();
   d->storage = impl().storage;
+  d->alias = AliasMark(d->storage.get(), AliasMark::Kind::kDetached);
   d->sizes = impl().sizes;
   d->strides = impl().strides;
   d->offset = impl().offset;

@@ -231,6 +231,44 @@ void check_inplace(const Tensor& self, const char* name) {
                "op, or detach() first.");
 }
 
+bool records_inplace(const Tensor& self, std::initializer_list<const Tensor*> others, const char* name) {
+  if (!autograd::GradMode::is_enabled()) return false;
+  bool any = self.requires_grad();
+  for (const Tensor* t : others) any = any || (t->defined() && t->requires_grad());
+  if (!any) return false;
+  CNNKIT_CHECK(!(self.is_leaf() && self.requires_grad()), name,
+               ": a leaf Variable that requires grad is being used in an in-place operation. (Wrap it in "
+               "NoGradGuard, or use the out-of-place op.)");
+  CNNKIT_CHECK(self.unsafeGetTensorImpl()->alias.kind() == AliasMark::Kind::kNone, name,
+               ": in-place operation on a view or detached alias under autograd: cnnkit would not update the "
+               "history of the tensor it aliases. Use the out-of-place op, or clone() first.");
+  CNNKIT_CHECK_TYPE(self.dtype() == kFloat, name, ": result type Float can't be cast to the desired output type ",
+                    self.dtype());
+  return true;
+}
+
+Tensor& rebase_inplace(Tensor& self, const Tensor& result, const char* name) {
+  CNNKIT_CHECK_SHAPE(result.sizes() == self.sizes(), name, ": output with shape ", self.sizes(),
+                     " doesn't match the broadcast shape ", result.sizes());
+  TensorImpl& me = *self.unsafeGetTensorImpl();
+  const TensorImpl& r = *result.unsafeGetTensorImpl();
+  if (me.storage->live_views() == 0) {
+    me.storage = r.storage;
+    me.sizes = r.sizes;
+    me.strides = r.strides;
+    me.offset = r.offset;
+  } else {
+    CNNKIT_CHECK(me.storage->live_detached() == 0, name,
+                 ": this tensor has views, and its values are saved for a backward pass that needs them, so "
+                 "cnnkit cannot record the in-place operation. Use the out-of-place op.");
+    NoGradGuard no_grad;
+    copy_into(self, result.detach(), name);
+  }
+  me.grad_fn = r.grad_fn;
+  me.output_nr = r.output_nr;
+  return self;
+}
+
 namespace {
 // Common preamble of every in-place op: grad check, no self-overlap, shape check.
 void prepare_inplace(const Tensor& self, std::initializer_list<const Tensor*> others, const char* name) {

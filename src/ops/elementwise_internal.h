@@ -24,9 +24,21 @@ Tensor scalar_forward(const Tensor& a, double s, kernels::BinaryOp op, bool scal
 Tensor unary_forward(const Tensor& a, kernels::UnaryOp op, const char* name);
 
 // In-place drivers: write through self's strides (self may be a non-contiguous view).
-// check_inplace throws ValueError when grad mode is on and self requires grad, because
-// cnnkit records no in-place op and the gradient would silently be wrong.
+// check_inplace throws ValueError when grad mode is on and self requires grad: the drivers
+// record nothing, so the gradient would silently be wrong.
 void check_inplace(const Tensor& self, const char* name);
+
+// In-place ops under autograd (x += y where x or y requires grad), recorded as PyTorch does
+// by rebasing self's history: the Tensor methods ask records_inplace() first and, when it
+// says so, compute the op out of place from self (so the new node's edges lead to self's
+// old history) and hand self the result with rebase_inplace(). When no view shows self's
+// storage, self takes the result's storage and whatever backward saved of the old values
+// stays intact; when views do, the values are written through so that they see them.
+// records_inplace throws, with the op's name, where that cannot be right: a leaf that
+// requires grad (as PyTorch), self a view or detached alias (its base would not learn of
+// the op), and views of a storage that backward also saved.
+bool records_inplace(const Tensor& self, std::initializer_list<const Tensor*> others, const char* name);
+Tensor& rebase_inplace(Tensor& self, const Tensor& result, const char* name);
 void binary_inplace(const Tensor& self, const Tensor& other, kernels::BinaryOp op, double alpha, const char* name);
 void scalar_inplace(const Tensor& self, double s, kernels::BinaryOp op, const char* name);
 void unary_inplace(const Tensor& self, kernels::UnaryOp op, const char* name);

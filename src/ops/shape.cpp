@@ -27,6 +27,7 @@ using autograd::record;
 Tensor make_view(const Tensor& a, std::vector<int64_t> sizes, std::vector<int64_t> strides, int64_t offset) {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = a.unsafeGetTensorImpl()->storage;
+  impl->alias = AliasMark(impl->storage.get(), AliasMark::Kind::kView);
   impl->sizes = std::move(sizes);
   impl->strides = std::move(strides);
   impl->offset = offset;

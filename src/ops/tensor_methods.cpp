@@ -1,8 +1,9 @@
 // The Tensor member functions of the element-wise, conversion and activation families
 // (declared in core/tensor.h, defined in the ops layer as ATen does) and the free operators.
 // Out-of-place methods forward to the differentiable free functions; in-place methods write
-// through self's strides and record nothing (see check_inplace). Views, reductions, linear
-// algebra and indexing methods live with their own families.
+// through self's strides. Views, reductions, linear
+// algebra and indexing methods live with their own families. Under autograd, in-place
+// methods are recorded by rebasing self's history (ed::records_inplace).
 #include <cmath>
 #include <mutex>
 
@@ -59,12 +60,14 @@ Tensor Tensor::clone() const {
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor& Tensor::copy_(const Tensor& src, bool /*non_blocking*/) {
+  if (ed::records_inplace(*this, {&src}, "copy_")) return ed::rebase_inplace(*this, src.to(dtype()).expand(sizes()).clone(), "copy_");
   ed::check_inplace(*this, "copy_");
   ed::copy_into(*this, src, "copy_");
   return *this;
 }
 
 Tensor& Tensor::fill_(double value) {
+  if (ed::records_inplace(*this, {}, "fill_")) return ed::rebase_inplace(*this, full_like(*this, value), "fill_");
   ed::check_inplace(*this, "fill_");
   if (numel() == 0) return *this;
   kernels::fill(data_ptr(), kernels::make_loop(sizes(), {strides().data()}), dtype(), value);
@@ -161,58 +164,72 @@ Tensor Tensor::isfinite() const { return cnnkit::isfinite(*this); }
 // ---- in-place ----------------------------------------------------------------------------------
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  if (ed::records_inplace(*this, {&other}, "add_")) return ed::rebase_inplace(*this, add(other, alpha), "add_");
   ed::binary_inplace(*this, other, BinaryOp::kAdd, alpha, "add_");
   return *this;
 }
 Tensor& Tensor::add_(double other, double alpha) {
+  if (ed::records_inplace(*this, {}, "add_")) return ed::rebase_inplace(*this, add(other, alpha), "add_");
   ed::scalar_inplace(*this, alpha * other, BinaryOp::kAdd, "add_");
   return *this;
 }
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
+  if (ed::records_inplace(*this, {&other}, "sub_")) return ed::rebase_inplace(*this, sub(other, alpha), "sub_");
   ed::binary_inplace(*this, other, BinaryOp::kSub, alpha, "sub_");
   return *this;
 }
 Tensor& Tensor::sub_(double other, double alpha) {
+  if (ed::records_inplace(*this, {}, "sub_")) return ed::rebase_inplace(*this, sub(other, alpha), "sub_");
   ed::scalar_inplace(*this, alpha * other, BinaryOp::kSub, "sub_");
   return *this;
 }
 Tensor& Tensor::mul_(const Tensor& other) {
+  if (ed::records_inplace(*this, {&other}, "mul_")) return ed::rebase_inplace(*this, mul(other), "mul_");
   ed::binary_inplace(*this, other, BinaryOp::kMul, 1, "mul_");
   return *this;
 }
 Tensor& Tensor::mul_(double other) {
+  if (ed::records_inplace(*this, {}, "mul_")) return ed::rebase_inplace(*this, mul(other), "mul_");
   ed::scalar_inplace(*this, other, BinaryOp::kMul, "mul_");
   return *this;
 }
 Tensor& Tensor::div_(const Tensor& other) {
+  if (ed::records_inplace(*this, {&other}, "div_")) return ed::rebase_inplace(*this, div(other), "div_");
   ed::binary_inplace(*this, other, BinaryOp::kDiv, 1, "div_");
   return *this;
 }
 Tensor& Tensor::div_(double other) {
+  if (ed::records_inplace(*this, {}, "div_")) return ed::rebase_inplace(*this, div(other), "div_");
   ed::scalar_inplace(*this, other, BinaryOp::kDiv, "div_");
   return *this;
 }
 Tensor& Tensor::pow_(double exponent) {
+  if (ed::records_inplace(*this, {}, "pow_")) return ed::rebase_inplace(*this, pow(exponent), "pow_");
   ed::scalar_inplace(*this, exponent, BinaryOp::kPow, "pow_");
   return *this;
 }
 Tensor& Tensor::sqrt_() {
+  if (ed::records_inplace(*this, {}, "sqrt_")) return ed::rebase_inplace(*this, sqrt(), "sqrt_");
   ed::unary_inplace(*this, UnaryOp::kSqrt, "sqrt_");
   return *this;
 }
 Tensor& Tensor::neg_() {
+  if (ed::records_inplace(*this, {}, "neg_")) return ed::rebase_inplace(*this, neg(), "neg_");
   ed::unary_inplace(*this, UnaryOp::kNeg, "neg_");
   return *this;
 }
 Tensor& Tensor::exp_() {
+  if (ed::records_inplace(*this, {}, "exp_")) return ed::rebase_inplace(*this, exp(), "exp_");
   ed::unary_inplace(*this, UnaryOp::kExp, "exp_");
   return *this;
 }
 Tensor& Tensor::abs_() {
+  if (ed::records_inplace(*this, {}, "abs_")) return ed::rebase_inplace(*this, abs(), "abs_");
   ed::unary_inplace(*this, UnaryOp::kAbs, "abs_");
   return *this;
 }
 Tensor& Tensor::sign_() {
+  if (ed::records_inplace(*this, {}, "sign_")) return ed::rebase_inplace(*this, sign(), "sign_");
   ed::unary_inplace(*this, UnaryOp::kSign, "sign_");
   return *this;
 }
@@ -233,42 +250,52 @@ void activation_inplace(Tensor& self, kernels::Eltwise alg, UnaryOp fallback, co
 }  // namespace
 
 Tensor& Tensor::relu_() {
+  if (ed::records_inplace(*this, {}, "relu_")) return ed::rebase_inplace(*this, relu(), "relu_");
   activation_inplace(*this, kernels::Eltwise::kRelu, UnaryOp::kRelu, "relu_");
   return *this;
 }
 Tensor& Tensor::sigmoid_() {
+  if (ed::records_inplace(*this, {}, "sigmoid_")) return ed::rebase_inplace(*this, sigmoid(), "sigmoid_");
   activation_inplace(*this, kernels::Eltwise::kLogistic, UnaryOp::kSigmoid, "sigmoid_");
   return *this;
 }
 Tensor& Tensor::tanh_() {
+  if (ed::records_inplace(*this, {}, "tanh_")) return ed::rebase_inplace(*this, tanh(), "tanh_");
   activation_inplace(*this, kernels::Eltwise::kTanh, UnaryOp::kTanh, "tanh_");
   return *this;
 }
 Tensor& Tensor::clamp_(std::optional<double> min, std::optional<double> max) {
+  if (ed::records_inplace(*this, {}, "clamp_")) return ed::rebase_inplace(*this, clamp(min, max), "clamp_");
   ed::clamp_inplace(*this, min, max, "clamp_");
   return *this;
 }
 Tensor& Tensor::clamp_min_(double min) {
+  if (ed::records_inplace(*this, {}, "clamp_min_")) return ed::rebase_inplace(*this, clamp_min(min), "clamp_min_");
   ed::clamp_inplace(*this, min, std::nullopt, "clamp_min_");
   return *this;
 }
 Tensor& Tensor::clamp_max_(double max) {
+  if (ed::records_inplace(*this, {}, "clamp_max_")) return ed::rebase_inplace(*this, clamp_max(max), "clamp_max_");
   ed::clamp_inplace(*this, std::nullopt, max, "clamp_max_");
   return *this;
 }
 Tensor& Tensor::addcmul_(const Tensor& t1, const Tensor& t2, double value) {
+  if (ed::records_inplace(*this, {&t1, &t2}, "addcmul_")) return ed::rebase_inplace(*this, add(t1 * t2, value), "addcmul_");
   ed::addc_inplace(*this, t1, t2, value, false, "addcmul_");
   return *this;
 }
 Tensor& Tensor::addcdiv_(const Tensor& t1, const Tensor& t2, double value) {
+  if (ed::records_inplace(*this, {&t1, &t2}, "addcdiv_")) return ed::rebase_inplace(*this, add(t1 / t2, value), "addcdiv_");
   ed::addc_inplace(*this, t1, t2, value, true, "addcdiv_");
   return *this;
 }
 Tensor& Tensor::lerp_(const Tensor& end, double weight) {
+  if (ed::records_inplace(*this, {&end}, "lerp_")) return ed::rebase_inplace(*this, add(end - *this, weight), "lerp_");
   ed::lerp_inplace(*this, end, weight);
   return *this;
 }
 Tensor& Tensor::masked_fill_(const Tensor& mask, double value) {
+  if (ed::records_inplace(*this, {}, "masked_fill_")) return ed::rebase_inplace(*this, masked_fill(mask, value), "masked_fill_");
   ed::masked_fill_inplace(*this, mask, value);
   return *this;
 }

@@ -126,6 +126,104 @@ TEST(LibTorchCompat, EverydayTensorApi) {
   expect_near_all(w.grad(), {2 * (1 * 6 + 4 * 15), 2 * (2 * 6 + 5 * 15), 2 * (3 * 6 + 6 * 15)}, 1e-6, 1e-4);
 }
 
+// A ResNet-style LibTorch program: ModuleList of blocks with `out += shortcut` and
+// in-place ReLU, init through modules() and as<>(), Nesterov SGD + StepLR + clipping,
+// label smoothing, and Python-style indexing on the results.
+struct BlockImpl : cnnkit::nn::Module {
+  BlockImpl(int64_t in, int64_t out, int64_t stride)
+      : conv1(cnnkit::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)),
+        bn1(cnnkit::nn::BatchNorm2dOptions(out).momentum(0.1).eps(1e-5)),
+        conv2(cnnkit::nn::Conv2dOptions(out, out, 3).stride(1).padding(1).bias(false)),
+        bn2(out) {
+    register_module("conv1", conv1);
+    register_module("bn1", bn1);
+    register_module("conv2", conv2);
+    register_module("bn2", bn2);
+    if (stride != 1 || in != out) {
+      shortcut = register_module("shortcut", cnnkit::nn::Sequential(
+          cnnkit::nn::Conv2d(cnnkit::nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
+          cnnkit::nn::BatchNorm2d(out)));
+    }
+  }
+  cnnkit::Tensor forward(cnnkit::Tensor x) {
+    auto out = cnnkit::relu(bn1(conv1(x)));
+    out = bn2(conv2(out));
+    out += shortcut ? shortcut->forward(x) : x;
+    return out.relu_();
+  }
+  cnnkit::nn::Conv2d conv1, conv2;
+  cnnkit::nn::BatchNorm2d bn1, bn2;
+  cnnkit::nn::Sequential shortcut{nullptr};
+};
+TORCH_MODULE(Block);
+
+struct ResNetImpl : cnnkit::nn::Module {
+  ResNetImpl() {
+    stem = register_module("stem", cnnkit::nn::Sequential(
+        cnnkit::nn::Conv2d(cnnkit::nn::Conv2dOptions(3, 8, 3).padding(1)), cnnkit::nn::BatchNorm2d(8),
+        cnnkit::nn::ReLU(cnnkit::nn::ReLUOptions().inplace(true))));
+    blocks = register_module("blocks", cnnkit::nn::ModuleList());
+    blocks->push_back(Block(8, 8, 1));
+    blocks->push_back(Block(8, 16, 2));
+    fc = register_module("fc", cnnkit::nn::Linear(16, 10));
+  }
+  cnnkit::Tensor forward(cnnkit::Tensor x) {
+    x = stem->forward(x);
+    for (const auto& b : *blocks) x = b->as<Block>()->forward(x);
+    return fc(cnnkit::adaptive_avg_pool2d(x, {1, 1}).flatten(1));
+  }
+  cnnkit::nn::Sequential stem{nullptr};
+  cnnkit::nn::ModuleList blocks{nullptr};
+  cnnkit::nn::Linear fc{nullptr};
+};
+TORCH_MODULE(ResNet);
+
+TEST(LibTorchCompat, ResNetStyleProgramWithInPlaceOpsAndIndexing) {
+  using namespace cnnkit::indexing;
+  cnnkit::manual_seed(1);
+  ResNet net;
+  int convs = 0;
+  for (auto& m : net->modules(/*include_self=*/false)) {
+    if (auto* c = m->as<cnnkit::nn::Conv2d>()) {
+      cnnkit::nn::init::kaiming_normal_(c->weight, 0.0, cnnkit::kFanOut, cnnkit::kReLU);
+      ++convs;
+    } else if (auto* bn = m->as<cnnkit::nn::BatchNorm2d>()) {
+      cnnkit::nn::init::constant_(bn->weight, 1);
+      cnnkit::nn::init::constant_(bn->bias, 0);
+    }
+  }
+  EXPECT_EQ(convs, 6);
+  cnnkit::optim::SGD opt(net->parameters(), cnnkit::optim::SGDOptions(0.05).momentum(0.9).nesterov(true));
+  cnnkit::optim::StepLR sched(opt, /*step_size=*/10, /*gamma=*/0.5);
+  cnnkit::nn::CrossEntropyLoss criterion(cnnkit::nn::CrossEntropyLossOptions().label_smoothing(0.1));
+  auto x = cnnkit::randn({16, 3, 8, 8});
+  auto y = cnnkit::randint(0, 10, {16}, cnnkit::TensorOptions().dtype(cnnkit::kInt64));
+  float first = 0, last = 0;
+  for (int step = 0; step < 30; ++step) {
+    opt.zero_grad();
+    auto loss = criterion(net->forward(x), y);
+    loss.backward();
+    cnnkit::nn::utils::clip_grad_norm_(net->parameters(), 5.0);
+    opt.step();
+    sched.step();
+    (step == 0 ? first : last) = loss.item<float>();
+  }
+  EXPECT_LT(last, 0.5 * first) << "memorising 16 examples: loss " << first << " -> " << last;
+  for (const auto& p : net->parameters()) EXPECT_TRUE(p.grad().defined());
+
+  cnnkit::NoGradGuard no_grad;
+  net->eval();
+  auto logits = net->forward(x);
+  auto correct = logits.argmax(1).eq(y);
+  EXPECT_EQ(logits.index({correct}).size(0), correct.sum().item<int64_t>());
+  EXPECT_TRUE(logits.index({Slice(), 0}).equal(logits.select(1, 0)));
+  EXPECT_TRUE(logits.index({Slice(None, 4), Slice(2, None, 3)}).equal(logits.slice(0, 0, 4).slice(1, 2, 10, 3)));
+  auto top = logits.index({cnnkit::arange(16), y});  // each example's true-class logit
+  for (int64_t i = 0; i < 16; ++i) EXPECT_EQ(top[i].item<float>(), logits[i][y[i].item<int64_t>()].item<float>());
+  logits.index_put_({logits < 0}, 0.0);
+  EXPECT_GE(logits.min().item<float>(), 0.0f);
+}
+
 TEST(LibTorchCompat, SequentialAndFunctional) {
   namespace F = cnnkit::nn::functional;
   cnnkit::manual_seed(1);

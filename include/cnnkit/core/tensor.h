@@ -57,6 +57,12 @@ class Storage {
   }
   size_t nbytes() const { return nbytes_; }
 
+  // How many live TensorImpls other than its owner show this storage: views (view ops)
+  // and detached aliases (detach(), which is also how backward functions save tensors).
+  // In-place ops under autograd consult them (see AliasMark, src/ops/elementwise.cpp).
+  int live_views() const { return views_.load(std::memory_order_acquire); }
+  int live_detached() const { return detached_.load(std::memory_order_acquire); }
+
   // The layout copy, if any (kernels check it before falling back to data()).
   const std::shared_ptr<StorageLayout>& layout() const { return layout_; }
   // Makes `layout` the truth for this storage's values (the plain bytes become stale).
@@ -72,6 +78,45 @@ class Storage {
   bool owned_;
   mutable std::shared_ptr<StorageLayout> layout_;
   mutable std::atomic<bool> has_layout_{false};
+  std::atomic<int> views_{0}, detached_{0};
+  friend class AliasMark;
+};
+
+// Marks a TensorImpl that aliases another one's Storage, counted in the Storage while the
+// impl lives (copies of the impl count again). Declared after `storage` in TensorImpl, so
+// it is released before the storage it points to.
+class AliasMark {
+ public:
+  enum class Kind : uint8_t { kNone, kView, kDetached };
+  AliasMark() = default;
+  AliasMark(Storage* storage, Kind kind) : storage_(storage), kind_(kind) { acquire(); }
+  AliasMark(const AliasMark& o) : storage_(o.storage_), kind_(o.kind_) { acquire(); }
+  AliasMark& operator=(const AliasMark& o) {
+    if (this != &o) {
+      release();
+      storage_ = o.storage_;
+      kind_ = o.kind_;
+      acquire();
+    }
+    return *this;
+  }
+  ~AliasMark() { release(); }
+  Kind kind() const { return storage_ ? kind_ : Kind::kNone; }
+
+ private:
+  std::atomic<int>* counter() const {
+    if (!storage_ || kind_ == Kind::kNone) return nullptr;
+    return kind_ == Kind::kView ? &storage_->views_ : &storage_->detached_;
+  }
+  void acquire() {
+    if (auto* c = counter()) c->fetch_add(1, std::memory_order_acq_rel);
+  }
+  void release() {
+    if (auto* c = counter()) c->fetch_sub(1, std::memory_order_acq_rel);
+    storage_ = nullptr;
+  }
+  Storage* storage_ = nullptr;
+  Kind kind_ = Kind::kNone;
 };
 
 struct TensorImpl;
@@ -391,6 +436,7 @@ struct TensorImpl {
   std::vector<int64_t> strides;  // in elements
   int64_t offset = 0;            // in elements
   ScalarType dtype = kFloat;
+  AliasMark alias;               // set when this impl is a view or a detached alias of another
 
   // autograd
   bool requires_grad = false;                 // set by the user on leaves
@@ -427,6 +473,7 @@ TensorAccessor<T, N> Tensor::accessor() const {
 inline void Tensor::set_data(const Tensor& new_data) {
   TensorImpl& me = impl();
   const TensorImpl& src = new_data.impl();
+  me.alias = AliasMark();
   me.storage = src.storage;
   me.sizes = src.sizes;
   me.strides = src.strides;

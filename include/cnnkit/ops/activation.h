@@ -16,6 +16,10 @@ Tensor selu(const Tensor& x);
 Tensor gelu(const Tensor& x, const std::string& approximate = "none");
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
+// In place (torch::relu_(x) ...): the Tensor methods, recorded under autograd like them.
+inline Tensor& relu_(Tensor& x) { return x.relu_(); }
+inline Tensor& sigmoid_(Tensor& x) { return x.sigmoid_(); }
+inline Tensor& tanh_(Tensor& x) { return x.tanh_(); }
 Tensor silu(const Tensor& x);
 Tensor mish(const Tensor& x);
 Tensor hardswish(const Tensor& x);
