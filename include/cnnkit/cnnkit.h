@@ -31,6 +31,7 @@
 #include "cnnkit/core/threads.h"
 #include "cnnkit/data/data.h"
 #include "cnnkit/io/safetensors.h"
+#include "cnnkit/io/serialize.h"
 #include "cnnkit/models/models.h"
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"

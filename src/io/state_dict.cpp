@@ -11,7 +11,17 @@ void save_state_dict(const std::string& path, const nn::Module& module, const Me
 }
 
 nn::IncompatibleKeys load_state_dict(const std::string& path, nn::Module& module, bool strict) {
-  return module.load_state_dict(load_safetensors(path), strict);
+  TensorMap tensors = load_safetensors(path);
+  // The module's error names the keys; prefix the file they came from, same error type.
+  try {
+    return module.load_state_dict(tensors, strict);
+  } catch (const ShapeError& e) {
+    throw ShapeError(path + ": " + e.what());
+  } catch (const TypeError& e) {
+    throw TypeError(path + ": " + e.what());
+  } catch (const ValueError& e) {
+    throw ValueError(path + ": " + e.what());
+  }
 }
 
 }  // namespace cnnkit::io
