@@ -20,6 +20,8 @@
 // `cnnkit::` (see README, "Porting LibTorch code").
 #pragma once
 
+#include <optional>
+
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/core/array_ref.h"
@@ -56,6 +58,9 @@
 #endif
 
 namespace cnnkit {
+// torch::optional / torch::nullopt (c10's, now std's).
+using std::nullopt;
+using std::optional;
 namespace autograd {
 using Variable = Tensor;
 }
