@@ -1,7 +1,10 @@
 """Golden data for nn::Conv2d: strides, paddings (ints, pairs, 'same', 'valid'), padding
 modes, dilations, groups (incl. depthwise), rectangular kernels, bias on/off, unbatched
-input. Writes tests/golden/data/conv2d.safetensors. Run: /usr/bin/python3 tools/golden/gen_conv2d.py
+input, and 30 seeded random configurations with up to 64 channels. Writes
+tests/golden/data/conv2d.safetensors. Run: /usr/bin/python3 tools/golden/gen_conv2d.py
 """
+import random
+
 import torch
 
 from golden_common import Golden, seed_for
@@ -72,5 +75,26 @@ case("n1_c1", 1, 1, 3, n=1, padding=1)
 case("n3", 2, 2, 3, n=3, padding=1)
 # unbatched (C, H, W) input
 case("unbatched", 3, 4, 3, padding=1, unbatched=True)
+
+# random configurations (seeded): wider channel counts, where oneDNN's blocked kernels run
+rng = random.Random(20261129)
+made = 0
+while made < 30:
+    groups = rng.choice([1, 1, 1, 2, 3, 4, 8])
+    cin, cout = groups * rng.choice([1, 2, 3, 4, 8]), groups * rng.choice([1, 2, 4, 8])
+    k = rng.choice([1, 2, 3, 3, 5, (3, 1), (2, 3), (1, 5)])
+    stride = rng.choice([1, 1, 2, 3, (1, 2), (2, 1)])
+    dilation = rng.choice([1, 1, 2, 3, (2, 1)])
+    mode = rng.choice(["zeros", "zeros", "reflect", "replicate", "circular"])
+    padding = "same" if stride == 1 and rng.random() < 0.25 else rng.choice([0, 1, 2, (1, 0), (0, 2)])
+    hw, n, bias = (rng.randint(4, 9), rng.randint(4, 9)), rng.randint(1, 2), rng.random() < 0.7
+    try:
+        torch.nn.Conv2d(cin, cout, k, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                        padding_mode=mode)(torch.zeros((1, cin) + hw))
+    except (RuntimeError, ValueError):
+        continue  # e.g. a kernel larger than the padded input, reflect padding >= the input
+    case(f"random_{made:02d}", cin, cout, k, stride=stride, padding=padding, dilation=dilation,
+         groups=groups, bias=bias, padding_mode=mode, n=n, hw=hw)
+    made += 1
 
 g.write()

@@ -1,9 +1,12 @@
 """Golden data for BatchNorm1d/2d (train and eval, momentum incl. None = cumulative average,
 affine on/off, track_running_stats on/off), LayerNorm over 1-3 dims (affine on/off),
-InstanceNorm2d (affine, track_running_stats) and GroupNorm (several group counts).
+InstanceNorm2d (affine, track_running_stats) and GroupNorm (several group counts), plus 24
+seeded random configurations with 1 to 32 channels.
 Affine parameters and running statistics start from random values so that each of them
 matters. Writes tests/golden/data/normalization.safetensors.
 """
+import random
+
 import torch
 
 from golden_common import Golden, seed_for
@@ -105,5 +108,31 @@ gn("gn_g2_noaffine", 2, 6, (2, 6, 3, 4), affine=False)
 gn("gn_g2_2d", 2, 4, (3, 4))
 gn("gn_g2_3d", 2, 4, (2, 4, 5))
 gn("gn_eps1e-3", 2, 4, (2, 4, 3, 3), eps=1e-3)
+
+# random configurations (seeded): channel counts oneDNN blocks by (8, 16, 32) and odd ones
+rng = random.Random(20261129)
+for i in range(24):
+    kind = ("bn2d", "bn1d", "gn", "ln", "in")[i % 5]
+    c = rng.choice([1, 3, 8, 16, 24, 32])
+    n, h, w = rng.randint(1, 4), rng.randint(1, 7), rng.randint(1, 7)
+    train = rng.random() < 0.6
+    name = f"random_{i:02d}_{kind}"
+    if kind == "bn2d":
+        bn(name, 2, c, (max(n, 2), c, h, w), train, momentum=rng.choice([0.1, 0.3, None]),
+           affine=rng.random() < 0.8, track=rng.random() < 0.8, batches_tracked=rng.randint(0, 5))
+    elif kind == "bn1d":
+        bn(name, 1, c, (max(n, 2), c) + ((w,) if rng.random() < 0.5 else ()), train,
+           momentum=rng.choice([0.1, 0.5]), affine=rng.random() < 0.8)
+    elif kind == "gn":
+        groups = rng.choice([d for d in (1, 2, 3, 4, 8) if c % d == 0])
+        gn(name, groups, c, (n, c, h, w), affine=rng.random() < 0.8, eps=rng.choice([1e-5, 1e-3]))
+    elif kind == "ln":
+        # at least 4 normalised elements: over 2 random values that happen to be close, the
+        # op is so ill-conditioned that float32 PyTorch itself is 1e-4 off the float64 answer
+        shape = (n, c, max(h, 2), max(w, 2))
+        ln(name, shape, list(shape[-rng.randint(2, 3):]), affine=rng.random() < 0.8)
+    else:
+        inorm(name, c, (n, c, max(h, 2), max(w, 2)), train, affine=rng.random() < 0.5,
+              track=rng.random() < 0.5, momentum=rng.choice([0.1, 0.3]))
 
 g.write()

@@ -1,8 +1,11 @@
 """Golden data for MaxPool2d and AvgPool2d (kernel, stride, padding, dilation, ceil_mode,
 count_include_pad, divisor_override) and AdaptiveAvgPool2d / AdaptiveMaxPool2d (output
-sizes 1, divisible, non-divisible, larger than the input, rectangular). Writes
+sizes 1, divisible, non-divisible, larger than the input, rectangular), and 36 seeded
+random configurations of the four. Writes
 tests/golden/data/pooling.safetensors.
 """
+import random
+
 import torch
 
 from golden_common import Golden, seed_for
@@ -82,5 +85,35 @@ for kind in ("avg", "max"):
     adaptive(kind, f"adaptive_{kind}_4_of_8", 4, shape=(2, 2, 8, 8))
     adaptive(kind, f"adaptive_{kind}_9_of_7", 9)
     adaptive(kind, f"adaptive_{kind}_unbatched", (2, 3), shape=(3, 5, 5))
+
+# random configurations (seeded), more channels than the grid above
+rng = random.Random(20261129)
+made = 0
+while made < 36:
+    kind = ("max", "avg", "adaptive_avg", "adaptive_max")[made % 4]
+    shape = (rng.randint(1, 3), rng.choice([1, 3, 8, 16]), rng.randint(3, 11), rng.randint(3, 11))
+    k = rng.choice([1, 2, 3, 4, (2, 3), (3, 1)])
+    kk = k if isinstance(k, tuple) else (k, k)
+    stride = rng.choice([None, 1, 2, 3, (1, 2)])
+    padding = (rng.randint(0, kk[0] // 2), rng.randint(0, kk[1] // 2))
+    padding = padding[0] if padding[0] == padding[1] else padding
+    ceil_mode = rng.random() < 0.4
+    name = f"random_{made:02d}_{kind}"
+    try:
+        if kind == "max":
+            dilation = rng.choice([1, 1, 2])
+            nn.MaxPool2d(k, stride, padding, dilation, ceil_mode=ceil_mode)(torch.zeros(shape))
+            maxpool(name, k, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode, shape=shape)
+        elif kind == "avg":
+            count, div = rng.random() < 0.5, rng.choice([None, None, 1, 4])
+            nn.AvgPool2d(k, stride, padding, ceil_mode, count, div)(torch.zeros(shape))
+            avgpool(name, k, stride=stride, padding=padding, ceil_mode=ceil_mode, count_include_pad=count,
+                    divisor_override=div, shape=shape)
+        else:
+            out = rng.choice([1, 2, 3, 5, (2, 4), (shape[2], 1)])
+            adaptive(kind.split("_")[1], name, out, shape=shape)
+    except RuntimeError:
+        continue  # e.g. an output size that would be empty
+    made += 1
 
 g.write()
