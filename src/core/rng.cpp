@@ -48,10 +48,17 @@ std::string Generator::state() const {
 }
 
 void Generator::set_state(const std::string& s) {
+  // Parsed into temporaries: a malformed state leaves the generator unchanged.
   std::istringstream is(s);
+  uint64_t seed = 0;
+  bool has_spare = false;
   uint32_t spare_bits = 0;
-  is >> seed_ >> has_spare_ >> spare_bits >> engine_;
+  auto engine = engine_;
+  is >> seed >> has_spare >> spare_bits >> engine;
   CNNKIT_CHECK(!is.fail(), "Generator::set_state: malformed generator state");
+  seed_ = seed;
+  has_spare_ = has_spare;
+  engine_ = engine;
   spare_ = std::bit_cast<float>(spare_bits);
 }
 

@@ -56,7 +56,12 @@ void save(const optim::Optimizer& optimizer, const std::string& path) {
 
 void load(optim::Optimizer& optimizer, const std::string& path) {
   expect_kind(path, io::load_safetensors_metadata(path), "optimizer");
-  optimizer.load_state_dict(io::load_checkpoint(path).optimizer);
+  optim::StateDict state = io::load_checkpoint(path).optimizer;
+  try {
+    optimizer.load_state_dict(state);
+  } catch (const Error&) {
+    rethrow_with_prefix(path + ": ");
+  }
 }
 
 void save(const Tensor& tensor, const std::string& path) {

@@ -15,12 +15,8 @@ nn::IncompatibleKeys load_state_dict(const std::string& path, nn::Module& module
   // The module's error names the keys; prefix the file they came from, same error type.
   try {
     return module.load_state_dict(tensors, strict);
-  } catch (const ShapeError& e) {
-    throw ShapeError(path + ": " + e.what());
-  } catch (const TypeError& e) {
-    throw TypeError(path + ": " + e.what());
-  } catch (const ValueError& e) {
-    throw ValueError(path + ": " + e.what());
+  } catch (const Error&) {
+    rethrow_with_prefix(path + ": ");
   }
 }
 

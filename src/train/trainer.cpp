@@ -376,15 +376,27 @@ void Trainer::resume(const std::string& path) {
   const int64_t step = parse_int(need(kStepKey), path + ": " + kStepKey);
   const std::string rng = need(kRngKey);
 
-  // Everything is validated above or by the loaders below before anything is changed,
-  // except that a failure inside one of the later loads leaves earlier ones applied.
-  io::load_model_state(path, ck, *module_);
-  optimizer_.load_state_dict(ck.optimizer);
-  if (scheduler_) scheduler_->load_state_dict(sched);
-  if (plateau_) plateau_->load_state_dict(plateau);
-  {
+  // Each loader validates before it changes anything; should a later one fail, the earlier
+  // ones are undone, so a failed resume leaves the trainer as it was.
+  io::Checkpoint before;
+  before.model = io::named_tensors(module_->state_dict());
+  for (auto& [k, t] : before.model) t = t.clone();
+  before.optimizer = optimizer_.state_dict();
+  if (scheduler_) before.scheduler = scheduler_->state_dict();
+  const optim::StateDict plateau_before = plateau_ ? plateau_->state_dict() : optim::StateDict{};
+  try {
+    io::load_model_state(path, ck, *module_);
+    optimizer_.load_state_dict(ck.optimizer);
+    if (scheduler_) scheduler_->load_state_dict(sched);
+    if (plateau_) plateau_->load_state_dict(plateau);
     std::lock_guard<std::mutex> lock(default_generator().mutex());
-    default_generator().set_state(rng);
+    default_generator().set_state(rng);  // validates before it changes the generator
+  } catch (const Error&) {
+    io::load_model_state(path, before, *module_);
+    optimizer_.load_state_dict(before.optimizer);
+    if (scheduler_) scheduler_->load_state_dict(before.scheduler);
+    if (plateau_) plateau_->load_state_dict(plateau_before);
+    rethrow_with_prefix("Trainer::resume: checkpoint " + path + ": ");
   }
   epoch_ = epoch;
   step_ = step;

@@ -46,6 +46,29 @@ template <typename... Args>
 }
 }  // namespace detail
 
+// Inside a catch block: rethrows the cnnkit::Error being handled as the same class with
+// `prefix` in front of its message (e.g. the file a state dict came from). Subclasses
+// outside this header (ConfigError) come back as their nearest class here.
+[[noreturn]] inline void rethrow_with_prefix(const std::string& prefix) {
+  try {
+    throw;
+  } catch (const ShapeError& e) {
+    throw ShapeError(prefix + e.what());
+  } catch (const ValueError& e) {
+    throw ValueError(prefix + e.what());
+  } catch (const TypeError& e) {
+    throw TypeError(prefix + e.what());
+  } catch (const IOError& e) {
+    throw IOError(prefix + e.what());
+  } catch (const NotImplementedError& e) {
+    throw NotImplementedError(prefix + e.what());
+  } catch (const InternalError& e) {
+    throw InternalError(prefix + e.what());
+  } catch (const Error& e) {
+    throw Error(prefix + e.what());
+  }
+}
+
 }  // namespace cnnkit
 
 #define CNNKIT_CHECK_T(ErrorType, cond, ...)                                    \
