@@ -9,17 +9,9 @@
 
 using namespace cnnkit;
 using cnnkit::test::allclose;
+using cnnkit::test::error_of;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 // A residual block as LibTorch users write it, with `out += shortcut` or `out = out + shortcut`.
 struct BlockImpl : nn::Module {

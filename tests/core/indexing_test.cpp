@@ -70,14 +70,7 @@ TEST(Indexing, NonzeroAndMaskedSelect) {
 
 TEST(Indexing, MalformedSubscriptsNameTheProblem) {
   Tensor x = zeros({2, 3});
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto message = [](auto&& f) { return cnnkit::test::error_of(f); };
   EXPECT_NE(message([&] { x.index({0, 0, 0}); }).find("too many indices for tensor of dimension 2"), std::string::npos);
   EXPECT_NE(message([&] { x.index({Slice(), 3}); }).find("index 3 is out of bounds for dimension 1 with size 3"),
             std::string::npos);

@@ -10,19 +10,12 @@
 
 using namespace cnnkit;
 using cnnkit::test::allclose;
+using cnnkit::test::error_of;
 
 namespace {
 
 std::string temp(const std::string& name) { return ::testing::TempDir() + "cnnkit_serialize_" + name; }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 nn::Sequential make_net() {
   return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 4, 3)), nn::BatchNorm2d(4), nn::ReLU(), nn::Flatten(),
