@@ -235,6 +235,15 @@ T Tensor::item() const {
   }
   return static_cast<T>(read_element(impl(), 0));
 }
+Scalar Tensor::item() const {
+  switch (scalar_type()) {
+    case kFloat:
+    case kDouble: return Scalar(item<double>());
+    case kBool: return Scalar(item<bool>());
+    default: return Scalar(item<int64_t>());
+  }
+}
+
 template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;
 template int64_t Tensor::item<int64_t>() const;

@@ -238,6 +238,8 @@ Tensor dropout2d(Tensor input, const Dropout2dFuncOptions& o) {
   return detail::dropout2d(std::move(input), o.p(), o.training(), o.inplace());
 }
 
+Tensor one_hot(const Tensor& tensor, int64_t num_classes) { return tensor.one_hot(num_classes); }
+
 Tensor pad(const Tensor& input, const PadFuncOptions& o) {
   return ::cnnkit::pad(input, o.pad(), enum_name(o.mode()), o.value());
 }

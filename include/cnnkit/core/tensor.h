@@ -22,6 +22,7 @@
 #include "cnnkit/core/array_ref.h"
 #include "cnnkit/core/dtype.h"
 #include "cnnkit/core/error.h"
+#include "cnnkit/core/scalar.h"
 
 namespace cnnkit {
 
@@ -214,6 +215,7 @@ class Tensor {
   void* data_ptr() const;
   template <typename T> T* data_ptr() const;   // checks dtype
   template <typename T> T item() const;        // one element, converted
+  Scalar item() const;                         // one element as a Scalar: item().toFloat()
   // Fast element access for CPU loops, as at::Tensor::accessor: `auto a = t.accessor<float, 2>(); a[i][j]`.
   template <typename T, size_t N> TensorAccessor<T, N> accessor() const;
   std::vector<float> to_vector() const;        // contiguous float copy (tests, printing)

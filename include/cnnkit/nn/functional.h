@@ -76,6 +76,8 @@ Tensor dropout2d(Tensor input, const Dropout2dFuncOptions& options = {});
 
 // ---- padding ------------------------------------------------------------------------------
 Tensor pad(const Tensor& input, const PadFuncOptions& options);
+// (*) int64 class indices -> (*, num_classes) int64 one-hot; -1 infers max + 1.
+Tensor one_hot(const Tensor& tensor, int64_t num_classes = -1);
 
 // ---- losses (ops/loss.h has the shapes and PyTorch's formulas) ------------------------------
 Tensor l1_loss(const Tensor& input, const Tensor& target, const L1LossFuncOptions& options = {});

@@ -1,6 +1,7 @@
 // Containers: Sequential (ordered forward through AnyModules), ModuleList and
 // Functional. Naming children "0", "1", ... gives PyTorch's state-dict keys.
 #include "cnnkit/nn/modules/container/functional.h"
+#include "cnnkit/nn/modules/container/moduledict.h"
 #include "cnnkit/nn/modules/container/modulelist.h"
 #include "cnnkit/nn/modules/container/sequential.h"
 
@@ -73,6 +74,46 @@ size_t ModuleListImpl::checked_index(size_t index) const {
   CNNKIT_CHECK(index < modules_.size(), "ModuleList: index ", index, " out of range for a list of size ",
                modules_.size());
   return index;
+}
+
+// ---- ModuleDict ---------------------------------------------------------------------------
+
+std::shared_ptr<Module> ModuleDictImpl::clone(const std::optional<Device>& device) const {
+  auto copy = std::make_shared<ModuleDictImpl>();
+  for (const auto& item : modules_) copy->insert(item.key(), item.value()->clone(device));
+  return copy;
+}
+
+void ModuleDictImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::ModuleDict"; }
+
+std::shared_ptr<Module> ModuleDictImpl::insert(const std::string& key, std::shared_ptr<Module> module) {
+  CNNKIT_CHECK(module != nullptr, "ModuleDict::insert: the module for key '", key, "' is empty (nullptr)");
+  if (std::shared_ptr<Module>* existing = modules_.find(key)) {
+    *existing = module;
+    replace_module(key, module);
+  } else {
+    modules_.insert(key, module);
+    register_module(key, module);
+  }
+  return module;
+}
+
+std::shared_ptr<Module> ModuleDictImpl::operator[](const std::string& key) const {
+  const std::shared_ptr<Module>* m = modules_.find(key);
+  CNNKIT_CHECK(m != nullptr, "ModuleDict: no module under key '", key, "'");
+  return *m;
+}
+
+std::shared_ptr<Module> ModuleDictImpl::pop(const std::string& key) {
+  std::shared_ptr<Module> m = (*this)[key];
+  modules_.erase(key);
+  unregister_module(key);
+  return m;
+}
+
+void ModuleDictImpl::clear() {
+  for (const std::string& key : modules_.keys()) unregister_module(key);
+  modules_.clear();
 }
 
 // ---- Functional ---------------------------------------------------------------------------
