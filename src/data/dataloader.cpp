@@ -32,32 +32,6 @@ uint64_t example_seed(uint64_t seed, int64_t epoch, size_t index) {
   return mix64(mix64(mix64(seed) ^ static_cast<uint64_t>(epoch)) ^ static_cast<uint64_t>(index));
 }
 
-// Rethrows the current exception with `context` in front of its message, keeping the
-// cnnkit::Error subclass so callers can still catch ShapeError, IOError, ...
-[[noreturn]] void rethrow_with_context(std::exception_ptr ep, const std::string& context) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (const ShapeError& e) {
-    throw ShapeError(context + e.what());
-  } catch (const TypeError& e) {
-    throw TypeError(context + e.what());
-  } catch (const IOError& e) {
-    throw IOError(context + e.what());
-  } catch (const NotImplementedError& e) {
-    throw NotImplementedError(context + e.what());
-  } catch (const InternalError& e) {
-    throw InternalError(context + e.what());
-  } catch (const ValueError& e) {
-    throw ValueError(context + e.what());
-  } catch (const Error& e) {
-    throw Error(context + e.what());
-  } catch (const std::exception& e) {
-    throw Error(context + e.what());
-  } catch (...) {
-    throw Error(context + "unknown exception");
-  }
-}
-
 // One batch tensor (N, ...) shaped like `first`, into which examples are copied.
 Tensor batch_like(const Tensor& first, int64_t n) {
   std::vector<int64_t> sizes{n};
@@ -151,7 +125,7 @@ struct DataLoader::Impl {
       } catch (...) {
         std::ostringstream os;
         os << "DataLoader: example " << index << " (batch " << b << ", epoch " << epoch << "): ";
-        rethrow_with_context(std::current_exception(), os.str());
+        rethrow_with_prefix(std::current_exception(), os.str());
       }
     }
   }

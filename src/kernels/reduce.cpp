@@ -552,6 +552,7 @@ void scatter_add_dim(float* out, const float* src, const int64_t* index, int64_t
 void index_select(void* out, const void* in, size_t elem_size, const int64_t* index, int64_t O, int64_t R,
                   int64_t K, int64_t I) {
   const size_t row = static_cast<size_t>(I) * elem_size;
+  if (row == 0 || O * K == 0) return;  // empty: the buffers may be null
   auto* o8 = static_cast<char*>(out);
   const auto* i8 = static_cast<const char*>(in);
   parallel_for(O, grain_for(K * I), [&](int64_t b, int64_t e) {

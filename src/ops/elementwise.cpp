@@ -239,7 +239,7 @@ bool records_inplace(const Tensor& self, std::initializer_list<const Tensor*> ot
   CNNKIT_CHECK(!(self.is_leaf() && self.requires_grad()), name,
                ": a leaf Variable that requires grad is being used in an in-place operation. (Wrap it in "
                "NoGradGuard, or use the out-of-place op.)");
-  CNNKIT_CHECK(self.unsafeGetTensorImpl()->alias.kind() == AliasMark::Kind::kNone, name,
+  CNNKIT_CHECK(self.unsafeGetTensorImpl()->alias.kind() == AliasMark::Kind::kNotAnAlias, name,
                ": in-place operation on a view or detached alias under autograd: cnnkit would not update the "
                "history of the tensor it aliases. Use the out-of-place op, or clone() first.");
   CNNKIT_CHECK_TYPE(self.dtype() == kFloat, name, ": result type Float can't be cast to the desired output type ",

@@ -57,7 +57,7 @@ TEST(Storage, RepeatedLargeAllocationsOnAWorkerThreadDoNotPageFault) {
 #endif
 
 struct FillLayout : StorageLayout {
-  explicit FillLayout(float v, int* calls) : value(v), calls(calls) {}
+  explicit FillLayout(float v, int* call_count) : value(v), calls(call_count) {}
   void to_plain(void* dst) const override {
     ++*calls;
     auto* f = static_cast<float*>(dst);

@@ -4,6 +4,7 @@
 // The library never calls exit() or abort(); only the CLI maps exceptions to exit codes.
 #pragma once
 
+#include <exception>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -46,16 +47,16 @@ template <typename... Args>
 }
 }  // namespace detail
 
-// Inside a catch block: rethrows the cnnkit::Error being handled as the same class with
-// `prefix` in front of its message (e.g. the file a state dict came from). Subclasses
-// outside this header (ConfigError) come back as their nearest class here.
-[[noreturn]] inline void rethrow_with_prefix(const std::string& prefix) {
+// Rethrows the exception `ep` with `prefix` in front of its message (e.g. the file a state
+// dict came from, the example a loader worker failed on), keeping its cnnkit::Error class
+// so that callers can still catch ShapeError, IOError, ...; other exceptions become
+// cnnkit::Error. Subclasses outside this header (ConfigError) come back as their nearest
+// class here.
+[[noreturn]] inline void rethrow_with_prefix(std::exception_ptr ep, const std::string& prefix) {
   try {
-    throw;
+    std::rethrow_exception(ep);
   } catch (const ShapeError& e) {
     throw ShapeError(prefix + e.what());
-  } catch (const ValueError& e) {
-    throw ValueError(prefix + e.what());
   } catch (const TypeError& e) {
     throw TypeError(prefix + e.what());
   } catch (const IOError& e) {
@@ -64,9 +65,17 @@ template <typename... Args>
     throw NotImplementedError(prefix + e.what());
   } catch (const InternalError& e) {
     throw InternalError(prefix + e.what());
-  } catch (const Error& e) {
+  } catch (const ValueError& e) {
+    throw ValueError(prefix + e.what());
+  } catch (const std::exception& e) {
     throw Error(prefix + e.what());
+  } catch (...) {
+    throw Error(prefix + "unknown exception");
   }
+}
+// The same for the exception being handled: `catch (const Error&) { rethrow_with_prefix(path + ": "); }`.
+[[noreturn]] inline void rethrow_with_prefix(const std::string& prefix) {
+  rethrow_with_prefix(std::current_exception(), prefix);
 }
 
 }  // namespace cnnkit

@@ -88,7 +88,7 @@ class Storage {
 // it is released before the storage it points to.
 class AliasMark {
  public:
-  enum class Kind : uint8_t { kNone, kView, kDetached };
+  enum class Kind : uint8_t { kNotAnAlias, kView, kDetached };
   AliasMark() = default;
   AliasMark(Storage* storage, Kind kind) : storage_(storage), kind_(kind) { acquire(); }
   AliasMark(const AliasMark& o) : storage_(o.storage_), kind_(o.kind_) { acquire(); }
@@ -102,11 +102,11 @@ class AliasMark {
     return *this;
   }
   ~AliasMark() { release(); }
-  Kind kind() const { return storage_ ? kind_ : Kind::kNone; }
+  Kind kind() const { return storage_ ? kind_ : Kind::kNotAnAlias; }
 
  private:
   std::atomic<int>* counter() const {
-    if (!storage_ || kind_ == Kind::kNone) return nullptr;
+    if (!storage_ || kind_ == Kind::kNotAnAlias) return nullptr;
     return kind_ == Kind::kView ? &storage_->views_ : &storage_->detached_;
   }
   void acquire() {
@@ -117,7 +117,7 @@ class AliasMark {
     storage_ = nullptr;
   }
   Storage* storage_ = nullptr;
-  Kind kind_ = Kind::kNone;
+  Kind kind_ = Kind::kNotAnAlias;
 };
 
 struct TensorImpl;
