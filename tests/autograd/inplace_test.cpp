@@ -15,8 +15,8 @@ namespace {
 
 // A residual block as LibTorch users write it, with `out += shortcut` or `out = out + shortcut`.
 struct BlockImpl : nn::Module {
-  explicit BlockImpl(bool in_place)
-      : in_place(in_place),
+  explicit BlockImpl(bool use_in_place)
+      : in_place(use_in_place),
         conv1(nn::Conv2dOptions(3, 3, 3).padding(1).bias(false)),
         bn1(3),
         conv2(nn::Conv2dOptions(3, 3, 3).padding(1).bias(false)),
