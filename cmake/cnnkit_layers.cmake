@@ -8,6 +8,9 @@ function(cnnkit_layer name)
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   target_link_libraries(cnnkit_${name} PUBLIC ${L_DEPS})
+  # The public headers use C++20 (concepts, <span>): users' targets get it from here, also
+  # when their project sets CMAKE_CXX_STANDARD 17 as most LibTorch projects do.
+  target_compile_features(cnnkit_${name} PUBLIC cxx_std_20)
   set_target_properties(cnnkit_${name} PROPERTIES EXPORT_NAME ${name})
   install(TARGETS cnnkit_${name} EXPORT cnnkitTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
