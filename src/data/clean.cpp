@@ -73,11 +73,14 @@ enum Flag : uint8_t { kUndecodable = 1, kNonFinite = 2, kOutOfRange = 4 };
 
 std::string CleanReport::summary(size_t max_listed) const {
   std::ostringstream os;
+  auto kept_tag = [](bool dropped) { return dropped ? "" : " (kept)"; };
   os << "clean: " << total << " examples, kept " << kept << ", dropped " << dropped() << " ("
-     << undecodable.size() << " undecodable, " << non_finite.size() << " with non-finite values, "
-     << out_of_range.size() << " with out-of-range labels";
+     << undecodable.size() << " undecodable" << kept_tag(options.drop_undecodable()) << ", " << non_finite.size()
+     << " with non-finite values" << kept_tag(options.drop_non_finite()) << ", " << out_of_range.size()
+     << " with out-of-range labels";
   if (num_classes) os << " (num_classes " << *num_classes << ")";
-  os << ", " << duplicates.size() << " duplicates)\n";
+  os << kept_tag(options.drop_out_of_range()) << ", " << duplicates.size() << " duplicates"
+     << kept_tag(options.drop_duplicates()) << ")\n";
   auto more = [&](size_t n) {
     if (n > max_listed) os << "  ... and " << n - max_listed << " more\n";
   };
@@ -141,6 +144,7 @@ CleanResult clean(std::shared_ptr<DatasetBase> dataset, CleanOptions options) {
   CleanReport report;
   report.total = n;
   report.num_classes = num_classes;
+  report.options = options;
   std::vector<size_t> kept;
   std::unordered_map<uint64_t, std::vector<size_t>> seen;  // hash -> kept indices with it
   for (size_t i = 0; i < n; ++i) {

@@ -95,6 +95,10 @@ std::pair<std::vector<double>, std::vector<double>> compute_mean_std(std::shared
   for (size_t c = 0; c < total.size(); ++c) {
     mean[c] = total[c].mean;
     std[c] = total[c].n > 0 ? std::sqrt(total[c].m2 / total[c].n) : 0.0;
+    // NaN statistics would make Normalize turn every input into NaN without a word.
+    CNNKIT_CHECK(std::isfinite(mean[c]) && std::isfinite(std[c]), "compute_mean_std: channel ", c, " has mean ",
+                 mean[c], " and std ", std[c], ": the data hold NaN or infinity (data::clean finds and drops ",
+                 "such examples)");
   }
   return {mean, std};
 }

@@ -59,33 +59,84 @@ std::string describe(const YAML::Node& node) {
 
 namespace {
 
+// Edits between two words, case-insensitive, a swap of two neighbours counting as one
+// ("trian" -> "train"): the optimal-string-alignment distance.
 size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  auto same = [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  };
+  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                        std::tolower(static_cast<unsigned char>(b[j - 1]));
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (same ? 0 : 1)});
-      diag = up;
+      row[j] = std::min({prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
+      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1]))
+        row[j] = std::min(row[j], prev2[j - 2] + 1);
     }
+    prev2.swap(prev);
+    prev.swap(row);
   }
-  return row[b.size()];
+  return prev[b.size()];
 }
 
-std::string join(const std::vector<std::string_view>& words) {
+// Other frameworks' names (Keras, timm, Lightning) and what cnnkit calls them.
+constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+    {"learning_rate", "lr"},   {"learningrate", "lr"},      {"base_lr", "lr"},
+    {"num_epochs", "epochs"},  {"max_epochs", "epochs"},    {"n_epochs", "epochs"},
+    {"wd", "weight_decay"},    {"decay", "weight_decay"},   {"l2_decay", "weight_decay"},
+    {"batch", "batch_size"},   {"bs", "batch_size"},        {"num_workers", "workers"},
+    {"n_workers", "workers"},  {"dropout", "p"},            {"drop_rate", "p"},
+    {"random_seed", "seed"},   {"kernel", "kernel_size"},   {"filters", "out_channels"},
+    {"units", "out_features"}, {"momentum_nesterov", "nesterov"},
+};
+
+}  // namespace
+
+std::string join_capped(const std::vector<std::string_view>& words, size_t max_items) {
   std::string out;
-  for (size_t i = 0; i < words.size(); ++i) {
+  const size_t shown = std::min(words.size(), max_items);
+  for (size_t i = 0; i < shown; ++i) {
     if (i) out += ", ";
     out += words[i];
   }
+  if (shown < words.size()) out += ", ... (" + std::to_string(words.size()) + " in all)";
   return out;
 }
 
-}  // namespace
+std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& allowed) {
+  std::string hint = closest(word, allowed);
+  if (!hint.empty()) return hint;
+  std::vector<std::string_view> alias_names;
+  for (const auto& [alias, target] : kAliases)
+    if (std::find(allowed.begin(), allowed.end(), target) != allowed.end()) alias_names.push_back(alias);
+  const std::string alias = closest(word, alias_names);
+  if (alias.empty()) return "";
+  for (const auto& [a, target] : kAliases)
+    if (a == alias) return std::string(target);
+  return "";
+}
+
+void check_no_duplicate_keys(const YAML::Node& root, const YamlContext& ctx) {
+  if (root.IsSequence()) {
+    for (const YAML::Node& item : root) check_no_duplicate_keys(item, ctx);
+    return;
+  }
+  if (!root.IsMap()) return;
+  std::vector<std::pair<std::string, int>> seen;  // key, 1-based line
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (key.IsScalar()) {
+      const auto prev = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == key.Scalar(); });
+      if (prev != seen.end())
+        fail(key, ctx, "duplicate key '" + key.Scalar() + "'" +
+                           (prev->second > 0 ? " (first at line " + std::to_string(prev->second) + ")" : "") +
+                           ": YAML keeps only one of them; remove one");
+      seen.emplace_back(key.Scalar(), key.Mark().line + 1);
+    }
+    check_no_duplicate_keys(it->second, ctx);
+  }
+}
 
 std::string closest(std::string_view word, const std::vector<std::string_view>& candidates) {
   std::string_view best;
@@ -120,8 +171,8 @@ void check_keys(const YAML::Node& map, const std::vector<std::string_view>& allo
     const std::string& name = key.Scalar();
     if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
     std::string msg = "unknown key '" + name + "' in " + std::string(section) + " (allowed: " +
-                      join(allowed) + ")";
-    const std::string hint = closest(name, allowed);
+                      join_capped(allowed) + ")";
+    const std::string hint = did_you_mean(name, allowed);
     if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
     fail(key, ctx, msg);
   }
@@ -626,6 +677,15 @@ class Builder {
       if (x.dim() != 4) mismatch("dims (N, C, H, W)", 4, x.dim());
       if (x.size(1) != c->options.in_channels()) mismatch("input channels", c->options.in_channels(), x.size(1));
     } else if (auto* l = p->as<nn::LinearImpl>()) {
+      if (x.size(-1) != l->options.in_features() && x.dim() > 2) {
+        // A Linear over the last dim of a feature map: almost always a forgotten Flatten.
+        const int64_t flat = x.numel() / x.size(0);
+        throw ShapeError(where(item, ctx_) + ": " + label + ": expects " + std::to_string(l->options.in_features()) +
+                         " input features, " + got + "shape " + shape_str(x.sizes()) +
+                         " with batch 1, and Linear acts on the last dim (" + std::to_string(x.size(-1)) +
+                         "); add Flatten before it? (flattened, that is " + std::to_string(flat) +
+                         " features: in_features " + std::to_string(flat) + ")");
+      }
       if (x.size(-1) != l->options.in_features()) mismatch("input features", l->options.in_features(), x.size(-1));
     } else if (auto* bn = p->as<nn::BatchNorm2dImpl>()) {
       if (x.dim() >= 2 && x.size(1) != bn->options.num_features())

@@ -404,6 +404,68 @@ void SequentialLR::load_from(const StateDict& dict, const std::string& prefix) {
     schedulers_[i]->load_from(dict, prefix + "_schedulers." + std::to_string(i) + ".");
 }
 
+// ---- LinearWarmupLR ----------------------------------------------------------------------
+
+LinearWarmupLR::LinearWarmupLR(Optimizer& optimizer, std::shared_ptr<LRScheduler> main, double start_factor,
+                               int64_t warmup_epochs, int64_t steps_per_epoch)
+    : LRScheduler(optimizer), main_(std::move(main)), steps_per_epoch_(steps_per_epoch) {
+  CNNKIT_CHECK(warmup_epochs >= 1, "LinearWarmupLR: warmup_epochs must be >= 1, got ", warmup_epochs);
+  CNNKIT_CHECK(steps_per_epoch >= 1, "LinearWarmupLR: steps_per_epoch must be >= 1, got ", steps_per_epoch);
+  CNNKIT_CHECK(start_factor > 0 && start_factor <= 1, "LinearWarmupLR: start_factor must be in (0, 1], got ",
+               start_factor);
+  CNNKIT_CHECK(!main_ || &main_->optimizer_ == &optimizer,
+               "LinearWarmupLR: the main scheduler drives another optimizer than the one passed in");
+  warmup_steps_ = warmup_epochs * steps_per_epoch;
+  // SequentialLR's constructor: back to the initial lrs, undo the main scheduler's initial
+  // step, and let the warm-up take the first one (LinearLR's constructor does it).
+  last_epoch_ = 0;
+  for (auto& group : optimizer_.param_groups()) group.options().set_lr(group.initial_lr());
+  if (main_) main_->last_epoch_ -= 1;
+  warmup_ = std::make_shared<LinearLR>(optimizer, start_factor, 1.0, warmup_steps_);
+  last_lr_ = warmup_->get_last_lr();
+}
+
+void LinearWarmupLR::step() {
+  ++step_count_;
+  ++last_epoch_;  // optimisation steps taken
+  if (last_epoch_ < warmup_steps_) {
+    warmup_->step();
+  } else if (last_epoch_ == warmup_steps_) {
+    // The milestone: SequentialLR's step(0) of the next scheduler; without one, the ramp's
+    // last step (factor 1.0, chainable, so a ReduceLROnPlateau cut during it is kept).
+    if (main_) main_->step_to(0);
+    else warmup_->step();
+  } else if (main_ && (last_epoch_ - warmup_steps_) % steps_per_epoch_ == 0) {
+    main_->step();  // an epoch boundary
+  }
+  last_lr_ = get_current_lrs();
+}
+
+void LinearWarmupLR::save_to(StateDict& dict, const std::string& prefix) const {
+  LRScheduler::save_to(dict, prefix);
+  dict.scalars[key(prefix, "steps_per_epoch")] = static_cast<double>(steps_per_epoch_);
+  dict.scalars[key(prefix, "warmup_steps")] = static_cast<double>(warmup_steps_);
+  warmup_->save_to(dict, prefix + "_schedulers.0.");
+  if (main_) main_->save_to(dict, prefix + "_schedulers.1.");
+}
+
+void LinearWarmupLR::load_from(const StateDict& dict, const std::string& prefix) {
+  // Everything that can fail is checked before anything changes.
+  const double spe = read(dict, key(prefix, "steps_per_epoch")), ws = read(dict, key(prefix, "warmup_steps"));
+  CNNKIT_CHECK(static_cast<int64_t>(spe) == steps_per_epoch_ && static_cast<int64_t>(ws) == warmup_steps_,
+               "LinearWarmupLR load_state_dict: saved with ", static_cast<int64_t>(spe), " steps per epoch and ",
+               static_cast<int64_t>(ws), " warm-up steps, this one has ", steps_per_epoch_, " and ", warmup_steps_,
+               " (another batch size or dataset size?)");
+  read(dict, key(prefix + "_schedulers.0.", "last_epoch"));
+  const bool saved_main = dict.scalars.count(key(prefix + "_schedulers.1.", "last_epoch")) > 0;
+  CNNKIT_CHECK(saved_main == (main_ != nullptr), "LinearWarmupLR load_state_dict: the state ",
+               saved_main ? "has" : "lacks", " a main scheduler ('", prefix, "_schedulers.1.') and this one ",
+               main_ ? "has one" : "has none");
+  LRScheduler::load_from(dict, prefix);
+  warmup_->load_from(dict, prefix + "_schedulers.0.");
+  if (main_) main_->load_from(dict, prefix + "_schedulers.1.");
+}
+
 // ---- OneCycleLR --------------------------------------------------------------------------
 
 OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps, double pct_start,

@@ -43,19 +43,26 @@ double to_double(const CallbackState& s, const std::string& key, double fallback
 
 }  // namespace
 
-bool weights_finite(const nn::Module& module) {
-  for (const auto& item : module.state_dict()) {
-    const Tensor& t = item.value();
-    if (t.scalar_type() != kFloat) continue;
-    Tensor c = t.contiguous();
-    const float* p = c.data_ptr<float>();
-    const int64_t n = c.numel();
-    bool ok = true;
-    for (int64_t i = 0; i < n; ++i) ok &= std::isfinite(p[i]);
-    if (!ok) return false;
-  }
-  return true;
+bool all_finite(const Tensor& t) {
+  if (!t.defined() || t.scalar_type() != kFloat) return true;
+  Tensor c = t.contiguous();
+  const auto* bits = static_cast<const uint32_t*>(c.data_ptr());
+  const int64_t n = c.numel();
+  // NaN and inf are the floats whose exponent bits are all ones; OR-ing the comparisons
+  // without a branch lets the loop vectorise (std::isfinite in a loop does not).
+  constexpr uint32_t kExponent = 0x7f800000u;
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) bad |= static_cast<uint32_t>((bits[i] & kExponent) == kExponent);
+  return bad == 0;
 }
+
+std::string first_non_finite(const nn::Module& module) {
+  for (const auto& item : module.state_dict())
+    if (!all_finite(item.value())) return item.key();
+  return "";
+}
+
+bool weights_finite(const nn::Module& module) { return first_non_finite(module).empty(); }
 
 double monitored_value(const Logs& logs, const std::string& monitor, const std::string& who) {
   auto it = logs.find(monitor);
@@ -89,32 +96,48 @@ bool EarlyStopping::improves(double value, double reference) const {
   return maximize_ ? value - options_.min_delta() > reference : value + options_.min_delta() < reference;
 }
 
-void EarlyStopping::on_train_begin(Trainer& /*trainer*/) {
+void EarlyStopping::on_train_begin(Trainer& trainer) {
+  restored_epoch_ = -1;
   if (loaded_) {  // resumed: keep best/wait from the checkpoint
     loaded_ = false;
+    if (stopped_epoch_ >= 0) {  // the checkpoint was written after the epoch it stopped at
+      trainer.stop_training();
+      if (options_.verbose())
+        trainer.log() << "EarlyStopping: the run had stopped after epoch " << stopped_epoch_ + 1
+                      << "; not training further\n";
+    }
     return;
   }
   wait_ = 0;
   stopped_epoch_ = -1;
+  stopped_wait_ = 0;
   best_epoch_ = -1;
+  weights_epoch_ = -1;
   best_ = maximize_ ? -kInf : kInf;
   best_weights_.clear();
 }
 
 void EarlyStopping::on_epoch_end(Trainer& trainer, int64_t epoch, const Logs& logs) {
   const double current = monitored_value(logs, options_.monitor(), "EarlyStopping");
-  if (options_.restore_best_weights() && best_weights_.empty()) best_weights_ = snapshot(trainer.module());
+  if (options_.restore_best_weights() && best_weights_.empty()) {
+    best_weights_ = snapshot(trainer.module());
+    weights_epoch_ = epoch;
+  }
   ++wait_;
   if (improves(current, best_)) {
     best_ = current;
     best_epoch_ = epoch;
-    if (options_.restore_best_weights()) best_weights_ = snapshot(trainer.module());
+    if (options_.restore_best_weights()) {
+      best_weights_ = snapshot(trainer.module());
+      weights_epoch_ = epoch;
+    }
     // wait restarts only if the value beats both the previous best and the baseline.
     if (!options_.baseline() || improves(current, *options_.baseline())) wait_ = 0;
     return;
   }
   if (wait_ >= options_.patience() && epoch > 0) {
     stopped_epoch_ = epoch;
+    stopped_wait_ = wait_;
     trainer.stop_training();
     if (options_.verbose())
       trainer.log() << "Epoch " << epoch + 1 << ": early stopping (" << options_.monitor() << " has not improved on "
@@ -125,9 +148,24 @@ void EarlyStopping::on_epoch_end(Trainer& trainer, int64_t epoch, const Logs& lo
 void EarlyStopping::on_train_end(Trainer& trainer) {
   if (!options_.restore_best_weights() || best_weights_.empty()) return;
   trainer.module().load_state_dict(best_weights_, /*strict=*/true);
+  restored_epoch_ = weights_epoch_;
   if (options_.verbose() && best_epoch_ >= 0)
     trainer.log() << "Restoring model weights from the end of the best epoch: " << best_epoch_ + 1 << " ("
                   << options_.monitor() << " " << num(best_) << ")\n";
+}
+
+std::string EarlyStopping::summary() const {
+  std::ostringstream os;
+  os << "early stopping: ";
+  if (stopped()) {
+    os << "stopped after epoch " << stopped_epoch_ + 1 << " (" << options_.monitor() << " did not improve for "
+       << stopped_wait_ << " epoch" << (stopped_wait_ == 1 ? "" : "s") << ")";
+  } else {
+    os << "did not stop";
+    if (best_epoch_ >= 0) os << " (best " << options_.monitor() << " " << num(best_) << " at epoch " << best_epoch_ + 1 << ")";
+  }
+  if (restored()) os << "; restored the weights of epoch " << restored_epoch_ + 1;
+  return os.str();
 }
 
 void EarlyStopping::save_state(CallbackState& state) const {
@@ -135,6 +173,8 @@ void EarlyStopping::save_state(CallbackState& state) const {
   state.values["wait"] = std::to_string(wait_);
   state.values["best_epoch"] = std::to_string(best_epoch_);
   state.values["stopped_epoch"] = std::to_string(stopped_epoch_);
+  state.values["stopped_wait"] = std::to_string(stopped_wait_);
+  state.values["weights_epoch"] = std::to_string(weights_epoch_);
   for (const auto& [k, t] : best_weights_) state.tensors["best_weights." + k] = t;
 }
 
@@ -144,9 +184,13 @@ void EarlyStopping::load_state(const CallbackState& state) {
   wait_ = to_int(state, "wait", 0);
   best_epoch_ = to_int(state, "best_epoch", -1);
   stopped_epoch_ = to_int(state, "stopped_epoch", -1);
+  stopped_wait_ = to_int(state, "stopped_wait", stopped_epoch_ >= 0 ? wait_ : 0);
   best_weights_.clear();
   for (const auto& [k, t] : state.tensors)
     if (k.rfind("best_weights.", 0) == 0) best_weights_[k.substr(13)] = t;
+  // Checkpoints from before weights_epoch was saved: the snapshot is the best epoch's, or
+  // the first epoch's when none improved.
+  weights_epoch_ = to_int(state, "weights_epoch", best_weights_.empty() ? -1 : std::max<int64_t>(best_epoch_, 0));
   loaded_ = true;
 }
 
@@ -285,17 +329,93 @@ void CSVLogger::on_train_end(Trainer& /*trainer*/) { close(); }
 
 // ---- TerminateOnNaN ------------------------------------------------------------------------------
 
+namespace {
+
+// "epoch 2 step 3 (global step 9)": epoch and step within it 1-based, as messages print them.
+std::string where_str(const BatchLogs& l) {
+  return "epoch " + std::to_string(l.epoch + 1) + " step " + std::to_string(l.batch + 1) + " (global step " +
+         std::to_string(l.step) + ")";
+}
+
+std::string checkpoint_note(const Trainer& trainer) {
+  return trainer.last_checkpoint().empty() ? "No checkpoint was written before this step."
+                                           : "The last good checkpoint is " + trainer.last_checkpoint() + ".";
+}
+
+}  // namespace
+
+TerminateOnNaN::TerminateOnNaN(TerminateOnNaNOptions options) : options_(std::move(options)) {
+  CNNKIT_CHECK(options_.check_parameters_every() >= 0,
+               "TerminateOnNaN: check_parameters_every must be >= 0 (0 = at epoch ends only), got ",
+               options_.check_parameters_every());
+}
+
+void TerminateOnNaN::on_train_begin(Trainer& trainer) {
+  // Handles to the tensors themselves: optimisers and resume update them in place, so the
+  // per-step scan neither walks the module tree nor builds names.
+  watched_.clear();
+  is_buffer_.clear();
+  for (const auto& item : trainer.module().named_parameters()) {
+    watched_.emplace_back(item.key(), item.value());
+    is_buffer_.push_back(false);
+  }
+  for (const auto& item : trainer.module().named_buffers()) {
+    if (item.value().scalar_type() != kFloat) continue;
+    watched_.emplace_back(item.key(), item.value());
+    is_buffer_.push_back(true);
+  }
+  last_batch_ = BatchLogs{};
+  last_batch_.step = trainer.global_step();
+  last_good_step_ = -1;
+  check_parameters(trainer, trainer.global_step() == 0
+                                ? std::string("before training")
+                                : "when training resumed after global step " + std::to_string(trainer.global_step()));
+  last_good_step_ = trainer.global_step();
+}
+
+void TerminateOnNaN::check_parameters(const Trainer& trainer, const std::string& where) {
+  for (size_t i = 0; i < watched_.size(); ++i) {
+    const Tensor& t = watched_[i].second;
+    if (all_finite(t)) continue;
+    // Only now: count what is wrong, for the message.
+    Tensor c = t.contiguous();
+    const float* p = c.data_ptr<float>();
+    int64_t nans = 0, infs = 0;
+    for (int64_t j = 0; j < c.numel(); ++j) {
+      nans += std::isnan(p[j]);
+      infs += std::isinf(p[j]);
+    }
+    std::ostringstream os;
+    os << "TerminateOnNaN: " << (is_buffer_[i] ? "buffer '" : "parameter '") << watched_[i].first << "' "
+       << (last_good_step_ < 0 ? "is non-finite " : "became non-finite ") << where << ": " << nans << " NaN and "
+       << infs << " inf of its " << c.numel() << " values";
+    if (last_good_step_ >= 0 && last_good_step_ + 1 < trainer.global_step())
+      os << " (every parameter was finite after global step " << last_good_step_ << ")";
+    os << ". Training stopped and the weights in memory are not usable. " << checkpoint_note(trainer);
+    throw NonFiniteParameterError(os.str(), watched_[i].first);
+  }
+}
+
 void TerminateOnNaN::on_batch_end(Trainer& trainer, const BatchLogs& logs) {
-  if (std::isfinite(logs.loss)) return;
-  std::ostringstream os;
-  os << "TerminateOnNaN: the training loss is " << logs.loss << " at epoch " << logs.epoch + 1 << " of "
-     << trainer.options().epochs() << ", step " << logs.step << " (batch " << logs.batch + 1 << " of "
-     << logs.batches << " in the epoch); training stopped and the weights in memory are not usable. ";
-  if (trainer.last_checkpoint().empty())
-    os << "No checkpoint was written before this step.";
-  else
-    os << "The last good checkpoint is " << trainer.last_checkpoint() << ".";
-  throw NonFiniteLossError(os.str());
+  last_batch_ = logs;
+  if (!std::isfinite(logs.loss)) {
+    std::ostringstream os;
+    os << "TerminateOnNaN: the training loss is " << logs.loss << " at " << where_str(logs)
+       << "; training stopped and the weights in memory are not usable. " << checkpoint_note(trainer);
+    throw NonFiniteLossError(os.str());
+  }
+  const int64_t every = options_.check_parameters_every();
+  if (every > 0 && logs.step % every == 0) {
+    check_parameters(trainer, "after " + where_str(logs));
+    last_good_step_ = logs.step;
+  }
+}
+
+void TerminateOnNaN::on_epoch_end(Trainer& trainer, int64_t /*epoch*/, const Logs& /*logs*/) {
+  // Runs before any on_epoch_saved, where checkpoints are written.
+  if (last_good_step_ == trainer.global_step()) return;  // this step was scanned already
+  check_parameters(trainer, "after " + where_str(last_batch_));
+  last_good_step_ = trainer.global_step();
 }
 
 }  // namespace cnnkit::train

@@ -57,6 +57,59 @@ const std::vector<std::string_view> kSchedulers = {
     "none", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
     "CosineAnnealingWarmRestarts", "ReduceLROnPlateau", "LinearLR", "OneCycleLR"};
 
+// What early stopping and ReduceLROnPlateau can watch: the loss, or a metric of the task.
+const std::vector<std::string_view> kMonitors = {
+    "val_loss",      "val_accuracy", "val_macro_f1", "val_micro_f1", "val_subset_accuracy", "val_mse",
+    "val_mae",       "val_r2",       "train_loss",   "train_accuracy", "train_macro_f1", "train_micro_f1",
+    "train_subset_accuracy", "train_mse", "train_mae", "train_r2"};
+
+// A monitor the task logs: "val_accuracy" means nothing to a regression run.
+bool monitor_fits(std::string_view monitor, Task task) {
+  const std::string_view metric = monitor.substr(monitor.find('_') + 1);
+  if (metric == "loss") return true;
+  switch (task) {
+    case Task::kClassification: return metric == "accuracy" || metric == "macro_f1";
+    case Task::kRegression: return metric == "mse" || metric == "mae" || metric == "r2";
+    case Task::kMultiLabel: return metric == "subset_accuracy" || metric == "micro_f1" || metric == "macro_f1";
+  }
+  return false;
+}
+
+// The keys a loss, optimizer or scheduler of that name takes (PyTorch's argument names).
+std::vector<std::string_view> section_keys(std::string_view section, const std::string& name) {
+  std::vector<std::string_view> keys = {"name"};
+  if (section == "loss") {
+    keys.push_back("reduction");
+    if (name == "CrossEntropyLoss") keys.insert(keys.end(), {"weight", "ignore_index", "label_smoothing"});
+    if (name == "NLLLoss") keys.insert(keys.end(), {"weight", "ignore_index"});
+    if (name == "SmoothL1Loss") keys.push_back("beta");
+    if (name == "HuberLoss") keys.push_back("delta");
+    if (name == "BCELoss" || name == "MultiLabelSoftMarginLoss") keys.push_back("weight");
+    if (name == "BCEWithLogitsLoss") keys.insert(keys.end(), {"weight", "pos_weight"});
+  } else if (section == "optimizer") {
+    keys.insert(keys.end(), {"lr", "weight_decay"});
+    if (name == "SGD") keys.insert(keys.end(), {"momentum", "dampening", "nesterov"});
+    if (name == "Adam" || name == "AdamW") keys.insert(keys.end(), {"betas", "eps", "amsgrad"});
+    if (name == "Adagrad") keys.insert(keys.end(), {"lr_decay", "initial_accumulator_value", "eps"});
+    if (name == "RMSprop") keys.insert(keys.end(), {"alpha", "eps", "momentum", "centered"});
+  } else if (section == "scheduler") {
+    keys.push_back("warmup");
+    if (name == "StepLR") keys.insert(keys.end(), {"step_size", "gamma"});
+    if (name == "MultiStepLR") keys.insert(keys.end(), {"milestones", "gamma"});
+    if (name == "ExponentialLR") keys.push_back("gamma");
+    if (name == "CosineAnnealingLR") keys.insert(keys.end(), {"T_max", "eta_min"});
+    if (name == "CosineAnnealingWarmRestarts") keys.insert(keys.end(), {"T_0", "T_mult", "eta_min"});
+    if (name == "ReduceLROnPlateau")
+      keys.insert(keys.end(), {"mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr",
+                               "eps", "monitor"});
+    if (name == "LinearLR") keys.insert(keys.end(), {"start_factor", "end_factor", "total_iters"});
+    if (name == "OneCycleLR")
+      keys.insert(keys.end(), {"max_lr", "pct_start", "anneal_strategy", "div_factor", "final_div_factor",
+                               "three_phase"});
+  }
+  return keys;
+}
+
 // A name from a fixed list; unknown -> "file:line: unknown <what> 'x' (one of: ...); did you mean 'y'?"
 std::string one_of(const YAML::Node& map, std::string_view key, const YamlContext& ctx,
                    const std::vector<std::string_view>& names, std::string_view what,
@@ -157,9 +210,14 @@ std::vector<TransformSpec> parse_transforms(const YAML::Node& list, const YamlCo
 
 void parse_data(const YAML::Node& n, const YamlContext& ctx, DataConfig& d) {
   check_keys(n, {"dataset", "root", "paths", "label_column", "image_shape", "split", "subset",
-                 "normalize", "clean", "batch_size", "eval_batch_size", "workers", "transforms"},
+                 "normalize", "clean", "batch_size", "eval_batch_size", "workers", "transforms",
+                 "input_values", "input_range"},
              ctx, "data");
   d.dataset = one_of(n, "dataset", ctx, kDatasets, "dataset", d.dataset);
+  d.input_values = one_of(n, "input_values", ctx, {"uint8", "unit", "pixels", "other"}, "input_values", "");
+  d.input_range = get<std::vector<double>>(n, "input_range", ctx, {});
+  check_value(d.input_range.empty() || (d.input_range.size() == 2 && d.input_range[0] <= d.input_range[1]), n,
+              "input_range", ctx, "[min, max]");
   d.root = get<std::string>(n, "root", ctx, "");
   if (d.root.empty() && (d.dataset == "fashion-mnist"))
     d.root = "/usr/share/datasets/fashion-mnist";
@@ -258,14 +316,7 @@ void parse_loss(const YAML::Node& n, const YamlContext& ctx, LossConfig& l) {
   }
   models::check_map(n.IsDefined() && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), ctx, "loss");
   l.name = one_of(n, "name", ctx, kLosses, "loss", l.name);
-  std::vector<std::string_view> keys = {"name", "reduction"};
-  if (l.name == "CrossEntropyLoss") keys.insert(keys.end(), {"weight", "ignore_index", "label_smoothing"});
-  if (l.name == "NLLLoss") keys.insert(keys.end(), {"weight", "ignore_index"});
-  if (l.name == "SmoothL1Loss") keys.push_back("beta");
-  if (l.name == "HuberLoss") keys.push_back("delta");
-  if (l.name == "BCELoss" || l.name == "MultiLabelSoftMarginLoss") keys.push_back("weight");
-  if (l.name == "BCEWithLogitsLoss") keys.insert(keys.end(), {"weight", "pos_weight"});
-  check_keys(n, keys, ctx, "loss " + l.name);
+  check_keys(n, section_keys("loss", l.name), ctx, "loss " + l.name);
   l.reduction = one_of(n, "reduction", ctx, {"mean", "sum", "none"}, "reduction", "mean");
   l.label_smoothing = get<double>(n, "label_smoothing", ctx, 0.0);
   check_value(l.label_smoothing >= 0 && l.label_smoothing <= 1, n, "label_smoothing", ctx,
@@ -281,23 +332,18 @@ void parse_optimizer(const YAML::Node& n, const YamlContext& ctx, OptimizerConfi
   models::check_map(n.IsDefined() && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), ctx,
                     "optimizer");
   o.name = one_of(n, "name", ctx, kOptimizers, "optimizer", o.name);
-  std::vector<std::string_view> keys = {"name", "lr", "weight_decay"};
   double lr = 1e-3, wd = 0.0, eps = 1e-8;
   if (o.name == "SGD") {
-    keys.insert(keys.end(), {"momentum", "dampening", "nesterov"});
     lr = 0.01;
-  } else if (o.name == "Adam" || o.name == "AdamW") {
-    keys.insert(keys.end(), {"betas", "eps", "amsgrad"});
-    if (o.name == "AdamW") wd = 1e-2;
+  } else if (o.name == "AdamW") {
+    wd = 1e-2;
   } else if (o.name == "Adagrad") {
-    keys.insert(keys.end(), {"lr_decay", "initial_accumulator_value", "eps"});
     lr = 1e-2;
     eps = 1e-10;
   } else if (o.name == "RMSprop") {
-    keys.insert(keys.end(), {"alpha", "eps", "momentum", "centered"});
     lr = 1e-2;
   }
-  check_keys(n, keys, ctx, "optimizer " + o.name);
+  check_keys(n, section_keys("optimizer", o.name), ctx, "optimizer " + o.name);
   o.lr = positive(n, "lr", ctx, lr);
   o.weight_decay = non_negative(n, "weight_decay", ctx, wd);
   o.momentum = non_negative(n, "momentum", ctx, 0.0);
@@ -328,20 +374,7 @@ void parse_scheduler(const YAML::Node& n, const YamlContext& ctx, SchedulerConfi
   }
   models::check_map(n, ctx, "scheduler");
   s.name = one_of(n, "name", ctx, kSchedulers, "scheduler", "none");
-  std::vector<std::string_view> keys = {"name", "warmup"};
-  if (s.name == "StepLR") keys.insert(keys.end(), {"step_size", "gamma"});
-  if (s.name == "MultiStepLR") keys.insert(keys.end(), {"milestones", "gamma"});
-  if (s.name == "ExponentialLR") keys.push_back("gamma");
-  if (s.name == "CosineAnnealingLR") keys.insert(keys.end(), {"T_max", "eta_min"});
-  if (s.name == "CosineAnnealingWarmRestarts") keys.insert(keys.end(), {"T_0", "T_mult", "eta_min"});
-  if (s.name == "ReduceLROnPlateau")
-    keys.insert(keys.end(), {"mode", "factor", "patience", "threshold", "threshold_mode",
-                             "cooldown", "min_lr", "eps", "monitor"});
-  if (s.name == "LinearLR") keys.insert(keys.end(), {"start_factor", "end_factor", "total_iters"});
-  if (s.name == "OneCycleLR")
-    keys.insert(keys.end(), {"max_lr", "pct_start", "anneal_strategy", "div_factor",
-                             "final_div_factor", "three_phase"});
-  check_keys(n, keys, ctx, "scheduler " + s.name);
+  check_keys(n, section_keys("scheduler", s.name), ctx, "scheduler " + s.name);
   s.step_size = positive_int(n, "step_size", ctx, s.step_size);
   s.gamma = positive(n, "gamma", ctx, s.name == "ExponentialLR" ? 0.95 : 0.1);
   if (s.name == "ExponentialLR" && !has(n, "gamma"))
@@ -364,8 +397,7 @@ void parse_scheduler(const YAML::Node& n, const YamlContext& ctx, SchedulerConfi
   s.threshold_mode = one_of(n, "threshold_mode", ctx, {"rel", "abs"}, "threshold_mode", "rel");
   s.cooldown = non_negative_int(n, "cooldown", ctx, 0);
   s.min_lr = non_negative(n, "min_lr", ctx, 0.0);
-  s.monitor = one_of(n, "monitor", ctx, {"val_loss", "val_accuracy", "train_loss", "train_accuracy"},
-                     "monitor", "val_loss");
+  s.monitor = one_of(n, "monitor", ctx, kMonitors, "monitor", "val_loss");
   s.start_factor = positive(n, "start_factor", ctx, 1.0 / 3.0);
   check_value(s.start_factor <= 1, n, "start_factor", ctx, "in (0, 1]");
   s.end_factor = positive(n, "end_factor", ctx, 1.0);
@@ -405,8 +437,7 @@ void parse_early_stopping(const YAML::Node& n, const YamlContext& ctx, EarlyStop
   check_keys(n, {"enabled", "monitor", "patience", "min_delta", "mode", "restore_best_weights"},
              ctx, "early_stopping");
   e.enabled = get<bool>(n, "enabled", ctx, true);
-  e.monitor = one_of(n, "monitor", ctx, {"val_loss", "val_accuracy", "train_loss", "train_accuracy"},
-                     "monitor", "val_loss");
+  e.monitor = one_of(n, "monitor", ctx, kMonitors, "monitor", "val_loss");
   e.patience = non_negative_int(n, "patience", ctx, 5);
   e.min_delta = non_negative(n, "min_delta", ctx, 0.0);
   e.mode = one_of(n, "mode", ctx, {"min", "max", "auto"}, "mode", "auto");
@@ -435,13 +466,39 @@ YAML::Node without_marks(const YAML::Node& node) {
   return YAML::Node(YAML::NodeType::Null);
 }
 
+// The 1-based number of the first line that indents with a tab, or 0. YAML forbids tabs in
+// indentation, and yaml-cpp reports them a line late as "illegal map value".
+// Blank and comment-only lines may hold tabs.
+int first_tab_indent(const std::string& text) {
+  int line = 1;
+  bool at_indent = true, tab = false;
+  for (char c : text) {
+    if (c == '\n') {
+      ++line;
+      at_indent = true;
+      tab = false;
+    } else if (at_indent && (c == '\t' || c == ' ' || c == '\r')) {
+      tab |= c == '\t';
+    } else if (at_indent) {
+      if (tab && c != '#') return line;
+      at_indent = false;
+    }
+  }
+  return 0;
+}
+
 YAML::Node load_yaml_text(const std::string& text, const std::string& file) {
+  if (const int line = first_tab_indent(text))
+    throw IOError(file + ":" + std::to_string(line) + ": malformed YAML: a tab in the indentation (YAML indents "
+                  "with spaces only)");
+  YAML::Node root;
   try {
-    YAML::Node root = YAML::Load(text);
-    return root;
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw IOError(file + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
   }
+  models::check_no_duplicate_keys(root, YamlContext{file});
+  return root;
 }
 
 std::string stem_of(const std::string& file) {
@@ -451,7 +508,7 @@ std::string stem_of(const std::string& file) {
 
 }  // namespace
 
-void apply_override(YAML::Node& root, const std::string& assignment) {
+void apply_override(YAML::Node& root, const std::string& assignment, std::vector<std::string>* notes) {
   const size_t eq = assignment.find('=');
   CNNKIT_CHECK(eq != std::string::npos && eq > 0,
                "--set ", assignment, ": expected key.sub=value (e.g. optimizer.lr=0.1)");
@@ -463,6 +520,8 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
     CNNKIT_CHECK(!k.empty(), "--set ", assignment, ": empty key in '", path, "'");
     keys.push_back(k);
   }
+  CNNKIT_CHECK(text.find_first_not_of(" \t") != std::string::npos, "--set ", assignment,
+               ": empty value (to delete the key, write ", path, "=~)");
   YAML::Node value;
   try {
     value = without_marks(YAML::Load(text));
@@ -501,6 +560,30 @@ void apply_override(YAML::Node& root, const std::string& assignment) {
   }
   YAML::Node parent = chain.back();
   const std::string& last = keys.back();
+  if (value.IsNull()) {  // --set key=~ deletes the key: its default applies again
+    CNNKIT_CHECK(parent.IsMap() && parent[last].IsDefined(), "--set ", assignment, ": there is no key '", path,
+                 "' to delete");
+    parent.remove(last);
+    if (notes) notes->push_back("--set " + assignment + ": deleted " + path + " (its default applies)");
+    return;
+  }
+  // A new optimizer, scheduler or loss: the old one's arguments that the new one does not
+  // take go, and the note says which (SGD's momentum means nothing to Adam).
+  if (keys.size() == 2 && last == "name" && parent.IsMap() && value.IsScalar() &&
+      (keys[0] == "optimizer" || keys[0] == "scheduler" || keys[0] == "loss")) {
+    const auto allowed = section_keys(keys[0], value.Scalar());
+    std::vector<std::string> dropped;
+    for (auto it = parent.begin(); it != parent.end(); ++it)
+      if (std::find(allowed.begin(), allowed.end(), it->first.Scalar()) == allowed.end())
+        dropped.push_back(it->first.Scalar());
+    for (const std::string& k : dropped) parent.remove(k);
+    if (notes && !dropped.empty()) {
+      std::string list;
+      for (const std::string& k : dropped) list += (list.empty() ? "" : ", ") + keys[0] + "." + k;
+      notes->push_back("--set " + assignment + ": dropped " + list + " (" + value.Scalar() + " does not take " +
+                       (dropped.size() == 1 ? "it" : "them") + ")");
+    }
+  }
   if (parent.IsSequence()) {
     size_t idx = 0;
     try {
@@ -544,8 +627,23 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   cfg.epochs = positive_int(root, "epochs", ctx, 10);
   cfg.seed = static_cast<uint64_t>(non_negative_int(root, "seed", ctx, 0));
   cfg.output_dir = get<std::string>(root, "output_dir", ctx, "");
-  cfg.threads = non_negative_int(root, "threads", ctx, 0);
+  if (has(root, "threads") && root["threads"].IsScalar() && root["threads"].Scalar() == "auto")
+    cfg.threads = -1;
+  else
+    cfg.threads = non_negative_int(root, "threads", ctx, 0);
   if (has(root, "grad_clip_norm")) cfg.grad_clip_norm = positive(root, "grad_clip_norm", ctx, 1.0);
+  const Task task = task_of(cfg);
+  const char* task_name = task == Task::kClassification ? "classification"
+                          : task == Task::kRegression   ? "regression"
+                                                        : "multi-label";
+  if (cfg.early_stopping.enabled && !monitor_fits(cfg.early_stopping.monitor, task))
+    fail(sub(sub(root, "early_stopping"), "monitor"), ctx,
+         "early_stopping.monitor: " + cfg.early_stopping.monitor + " is not logged by a " + task_name + " run (loss " +
+             cfg.loss.name + ")");
+  if (cfg.scheduler.name == "ReduceLROnPlateau" && !monitor_fits(cfg.scheduler.monitor, task))
+    fail(sub(sub(root, "scheduler"), "monitor"), ctx,
+         "scheduler.monitor: " + cfg.scheduler.monitor + " is not logged by a " + task_name + " run (loss " +
+             cfg.loss.name + ")");
   if (cfg.scheduler.warmup_epochs >= cfg.epochs && cfg.scheduler.name != "none")
     fail(sub(root, "scheduler"), ctx, "scheduler.warmup: epochs (" +
                                      std::to_string(cfg.scheduler.warmup_epochs) +
@@ -560,14 +658,12 @@ RunConfig parse_run_config(const std::string& yaml_text, const std::string& file
   RunConfig cfg = parse_run_config(root, file);  // the file alone: errors name its lines
   if (overrides.empty()) return cfg;
   // One override at a time, each re-validated, so an error names the override that caused it.
+  std::vector<std::string> notes;
   for (const std::string& o : overrides) {
-    apply_override(root, o);
-    try {
-      cfg = parse_run_config(root, file + " (after --set " + o + ")");
-    } catch (const ValueError& e) {
-      throw ValueError(e.what());
-    }
+    apply_override(root, o, &notes);
+    cfg = parse_run_config(root, file + " (after --set " + o + ")");
   }
+  cfg.notes = std::move(notes);
   cfg.source = file;
   cfg.name = has(root, "name") ? root["name"].Scalar() : stem_of(file);
   return cfg;
@@ -661,6 +757,8 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   } else {
     data["normalize"] = d.normalize == "none" ? "none" : "auto";
   }
+  if (!d.input_values.empty()) data["input_values"] = d.input_values;
+  if (!d.input_range.empty()) data["input_range"] = flow_list(d.input_range);
   data["clean"] = d.clean;
   data["batch_size"] = d.batch_size;
   data["eval_batch_size"] = d.eval_batch_size;
@@ -769,7 +867,10 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   root["seed"] = cfg.seed;
   if (!cfg.output_dir.empty()) root["output_dir"] = cfg.output_dir;
   if (cfg.grad_clip_norm) root["grad_clip_norm"] = num(*cfg.grad_clip_norm);
-  root["threads"] = cfg.threads;
+  if (cfg.threads < 0)
+    root["threads"] = "auto";
+  else
+    root["threads"] = cfg.threads;
   return root;
 }
 
@@ -948,6 +1049,16 @@ LossFn build_loss(const RunConfig& cfg) {
   auto wrap = [](auto module) -> LossFn {
     return [module](const Tensor& out, const Tensor& target) mutable { return module(out, target); };
   };
+  // One regression target per example: (N) targets against a Linear(..., 1)'s (N, 1)
+  // output. PyTorch would broadcast them to (N, N) with a warning; this compares them
+  // element by element instead.
+  auto wrap_regression = [](auto module) -> LossFn {
+    return [module](const Tensor& out, const Tensor& target) mutable {
+      if (out.dim() == 2 && out.size(1) == 1 && target.dim() == 1 && target.size(0) == out.size(0))
+        return module(out, target.unsqueeze(1));
+      return module(out, target);
+    };
+  };
   if (l.name == "CrossEntropyLoss") {
     auto o = with_reduction(nn::CrossEntropyLossOptions()).ignore_index(l.ignore_index).label_smoothing(l.label_smoothing);
     if (!l.weight.empty()) o.weight(vec(l.weight));
@@ -958,10 +1069,12 @@ LossFn build_loss(const RunConfig& cfg) {
     if (!l.weight.empty()) o.weight(vec(l.weight));
     return wrap(nn::NLLLoss(o));
   }
-  if (l.name == "MSELoss") return wrap(nn::MSELoss(with_reduction(nn::MSELossOptions())));
-  if (l.name == "L1Loss") return wrap(nn::L1Loss(with_reduction(nn::L1LossOptions())));
-  if (l.name == "SmoothL1Loss") return wrap(nn::SmoothL1Loss(with_reduction(nn::SmoothL1LossOptions()).beta(l.beta)));
-  if (l.name == "HuberLoss") return wrap(nn::HuberLoss(with_reduction(nn::HuberLossOptions()).delta(l.delta)));
+  if (l.name == "MSELoss") return wrap_regression(nn::MSELoss(with_reduction(nn::MSELossOptions())));
+  if (l.name == "L1Loss") return wrap_regression(nn::L1Loss(with_reduction(nn::L1LossOptions())));
+  if (l.name == "SmoothL1Loss")
+    return wrap_regression(nn::SmoothL1Loss(with_reduction(nn::SmoothL1LossOptions()).beta(l.beta)));
+  if (l.name == "HuberLoss")
+    return wrap_regression(nn::HuberLoss(with_reduction(nn::HuberLossOptions()).delta(l.delta)));
   if (l.name == "BCELoss") {
     auto o = with_reduction(nn::BCELossOptions());
     if (!l.weight.empty()) o.weight(vec(l.weight));
@@ -1007,25 +1120,34 @@ std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& cfg, const st
 std::shared_ptr<optim::LRScheduler> build_scheduler(const RunConfig& cfg, optim::Optimizer& opt,
                                                     int64_t steps_per_epoch) {
   const SchedulerConfig& s = cfg.scheduler;
-  if (s.name == "none" || s.name == "ReduceLROnPlateau") return nullptr;
   const int64_t warm = s.warmup_epochs;
+  // OneCycleLR warms up itself (pct_start); a second ramp before it would be a silent no-op
+  // or a double warm-up, so say so. (The config parser rejects it too; this guards configs
+  // built in code.)
+  CNNKIT_CHECK(warm == 0 || s.name != "OneCycleLR", cfg.source,
+               ": scheduler.warmup cannot be combined with OneCycleLR, which has its own warm-up (pct_start)");
+  if (warm > 0)
+    CNNKIT_CHECK(steps_per_epoch > 0, cfg.source, ": scheduler.warmup ramps per step and needs the number of ",
+                 "batches per epoch, got ", steps_per_epoch);
   const int64_t main_epochs = std::max<int64_t>(1, cfg.epochs - warm);
-  // Warm-up first, as PyTorch code writes it: LinearLR from start_factor to 1 over `warm`
-  // epochs, then the schedule, chained by SequentialLR (which resets the lr to the initial
-  // one and lets the first scheduler set it).
-  std::shared_ptr<optim::LRScheduler> warmup;
-  if (warm > 0) warmup = std::make_shared<optim::LinearLR>(opt, s.warmup_start_factor, 1.0, warm);
+  // The schedule proper, in epochs, as PyTorch code writes it; it starts after the warm-up
+  // (CosineAnnealingLR's default T_max is the epochs left then).
   std::shared_ptr<optim::LRScheduler> main;
-  if (s.name == "StepLR") main = std::make_shared<optim::StepLR>(opt, s.step_size, s.gamma);
-  else if (s.name == "MultiStepLR") main = std::make_shared<optim::MultiStepLR>(opt, s.milestones, s.gamma);
-  else if (s.name == "ExponentialLR") main = std::make_shared<optim::ExponentialLR>(opt, s.gamma);
-  else if (s.name == "CosineAnnealingLR")
+  if (s.name == "none" || s.name == "ReduceLROnPlateau") {
+    // No epoch schedule: ReduceLROnPlateau is build_plateau_scheduler's.
+  } else if (s.name == "StepLR") {
+    main = std::make_shared<optim::StepLR>(opt, s.step_size, s.gamma);
+  } else if (s.name == "MultiStepLR") {
+    main = std::make_shared<optim::MultiStepLR>(opt, s.milestones, s.gamma);
+  } else if (s.name == "ExponentialLR") {
+    main = std::make_shared<optim::ExponentialLR>(opt, s.gamma);
+  } else if (s.name == "CosineAnnealingLR") {
     main = std::make_shared<optim::CosineAnnealingLR>(opt, s.T_max > 0 ? s.T_max : main_epochs, s.eta_min);
-  else if (s.name == "CosineAnnealingWarmRestarts")
+  } else if (s.name == "CosineAnnealingWarmRestarts") {
     main = std::make_shared<optim::CosineAnnealingWarmRestarts>(opt, s.T_0, s.T_mult, s.eta_min);
-  else if (s.name == "LinearLR")
+  } else if (s.name == "LinearLR") {
     main = std::make_shared<optim::LinearLR>(opt, s.start_factor, s.end_factor, s.total_iters);
-  else if (s.name == "OneCycleLR") {
+  } else if (s.name == "OneCycleLR") {
     CNNKIT_CHECK(steps_per_epoch > 0, "OneCycleLR needs the number of batches per epoch, got ", steps_per_epoch);
     const bool momentum = cfg.optimizer.name != "Adagrad" &&
                           !(cfg.optimizer.name == "SGD" && cfg.optimizer.momentum == 0) &&
@@ -1036,9 +1158,12 @@ std::shared_ptr<optim::LRScheduler> build_scheduler(const RunConfig& cfg, optim:
   } else {
     throw ValueError(cfg.source + ": unknown scheduler '" + s.name + "'");
   }
-  if (!warmup) return main;
-  return std::make_shared<optim::SequentialLR>(opt, std::vector<std::shared_ptr<optim::LRScheduler>>{warmup, main},
-                                               std::vector<int64_t>{warm});
+  if (warm == 0) return main;  // stepped per epoch (nullptr for none / ReduceLROnPlateau)
+  // The warm-up ramps per optimisation step from start_factor * lr to lr over `warm`
+  // epochs; the schedule then runs on epoch boundaries. At every epoch boundary the lr is
+  // PyTorch's SequentialLR([LinearLR(start_factor, total_iters=warm), main], [warm]) stepped
+  // per epoch. Stepped per batch (SchedulerConfig::per_batch()).
+  return std::make_shared<optim::LinearWarmupLR>(opt, main, s.warmup_start_factor, warm, steps_per_epoch);
 }
 
 std::shared_ptr<optim::ReduceLROnPlateauScheduler> build_plateau_scheduler(const RunConfig& cfg,
@@ -1163,7 +1288,24 @@ double round4(double x) {
   return std::round(x * scale) / scale;
 }
 
-std::shared_ptr<data::DatasetBase> open_split(const RunConfig& cfg, bool train) {
+
+// An image-folder split's directory: paths.train / paths.test, else root/train, root/test.
+std::string folder_of(const DataConfig& d, bool train) {
+  const std::string& given = train ? d.train : d.test;
+  return given.empty() ? (fs::path(d.root) / (train ? "train" : "test")).lexically_normal().string() : given;
+}
+
+data::datasets::CsvOptions csv_options(const RunConfig& cfg, const std::vector<std::string>& classes) {
+  return data::datasets::CsvOptions()
+      .target_column(cfg.data.label_column)
+      .task(task_of(cfg))
+      .classes(classes)
+      .allow_non_finite(cfg.data.clean);
+}
+
+// One split. `classes` (index = label), when not empty, numbers an image folder's class
+// folders and a csv's text labels, so that the test split agrees with training.
+std::shared_ptr<data::DatasetBase> open_split(const RunConfig& cfg, bool train, const std::vector<std::string>& classes) {
   namespace D = data::datasets;
   const DataConfig& d = cfg.data;
   if (d.dataset == "fashion-mnist")
@@ -1174,22 +1316,49 @@ std::shared_ptr<data::DatasetBase> open_split(const RunConfig& cfg, bool train) 
     return std::make_shared<D::CIFAR10>(d.root, train ? D::CIFAR10::Mode::kTrain : D::CIFAR10::Mode::kTest);
   if (d.dataset == "cifar100")
     return std::make_shared<D::CIFAR100>(d.root, train ? D::CIFAR10::Mode::kTrain : D::CIFAR10::Mode::kTest);
-  if (d.dataset == "image-folder") {
-    const std::string dir = train ? (d.train.empty() ? d.root + "/train" : d.train)
-                                  : (d.test.empty() ? d.root + "/test" : d.test);
-    return std::make_shared<D::ImageFolder>(dir);
+  if (d.dataset == "image-folder")
+    return std::make_shared<D::ImageFolder>(folder_of(d, train), D::ImageFolderOptions().classes(classes));
+  if (d.dataset == "npy") {
+    const auto o = D::NpyOptions().task(task_of(cfg)).images(true).allow_non_finite(d.clean);
+    return train ? std::make_shared<D::NpyDataset>(d.train_images, d.train_labels, o)
+                 : std::make_shared<D::NpyDataset>(d.test_images, d.test_labels, o);
   }
-  if (d.dataset == "npy")
-    return train ? std::make_shared<D::NpyDataset>(d.train_images, d.train_labels)
-                 : std::make_shared<D::NpyDataset>(d.test_images, d.test_labels);
   if (d.dataset == "csv") {
-    auto csv = std::make_shared<D::CsvDataset>(train ? d.train : d.test,
-                                               D::CsvOptions().target_column(d.label_column));
-    // Rows of pixels -> images (C, H, W).
+    const std::string& file = train ? d.train : d.test;
+    auto csv = std::make_shared<D::CsvDataset>(file, csv_options(cfg, classes));
+    // Rows of pixels -> images (C, H, W); a row of the wrong length fails here, not mid-run.
     std::vector<int64_t> shape = d.image_shape;
+    int64_t pixels = 1;
+    for (int64_t s : shape) pixels *= s;
+    CNNKIT_CHECK(csv->features().size(1) == pixels, "data: '", fs::path(file).lexically_normal().string(),
+                 "' has ", csv->features().size(1), " feature columns per row, but image_shape ", IntArrayRef(shape),
+                 " needs ", pixels);
     return std::make_shared<data::MapDataset>(csv, [shape](Tensor x) { return x.reshape(shape); });
   }
   throw ValueError(cfg.source + ": unknown dataset '" + d.dataset + "'");
+}
+
+// The training split's class names without loading it where possible, for a test split
+// loaded alone: an image folder's class folders, a csv's text labels. Empty when the
+// dataset fixes its classes (MNIST, CIFAR), has none (npy) or the training split is absent.
+std::vector<std::string> training_classes(const RunConfig& cfg) {
+  const DataConfig& d = cfg.data;
+  std::error_code ec;
+  if (d.dataset == "image-folder" && fs::is_directory(folder_of(d, true), ec))
+    return data::datasets::find_classes(folder_of(d, true));
+  if (d.dataset == "csv" && task_of(cfg) == data::datasets::Task::kClassification &&
+      fs::is_regular_file(d.train, ec))
+    return data::datasets::CsvDataset(d.train, csv_options(cfg, {})).classes();
+  return {};
+}
+
+// The report line of a clean() pass over one split ("clean (test split): 10000 examples, ...").
+std::string clean_line(const data::CleanResult& cleaned, const std::string& split) {
+  std::string summary = cleaned.summary(3);
+  while (!summary.empty() && summary.back() == '\n') summary.pop_back();
+  const std::string prefix = "clean: ";  // summary() starts with it
+  if (summary.rfind(prefix, 0) == 0) summary.erase(0, prefix.size());
+  return "clean (" + split + " split): " + summary;
 }
 
 std::shared_ptr<data::DatasetBase> first_n(std::shared_ptr<data::DatasetBase> ds, int64_t n) {
@@ -1201,20 +1370,65 @@ std::shared_ptr<data::DatasetBase> first_n(std::shared_ptr<data::DatasetBase> ds
   return std::make_shared<IndexedDataset>(ds, std::move(idx), std::move(labels));
 }
 
+std::string fmt_range(const std::string& prefix, const std::vector<double>& range) {
+  if (range.size() != 2) return prefix + "an unknown range";
+  return prefix + "[" + fmt_double(range[0]) + ", " + fmt_double(range[1]) + "]";
+}
+
+// DataConfig::input_values from the raw training examples (before any transform): uint8
+// data are 8-bit images; float data are classified by their range. A value given in the
+// config must agree with the data.
+void resolve_input_values(data::DatasetBase& raw, DataConfig& d, std::vector<std::string>& report) {
+  const size_t n = raw.size().value_or(0);
+  if (n == 0) return;
+  std::string kind;
+  double lo = 0, hi = 255;
+  if (raw.get(0).data.scalar_type() == kByte) {
+    kind = "uint8";
+  } else {
+    lo = INFINITY, hi = -INFINITY;
+    bool whole = true;
+    for (size_t i = 0; i < n; ++i) {
+      const Tensor x = raw.get(i).data.contiguous();
+      if (x.scalar_type() != kFloat) continue;
+      const float* p = x.data_ptr<float>();
+      for (int64_t j = 0, m = x.numel(); j < m; ++j) {
+        lo = std::min(lo, static_cast<double>(p[j]));
+        hi = std::max(hi, static_cast<double>(p[j]));
+        whole &= p[j] == std::floor(p[j]);
+      }
+    }
+    kind = lo >= 0 && hi <= 1 ? "unit" : lo >= 0 && hi <= 255 && whole ? "pixels" : "other";
+  }
+  if (!d.input_values.empty() && d.input_values != kind)
+    throw ValueError(fmt_range("data.input_values is " + d.input_values + " but the training split holds " + kind +
+                                   " values in ",
+                               {lo, hi}) +
+                     " (remove the key: it is resolved from the data)");
+  d.input_values = kind;
+  d.input_range = {lo, hi};
+  if (kind == "pixels")
+    report.push_back("input: float pixel values in [0, 255] (not scaled: predict feeds image files' pixels as they are)");
+  else if (kind == "other")
+    report.push_back(fmt_range("input: float values in ", d.input_range) +
+                     " (not 8-bit pixels: predict will take no image files)");
+}
+
 }  // namespace
 
 RunData build_datasets(RunConfig& cfg, bool need_train) {
   DataConfig& d = cfg.data;
   RunData out;
+  // Class indices come from training (or the caller), never from the test split's own
+  // folders: a test folder without `bag` would otherwise shift every later class down.
+  std::vector<std::string> classes = d.classes;
   std::shared_ptr<data::DatasetBase> train_raw, val_raw;
   if (need_train) {
-    auto full = first_n(open_split(cfg, true), d.subset_train);
-    out.classes = full->classes();
+    auto full = first_n(open_split(cfg, true, classes), d.subset_train);
+    if (classes.empty()) classes = full->classes();
     if (d.clean) {  // drop undecodable, non-finite, out-of-range and duplicate examples
       data::CleanResult cleaned = data::clean(full);
-      std::string summary = cleaned.summary(3);
-      while (!summary.empty() && summary.back() == '\n') summary.pop_back();
-      out.report.push_back("clean: " + summary);
+      out.report.push_back(clean_line(cleaned, "training"));
       full = cleaned.dataset;
     }
     const size_t n = full->size().value_or(0);
@@ -1230,6 +1444,7 @@ RunData build_datasets(RunConfig& cfg, bool need_train) {
     } else {
       train_raw = full;
     }
+    resolve_input_values(*train_raw, d, out.report);
     if (d.normalize == "auto") {
       // Statistics of the images the model sees at eval time, without normalisation.
       RunConfig plain = cfg;
@@ -1237,6 +1452,12 @@ RunData build_datasets(RunConfig& cfg, bool need_train) {
       plain.data.std.clear();
       const T::Compose eval = build_pipeline(plain, /*train=*/false);
       auto [mean, std] = mean_std(*train_raw, [&](Tensor x) { return eval(std::move(x)); });
+      // NaN statistics would turn every input into NaN through Normalize without a word.
+      for (size_t c = 0; c < mean.size(); ++c)
+        CNNKIT_CHECK(std::isfinite(mean[c]) && std::isfinite(std[c]) && std[c] > 0, "normalize: auto: channel ", c,
+                     " of the training split has mean ", mean[c], " and std ", std[c],
+                     " (NaN or infinity in the data?); set data.clean: true to drop such examples, or give ",
+                     "normalize: {mean: [...], std: [...]}");
       for (auto& m : mean) m = round4(m);
       for (auto& s : std) s = round4(s);
       d.mean = mean;
@@ -1247,9 +1468,27 @@ RunData build_datasets(RunConfig& cfg, bool need_train) {
       for (size_t c = 0; c < std.size(); ++c) line += (c ? ", " : "") + fmt_double(std[c]);
       out.report.push_back(line + "] (computed from the training split)");
     }
+  } else if (classes.empty()) {
+    classes = training_classes(cfg);
   }
-  auto test_raw = first_n(open_split(cfg, false), d.subset_test);
-  if (out.classes.empty()) out.classes = test_raw->classes();
+  auto test_raw = first_n(open_split(cfg, false, classes), d.subset_test);
+  if (classes.empty()) {
+    classes = test_raw->classes();
+    if (!classes.empty() && (d.dataset == "image-folder" || d.dataset == "csv"))
+      out.report.push_back("classes: numbered from the test split itself (no training split to take them from, "
+                           "none given); a class the test split lacks shifts the indices");
+  }
+  if (d.clean && (d.dataset == "npy" || d.dataset == "csv")) {
+    // The non-finite values these readers let through for cleaning must not reach
+    // evaluation either. Duplicates stay: they are part of the test set as published. (The
+    // image readers cannot hold NaN; decoding a test folder twice would only cost time.)
+    auto o = data::CleanOptions().drop_duplicates(false);
+    if (!classes.empty()) o.num_classes(static_cast<int64_t>(classes.size()));
+    data::CleanResult cleaned = data::clean(test_raw, o);
+    out.report.push_back(clean_line(cleaned, "test"));
+    test_raw = cleaned.dataset;
+  }
+  out.classes = classes;
 
   const T::Compose train_tf = build_pipeline(cfg, true), eval_tf = build_pipeline(cfg, false);
   if (train_raw) out.train = std::make_shared<data::MapDataset>(train_raw, train_tf);
@@ -1264,7 +1503,14 @@ RunData build_datasets(RunConfig& cfg, bool need_train) {
 }
 
 Tensor preprocess_image(const RunConfig& cfg, const Tensor& image) {
-  return build_pipeline(cfg, /*train=*/false)(image);
+  const DataConfig& d = cfg.data;
+  if (d.input_values == "pixels")  // trained on 0-255 floats: the pixels as they are
+    return build_pipeline(cfg, /*train=*/false)(image.to(kFloat));
+  if (d.input_values == "other")
+    throw ValueError(fmt_range("the model was trained on " + d.dataset + " values in ", d.input_range) +
+                     ", not on 8-bit pixels: an image file's pixels cannot be scaled to match them; evaluate it on "
+                     "data in the training format instead (cnnkit eval)");
+  return build_pipeline(cfg, /*train=*/false)(image);  // uint8 / unit: ToTensor's / 255
 }
 
 }  // namespace cnnkit::train
@@ -1272,6 +1518,13 @@ Tensor preprocess_image(const RunConfig& cfg, const Tensor& image) {
 // ---- model ----------------------------------------------------------------------------------
 
 namespace cnnkit::train {
+
+Task task_of(const RunConfig& cfg) {
+  const std::string& l = cfg.loss.name;
+  if (l == "CrossEntropyLoss" || l == "NLLLoss") return Task::kClassification;
+  if (l == "BCELoss" || l == "BCEWithLogitsLoss" || l == "MultiLabelSoftMarginLoss") return Task::kMultiLabel;
+  return Task::kRegression;  // MSELoss, L1Loss, SmoothL1Loss, HuberLoss
+}
 
 nn::Sequential build_model(const RunConfig& cfg, const std::vector<int64_t>& input_shape) {
   manual_seed(cfg.seed);

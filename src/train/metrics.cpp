@@ -1,6 +1,6 @@
-// Streaming classification and regression metrics over raw float/int64 buffers: one pass
-// over each batch's logits, O(N * C), nothing allocated after the first batch. Printing
-// (confusion matrix, report) is here too; plotting is the report layer's.
+// Streaming classification, multi-label and regression metrics over raw float/int64
+// buffers: one pass over each batch's logits, O(N * C), nothing allocated after the first
+// batch. Printing (confusion matrix, report) is here too; plotting is the report layer's.
 #include "cnnkit/train/metrics.h"
 
 #include <algorithm>
@@ -28,6 +28,10 @@ std::string fixed(double v, int decimals) {
   return buf;
 }
 
+// sklearn's _prf_divide with zero_division=0, and F1 from P and R as sklearn computes it.
+double ratio(int64_t num, int64_t den) { return den ? static_cast<double>(num) / static_cast<double>(den) : 0.0; }
+double f1_of(double p, double r) { return p + r > 0 ? 2 * p * r / (p + r) : 0.0; }
+
 }  // namespace
 
 // ---- Metrics --------------------------------------------------------------------------------
@@ -38,7 +42,16 @@ std::map<std::string, double> Metrics::scalars() const {
     if (!std::isnan(v)) out[k] = v;
   };
   if (has_loss) out["loss"] = loss;
-  if (task == Task::kClassification) {
+  if (task == Task::kMultiLabel) {
+    put("micro_precision", micro_precision);
+    put("micro_recall", micro_recall);
+    put("micro_f1", micro_f1);
+    put("macro_precision", macro_precision);
+    put("macro_recall", macro_recall);
+    put("macro_f1", macro_f1);
+    put("subset_accuracy", subset_accuracy);
+    put("hamming_loss", hamming_loss);
+  } else if (task == Task::kClassification) {
     put("accuracy", accuracy);
     if (top_k > 1 && top_k < num_classes) put("top" + std::to_string(top_k) + "_accuracy", top_k_accuracy);
     put("macro_precision", macro_precision);
@@ -90,12 +103,14 @@ std::string Metrics::report(const std::vector<std::string>& class_names) const {
     os << "mse      " << fixed(mse, 6) << "\nmae      " << fixed(mae, 6) << "\nr2       " << fixed(r2, 6) << "\n";
     return os.str();
   }
-  size_t w = 12;  // "macro avg" and numbers fit
+  size_t w = task == Task::kMultiLabel ? 15 : 12;  // "subset accuracy" / "macro avg" and numbers fit
   for (int64_t c = 0; c < num_classes; ++c)
     if (static_cast<size_t>(c) < class_names.size()) w = std::max(w, class_names[static_cast<size_t>(c)].size());
   auto pad = [&](const std::string& s) { return std::string(w - std::min(w, s.size()), ' ') + s; };
   os << pad("") << "  precision     recall   f1-score    support\n";
-  for (int64_t c = 0; c < num_classes; ++c) {
+  // Per-class rows exist once examples were seen (compute() leaves them empty otherwise).
+  const int64_t rows = std::min<int64_t>(num_classes, static_cast<int64_t>(support.size()));
+  for (int64_t c = 0; c < rows; ++c) {
     std::string name =
         static_cast<size_t>(c) < class_names.size() ? class_names[static_cast<size_t>(c)] : std::to_string(c);
     char buf[96];
@@ -104,6 +119,21 @@ std::string Metrics::report(const std::vector<std::string>& class_names) const {
     os << pad(name) << buf << "\n";
   }
   char buf[160];
+  if (task == Task::kMultiLabel) {
+    // As sklearn's classification_report for multi-label targets: the averages' support is
+    // the number of true labels, not of examples.
+    long long positives = 0;
+    for (int64_t s : support) positives += s;
+    std::snprintf(buf, sizeof(buf), "  %9.4f  %9.4f  %9.4f  %9lld\n", micro_precision, micro_recall, micro_f1, positives);
+    os << "\n" << pad("micro avg") << buf;
+    std::snprintf(buf, sizeof(buf), "  %9.4f  %9.4f  %9.4f  %9lld\n", macro_precision, macro_recall, macro_f1, positives);
+    os << pad("macro avg") << buf;
+    std::snprintf(buf, sizeof(buf), "  %9.4f  %9lld examples\n", subset_accuracy, static_cast<long long>(count));
+    os << "\n" << pad("subset accuracy") << buf;
+    os << pad("hamming loss") << "  " << fixed(hamming_loss, 4) << "\n";
+    if (!std::isnan(loss)) os << pad("loss") << "  " << fixed(loss, 4) << "\n";
+    return os.str();
+  }
   std::snprintf(buf, sizeof(buf), "  %9s  %9s  %9.4f  %9lld\n", "", "", accuracy, static_cast<long long>(count));
   os << "\n" << pad("accuracy") << buf;
   std::snprintf(buf, sizeof(buf), "  %9.4f  %9.4f  %9.4f  %9lld\n", macro_precision, macro_recall, macro_f1,
@@ -319,6 +349,98 @@ Metrics RegressionMetrics::compute() const {
   m.mse = mse / d;
   m.mae = mae / d;
   m.r2 = r2 / d;
+  return m;
+}
+
+// ---- MultiLabelMetrics -------------------------------------------------------------------------
+
+MultiLabelMetrics::MultiLabelMetrics(int64_t num_labels) : num_labels_(num_labels) {
+  CNNKIT_CHECK(num_labels >= 0, "MultiLabelMetrics: num_labels must be >= 0 (0 = from the logits), got ", num_labels);
+  reset();
+}
+
+void MultiLabelMetrics::reset() {
+  count_ = exact_ = wrong_ = 0;
+  loss_sum_ = 0;
+  loss_count_ = 0;
+  tp_.assign(static_cast<size_t>(num_labels_), 0);
+  fp_.assign(static_cast<size_t>(num_labels_), 0);
+  fn_.assign(static_cast<size_t>(num_labels_), 0);
+}
+
+void MultiLabelMetrics::update(const Tensor& logits_in, const Tensor& targets_in, std::optional<double> batch_loss) {
+  CNNKIT_CHECK(logits_in.defined() && targets_in.defined(), "MultiLabelMetrics::update: undefined tensor");
+  CNNKIT_CHECK_SHAPE(logits_in.dim() == 2, "MultiLabelMetrics::update: expected logits (N, C), got shape ",
+                     logits_in.sizes());
+  CNNKIT_CHECK_SHAPE(targets_in.sizes() == logits_in.sizes(), "MultiLabelMetrics::update: logits ", logits_in.sizes(),
+                     " and targets ", targets_in.sizes(), " differ in shape; multi-label targets are (N, C) of 0/1");
+  const int64_t n = logits_in.size(0), c = logits_in.size(1);
+  if (num_labels_ == 0 && count_ == 0) {
+    num_labels_ = c;
+    reset();
+  }
+  CNNKIT_CHECK_SHAPE(c == num_labels_, "MultiLabelMetrics::update: logits have ", c, " labels (shape ",
+                     logits_in.sizes(), "), expected ", num_labels_);
+  Tensor logits = logits_in.scalar_type() == kFloat ? logits_in.contiguous() : logits_in.to(kFloat).contiguous();
+  Tensor targets = targets_in.scalar_type() == kFloat ? targets_in.contiguous() : targets_in.to(kFloat).contiguous();
+  const float* x = logits.data_ptr<float>();   // (N, C)
+  const float* y = targets.data_ptr<float>();  // (N, C)
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t wrong = 0;
+    for (int64_t j = 0; j < c; ++j) {
+      const bool pred = x[i * c + j] > 0;  // a NaN logit predicts 0, as NaN > 0 is false
+      const bool truth = y[i * c + j] > 0.5f;
+      tp_[static_cast<size_t>(j)] += pred && truth;
+      fp_[static_cast<size_t>(j)] += pred && !truth;
+      fn_[static_cast<size_t>(j)] += !pred && truth;
+      wrong += pred != truth;
+    }
+    wrong_ += wrong;
+    exact_ += wrong == 0;
+  }
+  count_ += n;
+  if (batch_loss) {  // a NaN loss is kept: it makes the running loss NaN, as it should
+    loss_sum_ += *batch_loss * static_cast<double>(n);
+    loss_count_ += n;
+  }
+}
+
+Metrics MultiLabelMetrics::compute() const {
+  Metrics m;
+  m.task = Task::kMultiLabel;
+  m.count = count_;
+  m.loss = running_loss();
+  m.has_loss = loss_count_ > 0;
+  m.num_classes = num_labels_;
+  if (count_ == 0 || num_labels_ == 0) return m;
+  const size_t c = static_cast<size_t>(num_labels_);
+  m.precision.assign(c, 0.0);
+  m.recall.assign(c, 0.0);
+  m.f1.assign(c, 0.0);
+  m.support.assign(c, 0);
+  int64_t tp = 0, fp = 0, fn = 0;
+  double sp = 0, sr = 0, sf = 0;
+  for (size_t j = 0; j < c; ++j) {
+    m.precision[j] = ratio(tp_[j], tp_[j] + fp_[j]);
+    m.recall[j] = ratio(tp_[j], tp_[j] + fn_[j]);
+    m.f1[j] = f1_of(m.precision[j], m.recall[j]);
+    m.support[j] = tp_[j] + fn_[j];
+    sp += m.precision[j];
+    sr += m.recall[j];
+    sf += m.f1[j];
+    tp += tp_[j];
+    fp += fp_[j];
+    fn += fn_[j];
+  }
+  m.macro_precision = sp / static_cast<double>(c);
+  m.macro_recall = sr / static_cast<double>(c);
+  m.macro_f1 = sf / static_cast<double>(c);
+  m.micro_precision = ratio(tp, tp + fp);
+  m.micro_recall = ratio(tp, tp + fn);
+  m.micro_f1 = f1_of(m.micro_precision, m.micro_recall);
+  m.subset_accuracy = ratio(exact_, count_);
+  m.accuracy = m.subset_accuracy;
+  m.hamming_loss = ratio(wrong_, count_ * num_labels_);
   return m;
 }
 

@@ -53,8 +53,9 @@ std::string epoch_summary(int64_t epoch, int64_t epochs, int64_t batches, const 
                      std::to_string(batches) + "/" + std::to_string(batches);
   auto sec = logs.find("seconds");
   if (sec != logs.end()) line.append(" ").append(format_duration(sec->second));
-  for (const char* k : {"train_loss", "train_accuracy", "train_mse", "train_r2", "val_loss", "val_accuracy",
-                        "val_mse", "val_r2", "val_macro_f1"}) {
+  // The headline numbers of each task: classification, regression, multi-label.
+  for (const char* k : {"train_loss", "train_accuracy", "train_mse", "train_r2", "train_micro_f1", "val_loss",
+                        "val_accuracy", "val_mse", "val_r2", "val_micro_f1", "val_macro_f1", "val_hamming_loss"}) {
     auto it = logs.find(k);
     if (it == logs.end()) continue;
     const bool pct = std::string(k).find("accuracy") != std::string::npos;
@@ -74,6 +75,12 @@ std::string summary_line(const std::string& split, const Metrics& m, double seco
   if (m.task == Task::kClassification) {
     return prefix + "accuracy: " + printf_str("%.2f%%", 100 * m.accuracy) +
            (loss.empty() ? "" : " (loss " + loss + ")") + " in " + format_duration(seconds);
+  }
+  if (m.task == Task::kMultiLabel) {
+    return prefix + "micro F1: " + printf_str("%.4f", m.micro_f1) + " (macro F1 " + printf_str("%.4f", m.macro_f1) +
+           ", subset accuracy " + printf_str("%.2f%%", 100 * m.subset_accuracy) + ", hamming loss " +
+           printf_str("%.4f", m.hamming_loss) + (loss.empty() ? "" : ", loss " + loss) + ") in " +
+           format_duration(seconds);
   }
   return prefix + "mse: " + printf_str("%.4g", m.mse) + " (mae " + printf_str("%.4g", m.mae) + ", r2 " +
          printf_str("%.4f", m.r2) + (loss.empty() ? "" : ", loss " + loss) + ") in " + format_duration(seconds);

@@ -42,6 +42,44 @@ constexpr const char* kHistoryPrefix = "history.";
 constexpr const char* kCallbackPrefix = "callback.";
 constexpr const char* kPlateauPrefix = "plateau.";
 
+// The streaming metrics of the task, behind one interface: one of the three is used.
+class TaskMetrics {
+ public:
+  TaskMetrics(Task task, int64_t num_classes, int64_t top_k) : task_(task), cm_(num_classes, top_k), ml_(num_classes) {}
+  void reset() {
+    cm_.reset();
+    rm_.reset();
+    ml_.reset();
+  }
+  void update(const Tensor& out, const Tensor& target, double loss) {
+    switch (task_) {
+      case Task::kClassification: cm_.update(out, target, loss); break;
+      case Task::kRegression: rm_.update(out, target, loss); break;
+      case Task::kMultiLabel: ml_.update(out, target, loss); break;
+    }
+  }
+  int64_t count() const {
+    return task_ == Task::kClassification ? cm_.count() : task_ == Task::kRegression ? rm_.count() : ml_.count();
+  }
+  double running_loss() const {
+    return task_ == Task::kClassification ? cm_.running_loss()
+           : task_ == Task::kRegression   ? rm_.running_loss()
+                                          : ml_.running_loss();
+  }
+  // The progress bar's "acc": single-label accuracy only (for multi-label the subset
+  // accuracy is too harsh a number to watch per batch; the epoch line has the real metrics).
+  double running_accuracy() const { return task_ == Task::kClassification ? cm_.running_accuracy() : Metrics::kNaN; }
+  Metrics compute() const {
+    return task_ == Task::kClassification ? cm_.compute() : task_ == Task::kRegression ? rm_.compute() : ml_.compute();
+  }
+
+ private:
+  Task task_;
+  ClassificationMetrics cm_;
+  RegressionMetrics rm_;
+  MultiLabelMetrics ml_;
+};
+
 int64_t parse_int(const std::string& s, const std::string& what) {
   try {
     size_t used = 0;
@@ -140,13 +178,30 @@ void Trainer::add_callback(std::shared_ptr<Callback> callback) {
 // ---- checks ----------------------------------------------------------------------------------
 
 void Trainer::resolve_num_classes(data::DataLoader& loader) {
-  if (options_.task() != Task::kClassification) return;
+  if (options_.task() == Task::kRegression) return;
   if (options_.num_classes() > 0) num_classes_ = options_.num_classes();
   else if (num_classes_ == 0) num_classes_ = static_cast<int64_t>(loader.dataset().classes().size());
 }
 
-void Trainer::check_output(const Tensor& out, const Tensor& target, const char* where) const {
-  if (options_.task() == Task::kRegression) {
+namespace {
+
+// The output/target agreement a task needs, checked on every batch before the loss, so that
+// a model with the wrong last layer fails with its shape, not deep inside a loss.
+void check_task_output(Task task, int64_t num_classes_, const Tensor& out, const Tensor& target, const char* where) {
+  if (task == Task::kMultiLabel) {
+    CNNKIT_CHECK_SHAPE(target.dim() == 2 && target.is_floating_point(), "Trainer::", where,
+                       ": multi-label targets must be float (N, C) of 0/1, got ", target.scalar_type(), " of shape ",
+                       shape_str(target.sizes()));
+    CNNKIT_CHECK_SHAPE(out.sizes() == target.sizes(), "Trainer::", where, ": the model's output has shape ",
+                       shape_str(out.sizes()), " but the targets have shape ", shape_str(target.sizes()),
+                       "; a multi-label model outputs one logit per label, (N, C)");
+    CNNKIT_CHECK_SHAPE(num_classes_ == 0 || out.size(1) == num_classes_, "Trainer::", where,
+                       ": the model's output has shape ", shape_str(out.sizes()), " for ", num_classes_,
+                       " labels; expected (", out.size(0), ", ", num_classes_, ") — does the last layer have ",
+                       num_classes_, " outputs?");
+    return;
+  }
+  if (task == Task::kRegression) {
     bool ok = out.sizes() == target.sizes() ||
               (target.dim() == 1 && out.dim() == 2 && out.size(1) == 1 && out.size(0) == target.size(0));
     CNNKIT_CHECK_SHAPE(ok, "Trainer::", where, ": the model's output has shape ", shape_str(out.sizes()),
@@ -173,6 +228,35 @@ void Trainer::check_output(const Tensor& out, const Tensor& target, const char* 
   }
 }
 
+}  // namespace
+
+void Trainer::check_output(const Tensor& out, const Tensor& target, const char* where) const {
+  check_task_output(options_.task(), num_classes_, out, target, where);
+}
+
+Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& loss_fn, EvaluateOptions options) {
+  nn::Module& module = *model.ptr();
+  int64_t num_classes = options.num_classes();
+  if (num_classes == 0 && options.task() != Task::kRegression)
+    num_classes = static_cast<int64_t>(loader.dataset().classes().size());
+  const bool was_training = module.is_training();
+  module.eval();
+  NoGradGuard no_grad;
+  TaskMetrics tm(options.task(), num_classes, options.top_k());
+  try {
+    for (data::Example<>& batch : loader) {
+      Tensor out = model.forward(batch.data);
+      check_task_output(options.task(), num_classes, out, batch.target, "evaluate");
+      tm.update(out, batch.target, loss_fn(out, batch.target).item<double>());
+    }
+  } catch (...) {
+    module.train(was_training);
+    throw;
+  }
+  module.train(was_training);
+  return tm.compute();
+}
+
 Tensor Trainer::penalty() const {
   Tensor total;
   for (const Tensor& p : penalty_params_) {
@@ -185,12 +269,6 @@ Tensor Trainer::penalty() const {
     total = total.defined() ? total + t : t;
   }
   return total;
-}
-
-void Trainer::update_metrics(ClassificationMetrics& cm, RegressionMetrics& rm, const Tensor& out,
-                             const Tensor& target, double loss) const {
-  if (options_.task() == Task::kClassification) cm.update(out, target, loss);
-  else rm.update(out, target, loss);
 }
 
 // ---- loops -----------------------------------------------------------------------------------
@@ -210,11 +288,16 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     if (mc && mc->last_path() == options_.output_dir() + "/checkpoint_last.safetensors") checkpoint_writer = true;
   }
 
-  for (Callback* c : all) c->on_train_begin(*this);
-  const bool classification = options_.task() == Task::kClassification;
-  ClassificationMetrics cm(num_classes_, options_.top_k());
-  RegressionMetrics rm;
   const int64_t batches = static_cast<int64_t>(train_loader.size());
+  if (auto* warm = dynamic_cast<optim::LinearWarmupLR*>(scheduler_.get())) {
+    CNNKIT_CHECK(scheduler_step_ == SchedulerStep::kBatch,
+                 "Trainer::fit: a LinearWarmupLR counts optimisation steps; set it with SchedulerStep::kBatch");
+    CNNKIT_CHECK(warm->steps_per_epoch() == batches, "Trainer::fit: the LinearWarmupLR was built for ",
+                 warm->steps_per_epoch(), " steps per epoch but the training loader has ", batches, " batches");
+  }
+
+  for (Callback* c : all) c->on_train_begin(*this);
+  TaskMetrics tm(options_.task(), num_classes_, options_.top_k());
 
   for (; epoch_ < options_.epochs() && !stop_; ) {
     const int64_t epoch = epoch_;
@@ -222,8 +305,7 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     for (Callback* c : all) c->on_epoch_begin(*this, epoch);
     train_loader.set_epoch(epoch);
     module_->train();
-    cm.reset();
-    rm.reset();
+    tm.reset();
     BatchLogs bl;
     bl.epoch = epoch;
     bl.batches = batches;
@@ -244,14 +326,14 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
       ++step_;
 
       const double lv = loss.item<double>();
-      update_metrics(cm, rm, out, batch.target, lv);
+      tm.update(out, batch.target, lv);
       bl.batch = b++;
       bl.step = step_;
       bl.batch_size = out.size(0);
-      bl.samples = classification ? cm.count() : rm.count();
+      bl.samples = tm.count();
       bl.loss = lv;
-      bl.running_loss = classification ? cm.running_loss() : rm.running_loss();
-      bl.running_accuracy = classification ? cm.running_accuracy() : Metrics::kNaN;
+      bl.running_loss = tm.running_loss();
+      bl.running_accuracy = tm.running_accuracy();
       for (Callback* c : all) c->on_batch_end(*this, bl);
     }
     const double train_seconds = seconds_since(t0);
@@ -259,13 +341,14 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     Logs logs;
     logs["epoch"] = static_cast<double>(epoch + 1);
     logs["lr"] = bl.lr;
-    Metrics tm = classification ? cm.compute() : rm.compute();
-    for (const auto& [k, v] : tm.scalars()) {
-      // Training-time macro P/R/F1 come from changing weights; only val reports them.
-      if (k.rfind("macro_", 0) == 0) continue;
+    const Metrics train_metrics = tm.compute();
+    for (const auto& [k, v] : train_metrics.scalars()) {
+      // Single-label training-time macro P/R/F1 come from changing weights; only val reports
+      // them. Multi-label runs have no headline accuracy, so all of theirs are logged.
+      if (options_.task() == Task::kClassification && k.rfind("macro_", 0) == 0) continue;
       logs["train_" + k] = v;
     }
-    logs["images_per_second"] = train_seconds > 0 ? static_cast<double>(tm.count) / train_seconds : 0;
+    logs["images_per_second"] = train_seconds > 0 ? static_cast<double>(train_metrics.count) / train_seconds : 0;
     if (val_loader) {
       Metrics vm = evaluate(*val_loader);
       for (const auto& [k, v] : vm.scalars()) logs["val_" + k] = v;
@@ -290,24 +373,8 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
 
 Metrics Trainer::evaluate(data::DataLoader& loader) {
   resolve_num_classes(loader);
-  const bool was_training = module_->is_training();
-  module_->eval();
-  NoGradGuard no_grad;
-  ClassificationMetrics cm(num_classes_, options_.top_k());
-  RegressionMetrics rm;
-  try {
-    for (data::Example<>& batch : loader) {
-      Tensor out = model_.forward(batch.data);
-      check_output(out, batch.target, "evaluate");
-      Tensor loss = loss_fn_(out, batch.target);
-      update_metrics(cm, rm, out, batch.target, loss.item<double>());
-    }
-  } catch (...) {
-    module_->train(was_training);
-    throw;
-  }
-  module_->train(was_training);
-  return options_.task() == Task::kClassification ? cm.compute() : rm.compute();
+  return train::evaluate(model_, loader, loss_fn_,
+                         EvaluateOptions().task(options_.task()).num_classes(num_classes_).top_k(options_.top_k()));
 }
 
 // ---- checkpoints -----------------------------------------------------------------------------
@@ -342,6 +409,12 @@ io::Checkpoint Trainer::checkpoint() const {
 }
 
 void Trainer::save_checkpoint(const std::string& path) {
+  const std::string bad = first_non_finite(*module_);
+  if (!bad.empty())
+    throw NonFiniteParameterError("Trainer::save_checkpoint: '" + bad + "' holds NaN or inf after global step " +
+                                      std::to_string(step_) + "; " + path + " not written" +
+                                      (last_checkpoint_.empty() ? "" : " (the last good one is " + last_checkpoint_ + ")"),
+                                  bad);
   io::save_checkpoint(path, checkpoint());
   last_checkpoint_ = path;
 }

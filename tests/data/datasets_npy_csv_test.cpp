@@ -50,7 +50,8 @@ TEST(NpyDataset, IntegerLabelsMakeClassificationFloatTargetsRegression) {
 
   Tensor yr = test::lit({0.5f, -1, 2, 2.5f, 3, 3.5f, 4, 4.5f}, {4, 2});
   io::save_npy(temp_path("yr.npy"), yr);
-  datasets::NpyDataset reg(temp_path("x.npy"), temp_path("yr.npy"));
+  datasets::NpyDataset reg(temp_path("x.npy"), temp_path("yr.npy"),
+                           datasets::NpyOptions().task(datasets::Task::kRegression));
   EXPECT_FALSE(reg.is_classification());
   EXPECT_TRUE(reg.labels().empty());
   EXPECT_EQ(floats(reg.get(0).target), (std::vector<float>{0.5f, -1}));
@@ -102,8 +103,8 @@ TEST(CsvDataset, TargetByNameOrIndexNoHeaderDelimiterAndQuotes) {
   datasets::CsvDataset first(q, datasets::CsvOptions().target_column(int64_t{0}));
   EXPECT_EQ(first.labels(), (std::vector<int64_t>{3, 4}));
   EXPECT_EQ(floats(first.features()), (std::vector<float>{1.5f, 2.5f, 3.5f, 4.5f}));
-  // Float targets in the last column: regression (auto).
-  datasets::CsvDataset last(q);
+  // Float targets in the last column: regression when asked for.
+  datasets::CsvDataset last(q, datasets::CsvOptions().task(datasets::Task::kRegression));
   EXPECT_FALSE(last.is_classification());
   EXPECT_EQ(floats(last.targets()), (std::vector<float>{2.5f, 4.5f}));
   EXPECT_EQ(last.get(1).target.scalar_type(), kFloat);
@@ -111,9 +112,9 @@ TEST(CsvDataset, TargetByNameOrIndexNoHeaderDelimiterAndQuotes) {
   // Integer targets forced to regression.
   datasets::CsvDataset reg(q, datasets::CsvOptions().target_column(int64_t{-3}).task(datasets::CsvTask::kRegression));
   EXPECT_EQ(floats(reg.targets()), (std::vector<float>{3, 4}));
-  // nan / inf parse (clean() reports them).
+  // nan / inf parse when allowed (clean() reports them).
   std::string r = write_text("nan.csv", "nan,1\ninf,0\n");
-  datasets::CsvDataset nans(r);
+  datasets::CsvDataset nans(r, datasets::CsvOptions().allow_non_finite(true));
   EXPECT_TRUE(std::isnan(nans.features().data_ptr<float>()[0]));
   EXPECT_TRUE(std::isinf(nans.features().data_ptr<float>()[1]));
 }

@@ -283,9 +283,11 @@ TEST(RunConfig, WarmupChainsLinearLRBeforeTheScheduleAsPyTorch) {
   auto opt = train::build_optimizer(cfg, params);
   auto sched = train::build_scheduler(cfg, *opt, 10);
   ASSERT_NE(sched, nullptr);
+  // The warm-up is stepped per batch (10 a epoch): at each epoch boundary the lr is PyTorch's
+  // per-epoch SequentialLR value.
   for (size_t e = 0; e < expected.size(); ++e) {
     EXPECT_NEAR(opt->param_groups()[0].options().get_lr(), expected[e], 1e-12) << "epoch " << e;
-    sched->step();
+    for (int b = 0; b < 10; ++b) sched->step();
   }
 }
 

@@ -159,3 +159,100 @@ TEST(RegressionMetrics, ShapeMismatchIsShapeError) {
   rm.update(zeros({4, 1}), zeros({4}));  // (N, 1) output for (N) targets is fine
   EXPECT_THROW(rm.update(zeros({4, 2}), zeros({4, 2})), ShapeError);  // outputs per example changed
 }
+
+TEST(RegressionMetrics, ReportPrintsMseMaeAndR2) {
+  train::RegressionMetrics rm;
+  rm.update(lit({1.5f, 2, 3}, {3}), lit({1, 2, 4}, {3}), 0.25);
+  const std::string r = rm.compute().report();
+  // sklearn 1.2.1: mean_squared_error / mean_absolute_error / r2_score([1, 2, 4], [1.5, 2, 3])
+  //   = 0.4166666666666667, 0.5, 0.7321428571428571
+  EXPECT_TRUE(contains(r, "mse      0.416667")) << r;
+  EXPECT_TRUE(contains(r, "mae      0.500000")) << r;
+  EXPECT_TRUE(contains(r, "r2       0.732143")) << r;
+  EXPECT_TRUE(contains(r, "loss     0.250000")) << r;
+}
+
+namespace {
+
+// Multi-label logits (6, 4) and 0/1 targets; label 3 is never true (and once predicted).
+Tensor ml_logits() {
+  return lit({1.2f, -0.3f, 0.5f, -2.0f, -0.7f, 0.8f, -0.1f, -1.5f, 0.3f, 0.4f, 2.1f, -0.2f,
+              -1.1f, 0.6f, -0.4f, 0.9f, 0.9f, -1.3f, -0.2f, -0.8f, -0.2f, 1.7f, -0.5f, -1.1f},
+             {6, 4});
+}
+Tensor ml_targets() {
+  return lit({1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0}, {6, 4});
+}
+
+}  // namespace
+
+TEST(MultiLabelMetrics, MatchesSklearn) {
+  // sklearn 1.2.1, logits and y as ml_logits()/ml_targets() (numpy), pred = (logits > 0):
+  //   precision_recall_fscore_support(y, pred, average=None, zero_division=0)
+  //   precision_recall_fscore_support(y, pred, average='micro' / 'macro', zero_division=0)
+  //   accuracy_score(y, pred), hamming_loss(y, pred)
+  train::MultiLabelMetrics ml;
+  ml.update(ml_logits().slice(0, 0, 4), ml_targets().slice(0, 0, 4), 0.5);  // streamed in two batches
+  ml.update(ml_logits().slice(0, 4, 6), ml_targets().slice(0, 4, 6), 0.8);
+  const train::Metrics m = ml.compute();
+  EXPECT_EQ(m.task, train::Task::kMultiLabel);
+  EXPECT_EQ(m.count, 6);
+  EXPECT_EQ(m.num_classes, 4);
+  const std::vector<double> p = {1.0, 0.5, 1.0, 0.0}, r = {1.0, 0.6666666666666666, 0.6666666666666666, 0.0},
+                            f = {1.0, 0.5714285714285715, 0.8, 0.0};
+  for (size_t j = 0; j < 4; ++j) {
+    EXPECT_NEAR(m.precision[j], p[j], 1e-12) << j;
+    EXPECT_NEAR(m.recall[j], r[j], 1e-12) << j;
+    EXPECT_NEAR(m.f1[j], f[j], 1e-12) << j;
+  }
+  EXPECT_EQ(m.support, (std::vector<int64_t>{3, 3, 3, 0}));
+  EXPECT_NEAR(m.micro_precision, 0.7, 1e-12);
+  EXPECT_NEAR(m.micro_recall, 0.7777777777777778, 1e-12);
+  EXPECT_NEAR(m.micro_f1, 0.7368421052631577, 1e-12);
+  EXPECT_NEAR(m.macro_precision, 0.625, 1e-12);
+  EXPECT_NEAR(m.macro_recall, 0.5833333333333333, 1e-12);
+  EXPECT_NEAR(m.macro_f1, 0.592857142857143, 1e-12);
+  EXPECT_NEAR(m.subset_accuracy, 0.3333333333333333, 1e-12);
+  EXPECT_NEAR(m.accuracy, m.subset_accuracy, 0);
+  EXPECT_NEAR(m.hamming_loss, 0.20833333333333334, 1e-12);
+  EXPECT_NEAR(m.loss, (4 * 0.5 + 2 * 0.8) / 6, 1e-12);
+
+  const auto s = m.scalars();
+  for (const char* k : {"loss", "micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall",
+                        "macro_f1", "subset_accuracy", "hamming_loss"})
+    EXPECT_EQ(s.count(k), 1u) << k;
+  EXPECT_EQ(s.count("accuracy"), 0u);  // named subset_accuracy, so nobody reads it as per-label
+  EXPECT_DOUBLE_EQ(s.at("micro_f1"), m.micro_f1);
+}
+
+TEST(MultiLabelMetrics, ReportHasAPerLabelTableAndTheAverages) {
+  train::MultiLabelMetrics ml(4);
+  ml.update(ml_logits(), ml_targets(), 0.5);
+  const std::string r = ml.compute().report({"cat", "dog", "sun", "car"});
+  EXPECT_TRUE(contains(r, "precision     recall   f1-score    support")) << r;
+  EXPECT_TRUE(contains(r, "dog     0.5000     0.6667     0.5714          3")) << r;
+  EXPECT_TRUE(contains(r, "car     0.0000     0.0000     0.0000          0")) << r;
+  EXPECT_TRUE(contains(r, "micro avg     0.7000     0.7778     0.7368          9")) << r;
+  EXPECT_TRUE(contains(r, "macro avg     0.6250     0.5833     0.5929          9")) << r;
+  EXPECT_TRUE(contains(r, "subset accuracy     0.3333          6 examples")) << r;
+  EXPECT_TRUE(contains(r, "hamming loss  0.2083")) << r;
+}
+
+TEST(MultiLabelMetrics, EdgeCasesAndErrors) {
+  train::MultiLabelMetrics ml;
+  EXPECT_TRUE(std::isnan(ml.compute().micro_f1));  // nothing seen: nothing reported
+  EXPECT_EQ(ml.compute().scalars().size(), 0u);
+  // A NaN logit predicts 0; int64 and smoothed targets are read as 0/1 (> 0.5).
+  ml.update(lit({std::nanf(""), 1.0f}, {1, 2}), lit({0.05f, 0.95f}, {1, 2}));
+  EXPECT_DOUBLE_EQ(ml.compute().subset_accuracy, 1.0);
+  ml.update(lit({1.0f, 1.0f}, {1, 2}), tensor({int64_t{1}, int64_t{0}}).reshape({1, 2}));
+  EXPECT_DOUBLE_EQ(ml.compute().hamming_loss, 0.25);
+  EXPECT_THROW(ml.update(zeros({2, 3}), zeros({2, 3})), ShapeError);  // 3 labels after 2
+  EXPECT_TRUE(contains(message_of([&] { ml.update(zeros({2, 2}), zeros({2})); }), "differ in shape"));
+  EXPECT_THROW(ml.update(zeros({2}), zeros({2})), ShapeError);
+  ml.reset();
+  EXPECT_EQ(ml.count(), 0);
+  ml.update(zeros({1, 2}), zeros({1, 2}));  // the label count survives reset()
+  EXPECT_EQ(ml.compute().num_classes, 2);
+  EXPECT_THROW(train::MultiLabelMetrics(-1), ValueError);
+}

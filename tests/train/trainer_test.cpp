@@ -1,9 +1,10 @@
 // The Trainer end to end on small synthetic data (a few seconds): exact resume (4 epochs
 // straight == 2 + resume + 2, bit for bit, with momentum SGD, a scheduler, dropout,
-// shuffling, 2 loader workers and random augmentation), EarlyStopping (Keras semantics and
-// restore_best_weights), TerminateOnNaN (error names the step; the checkpoint on disk is the
-// pre-NaN one), checkpoint mismatch errors, output shape checks, the L1/L2 penalty,
-// CSV rows on resume, evaluate().
+// shuffling, 2 loader workers and random augmentation), EarlyStopping (Keras semantics,
+// restore_best_weights, what it reports, resuming a stopped run), TerminateOnNaN (a NaN loss
+// or a NaN parameter/buffer names the epoch and step; the checkpoint on disk is the pre-NaN
+// one), checkpoint mismatch errors, output shape checks, the L1/L2 penalty, CSV rows on
+// resume, evaluate(), the regression and multi-label logs.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -242,9 +243,11 @@ TEST(Trainer, TerminateOnNaNNamesTheStepAndKeepsTheLastGoodCheckpoint) {
   trainer.add_callback(snap);
 
   std::string msg = message_of([&] { trainer.fit(*r.train_loader, r.val_loader.get()); });
-  EXPECT_TRUE(contains(msg, "loss is nan at epoch 2 of 3, step 9 (batch 3 of 6")) << msg;
+  EXPECT_TRUE(contains(msg, "the training loss is nan at epoch 2 step 3 (global step 9)")) << msg;
   EXPECT_TRUE(contains(msg, dir + "/checkpoint_last.safetensors")) << msg;
   EXPECT_THROW(throw train::NonFiniteLossError("x"), ValueError);
+  EXPECT_THROW(throw train::NonFiniteLossError("x"), train::NonFiniteError);
+  EXPECT_THROW(throw train::NonFiniteParameterError("x", "w"), train::NonFiniteError);
 
   // The checkpoint on disk is epoch 1's, loads into a fresh run, and holds finite weights.
   io::Checkpoint ck = io::load_checkpoint(dir + "/checkpoint_last.safetensors");
@@ -274,8 +277,27 @@ TEST(EarlyStopping, KerasSemanticsAndRestoreBestWeights) {
   EXPECT_EQ(stopped, 3);  // epoch 1 best; epochs 2 and 3 without improvement
   EXPECT_EQ(es.best_epoch(), 1);
   EXPECT_DOUBLE_EQ(es.best(), 0.8);
+  EXPECT_TRUE(es.stopped());
+  EXPECT_EQ(es.stopped_epoch(), 3);
+  EXPECT_EQ(es.stopped_wait(), 2);
+  EXPECT_FALSE(es.restored());  // not before on_train_end
   es.on_train_end(trainer);
   EXPECT_EQ(net->weight.to_vector(), (std::vector<float>{1, 1}));  // epoch 1's weights back
+  EXPECT_TRUE(es.restored());
+  EXPECT_EQ(es.restored_epoch(), 1);
+  EXPECT_EQ(es.summary(),
+            "early stopping: stopped after epoch 4 (val_loss did not improve for 2 epochs); restored the weights of epoch 2");
+
+  // Never stopped, no restoring: the best epoch.
+  train::EarlyStopping quiet(train::EarlyStoppingOptions().patience(5).verbose(false));
+  train::Trainer t1(nn::AnyModule(net), opt, ce(), train::TrainerOptions().verbose(false));
+  quiet.on_train_begin(t1);
+  for (int64_t e = 0; e < 5; ++e) quiet.on_epoch_end(t1, e, {{"val_loss", losses[static_cast<size_t>(e)]}});
+  quiet.on_train_end(t1);
+  EXPECT_FALSE(quiet.stopped());
+  EXPECT_EQ(quiet.stopped_epoch(), -1);
+  EXPECT_FALSE(quiet.restored());
+  EXPECT_EQ(quiet.summary(), "early stopping: did not stop (best val_loss 0.7 at epoch 5)");
 
   // min_delta: 0.85 is not an improvement on 0.9 by more than 0.1.
   train::EarlyStopping md(train::EarlyStoppingOptions().patience(1).min_delta(0.1).verbose(false));
@@ -316,6 +338,40 @@ TEST(EarlyStopping, StopsFitAndRestoresBestWeights) {
   EXPECT_EQ(h.size(), 2u);  // nothing can improve by 2.0: stops after the second epoch
   EXPECT_EQ(es->stopped_epoch(), 1);
   for (const auto& [k, t] : snap->first) EXPECT_TRUE(bit_equal(t, weights(*r.net).at(k))) << k;
+  EXPECT_EQ(es->best_epoch(), 0);
+  EXPECT_EQ(es->restored_epoch(), 0);
+  EXPECT_EQ(es->summary(), "early stopping: stopped after epoch 2 (val_accuracy did not improve for 1 epoch); "
+                           "restored the weights of epoch 1");
+}
+
+TEST(EarlyStopping, AResumedRunThatHadStoppedStaysStopped) {
+  // The checkpoint of the epoch it stopped at is written before training ends; resuming
+  // from it (a crash before the run's summary was written) must not train on.
+  const std::string dir = temp_path("es_resume");
+  auto make_es = [] {
+    return std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions()
+                                                      .monitor("val_accuracy")
+                                                      .min_delta(2.0)
+                                                      .patience(1)
+                                                      .restore_best_weights(true)
+                                                      .verbose(false));
+  };
+  TrainRun a(10, dir);
+  auto es_a = make_es();
+  a.trainer->add_callback(es_a);
+  a.trainer->fit(*a.train_loader, a.val_loader.get());
+  ASSERT_TRUE(es_a->stopped());
+
+  TrainRun b(10, temp_path("es_resume_b"));
+  auto es_b = make_es();
+  b.trainer->add_callback(es_b);
+  b.trainer->resume(dir + "/checkpoint_last.safetensors");
+  train::History h = b.trainer->fit(*b.train_loader, b.val_loader.get());
+  EXPECT_EQ(h.size(), 2u);
+  EXPECT_EQ(b.trainer->global_step(), 12);
+  EXPECT_TRUE(es_b->stopped());
+  EXPECT_EQ(es_b->summary(), es_a->summary());
+  for (const auto& [k, t] : weights(*a.net)) EXPECT_TRUE(bit_equal(t, weights(*b.net).at(k))) << k;
 }
 
 TEST(Trainer, PenaltyIsL1PlusL2NormsOfWeights) {
@@ -378,6 +434,84 @@ TEST(Trainer, RegressionLogsMseAndR2) {
   EXPECT_GT(h.back().at("val_r2"), 0.99);
   EXPECT_LT(h.back().at("val_mse"), h[0].at("val_mse"));
   EXPECT_EQ(h.back().count("train_accuracy"), 0u);
+  for (const char* k : {"train_loss", "train_mse", "train_mae", "train_r2", "val_loss", "val_mse", "val_mae", "val_r2"})
+    EXPECT_EQ(h.back().count(k), 1u) << k;
+  // The val numbers are evaluate()'s, and the report prints them.
+  train::Metrics m = t.evaluate(loader);
+  EXPECT_EQ(m.task, train::Task::kRegression);
+  EXPECT_DOUBLE_EQ(m.mse, h.back().at("val_mse"));
+  EXPECT_DOUBLE_EQ(m.mae, h.back().at("val_mae"));
+  EXPECT_DOUBLE_EQ(m.r2, h.back().at("val_r2"));
+  const std::string r = m.report();
+  EXPECT_TRUE(contains(r, "mse") && contains(r, "mae") && contains(r, "r2") && contains(r, "examples 64")) << r;
+  EXPECT_TRUE(contains(train::epoch_summary(19, 20, 4, h.back()), "val_r2 ")) << train::epoch_summary(19, 20, 4, h.back());
+}
+
+TEST(Trainer, MultiLabelLogsMicroMacroSubsetAccuracyAndHammingLoss) {
+  // 3 labels; label j is on when feature j > 0, which a Linear(4, 3) learns.
+  auto make = [](int64_t n, uint64_t seed) {
+    Generator g(seed);
+    Tensor x = empty({n, 4}), y = empty({n, 3});
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < 4; ++j) x.data_ptr<float>()[i * 4 + j] = static_cast<float>(g.normal());
+      for (int64_t j = 0; j < 3; ++j) y.data_ptr<float>()[i * 3 + j] = x.data_ptr<float>()[i * 4 + j] > 0 ? 1.0f : 0.0f;
+    }
+    return std::make_shared<data::TensorDataset>(x, y);
+  };
+  data::DataLoader train_loader(make(96, 1), data::DataLoaderOptions().batch_size(16).shuffle(true).seed(2));
+  data::DataLoader val_loader(make(48, 3), data::DataLoaderOptions().batch_size(16));
+  manual_seed(0);
+  auto lin = nn::Linear(4, 3);
+  optim::SGD opt(lin->parameters(), optim::SGDOptions(0.5));
+  auto bce = [](const Tensor& o, const Tensor& t) { return F::binary_cross_entropy_with_logits(o, t); };
+  train::Trainer t(nn::AnyModule(lin), opt, bce,
+                   train::TrainerOptions().epochs(10).task(train::Task::kMultiLabel).verbose(false));
+  train::History h = t.fit(train_loader, &val_loader);
+  for (const char* split : {"train_", "val_"})
+    for (const char* k : {"loss", "micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall",
+                          "macro_f1", "subset_accuracy", "hamming_loss"})
+      EXPECT_EQ(h.back().count(std::string(split) + k), 1u) << split << k;
+  EXPECT_EQ(h.back().count("val_accuracy"), 0u);
+  EXPECT_EQ(h.back().count("train_accuracy"), 0u);
+  EXPECT_GT(h.back().at("val_micro_f1"), 0.9);
+  EXPECT_LT(h.back().at("val_hamming_loss"), h[0].at("val_hamming_loss") + 1e-12);
+
+  // evaluate() gives the last epoch's val numbers, equal to a hand-fed MultiLabelMetrics.
+  train::Metrics m = t.evaluate(val_loader);
+  EXPECT_DOUBLE_EQ(m.micro_f1, h.back().at("val_micro_f1"));
+  EXPECT_DOUBLE_EQ(m.hamming_loss, h.back().at("val_hamming_loss"));
+  train::MultiLabelMetrics ml;
+  {
+    NoGradGuard g;
+    for (data::Example<>& b : val_loader) ml.update(lin->forward(b.data), b.target);
+  }
+  EXPECT_DOUBLE_EQ(ml.compute().macro_f1, m.macro_f1);
+  EXPECT_DOUBLE_EQ(ml.compute().subset_accuracy, m.subset_accuracy);
+  // What the progress display prints for it.
+  const std::string line = train::epoch_summary(9, 10, 6, h.back());
+  EXPECT_TRUE(contains(line, "  micro_f1 ") && contains(line, "  val_micro_f1 ") && contains(line, "  val_hamming_loss "))
+      << line;
+  train::Metrics shown = m;
+  shown.micro_f1 = 0.8123;
+  shown.macro_f1 = 0.7011;
+  shown.subset_accuracy = 0.542;
+  shown.hamming_loss = 0.0712;
+  shown.loss = 0.183;
+  EXPECT_EQ(train::summary_line("test", shown, 9.1),
+            "test micro F1: 0.8123 (macro F1 0.7011, subset accuracy 54.20%, hamming loss 0.0712, loss 0.183) in 9.10s");
+
+  // Shape checks: class-index targets, and a model with the wrong number of outputs.
+  data::DataLoader ints(std::make_shared<data::TensorDataset>(randn({8, 4}), randint(0, 3, {8})),
+                        data::DataLoaderOptions().batch_size(8));
+  std::string msg = message_of([&] { t.evaluate(ints); });
+  EXPECT_TRUE(contains(msg, "multi-label targets must be float (N, C) of 0/1")) << msg;
+  auto narrow = nn::Linear(4, 2);
+  optim::SGD nopt(narrow->parameters(), optim::SGDOptions(0.5));
+  train::Trainer nt(nn::AnyModule(narrow), nopt, bce,
+                    train::TrainerOptions().epochs(1).task(train::Task::kMultiLabel).verbose(false));
+  msg = message_of([&] { nt.fit(train_loader); });
+  EXPECT_TRUE(contains(msg, "[16, 2]") && contains(msg, "[16, 3]")) << msg;
+  EXPECT_THROW(nt.fit(train_loader), ShapeError);
 }
 
 TEST(Trainer, BatchAndPlateauSchedulersAndClippingResumeExactly) {
@@ -464,4 +598,94 @@ TEST(Trainer, NaNWeightsAreNeverCheckpointed) {
   EXPECT_EQ(io::load_checkpoint(dir_mc + "/checkpoint_last.safetensors").extra.at("trainer.epoch"), "1");
   EXPECT_TRUE(contains(log.str(), "keeps the previous epoch")) << log.str();
   EXPECT_FALSE(train::weights_finite(*r.net));
+}
+
+namespace {
+
+// Writes a NaN into the first element of parameter or buffer `name` after global step `at`
+// (the way a NaN reaches the weights without the loss seeing it first).
+struct InjectNaN : train::Callback {
+  InjectNaN(std::string n, int64_t step) : name(std::move(n)), at(step) {}
+  std::string name;
+  int64_t at;
+  void on_batch_end(train::Trainer& t, const train::BatchLogs& l) override {
+    if (l.step != at) return;
+    NoGradGuard g;
+    for (const auto& item : t.module().state_dict())
+      if (item.key() == name) item.value().data_ptr<float>()[0] = std::nanf("");
+  }
+};
+
+}  // namespace
+
+TEST(TerminateOnNaN, NamesTheParameterAndTheStepAWeightTurnedNaN) {
+  // The NaN enters '5.weight' at the last step of epoch 2 (global step 12): the loss could
+  // only show it in epoch 3. The checkpoint on disk stays epoch 1's.
+  const std::string dir = temp_path("nan_param");
+  TrainRun r(3, dir);
+  r.trainer->add_callback(std::make_shared<InjectNaN>("5.weight", 12));
+  r.trainer->add_callback(std::make_shared<train::TerminateOnNaN>());
+  try {
+    r.trainer->fit(*r.train_loader, r.val_loader.get());
+    ADD_FAILURE() << "no error";
+  } catch (const train::NonFiniteParameterError& e) {
+    const std::string msg = e.what();
+    EXPECT_TRUE(contains(msg, "parameter '5.weight' became non-finite after epoch 2 step 6 (global step 12)")) << msg;
+    EXPECT_TRUE(contains(msg, "1 NaN and 0 inf of its 256 values")) << msg;
+    EXPECT_TRUE(contains(msg, "The last good checkpoint is " + dir + "/checkpoint_last.safetensors")) << msg;
+    EXPECT_EQ(e.parameter(), "5.weight");
+  }
+  EXPECT_EQ(r.trainer->global_step(), 12);
+  EXPECT_EQ(io::load_checkpoint(dir + "/checkpoint_last.safetensors").extra.at("trainer.epoch"), "1");
+}
+
+TEST(TerminateOnNaN, ABufferTheLossNeverSeesIsCaughtAtTheEpochEndBeforeTheCheckpoint) {
+  // BatchNorm's running mean turns NaN at epoch 2 step 2; in training mode the layer uses the
+  // batch statistics, so the training loss stays finite. Checking at epoch ends only
+  // (check_parameters_every 0), it is caught before epoch 2's checkpoint is written.
+  const std::string dir = temp_path("nan_buffer");
+  manual_seed(0);
+  nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)), nn::BatchNorm2d(4), nn::ReLU(),
+                     nn::MaxPool2d(2), nn::Flatten(), nn::Linear(64, kClasses));
+  optim::SGD opt(net->parameters(), optim::SGDOptions(0.05));
+  auto [x, y] = synthetic(96, 7);
+  data::DataLoader loader(std::make_shared<data::TensorDataset>(x, y), data::DataLoaderOptions().batch_size(16));
+  train::Trainer t(nn::AnyModule(net), opt, ce(), train::TrainerOptions().epochs(3).output_dir(dir).verbose(false));
+  struct Losses : train::Callback {
+    std::vector<double> seen;
+    void on_batch_end(train::Trainer&, const train::BatchLogs& l) override { seen.push_back(l.loss); }
+  };
+  auto losses = std::make_shared<Losses>();
+  t.add_callback(losses);
+  t.add_callback(std::make_shared<InjectNaN>("1.running_mean", 8));
+  t.add_callback(std::make_shared<train::TerminateOnNaN>(train::TerminateOnNaNOptions().check_parameters_every(0)));
+  std::string msg = message_of([&] { t.fit(loader); });
+  EXPECT_TRUE(contains(msg, "buffer '1.running_mean' became non-finite after epoch 2 step 6 (global step 12)")) << msg;
+  EXPECT_TRUE(contains(msg, "(every parameter was finite after global step 6)")) << msg;
+  ASSERT_EQ(losses->seen.size(), 12u);
+  for (double l : losses->seen) EXPECT_TRUE(std::isfinite(l));
+  EXPECT_EQ(io::load_checkpoint(dir + "/checkpoint_last.safetensors").extra.at("trainer.epoch"), "1");
+  EXPECT_THROW(t.fit(loader), train::NonFiniteParameterError);  // also before training starts
+  EXPECT_TRUE(contains(message_of([&] { t.fit(loader); }), "is non-finite when training resumed after global step 12"));
+  EXPECT_THROW(train::TerminateOnNaN(train::TerminateOnNaNOptions().check_parameters_every(-1)), ValueError);
+}
+
+TEST(Trainer, SaveCheckpointRefusesNonFiniteWeights) {
+  const std::string dir = temp_path("nan_save");
+  TrainRun r(1, "");
+  r.trainer->save_checkpoint(dir + "_good.safetensors");
+  {
+    NoGradGuard g;
+    r.net->parameters()[0].data_ptr<float>()[3] = std::numeric_limits<float>::infinity();
+  }
+  const std::string path = dir + ".safetensors";
+  try {
+    r.trainer->save_checkpoint(path);
+    ADD_FAILURE() << "no error";
+  } catch (const train::NonFiniteParameterError& e) {
+    EXPECT_EQ(e.parameter(), "0.weight");
+    EXPECT_TRUE(contains(e.what(), "(the last good one is " + dir + "_good.safetensors)")) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_EQ(r.trainer->last_checkpoint(), dir + "_good.safetensors");
 }

@@ -8,12 +8,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/error.h"
@@ -207,15 +213,35 @@ double log_value(const train::Logs& logs, const char* key) {
   return it == logs.end() ? NAN : it->second;
 }
 
-std::string epoch_table(const train::History& h) {
-  std::string out = fmt::format("{:>5} {:>10} {:>10} {:>9} {:>10} {:>9} {:>8}\n", "epoch", "lr", "train_loss",
-                                "train_acc", "val_loss", "val_acc", "time");
+// One row an epoch: lr, losses and the task's headline metrics.
+std::string epoch_table(const train::History& h, train::Task task) {
+  struct Column {
+    const char* title;
+    const char* key;
+    bool is_percent;
+  };
+  std::vector<Column> cols;
+  switch (task) {
+    case train::Task::kClassification:
+      cols = {{"train_acc", "train_accuracy", true}, {"val_loss", "val_loss", false}, {"val_acc", "val_accuracy", true}};
+      break;
+    case train::Task::kRegression:
+      cols = {{"val_loss", "val_loss", false}, {"val_mae", "val_mae", false}, {"val_r2", "val_r2", false}};
+      break;
+    case train::Task::kMultiLabel:
+      cols = {{"val_loss", "val_loss", false}, {"val_microF1", "val_micro_f1", false},
+              {"val_macroF1", "val_macro_f1", false}};
+      break;
+  }
+  std::string out = fmt::format("{:>5} {:>10} {:>10}", "epoch", "lr", "train_loss");
+  for (const Column& c : cols) out += fmt::format(" {:>11}", c.title);
+  out += fmt::format(" {:>8}\n", "time");
   for (size_t i = 0; i < h.size(); ++i) {
     const train::Logs& l = h[i];
-    out += fmt::format("{:>5} {:>10.4g} {:>10} {:>9} {:>10} {:>9} {:>8}\n", i + 1, log_value(l, "lr"),
-                       num(log_value(l, "train_loss")), percent(log_value(l, "train_accuracy")),
-                       num(log_value(l, "val_loss")), percent(log_value(l, "val_accuracy")),
-                       train::format_duration(log_value(l, "seconds")));
+    out += fmt::format("{:>5} {:>10.4g} {:>10}", i + 1, log_value(l, "lr"), num(log_value(l, "train_loss")));
+    for (const Column& c : cols)
+      out += fmt::format(" {:>11}", c.is_percent ? percent(log_value(l, c.key)) : num(log_value(l, c.key)));
+    out += fmt::format(" {:>8}\n", train::format_duration(log_value(l, "seconds")));
   }
   return out;
 }
@@ -232,63 +258,335 @@ std::string optimizer_line(const train::RunConfig& cfg) {
   return s;
 }
 
-train::Metrics evaluate(nn::Module& module, data::DataLoader& loader, const train::LossFn& loss_fn,
-                        int64_t num_classes) {
-  NoGradGuard no_grad;
-  const bool was_training = module.is_training();
-  module.eval();
-  train::ClassificationMetrics cm(num_classes, 5);
-  auto* seq = dynamic_cast<nn::SequentialImpl*>(&module);
-  CNNKIT_CHECK(seq != nullptr, "evaluate: expected a Sequential model");
-  for (data::Example<>& batch : loader) {
-    Tensor out = seq->forward(batch.data);
-    cm.update(out, batch.target, loss_fn(out, batch.target).item<double>());
-  }
-  module.train(was_training);
-  return cm.compute();
-}
-
 }  // namespace
 
 // ---- train ---------------------------------------------------------------------------------
 
+namespace {
+
+// The files a run directory holds; a directory with any of them is a run.
+constexpr const char* kRunFiles[] = {"config.yaml", "metrics.csv", "summary.txt", "model.safetensors", "checkpoints"};
+
+std::vector<std::string> run_files_in(const fs::path& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const char* f : kRunFiles)
+    if (fs::exists(dir / f, ec)) found.push_back(f);
+  return found;
+}
+
+// A new run's directory: output_dir, or runs/<name>-<time> (-2, -3... when taken). An
+// output_dir that already holds a run is refused unless --overwrite, which removes the old
+// run's files (and only those).
+std::string new_run_dir(const train::RunConfig& cfg, bool overwrite) {
+  std::error_code ec;
+  if (cfg.output_dir.empty()) {
+    const std::string base = "runs/" + cfg.name + "-" + timestamp();
+    std::string dir = base;
+    for (int i = 2; fs::exists(dir, ec); ++i) dir = base + "-" + std::to_string(i);
+    return dir;
+  }
+  const fs::path dir = fs::path(cfg.output_dir).lexically_normal();
+  const std::vector<std::string> found = run_files_in(dir);
+  if (!found.empty()) {
+    if (!overwrite)
+      throw ValueError(fmt::format("output directory {} already holds a run ({}): pass --overwrite to replace it, "
+                                   "or --resume {} to continue it",
+                                   dir.string(), join(found, ", "), dir.string()));
+    for (const std::string& f : found) fs::remove_all(dir / f);
+  }
+  return dir.string();
+}
+
+struct ResumeTarget {
+  std::string run_dir, checkpoint;
+};
+
+ResumeTarget resume_target(const std::string& arg) {
+  std::error_code ec;
+  CNNKIT_CHECK_IO(fs::exists(arg, ec), "--resume: no such run directory or checkpoint: ", arg);
+  ResumeTarget t;
+  if (fs::is_directory(arg, ec)) {
+    t.run_dir = fs::path(arg).lexically_normal().string();
+    t.checkpoint = (fs::path(t.run_dir) / "checkpoints" / "checkpoint_last.safetensors").string();
+    CNNKIT_CHECK_IO(fs::exists(t.checkpoint, ec), "--resume: ", t.run_dir,
+                    " holds no checkpoints/checkpoint_last.safetensors to resume from (no epoch finished)");
+  } else {
+    t.checkpoint = arg;
+    fs::path dir = fs::absolute(arg).parent_path();
+    if (dir.filename() == "checkpoints") dir = dir.parent_path();
+    t.run_dir = dir.string();
+  }
+  CNNKIT_CHECK_IO(fs::exists(fs::path(t.run_dir) / "config.yaml", ec), "--resume: ", t.run_dir,
+                  " holds no config.yaml: it is not a run directory made by `cnnkit train`");
+  return t;
+}
+
+// Every scalar of a YAML tree under its dotted path ("optimizer.lr" -> "0.03"); lists of
+// scalars stay one value ("[3, 5]").
+void flatten(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
+  auto child = [&](const std::string& k) { return path.empty() ? k : path + "." + k; };
+  if (n.IsMap() && n.size()) {
+    for (auto it = n.begin(); it != n.end(); ++it) flatten(it->second, child(it->first.Scalar()), out);
+    return;
+  }
+  if (n.IsSequence() && std::any_of(n.begin(), n.end(), [](const YAML::Node& x) { return !x.IsScalar(); })) {
+    for (size_t i = 0; i < n.size(); ++i) flatten(n[i], child(std::to_string(i)), out);
+    return;
+  }
+  YAML::Emitter e;
+  e << YAML::Flow << n;
+  out[path] = e.c_str();
+}
+
+// The keys where `asked` differs from the config a run was made with, as
+// "optimizer.lr: 0.03 in the run, 0.05 here" lines. What a run resolves by itself (the
+// statistics of `normalize: auto`, the input shape) and what cannot change its numbers
+// (threads, loader workers, eval batch size, where it is written) are not differences.
+std::vector<std::string> config_difference(const train::RunConfig& run, train::RunConfig asked) {
+  if (asked.data.normalize == "auto" && asked.data.mean.empty()) {
+    asked.data.mean = run.data.mean;
+    asked.data.std = run.data.std;
+    asked.data.normalize = run.data.normalize;
+  }
+  if (asked.data.image_shape.empty()) asked.data.image_shape = run.data.image_shape;
+  if (asked.data.input_values.empty()) {
+    asked.data.input_values = run.data.input_values;
+    asked.data.input_range = run.data.input_range;
+  }
+  std::map<std::string, std::string> a, b;
+  flatten(train::to_yaml(run), "", a);
+  flatten(train::to_yaml(asked), "", b);
+  const std::vector<std::string> ignored = {"name", "output_dir", "threads", "data.workers", "data.eval_batch_size"};
+  std::set<std::string> keys;
+  for (const auto& [k, v] : a) keys.insert(k);
+  for (const auto& [k, v] : b) keys.insert(k);
+  std::vector<std::string> out;
+  for (const std::string& k : keys) {
+    if (std::find(ignored.begin(), ignored.end(), k) != ignored.end()) continue;
+    const auto ia = a.find(k), ib = b.find(k);
+    const std::string va = ia == a.end() ? "(unset)" : ia->second, vb = ib == b.end() ? "(unset)" : ib->second;
+    if (va != vb) out.push_back(fmt::format("{}: {} in the run, {} here", k, va, vb));
+  }
+  return out;
+}
+
+// The run's own resolved config, checked against what the command line asks for (a config
+// file and --set overrides, when given): resuming under another config would mix two runs.
+train::RunConfig resume_config(const TrainArgs& args, const ResumeTarget& t) {
+  const std::string path = (fs::path(t.run_dir) / "config.yaml").string();
+  train::RunConfig run = train::load_run_config(path);
+  if (args.config.empty() && args.overrides.empty()) return run;
+  const train::RunConfig asked = train::load_run_config(args.config.empty() ? path : args.config, args.overrides);
+  const std::vector<std::string> diff = config_difference(run, asked);
+  if (!diff.empty()) {
+    std::string msg = fmt::format("--resume {}: the run was made with another config than the one given here; a "
+                                  "resumed run continues under its own config ({}). Differences:",
+                                  t.run_dir, path);
+    for (size_t i = 0; i < diff.size() && i < 20; ++i) msg += "\n  " + diff[i];
+    if (diff.size() > 20) msg += fmt::format("\n  ... ({} differences in all)", diff.size());
+    msg += "\nResume with `cnnkit train --resume " + t.run_dir + "` alone, or start a new run.";
+    throw ValueError(msg);
+  }
+  run.threads = asked.threads;  // may differ: it changes speed, not numbers
+  run.data.workers = asked.data.workers;
+  return run;
+}
+
+// Ctrl-C (SIGINT) or SIGTERM during training: the step in flight finishes, the run stops,
+// and the message names the checkpoint to resume from. A second signal kills at once.
+std::atomic<int> g_signal{0};
+
+extern "C" void on_stop_signal(int sig) {
+  g_signal.store(sig);
+  std::signal(sig, SIG_DFL);
+}
+
+class StopOnSignal : public train::Callback {
+ public:
+  std::string name() const override { return "stop_on_signal"; }
+  void on_batch_end(train::Trainer& trainer, const train::BatchLogs& /*logs*/) override {
+    if (g_signal.load() != 0)
+      throw Interrupted(fmt::format("interrupted in epoch {} after {} optimisation steps", trainer.epoch() + 1,
+                                    trainer.global_step()));
+  }
+};
+
+// -q: no progress bar, one line an epoch ("epoch 3/10  train_loss 0.412  val_accuracy 86.10%  12.3s").
+class EpochLines : public train::Callback {
+ public:
+  EpochLines(std::ostream& out, int64_t epochs) : out_(out), epochs_(epochs) {}
+  std::string name() const override { return "epoch_lines"; }
+  void on_epoch_end(train::Trainer& /*trainer*/, int64_t epoch, const train::Logs& logs) override {
+    std::string line = fmt::format("epoch {}/{}", epoch + 1, epochs_);
+    for (const auto& [key, value] : logs) {
+      if (key == "seconds" || key == "lr" || key == "epoch") continue;
+      const bool pct = key.find("accuracy") != std::string::npos;
+      line += fmt::format("  {} {}", key, pct ? percent(value) : num(value));
+    }
+    out_ << line << "  " << train::format_duration(log_value(logs, "seconds")) << std::endl;
+  }
+
+ private:
+  std::ostream& out_;
+  int64_t epochs_;
+};
+
+// Runs one example of each split through its pipeline and the model, and the loss on them,
+// before the run directory is made: a transform that fails, train and eval pipelines that
+// give different shapes, a model that does not take the input or an output that does not
+// fit the loss all fail here, naming what failed, instead of at batch 0 or after training.
+void check_pipeline(const train::RunData& data, nn::Sequential& model, const train::LossFn& loss_fn) {
+  struct Split {
+    const char* name;
+    std::shared_ptr<data::DatasetBase> ds;
+  };
+  std::vector<int64_t> eval_shape;
+  data::Example<> first;
+  for (const Split& s : {Split{"test", data.test}, Split{"train", data.train}}) {
+    if (!s.ds || s.ds->size().value_or(0) == 0) continue;
+    data::Example<> ex;
+    try {
+      ex = s.ds->get(0);
+    } catch (const Error& e) {
+      throw ValueError(fmt::format("the {} transforms fail on the first {} example: {}", s.name, s.name, e.what()));
+    }
+    const std::vector<int64_t> shape(ex.data.sizes().begin(), ex.data.sizes().end());
+    if (eval_shape.empty()) {
+      eval_shape = shape;
+      first = ex;
+    } else if (shape != eval_shape) {
+      throw ShapeError(fmt::format("the train transforms give examples of shape [{}] but the eval transforms [{}]; "
+                                   "the model sees both (a RandomResizedCrop or RandomCrop size that differs from "
+                                   "the eval size?)",
+                                   fmt::join(shape, ", "), fmt::join(eval_shape, ", ")));
+    }
+  }
+  if (!first.data.defined()) return;
+  NoGradGuard no_grad;
+  model->eval();
+  try {
+    Tensor out = model->forward(first.data.unsqueeze(0));
+    loss_fn(out, first.target.unsqueeze(0));
+  } catch (const Error& e) {
+    model->train();
+    throw ShapeError(fmt::format("the model on one example of shape [{}]: {}", fmt::join(eval_shape, ", "), e.what()));
+  }
+  model->train();
+}
+
+// threads: auto. The thread count that runs this model's training step fastest here, timed
+// on a synthetic batch before training (a few steps each, ~0.3 s): OpenMP fork/join makes
+// small models slower on more threads on some machines and faster on others.
+int measure_threads(const train::RunConfig& cfg, const std::vector<int64_t>& input_shape, std::ostream& out) {
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (cores == 1) return 1;
+  std::vector<int> candidates{1};
+  for (int t = 2; t < cores; t *= 2) candidates.push_back(t);
+  candidates.push_back(cores);
+  std::vector<int64_t> shape{std::min<int64_t>(cfg.data.batch_size, 256)};
+  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+  const Tensor x = randn(shape);
+  int best = 1;
+  double best_ips = 0;
+  std::vector<std::string> parts;
+  for (int t : candidates) {
+    set_num_threads(t);
+    nn::Sequential net = train::build_model(cfg, input_shape);
+    optim::SGD opt(net->parameters(), optim::SGDOptions(1e-3));
+    auto step = [&] {
+      opt.zero_grad();
+      net->forward(x).mean().backward();  // the backward of any loss costs the same
+      opt.step();
+    };
+    step();  // primitives created, buffers allocated
+    int64_t steps = 0;
+    const auto t0 = Clock::now();
+    do {
+      step();
+      ++steps;
+    } while (seconds_since(t0) < 0.3 && steps < 50);
+    const double ips = static_cast<double>(steps * shape[0]) / seconds_since(t0);
+    parts.push_back(fmt::format("{}: {:.0f} img/s", t, ips));
+    if (ips > best_ips) best_ips = ips, best = t;
+  }
+  set_num_threads(best);
+  out << fmt::format("threads: auto -> {} (measured on a synthetic batch of {}: {})\n", best, shape[0],
+                     fmt::format("{}", fmt::join(parts, ", ")));
+  return best;
+}
+
+// The best-checkpoint monitor of a task: accuracy for classification, the loss otherwise.
+std::string checkpoint_monitor(train::Task task, bool has_val) {
+  if (!has_val) return "train_loss";
+  return task == train::Task::kClassification ? "val_accuracy" : "val_loss";
+}
+
+std::string metrics_line(const train::Metrics& m) {
+  switch (m.task) {
+    case train::Task::kClassification: {
+      std::string s = fmt::format("accuracy {}", percent(m.accuracy));
+      if (m.top_k > 1 && m.top_k < m.num_classes) s += fmt::format("  top-{} {}", m.top_k, percent(m.top_k_accuracy));
+      return s + fmt::format("  loss {}  macro F1 {}", num(m.loss), num(m.macro_f1));
+    }
+    case train::Task::kRegression:
+      return fmt::format("mse {}  mae {}  r2 {}  loss {}", num(m.mse, 6), num(m.mae, 6), num(m.r2), num(m.loss));
+    case train::Task::kMultiLabel:
+      return fmt::format("subset accuracy {}  micro F1 {}  macro F1 {}  hamming loss {}  loss {}",
+                         percent(m.subset_accuracy), num(m.micro_f1), num(m.macro_f1), num(m.hamming_loss),
+                         num(m.loss));
+  }
+  return "";
+}
+
+}  // namespace
+
 int train(const TrainArgs& args) {
   const auto t0 = Clock::now();
-  train::RunConfig cfg = train::load_run_config(args.config, args.overrides);
-  set_threads(args.threads > 0 ? args.threads : static_cast<int>(cfg.threads));
-
-  std::string run_dir, resume_from;
   std::error_code ec;
+  std::ostream& out = std::cout;
+  CNNKIT_CHECK(!args.config.empty() || !args.resume.empty(),
+               "train: give a run config (cnnkit train CONFIG.yaml) or a run to continue (--resume RUN_DIR)");
+
+  ResumeTarget resume;
+  train::RunConfig cfg;
   if (!args.resume.empty()) {
-    CNNKIT_CHECK_IO(fs::exists(args.resume, ec), "--resume: no such run directory or checkpoint: ", args.resume);
-    if (fs::is_directory(args.resume, ec)) {
-      run_dir = args.resume;
-      resume_from = (fs::path(run_dir) / "checkpoints" / "checkpoint_last.safetensors").string();
-      CNNKIT_CHECK_IO(fs::exists(resume_from, ec), "--resume: ", run_dir,
-                      " holds no checkpoints/checkpoint_last.safetensors to resume from");
-    } else {
-      resume_from = args.resume;
-      fs::path dir = fs::absolute(resume_from).parent_path();
-      if (dir.filename() == "checkpoints") dir = dir.parent_path();
-      run_dir = dir.string();
-    }
+    resume = resume_target(args.resume);
+    cfg = resume_config(args, resume);
   } else {
-    run_dir = cfg.output_dir.empty() ? "runs/" + cfg.name + "-" + timestamp() : cfg.output_dir;
+    cfg = train::load_run_config(args.config, args.overrides);
   }
+  for (const std::string& note : cfg.notes) out << note << "\n";
+  // threads: auto unless the command line or CNNKIT_NUM_THREADS names a count.
+  const bool threads_auto = args.threads <= 0 && cfg.threads < 0 && std::getenv("CNNKIT_NUM_THREADS") == nullptr;
+  if (!threads_auto) set_threads(args.threads > 0 ? args.threads : static_cast<int>(cfg.threads));
+  const train::Task task = train::task_of(cfg);
 
   train::RunData data = train::build_datasets(cfg);
   cfg.data.image_shape = data.input_shape;
-  fs::create_directories(fs::path(run_dir) / "checkpoints");
-  train::save_resolved_config(cfg, (fs::path(run_dir) / "config.yaml").string());
+  if (data.val && data.val->size().value_or(0) == 0) {
+    data.report.push_back(fmt::format("validation split: empty ({} of {} examples rounds to none); training without "
+                                      "validation",
+                                      cfg.data.val_fraction, data.train->size().value_or(0)));
+    data.val = nullptr;
+  }
+  const train::LossFn loss_fn = train::build_loss(cfg);
+  nn::Sequential model = train::build_model(cfg, data.input_shape);
+  check_pipeline(data, model, loss_fn);
+  if (threads_auto) {
+    measure_threads(cfg, data.input_shape, out);
+    model = train::build_model(cfg, data.input_shape);  // the same initial weights as without the probe
+  }
 
-  std::ostream& out = std::cout;
+  const std::string run_dir = resume.run_dir.empty() ? new_run_dir(cfg, args.overwrite) : resume.run_dir;
+  fs::create_directories(fs::path(run_dir) / "checkpoints");
+  if (resume.run_dir.empty()) train::save_resolved_config(cfg, (fs::path(run_dir) / "config.yaml").string());
+
   out << "run " << run_dir << "\n";
   out << fmt::format("data: {} ({} train, {} validation, {} test examples), input [{}]\n", cfg.data.dataset,
                      data.train->size().value_or(0), data.val ? data.val->size().value_or(0) : 0,
                      data.test->size().value_or(0), fmt::join(data.input_shape, ", "));
   for (const std::string& line : data.report) out << "  " << line << "\n";
-
-  nn::Sequential model = train::build_model(cfg, data.input_shape);
   out << "model: " << model_name(cfg) << ", " << count_parameters(*model) << " parameters\n";
   out << "optimizer: " << optimizer_line(cfg) << "\n";
   std::unique_ptr<optim::Optimizer> opt = train::build_optimizer(cfg, model->parameters());
@@ -303,9 +601,9 @@ int train(const TrainArgs& args) {
   data::DataLoader test_loader(data.test,
                                data::DataLoaderOptions(static_cast<size_t>(cfg.data.eval_batch_size)).workers(workers));
 
-  const train::LossFn loss_fn = train::build_loss(cfg);
   train::TrainerOptions topts;
   topts.epochs(cfg.epochs)
+      .task(task)
       .l1(cfg.regularization.l1)
       .l2(cfg.regularization.l2)
       .grad_clip_norm(cfg.grad_clip_norm)
@@ -324,46 +622,77 @@ int train(const TrainArgs& args) {
     trainer.set_plateau_scheduler(plateau, cfg.scheduler.monitor);
   }
 
-  const std::string monitor = val_loader ? "val_accuracy" : "train_loss";
   auto checkpoint = std::make_shared<train::ModelCheckpoint>(
-      train::ModelCheckpointOptions((fs::path(run_dir) / "checkpoints").string()).monitor(monitor));
+      train::ModelCheckpointOptions((fs::path(run_dir) / "checkpoints").string())
+          .monitor(checkpoint_monitor(task, val_loader != nullptr)));
   trainer.add_callback(checkpoint);
   trainer.add_callback(std::make_shared<train::CSVLogger>((fs::path(run_dir) / "metrics.csv").string()));
   trainer.add_callback(std::make_shared<train::TerminateOnNaN>());
+  std::shared_ptr<train::EarlyStopping> early_stopping;
   if (cfg.early_stopping.enabled) {
     const auto& e = cfg.early_stopping;
     CNNKIT_CHECK(val_loader || e.monitor.rfind("val_", 0) != 0, cfg.source, ": early_stopping monitors ", e.monitor,
                  " but there is no validation split (data.split.val is 0)");
-    trainer.add_callback(std::make_shared<train::EarlyStopping>(
+    early_stopping = std::make_shared<train::EarlyStopping>(
         train::EarlyStoppingOptions()
             .monitor(e.monitor)
             .patience(e.patience)
             .min_delta(e.min_delta)
             .mode(e.mode == "min" ? train::Mode::kMin : e.mode == "max" ? train::Mode::kMax : train::Mode::kAuto)
-            .restore_best_weights(e.restore_best_weights)));
+            .restore_best_weights(e.restore_best_weights));
+    trainer.add_callback(early_stopping);
   }
-  if (!resume_from.empty()) {
-    trainer.resume(resume_from);
-    out << "resumed from " << resume_from << " after epoch " << trainer.epoch() << "\n";
+  trainer.add_callback(std::make_shared<StopOnSignal>());
+  if (args.quiet) trainer.add_callback(std::make_shared<EpochLines>(out, cfg.epochs));
+  const std::string model_path = (fs::path(run_dir) / "model.safetensors").string();
+  if (!resume.checkpoint.empty()) {
+    trainer.resume(resume.checkpoint);
+    const bool stopped_early = early_stopping && early_stopping->stopped();
+    if ((trainer.epoch() >= cfg.epochs || stopped_early) && fs::exists(model_path, ec)) {
+      out << fmt::format("run {} already finished ({} of {} epochs{}); nothing left to do. `cnnkit eval {}` "
+                         "evaluates its model.\n",
+                         run_dir, trainer.epoch(), cfg.epochs, stopped_early ? ", stopped early" : "", run_dir);
+      return 0;
+    }
+    out << "resumed from " << resume.checkpoint << " after epoch " << trainer.epoch() << "\n";
   }
 
+  const std::string resume_hint = "cnnkit train --resume " + run_dir;
   train::History history;
+  g_signal.store(0);
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   try {
     history = trainer.fit(train_loader, val_loader.get());
-  } catch (const train::NonFiniteLossError& e) {
+  } catch (const Interrupted& e) {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    out << std::endl;
+    std::string msg = std::string(e.what()) + ". ";
+    if (fs::exists(checkpoint->last_path(), ec))
+      msg += fmt::format("The run after epoch {} is in {}; continue it with:\n  {}", trainer.epoch(),
+                         checkpoint->last_path(), resume_hint);
+    else
+      msg += "No epoch had finished, so there is no checkpoint to resume from.";
+    throw Interrupted(msg);
+  } catch (const train::NonFiniteError& e) {
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     std::string msg = e.what();
     if (fs::exists(checkpoint->last_path(), ec) && msg.find(checkpoint->last_path()) == std::string::npos)
       msg += " The last good checkpoint is " + checkpoint->last_path() + ".";
-    throw train::NonFiniteLossError(msg);
+    throw train::NonFiniteError(msg);
   }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
 
-  const train::Metrics test = evaluate(*model, test_loader, loss_fn, static_cast<int64_t>(data.classes.size()));
-  save_model((fs::path(run_dir) / "model.safetensors").string(), *model, cfg, data.classes);
+  const train::Metrics test = trainer.evaluate(test_loader);
+  save_model(model_path, *model, cfg, data.classes);
   const double wall = seconds_since(t0);
 
   std::ostringstream summary;
   summary << "cnnkit run " << cfg.name << " (" << run_dir << ")\n";
-  summary << "config: " << cfg.source;
+  summary << "config: " << (args.config.empty() ? run_dir + "/config.yaml" : args.config);
   for (const std::string& o : args.overrides) summary << " --set " << o;
   summary << "\n";
   summary << fmt::format("data: {}, {} train / {} validation / {} test, batch {}", cfg.data.dataset,
@@ -374,12 +703,13 @@ int train(const TrainArgs& args) {
   summary << "\n";
   summary << "optimizer: " << optimizer_line(cfg) << "\n\n";
   summary << "model: " << model_name(cfg) << "\n" << model_summary_text(*model, data.input_shape) << "\n";
-  summary << epoch_table(history) << "\n";
-  summary << fmt::format("test: accuracy {}  top-5 {}  loss {}  macro F1 {}\n", percent(test.accuracy),
-                         percent(test.top_k_accuracy), num(test.loss), num(test.macro_f1));
+  summary << epoch_table(history, task) << "\n";
+  if (early_stopping) summary << early_stopping->summary() << "\n";
+  summary << "test: " << metrics_line(test) << "\n";
   summary << test.report(data.classes) << "\n";
-  summary << "confusion matrix (rows: true class, columns: predicted)\n"
-          << test.confusion_matrix_string(data.classes) << "\n";
+  if (task == train::Task::kClassification)
+    summary << "confusion matrix (rows: true class, columns: predicted)\n"
+            << test.confusion_matrix_string(data.classes) << "\n";
   summary << "wall time " << train::format_duration(wall) << "\n";
   io::write_file_atomic((fs::path(run_dir) / "summary.txt").string(), summary.str(), "train");
   out << "wrote " << run_dir << "/{config.yaml, metrics.csv, checkpoints/, model.safetensors, summary.txt}\n";
@@ -398,16 +728,21 @@ int eval(const EvalArgs& args) {
   nn::Sequential model = train::build_model(l.cfg, input_shape_of(l.cfg));
   load_weights(l.weights, *model);
   const bool need_train = l.cfg.data.normalize == "auto" && l.cfg.data.mean.empty();
+  l.cfg.data.classes = l.classes;  // the test split numbered by the classes the model was trained on
   train::RunData data = train::build_datasets(l.cfg, need_train);
+  for (const std::string& line : data.report) std::cout << line << "\n";
   if (l.classes.empty()) l.classes = data.classes;
   data::DataLoader loader(data.test, data::DataLoaderOptions(static_cast<size_t>(l.cfg.data.eval_batch_size))
                                          .workers(static_cast<size_t>(l.cfg.data.workers)));
-  const train::Metrics m = evaluate(*model, loader, train::build_loss(l.cfg), static_cast<int64_t>(l.classes.size()));
+  const train::Task task = train::task_of(l.cfg);
+  const train::Metrics m =
+      train::evaluate(nn::AnyModule(model), loader, train::build_loss(l.cfg),
+                      train::EvaluateOptions().task(task).num_classes(static_cast<int64_t>(l.classes.size())));
   std::cout << "model " << l.weights << " on the " << l.cfg.data.dataset << " test set (" << m.count << " examples)\n";
-  std::cout << fmt::format("accuracy {}  top-5 {}  loss {}  macro F1 {}\n\n", percent(m.accuracy),
-                           percent(m.top_k_accuracy), num(m.loss), num(m.macro_f1));
+  std::cout << metrics_line(m) << "\n\n";
   std::cout << m.report(l.classes) << "\n";
-  std::cout << "confusion matrix (rows: true class, columns: predicted)\n" << m.confusion_matrix_string(l.classes);
+  if (task == train::Task::kClassification)
+    std::cout << "confusion matrix (rows: true class, columns: predicted)\n" << m.confusion_matrix_string(l.classes);
   std::cout << train::summary_line("test", m, seconds_since(t0)) << std::endl;
   return 0;
 }
@@ -423,6 +758,7 @@ int predict(const PredictArgs& args) {
   load_weights(l.weights, *model);
   if (l.cfg.data.normalize == "auto" && l.cfg.data.mean.empty()) {
     // A hand-written config: the statistics come from the training data, as in training.
+    l.cfg.data.classes = l.classes;
     train::RunData data = train::build_datasets(l.cfg, true);
     if (l.classes.empty()) l.classes = data.classes;
   }
@@ -434,22 +770,47 @@ int predict(const PredictArgs& args) {
   const data::ImageReadMode mode = shape[0] == 1   ? data::ImageReadMode::GRAY
                                    : shape[0] == 3 ? data::ImageReadMode::RGB
                                                    : data::ImageReadMode::UNCHANGED;
+  const train::Task task = train::task_of(l.cfg);
+  auto label = [&](int64_t c) {
+    return c < static_cast<int64_t>(l.classes.size()) ? l.classes[static_cast<size_t>(c)] : "class " + std::to_string(c);
+  };
   NoGradGuard no_grad;
+  int failed = 0;
   for (const std::string& path : args.images) {
-    Tensor img = data::decode_image(path, mode);
-    if (!sizes_itself && (img.size(1) != shape[1] || img.size(2) != shape[2]))
-      img = data::transforms::functional::resize(img, std::vector<int64_t>{shape[1], shape[2]});
-    Tensor x = train::preprocess_image(l.cfg, img).unsqueeze(0);
-    Tensor probs = softmax(model->forward(x), 1).squeeze(0).contiguous();
+    // One file that does not decode is reported and skipped; the exit code says so at the end.
+    Tensor x;
+    try {
+      Tensor img = data::decode_image(path, mode);
+      if (!sizes_itself && (img.size(1) != shape[1] || img.size(2) != shape[2]))
+        img = data::transforms::functional::resize(img, std::vector<int64_t>{shape[1], shape[2]});
+      x = train::preprocess_image(l.cfg, img).unsqueeze(0);
+    } catch (const Error& e) {
+      std::cout << path << "\n  error: " << e.what() << "\n";
+      std::cerr << "cnnkit: error: " << e.what() << "\n";
+      ++failed;
+      continue;
+    }
+    const Tensor out = model->forward(x).reshape({-1}).contiguous();
+    std::cout << path << "\n";
+    if (task == train::Task::kRegression) {
+      for (int64_t i = 0; i < out.size(0); ++i)
+        std::cout << fmt::format("  output[{}] = {:.6g}\n", i, out[i].item<double>());
+      continue;
+    }
+    // Classification: the softmax's top k. Multi-label: each label's own sigmoid, the labels
+    // at p >= 0.5 marked, the k most probable listed.
+    const Tensor probs = task == train::Task::kMultiLabel ? sigmoid(out).contiguous() : softmax(out, 0).contiguous();
     const int64_t k = std::min<int64_t>(args.top_k, probs.size(0));
     auto [values, indices] = probs.topk(k);
-    std::cout << path << "\n";
     for (int64_t i = 0; i < k; ++i) {
       const int64_t c = indices[i].item<int64_t>();
-      const std::string name = c < static_cast<int64_t>(l.classes.size()) ? l.classes[c] : "class " + std::to_string(c);
-      std::cout << fmt::format("  {:>6.2f}%  {} ({})\n", 100 * values[i].item<double>(), name, c);
+      const double p = values[i].item<double>();
+      const bool on = task == train::Task::kMultiLabel && p >= 0.5;
+      std::cout << fmt::format("  {:>6.2f}%  {} ({}){}\n", 100 * p, label(c), c, on ? "  *" : "");
     }
   }
+  if (failed)
+    throw IOError(fmt::format("predict: {} of {} images could not be read (see above)", failed, args.images.size()));
   return 0;
 }
 

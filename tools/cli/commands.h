@@ -7,14 +7,23 @@
 #include <string>
 #include <vector>
 
+#include "cnnkit/core/error.h"
+
 namespace cnnkit::cli {
+
+// Training stopped by Ctrl-C (SIGINT) or SIGTERM; the message says what was kept and the
+// command that continues the run. main() exits 130, as a shell does for SIGINT.
+struct Interrupted : Error {
+  using Error::Error;
+};
 
 struct TrainArgs {
   std::string config;
   std::vector<std::string> overrides;  // --set key.sub=value
   std::string resume;                  // run dir or checkpoint file
-  int threads = 0;                     // 0: CNNKIT_NUM_THREADS or the default
+  int threads = 0;                     // 0: the config's `threads` (CNNKIT_NUM_THREADS or all cores)
   bool quiet = false;                  // no progress bar
+  bool overwrite = false;              // replace a run already in the config's output_dir
 };
 int train(const TrainArgs& args);
 
@@ -46,7 +55,7 @@ struct BenchArgs {
   int64_t batch = 64;
   int64_t steps = 100;
   int64_t warmup = 10;
-  int threads = 1;
+  int threads = 0;  // 0: CNNKIT_NUM_THREADS or all cores, as train
   bool from_loader = false;  // LeNet-5 from the DataLoader with augmentation vs tensors
   std::string data_root = "/usr/share/datasets/fashion-mnist";
   int64_t workers = 2;

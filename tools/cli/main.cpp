@@ -1,50 +1,80 @@
 // `cnnkit`: train | eval | predict | info | bench. Parses the command line (CLI11) and maps
 // what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
-// no stack trace), 2 a usage error. The commands themselves live in commands.cpp.
+// no stack trace), 2 a usage error, 130 training stopped by Ctrl-C. The commands themselves live in commands.cpp.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <limits>
+#include <string_view>
+#include <vector>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/models/yaml_util.h"
 #include "commands.h"
 
 namespace {
 
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;  // as a shell reports a process stopped by SIGINT
 
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace cnnkit;
   CLI::App app{"cnnkit: train, evaluate and run convolutional networks from YAML run configs"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
   app.set_help_all_flag("--help-all", "help for every subcommand");
+  app.set_version_flag("--version", "cnnkit " CNNKIT_VERSION);
+  // "--threads -3" and "-k 0" answered in words (CLI11's Range prints the type's limits).
+  auto at_least_one = [](const char* what) {
+    return CLI::Validator(
+        [what](std::string& value) {
+          long long v = 0;
+          try {
+            size_t used = 0;
+            v = std::stoll(value, &used);
+            if (used != value.size()) return std::string(what) + " must be a whole number, got '" + value + "'";
+          } catch (const std::exception&) {
+            return std::string(what) + " must be a whole number, got '" + value + "'";
+          }
+          return v >= 1 ? std::string() : std::string(what) + " must be at least 1, got " + value;
+        },
+        "N>=1");
+  };
+  const auto threads_check = at_least_one("--threads (a thread count >= 1)");
 
   cli::TrainArgs ta;
   auto* train = app.add_subcommand("train", "train a model from a run config");
-  train->add_option("config", ta.config, "run config (YAML), e.g. configs/lenet5-fashion-mnist.yaml")->required();
-  train->add_option("--set", ta.overrides, "override a config key: --set optimizer.lr=0.1 (repeatable)");
-  train->add_option("--resume", ta.resume, "continue a run: its run directory or a checkpoint file");
-  train->add_option("--threads", ta.threads, "threads for the math (default: CNNKIT_NUM_THREADS or all cores)");
-  train->add_flag("--quiet,-q", ta.quiet, "no progress bar");
+  train->add_option("config", ta.config,
+                    "run config (YAML), e.g. configs/lenet5-fashion-mnist.yaml; optional with --resume");
+  train->add_option("--set", ta.overrides,
+                    "override a config key: --set optimizer.lr=0.1; --set key=~ deletes it (repeatable)");
+  train->add_option("--resume", ta.resume,
+                    "continue a run under its own config: its run directory or a checkpoint file");
+  train->add_flag("--overwrite", ta.overwrite, "replace the run already in the config's output_dir");
+  train->add_option("--threads", ta.threads, "threads for the math (default: the config's `threads`)")
+      ->check(threads_check);
+  train->add_flag("--quiet,-q", ta.quiet, "no progress bar: one line an epoch");
 
   cli::EvalArgs ea;
   auto* eval = app.add_subcommand("eval", "test-set metrics of a trained model");
   eval->add_option("model", ea.model, "run directory, or a model / checkpoint file")->required();
   eval->add_option("--config", ea.config, "run config, when the model file carries none");
   eval->add_option("--set", ea.overrides, "override a config key (repeatable)");
-  eval->add_option("--threads", ea.threads, "threads for the math");
+  eval->add_option("--threads", ea.threads, "threads for the math")->check(threads_check);
 
   cli::PredictArgs pa;
   auto* predict = app.add_subcommand("predict", "classify image files (PNG, JPEG, BMP)");
   predict->add_option("model", pa.model, "run directory, or a model file")->required();
   predict->add_option("images", pa.images, "image files")->required();
   predict->add_option("--config", pa.config, "run config, when the model file carries none");
-  predict->add_option("--top-k,-k", pa.top_k, "classes to print per image")->check(CLI::PositiveNumber);
-  predict->add_option("--threads", pa.threads, "threads for the math");
+  predict->add_option("--top-k,-k", pa.top_k, "classes to print per image")
+      ->check(at_least_one("-k"));
+  predict->add_option("--threads", pa.threads, "threads for the math")->check(threads_check);
 
   cli::InfoArgs ia;
   auto* info = app.add_subcommand("info", "model summary: layers, output shapes, parameters, FLOPs");
@@ -57,7 +87,8 @@ int main(int argc, char** argv) {
   bench->add_option("--batch", ba.batch, "batch size")->check(CLI::PositiveNumber);
   bench->add_option("--steps", ba.steps, "timed training steps")->check(CLI::PositiveNumber);
   bench->add_option("--warmup", ba.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
-  bench->add_option("--threads", ba.threads, "threads")->check(CLI::PositiveNumber);
+  bench->add_option("--threads", ba.threads, "threads (default: CNNKIT_NUM_THREADS or all cores)")
+      ->check(threads_check);
   bench->add_flag("--from-loader", ba.from_loader,
                   "LeNet-5 on Fashion-MNIST through the DataLoader with augmentation vs from tensors");
   bench->add_option("--data", ba.data_root, "Fashion-MNIST directory for --from-loader");
@@ -66,8 +97,27 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // "cnnkit trian": CLI11 takes it for a stray argument; name the subcommand meant.
+    std::vector<std::string_view> names;
+    for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+    if (argc > 1 && argv[1][0] != '-' && std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      std::string msg = std::string("cnnkit: unknown command '") + argv[1] + "'";
+      const std::string hint = models::did_you_mean(argv[1], names);
+      if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+      std::cerr << msg << "\nRun with --help for the commands.\n";
+      return kExitUsage;
+    }
     const int code = app.exit(e);  // prints help or the usage error
     return code == 0 ? 0 : kExitUsage;
+  }
+  if (app.get_subcommands().empty()) {
+    std::cerr << app.help();
+    return kExitUsage;
+  }
+  if (*train && ta.config.empty() && ta.resume.empty()) {
+    std::cerr << "cnnkit train: give a run config (cnnkit train CONFIG.yaml) or a run to continue (--resume RUN_DIR)\n"
+              << train->help();
+    return kExitUsage;
   }
 
   try {
@@ -76,6 +126,9 @@ int main(int argc, char** argv) {
     if (*predict) return cli::predict(pa);
     if (*info) return cli::info(ia);
     if (*bench) return cli::bench(ba);
+  } catch (const cli::Interrupted& e) {
+    std::cerr << "cnnkit: " << e.what() << "\n";
+    return kExitInterrupted;
   } catch (const InternalError& e) {
     std::cerr << "cnnkit: internal error: " << e.what() << "\n";
     return kExitError;

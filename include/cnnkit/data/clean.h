@@ -49,6 +49,7 @@ struct CleanReport {
   // (duplicate index, index of the first occurrence, which is kept).
   std::vector<std::pair<size_t, size_t>> duplicates;
   std::optional<int64_t> num_classes;  // what the label check used
+  CleanOptions options;                // what was dropped: a kind not dropped is listed as "kept"
   size_t dropped() const { return total - kept; }
   // Counts on one line, then up to `max_listed` offenders per kind, one per line.
   std::string summary(size_t max_listed = 10) const;

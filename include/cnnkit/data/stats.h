@@ -27,7 +27,8 @@ namespace cnnkit::data {
 // (ImageFolder) but not in channel count. With max_examples, uses that many examples spread
 // evenly over the dataset (index i * n / max_examples). Accumulates in double, merging
 // per-example statistics (Chan et al.), so large means do not cancel. Runs on all threads.
-// ValueError for an empty or size-less dataset; ShapeError for inconsistent channel counts.
+// ValueError for an empty or size-less dataset, or a channel whose statistics are not finite
+// (NaN or infinity in the data), naming the channel; ShapeError for inconsistent channel counts.
 std::pair<std::vector<double>, std::vector<double>> compute_mean_std(
     std::shared_ptr<DatasetBase> dataset, std::optional<size_t> max_examples = std::nullopt);
 

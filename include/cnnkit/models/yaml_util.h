@@ -59,6 +59,19 @@ std::string describe(const YAML::Node& node);
 // (used for "did you mean ..." hints; also useful for layer and optimizer names).
 std::string closest(std::string_view word, const std::vector<std::string_view>& candidates);
 
+// Names from other frameworks and their common misspellings map to ours for the hint:
+// "learning_rate" (or "lerning_rate") -> "lr", "num_epochs" -> "epochs", "wd" ->
+// "weight_decay". The hint only names a key that `allowed` has; "" when none fits.
+std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& allowed);
+
+// "a, b, c, ... (785 in all)": at most `max_items` words, then the count.
+std::string join_capped(const std::vector<std::string_view>& words, size_t max_items = 12);
+
+// Throws ConfigError at the second occurrence of any key repeated in one mapping, anywhere
+// in the tree ("configs/x.yaml:9: duplicate key 'epochs' (first at line 5)"): YAML parsers
+// keep one of the two silently (yaml-cpp the first).
+void check_no_duplicate_keys(const YAML::Node& root, const YamlContext& ctx);
+
 // Checks that `map` is a mapping (or null/undefined: an empty section) and that every key
 // is in `allowed`. Unknown key ->
 //   "configs/x.yaml:12: unknown key 'lerning_rate' in optimizer (allowed: lr, momentum);

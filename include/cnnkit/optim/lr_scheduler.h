@@ -13,6 +13,7 @@
 // initial step (last_epoch 0: e.g. LinearLR's start factor is applied) and step() advances
 // one epoch (or one batch for OneCycleLR). The first scheduler attached records each
 // group's initial_lr (PyTorch's group['initial_lr']); later ones start from it too.
+// Beyond PyTorch: LinearWarmupLR (a per-step warm-up before an epoch schedule).
 // Not here: LambdaLR/MultiplicativeLR, CyclicLR, ChainedScheduler, step(epoch) for users.
 #pragma once
 
@@ -26,6 +27,7 @@ namespace cnnkit {
 namespace optim {
 
 class SequentialLR;
+class LinearWarmupLR;
 
 // Base of every epoch-driven scheduler. Implementations compute the next lrs from
 // last_epoch_ and the current lrs (PyTorch's chainable get_lr).
@@ -71,6 +73,8 @@ class LRScheduler {
   int64_t step_count_ = 0;  // PyTorch's _step_count (CosineAnnealingLR reads it)
 
   friend class SequentialLR;
+  friend class LinearWarmupLR;
+class LinearWarmupLR;
 };
 
 }  // namespace optim
@@ -81,6 +85,7 @@ class LRScheduler {
 #include "cnnkit/optim/schedulers/cosine_annealing_warm_restarts.h"
 #include "cnnkit/optim/schedulers/exponential_lr.h"
 #include "cnnkit/optim/schedulers/linear_lr.h"
+#include "cnnkit/optim/schedulers/linear_warmup_lr.h"
 #include "cnnkit/optim/schedulers/multi_step_lr.h"
 #include "cnnkit/optim/schedulers/one_cycle_lr.h"
 #include "cnnkit/optim/schedulers/reduce_on_plateau_scheduler.h"

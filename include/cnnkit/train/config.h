@@ -40,6 +40,7 @@
 
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/nn/modules/container/sequential.h"
+#include "cnnkit/train/metrics.h"
 
 namespace cnnkit {
 namespace optim {
@@ -86,6 +87,22 @@ struct DataConfig {
   std::string normalize = "auto";
   std::vector<double> mean, std;  // explicit values (also filled in by build_datasets for auto)
   bool clean = false;             // drop corrupt / non-finite / duplicate examples
+  // Not a YAML key: the class names in label order when the caller knows them (`cnnkit
+  // eval`: the model file's). build_datasets numbers image-folder and text-label csv
+  // classes by it; empty = the training split's classes (listed from its folder or file
+  // even when only the test split is loaded).
+  std::vector<std::string> classes;
+  // What the raw examples hold, resolved from the training split by build_datasets and saved
+  // with the run (so in the model file), so that `predict` feeds an image file's 8-bit
+  // pixels to the model exactly as training fed the dataset's values:
+  //   uint8  - 8-bit images (IDX, CIFAR, image folders, uint8 npy); ToTensor scales to [0, 1]
+  //   unit   - float values in [0, 1]: an image file's pixels / 255 match them
+  //   pixels - float whole numbers in [0, 255] (csv pixel columns, float npy of pixels): an
+  //            image file's pixels are used as they are, not divided by 255
+  //   other  - floats in another range (input_range): predict takes no image files
+  // Empty until resolved. Set in a config, build_datasets checks the data agree.
+  std::string input_values;
+  std::vector<double> input_range;  // [min, max] of the training split's raw values
   int64_t batch_size = 64;
   int64_t eval_batch_size = 256;
   int64_t workers = 2;
@@ -150,10 +167,11 @@ struct SchedulerConfig {
   double div_factor = 25.0;              // OneCycleLR
   double final_div_factor = 1e4;         // OneCycleLR
   bool three_phase = false;              // OneCycleLR
-  // Linear warm-up chained before the schedule (SequentialLR of LinearLR and it).
+  // Linear warm-up before the schedule, ramped per step (optim::LinearWarmupLR).
   int64_t warmup_epochs = 0;
   double warmup_start_factor = 0.1;
-  bool per_batch() const { return name == "OneCycleLR"; }
+  // build_scheduler's scheduler is stepped per batch: OneCycleLR, and any warm-up.
+  bool per_batch() const { return name == "OneCycleLR" || warmup_epochs > 0; }
 };
 
 struct RegularizationConfig {
@@ -185,9 +203,14 @@ struct RunConfig {
   uint64_t seed = 0;
   std::string output_dir;                // "" = runs/<name>-<timestamp>
   std::optional<double> grad_clip_norm;  // clip_grad_norm_ max_norm; none when unset
-  // Threads for the math (set_num_threads); 0 = CNNKIT_NUM_THREADS or every core. Small
-  // models (LeNet-5) run faster on one: fork/join costs more than it saves.
+  // Threads for the math (set_num_threads); 0 = CNNKIT_NUM_THREADS or every core; -1 =
+  // `threads: auto`: `cnnkit train` times a few training steps of the model at 1, 2, 4 ...
+  // cores threads and keeps the fastest (small models are often faster on one: OpenMP
+  // fork/join costs more than it saves on some machines and not on others).
   int64_t threads = 0;
+  // What applying the overrides changed besides the key itself ("--set optimizer.name=Adam:
+  // dropped optimizer.momentum (Adam does not take it)"); not part of the saved config.
+  std::vector<std::string> notes;
 };
 
 // Reads, overrides, validates and fills defaults. `overrides` are "a.b.c=value" strings
@@ -202,7 +225,10 @@ RunConfig parse_run_config(const std::string& yaml_text, const std::string& file
 
 // Applies one "a.b=value" override to a YAML tree (creating the key when missing);
 // ValueError naming the override when it is malformed or its path crosses a scalar.
-void apply_override(YAML::Node& root, const std::string& assignment);
+// "a.b=~" (or =null) deletes the key. "optimizer.name=Adam" (likewise scheduler.name,
+// loss.name) also deletes the section's keys the new one does not take. What was deleted
+// is appended to `notes`, one line each, for the caller to show.
+void apply_override(YAML::Node& root, const std::string& assignment, std::vector<std::string>* notes = nullptr);
 
 // Parses and validates a YAML tree already loaded (no overrides).
 RunConfig parse_run_config(const YAML::Node& root, const std::string& file);
@@ -215,6 +241,12 @@ std::string to_yaml_string(const RunConfig& cfg);
 void save_resolved_config(const RunConfig& cfg, const std::string& path);
 
 // ---- building the run's objects from the config ----------------------------------------
+
+// The task the loss implies: CrossEntropyLoss / NLLLoss classify (int64 class targets);
+// BCELoss / BCEWithLogitsLoss / MultiLabelSoftMarginLoss are multi-label (0/1 target rows);
+// MSELoss, L1Loss, SmoothL1Loss, HuberLoss regress. It picks the metrics, the monitor of the
+// best checkpoint and what eval and predict print.
+Task task_of(const RunConfig& cfg);
 
 // The model from the `model:` section (models::build: `zoo: name` with options, or
 // `layers: [...]`), after manual_seed(cfg.seed), so a run's initial weights depend on its
@@ -229,9 +261,11 @@ LossFn build_loss(const RunConfig& cfg);
 std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& cfg,
                                                   const std::vector<Tensor>& params);
 
-// The epoch scheduler (warm-up chained with SequentialLR), or nullptr for "none" and for
-// ReduceLROnPlateau (see build_plateau_scheduler). OneCycleLR is stepped per batch
-// (SchedulerConfig::per_batch()) and needs steps_per_epoch.
+// The LR scheduler, or nullptr for "none" and ReduceLROnPlateau (see build_plateau_scheduler)
+// without a warm-up. Stepped per batch when SchedulerConfig::per_batch() (OneCycleLR; any
+// warm-up: an optim::LinearWarmupLR that ramps per step, then runs the schedule on epoch
+// boundaries, or holds the lr for ReduceLROnPlateau / none), else per epoch. steps_per_epoch
+// (the training loader's batches) is needed for those; ValueError for a warm-up with OneCycleLR.
 std::shared_ptr<optim::LRScheduler> build_scheduler(const RunConfig& cfg, optim::Optimizer& opt,
                                                     int64_t steps_per_epoch);
 // ReduceLROnPlateau when configured (stepped with cfg.scheduler.monitor), else nullptr.

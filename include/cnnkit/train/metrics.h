@@ -1,8 +1,10 @@
 // Streaming evaluation metrics, updated batch by batch from the logits a training or
 // evaluation step already computed (no second forward, no tensor ops, no allocation per
 // batch): accuracy, top-k, confusion matrix and per-class precision/recall/F1 for
-// classification; MSE, MAE and R² for regression. Formulas and zero-division conventions
-// are scikit-learn's (precision_recall_fscore_support(zero_division=0), r2_score).
+// classification; per-label and micro/macro precision/recall/F1, subset accuracy and
+// Hamming loss for multi-label classification; MSE, MAE and R² for regression. Formulas
+// and zero-division conventions are scikit-learn's (precision_recall_fscore_support(
+// zero_division=0), accuracy_score, hamming_loss, r2_score).
 //
 //   train::ClassificationMetrics cm(/*num_classes=*/10, /*top_k=*/5);
 //   for (auto& batch : loader) { Tensor out = net->forward(batch.data);
@@ -10,8 +12,12 @@
 //   train::Metrics m = cm.compute();
 //   std::cout << m.accuracy << " " << m.macro_f1 << "\n" << m.confusion_matrix_string(classes);
 //
-// Deliberately not: ranking metrics (AUC), multi-label metrics, micro averages other than
-// accuracy (for single-label classification micro P = R = F1 = accuracy).
+//   train::MultiLabelMetrics ml;   // logits (N, C), targets (N, C) of 0/1
+//   ml.update(out, batch.target, loss.item<double>());
+//   std::cout << ml.compute().report(label_names);  // per label, micro and macro avg
+//
+// Deliberately not: ranking metrics (AUC, average precision), thresholds other than 0.5,
+// micro averages for single-label classification (there micro P = R = F1 = accuracy).
 #pragma once
 
 #include <cstdint>
@@ -22,10 +28,16 @@
 #include <vector>
 
 #include "cnnkit/core/tensor.h"
+#include "cnnkit/data/datasets/labeled.h"
 
 namespace cnnkit::train {
 
-enum class Task { kClassification, kRegression };
+// The data layer's task, one enum for readers and metrics alike. kClassification: one class
+// per example (logits (N, C), int64 targets (N) or probability rows (N, C)). kMultiLabel:
+// any number of labels per example (logits (N, C), one independent sigmoid each, e.g.
+// F::binary_cross_entropy_with_logits; targets (N, C) of 0/1). kRegression: outputs of the
+// target's shape.
+using Task = data::datasets::Task;
 
 // The result of one pass over a dataset. Fields that do not apply to the task stay NaN/empty.
 struct Metrics {
@@ -36,15 +48,22 @@ struct Metrics {
   double loss = kNaN;  // mean of the per-batch losses weighted by batch size
   bool has_loss = false;  // losses were given (then a NaN loss means a NaN was seen)
 
-  // ---- classification ----
+  // ---- classification and multi-label (then "class" reads "label") ----
   int64_t num_classes = 0;
-  double accuracy = kNaN;
+  double accuracy = kNaN;         // multi-label: the subset accuracy (sklearn's accuracy_score)
   int64_t top_k = 0;              // the k of top_k_accuracy (clamped to num_classes)
   double top_k_accuracy = kNaN;
   std::vector<double> precision, recall, f1;  // per class; 0 where undefined (sklearn zero_division=0)
   std::vector<int64_t> support;               // true examples per class
   double macro_precision = kNaN, macro_recall = kNaN, macro_f1 = kNaN;
   std::vector<int64_t> confusion;             // (num_classes, num_classes) row-major: [true][predicted]
+
+  // ---- multi-label (a label is predicted when its logit > 0, i.e. sigmoid > 0.5) ----
+  // Micro: precision/recall/F1 of the pooled (example, label) decisions; macro: the mean of
+  // the per-label values above. subset_accuracy: rows with every label right; hamming_loss:
+  // the fraction of wrong (example, label) decisions.
+  double micro_precision = kNaN, micro_recall = kNaN, micro_f1 = kNaN;
+  double subset_accuracy = kNaN, hamming_loss = kNaN;
 
   // ---- regression (averaged over outputs for multi-output targets, as sklearn's default) ----
   double mse = kNaN, mae = kNaN, r2 = kNaN;
@@ -53,15 +72,18 @@ struct Metrics {
     return confusion[static_cast<size_t>(true_class * num_classes + predicted)];
   }
   // The scalars under the names logs and CSV files use: "loss", "accuracy", "top5_accuracy",
-  // "macro_f1" (classification); "loss", "mse", "mae", "r2" (regression). Left out: what was
-  // never computed (no examples, no loss given) and top-k when k >= num_classes (always 1).
-  // A NaN loss that was seen is kept.
+  // "macro_precision", "macro_recall", "macro_f1" (classification); "loss",
+  // "micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall",
+  // "macro_f1", "subset_accuracy", "hamming_loss" (multi-label); "loss", "mse", "mae", "r2"
+  // (regression). Left out: what was never computed (no examples, no loss given) and top-k
+  // when k >= num_classes (always 1). A NaN loss that was seen is kept.
   std::map<std::string, double> scalars() const;
   // A fixed-width table: a row per true class, a column per predicted class; class names
   // (e.g. dataset.classes()) label the rows if given, else the class indices.
   std::string confusion_matrix_string(const std::vector<std::string>& class_names = {}) const;
   // Per-class precision/recall/F1/support and the macro averages, like sklearn's
-  // classification_report; for regression the MSE, MAE and R² lines.
+  // classification_report; for multi-label a row per label, the micro and macro averages,
+  // subset accuracy and Hamming loss; for regression the MSE, MAE and R² lines.
   std::string report(const std::vector<std::string>& class_names = {}) const;
 };
 
@@ -114,6 +136,35 @@ class RegressionMetrics {
   double loss_sum_ = 0;
   int64_t loss_count_ = 0;
   std::vector<double> sse_, sae_, mean_, m2_;  // per output column
+};
+
+// Streaming multi-label metrics. update() takes logits (N, C) (label j predicted when
+// logit > 0; pass logit-scale scores, not probabilities) and targets (N, C) whose entries
+// are 0 or 1 (any dtype; a value > 0.5 counts as 1, so smoothed targets work). Keeps
+// per-label true/false positive and false negative counts, exact-match rows and wrong
+// decisions: O(N * C) per batch, nothing allocated after the first.
+class MultiLabelMetrics {
+ public:
+  // num_labels = 0 takes it from the first batch's logits.
+  explicit MultiLabelMetrics(int64_t num_labels = 0);
+
+  void reset();
+  // ShapeError when logits and targets differ in shape or are not (N, C).
+  void update(const Tensor& logits, const Tensor& targets, std::optional<double> batch_loss = std::nullopt);
+
+  int64_t count() const { return count_; }
+  double running_loss() const { return loss_count_ ? loss_sum_ / static_cast<double>(loss_count_) : Metrics::kNaN; }
+  double running_subset_accuracy() const {
+    return count_ ? static_cast<double>(exact_) / static_cast<double>(count_) : Metrics::kNaN;
+  }
+  Metrics compute() const;
+
+ private:
+  int64_t num_labels_;
+  int64_t count_ = 0, exact_ = 0, wrong_ = 0;  // rows, rows all right, wrong (row, label) decisions
+  double loss_sum_ = 0;
+  int64_t loss_count_ = 0;
+  std::vector<int64_t> tp_, fp_, fn_;  // per label
 };
 
 }  // namespace cnnkit::train

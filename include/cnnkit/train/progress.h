@@ -58,8 +58,10 @@ class ProgressBar : public Callback {
 std::string format_duration(double seconds);
 // "Epoch 2/10 469/469 3.2s  loss 0.4011  acc 85.71%  val_loss ...": the epoch summary.
 std::string epoch_summary(int64_t epoch, int64_t epochs, int64_t batches, const Logs& logs);
-// "test accuracy: 91.23% (loss 0.251) in 3m12s" (classification) or
-// "test mse: 0.0123 (mae 0.0871, r2 0.9134, loss 0.0123) in 12.3s" (regression).
+// "test accuracy: 91.23% (loss 0.251) in 3m12s" (classification),
+// "test mse: 0.0123 (mae 0.0871, r2 0.9134, loss 0.0123) in 12.3s" (regression) or
+// "test micro F1: 0.8123 (macro F1 0.7011, subset accuracy 54.20%, hamming loss 0.0712, loss 0.183) in 9.1s"
+// (multi-label).
 std::string summary_line(const std::string& split, const Metrics& metrics, double seconds);
 
 }  // namespace cnnkit::train

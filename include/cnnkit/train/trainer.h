@@ -25,7 +25,18 @@
 //     and the callbacks' state; the run continues bit for bit as if never stopped.
 //   - Checks with clear errors before the first step completes: a classification model's
 //     output must be (N, C) for int64 targets (N), with C = options().num_classes() or the
-//     dataset's classes() when known; a regression output must have the target's shape.
+//     dataset's classes() when known; a multi-label model's output (N, C) must match float
+//     targets (N, C) (C checked the same way); a regression output must have the target's shape.
+//   - Logs per task (train_ and val_ prefixed; see Metrics::scalars): classification loss,
+//     accuracy, top-k (macro P/R/F1 for val only); multi-label loss, micro and macro
+//     P/R/F1, subset_accuracy, hamming_loss; regression loss, mse, mae, r2.
+//   - Non-finite values: add a TerminateOnNaN to stop at the first NaN/inf loss or
+//     parameter with the epoch and step named. Without it the run goes on (as in Keras), but
+//     no checkpoint ever holds NaN/inf weights: save_checkpoint() throws
+//     NonFiniteParameterError, and the epoch-end writers skip the write with a warning.
+//   - Warm-up per step: a LinearWarmupLR (what build_scheduler returns when a warm-up is
+//     configured) is set with SchedulerStep::kBatch; fit() checks that and that it was built
+//     for the training loader's batches per epoch.
 // Deliberately not: mid-epoch checkpoints, multiple models, mixed precision.
 #pragma once
 
@@ -62,7 +73,7 @@ namespace cnnkit::train {
 // loss(output, target) -> a 0-dim tensor (the batch mean), e.g. F::cross_entropy.
 using LossFn = std::function<Tensor(const Tensor& output, const Tensor& target)>;
 
-enum class SchedulerStep { kEpoch, kBatch };  // kBatch: OneCycleLR and per-iteration warmups
+enum class SchedulerStep { kEpoch, kBatch };  // kBatch: OneCycleLR and LinearWarmupLR
 
 struct TrainerOptions {
   CNNKIT_ARG(int64_t, epochs) = 1;
@@ -83,10 +94,23 @@ struct TrainerOptions {
   // epoch (never with NaN/inf weights) unless a ModelCheckpoint writes that same file.
   CNNKIT_ARG(std::string, output_dir) = "";
   CNNKIT_ARG(int64_t, top_k) = 5;         // the top-k accuracy reported (1 = off)
-  CNNKIT_ARG(int64_t, num_classes) = 0;   // 0: the dataset's classes(), else the output's width
+  // Classes (classification) or labels (multi-label); 0: the dataset's classes(), else the
+  // output's width.
+  CNNKIT_ARG(int64_t, num_classes) = 0;
   CNNKIT_ARG(bool, verbose) = true;       // progress bar and epoch lines
   CNNKIT_ARG(OStreamPtr, log_stream) = nullptr;  // progress and messages; nullptr: std::cout
 };
+
+struct EvaluateOptions {
+  CNNKIT_ARG(Task, task) = Task::kClassification;
+  CNNKIT_ARG(int64_t, num_classes) = 0;  // 0: the loader's dataset's classes(), else the output's width
+  CNNKIT_ARG(int64_t, top_k) = 5;        // the top-k accuracy reported (1 = off)
+};
+
+// One pass of `model` over `loader` in eval mode without autograd (the module's training
+// flag is restored after): the task's metrics and the mean loss. Trainer::evaluate is this
+// with the trainer's model, loss and options; `cnnkit eval` calls it directly.
+Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& loss_fn, EvaluateOptions options = {});
 
 // Per-epoch logs in order (epoch 0 first), including epochs before a resume.
 struct History {
@@ -124,7 +148,9 @@ class Trainer {
   // trainer no scheduler (or the reverse); IOError if it is not a checkpoint.
   void resume(const std::string& path);
   io::Checkpoint checkpoint() const;                   // the run's state now
-  void save_checkpoint(const std::string& path);       // atomically; remembered as last_checkpoint()
+  // Atomically; remembered as last_checkpoint(). NonFiniteParameterError (nothing written)
+  // if a parameter or buffer holds NaN or inf.
+  void save_checkpoint(const std::string& path);
   const std::string& last_checkpoint() const { return last_checkpoint_; }
 
   // Ends training after the current epoch (callbacks call it; Keras's stop_training).
@@ -144,8 +170,6 @@ class Trainer {
  private:
   void check_output(const Tensor& output, const Tensor& target, const char* where) const;
   Tensor penalty() const;
-  void update_metrics(ClassificationMetrics& cm, RegressionMetrics& rm, const Tensor& out, const Tensor& target,
-                      double loss) const;
   void resolve_num_classes(data::DataLoader& loader);
 
   nn::AnyModule model_;

@@ -21,7 +21,7 @@ std::string find_dir(const std::string& root, const std::vector<std::string>& su
   for (const std::string& d : subdirs) {
     std::filesystem::path p = std::filesystem::path(root) / d;
     std::error_code ec;
-    if (std::filesystem::is_regular_file(p / first_file, ec)) return p.string();
+    if (std::filesystem::is_regular_file(p / first_file, ec)) return p.lexically_normal().string();
     tried += (tried.empty() ? "" : ", ") + (p / first_file).lexically_normal().string();
   }
   ::cnnkit::detail::fail<IOError>(__FILE__, __LINE__, who, ": cannot find '", first_file, "' under root '",

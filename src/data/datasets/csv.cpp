@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+
+#include "message_util.h"
 
 namespace cnnkit::data::datasets {
 
@@ -78,11 +81,12 @@ bool parse_int(const std::string& s, int64_t& out) {
 }  // namespace
 
 CsvDataset::CsvDataset(const std::string& path, CsvOptions options) {
+  const std::string shown = detail::display_path(path);  // as messages print it
   std::error_code ec;
-  CNNKIT_CHECK_IO(std::filesystem::is_regular_file(path, ec), "CsvDataset: '", path, "': ",
+  CNNKIT_CHECK_IO(std::filesystem::is_regular_file(path, ec), "CsvDataset: '", shown, "': ",
                   std::filesystem::exists(path, ec) ? "not a regular file" : "no such file");
   std::ifstream f(path, std::ios::binary);
-  CNNKIT_CHECK_IO(f, "CsvDataset: '", path, "': cannot open for reading: ", std::strerror(errno));
+  CNNKIT_CHECK_IO(f, "CsvDataset: '", shown, "': cannot open for reading: ", std::strerror(errno));
   const char delim = options.delimiter();
 
   std::vector<Row> rows;
@@ -90,14 +94,14 @@ CsvDataset::CsvDataset(const std::string& path, CsvOptions options) {
   for (int64_t lineno = 1; std::getline(f, line); ++lineno) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (trim(line).empty()) continue;
-    rows.push_back({lineno, split_cells(line, delim, path, lineno)});
+    rows.push_back({lineno, split_cells(line, delim, shown, lineno)});
   }
-  CNNKIT_CHECK_IO(!rows.empty(), "CsvDataset: '", path, "': no rows");
+  CNNKIT_CHECK_IO(!rows.empty(), "CsvDataset: '", shown, "': no rows");
   const size_t ncols = rows[0].cells.size();
-  CNNKIT_CHECK_IO(ncols >= 2, "CsvDataset: ", path, ":", rows[0].line, ": found ", ncols, " column with delimiter '",
+  CNNKIT_CHECK_IO(ncols >= 2, "CsvDataset: ", shown, ":", rows[0].line, ": found ", ncols, " column with delimiter '",
                   delim, "'; need at least one feature and the target (wrong delimiter?)");
   for (const Row& r : rows)
-    CNNKIT_CHECK_IO(r.cells.size() == ncols, "CsvDataset: ", path, ":", r.line, ": expected ", ncols,
+    CNNKIT_CHECK_IO(r.cells.size() == ncols, "CsvDataset: ", shown, ":", r.line, ": expected ", ncols,
                     " cells like the first row, got ", r.cells.size());
 
   // Target column by index, or by name (needs the header, so the header is decided first
@@ -105,22 +109,18 @@ CsvDataset::CsvDataset(const std::string& path, CsvOptions options) {
   auto resolve_index = [&](int64_t idx) {
     int64_t n = static_cast<int64_t>(ncols);
     CNNKIT_CHECK(idx >= -n && idx < n, "CsvDataset: target_column ", idx, " out of range for ", n, " columns in '",
-                 path, "'");
+                 shown, "'");
     return static_cast<size_t>(idx < 0 ? idx + n : idx);
   };
   size_t target = 0;
   bool header = false;
   if (const auto* name = std::get_if<std::string>(&options.target_column())) {
     CNNKIT_CHECK(options.header().value_or(true), "CsvDataset: target_column '", *name,
-                 "' is a name but header(false) was set for '", path, "'");
+                 "' is a name but header(false) was set for '", shown, "'");
     header = true;
     auto it = std::find(rows[0].cells.begin(), rows[0].cells.end(), *name);
-    if (it == rows[0].cells.end()) {
-      std::string names;
-      for (const auto& c : rows[0].cells) names += (names.empty() ? "'" : ", '") + c + "'";
-      CNNKIT_CHECK_IO(false, "CsvDataset: ", path, ":", rows[0].line, ": no column named '", *name,
-                      "' in the header (columns: ", names, ")");
-    }
+    CNNKIT_CHECK_IO(it != rows[0].cells.end(), "CsvDataset: ", shown, ":", rows[0].line, ": no column named '",
+                    *name, "' in the header (columns: ", detail::capped_list(rows[0].cells, "columns"), ")");
     target = static_cast<size_t>(it - rows[0].cells.begin());
   } else {
     target = resolve_index(std::get<int64_t>(options.target_column()));
@@ -138,7 +138,7 @@ CsvDataset::CsvDataset(const std::string& path, CsvOptions options) {
     else feature_names_.push_back(name);
   }
   const size_t first = header ? 1 : 0;
-  CNNKIT_CHECK_IO(rows.size() > first, "CsvDataset: '", path, "': a header but no data rows");
+  CNNKIT_CHECK_IO(rows.size() > first, "CsvDataset: '", shown, "': a header but no data rows");
   const int64_t N = static_cast<int64_t>(rows.size() - first), F = static_cast<int64_t>(ncols - 1);
 
   features_ = empty({N, F}, TensorOptions(kFloat));
@@ -148,48 +148,89 @@ CsvDataset::CsvDataset(const std::string& path, CsvOptions options) {
     int64_t j = 0;
     for (size_t c = 0; c < ncols; ++c) {
       if (c == target) continue;
-      CNNKIT_CHECK_IO(parse_float(r.cells[c], x[i * F + j]), "CsvDataset: ", path, ":", r.line, ":", c + 1,
+      float& v = x[i * F + j];
+      CNNKIT_CHECK_IO(parse_float(r.cells[c], v), "CsvDataset: ", shown, ":", r.line, ":", c + 1,
                       ": cannot parse '", r.cells[c], "' as a number (column '", feature_names_[j], "')");
+      CNNKIT_CHECK_IO(std::isfinite(v) || options.allow_non_finite(), "CsvDataset: ", shown, ":", r.line, ":", c + 1,
+                      ": non-finite value '", r.cells[c], "' in column '", feature_names_[j],
+                      "'; fix the data, or allow_non_finite(true) (run config: data.clean: true) to load it and ",
+                      "drop such rows with data::clean");
       ++j;
     }
   }
 
-  // Targets: decide the task from the cells unless told.
-  bool all_int = true, all_num = true;
-  for (size_t i = first; i < rows.size(); ++i) {
-    int64_t iv;
-    float fv;
-    const std::string& s = rows[i].cells[target];
-    if (!parse_int(s, iv)) all_int = false;
-    if (!parse_float(s, fv)) all_num = false;
-  }
-  CsvTask task = options.task();
-  if (task == CsvTask::kAuto) task = (all_int || !all_num) ? CsvTask::kClassification : CsvTask::kRegression;
-
-  if (task == CsvTask::kRegression) {
-    targets_ = empty({N}, TensorOptions(kFloat));
+  // Targets, checked against the task cell by cell: a bad one names its line and value.
+  auto cell = [&](int64_t i) -> const std::string& { return rows[first + static_cast<size_t>(i)].cells[target]; };
+  auto where = [&](int64_t i) {
+    return shown + ":" + std::to_string(rows[first + static_cast<size_t>(i)].line) + ":" + std::to_string(target + 1);
+  };
+  const Task task = options.task();
+  if (task == Task::kRegression || task == Task::kMultiLabel) {
+    const bool multi = task == Task::kMultiLabel;
+    targets_ = multi ? empty({N, 1}, TensorOptions(kFloat)) : empty({N}, TensorOptions(kFloat));
     float* y = targets_.data_ptr<float>();
     for (int64_t i = 0; i < N; ++i) {
-      const Row& r = rows[first + static_cast<size_t>(i)];
-      CNNKIT_CHECK_IO(parse_float(r.cells[target], y[i]), "CsvDataset: ", path, ":", r.line, ":", target + 1,
-                      ": cannot parse target '", r.cells[target], "' as a number (regression)");
+      CNNKIT_CHECK_IO(parse_float(cell(i), y[i]), "CsvDataset: ", where(i), ": cannot parse target '", cell(i),
+                      "' as a number (", multi ? "multi-label" : "regression", ")");
+      if (multi)
+        CNNKIT_CHECK_IO(y[i] == 0.0f || y[i] == 1.0f, "CsvDataset: ", where(i), ": target '", cell(i),
+                        "' is not 0 or 1 (multi-label)");
+      else
+        CNNKIT_CHECK_IO(std::isfinite(y[i]) || options.allow_non_finite(), "CsvDataset: ", where(i),
+                        ": non-finite target '", cell(i), "' (regression); fix the data, or allow_non_finite(true) ",
+                        "(run config: data.clean: true) to load it and drop such rows with data::clean");
     }
     return;
   }
+
+  // Classification: numbers must all be class indices; any text makes every label a name.
+  bool all_num = true;
+  for (int64_t i = 0; i < N && all_num; ++i) {
+    float fv;
+    all_num = parse_float(cell(i), fv);
+  }
+  const std::vector<std::string>& given = options.classes();
   targets_ = empty({N}, TensorOptions(kLong));
   int64_t* y = targets_.data_ptr<int64_t>();
-  if (all_int) {
-    for (int64_t i = 0; i < N; ++i) parse_int(rows[first + static_cast<size_t>(i)].cells[target], y[i]);
+  if (all_num) {
+    for (int64_t i = 0; i < N; ++i) {
+      float fv = 0;
+      const bool is_int = parse_int(cell(i), y[i]);
+      if (!is_int) parse_float(cell(i), fv);
+      // Integral floats ("3.0", "1e1") are class indices, as NpyDataset takes them.
+      CNNKIT_CHECK_IO(is_int || (std::isfinite(fv) && fv == std::floor(fv) && std::fabs(fv) < 1e18f),
+                      "CsvDataset: ", where(i), ": label '", cell(i),
+                      "' is not an integer class index (task classification; regression or multi-label targets ",
+                      "need that task: options.task(), or in a run config a loss such as MSELoss or BCEWithLogitsLoss)");
+      if (!is_int) y[i] = static_cast<int64_t>(fv);
+      CNNKIT_CHECK_IO(y[i] >= 0, "CsvDataset: ", where(i), ": label ", y[i],
+                      " is negative; class indices are 0, 1, 2, ...");
+      CNNKIT_CHECK_IO(given.empty() || y[i] < static_cast<int64_t>(given.size()), "CsvDataset: ", where(i),
+                      ": label ", y[i], " is out of range [0, ", given.size(), ") of the ", given.size(),
+                      " known classes");
+    }
     return;
   }
-  // Text labels: numbered in sorted order, as sklearn's LabelEncoder.
+  // Text labels: numbered in sorted order, as sklearn's LabelEncoder, unless given.
   std::map<std::string, int64_t> index;
-  for (size_t i = first; i < rows.size(); ++i) index.emplace(rows[i].cells[target], 0);
-  for (auto& [name, k] : index) {
-    k = static_cast<int64_t>(classes_.size());
-    classes_.push_back(name);
+  if (given.empty()) {
+    for (int64_t i = 0; i < N; ++i) index.emplace(cell(i), 0);
+    for (auto& [name, k] : index) {
+      k = static_cast<int64_t>(classes_.size());
+      classes_.push_back(name);
+    }
+  } else {
+    classes_ = given;
+    for (size_t k = 0; k < given.size(); ++k)
+      CNNKIT_CHECK(index.emplace(given[k], static_cast<int64_t>(k)).second, "CsvDataset: class '", given[k],
+                   "' is listed twice in options.classes");
   }
-  for (int64_t i = 0; i < N; ++i) y[i] = index.at(rows[first + static_cast<size_t>(i)].cells[target]);
+  for (int64_t i = 0; i < N; ++i) {
+    auto it = index.find(cell(i));
+    CNNKIT_CHECK_IO(it != index.end(), "CsvDataset: ", where(i), ": label '", cell(i), "' is not one of the ",
+                    classes_.size(), " known classes (", detail::capped_list(classes_, "classes"), ")");
+    y[i] = it->second;
+  }
 }
 
 Example<> CsvDataset::get(size_t index) {

@@ -177,7 +177,7 @@ std::string find_file(const std::string& root, const std::vector<std::string>& d
     for (const char* suffix : {"", ".gz"}) {
       std::filesystem::path p = std::filesystem::path(root) / dir / (file + suffix);
       std::error_code ec;
-      if (std::filesystem::is_regular_file(p, ec)) return p.string();
+      if (std::filesystem::is_regular_file(p, ec)) return p.lexically_normal().string();  // no "root/./x" in messages
       tried += (tried.empty() ? "" : ", ") + p.lexically_normal().string();
     }
   }
@@ -236,7 +236,14 @@ MNIST::MNIST(const std::string& root, Mode mode, const std::string& name, std::v
   targets_ = empty({labels.size(0)}, TensorOptions(kLong));
   const uint8_t* l = labels.data_ptr<uint8_t>();
   int64_t* t = targets_.data_ptr<int64_t>();
-  for (int64_t i = 0; i < labels.size(0); ++i) t[i] = l[i];
+  const auto num_classes = static_cast<int64_t>(classes_.size());
+  for (int64_t i = 0; i < labels.size(0); ++i) {
+    // Checked here: a bad byte would otherwise surface mid-training as a loss error.
+    if (l[i] >= num_classes)
+      IDX_FAIL(name, labels_path, "label ", int{l[i]}, " at record ", i, " is out of range [0, ", num_classes,
+               ") (corrupt file, or not ", name, " labels)");
+    t[i] = l[i];
+  }
 }
 
 Example<> MNIST::get(size_t index) {

@@ -9,6 +9,15 @@
 
 namespace cnnkit::data::datasets {
 
+// What a reader's targets are, so that it can check them at load (a bad label then names
+// its file and record instead of failing mid-training). PyTorch has no such option: there
+// the loss decides, and train::build_datasets derives the task from the configured loss.
+enum class Task {
+  kClassification,  // class indices: 0-dim int64 targets, integers >= 0 (CrossEntropyLoss, NLLLoss)
+  kRegression,      // float32 targets of any shape, every value finite (MSELoss, L1Loss, HuberLoss, ...)
+  kMultiLabel,      // multi-hot float32 rows (C) of 0s and 1s (BCELoss, BCEWithLogitsLoss, ...)
+};
+
 class Labeled {
  public:
   virtual ~Labeled() = default;

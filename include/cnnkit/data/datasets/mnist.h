@@ -49,8 +49,9 @@ class MNIST : public Dataset<MNIST>, public Labeled {
   enum class Mode { kTrain, kTest };
 
   // Loads the kTrain (60,000) or kTest (10,000) split. IOError if a file is missing (the
-  // message lists where it looked), corrupt (bad magic, truncated), or if the image and
-  // label files disagree on the number of examples.
+  // message lists where it looked), corrupt (bad magic, truncated), if the image and label
+  // files disagree on the number of examples, or if a label is outside [0, 10) (naming the
+  // file, the record and the label).
   explicit MNIST(const std::string& root, Mode mode = Mode::kTrain);
 
   // data (1, H, W): float32 in [0, 1] for MNIST, uint8 for FashionMNIST; target 0-dim int64.

@@ -1,0 +1,206 @@
+// The `cnnkit` command where a run could silently go wrong: resuming under another config,
+// training over a finished run, Ctrl-C, duplicate YAML keys, --set deletions, pipelines that
+// fail only once training has started, and the small usage messages. Each test failed on the
+// code before these checks existed.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <thread>
+
+#include "cli/cli_util.h"
+
+using namespace cnnkit;
+using namespace cnnkit::test::cli;
+using cnnkit::test::contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t lines_of(const std::string& text) { return std::count(text.begin(), text.end(), '\n'); }
+
+}  // namespace
+
+TEST(CliResume, UsesTheRunsOwnConfigAndRejectsAnother) {
+  const std::string d = test::temp_path("runs/own");
+  const std::string cfg = tiny_config("own.yaml", d, "scheduler: {name: CosineAnnealingLR}\n");
+  ASSERT_EQ(run("train -q " + cfg + " --set epochs=2").code, 0);
+  const std::string saved = read_all(d + "/config.yaml");
+
+  // The plain config (epochs: 1) is another config than the run's (epochs: 2).
+  const Result other = run("train -q " + cfg + " --resume " + d);
+  EXPECT_EQ(other.code, 1) << other.out;
+  EXPECT_TRUE(contains(other.err, "epochs: 2 in the run, 1 here")) << other.err;
+  const Result set = run("train -q --resume " + d + " --set optimizer.lr=0.5");
+  EXPECT_EQ(set.code, 1) << set.out;
+  EXPECT_TRUE(contains(set.err, "optimizer.lr: 0.05 in the run, 0.5 here")) << set.err;
+  // Neither touched the run.
+  EXPECT_EQ(read_all(d + "/config.yaml"), saved);
+  EXPECT_EQ(lines_of(read_all(d + "/metrics.csv")), 3);
+}
+
+TEST(CliResume, AFinishedRunHasNothingLeftToDo) {
+  const std::string d = test::temp_path("runs/done");
+  const std::string cfg = tiny_config("done.yaml", d);
+  ASSERT_EQ(run("train -q " + cfg).code, 0);
+  const std::string metrics = read_all(d + "/metrics.csv");
+  // The same config, or the run alone: both name the run's own config.
+  for (const std::string& args : {"train -q " + cfg + " --resume " + d, "train -q --resume " + d}) {
+    const Result r = run(args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(contains(r.out, "nothing left to do")) << r.out;
+  }
+  EXPECT_EQ(read_all(d + "/metrics.csv"), metrics);
+}
+
+TEST(CliTrain, RefusesToOverwriteAFinishedRun) {
+  const std::string d = test::temp_path("runs/keep");
+  const std::string cfg = tiny_config("keep.yaml", d);
+  ASSERT_EQ(run("train -q " + cfg).code, 0);
+  const std::string model = read_all(d + "/model.safetensors");
+  const Result again = run("train -q " + cfg + " --set optimizer.lr=0.01");
+  EXPECT_EQ(again.code, 1);
+  EXPECT_TRUE(contains(again.err, "already holds a run")) << again.err;
+  EXPECT_TRUE(contains(again.err, "--overwrite")) << again.err;
+  EXPECT_EQ(read_all(d + "/model.safetensors"), model);
+
+  const Result over = run("train -q " + cfg + " --set optimizer.lr=0.01 --overwrite");
+  ASSERT_EQ(over.code, 0) << over.err;
+  EXPECT_TRUE(contains(read_all(d + "/config.yaml"), "lr: 0.01")) << read_all(d + "/config.yaml");
+}
+
+TEST(CliTrain, CtrlCStopsAndNamesTheResumeCommand) {
+  const std::string d = test::temp_path("runs/sigint");
+  const std::string cfg = tiny_config("sigint.yaml", d);
+  const std::string out = test::temp_path("sigint.out"), err = test::temp_path("sigint.err");
+  const std::string ckpt = d + "/checkpoints/checkpoint_last.safetensors";
+  // Many epochs; SIGINT once the first checkpoint exists.
+  const std::string script = std::string("CNNKIT_NUM_THREADS=1 ") + CNNKIT_CLI_PATH + " train -q " + cfg +
+                             " --set epochs=200 >" + out + " 2>" + err + " </dev/null & pid=$!; "
+                             "for i in $(seq 600); do [ -f " + ckpt + " ] && break; sleep 0.05; done; "
+                             "kill -INT $pid; wait $pid";
+  const int status = std::system(("bash -c '" + script + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << read_all(out) << read_all(err);
+  const std::string message = read_all(err);
+  EXPECT_TRUE(contains(message, "interrupted in epoch")) << message;
+  EXPECT_TRUE(contains(message, "cnnkit train --resume " + d)) << message;
+  EXPECT_FALSE(fs::exists(d + "/model.safetensors"));
+
+  // The command it printed continues the run under its own config.
+  const Result r = run("train -q --resume " + d + " --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "resumed from")) << r.out;
+  EXPECT_EQ(lines_of(read_all(d + "/metrics.csv")), 201);  // header + 200 epochs
+}
+
+TEST(CliConfig, DuplicateKeyIsAnErrorAtTheSecondOne) {
+  const std::string cfg = write("dup.yaml", "model: lenet5\nepochs: 4\nseed: 1\nepochs: 5\n");
+  const Result r = run("info " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, cfg + ":4: duplicate key 'epochs' (first at line 2)")) << r.err;
+  const std::string nested = write("dup2.yaml", "model: lenet5\noptimizer:\n  lr: 0.1\n  name: SGD\n  lr: 0.2\n");
+  const Result n = run("info " + nested);
+  EXPECT_EQ(n.code, 1);
+  EXPECT_TRUE(contains(n.err, nested + ":5: duplicate key 'lr'")) << n.err;
+}
+
+TEST(CliConfig, TabIndentNamesItsOwnLine) {
+  const std::string cfg = write("tab.yaml", "model: lenet5\noptimizer:\n\tlr: 0.1\n");
+  const Result r = run("info " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, cfg + ":3: malformed YAML: a tab in the indentation")) << r.err;
+}
+
+TEST(CliConfig, OtherFrameworksNamesGetAHint) {
+  const std::string cfg = write("lr.yaml", "model: lenet5\noptimizer:\n  name: SGD\n  lerning_rate: 0.1\n");
+  const Result r = run("info " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, cfg + ":4: unknown key 'lerning_rate'")) << r.err;
+  EXPECT_TRUE(contains(r.err, "did you mean 'lr'?")) << r.err;
+  const std::string e = write("ep.yaml", "model: lenet5\nnum_epochs: 3\n");
+  EXPECT_TRUE(contains(run("info " + e).err, "did you mean 'epochs'?"));
+}
+
+TEST(CliConfig, SetTildeDeletesAKey) {
+  const std::string d = test::temp_path("runs/tilde");
+  const std::string cfg = tiny_config("tilde.yaml", d, "grad_clip_norm: 1.0\n");
+  const Result r = run("train -q " + cfg + " --set grad_clip_norm=~");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "deleted grad_clip_norm")) << r.out;
+  EXPECT_FALSE(contains(read_all(d + "/config.yaml"), "grad_clip_norm")) << read_all(d + "/config.yaml");
+  const Result missing = run("info " + cfg + " --set optimizer.nesterov=~");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_TRUE(contains(missing.err, "no key 'optimizer.nesterov' to delete")) << missing.err;
+}
+
+TEST(CliConfig, NewOptimizerDropsTheOldOnesArguments) {
+  const std::string d = test::temp_path("runs/adam");
+  const std::string cfg = tiny_config("adam.yaml", d);  // SGD with momentum 0.9
+  const Result r = run("train -q " + cfg + " --set optimizer.name=Adam --set optimizer.lr=0.001");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "dropped optimizer.momentum (Adam does not take it)")) << r.out;
+  const std::string saved = read_all(d + "/config.yaml");
+  EXPECT_TRUE(contains(saved, "name: Adam")) << saved;
+  EXPECT_FALSE(contains(saved, "momentum")) << saved;
+}
+
+TEST(CliTrain, TrainTransformsAreCheckedBeforeTheRunStarts) {
+  // RandomResizedCrop to 32 on 28x28 data: the model is built for the eval size (28).
+  const std::string d = test::temp_path("runs/rrc");
+  const std::string cfg = tiny_config("rrc.yaml", d);
+  Result r = run("train -q " + cfg + " --set 'data.transforms={train: [RandomResizedCrop: {size: 32}]}'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(contains(r.err, "the train transforms give examples of shape [1, 32, 32] but the eval transforms "
+                              "[1, 28, 28]"))
+      << r.err;
+  EXPECT_FALSE(fs::exists(d)) << "no run directory for a run that cannot start";
+  // GaussianNoise before ToTensor (it needs float images): fails on the first example.
+  r = run("train -q " + cfg + " --set 'data.transforms={train: [GaussianNoise: {sigma: 0.1}, ToTensor]}'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(contains(r.err, "the train transforms fail on the first train example")) << r.err;
+  EXPECT_FALSE(fs::exists(d));
+}
+
+TEST(CliConfig, LinearAfterAConvAsksForFlatten) {
+  const std::string cfg = write("flat.yaml", "data: {dataset: fashion-mnist}\nmodel:\n  layers:\n"
+                                             "    - Conv2d: {out_channels: 6, kernel_size: 5}\n"
+                                             "    - ReLU\n"
+                                             "    - Linear: {in_features: 3456, out_features: 10}\n");
+  const Result r = run("info " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, cfg + ":6:")) << r.err;
+  EXPECT_TRUE(contains(r.err, "add Flatten before it? (flattened, that is 3456 features")) << r.err;
+}
+
+TEST(CliUsage, VersionTyposAndRanges) {
+  const Result v = run("--version");
+  EXPECT_EQ(v.code, 0);
+  EXPECT_TRUE(contains(v.out, "cnnkit 0.")) << v.out;
+  const Result t = run("trian configs/x.yaml");
+  EXPECT_EQ(t.code, 2);
+  EXPECT_TRUE(contains(t.err, "unknown command 'trian'; did you mean 'train'?")) << t.err;
+  const Result k = run("predict runs/x a.png -k 0");
+  EXPECT_EQ(k.code, 2);
+  EXPECT_TRUE(contains(k.err, "-k must be at least 1")) << k.err;
+  const Result th = run("train configs/x.yaml --threads -3");
+  EXPECT_EQ(th.code, 2);
+  EXPECT_TRUE(contains(th.err, "--threads (a thread count >= 1) must be at least 1, got -3")) << th.err;
+}
+
+TEST(CliTrain, ThreadsAutoSaysWhatItMeasured) {
+  const std::string d = test::temp_path("runs/auto");
+  const std::string cfg = tiny_config("auto.yaml", d, "threads: auto\n");
+  const std::string cmd = std::string(CNNKIT_CLI_PATH) + " train -q " + cfg;  // no CNNKIT_NUM_THREADS
+  const std::string out = test::temp_path("auto.out");
+  ASSERT_EQ(std::system((cmd + " >" + out + " 2>&1").c_str()), 0) << read_all(out);
+  EXPECT_TRUE(contains(read_all(out), "threads: auto -> ")) << read_all(out);
+  EXPECT_TRUE(contains(read_all(out), "1: ")) << read_all(out);
+}
+
+TEST(CliTrain, QuietPrintsOneLineAnEpoch) {
+  const std::string d = test::temp_path("runs/quiet");
+  const Result r = run("train -q " + tiny_config("quiet.yaml", d) + " --set epochs=2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "epoch 1/2")) << r.out;
+  EXPECT_TRUE(contains(r.out, "epoch 2/2")) << r.out;
+}
