@@ -41,7 +41,10 @@ inline DiffStats diff_stats(const std::vector<float>& a, const std::vector<float
     bool same_inf = std::isinf(ai) && std::isinf(ei) && ai == ei;
     double d = (both_nan || same_inf) ? 0.0 : std::fabs(ai - ei);
     if (std::isnan(d)) d = INFINITY;  // one NaN, or inf vs finite
-    double excess = d - (atol + rtol * std::fabs(ei));
+    // A NaN or infinite expected value is matched exactly: atol + rtol * |inf| would let any
+    // value through.
+    const double tol = std::isfinite(ei) ? atol + rtol * std::fabs(ei) : 0.0;
+    double excess = d - tol;
     if (d > s.max_abs) s.max_abs = d;
     if (excess > s.max_excess) {
       s.max_excess = excess;

@@ -5,7 +5,9 @@
 #include "cnnkit/kernels/elementwise.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -503,6 +505,91 @@ void sum_to(float* out, const float* g, const Loop& L) {
   });
 }
 
+// ---- relu, leaky relu, clip, elu's backward: loops ---------------------------------------
+// What oneDNN 2.6 gets wrong at NaN (see kernels/elementwise.h). Each form is chosen so that
+// NaN propagates as in PyTorch's vectorised kernels and the loop still vectorises to one
+// compare + blend (or max) per 8 floats: `x < 0 ? 0 : x` is exactly vmaxps(0, x), which keeps
+// a NaN x, where the obvious `x > 0 ? x : 0` would map it to 0.
+
+namespace {
+template <typename F>
+void parallel_n(int64_t n, const F& f, int64_t grain = kCostlyGrain) {
+  parallel_for(n, grain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) f(i);
+  });
+}
+
+// take ? a : b with both sides computed and blended bitwise. Under the default
+// -ftrapping-math GCC 12 does not if-convert a `?:` with arithmetic in an arm (it may not
+// speculate a multiply), so `x > 0 ? x : x * a` stays a scalar branch; this form vectorises
+// to a compare and a blend.
+inline float select(bool take, float a, float b) {
+  const uint32_t m = 0u - static_cast<uint32_t>(take);
+  return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & m) | (std::bit_cast<uint32_t>(b) & ~m));
+}
+
+bool loop_forward(Eltwise alg) {
+  return alg == Eltwise::kRelu || alg == Eltwise::kLeakyRelu || alg == Eltwise::kClip;
+}
+bool loop_backward(Eltwise alg) { return loop_forward(alg) || alg == Eltwise::kElu; }
+
+// y = f(x) over n floats (y may be x).
+void forward_loop(float* y, const float* x, int64_t n, Eltwise alg, float alpha, float beta) {
+  switch (alg) {
+    case Eltwise::kRelu:
+      return parallel_n(n, [=](int64_t i) { y[i] = x[i] < 0.0f ? 0.0f : x[i]; }, kCheapGrain);
+    case Eltwise::kLeakyRelu:  // -Inf * 0 = NaN for a zero slope, as torch.leaky_relu(x, 0)
+      return parallel_n(n, [=](int64_t i) {
+        const float v = x[i];
+        y[i] = select(v > 0.0f, v, v * alpha);
+      }, kCheapGrain);
+    case Eltwise::kClip:  // torch.clamp's order: the lower bound first, NaN kept by both
+      return parallel_n(n, [=](int64_t i) {
+        const float v = x[i] < alpha ? alpha : x[i];
+        y[i] = beta < v ? beta : v;
+      }, kCheapGrain);
+    default: CNNKIT_ASSERT(false, "eltwise loop: no forward loop for algorithm ", static_cast<int>(alg));
+  }
+}
+
+// gx = f'(d) * gy, d being the forward's src, or its dst when use_dst. PyTorch's rules:
+// relu passes the gradient unless d <= 0 (NaN passes), leaky relu scales it unless d > 0,
+// clip passes it strictly inside (alpha, beta) (not at NaN), elu's is NaN at NaN.
+void backward_loop(float* gx, const float* gy, const float* d, int64_t n, Eltwise alg, float alpha, float beta,
+                   bool use_dst) {
+  switch (alg) {
+    case Eltwise::kRelu:
+      // gy[i] loaded outside the ?: (else GCC uses masked loads, 1.5x slower than oneDNN).
+      return parallel_n(n, [=](int64_t i) {
+        const float g = gy[i];
+        gx[i] = d[i] <= 0.0f ? 0.0f : g;
+      }, kCheapGrain);
+    case Eltwise::kLeakyRelu:
+      return parallel_n(n, [=](int64_t i) { gx[i] = select(d[i] > 0.0f, gy[i], gy[i] * alpha); }, kCheapGrain);
+    case Eltwise::kClip:
+      return parallel_n(n, [=](int64_t i) {
+        const float g = gy[i];
+        gx[i] = (d[i] > alpha) & (d[i] < beta) ? g : 0.0f;
+      }, kCheapGrain);
+    case Eltwise::kElu:
+      // From dst: alpha * exp(x) = y + alpha on the negative side (alpha >= 0).
+      if (use_dst)
+        return parallel_n(n, [=](int64_t i) { gx[i] = select(d[i] > 0.0f, gy[i], gy[i] * (d[i] + alpha)); },
+                          kCheapGrain);
+      return parallel_n(n, [=](int64_t i) { gx[i] = d[i] > 0.0f ? gy[i] : gy[i] * alpha * std::exp(d[i]); });
+    default: CNNKIT_ASSERT(false, "eltwise loop: no backward loop for algorithm ", static_cast<int>(alg));
+  }
+}
+
+// oneDNN's mish gradient at x = +Inf is +-Inf; PyTorch's formula gives Inf * 0 = NaN there.
+void mish_backward_fixup(float* gx, const float* x, int64_t n) {
+  parallel_n(n, [=](int64_t i) {
+    const float g = gx[i];
+    gx[i] = x[i] == INFINITY ? NAN : g;
+  }, kCheapGrain);
+}
+}  // namespace
+
 // ---- oneDNN eltwise -------------------------------------------------------------------
 
 namespace {
@@ -510,7 +597,8 @@ using dnnl::algorithm;
 
 algorithm to_dnnl(Eltwise alg, bool use_dst) {
   switch (alg) {
-    case Eltwise::kRelu: return use_dst ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_relu;
+    case Eltwise::kRelu:
+    case Eltwise::kLeakyRelu: return use_dst ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_relu;
     case Eltwise::kElu: return use_dst ? algorithm::eltwise_elu_use_dst_for_bwd : algorithm::eltwise_elu;
     case Eltwise::kGeluErf: return algorithm::eltwise_gelu_erf;
     case Eltwise::kGeluTanh: return algorithm::eltwise_gelu_tanh;
@@ -587,6 +675,7 @@ class SmallWorkScope {
 
 void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float alpha, float beta) {
   if (n == 0) return;
+  if (loop_forward(alg)) return forward_loop(dst, src, n, alg, alpha, beta);
   const algorithm a = to_dnnl(alg, false);
   auto& f = onednn::cached<EltwiseFwd>(onednn::Key("eltwise_fwd") << static_cast<int64_t>(a) << n
                                            << float_bits(alpha) << float_bits(beta),
@@ -606,6 +695,7 @@ void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float
 void eltwise_backward(float* diff_src, const float* diff_dst, const float* data, int64_t n, Eltwise alg,
                       float alpha, float beta, bool use_dst) {
   if (n == 0) return;
+  if (loop_backward(alg)) return backward_loop(diff_src, diff_dst, data, n, alg, alpha, beta, use_dst);
   const algorithm a = to_dnnl(alg, use_dst);
   auto& b = onednn::cached<EltwiseBwd>(
       onednn::Key("eltwise_bwd") << static_cast<int64_t>(a) << n << float_bits(alpha) << float_bits(beta),
@@ -628,6 +718,7 @@ void eltwise_backward(float* diff_src, const float* diff_dst, const float* data,
     dnnl::memory x = onednn::wrap(b.md, data), gy = onednn::wrap(b.md, diff_dst), gx = onednn::wrap(b.md, diff_src);
     b.prim.execute(onednn::stream(), {{data_arg, x}, {DNNL_ARG_DIFF_DST, gy}, {DNNL_ARG_DIFF_SRC, gx}});
   }
+  if (alg == Eltwise::kMish) mish_backward_fixup(diff_src, data, n);
 }
 
 // ---- oneDNN eltwise on kept layouts ----------------------------------------------------------
@@ -650,10 +741,51 @@ EltwiseLayoutFwd& layout_fwd(algorithm a, const dnnl::memory::desc& md, float al
         return EltwiseLayoutFwd{pd, dnnl::eltwise_forward(pd)};
       });
 }
+struct EltwiseLayoutBwd {
+  dnnl::eltwise_backward::primitive_desc pd;
+  dnnl::eltwise_backward prim;
+};
+EltwiseLayoutBwd& layout_bwd(algorithm a, const dnnl::memory::desc& md, float alpha, float beta) {
+  return onednn::cached<EltwiseLayoutBwd>(
+      onednn::Key("eltwise_bwd_layout") << static_cast<int64_t>(a) << md << float_bits(alpha)
+                                        << float_bits(beta),
+      [&] {
+        EltwiseLayoutFwd& hint = layout_fwd(a, md, alpha, beta);
+        dnnl::eltwise_backward::desc d(a, md, md, alpha, beta);
+        dnnl::eltwise_backward::primitive_desc pd(d, onednn::engine(), hint.pd);
+        onednn::log_impl("eltwise_backward (kept layout)", pd.impl_info_str());
+        return EltwiseLayoutBwd{pd, dnnl::eltwise_backward(pd)};
+      });
+}
 int64_t logical_numel(const dnnl::memory::desc& md) {
   int64_t n = 1;
   for (int64_t d : md.dims()) n *= d;
   return n;
+}
+// Floats in a layout's buffer, channel padding included: the loops run over all of them.
+int64_t buffer_numel(const dnnl::memory::desc& md) { return static_cast<int64_t>(md.get_size() / sizeof(float)); }
+bool has_padding(const dnnl::memory::desc& md) {
+  for (int i = 0; i < md.data.ndims; ++i)
+    if (md.data.padded_dims[i] != md.data.dims[i]) return true;
+  return false;
+}
+bool is_reference(const char* impl) { return std::strncmp(impl, "ref", 3) == 0; }
+const char* name_of(Eltwise alg) {
+  switch (alg) {
+    case Eltwise::kRelu: return "relu";
+    case Eltwise::kLeakyRelu: return "leaky_relu";
+    case Eltwise::kElu: return "elu";
+    case Eltwise::kGeluErf: return "gelu_erf";
+    case Eltwise::kGeluTanh: return "gelu_tanh";
+    case Eltwise::kLogistic: return "logistic";
+    case Eltwise::kTanh: return "tanh";
+    case Eltwise::kSwish: return "swish";
+    case Eltwise::kHardswish: return "hardswish";
+    case Eltwise::kSoftRelu: return "soft_relu";
+    case Eltwise::kMish: return "mish";
+    case Eltwise::kClip: return "clip";
+  }
+  return "?";
 }
 // Per-thread grow-only scratch for a gradient reordered into the data's layout.
 void* layout_scratch(size_t bytes) {
@@ -662,11 +794,42 @@ void* layout_scratch(size_t bytes) {
 }
 }  // namespace
 
+bool eltwise_layout_ok(const onednn::Layout& layout, Eltwise alg, float alpha, float beta, bool use_dst) {
+  const dnnl::memory::desc& md = layout.desc();
+  return onednn::cached<bool>(
+      onednn::Key("eltwise_layout_ok") << static_cast<int64_t>(alg) << md << float_bits(alpha)
+                                       << float_bits(beta) << int64_t{use_dst},
+      [&] {
+        bool ok = true;
+        const char* why = "oneDNN JIT kernels";
+        if (loop_forward(alg)) {
+          // Padding holds zeros that later primitives rely on: only a loop with f(0) = 0 may
+          // run over it.
+          float zero = 0.0f, f0;
+          forward_loop(&f0, &zero, 1, alg, alpha, beta);
+          ok = f0 == 0.0f || !has_padding(md);
+          why = ok ? "loops over the layout" : "f(0) != 0 would fill the channel padding";
+        } else if (is_reference(layout_fwd(to_dnnl(alg, false), md, alpha, beta).pd.impl_info_str())) {
+          ok = false;
+          why = "oneDNN has only its reference forward for this layout";
+        } else if (!loop_backward(alg) &&
+                   is_reference(layout_bwd(to_dnnl(alg, use_dst), md, alpha, beta).pd.impl_info_str())) {
+          ok = false;
+          why = "oneDNN has only its reference backward for this layout";
+        }
+        if (onednn::verbose())
+          std::fprintf(stderr, "cnnkit: eltwise %s on a kept layout -> %s (%s)\n", name_of(alg),
+                       ok ? "kept" : "plain NCHW", why);
+        return ok;
+      });
+}
+
 void eltwise_forward(onednn::LayoutPtr* dst, const onednn::Layout& src, Eltwise alg, float alpha,
                      float beta) {
   const dnnl::memory::desc& md = src.desc();
-  EltwiseLayoutFwd& f = layout_fwd(to_dnnl(alg, false), md, alpha, beta);
   *dst = std::make_shared<onednn::Layout>(md);
+  if (loop_forward(alg)) return forward_loop((*dst)->data(), src.data(), buffer_numel(md), alg, alpha, beta);
+  EltwiseLayoutFwd& f = layout_fwd(to_dnnl(alg, false), md, alpha, beta);
   SmallWorkScope scope(logical_numel(md), alg);
   f.prim.execute(onednn::stream(), {{DNNL_ARG_SRC, src.memory()}, {DNNL_ARG_DST, (*dst)->memory()}});
 }
@@ -675,27 +838,18 @@ void eltwise_backward(onednn::LayoutPtr* diff_src, const onednn::Operand& diff_d
                       const onednn::Layout& data, Eltwise alg, float alpha, float beta,
                       bool use_dst) {
   const dnnl::memory::desc& md = data.desc();
-  const algorithm a = to_dnnl(alg, use_dst);
-  struct Bwd {
-    dnnl::eltwise_backward prim;
-  };
-  Bwd& b = onednn::cached<Bwd>(
-      onednn::Key("eltwise_bwd_layout") << static_cast<int64_t>(a) << md << float_bits(alpha)
-                                        << float_bits(beta),
-      [&] {
-        EltwiseLayoutFwd& hint = layout_fwd(a, md, alpha, beta);
-        dnnl::eltwise_backward::desc d(a, md, md, alpha, beta);
-        dnnl::eltwise_backward::primitive_desc pd(d, onednn::engine(), hint.pd);
-        onednn::log_impl("eltwise_backward (kept layout)", pd.impl_info_str());
-        return Bwd{dnnl::eltwise_backward(pd)};
-      });
   const dnnl::memory::desc plain(md.dims(), onednn::dt::f32, onednn::tag::nchw);
   dnnl::memory dd = onednn::as_layout(diff_dst, plain, md, layout_scratch(md.get_size()));
   *diff_src = std::make_shared<onednn::Layout>(md);
+  if (loop_backward(alg))
+    return backward_loop((*diff_src)->data(), static_cast<const float*>(dd.get_data_handle()), data.data(),
+                         buffer_numel(md), alg, alpha, beta, use_dst);
+  EltwiseLayoutBwd& b = layout_bwd(to_dnnl(alg, use_dst), md, alpha, beta);
   SmallWorkScope scope(logical_numel(md), alg);
   b.prim.execute(onednn::stream(), {{use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, data.memory()},
                                     {DNNL_ARG_DIFF_DST, dd},
                                     {DNNL_ARG_DIFF_SRC, (*diff_src)->memory()}});
+  if (alg == Eltwise::kMish) mish_backward_fixup((*diff_src)->data(), data.data(), buffer_numel(md));
 }
 
 void add_contiguous(float* out, const float* a, const float* b, int64_t n, float alpha) {
@@ -709,13 +863,6 @@ void add_contiguous(float* out, const float* a, const float* b, int64_t n, float
 namespace {
 constexpr float kSeluAlpha = 1.6732632423543772848170429916717f;
 constexpr float kSeluScale = 1.0507009873554804934193349852946f;
-
-template <typename F>
-void parallel_n(int64_t n, const F& f, int64_t grain = kCostlyGrain) {
-  parallel_for(n, grain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) f(i);
-  });
-}
 }  // namespace
 
 void selu_forward(float* y, const float* x, int64_t n) {
@@ -727,14 +874,16 @@ void selu_forward(float* y, const float* x, int64_t n) {
 
 void selu_backward(float* gx, const float* gy, const float* y, int64_t n) {
   parallel_n(n, [=](int64_t i) {
-    gx[i] = y[i] <= 0 ? gy[i] * (y[i] + kSeluAlpha * kSeluScale) : gy[i] * kSeluScale;
+    // PyTorch's elu_backward test (y > 0, so NaN takes the exponential side: NaN).
+    gx[i] = select(y[i] > 0, gy[i] * kSeluScale, gy[i] * (y[i] + kSeluAlpha * kSeluScale));
   });
 }
 
 void hardswish_backward(float* gx, const float* gy, const float* x, int64_t n) {
   parallel_n(n, [=](int64_t i) {
     const float v = x[i];
-    gx[i] = v < -3.0f ? 0.0f : v <= 3.0f ? gy[i] * (v / 3.0f + 0.5f) : gy[i];
+    // The middle branch last, so NaN lands there (NaN, as PyTorch's vectorised kernel).
+    gx[i] = select(v < -3.0f, 0.0f, select(v > 3.0f, gy[i], gy[i] * (v / 3.0f + 0.5f)));
   });
 }
 
@@ -767,7 +916,10 @@ void prelu_forward(float* y, const float* x, const float* w, int64_t outer, int6
       const float a = w[r % C];
       const float* xr = x + r * inner;
       float* yr = y + r * inner;
-      for (int64_t i = 0; i < inner; ++i) yr[i] = xr[i] > 0 ? xr[i] : a * xr[i];
+      for (int64_t i = 0; i < inner; ++i) {
+        const float v = xr[i];
+        yr[i] = select(v > 0, v, a * v);
+      }
     }
   });
 }
@@ -781,7 +933,10 @@ void prelu_backward(float* gx, float* gw, const float* gy, const float* x, const
         const float* xr = x + r * inner;
         const float* gr = gy + r * inner;
         float* out = gx + r * inner;
-        for (int64_t i = 0; i < inner; ++i) out[i] = xr[i] > 0 ? gr[i] : a * gr[i];
+        for (int64_t i = 0; i < inner; ++i) {
+          const float g = gr[i];
+          out[i] = select(xr[i] > 0, g, a * g);
+        }
       }
     });
   }

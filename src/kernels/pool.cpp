@@ -1,6 +1,7 @@
 // Pooling kernels: OpenMP loops over planes for every variant (PyTorch's window, divisor,
 // index and NaN rules, written out once), and oneDNN pooling_v2 primitives for the cases
-// whose semantics oneDNN expresses exactly. pool2d_plan() chooses; no shape checks here.
+// whose semantics oneDNN expresses exactly; max pooling in oneDNN's layouts is a loop over
+// that layout (oneDNN's drops NaN). pool2d_plan() chooses; no shape checks here.
 //
 // N = batch, C = channels, H, W = height, width; a plane is one (n, c) image of H*W.
 #include "cnnkit/kernels/pool.h"
@@ -12,6 +13,7 @@
 #include <limits>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
@@ -283,6 +285,10 @@ struct Pool2dSaved {
   memory::desc src_desc;        // the layout the forward pooled (the backward's diff_src)
   memory::desc ws_desc;
   std::unique_ptr<Storage> ws;  // max pooling's workspace (where each maximum came from)
+  // Max pooling by max_blocked (below): its output layout, channel block and tap numbers.
+  memory::desc dst_desc;
+  int64_t block = 0;            // 0: oneDNN's primitive pooled (ws holds its workspace)
+  std::unique_ptr<Storage> taps;
 };
 
 namespace {
@@ -377,6 +383,195 @@ PoolBackward& backward_primitive(const Pool2dShape& s, PoolKind kind, AvgOptions
   });
 }
 
+// ---- max pooling in oneDNN's layouts, as a loop --------------------------------------------
+// oneDNN 2.6's pooling_max skips NaN and returns -FLT_MAX for a window of NaN or of -Inf,
+// where PyTorch returns NaN (pointing at the window's last NaN) and -Inf. So max pooling on
+// this path runs this loop instead, in the same layout: channel c of pixel (n, h, w) at
+// (((n*CB + c/B)*H + h)*W + w)*B + c%B with CB = ceil(C/B), which covers nChw8c, nChw16c,
+// nhwc (B = C) and nchw (B = 1). The B lanes of a pixel are one vector, so the window loop
+// vectorises across channels. Window, tie and NaN rules are max_plane's.
+
+// B for a layout of this form (and its tag), or B = 0.
+struct ChannelBlock {
+  int64_t B = 0;
+  tag t = tag::undef;
+};
+ChannelBlock channel_block(const memory::desc& d, int64_t N, int64_t C, int64_t H, int64_t W) {
+  const memory::dims dims{N, C, H, W};
+  for (const ChannelBlock cb : {ChannelBlock{8, tag::nChw8c}, ChannelBlock{16, tag::nChw16c}, ChannelBlock{C, tag::nhwc},
+                                ChannelBlock{1, tag::nchw}})
+    if (d == onednn::plain_desc(dims, cb.t)) return cb;
+  return {};
+}
+
+// The window is walked tap by tap over a whole output row: for each tap (kh, kw), in
+// PyTorch's order, one pass along the row updates every output pixel's running maximum,
+// eight lanes at a time (GCC vector extensions: one AVX register under -march=x86-64-v3, two
+// SSE ones without). The passes stream the input with independent iterations; walking each
+// pixel's whole window in turn ran 1.5-2.5x slower than oneDNN's pooling. Each pixel still
+// sees its taps in the same order, so ties keep the first maximum and NaN the last NaN.
+// Where each maximum came from is kept as its tap number kh*kW + kw in one byte (as oneDNN's
+// workspace), so kernels of more than 256 taps do not come here (onednn_pool_exact).
+// Loads and stores go through these element-aligned vector types rather than memcpy: a
+// memcpy store may alias anything, which made GCC reload every loop bound from memory.
+typedef float F8 __attribute__((vector_size(32), aligned(4)));
+typedef int32_t I8 __attribute__((vector_size(32), aligned(4)));
+typedef uint8_t U8 __attribute__((vector_size(8), aligned(1)));
+
+// out, tap: (N, CB, H_out, W_out, B); in: (N, CB, H, W, B); tap written when kIndex. Lanes
+// in groups of 8 (B = 8, 16, or nhwc with C % 8 == 0) vectorise; the rest (nchw's B = 1, odd
+// nhwc) run lane by lane.
+template <bool kIndex, int kB>
+void max_blocked(float* out, uint8_t* tap, const float* in, const Pool2dShape& s, int64_t block) {
+  const int64_t B = kB ? kB : block;  // kB: B known at compile time (8, 16), or 0
+  const int64_t CB = (s.C + B - 1) / B, B8 = B / 8 * 8;
+  const int64_t in_plane = s.H * s.W * B, out_plane = s.H_out * s.W_out * B, row = s.W_out * B;
+  std::vector<Taps> th(static_cast<size_t>(s.H_out)), tw(static_cast<size_t>(s.W_out));
+  for (int64_t o = 0; o < s.H_out; ++o) th[o] = taps(o, s.stride_h, s.pad_h, s.dil_h, s.kH, s.H);
+  for (int64_t o = 0; o < s.W_out; ++o) tw[o] = taps(o, s.stride_w, s.pad_w, s.dil_w, s.kW, s.W);
+  // The output columns [ow0[kw], ow1[kw]) whose tap kw lies inside the input (contiguous).
+  std::vector<int64_t> ow0(static_cast<size_t>(s.kW), s.W_out), ow1(static_cast<size_t>(s.kW), 0);
+  for (int64_t ow = 0; ow < s.W_out; ++ow)
+    for (int64_t kw = tw[ow].k0; kw < tw[ow].k1; ++kw) {
+      ow0[kw] = std::min(ow0[kw], ow);
+      ow1[kw] = std::max(ow1[kw], ow + 1);
+    }
+  const int64_t W = s.W, H_out = s.H_out, W_out = s.W_out, kW = s.kW, stride_w = s.stride_w, pad_w = s.pad_w,
+                dil_w = s.dil_w, dil_h = s.dil_h;
+  const Taps* th_p = th.data();
+  const Taps* tw_p = tw.data();
+  const int64_t* ow0_p = ow0.data();
+  const int64_t* ow1_p = ow1.data();
+  parallel_for(s.N * CB, plane_grain(out_plane * s.kH * s.kW), [=](int64_t b, int64_t e) {
+    // The row's tap numbers as int32 lanes while it is built (blended like the maxima).
+    thread_local std::vector<int32_t> tap_row;
+    if (kIndex && tap_row.size() < static_cast<size_t>(row)) tap_row.resize(static_cast<size_t>(row));
+    int32_t* t = tap_row.data();
+    for (int64_t p = b; p < e; ++p) {
+      const float* x = in + p * in_plane;
+      for (int64_t oh = 0; oh < H_out; ++oh) {
+        const Taps h = th_p[oh];
+        float* m = out + p * out_plane + oh * row;  // the row's running maxima, in place
+        for (int64_t ow = 0; ow < W_out; ++ow) {
+          for (int64_t c = 0; c < B; ++c) m[ow * B + c] = kNegInf;
+          if constexpr (kIndex) {
+            // PyTorch starts from the first in-bounds tap, so an all -Inf window points there.
+            const int32_t first = static_cast<int32_t>(h.k0 * kW + tw_p[ow].k0);
+            for (int64_t c = 0; c < B; ++c) t[ow * B + c] = first;
+          }
+        }
+        for (int64_t kh = h.k0; kh < h.k1; ++kh) {
+          const int64_t ih = h.start + kh * dil_h;
+          for (int64_t kw = 0; kw < kW; ++kw) {
+            const int64_t ow_end = ow1_p[kw];
+            const int32_t k = static_cast<int32_t>(kh * kW + kw);
+            for (int64_t ow = ow0_p[kw]; ow < ow_end; ++ow) {
+              const float* v = x + (ih * W + ow * stride_w - pad_w + kw * dil_w) * B;
+              float* mo = m + ow * B;
+              int32_t* to = t + ow * B;
+              for (int64_t c = 0; c < B8; c += 8) {
+                const F8 vv = *reinterpret_cast<const F8*>(v + c);
+                F8& mm = *reinterpret_cast<F8*>(mo + c);
+                const I8 take = (vv > mm) | (vv != vv);  // NaN wins, and the last NaN
+                mm = take ? vv : mm;
+                if constexpr (kIndex) {
+                  I8& tt = *reinterpret_cast<I8*>(to + c);
+                  tt = take ? I8{} + k : tt;
+                }
+              }
+              for (int64_t c = B8; c < B; ++c) {
+                if (v[c] > mo[c] || std::isnan(v[c])) {
+                  mo[c] = v[c];
+                  if constexpr (kIndex) to[c] = k;
+                }
+              }
+            }
+          }
+        }
+        if constexpr (kIndex) {
+          uint8_t* tr = tap + p * out_plane + oh * row;
+          int64_t i = 0;
+          for (; i + 8 <= row; i += 8)
+            *reinterpret_cast<U8*>(tr + i) = __builtin_convertvector(*reinterpret_cast<const I8*>(t + i), U8);
+          for (; i < row; ++i) tr[i] = static_cast<uint8_t>(t[i]);
+        }
+      }
+    }
+  });
+}
+
+template <bool kIndex>
+void max_blocked_dispatch(float* out, uint8_t* tap, const float* in, const Pool2dShape& s, int64_t B) {
+  if (B == 8) return max_blocked<kIndex, 8>(out, tap, in, s, B);
+  if (B == 16) return max_blocked<kIndex, 16>(out, tap, in, s, B);
+  max_blocked<kIndex, 0>(out, tap, in, s, B);
+}
+void max_blocked_forward(float* out, uint8_t* tap, const float* in, const Pool2dShape& s, int64_t B) {
+  if (tap) return max_blocked_dispatch<true>(out, tap, in, s, B);
+  max_blocked_dispatch<false>(out, nullptr, in, s, B);
+}
+
+// grad_in (N, CB, H, W, B), written (padding lanes included): grad_out routed to each
+// output's tap. Tap by tap over output rows as the forward: in the pass for tap k, every
+// output adds its gradient where its tap is k (and 0 elsewhere), eight lanes at a time.
+template <int kB>
+void max_blocked_backward_impl(float* grad_in, const float* grad_out, const uint8_t* tap, const Pool2dShape& s,
+                               int64_t block) {
+  const int64_t B = kB ? kB : block;
+  const int64_t CB = (s.C + B - 1) / B, B8 = B / 8 * 8;
+  const int64_t in_plane = s.H * s.W * B, out_plane = s.H_out * s.W_out * B, row = s.W_out * B;
+  std::vector<Taps> th(static_cast<size_t>(s.H_out)), tw(static_cast<size_t>(s.W_out));
+  for (int64_t o = 0; o < s.H_out; ++o) th[o] = taps(o, s.stride_h, s.pad_h, s.dil_h, s.kH, s.H);
+  for (int64_t o = 0; o < s.W_out; ++o) tw[o] = taps(o, s.stride_w, s.pad_w, s.dil_w, s.kW, s.W);
+  std::vector<int64_t> ow0(static_cast<size_t>(s.kW), s.W_out), ow1(static_cast<size_t>(s.kW), 0);
+  for (int64_t ow = 0; ow < s.W_out; ++ow)
+    for (int64_t kw = tw[ow].k0; kw < tw[ow].k1; ++kw) {
+      ow0[kw] = std::min(ow0[kw], ow);
+      ow1[kw] = std::max(ow1[kw], ow + 1);
+    }
+  const int64_t W = s.W, H_out = s.H_out, kW = s.kW, stride_w = s.stride_w, pad_w = s.pad_w, dil_w = s.dil_w,
+                dil_h = s.dil_h;
+  const Taps* th_p = th.data();
+  const int64_t* ow0_p = ow0.data();
+  const int64_t* ow1_p = ow1.data();
+  parallel_for(s.N * CB, plane_grain(in_plane + out_plane), [=](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      float* gx = grad_in + p * in_plane;
+      std::fill(gx, gx + in_plane, 0.0f);
+      for (int64_t oh = 0; oh < H_out; ++oh) {
+        const Taps h = th_p[oh];
+        const float* gy = grad_out + p * out_plane + oh * row;
+        const uint8_t* tp = tap + p * out_plane + oh * row;
+        for (int64_t kh = h.k0; kh < h.k1; ++kh) {
+          const int64_t ih = h.start + kh * dil_h;
+          for (int64_t kw = 0; kw < kW; ++kw) {
+            const int64_t ow_end = ow1_p[kw];
+            const uint8_t k = static_cast<uint8_t>(kh * kW + kw);
+            for (int64_t ow = ow0_p[kw]; ow < ow_end; ++ow) {
+              float* g = gx + (ih * W + ow * stride_w - pad_w + kw * dil_w) * B;
+              const float* go = gy + ow * B;
+              const uint8_t* to = tp + ow * B;
+              for (int64_t c = 0; c < B8; c += 8) {
+                const I8 hit = __builtin_convertvector(*reinterpret_cast<const U8*>(to + c), I8) == (I8{} + k);
+                *reinterpret_cast<F8*>(g + c) += hit ? *reinterpret_cast<const F8*>(go + c) : F8{};
+              }
+              for (int64_t c = B8; c < B; ++c)
+                if (to[c] == k) g[c] += go[c];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+void max_blocked_backward(float* grad_in, const float* grad_out, const uint8_t* tap, const Pool2dShape& s,
+                          int64_t B) {
+  if (B == 8) return max_blocked_backward_impl<8>(grad_in, grad_out, tap, s, B);
+  if (B == 16) return max_blocked_backward_impl<16>(grad_in, grad_out, tap, s, B);
+  max_blocked_backward_impl<0>(grad_in, grad_out, tap, s, B);
+}
+
 }  // namespace
 
 void pool2d_forward_onednn(float* out, const float* in, const Pool2dShape& s, PoolKind kind,
@@ -399,6 +594,27 @@ void pool2d_forward_onednn(float* out, onednn::LayoutPtr* out_layout, const oned
   const memory::desc src_plain = onednn::plain_desc({s.N, s.C, s.H, s.W}, tag::nchw);
   const memory::desc dst_plain = onednn::plain_desc({s.N, s.C, s.H_out, s.W_out}, tag::nchw);
   const memory::desc src_d = in.layout ? in.layout->desc() : default_src_desc(s);
+  const ChannelBlock block = kind == PoolKind::max ? channel_block(src_d, s.N, s.C, s.H, s.W) : ChannelBlock{};
+  if (block.B) {
+    memory src = onednn::as_layout(in, src_plain, src_d, scratch(kSrc, src_d.get_size()));
+    const memory::desc dst_d = onednn::plain_desc({s.N, s.C, s.H_out, s.W_out}, block.t);
+    const bool keep = out_layout && onednn::keep_layouts() && dst_d != dst_plain;
+    if (keep) *out_layout = std::make_shared<onednn::Layout>(dst_d);
+    float* dst = keep ? (*out_layout)->data() : static_cast<float*>(scratch(kDst, dst_d.get_size()));
+    uint8_t* tap = nullptr;
+    if (training) {
+      auto saved = std::make_shared<Pool2dSaved>();
+      saved->src_desc = src_d;
+      saved->dst_desc = dst_d;
+      saved->block = block.B;
+      saved->taps = std::make_unique<Storage>(std::max<size_t>(dst_d.get_size() / sizeof(float), 1));
+      tap = static_cast<uint8_t*>(saved->taps->data());
+      *save = std::move(saved);
+    }
+    max_blocked_forward(dst, tap, static_cast<const float*>(src.get_data_handle()), s, block.B);
+    if (!keep) onednn::reorder(onednn::wrap(dst_d, dst), onednn::wrap(dst_plain, out));
+    return;
+  }
   PoolForward& f = forward_primitive(s, kind, avg, training, src_d);
   memory src = onednn::as_layout(in, src_plain, src_d, scratch(kSrc, src_d.get_size()));
   const memory::desc dst_d = f.pd.dst_desc();
@@ -427,8 +643,21 @@ void pool2d_backward_onednn(float* grad_in, onednn::LayoutPtr* grad_in_layout,
                             AvgOptions avg, const Pool2dSaved* saved) {
   if (grad_in_layout) grad_in_layout->reset();
   if (s.N * s.C == 0) return;
-  CNNKIT_ASSERT(kind != PoolKind::max || (saved && saved->ws), "max pooling backward without "
-                "the forward's workspace");
+  CNNKIT_ASSERT(kind != PoolKind::max || (saved && (saved->ws || saved->taps)), "max pooling backward "
+                "without the forward's workspace");
+  const memory::desc src_plain_d = onednn::plain_desc({s.N, s.C, s.H, s.W}, tag::nchw);
+  const memory::desc dst_plain_d = onednn::plain_desc({s.N, s.C, s.H_out, s.W_out}, tag::nchw);
+  if (kind == PoolKind::max && saved->block) {
+    const memory::desc &src_d = saved->src_desc, &dst_d = saved->dst_desc;
+    memory dd = onednn::as_layout(grad_out, dst_plain_d, dst_d, scratch(kDst, dst_d.get_size()));
+    const bool keep = grad_in_layout && onednn::keep_layouts() && src_d != src_plain_d;
+    if (keep) *grad_in_layout = std::make_shared<onednn::Layout>(src_d);
+    float* ds = keep ? (*grad_in_layout)->data() : static_cast<float*>(scratch(kSrc, src_d.get_size()));
+    max_blocked_backward(ds, static_cast<const float*>(dd.get_data_handle()),
+                         static_cast<const uint8_t*>(saved->taps->data()), s, saved->block);
+    if (!keep) onednn::reorder(onednn::wrap(src_d, ds), onednn::wrap(src_plain_d, grad_in));
+    return;
+  }
   const memory::desc src_d = saved ? saved->src_desc : default_src_desc(s);
   PoolBackward& b = backward_primitive(s, kind, avg, src_d);
   const memory::desc src_plain = onednn::plain_desc({s.N, s.C, s.H, s.W}, tag::nchw);
@@ -454,8 +683,9 @@ bool onednn_pool_exact(const Pool2dShape& s, PoolKind kind, AvgOptions avg) {
   const int64_t pad_b = (s.H_out - 1) * s.stride_h + s.dil_h * (s.kH - 1) + 1 - s.H - s.pad_h;
   const int64_t pad_r = (s.W_out - 1) * s.stride_w + s.dil_w * (s.kW - 1) + 1 - s.W - s.pad_w;
   if (std::max(s.pad_h, pad_b) >= s.kH || std::max(s.pad_w, pad_r) >= s.kW) return false;
-  // (Inputs holding NaN aside: oneDNN's max does not propagate NaN, PyTorch's does.)
-  if (kind == PoolKind::max) return true;
+  // Max pooling on this path is max_blocked's loop (oneDNN's drops NaN): exact, for kernels
+  // whose tap numbers fit its one-byte workspace.
+  if (kind == PoolKind::max) return s.kH * s.kW <= 256;
   if (avg.divisor_override != 0) return false;
   if (!avg.count_include_pad) return true;  // both divide by the in-bounds count
   // oneDNN's include-padding divides by kH*kW; PyTorch by the window clipped to the padded
@@ -480,7 +710,9 @@ PoolAlgo pool2d_plan(const Pool2dShape& s, PoolKind kind, AvgOptions avg, bool n
     PoolAlgo a = !need_indices && exact && kept_input ? PoolAlgo::onednn : PoolAlgo::loops;
     const char* why = need_indices ? "indices requested: loops"
                       : !exact     ? "oneDNN cannot express these divisor rules: loops"
-                      : kept_input ? "input in a kept oneDNN layout: oneDNN, no reorder"
+                      : kept_input ? (kind == PoolKind::max ? "input in a kept oneDNN layout: loop in that layout "
+                                                                  "(oneDNN's max drops NaN), no reorder"
+                                                                : "input in a kept oneDNN layout: oneDNN, no reorder")
                                    : "plain NCHW input: loops beat reorder + oneDNN + reorder";
     if (onednn::verbose())
       std::fprintf(stderr, "cnnkit: pool2d plan %s -> %s (%s)\n", describe(s, kind, avg).c_str(),

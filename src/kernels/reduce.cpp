@@ -490,27 +490,35 @@ void logsumexp_backward(float* dx, const float* g, const float* x, const float* 
   });
 }
 
-void ties_mask(float* mask, const float* x, const float* value, int64_t n, bool use_abs) {
+void ties_mask(float* mask, const float* x, const float* value, int64_t n, bool use_abs, bool nan_ties) {
   parallel_for(n, kGrainSize, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const float key = use_abs ? std::fabs(x[i]) : x[i];
-      mask[i] = (key == value[i] || (std::isnan(key) && std::isnan(value[i]))) ? 1.0f : 0.0f;
+      mask[i] = (key == value[i] || (nan_ties && std::isnan(key) && std::isnan(value[i]))) ? 1.0f : 0.0f;
     }
   });
 }
 
 void ties_backward(float* dx, const float* g, const float* x, const float* value, const float* count,
-                   int64_t n, bool use_abs) {
+                   int64_t n, bool use_abs, bool nan_ties) {
   parallel_for(n, kGrainSize, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       const float key = use_abs ? std::fabs(x[i]) : x[i];
       // NaN == NaN is false, but a NaN result comes from a NaN input: route it there too.
-      const bool hit = key == value[i] || (std::isnan(key) && std::isnan(value[i]));
+      const bool hit = key == value[i] || (nan_ties && std::isnan(key) && std::isnan(value[i]));
       float sign = 1.0f;
       if (use_abs) sign = x[i] > 0 ? 1.0f : (x[i] < 0 ? -1.0f : 0.0f);
-      dx[i] = hit ? g[i] * sign / count[i] : 0.0f;
+      // Multiplied, not selected: a count of 0 (a NaN amax) or a non-finite g gives NaN as in torch.
+      dx[i] = (g[i] * sign / count[i]) * (hit ? 1.0f : 0.0f);
     }
   });
+}
+
+bool all_finite(const float* x, int64_t n) {
+  constexpr float kMax = std::numeric_limits<float>::max();
+  uint32_t bad = 0;  // an integer OR: the loop vectorises without reassociating floats
+  for (int64_t i = 0; i < n; ++i) bad |= !(std::fabs(x[i]) <= kMax);
+  return bad == 0;
 }
 
 void prod_backward(float* dx, float g, const float* x, int64_t n) {

@@ -1,11 +1,13 @@
 // Activations, forward and backward side by side. Whatever oneDNN 2.6 has runs on its
 // eltwise primitives (cached per algorithm, length and parameters); the rest (selu,
 // hardsigmoid, softplus with beta != 1, prelu, hardswish's backward) on plain loops in
-// kernels/elementwise.
+// kernels/elementwise, which also runs relu, leaky relu and clip as loops because oneDNN
+// drops NaN there (NaN and Inf follow PyTorch exactly: kernels/elementwise.h).
 // Backward passes save the output instead of the input where oneDNN's *_use_dst_for_bwd
 // variant exists, so the gradient costs no exp/tanh recomputation. An input that holds a
 // kept oneDNN layout (a convolution's output, say) is activated in that layout, and so is
-// its gradient: no reorder to plain NCHW between oneDNN ops.
+// its gradient: no reorder to plain NCHW between oneDNN ops, unless oneDNN has only a
+// reference kernel for that layout (kernels::eltwise_layout_ok).
 #include "cnnkit/ops/activation.h"
 
 #include "cnnkit/autograd/node.h"
@@ -61,7 +63,8 @@ Tensor onednn_activation(const Tensor& x, Eltwise alg, float alpha, float beta, 
                          const char* backward_name) {
   CNNKIT_CHECK_TYPE(x.dtype() == kFloat, name, ": expected a float32 tensor, got ", x.dtype());
   if (kernels::onednn::LayoutPtr xl = kernels::onednn::layout_of(*x.unsafeGetTensorImpl()))
-    return onednn_activation_kept(x, xl, alg, alpha, beta, use_dst, backward_name);
+    if (kernels::eltwise_layout_ok(*xl, alg, alpha, beta, use_dst))
+      return onednn_activation_kept(x, xl, alg, alpha, beta, use_dst, backward_name);
   Tensor xc = dense_input(x, name);
   Tensor y = empty(x.sizes(), kFloat);
   kernels::eltwise_forward(y.data_ptr<float>(), xc.data_ptr<float>(), x.numel(), alg, alpha, beta);
@@ -89,7 +92,7 @@ Tensor relu6(const Tensor& x) {
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   // From the output only when the slope keeps the sign (dst > 0 <=> src > 0).
-  return onednn_activation(x, Eltwise::kRelu, static_cast<float>(negative_slope), 0, negative_slope >= 0,
+  return onednn_activation(x, Eltwise::kLeakyRelu, static_cast<float>(negative_slope), 0, negative_slope >= 0,
                            "leaky_relu", "LeakyReluBackward0");
 }
 

@@ -107,12 +107,17 @@ Tensor zeros(IntArrayRef sizes, TensorOptions options) {
   return t;
 }
 
-Tensor ones(IntArrayRef sizes, TensorOptions options) { return full(sizes, 1, options); }
+Tensor ones(IntArrayRef sizes, TensorOptions options) { return full(sizes, 1.0, options); }
 
 Tensor full(IntArrayRef sizes, double value, TensorOptions options) {
   Tensor t = empty(sizes, options);
   fill_contiguous(t, value);
   return t;
+}
+
+Tensor full_integral(IntArrayRef sizes, int64_t value, bool is_bool, TensorOptions options) {
+  if (!options.has_dtype()) options = options.dtype(is_bool ? kBool : kLong);
+  return full(sizes, static_cast<double>(value), options);
 }
 
 Tensor empty_like(const Tensor& t, std::optional<TensorOptions> options) {
@@ -201,6 +206,10 @@ Tensor tensor(double value, TensorOptions options) { return from_values(&value, 
 Tensor tensor(float value, TensorOptions options) { return from_values(&value, {}, options, kFloat); }
 Tensor tensor(int value, TensorOptions options) { return from_values(&value, {}, options, kLong); }
 Tensor tensor(int64_t value, TensorOptions options) { return from_values(&value, {}, options, kLong); }
+Tensor tensor(std::initializer_list<bool> values, TensorOptions options) {
+  return from_values(values.begin(), {static_cast<int64_t>(values.size())}, options, kBool);
+}
+Tensor tensor(bool value, TensorOptions options) { return from_values(&value, {}, options, kBool); }
 Tensor scalar_tensor(double value, TensorOptions options) { return from_values(&value, {}, options, kFloat); }
 
 // ---- borrowed memory ----------------------------------------------------------------------------

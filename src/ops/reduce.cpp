@@ -185,16 +185,21 @@ Tensor sum_forward(const Tensor& x, const Plan& plan) {
 }
 
 // Gradient of max/min/amax/amin (use_abs: of the inf-norms): split evenly among ties.
-Tensor ties_grad(const Tensor& g, const Tensor& x, const Tensor& value, const Plan& plan, bool use_abs) {
+// nan_ties: max()/min() send the gradient to the NaNs (torch's evenly_distribute_backward);
+// amax/amin do not, and a NaN result gets a NaN gradient over its slice (torch's
+// scale_grad_by_count with an empty mask).
+Tensor ties_grad(const Tensor& g, const Tensor& x, const Tensor& value, const Plan& plan, bool use_abs,
+                 bool nan_ties = true) {
   Tensor vb = broadcast_back(value, plan.mask, plan.keepdim, x.sizes());
   Tensor mask = empty(x.sizes(), kFloat);
-  kernels::ties_mask(mask.data_ptr<float>(), x.data_ptr<float>(), vb.data_ptr<float>(), x.numel(), use_abs);
+  kernels::ties_mask(mask.data_ptr<float>(), x.data_ptr<float>(), vb.data_ptr<float>(), x.numel(), use_abs,
+                     nan_ties);
   Tensor count = sum_forward(mask, plan);
   Tensor cb = broadcast_back(count, plan.mask, plan.keepdim, x.sizes());
   Tensor gb = broadcast_back(g, plan.mask, plan.keepdim, x.sizes());
   Tensor dx = empty(x.sizes(), kFloat);
   kernels::ties_backward(dx.data_ptr<float>(), gb.data_ptr<float>(), x.data_ptr<float>(), vb.data_ptr<float>(),
-                         cb.data_ptr<float>(), x.numel(), use_abs);
+                         cb.data_ptr<float>(), x.numel(), use_abs, nan_ties);
   return dx;
 }
 
@@ -350,7 +355,7 @@ Tensor extreme_dims(const Tensor& a, IntArrayRef dim, bool keepdim, bool is_max)
   if (needs_grad({a}))
     record(is_max ? "AmaxBackward" : "AminBackward", {a}, {out},
            [plan, xd = as_contiguous(a).detach(), od = out.detach()](const TensorList& g) {
-             return TensorList{ties_grad(g[0], xd, od, plan, false)};
+             return TensorList{ties_grad(g[0], xd, od, plan, false, /*nan_ties=*/false)};
            });
   return out;
 }
@@ -422,6 +427,7 @@ Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   return v;
 }
 Tensor var(const Tensor& a, bool unbiased) { return var(a, IntArrayRef{}, unbiased, false); }
+Tensor var(const Tensor& a, int dim) { return var(a, IntArrayRef{static_cast<int64_t>(dim)}); }
 
 Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   check_float(a, kVarTypeMsg);
@@ -445,6 +451,7 @@ Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   return v;
 }
 Tensor std(const Tensor& a, bool unbiased) { return cnnkit::std(a, IntArrayRef{}, unbiased, false); }
+Tensor std(const Tensor& a, int dim) { return cnnkit::std(a, IntArrayRef{static_cast<int64_t>(dim)}); }
 
 std::tuple<Tensor, Tensor> var_mean(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   check_float(a, kVarTypeMsg);
@@ -463,6 +470,9 @@ std::tuple<Tensor, Tensor> var_mean(const Tensor& a, IntArrayRef dim, bool unbia
       return TensorList{dx};
     });
   return {v, m};
+}
+std::tuple<Tensor, Tensor> var_mean(const Tensor& a, int dim) {
+  return var_mean(a, IntArrayRef{static_cast<int64_t>(dim)});
 }
 
 // ---- norm -------------------------------------------------------------------------------------
@@ -591,10 +601,12 @@ Tensor Tensor::amin(IntArrayRef dim, bool keepdim) const { return cnnkit::amin(*
 Tensor Tensor::argmax(std::optional<int64_t> dim, bool keepdim) const { return cnnkit::argmax(*this, dim, keepdim); }
 Tensor Tensor::argmin(std::optional<int64_t> dim, bool keepdim) const { return cnnkit::argmin(*this, dim, keepdim); }
 Tensor Tensor::var(bool unbiased) const { return cnnkit::var(*this, unbiased); }
+Tensor Tensor::var(int dim) const { return cnnkit::var(*this, dim); }
 Tensor Tensor::var(IntArrayRef dim, bool unbiased, bool keepdim) const {
   return cnnkit::var(*this, dim, unbiased, keepdim);
 }
 Tensor Tensor::std(bool unbiased) const { return cnnkit::std(*this, unbiased); }
+Tensor Tensor::std(int dim) const { return cnnkit::std(*this, dim); }
 Tensor Tensor::std(IntArrayRef dim, bool unbiased, bool keepdim) const {
   return cnnkit::std(*this, dim, unbiased, keepdim);
 }

@@ -1,5 +1,6 @@
 // softmax / log_softmax over any dim: softmax forward on oneDNN 2.6's softmax_v2 primitive
-// (softmax_accurate); log_softmax forward and both backwards as row loops (see
+// (softmax_accurate), or, when the input holds NaN or Inf (which oneDNN turns into 0), a row
+// loop with PyTorch's NaN rules; log_softmax forward and both backwards as row loops (see
 // log_softmax_rows for why), side by side; the backward runs from the saved output, as
 // PyTorch's does. The tensor is seen as a plain
 // (O, R, I) block with the softmax axis in the middle and handed to one cached (O*I, R)
@@ -16,6 +17,7 @@
 #include "cnnkit/core/threads.h"
 #include "cnnkit/kernels/copy.h"
 #include "cnnkit/kernels/onednn.h"
+#include "cnnkit/kernels/reduce.h"
 
 namespace cnnkit {
 
@@ -103,6 +105,25 @@ void log_softmax_rows(float* dst, const float* src, int64_t rows, int64_t R) {
   });
 }
 
+// softmax over rows as PyTorch's kernel computes it: max (NaN-propagating), exp(x - max),
+// divided by the sum. Used when the input holds NaN or Inf, where oneDNN's softmax writes 0
+// and PyTorch NaN: a row with a NaN, a +Inf or nothing but -Inf is NaN throughout (max - max
+// is then NaN); a -Inf among finite values gives 0.
+void softmax_rows(float* dst, const float* src, int64_t rows, int64_t R) {
+  parallel_for(rows, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(R, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float* x = src + r * R;
+      float* y = dst + r * R;
+      float m = -std::numeric_limits<float>::infinity();
+      for (int64_t i = 0; i < R && m == m; ++i) m = x[i] > m || x[i] != x[i] ? x[i] : m;
+      double sum = 0;
+      for (int64_t i = 0; i < R; ++i) sum += std::exp(static_cast<double>(x[i] - m));
+      const double inv = 1.0 / sum;
+      for (int64_t i = 0; i < R; ++i) y[i] = static_cast<float>(std::exp(static_cast<double>(x[i] - m)) * inv);
+    }
+  });
+}
+
 // Backward over rows, from the forward's output y: oneDNN 2.6 has no AVX2 kernel for
 // softmax backward (it falls to `ref:any` there), so both run here.
 //   softmax:     dx = y * (g - sum(g * y))
@@ -174,9 +195,13 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::optional<ScalarType> d
     saved = out;
   } else if (out.numel() > 0) {
     Tensor src = contiguous_float(x);
+    // One pass over the input picks the kernel: oneDNN's softmax is exact only on finite
+    // values (see softmax_rows).
+    const bool finite = log || kernels::all_finite(src.data_ptr<float>(), src.numel());
     auto forward = [&](float* dst, const float* src_rows) {
       if (log) log_softmax_rows(dst, src_rows, flat.O, flat.R);
-      else softmax_forward(dst, src_rows, flat, false);
+      else if (finite) softmax_forward(dst, src_rows, flat, false);
+      else softmax_rows(dst, src_rows, flat.O, flat.R);
     };
     if (e.I == 1) {
       forward(out.data_ptr<float>(), src.data_ptr<float>());

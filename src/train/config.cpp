@@ -687,8 +687,12 @@ namespace {
 YAML::Node transforms_yaml(const std::vector<TransformSpec>& list) {
   YAML::Node out(YAML::NodeType::Sequence);
   for (const TransformSpec& t : list) {
+    if (!t.args.size()) {  // - ToTensor
+      out.push_back(YAML::Node(t.name));
+      continue;
+    }
     YAML::Node item(YAML::NodeType::Map);
-    item[t.name] = t.args.size() ? YAML::Clone(t.args) : YAML::Node(YAML::NodeType::Map);
+    item[t.name] = YAML::Clone(t.args);
     out.push_back(item);
   }
   return out;
@@ -818,7 +822,8 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   } else if (s.name == "ExponentialLR") {
     sch["gamma"] = num(s.gamma);
   } else if (s.name == "CosineAnnealingLR") {
-    sch["T_max"] = s.T_max;
+    // What the run uses: T_max unset (0) means the epochs after the warm-up.
+    sch["T_max"] = s.T_max > 0 ? s.T_max : std::max<int64_t>(1, cfg.epochs - s.warmup_epochs);
     sch["eta_min"] = num(s.eta_min);
   } else if (s.name == "CosineAnnealingWarmRestarts") {
     sch["T_0"] = s.T_0;

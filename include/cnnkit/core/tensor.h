@@ -394,6 +394,11 @@ class Tensor {
   Tensor var(IntArrayRef dim, bool unbiased = true, bool keepdim = false) const;
   Tensor std(bool unbiased = true) const;
   Tensor std(IntArrayRef dim, bool unbiased = true, bool keepdim = false) const;
+  // LibTorch's C++-only overloads (gh-40287): x.var(1) and x.var({1}) reduce dim 1 (unbiased).
+  // Without them the int converts to `bool unbiased` (a standard conversion, which beats the
+  // user-defined one to IntArrayRef) and gives the variance of all elements.
+  Tensor var(int dim) const;
+  Tensor std(int dim) const;
   Tensor norm(double p = 2) const;
   Tensor norm(double p, IntArrayRef dim, bool keepdim = false) const;
   Tensor logsumexp(IntArrayRef dim, bool keepdim = false) const;

@@ -103,25 +103,41 @@ void add_contiguous(float* out, const float* a, const float* b, int64_t n, float
 
 // ---- activations over n contiguous floats ---------------------------------------------
 
-// The oneDNN eltwise algorithms cnnkit uses (mapped to dnnl::algorithm inside).
+// The element-wise activations behind the eltwise_* entries below. NaN and +-Inf follow
+// PyTorch 1.13's CPU kernels (their vectorised path, which every element of a contiguous
+// tensor takes but a tail of fewer than 16): relu(NaN) = NaN with gradient g, leaky_relu
+// and clip (relu6, hardtanh) keep NaN, clip's gradient at NaN is 0, elu's is NaN.
+// oneDNN 2.6 gets some of these wrong (its relu and clip map NaN to 0, relu's backward from
+// dst and elu's backward send g through at NaN, mish's gradient at +Inf is +-Inf instead of
+// NaN, and its reference (ref:any) kernels on channel-padded layouts map NaN to 0 for
+// logistic), so relu, leaky relu, clip and elu's backward run as plain vectorised loops,
+// mish's gradient gets a NaN fix-up, and a kept layout whose primitive would be ref:any is
+// not used (eltwise_layout_ok). Everything else runs on oneDNN's JIT kernels.
 enum class Eltwise : uint8_t {
-  kRelu,            // alpha = negative slope
+  kRelu,            // max(x, 0); relu(-Inf) = 0
+  kLeakyRelu,       // alpha = negative slope: x > 0 ? x : alpha * x (so -Inf * 0 = NaN, as torch)
   kElu,             // alpha
   kGeluErf, kGeluTanh, kLogistic, kTanh,
   kSwish,           // alpha = sigmoid scale (1 for SiLU)
   kHardswish, kSoftRelu, kMish,
   kClip,            // [alpha, beta]
 };
-// dst = f(src). One primitive per (alg, n, alpha, beta), created on first use and cached.
+// dst = f(src). oneDNN algorithms: one primitive per (alg, n, alpha, beta), created on
+// first use and cached; relu, leaky relu and clip: a loop (dst may be src).
 void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float alpha = 0, float beta = 0);
 // diff_src = f'(data) * diff_dst. `data` is the forward's src, or its dst when use_dst
-// (relu with alpha >= 0, elu with alpha >= 0, logistic, tanh, clip): then the input can be
-// freed and the backward does not recompute exp/tanh.
+// (relu, leaky relu with alpha >= 0, elu with alpha >= 0, logistic, tanh, clip): then the
+// input can be freed and the backward does not recompute exp/tanh.
 void eltwise_backward(float* diff_src, const float* diff_dst, const float* data, int64_t n, Eltwise alg,
                       float alpha = 0, float beta = 0, bool use_dst = false);
 
+// Whether the kept-layout forms below compute exactly what the plain ones do for values in
+// layout `desc` (decided once per (alg, layout, alpha, beta, use_dst)): false where oneDNN
+// would run a reference kernel (ref:any, slower and NaN-dropping), or where a loop would
+// write f(0) != 0 into channel padding. The caller then converts to plain NCHW.
+bool eltwise_layout_ok(const onednn::Layout& layout, Eltwise alg, float alpha, float beta, bool use_dst);
 // The same on a kept oneDNN layout (kernels/onednn.h): *dst is a new layout like src's.
-// One primitive per (alg, layout, alpha, beta).
+// Requires eltwise_layout_ok(src, ...).
 void eltwise_forward(onednn::LayoutPtr* dst, const onednn::Layout& src, Eltwise alg,
                      float alpha = 0, float beta = 0);
 // *diff_src is a new layout like data's; diff_dst is plain NCHW of data's dims or any layout
@@ -134,7 +150,8 @@ void eltwise_backward(onednn::LayoutPtr* diff_src, const onednn::Operand& diff_d
 void selu_forward(float* y, const float* x, int64_t n);
 void selu_backward(float* gx, const float* gy, const float* y, int64_t n);  // from the output
 // PyTorch's hardswish gradient, including its one-sided values at the kinks (-0.5 at x = -3,
-// 1.5 at x = 3), where oneDNN's eltwise_hardswish backward takes the other side.
+// 1.5 at x = 3: its scalar path; the vectorised one gives 1 at x = 3), where oneDNN's
+// eltwise_hardswish backward takes the other side; NaN at NaN (the vectorised path's).
 void hardswish_backward(float* gx, const float* gy, const float* x, int64_t n);
 void hardsigmoid_forward(float* y, const float* x, int64_t n);
 void hardsigmoid_backward(float* gx, const float* gy, const float* x, int64_t n);

@@ -35,7 +35,8 @@ int64_t pool_output_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int
 enum class PoolKind : uint8_t { max, avg };
 enum class PoolAlgo : uint8_t {
   loops,   // OpenMP over planes, plain layout; every variant
-  onednn,  // pooling_v2 primitives on oneDNN's blocked layout (reorders in and out)
+  onednn,  // oneDNN's blocked layout (reorders in and out): pooling_v2 primitives for average,
+           // a loop over the layout for max (oneDNN's pooling_max drops NaN)
 };
 const char* to_string(PoolAlgo a);
 
@@ -45,8 +46,9 @@ struct AvgOptions {
   int64_t divisor_override = 0;
 };
 
-// Whether oneDNN computes exactly PyTorch's result for this pooling: max always (without
-// indices; NaN inputs aside, which oneDNN does not propagate), average when the divisor is
+// Whether the oneDNN path computes exactly PyTorch's result for this pooling: max for kernels
+// of at most 256 taps (without indices; NaN propagating as PyTorch's, the tap number of each
+// maximum kept in one byte), average when the divisor is
 // oneDNN's (no override, and for count_include_pad no ceil_mode window hanging past the
 // padding), provided oneDNN accepts the padding (narrower than the kernel, ceil_mode overhang
 // included). Windows lying wholly in the padding are refused by the op layer.

@@ -73,12 +73,17 @@ void std_backward(float* dx, const float* g, const float* x, const float* mean, 
 void norm_backward(float* dx, const float* g, const float* x, const float* norm, int64_t n, double p);
 // dx = g * exp(x - out)                                         (logsumexp)
 void logsumexp_backward(float* dx, const float* g, const float* x, const float* out, int64_t n);
-// dx = key(x) == value ? g * sign / count : 0, key = x or |x| (use_abs), sign = sign(x) when
+// dx = (g * sign / count) * (key(x) == value), key = x or |x| (use_abs), sign = sign(x) when
 // use_abs: the gradient of max/min/amax/amin and the inf-norms, split evenly between ties.
+// nan_ties: a NaN key matches a NaN value (max(), min(), the inf-norms: the gradient goes to
+// the NaNs); without it (amax, amin) nothing matches a NaN value, count is 0 and the slice's
+// gradient is 0 / 0 * 0 = NaN, PyTorch's formulas and results both.
 void ties_backward(float* dx, const float* g, const float* x, const float* value, const float* count,
-                   int64_t n, bool use_abs);
-// mask = key(x) == value ? 1 : 0 (NaN matches NaN): the ties that share a max/min gradient.
-void ties_mask(float* mask, const float* x, const float* value, int64_t n, bool use_abs);
+                   int64_t n, bool use_abs, bool nan_ties = true);
+// mask = key(x) == value ? 1 : 0 (NaN matching NaN if nan_ties): the ties that share a gradient.
+void ties_mask(float* mask, const float* x, const float* value, int64_t n, bool use_abs, bool nan_ties = true);
+// Whether none of the n floats is NaN or +-Inf (one vectorised pass over the bits).
+bool all_finite(const float* x, int64_t n);
 // Product of all n elements but x[i], for each i (the prod gradient, exact with zeros).
 void prod_backward(float* dx, float g, const float* x, int64_t n);
 // x[i] *= s

@@ -14,6 +14,13 @@ namespace cnnkit {
 Tensor zeros(IntArrayRef sizes, TensorOptions options = {});
 Tensor ones(IntArrayRef sizes, TensorOptions options = {});
 Tensor full(IntArrayRef sizes, double value, TensorOptions options = {});
+// An integer or bool fill value sets the dtype when options do not, as at::full does:
+// full({2}, 7) is int64, full({2}, true) bool, full({2}, 7.0) float.
+Tensor full_integral(IntArrayRef sizes, int64_t value, bool is_bool, TensorOptions options);
+template <typename V, std::enable_if_t<std::is_integral_v<V>, int> = 0>
+Tensor full(IntArrayRef sizes, V value, TensorOptions options = {}) {
+  return full_integral(sizes, static_cast<int64_t>(value), std::is_same_v<V, bool>, options);
+}
 Tensor empty_like(const Tensor& t, std::optional<TensorOptions> options = std::nullopt);
 Tensor zeros_like(const Tensor& t, std::optional<TensorOptions> options = std::nullopt);
 Tensor ones_like(const Tensor& t, std::optional<TensorOptions> options = std::nullopt);
@@ -71,6 +78,9 @@ Tensor tensor(double value, TensorOptions options = {});   // 0-dim
 Tensor tensor(float value, TensorOptions options = {});    // 0-dim
 Tensor tensor(int value, TensorOptions options = kLong);   // 0-dim
 Tensor tensor(int64_t value, TensorOptions options = kLong);  // 0-dim
+// Bools make bool tensors, as torch::tensor({true, false}) (not int64 through int).
+Tensor tensor(std::initializer_list<bool> values, TensorOptions options = kBool);
+Tensor tensor(bool value, TensorOptions options = kBool);  // 0-dim
 Tensor scalar_tensor(double value, TensorOptions options = {});
 
 }  // namespace cnnkit

@@ -27,6 +27,11 @@ Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased = true, bool keepdim 
 Tensor std(const Tensor& a, bool unbiased = true);
 Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased = true, bool keepdim = false);
 std::tuple<Tensor, Tensor> var_mean(const Tensor& a, IntArrayRef dim, bool unbiased = true, bool keepdim = false);
+// at::var(t, 1) / at::std(t, 1) / at::var_mean(t, 1) reduce dim 1, unbiased (gh-40287): an
+// int must not reach `bool unbiased` above (see Tensor::var(int)).
+Tensor var(const Tensor& a, int dim);
+Tensor std(const Tensor& a, int dim);
+std::tuple<Tensor, Tensor> var_mean(const Tensor& a, int dim);
 // p-norm over all elements (torch::norm(t, 1), torch::norm(t, 2)); p may be inf.
 Tensor norm(const Tensor& a, double p = 2);
 Tensor norm(const Tensor& a, double p, IntArrayRef dim, bool keepdim = false);

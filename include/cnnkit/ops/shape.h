@@ -2,6 +2,7 @@
 // Views share storage; their backward maps the gradient back to the source shape.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "cnnkit/core/tensor.h"
@@ -32,5 +33,8 @@ Tensor clone(const Tensor& a);
 // Padding of the last dims, PyTorch's order: {left, right, top, bottom, ...}.
 // mode: "constant" (with value), "reflect", "replicate", "circular" (as F.pad).
 Tensor pad(const Tensor& a, IntArrayRef pad, const std::string& mode = "constant", double value = 0);
+// pad(x, {1, 1}, 0) would pass the literal 0 as a null `const char*` mode (undefined
+// behaviour; at::pad's string_view has the same trap): refused at compile time instead.
+Tensor pad(const Tensor& a, IntArrayRef pad, std::nullptr_t mode, double value = 0) = delete;
 
 }  // namespace cnnkit
