@@ -418,13 +418,18 @@ class EpochLines : public train::Callback {
   EpochLines(std::ostream& out, int64_t epochs) : out_(out), epochs_(epochs) {}
   std::string name() const override { return "epoch_lines"; }
   void on_epoch_end(train::Trainer& /*trainer*/, int64_t epoch, const train::Logs& logs) override {
+    // The loss and the task's headline metrics; metrics.csv has every logged value.
+    static constexpr const char* kKeys[] = {"train_loss", "train_accuracy", "val_loss",     "val_accuracy",
+                                            "val_mae",    "val_r2",         "val_micro_f1", "val_macro_f1"};
     std::string line = fmt::format("epoch {}/{}", epoch + 1, epochs_);
-    for (const auto& [key, value] : logs) {
-      if (key == "seconds" || key == "lr" || key == "epoch") continue;
-      const bool pct = key.find("accuracy") != std::string::npos;
-      line += fmt::format("  {} {}", key, pct ? percent(value) : num(value));
+    for (const char* key : kKeys) {
+      const auto it = logs.find(key);
+      if (it == logs.end()) continue;
+      const bool pct = std::string_view(key).find("accuracy") != std::string_view::npos;
+      line += fmt::format("  {} {}", key, pct ? percent(it->second) : num(it->second));
     }
-    out_ << line << "  " << train::format_duration(log_value(logs, "seconds")) << std::endl;
+    out_ << line << fmt::format("  {:.0f} img/s  ", log_value(logs, "images_per_second"))
+         << train::format_duration(log_value(logs, "seconds")) << std::endl;
   }
 
  private:
