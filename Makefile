@@ -4,6 +4,9 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# ccache (installed by scripts/install-deps) keys objects by paths relative to the checkout,
+# so a second clone of the same sources (CI's, say) reuses what the first one compiled.
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: deps build demo test test-asan bench bench-train golden clean install
 

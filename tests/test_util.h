@@ -191,6 +191,14 @@ inline std::string temp_path(const std::string& name) {
   return (dir.path / name).string();
 }
 
+// temp_path(name) as an empty directory (removed first if it exists).
+inline std::string fresh_dir(const std::string& name) {
+  const std::string d = temp_path(name);
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
 // Deterministic test data: element i is sin(a * i + b), a formula PyTorch rebuilds exactly
 // (torch.sin(torch.arange(n) * a + b) in float64, then cast), so literals pasted from torch
 // match without shipping inputs.

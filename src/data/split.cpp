@@ -1,6 +1,6 @@
 // Subset, random_split, stratified_split, train_val_test_split, and the parallel loop over
-// examples the data tools share. Not here: k-fold cross-validation (eval/ builds folds out
-// of Subset) and samplers (the DataLoader's).
+// examples the data tools share. Not here: k-fold cross-validation (folds will be built out
+// of Subset by the model-selection layer) and samplers (the DataLoader's).
 #include "cnnkit/data/split.h"
 
 #include <algorithm>

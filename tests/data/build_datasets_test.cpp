@@ -16,17 +16,11 @@
 using namespace cnnkit;
 using cnnkit::test::contains;
 using cnnkit::test::error_of;
+using cnnkit::test::fresh_dir;
 using cnnkit::test::temp_path;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string fresh_dir(const std::string& name) {
-  std::string d = temp_path(name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 // root/<class>/<k>.png, two 3x4x4 images per class.
 std::string image_folder(const std::string& name, const std::vector<std::string>& classes) {

@@ -17,6 +17,7 @@ using namespace cnnkit;
 using namespace cnnkit::data;
 using cnnkit::test::contains;
 using cnnkit::test::error_of;
+using cnnkit::test::fresh_dir;
 using cnnkit::test::temp_path;
 namespace fs = std::filesystem;
 
@@ -57,13 +58,6 @@ std::string mnist_labels(uint32_t n) {
   std::string l;
   for (uint32_t i = 0; i < n; ++i) l += static_cast<char>(i % 10);
   return idx_u8({n}, l);
-}
-
-std::string fresh_dir(const std::string& name) {
-  std::string d = temp_path(name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
 }
 
 }  // namespace

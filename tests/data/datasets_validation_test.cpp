@@ -24,17 +24,11 @@ using namespace cnnkit;
 using namespace cnnkit::data;
 using cnnkit::test::contains;
 using cnnkit::test::error_of;
+using cnnkit::test::fresh_dir;
 using cnnkit::test::temp_path;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string fresh_dir(const std::string& name) {
-  std::string d = temp_path(name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
 
 std::string write_text(const std::string& name, const std::string& text) {
   std::string p = temp_path(name);

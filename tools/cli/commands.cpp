@@ -317,8 +317,9 @@ ResumeTarget resume_target(const std::string& arg) {
     if (dir.filename() == "checkpoints") dir = dir.parent_path();
     t.run_dir = dir.string();
   }
-  CNNKIT_CHECK_IO(fs::exists(fs::path(t.run_dir) / "config.yaml", ec), "--resume: ", t.run_dir,
-                  " holds no config.yaml: it is not a run directory made by `cnnkit train`");
+  CNNKIT_CHECK_IO(fs::exists(fs::path(t.run_dir) / "config.yaml", ec), "--resume ", arg,
+                  ": not a run directory made by `cnnkit train` or a checkpoint inside one (", t.run_dir,
+                  " holds no config.yaml)");
   return t;
 }
 

@@ -6,7 +6,8 @@
 //   data::write_png("out.png", img);
 //
 // Intended usage: ImageFolder decodes in DataLoader worker threads (everything here is
-// thread-safe); reports write feature maps and filters as PNG.
+// thread-safe); `cnnkit predict` decodes the files it is given; write_png saves tensors as
+// images (tests and tools).
 #pragma once
 
 #include <string>
