@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -521,7 +522,7 @@ void apply_override(YAML::Node& root, const std::string& assignment, std::vector
     keys.push_back(k);
   }
   CNNKIT_CHECK(text.find_first_not_of(" \t") != std::string::npos, "--set ", assignment,
-               ": empty value (to delete the key, write ", path, "=~)");
+               ": empty value (to delete the key, write ", path, "=null)");
   YAML::Node value;
   try {
     value = without_marks(YAML::Load(text));
@@ -560,7 +561,7 @@ void apply_override(YAML::Node& root, const std::string& assignment, std::vector
   }
   YAML::Node parent = chain.back();
   const std::string& last = keys.back();
-  if (value.IsNull()) {  // --set key=~ deletes the key: its default applies again
+  if (value.IsNull()) {  // --set key=null (or ~) deletes the key: its default applies again
     CNNKIT_CHECK(parent.IsMap() && parent[last].IsDefined(), "--set ", assignment, ": there is no key '", path,
                  "' to delete");
     parent.remove(last);
@@ -660,8 +661,18 @@ RunConfig parse_run_config(const std::string& yaml_text, const std::string& file
   // One override at a time, each re-validated, so an error names the override that caused it.
   std::vector<std::string> notes;
   for (const std::string& o : overrides) {
-    apply_override(root, o, &notes);
-    cfg = parse_run_config(root, file + " (after --set " + o + ")");
+    try {
+      apply_override(root, o, &notes);
+      cfg = parse_run_config(root, file + " (after --set " + o + ")");
+    } catch (const ValueError& e) {
+      // `--set key=~` unquoted: bash hands us key=$HOME.
+      const char* home = std::getenv("HOME");
+      const size_t eq = o.find('=');
+      if (home == nullptr || *home == '\0' || eq == std::string::npos || o.substr(eq + 1) != home) throw;
+      throw ValueError(std::string(e.what()) + " (the shell turned ~ into your home directory " + home +
+                       ": to delete the key write " + o.substr(0, eq) + "=null, or quote '" + o.substr(0, eq) +
+                       "=~')");
+    }
   }
   cfg.notes = std::move(notes);
   cfg.source = file;

@@ -121,16 +121,23 @@ TEST(CliConfig, OtherFrameworksNamesGetAHint) {
   EXPECT_TRUE(contains(run("info " + e).err, "did you mean 'epochs'?"));
 }
 
-TEST(CliConfig, SetTildeDeletesAKey) {
+TEST(CliConfig, SetNullDeletesAKey) {
   const std::string d = test::temp_path("runs/tilde");
   const std::string cfg = tiny_config("tilde.yaml", d, "grad_clip_norm: 1.0\n");
-  const Result r = run("train -q " + cfg + " --set grad_clip_norm=~");
+  const Result r = run("train -q " + cfg + " --set grad_clip_norm=null");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "deleted grad_clip_norm")) << r.out;
   EXPECT_FALSE(contains(read_all(d + "/config.yaml"), "grad_clip_norm")) << read_all(d + "/config.yaml");
-  const Result missing = run("info " + cfg + " --set optimizer.nesterov=~");
+  const Result missing = run("info " + cfg + " --set 'optimizer.nesterov=~'");
   EXPECT_EQ(missing.code, 1);
   EXPECT_TRUE(contains(missing.err, "no key 'optimizer.nesterov' to delete")) << missing.err;
+  // bash turns an unquoted scheduler=~ into scheduler=$HOME: the error says so.
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && *home != '\0') {
+    const Result expanded = run("info " + cfg + " --set scheduler=" + home);
+    EXPECT_EQ(expanded.code, 1);
+    EXPECT_TRUE(contains(expanded.err, "the shell turned ~ into your home directory")) << expanded.err;
+  }
 }
 
 TEST(CliConfig, NewOptimizerDropsTheOldOnesArguments) {

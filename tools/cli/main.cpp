@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   train->add_option("config", ta.config,
                     "run config (YAML), e.g. configs/lenet5-fashion-mnist.yaml; optional with --resume");
   train->add_option("--set", ta.overrides,
-                    "override a config key: --set optimizer.lr=0.1; --set key=~ deletes it (repeatable)");
+                    "override a config key: --set optimizer.lr=0.1; --set key=null deletes it (repeatable)");
   train->add_option("--resume", ta.resume,
                     "continue a run under its own config: its run directory or a checkpoint file");
   train->add_flag("--overwrite", ta.overwrite, "replace the run already in the config's output_dir");

@@ -225,7 +225,7 @@ RunConfig parse_run_config(const std::string& yaml_text, const std::string& file
 
 // Applies one "a.b=value" override to a YAML tree (creating the key when missing);
 // ValueError naming the override when it is malformed or its path crosses a scalar.
-// "a.b=~" (or =null) deletes the key. "optimizer.name=Adam" (likewise scheduler.name,
+// "a.b=null" (or =~) deletes the key. "optimizer.name=Adam" (likewise scheduler.name,
 // loss.name) also deletes the section's keys the new one does not take. What was deleted
 // is appended to `notes`, one line each, for the caller to show.
 void apply_override(YAML::Node& root, const std::string& assignment, std::vector<std::string>* notes = nullptr);
