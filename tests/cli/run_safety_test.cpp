@@ -211,3 +211,15 @@ TEST(CliTrain, QuietPrintsOneLineAnEpoch) {
   EXPECT_TRUE(contains(r.out, "epoch 1/2")) << r.out;
   EXPECT_TRUE(contains(r.out, "epoch 2/2")) << r.out;
 }
+
+TEST(CliUsage, BenchFromLoaderOnFewerImagesThanABatch) {
+  // 10 black 28x28 images: one batch of 64 cannot be made (this divided by zero before).
+  std::string images("\0\0\x08\x03\0\0\0\x0a\0\0\0\x1c\0\0\0\x1c", 16), labels("\0\0\x08\x01\0\0\0\x0a", 8);
+  images += std::string(10 * 784, '\0');
+  labels += std::string(10, '\0');
+  write("tinyfm/train-images-idx3-ubyte", images);
+  write("tinyfm/train-labels-idx1-ubyte", labels);
+  const Result r = run("bench --from-loader --steps 3 --data " + test::temp_path("tinyfm"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(contains(r.err, "holds 10 training images, fewer than one batch of 64")) << r.err;
+}

@@ -28,6 +28,7 @@
 #include "cnnkit/data/datasets/mnist.h"
 #include "cnnkit/data/datasets/tensor.h"
 #include "cnnkit/data/image.h"
+#include "cnnkit/data/stats.h"
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/io/checkpoint.h"
 #include "cnnkit/io/file.h"
@@ -862,8 +863,12 @@ nn::Sequential bench_model(const std::string& name) {
 int bench_from_loader(const BenchArgs& args) {
   namespace T = data::transforms;
   auto fm = std::make_shared<data::datasets::FashionMNIST>(args.data_root);
+  const auto n = static_cast<int64_t>(fm->size().value_or(0));
+  CNNKIT_CHECK(n >= args.batch, "bench --from-loader: ", args.data_root, " holds ", n,
+               " training images, fewer than one batch of ", args.batch);
+  const auto [mean, std] = data::compute_mean_std(fm);  // of the data given, not Fashion-MNIST's
   auto train_tf = T::Compose({T::RandomCrop(28, T::IntList(2)), T::RandomHorizontalFlip(), T::ToTensor(),
-                              T::Normalize<>(0.2860, 0.3530)});
+                              T::Normalize<>(mean, std)});
   auto ds = std::make_shared<data::MapDataset>(fm, train_tf);
   data::DataLoader loader(ds, data::DataLoaderOptions(static_cast<size_t>(args.batch))
                                   .shuffle(true).workers(static_cast<size_t>(args.workers)).drop_last(true));
@@ -885,8 +890,7 @@ int bench_from_loader(const BenchArgs& args) {
 
   // The same images, transformed once (no augmentation), held as tensors: the whole
   // training set, walked in order (a small cycled subset would sit in cache and flatter it).
-  const auto n = static_cast<int64_t>(fm->size().value_or(0));
-  Tensor x = T::functional::normalize(T::functional::to_tensor(fm->images().narrow(0, 0, n)), {0.2860}, {0.3530});
+  Tensor x = T::functional::normalize(T::functional::to_tensor(fm->images().narrow(0, 0, n)), mean, std);
   Tensor y = fm->targets().narrow(0, 0, n);
   manual_seed(0);
   StepTimer b(bench_model("lenet5"));
