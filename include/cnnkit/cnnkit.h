@@ -32,6 +32,7 @@
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
 #include "cnnkit/data/data.h"
+#include "cnnkit/io/npy.h"
 #include "cnnkit/io/safetensors.h"
 #include "cnnkit/io/serialize.h"
 #include "cnnkit/models/models.h"

@@ -4,6 +4,8 @@
 #include <cnnkit/cnnkit.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <string>
 #include <vector>
 
 namespace {
@@ -243,3 +245,13 @@ TEST(LibTorchCompat, SequentialAndFunctional) {
 }
 
 }  // namespace
+
+// The umbrella header alone is enough for the .npy readers (it once needed cnnkit/io/npy.h).
+TEST(Umbrella, NpyRoundTripWithOnlyTheUmbrellaHeader) {
+  const std::string path = (std::filesystem::temp_directory_path() / "cnnkit_umbrella_npy.npy").string();
+  const cnnkit::Tensor t = cnnkit::arange(6).reshape({2, 3});
+  cnnkit::io::save_npy(path, t);
+  const cnnkit::Tensor back = cnnkit::io::load_npy(path);
+  std::filesystem::remove(path);
+  EXPECT_TRUE(back.equal(t));
+}
