@@ -223,3 +223,11 @@ TEST(CliUsage, BenchFromLoaderOnFewerImagesThanABatch) {
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_TRUE(contains(r.err, "holds 10 training images, fewer than one batch of 64")) << r.err;
 }
+
+TEST(CliTrain, ModelLineNamesTheDepthTheBlocksGive) {
+  const std::string d = test::temp_path("runs/depth");
+  const Result r = run("train -q " + tiny_config("depth.yaml", d) +
+                       " --set 'model={zoo: resnet20, in_channels: 1, num_classes: 4, width: 4, blocks: [1, 1, 1]}'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "model: resnet20 with blocks [1, 1, 1]: a ResNet-8")) << r.out;
+}

@@ -202,8 +202,21 @@ std::string model_summary_text(nn::Module& module, const std::vector<int64_t>& i
   return models::summary(module, batch).table();
 }
 
+// The zoo name, and the depth its blocks really give when they change it: `zoo: resnet20`
+// with `blocks: [1, 1, 1]` is a ResNet-8 (2 + 2 convolutions per BasicBlock).
 std::string model_name(const train::RunConfig& cfg) {
-  return cfg.model["zoo"] ? cfg.model["zoo"].Scalar() : std::string("layers");
+  if (!cfg.model["zoo"]) return "layers";
+  const std::string zoo = cfg.model["zoo"].Scalar();
+  const YAML::Node blocks = cfg.model["blocks"];
+  if (zoo.rfind("resnet", 0) != 0 || !blocks || !blocks.IsSequence()) return zoo;
+  int64_t depth = 2;
+  std::vector<std::string> counts;
+  for (const YAML::Node& b : blocks) {
+    depth += 2 * b.as<int64_t>(0);
+    counts.push_back(b.Scalar());
+  }
+  if (zoo == "resnet" + std::to_string(depth)) return zoo;
+  return fmt::format("{} with blocks [{}]: a ResNet-{}", zoo, join(counts, ", "), depth);
 }
 
 std::string percent(double x) { return std::isnan(x) ? "-" : fmt::format("{:.2f}%", 100 * x); }
@@ -680,7 +693,8 @@ int train(const TrainArgs& args) {
       msg += fmt::format("The run after epoch {} is in {}; continue it with:\n  {}", trainer.epoch(),
                          checkpoint->last_path(), resume_hint);
     else
-      msg += "No epoch had finished, so there is no checkpoint to resume from.";
+      msg += "No epoch had finished, so there is no checkpoint to resume from; start the run again (with "
+             "--overwrite when the config sets output_dir).";
     throw Interrupted(msg);
   } catch (const train::NonFiniteError& e) {
     std::signal(SIGINT, SIG_DFL);
