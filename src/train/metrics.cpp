@@ -161,8 +161,7 @@ void ClassificationMetrics::ensure_classes(int64_t c) {
 
 void ClassificationMetrics::reset() {
   count_ = correct_ = top_k_correct_ = 0;
-  loss_sum_ = 0;
-  loss_count_ = 0;
+  loss_.reset();
   std::fill(confusion_.begin(), confusion_.end(), 0);
 }
 
@@ -222,10 +221,7 @@ void ClassificationMetrics::update(const Tensor& logits_in, const Tensor& target
     ++confusion_[static_cast<size_t>(t * c + pred)];
   }
   count_ += n;
-  if (batch_loss) {  // a NaN loss is kept: it makes the running loss NaN, as it should
-    loss_sum_ += *batch_loss * static_cast<double>(n);
-    loss_count_ += n;
-  }
+  loss_.add(batch_loss, n);
 }
 
 Metrics ClassificationMetrics::compute() const {
@@ -233,7 +229,7 @@ Metrics ClassificationMetrics::compute() const {
   m.task = Task::kClassification;
   m.count = count_;
   m.loss = running_loss();
-  m.has_loss = loss_count_ > 0;
+  m.has_loss = loss_.count > 0;
   m.num_classes = num_classes_;
   m.confusion = confusion_;
   m.top_k = std::min(top_k_, std::max<int64_t>(num_classes_, 1));
@@ -273,8 +269,7 @@ Metrics ClassificationMetrics::compute() const {
 void RegressionMetrics::reset() {
   count_ = 0;
   outputs_ = -1;
-  loss_sum_ = 0;
-  loss_count_ = 0;
+  loss_.reset();
   sse_.clear();
   sae_.clear();
   mean_.clear();
@@ -325,10 +320,7 @@ void RegressionMetrics::update(const Tensor& output_in, const Tensor& target_in,
     sae_[js] += sae;
   }
   count_ += n;
-  if (batch_loss) {  // a NaN loss is kept: it makes the running loss NaN, as it should
-    loss_sum_ += *batch_loss * static_cast<double>(n);
-    loss_count_ += n;
-  }
+  loss_.add(batch_loss, n);
 }
 
 Metrics RegressionMetrics::compute() const {
@@ -336,7 +328,7 @@ Metrics RegressionMetrics::compute() const {
   m.task = Task::kRegression;
   m.count = count_;
   m.loss = running_loss();
-  m.has_loss = loss_count_ > 0;
+  m.has_loss = loss_.count > 0;
   if (count_ == 0 || outputs_ <= 0) return m;
   double mse = 0, mae = 0, r2 = 0;
   for (size_t j = 0; j < static_cast<size_t>(outputs_); ++j) {
@@ -361,8 +353,7 @@ MultiLabelMetrics::MultiLabelMetrics(int64_t num_labels) : num_labels_(num_label
 
 void MultiLabelMetrics::reset() {
   count_ = exact_ = wrong_ = 0;
-  loss_sum_ = 0;
-  loss_count_ = 0;
+  loss_.reset();
   tp_.assign(static_cast<size_t>(num_labels_), 0);
   fp_.assign(static_cast<size_t>(num_labels_), 0);
   fn_.assign(static_cast<size_t>(num_labels_), 0);
@@ -399,10 +390,7 @@ void MultiLabelMetrics::update(const Tensor& logits_in, const Tensor& targets_in
     exact_ += wrong == 0;
   }
   count_ += n;
-  if (batch_loss) {  // a NaN loss is kept: it makes the running loss NaN, as it should
-    loss_sum_ += *batch_loss * static_cast<double>(n);
-    loss_count_ += n;
-  }
+  loss_.add(batch_loss, n);
 }
 
 Metrics MultiLabelMetrics::compute() const {
@@ -410,7 +398,7 @@ Metrics MultiLabelMetrics::compute() const {
   m.task = Task::kMultiLabel;
   m.count = count_;
   m.loss = running_loss();
-  m.has_loss = loss_count_ > 0;
+  m.has_loss = loss_.count > 0;
   m.num_classes = num_labels_;
   if (count_ == 0 || num_labels_ == 0) return m;
   const size_t c = static_cast<size_t>(num_labels_);

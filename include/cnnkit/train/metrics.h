@@ -87,6 +87,20 @@ struct Metrics {
   std::string report(const std::vector<std::string>& class_names = {}) const;
 };
 
+// The mean of per-batch mean losses weighted by batch size, shared by the metric classes. A
+// NaN loss is kept: it makes the mean NaN, as it should.
+struct RunningLoss {
+  double sum = 0;
+  int64_t count = 0;
+  void add(std::optional<double> batch_loss, int64_t n) {
+    if (!batch_loss) return;
+    sum += *batch_loss * static_cast<double>(n);
+    count += n;
+  }
+  double mean() const { return count ? sum / static_cast<double>(count) : Metrics::kNaN; }
+  void reset() { *this = RunningLoss{}; }
+};
+
 // Streaming classification metrics. update() takes logits (N, C) (any monotonic score, e.g.
 // probabilities, works too) and targets: int64 class indices (N), or float (N, C)
 // probabilities / one-hot rows (their argmax is the class). A single logit per example
@@ -103,7 +117,7 @@ class ClassificationMetrics {
   void update(const Tensor& logits, const Tensor& targets, std::optional<double> batch_loss = std::nullopt);
 
   int64_t count() const { return count_; }
-  double running_loss() const { return loss_count_ ? loss_sum_ / static_cast<double>(loss_count_) : Metrics::kNaN; }
+  double running_loss() const { return loss_.mean(); }
   double running_accuracy() const { return count_ ? static_cast<double>(correct_) / static_cast<double>(count_) : Metrics::kNaN; }
   Metrics compute() const;
 
@@ -112,8 +126,7 @@ class ClassificationMetrics {
   int64_t num_classes_;
   int64_t top_k_;
   int64_t count_ = 0, correct_ = 0, top_k_correct_ = 0;
-  double loss_sum_ = 0;
-  int64_t loss_count_ = 0;
+  RunningLoss loss_;
   std::vector<int64_t> confusion_;
 };
 
@@ -127,14 +140,13 @@ class RegressionMetrics {
   void reset();
   void update(const Tensor& output, const Tensor& target, std::optional<double> batch_loss = std::nullopt);
   int64_t count() const { return count_; }
-  double running_loss() const { return loss_count_ ? loss_sum_ / static_cast<double>(loss_count_) : Metrics::kNaN; }
+  double running_loss() const { return loss_.mean(); }
   Metrics compute() const;
 
  private:
   int64_t count_ = 0;  // rows
   int64_t outputs_ = -1;
-  double loss_sum_ = 0;
-  int64_t loss_count_ = 0;
+  RunningLoss loss_;
   std::vector<double> sse_, sae_, mean_, m2_;  // per output column
 };
 
@@ -153,7 +165,7 @@ class MultiLabelMetrics {
   void update(const Tensor& logits, const Tensor& targets, std::optional<double> batch_loss = std::nullopt);
 
   int64_t count() const { return count_; }
-  double running_loss() const { return loss_count_ ? loss_sum_ / static_cast<double>(loss_count_) : Metrics::kNaN; }
+  double running_loss() const { return loss_.mean(); }
   double running_subset_accuracy() const {
     return count_ ? static_cast<double>(exact_) / static_cast<double>(count_) : Metrics::kNaN;
   }
@@ -162,8 +174,7 @@ class MultiLabelMetrics {
  private:
   int64_t num_labels_;
   int64_t count_ = 0, exact_ = 0, wrong_ = 0;  // rows, rows all right, wrong (row, label) decisions
-  double loss_sum_ = 0;
-  int64_t loss_count_ = 0;
+  RunningLoss loss_;
   std::vector<int64_t> tp_, fp_, fn_;  // per label
 };
 
