@@ -12,10 +12,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <sstream>
 
 #include "cnnkit/core/error.h"
 #include "cnnkit/data/clean.h"
+#include "cnnkit/data/split.h"
+#include "cnnkit/data/stats.h"
 #include "cnnkit/data/datasets/cifar.h"
 #include "cnnkit/data/datasets/csv.h"
 #include "cnnkit/data/datasets/image_folder.h"
@@ -1200,102 +1203,6 @@ namespace cnnkit::train {
 
 namespace {
 
-// Examples `indices` of a source dataset (a subset, or one side of a split).
-class IndexedDataset : public data::datasets::Dataset<IndexedDataset>, public data::datasets::Labeled {
- public:
-  IndexedDataset(std::shared_ptr<data::DatasetBase> source, std::vector<size_t> indices,
-                 std::vector<int64_t> source_labels)
-      : source_(std::move(source)), indices_(std::move(indices)), source_labels_(std::move(source_labels)) {}
-  data::Example<> get(size_t i) override { return source_->get(indices_.at(i)); }
-  std::optional<size_t> size() const override { return indices_.size(); }
-  std::vector<std::string> classes() const override { return source_->classes(); }
-  std::vector<int64_t> labels() const override {
-    std::vector<int64_t> out;
-    if (source_labels_.empty()) return out;
-    out.reserve(indices_.size());
-    for (size_t i : indices_) out.push_back(source_labels_[i]);
-    return out;
-  }
-
- private:
-  std::shared_ptr<data::DatasetBase> source_;
-  std::vector<size_t> indices_;
-  std::vector<int64_t> source_labels_;
-};
-
-std::vector<int64_t> labels_of(data::DatasetBase& ds) {
-  if (auto* l = dynamic_cast<data::datasets::Labeled*>(&ds)) return l->labels();
-  return {};
-}
-
-// Fisher-Yates with the run's split seed, so the split depends on that seed only.
-void shuffle(std::vector<size_t>& v, Generator& gen) {
-  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[gen.next_u64() % i]);
-}
-
-// (train, val) index lists: a seeded random split, per class when stratified (each class
-// gives round(fraction * its count) examples to validation).
-std::pair<std::vector<size_t>, std::vector<size_t>> split_indices(size_t n, const std::vector<int64_t>& labels,
-                                                                  double fraction, bool stratified, uint64_t seed) {
-  Generator gen(seed);
-  std::vector<size_t> train, val;
-  auto take = [&](std::vector<size_t> idx) {
-    shuffle(idx, gen);
-    const auto n_val = static_cast<size_t>(std::llround(fraction * static_cast<double>(idx.size())));
-    val.insert(val.end(), idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n_val));
-    train.insert(train.end(), idx.begin() + static_cast<std::ptrdiff_t>(n_val), idx.end());
-  };
-  if (stratified && labels.size() == n) {
-    std::map<int64_t, std::vector<size_t>> by_class;
-    for (size_t i = 0; i < n; ++i) by_class[labels[i]].push_back(i);
-    for (auto& [c, idx] : by_class) take(std::move(idx));
-  } else {
-    std::vector<size_t> all(n);
-    for (size_t i = 0; i < n; ++i) all[i] = i;
-    take(std::move(all));
-  }
-  std::sort(train.begin(), train.end());
-  std::sort(val.begin(), val.end());
-  return {train, val};
-}
-
-// Per-channel mean and std of the examples' data as ToTensor gives it (uint8 / 255), over
-// every pixel of every example (double sums).
-std::pair<std::vector<double>, std::vector<double>> mean_std(data::DatasetBase& ds,
-                                                             const std::function<Tensor(Tensor)>& prepare) {
-  std::vector<double> sum, sq;
-  double pixels = 0;
-  const size_t n = ds.size().value_or(0);
-  for (size_t i = 0; i < n; ++i) {
-    Tensor x = prepare(ds.get(i).data).contiguous();
-    CNNKIT_CHECK(x.dim() == 3, "normalize: auto needs images (C, H, W), got ", x.sizes());
-    const int64_t C = x.size(0), HW = x.size(1) * x.size(2);
-    if (sum.empty()) sum.assign(C, 0.0), sq.assign(C, 0.0);
-    CNNKIT_CHECK(static_cast<size_t>(C) == sum.size(), "normalize: auto: example ", i, " has ", C,
-                 " channels, the first had ", sum.size());
-    const float* p = x.data_ptr<float>();
-    for (int64_t c = 0; c < C; ++c) {
-      double s = 0, q = 0;
-      for (int64_t k = 0; k < HW; ++k) {
-        const double v = p[c * HW + k];
-        s += v;
-        q += v * v;
-      }
-      sum[c] += s;
-      sq[c] += q;
-    }
-    pixels += static_cast<double>(HW);
-  }
-  CNNKIT_CHECK(pixels > 0, "normalize: auto: the training split is empty");
-  std::vector<double> mean(sum.size()), std(sum.size());
-  for (size_t c = 0; c < sum.size(); ++c) {
-    mean[c] = sum[c] / pixels;
-    std[c] = std::sqrt(std::max(0.0, sq[c] / pixels - mean[c] * mean[c]));
-    if (std[c] == 0) std[c] = 1;  // a constant channel: centre it only
-  }
-  return {mean, std};
-}
-
 // Rounded to 4 significant digits as torchvision recipes quote them (0.2860, 0.3530): the
 // resolved config reads well and reproduces the run exactly.
 double round4(double x) {
@@ -1381,9 +1288,8 @@ std::shared_ptr<data::DatasetBase> first_n(std::shared_ptr<data::DatasetBase> ds
   const size_t size = ds->size().value_or(0);
   if (n <= 0 || static_cast<size_t>(n) >= size) return ds;
   std::vector<size_t> idx(static_cast<size_t>(n));
-  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  auto labels = labels_of(*ds);
-  return std::make_shared<IndexedDataset>(ds, std::move(idx), std::move(labels));
+  std::iota(idx.begin(), idx.end(), size_t{0});
+  return std::make_shared<data::Subset>(std::move(ds), std::move(idx));
 }
 
 std::string fmt_range(const std::string& prefix, const std::vector<double>& range) {
@@ -1432,7 +1338,10 @@ void resolve_input_values(data::DatasetBase& raw, DataConfig& d, std::vector<std
 
 }  // namespace
 
-RunData build_datasets(RunConfig& cfg, bool need_train) {
+RunData build_datasets(const RunConfig& given, bool need_train) {
+  // What building resolves (statistics, input values) goes into a copy that the returned
+  // RunData records; the caller's config stays as written.
+  RunConfig cfg = given;
   DataConfig& d = cfg.data;
   RunData out;
   // Class indices come from training (or the caller), never from the test split's own
@@ -1450,13 +1359,19 @@ RunData build_datasets(RunConfig& cfg, bool need_train) {
     const size_t n = full->size().value_or(0);
     CNNKIT_CHECK(n > 0, "data: the training set of ", d.dataset, " is empty");
     if (d.val_fraction > 0) {
-      const auto labels = labels_of(*full);
-      auto [tr, va] = split_indices(n, labels, d.val_fraction, d.stratified, d.split_seed);
-      out.report.push_back("split: " + std::to_string(tr.size()) + " train / " + std::to_string(va.size()) +
-                           " validation (" + (d.stratified && !labels.empty() ? "stratified, " : "") +
-                           "seed " + std::to_string(d.split_seed) + ")");
-      train_raw = std::make_shared<IndexedDataset>(full, std::move(tr), labels);
-      val_raw = std::make_shared<IndexedDataset>(full, std::move(va), labels);
+      // The data layer's splits (the ones the C++ API documents): stratified by class for
+      // classification, a seeded random split otherwise.
+      const bool stratify = d.stratified && task_of(cfg) == Task::kClassification;
+      const std::vector<double> fractions{1.0 - d.val_fraction, d.val_fraction};
+      auto parts = stratify ? data::stratified_split(full, fractions, d.split_seed)
+                            : data::random_split(full, fractions, d.split_seed);
+      out.report.push_back("split: " + std::to_string(parts[0]->size().value_or(0)) + " train / " +
+                           std::to_string(parts[1]->size().value_or(0)) + " validation (" +
+                           (stratify ? "stratified, " : "") + "seed " + std::to_string(d.split_seed) + ")");
+      out.train_indices = parts[0]->indices();
+      out.val_indices = parts[1]->indices();
+      train_raw = parts[0];
+      val_raw = parts[1];
     } else {
       train_raw = full;
     }
@@ -1467,13 +1382,17 @@ RunData build_datasets(RunConfig& cfg, bool need_train) {
       plain.data.mean.clear();
       plain.data.std.clear();
       const T::Compose eval = build_pipeline(plain, /*train=*/false);
-      auto [mean, std] = mean_std(*train_raw, [&](Tensor x) { return eval(std::move(x)); });
-      // NaN statistics would turn every input into NaN through Normalize without a word.
-      for (size_t c = 0; c < mean.size(); ++c)
-        CNNKIT_CHECK(std::isfinite(mean[c]) && std::isfinite(std[c]) && std[c] > 0, "normalize: auto: channel ", c,
-                     " of the training split has mean ", mean[c], " and std ", std[c],
-                     " (NaN or infinity in the data?); set data.clean: true to drop such examples, or give ",
-                     "normalize: {mean: [...], std: [...]}");
+      auto [mean, std] = [&] {
+        try {
+          return data::compute_mean_std(
+              std::make_shared<data::MapDataset>(train_raw, [&](Tensor x) { return eval(std::move(x)); }));
+        } catch (const ValueError& e) {  // NaN statistics would turn every input into NaN
+          throw ValueError(std::string("normalize: auto: ") + e.what() +
+                           "; set data.clean: true to drop such examples, or give normalize: {mean: [...], std: [...]}");
+        }
+      }();
+      for (double& s : std)
+        if (s == 0) s = 1;  // a constant channel: centre it only
       for (auto& m : mean) m = round4(m);
       for (auto& s : std) s = round4(s);
       d.mean = mean;
@@ -1515,7 +1434,23 @@ RunData build_datasets(RunConfig& cfg, bool need_train) {
   out.input_shape.assign(x0.sizes().begin(), x0.sizes().end());
   out.mean = d.mean;
   out.std = d.std;
+  out.input_values = d.input_values;
+  out.input_range = d.input_range;
   return out;
+}
+
+RunConfig resolved(RunConfig cfg, const RunData& data) {
+  DataConfig& d = cfg.data;
+  if (d.normalize == "auto" && !data.mean.empty()) {
+    d.mean = data.mean;
+    d.std = data.std;
+  }
+  if (!data.input_values.empty()) {
+    d.input_values = data.input_values;
+    d.input_range = data.input_range;
+  }
+  if (!data.input_shape.empty()) d.image_shape = data.input_shape;
+  return cfg;
 }
 
 Tensor preprocess_image(const RunConfig& cfg, const Tensor& image) {
@@ -1545,6 +1480,68 @@ Task task_of(const RunConfig& cfg) {
 nn::Sequential build_model(const RunConfig& cfg, const std::vector<int64_t>& input_shape) {
   manual_seed(cfg.seed);
   return models::build(cfg.model, YamlContext{cfg.source}, input_shape);
+}
+
+}  // namespace cnnkit::train
+
+// ---- reading a config -------------------------------------------------------------------
+
+namespace cnnkit::train {
+
+namespace {
+
+void flatten(const YAML::Node& n, const std::string& path, std::map<std::string, std::string>& out) {
+  auto child = [&](const std::string& k) { return path.empty() ? k : path + "." + k; };
+  if (n.IsMap() && n.size()) {
+    for (auto it = n.begin(); it != n.end(); ++it) flatten(it->second, child(it->first.Scalar()), out);
+    return;
+  }
+  if (n.IsSequence() && std::any_of(n.begin(), n.end(), [](const YAML::Node& x) { return !x.IsScalar(); })) {
+    for (size_t i = 0; i < n.size(); ++i) flatten(n[i], child(std::to_string(i)), out);
+    return;
+  }
+  YAML::Emitter e;
+  e << YAML::Flow << n;
+  out[path] = e.c_str();
+}
+
+}  // namespace
+
+std::map<std::string, std::string> flatten_config(const RunConfig& cfg) {
+  std::map<std::string, std::string> out;
+  flatten(to_yaml(cfg), "", out);
+  return out;
+}
+
+std::string describe_optimizer(const RunConfig& cfg) {
+  const auto& o = cfg.optimizer;
+  std::string s = o.name + " lr " + fmt_double(o.lr);
+  if (o.momentum) s += " momentum " + fmt_double(o.momentum);
+  if (o.nesterov) s += " nesterov";
+  if (o.weight_decay) s += " weight_decay " + fmt_double(o.weight_decay);
+  return s;
+}
+
+std::string describe_scheduler(const RunConfig& cfg) {
+  std::string s = cfg.scheduler.name;
+  if (cfg.scheduler.warmup_epochs) s += " (warm-up " + std::to_string(cfg.scheduler.warmup_epochs) + " epochs)";
+  return s;
+}
+
+std::string plateau_monitor(const RunConfig& cfg) {
+  return cfg.scheduler.name == "ReduceLROnPlateau" ? cfg.scheduler.monitor : "";
+}
+
+bool scheduler_per_batch(const RunConfig& cfg) { return cfg.scheduler.per_batch(); }
+
+ModelDescription describe_model(const RunConfig& cfg) {
+  ModelDescription m;
+  if (!cfg.model.IsMap() || !cfg.model["zoo"]) return m;
+  m.zoo = cfg.model["zoo"].Scalar();
+  const YAML::Node blocks = cfg.model["blocks"];
+  if (blocks && blocks.IsSequence())
+    for (const YAML::Node& b : blocks) m.blocks.push_back(b.as<int64_t>(0));
+  return m;
 }
 
 }  // namespace cnnkit::train

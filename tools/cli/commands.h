@@ -11,12 +11,6 @@
 
 namespace cnnkit::cli {
 
-// Training stopped by Ctrl-C (SIGINT) or SIGTERM; the message says what was kept and the
-// command that continues the run. main() exits 130, as a shell does for SIGINT.
-struct Interrupted : Error {
-  using Error::Error;
-};
-
 struct TrainArgs {
   std::string config;
   std::vector<std::string> overrides;  // --set key.sub=value

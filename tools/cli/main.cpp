@@ -13,6 +13,7 @@
 
 #include "cnnkit/core/error.h"
 #include "cnnkit/models/yaml_util.h"
+#include "cnnkit/train/run.h"
 #include "commands.h"
 
 namespace {
@@ -126,7 +127,7 @@ int main(int argc, char** argv) {
     if (*predict) return cli::predict(pa);
     if (*info) return cli::info(ia);
     if (*bench) return cli::bench(ba);
-  } catch (const cli::Interrupted& e) {
+  } catch (const train::Interrupted& e) {
     std::cerr << "cnnkit: " << e.what() << "\n";
     return kExitInterrupted;
   } catch (const InternalError& e) {

@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,7 +86,7 @@ struct DataConfig {
   int64_t subset_test = 0;
   // Normalize: "auto" (per-channel mean/std of the training split), "none", or "explicit".
   std::string normalize = "auto";
-  std::vector<double> mean, std;  // explicit values (also filled in by build_datasets for auto)
+  std::vector<double> mean, std;  // explicit values (and, in a saved run's config, auto's: train::resolved)
   bool clean = false;             // drop corrupt / non-finite / duplicate examples
   // Not a YAML key: the class names in label order when the caller knows them (`cnnkit
   // eval`: the model file's). build_datasets numbers image-folder and text-label csv
@@ -240,6 +241,30 @@ std::string to_yaml_string(const RunConfig& cfg);
 // Writes to_yaml_string(cfg) to `path` atomically (temporary file + rename).
 void save_resolved_config(const RunConfig& cfg, const std::string& path);
 
+// ---- reading a config -------------------------------------------------------------------
+
+// Every scalar of the config's YAML (to_yaml) under its dotted path ("optimizer.lr" ->
+// "0.03"); lists of scalars stay one value ("[3, 5]").
+std::map<std::string, std::string> flatten_config(const RunConfig& cfg);
+
+// "SGD lr 0.1 momentum 0.9 nesterov weight_decay 0.0005": the optimiser and the arguments
+// that differ from its defaults; "CosineAnnealingLR (warm-up 5 epochs)" likewise.
+std::string describe_optimizer(const RunConfig& cfg);
+std::string describe_scheduler(const RunConfig& cfg);
+
+// The metric ReduceLROnPlateau steps on ("val_loss" unless configured); "" for other schedulers.
+std::string plateau_monitor(const RunConfig& cfg);
+// build_scheduler's scheduler is stepped per batch: OneCycleLR, and any warm-up.
+bool scheduler_per_batch(const RunConfig& cfg);
+
+// What the `model:` section names: the zoo model (empty for a `layers:` list) and its
+// `blocks` when given.
+struct ModelDescription {
+  std::string zoo;
+  std::vector<int64_t> blocks;
+};
+ModelDescription describe_model(const RunConfig& cfg);
+
 // ---- building the run's objects from the config ----------------------------------------
 
 // The task the loss implies: CrossEntropyLoss / NLLLoss classify (int64 class targets);
@@ -280,16 +305,30 @@ data::transforms::Compose build_pipeline(const RunConfig& cfg, bool train);
 
 // The datasets of a run: train (after the validation split), val (may be null), test, with
 // transforms applied (train augmentation; eval transforms for val and test), class names,
-// the input shape (C, H, W) and the normalisation in effect.
+// and what building resolved from the data: the input shape (C, H, W), the normalisation
+// in effect, the kind of input values. The split is the data layer's (data::stratified_split
+// for classification when data.split.stratified, else data::random_split, seeded with
+// data.split.seed) and the statistics data::compute_mean_std's of the training split after
+// the eval transforms (rounded to 4 significant digits), so the C++ API gives the same.
 struct RunData {
   std::shared_ptr<data::DatasetBase> train, val, test;
   std::vector<std::string> classes;
   std::vector<int64_t> input_shape;  // (C, H, W) after the eval transforms
   std::vector<double> mean, std;     // empty when not normalised
+  std::string input_values;          // DataConfig::input_values resolved ("" without the training split)
+  std::vector<double> input_range;
+  // Indices into the training set (after subset and clean) of the two sides of the split;
+  // empty without a validation split.
+  std::vector<size_t> train_indices, val_indices;
   std::vector<std::string> report;   // what cleaning / splitting did, one line each
 };
-// `need_train` false loads only the test set (eval).
-RunData build_datasets(RunConfig& cfg, bool need_train = true);
+// `need_train` false loads only the test set (eval). The config is not changed.
+RunData build_datasets(const RunConfig& cfg, bool need_train = true);
+
+// The config with what build_datasets resolved recorded in it (normalize: auto's statistics,
+// image_shape, input_values/input_range): the config.yaml a run saves, which gives the same
+// run again and lets eval / predict preprocess exactly as training did.
+RunConfig resolved(RunConfig cfg, const RunData& data);
 
 // The eval transforms (and normalisation) applied to one decoded image (C, H, W) uint8:
 // what `cnnkit predict` feeds the model. cfg.data.mean/std must be resolved (a saved run's

@@ -6,4 +6,5 @@
 #include "cnnkit/train/config.h"
 #include "cnnkit/train/metrics.h"
 #include "cnnkit/train/progress.h"
+#include "cnnkit/train/run.h"
 #include "cnnkit/train/trainer.h"

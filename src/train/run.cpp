@@ -1,0 +1,763 @@
+// train::Run: the run layer every `cnnkit` verb calls. Run assembly (datasets, loaders,
+// model, loss, optimiser, scheduler, callbacks), the run directory, resume, model files and
+// the summary live here; the CLI parses arguments and prints.
+#include "cnnkit/train/run.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <ostream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/core/threads.h"
+#include "cnnkit/data/dataloader.h"
+#include "cnnkit/data/image.h"
+#include "cnnkit/data/transforms.h"
+#include "cnnkit/io/checkpoint.h"
+#include "cnnkit/io/file.h"
+#include "cnnkit/io/safetensors.h"
+#include "cnnkit/models/summary.h"
+#include "cnnkit/nn/functional.h"
+#include "cnnkit/ops/ops.h"
+#include "cnnkit/optim/optim.h"
+#include "cnnkit/train/callbacks.h"
+#include "cnnkit/train/progress.h"
+
+namespace cnnkit::train {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kMetaConfig = "cnnkit.config";
+constexpr const char* kMetaClasses = "cnnkit.classes";
+// The files a run directory holds; a directory with any of them is a run.
+constexpr const char* kRunFiles[] = {"config.yaml", "metrics.csv", "summary.txt", "model.safetensors", "checkpoints"};
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string line; std::getline(ss, line);) out.push_back(line);
+  return out;
+}
+
+std::string timestamp() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+std::string percent(double x) { return std::isnan(x) ? "-" : fmt::format("{:.2f}%", 100 * x); }
+std::string num(double x, int digits = 4) { return std::isnan(x) ? "-" : fmt::format("{:.{}f}", x, digits); }
+
+double log_value(const Logs& logs, const char* key) {
+  const auto it = logs.find(key);
+  return it == logs.end() ? NAN : it->second;
+}
+
+int64_t count_parameters(nn::Module& m) {
+  int64_t n = 0;
+  for (const Tensor& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+// ---- the run directory -----------------------------------------------------------------
+
+std::vector<std::string> run_files_in(const fs::path& dir) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const char* f : kRunFiles)
+    if (fs::exists(dir / f, ec)) found.push_back(f);
+  return found;
+}
+
+// A new run's directory: output_dir, or runs/<name>-<time> (-2, -3... when taken). An
+// output_dir that already holds a run is refused unless `overwrite`, which removes the old
+// run's files (and only those).
+std::string new_run_dir(const RunConfig& cfg, bool overwrite) {
+  std::error_code ec;
+  if (cfg.output_dir.empty()) {
+    const std::string base = "runs/" + cfg.name + "-" + timestamp();
+    std::string dir = base;
+    for (int i = 2; fs::exists(dir, ec); ++i) dir = base + "-" + std::to_string(i);
+    return dir;
+  }
+  const fs::path dir = fs::path(cfg.output_dir).lexically_normal();
+  const std::vector<std::string> found = run_files_in(dir);
+  if (!found.empty()) {
+    if (!overwrite)
+      throw ValueError(fmt::format("output directory {} already holds a run ({}): pass --overwrite to replace it, "
+                                   "or --resume {} to continue it",
+                                   dir.string(), join(found, ", "), dir.string()));
+    for (const std::string& f : found) fs::remove_all(dir / f);
+  }
+  return dir.string();
+}
+
+// Every scalar of a YAML config under its dotted path ("optimizer.lr" -> "0.03"), read
+// from the resolved YAML text.
+std::map<std::string, std::string> flat_config(const RunConfig& cfg) { return flatten_config(cfg); }
+
+// ---- model files -----------------------------------------------------------------------
+
+// Loads a state dict or a training checkpoint into `module`; ValueError naming the file when
+// it was saved from another model (the first difference, not pages of keys).
+void load_weights_into(const std::string& path, nn::Module& module) {
+  const io::Metadata meta = io::load_safetensors_metadata(path);
+  const auto fmt_it = meta.find("cnnkit.format");
+  if (fmt_it != meta.end() && fmt_it->second == io::kCheckpointFormat) {
+    const io::Checkpoint ck = io::load_checkpoint(path);
+    io::load_model_state(path, ck, module);
+    return;
+  }
+  const io::TensorMap tensors = io::load_safetensors(path);
+  const auto expected = module.state_dict();
+  auto shape = [](IntArrayRef s) { return fmt::format("[{}]", fmt::join(s, ", ")); };
+  for (const auto& item : expected) {
+    const auto it = tensors.find(item.key());
+    if (it == tensors.end())
+      throw ValueError(fmt::format("model file {} was saved from another model: it has no '{}' (the file holds {} "
+                                   "tensors, the model expects {})",
+                                   path, item.key(), tensors.size(), expected.size()));
+    if (it->second.sizes() != item.value().sizes())
+      throw ValueError(fmt::format("model file {} was saved from another model: '{}' has shape {}, the model "
+                                   "expects {}",
+                                   path, item.key(), shape(it->second.sizes()), shape(item.value().sizes())));
+  }
+  for (const auto& [key, t] : tensors)
+    if (!expected.contains(key))
+      throw ValueError(fmt::format("model file {} was saved from another model: unexpected tensor '{}'", path, key));
+  module.load_state_dict(tensors, /*strict=*/true);
+}
+
+// ---- what a run prints -----------------------------------------------------------------
+
+// One row an epoch: lr, losses and the task's headline metrics.
+std::string epoch_table(const History& h, Task task) {
+  struct Column {
+    const char* title;
+    const char* key;
+    bool is_percent;
+  };
+  std::vector<Column> cols;
+  switch (task) {
+    case Task::kClassification:
+      cols = {{"train_acc", "train_accuracy", true}, {"val_loss", "val_loss", false}, {"val_acc", "val_accuracy", true}};
+      break;
+    case Task::kRegression:
+      cols = {{"val_loss", "val_loss", false}, {"val_mae", "val_mae", false}, {"val_r2", "val_r2", false}};
+      break;
+    case Task::kMultiLabel:
+      cols = {{"val_loss", "val_loss", false}, {"val_microF1", "val_micro_f1", false},
+              {"val_macroF1", "val_macro_f1", false}};
+      break;
+  }
+  std::string out = fmt::format("{:>5} {:>10} {:>10}", "epoch", "lr", "train_loss");
+  for (const Column& c : cols) out += fmt::format(" {:>11}", c.title);
+  out += fmt::format(" {:>8}\n", "time");
+  for (size_t i = 0; i < h.size(); ++i) {
+    const Logs& l = h[i];
+    out += fmt::format("{:>5} {:>10.4g} {:>10}", i + 1, log_value(l, "lr"), num(log_value(l, "train_loss")));
+    for (const Column& c : cols)
+      out += fmt::format(" {:>11}", c.is_percent ? percent(log_value(l, c.key)) : num(log_value(l, c.key)));
+    out += fmt::format(" {:>8}\n", format_duration(log_value(l, "seconds")));
+  }
+  return out;
+}
+
+std::string optimizer_line(const RunConfig& cfg) {
+  return describe_optimizer(cfg) + "; scheduler " + describe_scheduler(cfg) +
+         fmt::format("; loss {}; epochs {}; seed {}", cfg.loss.name, cfg.epochs, cfg.seed);
+}
+
+// ---- callbacks the run adds ------------------------------------------------------------
+
+// Stops after the step in flight when the flag is set (a signal handler sets it).
+class StopWhenAsked : public Callback {
+ public:
+  explicit StopWhenAsked(const std::atomic<int>* flag) : flag_(flag) {}
+  std::string name() const override { return "stop_when_asked"; }
+  void on_batch_end(Trainer& trainer, const BatchLogs& /*logs*/) override {
+    if (flag_->load() != 0)
+      throw Interrupted(fmt::format("interrupted in epoch {} after {} optimisation steps", trainer.epoch() + 1,
+                                    trainer.global_step()));
+  }
+
+ private:
+  const std::atomic<int>* flag_;
+};
+
+// No progress bar: one line an epoch ("epoch 3/10  train_loss 0.412  val_accuracy 86.10%  12.3s").
+class EpochLines : public Callback {
+ public:
+  EpochLines(std::ostream& out, int64_t epochs) : out_(out), epochs_(epochs) {}
+  std::string name() const override { return "epoch_lines"; }
+  void on_epoch_end(Trainer& /*trainer*/, int64_t epoch, const Logs& logs) override {
+    // The loss and the task's headline metrics; metrics.csv has every logged value.
+    static constexpr const char* kKeys[] = {"train_loss", "train_accuracy", "val_loss",     "val_accuracy",
+                                            "val_mae",    "val_r2",         "val_micro_f1", "val_macro_f1"};
+    std::string line = fmt::format("epoch {}/{}", epoch + 1, epochs_);
+    for (const char* key : kKeys) {
+      const auto it = logs.find(key);
+      if (it == logs.end()) continue;
+      const bool pct = std::string_view(key).find("accuracy") != std::string_view::npos;
+      line += fmt::format("  {} {}", key, pct ? percent(it->second) : num(it->second));
+    }
+    out_ << line << fmt::format("  {:.0f} img/s  ", log_value(logs, "images_per_second"))
+         << format_duration(log_value(logs, "seconds")) << std::endl;
+  }
+
+ private:
+  std::ostream& out_;
+  int64_t epochs_;
+};
+
+// Runs one example of each split through its pipeline and the model, and the loss on them,
+// before the run directory is made: a transform that fails, train and eval pipelines that
+// give different shapes, a model that does not take the input or an output that does not
+// fit the loss all fail here, naming what failed, instead of at batch 0 or after training.
+void check_pipeline(const RunData& data, nn::Sequential& model, const LossFn& loss_fn) {
+  struct Split {
+    const char* name;
+    std::shared_ptr<data::DatasetBase> ds;
+  };
+  std::vector<int64_t> eval_shape;
+  data::Example<> first;
+  for (const Split& s : {Split{"test", data.test}, Split{"train", data.train}}) {
+    if (!s.ds || s.ds->size().value_or(0) == 0) continue;
+    data::Example<> ex;
+    try {
+      ex = s.ds->get(0);
+    } catch (const Error& e) {
+      throw ValueError(fmt::format("the {} transforms fail on the first {} example: {}", s.name, s.name, e.what()));
+    }
+    const std::vector<int64_t> shape(ex.data.sizes().begin(), ex.data.sizes().end());
+    if (eval_shape.empty()) {
+      eval_shape = shape;
+      first = ex;
+    } else if (shape != eval_shape) {
+      throw ShapeError(fmt::format("the train transforms give examples of shape [{}] but the eval transforms [{}]; "
+                                   "the model sees both (a RandomResizedCrop or RandomCrop size that differs from "
+                                   "the eval size?)",
+                                   fmt::join(shape, ", "), fmt::join(eval_shape, ", ")));
+    }
+  }
+  if (!first.data.defined()) return;
+  NoGradGuard no_grad;
+  model->eval();
+  try {
+    Tensor out = model->forward(first.data.unsqueeze(0));
+    loss_fn(out, first.target.unsqueeze(0));
+  } catch (const Error& e) {
+    model->train();
+    throw ShapeError(fmt::format("the model on one example of shape [{}]: {}", fmt::join(eval_shape, ", "), e.what()));
+  }
+  model->train();
+}
+
+// threads: auto. The thread count that runs this model's training step fastest here, timed
+// on a synthetic batch before training (a few steps each, ~0.3 s): OpenMP fork/join makes
+// small models slower on more threads on some machines and faster on others.
+int measure_threads(const RunConfig& cfg, const std::vector<int64_t>& input_shape, std::ostream* out) {
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (cores == 1) return 1;
+  std::vector<int> candidates{1};
+  for (int t = 2; t < cores; t *= 2) candidates.push_back(t);
+  candidates.push_back(cores);
+  std::vector<int64_t> shape{std::min<int64_t>(cfg.data.batch_size, 256)};
+  shape.insert(shape.end(), input_shape.begin(), input_shape.end());
+  const Tensor x = randn(shape);
+  int best = 1;
+  double best_ips = 0;
+  std::vector<std::string> parts;
+  for (int t : candidates) {
+    set_num_threads(t);
+    nn::Sequential net = build_model(cfg, input_shape);
+    optim::SGD opt(net->parameters(), optim::SGDOptions(1e-3));
+    auto step = [&] {
+      opt.zero_grad();
+      net->forward(x).mean().backward();  // the backward of any loss costs the same
+      opt.step();
+    };
+    step();  // primitives created, buffers allocated
+    int64_t steps = 0;
+    const auto t0 = Clock::now();
+    do {
+      step();
+      ++steps;
+    } while (seconds_since(t0) < 0.3 && steps < 50);
+    const double ips = static_cast<double>(steps * shape[0]) / seconds_since(t0);
+    parts.push_back(fmt::format("{}: {:.0f} img/s", t, ips));
+    if (ips > best_ips) best_ips = ips, best = t;
+  }
+  set_num_threads(best);
+  if (out)
+    *out << fmt::format("threads: auto -> {} (measured on a synthetic batch of {}: {})\n", best, shape[0],
+                        fmt::format("{}", fmt::join(parts, ", ")));
+  return best;
+}
+
+// The best-checkpoint monitor of a task: accuracy for classification, the loss otherwise.
+std::string checkpoint_monitor(Task task, bool has_val) {
+  if (!has_val) return "train_loss";
+  return task == Task::kClassification ? "val_accuracy" : "val_loss";
+}
+
+bool is_yaml(const std::string& path) {
+  const std::string ext = fs::path(path).extension().string();
+  return ext == ".yaml" || ext == ".yml";
+}
+
+}  // namespace
+
+// ---- free functions ----------------------------------------------------------------------
+
+std::vector<std::string> config_difference(const RunConfig& run, RunConfig asked) {
+  if (asked.data.normalize == "auto" && asked.data.mean.empty()) {
+    asked.data.mean = run.data.mean;
+    asked.data.std = run.data.std;
+    asked.data.normalize = run.data.normalize;
+  }
+  if (asked.data.image_shape.empty()) asked.data.image_shape = run.data.image_shape;
+  if (asked.data.input_values.empty()) {
+    asked.data.input_values = run.data.input_values;
+    asked.data.input_range = run.data.input_range;
+  }
+  const std::map<std::string, std::string> a = flat_config(run), b = flat_config(asked);
+  const std::vector<std::string> ignored = {"name", "output_dir", "threads", "data.workers", "data.eval_batch_size"};
+  std::set<std::string> keys;
+  for (const auto& [k, v] : a) keys.insert(k);
+  for (const auto& [k, v] : b) keys.insert(k);
+  std::vector<std::string> out;
+  for (const std::string& k : keys) {
+    if (std::find(ignored.begin(), ignored.end(), k) != ignored.end()) continue;
+    const auto ia = a.find(k), ib = b.find(k);
+    const std::string va = ia == a.end() ? "(unset)" : ia->second, vb = ib == b.end() ? "(unset)" : ib->second;
+    if (va != vb) out.push_back(fmt::format("{}: {} in the run, {} here", k, va, vb));
+  }
+  return out;
+}
+
+std::string metrics_line(const Metrics& m) {
+  switch (m.task) {
+    case Task::kClassification: {
+      std::string s = fmt::format("accuracy {}", percent(m.accuracy));
+      if (m.top_k > 1 && m.top_k < m.num_classes) s += fmt::format("  top-{} {}", m.top_k, percent(m.top_k_accuracy));
+      return s + fmt::format("  loss {}  macro F1 {}", num(m.loss), num(m.macro_f1));
+    }
+    case Task::kRegression:
+      return fmt::format("mse {}  mae {}  r2 {}  loss {}", num(m.mse, 6), num(m.mae, 6), num(m.r2), num(m.loss));
+    case Task::kMultiLabel:
+      return fmt::format("subset accuracy {}  micro F1 {}  macro F1 {}  hamming loss {}  loss {}",
+                         percent(m.subset_accuracy), num(m.micro_f1), num(m.macro_f1), num(m.hamming_loss),
+                         num(m.loss));
+  }
+  return "";
+}
+
+void save_model(const std::string& path, nn::Module& module, const RunConfig& resolved_config,
+                const std::vector<std::string>& classes) {
+  io::Metadata meta{{"format", "pt"}, {kMetaConfig, to_yaml_string(resolved_config)}};
+  if (!classes.empty()) meta[kMetaClasses] = join(classes, "\n");
+  io::save_state_dict(path, module, meta);
+}
+
+// ---- Run ---------------------------------------------------------------------------------
+
+Run::Run(RunConfig config, RunOptions options) : config_(std::move(config)), options_(std::move(options)) {}
+
+Run Run::resume(const std::string& arg, const std::string& config_path, const std::vector<std::string>& overrides,
+                RunOptions options) {
+  std::error_code ec;
+  CNNKIT_CHECK_IO(fs::exists(arg, ec), "--resume: no such run directory or checkpoint: ", arg);
+  Run run;
+  run.options_ = std::move(options);
+  if (fs::is_directory(arg, ec)) {
+    run.run_dir_ = fs::path(arg).lexically_normal().string();
+    run.resume_checkpoint_ = (fs::path(run.run_dir_) / "checkpoints" / "checkpoint_last.safetensors").string();
+    CNNKIT_CHECK_IO(fs::exists(run.resume_checkpoint_, ec), "--resume: ", run.run_dir_,
+                    " holds no checkpoints/checkpoint_last.safetensors to resume from (no epoch finished)");
+  } else {
+    run.resume_checkpoint_ = arg;
+    fs::path dir = fs::absolute(arg).parent_path();
+    if (dir.filename() == "checkpoints") dir = dir.parent_path();
+    run.run_dir_ = dir.string();
+  }
+  const std::string path = (fs::path(run.run_dir_) / "config.yaml").string();
+  CNNKIT_CHECK_IO(fs::exists(path, ec), "--resume ", arg, ": not a run directory made by `cnnkit train` or a "
+                  "checkpoint inside one (", run.run_dir_, " holds no config.yaml)");
+  run.config_ = load_run_config(path);
+  if (!config_path.empty() || !overrides.empty()) {
+    const RunConfig asked = load_run_config(config_path.empty() ? path : config_path, overrides);
+    // Resuming under another config would mix two runs.
+    const std::vector<std::string> diff = config_difference(run.config_, asked);
+    if (!diff.empty()) {
+      std::string msg = fmt::format("--resume {}: the run was made with another config than the one given here; a "
+                                    "resumed run continues under its own config ({}). Differences:",
+                                    run.run_dir_, path);
+      for (size_t i = 0; i < diff.size() && i < 20; ++i) msg += "\n  " + diff[i];
+      if (diff.size() > 20) msg += fmt::format("\n  ... ({} differences in all)", diff.size());
+      msg += "\nResume with `cnnkit train --resume " + run.run_dir_ + "` alone, or start a new run.";
+      throw ValueError(msg);
+    }
+    run.config_.threads = asked.threads;  // may differ: they change speed, not numbers
+    run.config_.data.workers = asked.data.workers;
+    run.config_.notes = asked.notes;
+  }
+  return run;
+}
+
+Run Run::open(const std::string& target, const std::string& config_path, const std::vector<std::string>& overrides,
+              RunOptions options) {
+  std::error_code ec;
+  CNNKIT_CHECK_IO(fs::exists(target, ec), "no such file or directory: ", target);
+  Run run;
+  run.options_ = std::move(options);
+  std::string config = config_path;
+  if (fs::is_directory(target, ec)) {  // a run directory
+    for (const char* name : {"model.safetensors", "checkpoints/best.safetensors",
+                             "checkpoints/checkpoint_last.safetensors"}) {
+      if (fs::exists(fs::path(target) / name, ec)) {
+        run.weights_ = (fs::path(target) / name).string();
+        break;
+      }
+    }
+    CNNKIT_CHECK_IO(!run.weights_.empty(), target,
+                    " is not a run directory: it holds no model.safetensors or checkpoints/");
+    if (config.empty()) config = (fs::path(target) / "config.yaml").string();
+  } else if (is_yaml(target)) {
+    config = target;
+  } else {
+    run.weights_ = target;
+  }
+  io::Metadata meta;
+  if (!run.weights_.empty()) meta = io::load_safetensors_metadata(run.weights_);
+  if (meta.count(kMetaClasses)) run.model_classes_ = split_lines(meta.at(kMetaClasses));
+  if (config.empty() && meta.count(kMetaConfig)) {
+    run.config_ = parse_run_config(meta.at(kMetaConfig), run.weights_ + " (embedded config)", overrides);
+    return run;
+  }
+  if (config.empty()) {
+    // A checkpoint inside a run directory: runs/x/checkpoints/best.safetensors -> runs/x/config.yaml
+    const fs::path p = fs::absolute(run.weights_);
+    for (const fs::path& dir : {p.parent_path(), p.parent_path().parent_path()}) {
+      if (fs::exists(dir / "config.yaml", ec)) {
+        config = (dir / "config.yaml").string();
+        break;
+      }
+    }
+  }
+  if (config.empty())
+    throw ValueError(run.weights_ + " carries no run config and none was found beside it: pass --config CONFIG.yaml");
+  run.config_ = load_run_config(config, overrides);
+  return run;
+}
+
+Task Run::task() const { return task_of(config_); }
+
+void Run::set_threads() {
+  const int t = options_.threads() > 0 ? options_.threads() : static_cast<int>(config_.threads);
+  if (t > 0) set_num_threads(t);
+}
+
+const RunData& Run::data() {
+  if (!data_) {
+    // A trained model's test split: numbered by the classes it was trained on; the training
+    // split is read only for statistics the config does not record.
+    RunConfig cfg = config_;
+    if (!model_classes_.empty()) cfg.data.classes = model_classes_;
+    const bool need_train = weights_.empty() || (cfg.data.normalize == "auto" && cfg.data.mean.empty());
+    data_ = build_datasets(cfg, need_train);
+    data_has_train_ = need_train;
+  }
+  return *data_;
+}
+
+const std::vector<std::string>& Run::classes() {
+  if (!model_classes_.empty()) return model_classes_;
+  return data().classes;
+}
+
+std::vector<int64_t> Run::input_shape() {
+  if (data_) return data_->input_shape;
+  if (!config_.data.image_shape.empty()) return config_.data.image_shape;
+  const std::string& d = config_.data.dataset;
+  if (d == "fashion-mnist" || d == "mnist") return {1, 28, 28};
+  if (d == "cifar10" || d == "cifar100") return {3, 32, 32};
+  return data().input_shape;
+}
+
+RunConfig Run::resolved_config() { return resolved(config_, data()); }
+
+void Run::load_weights() {
+  if (!weights_.empty()) load_weights_into(weights_, **model_);
+}
+
+nn::Sequential& Run::model() {
+  if (!model_) {
+    set_threads();
+    model_ = build_model(config_, input_shape());
+    load_weights();
+  }
+  return *model_;
+}
+
+std::string Run::model_name() const {
+  const ModelDescription m = describe_model(config_);
+  if (m.zoo.empty()) return "layers";
+  if (m.zoo.rfind("resnet", 0) != 0 || m.blocks.empty()) return m.zoo;
+  // `zoo: resnet20` with `blocks: [1, 1, 1]` is a ResNet-8 (2 + 2 convolutions per BasicBlock).
+  int64_t depth = 2;
+  for (int64_t b : m.blocks) depth += 2 * b;
+  if (m.zoo == "resnet" + std::to_string(depth)) return m.zoo;
+  return fmt::format("{} with blocks [{}]: a ResNet-{}", m.zoo, fmt::join(m.blocks, ", "), depth);
+}
+
+std::string Run::model_summary() {
+  std::vector<int64_t> batch{1};
+  const std::vector<int64_t> shape = input_shape();
+  batch.insert(batch.end(), shape.begin(), shape.end());
+  return models::summary(*model(), batch).table();
+}
+
+Metrics Run::evaluate(const std::string& split) {
+  const RunData& d = data();
+  std::shared_ptr<data::DatasetBase> ds = split == "test" ? d.test : split == "val" ? d.val : nullptr;
+  if (split == "train" && d.train) {
+    // Without augmentation: the training examples through the eval transforms.
+    auto base = std::dynamic_pointer_cast<data::MapDataset>(d.train);
+    ds = base ? std::make_shared<data::MapDataset>(base->dataset(), build_pipeline(resolved_config(), false)) : d.train;
+  }
+  CNNKIT_CHECK(split == "test" || split == "val" || split == "train", "evaluate: unknown split '", split,
+               "' (test, val or train)");
+  CNNKIT_CHECK(ds != nullptr, "evaluate: the run has no ", split, " split",
+               split == "val" ? " (data.split.val is 0)" : "");
+  data::DataLoader loader(ds, data::DataLoaderOptions(static_cast<size_t>(config_.data.eval_batch_size))
+                                  .workers(static_cast<size_t>(config_.data.workers)));
+  return train::evaluate(nn::AnyModule(model()), loader, build_loss(config_),
+                         EvaluateOptions().task(task()).num_classes(static_cast<int64_t>(classes().size())));
+}
+
+Prediction Run::predict_file(const std::string& path, int64_t top_k) {
+  const std::vector<int64_t> shape = input_shape();  // (C, H, W) the model takes
+  nn::Sequential& net = model();
+  RunConfig cfg = config_;
+  if (cfg.data.normalize == "auto" && cfg.data.mean.empty()) cfg = resolved_config();  // a hand-written config
+  bool sizes_itself = false;  // eval transforms that fix the size: leave the image's size to them
+  for (const auto& t : cfg.data.eval_transforms)
+    sizes_itself |= t.name == "Resize" || t.name == "CenterCrop" || t.name == "RandomResizedCrop";
+  const data::ImageReadMode mode = shape[0] == 1   ? data::ImageReadMode::GRAY
+                                   : shape[0] == 3 ? data::ImageReadMode::RGB
+                                                   : data::ImageReadMode::UNCHANGED;
+  Tensor img = data::decode_image(path, mode);
+  if (!sizes_itself && (img.size(1) != shape[1] || img.size(2) != shape[2]))
+    img = data::transforms::functional::resize(img, std::vector<int64_t>{shape[1], shape[2]});
+  const Tensor x = preprocess_image(cfg, img).unsqueeze(0);
+  NoGradGuard no_grad;
+  net->eval();
+  Prediction p;
+  p.path = path;
+  p.outputs = net->forward(x).reshape({-1}).contiguous();
+  if (task() == Task::kRegression) return p;
+  // Classification: the softmax's top k. Multi-label: each label's own sigmoid, the labels
+  // at p >= 0.5 marked, the k most probable listed.
+  const bool multi = task() == Task::kMultiLabel;
+  const Tensor probs = multi ? sigmoid(p.outputs).contiguous() : softmax(p.outputs, 0).contiguous();
+  const int64_t k = std::min<int64_t>(top_k, probs.size(0));
+  auto [values, indices] = probs.topk(k);
+  const std::vector<std::string>& names = model_classes_;
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t c = indices[i].item<int64_t>();
+    const double prob = values[i].item<double>();
+    const std::string label = c < static_cast<int64_t>(names.size()) ? names[static_cast<size_t>(c)]
+                                                                     : "class " + std::to_string(c);
+    p.top.push_back({c, label, prob, multi && prob >= 0.5});
+  }
+  return p;
+}
+
+FitResult Run::fit() {
+  const auto t0 = Clock::now();
+  std::error_code ec;
+  std::ostream* out = options_.log();
+  auto say = [&](const std::string& line) {
+    if (out) *out << line << "\n";
+  };
+  for (const std::string& note : config_.notes) say(note);
+  // threads: auto unless the caller or CNNKIT_NUM_THREADS names a count.
+  const bool threads_auto =
+      options_.threads() <= 0 && config_.threads < 0 && std::getenv("CNNKIT_NUM_THREADS") == nullptr;
+  if (!threads_auto) set_threads();
+  const Task task = this->task();
+
+  RunData& data = const_cast<RunData&>(this->data());
+  if (data.val && data.val->size().value_or(0) == 0) {
+    data.report.push_back(fmt::format("validation split: empty ({} of {} examples rounds to none); training without "
+                                      "validation",
+                                      config_.data.val_fraction, data.train->size().value_or(0)));
+    data.val = nullptr;
+  }
+  const RunConfig resolved_cfg = resolved_config();
+  const LossFn loss_fn = build_loss(config_);
+  model_ = build_model(config_, data.input_shape);
+  check_pipeline(data, *model_, loss_fn);
+  if (threads_auto) {
+    measure_threads(config_, data.input_shape, out);
+    model_ = build_model(config_, data.input_shape);  // the same initial weights as without the probe
+  }
+  nn::Sequential& model = *model_;
+
+  const bool resuming = !resume_checkpoint_.empty();
+  if (!resuming) run_dir_ = new_run_dir(config_, options_.overwrite());
+  fs::create_directories(fs::path(run_dir_) / "checkpoints");
+  if (!resuming) save_resolved_config(resolved_cfg, (fs::path(run_dir_) / "config.yaml").string());
+
+  say("run " + run_dir_);
+  say(fmt::format("data: {} ({} train, {} validation, {} test examples), input [{}]", config_.data.dataset,
+                  data.train->size().value_or(0), data.val ? data.val->size().value_or(0) : 0,
+                  data.test->size().value_or(0), fmt::join(data.input_shape, ", ")));
+  for (const std::string& line : data.report) say("  " + line);
+  say(fmt::format("model: {}, {} parameters", model_name(), count_parameters(*model)));
+  say("optimizer: " + optimizer_line(config_));
+  std::unique_ptr<optim::Optimizer> opt = build_optimizer(config_, model->parameters());
+
+  const auto workers = static_cast<size_t>(config_.data.workers);
+  data::DataLoader train_loader(data.train, data::DataLoaderOptions(static_cast<size_t>(config_.data.batch_size))
+                                                .shuffle(true).workers(workers).seed(config_.seed));
+  std::unique_ptr<data::DataLoader> val_loader;
+  if (data.val)
+    val_loader = std::make_unique<data::DataLoader>(
+        data.val, data::DataLoaderOptions(static_cast<size_t>(config_.data.eval_batch_size)).workers(workers));
+  data::DataLoader test_loader(data.test,
+                               data::DataLoaderOptions(static_cast<size_t>(config_.data.eval_batch_size)).workers(workers));
+
+  TrainerOptions topts;
+  topts.epochs(config_.epochs)
+      .task(task)
+      .l1(config_.regularization.l1)
+      .l2(config_.regularization.l2)
+      .grad_clip_norm(config_.grad_clip_norm)
+      .seed(config_.seed)
+      .num_classes(static_cast<int64_t>(data.classes.size()))
+      .verbose(options_.progress_bar());
+  if (config_.regularization.params == "all") topts.penalty_params({"*"});
+  Trainer trainer(nn::AnyModule(model), *opt, loss_fn, topts);
+
+  if (auto sched = build_scheduler(config_, *opt, static_cast<int64_t>(train_loader.size())))
+    trainer.set_scheduler(sched, scheduler_per_batch(config_) ? SchedulerStep::kBatch : SchedulerStep::kEpoch);
+  if (auto plateau = build_plateau_scheduler(config_, *opt)) {
+    const std::string monitor = plateau_monitor(config_);
+    CNNKIT_CHECK(val_loader || monitor.rfind("val_", 0) != 0, config_.source, ": scheduler ReduceLROnPlateau monitors ",
+                 monitor, " but there is no validation split (data.split.val is 0)");
+    trainer.set_plateau_scheduler(plateau, monitor);
+  }
+
+  auto checkpoint = std::make_shared<ModelCheckpoint>(
+      ModelCheckpointOptions((fs::path(run_dir_) / "checkpoints").string())
+          .monitor(checkpoint_monitor(task, val_loader != nullptr)));
+  trainer.add_callback(checkpoint);
+  trainer.add_callback(std::make_shared<CSVLogger>((fs::path(run_dir_) / "metrics.csv").string()));
+  trainer.add_callback(std::make_shared<TerminateOnNaN>());
+  std::shared_ptr<EarlyStopping> early_stopping;
+  if (config_.early_stopping.enabled) {
+    const auto& e = config_.early_stopping;
+    CNNKIT_CHECK(val_loader || e.monitor.rfind("val_", 0) != 0, config_.source, ": early_stopping monitors ",
+                 e.monitor, " but there is no validation split (data.split.val is 0)");
+    early_stopping = std::make_shared<EarlyStopping>(
+        EarlyStoppingOptions()
+            .monitor(e.monitor)
+            .patience(e.patience)
+            .min_delta(e.min_delta)
+            .mode(e.mode == "min" ? Mode::kMin : e.mode == "max" ? Mode::kMax : Mode::kAuto)
+            .restore_best_weights(e.restore_best_weights));
+    trainer.add_callback(early_stopping);
+  }
+  if (options_.stop()) trainer.add_callback(std::make_shared<StopWhenAsked>(options_.stop()));
+  if (!options_.progress_bar() && out) trainer.add_callback(std::make_shared<EpochLines>(*out, config_.epochs));
+
+  FitResult result;
+  const std::string model_path = (fs::path(run_dir_) / "model.safetensors").string();
+  if (resuming) {
+    trainer.resume(resume_checkpoint_);
+    const bool stopped_early = early_stopping && early_stopping->stopped();
+    if ((trainer.epoch() >= config_.epochs || stopped_early) && fs::exists(model_path, ec)) {
+      say(fmt::format("run {} already finished ({} of {} epochs{}); nothing left to do. `cnnkit eval {}` "
+                      "evaluates its model.",
+                      run_dir_, trainer.epoch(), config_.epochs, stopped_early ? ", stopped early" : "", run_dir_));
+      result.already_finished = true;
+      return result;
+    }
+    say(fmt::format("resumed from {} after epoch {}", resume_checkpoint_, trainer.epoch()));
+  }
+
+  try {
+    result.history = trainer.fit(train_loader, val_loader.get());
+  } catch (const Interrupted& e) {
+    if (out) *out << std::endl;
+    std::string msg = std::string(e.what()) + ". ";
+    if (fs::exists(checkpoint->last_path(), ec))
+      msg += fmt::format("The run after epoch {} is in {}; continue it with:\n  cnnkit train --resume {}",
+                         trainer.epoch(), checkpoint->last_path(), run_dir_);
+    else
+      msg += "No epoch had finished, so there is no checkpoint to resume from; start the run again (with "
+             "--overwrite when the config sets output_dir).";
+    throw Interrupted(msg);
+  } catch (const NonFiniteError& e) {
+    std::string msg = e.what();
+    if (fs::exists(checkpoint->last_path(), ec) && msg.find(checkpoint->last_path()) == std::string::npos)
+      msg += " The last good checkpoint is " + checkpoint->last_path() + ".";
+    throw NonFiniteError(msg);
+  }
+
+  result.test = trainer.evaluate(test_loader);
+  save_model(model_path, *model, resolved_cfg, data.classes);
+  result.seconds = seconds_since(t0);
+
+  std::ostringstream summary;
+  summary << "cnnkit run " << config_.name << " (" << run_dir_ << ")\n";
+  const std::string& command = options_.command();  // "" or " --set ..." when resumed without a config file
+  summary << "config: " << (command.empty() || command[0] == ' ' ? run_dir_ + "/config.yaml" + command : command)
+          << "\n";
+  summary << fmt::format("data: {}, {} train / {} validation / {} test, batch {}", config_.data.dataset,
+                         data.train->size().value_or(0), data.val ? data.val->size().value_or(0) : 0,
+                         data.test->size().value_or(0), config_.data.batch_size);
+  if (!data.mean.empty())
+    summary << fmt::format(", normalize mean [{}] std [{}]", fmt::join(data.mean, ", "), fmt::join(data.std, ", "));
+  summary << "\n";
+  summary << "optimizer: " << optimizer_line(config_) << "\n\n";
+  summary << "model: " << model_name() << "\n" << model_summary() << "\n";
+  summary << epoch_table(result.history, task) << "\n";
+  if (early_stopping) summary << early_stopping->summary() << "\n";
+  summary << "test: " << metrics_line(result.test) << "\n";
+  summary << result.test.report(data.classes) << "\n";
+  if (task == Task::kClassification)
+    summary << "confusion matrix (rows: true class, columns: predicted)\n"
+            << result.test.confusion_matrix_string(data.classes) << "\n";
+  summary << "wall time " << format_duration(result.seconds) << "\n";
+  io::write_file_atomic((fs::path(run_dir_) / "summary.txt").string(), summary.str(), "train");
+  say("wrote " + run_dir_ + "/{config.yaml, metrics.csv, checkpoints/, model.safetensors, summary.txt}");
+  return result;
+}
+
+}  // namespace cnnkit::train
