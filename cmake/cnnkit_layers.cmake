@@ -7,6 +7,8 @@ function(cnnkit_layer name)
   target_include_directories(cnnkit_${name} PUBLIC
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  # Private headers (not installed) live beside the sources: #include "io/yaml.h".
+  target_include_directories(cnnkit_${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(cnnkit_${name} PUBLIC ${L_DEPS})
   # The public headers use C++20 (concepts, <span>): users' targets get it from here, also
   # when their project sets CMAKE_CXX_STANDARD 17 as most LibTorch projects do.

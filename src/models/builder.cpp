@@ -1,6 +1,6 @@
 // Builds models from the `model:` section of a YAML config (a zoo name or a list of
-// layers), and the strict YAML reading helpers of models/yaml_util.h that every config
-// section uses. It checks names, arguments and types; it does not train or load weights.
+// layers), read with the io layer's strict YAML helpers (io/yaml.h). It checks names,
+// arguments and types; it does not train or load weights.
 #include "cnnkit/models/builder.h"
 
 #include <algorithm>
@@ -15,7 +15,7 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/error.h"
-#include "cnnkit/models/yaml_util.h"
+#include "io/yaml.h"
 #include "cnnkit/models/zoo.h"
 #include "cnnkit/nn/modules/activation.h"
 #include "cnnkit/nn/modules/conv.h"
@@ -27,265 +27,7 @@
 
 namespace cnnkit::models {
 
-// ---------------------------------------------------------------------------------------
-// YAML helpers
-// ---------------------------------------------------------------------------------------
-
-std::string where(const YAML::Node& node, const YamlContext& ctx) {
-  std::string out = ctx.file.empty() ? std::string("<yaml>") : ctx.file;
-  // An undefined node (a missing key) has no position; Mark() would throw on it.
-  if (!node.IsDefined()) return out;
-  const YAML::Mark m = node.Mark();
-  if (m.line >= 0) {
-    out += ':';
-    out += std::to_string(m.line + 1);
-  }
-  return out;
-}
-
-void fail(const YAML::Node& node, const YamlContext& ctx, std::string_view message) {
-  throw ConfigError(where(node, ctx) + ": " + std::string(message));
-}
-
-std::string describe(const YAML::Node& node) {
-  if (!node.IsDefined() || node.IsNull()) return "nothing";
-  if (node.IsScalar()) return "'" + node.Scalar() + "'";
-  YAML::Emitter out;
-  out << YAML::Flow << node;
-  std::string text = out.c_str();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return (node.IsSequence() ? "a list " : "a mapping ") + text;
-}
-
-namespace {
-
-// Edits between two words, case-insensitive, a swap of two neighbours counting as one
-// ("trian" -> "train"): the optimal-string-alignment distance.
-size_t edit_distance(std::string_view a, std::string_view b) {
-  auto same = [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-  };
-  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      row[j] = std::min({prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (same(a[i - 1], b[j - 1]) ? 0 : 1)});
-      if (i > 1 && j > 1 && same(a[i - 1], b[j - 2]) && same(a[i - 2], b[j - 1]))
-        row[j] = std::min(row[j], prev2[j - 2] + 1);
-    }
-    prev2.swap(prev);
-    prev.swap(row);
-  }
-  return prev[b.size()];
-}
-
-// Other frameworks' names (Keras, timm, Lightning) and what cnnkit calls them.
-constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
-    {"learning_rate", "lr"},   {"learningrate", "lr"},      {"base_lr", "lr"},
-    {"num_epochs", "epochs"},  {"max_epochs", "epochs"},    {"n_epochs", "epochs"},
-    {"wd", "weight_decay"},    {"decay", "weight_decay"},   {"l2_decay", "weight_decay"},
-    {"batch", "batch_size"},   {"bs", "batch_size"},        {"num_workers", "workers"},
-    {"n_workers", "workers"},  {"dropout", "p"},            {"drop_rate", "p"},
-    {"random_seed", "seed"},   {"kernel", "kernel_size"},   {"filters", "out_channels"},
-    {"units", "out_features"}, {"momentum_nesterov", "nesterov"},
-};
-
-}  // namespace
-
-std::string join_capped(const std::vector<std::string_view>& words, size_t max_items) {
-  std::string out;
-  const size_t shown = std::min(words.size(), max_items);
-  for (size_t i = 0; i < shown; ++i) {
-    if (i) out += ", ";
-    out += words[i];
-  }
-  if (shown < words.size()) out += ", ... (" + std::to_string(words.size()) + " in all)";
-  return out;
-}
-
-std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& allowed) {
-  std::string hint = closest(word, allowed);
-  if (!hint.empty()) return hint;
-  std::vector<std::string_view> alias_names;
-  for (const auto& [alias, target] : kAliases)
-    if (std::find(allowed.begin(), allowed.end(), target) != allowed.end()) alias_names.push_back(alias);
-  const std::string alias = closest(word, alias_names);
-  if (alias.empty()) return "";
-  for (const auto& [a, target] : kAliases)
-    if (a == alias) return std::string(target);
-  return "";
-}
-
-void check_no_duplicate_keys(const YAML::Node& root, const YamlContext& ctx) {
-  if (root.IsSequence()) {
-    for (const YAML::Node& item : root) check_no_duplicate_keys(item, ctx);
-    return;
-  }
-  if (!root.IsMap()) return;
-  std::vector<std::pair<std::string, int>> seen;  // key, 1-based line
-  for (auto it = root.begin(); it != root.end(); ++it) {
-    const YAML::Node key = it->first;
-    if (key.IsScalar()) {
-      const auto prev = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == key.Scalar(); });
-      if (prev != seen.end())
-        fail(key, ctx, "duplicate key '" + key.Scalar() + "'" +
-                           (prev->second > 0 ? " (first at line " + std::to_string(prev->second) + ")" : "") +
-                           ": YAML keeps only one of them; remove one");
-      seen.emplace_back(key.Scalar(), key.Mark().line + 1);
-    }
-    check_no_duplicate_keys(it->second, ctx);
-  }
-}
-
-std::string closest(std::string_view word, const std::vector<std::string_view>& candidates) {
-  std::string_view best;
-  size_t best_d = static_cast<size_t>(-1);
-  for (std::string_view c : candidates) {
-    const size_t d = edit_distance(word, c);
-    if (d < best_d) best_d = d, best = c;
-  }
-  // Close enough: a third of the longer word, at least 1 and at most 3 edits. A candidate
-  // that starts with the word (or the reverse) also counts: "lr" for "lr_rate".
-  const size_t limit = std::clamp<size_t>(std::max(word.size(), best.size()) / 3, 1, 3);
-  if (best_d <= limit) return std::string(best);
-  for (std::string_view c : candidates)
-    if (word.size() >= 2 && c.size() >= 2 && (c.rfind(word, 0) == 0 || word.rfind(c, 0) == 0))
-      return std::string(c);
-  return "";
-}
-
-void check_map(const YAML::Node& node, const YamlContext& ctx, std::string_view section) {
-  if (!node.IsMap())
-    fail(node, ctx, std::string(section) + ": expected a mapping, got " + describe(node));
-}
-
-void check_keys(const YAML::Node& map, const std::vector<std::string_view>& allowed,
-                const YamlContext& ctx, std::string_view section) {
-  if (!map.IsDefined() || map.IsNull()) return;
-  check_map(map, ctx, section);
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    const YAML::Node key = it->first;
-    if (!key.IsScalar()) fail(key, ctx, "expected a key name in " + std::string(section) +
-                                            ", got " + describe(key));
-    const std::string& name = key.Scalar();
-    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
-    std::string msg = "unknown key '" + name + "' in " + std::string(section) + " (allowed: " +
-                      join_capped(allowed) + ")";
-    const std::string hint = did_you_mean(name, allowed);
-    if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-    fail(key, ctx, msg);
-  }
-}
-
-void check_keys(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
-                const YamlContext& ctx, std::string_view section) {
-  check_keys(map, std::vector<std::string_view>(allowed), ctx, section);
-}
-
-bool has(const YAML::Node& map, std::string_view key) {
-  if (!map.IsMap()) return false;
-  const YAML::Node v = map[std::string(key)];
-  return v.IsDefined() && !v.IsNull();
-}
-
-namespace {
-
-[[noreturn]] void type_fail(const YAML::Node& v, const YamlContext& ctx, std::string_view what,
-                            std::string_view expected) {
-  fail(v, ctx, std::string(what) + ": expected " + std::string(expected) + ", got " + describe(v));
-}
-
-int64_t to_int(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
-  int64_t out = 0;
-  if (!v.IsScalar() || !YAML::convert<int64_t>::decode(v, out)) type_fail(v, ctx, what, "an integer");
-  return out;
-}
-
-double to_double(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
-  double out = 0;
-  if (!v.IsScalar() || !YAML::convert<double>::decode(v, out)) type_fail(v, ctx, what, "a number");
-  return out;
-}
-
-template <class T, class F>
-std::vector<T> to_list(const YAML::Node& v, const YamlContext& ctx, std::string_view what,
-                       std::string_view expected, F item) {
-  if (!v.IsSequence()) type_fail(v, ctx, what, expected);
-  std::vector<T> out;
-  out.reserve(v.size());
-  for (size_t i = 0; i < v.size(); ++i)
-    out.push_back(item(v[i], ctx, std::string(what) + "[" + std::to_string(i) + "]"));
-  return out;
-}
-
-}  // namespace
-
-template <>
-bool as<bool>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
-  bool out = false;
-  if (!v.IsScalar() || !YAML::convert<bool>::decode(v, out))
-    type_fail(v, ctx, what, "true or false");
-  return out;
-}
-template <>
-int64_t as<int64_t>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
-  return to_int(v, ctx, what);
-}
-template <>
-int as<int>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
-  const int64_t x = to_int(v, ctx, what);
-  if (x < INT32_MIN || x > INT32_MAX) type_fail(v, ctx, what, "a 32-bit integer");
-  return static_cast<int>(x);
-}
-template <>
-double as<double>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
-  return to_double(v, ctx, what);
-}
-template <>
-float as<float>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
-  return static_cast<float>(to_double(v, ctx, what));
-}
-template <>
-std::string as<std::string>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
-  if (!v.IsScalar()) type_fail(v, ctx, what, "a string");
-  return v.Scalar();
-}
-template <>
-std::vector<int64_t> as<std::vector<int64_t>>(const YAML::Node& v, const YamlContext& ctx,
-                                              std::string_view what) {
-  return to_list<int64_t>(v, ctx, what, "a list of integers", to_int);
-}
-template <>
-std::vector<double> as<std::vector<double>>(const YAML::Node& v, const YamlContext& ctx,
-                                            std::string_view what) {
-  return to_list<double>(v, ctx, what, "a list of numbers", to_double);
-}
-template <>
-std::vector<std::string> as<std::vector<std::string>>(const YAML::Node& v, const YamlContext& ctx,
-                                                      std::string_view what) {
-  return to_list<std::string>(v, ctx, what, "a list of strings", as<std::string>);
-}
-
-std::vector<int64_t> ints(const YAML::Node& v, size_t n, const YamlContext& ctx,
-                          std::string_view what) {
-  const std::string expected = "an integer or a list of " + std::to_string(n) + " integers";
-  int64_t one = 0;
-  if (v.IsScalar() && YAML::convert<int64_t>::decode(v, one)) return std::vector<int64_t>(n, one);
-  if (!v.IsSequence() || v.size() != n) type_fail(v, ctx, what, expected);
-  std::vector<int64_t> out(n);
-  for (size_t i = 0; i < n; ++i) {
-    if (!v[i].IsScalar() || !YAML::convert<int64_t>::decode(v[i], out[i]))
-      type_fail(v, ctx, what, expected);
-  }
-  return out;
-}
-
-std::vector<int64_t> get_ints(const YAML::Node& map, std::string_view key, size_t n,
-                              const YamlContext& ctx, std::vector<int64_t> default_value) {
-  if (!has(map, key)) return default_value;
-  return ints(map[std::string(key)], n, ctx, "key '" + std::string(key) + "'");
-}
+using namespace io::yaml;  // the strict YAML readers (io/yaml.h)
 
 // ---------------------------------------------------------------------------------------
 // Model builder
@@ -760,7 +502,9 @@ std::vector<std::string> layer_names() {
   return out;
 }
 
-nn::Sequential build(const YAML::Node& s, const YamlContext& ctx, const std::vector<int64_t>& input_shape) {
+nn::Sequential build(const io::ConfigNode& section, const std::vector<int64_t>& input_shape) {
+  const YAML::Node s = io::yaml::node_of(section);
+  const YamlContext ctx{section.file()};
   if (!s.IsDefined() || s.IsNull()) fail(s, ctx, "missing the model section (model: {zoo: ...} or model: {layers: [...]})");
   check_map(s, ctx, "model");
   check_keys(s, {"zoo", "layers", "input_shape", "num_classes", "in_channels", "width", "blocks", "input_size"}, ctx,
@@ -786,6 +530,12 @@ nn::Sequential build(const YAML::Node& s, const YamlContext& ctx, const std::vec
   nn::Sequential net = Builder(ctx).sequence(s["layers"], trace, "");
   net->train();
   return net;
+}
+
+nn::Sequential build_from_yaml(const std::string& yaml_text, const std::string& file,
+                               const std::vector<int64_t>& input_shape) {
+  const YAML::Node root = io::yaml::load(yaml_text, file);
+  return build(io::yaml::wrap(root.IsMap() && root["model"] ? root["model"] : root, file), input_shape);
 }
 
 }  // namespace cnnkit::models

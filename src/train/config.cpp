@@ -1,7 +1,7 @@
 // Run configs: YAML -> RunConfig (strict: every key and type checked with file:line), the
 // --set overrides, the resolved config written back as YAML, and the builders that turn a
 // RunConfig into the run's model, loss, optimiser, scheduler and datasets. The reading
-// helpers are models/yaml_util.h's; this file knows what each section means.
+// helpers are the io layer's (io/yaml.h, private); this file knows what each section means.
 #include "cnnkit/train/config.h"
 
 #include <algorithm>
@@ -25,7 +25,7 @@
 #include "cnnkit/data/datasets/mnist.h"
 #include "cnnkit/data/datasets/npy.h"
 #include "cnnkit/io/file.h"
-#include "cnnkit/models/yaml_util.h"
+#include "io/yaml.h"
 #include "cnnkit/models/builder.h"
 #include "cnnkit/nn/modules/loss.h"
 #include "cnnkit/optim/optim.h"
@@ -42,12 +42,23 @@
 namespace cnnkit::train {
 
 namespace fs = std::filesystem;
-using models::as;
-using models::check_keys;
-using models::fail;
-using models::get;
-using models::has;
-using models::YamlContext;
+namespace yaml = io::yaml;
+using yaml::as;
+using yaml::check_keys;
+using yaml::fail;
+using yaml::get;
+using yaml::has;
+using yaml::YamlContext;
+
+// Private to this file: the YAML side of parse_run_config, to_yaml_string and --set.
+// Applies one "a.b=value" override to a YAML tree (creating the key when missing);
+// ValueError naming the override when it is malformed or its path crosses a scalar.
+// "a.b=null" (or =~) deletes the key. "optimizer.name=Adam" (likewise scheduler.name,
+// loss.name) also deletes the section's keys the new one does not take; what was deleted
+// is appended to `notes`, one line each, for the caller to show.
+static void apply_override(YAML::Node& root, const std::string& assignment, std::vector<std::string>* notes);
+static RunConfig parse_run_config(const YAML::Node& root, const std::string& file);
+static YAML::Node to_yaml(const RunConfig& cfg);
 
 namespace {
 
@@ -125,7 +136,7 @@ std::string one_of(const YAML::Node& map, std::string_view key, const YamlContex
   std::string msg = "unknown " + std::string(what) + " '" + value + "' (one of:";
   for (size_t i = 0; i < names.size(); ++i) msg += (i ? ", " : " ") + std::string(names[i]);
   msg += ")";
-  const std::string hint = models::closest(value, names);
+  const std::string hint = closest(value, names);
   if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
   fail(node, ctx, msg);
 }
@@ -144,7 +155,7 @@ void check_value(bool ok, const YAML::Node& map, std::string_view key, const Yam
   if (ok) return;
   const YAML::Node node = has(map, key) ? map[std::string(key)] : map;
   fail(node, ctx, "key '" + std::string(key) + "': must be " + std::string(rule) + ", got " +
-                      models::describe(node));
+                      yaml::describe(node));
 }
 
 double positive(const YAML::Node& map, std::string_view key, const YamlContext& ctx, double def) {
@@ -176,37 +187,35 @@ std::vector<TransformSpec> parse_transforms(const YAML::Node& list, const YamlCo
   std::vector<TransformSpec> out;
   if (!list.IsDefined() || list.IsNull()) return out;
   if (!list.IsSequence())
-    fail(list, ctx, section + ": expected a list of transforms, got " + models::describe(list));
+    fail(list, ctx, section + ": expected a list of transforms, got " + yaml::describe(list));
   for (size_t i = 0; i < list.size(); ++i) {
     const YAML::Node item = list[i];
     TransformSpec t;
     t.line = item.Mark().line;
+    YAML::Node args(YAML::NodeType::Map);
     if (item.IsScalar()) {  // - ToTensor
       t.name = item.Scalar();
-      t.args = YAML::Node(YAML::NodeType::Map);
     } else if (item.IsMap() && has(item, "name")) {  // - {name: RandomCrop, size: 28}
       t.name = as<std::string>(item["name"], ctx, section + "[" + std::to_string(i) + "].name");
-      t.args = YAML::Node(YAML::NodeType::Map);
       for (auto it = item.begin(); it != item.end(); ++it)
-        if (it->first.Scalar() != "name") t.args[it->first] = it->second;
+        if (it->first.Scalar() != "name") args[it->first] = it->second;
     } else if (item.IsMap() && item.size() == 1) {  // - RandomCrop: {size: 28}
       const auto it = item.begin();
       t.name = as<std::string>(it->first, ctx, section + "[" + std::to_string(i) + "]");
-      const YAML::Node args = it->second;
-      if (args.IsNull() || !args.IsDefined()) {
-        t.args = YAML::Node(YAML::NodeType::Map);
-      } else if (args.IsMap()) {
-        t.args = args;
-      } else {
-        fail(args, ctx, section + "[" + std::to_string(i) + "] " + t.name +
+      const YAML::Node given = it->second;
+      if (given.IsMap()) {
+        args = given;
+      } else if (given.IsDefined() && !given.IsNull()) {
+        fail(given, ctx, section + "[" + std::to_string(i) + "] " + t.name +
                             ": expected a mapping of arguments ({size: 28, padding: 2}), got " +
-                            models::describe(args));
+                            yaml::describe(given));
       }
     } else {
       fail(item, ctx, section + "[" + std::to_string(i) +
                           "]: expected a transform name, {Name: {args}} or {name: Name, ...}, got " +
-                          models::describe(item));
+                          yaml::describe(item));
     }
+    t.args = yaml::wrap(args, ctx.file);
     out.push_back(std::move(t));
   }
   return out;
@@ -287,13 +296,13 @@ void parse_data(const YAML::Node& n, const YamlContext& ctx, DataConfig& d) {
         d.normalize = flag ? "auto" : "none";
       } else {
         fail(norm, ctx, "key 'normalize': expected auto, none or {mean: [...], std: [...]}, got " +
-                            models::describe(norm));
+                            yaml::describe(norm));
       }
     } else {
       check_keys(norm, {"mean", "std"}, ctx, "data.normalize");
       d.normalize = "explicit";
-      d.mean = models::require<std::vector<double>>(norm, "mean", ctx, "data.normalize");
-      d.std = models::require<std::vector<double>>(norm, "std", ctx, "data.normalize");
+      d.mean = yaml::require<std::vector<double>>(norm, "mean", ctx, "data.normalize");
+      d.std = yaml::require<std::vector<double>>(norm, "std", ctx, "data.normalize");
       check_value(!d.mean.empty() && d.mean.size() == d.std.size(), norm, "std", ctx,
                   "as long as 'mean' (one value per channel)");
       for (double s : d.std) check_value(s > 0, norm, "std", ctx, "> 0 for every channel");
@@ -318,7 +327,7 @@ void parse_loss(const YAML::Node& n, const YamlContext& ctx, LossConfig& l) {
     map["name"] = n;
     return parse_loss(map, ctx, l);
   }
-  models::check_map(n.IsDefined() && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), ctx, "loss");
+  yaml::check_map(n.IsDefined() && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), ctx, "loss");
   l.name = one_of(n, "name", ctx, kLosses, "loss", l.name);
   check_keys(n, section_keys("loss", l.name), ctx, "loss " + l.name);
   l.reduction = one_of(n, "reduction", ctx, {"mean", "sum", "none"}, "reduction", "mean");
@@ -333,7 +342,7 @@ void parse_loss(const YAML::Node& n, const YamlContext& ctx, LossConfig& l) {
 }
 
 void parse_optimizer(const YAML::Node& n, const YamlContext& ctx, OptimizerConfig& o) {
-  models::check_map(n.IsDefined() && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), ctx,
+  yaml::check_map(n.IsDefined() && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), ctx,
                     "optimizer");
   o.name = one_of(n, "name", ctx, kOptimizers, "optimizer", o.name);
   double lr = 1e-3, wd = 0.0, eps = 1e-8;
@@ -376,7 +385,7 @@ void parse_scheduler(const YAML::Node& n, const YamlContext& ctx, SchedulerConfi
     map["name"] = n;
     return parse_scheduler(map, ctx, s);
   }
-  models::check_map(n, ctx, "scheduler");
+  yaml::check_map(n, ctx, "scheduler");
   s.name = one_of(n, "name", ctx, kSchedulers, "scheduler", "none");
   check_keys(n, section_keys("scheduler", s.name), ctx, "scheduler " + s.name);
   s.step_size = positive_int(n, "step_size", ctx, s.step_size);
@@ -473,38 +482,6 @@ YAML::Node without_marks(const YAML::Node& node) {
 // The 1-based number of the first line that indents with a tab, or 0. YAML forbids tabs in
 // indentation, and yaml-cpp reports them a line late as "illegal map value".
 // Blank and comment-only lines may hold tabs.
-int first_tab_indent(const std::string& text) {
-  int line = 1;
-  bool at_indent = true, tab = false;
-  for (char c : text) {
-    if (c == '\n') {
-      ++line;
-      at_indent = true;
-      tab = false;
-    } else if (at_indent && (c == '\t' || c == ' ' || c == '\r')) {
-      tab |= c == '\t';
-    } else if (at_indent) {
-      if (tab && c != '#') return line;
-      at_indent = false;
-    }
-  }
-  return 0;
-}
-
-YAML::Node load_yaml_text(const std::string& text, const std::string& file) {
-  if (const int line = first_tab_indent(text))
-    throw IOError(file + ":" + std::to_string(line) + ": malformed YAML: a tab in the indentation (YAML indents "
-                  "with spaces only)");
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw IOError(file + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
-  }
-  models::check_no_duplicate_keys(root, YamlContext{file});
-  return root;
-}
-
 std::string stem_of(const std::string& file) {
   if (file.empty()) return "run";
   return fs::path(file).stem().string();
@@ -559,7 +536,7 @@ void apply_override(YAML::Node& root, const std::string& assignment, std::vector
       next = cur[k];
     }
     CNNKIT_CHECK(next.IsMap() || next.IsSequence(), "--set ", assignment, ": '", k,
-                 "' is a value (", models::describe(next), "), not a section");
+                 "' is a value (", yaml::describe(next), "), not a section");
     chain.push_back(next);
   }
   YAML::Node parent = chain.back();
@@ -608,21 +585,22 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   RunConfig cfg;
   cfg.source = file;
   cfg.name = stem_of(file);
-  if (!root.IsDefined() || root.IsNull()) models::fail(root, ctx, "the config is empty");
-  models::check_map(root, ctx, "the config");
+  if (!root.IsDefined() || root.IsNull()) yaml::fail(root, ctx, "the config is empty");
+  yaml::check_map(root, ctx, "the config");
   check_keys(root, {"data", "model", "loss", "optimizer", "scheduler", "regularization",
                     "early_stopping", "epochs", "seed", "output_dir", "grad_clip_norm", "name", "threads"},
              ctx, "the config");
   cfg.name = get<std::string>(root, "name", ctx, cfg.name);
   parse_data(sub(root, "data"), ctx, cfg.data);
   if (!has(root, "model")) fail(root, ctx, "missing required key 'model' (a zoo name or layers)");
-  cfg.model = root["model"];
-  if (cfg.model.IsScalar()) {  // model: lenet5
+  YAML::Node model = root["model"];
+  if (model.IsScalar()) {  // model: lenet5
     YAML::Node m(YAML::NodeType::Map);
-    m["zoo"] = cfg.model;
-    cfg.model = m;
+    m["zoo"] = model;
+    model = m;
   }
-  models::check_map(cfg.model, ctx, "model");
+  yaml::check_map(model, ctx, "model");
+  cfg.model = yaml::wrap(model, ctx.file);
   parse_loss(sub(root, "loss"), ctx, cfg.loss);
   parse_optimizer(sub(root, "optimizer"), ctx, cfg.optimizer);
   parse_scheduler(sub(root, "scheduler"), ctx, cfg.scheduler);
@@ -658,7 +636,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
 
 RunConfig parse_run_config(const std::string& yaml_text, const std::string& file,
                            const std::vector<std::string>& overrides) {
-  YAML::Node root = load_yaml_text(yaml_text, file);
+  YAML::Node root = yaml::load(yaml_text, file);
   RunConfig cfg = parse_run_config(root, file);  // the file alone: errors name its lines
   if (overrides.empty()) return cfg;
   // One override at a time, each re-validated, so an error names the override that caused it.
@@ -701,12 +679,13 @@ namespace {
 YAML::Node transforms_yaml(const std::vector<TransformSpec>& list) {
   YAML::Node out(YAML::NodeType::Sequence);
   for (const TransformSpec& t : list) {
-    if (!t.args.size()) {  // - ToTensor
+    const YAML::Node args = yaml::node_of(t.args);
+    if (!args.IsMap() || !args.size()) {  // - ToTensor
       out.push_back(YAML::Node(t.name));
       continue;
     }
     YAML::Node item(YAML::NodeType::Map);
-    item[t.name] = YAML::Clone(t.args);
+    item[t.name] = YAML::Clone(args);
     out.push_back(item);
   }
   return out;
@@ -785,7 +764,7 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   data["transforms"]["eval"] = transforms_yaml(d.eval_transforms);
   root["data"] = data;
 
-  root["model"] = YAML::Clone(cfg.model);
+  root["model"] = YAML::Clone(yaml::node_of(cfg.model));
 
   const LossConfig& l = cfg.loss;
   YAML::Node loss(YAML::NodeType::Map);
@@ -950,7 +929,7 @@ const std::vector<std::string_view> kTransforms = {
 
 T::AnyTransform build_transform(const TransformSpec& spec, const std::string& file) {
   const YamlContext ctx{file};
-  const YAML::Node& a = spec.args;
+  const YAML::Node a = yaml::node_of(spec.args);
   const std::string section = "transform " + spec.name;
   const std::string& n = spec.name;
   // Errors inside the arguments carry their own lines; these name the transform's line.
@@ -987,8 +966,8 @@ T::AnyTransform build_transform(const TransformSpec& spec, const std::string& fi
     check_keys(a, {"size", "interpolation", "max_size", "antialias"}, ctx, section);
     return T::Resize(int_list(need("size"), ctx, "key 'size'"),
                      interpolation(a, ctx, T::InterpolationMode::BILINEAR),
-                     models::get_optional<int64_t>(a, "max_size", ctx),
-                     models::get_optional<bool>(a, "antialias", ctx));
+                     yaml::get_optional<int64_t>(a, "max_size", ctx),
+                     yaml::get_optional<bool>(a, "antialias", ctx));
   }
   if (n == "CenterCrop") {
     check_keys(a, {"size"}, ctx, section);
@@ -1030,7 +1009,7 @@ T::AnyTransform build_transform(const TransformSpec& spec, const std::string& fi
   std::string msg = at_line(file, spec.line) + ": unknown transform '" + n + "' (one of:";
   for (size_t i = 0; i < kTransforms.size(); ++i) msg += (i ? ", " : " ") + std::string(kTransforms[i]);
   msg += ")";
-  const std::string hint = models::closest(n, kTransforms);
+  const std::string hint = closest(n, kTransforms);
   if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
   throw ValueError(msg);
 }
@@ -1479,7 +1458,7 @@ Task task_of(const RunConfig& cfg) {
 
 nn::Sequential build_model(const RunConfig& cfg, const std::vector<int64_t>& input_shape) {
   manual_seed(cfg.seed);
-  return models::build(cfg.model, YamlContext{cfg.source}, input_shape);
+  return models::build(cfg.model, input_shape);
 }
 
 }  // namespace cnnkit::train
@@ -1536,9 +1515,10 @@ bool scheduler_per_batch(const RunConfig& cfg) { return cfg.scheduler.per_batch(
 
 ModelDescription describe_model(const RunConfig& cfg) {
   ModelDescription m;
-  if (!cfg.model.IsMap() || !cfg.model["zoo"]) return m;
-  m.zoo = cfg.model["zoo"].Scalar();
-  const YAML::Node blocks = cfg.model["blocks"];
+  const YAML::Node model = yaml::node_of(cfg.model);
+  if (!model.IsMap() || !model["zoo"]) return m;
+  m.zoo = model["zoo"].Scalar();
+  const YAML::Node blocks = model["blocks"];
   if (blocks && blocks.IsSequence())
     for (const YAML::Node& b : blocks) m.blocks.push_back(b.as<int64_t>(0));
   return m;

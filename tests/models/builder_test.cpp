@@ -16,10 +16,8 @@ using cnnkit::test::contains;
 
 namespace {
 
-const YamlContext ctx{"configs/x.yaml"};
-
 nn::Sequential build_text(const std::string& text, const std::vector<int64_t>& shape = {}) {
-  return build(YAML::Load(text)["model"], ctx, shape);
+  return build_from_yaml(text, "configs/x.yaml", shape);
 }
 
 template <class E>
@@ -143,7 +141,7 @@ TEST(Builder, SectionErrors) {
   EXPECT_TRUE(contains(thrown<ValueError>("model:\n  layers: []\n"), "expected a non-empty list of layers"));
   EXPECT_TRUE(contains(thrown<ValueError>("model:\n  layers: [ReLU]\n  input_shape: [1, 0]\n"),
                        "input_shape must hold positive sizes"));
-  EXPECT_THROW(build(YAML::Node(), ctx), ValueError);
+  EXPECT_THROW(build(io::ConfigNode()), ValueError);
 }
 
 TEST(Builder, UnknownLayerArgumentAndTypeNameFileAndLine) {

@@ -123,12 +123,12 @@ TEST(Summary, LeavesTheModelAsItWas) {
 }
 
 TEST(Summary, ResidualFromConfigAndBareBlocks) {
-  nn::Sequential net = build(YAML::Load(R"(
+  nn::Sequential net = build_from_yaml(R"(
 model:
   layers:
     - Conv2d: {in_channels: 2, out_channels: 4, kernel_size: 3, padding: 1}
     - Residual: {body: [{Conv2d: {in_channels: 4, out_channels: 4, kernel_size: 1}}], activation: ReLU}
-)")["model"], YamlContext{});
+)");
   ModelSummary s = summary(*net, {1, 2, 5, 5});
   EXPECT_EQ(row(s, "1").type, "Residual");
   EXPECT_EQ(row(s, "1.body.0").flops, 2 * 4 * 25 * 4);

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cnnkit/core/error.h"
-#include "cnnkit/models/yaml_util.h"
+#include "cnnkit/core/suggest.h"
 #include "cnnkit/train/run.h"
 #include "commands.h"
 
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
     if (argc > 1 && argv[1][0] != '-' && std::find(names.begin(), names.end(), argv[1]) == names.end()) {
       std::string msg = std::string("cnnkit: unknown command '") + argv[1] + "'";
-      const std::string hint = models::did_you_mean(argv[1], names);
+      const std::string hint = did_you_mean(argv[1], names);
       if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
       std::cerr << msg << "\nRun with --help for the commands.\n";
       return kExitUsage;

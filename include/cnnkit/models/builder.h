@@ -18,8 +18,8 @@
 //                                               - Flatten
 //                                               - Linear: {out_features: 10}
 //
-//   YAML::Node root = YAML::LoadFile(path);
-//   nn::Sequential net = models::build(root["model"], models::YamlContext{path});
+//   nn::Sequential net = models::build_from_yaml(text, path);   // text: a config with `model:`
+//   nn::Sequential net = models::build(cfg.model, {1, 28, 28});  // a run config's section
 //
 // Layers: every layer of nn (layer_names()), plus BasicBlock {in_planes, planes, stride},
 // Residual {body, shortcut, activation} and Sequential [layers]. A layer is written as its
@@ -36,12 +36,10 @@
 //   "configs/x.yaml:12: layer 7 (Linear): expects 400 input features, the previous layer gives 576"
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <string>
 #include <vector>
 
-#include "cnnkit/models/yaml_util.h"
+#include "cnnkit/io/config_node.h"
 #include "cnnkit/nn/modules/container/sequential.h"
 
 namespace cnnkit::models {
@@ -49,8 +47,12 @@ namespace cnnkit::models {
 // The model described by `model_section` (the value of the `model:` key), in training mode.
 // input_shape: (C, H, W) or (features,) without the batch dimension, used when the section
 // has no input_shape of its own (the run config's data section knows it); empty = unknown.
-nn::Sequential build(const YAML::Node& model_section, const YamlContext& ctx,
-                     const std::vector<int64_t>& input_shape = {});
+nn::Sequential build(const io::ConfigNode& model_section, const std::vector<int64_t>& input_shape = {});
+
+// The same from YAML text: a document with a `model:` key, or the section itself; `file`
+// names it in messages.
+nn::Sequential build_from_yaml(const std::string& yaml_text, const std::string& file = "",
+                               const std::vector<int64_t>& input_shape = {});
 
 // The layer names accepted in `layers:` lists, in the order error messages list them.
 std::vector<std::string> layer_names();

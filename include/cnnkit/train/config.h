@@ -27,8 +27,6 @@
 //   mode, restore_best_weights}; epochs, seed, output_dir, grad_clip_norm, threads, name
 #pragma once
 
-#include <yaml-cpp/yaml.h>
-
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -38,6 +36,7 @@
 #include <vector>
 
 #include "cnnkit/core/tensor.h"
+#include "cnnkit/io/config_node.h"
 
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/nn/modules/container/sequential.h"
@@ -62,7 +61,7 @@ namespace cnnkit::train {
 //   - {name: RandomHorizontalFlip, p: 0.5}
 struct TransformSpec {
   std::string name;
-  YAML::Node args;  // a mapping (kwargs), never null
+  io::ConfigNode args;  // the keyword arguments as written (a mapping; nothing for none)
   int line = -1;    // 0-based line in the config file, -1 when made in code
 };
 
@@ -194,7 +193,7 @@ struct RunConfig {
   std::string name;    // the config file's stem ("lenet5-fashion-mnist")
   std::string source;  // the file it was read from ("" when made in code)
   DataConfig data;
-  YAML::Node model;    // the `model:` section as written (`model: lenet5` = {zoo: lenet5}), for models::build
+  io::ConfigNode model;  // the `model:` section as written (`model: lenet5` = {zoo: lenet5}), for models::build
   LossConfig loss;
   OptimizerConfig optimizer;
   SchedulerConfig scheduler;
@@ -224,19 +223,8 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
 RunConfig parse_run_config(const std::string& yaml_text, const std::string& file,
                            const std::vector<std::string>& overrides = {});
 
-// Applies one "a.b=value" override to a YAML tree (creating the key when missing);
-// ValueError naming the override when it is malformed or its path crosses a scalar.
-// "a.b=null" (or =~) deletes the key. "optimizer.name=Adam" (likewise scheduler.name,
-// loss.name) also deletes the section's keys the new one does not take. What was deleted
-// is appended to `notes`, one line each, for the caller to show.
-void apply_override(YAML::Node& root, const std::string& assignment, std::vector<std::string>* notes = nullptr);
-
-// Parses and validates a YAML tree already loaded (no overrides).
-RunConfig parse_run_config(const YAML::Node& root, const std::string& file);
-
-// The resolved config (defaults filled in) as YAML; parse_run_config() of it gives the
+// The resolved config (defaults filled in) as YAML text; parse_run_config() of it gives the
 // same config back.
-YAML::Node to_yaml(const RunConfig& cfg);
 std::string to_yaml_string(const RunConfig& cfg);
 // Writes to_yaml_string(cfg) to `path` atomically (temporary file + rename).
 void save_resolved_config(const RunConfig& cfg, const std::string& path);

@@ -1,6 +1,9 @@
+// Private to the library (not installed): the YAML toolkit of the io layer. yaml-cpp stays
+// out of the public headers; configs reach users as io::ConfigNode.
+//
 // Small helpers to read hand-written YAML configs strictly: typed values, unknown keys and
 // bad types reported as "file:line: ..." (cnnkit::ValueError), with a "did you mean" hint.
-// Used by the model builder and by the run-config parser for every section. They only
+// Used by the model builder (models) and by the run-config parser (train) for every section. They only
 // read nodes (never create keys); they know nothing about what a section means.
 //
 //   YamlContext ctx{"configs/mnist.yaml"};
@@ -29,8 +32,10 @@
 #include <vector>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/core/suggest.h"
+#include "cnnkit/io/config_node.h"
 
-namespace cnnkit::models {
+namespace cnnkit::io::yaml {
 
 // What every helper here throws: a ValueError about the config text, already prefixed with
 // "file:line: ". Catch ValueError to handle all bad input; ConfigError tells code that wraps
@@ -55,17 +60,8 @@ std::string where(const YAML::Node& node, const YamlContext& ctx);
 // "an integer 3", "a list", "a mapping", "'ten'", "nothing": how a node reads in messages.
 std::string describe(const YAML::Node& node);
 
-// The allowed word closest to `word` by edit distance, or "" when none is close enough
-// (used for "did you mean ..." hints; also useful for layer and optimizer names).
-std::string closest(std::string_view word, const std::vector<std::string_view>& candidates);
 
-// Names from other frameworks and their common misspellings map to ours for the hint:
-// "learning_rate" (or "lerning_rate") -> "lr", "num_epochs" -> "epochs", "wd" ->
-// "weight_decay". The hint only names a key that `allowed` has; "" when none fits.
-std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& allowed);
 
-// "a, b, c, ... (785 in all)": at most `max_items` words, then the count.
-std::string join_capped(const std::vector<std::string_view>& words, size_t max_items = 12);
 
 // Throws ConfigError at the second occurrence of any key repeated in one mapping, anywhere
 // in the tree ("configs/x.yaml:9: duplicate key 'epochs' (first at line 5)"): YAML parsers
@@ -145,4 +141,14 @@ std::vector<int64_t> ints(const YAML::Node& value, size_t n, const YamlContext& 
 std::vector<int64_t> get_ints(const YAML::Node& map, std::string_view key, size_t n,
                               const YamlContext& ctx, std::vector<int64_t> default_value);
 
-}  // namespace cnnkit::models
+// Parses YAML text strictly: IOError "file:line: <yaml-cpp's message>" for malformed YAML
+// (and for a tab in indentation, which yaml-cpp would misread), ConfigError for a key
+// repeated in one mapping.
+YAML::Node load(const std::string& text, const std::string& file);
+
+// The YAML node a ConfigNode holds (an undefined node for an empty ConfigNode), and a
+// ConfigNode holding `node` read from `file`.
+YAML::Node node_of(const ConfigNode& c);
+ConfigNode wrap(const YAML::Node& node, const std::string& file);
+
+}  // namespace cnnkit::io::yaml

@@ -1,6 +1,6 @@
 // The strict YAML helpers: typed values, defaults, unknown keys with hints, file:line in
 // every message.
-#include "cnnkit/models/yaml_util.h"
+#include "io/yaml.h"  // private to the library: tests see src/
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include "test_util.h"
 
 using namespace cnnkit;
-using namespace cnnkit::models;
+using namespace cnnkit::io::yaml;
 namespace {
 const YamlContext ctx{"configs/x.yaml"};
 
@@ -94,4 +94,25 @@ TEST(YamlUtil, WhereWithoutFileOrPosition) {
   built["a"] = 1;
   EXPECT_EQ(where(built["a"], ctx), "configs/x.yaml");
   EXPECT_EQ(where(n["missing"], ctx), "configs/x.yaml");
+}
+
+TEST(ConfigNode, KeepsTheYamlWithItsFileAndLines) {
+  const io::ConfigNode c = io::ConfigNode::parse("model:\n  zoo: resnet20\n  blocks: [1, 1, 1]\n", "configs/r.yaml");
+  EXPECT_TRUE(c.defined());
+  EXPECT_EQ(c.file(), "configs/r.yaml");
+  EXPECT_EQ(c.str(), "{model: {zoo: resnet20, blocks: [1, 1, 1]}}");
+  const YAML::Node blocks = node_of(c)["model"]["blocks"];
+  EXPECT_EQ(where(blocks, YamlContext{c.file()}), "configs/r.yaml:3");
+  EXPECT_FALSE(io::ConfigNode().defined());
+  EXPECT_EQ(io::ConfigNode().str(), "");
+  EXPECT_FALSE(io::ConfigNode::parse("~").defined());
+}
+
+TEST(ConfigNode, ParseErrorsNameTheFileAndLine) {
+  const std::string tab = thrown<IOError>([] { io::ConfigNode::parse("a:\n\tb: 1\n", "x.yaml"); });
+  EXPECT_NE(tab.find("x.yaml:2: malformed YAML: a tab in the indentation"), std::string::npos) << tab;
+  const std::string bad = thrown<IOError>([] { io::ConfigNode::parse("a: [1, 2\n", "x.yaml"); });
+  EXPECT_NE(bad.find("x.yaml:"), std::string::npos) << bad;
+  const std::string dup = thrown<ValueError>([] { io::ConfigNode::parse("a: 1\nb: 2\na: 3\n", "x.yaml"); });
+  EXPECT_NE(dup.find("x.yaml:3: duplicate key 'a' (first at line 1)"), std::string::npos) << dup;
 }

@@ -1,0 +1,282 @@
+// The io layer's YAML toolkit (io/yaml.h, private) and io::ConfigNode.
+#include "io/yaml.h"
+
+#include <algorithm>
+#include <climits>
+#include <string>
+#include <vector>
+
+namespace cnnkit::io {
+
+struct ConfigNode::Impl {
+  YAML::Node node;
+  std::string file;
+};
+
+struct ConfigNodeAccess {
+  static YAML::Node node(const ConfigNode& c) { return c.impl_ ? c.impl_->node : YAML::Node(); }
+  static ConfigNode make(YAML::Node node, std::string file) {
+    ConfigNode c;
+    c.impl_ = std::make_shared<const ConfigNode::Impl>(ConfigNode::Impl{std::move(node), std::move(file)});
+    return c;
+  }
+};
+
+ConfigNode ConfigNode::parse(const std::string& yaml_text, const std::string& file) {
+  return yaml::wrap(yaml::load(yaml_text, file), file);
+}
+
+bool ConfigNode::defined() const { return impl_ && impl_->node.IsDefined() && !impl_->node.IsNull(); }
+
+namespace {
+
+// Flow style all the way down (a parsed node keeps its block style when emitted).
+void set_flow(YAML::Node node) {
+  if (!node.IsMap() && !node.IsSequence()) return;
+  node.SetStyle(YAML::EmitterStyle::Flow);
+  for (auto it = node.begin(); it != node.end(); ++it) set_flow(node.IsMap() ? it->second : *it);
+}
+
+}  // namespace
+
+std::string ConfigNode::str() const {
+  if (!defined()) return "";
+  YAML::Node flow = YAML::Clone(impl_->node);
+  set_flow(flow);
+  YAML::Emitter out;
+  out << flow;
+  return out.c_str();
+}
+
+const std::string& ConfigNode::file() const {
+  static const std::string none;
+  return impl_ ? impl_->file : none;
+}
+
+}  // namespace cnnkit::io
+
+namespace cnnkit::io::yaml {
+
+YAML::Node node_of(const ConfigNode& c) {
+  return ConfigNodeAccess::node(c);
+}
+
+ConfigNode wrap(const YAML::Node& node, const std::string& file) { return ConfigNodeAccess::make(node, file); }
+
+std::string where(const YAML::Node& node, const YamlContext& ctx) {
+  std::string out = ctx.file.empty() ? std::string("<yaml>") : ctx.file;
+  // An undefined node (a missing key) has no position; Mark() would throw on it.
+  if (!node.IsDefined()) return out;
+  const YAML::Mark m = node.Mark();
+  if (m.line >= 0) {
+    out += ':';
+    out += std::to_string(m.line + 1);
+  }
+  return out;
+}
+
+void fail(const YAML::Node& node, const YamlContext& ctx, std::string_view message) {
+  throw ConfigError(where(node, ctx) + ": " + std::string(message));
+}
+
+std::string describe(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return "nothing";
+  if (node.IsScalar()) return "'" + node.Scalar() + "'";
+  YAML::Emitter out;
+  out << YAML::Flow << node;
+  std::string text = out.c_str();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return (node.IsSequence() ? "a list " : "a mapping ") + text;
+}
+
+void check_no_duplicate_keys(const YAML::Node& root, const YamlContext& ctx) {
+  if (root.IsSequence()) {
+    for (const YAML::Node& item : root) check_no_duplicate_keys(item, ctx);
+    return;
+  }
+  if (!root.IsMap()) return;
+  std::vector<std::pair<std::string, int>> seen;  // key, 1-based line
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (key.IsScalar()) {
+      const auto prev = std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == key.Scalar(); });
+      if (prev != seen.end())
+        fail(key, ctx, "duplicate key '" + key.Scalar() + "'" +
+                           (prev->second > 0 ? " (first at line " + std::to_string(prev->second) + ")" : "") +
+                           ": YAML keeps only one of them; remove one");
+      seen.emplace_back(key.Scalar(), key.Mark().line + 1);
+    }
+    check_no_duplicate_keys(it->second, ctx);
+  }
+}
+
+void check_map(const YAML::Node& node, const YamlContext& ctx, std::string_view section) {
+  if (!node.IsMap())
+    fail(node, ctx, std::string(section) + ": expected a mapping, got " + describe(node));
+}
+
+void check_keys(const YAML::Node& map, const std::vector<std::string_view>& allowed,
+                const YamlContext& ctx, std::string_view section) {
+  if (!map.IsDefined() || map.IsNull()) return;
+  check_map(map, ctx, section);
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (!key.IsScalar()) fail(key, ctx, "expected a key name in " + std::string(section) +
+                                            ", got " + describe(key));
+    const std::string& name = key.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
+    std::string msg = "unknown key '" + name + "' in " + std::string(section) + " (allowed: " +
+                      join_capped(allowed) + ")";
+    const std::string hint = did_you_mean(name, allowed);
+    if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+    fail(key, ctx, msg);
+  }
+}
+
+void check_keys(const YAML::Node& map, std::initializer_list<std::string_view> allowed,
+                const YamlContext& ctx, std::string_view section) {
+  check_keys(map, std::vector<std::string_view>(allowed), ctx, section);
+}
+
+bool has(const YAML::Node& map, std::string_view key) {
+  if (!map.IsMap()) return false;
+  const YAML::Node v = map[std::string(key)];
+  return v.IsDefined() && !v.IsNull();
+}
+
+namespace {
+
+[[noreturn]] void type_fail(const YAML::Node& v, const YamlContext& ctx, std::string_view what,
+                            std::string_view expected) {
+  fail(v, ctx, std::string(what) + ": expected " + std::string(expected) + ", got " + describe(v));
+}
+
+int64_t to_int(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
+  int64_t out = 0;
+  if (!v.IsScalar() || !YAML::convert<int64_t>::decode(v, out)) type_fail(v, ctx, what, "an integer");
+  return out;
+}
+
+double to_double(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
+  double out = 0;
+  if (!v.IsScalar() || !YAML::convert<double>::decode(v, out)) type_fail(v, ctx, what, "a number");
+  return out;
+}
+
+template <class T, class F>
+std::vector<T> to_list(const YAML::Node& v, const YamlContext& ctx, std::string_view what,
+                       std::string_view expected, F item) {
+  if (!v.IsSequence()) type_fail(v, ctx, what, expected);
+  std::vector<T> out;
+  out.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out.push_back(item(v[i], ctx, std::string(what) + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+}  // namespace
+
+template <>
+bool as<bool>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
+  bool out = false;
+  if (!v.IsScalar() || !YAML::convert<bool>::decode(v, out))
+    type_fail(v, ctx, what, "true or false");
+  return out;
+}
+template <>
+int64_t as<int64_t>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
+  return to_int(v, ctx, what);
+}
+template <>
+int as<int>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
+  const int64_t x = to_int(v, ctx, what);
+  if (x < INT32_MIN || x > INT32_MAX) type_fail(v, ctx, what, "a 32-bit integer");
+  return static_cast<int>(x);
+}
+template <>
+double as<double>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
+  return to_double(v, ctx, what);
+}
+template <>
+float as<float>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
+  return static_cast<float>(to_double(v, ctx, what));
+}
+template <>
+std::string as<std::string>(const YAML::Node& v, const YamlContext& ctx, std::string_view what) {
+  if (!v.IsScalar()) type_fail(v, ctx, what, "a string");
+  return v.Scalar();
+}
+template <>
+std::vector<int64_t> as<std::vector<int64_t>>(const YAML::Node& v, const YamlContext& ctx,
+                                              std::string_view what) {
+  return to_list<int64_t>(v, ctx, what, "a list of integers", to_int);
+}
+template <>
+std::vector<double> as<std::vector<double>>(const YAML::Node& v, const YamlContext& ctx,
+                                            std::string_view what) {
+  return to_list<double>(v, ctx, what, "a list of numbers", to_double);
+}
+template <>
+std::vector<std::string> as<std::vector<std::string>>(const YAML::Node& v, const YamlContext& ctx,
+                                                      std::string_view what) {
+  return to_list<std::string>(v, ctx, what, "a list of strings", as<std::string>);
+}
+
+std::vector<int64_t> ints(const YAML::Node& v, size_t n, const YamlContext& ctx,
+                          std::string_view what) {
+  const std::string expected = "an integer or a list of " + std::to_string(n) + " integers";
+  int64_t one = 0;
+  if (v.IsScalar() && YAML::convert<int64_t>::decode(v, one)) return std::vector<int64_t>(n, one);
+  if (!v.IsSequence() || v.size() != n) type_fail(v, ctx, what, expected);
+  std::vector<int64_t> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (!v[i].IsScalar() || !YAML::convert<int64_t>::decode(v[i], out[i]))
+      type_fail(v, ctx, what, expected);
+  }
+  return out;
+}
+
+std::vector<int64_t> get_ints(const YAML::Node& map, std::string_view key, size_t n,
+                              const YamlContext& ctx, std::vector<int64_t> default_value) {
+  if (!has(map, key)) return default_value;
+  return ints(map[std::string(key)], n, ctx, "key '" + std::string(key) + "'");
+}
+
+namespace {
+
+// The line of the first indentation holding a tab (0 when none).
+int first_tab_indent(const std::string& text) {
+  int line = 1;
+  bool at_indent = true, tab = false;
+  for (char c : text) {
+    if (c == '\n') {
+      ++line;
+      at_indent = true;
+      tab = false;
+    } else if (at_indent && (c == '\t' || c == ' ' || c == '\r')) {
+      tab |= c == '\t';
+    } else if (at_indent) {
+      if (tab && c != '#') return line;
+      at_indent = false;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+YAML::Node load(const std::string& text, const std::string& file) {
+  if (const int line = first_tab_indent(text))
+    throw IOError(file + ":" + std::to_string(line) + ": malformed YAML: a tab in the indentation (YAML indents "
+                  "with spaces only)");
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw IOError(file + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
+  }
+  check_no_duplicate_keys(root, YamlContext{file});
+  return root;
+}
+
+}  // namespace cnnkit::io::yaml
