@@ -2,6 +2,8 @@
 #include "io/yaml.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <climits>
 #include <string>
 #include <vector>
@@ -277,6 +279,37 @@ YAML::Node load(const std::string& text, const std::string& file) {
   }
   check_no_duplicate_keys(root, YamlContext{file});
   return root;
+}
+
+std::string one_of_value(const YAML::Node& node, const YamlContext& ctx, const std::vector<std::string_view>& names,
+                         std::string_view what) {
+  const std::string value = as<std::string>(node, ctx, "key '" + std::string(what) + "'");
+  if (std::find(names.begin(), names.end(), value) != names.end()) return value;
+  std::string msg = "unknown " + std::string(what) + " '" + value + "' (one of:";
+  for (size_t i = 0; i < names.size(); ++i) msg += (i ? ", " : " ") + std::string(names[i]);
+  msg += ")";
+  const std::string hint = closest(value, names);
+  if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
+  fail(node, ctx, msg);
+}
+
+std::string one_of(const YAML::Node& map, std::string_view key, const YamlContext& ctx,
+                   const std::vector<std::string_view>& names, std::string_view what, std::string default_value) {
+  if (!has(map, key)) return default_value;
+  const YAML::Node node = map[std::string(key)];
+  if (key != what) as<std::string>(node, ctx, "key '" + std::string(key) + "'");  // names the key on a type error
+  return one_of_value(node, ctx, names, what);
+}
+
+YAML::Node num(double x) {
+  if (std::isnan(x)) return YAML::Node(".nan");
+  if (std::isinf(x)) return YAML::Node(x > 0 ? ".inf" : "-.inf");
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, x);
+  std::string text(buf, r.ptr);
+  // Keep it a float for readers that care (1 -> 1.0), unless it has an exponent.
+  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
+  return YAML::Node(text);
 }
 
 }  // namespace cnnkit::io::yaml

@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "cnnkit/core/error.h"
@@ -140,6 +141,27 @@ std::vector<int64_t> ints(const YAML::Node& value, size_t n, const YamlContext& 
 // Same, read from map[key], with `default_value` when missing or null.
 std::vector<int64_t> get_ints(const YAML::Node& map, std::string_view key, size_t n,
                               const YamlContext& ctx, std::vector<int64_t> default_value);
+
+// A name from a fixed list: map[key] (default_value when missing), or the node itself.
+// Unknown -> "file:line: unknown <what> 'x' (one of: a, b, c); did you mean 'b'?"
+std::string one_of(const YAML::Node& map, std::string_view key, const YamlContext& ctx,
+                   const std::vector<std::string_view>& names, std::string_view what, std::string default_value);
+std::string one_of_value(const YAML::Node& node, const YamlContext& ctx, const std::vector<std::string_view>& names,
+                         std::string_view what);
+
+// Writing: the shortest text that reads back as the same double (0.03, not
+// 0.029999999999999999; 1 as 1.0), and a list in flow style ([1, 2]).
+YAML::Node num(double x);
+template <class T>
+YAML::Node flow_list(const std::vector<T>& v) {
+  YAML::Node n(YAML::NodeType::Sequence);
+  for (const T& x : v) {
+    if constexpr (std::is_floating_point_v<T>) n.push_back(num(x));
+    else n.push_back(x);
+  }
+  n.SetStyle(YAML::EmitterStyle::Flow);
+  return n;
+}
 
 // Parses YAML text strictly: IOError "file:line: <yaml-cpp's message>" for malformed YAML
 // (and for a tab in indentation, which yaml-cpp would misread), ConfigError for a key

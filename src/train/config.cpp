@@ -26,6 +26,7 @@
 #include "cnnkit/data/datasets/npy.h"
 #include "cnnkit/io/file.h"
 #include "io/yaml.h"
+#include "train/families.h"
 #include "cnnkit/models/builder.h"
 #include "cnnkit/nn/modules/loss.h"
 #include "cnnkit/optim/optim.h"
@@ -49,6 +50,9 @@ using yaml::fail;
 using yaml::get;
 using yaml::has;
 using yaml::YamlContext;
+using yaml::num;
+using yaml::one_of;
+using yaml::flow_list;
 
 // Private to this file: the YAML side of parse_run_config, to_yaml_string and --set.
 // Applies one "a.b=value" override to a YAML tree (creating the key when missing);
@@ -64,20 +68,6 @@ namespace {
 
 const std::vector<std::string_view> kDatasets = {"fashion-mnist", "mnist", "cifar10", "cifar100",
                                                  "image-folder", "npy", "csv"};
-const std::vector<std::string_view> kLosses = {
-    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss",
-    "BCELoss", "BCEWithLogitsLoss", "MultiLabelSoftMarginLoss"};
-const std::vector<std::string_view> kOptimizers = {"SGD", "Adam", "AdamW", "Adagrad", "RMSprop"};
-const std::vector<std::string_view> kSchedulers = {
-    "none", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts", "ReduceLROnPlateau", "LinearLR", "OneCycleLR"};
-
-// What early stopping and ReduceLROnPlateau can watch: the loss, or a metric of the task.
-const std::vector<std::string_view> kMonitors = {
-    "val_loss",      "val_accuracy", "val_macro_f1", "val_micro_f1", "val_subset_accuracy", "val_mse",
-    "val_mae",       "val_r2",       "train_loss",   "train_accuracy", "train_macro_f1", "train_micro_f1",
-    "train_subset_accuracy", "train_mse", "train_mae", "train_r2"};
-
 // A monitor the task logs: "val_accuracy" means nothing to a regression run.
 bool monitor_fits(std::string_view monitor, Task task) {
   const std::string_view metric = monitor.substr(monitor.find('_') + 1);
@@ -90,56 +80,7 @@ bool monitor_fits(std::string_view monitor, Task task) {
   return false;
 }
 
-// The keys a loss, optimizer or scheduler of that name takes (PyTorch's argument names).
-std::vector<std::string_view> section_keys(std::string_view section, const std::string& name) {
-  std::vector<std::string_view> keys = {"name"};
-  if (section == "loss") {
-    keys.push_back("reduction");
-    if (name == "CrossEntropyLoss") keys.insert(keys.end(), {"weight", "ignore_index", "label_smoothing"});
-    if (name == "NLLLoss") keys.insert(keys.end(), {"weight", "ignore_index"});
-    if (name == "SmoothL1Loss") keys.push_back("beta");
-    if (name == "HuberLoss") keys.push_back("delta");
-    if (name == "BCELoss" || name == "MultiLabelSoftMarginLoss") keys.push_back("weight");
-    if (name == "BCEWithLogitsLoss") keys.insert(keys.end(), {"weight", "pos_weight"});
-  } else if (section == "optimizer") {
-    keys.insert(keys.end(), {"lr", "weight_decay"});
-    if (name == "SGD") keys.insert(keys.end(), {"momentum", "dampening", "nesterov"});
-    if (name == "Adam" || name == "AdamW") keys.insert(keys.end(), {"betas", "eps", "amsgrad"});
-    if (name == "Adagrad") keys.insert(keys.end(), {"lr_decay", "initial_accumulator_value", "eps"});
-    if (name == "RMSprop") keys.insert(keys.end(), {"alpha", "eps", "momentum", "centered"});
-  } else if (section == "scheduler") {
-    keys.push_back("warmup");
-    if (name == "StepLR") keys.insert(keys.end(), {"step_size", "gamma"});
-    if (name == "MultiStepLR") keys.insert(keys.end(), {"milestones", "gamma"});
-    if (name == "ExponentialLR") keys.push_back("gamma");
-    if (name == "CosineAnnealingLR") keys.insert(keys.end(), {"T_max", "eta_min"});
-    if (name == "CosineAnnealingWarmRestarts") keys.insert(keys.end(), {"T_0", "T_mult", "eta_min"});
-    if (name == "ReduceLROnPlateau")
-      keys.insert(keys.end(), {"mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr",
-                               "eps", "monitor"});
-    if (name == "LinearLR") keys.insert(keys.end(), {"start_factor", "end_factor", "total_iters"});
-    if (name == "OneCycleLR")
-      keys.insert(keys.end(), {"max_lr", "pct_start", "anneal_strategy", "div_factor", "final_div_factor",
-                               "three_phase"});
-  }
-  return keys;
-}
 
-// A name from a fixed list; unknown -> "file:line: unknown <what> 'x' (one of: ...); did you mean 'y'?"
-std::string one_of(const YAML::Node& map, std::string_view key, const YamlContext& ctx,
-                   const std::vector<std::string_view>& names, std::string_view what,
-                   std::string default_value) {
-  if (!has(map, key)) return default_value;
-  const YAML::Node node = map[std::string(key)];
-  const std::string value = as<std::string>(node, ctx, "key '" + std::string(key) + "'");
-  if (std::find(names.begin(), names.end(), value) != names.end()) return value;
-  std::string msg = "unknown " + std::string(what) + " '" + value + "' (one of:";
-  for (size_t i = 0; i < names.size(); ++i) msg += (i ? ", " : " ") + std::string(names[i]);
-  msg += ")";
-  const std::string hint = closest(value, names);
-  if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-  fail(node, ctx, msg);
-}
 
 // map[key] for reading: a null node when `map` is not a mapping or lacks the key (yaml-cpp's
 // operator[] on a missing key yields a node that throws when indexed further).
@@ -321,117 +262,8 @@ void parse_data(const YAML::Node& n, const YamlContext& ctx, DataConfig& d) {
                                        "data.transforms.eval");
 }
 
-void parse_loss(const YAML::Node& n, const YamlContext& ctx, LossConfig& l) {
-  if (n.IsDefined() && n.IsScalar()) {  // loss: CrossEntropyLoss
-    YAML::Node map;
-    map["name"] = n;
-    return parse_loss(map, ctx, l);
-  }
-  yaml::check_map(n.IsDefined() && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), ctx, "loss");
-  l.name = one_of(n, "name", ctx, kLosses, "loss", l.name);
-  check_keys(n, section_keys("loss", l.name), ctx, "loss " + l.name);
-  l.reduction = one_of(n, "reduction", ctx, {"mean", "sum", "none"}, "reduction", "mean");
-  l.label_smoothing = get<double>(n, "label_smoothing", ctx, 0.0);
-  check_value(l.label_smoothing >= 0 && l.label_smoothing <= 1, n, "label_smoothing", ctx,
-              "in [0, 1]");
-  l.ignore_index = get<int64_t>(n, "ignore_index", ctx, -100);
-  l.weight = get<std::vector<double>>(n, "weight", ctx, {});
-  l.pos_weight = get<std::vector<double>>(n, "pos_weight", ctx, {});
-  l.beta = non_negative(n, "beta", ctx, 1.0);
-  l.delta = positive(n, "delta", ctx, 1.0);
-}
 
-void parse_optimizer(const YAML::Node& n, const YamlContext& ctx, OptimizerConfig& o) {
-  yaml::check_map(n.IsDefined() && !n.IsNull() ? n : YAML::Node(YAML::NodeType::Map), ctx,
-                    "optimizer");
-  o.name = one_of(n, "name", ctx, kOptimizers, "optimizer", o.name);
-  double lr = 1e-3, wd = 0.0, eps = 1e-8;
-  if (o.name == "SGD") {
-    lr = 0.01;
-  } else if (o.name == "AdamW") {
-    wd = 1e-2;
-  } else if (o.name == "Adagrad") {
-    lr = 1e-2;
-    eps = 1e-10;
-  } else if (o.name == "RMSprop") {
-    lr = 1e-2;
-  }
-  check_keys(n, section_keys("optimizer", o.name), ctx, "optimizer " + o.name);
-  o.lr = positive(n, "lr", ctx, lr);
-  o.weight_decay = non_negative(n, "weight_decay", ctx, wd);
-  o.momentum = non_negative(n, "momentum", ctx, 0.0);
-  o.dampening = get<double>(n, "dampening", ctx, 0.0);
-  o.nesterov = get<bool>(n, "nesterov", ctx, false);
-  if (o.nesterov)
-    check_value(o.momentum > 0 && o.dampening == 0, n, "nesterov", ctx,
-                "used with momentum > 0 and dampening 0 (as PyTorch)");
-  o.betas = get<std::vector<double>>(n, "betas", ctx, {0.9, 0.999});
-  check_value(o.betas.size() == 2 && o.betas[0] >= 0 && o.betas[0] < 1 && o.betas[1] >= 0 &&
-                  o.betas[1] < 1,
-              n, "betas", ctx, "two numbers in [0, 1)");
-  o.eps = non_negative(n, "eps", ctx, eps);
-  o.amsgrad = get<bool>(n, "amsgrad", ctx, false);
-  o.lr_decay = non_negative(n, "lr_decay", ctx, 0.0);
-  o.initial_accumulator_value = non_negative(n, "initial_accumulator_value", ctx, 0.0);
-  o.alpha = non_negative(n, "alpha", ctx, 0.99);
-  o.centered = get<bool>(n, "centered", ctx, false);
-}
 
-void parse_scheduler(const YAML::Node& n, const YamlContext& ctx, SchedulerConfig& s) {
-  s = SchedulerConfig{};
-  if (!n.IsDefined() || n.IsNull()) return;
-  if (n.IsScalar()) {  // scheduler: CosineAnnealingLR
-    YAML::Node map;
-    map["name"] = n;
-    return parse_scheduler(map, ctx, s);
-  }
-  yaml::check_map(n, ctx, "scheduler");
-  s.name = one_of(n, "name", ctx, kSchedulers, "scheduler", "none");
-  check_keys(n, section_keys("scheduler", s.name), ctx, "scheduler " + s.name);
-  s.step_size = positive_int(n, "step_size", ctx, s.step_size);
-  s.gamma = positive(n, "gamma", ctx, s.name == "ExponentialLR" ? 0.95 : 0.1);
-  if (s.name == "ExponentialLR" && !has(n, "gamma"))
-    fail(n, ctx, "missing required key 'gamma' in scheduler ExponentialLR");
-  s.milestones = get<std::vector<int64_t>>(n, "milestones", ctx, {});
-  if (s.name == "MultiStepLR") {
-    if (!has(n, "milestones")) fail(n, ctx, "missing required key 'milestones' in scheduler MultiStepLR");
-    check_value(std::is_sorted(s.milestones.begin(), s.milestones.end()), n, "milestones", ctx,
-                "increasing epochs");
-  }
-  s.T_max = non_negative_int(n, "T_max", ctx, 0);
-  s.eta_min = non_negative(n, "eta_min", ctx, 0.0);
-  s.T_0 = positive_int(n, "T_0", ctx, s.T_0);
-  s.T_mult = positive_int(n, "T_mult", ctx, 1);
-  s.mode = one_of(n, "mode", ctx, {"min", "max"}, "mode", "min");
-  s.factor = positive(n, "factor", ctx, 0.1);
-  check_value(s.factor < 1, n, "factor", ctx, "< 1");
-  s.patience = non_negative_int(n, "patience", ctx, 10);
-  s.threshold = non_negative(n, "threshold", ctx, 1e-4);
-  s.threshold_mode = one_of(n, "threshold_mode", ctx, {"rel", "abs"}, "threshold_mode", "rel");
-  s.cooldown = non_negative_int(n, "cooldown", ctx, 0);
-  s.min_lr = non_negative(n, "min_lr", ctx, 0.0);
-  s.monitor = one_of(n, "monitor", ctx, kMonitors, "monitor", "val_loss");
-  s.start_factor = positive(n, "start_factor", ctx, 1.0 / 3.0);
-  check_value(s.start_factor <= 1, n, "start_factor", ctx, "in (0, 1]");
-  s.end_factor = positive(n, "end_factor", ctx, 1.0);
-  s.total_iters = positive_int(n, "total_iters", ctx, 5);
-  s.max_lr = non_negative(n, "max_lr", ctx, 0.0);
-  s.pct_start = positive(n, "pct_start", ctx, 0.3);
-  check_value(s.pct_start < 1, n, "pct_start", ctx, "in (0, 1)");
-  s.anneal_strategy = one_of(n, "anneal_strategy", ctx, {"cos", "linear"}, "anneal_strategy", "cos");
-  s.div_factor = positive(n, "div_factor", ctx, 25.0);
-  s.final_div_factor = positive(n, "final_div_factor", ctx, 1e4);
-  s.three_phase = get<bool>(n, "three_phase", ctx, false);
-
-  const YAML::Node w = sub(n, "warmup");
-  check_keys(w, {"epochs", "start_factor"}, ctx, "scheduler.warmup");
-  s.warmup_epochs = non_negative_int(w, "epochs", ctx, 0);
-  s.warmup_start_factor = positive(w, "start_factor", ctx, 0.1);
-  check_value(s.warmup_start_factor <= 1, w, "start_factor", ctx, "in (0, 1]");
-  if (s.warmup_epochs > 0 && (s.name == "ReduceLROnPlateau" || s.name == "OneCycleLR"))
-    fail(w, ctx, "scheduler.warmup: not available with " + s.name +
-                     " (SequentialLR chains epoch schedulers only; OneCycleLR has its own warm-up)");
-}
 
 void parse_regularization(const YAML::Node& n, const YamlContext& ctx, RegularizationConfig& r) {
   check_keys(n, {"l1", "l2", "params"}, ctx, "regularization");
@@ -450,7 +282,7 @@ void parse_early_stopping(const YAML::Node& n, const YamlContext& ctx, EarlyStop
   check_keys(n, {"enabled", "monitor", "patience", "min_delta", "mode", "restore_best_weights"},
              ctx, "early_stopping");
   e.enabled = get<bool>(n, "enabled", ctx, true);
-  e.monitor = one_of(n, "monitor", ctx, kMonitors, "monitor", "val_loss");
+  e.monitor = one_of(n, "monitor", ctx, families::monitor_names(), "monitor", "val_loss");
   e.patience = non_negative_int(n, "patience", ctx, 5);
   e.min_delta = non_negative(n, "min_delta", ctx, 0.0);
   e.mode = one_of(n, "mode", ctx, {"min", "max", "auto"}, "mode", "auto");
@@ -552,7 +384,7 @@ void apply_override(YAML::Node& root, const std::string& assignment, std::vector
   // take go, and the note says which (SGD's momentum means nothing to Adam).
   if (keys.size() == 2 && last == "name" && parent.IsMap() && value.IsScalar() &&
       (keys[0] == "optimizer" || keys[0] == "scheduler" || keys[0] == "loss")) {
-    const auto allowed = section_keys(keys[0], value.Scalar());
+    const auto allowed = families::section_keys(keys[0], value.Scalar());
     std::vector<std::string> dropped;
     for (auto it = parent.begin(); it != parent.end(); ++it)
       if (std::find(allowed.begin(), allowed.end(), it->first.Scalar()) == allowed.end())
@@ -601,9 +433,9 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   }
   yaml::check_map(model, ctx, "model");
   cfg.model = yaml::wrap(model, ctx.file);
-  parse_loss(sub(root, "loss"), ctx, cfg.loss);
-  parse_optimizer(sub(root, "optimizer"), ctx, cfg.optimizer);
-  parse_scheduler(sub(root, "scheduler"), ctx, cfg.scheduler);
+  families::parse_loss(sub(root, "loss"), ctx, cfg.loss);
+  families::parse_optimizer(sub(root, "optimizer"), ctx, cfg.optimizer);
+  families::parse_scheduler(sub(root, "scheduler"), ctx, cfg.scheduler);
   parse_regularization(sub(root, "regularization"), ctx, cfg.regularization);
   parse_early_stopping(sub(root, "early_stopping"), ctx, cfg.early_stopping);
   cfg.epochs = positive_int(root, "epochs", ctx, 10);
@@ -697,28 +529,7 @@ std::string fmt_double(double x) {
   return std::string(buf, r.ptr);
 }
 
-// The shortest text that reads back as the same double (0.03, not 0.029999999999999999).
-YAML::Node num(double x) {
-  if (std::isnan(x)) return YAML::Node(".nan");
-  if (std::isinf(x)) return YAML::Node(x > 0 ? ".inf" : "-.inf");
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, x);
-  std::string text(buf, r.ptr);
-  // Keep it a float for readers that care (1 -> 1.0), unless it has an exponent.
-  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";
-  return YAML::Node(text);
-}
 
-template <class T>
-YAML::Node flow_list(const std::vector<T>& v) {
-  YAML::Node n(YAML::NodeType::Sequence);
-  for (const T& x : v) {
-    if constexpr (std::is_floating_point_v<T>) n.push_back(num(x));
-    else n.push_back(x);
-  }
-  n.SetStyle(YAML::EmitterStyle::Flow);
-  return n;
-}
 
 }  // namespace
 
@@ -766,88 +577,9 @@ YAML::Node to_yaml(const RunConfig& cfg) {
 
   root["model"] = YAML::Clone(yaml::node_of(cfg.model));
 
-  const LossConfig& l = cfg.loss;
-  YAML::Node loss(YAML::NodeType::Map);
-  loss["name"] = l.name;
-  loss["reduction"] = l.reduction;
-  if (l.name == "CrossEntropyLoss") loss["label_smoothing"] = num(l.label_smoothing);
-  if (l.name == "CrossEntropyLoss" || l.name == "NLLLoss") loss["ignore_index"] = l.ignore_index;
-  if (!l.weight.empty()) loss["weight"] = flow_list(l.weight);
-  if (!l.pos_weight.empty()) loss["pos_weight"] = flow_list(l.pos_weight);
-  if (l.name == "SmoothL1Loss") loss["beta"] = num(l.beta);
-  if (l.name == "HuberLoss") loss["delta"] = num(l.delta);
-  root["loss"] = loss;
-
-  const OptimizerConfig& o = cfg.optimizer;
-  YAML::Node opt(YAML::NodeType::Map);
-  opt["name"] = o.name;
-  opt["lr"] = num(o.lr);
-  if (o.name == "SGD") {
-    opt["momentum"] = num(o.momentum);
-    opt["dampening"] = num(o.dampening);
-    opt["nesterov"] = o.nesterov;
-  } else if (o.name == "Adam" || o.name == "AdamW") {
-    opt["betas"] = flow_list(o.betas);
-    opt["eps"] = num(o.eps);
-    opt["amsgrad"] = o.amsgrad;
-  } else if (o.name == "Adagrad") {
-    opt["lr_decay"] = num(o.lr_decay);
-    opt["initial_accumulator_value"] = num(o.initial_accumulator_value);
-    opt["eps"] = num(o.eps);
-  } else if (o.name == "RMSprop") {
-    opt["alpha"] = num(o.alpha);
-    opt["eps"] = num(o.eps);
-    opt["momentum"] = num(o.momentum);
-    opt["centered"] = o.centered;
-  }
-  opt["weight_decay"] = num(o.weight_decay);
-  root["optimizer"] = opt;
-
-  const SchedulerConfig& s = cfg.scheduler;
-  YAML::Node sch(YAML::NodeType::Map);
-  sch["name"] = s.name;
-  if (s.name == "StepLR") {
-    sch["step_size"] = s.step_size;
-    sch["gamma"] = num(s.gamma);
-  } else if (s.name == "MultiStepLR") {
-    sch["milestones"] = flow_list(s.milestones);
-    sch["gamma"] = num(s.gamma);
-  } else if (s.name == "ExponentialLR") {
-    sch["gamma"] = num(s.gamma);
-  } else if (s.name == "CosineAnnealingLR") {
-    // What the run uses: T_max unset (0) means the epochs after the warm-up.
-    sch["T_max"] = s.T_max > 0 ? s.T_max : std::max<int64_t>(1, cfg.epochs - s.warmup_epochs);
-    sch["eta_min"] = num(s.eta_min);
-  } else if (s.name == "CosineAnnealingWarmRestarts") {
-    sch["T_0"] = s.T_0;
-    sch["T_mult"] = s.T_mult;
-    sch["eta_min"] = num(s.eta_min);
-  } else if (s.name == "ReduceLROnPlateau") {
-    sch["monitor"] = s.monitor;
-    sch["mode"] = s.mode;
-    sch["factor"] = num(s.factor);
-    sch["patience"] = s.patience;
-    sch["threshold"] = num(s.threshold);
-    sch["threshold_mode"] = s.threshold_mode;
-    sch["cooldown"] = s.cooldown;
-    sch["min_lr"] = num(s.min_lr);
-  } else if (s.name == "LinearLR") {
-    sch["start_factor"] = num(s.start_factor);
-    sch["end_factor"] = num(s.end_factor);
-    sch["total_iters"] = s.total_iters;
-  } else if (s.name == "OneCycleLR") {
-    sch["max_lr"] = num(s.max_lr);
-    sch["pct_start"] = num(s.pct_start);
-    sch["anneal_strategy"] = s.anneal_strategy;
-    sch["div_factor"] = num(s.div_factor);
-    sch["final_div_factor"] = num(s.final_div_factor);
-    sch["three_phase"] = s.three_phase;
-  }
-  if (s.warmup_epochs > 0) {
-    sch["warmup"]["epochs"] = s.warmup_epochs;
-    sch["warmup"]["start_factor"] = num(s.warmup_start_factor);
-  }
-  root["scheduler"] = sch;
+  root["loss"] = families::loss_yaml(cfg.loss);
+  root["optimizer"] = families::optimizer_yaml(cfg.optimizer);
+  root["scheduler"] = families::scheduler_yaml(cfg.scheduler, cfg.epochs);
 
   root["regularization"]["l1"] = num(cfg.regularization.l1);
   root["regularization"]["l2"] = num(cfg.regularization.l2);
@@ -1029,150 +761,9 @@ T::Compose build_pipeline(const RunConfig& cfg, bool train) {
   return T::Compose(std::move(list));
 }
 
-LossFn build_loss(const RunConfig& cfg) {
-  const LossConfig& l = cfg.loss;
-  auto vec = [](const std::vector<double>& v) {
-    Tensor t = empty({static_cast<int64_t>(v.size())});
-    float* p = t.data_ptr<float>();
-    for (size_t i = 0; i < v.size(); ++i) p[i] = static_cast<float>(v[i]);
-    return t;
-  };
-  // The module variant of the reduction, as LibTorch's options take it.
-  auto with_reduction = [&](auto options) {
-    if (l.reduction == "sum") options.reduction(kSum);
-    else if (l.reduction == "none") options.reduction(kNone);
-    else options.reduction(kMean);
-    return options;
-  };
-  auto wrap = [](auto module) -> LossFn {
-    return [module](const Tensor& out, const Tensor& target) mutable { return module(out, target); };
-  };
-  // One regression target per example: (N) targets against a Linear(..., 1)'s (N, 1)
-  // output. PyTorch would broadcast them to (N, N) with a warning; this compares them
-  // element by element instead.
-  auto wrap_regression = [](auto module) -> LossFn {
-    return [module](const Tensor& out, const Tensor& target) mutable {
-      if (out.dim() == 2 && out.size(1) == 1 && target.dim() == 1 && target.size(0) == out.size(0))
-        return module(out, target.unsqueeze(1));
-      return module(out, target);
-    };
-  };
-  if (l.name == "CrossEntropyLoss") {
-    auto o = with_reduction(nn::CrossEntropyLossOptions()).ignore_index(l.ignore_index).label_smoothing(l.label_smoothing);
-    if (!l.weight.empty()) o.weight(vec(l.weight));
-    return wrap(nn::CrossEntropyLoss(o));
-  }
-  if (l.name == "NLLLoss") {
-    auto o = with_reduction(nn::NLLLossOptions()).ignore_index(l.ignore_index);
-    if (!l.weight.empty()) o.weight(vec(l.weight));
-    return wrap(nn::NLLLoss(o));
-  }
-  if (l.name == "MSELoss") return wrap_regression(nn::MSELoss(with_reduction(nn::MSELossOptions())));
-  if (l.name == "L1Loss") return wrap_regression(nn::L1Loss(with_reduction(nn::L1LossOptions())));
-  if (l.name == "SmoothL1Loss")
-    return wrap_regression(nn::SmoothL1Loss(with_reduction(nn::SmoothL1LossOptions()).beta(l.beta)));
-  if (l.name == "HuberLoss")
-    return wrap_regression(nn::HuberLoss(with_reduction(nn::HuberLossOptions()).delta(l.delta)));
-  if (l.name == "BCELoss") {
-    auto o = with_reduction(nn::BCELossOptions());
-    if (!l.weight.empty()) o.weight(vec(l.weight));
-    return wrap(nn::BCELoss(o));
-  }
-  if (l.name == "BCEWithLogitsLoss") {
-    auto o = with_reduction(nn::BCEWithLogitsLossOptions());
-    if (!l.weight.empty()) o.weight(vec(l.weight));
-    if (!l.pos_weight.empty()) o.pos_weight(vec(l.pos_weight));
-    return wrap(nn::BCEWithLogitsLoss(o));
-  }
-  if (l.name == "MultiLabelSoftMarginLoss") {
-    auto o = with_reduction(nn::MultiLabelSoftMarginLossOptions());
-    if (!l.weight.empty()) o.weight(vec(l.weight));
-    return wrap(nn::MultiLabelSoftMarginLoss(o));
-  }
-  throw ValueError(cfg.source + ": unknown loss '" + l.name + "'");
-}
 
-std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& cfg, const std::vector<Tensor>& params) {
-  const OptimizerConfig& o = cfg.optimizer;
-  if (o.name == "SGD")
-    return std::make_unique<optim::SGD>(params, optim::SGDOptions(o.lr).momentum(o.momentum).dampening(o.dampening)
-                                                    .weight_decay(o.weight_decay).nesterov(o.nesterov));
-  if (o.name == "Adam")
-    return std::make_unique<optim::Adam>(params, optim::AdamOptions(o.lr).betas(std::make_tuple(o.betas[0], o.betas[1]))
-                                                     .eps(o.eps).weight_decay(o.weight_decay).amsgrad(o.amsgrad));
-  if (o.name == "AdamW")
-    return std::make_unique<optim::AdamW>(params, optim::AdamWOptions(o.lr).betas(std::make_tuple(o.betas[0], o.betas[1]))
-                                                      .eps(o.eps).weight_decay(o.weight_decay).amsgrad(o.amsgrad));
-  if (o.name == "Adagrad")
-    return std::make_unique<optim::Adagrad>(params, optim::AdagradOptions(o.lr).lr_decay(o.lr_decay)
-                                                        .weight_decay(o.weight_decay)
-                                                        .initial_accumulator_value(o.initial_accumulator_value)
-                                                        .eps(o.eps));
-  if (o.name == "RMSprop")
-    return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions(o.lr).alpha(o.alpha).eps(o.eps)
-                                                        .weight_decay(o.weight_decay).momentum(o.momentum)
-                                                        .centered(o.centered));
-  throw ValueError(cfg.source + ": unknown optimizer '" + o.name + "'");
-}
 
-std::shared_ptr<optim::LRScheduler> build_scheduler(const RunConfig& cfg, optim::Optimizer& opt,
-                                                    int64_t steps_per_epoch) {
-  const SchedulerConfig& s = cfg.scheduler;
-  const int64_t warm = s.warmup_epochs;
-  // OneCycleLR warms up itself (pct_start); a second ramp before it would be a silent no-op
-  // or a double warm-up, so say so. (The config parser rejects it too; this guards configs
-  // built in code.)
-  CNNKIT_CHECK(warm == 0 || s.name != "OneCycleLR", cfg.source,
-               ": scheduler.warmup cannot be combined with OneCycleLR, which has its own warm-up (pct_start)");
-  if (warm > 0)
-    CNNKIT_CHECK(steps_per_epoch > 0, cfg.source, ": scheduler.warmup ramps per step and needs the number of ",
-                 "batches per epoch, got ", steps_per_epoch);
-  const int64_t main_epochs = std::max<int64_t>(1, cfg.epochs - warm);
-  // The schedule proper, in epochs, as PyTorch code writes it; it starts after the warm-up
-  // (CosineAnnealingLR's default T_max is the epochs left then).
-  std::shared_ptr<optim::LRScheduler> main;
-  if (s.name == "none" || s.name == "ReduceLROnPlateau") {
-    // No epoch schedule: ReduceLROnPlateau is build_plateau_scheduler's.
-  } else if (s.name == "StepLR") {
-    main = std::make_shared<optim::StepLR>(opt, s.step_size, s.gamma);
-  } else if (s.name == "MultiStepLR") {
-    main = std::make_shared<optim::MultiStepLR>(opt, s.milestones, s.gamma);
-  } else if (s.name == "ExponentialLR") {
-    main = std::make_shared<optim::ExponentialLR>(opt, s.gamma);
-  } else if (s.name == "CosineAnnealingLR") {
-    main = std::make_shared<optim::CosineAnnealingLR>(opt, s.T_max > 0 ? s.T_max : main_epochs, s.eta_min);
-  } else if (s.name == "CosineAnnealingWarmRestarts") {
-    main = std::make_shared<optim::CosineAnnealingWarmRestarts>(opt, s.T_0, s.T_mult, s.eta_min);
-  } else if (s.name == "LinearLR") {
-    main = std::make_shared<optim::LinearLR>(opt, s.start_factor, s.end_factor, s.total_iters);
-  } else if (s.name == "OneCycleLR") {
-    CNNKIT_CHECK(steps_per_epoch > 0, "OneCycleLR needs the number of batches per epoch, got ", steps_per_epoch);
-    const bool momentum = cfg.optimizer.name != "Adagrad" &&
-                          !(cfg.optimizer.name == "SGD" && cfg.optimizer.momentum == 0) &&
-                          !(cfg.optimizer.name == "RMSprop" && cfg.optimizer.momentum == 0);
-    return std::make_shared<optim::OneCycleLR>(opt, s.max_lr > 0 ? s.max_lr : cfg.optimizer.lr,
-                                               cfg.epochs * steps_per_epoch, s.pct_start, s.anneal_strategy,
-                                               s.div_factor, s.final_div_factor, s.three_phase, momentum);
-  } else {
-    throw ValueError(cfg.source + ": unknown scheduler '" + s.name + "'");
-  }
-  if (warm == 0) return main;  // stepped per epoch (nullptr for none / ReduceLROnPlateau)
-  // The warm-up ramps per optimisation step from start_factor * lr to lr over `warm`
-  // epochs; the schedule then runs on epoch boundaries. At every epoch boundary the lr is
-  // PyTorch's SequentialLR([LinearLR(start_factor, total_iters=warm), main], [warm]) stepped
-  // per epoch. Stepped per batch (SchedulerConfig::per_batch()).
-  return std::make_shared<optim::LinearWarmupLR>(opt, main, s.warmup_start_factor, warm, steps_per_epoch);
-}
 
-std::shared_ptr<optim::ReduceLROnPlateauScheduler> build_plateau_scheduler(const RunConfig& cfg,
-                                                                           optim::Optimizer& opt) {
-  const SchedulerConfig& s = cfg.scheduler;
-  if (s.name != "ReduceLROnPlateau") return nullptr;
-  using P = optim::ReduceLROnPlateauScheduler;
-  return std::make_shared<P>(opt, s.mode == "max" ? P::max : P::min, static_cast<float>(s.factor),
-                             static_cast<int>(s.patience), s.threshold, s.threshold_mode == "abs" ? P::abs : P::rel,
-                             static_cast<int>(s.cooldown), std::vector<float>{static_cast<float>(s.min_lr)});
-}
 
 }  // namespace cnnkit::train
 
@@ -1449,8 +1040,9 @@ Tensor preprocess_image(const RunConfig& cfg, const Tensor& image) {
 
 namespace cnnkit::train {
 
-Task task_of(const RunConfig& cfg) {
-  const std::string& l = cfg.loss.name;
+Task task_of(const RunConfig& cfg) { return task_of_loss(cfg.loss.name); }
+
+Task task_of_loss(const std::string& l) {
   if (l == "CrossEntropyLoss" || l == "NLLLoss") return Task::kClassification;
   if (l == "BCELoss" || l == "BCEWithLogitsLoss" || l == "MultiLabelSoftMarginLoss") return Task::kMultiLabel;
   return Task::kRegression;  // MSELoss, L1Loss, SmoothL1Loss, HuberLoss
@@ -1492,14 +1084,6 @@ std::map<std::string, std::string> flatten_config(const RunConfig& cfg) {
   return out;
 }
 
-std::string describe_optimizer(const RunConfig& cfg) {
-  const auto& o = cfg.optimizer;
-  std::string s = o.name + " lr " + fmt_double(o.lr);
-  if (o.momentum) s += " momentum " + fmt_double(o.momentum);
-  if (o.nesterov) s += " nesterov";
-  if (o.weight_decay) s += " weight_decay " + fmt_double(o.weight_decay);
-  return s;
-}
 
 std::string describe_scheduler(const RunConfig& cfg) {
   std::string s = cfg.scheduler.name;

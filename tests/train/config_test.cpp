@@ -49,11 +49,13 @@ TEST(RunConfig, DefaultsFilledIn) {
   EXPECT_EQ(cfg.data.normalize, "auto");
   EXPECT_EQ(cfg.loss.name, "CrossEntropyLoss");
   EXPECT_EQ(cfg.optimizer.name, "SGD");
-  EXPECT_DOUBLE_EQ(cfg.optimizer.lr, 0.03);
-  EXPECT_DOUBLE_EQ(cfg.optimizer.weight_decay, 5e-4);
-  EXPECT_FALSE(cfg.optimizer.nesterov);
+  const auto& sgd = std::get<optim::SGDOptions>(cfg.optimizer.options);
+  EXPECT_DOUBLE_EQ(sgd.lr(), 0.03);
+  EXPECT_DOUBLE_EQ(sgd.weight_decay(), 5e-4);
+  EXPECT_FALSE(sgd.nesterov());
   EXPECT_EQ(cfg.scheduler.name, "CosineAnnealingLR");
-  EXPECT_EQ(cfg.scheduler.T_max, 0);  // 0 = the run's epochs, resolved when built
+  // 0 = the run's epochs, resolved when built
+  EXPECT_EQ(std::get<optim::CosineAnnealingLROptions>(cfg.scheduler.options).T_max(), 0);
   EXPECT_EQ(cfg.epochs, 4);
   EXPECT_FALSE(cfg.grad_clip_norm.has_value());
   EXPECT_FALSE(cfg.early_stopping.enabled);
@@ -62,14 +64,14 @@ TEST(RunConfig, DefaultsFilledIn) {
 
 TEST(RunConfig, OptimizerDefaultsArePyTorchs) {
   auto cfg = parse_run_config("model: lenet5\noptimizer: {name: AdamW}\n", "c.yaml");
-  EXPECT_DOUBLE_EQ(cfg.optimizer.lr, 1e-3);
-  EXPECT_DOUBLE_EQ(cfg.optimizer.weight_decay, 1e-2);  // AdamW's default, not Adam's
-  EXPECT_DOUBLE_EQ(cfg.optimizer.eps, 1e-8);
+  EXPECT_DOUBLE_EQ(cfg.optimizer.lr(), 1e-3);
+  EXPECT_DOUBLE_EQ(std::get<optim::AdamWOptions>(cfg.optimizer.options).weight_decay(), 1e-2);  // not Adam's 0
+  EXPECT_DOUBLE_EQ(std::get<optim::AdamWOptions>(cfg.optimizer.options).eps(), 1e-8);
   cfg = parse_run_config("model: lenet5\noptimizer: {name: Adagrad}\n", "c.yaml");
-  EXPECT_DOUBLE_EQ(cfg.optimizer.lr, 1e-2);
-  EXPECT_DOUBLE_EQ(cfg.optimizer.eps, 1e-10);
+  EXPECT_DOUBLE_EQ(cfg.optimizer.lr(), 1e-2);
+  EXPECT_DOUBLE_EQ(std::get<optim::AdagradOptions>(cfg.optimizer.options).eps(), 1e-10);
   cfg = parse_run_config("model: lenet5\noptimizer: {name: RMSprop}\n", "c.yaml");
-  EXPECT_DOUBLE_EQ(cfg.optimizer.alpha, 0.99);
+  EXPECT_DOUBLE_EQ(std::get<optim::RMSpropOptions>(cfg.optimizer.options).alpha(), 0.99);
 }
 
 TEST(RunConfig, TransformsInThreeSpellings) {
@@ -126,7 +128,8 @@ TEST(RunConfig, WrongTypeNamesKeyAndLine) {
 
 TEST(RunConfig, BadValuesNameKeyAndLine) {
   std::string msg = parse_error("model: lenet5\noptimizer:\n  lr: -1\n");
-  EXPECT_TRUE(contains(msg, "cfg.yaml:3: key 'lr': must be > 0, got '-1'")) << msg;
+  // The optimiser's own check (one place, PyTorch's message), reported at the key's line.
+  EXPECT_TRUE(contains(msg, "cfg.yaml:3: optimizer SGD: key 'lr': Invalid learning rate: -1")) << msg;
   msg = parse_error("model: lenet5\ndata:\n  split: {val: 1.5}\n");
   EXPECT_TRUE(contains(msg, "cfg.yaml:3: key 'val': must be in [0, 1)")) << msg;
   msg = parse_error("model: lenet5\ndata: {dataset: fashion-minst}\n");
@@ -144,8 +147,44 @@ TEST(RunConfig, BadValuesNameKeyAndLine) {
   EXPECT_TRUE(contains(msg, "unknown key 'label_smoothing' in loss MSELoss")) << msg;
   msg = parse_error("model: lenet5\nepochs: 3\nscheduler: {name: StepLR, warmup: {epochs: 3}}\n");
   EXPECT_TRUE(contains(msg, "cfg.yaml:3: scheduler.warmup")) << msg;
-  msg = parse_error("model: lenet5\nscheduler: {name: MultiStepLR, milestones: [5, 2]}\n");
-  EXPECT_TRUE(contains(msg, "key 'milestones': must be increasing epochs")) << msg;
+  msg = parse_error("model: lenet5\nscheduler:\n  name: StepLR\n  step_size: 0\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:4: scheduler StepLR: key 'step_size': StepLR: step_size must be a positive")) << msg;
+  msg = parse_error("model: lenet5\nscheduler:\n  name: ReduceLROnPlateau\n  factor: 1.5\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:4: scheduler ReduceLROnPlateau: key 'factor'")) << msg;
+  msg = parse_error("model: lenet5\nloss:\n  name: CrossEntropyLoss\n  label_smoothing: 2\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:4: loss CrossEntropyLoss: key 'label_smoothing'")) << msg;
+  msg = parse_error("model: lenet5\nscheduler: {name: ReduceLROnPlateau, mode: maximum}\n");
+  EXPECT_TRUE(contains(msg, "unknown mode 'maximum' (one of: min, max)")) << msg;
+  msg = parse_error("model: lenet5\nscheduler: {name: ExponentialLR}\n");
+  EXPECT_TRUE(contains(msg, "missing required key 'gamma' in scheduler ExponentialLR")) << msg;
+}
+
+TEST(RunConfig, FamiliesReadIntoTheLibrarysOptions) {
+  // Every key lands in the class's own options; what is not given keeps the options' default.
+  auto cfg = parse_run_config(R"(model: lenet5
+loss: {name: CrossEntropyLoss, weight: [1, 2, 3], reduction: sum}
+optimizer: {name: Adam, betas: [0.8, 0.9], amsgrad: true}
+scheduler: {name: ReduceLROnPlateau, mode: max, eps: 1e-6, monitor: val_accuracy}
+)", "c.yaml");
+  const auto& ce = std::get<nn::CrossEntropyLossOptions>(cfg.loss.options);
+  EXPECT_TRUE(std::holds_alternative<enumtype::kSum>(ce.reduction()));
+  EXPECT_EQ(ce.weight().sizes(), (std::vector<int64_t>{3}));
+  EXPECT_EQ(ce.ignore_index(), nn::CrossEntropyLossOptions().ignore_index());
+  const auto& adam = std::get<optim::AdamOptions>(cfg.optimizer.options);
+  EXPECT_DOUBLE_EQ(std::get<0>(adam.betas()), 0.8);
+  EXPECT_TRUE(adam.amsgrad());
+  EXPECT_DOUBLE_EQ(adam.eps(), optim::AdamOptions().eps());
+  const auto& p = std::get<optim::ReduceLROnPlateauOptions>(cfg.scheduler.options);
+  EXPECT_EQ(p.mode(), optim::ReduceLROnPlateauScheduler::max);
+  EXPECT_DOUBLE_EQ(p.eps(), 1e-6);  // was accepted and ignored before the table
+  EXPECT_EQ(cfg.scheduler.monitor, "val_accuracy");
+  // Written back, read again: the same options.
+  const std::string text = train::to_yaml_string(cfg);
+  EXPECT_TRUE(contains(text, "weight: [1.0, 2.0, 3.0]")) << text;
+  EXPECT_TRUE(contains(text, "betas: [0.8, 0.9]")) << text;
+  EXPECT_EQ(train::to_yaml_string(parse_run_config(text, "back.yaml")), text);
+  // Unsorted milestones are PyTorch's too (MultiStepLR counts them).
+  EXPECT_NO_THROW(parse_run_config("model: lenet5\nscheduler: {name: MultiStepLR, milestones: [5, 2]}\n", "c.yaml"));
 }
 
 TEST(RunConfig, MissingPiecesNamed) {
@@ -179,10 +218,10 @@ TEST(RunConfig, SetOverridesAreTypedAndValidated) {
                               {"optimizer.lr=0.1", "epochs=2", "data.split.val=0",
                                "optimizer.nesterov=true", "scheduler.warmup.epochs=1",
                                "data.transforms.train=[RandomHorizontalFlip]"});
-  EXPECT_DOUBLE_EQ(cfg.optimizer.lr, 0.1);
+  EXPECT_DOUBLE_EQ(cfg.optimizer.lr(), 0.1);
   EXPECT_EQ(cfg.epochs, 2);
   EXPECT_DOUBLE_EQ(cfg.data.val_fraction, 0.0);
-  EXPECT_TRUE(cfg.optimizer.nesterov);
+  EXPECT_TRUE(std::get<optim::SGDOptions>(cfg.optimizer.options).nesterov());
   EXPECT_EQ(cfg.scheduler.warmup_epochs, 1);
   ASSERT_EQ(cfg.data.train_transforms.size(), 1u);
   EXPECT_EQ(cfg.data.train_transforms[0].name, "RandomHorizontalFlip");
@@ -242,7 +281,7 @@ seed: 42
   EXPECT_EQ(back.data.normalize, "explicit");
   EXPECT_EQ(back.data.subset_train, 100);
   EXPECT_EQ(back.scheduler.name, "OneCycleLR");
-  EXPECT_DOUBLE_EQ(back.scheduler.max_lr, 0.01);
+  EXPECT_DOUBLE_EQ(std::get<optim::OneCycleLROptions>(back.scheduler.options).max_lr(), 0.01);
   EXPECT_TRUE(back.early_stopping.enabled);
   EXPECT_EQ(back.early_stopping.monitor, "val_accuracy");
   EXPECT_DOUBLE_EQ(*back.grad_clip_norm, 5.0);

@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <variant>
 #include <string>
 #include <vector>
 
@@ -40,14 +41,11 @@
 
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/nn/modules/container/sequential.h"
+#include "cnnkit/nn/options/loss.h"
+#include "cnnkit/optim/optim.h"
 #include "cnnkit/train/metrics.h"
 
 namespace cnnkit {
-namespace optim {
-class Optimizer;
-class LRScheduler;
-class ReduceLROnPlateauScheduler;
-}  // namespace optim
 namespace data {
 class DatasetBase;
 }
@@ -110,63 +108,43 @@ struct DataConfig {
   std::vector<TransformSpec> eval_transforms;
 };
 
+// The loss, optimiser and scheduler sections each name a PyTorch class and hold its
+// arguments in the library's own options type, starting from that type's defaults (PyTorch's):
+//   std::get<optim::SGDOptions>(cfg.optimizer.options).momentum()     // 0.9
+//   std::get<nn::CrossEntropyLossOptions>(cfg.loss.options).label_smoothing()
+// The config reads and writes them through one table per family (config.cpp), so a key,
+// its default and its check exist once: in the options type and the class that takes it.
+using LossOptions =
+    std::variant<nn::CrossEntropyLossOptions, nn::NLLLossOptions, nn::MSELossOptions, nn::L1LossOptions,
+                 nn::SmoothL1LossOptions, nn::HuberLossOptions, nn::BCELossOptions, nn::BCEWithLogitsLossOptions,
+                 nn::MultiLabelSoftMarginLossOptions>;
 struct LossConfig {
   std::string name = "CrossEntropyLoss";  // PyTorch class name
-  std::string reduction = "mean";
-  double label_smoothing = 0.0;           // CrossEntropyLoss
-  int64_t ignore_index = -100;            // CrossEntropyLoss, NLLLoss
-  std::vector<double> weight;             // class weights (empty = none)
-  std::vector<double> pos_weight;         // BCEWithLogitsLoss
-  double beta = 1.0;                      // SmoothL1Loss
-  double delta = 1.0;                     // HuberLoss
+  LossOptions options = nn::CrossEntropyLossOptions();
 };
 
-// PyTorch's argument names and defaults for each optimiser; keys an optimiser does not take
-// are rejected when parsing.
+using OptimizerOptions = std::variant<optim::SGDOptions, optim::AdamOptions, optim::AdamWOptions,
+                                      optim::AdagradOptions, optim::RMSpropOptions>;
 struct OptimizerConfig {
   std::string name = "SGD";  // SGD | Adam | AdamW | Adagrad | RMSprop
-  double lr = 0.01;
-  double momentum = 0.0;      // SGD, RMSprop
-  double dampening = 0.0;     // SGD
-  bool nesterov = false;      // SGD
-  double weight_decay = 0.0;  // every optimiser (AdamW's default is 1e-2)
-  std::vector<double> betas = {0.9, 0.999};  // Adam, AdamW
-  double eps = 1e-8;          // Adam, AdamW, RMSprop (1e-8), Adagrad (1e-10)
-  bool amsgrad = false;       // Adam, AdamW
-  double lr_decay = 0.0;      // Adagrad
-  double initial_accumulator_value = 0.0;  // Adagrad
-  double alpha = 0.99;        // RMSprop
-  bool centered = false;      // RMSprop
+  OptimizerOptions options = optim::SGDOptions(0.01);
+  double lr() const;
+  double momentum() const;  // 0 for an optimiser without momentum
 };
 
+// none, or the scheduler's options. Two values are resolved when the run is built:
+// CosineAnnealingLR's T_max 0 = the epochs after the warm-up, OneCycleLR's max_lr 0 = the
+// optimiser's lr (its total_steps is always epochs x batches per epoch).
+using SchedulerOptions =
+    std::variant<std::monostate, optim::StepLROptions, optim::MultiStepLROptions, optim::ExponentialLROptions,
+                 optim::CosineAnnealingLROptions, optim::CosineAnnealingWarmRestartsOptions,
+                 optim::ReduceLROnPlateauOptions, optim::LinearLROptions, optim::OneCycleLROptions>;
 struct SchedulerConfig {
   // none | StepLR | MultiStepLR | ExponentialLR | CosineAnnealingLR |
   // CosineAnnealingWarmRestarts | ReduceLROnPlateau | LinearLR | OneCycleLR
   std::string name = "none";
-  int64_t step_size = 10;                // StepLR
-  double gamma = 0.1;                    // StepLR, MultiStepLR, ExponentialLR
-  std::vector<int64_t> milestones;       // MultiStepLR
-  int64_t T_max = 0;                     // CosineAnnealingLR (0 = epochs - warmup epochs)
-  double eta_min = 0.0;                  // CosineAnnealing*
-  int64_t T_0 = 10;                      // CosineAnnealingWarmRestarts
-  int64_t T_mult = 1;                    // CosineAnnealingWarmRestarts
-  std::string mode = "min";              // ReduceLROnPlateau
-  double factor = 0.1;                   // ReduceLROnPlateau
-  int64_t patience = 10;                 // ReduceLROnPlateau
-  double threshold = 1e-4;               // ReduceLROnPlateau
-  std::string threshold_mode = "rel";    // ReduceLROnPlateau
-  int64_t cooldown = 0;                  // ReduceLROnPlateau
-  double min_lr = 0.0;                   // ReduceLROnPlateau
-  std::string monitor = "val_loss";      // ReduceLROnPlateau: the metric it steps on
-  double start_factor = 1.0 / 3.0;       // LinearLR
-  double end_factor = 1.0;               // LinearLR
-  int64_t total_iters = 5;               // LinearLR
-  double max_lr = 0.0;                   // OneCycleLR (0 = the optimiser's lr)
-  double pct_start = 0.3;                // OneCycleLR
-  std::string anneal_strategy = "cos";   // OneCycleLR
-  double div_factor = 25.0;              // OneCycleLR
-  double final_div_factor = 1e4;         // OneCycleLR
-  bool three_phase = false;              // OneCycleLR
+  SchedulerOptions options;
+  std::string monitor = "val_loss";  // ReduceLROnPlateau: the metric it steps on
   // Linear warm-up before the schedule, ramped per step (optim::LinearWarmupLR).
   int64_t warmup_epochs = 0;
   double warmup_start_factor = 0.1;
@@ -260,6 +238,7 @@ ModelDescription describe_model(const RunConfig& cfg);
 // MSELoss, L1Loss, SmoothL1Loss, HuberLoss regress. It picks the metrics, the monitor of the
 // best checkpoint and what eval and predict print.
 Task task_of(const RunConfig& cfg);
+Task task_of_loss(const std::string& loss_name);
 
 // The model from the `model:` section (models::build: `zoo: name` with options, or
 // `layers: [...]`), after manual_seed(cfg.seed), so a run's initial weights depend on its
@@ -270,6 +249,7 @@ nn::Sequential build_model(const RunConfig& cfg, const std::vector<int64_t>& inp
 // The loss as a function of (logits, targets), reduction as configured.
 using LossFn = std::function<Tensor(const Tensor&, const Tensor&)>;
 LossFn build_loss(const RunConfig& cfg);
+LossFn build_loss(const LossConfig& loss);
 
 std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& cfg,
                                                   const std::vector<Tensor>& params);

@@ -3,16 +3,27 @@
 //   optim::CosineAnnealingWarmRestarts sched(opt, /*T_0=*/10, /*T_mult=*/2);
 #pragma once
 
+#include "cnnkit/nn/options_arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 
 namespace cnnkit {
 namespace optim {
+
+// CosineAnnealingWarmRestarts's arguments as an options object.
+struct CosineAnnealingWarmRestartsOptions {
+  CosineAnnealingWarmRestartsOptions(int64_t T_0) : T_0_(T_0) {}  // NOLINT: implicit; PyTorch's names
+  CNNKIT_ARG(int64_t, T_0);
+  CNNKIT_ARG(int64_t, T_mult) = 1;
+  CNNKIT_ARG(double, eta_min) = 0;
+};
 
 class CosineAnnealingWarmRestarts : public LRScheduler {
  public:
   // ValueError unless T_0 >= 1 and T_mult >= 1.
   CosineAnnealingWarmRestarts(Optimizer& optimizer, int64_t T_0, int64_t T_mult = 1,  // NOLINT
                               double eta_min = 0);
+  CosineAnnealingWarmRestarts(Optimizer& optimizer, const CosineAnnealingWarmRestartsOptions& o)
+      : CosineAnnealingWarmRestarts(optimizer, o.T_0(), o.T_mult(), o.eta_min()) {}
   void step() override;
 
  protected:

@@ -10,10 +10,26 @@
 
 #include <string>
 
+#include "cnnkit/nn/options_arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 
 namespace cnnkit {
 namespace optim {
+
+// OneCycleLR's arguments as an options object.
+struct OneCycleLROptions {
+  OneCycleLROptions(double max_lr, int64_t total_steps) : max_lr_(max_lr), total_steps_(total_steps) {}
+  CNNKIT_ARG(double, max_lr);
+  CNNKIT_ARG(int64_t, total_steps);
+  CNNKIT_ARG(double, pct_start) = 0.3;
+  CNNKIT_ARG(std::string, anneal_strategy) = "cos";
+  CNNKIT_ARG(double, div_factor) = 25.0;
+  CNNKIT_ARG(double, final_div_factor) = 1e4;
+  CNNKIT_ARG(bool, three_phase) = false;
+  CNNKIT_ARG(bool, cycle_momentum) = true;
+  CNNKIT_ARG(double, base_momentum) = 0.85;
+  CNNKIT_ARG(double, max_momentum) = 0.95;
+};
 
 class OneCycleLR : public LRScheduler {
  public:
@@ -23,6 +39,9 @@ class OneCycleLR : public LRScheduler {
              const std::string& anneal_strategy = "cos", double div_factor = 25.0,
              double final_div_factor = 1e4, bool three_phase = false, bool cycle_momentum = true,
              double base_momentum = 0.85, double max_momentum = 0.95);
+  OneCycleLR(Optimizer& optimizer, const OneCycleLROptions& o)
+      : OneCycleLR(optimizer, o.max_lr(), o.total_steps(), o.pct_start(), o.anneal_strategy(), o.div_factor(),
+                   o.final_div_factor(), o.three_phase(), o.cycle_momentum(), o.base_momentum(), o.max_momentum()) {}
   // One max_lr per parameter group.
   OneCycleLR(Optimizer& optimizer, std::vector<double> max_lrs, int64_t total_steps,
              double pct_start = 0.3, const std::string& anneal_strategy = "cos",

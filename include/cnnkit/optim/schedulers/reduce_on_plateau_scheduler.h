@@ -10,10 +10,13 @@
 
 #include <vector>
 
+#include "cnnkit/nn/options_arg.h"
 #include "cnnkit/optim/optimizer.h"
 
 namespace cnnkit {
 namespace optim {
+
+struct ReduceLROnPlateauOptions;
 
 class ReduceLROnPlateauScheduler {
  public:
@@ -25,6 +28,7 @@ class ReduceLROnPlateauScheduler {
                              int patience = 10, double threshold = 1e-4, ThresholdMode threshold_mode = rel,
                              int cooldown = 0, const std::vector<float> min_lr = std::vector<float>(),
                              double eps = 1e-8, bool verbose = false);
+  explicit ReduceLROnPlateauScheduler(Optimizer& optimizer, const ReduceLROnPlateauOptions& options);
   virtual ~ReduceLROnPlateauScheduler() = default;
 
   void step(float metric);
@@ -58,6 +62,25 @@ class ReduceLROnPlateauScheduler {
   int64_t last_epoch_ = 0;
   std::vector<double> last_lr_;
 };
+
+// ReduceLROnPlateauScheduler's arguments as an options object (PyTorch's names and defaults).
+struct ReduceLROnPlateauOptions {
+  using Mode = ReduceLROnPlateauScheduler::SchedulerMode;
+  using ThresholdMode = ReduceLROnPlateauScheduler::ThresholdMode;
+  CNNKIT_ARG(Mode, mode) = ReduceLROnPlateauScheduler::min;
+  CNNKIT_ARG(double, factor) = 0.1;
+  CNNKIT_ARG(int64_t, patience) = 10;
+  CNNKIT_ARG(double, threshold) = 1e-4;
+  CNNKIT_ARG(ThresholdMode, threshold_mode) = ReduceLROnPlateauScheduler::rel;
+  CNNKIT_ARG(int64_t, cooldown) = 0;
+  CNNKIT_ARG(double, min_lr) = 0;
+  CNNKIT_ARG(double, eps) = 1e-8;
+};
+
+inline ReduceLROnPlateauScheduler::ReduceLROnPlateauScheduler(Optimizer& optimizer, const ReduceLROnPlateauOptions& o)
+    : ReduceLROnPlateauScheduler(optimizer, o.mode(), static_cast<float>(o.factor()), static_cast<int>(o.patience()),
+                                 o.threshold(), o.threshold_mode(), static_cast<int>(o.cooldown()),
+                                 std::vector<float>{static_cast<float>(o.min_lr())}, o.eps()) {}
 
 }  // namespace optim
 }  // namespace cnnkit

@@ -1,0 +1,568 @@
+// The loss, optimiser and scheduler families of a run config (families.h), and the
+// builders that make the run's objects from them (train/config.h).
+#include "train/families.h"
+
+#include <algorithm>
+#include <functional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "cnnkit/nn/modules/loss.h"
+#include "cnnkit/ops/factory.h"
+#include "cnnkit/optim/optim.h"
+
+namespace cnnkit::train {
+
+namespace {
+
+using io::yaml::as;
+using io::yaml::fail;
+using io::yaml::has;
+using io::yaml::YamlContext;
+using Plateau = optim::ReduceLROnPlateauScheduler;
+
+// ---- values: YAML <-> the options' member types -----------------------------------------
+
+Tensor to_tensor(const std::vector<double>& v) {
+  Tensor t = empty({static_cast<int64_t>(v.size())});
+  for (size_t i = 0; i < v.size(); ++i) t.data_ptr<float>()[i] = static_cast<float>(v[i]);
+  return t;
+}
+
+std::vector<double> to_vector(const Tensor& t) {
+  std::vector<double> v;
+  const Tensor c = t.contiguous();
+  for (int64_t i = 0; i < c.numel(); ++i) v.push_back(c.data_ptr<float>()[i]);
+  return v;
+}
+
+// An enum-like member read from and written as one of `names` (index = value).
+template <class E>
+struct Choice {
+  std::vector<std::string_view> names;
+};
+
+template <class T>
+T read_value(const YAML::Node& v, const YamlContext& ctx, const std::string& what) {
+  if constexpr (std::is_same_v<T, std::tuple<double, double>>) {  // Adam's betas
+    const auto b = as<std::vector<double>>(v, ctx, what);
+    if (b.size() != 2) fail(v, ctx, what + ": expected two numbers [beta1, beta2], got " + io::yaml::describe(v));
+    return {b[0], b[1]};
+  } else if constexpr (std::is_same_v<T, Tensor>) {  // class weights
+    return to_tensor(as<std::vector<double>>(v, ctx, what));
+  } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+    return as<double>(v, ctx, what);
+  } else if constexpr (std::is_same_v<T, nn::detail::loss_reduction_t>) {
+    const std::string r = io::yaml::one_of_value(v, ctx, {"mean", "sum", "none"}, "reduction");
+    if (r == "sum") return kSum;
+    if (r == "none") return kNone;
+    return kMean;
+  } else {
+    return as<T>(v, ctx, what);
+  }
+}
+
+template <class T>
+YAML::Node write_value(const T& x) {
+  if constexpr (std::is_same_v<T, double>) {
+    return io::yaml::num(x);
+  } else if constexpr (std::is_same_v<T, std::tuple<double, double>>) {
+    return io::yaml::flow_list(std::vector<double>{std::get<0>(x), std::get<1>(x)});
+  } else if constexpr (std::is_same_v<T, Tensor>) {
+    return x.defined() ? io::yaml::flow_list(to_vector(x)) : YAML::Node();
+  } else if constexpr (std::is_same_v<T, std::optional<double>>) {
+    return x ? io::yaml::num(*x) : YAML::Node();
+  } else if constexpr (std::is_same_v<T, nn::detail::loss_reduction_t>) {
+    return YAML::Node(std::holds_alternative<enumtype::kSum>(x) ? "sum"
+                      : std::holds_alternative<enumtype::kNone>(x) ? "none" : "mean");
+  } else if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<double>>) {
+    return io::yaml::flow_list(x);
+  } else {
+    return YAML::Node(x);
+  }
+}
+
+// ---- the table shape ---------------------------------------------------------------------
+
+// One key: its name and the options member it reads and writes.
+template <class O>
+struct Field {
+  std::string_view key;
+  std::function<void(O&, const YAML::Node&, const YamlContext&)> read;
+  std::function<YAML::Node(const O&)> write;  // undefined: not written (an unset weight)
+};
+
+template <class O, class Get>
+Field<O> field(std::string_view key, Get get) {
+  using T = std::decay_t<decltype(get(std::declval<O&>()))>;
+  return {key,
+          [key, get](O& o, const YAML::Node& v, const YamlContext& ctx) {
+            get(o) = read_value<T>(v, ctx, "key '" + std::string(key) + "'");
+          },
+          [get](const O& o) { return write_value<T>(get(const_cast<O&>(o))); }};
+}
+
+template <class O, class E, class Get>
+Field<O> field(std::string_view key, Choice<E> choice, Get get) {
+  return {key,
+          [key, choice, get](O& o, const YAML::Node& v, const YamlContext& ctx) {
+            const std::string s = io::yaml::one_of_value(v, ctx, choice.names, std::string(key));
+            const auto it = std::find(choice.names.begin(), choice.names.end(), s);
+            get(o) = static_cast<E>(it - choice.names.begin());
+          },
+          [choice, get](const O& o) {
+            return YAML::Node(std::string(choice.names.at(static_cast<size_t>(get(const_cast<O&>(o))))));
+          }};
+}
+
+// A member of options type O under its own name: CNNKIT_FIELD(SGDOptions, momentum).
+#define CNNKIT_FIELD(O, key) field<O>(#key, [](O& o) -> auto& { return o.key(); })
+
+// One class of a family: name, default options, keys (those a config must give listed in
+// `required`).
+template <class Variant>
+struct Entry {
+  std::string_view name;
+  Variant defaults;
+  std::vector<std::string_view> keys, required;
+  std::function<void(Variant&, const YAML::Node&, const YamlContext&)> read;
+  std::function<void(const Variant&, YAML::Node&)> write;
+};
+
+template <class Variant, class O>
+Entry<Variant> entry(std::string_view name, O defaults, std::vector<Field<O>> fields,
+                     std::vector<std::string_view> required = {}) {
+  Entry<Variant> e{name, Variant(std::move(defaults)), {}, std::move(required), {}, {}};
+  for (const Field<O>& f : fields) e.keys.push_back(f.key);
+  e.read = [fields](Variant& v, const YAML::Node& map, const YamlContext& ctx) {
+    for (const Field<O>& f : fields)
+      if (has(map, f.key)) f.read(std::get<O>(v), map[std::string(f.key)], ctx);
+  };
+  e.write = [fields](const Variant& v, YAML::Node& out) {
+    for (const Field<O>& f : fields)
+      if (YAML::Node n = f.write(std::get<O>(v)); n.IsDefined()) out[std::string(f.key)] = n;
+  };
+  return e;
+}
+
+template <class Variant>
+const Entry<Variant>& find(const std::vector<Entry<Variant>>& table, std::string_view name) {
+  for (const auto& e : table)
+    if (e.name == name) return e;
+  throw ValueError("unknown name '" + std::string(name) + "'");
+}
+
+template <class Variant>
+std::vector<std::string_view> names_of(const std::vector<Entry<Variant>>& table) {
+  std::vector<std::string_view> out;
+  for (const auto& e : table) out.push_back(e.name);
+  return out;
+}
+
+// ---- the three tables ----------------------------------------------------------------------
+
+const std::vector<Entry<LossOptions>>& losses() {
+  using namespace nn;
+  using V = LossOptions;
+  static const std::vector<Entry<V>> table = {
+      entry<V>("CrossEntropyLoss", CrossEntropyLossOptions(),
+               {CNNKIT_FIELD(CrossEntropyLossOptions, reduction), CNNKIT_FIELD(CrossEntropyLossOptions, weight),
+                CNNKIT_FIELD(CrossEntropyLossOptions, ignore_index),
+                CNNKIT_FIELD(CrossEntropyLossOptions, label_smoothing)}),
+      entry<V>("NLLLoss", NLLLossOptions(),
+               {CNNKIT_FIELD(NLLLossOptions, reduction), CNNKIT_FIELD(NLLLossOptions, weight),
+                CNNKIT_FIELD(NLLLossOptions, ignore_index)}),
+      entry<V>("MSELoss", MSELossOptions(), {CNNKIT_FIELD(MSELossOptions, reduction)}),
+      entry<V>("L1Loss", L1LossOptions(), {CNNKIT_FIELD(L1LossOptions, reduction)}),
+      entry<V>("SmoothL1Loss", SmoothL1LossOptions(),
+               {CNNKIT_FIELD(SmoothL1LossOptions, reduction), CNNKIT_FIELD(SmoothL1LossOptions, beta)}),
+      entry<V>("HuberLoss", HuberLossOptions(),
+               {CNNKIT_FIELD(HuberLossOptions, reduction), CNNKIT_FIELD(HuberLossOptions, delta)}),
+      entry<V>("BCELoss", BCELossOptions(),
+               {CNNKIT_FIELD(BCELossOptions, reduction), CNNKIT_FIELD(BCELossOptions, weight)}),
+      entry<V>("BCEWithLogitsLoss", BCEWithLogitsLossOptions(),
+               {CNNKIT_FIELD(BCEWithLogitsLossOptions, reduction), CNNKIT_FIELD(BCEWithLogitsLossOptions, weight),
+                CNNKIT_FIELD(BCEWithLogitsLossOptions, pos_weight)}),
+      entry<V>("MultiLabelSoftMarginLoss", MultiLabelSoftMarginLossOptions(),
+               {CNNKIT_FIELD(MultiLabelSoftMarginLossOptions, reduction),
+                CNNKIT_FIELD(MultiLabelSoftMarginLossOptions, weight)}),
+  };
+  return table;
+}
+
+const std::vector<Entry<OptimizerOptions>>& optimizers() {
+  using namespace optim;
+  using V = OptimizerOptions;
+  static const std::vector<Entry<V>> table = {
+      entry<V>("SGD", SGDOptions(0.01),
+               {CNNKIT_FIELD(SGDOptions, lr), CNNKIT_FIELD(SGDOptions, momentum), CNNKIT_FIELD(SGDOptions, dampening),
+                CNNKIT_FIELD(SGDOptions, weight_decay), CNNKIT_FIELD(SGDOptions, nesterov)}),
+      entry<V>("Adam", AdamOptions(),
+               {CNNKIT_FIELD(AdamOptions, lr), CNNKIT_FIELD(AdamOptions, betas), CNNKIT_FIELD(AdamOptions, eps),
+                CNNKIT_FIELD(AdamOptions, weight_decay), CNNKIT_FIELD(AdamOptions, amsgrad)}),
+      entry<V>("AdamW", AdamWOptions(),
+               {CNNKIT_FIELD(AdamWOptions, lr), CNNKIT_FIELD(AdamWOptions, betas), CNNKIT_FIELD(AdamWOptions, eps),
+                CNNKIT_FIELD(AdamWOptions, weight_decay), CNNKIT_FIELD(AdamWOptions, amsgrad)}),
+      entry<V>("Adagrad", AdagradOptions(),
+               {CNNKIT_FIELD(AdagradOptions, lr), CNNKIT_FIELD(AdagradOptions, lr_decay),
+                CNNKIT_FIELD(AdagradOptions, weight_decay), CNNKIT_FIELD(AdagradOptions, initial_accumulator_value),
+                CNNKIT_FIELD(AdagradOptions, eps)}),
+      entry<V>("RMSprop", RMSpropOptions(),
+               {CNNKIT_FIELD(RMSpropOptions, lr), CNNKIT_FIELD(RMSpropOptions, alpha), CNNKIT_FIELD(RMSpropOptions, eps),
+                CNNKIT_FIELD(RMSpropOptions, weight_decay), CNNKIT_FIELD(RMSpropOptions, momentum),
+                CNNKIT_FIELD(RMSpropOptions, centered)}),
+  };
+  return table;
+}
+
+const std::vector<Entry<SchedulerOptions>>& schedulers() {
+  using namespace optim;
+  using V = SchedulerOptions;
+  using Cos = CosineAnnealingLROptions;
+  using Warm = CosineAnnealingWarmRestartsOptions;
+  using P = ReduceLROnPlateauOptions;
+  using One = OneCycleLROptions;
+  static const std::vector<Entry<V>> table = {
+      entry<V>("none", std::monostate{}, std::vector<Field<std::monostate>>{}),
+      entry<V>("StepLR", StepLROptions(10), {CNNKIT_FIELD(StepLROptions, step_size), CNNKIT_FIELD(StepLROptions, gamma)}),
+      entry<V>("MultiStepLR", MultiStepLROptions({}),
+               {CNNKIT_FIELD(MultiStepLROptions, milestones), CNNKIT_FIELD(MultiStepLROptions, gamma)}, {"milestones"}),
+      entry<V>("ExponentialLR", ExponentialLROptions(0.95), {CNNKIT_FIELD(ExponentialLROptions, gamma)}, {"gamma"}),
+      entry<V>("CosineAnnealingLR", Cos(0), {CNNKIT_FIELD(Cos, T_max), CNNKIT_FIELD(Cos, eta_min)}),
+      entry<V>("CosineAnnealingWarmRestarts", Warm(10),
+               {CNNKIT_FIELD(Warm, T_0), CNNKIT_FIELD(Warm, T_mult), CNNKIT_FIELD(Warm, eta_min)}),
+      entry<V>("ReduceLROnPlateau", P(),
+               {field<P>("mode", Choice<P::Mode>{{"min", "max"}}, [](P& o) -> auto& { return o.mode(); }),
+                CNNKIT_FIELD(P, factor), CNNKIT_FIELD(P, patience), CNNKIT_FIELD(P, threshold),
+                field<P>("threshold_mode", Choice<P::ThresholdMode>{{"rel", "abs"}},
+                         [](P& o) -> auto& { return o.threshold_mode(); }),
+                CNNKIT_FIELD(P, cooldown), CNNKIT_FIELD(P, min_lr), CNNKIT_FIELD(P, eps)}),
+      entry<V>("LinearLR", LinearLROptions(),
+               {CNNKIT_FIELD(LinearLROptions, start_factor), CNNKIT_FIELD(LinearLROptions, end_factor),
+                CNNKIT_FIELD(LinearLROptions, total_iters)}),
+      entry<V>("OneCycleLR", One(0, 0),
+               {CNNKIT_FIELD(One, max_lr), CNNKIT_FIELD(One, pct_start), CNNKIT_FIELD(One, anneal_strategy),
+                CNNKIT_FIELD(One, div_factor), CNNKIT_FIELD(One, final_div_factor), CNNKIT_FIELD(One, three_phase),
+                CNNKIT_FIELD(One, cycle_momentum), CNNKIT_FIELD(One, base_momentum), CNNKIT_FIELD(One, max_momentum)}),
+  };
+  return table;
+}
+
+// Keys of a section besides the class's own: the scheduler's warm-up for all, and the metric
+// ReduceLROnPlateau watches.
+std::vector<std::string_view> extra_keys(std::string_view section, std::string_view name) {
+  if (section != "scheduler") return {};
+  if (name == "ReduceLROnPlateau") return {"warmup", "monitor"};
+  return {"warmup"};
+}
+
+// ---- checking values with the classes that take them ----------------------------------------
+
+// The key a library message is about: "Invalid learning rate: -1" -> lr. Longest key names
+// first ("weight_decay" before "weight").
+std::string key_of_message(const std::string& msg, const YAML::Node& section, std::vector<std::string_view> keys) {
+  static const std::pair<std::string_view, std::string_view> kPhrases[] = {
+      {"learning rate", "lr"}, {"epsilon", "eps"}, {"beta parameter", "betas"},
+      {"Starting multiplicative", "start_factor"}, {"Ending multiplicative", "end_factor"}, {"Factor", "factor"}};
+  for (const auto& [phrase, key] : kPhrases)
+    if (msg.find(phrase) != std::string::npos && has(section, key)) return std::string(key);
+  std::sort(keys.begin(), keys.end(), [](auto a, auto b) { return a.size() > b.size(); });
+  for (std::string_view k : keys)
+    if (has(section, k) && msg.find(k) != std::string::npos) return std::string(k);
+  return "";
+}
+
+// Runs `check` (which builds the class on placeholder data) and reports a library error at the
+// line of the key it names: "configs/x.yaml:7: optimizer SGD: key 'lr': Invalid learning rate: -1".
+template <class F>
+void check_with_library(const YAML::Node& section, const YamlContext& ctx, const std::string& what,
+                        const std::vector<std::string_view>& keys, F check) {
+  try {
+    check();
+  } catch (const Error& e) {
+    const std::string key = key_of_message(e.what(), section, keys);
+    if (key.empty()) fail(section, ctx, what + ": " + e.what());
+    fail(section[key], ctx, what + ": key '" + key + "': " + e.what());
+  }
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const OptimizerOptions& options, const std::vector<Tensor>& params) {
+  return std::visit(
+      [&](const auto& o) -> std::unique_ptr<optim::Optimizer> {
+        using O = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<O, optim::SGDOptions>) return std::make_unique<optim::SGD>(params, o);
+        else if constexpr (std::is_same_v<O, optim::AdamOptions>) return std::make_unique<optim::Adam>(params, o);
+        else if constexpr (std::is_same_v<O, optim::AdamWOptions>) return std::make_unique<optim::AdamW>(params, o);
+        else if constexpr (std::is_same_v<O, optim::AdagradOptions>) return std::make_unique<optim::Adagrad>(params, o);
+        else return std::make_unique<optim::RMSprop>(params, o);
+      },
+      options);
+}
+
+// The schedule proper (nullptr for none and ReduceLROnPlateau), with T_max / max_lr resolved.
+std::shared_ptr<optim::LRScheduler> make_scheduler(const SchedulerOptions& options, optim::Optimizer& opt,
+                                                   int64_t main_epochs, int64_t total_steps, double lr) {
+  return std::visit(
+      [&](const auto& o) -> std::shared_ptr<optim::LRScheduler> {
+        using O = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<O, std::monostate> || std::is_same_v<O, optim::ReduceLROnPlateauOptions>) {
+          return nullptr;
+        } else if constexpr (std::is_same_v<O, optim::StepLROptions>) {
+          return std::make_shared<optim::StepLR>(opt, o);
+        } else if constexpr (std::is_same_v<O, optim::MultiStepLROptions>) {
+          return std::make_shared<optim::MultiStepLR>(opt, o);
+        } else if constexpr (std::is_same_v<O, optim::ExponentialLROptions>) {
+          return std::make_shared<optim::ExponentialLR>(opt, o);
+        } else if constexpr (std::is_same_v<O, optim::CosineAnnealingLROptions>) {
+          auto r = o;  // T_max 0: the epochs after the warm-up
+          if (r.T_max() == 0) r.T_max(main_epochs);
+          return std::make_shared<optim::CosineAnnealingLR>(opt, r);
+        } else if constexpr (std::is_same_v<O, optim::CosineAnnealingWarmRestartsOptions>) {
+          return std::make_shared<optim::CosineAnnealingWarmRestarts>(opt, o);
+        } else if constexpr (std::is_same_v<O, optim::LinearLROptions>) {
+          return std::make_shared<optim::LinearLR>(opt, o);
+        } else {
+          auto r = o;  // max_lr 0: the optimiser's lr; cycling the momentum only where there is one
+          if (r.max_lr() == 0) r.max_lr(lr);
+          r.total_steps(total_steps);
+          r.cycle_momentum(r.cycle_momentum() && opt.defaults().has_momentum() && opt.defaults().get_momentum() > 0);
+          return std::make_shared<optim::OneCycleLR>(opt, r);
+        }
+      },
+      options);
+}
+
+// ---- reading and writing a section ------------------------------------------------------------
+
+// `section: Name` or {name: Name, ...} -> the entry and its options read over the defaults.
+template <class Variant>
+std::pair<std::string, Variant> read_section(const std::vector<Entry<Variant>>& table, std::string_view section,
+                                             YAML::Node n, const YamlContext& ctx, const std::string& default_name) {
+  if (n.IsDefined() && n.IsScalar()) {  // loss: CrossEntropyLoss
+    YAML::Node map;
+    map["name"] = n;
+    n = map;
+  }
+  if (!n.IsDefined() || n.IsNull()) n = YAML::Node(YAML::NodeType::Map);
+  io::yaml::check_map(n, ctx, section);
+  const std::string name = io::yaml::one_of(n, "name", ctx, names_of(table), section, default_name);
+  const Entry<Variant>& e = find(table, name);
+  io::yaml::check_keys(n, families::section_keys(section, name), ctx, std::string(section) + " " + name);
+  for (std::string_view key : e.required)
+    if (!has(n, key))
+      fail(n, ctx, "missing required key '" + std::string(key) + "' in " + std::string(section) + " " + name);
+  Variant options = e.defaults;
+  e.read(options, n, ctx);
+  return {name, options};
+}
+
+template <class Variant>
+YAML::Node write_section(const std::vector<Entry<Variant>>& table, const std::string& name, const Variant& options) {
+  YAML::Node out(YAML::NodeType::Map);
+  out["name"] = name;
+  find(table, name).write(options, out);
+  return out;
+}
+
+// One example of the right kind for the loss of a task, to check the loss's values on.
+void try_loss(const LossConfig& loss) {
+  const Task task = task_of_loss(loss.name);
+  int64_t classes = 2;
+  std::visit(
+      [&](const auto& o) {
+        if constexpr (requires { o.weight(); })
+          if (o.weight().defined()) classes = o.weight().numel();
+      },
+      loss.options);
+  const LossFn fn = build_loss(loss);
+  if (task == Task::kClassification) fn(zeros({1, classes}), zeros({1}, kLong));
+  else if (task == Task::kMultiLabel) fn(zeros({1, classes}), zeros({1, classes}));
+  else fn(zeros({1, 1}), zeros({1, 1}));
+}
+
+}  // namespace
+
+// ---- families.h --------------------------------------------------------------------------------
+
+namespace families {
+
+const std::vector<std::string_view>& monitor_names() {
+  static const std::vector<std::string_view> names = {
+      "val_loss",      "val_accuracy", "val_macro_f1", "val_micro_f1", "val_subset_accuracy", "val_mse",
+      "val_mae",       "val_r2",       "train_loss",   "train_accuracy", "train_macro_f1", "train_micro_f1",
+      "train_subset_accuracy", "train_mse", "train_mae", "train_r2"};
+  return names;
+}
+
+std::vector<std::string_view> section_keys(std::string_view section, const std::string& name) {
+  std::vector<std::string_view> keys = {"name"};
+  auto add = [&](const auto& table) {
+    for (const auto& e : table)
+      if (e.name == name) keys.insert(keys.end(), e.keys.begin(), e.keys.end());
+  };
+  if (section == "loss") add(losses());
+  if (section == "optimizer") add(optimizers());
+  if (section == "scheduler") add(schedulers());
+  const auto extra = extra_keys(section, name);
+  keys.insert(keys.end(), extra.begin(), extra.end());
+  return keys;
+}
+
+void parse_loss(const YAML::Node& n, const YamlContext& ctx, LossConfig& out) {
+  std::tie(out.name, out.options) = read_section(losses(), "loss", n, ctx, out.name);
+  const std::string what = "loss " + out.name;
+  check_with_library(n, ctx, what, section_keys("loss", out.name), [&] { try_loss(out); });
+}
+
+void parse_optimizer(const YAML::Node& n, const YamlContext& ctx, OptimizerConfig& out) {
+  std::tie(out.name, out.options) = read_section(optimizers(), "optimizer", n, ctx, out.name);
+  check_with_library(n, ctx, "optimizer " + out.name, section_keys("optimizer", out.name),
+                     [&] { make_optimizer(out.options, {zeros({1}, TensorOptions().requires_grad(true))}); });
+}
+
+void parse_scheduler(const YAML::Node& n, const YamlContext& ctx, SchedulerConfig& out) {
+  out = SchedulerConfig{};
+  std::tie(out.name, out.options) = read_section(schedulers(), "scheduler", n, ctx, "none");
+  const std::string what = "scheduler " + out.name;
+  const YAML::Node map = n.IsMap() ? n : YAML::Node(YAML::NodeType::Map);
+  check_with_library(map, ctx, what, section_keys("scheduler", out.name), [&] {
+    optim::SGD placeholder({zeros({1}, TensorOptions().requires_grad(true))}, optim::SGDOptions(0.1).momentum(0.9));
+    if (const auto* p = std::get_if<optim::ReduceLROnPlateauOptions>(&out.options))
+      optim::ReduceLROnPlateauScheduler(placeholder, *p);
+    else
+      make_scheduler(out.options, placeholder, 1, 1, 0.1);
+  });
+  if (has(map, "monitor")) out.monitor = io::yaml::one_of(map, "monitor", ctx, families::monitor_names(), "monitor", out.monitor);
+  YAML::Node w;  // undefined when absent (yaml-cpp's map[key] for a missing key cannot be read further)
+  if (has(map, "warmup")) w = static_cast<const YAML::Node&>(map)["warmup"];
+  io::yaml::check_keys(w, {"epochs", "start_factor"}, ctx, "scheduler.warmup");
+  out.warmup_epochs = io::yaml::get<int64_t>(w, "epochs", ctx, 0);
+  out.warmup_start_factor = io::yaml::get<double>(w, "start_factor", ctx, 0.1);
+  if (out.warmup_epochs < 0) fail(w["epochs"], ctx, "key 'epochs': must be >= 0, got " + io::yaml::describe(w["epochs"]));
+  if (out.warmup_epochs > 0 && (out.name == "ReduceLROnPlateau" || out.name == "OneCycleLR"))
+    fail(w, ctx, "scheduler.warmup: not available with " + out.name +
+                     " (SequentialLR chains epoch schedulers only; OneCycleLR has its own warm-up)");
+  if (out.warmup_epochs > 0)
+    check_with_library(w, ctx, "scheduler.warmup", {"start_factor"}, [&] {
+      optim::SGD placeholder({zeros({1}, TensorOptions().requires_grad(true))}, optim::SGDOptions(0.1));
+      optim::LinearWarmupLR(placeholder, nullptr, out.warmup_start_factor, out.warmup_epochs, 1);
+    });
+}
+
+YAML::Node loss_yaml(const LossConfig& loss) { return write_section(losses(), loss.name, loss.options); }
+
+YAML::Node optimizer_yaml(const OptimizerConfig& optimizer) {
+  return write_section(optimizers(), optimizer.name, optimizer.options);
+}
+
+YAML::Node scheduler_yaml(const SchedulerConfig& s, int64_t epochs) {
+  YAML::Node out = write_section(schedulers(), s.name, s.options);
+  if (s.name == "CosineAnnealingLR" && out["T_max"].as<int64_t>() == 0)  // written as used
+    out["T_max"] = std::max<int64_t>(1, epochs - s.warmup_epochs);
+  if (s.name == "ReduceLROnPlateau") out["monitor"] = s.monitor;
+  if (s.warmup_epochs > 0) {
+    out["warmup"]["epochs"] = s.warmup_epochs;
+    out["warmup"]["start_factor"] = io::yaml::num(s.warmup_start_factor);
+  }
+  return out;
+}
+
+}  // namespace families
+
+// ---- config.h: the options' common values and the builders -------------------------------------
+
+std::string describe_optimizer(const RunConfig& cfg) {
+  // The name, lr, and every argument that differs from the optimiser's defaults.
+  const OptimizerConfig& o = cfg.optimizer;
+  const YAML::Node given = families::optimizer_yaml(o);
+  const YAML::Node defaults = write_section(optimizers(), o.name, find(optimizers(), o.name).defaults);
+  std::string s = o.name + " lr " + given["lr"].Scalar();
+  for (auto it = given.begin(); it != given.end(); ++it) {
+    const std::string key = it->first.Scalar();
+    if (key == "name" || key == "lr") continue;
+    YAML::Emitter a, b;
+    a << YAML::Flow << it->second;
+    b << YAML::Flow << defaults[key];
+    if (std::string(a.c_str()) == b.c_str()) continue;
+    s += " " + key;
+    if (it->second.IsScalar() && it->second.Scalar() == "true") continue;  // "nesterov"
+    s += " " + std::string(a.c_str());
+  }
+  return s;
+}
+
+double OptimizerConfig::lr() const {
+  return std::visit([](const auto& o) { return o.lr(); }, options);
+}
+
+double OptimizerConfig::momentum() const {
+  return std::visit([](const auto& o) { return o.has_momentum() ? o.get_momentum() : 0.0; }, options);
+}
+
+LossFn build_loss(const LossConfig& loss) {
+  return std::visit(
+      [&](const auto& o) -> LossFn {
+        using O = std::decay_t<decltype(o)>;
+        auto module = [&] {
+          if constexpr (std::is_same_v<O, nn::CrossEntropyLossOptions>) return nn::CrossEntropyLoss(o);
+          else if constexpr (std::is_same_v<O, nn::NLLLossOptions>) return nn::NLLLoss(o);
+          else if constexpr (std::is_same_v<O, nn::MSELossOptions>) return nn::MSELoss(o);
+          else if constexpr (std::is_same_v<O, nn::L1LossOptions>) return nn::L1Loss(o);
+          else if constexpr (std::is_same_v<O, nn::SmoothL1LossOptions>) return nn::SmoothL1Loss(o);
+          else if constexpr (std::is_same_v<O, nn::HuberLossOptions>) return nn::HuberLoss(o);
+          else if constexpr (std::is_same_v<O, nn::BCELossOptions>) return nn::BCELoss(o);
+          else if constexpr (std::is_same_v<O, nn::BCEWithLogitsLossOptions>) return nn::BCEWithLogitsLoss(o);
+          else return nn::MultiLabelSoftMarginLoss(o);
+        }();
+        if (task_of_loss(loss.name) != Task::kRegression)
+          return [module](const Tensor& out, const Tensor& target) mutable { return module(out, target); };
+        // One regression target per example: (N) targets against a Linear(..., 1)'s (N, 1)
+        // output. PyTorch would broadcast them to (N, N) with a warning; this compares them
+        // element by element instead.
+        return [module](const Tensor& out, const Tensor& target) mutable {
+          if (out.dim() == 2 && out.size(1) == 1 && target.dim() == 1 && target.size(0) == out.size(0))
+            return module(out, target.unsqueeze(1));
+          return module(out, target);
+        };
+      },
+      loss.options);
+}
+
+LossFn build_loss(const RunConfig& cfg) { return build_loss(cfg.loss); }
+
+std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& cfg, const std::vector<Tensor>& params) {
+  return make_optimizer(cfg.optimizer.options, params);
+}
+
+std::shared_ptr<optim::LRScheduler> build_scheduler(const RunConfig& cfg, optim::Optimizer& opt,
+                                                    int64_t steps_per_epoch) {
+  const SchedulerConfig& s = cfg.scheduler;
+  const int64_t warm = s.warmup_epochs;
+  // OneCycleLR warms up itself (pct_start); a second ramp before it would be a silent no-op
+  // or a double warm-up, so say so. (The config parser rejects it too; this guards configs
+  // built in code.)
+  CNNKIT_CHECK(warm == 0 || s.name != "OneCycleLR", cfg.source,
+               ": scheduler.warmup cannot be combined with OneCycleLR, which has its own warm-up (pct_start)");
+  if (warm > 0 || s.name == "OneCycleLR")
+    CNNKIT_CHECK(steps_per_epoch > 0, cfg.source, ": ", warm > 0 ? "scheduler.warmup" : "OneCycleLR",
+                 " steps per batch and needs the number of batches per epoch, got ", steps_per_epoch);
+  // The schedule proper, in epochs, as PyTorch code writes it; it starts after the warm-up
+  // (CosineAnnealingLR's default T_max is the epochs left then).
+  std::shared_ptr<optim::LRScheduler> main = make_scheduler(
+      s.options, opt, std::max<int64_t>(1, cfg.epochs - warm), cfg.epochs * steps_per_epoch, cfg.optimizer.lr());
+  if (warm == 0) return main;  // nullptr for none / ReduceLROnPlateau
+  // The warm-up ramps per optimisation step from start_factor * lr to lr over `warm`
+  // epochs; the schedule then runs on epoch boundaries. At every epoch boundary the lr is
+  // PyTorch's SequentialLR([LinearLR(start_factor, total_iters=warm), main], [warm]) stepped
+  // per epoch. Stepped per batch (SchedulerConfig::per_batch()).
+  return std::make_shared<optim::LinearWarmupLR>(opt, main, s.warmup_start_factor, warm, steps_per_epoch);
+}
+
+std::shared_ptr<optim::ReduceLROnPlateauScheduler> build_plateau_scheduler(const RunConfig& cfg,
+                                                                           optim::Optimizer& opt) {
+  const auto* p = std::get_if<optim::ReduceLROnPlateauOptions>(&cfg.scheduler.options);
+  return p ? std::make_shared<optim::ReduceLROnPlateauScheduler>(opt, *p) : nullptr;
+}
+
+}  // namespace cnnkit::train
