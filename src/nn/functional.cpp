@@ -27,10 +27,6 @@ Tensor maybe_in_place(Tensor& input, const Tensor& out, bool inplace) {
   return input;
 }
 
-void check_dropout_p(double p) {
-  CNNKIT_CHECK(p >= 0. && p <= 1., "dropout probability has to be between 0 and 1, but got ", p);
-}
-
 }  // namespace
 
 // ---- detail (positional forms) ----------------------------------------------------------
@@ -79,13 +75,13 @@ Tensor instance_norm(const Tensor& input, const Tensor& running_mean, const Tens
 }
 
 Tensor dropout(Tensor input, double p, bool training, bool inplace) {
-  check_dropout_p(p);
+  check_dropout_p(p, "dropout");
   if (!training || p == 0.) return input;
   return maybe_in_place(input, ::cnnkit::dropout(input, p, training), inplace);
 }
 
 Tensor dropout2d(Tensor input, double p, bool training, bool inplace) {
-  check_dropout_p(p);
+  check_dropout_p(p, "dropout2d");
   if (!training || p == 0.) return input;
   // LibTorch's rule: anything but 4-d is one unbatched (C, H, W) sample.
   const bool batched = input.dim() == 4;
@@ -176,14 +172,10 @@ Tensor elu(Tensor input, const ELUFuncOptions& options) {
 }
 
 Tensor gelu(const Tensor& input, const GELUFuncOptions& options) {
-  CNNKIT_CHECK(options.approximate() == "none" || options.approximate() == "tanh",
-               "gelu: approximate must be \"none\" or \"tanh\", got \"", options.approximate(), "\"");
   return ::cnnkit::gelu(input, options.approximate());
 }
 
 Tensor hardtanh(Tensor input, const HardtanhFuncOptions& options) {
-  CNNKIT_CHECK(options.max_val() > options.min_val(), "hardtanh: max_val (", options.max_val(),
-               ") must be greater than min_val (", options.min_val(), ")");
   return maybe_in_place(input, ::cnnkit::hardtanh(input, options.min_val(), options.max_val()), options.inplace());
 }
 
@@ -191,10 +183,10 @@ Tensor softplus(const Tensor& input, const SoftplusFuncOptions& options) {
   return ::cnnkit::softplus(input, options.beta(), options.threshold());
 }
 
-Tensor silu(const Tensor& input) { return ::cnnkit::silu(input); }
-Tensor mish(const Tensor& input) { return ::cnnkit::mish(input); }
-Tensor hardswish(const Tensor& input) { return ::cnnkit::hardswish(input); }
-Tensor hardsigmoid(const Tensor& input) { return ::cnnkit::hardsigmoid(input); }
+#define CNNKIT_DEFINE_ACTIVATION_FUNCTION(Module, function, ...) \
+  Tensor function(const Tensor& input) { return ::cnnkit::function(input); }
+CNNKIT_PLAIN_ACTIVATIONS(CNNKIT_DEFINE_ACTIVATION_FUNCTION)
+#undef CNNKIT_DEFINE_ACTIVATION_FUNCTION
 Tensor prelu(const Tensor& input, const Tensor& weight) { return ::cnnkit::prelu(input, weight); }
 
 Tensor softmax(const Tensor& input, const SoftmaxFuncOptions& options) {
