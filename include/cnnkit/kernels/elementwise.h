@@ -130,6 +130,7 @@ void add_contiguous(float* out, const float* a, const float* b, int64_t n, float
   X(kHardswish, eltwise_hardswish, eltwise_hardswish, hardswish)                              \
   X(kSoftRelu, eltwise_soft_relu, eltwise_soft_relu, soft_relu)                               \
   X(kMish, eltwise_mish, eltwise_mish, mish)                                                  \
+  X(kLogSigmoid, eltwise_logsigmoid, eltwise_logsigmoid, logsigmoid)                          \
   /* clip_v2 has the use_dst form; its gradient passes strictly inside (alpha, beta), as */  \
   /* PyTorch's hardtanh_backward does. */                                                    \
   X(kClip, eltwise_clip_v2, eltwise_clip_v2_use_dst_for_bwd, clip)

@@ -18,7 +18,8 @@ namespace cnnkit {
   X(Tanh, tanh, kTanh, 0, true, TanhBackward0)                            \
   /* silu(x) = x * sigmoid(x) = oneDNN's swish with alpha = 1 */         \
   X(SiLU, silu, kSwish, 1, false, SiluBackward0)                          \
-  X(Mish, mish, kMish, 0, false, MishBackward0)
+  X(Mish, mish, kMish, 0, false, MishBackward0)                          \
+  X(LogSigmoid, logsigmoid, kLogSigmoid, 0, false, LogSigmoidBackward0)
 // ... and those with their own kernels (their PyTorch gradients at the kinks), defined by
 // hand in ops/activation.cpp.
 #define CNNKIT_OWN_KERNEL_ACTIVATIONS(X) \
