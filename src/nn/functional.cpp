@@ -1,6 +1,7 @@
 // nn::functional: unpacks LibTorch's *FuncOptions and calls the ops in ops/, adding the
-// argument checks that PyTorch's F.* functions make before their ops (dropout p range,
-// batch-norm batch size, adaptive output sizes). No kernels here.
+// argument checks that PyTorch's F.* functions make before their ops (dropout p even when
+// not training, adaptive output sizes); a rule the op checks is not checked again here.
+// No kernels here.
 #include "cnnkit/nn/functional.h"
 
 #include <string>
@@ -44,15 +45,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Exp
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, bool training, std::optional<double> momentum,
                   double eps) {
-  CNNKIT_CHECK_SHAPE(input.dim() >= 2, "batch_norm: expected at least 2 input dimensions, but got ", input.dim(),
-                     " (input of size ", input.sizes(), ")");
-  if (training) {
-    // One value per channel has no variance: PyTorch refuses it in training.
-    int64_t values_per_channel = input.size(0);
-    for (int64_t d = 2; d < input.dim(); ++d) values_per_channel *= input.size(d);
-    CNNKIT_CHECK(values_per_channel != 1,
-                 "Expected more than 1 value per channel when training, got input size ", input.sizes());
-  }
+  // The input's rank and its values per channel: checked once, by the op.
   CNNKIT_CHECK(momentum.has_value() || !(training && running_mean.defined()),
                "batch_norm: momentum=nullopt (cumulative average) needs the BatchNorm module, which counts "
                "batches; pass a momentum value to the functional form");
@@ -65,12 +58,6 @@ Tensor instance_norm(const Tensor& input, const Tensor& running_mean, const Tens
                      double eps) {
   CNNKIT_CHECK_SHAPE(input.dim() >= 3, "instance_norm: expected input (N, C, *) with at least 3 dims, got ",
                      input.dim(), " dims ", input.sizes());
-  if (use_input_stats) {
-    int64_t spatial = 1;
-    for (int64_t d = 2; d < input.dim(); ++d) spatial *= input.size(d);
-    CNNKIT_CHECK(spatial != 1, "Expected more than 1 spatial element when training, got input size ",
-                 input.sizes());
-  }
   return ::cnnkit::instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps);
 }
 

@@ -13,6 +13,9 @@
 #include <sstream>
 
 #include "cnnkit/models/builder.h"
+#include "cnnkit/nn/modules/activation.h"
+#include "cnnkit/nn/modules/normalization.h"
+#include "cnnkit/ops/factory.h"
 #include "test_util.h"
 
 using namespace cnnkit;
@@ -99,6 +102,68 @@ TEST(Layers, TheBuilderAcceptsEveryRow) {
   for (const models::LayerSpec& spec : models::layer_table())
     EXPECT_NE(std::find(names.begin(), names.end(), spec.name), names.end()) << spec.name;
   for (const char* n : {"Residual", "Sequential"}) EXPECT_NE(std::find(names.begin(), names.end(), n), names.end());
+}
+
+// No arguments given: every row reads nothing, and a channel count comes from "the previous
+// layer" (3 channels).
+class NoArgs final : public models::LayerArgs {
+ public:
+  NoArgs() : LayerArgs("test layer") {}
+  bool has(std::string_view) const override { return false; }
+  bool is_null(std::string_view) const override { return false; }
+  int64_t integer(std::string_view) const override { return 0; }
+  double number(std::string_view) const override { return 0; }
+  bool boolean(std::string_view) const override { return false; }
+  std::string text(std::string_view) const override { return ""; }
+  bool is_text(std::string_view) const override { return false; }
+  std::vector<int64_t> ints(std::string_view, size_t n) const override { return std::vector<int64_t>(n); }
+  std::vector<int64_t> int_list(std::string_view) const override { return {}; }
+  std::vector<std::optional<int64_t>> optional_ints(std::string_view, size_t n) const override {
+    return std::vector<std::optional<int64_t>>(n);
+  }
+  std::optional<int64_t> previous_channels() const override { return 3; }
+  void raise(std::string_view, const std::string& message) const override { throw ValueError(message); }
+};
+
+TEST(Layers, RowsStartFromTheOptionsDefaults) {
+  nn::AnyModule bn = models::make_layer("BatchNorm2d", NoArgs());
+  const nn::BatchNormOptions want(3);
+  EXPECT_EQ(bn.ptr()->as<nn::BatchNorm2dImpl>()->options.num_features(), 3);
+  EXPECT_EQ(bn.ptr()->as<nn::BatchNorm2dImpl>()->options.eps(), want.eps());
+  EXPECT_EQ(bn.ptr()->as<nn::BatchNorm2dImpl>()->options.momentum(), want.momentum());
+  nn::AnyModule leaky = models::make_layer("LeakyReLU", NoArgs());
+  EXPECT_EQ(leaky.ptr()->as<nn::LeakyReLUImpl>()->options.negative_slope(), nn::LeakyReLUOptions().negative_slope());
+  nn::AnyModule ht = models::make_layer("Hardtanh", NoArgs());
+  EXPECT_EQ(ht.ptr()->as<nn::HardtanhImpl>()->options.max_val(), nn::HardtanhOptions().max_val());
+  EXPECT_THROW(models::make_layer("Conv2d", NoArgs()), ValueError);  // out_channels is required
+  EXPECT_THROW(models::make_layer("Conv3d", NoArgs()), ValueError);
+}
+
+// Each row that needs no arguments, made and run on (2, 3, 4, 4) (or (2, 3, 16) for the
+// layers that take 3 dims): its FLOP rule applies to
+// the module its make gives, and the table finds the row again from the module's type.
+TEST(Layers, RowsWithoutRequiredArgumentsRunAndCountFlops) {
+  const Tensor x = randn({2, 3, 4, 4});
+  int made = 0;
+  for (const models::LayerSpec& spec : models::layer_table()) {
+    nn::AnyModule m;
+    try {
+      m = spec.make(NoArgs());
+    } catch (const ValueError&) {
+      continue;  // a required argument
+    }
+    ++made;
+    EXPECT_EQ(models::find_layer(*m.ptr()), &spec) << spec.name;
+    Tensor in = x, y;
+    try {
+      y = m.forward(in);
+    } catch (const ShapeError&) {
+      in = x.flatten(2);  // BatchNorm1d: (N, C, L)
+      y = m.forward(in);
+    }
+    EXPECT_GE(spec.flops(*m.ptr(), in, y), 0) << spec.name;
+  }
+  EXPECT_GE(made, 20);
 }
 
 // Every row is checked against PyTorch by a golden case built through the table
