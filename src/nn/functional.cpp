@@ -62,13 +62,13 @@ Tensor instance_norm(const Tensor& input, const Tensor& running_mean, const Tens
 }
 
 Tensor dropout(Tensor input, double p, bool training, bool inplace) {
-  check_dropout_p(p, "dropout");
+  check_dropout_p(p, "");  // F.dropout's message, as PyTorch words it
   if (!training || p == 0.) return input;
   return maybe_in_place(input, ::cnnkit::dropout(input, p, training), inplace);
 }
 
 Tensor dropout2d(Tensor input, double p, bool training, bool inplace) {
-  check_dropout_p(p, "dropout2d");
+  check_dropout_p(p, "");
   if (!training || p == 0.) return input;
   // LibTorch's rule: anything but 4-d is one unbatched (C, H, W) sample.
   const bool batched = input.dim() == 4;

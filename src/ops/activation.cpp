@@ -111,6 +111,9 @@ Tensor gelu(const Tensor& x, const std::string& approximate) {
                            "GeluBackward0");
 }
 
+// The list's oneDNN activations. oneDNN 2.6's logsigmoid (like its soft_relu, softplus's
+// beta = 1 path) computes log(1 + exp(-x)) without log1p: for x > 15 it gives 0 or a few
+// 1e-6 where torch gives -exp(-x) (tools/golden/gen_activation.py has no large case).
 #define CNNKIT_DEFINE_ACTIVATION_OP(Module, function, algorithm, alpha, use_dst, node) \
   Tensor function(const Tensor& x) {                                                    \
     return onednn_activation(x, Eltwise::algorithm, alpha, 0, use_dst, #function, #node); \

@@ -17,7 +17,7 @@
 namespace cnnkit {
 
 void check_dropout_p(double p, const char* name) {
-  CNNKIT_CHECK(p >= 0 && p <= 1, name, ": dropout probability has to be between 0 and 1, but got ", p);
+  CNNKIT_CHECK(p >= 0 && p <= 1, name, *name ? ": " : "", "dropout probability has to be between 0 and 1, but got ", p);
 }
 
 namespace {
