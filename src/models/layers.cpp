@@ -135,6 +135,22 @@ Options inplace_only(const LayerArgs& a) {
 }
 
 template <class Options>
+Options dropout_options(const LayerArgs& a) {
+  Options o;
+  a.read("p", o.p());
+  a.read("inplace", o.inplace());
+  return o;
+}
+
+// dim: PyTorch's dim=None takes 1 for the (N, C) and (N, C, H, W) inputs of a model.
+template <class Options>
+Options softmax_options(const LayerArgs& a) {
+  Options o(1);
+  a.read("dim", o.dim());
+  return o;
+}
+
+template <class Options>
 Options batch_norm_options(const LayerArgs& a) {
   Options o(a.channels("num_features"));
   a.read("eps", o.eps());
@@ -194,24 +210,8 @@ std::vector<LayerSpec> make_table() {
           },
           free_of_cost),
       entry<nn::Identity>("Identity", {}, [](const LayerArgs&) { return nn::Identity(); }, free_of_cost),
-      entry<nn::Dropout>(
-          "Dropout", {"p", "inplace"},
-          [](const LayerArgs& a) {
-            nn::DropoutOptions o;
-            a.read("p", o.p());
-            a.read("inplace", o.inplace());
-            return o;
-          },
-          free_of_cost),
-      entry<nn::Dropout2d>(
-          "Dropout2d", {"p", "inplace"},
-          [](const LayerArgs& a) {
-            nn::Dropout2dOptions o;
-            a.read("p", o.p());
-            a.read("inplace", o.inplace());
-            return o;
-          },
-          free_of_cost),
+      entry<nn::Dropout>("Dropout", {"p", "inplace"}, dropout_options<nn::DropoutOptions>, free_of_cost),
+      entry<nn::Dropout2d>("Dropout2d", {"p", "inplace"}, dropout_options<nn::Dropout2dOptions>, free_of_cost),
       // Pooling
       entry<nn::MaxPool2d>(
           "MaxPool2d", {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
@@ -329,23 +329,8 @@ std::vector<LayerSpec> make_table() {
             return o;
           },
           per_output),
-      // dim: PyTorch's dim=None takes 1 for (N, C) and (N, C, H, W) inputs.
-      entry<nn::Softmax>(
-          "Softmax", {"dim"},
-          [](const LayerArgs& a) {
-            nn::SoftmaxOptions o(1);
-            a.read("dim", o.dim());
-            return o;
-          },
-          per_output),
-      entry<nn::LogSoftmax>(
-          "LogSoftmax", {"dim"},
-          [](const LayerArgs& a) {
-            nn::LogSoftmaxOptions o(1);
-            a.read("dim", o.dim());
-            return o;
-          },
-          per_output),
+      entry<nn::Softmax>("Softmax", {"dim"}, softmax_options<nn::SoftmaxOptions>, per_output),
+      entry<nn::LogSoftmax>("LogSoftmax", {"dim"}, softmax_options<nn::LogSoftmaxOptions>, per_output),
   };
 #define CNNKIT_PLAIN_ACTIVATION_ENTRY(Module, ...) t.push_back(plain_activation<nn::Module>(#Module));
   CNNKIT_PLAIN_ACTIVATIONS(CNNKIT_PLAIN_ACTIVATION_ENTRY)
