@@ -597,21 +597,10 @@ using dnnl::algorithm;
 
 algorithm to_dnnl(Eltwise alg, bool use_dst) {
   switch (alg) {
-    case Eltwise::kRelu:
-    case Eltwise::kLeakyRelu: return use_dst ? algorithm::eltwise_relu_use_dst_for_bwd : algorithm::eltwise_relu;
-    case Eltwise::kElu: return use_dst ? algorithm::eltwise_elu_use_dst_for_bwd : algorithm::eltwise_elu;
-    case Eltwise::kGeluErf: return algorithm::eltwise_gelu_erf;
-    case Eltwise::kGeluTanh: return algorithm::eltwise_gelu_tanh;
-    case Eltwise::kLogistic:
-      return use_dst ? algorithm::eltwise_logistic_use_dst_for_bwd : algorithm::eltwise_logistic;
-    case Eltwise::kTanh: return use_dst ? algorithm::eltwise_tanh_use_dst_for_bwd : algorithm::eltwise_tanh;
-    case Eltwise::kSwish: return algorithm::eltwise_swish;
-    case Eltwise::kHardswish: return algorithm::eltwise_hardswish;
-    case Eltwise::kSoftRelu: return algorithm::eltwise_soft_relu;
-    case Eltwise::kMish: return algorithm::eltwise_mish;
-    // clip_v2 has the use_dst variant; its gradient passes strictly inside (alpha, beta),
-    // as PyTorch's hardtanh_backward does.
-    case Eltwise::kClip: return use_dst ? algorithm::eltwise_clip_v2_use_dst_for_bwd : algorithm::eltwise_clip_v2;
+#define CNNKIT_ELTWISE_CASE(name, plain, from_dst, log_name) \
+  case Eltwise::name: return use_dst ? algorithm::from_dst : algorithm::plain;
+    CNNKIT_ELTWISE_ALGORITHMS(CNNKIT_ELTWISE_CASE)
+#undef CNNKIT_ELTWISE_CASE
   }
   return algorithm::eltwise_relu;
 }
@@ -772,18 +761,10 @@ bool has_padding(const dnnl::memory::desc& md) {
 bool is_reference(const char* impl) { return std::strncmp(impl, "ref", 3) == 0; }
 const char* name_of(Eltwise alg) {
   switch (alg) {
-    case Eltwise::kRelu: return "relu";
-    case Eltwise::kLeakyRelu: return "leaky_relu";
-    case Eltwise::kElu: return "elu";
-    case Eltwise::kGeluErf: return "gelu_erf";
-    case Eltwise::kGeluTanh: return "gelu_tanh";
-    case Eltwise::kLogistic: return "logistic";
-    case Eltwise::kTanh: return "tanh";
-    case Eltwise::kSwish: return "swish";
-    case Eltwise::kHardswish: return "hardswish";
-    case Eltwise::kSoftRelu: return "soft_relu";
-    case Eltwise::kMish: return "mish";
-    case Eltwise::kClip: return "clip";
+#define CNNKIT_ELTWISE_CASE(name, plain, from_dst, log_name) \
+  case Eltwise::name: return #log_name;
+    CNNKIT_ELTWISE_ALGORITHMS(CNNKIT_ELTWISE_CASE)
+#undef CNNKIT_ELTWISE_CASE
   }
   return "?";
 }

@@ -8,21 +8,18 @@
 #include <climits>
 #include <cmath>
 #include <string>
-#include <functional>
 #include <optional>
 #include <sstream>
 #include <vector>
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/error.h"
+#include "cnnkit/models/layers.h"
 #include "io/yaml.h"
 #include "cnnkit/models/zoo.h"
-#include "cnnkit/nn/modules/activation.h"
 #include "cnnkit/nn/modules/conv.h"
-#include "cnnkit/nn/modules/dropout.h"
 #include "cnnkit/nn/modules/linear.h"
 #include "cnnkit/nn/modules/normalization.h"
-#include "cnnkit/nn/modules/pooling.h"
 #include "cnnkit/ops/factory.h"
 
 namespace cnnkit::models {
@@ -53,250 +50,71 @@ struct Trace {
   }
 };
 
-// One layer's arguments with the context for messages.
-struct Args {
-  const YAML::Node& node;  // the mapping of arguments (may be null)
-  const YamlContext& ctx;
-  const Trace& trace;
-  const std::string& layer;  // "layer 3 (Conv2d)"
+// One layer's arguments, read from its YAML mapping for the layer table (models/layers.h);
+// every error names the file and line of the key (or of the layer).
+class YamlArgs final : public LayerArgs {
+ public:
+  YamlArgs(const YAML::Node& item, const YAML::Node& node, const YamlContext& ctx, const Trace& trace,
+           std::string label)
+      : LayerArgs(std::move(label)), item_(item), node_(node), ctx_(ctx), trace_(trace) {}
 
-  bool has(const char* key) const { return models::has(node, key); }
-  int64_t i(const char* key, int64_t d) const { return get<int64_t>(node, key, ctx, d); }
-  int64_t req(const char* key) const { return require<int64_t>(node, key, ctx, layer); }
-  double f(const char* key, double d) const { return get<double>(node, key, ctx, d); }
-  bool b(const char* key, bool d) const { return get<bool>(node, key, ctx, d); }
-  std::string s(const char* key, const std::string& d) const { return get<std::string>(node, key, ctx, d); }
-  std::vector<int64_t> i2(const char* key, std::vector<int64_t> d) const {
-    return get_ints(node, key, 2, ctx, std::move(d));
+  bool has(std::string_view key) const override { return models::has(node_, key); }
+  bool is_null(std::string_view key) const override {
+    return node_.IsMap() && node_[std::string(key)].IsDefined() && node_[std::string(key)].IsNull();
   }
-  std::vector<int64_t> req2(const char* key) const {
-    if (!has(key)) require<int64_t>(node, key, ctx, layer);  // throws "missing required key"
-    return i2(key, {});
+  int64_t integer(std::string_view key) const override { return as<int64_t>(at(key), ctx_, what(key)); }
+  double number(std::string_view key) const override { return as<double>(at(key), ctx_, what(key)); }
+  bool boolean(std::string_view key) const override { return as<bool>(at(key), ctx_, what(key)); }
+  std::string text(std::string_view key) const override { return as<std::string>(at(key), ctx_, what(key)); }
+  bool is_text(std::string_view key) const override {
+    int64_t i = 0;
+    return at(key).IsScalar() && !YAML::convert<int64_t>::decode(at(key), i);
   }
-  // A channel count that may be omitted: taken from what the previous layer gives.
-  int64_t channels(const char* key) const {
-    if (has(key)) return i(key, 0);
-    if (trace.channels) return *trace.channels;
-    fail(node.IsDefined() && !node.IsNull() ? node : YAML::Node(), ctx,
-         layer + ": cannot infer '" + key + "' (give it, or give model.input_shape so that it can " +
-             "be taken from the previous layer)");
+  std::vector<int64_t> ints(std::string_view key, size_t n) const override {
+    return models::ints(at(key), n, ctx_, what(key));
   }
-  // momentum: null means a cumulative average (PyTorch's momentum=None).
-  std::optional<double> momentum(double d) const {
-    if (node.IsMap() && node["momentum"].IsDefined() && node["momentum"].IsNull()) return std::nullopt;
-    return f("momentum", d);
+  std::vector<int64_t> int_list(std::string_view key) const override {
+    int64_t one = 0;
+    if (at(key).IsScalar() && YAML::convert<int64_t>::decode(at(key), one)) return {one};
+    return as<std::vector<int64_t>>(at(key), ctx_, what(key));
   }
+  std::vector<std::optional<int64_t>> optional_ints(std::string_view key, size_t n) const override {
+    const YAML::Node v = at(key);
+    const std::string expected = what(key) + ": expected an integer or a list of " + std::to_string(n) +
+                                 " integers or nulls, got " + describe(v);
+    int64_t one = 0;
+    if (v.IsScalar()) {
+      if (!YAML::convert<int64_t>::decode(v, one)) models::fail(v, ctx_, expected);
+      return std::vector<std::optional<int64_t>>(n, one);
+    }
+    if (!v.IsSequence() || v.size() != n) models::fail(v, ctx_, expected);
+    std::vector<std::optional<int64_t>> out(n);
+    for (size_t k = 0; k < n; ++k) {
+      if (v[k].IsNull()) continue;
+      if (!v[k].IsScalar() || !YAML::convert<int64_t>::decode(v[k], one)) models::fail(v, ctx_, expected);
+      out[k] = one;
+    }
+    return out;
+  }
+  std::optional<int64_t> previous_channels() const override { return trace_.channels; }
+  void raise(std::string_view key, const std::string& message) const override {
+    if (!key.empty() && node_.IsMap() && node_[std::string(key)].IsDefined()) models::fail(at(key), ctx_, message);
+    models::fail(node_.IsDefined() && !node_.IsNull() ? node_ : item_, ctx_, message);
+  }
+
+ private:
+  YAML::Node at(std::string_view key) const { return node_[std::string(key)]; }
+  static std::string what(std::string_view key) { return "key '" + std::string(key) + "'"; }
+
+  const YAML::Node& item_;  // the layer's list item
+  const YAML::Node& node_;  // its mapping of arguments (may be null)
+  const YamlContext& ctx_;
+  const Trace& trace_;
 };
-
-struct LayerSpec {
-  std::string name;
-  std::vector<std::string_view> keys;
-  std::function<nn::AnyModule(const Args&)> make;
-};
-
-nn::Conv2dOptions::padding_t conv_padding(const Args& a) {
-  if (!a.has("padding")) return ExpandingArray<2>(0);
-  const YAML::Node p = a.node["padding"];
-  if (p.IsScalar() && (p.Scalar() == "same" || p.Scalar() == "valid")) {
-    if (p.Scalar() == "same") return kSame;
-    return kValid;
-  }
-  int64_t one = 0;
-  if (p.IsScalar() && !YAML::convert<int64_t>::decode(p, one))
-    fail(p, a.ctx, "key 'padding': expected an integer, a list of 2 integers, 'same' or 'valid', got " +
-                       describe(p));
-  return ExpandingArray<2>(ints(p, 2, a.ctx, "key 'padding'"));
-}
-
-nn::Conv2dOptions::padding_mode_t conv_padding_mode(const Args& a) {
-  const std::string m = a.s("padding_mode", "zeros");
-  if (m == "zeros") return kZeros;
-  if (m == "reflect") return kReflect;
-  if (m == "replicate") return kReplicate;
-  if (m == "circular") return kCircular;
-  fail(a.node["padding_mode"], a.ctx,
-       "key 'padding_mode': expected one of zeros, reflect, replicate, circular, got '" + m + "'");
-}
-
-nn::OptionalExpandingArray<2> output_size(const Args& a) {
-  if (!a.has("output_size")) require<int64_t>(a.node, "output_size", a.ctx, a.layer);
-  const YAML::Node v = a.node["output_size"];
-  const char* expected = "key 'output_size': expected an integer or a list of 2 integers or nulls, got ";
-  int64_t one = 0;
-  if (v.IsScalar()) {
-    if (!YAML::convert<int64_t>::decode(v, one)) fail(v, a.ctx, expected + describe(v));
-    return nn::OptionalExpandingArray<2>(one);
-  }
-  if (!v.IsSequence() || v.size() != 2) fail(v, a.ctx, expected + describe(v));
-  std::optional<int64_t> hw[2];
-  for (size_t k = 0; k < 2; ++k) {
-    if (v[k].IsNull()) continue;
-    if (!v[k].IsScalar() || !YAML::convert<int64_t>::decode(v[k], one)) fail(v, a.ctx, expected + describe(v));
-    hw[k] = one;
-  }
-  return nn::OptionalExpandingArray<2>({hw[0], hw[1]});
-}
-
-void no_indices(const Args& a) {
-  if (a.b("return_indices", false))
-    fail(a.node["return_indices"], a.ctx, a.layer + ": return_indices: true is not supported in a model " +
-                                              "(a layer here returns one tensor)");
-}
-
-template <class M>
-nn::AnyModule any(M m) {
-  return nn::AnyModule(std::move(m));
-}
-
-const std::vector<LayerSpec>& registry() {
-  using nn::AnyModule;
-  static const std::vector<LayerSpec> specs = {
-      {"Conv2d",
-       {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
-        "padding_mode"},
-       [](const Args& a) {
-         nn::Conv2dOptions o(a.channels("in_channels"), a.req("out_channels"), a.req2("kernel_size"));
-         o.stride(a.i2("stride", {1, 1})).padding(conv_padding(a)).dilation(a.i2("dilation", {1, 1}));
-         o.groups(a.i("groups", 1)).bias(a.b("bias", true)).padding_mode(conv_padding_mode(a));
-         return any(nn::Conv2d(o));
-       }},
-      {"Linear", {"in_features", "out_features", "bias"},
-       [](const Args& a) {
-         return any(nn::Linear(
-             nn::LinearOptions(a.channels("in_features"), a.req("out_features")).bias(a.b("bias", true))));
-       }},
-      {"Flatten", {"start_dim", "end_dim"},
-       [](const Args& a) {
-         return any(nn::Flatten(nn::FlattenOptions().start_dim(a.i("start_dim", 1)).end_dim(a.i("end_dim", -1))));
-       }},
-      {"Identity", {}, [](const Args&) { return any(nn::Identity()); }},
-      {"Dropout", {"p", "inplace"},
-       [](const Args& a) { return any(nn::Dropout(nn::DropoutOptions(a.f("p", 0.5)).inplace(a.b("inplace", false)))); }},
-      {"Dropout2d", {"p", "inplace"},
-       [](const Args& a) {
-         return any(nn::Dropout2d(nn::Dropout2dOptions(a.f("p", 0.5)).inplace(a.b("inplace", false))));
-       }},
-      // Pooling
-      {"MaxPool2d", {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
-       [](const Args& a) {
-         no_indices(a);
-         const auto k = a.req2("kernel_size");
-         nn::MaxPool2dOptions o(k);
-         o.stride(a.i2("stride", k)).padding(a.i2("padding", {0, 0})).dilation(a.i2("dilation", {1, 1}));
-         o.ceil_mode(a.b("ceil_mode", false));
-         return any(nn::MaxPool2d(o));
-       }},
-      {"AvgPool2d", {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"},
-       [](const Args& a) {
-         const auto k = a.req2("kernel_size");
-         nn::AvgPool2dOptions o(k);
-         o.stride(a.i2("stride", k)).padding(a.i2("padding", {0, 0})).ceil_mode(a.b("ceil_mode", false));
-         o.count_include_pad(a.b("count_include_pad", true));
-         o.divisor_override(get_optional<int64_t>(a.node, "divisor_override", a.ctx));
-         return any(nn::AvgPool2d(o));
-       }},
-      {"AdaptiveAvgPool2d", {"output_size"}, [](const Args& a) { return any(nn::AdaptiveAvgPool2d(output_size(a))); }},
-      {"AdaptiveMaxPool2d", {"output_size", "return_indices"},
-       [](const Args& a) {
-         no_indices(a);
-         return any(nn::AdaptiveMaxPool2d(output_size(a)));
-       }},
-      // Normalisation
-      {"BatchNorm1d", {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-       [](const Args& a) {
-         nn::BatchNormOptions o(a.channels("num_features"));
-         o.eps(a.f("eps", 1e-5)).momentum(a.momentum(0.1)).affine(a.b("affine", true));
-         o.track_running_stats(a.b("track_running_stats", true));
-         return any(nn::BatchNorm1d(o));
-       }},
-      {"BatchNorm2d", {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-       [](const Args& a) {
-         nn::BatchNormOptions o(a.channels("num_features"));
-         o.eps(a.f("eps", 1e-5)).momentum(a.momentum(0.1)).affine(a.b("affine", true));
-         o.track_running_stats(a.b("track_running_stats", true));
-         return any(nn::BatchNorm2d(o));
-       }},
-      {"InstanceNorm2d", {"num_features", "eps", "momentum", "affine", "track_running_stats"},
-       [](const Args& a) {
-         nn::InstanceNorm2dOptions o(a.channels("num_features"));
-         o.eps(a.f("eps", 1e-5)).momentum(a.f("momentum", 0.1)).affine(a.b("affine", false));
-         o.track_running_stats(a.b("track_running_stats", false));
-         return any(nn::InstanceNorm2d(o));
-       }},
-      {"LayerNorm", {"normalized_shape", "eps", "elementwise_affine"},
-       [](const Args& a) {
-         std::vector<int64_t> shape;
-         const YAML::Node v = a.node.IsMap() ? a.node["normalized_shape"] : YAML::Node();
-         int64_t one = 0;
-         if (v.IsScalar() && YAML::convert<int64_t>::decode(v, one))
-           shape = {one};
-         else
-           shape = require<std::vector<int64_t>>(a.node, "normalized_shape", a.ctx, a.layer);
-         nn::LayerNormOptions o(shape);
-         o.eps(a.f("eps", 1e-5)).elementwise_affine(a.b("elementwise_affine", true));
-         return any(nn::LayerNorm(o));
-       }},
-      {"GroupNorm", {"num_groups", "num_channels", "eps", "affine"},
-       [](const Args& a) {
-         nn::GroupNormOptions o(a.req("num_groups"), a.channels("num_channels"));
-         o.eps(a.f("eps", 1e-5)).affine(a.b("affine", true));
-         return any(nn::GroupNorm(o));
-       }},
-      // Activations
-      {"ReLU", {"inplace"}, [](const Args& a) { return any(nn::ReLU(nn::ReLUOptions(a.b("inplace", false)))); }},
-      {"ReLU6", {"inplace"}, [](const Args& a) { return any(nn::ReLU6(nn::ReLU6Options(a.b("inplace", false)))); }},
-      {"SELU", {"inplace"}, [](const Args& a) { return any(nn::SELU(nn::SELUOptions(a.b("inplace", false)))); }},
-      {"LeakyReLU", {"negative_slope", "inplace"},
-       [](const Args& a) {
-         return any(nn::LeakyReLU(
-             nn::LeakyReLUOptions().negative_slope(a.f("negative_slope", 1e-2)).inplace(a.b("inplace", false))));
-       }},
-      {"ELU", {"alpha", "inplace"},
-       [](const Args& a) {
-         return any(nn::ELU(nn::ELUOptions().alpha(a.f("alpha", 1.0)).inplace(a.b("inplace", false))));
-       }},
-      {"GELU", {"approximate"},
-       [](const Args& a) {
-         const std::string m = a.s("approximate", "none");
-         if (m != "none" && m != "tanh")
-           fail(a.node["approximate"], a.ctx, "key 'approximate': expected 'none' or 'tanh', got '" + m + "'");
-         return any(nn::GELU(nn::GELUOptions().approximate(m)));
-       }},
-      {"Hardtanh", {"min_val", "max_val", "inplace"},
-       [](const Args& a) {
-         return any(nn::Hardtanh(nn::HardtanhOptions()
-                                     .min_val(a.f("min_val", -1.0))
-                                     .max_val(a.f("max_val", 1.0))
-                                     .inplace(a.b("inplace", false))));
-       }},
-      {"Softplus", {"beta", "threshold"},
-       [](const Args& a) {
-         return any(nn::Softplus(nn::SoftplusOptions().beta(a.f("beta", 1.0)).threshold(a.f("threshold", 20.0))));
-       }},
-      {"PReLU", {"num_parameters", "init"},
-       [](const Args& a) {
-         return any(nn::PReLU(nn::PReLUOptions().num_parameters(a.i("num_parameters", 1)).init(a.f("init", 0.25))));
-       }},
-      {"Softmax", {"dim"}, [](const Args& a) { return any(nn::Softmax(a.i("dim", 1))); }},
-      {"LogSoftmax", {"dim"}, [](const Args& a) { return any(nn::LogSoftmax(a.i("dim", 1))); }},
-      {"Sigmoid", {}, [](const Args&) { return any(nn::Sigmoid()); }},
-      {"Tanh", {}, [](const Args&) { return any(nn::Tanh()); }},
-      {"SiLU", {"inplace"}, [](const Args&) { return any(nn::SiLU()); }},
-      {"Mish", {"inplace"}, [](const Args&) { return any(nn::Mish()); }},
-      {"Hardswish", {"inplace"}, [](const Args&) { return any(nn::Hardswish()); }},
-      {"Hardsigmoid", {"inplace"}, [](const Args&) { return any(nn::Hardsigmoid()); }},
-      // Blocks
-      {"BasicBlock", {"in_planes", "planes", "stride"},
-       [](const Args& a) {
-         return any(BasicBlock(a.channels("in_planes"), a.req("planes"), a.i("stride", 1)));
-       }},
-  };
-  return specs;
-}
 
 std::vector<std::string_view> all_layer_names() {
   std::vector<std::string_view> names;
-  for (const auto& s : registry()) names.push_back(s.name);
+  for (const auto& s : layer_table()) names.push_back(s.name);
   names.push_back("Residual");
   names.push_back("Sequential");
   return names;
@@ -338,9 +156,7 @@ class Builder {
       nn::AnyModule m(sequence(args, trace, path));  // the trace advanced through its layers
       return m;
     }
-    const LayerSpec* spec = nullptr;
-    for (const auto& s : registry())
-      if (s.name == name) spec = &s;
+    const LayerSpec* spec = find_layer(name);
     if (!spec) {
       const auto known = all_layer_names();
       std::string msg = "unknown layer '" + name + "' (known: ";
@@ -355,7 +171,7 @@ class Builder {
     check_keys(args, spec->keys, ctx_, label);
     nn::AnyModule m;
     try {
-      m = spec->make(Args{args, ctx_, trace, label});
+      m = spec->make(YamlArgs(item, args, ctx_, trace, label));
     } catch (const ConfigError&) {
       throw;  // already says where
     } catch (const Error& e) {

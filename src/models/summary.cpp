@@ -10,14 +10,9 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/error.h"
+#include "cnnkit/models/layers.h"
 #include "cnnkit/models/zoo.h"
-#include "cnnkit/nn/modules/activation.h"
 #include "cnnkit/nn/modules/container/sequential.h"
-#include "cnnkit/nn/modules/conv.h"
-#include "cnnkit/nn/modules/dropout.h"
-#include "cnnkit/nn/modules/linear.h"
-#include "cnnkit/nn/modules/normalization.h"
-#include "cnnkit/nn/modules/pooling.h"
 #include "cnnkit/ops/factory.h"
 
 namespace cnnkit::models {
@@ -39,29 +34,12 @@ int64_t count_params(const nn::Module& m) {
   return n;
 }
 
-// Forward FLOPs of one leaf layer from its input x and output y; -1 when unknown.
+// Forward FLOPs of one leaf layer from its input x and output y, by its row of the layer
+// table; -1 (shown as "+?", and said under the table) for a module with no row: a user's
+// own, or an nn::Functional. Every layer of nn has a row (tests/models/layers_test.cpp).
 int64_t leaf_flops(const nn::Module& m, const Tensor& x, const Tensor& y) {
-  const int64_t out = y.numel();
-  if (auto* c = m.as<nn::Conv2dImpl>()) {
-    const Tensor& w = c->weight;  // (C_out, C_in / groups, kH, kW)
-    return 2 * out * w.size(1) * w.size(2) * w.size(3);
-  }
-  if (auto* l = m.as<nn::LinearImpl>()) return 2 * out * l->options.in_features();
-  if (m.as<nn::BatchNorm1dImpl>() || m.as<nn::BatchNorm2dImpl>() || m.as<nn::InstanceNorm2dImpl>() ||
-      m.as<nn::LayerNormImpl>() || m.as<nn::GroupNormImpl>())
-    return 2 * out;
-  if (auto* p = m.as<nn::MaxPool2dImpl>()) return out * p->options.kernel_size()[0] * p->options.kernel_size()[1];
-  if (auto* p = m.as<nn::AvgPool2dImpl>()) return out * p->options.kernel_size()[0] * p->options.kernel_size()[1];
-  if (m.as<nn::AdaptiveAvgPool2dImpl>() || m.as<nn::AdaptiveMaxPool2dImpl>()) return x.numel();
-  if (m.as<nn::FlattenImpl>() || m.as<nn::IdentityImpl>() || m.as<nn::DropoutImpl>() || m.as<nn::Dropout2dImpl>())
-    return 0;
-  if (m.as<nn::ReLUImpl>() || m.as<nn::ReLU6Impl>() || m.as<nn::SELUImpl>() || m.as<nn::LeakyReLUImpl>() ||
-      m.as<nn::ELUImpl>() || m.as<nn::GELUImpl>() || m.as<nn::HardtanhImpl>() || m.as<nn::SoftplusImpl>() ||
-      m.as<nn::SigmoidImpl>() || m.as<nn::TanhImpl>() || m.as<nn::SiLUImpl>() || m.as<nn::MishImpl>() ||
-      m.as<nn::HardswishImpl>() || m.as<nn::HardsigmoidImpl>() || m.as<nn::PReLUImpl>() ||
-      m.as<nn::SoftmaxImpl>() || m.as<nn::LogSoftmaxImpl>())
-    return out;
-  return -1;
+  const LayerSpec* spec = find_layer(m);
+  return spec ? spec->flops(m, x, y) : -1;
 }
 
 class Walker {
@@ -96,7 +74,7 @@ class Walker {
     h = leaf(*b.bn2, join(name, "bn2"), depth + 1, h, [&] { return b.bn2(h); });
     Tensor shortcut = b.downsample.is_empty() ? x : sequential(*b.downsample, join(name, "downsample"), depth + 1, x);
     Tensor y = b.relu(h + shortcut);
-    return close(row, y, 2 * y.numel());  // the add and the second ReLU
+    return close(row, y, find_layer(b)->flops(b, x, y));  // the add and the second ReLU
   }
 
   // The steps of ResidualImpl::forward (zoo.cpp).

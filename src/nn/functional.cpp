@@ -1,6 +1,7 @@
 // nn::functional: unpacks LibTorch's *FuncOptions and calls the ops in ops/, adding the
-// argument checks that PyTorch's F.* functions make before their ops (dropout p range,
-// batch-norm batch size, adaptive output sizes). No kernels here.
+// argument checks that PyTorch's F.* functions make before their ops (dropout p even when
+// not training, adaptive output sizes); a rule the op checks is not checked again here.
+// No kernels here.
 #include "cnnkit/nn/functional.h"
 
 #include <string>
@@ -27,10 +28,6 @@ Tensor maybe_in_place(Tensor& input, const Tensor& out, bool inplace) {
   return input;
 }
 
-void check_dropout_p(double p) {
-  CNNKIT_CHECK(p >= 0. && p <= 1., "dropout probability has to be between 0 and 1, but got ", p);
-}
-
 }  // namespace
 
 // ---- detail (positional forms) ----------------------------------------------------------
@@ -48,15 +45,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Exp
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, bool training, std::optional<double> momentum,
                   double eps) {
-  CNNKIT_CHECK_SHAPE(input.dim() >= 2, "batch_norm: expected at least 2 input dimensions, but got ", input.dim(),
-                     " (input of size ", input.sizes(), ")");
-  if (training) {
-    // One value per channel has no variance: PyTorch refuses it in training.
-    int64_t values_per_channel = input.size(0);
-    for (int64_t d = 2; d < input.dim(); ++d) values_per_channel *= input.size(d);
-    CNNKIT_CHECK(values_per_channel != 1,
-                 "Expected more than 1 value per channel when training, got input size ", input.sizes());
-  }
+  // The input's rank and its values per channel: checked once, by the op.
   CNNKIT_CHECK(momentum.has_value() || !(training && running_mean.defined()),
                "batch_norm: momentum=nullopt (cumulative average) needs the BatchNorm module, which counts "
                "batches; pass a momentum value to the functional form");
@@ -69,23 +58,17 @@ Tensor instance_norm(const Tensor& input, const Tensor& running_mean, const Tens
                      double eps) {
   CNNKIT_CHECK_SHAPE(input.dim() >= 3, "instance_norm: expected input (N, C, *) with at least 3 dims, got ",
                      input.dim(), " dims ", input.sizes());
-  if (use_input_stats) {
-    int64_t spatial = 1;
-    for (int64_t d = 2; d < input.dim(); ++d) spatial *= input.size(d);
-    CNNKIT_CHECK(spatial != 1, "Expected more than 1 spatial element when training, got input size ",
-                 input.sizes());
-  }
   return ::cnnkit::instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps);
 }
 
 Tensor dropout(Tensor input, double p, bool training, bool inplace) {
-  check_dropout_p(p);
+  check_dropout_p(p, "");  // F.dropout's message, as PyTorch words it
   if (!training || p == 0.) return input;
   return maybe_in_place(input, ::cnnkit::dropout(input, p, training), inplace);
 }
 
 Tensor dropout2d(Tensor input, double p, bool training, bool inplace) {
-  check_dropout_p(p);
+  check_dropout_p(p, "");
   if (!training || p == 0.) return input;
   // LibTorch's rule: anything but 4-d is one unbatched (C, H, W) sample.
   const bool batched = input.dim() == 4;
@@ -176,14 +159,10 @@ Tensor elu(Tensor input, const ELUFuncOptions& options) {
 }
 
 Tensor gelu(const Tensor& input, const GELUFuncOptions& options) {
-  CNNKIT_CHECK(options.approximate() == "none" || options.approximate() == "tanh",
-               "gelu: approximate must be \"none\" or \"tanh\", got \"", options.approximate(), "\"");
   return ::cnnkit::gelu(input, options.approximate());
 }
 
 Tensor hardtanh(Tensor input, const HardtanhFuncOptions& options) {
-  CNNKIT_CHECK(options.max_val() > options.min_val(), "hardtanh: max_val (", options.max_val(),
-               ") must be greater than min_val (", options.min_val(), ")");
   return maybe_in_place(input, ::cnnkit::hardtanh(input, options.min_val(), options.max_val()), options.inplace());
 }
 
@@ -191,10 +170,10 @@ Tensor softplus(const Tensor& input, const SoftplusFuncOptions& options) {
   return ::cnnkit::softplus(input, options.beta(), options.threshold());
 }
 
-Tensor silu(const Tensor& input) { return ::cnnkit::silu(input); }
-Tensor mish(const Tensor& input) { return ::cnnkit::mish(input); }
-Tensor hardswish(const Tensor& input) { return ::cnnkit::hardswish(input); }
-Tensor hardsigmoid(const Tensor& input) { return ::cnnkit::hardsigmoid(input); }
+#define CNNKIT_DEFINE_ACTIVATION_FUNCTION(Module, function, ...) \
+  Tensor function(const Tensor& input) { return ::cnnkit::function(input); }
+CNNKIT_PLAIN_ACTIVATIONS(CNNKIT_DEFINE_ACTIVATION_FUNCTION)
+#undef CNNKIT_DEFINE_ACTIVATION_FUNCTION
 Tensor prelu(const Tensor& input, const Tensor& weight) { return ::cnnkit::prelu(input, weight); }
 
 Tensor softmax(const Tensor& input, const SoftmaxFuncOptions& options) {

@@ -16,10 +16,14 @@
 
 namespace cnnkit {
 
+void check_dropout_p(double p, const char* name) {
+  CNNKIT_CHECK(p >= 0 && p <= 1, name, *name ? ": " : "", "dropout probability has to be between 0 and 1, but got ", p);
+}
+
 namespace {
 
 void check_args(const Tensor& input, double p, const char* name) {
-  CNNKIT_CHECK(p >= 0 && p <= 1, name, ": dropout probability has to be between 0 and 1, but got ", p);
+  check_dropout_p(p, name);
   CNNKIT_CHECK_TYPE(input.dtype() == kFloat, name, ": expected a float32 input, got ", input.dtype());
 }
 

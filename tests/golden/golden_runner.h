@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <functional>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include <set>
 #include <sstream>
 
+#include "cnnkit/models/layers.h"
 #include "cnnkit/nn/module.h"
 #include "test_util.h"
 
@@ -31,17 +33,60 @@ GoldenModule wrap(Holder holder) {
   return GoldenModule{holder.ptr(), [holder](const Tensor& x) mutable { return holder(x); }};
 }
 
+// A golden case's options (PyTorch's argument names, as tools/golden/*.py write them) as a
+// layer's arguments for the layer table of models/layers.h, so that goldens build their
+// modules the way configs do. The runner's own keys (module, input_shape, train) are
+// skipped; any other key the layer's entry does not list fails.
+class JsonArgs final : public models::LayerArgs {
+ public:
+  JsonArgs(const nlohmann::json& o, const models::LayerSpec& spec)
+      : LayerArgs("golden layer (" + spec.name + ")"), o_(o) {
+    for (const auto& [key, value] : o.items())
+      if (key != "module" && key != "input_shape" && key != "train" &&
+          std::find(spec.keys.begin(), spec.keys.end(), key) == spec.keys.end())
+        fail(key, "'" + key + "' is not an argument of " + spec.name + " in the layer table");
+  }
+  bool has(std::string_view key) const override { return o_.contains(std::string(key)) && !at(key).is_null(); }
+  bool is_null(std::string_view key) const override { return o_.contains(std::string(key)) && at(key).is_null(); }
+  int64_t integer(std::string_view key) const override { return at(key).get<int64_t>(); }
+  double number(std::string_view key) const override { return at(key).get<double>(); }
+  bool boolean(std::string_view key) const override { return at(key).get<bool>(); }
+  std::string text(std::string_view key) const override { return at(key).get<std::string>(); }
+  bool is_text(std::string_view key) const override { return at(key).is_string(); }
+  std::vector<int64_t> ints(std::string_view key, size_t n) const override {
+    if (at(key).is_array()) return at(key).get<std::vector<int64_t>>();
+    return std::vector<int64_t>(n, integer(key));
+  }
+  std::vector<int64_t> int_list(std::string_view key) const override { return ints(key, 1); }
+  std::vector<std::optional<int64_t>> optional_ints(std::string_view key, size_t n) const override {
+    if (!at(key).is_array()) return std::vector<std::optional<int64_t>>(n, integer(key));
+    std::vector<std::optional<int64_t>> out;
+    for (const auto& v : at(key)) out.push_back(v.is_null() ? std::nullopt : std::optional<int64_t>(v.get<int64_t>()));
+    return out;
+  }
+  void raise(std::string_view key, const std::string& message) const override {
+    throw ValueError(layer + ": " + std::string(key) + ": " + message);
+  }
+
+ private:
+  const nlohmann::json& at(std::string_view key) const { return o_.at(std::string(key)); }
+  const nlohmann::json& o_;
+};
+
+// The case's module, by its PyTorch class name ("module": "LeakyReLU"), made by the layer
+// table from the case's options.
+inline GoldenModule build_layer(const nlohmann::json& o) {
+  const std::string name = o.at("module").get<std::string>();
+  const models::LayerSpec* spec = models::find_layer(name);
+  if (!spec) throw std::runtime_error("golden: '" + name + "' is not in the layer table (models/layers.h)");
+  nn::AnyModule m = spec->make(JsonArgs(o, *spec));
+  return GoldenModule{m.ptr(), [m](const Tensor& x) mutable { return m.forward(x); }};
+}
+
 struct Tolerance {
   double rtol;
   double atol;
 };
-
-// ExpandingArray-like values in options JSON: 3 or [3, 2] (null only where LibTorch allows).
-inline std::vector<int64_t> ints2(const nlohmann::json& v) {
-  if (v.is_array()) return v.get<std::vector<int64_t>>();
-  int64_t i = v.get<int64_t>();
-  return {i, i};
-}
 
 // Names of a family's cases for INSTANTIATE_TEST_SUITE_P; a file that does not load gives
 // one case, "__load_error__", whose test fails with the loader's message.

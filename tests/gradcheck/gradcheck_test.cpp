@@ -121,6 +121,7 @@ std::vector<Case> all_cases() {
   push({"tanh", {In({2, 3, 4})}, [](const Inputs& x) { return tanh(x[0]); }});
   push({"silu", {In({2, 3, 4}).range(-5, 5)}, [](const Inputs& x) { return silu(x[0]); }});
   push({"mish", {In({2, 3, 4}).range(-5, 5)}, [](const Inputs& x) { return mish(x[0]); }});
+  push({"logsigmoid", {In({2, 3, 4}).range(-5, 5)}, [](const Inputs& x) { return logsigmoid(x[0]); }});
   push({"hardswish", {In({2, 3, 4}).range(-5, 5).avoid({-3, 3})}, [](const Inputs& x) { return hardswish(x[0]); }});
   push({"hardsigmoid", {In({2, 3, 4}).range(-5, 5).avoid({-3, 3})},
        [](const Inputs& x) { return hardsigmoid(x[0]); }});

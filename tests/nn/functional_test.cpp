@@ -100,6 +100,12 @@ TEST(Functional, Activations) {
   expect_near(F::log_softmax(tensor({{1.f, 2.f, 3.f}}), F::LogSoftmaxFuncOptions(1)),
               {-2.4076059f, -1.4076059f, -0.4076059f});
   EXPECT_THROW(F::gelu(x, F::GELUFuncOptions().approximate("erf")), ValueError);
+  // One rule for hardtanh's range (nn.Hardtanh's max_val > min_val), the same through F, the
+  // op and the module.
+  EXPECT_THROW(F::hardtanh(x, F::HardtanhFuncOptions().min_val(1).max_val(1)), ValueError);
+  EXPECT_THROW(hardtanh(x, 1, 1), ValueError);
+  EXPECT_THROW(nn::Hardtanh(nn::HardtanhOptions().min_val(1).max_val(1)), ValueError);
+  expect_near(F::logsigmoid(tensor({1.f})), {-0.3132617f});
   Tensor y = tensor({-1.f, 1.f});
   F::relu(y, F::ReLUFuncOptions().inplace(true));
   EXPECT_EQ(y.to_vector(), (std::vector<float>{0.f, 1.f}));

@@ -1,6 +1,6 @@
 """Golden data for the activation modules: ReLU, ReLU6, LeakyReLU, ELU, SELU, GELU (none and
-tanh), Sigmoid, Tanh, SiLU, Mish, Hardswish, Hardsigmoid, Hardtanh, Softplus, PReLU (1 or C
-parameters), Softmax and LogSoftmax over several dims. Inputs are N(0, 3^2) so every branch
+tanh), Sigmoid, Tanh, SiLU, Mish, LogSigmoid, Hardswish, Hardsigmoid, Hardtanh, Softplus, PReLU
+(1 or C parameters), Softmax and LogSoftmax over several dims. Inputs are N(0, 3^2) so every branch
 of the piecewise ones (e.g. Hardswish's +-3, Softplus's threshold) is taken. Writes
 tests/golden/data/activation.safetensors.
 """
@@ -35,6 +35,8 @@ case("tanh", nn.Tanh(), dict(module="Tanh"))
 case("silu", nn.SiLU(), dict(module="SiLU"))
 case("mish", nn.Mish(), dict(module="Mish"))
 case("mish_large", nn.Mish(), dict(module="Mish"), scale=15.0)
+# oneDNN's logsigmoid loses up to ~4e-6 absolute for x > 15 (torch: -exp(-x)); no large case.
+case("logsigmoid", nn.LogSigmoid(), dict(module="LogSigmoid"), shape=(2, 3, 4))
 case("hardswish", nn.Hardswish(), dict(module="Hardswish"))
 case("hardsigmoid", nn.Hardsigmoid(), dict(module="Hardsigmoid"))
 case("hardtanh", nn.Hardtanh(), dict(module="Hardtanh", min_val=-1.0, max_val=1.0))

@@ -113,15 +113,31 @@ void add_contiguous(float* out, const float* a, const float* b, int64_t n, float
 // logistic), so relu, leaky relu, clip and elu's backward run as plain vectorised loops,
 // mish's gradient gets a NaN fix-up, and a kept layout whose primitive would be ref:any is
 // not used (eltwise_layout_ok). Everything else runs on oneDNN's JIT kernels.
-enum class Eltwise : uint8_t {
-  kRelu,            // max(x, 0); relu(-Inf) = 0
-  kLeakyRelu,       // alpha = negative slope: x > 0 ? x : alpha * x (so -Inf * 0 = NaN, as torch)
-  kElu,             // alpha
-  kGeluErf, kGeluTanh, kLogistic, kTanh,
-  kSwish,           // alpha = sigmoid scale (1 for SiLU)
-  kHardswish, kSoftRelu, kMish,
-  kClip,            // [alpha, beta]
-};
+// X(enumerator, oneDNN algorithm, its *_use_dst_for_bwd form (or the same), name in logs):
+// the one list of activation algorithms, from which the enum, the oneDNN mapping and the
+// names are made. alpha / beta: leaky relu's negative slope, elu's alpha, swish's sigmoid
+// scale (1 for SiLU), clip's [alpha, beta]; relu(-Inf) = 0; leaky relu is x > 0 ? x :
+// alpha * x (so -Inf * 0 = NaN, as torch).
+#define CNNKIT_ELTWISE_ALGORITHMS(X)                                                          \
+  X(kRelu, eltwise_relu, eltwise_relu_use_dst_for_bwd, relu)                                  \
+  X(kLeakyRelu, eltwise_relu, eltwise_relu_use_dst_for_bwd, leaky_relu)                       \
+  X(kElu, eltwise_elu, eltwise_elu_use_dst_for_bwd, elu)                                      \
+  X(kGeluErf, eltwise_gelu_erf, eltwise_gelu_erf, gelu_erf)                                   \
+  X(kGeluTanh, eltwise_gelu_tanh, eltwise_gelu_tanh, gelu_tanh)                               \
+  X(kLogistic, eltwise_logistic, eltwise_logistic_use_dst_for_bwd, logistic)                  \
+  X(kTanh, eltwise_tanh, eltwise_tanh_use_dst_for_bwd, tanh)                                  \
+  X(kSwish, eltwise_swish, eltwise_swish, swish)                                              \
+  X(kHardswish, eltwise_hardswish, eltwise_hardswish, hardswish)                              \
+  X(kSoftRelu, eltwise_soft_relu, eltwise_soft_relu, soft_relu)                               \
+  X(kMish, eltwise_mish, eltwise_mish, mish)                                                  \
+  X(kLogSigmoid, eltwise_logsigmoid, eltwise_logsigmoid, logsigmoid)                          \
+  /* clip_v2 has the use_dst form; its gradient passes strictly inside (alpha, beta), as */  \
+  /* PyTorch's hardtanh_backward does. */                                                    \
+  X(kClip, eltwise_clip_v2, eltwise_clip_v2_use_dst_for_bwd, clip)
+
+#define CNNKIT_ELTWISE_ENUMERATOR(name, ...) name,
+enum class Eltwise : uint8_t { CNNKIT_ELTWISE_ALGORITHMS(CNNKIT_ELTWISE_ENUMERATOR) };
+#undef CNNKIT_ELTWISE_ENUMERATOR
 // dst = f(src). oneDNN algorithms: one primitive per (alg, n, alpha, beta), created on
 // first use and cached; relu, leaky relu and clip: a loop (dst may be src).
 void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float alpha = 0, float beta = 0);

@@ -1,6 +1,8 @@
-// The models layer: the model zoo, models built from config files, model summaries.
+// The models layer: the model zoo, the layer table, models built from config files, model
+// summaries.
 #pragma once
 
 #include "cnnkit/models/builder.h"
+#include "cnnkit/models/layers.h"
 #include "cnnkit/models/summary.h"
 #include "cnnkit/models/zoo.h"

@@ -11,7 +11,8 @@
 // models::Residual (their children in the order their forward uses them). Those are
 // container rows, with the totals of their children, followed by their children one level
 // deeper. Any other module is one row, run through its Sequential slot (so a user's custom
-// block shows as one row; its FLOPs count as unknown unless it is a layer listed below).
+// block shows as one row; its FLOPs count as unknown, "+?", unless it has a row in the layer
+// table of models/layers.h, where every layer of nn has one with its FLOP rule).
 //
 // FLOPs (forward, for the given batch; a multiply-add counts 2, biases are not counted):
 //   Conv2d     2 * N * C_out * H_out * W_out * (C_in / groups) * K_h * K_w   (BENCH.md)

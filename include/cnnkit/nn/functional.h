@@ -18,6 +18,7 @@
 
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/nn/options/activation.h"
+#include "cnnkit/ops/activation.h"
 #include "cnnkit/nn/options/conv.h"
 #include "cnnkit/nn/options/dropout.h"
 #include "cnnkit/nn/options/linear.h"
@@ -53,10 +54,10 @@ Tensor elu(Tensor input, const ELUFuncOptions& options = {});
 Tensor gelu(const Tensor& input, const GELUFuncOptions& options = {});
 Tensor hardtanh(Tensor input, const HardtanhFuncOptions& options = {});
 Tensor softplus(const Tensor& input, const SoftplusFuncOptions& options = {});
-Tensor silu(const Tensor& input);
-Tensor mish(const Tensor& input);
-Tensor hardswish(const Tensor& input);
-Tensor hardsigmoid(const Tensor& input);
+// silu, mish, hardswish, hardsigmoid, ...: the list in ops/activation.h.
+#define CNNKIT_DECLARE_ACTIVATION_FUNCTION(Module, function, ...) Tensor function(const Tensor& input);
+CNNKIT_PLAIN_ACTIVATIONS(CNNKIT_DECLARE_ACTIVATION_FUNCTION)
+#undef CNNKIT_DECLARE_ACTIVATION_FUNCTION
 Tensor prelu(const Tensor& input, const Tensor& weight);
 Tensor softmax(const Tensor& input, const SoftmaxFuncOptions& options);
 Tensor log_softmax(const Tensor& input, const LogSoftmaxFuncOptions& options);

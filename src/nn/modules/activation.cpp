@@ -48,18 +48,12 @@ void ELUImpl::pretty_print(std::ostream& stream) const {
 Tensor ELUImpl::forward(Tensor input) { return F::elu(std::move(input), options); }
 
 GELUImpl::GELUImpl(const GELUOptions& options_) : options(options_) { reset(); }
-void GELUImpl::reset() {
-  CNNKIT_CHECK(options.approximate() == "none" || options.approximate() == "tanh",
-               "GELU: approximate must be \"none\" or \"tanh\", got \"", options.approximate(), "\"");
-}
+void GELUImpl::reset() { check_gelu_approximate(options.approximate()); }
 void GELUImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::GELU()"; }
 Tensor GELUImpl::forward(const Tensor& input) { return F::gelu(input, options); }
 
 HardtanhImpl::HardtanhImpl(const HardtanhOptions& options_) : options(options_) { reset(); }
-void HardtanhImpl::reset() {
-  CNNKIT_CHECK(options.max_val() > options.min_val(), "Hardtanh: max_val (", options.max_val(),
-               ") must be greater than min_val (", options.min_val(), ")");
-}
+void HardtanhImpl::reset() { check_hardtanh_range(options.min_val(), options.max_val()); }
 void HardtanhImpl::pretty_print(std::ostream& stream) const {
   stream << "cnnkit::nn::Hardtanh(min_val=" << options.min_val() << ", max_val=" << options.max_val()
          << (options.inplace() ? ", inplace=true" : "") << ")";
@@ -73,23 +67,11 @@ void SoftplusImpl::pretty_print(std::ostream& stream) const {
 }
 Tensor SoftplusImpl::forward(const Tensor& input) { return F::softplus(input, options); }
 
-void SigmoidImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::Sigmoid()"; }
-Tensor SigmoidImpl::forward(const Tensor& input) { return sigmoid(input); }
-
-void TanhImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::Tanh()"; }
-Tensor TanhImpl::forward(const Tensor& input) { return tanh(input); }
-
-void SiLUImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::SiLU()"; }
-Tensor SiLUImpl::forward(const Tensor& input) { return silu(input); }
-
-void MishImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::Mish()"; }
-Tensor MishImpl::forward(const Tensor& input) { return mish(input); }
-
-void HardswishImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::Hardswish()"; }
-Tensor HardswishImpl::forward(const Tensor& input) { return hardswish(input); }
-
-void HardsigmoidImpl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::Hardsigmoid()"; }
-Tensor HardsigmoidImpl::forward(const Tensor& input) { return hardsigmoid(input); }
+#define CNNKIT_DEFINE_ACTIVATION_MODULE(Module, function, ...)                                    \
+  void Module##Impl::pretty_print(std::ostream& stream) const { stream << "cnnkit::nn::" #Module "()"; } \
+  Tensor Module##Impl::forward(const Tensor& input) { return ::cnnkit::function(input); }
+CNNKIT_PLAIN_ACTIVATIONS(CNNKIT_DEFINE_ACTIVATION_MODULE)
+#undef CNNKIT_DEFINE_ACTIVATION_MODULE
 
 SoftmaxImpl::SoftmaxImpl(const SoftmaxOptions& options_) : options(options_) {}
 void SoftmaxImpl::pretty_print(std::ostream& stream) const {

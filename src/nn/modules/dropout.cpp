@@ -4,18 +4,13 @@
 
 #include "../util.h"
 #include "cnnkit/nn/functional.h"
+#include "cnnkit/ops/dropout.h"
 
 namespace cnnkit {
 namespace nn {
-namespace {
-void check_p(double p, const char* layer) {
-  CNNKIT_CHECK(p >= 0. && p <= 1., layer, ": dropout probability has to be between 0 and 1, but got ", p);
-}
-}  // namespace
-
 DropoutImpl::DropoutImpl(const DropoutOptions& options_) : options(options_) { reset(); }
 
-void DropoutImpl::reset() { check_p(options.p(), "Dropout"); }
+void DropoutImpl::reset() { check_dropout_p(options.p(), "Dropout"); }
 
 void DropoutImpl::pretty_print(std::ostream& stream) const {
   stream << "cnnkit::nn::Dropout(p=" << options.p() << ", inplace=" << detail::bool_str(options.inplace()) << ")";
@@ -27,7 +22,7 @@ Tensor DropoutImpl::forward(Tensor input) {
 
 Dropout2dImpl::Dropout2dImpl(const Dropout2dOptions& options_) : options(options_) { reset(); }
 
-void Dropout2dImpl::reset() { check_p(options.p(), "Dropout2d"); }
+void Dropout2dImpl::reset() { check_dropout_p(options.p(), "Dropout2d"); }
 
 void Dropout2dImpl::pretty_print(std::ostream& stream) const {
   stream << "cnnkit::nn::Dropout2d(p=" << options.p() << ", inplace=" << detail::bool_str(options.inplace())

@@ -10,6 +10,7 @@
 #include "cnnkit/nn/cloneable.h"
 #include "cnnkit/nn/options/activation.h"
 #include "cnnkit/nn/pimpl.h"
+#include "cnnkit/ops/activation.h"
 
 namespace cnnkit {
 namespace nn {
@@ -44,12 +45,10 @@ CNNKIT_ACTIVATION_WITH_OPTIONS(ELU, ELUOptions, Tensor);
 CNNKIT_ACTIVATION_WITH_OPTIONS(GELU, GELUOptions, const Tensor&);
 CNNKIT_ACTIVATION_WITH_OPTIONS(Hardtanh, HardtanhOptions, Tensor);
 CNNKIT_ACTIVATION_WITH_OPTIONS(Softplus, SoftplusOptions, const Tensor&);
-CNNKIT_ACTIVATION(Sigmoid);
-CNNKIT_ACTIVATION(Tanh);
-CNNKIT_ACTIVATION(SiLU);
-CNNKIT_ACTIVATION(Mish);
-CNNKIT_ACTIVATION(Hardswish);
-CNNKIT_ACTIVATION(Hardsigmoid);
+// Sigmoid, Tanh, SiLU, Mish, Hardswish, Hardsigmoid, ...: the list in ops/activation.h.
+#define CNNKIT_DECLARE_ACTIVATION_MODULE(Module, ...) CNNKIT_ACTIVATION(Module);
+CNNKIT_PLAIN_ACTIVATIONS(CNNKIT_DECLARE_ACTIVATION_MODULE)
+#undef CNNKIT_DECLARE_ACTIVATION_MODULE
 
 #undef CNNKIT_ACTIVATION_WITH_OPTIONS
 #undef CNNKIT_ACTIVATION
