@@ -39,7 +39,7 @@ for d, _, files in os.walk(inc):
                 continue
             q, path = m.groups()
             if bad_re.match(path) or (q == '"' and not path.startswith("cnnkit/") and "/" in path):
-                direct[rel].append(f"{n}: #include {q}{path}")
+                direct[rel].append(f"{n}: #include {q}{path}{'>' if q == '<' else q}")
             elif path.startswith("cnnkit/"):
                 graph[rel].append(path)
 chain = {}
