@@ -72,10 +72,10 @@ class Storage {
 };
 
 namespace detail {
-// Opaque to users: whether a TensorImpl is a view or a detached alias of another impl's
-// storage, counted in that storage while the impl lives (copies count again). Set and read
-// through src/core/tensor_internal.h (in-place ops under autograd consult the counts). A
-// plain tensor pays one null check on copy and destruction, as before; aliases count out of line.
+// Opaque to users: marks a TensorImpl that is a view or a detached alias of another impl's
+// storage, counted there while it lives (copies count again); set and read only through
+// src/core/tensor_internal.h. Plain tensors pay a null check on copy and destruction, aliases
+// count out of line. Declared after TensorImpl::storage, so released before that storage.
 class AliasSlot {
  public:
   AliasSlot() = default;
