@@ -17,7 +17,7 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
-#include "cnnkit/kernels/conv.h"
+#include "kernels/conv.h"
 #include "cnnkit/ops/conv.h"
 
 namespace {

@@ -16,7 +16,7 @@
 
 #include "cnnkit/core/rng.h"
 #include "cnnkit/core/threads.h"
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/onednn.h"
 #include "cnnkit/ops/ops.h"
 
 namespace {

@@ -24,6 +24,7 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/core/arg.h"
 #include "cnnkit/core/array_ref.h"
 #include "cnnkit/core/dtype.h"
 #include "cnnkit/core/enum.h"

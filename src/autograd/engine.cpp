@@ -10,7 +10,8 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
-#include "cnnkit/kernels/copy.h"
+#include "core/tensor_internal.h"
+#include "kernels/copy.h"
 
 namespace cnnkit {
 namespace autograd {
@@ -292,7 +293,7 @@ void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, 
 Tensor Tensor::detach() const {
   auto d = std::make_shared<TensorImpl>();
   d->storage = impl().storage;
-  d->alias = AliasMark(d->storage.get(), AliasMark::Kind::kDetached);
+  detail::mark_alias(*d, detail::AliasKind::kDetached);
   d->sizes = impl().sizes;
   d->strides = impl().strides;
   d->offset = impl().offset;

@@ -1,6 +1,7 @@
 // Storage, TensorImpl bookkeeping and the metadata half of Tensor. Nothing here computes
 // on elements except item() and to_vector(); math lives in the ops layer.
 #include "cnnkit/core/tensor.h"
+#include "core/tensor_internal.h"
 
 #include <malloc.h>
 
@@ -117,6 +118,15 @@ void Storage::materialize() const {
   layout_.reset();
   has_layout_.store(false, std::memory_order_release);
 }
+
+namespace detail {
+// kind_ is AliasKind::kView (1) or kDetached (2) whenever storage_ is set.
+void AliasSlot::acquire() { storage_->alias_counts_[kind_ - 1].fetch_add(1, std::memory_order_acq_rel); }
+void AliasSlot::release() {
+  storage_->alias_counts_[kind_ - 1].fetch_sub(1, std::memory_order_acq_rel);
+  storage_ = nullptr;
+}
+}  // namespace detail
 
 Storage::~Storage() {
   if (owned_ && data_ != nullptr) block_cache().put(data_, BlockCache::round(nbytes_));

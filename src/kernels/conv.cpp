@@ -6,7 +6,7 @@
 //
 // N = batch, C = channels, H, W = height, width, G = groups, P = H_out * W_out,
 // Cig = C_in / G, Cog = C_out / G, Kg = Cig * kH * kW (one group's column height).
-#include "cnnkit/kernels/conv.h"
+#include "kernels/conv.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -21,7 +21,8 @@
 #include "cnnkit/core/error.h"
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
-#include "cnnkit/kernels/onednn.h"
+#include "core/tensor_internal.h"
+#include "kernels/onednn.h"
 
 namespace cnnkit::kernels {
 
@@ -493,7 +494,7 @@ class BufferPool {
   static constexpr size_t kMaxFreeBytes = size_t{1} << 30;
   void give_back(Storage* b) {
     std::unique_ptr<Storage> owned(b);
-    b->set_layout(nullptr);  // a kept layout of the last owner's values is not the next one's
+    cnnkit::detail::set_layout(*b, nullptr);  // a kept layout of the last owner's values is not the next one's
     std::lock_guard<std::mutex> lock(mutex_);
     if (free_bytes_ + b->nbytes() > kMaxFreeBytes) return;  // freed
     free_bytes_ += b->nbytes();

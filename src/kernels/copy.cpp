@@ -1,6 +1,6 @@
 // Strided gather and dtype conversion. The gather walks the innermost dimension with a
 // tight loop and the outer ones with an odometer, so transposed copies stay cheap.
-#include "cnnkit/kernels/copy.h"
+#include "kernels/copy.h"
 
 #include <cstring>
 #include <type_traits>

@@ -2,7 +2,7 @@
 // switches once on (dtype, op) and then runs one template instantiation whose inner loop
 // is a plain indexed loop the compiler vectorises; nothing here dispatches per element.
 // Rows are split across threads only above a grain size (see kCheapGrain below).
-#include "cnnkit/kernels/elementwise.h"
+#include "kernels/elementwise.h"
 
 #include <algorithm>
 #include <bit>
@@ -17,7 +17,7 @@
 
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/onednn.h"
 
 namespace cnnkit::kernels {
 

@@ -7,7 +7,7 @@
 // m == 1 (a gemv) -> dnnl_sgemm; everything else -> oneDNN's matmul primitive, cached per
 // shape/strides/alpha/beta, with strides that express transposes (no copies).
 // Not here: integer GEMMs, and any shape checking (callers pass valid leading dimensions).
-#include "cnnkit/kernels/gemm.h"
+#include "kernels/gemm.h"
 
 #include <cblas.h>
 
@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "cnnkit/core/error.h"
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/onednn.h"
 
 namespace cnnkit::kernels {
 

@@ -3,7 +3,7 @@
 // double. Not oneDNN on plain data: there its batch norm is `ncsp_bnorm:any`, 2-3x slower
 // than these loops (numbers in ops/norm.cpp's header). Inputs that arrive in a kept oneDNN
 // layout run oneDNN's jit batch norm in that layout (end of file).
-#include "cnnkit/kernels/norm.h"
+#include "kernels/norm.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/onednn.h"
 
 namespace cnnkit::kernels {
 

@@ -1,6 +1,6 @@
 // Engine, per-thread stream, the primitive cache, cached and counted reorders, and the kept
 // layouts (Layout, layout_of, as_layout).
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/onednn.h"
 
 #include <algorithm>
 #include <atomic>
@@ -130,7 +130,7 @@ void Layout::to_plain(void* dst) const {
 }
 
 LayoutPtr layout_of(const TensorImpl& t) {
-  const std::shared_ptr<StorageLayout>& any = t.storage->layout();
+  const std::shared_ptr<StorageLayout>& any = cnnkit::detail::layout(*t.storage);
   if (!any || t.offset != 0 || t.dtype != ScalarType::Float) return nullptr;
   auto l = std::dynamic_pointer_cast<Layout>(any);
   if (!l) return nullptr;

@@ -4,7 +4,7 @@
 // that layout (oneDNN's drops NaN). pool2d_plan() chooses; no shape checks here.
 //
 // N = batch, C = channels, H, W = height, width; a plane is one (n, c) image of H*W.
-#include "cnnkit/kernels/pool.h"
+#include "kernels/pool.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,7 +17,7 @@
 
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/onednn.h"
 
 namespace cnnkit::kernels {
 

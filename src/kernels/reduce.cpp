@@ -2,7 +2,7 @@
 // the shape ops, as plain loops over contiguous (P, O, R, I) blocks (see kernels/reduce.h).
 // Float sums accumulate in double with `omp simd` lanes, so they vectorise without
 // -ffast-math. No Tensor here and no shape checks: the op layer has done them.
-#include "cnnkit/kernels/reduce.h"
+#include "kernels/reduce.h"
 
 #include <algorithm>
 #include <cmath>

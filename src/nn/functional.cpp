@@ -9,6 +9,7 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/ops/ops.h"
+#include "nn/functional_internal.h"
 
 namespace cnnkit {
 namespace nn {

@@ -11,9 +11,10 @@
 #include "cnnkit/ops/activation.h"
 
 #include "cnnkit/autograd/node.h"
-#include "cnnkit/kernels/elementwise.h"
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/elementwise.h"
+#include "kernels/onednn.h"
 #include "cnnkit/ops/factory.h"
+#include "core/tensor_internal.h"
 
 namespace cnnkit {
 
@@ -41,7 +42,7 @@ Tensor onednn_activation_kept(const Tensor& x, const kernels::onednn::LayoutPtr&
   Tensor y = empty(x.sizes(), kFloat);
   dnn::LayoutPtr yl;
   kernels::eltwise_forward(&yl, *xl, alg, alpha, beta);
-  y.unsafeGetTensorImpl()->storage->set_layout(yl);
+  detail::set_layout(*y.unsafeGetTensorImpl()->storage, yl);
   if (autograd::needs_grad({x})) {
     autograd::record(backward_name, {x}, {y},
                      [saved = use_dst ? yl : xl, alg, alpha, beta, use_dst,
@@ -52,7 +53,7 @@ Tensor onednn_activation_kept(const Tensor& x, const kernels::onednn::LayoutPtr&
                        Tensor gx = empty(sizes, kFloat);
                        dnn::LayoutPtr gxl;
                        kernels::eltwise_backward(&gxl, gy_op, *saved, alg, alpha, beta, use_dst);
-                       gx.unsafeGetTensorImpl()->storage->set_layout(std::move(gxl));
+                       detail::set_layout(*gx.unsafeGetTensorImpl()->storage, std::move(gxl));
                        return TensorList{gx};
                      });
   }

@@ -11,8 +11,9 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
-#include "cnnkit/kernels/conv.h"
-#include "cnnkit/kernels/copy.h"
+#include "core/tensor_internal.h"
+#include "kernels/conv.h"
+#include "kernels/copy.h"
 
 namespace cnnkit {
 
@@ -50,7 +51,7 @@ kernels::onednn::Operand operand(const Tensor& t, Tensor& holder) {
 // Makes `layout` (if any) the truth for t's values: they are converted to plain bytes only
 // when something reads them (Storage::data()).
 void attach(const Tensor& t, kernels::onednn::LayoutPtr layout) {
-  if (layout) t.unsafeGetTensorImpl()->storage->set_layout(std::move(layout));
+  if (layout) detail::set_layout(*t.unsafeGetTensorImpl()->storage, std::move(layout));
 }
 
 // A new contiguous float tensor on a block from the convolution buffer pool (see

@@ -12,7 +12,7 @@
 #include "cnnkit/core/rng.h"
 #include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/factory.h"
-#include "elementwise_internal.h"
+#include "ops/elementwise_internal.h"
 
 namespace cnnkit {
 

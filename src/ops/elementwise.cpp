@@ -8,10 +8,11 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
-#include "cnnkit/kernels/elementwise.h"
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/elementwise.h"
+#include "kernels/onednn.h"
 #include "cnnkit/ops/factory.h"
-#include "elementwise_internal.h"
+#include "core/tensor_internal.h"
+#include "ops/elementwise_internal.h"
 
 namespace cnnkit {
 
@@ -239,7 +240,7 @@ bool records_inplace(const Tensor& self, std::initializer_list<const Tensor*> ot
   CNNKIT_CHECK(!(self.is_leaf() && self.requires_grad()), name,
                ": a leaf Variable that requires grad is being used in an in-place operation. (Wrap it in "
                "NoGradGuard, or use the out-of-place op.)");
-  CNNKIT_CHECK(self.unsafeGetTensorImpl()->alias.kind() == AliasMark::Kind::kNotAnAlias, name,
+  CNNKIT_CHECK(detail::alias_kind(*self.unsafeGetTensorImpl()) == detail::AliasKind::kNotAnAlias, name,
                ": in-place operation on a view or detached alias under autograd: cnnkit would not update the "
                "history of the tensor it aliases. Use the out-of-place op, or clone() first.");
   CNNKIT_CHECK_TYPE(self.dtype() == kFloat, name, ": result type Float can't be cast to the desired output type ",
@@ -252,13 +253,13 @@ Tensor& rebase_inplace(Tensor& self, const Tensor& result, const char* name) {
                      " doesn't match the broadcast shape ", result.sizes());
   TensorImpl& me = *self.unsafeGetTensorImpl();
   const TensorImpl& r = *result.unsafeGetTensorImpl();
-  if (me.storage->live_views() == 0) {
+  if (detail::live_views(*me.storage) == 0) {
     me.storage = r.storage;
     me.sizes = r.sizes;
     me.strides = r.strides;
     me.offset = r.offset;
   } else {
-    CNNKIT_CHECK(me.storage->live_detached() == 0, name,
+    CNNKIT_CHECK(detail::live_detached(*me.storage) == 0, name,
                  ": this tensor has views, and its values are saved for a backward pass that needs them, so "
                  "cnnkit cannot record the in-place operation. Use the out-of-place op.");
     NoGradGuard no_grad;
@@ -449,7 +450,7 @@ Tensor add_kept_layouts(const Tensor& a, const Tensor& b, double alpha) {
   kernels::add_contiguous(ol->data(), al->data(), bl->data(),
                           static_cast<int64_t>(al->desc().get_size() / sizeof(float)), static_cast<float>(alpha));
   Tensor out = empty(a.sizes(), kFloat);
-  out.unsafeGetTensorImpl()->storage->set_layout(std::move(ol));
+  detail::set_layout(*out.unsafeGetTensorImpl()->storage, std::move(ol));
   return out;
 }
 }  // namespace

@@ -4,7 +4,7 @@
 #pragma once
 
 #include "cnnkit/core/tensor.h"
-#include "cnnkit/kernels/elementwise.h"
+#include "kernels/elementwise.h"
 
 namespace cnnkit::elementwise_detail {
 

@@ -3,13 +3,14 @@
 // drawn in row-major order while holding its mutex, so a seed fixes every value.
 // Nothing here records autograd history: factories make leaves.
 #include "cnnkit/ops/factory.h"
+#include "core/tensor_internal.h"
 
 #include <cmath>
 #include <cstring>
 #include <mutex>
 #include <numeric>
 
-#include "cnnkit/kernels/elementwise.h"
+#include "kernels/elementwise.h"
 
 namespace cnnkit {
 

@@ -14,7 +14,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/factory.h"
-#include "elementwise_internal.h"
+#include "ops/elementwise_internal.h"
 
 namespace cnnkit {
 namespace indexing {

@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include "cnnkit/autograd/node.h"
-#include "cnnkit/kernels/copy.h"
-#include "cnnkit/kernels/gemm.h"
-#include "cnnkit/kernels/reduce.h"
+#include "kernels/copy.h"
+#include "kernels/gemm.h"
+#include "kernels/reduce.h"
 #include "cnnkit/ops/reduce.h"
 
 namespace cnnkit {

@@ -19,7 +19,7 @@
 
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/core/threads.h"
-#include "cnnkit/kernels/copy.h"
+#include "kernels/copy.h"
 
 namespace cnnkit {
 

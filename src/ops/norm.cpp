@@ -19,9 +19,10 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
-#include "cnnkit/kernels/copy.h"
-#include "cnnkit/kernels/norm.h"
-#include "cnnkit/kernels/onednn.h"
+#include "core/tensor_internal.h"
+#include "kernels/copy.h"
+#include "kernels/norm.h"
+#include "kernels/onednn.h"
 
 namespace cnnkit {
 
@@ -99,7 +100,7 @@ Tensor batch_norm_kept(const Tensor& input, const kernels::onednn::LayoutPtr& xl
   dnn::LayoutPtr yl;
   kernels::batch_norm_forward_onednn(&yl, mean.data_ptr<float>(), var.data_ptr<float>(), *xl,
                                      data_or_null(w), data_or_null(b), eps, training);
-  y.unsafeGetTensorImpl()->storage->set_layout(yl);
+  detail::set_layout(*y.unsafeGetTensorImpl()->storage, yl);
   if (training && (running_mean.defined() || running_var.defined()) && input.numel() > 0)
     kernels::update_running_stats(mutable_data_or_null(running_mean),
                                   mutable_data_or_null(running_var), mean.data_ptr<float>(),
@@ -127,7 +128,7 @@ Tensor batch_norm_kept(const Tensor& input, const kernels::onednn::LayoutPtr& xl
                                               mutable_data_or_null(db), dy_op, *xl,
                                               mean.data_ptr<float>(), var.data_ptr<float>(),
                                               data_or_null(wd), data_or_null(bd), eps, training);
-          if (need_x) dx.unsafeGetTensorImpl()->storage->set_layout(std::move(dxl));
+          if (need_x) detail::set_layout(*dx.unsafeGetTensorImpl()->storage, std::move(dxl));
           return TensorList{dx, dw, db};
         });
   }

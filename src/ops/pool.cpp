@@ -9,9 +9,10 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
-#include "cnnkit/kernels/copy.h"
-#include "cnnkit/kernels/onednn.h"
-#include "cnnkit/kernels/pool.h"
+#include "core/tensor_internal.h"
+#include "kernels/copy.h"
+#include "kernels/onednn.h"
+#include "kernels/pool.h"
 
 namespace cnnkit {
 
@@ -35,7 +36,7 @@ kernels::onednn::LayoutPtr kept_layout(const Tensor& t) {
   return kernels::onednn::layout_of(*t.unsafeGetTensorImpl());
 }
 void attach(const Tensor& t, kernels::onednn::LayoutPtr layout) {
-  if (layout) t.unsafeGetTensorImpl()->storage->set_layout(std::move(layout));
+  if (layout) detail::set_layout(*t.unsafeGetTensorImpl()->storage, std::move(layout));
 }
 // A gradient's values for a oneDNN kernel: its kept layout, or its plain bytes (made dense
 // into `holder`).

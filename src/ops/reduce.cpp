@@ -12,8 +12,9 @@
 #include <sstream>
 
 #include "cnnkit/autograd/node.h"
-#include "cnnkit/kernels/copy.h"
-#include "cnnkit/kernels/reduce.h"
+#include "core/tensor_internal.h"
+#include "kernels/copy.h"
+#include "kernels/reduce.h"
 
 namespace cnnkit {
 

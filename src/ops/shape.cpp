@@ -13,9 +13,10 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
-#include "cnnkit/kernels/copy.h"
-#include "cnnkit/kernels/reduce.h"
+#include "kernels/copy.h"
+#include "kernels/reduce.h"
 #include "cnnkit/ops/reduce.h"
+#include "core/tensor_internal.h"
 
 namespace cnnkit {
 
@@ -27,7 +28,7 @@ using autograd::record;
 Tensor make_view(const Tensor& a, std::vector<int64_t> sizes, std::vector<int64_t> strides, int64_t offset) {
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = a.unsafeGetTensorImpl()->storage;
-  impl->alias = AliasMark(impl->storage.get(), AliasMark::Kind::kView);
+  detail::mark_alias(*impl, detail::AliasKind::kView);
   impl->sizes = std::move(sizes);
   impl->strides = std::move(strides);
   impl->offset = offset;

@@ -15,9 +15,10 @@
 
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/core/threads.h"
-#include "cnnkit/kernels/copy.h"
-#include "cnnkit/kernels/onednn.h"
-#include "cnnkit/kernels/reduce.h"
+#include "core/tensor_internal.h"
+#include "kernels/copy.h"
+#include "kernels/onednn.h"
+#include "kernels/reduce.h"
 
 namespace cnnkit {
 

@@ -10,12 +10,12 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/core/rng.h"
-#include "cnnkit/kernels/copy.h"
-#include "cnnkit/kernels/elementwise.h"
+#include "kernels/copy.h"
+#include "kernels/elementwise.h"
 #include "cnnkit/ops/activation.h"
 #include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/factory.h"
-#include "elementwise_internal.h"
+#include "ops/elementwise_internal.h"
 
 namespace cnnkit {
 

@@ -10,6 +10,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
 #include "cnnkit/optim/adamw.h"
+#include "optim/optim_internal.h"
 
 namespace cnnkit {
 namespace optim {

@@ -3,6 +3,7 @@
 #include "cnnkit/optim/adamw.h"
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "optim/optim_internal.h"
 
 namespace cnnkit {
 namespace optim {

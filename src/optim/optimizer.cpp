@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "optim/optim_internal.h"
 
 namespace cnnkit {
 namespace optim {

@@ -7,6 +7,7 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
+#include "optim/optim_internal.h"
 
 namespace cnnkit {
 namespace optim {

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cnnkit/core/tensor.h"
+#include "core/tensor_internal.h"
 
 namespace cnnkit {
 namespace {
@@ -70,14 +71,14 @@ struct FillLayout : StorageLayout {
 TEST(Storage, LayoutCopyIsConvertedOnceOnFirstPlainAccessThroughAnyView) {
   Tensor t = empty({2, 3});
   int calls = 0;
-  t.unsafeGetTensorImpl()->storage->set_layout(std::make_shared<FillLayout>(10.0f, &calls));
+  detail::set_layout(*t.unsafeGetTensorImpl()->storage, std::make_shared<FillLayout>(10.0f, &calls));
   Tensor alias = t.detach();  // shares the storage, as views do
   EXPECT_EQ(calls, 0);
   EXPECT_EQ(alias.data_ptr<float>()[4], 14.0f);
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(t.data_ptr<float>()[0], 10.0f);
   EXPECT_EQ(calls, 1);  // dropped after conversion: plain bytes are the truth again
-  EXPECT_EQ(t.unsafeGetTensorImpl()->storage->layout(), nullptr);
+  EXPECT_EQ(detail::layout(*t.unsafeGetTensorImpl()->storage), nullptr);
 }
 
 }  // namespace

@@ -13,8 +13,9 @@
 #include <sstream>
 
 #include "cnnkit/autograd/grad_mode.h"
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/onednn.h"
 #include "cnnkit/ops/ops.h"
+#include "core/tensor_internal.h"
 #include "golden_runner.h"
 
 using namespace cnnkit;
@@ -42,7 +43,7 @@ Tensor kept_copy(const Tensor& x, dnn::tag tag) {
   auto layout = std::make_shared<dnn::Layout>(dnn::plain_desc(d, tag));
   dnn::reorder(dnn::wrap(dnn::plain_desc(d, dnn::tag::nchw), x.data_ptr<float>()), layout->memory());
   Tensor y = empty(x.sizes());
-  y.unsafeGetTensorImpl()->storage->set_layout(layout);
+  detail::set_layout(*y.unsafeGetTensorImpl()->storage, layout);
   return y;
 }
 

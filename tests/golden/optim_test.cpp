@@ -8,6 +8,7 @@
 // states get atol 1e-5: RMSprop's momentum buffer sums g / sqrt(avg) and amplifies float32
 // noise in small gradients (torch's own float32 run is 3.5e-6 from its float64 run there).
 #include "cnnkit/nn/functional.h"
+#include "cnnkit/nn/utils/clip_grad.h"
 #include "cnnkit/optim/optim.h"
 
 #include "golden_runner.h"

@@ -134,8 +134,8 @@ TEST(LibTorchCompat, EverydayTensorApi) {
 struct BlockImpl : cnnkit::nn::Module {
   BlockImpl(int64_t in, int64_t out, int64_t stride)
       : conv1(cnnkit::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)),
-        bn1(cnnkit::nn::BatchNorm2dOptions(out).momentum(0.1).eps(1e-5)),
         conv2(cnnkit::nn::Conv2dOptions(out, out, 3).stride(1).padding(1).bias(false)),
+        bn1(cnnkit::nn::BatchNorm2dOptions(out).momentum(0.1).eps(1e-5)),
         bn2(out) {
     register_module("conv1", conv1);
     register_module("bn1", bn1);

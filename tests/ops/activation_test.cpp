@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "cnnkit/autograd/grad_mode.h"
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/onednn.h"
 #include "cnnkit/ops/activation.h"
 #include "cnnkit/ops/factory.h"
 

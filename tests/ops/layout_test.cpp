@@ -9,7 +9,7 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/rng.h"
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/onednn.h"
 #include "cnnkit/ops/ops.h"
 #include "test_util.h"
 

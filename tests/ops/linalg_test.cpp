@@ -9,7 +9,7 @@
 #include <cmath>
 #include <thread>
 
-#include "cnnkit/kernels/gemm.h"
+#include "kernels/gemm.h"
 #include "cnnkit/ops/linalg.h"
 #include "cnnkit/ops/reduce.h"
 #include "cnnkit/ops/shape.h"

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cnnkit/core/threads.h"
-#include "cnnkit/kernels/pool.h"
+#include "kernels/pool.h"
 #include "cnnkit/ops/pool.h"
 
 #include "test_util.h"

@@ -33,18 +33,17 @@ namespace indexing {
 class TensorIndex;  // cnnkit/ops/indexing.h
 }
 
-// A second copy of a storage's values in a kernel library's own layout (oneDNN's blocked
-// nChw8c, say), so that chains of library ops skip the reorders to and from plain NCHW.
-// While a storage holds one, that copy is the truth and the plain bytes are stale.
-struct StorageLayout {
-  virtual ~StorageLayout() = default;
-  virtual void to_plain(void* dst) const = 0;  // writes the values row-major into dst
-};
+namespace detail {
+struct StorageInternals;  // src/core/tensor_internal.h
+class AliasSlot;
+}
+struct StorageLayout;     // a kernel library's copy of the values (src/core/tensor_internal.h)
 
 // Owns a byte buffer: 64-byte aligned and allocated by cnnkit, or borrowed (from_blob).
-// data() is the plain view: if a layout copy is attached, data() converts it back once
-// and drops it, so any reader or writer of plain bytes (views included, since they share
-// the Storage) sees current values and no stale layout copy survives a plain write.
+// data() is the plain view. Internally a storage may also hold its values in a kernel
+// library's layout (oneDNN's blocked nChw8c, say; see docs/architecture.md, "Kept oneDNN
+// layouts"): data() then converts them back once, so any reader or writer of plain bytes
+// (views included, since they share the Storage) sees current values.
 class Storage {
  public:
   explicit Storage(size_t nbytes);                      // uninitialised, 64-byte aligned
@@ -58,67 +57,52 @@ class Storage {
   }
   size_t nbytes() const { return nbytes_; }
 
-  // How many live TensorImpls other than its owner show this storage: views (view ops)
-  // and detached aliases (detach(), which is also how backward functions save tensors).
-  // In-place ops under autograd consult them (see AliasMark, src/ops/elementwise.cpp).
-  int live_views() const { return views_.load(std::memory_order_acquire); }
-  int live_detached() const { return detached_.load(std::memory_order_acquire); }
-
-  // The layout copy, if any (kernels check it before falling back to data()).
-  const std::shared_ptr<StorageLayout>& layout() const { return layout_; }
-  // Makes `layout` the truth for this storage's values (the plain bytes become stale).
-  void set_layout(std::shared_ptr<StorageLayout> layout) {
-    layout_ = std::move(layout);
-    has_layout_.store(layout_ != nullptr, std::memory_order_release);
-  }
-
  private:
+  // The layout copy and the alias counts are read and written only through
+  // detail::StorageInternals and detail::AliasSlot (src/core/tensor_internal.h).
+  friend struct detail::StorageInternals;
+  friend class detail::AliasSlot;
   void materialize() const;
   void* data_;
   size_t nbytes_;
   bool owned_;
   mutable std::shared_ptr<StorageLayout> layout_;
   mutable std::atomic<bool> has_layout_{false};
-  std::atomic<int> views_{0}, detached_{0};
-  friend class AliasMark;
+  std::atomic<int> alias_counts_[2] = {0, 0};  // live views, live detached aliases
 };
 
-// Marks a TensorImpl that aliases another one's Storage, counted in the Storage while the
-// impl lives (copies of the impl count again). Declared after `storage` in TensorImpl, so
-// it is released before the storage it points to.
-class AliasMark {
+namespace detail {
+// Opaque to users: marks a TensorImpl that is a view or a detached alias of another impl's
+// storage, counted there while it lives (copies count again); set and read only through
+// src/core/tensor_internal.h. Plain tensors pay a null check on copy and destruction, aliases
+// count out of line. Declared after TensorImpl::storage, so released before that storage.
+class AliasSlot {
  public:
-  enum class Kind : uint8_t { kNotAnAlias, kView, kDetached };
-  AliasMark() = default;
-  AliasMark(Storage* storage, Kind kind) : storage_(storage), kind_(kind) { acquire(); }
-  AliasMark(const AliasMark& o) : storage_(o.storage_), kind_(o.kind_) { acquire(); }
-  AliasMark& operator=(const AliasMark& o) {
+  AliasSlot() = default;
+  AliasSlot(const AliasSlot& o) : storage_(o.storage_), kind_(o.kind_) {
+    if (storage_) acquire();
+  }
+  AliasSlot& operator=(const AliasSlot& o) {
     if (this != &o) {
-      release();
+      if (storage_) release();
       storage_ = o.storage_;
       kind_ = o.kind_;
-      acquire();
+      if (storage_) acquire();
     }
     return *this;
   }
-  ~AliasMark() { release(); }
-  Kind kind() const { return storage_ ? kind_ : Kind::kNotAnAlias; }
+  ~AliasSlot() {
+    if (storage_) release();
+  }
 
  private:
-  std::atomic<int>* counter() const {
-    if (!storage_ || kind_ == Kind::kNotAnAlias) return nullptr;
-    return kind_ == Kind::kView ? &storage_->views_ : &storage_->detached_;
-  }
-  void acquire() {
-    if (auto* c = counter()) c->fetch_add(1, std::memory_order_acq_rel);
-  }
-  void release() {
-    if (auto* c = counter()) c->fetch_sub(1, std::memory_order_acq_rel);
-    storage_ = nullptr;
-  }
+  friend struct StorageInternals;
+  void acquire();  // src/core/tensor.cpp
+  void release();  // also clears storage_
   Storage* storage_ = nullptr;
-  Kind kind_ = Kind::kNotAnAlias;
+  uint8_t kind_ = 0;
 };
+}  // namespace detail
 
 struct TensorImpl;
 
@@ -443,7 +427,7 @@ struct TensorImpl {
   std::vector<int64_t> strides;  // in elements
   int64_t offset = 0;            // in elements
   ScalarType dtype = kFloat;
-  AliasMark alias;               // set when this impl is a view or a detached alias of another
+  detail::AliasSlot alias;       // set when this impl is a view or a detached alias of another
 
   // autograd
   bool requires_grad = false;                 // set by the user on leaves
@@ -480,7 +464,7 @@ TensorAccessor<T, N> Tensor::accessor() const {
 inline void Tensor::set_data(const Tensor& new_data) {
   TensorImpl& me = impl();
   const TensorImpl& src = new_data.impl();
-  me.alias = AliasMark();
+  me.alias = detail::AliasSlot();
   me.storage = src.storage;
   me.sizes = src.sizes;
   me.strides = src.strides;
@@ -518,13 +502,6 @@ Tensor operator!=(const Tensor& a, double b);
 Tensor operator!(const Tensor& a);
 Tensor operator&(const Tensor& a, const Tensor& b);
 Tensor operator|(const Tensor& a, const Tensor& b);
-
-// ---- core helpers used by every layer above --------------------------------------------
-namespace detail {
-std::vector<int64_t> contiguous_strides(IntArrayRef sizes);
-int64_t wrap_dim(int64_t dim, int64_t ndim, const char* what = "dim");  // negative dims
-int64_t checked_numel(IntArrayRef sizes, const char* what = "size");
-}  // namespace detail
 
 // Large freed storages are kept for reuse (a training step asks for the same sizes every
 // iteration); these give them back to the system / report how much is kept.

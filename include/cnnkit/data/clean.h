@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "cnnkit/data/dataset.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit::data {
 

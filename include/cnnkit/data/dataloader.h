@@ -31,7 +31,7 @@
 #include <type_traits>
 
 #include "cnnkit/data/dataset.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit {
 namespace data {

@@ -2,6 +2,7 @@
 // nn::init and nn::functional. The umbrella header cnnkit/cnnkit.h includes this.
 #pragma once
 
+#include "cnnkit/core/arg.h"
 #include "cnnkit/nn/cloneable.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/nn/init.h"
@@ -26,6 +27,6 @@
 #include "cnnkit/nn/options/normalization.h"
 #include "cnnkit/nn/options/padding.h"
 #include "cnnkit/nn/options/pooling.h"
-#include "cnnkit/nn/options_arg.h"
 #include "cnnkit/nn/ordered_dict.h"
 #include "cnnkit/nn/pimpl.h"
+#include "cnnkit/nn/utils/clip_grad.h"

@@ -8,8 +8,8 @@
 //
 // Intended usage: nn::Conv2d and nn::functional::conv2d call these; every form ends in
 // conv2d_padded. The backward computes only the gradients that are needed (no input
-// gradient for a first layer). Which kernel runs each pass is chosen once per shape in
-// kernels/conv.h (CNNKIT_VERBOSE=1 prints the choice and oneDNN's implementation).
+// gradient for a first layer). Which kernel runs each pass is chosen once per shape by the
+// kernels layer (CNNKIT_VERBOSE=1 prints the choice and oneDNN's implementation).
 #pragma once
 
 #include <array>

@@ -57,23 +57,5 @@ class Adam : public Optimizer {
   std::unique_ptr<OptimizerParamState> make_state() const override;
 };
 
-namespace detail {
-// The Adam/AdamW update of one parameter (n elements, contiguous), in place. decoupled:
-// AdamW's param *= 1 - lr * weight_decay instead of adding weight_decay * param to the grad.
-void adam_update(const Tensor& param, const Tensor& grad, AdamParamState& state, double lr, double beta1,
-                 double beta2, double eps, double weight_decay, bool amsgrad, bool decoupled);
-// PyTorch's option checks, shared by Adam and AdamW (ValueError "Invalid ...: <value>").
-void validate_adam(double lr, double eps, double beta1, double beta2, double weight_decay);
-// What Adam and AdamW share besides the update: their options' state-dict names and the
-// step over every group. Instantiated for AdamOptions and AdamWOptions in adam.cpp.
-template <class Options>
-void save_adam_options(const Options& o, StateDict& dict, const std::string& prefix);
-template <class Options>
-void load_adam_options(Options& o, const StateDict& dict, const std::string& prefix);
-template <class Options>
-void adam_step(std::vector<OptimizerParamGroup>& groups,
-               std::map<const void*, std::unique_ptr<OptimizerParamState>>& state, bool decoupled);
-}  // namespace detail
-
 }  // namespace optim
 }  // namespace cnnkit

@@ -1,7 +1,7 @@
-// The optim layer (torch/optim.h): optimisers, LR schedulers and gradient clipping.
+// The optim layer (torch/optim.h): optimisers and LR schedulers. Gradient clipping is
+// nn::utils::clip_grad_norm_ / clip_grad_value_ (cnnkit/nn/utils/clip_grad.h), as in torch.
 #pragma once
 
-#include "cnnkit/nn/utils/clip_grad.h"
 #include "cnnkit/optim/adagrad.h"
 #include "cnnkit/optim/adam.h"
 #include "cnnkit/optim/adamw.h"

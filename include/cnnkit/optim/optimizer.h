@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "cnnkit/core/tensor.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit {
 namespace optim {
@@ -157,64 +157,6 @@ class Optimizer {
   std::map<const void*, std::unique_ptr<OptimizerParamState>> state_;
   std::unique_ptr<OptimizerOptions> defaults_;
 };
-
-namespace detail {
-// Reading a flat dict: the value under `key`, or ValueError "... missing key '<key>'".
-double read_scalar(const StateDict& dict, const std::string& key);
-Tensor read_tensor(const StateDict& dict, const std::string& key);  // a contiguous copy
-bool has_tensor(const StateDict& dict, const std::string& key);
-Tensor copy_tensor(const Tensor& t);  // contiguous copy, no autograd
-// Fresh state buffer shaped like `p` (same dtype), every element `value`.
-Tensor full_like_param(const Tensor& p, double value);
-// PyTorch's "Invalid <what>: <value>" ValueError when `ok` is false.
-void check_option(bool ok, const char* what, double value);
-
-// The elements of a float32 tensor (the only dtype that takes gradients in cnnkit; the
-// update loops are templates, so float64 is one instantiation away once core has it).
-inline float* data(const Tensor& t) {
-  CNNKIT_ASSERT(t.dtype() == kFloat, "optimizer buffers are float32");
-  return static_cast<float*>(t.data_ptr());
-}
-
-// A parameter and its gradient as contiguous arrays for an update loop. Checks that the
-// gradient matches the parameter (shape, float32). A non-contiguous gradient is read from a
-// contiguous copy; a non-contiguous parameter is updated in a contiguous copy that commit()
-// writes back (parameters of modules are contiguous: no copy there).
-class UpdateView {
- public:
-  UpdateView(const Tensor& param, const Tensor& grad, const char* optimizer);
-  float* param() const { return data(work_); }
-  const float* grad() const { return data(grad_); }
-  const Tensor& param_tensor() const { return param_; }
-  int64_t numel() const { return work_.numel(); }
-  void commit();
-
- private:
-  Tensor param_, work_, grad_;
-};
-
-// Square roots of n floats in place, vectorised. A plain std::sqrt loop is not (with GCC's
-// default -fmath-errno it keeps a scalar call for negative inputs), so the update loops
-// gather what needs a root into a tile of kTile floats, call this, then finish the tile.
-// The roots are correctly rounded, i.e. exactly std::sqrt's.
-void sqrt_(float* x, int64_t n);
-constexpr int64_t kTile = 512;
-
-// Turns runtime flags into compile-time ones so each update loop is specialised and
-// vectorised without branches: dispatch_flags(f, a, b) calls f(bool_constant<a>, bool_constant<b>).
-template <bool... Bs, typename F>
-void dispatch_flags(F&& f) {
-  f(std::bool_constant<Bs>{}...);
-}
-template <bool... Bs, typename F, typename... Rest>
-void dispatch_flags(F&& f, bool b, Rest... rest) {
-  if (b) {
-    dispatch_flags<Bs..., true>(std::forward<F>(f), rest...);
-  } else {
-    dispatch_flags<Bs..., false>(std::forward<F>(f), rest...);
-  }
-}
-}  // namespace detail
 
 }  // namespace optim
 }  // namespace cnnkit

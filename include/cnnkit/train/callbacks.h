@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "cnnkit/core/tensor.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit::nn {
 class Module;

@@ -40,7 +40,7 @@
 #include "cnnkit/core/error.h"
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/nn/modules/container/sequential.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 #include "cnnkit/train/config.h"
 #include "cnnkit/train/metrics.h"
 #include "cnnkit/train/trainer.h"

@@ -52,7 +52,7 @@
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/io/checkpoint.h"
 #include "cnnkit/nn/modules/container/any.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 #include "cnnkit/optim/optimizer.h"
 #include "cnnkit/train/callbacks.h"

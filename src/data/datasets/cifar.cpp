@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "cnnkit/data/datasets/mnist.h"  // detail::read_file_maybe_gzip
+#include "data/datasets/gzip_file.h"
 
 namespace cnnkit::data::datasets {
 

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <map>
 
-#include "message_util.h"
+#include "data/datasets/message_util.h"
 
 namespace cnnkit::data::datasets {
 

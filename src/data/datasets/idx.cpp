@@ -3,6 +3,7 @@
 // its elements copied once into a tensor. Not here: downloading (cnnkit never touches the
 // network) and any float conversion of the pixels (transforms::ToTensor does that).
 #include "cnnkit/data/datasets/mnist.h"
+#include "data/datasets/gzip_file.h"
 
 #include <zlib.h>
 

@@ -8,7 +8,7 @@
 #include <cctype>
 #include <filesystem>
 
-#include "message_util.h"
+#include "data/datasets/message_util.h"
 
 namespace cnnkit::data::datasets {
 

@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "cnnkit/io/npy.h"
-#include "message_util.h"
+#include "data/datasets/message_util.h"
 
 namespace cnnkit::data::datasets {
 

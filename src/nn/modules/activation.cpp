@@ -2,7 +2,7 @@
 // and ops/softmax (through nn::functional where options apply). PReLU owns its slope.
 #include "cnnkit/nn/modules/activation.h"
 
-#include "../util.h"
+#include "nn/util.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/ops/ops.h"
 

@@ -5,10 +5,11 @@
 #include <cmath>
 #include <variant>
 
-#include "../util.h"
+#include "nn/util.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/nn/init.h"
 #include "cnnkit/ops/ops.h"
+#include "nn/functional_internal.h"
 
 namespace cnnkit {
 namespace nn {

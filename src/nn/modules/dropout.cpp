@@ -2,9 +2,10 @@
 // with the module's training flag.
 #include "cnnkit/nn/modules/dropout.h"
 
-#include "../util.h"
+#include "nn/util.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/ops/dropout.h"
+#include "nn/functional_internal.h"
 
 namespace cnnkit {
 namespace nn {

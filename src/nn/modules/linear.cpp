@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "../util.h"
+#include "nn/util.h"
 #include "cnnkit/nn/init.h"
 #include "cnnkit/ops/ops.h"
 

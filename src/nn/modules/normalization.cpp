@@ -3,10 +3,11 @@
 // cumulative momentum) and input checks naming the layer. The arithmetic is in ops/norm.
 #include "cnnkit/nn/modules/normalization.h"
 
-#include "../util.h"
+#include "nn/util.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/nn/init.h"
 #include "cnnkit/ops/ops.h"
+#include "nn/functional_internal.h"
 
 namespace cnnkit {
 namespace nn {

@@ -2,7 +2,7 @@
 // layer named in rank errors.
 #include "cnnkit/nn/modules/pooling.h"
 
-#include "../util.h"
+#include "nn/util.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/ops/ops.h"
 

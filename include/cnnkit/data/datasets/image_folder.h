@@ -24,7 +24,7 @@
 #include "cnnkit/data/dataset.h"
 #include "cnnkit/data/datasets/labeled.h"
 #include "cnnkit/data/image.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit::data::datasets {
 

@@ -36,12 +36,6 @@ namespace cnnkit::data {
 // trailing bytes, or a corrupt gzip stream.
 Tensor read_idx(const std::string& path);
 
-namespace detail {
-// The whole file's bytes, gunzipped if they start with the gzip magic (1f 8b). `who`
-// starts every IOError message ("MNIST", "read_idx", ...).
-std::string read_file_maybe_gzip(const std::string& path, const std::string& who);
-}  // namespace detail
-
 namespace datasets {
 
 class MNIST : public Dataset<MNIST>, public Labeled {

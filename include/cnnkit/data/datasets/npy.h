@@ -25,7 +25,7 @@
 
 #include "cnnkit/data/dataset.h"
 #include "cnnkit/data/datasets/labeled.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit::data::datasets {
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "cnnkit/core/dtype.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit {
 namespace nn {

@@ -4,7 +4,7 @@
 //   F::dropout(x, F::DropoutFuncOptions().p(0.5).training(is_training()))
 #pragma once
 
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit {
 namespace nn {

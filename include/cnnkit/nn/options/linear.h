@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit {
 namespace nn {

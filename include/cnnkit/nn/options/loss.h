@@ -13,7 +13,7 @@
 
 #include "cnnkit/core/enum.h"
 #include "cnnkit/core/tensor.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit {
 namespace nn {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "cnnkit/core/tensor.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit {
 namespace nn {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cnnkit/core/enum.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit {
 namespace nn {

@@ -15,7 +15,7 @@
 
 #include "cnnkit/core/array_ref.h"
 #include "cnnkit/core/error.h"
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 
 namespace cnnkit {
 namespace nn {

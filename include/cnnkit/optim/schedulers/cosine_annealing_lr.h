@@ -4,7 +4,7 @@
 //   optim::CosineAnnealingLR sched(opt, /*T_max=*/50, /*eta_min=*/1e-5);
 #pragma once
 
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 
 namespace cnnkit {

@@ -3,7 +3,7 @@
 //   optim::CosineAnnealingWarmRestarts sched(opt, /*T_0=*/10, /*T_mult=*/2);
 #pragma once
 
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 
 namespace cnnkit {

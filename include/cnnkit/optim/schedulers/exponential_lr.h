@@ -2,7 +2,7 @@
 //   optim::ExponentialLR sched(opt, /*gamma=*/0.95);
 #pragma once
 
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 
 namespace cnnkit {

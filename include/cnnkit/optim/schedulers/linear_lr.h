@@ -3,7 +3,7 @@
 //   optim::LinearLR warmup(opt, /*start_factor=*/0.1, /*end_factor=*/1.0, /*total_iters=*/5);
 #pragma once
 
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 
 namespace cnnkit {

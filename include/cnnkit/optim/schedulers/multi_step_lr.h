@@ -3,7 +3,7 @@
 //   optim::MultiStepLR sched(opt, /*milestones=*/{30, 80}, /*gamma=*/0.1);
 #pragma once
 
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 
 namespace cnnkit {

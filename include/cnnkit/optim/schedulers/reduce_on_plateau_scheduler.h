@@ -10,7 +10,7 @@
 
 #include <vector>
 
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 #include "cnnkit/optim/optimizer.h"
 
 namespace cnnkit {

@@ -2,7 +2,7 @@
 //   optim::StepLR sched(opt, /*step_size=*/30, /*gamma=*/0.1);
 #pragma once
 
-#include "cnnkit/nn/options_arg.h"
+#include "cnnkit/core/arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 
 namespace cnnkit {

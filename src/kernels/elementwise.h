@@ -15,14 +15,9 @@
 
 #include "cnnkit/core/array_ref.h"
 #include "cnnkit/core/dtype.h"
+#include "kernels/onednn_fwd.h"
 
 namespace cnnkit::kernels {
-
-namespace onednn {  // kernels/onednn.h
-class Layout;
-struct Operand;
-using LayoutPtr = std::shared_ptr<Layout>;
-}  // namespace onednn
 
 constexpr int kMaxLoopDims = 25;   // PyTorch's limit on tensor rank
 constexpr int kMaxLoopOperands = 4;

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "cnnkit/kernels/onednn.h"
+#include "kernels/onednn.h"
 
 namespace cnnkit::kernels {
 

@@ -16,6 +16,7 @@
 
 #include "cnnkit/core/array_ref.h"
 #include "cnnkit/core/tensor.h"
+#include "core/tensor_internal.h"
 
 namespace cnnkit::kernels::onednn {
 
@@ -96,7 +97,7 @@ bool keep_layouts();
 void set_keep_layouts(bool on);
 
 // A 4-d float tensor's values in a oneDNN layout (nChw8c, nChw16c, ...), attached to the
-// tensor's Storage with Storage::set_layout in place of its plain bytes. The blocked bytes live
+// tensor's Storage with detail::set_layout in place of its plain bytes. The blocked bytes live
 // in this object's own buffer (which may be larger than the plain one: channel padding);
 // to_plain() reorders them into the storage when something reads it (Storage::data()).
 // Immutable once published: ops that keep one for their backward hold a shared_ptr to it,

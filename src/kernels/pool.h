@@ -9,14 +9,9 @@
 
 #include <cstdint>
 #include <memory>
+#include "kernels/onednn_fwd.h"
 
 namespace cnnkit::kernels {
-
-namespace onednn {  // kernels/onednn.h
-class Layout;
-struct Operand;
-using LayoutPtr = std::shared_ptr<Layout>;
-}  // namespace onednn
 
 struct Pool2dShape {
   int64_t N = 0, C = 0, H = 0, W = 0;  // input (N, C, H, W)

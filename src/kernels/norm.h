@@ -15,14 +15,9 @@
 
 #include <cstdint>
 #include <memory>
+#include "kernels/onednn_fwd.h"
 
 namespace cnnkit::kernels {
-
-namespace onednn {  // kernels/onednn.h
-class Layout;
-struct Operand;
-using LayoutPtr = std::shared_ptr<Layout>;
-}  // namespace onednn
 
 // ---- batch norm: statistics per channel over (N, S) -------------------------------------
 

@@ -1,6 +1,7 @@
 // CNNKIT_ARG(T, name) (torch's TORCH_ARG): declares an option field `name_` of type T with
 // a chainable setter `name(value)` returning the options object by reference and const /
-// mutable getters `name()`. Every options struct in nn/options/ is built from it:
+// mutable getters `name()`. Every options struct (nn/options/, optim, data, train) is built
+// from it, and users' own options structs can be too:
 //
 //   struct MyOptions { CNNKIT_ARG(double, scale) = 1.0; };
 //   MyOptions().scale(2.0).scale();  // 2.0

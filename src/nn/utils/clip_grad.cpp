@@ -9,7 +9,6 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
-#include "cnnkit/optim/optimizer.h"
 
 namespace cnnkit {
 namespace nn {
@@ -88,7 +87,7 @@ double clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
   // torch: the norm of the per-gradient norms, each held in a float32 tensor.
   std::vector<double> norms;
   for (const Tensor& g : grads)
-    norms.push_back(static_cast<float>(array_norm(optim::detail::data(g), g.numel(), norm_type)));
+    norms.push_back(static_cast<float>(array_norm(g.data_ptr<float>(), g.numel(), norm_type)));
   const double total = static_cast<float>(array_norm(norms.data(), static_cast<int64_t>(norms.size()), norm_type));
   CNNKIT_CHECK(!error_if_nonfinite || std::isfinite(total), "clip_grad_norm_: the total norm of order ", norm_type,
                " for gradients from `parameters` is non-finite, so it cannot be clipped. To disable this error "
@@ -99,7 +98,7 @@ double clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
   const float coef = (1.0f / (static_cast<float>(total) + 1e-6f)) * static_cast<float>(max_norm);
   if (coef >= 1.0f) return total;
   NoGradGuard no_grad;
-  for (Tensor& g : grads) scale(optim::detail::data(g), g.numel(), coef);
+  for (Tensor& g : grads) scale(g.data_ptr<float>(), g.numel(), coef);
   return total;
 }
 
@@ -110,7 +109,7 @@ double clip_grad_norm_(const Tensor& parameter, double max_norm, double norm_typ
 void clip_grad_value_(const std::vector<Tensor>& parameters, double clip_value) {
   NoGradGuard no_grad;
   const float hi = static_cast<float>(clip_value);
-  for (Tensor& g : grads_of(parameters, "clip_grad_value_")) clamp(optim::detail::data(g), g.numel(), -hi, hi);
+  for (Tensor& g : grads_of(parameters, "clip_grad_value_")) clamp(g.data_ptr<float>(), g.numel(), -hi, hi);
 }
 
 void clip_grad_value_(const Tensor& parameter, double clip_value) {
