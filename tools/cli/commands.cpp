@@ -10,6 +10,11 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <thread>
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <iostream>
 
 #include "cnnkit/core/error.h"
@@ -40,30 +45,63 @@ void set_threads(int threads) {
 }
 
 // Ctrl-C (SIGINT) or SIGTERM during training: the step in flight finishes, the run stops,
-// and the message names the checkpoint to resume from. A second signal kills at once.
+// and the message names the checkpoint to resume from. A second signal, or one outside
+// training, ends the process as the signal does.
+//
+// The handler never runs on a compute thread: the signals are blocked in the main thread
+// before it starts any other (main() calls watch_stop_signals() first; threads inherit the
+// mask), and one idle thread leaves them unblocked to run the handler. A handler runs on
+// the stack of the thread it interrupts, and oneDNN's JIT gemm kernels may point the stack
+// pointer into a heap buffer while they run: the kernel's signal frame then lands in the
+// heap and corrupts it (seen as "corrupted size vs. prev_size" aborts of the Ctrl-C test
+// under load).
 std::atomic<int> g_signal{0};
+std::atomic<bool> g_training{false};
 
-extern "C" void on_stop_signal(int sig) {
-  g_signal.store(sig);
-  std::signal(sig, SIG_DFL);
-}
-
-// Signal handlers installed for one scope (the training loop), the defaults restored after.
-struct StopSignals {
-  StopSignals() {
+// Marks the scope in which a signal stops training instead of the process.
+struct Training {
+  Training() {
     g_signal.store(0);
-    std::signal(SIGINT, on_stop_signal);
-    std::signal(SIGTERM, on_stop_signal);
+    g_training.store(true);
   }
-  ~StopSignals() {
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
+  ~Training() { g_training.store(false); }
+  Training(const Training&) = delete;
+  Training& operator=(const Training&) = delete;
 };
 
 }  // namespace
+
+extern "C" void on_stop_signal(int sig) {
+  if (g_training.load() && g_signal.load() == 0) {
+    g_signal.store(sig);
+    return;
+  }
+  // Outside training, or a second signal: end as the signal's default action does (the
+  // signal is delivered again when this handler returns).
+  std::signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void watch_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  // Blocked here, so in every thread main() starts from now on (the math, the loader). The
+  // handler replaces any inherited SIG_IGN (a shell starts background jobs with SIGINT ignored).
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  // The thread the handler runs on: it does nothing else. (Threads that libraries started
+  // before main(), such as OpenBLAS's pool, may take a signal too: they run no JIT code.)
+  std::thread([set] {
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    for (;;) pause();
+  }).detach();
+}
 
 // ---- train ---------------------------------------------------------------------------------
 
@@ -84,7 +122,7 @@ int train(const TrainArgs& args) {
                        : train::Run::resume(args.resume, args.config, args.overrides, options);
   train::FitResult r;
   {
-    StopSignals signals;
+    Training training;
     r = run.fit();
   }
   if (!r.already_finished) std::cout << train::summary_line("test", r.test, r.seconds) << std::endl;

@@ -11,6 +11,11 @@
 
 namespace cnnkit::cli {
 
+// Blocks SIGINT and SIGTERM in this thread (so in every thread started after it) and starts
+// the thread that takes them: during `train` they stop the run after the step in flight,
+// otherwise they end the process. Call first thing in main().
+void watch_stop_signals();
+
 struct TrainArgs {
   std::string config;
   std::vector<std::string> overrides;  // --set key.sub=value

@@ -26,6 +26,7 @@ constexpr int kExitInterrupted = 130;  // as a shell reports a process stopped b
 
 int main(int argc, char** argv) {
   using namespace cnnkit;
+  cli::watch_stop_signals();  // before any thread starts: every thread inherits the blocked signals
   CLI::App app{"cnnkit: train, evaluate and run convolutional networks from YAML run configs"};
   app.require_subcommand(0, 1);
   app.set_help_all_flag("--help-all", "help for every subcommand");
