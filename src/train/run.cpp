@@ -115,10 +115,6 @@ std::string new_run_dir(const RunConfig& cfg, bool overwrite) {
   return dir.string();
 }
 
-// Every scalar of a YAML config under its dotted path ("optimizer.lr" -> "0.03"), read
-// from the resolved YAML text.
-std::map<std::string, std::string> flat_config(const RunConfig& cfg) { return flatten_config(cfg); }
-
 // ---- model files -----------------------------------------------------------------------
 
 // Loads a state dict or a training checkpoint into `module`; ValueError naming the file when
@@ -344,7 +340,7 @@ std::vector<std::string> config_difference(const RunConfig& run, RunConfig asked
     asked.data.input_values = run.data.input_values;
     asked.data.input_range = run.data.input_range;
   }
-  const std::map<std::string, std::string> a = flat_config(run), b = flat_config(asked);
+  const std::map<std::string, std::string> a = flatten_config(run), b = flatten_config(asked);
   const std::vector<std::string> ignored = {"name", "output_dir", "threads", "data.workers", "data.eval_batch_size"};
   std::set<std::string> keys;
   for (const auto& [k, v] : a) keys.insert(k);
