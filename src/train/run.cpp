@@ -607,7 +607,8 @@ FitResult Run::fit() {
   if (!threads_auto) set_threads();
   const Task task = this->task();
 
-  RunData& data = const_cast<RunData&>(this->data());
+  this->data();  // built on first use
+  RunData& data = *data_;
   if (data.val && data.val->size().value_or(0) == 0) {
     data.report.push_back(fmt::format("validation split: empty ({} of {} examples rounds to none); training without "
                                       "validation",
