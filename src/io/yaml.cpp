@@ -301,6 +301,38 @@ std::string one_of(const YAML::Node& map, std::string_view key, const YamlContex
   return one_of_value(node, ctx, names, what);
 }
 
+void check_value(bool ok, const YAML::Node& map, std::string_view key, const YamlContext& ctx,
+                 std::string_view rule) {
+  if (ok) return;
+  const YAML::Node node = has(map, key) ? map[std::string(key)] : map;
+  fail(node, ctx, "key '" + std::string(key) + "': must be " + std::string(rule) + ", got " + describe(node));
+}
+
+double positive(const YAML::Node& map, std::string_view key, const YamlContext& ctx, double default_value) {
+  const double v = get<double>(map, key, ctx, default_value);
+  check_value(v > 0 && std::isfinite(v), map, key, ctx, "> 0");
+  return v;
+}
+
+double non_negative(const YAML::Node& map, std::string_view key, const YamlContext& ctx, double default_value) {
+  const double v = get<double>(map, key, ctx, default_value);
+  check_value(v >= 0 && std::isfinite(v), map, key, ctx, ">= 0");
+  return v;
+}
+
+int64_t positive_int(const YAML::Node& map, std::string_view key, const YamlContext& ctx, int64_t default_value) {
+  const int64_t v = get<int64_t>(map, key, ctx, default_value);
+  check_value(v > 0, map, key, ctx, "> 0");
+  return v;
+}
+
+int64_t non_negative_int(const YAML::Node& map, std::string_view key, const YamlContext& ctx,
+                         int64_t default_value) {
+  const int64_t v = get<int64_t>(map, key, ctx, default_value);
+  check_value(v >= 0, map, key, ctx, ">= 0");
+  return v;
+}
+
 YAML::Node num(double x) {
   if (std::isnan(x)) return YAML::Node(".nan");
   if (std::isinf(x)) return YAML::Node(x > 0 ? ".inf" : "-.inf");

@@ -149,6 +149,17 @@ std::string one_of(const YAML::Node& map, std::string_view key, const YamlContex
 std::string one_of_value(const YAML::Node& node, const YamlContext& ctx, const std::vector<std::string_view>& names,
                          std::string_view what);
 
+// Range checks at the key's line (or the map's, when the key is absent):
+//   "configs/x.yaml:7: key 'lr': must be > 0, got -1".
+void check_value(bool ok, const YAML::Node& map, std::string_view key, const YamlContext& ctx,
+                 std::string_view rule);
+// map[key] (default when missing), finite and > 0 / >= 0; integers > 0 / >= 0.
+double positive(const YAML::Node& map, std::string_view key, const YamlContext& ctx, double default_value);
+double non_negative(const YAML::Node& map, std::string_view key, const YamlContext& ctx, double default_value);
+int64_t positive_int(const YAML::Node& map, std::string_view key, const YamlContext& ctx, int64_t default_value);
+int64_t non_negative_int(const YAML::Node& map, std::string_view key, const YamlContext& ctx,
+                         int64_t default_value);
+
 // Writing: the shortest text that reads back as the same double (0.03, not
 // 0.029999999999999999; 1 as 1.0), and a list in flow style ([1, 2]).
 YAML::Node num(double x);

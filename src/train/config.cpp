@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,26 +18,10 @@
 #include "cnnkit/data/clean.h"
 #include "cnnkit/data/split.h"
 #include "cnnkit/data/stats.h"
-#include "cnnkit/data/datasets/cifar.h"
-#include "cnnkit/data/datasets/csv.h"
-#include "cnnkit/data/datasets/image_folder.h"
-#include "cnnkit/data/datasets/mnist.h"
-#include "cnnkit/data/datasets/npy.h"
 #include "cnnkit/io/file.h"
 #include "io/yaml.h"
 #include "train/families.h"
 #include "cnnkit/models/builder.h"
-#include "cnnkit/nn/modules/loss.h"
-#include "cnnkit/optim/optim.h"
-#include "cnnkit/optim/schedulers/cosine_annealing_lr.h"
-#include "cnnkit/optim/schedulers/cosine_annealing_warm_restarts.h"
-#include "cnnkit/optim/schedulers/exponential_lr.h"
-#include "cnnkit/optim/schedulers/linear_lr.h"
-#include "cnnkit/optim/schedulers/multi_step_lr.h"
-#include "cnnkit/optim/schedulers/one_cycle_lr.h"
-#include "cnnkit/optim/schedulers/reduce_on_plateau_scheduler.h"
-#include "cnnkit/optim/schedulers/sequential_lr.h"
-#include "cnnkit/optim/schedulers/step_lr.h"
 
 namespace cnnkit::train {
 
@@ -53,6 +36,11 @@ using yaml::YamlContext;
 using yaml::num;
 using yaml::one_of;
 using yaml::flow_list;
+using yaml::check_value;
+using yaml::non_negative;
+using yaml::non_negative_int;
+using yaml::positive;
+using yaml::positive_int;
 
 // Private to this file: the YAML side of parse_run_config, to_yaml_string and --set.
 // Applies one "a.b=value" override to a YAML tree (creating the key when missing);
@@ -66,8 +54,6 @@ static YAML::Node to_yaml(const RunConfig& cfg);
 
 namespace {
 
-const std::vector<std::string_view> kDatasets = {"fashion-mnist", "mnist", "cifar10", "cifar100",
-                                                 "image-folder", "npy", "csv"};
 // A monitor the task logs: "val_accuracy" means nothing to a regression run.
 bool monitor_fits(std::string_view monitor, Task task) {
   const std::string_view metric = monitor.substr(monitor.find('_') + 1);
@@ -80,47 +66,12 @@ bool monitor_fits(std::string_view monitor, Task task) {
   return false;
 }
 
-
-
 // map[key] for reading: a null node when `map` is not a mapping or lacks the key (yaml-cpp's
 // operator[] on a missing key yields a node that throws when indexed further).
 YAML::Node sub(const YAML::Node& map, const char* key) {
   if (!map.IsMap()) return YAML::Node();
   const YAML::Node v = map[key];
   return v.IsDefined() ? v : YAML::Node();
-}
-
-// Range checks at the key's line: "file:7: key 'lr': must be > 0, got -1".
-void check_value(bool ok, const YAML::Node& map, std::string_view key, const YamlContext& ctx,
-                 std::string_view rule) {
-  if (ok) return;
-  const YAML::Node node = has(map, key) ? map[std::string(key)] : map;
-  fail(node, ctx, "key '" + std::string(key) + "': must be " + std::string(rule) + ", got " +
-                      yaml::describe(node));
-}
-
-double positive(const YAML::Node& map, std::string_view key, const YamlContext& ctx, double def) {
-  const double v = get<double>(map, key, ctx, def);
-  check_value(v > 0 && std::isfinite(v), map, key, ctx, "> 0");
-  return v;
-}
-double non_negative(const YAML::Node& map, std::string_view key, const YamlContext& ctx,
-                    double def) {
-  const double v = get<double>(map, key, ctx, def);
-  check_value(v >= 0 && std::isfinite(v), map, key, ctx, ">= 0");
-  return v;
-}
-int64_t positive_int(const YAML::Node& map, std::string_view key, const YamlContext& ctx,
-                     int64_t def) {
-  const int64_t v = get<int64_t>(map, key, ctx, def);
-  check_value(v > 0, map, key, ctx, "> 0");
-  return v;
-}
-int64_t non_negative_int(const YAML::Node& map, std::string_view key, const YamlContext& ctx,
-                         int64_t def) {
-  const int64_t v = get<int64_t>(map, key, ctx, def);
-  check_value(v >= 0, map, key, ctx, ">= 0");
-  return v;
 }
 
 std::vector<TransformSpec> parse_transforms(const YAML::Node& list, const YamlContext& ctx,
@@ -163,53 +114,24 @@ std::vector<TransformSpec> parse_transforms(const YAML::Node& list, const YamlCo
 }
 
 void parse_data(const YAML::Node& n, const YamlContext& ctx, DataConfig& d) {
-  check_keys(n, {"dataset", "root", "paths", "label_column", "image_shape", "split", "subset",
-                 "normalize", "clean", "batch_size", "eval_batch_size", "workers", "transforms",
-                 "input_values", "input_range"},
-             ctx, "data");
-  d.dataset = one_of(n, "dataset", ctx, kDatasets, "dataset", d.dataset);
+  d.dataset = one_of(n, "dataset", ctx, families::dataset_names(), "dataset", d.dataset);
+  std::vector<std::string_view> keys = {"dataset", "image_shape", "split", "subset", "normalize", "clean",
+                                        "batch_size", "eval_batch_size", "workers", "transforms",
+                                        "input_values", "input_range"};
+  for (std::string_view k : families::dataset_keys(d.dataset)) keys.push_back(k);  // root, paths, ...
+  check_keys(n, keys, ctx, "data (dataset " + d.dataset + ")");
+  families::parse_dataset(n, ctx, d);
   d.input_values = one_of(n, "input_values", ctx, {"uint8", "unit", "pixels", "other"}, "input_values", "");
   d.input_range = get<std::vector<double>>(n, "input_range", ctx, {});
   check_value(d.input_range.empty() || (d.input_range.size() == 2 && d.input_range[0] <= d.input_range[1]), n,
               "input_range", ctx, "[min, max]");
-  d.root = get<std::string>(n, "root", ctx, "");
-  if (d.root.empty() && (d.dataset == "fashion-mnist"))
-    d.root = "/usr/share/datasets/fashion-mnist";
-  const YAML::Node paths = sub(n, "paths");
-  check_keys(paths, {"train_images", "train_labels", "test_images", "test_labels", "train", "test"},
-             ctx, "data.paths");
-  d.train_images = get<std::string>(paths, "train_images", ctx, "");
-  d.train_labels = get<std::string>(paths, "train_labels", ctx, "");
-  d.test_images = get<std::string>(paths, "test_images", ctx, "");
-  d.test_labels = get<std::string>(paths, "test_labels", ctx, "");
-  d.train = get<std::string>(paths, "train", ctx, "");
-  d.test = get<std::string>(paths, "test", ctx, "");
-  d.label_column = get<std::string>(n, "label_column", ctx, d.label_column);
   d.image_shape = get<std::vector<int64_t>>(n, "image_shape", ctx, {});
   if (!d.image_shape.empty())
     check_value(d.image_shape.size() == 3 &&
-                    std::all_of(d.image_shape.begin(), d.image_shape.end(),
-                                [](int64_t s) { return s > 0; }),
+                    std::all_of(d.image_shape.begin(), d.image_shape.end(), [](int64_t s) { return s > 0; }),
                 n, "image_shape", ctx, "three positive sizes [C, H, W]");
-  const bool needs_root = d.dataset == "mnist" || d.dataset == "cifar10" ||
-                          d.dataset == "cifar100" ||
-                          (d.dataset == "image-folder" && (d.train.empty() || d.test.empty()));
-  if (needs_root && d.root.empty())
-    fail(n, ctx, "data: dataset '" + d.dataset + "' needs key 'root' (the data directory)");
-  if (d.dataset == "npy") {
-    for (auto [key, value] : {std::pair<const char*, std::string&>{"train_images", d.train_images},
-                              {"train_labels", d.train_labels}, {"test_images", d.test_images},
-                              {"test_labels", d.test_labels}})
-      if (value.empty())
-        fail(paths.IsDefined() ? paths : n, ctx,
-             std::string("data.paths: dataset 'npy' needs key '") + key + "'");
-  }
-  if (d.dataset == "csv") {
-    if (d.train.empty() || d.test.empty())
-      fail(paths.IsDefined() ? paths : n, ctx, "data.paths: dataset 'csv' needs keys 'train' and 'test'");
-    if (d.image_shape.empty())
-      fail(n, ctx, "data: dataset 'csv' needs key 'image_shape' ([C, H, W] of a row's pixels)");
-  }
+  if (d.dataset == "csv" && d.image_shape.empty())
+    fail(n, ctx, "data: dataset 'csv' needs key 'image_shape' ([C, H, W] of a row's pixels)");
 
   const YAML::Node split = sub(n, "split");
   check_keys(split, {"val", "stratified", "seed"}, ctx, "data.split");
@@ -262,9 +184,6 @@ void parse_data(const YAML::Node& n, const YamlContext& ctx, DataConfig& d) {
                                        "data.transforms.eval");
 }
 
-
-
-
 void parse_regularization(const YAML::Node& n, const YamlContext& ctx, RegularizationConfig& r) {
   check_keys(n, {"l1", "l2", "params"}, ctx, "regularization");
   r.l1 = non_negative(n, "l1", ctx, 0.0);
@@ -311,9 +230,7 @@ YAML::Node without_marks(const YAML::Node& node) {
   return YAML::Node(YAML::NodeType::Null);
 }
 
-// The 1-based number of the first line that indents with a tab, or 0. YAML forbids tabs in
-// indentation, and yaml-cpp reports them a line late as "illegal map value".
-// Blank and comment-only lines may hold tabs.
+// A config's default name: its file's stem ("configs/lenet5.yaml" -> "lenet5").
 std::string stem_of(const std::string& file) {
   if (file.empty()) return "run";
   return fs::path(file).stem().string();
@@ -529,8 +446,6 @@ std::string fmt_double(double x) {
   return std::string(buf, r.ptr);
 }
 
-
-
 }  // namespace
 
 YAML::Node to_yaml(const RunConfig& cfg) {
@@ -538,17 +453,7 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   root["name"] = cfg.name;
   const DataConfig& d = cfg.data;
   YAML::Node data(YAML::NodeType::Map);
-  data["dataset"] = d.dataset;
-  if (!d.root.empty()) data["root"] = d.root;
-  YAML::Node paths(YAML::NodeType::Map);
-  if (!d.train_images.empty()) paths["train_images"] = d.train_images;
-  if (!d.train_labels.empty()) paths["train_labels"] = d.train_labels;
-  if (!d.test_images.empty()) paths["test_images"] = d.test_images;
-  if (!d.test_labels.empty()) paths["test_labels"] = d.test_labels;
-  if (!d.train.empty()) paths["train"] = d.train;
-  if (!d.test.empty()) paths["test"] = d.test;
-  if (paths.size()) data["paths"] = paths;
-  if (d.dataset == "csv") data["label_column"] = d.label_column;
+  families::write_dataset(d, data);
   if (!d.image_shape.empty()) data["image_shape"] = flow_list(d.image_shape);
   data["split"]["val"] = num(d.val_fraction);
   data["split"]["stratified"] = d.stratified;
@@ -615,136 +520,9 @@ void save_resolved_config(const RunConfig& cfg, const std::string& path) {
   io::write_file_atomic(path, to_yaml_string(cfg), "save_resolved_config");
 }
 
-}  // namespace cnnkit::train
-
 // ---- builders -------------------------------------------------------------------------------
 
-namespace cnnkit::train {
-
 namespace T = data::transforms;
-
-namespace {
-
-// A YAML node positioned at `line` for messages about a transform (its args may be empty).
-std::string at_line(const std::string& file, int line) {
-  return (file.empty() ? std::string("<yaml>") : file) + (line >= 0 ? ":" + std::to_string(line + 1) : "");
-}
-
-T::IntList int_list(const YAML::Node& v, const YamlContext& ctx, const std::string& what) {
-  if (v.IsSequence()) return T::IntList(as<std::vector<int64_t>>(v, ctx, what));
-  return T::IntList(as<int64_t>(v, ctx, what));
-}
-T::DoubleList double_list(const YAML::Node& v, const YamlContext& ctx, const std::string& what) {
-  if (v.IsSequence()) return T::DoubleList(as<std::vector<double>>(v, ctx, what));
-  return T::DoubleList(as<double>(v, ctx, what));
-}
-std::pair<double, double> pair_of(const YAML::Node& map, const char* key, const YamlContext& ctx,
-                                  std::pair<double, double> def) {
-  if (!has(map, key)) return def;
-  const auto v = as<std::vector<double>>(map[key], ctx, std::string("key '") + key + "'");
-  if (v.size() != 2) fail(map[key], ctx, std::string("key '") + key + "': expected two numbers [lo, hi]");
-  return {v[0], v[1]};
-}
-T::InterpolationMode interpolation(const YAML::Node& map, const YamlContext& ctx,
-                                   T::InterpolationMode def) {
-  if (!has(map, "interpolation")) return def;
-  const std::string s = one_of(map, "interpolation", ctx, {"nearest", "bilinear", "NEAREST", "BILINEAR"},
-                               "interpolation", "");
-  return (s == "nearest" || s == "NEAREST") ? T::InterpolationMode::NEAREST : T::InterpolationMode::BILINEAR;
-}
-
-const std::vector<std::string_view> kTransforms = {
-    "ToTensor", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomCrop", "Resize",
-    "CenterCrop", "RandomRotation", "RandomResizedCrop", "ColorJitter", "GaussianNoise", "Grayscale"};
-
-}  // namespace
-
-T::AnyTransform build_transform(const TransformSpec& spec, const std::string& file) {
-  const YamlContext ctx{file};
-  const YAML::Node a = yaml::node_of(spec.args);
-  const std::string section = "transform " + spec.name;
-  const std::string& n = spec.name;
-  // Errors inside the arguments carry their own lines; these name the transform's line.
-  auto need = [&](const char* key) {
-    if (!has(a, key))
-      throw ValueError(at_line(file, spec.line) + ": missing required key '" + key + "' in " + section);
-    return a[key];
-  };
-  if (n == "ToTensor") {
-    check_keys(a, {}, ctx, section);
-    return T::ToTensor();
-  }
-  if (n == "Normalize") {
-    check_keys(a, {"mean", "std"}, ctx, section);
-    return T::Normalize<>(double_list(need("mean"), ctx, "key 'mean'"), double_list(need("std"), ctx, "key 'std'"));
-  }
-  if (n == "RandomHorizontalFlip" || n == "RandomVerticalFlip") {
-    check_keys(a, {"p"}, ctx, section);
-    const double p = get<double>(a, "p", ctx, 0.5);
-    check_value(p >= 0 && p <= 1, a, "p", ctx, "in [0, 1]");
-    if (n == "RandomHorizontalFlip") return T::RandomHorizontalFlip(p);
-    return T::RandomVerticalFlip(p);
-  }
-  if (n == "RandomCrop") {
-    check_keys(a, {"size", "padding", "pad_if_needed", "fill", "padding_mode"}, ctx, section);
-    std::optional<T::IntList> padding;
-    if (has(a, "padding")) padding = int_list(a["padding"], ctx, "key 'padding'");
-    return T::RandomCrop(int_list(need("size"), ctx, "key 'size'"), padding,
-                         get<bool>(a, "pad_if_needed", ctx, false), get<double>(a, "fill", ctx, 0.0),
-                         one_of(a, "padding_mode", ctx, {"constant", "edge", "reflect", "symmetric"},
-                                "padding_mode", "constant"));
-  }
-  if (n == "Resize") {
-    check_keys(a, {"size", "interpolation", "max_size", "antialias"}, ctx, section);
-    return T::Resize(int_list(need("size"), ctx, "key 'size'"),
-                     interpolation(a, ctx, T::InterpolationMode::BILINEAR),
-                     yaml::get_optional<int64_t>(a, "max_size", ctx),
-                     yaml::get_optional<bool>(a, "antialias", ctx));
-  }
-  if (n == "CenterCrop") {
-    check_keys(a, {"size"}, ctx, section);
-    return T::CenterCrop(int_list(need("size"), ctx, "key 'size'"));
-  }
-  if (n == "RandomRotation") {
-    check_keys(a, {"degrees", "interpolation", "expand", "center", "fill"}, ctx, section);
-    std::optional<std::vector<double>> center;
-    if (has(a, "center")) center = as<std::vector<double>>(a["center"], ctx, "key 'center'");
-    return T::RandomRotation(double_list(need("degrees"), ctx, "key 'degrees'"),
-                             interpolation(a, ctx, T::InterpolationMode::NEAREST),
-                             get<bool>(a, "expand", ctx, false), center,
-                             has(a, "fill") ? double_list(a["fill"], ctx, "key 'fill'") : T::DoubleList(0.0));
-  }
-  if (n == "RandomResizedCrop") {
-    check_keys(a, {"size", "scale", "ratio", "interpolation"}, ctx, section);
-    return T::RandomResizedCrop(int_list(need("size"), ctx, "key 'size'"), pair_of(a, "scale", ctx, {0.08, 1.0}),
-                                pair_of(a, "ratio", ctx, {3.0 / 4.0, 4.0 / 3.0}),
-                                interpolation(a, ctx, T::InterpolationMode::BILINEAR));
-  }
-  if (n == "ColorJitter") {
-    check_keys(a, {"brightness", "contrast", "saturation", "hue"}, ctx, section);
-    auto dl = [&](const char* k) {
-      return has(a, k) ? double_list(a[k], ctx, std::string("key '") + k + "'") : T::DoubleList(0.0);
-    };
-    return T::ColorJitter(dl("brightness"), dl("contrast"), dl("saturation"), dl("hue"));
-  }
-  if (n == "GaussianNoise") {
-    check_keys(a, {"mean", "sigma", "clip"}, ctx, section);
-    return T::GaussianNoise(get<double>(a, "mean", ctx, 0.0), non_negative(a, "sigma", ctx, 0.1),
-                            get<bool>(a, "clip", ctx, true));
-  }
-  if (n == "Grayscale") {
-    check_keys(a, {"num_output_channels"}, ctx, section);
-    const int64_t c = get<int64_t>(a, "num_output_channels", ctx, 1);
-    check_value(c == 1 || c == 3, a, "num_output_channels", ctx, "1 or 3");
-    return T::Grayscale(c);
-  }
-  std::string msg = at_line(file, spec.line) + ": unknown transform '" + n + "' (one of:";
-  for (size_t i = 0; i < kTransforms.size(); ++i) msg += (i ? ", " : " ") + std::string(kTransforms[i]);
-  msg += ")";
-  const std::string hint = closest(n, kTransforms);
-  if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
-  throw ValueError(msg);
-}
 
 T::Compose build_pipeline(const RunConfig& cfg, bool train) {
   const auto& specs = train ? cfg.data.train_transforms : cfg.data.eval_transforms;
@@ -761,15 +539,7 @@ T::Compose build_pipeline(const RunConfig& cfg, bool train) {
   return T::Compose(std::move(list));
 }
 
-
-
-
-
-}  // namespace cnnkit::train
-
 // ---- datasets -------------------------------------------------------------------------------
-
-namespace cnnkit::train {
 
 namespace {
 
@@ -779,70 +549,6 @@ double round4(double x) {
   if (x == 0) return 0;
   const double scale = std::pow(10.0, 3 - std::floor(std::log10(std::fabs(x))));
   return std::round(x * scale) / scale;
-}
-
-
-// An image-folder split's directory: paths.train / paths.test, else root/train, root/test.
-std::string folder_of(const DataConfig& d, bool train) {
-  const std::string& given = train ? d.train : d.test;
-  return given.empty() ? (fs::path(d.root) / (train ? "train" : "test")).lexically_normal().string() : given;
-}
-
-data::datasets::CsvOptions csv_options(const RunConfig& cfg, const std::vector<std::string>& classes) {
-  return data::datasets::CsvOptions()
-      .target_column(cfg.data.label_column)
-      .task(task_of(cfg))
-      .classes(classes)
-      .allow_non_finite(cfg.data.clean);
-}
-
-// One split. `classes` (index = label), when not empty, numbers an image folder's class
-// folders and a csv's text labels, so that the test split agrees with training.
-std::shared_ptr<data::DatasetBase> open_split(const RunConfig& cfg, bool train, const std::vector<std::string>& classes) {
-  namespace D = data::datasets;
-  const DataConfig& d = cfg.data;
-  if (d.dataset == "fashion-mnist")
-    return std::make_shared<D::FashionMNIST>(d.root, train ? D::MNIST::Mode::kTrain : D::MNIST::Mode::kTest);
-  if (d.dataset == "mnist")
-    return std::make_shared<D::MNIST>(d.root, train ? D::MNIST::Mode::kTrain : D::MNIST::Mode::kTest);
-  if (d.dataset == "cifar10")
-    return std::make_shared<D::CIFAR10>(d.root, train ? D::CIFAR10::Mode::kTrain : D::CIFAR10::Mode::kTest);
-  if (d.dataset == "cifar100")
-    return std::make_shared<D::CIFAR100>(d.root, train ? D::CIFAR10::Mode::kTrain : D::CIFAR10::Mode::kTest);
-  if (d.dataset == "image-folder")
-    return std::make_shared<D::ImageFolder>(folder_of(d, train), D::ImageFolderOptions().classes(classes));
-  if (d.dataset == "npy") {
-    const auto o = D::NpyOptions().task(task_of(cfg)).images(true).allow_non_finite(d.clean);
-    return train ? std::make_shared<D::NpyDataset>(d.train_images, d.train_labels, o)
-                 : std::make_shared<D::NpyDataset>(d.test_images, d.test_labels, o);
-  }
-  if (d.dataset == "csv") {
-    const std::string& file = train ? d.train : d.test;
-    auto csv = std::make_shared<D::CsvDataset>(file, csv_options(cfg, classes));
-    // Rows of pixels -> images (C, H, W); a row of the wrong length fails here, not mid-run.
-    std::vector<int64_t> shape = d.image_shape;
-    int64_t pixels = 1;
-    for (int64_t s : shape) pixels *= s;
-    CNNKIT_CHECK(csv->features().size(1) == pixels, "data: '", fs::path(file).lexically_normal().string(),
-                 "' has ", csv->features().size(1), " feature columns per row, but image_shape ", IntArrayRef(shape),
-                 " needs ", pixels);
-    return std::make_shared<data::MapDataset>(csv, [shape](Tensor x) { return x.reshape(shape); });
-  }
-  throw ValueError(cfg.source + ": unknown dataset '" + d.dataset + "'");
-}
-
-// The training split's class names without loading it where possible, for a test split
-// loaded alone: an image folder's class folders, a csv's text labels. Empty when the
-// dataset fixes its classes (MNIST, CIFAR), has none (npy) or the training split is absent.
-std::vector<std::string> training_classes(const RunConfig& cfg) {
-  const DataConfig& d = cfg.data;
-  std::error_code ec;
-  if (d.dataset == "image-folder" && fs::is_directory(folder_of(d, true), ec))
-    return data::datasets::find_classes(folder_of(d, true));
-  if (d.dataset == "csv" && task_of(cfg) == data::datasets::Task::kClassification &&
-      fs::is_regular_file(d.train, ec))
-    return data::datasets::CsvDataset(d.train, csv_options(cfg, {})).classes();
-  return {};
 }
 
 // The report line of a clean() pass over one split ("clean (test split): 10000 examples, ...").
@@ -919,7 +625,7 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
   std::vector<std::string> classes = d.classes;
   std::shared_ptr<data::DatasetBase> train_raw, val_raw;
   if (need_train) {
-    auto full = first_n(open_split(cfg, true, classes), d.subset_train);
+    auto full = first_n(families::open_dataset(cfg, true, classes), d.subset_train);
     if (classes.empty()) classes = full->classes();
     if (d.clean) {  // drop undecodable, non-finite, out-of-range and duplicate examples
       data::CleanResult cleaned = data::clean(full);
@@ -974,9 +680,9 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
       out.report.push_back(line + "] (computed from the training split)");
     }
   } else if (classes.empty()) {
-    classes = training_classes(cfg);
+    classes = families::training_classes(cfg);
   }
-  auto test_raw = first_n(open_split(cfg, false, classes), d.subset_test);
+  auto test_raw = first_n(families::open_dataset(cfg, false, classes), d.subset_test);
   if (classes.empty()) {
     classes = test_raw->classes();
     if (!classes.empty() && (d.dataset == "image-folder" || d.dataset == "csv"))
@@ -1034,11 +740,7 @@ Tensor preprocess_image(const RunConfig& cfg, const Tensor& image) {
   return build_pipeline(cfg, /*train=*/false)(image);  // uint8 / unit: ToTensor's / 255
 }
 
-}  // namespace cnnkit::train
-
 // ---- model ----------------------------------------------------------------------------------
-
-namespace cnnkit::train {
 
 Task task_of(const RunConfig& cfg) { return task_of_loss(cfg.loss.name); }
 
@@ -1053,11 +755,7 @@ nn::Sequential build_model(const RunConfig& cfg, const std::vector<int64_t>& inp
   return models::build(cfg.model, input_shape);
 }
 
-}  // namespace cnnkit::train
-
 // ---- reading a config -------------------------------------------------------------------
-
-namespace cnnkit::train {
 
 namespace {
 
@@ -1083,7 +781,6 @@ std::map<std::string, std::string> flatten_config(const RunConfig& cfg) {
   flatten(to_yaml(cfg), "", out);
   return out;
 }
-
 
 std::string describe_scheduler(const RunConfig& cfg) {
   std::string s = cfg.scheduler.name;

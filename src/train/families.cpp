@@ -3,11 +3,17 @@
 #include "train/families.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
+#include "cnnkit/core/suggest.h"
+#include "cnnkit/data/datasets/csv.h"
+#include "cnnkit/data/datasets/image_folder.h"
+#include "cnnkit/data/datasets/mnist.h"
+#include "cnnkit/data/datasets/npy.h"
 #include "cnnkit/nn/modules/loss.h"
 #include "cnnkit/ops/factory.h"
 #include "cnnkit/optim/optim.h"
@@ -21,6 +27,7 @@ using io::yaml::fail;
 using io::yaml::has;
 using io::yaml::YamlContext;
 using Plateau = optim::ReduceLROnPlateauScheduler;
+namespace fs = std::filesystem;
 
 // ---- values: YAML <-> the options' member types -----------------------------------------
 
@@ -78,12 +85,25 @@ YAML::Node write_value(const T& x) {
                       : std::holds_alternative<enumtype::kNone>(x) ? "none" : "mean");
   } else if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<double>>) {
     return io::yaml::flow_list(x);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return x.empty() ? YAML::Node() : YAML::Node(x);  // an unset path
   } else {
     return YAML::Node(x);
   }
 }
 
 // ---- the table shape ---------------------------------------------------------------------
+
+// map[key], or map[a][b] for a key "a.b" (a dataset's `paths.train`); a null node when absent
+// or null (check with given()).
+bool given(const YAML::Node& n) { return n.IsDefined() && !n.IsNull(); }
+YAML::Node lookup(const YAML::Node& map, std::string_view key) {
+  const size_t dot = key.find('.');
+  const std::string head(key.substr(0, dot));
+  if (!has(map, head)) return YAML::Node();
+  const YAML::Node n = map[head];
+  return dot == std::string_view::npos ? n : lookup(n, key.substr(dot + 1));
+}
 
 // One key: its name and the options member it reads and writes.
 template <class O>
@@ -137,11 +157,15 @@ Entry<Variant> entry(std::string_view name, O defaults, std::vector<Field<O>> fi
   for (const Field<O>& f : fields) e.keys.push_back(f.key);
   e.read = [fields](Variant& v, const YAML::Node& map, const YamlContext& ctx) {
     for (const Field<O>& f : fields)
-      if (has(map, f.key)) f.read(std::get<O>(v), map[std::string(f.key)], ctx);
+      if (const YAML::Node n = lookup(map, f.key); given(n)) f.read(std::get<O>(v), n, ctx);
   };
   e.write = [fields](const Variant& v, YAML::Node& out) {
     for (const Field<O>& f : fields)
-      if (YAML::Node n = f.write(std::get<O>(v)); n.IsDefined()) out[std::string(f.key)] = n;
+      if (YAML::Node n = f.write(std::get<O>(v)); n.IsDefined()) {
+        const size_t dot = f.key.find('.');
+        if (dot == std::string_view::npos) out[std::string(f.key)] = n;
+        else out[std::string(f.key.substr(0, dot))][std::string(f.key.substr(dot + 1))] = n;
+      }
   };
   return e;
 }
@@ -245,6 +269,148 @@ const std::vector<Entry<SchedulerOptions>>& schedulers() {
                {CNNKIT_FIELD(One, max_lr), CNNKIT_FIELD(One, pct_start), CNNKIT_FIELD(One, anneal_strategy),
                 CNNKIT_FIELD(One, div_factor), CNNKIT_FIELD(One, final_div_factor), CNNKIT_FIELD(One, three_phase),
                 CNNKIT_FIELD(One, cycle_momentum), CNNKIT_FIELD(One, base_momentum), CNNKIT_FIELD(One, max_momentum)}),
+  };
+  return table;
+}
+
+// A path under `data.paths`: field<NpySource>("paths.train_images", ...).
+#define CNNKIT_PATH(O, key) field<O>("paths." #key, [](O& o) -> auto& { return o.key(); })
+
+const std::vector<Entry<DatasetSource>>& datasets() {
+  using V = DatasetSource;
+  using Label = data::datasets::CIFAR100::Label;
+  using Folder = ImageFolderSource;
+  static const std::vector<Entry<V>> table = {
+      entry<V>("fashion-mnist", IdxSource().root("/usr/share/datasets/fashion-mnist"), {CNNKIT_FIELD(IdxSource, root)}),
+      entry<V>("mnist", IdxSource(), {CNNKIT_FIELD(IdxSource, root)}, {"root"}),
+      entry<V>("cifar10", CifarSource(), {CNNKIT_FIELD(CifarSource, root)}, {"root"}),
+      entry<V>("cifar100", CifarSource(),
+               {CNNKIT_FIELD(CifarSource, root),
+                field<CifarSource>("label", Choice<Label>{{"fine", "coarse"}}, [](CifarSource& o) -> auto& {
+                  return o.label();
+                })},
+               {"root"}),
+      // root, or both paths (checked in parse_dataset)
+      entry<V>("image-folder", Folder(),
+               {CNNKIT_FIELD(Folder, root), CNNKIT_PATH(Folder, train), CNNKIT_PATH(Folder, test)}),
+      entry<V>("npy", NpySource(),
+               {CNNKIT_PATH(NpySource, train_images), CNNKIT_PATH(NpySource, train_labels),
+                CNNKIT_PATH(NpySource, test_images), CNNKIT_PATH(NpySource, test_labels)},
+               {"paths.train_images", "paths.train_labels", "paths.test_images", "paths.test_labels"}),
+      entry<V>("csv", CsvSource(),
+               {CNNKIT_PATH(CsvSource, train), CNNKIT_PATH(CsvSource, test), CNNKIT_FIELD(CsvSource, label_column)},
+               {"paths.train", "paths.test"}),
+  };
+  return table;
+}
+
+// ---- transforms ------------------------------------------------------------------------------
+
+// torchvision's transforms take keyword arguments, not an options object: an entry reads them
+// and calls the constructor, whose defaults are torchvision's. Keys and their checks live here
+// once; the values are checked again by the transform itself.
+namespace T = data::transforms;
+
+struct TransformEntry {
+  std::string_view name;
+  std::vector<std::string_view> keys, required;
+  std::function<T::AnyTransform(const YAML::Node&, const YamlContext&)> build;
+};
+
+T::IntList int_list(const YAML::Node& a, const char* key, const YamlContext& ctx) {
+  const std::string what = std::string("key '") + key + "'";
+  if (a[key].IsSequence()) return T::IntList(as<std::vector<int64_t>>(a[key], ctx, what));
+  return T::IntList(as<int64_t>(a[key], ctx, what));
+}
+
+T::DoubleList double_list(const YAML::Node& a, const char* key, const YamlContext& ctx, double def) {
+  if (!has(a, key)) return T::DoubleList(def);
+  const std::string what = std::string("key '") + key + "'";
+  if (a[key].IsSequence()) return T::DoubleList(as<std::vector<double>>(a[key], ctx, what));
+  return T::DoubleList(as<double>(a[key], ctx, what));
+}
+
+std::pair<double, double> pair_of(const YAML::Node& a, const char* key, const YamlContext& ctx,
+                                  std::pair<double, double> def) {
+  if (!has(a, key)) return def;
+  const auto v = as<std::vector<double>>(a[key], ctx, std::string("key '") + key + "'");
+  if (v.size() != 2) fail(a[key], ctx, std::string("key '") + key + "': expected two numbers [lo, hi]");
+  return {v[0], v[1]};
+}
+
+T::InterpolationMode interpolation(const YAML::Node& a, const YamlContext& ctx, T::InterpolationMode def) {
+  if (!has(a, "interpolation")) return def;
+  const std::string s = io::yaml::one_of(a, "interpolation", ctx, {"nearest", "bilinear", "NEAREST", "BILINEAR"},
+                                         "interpolation", "");
+  return (s == "nearest" || s == "NEAREST") ? T::InterpolationMode::NEAREST : T::InterpolationMode::BILINEAR;
+}
+
+double probability(const YAML::Node& a, const YamlContext& ctx) {
+  const double p = io::yaml::get<double>(a, "p", ctx, 0.5);
+  io::yaml::check_value(p >= 0 && p <= 1, a, "p", ctx, "in [0, 1]");
+  return p;
+}
+
+const std::vector<TransformEntry>& transforms() {
+  using io::yaml::get;
+  using A = const YAML::Node&;
+  using C = const YamlContext&;
+  static const std::vector<TransformEntry> table = {
+      {"ToTensor", {}, {}, [](A, C) -> T::AnyTransform { return T::ToTensor(); }},
+      {"Normalize", {"mean", "std"}, {"mean", "std"},
+       [](A a, C ctx) -> T::AnyTransform {
+         return T::Normalize<>(double_list(a, "mean", ctx, 0), double_list(a, "std", ctx, 1));
+       }},
+      {"RandomHorizontalFlip", {"p"}, {},
+       [](A a, C ctx) -> T::AnyTransform { return T::RandomHorizontalFlip(probability(a, ctx)); }},
+      {"RandomVerticalFlip", {"p"}, {},
+       [](A a, C ctx) -> T::AnyTransform { return T::RandomVerticalFlip(probability(a, ctx)); }},
+      {"RandomCrop", {"size", "padding", "pad_if_needed", "fill", "padding_mode"}, {"size"},
+       [](A a, C ctx) -> T::AnyTransform {
+         std::optional<T::IntList> padding;
+         if (has(a, "padding")) padding = int_list(a, "padding", ctx);
+         return T::RandomCrop(int_list(a, "size", ctx), padding, get<bool>(a, "pad_if_needed", ctx, false),
+                              get<double>(a, "fill", ctx, 0.0),
+                              io::yaml::one_of(a, "padding_mode", ctx, {"constant", "edge", "reflect", "symmetric"},
+                                               "padding_mode", "constant"));
+       }},
+      {"Resize", {"size", "interpolation", "max_size", "antialias"}, {"size"},
+       [](A a, C ctx) -> T::AnyTransform {
+         return T::Resize(int_list(a, "size", ctx), interpolation(a, ctx, T::InterpolationMode::BILINEAR),
+                          io::yaml::get_optional<int64_t>(a, "max_size", ctx),
+                          io::yaml::get_optional<bool>(a, "antialias", ctx));
+       }},
+      {"CenterCrop", {"size"}, {"size"},
+       [](A a, C ctx) -> T::AnyTransform { return T::CenterCrop(int_list(a, "size", ctx)); }},
+      {"RandomRotation", {"degrees", "interpolation", "expand", "center", "fill"}, {"degrees"},
+       [](A a, C ctx) -> T::AnyTransform {
+         return T::RandomRotation(double_list(a, "degrees", ctx, 0), interpolation(a, ctx, T::InterpolationMode::NEAREST),
+                                  get<bool>(a, "expand", ctx, false),
+                                  io::yaml::get_optional<std::vector<double>>(a, "center", ctx),
+                                  double_list(a, "fill", ctx, 0));
+       }},
+      {"RandomResizedCrop", {"size", "scale", "ratio", "interpolation"}, {"size"},
+       [](A a, C ctx) -> T::AnyTransform {
+         return T::RandomResizedCrop(int_list(a, "size", ctx), pair_of(a, "scale", ctx, {0.08, 1.0}),
+                                     pair_of(a, "ratio", ctx, {3.0 / 4.0, 4.0 / 3.0}),
+                                     interpolation(a, ctx, T::InterpolationMode::BILINEAR));
+       }},
+      {"ColorJitter", {"brightness", "contrast", "saturation", "hue"}, {},
+       [](A a, C ctx) -> T::AnyTransform {
+         return T::ColorJitter(double_list(a, "brightness", ctx, 0), double_list(a, "contrast", ctx, 0),
+                               double_list(a, "saturation", ctx, 0), double_list(a, "hue", ctx, 0));
+       }},
+      {"GaussianNoise", {"mean", "sigma", "clip"}, {},
+       [](A a, C ctx) -> T::AnyTransform {
+         return T::GaussianNoise(get<double>(a, "mean", ctx, 0.0), io::yaml::non_negative(a, "sigma", ctx, 0.1),
+                                 get<bool>(a, "clip", ctx, true));
+       }},
+      {"Grayscale", {"num_output_channels"}, {},
+       [](A a, C ctx) -> T::AnyTransform {
+         const int64_t c = get<int64_t>(a, "num_output_channels", ctx, 1);
+         io::yaml::check_value(c == 1 || c == 3, a, "num_output_channels", ctx, "1 or 3");
+         return T::Grayscale(c);
+       }},
   };
   return table;
 }
@@ -409,6 +575,52 @@ std::vector<std::string_view> section_keys(std::string_view section, const std::
   return keys;
 }
 
+const std::vector<std::string_view>& dataset_names() {
+  static const std::vector<std::string_view> names = names_of(datasets());
+  return names;
+}
+
+std::vector<std::string_view> dataset_keys(const std::string& name) {
+  std::vector<std::string_view> keys;
+  for (std::string_view k : find(datasets(), name).keys) {
+    const std::string_view head = k.substr(0, k.find('.'));
+    if (std::find(keys.begin(), keys.end(), head) == keys.end()) keys.push_back(head);
+  }
+  return keys;
+}
+
+std::vector<int64_t> dataset_shape(const std::string& name) {
+  if (name == "fashion-mnist" || name == "mnist") return {1, 28, 28};
+  if (name == "cifar10" || name == "cifar100") return {3, 32, 32};
+  return {};
+}
+
+void parse_dataset(const YAML::Node& n, const YamlContext& ctx, DataConfig& out) {
+  const Entry<DatasetSource>& e = find(datasets(), out.dataset);
+  std::vector<std::string_view> paths;
+  for (std::string_view k : e.keys)
+    if (k.rfind("paths.", 0) == 0) paths.push_back(k.substr(6));
+  const YAML::Node section = lookup(n, "paths");
+  io::yaml::check_keys(section, paths, ctx, "data.paths (dataset " + out.dataset + ")");
+  for (std::string_view key : e.required) {
+    if (given(lookup(n, key))) continue;
+    if (key.rfind("paths.", 0) == 0 && given(section))  // at the paths' line
+      fail(section, ctx, "data.paths: dataset '" + out.dataset + "' needs key '" + std::string(key.substr(6)) + "'");
+    fail(n, ctx, "data: dataset '" + out.dataset + "' needs key '" + std::string(key) + "'");
+  }
+  out.source = e.defaults;
+  e.read(out.source, n, ctx);
+  if (const auto* f = std::get_if<ImageFolderSource>(&out.source); f && f->root().empty())
+    if (f->train().empty() || f->test().empty())
+      fail(n, ctx, "data: dataset 'image-folder' needs key 'root' (with train/ and test/ below it), or both "
+                   "paths.train and paths.test");
+}
+
+void write_dataset(const DataConfig& d, YAML::Node& out) {
+  out["dataset"] = d.dataset;
+  find(datasets(), d.dataset).write(d.source, out);
+}
+
 void parse_loss(const YAML::Node& n, const YamlContext& ctx, LossConfig& out) {
   std::tie(out.name, out.options) = read_section(losses(), "loss", n, ctx, out.name);
   const std::string what = "loss " + out.name;
@@ -563,6 +775,97 @@ std::shared_ptr<optim::ReduceLROnPlateauScheduler> build_plateau_scheduler(const
                                                                            optim::Optimizer& opt) {
   const auto* p = std::get_if<optim::ReduceLROnPlateauOptions>(&cfg.scheduler.options);
   return p ? std::make_shared<optim::ReduceLROnPlateauScheduler>(opt, *p) : nullptr;
+}
+
+
+// ---- datasets and transforms from their sections ------------------------------------------------
+
+namespace {
+
+// An image-folder split's directory: paths.train / paths.test, else root/train, root/test.
+std::string folder_of(const ImageFolderSource& s, bool train) {
+  const std::string& given = train ? s.train() : s.test();
+  return given.empty() ? (fs::path(s.root()) / (train ? "train" : "test")).lexically_normal().string() : given;
+}
+
+data::datasets::CsvOptions csv_options(const RunConfig& cfg, const CsvSource& s,
+                                       const std::vector<std::string>& classes) {
+  return data::datasets::CsvOptions().target_column(s.label_column()).task(task_of(cfg)).classes(classes).allow_non_finite(
+      cfg.data.clean);
+}
+
+}  // namespace
+
+namespace families {
+
+std::shared_ptr<data::DatasetBase> open_dataset(const RunConfig& cfg, bool train, const std::vector<std::string>& classes) {
+  namespace D = data::datasets;
+  using Ptr = std::shared_ptr<data::DatasetBase>;
+  const DataConfig& d = cfg.data;
+  const auto mode = train ? D::MNIST::Mode::kTrain : D::MNIST::Mode::kTest;
+  const auto cifar_mode = train ? D::CIFAR10::Mode::kTrain : D::CIFAR10::Mode::kTest;
+  return std::visit(
+      [&](const auto& s) -> Ptr {
+        using S = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<S, IdxSource>) {
+          if (d.dataset == "fashion-mnist") return std::make_shared<D::FashionMNIST>(s.root(), mode);
+          return std::make_shared<D::MNIST>(s.root(), mode);
+        } else if constexpr (std::is_same_v<S, CifarSource>) {
+          if (d.dataset == "cifar100") return std::make_shared<D::CIFAR100>(s.root(), cifar_mode, s.label());
+          return std::make_shared<D::CIFAR10>(s.root(), cifar_mode);
+        } else if constexpr (std::is_same_v<S, ImageFolderSource>) {
+          return std::make_shared<D::ImageFolder>(folder_of(s, train), D::ImageFolderOptions().classes(classes));
+        } else if constexpr (std::is_same_v<S, NpySource>) {
+          const auto o = D::NpyOptions().task(task_of(cfg)).images(true).allow_non_finite(d.clean);
+          return train ? std::make_shared<D::NpyDataset>(s.train_images(), s.train_labels(), o)
+                       : std::make_shared<D::NpyDataset>(s.test_images(), s.test_labels(), o);
+        } else {
+          const std::string& file = train ? s.train() : s.test();
+          auto csv = std::make_shared<D::CsvDataset>(file, csv_options(cfg, s, classes));
+          // Rows of pixels -> images (C, H, W); a row of the wrong length fails here, not mid-run.
+          const std::vector<int64_t> shape = d.image_shape;
+          int64_t pixels = 1;
+          for (int64_t n : shape) pixels *= n;
+          CNNKIT_CHECK(csv->features().size(1) == pixels, "data: '", fs::path(file).lexically_normal().string(),
+                       "' has ", csv->features().size(1), " feature columns per row, but image_shape ",
+                       IntArrayRef(shape), " needs ", pixels);
+          return std::make_shared<data::MapDataset>(csv, [shape](Tensor x) { return x.reshape(shape); });
+        }
+      },
+      d.source);
+}
+
+std::vector<std::string> training_classes(const RunConfig& cfg) {
+  std::error_code ec;
+  if (const auto* f = std::get_if<ImageFolderSource>(&cfg.data.source))
+    if (fs::is_directory(folder_of(*f, true), ec)) return data::datasets::find_classes(folder_of(*f, true));
+  if (const auto* c = std::get_if<CsvSource>(&cfg.data.source))
+    if (task_of(cfg) == Task::kClassification && fs::is_regular_file(c->train(), ec))
+      return data::datasets::CsvDataset(c->train(), csv_options(cfg, *c, {})).classes();
+  return {};
+}
+
+}  // namespace families
+
+data::transforms::AnyTransform build_transform(const TransformSpec& spec, const std::string& file) {
+  const YamlContext ctx{file};
+  const YAML::Node a = io::yaml::node_of(spec.args);
+  const std::string where = (file.empty() ? std::string("<yaml>") : file) +
+                            (spec.line >= 0 ? ":" + std::to_string(spec.line + 1) : "");
+  const auto& table = transforms();
+  const auto e = std::find_if(table.begin(), table.end(), [&](const TransformEntry& t) { return t.name == spec.name; });
+  if (e == table.end()) {
+    std::vector<std::string_view> names;
+    for (const TransformEntry& t : table) names.push_back(t.name);
+    std::string msg = where + ": unknown transform '" + spec.name + "' (one of: " + join_capped(names, 100) + ")";
+    const std::string hint = did_you_mean(spec.name, names);
+    throw ValueError(msg + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+  }
+  const std::string section = "transform " + spec.name;
+  io::yaml::check_keys(a, e->keys, ctx, section);
+  for (std::string_view key : e->required)  // the arguments may be empty: name the transform's line
+    if (!has(a, key)) throw ValueError(where + ": missing required key '" + std::string(key) + "' in " + section);
+  return e->build(a, ctx);
 }
 
 }  // namespace cnnkit::train

@@ -31,6 +31,7 @@
 #include "cnnkit/optim/optim.h"
 #include "cnnkit/train/callbacks.h"
 #include "cnnkit/train/progress.h"
+#include "train/families.h"
 
 namespace cnnkit::train {
 
@@ -498,9 +499,7 @@ const std::vector<std::string>& Run::classes() {
 std::vector<int64_t> Run::input_shape() {
   if (data_) return data_->input_shape;
   if (!config_.data.image_shape.empty()) return config_.data.image_shape;
-  const std::string& d = config_.data.dataset;
-  if (d == "fashion-mnist" || d == "mnist") return {1, 28, 28};
-  if (d == "cifar10" || d == "cifar100") return {3, 32, 32};
+  if (auto shape = families::dataset_shape(config_.data.dataset); !shape.empty()) return shape;
   return data().input_shape;
 }
 

@@ -42,7 +42,7 @@ TEST(RunConfig, DefaultsFilledIn) {
   train::RunConfig cfg = parse_run_config(kBase, "configs/lenet.yaml");
   EXPECT_EQ(cfg.name, "lenet");
   EXPECT_EQ(cfg.data.dataset, "fashion-mnist");
-  EXPECT_EQ(cfg.data.root, "/usr/share/datasets/fashion-mnist");
+  EXPECT_EQ(std::get<train::IdxSource>(cfg.data.source).root(), "/usr/share/datasets/fashion-mnist");
   EXPECT_EQ(cfg.data.batch_size, 32);
   EXPECT_EQ(cfg.data.eval_batch_size, 256);
   EXPECT_DOUBLE_EQ(cfg.data.val_fraction, 0.1);
@@ -109,6 +109,33 @@ TEST(RunConfig, UnknownKeyInASection) {
   const std::string betas = parse_error("model: lenet5\noptimizer: {name: SGD, betas: [0.9, 0.99]}\n");
   EXPECT_TRUE(contains(betas, "cfg.yaml:2:")) << betas;
   EXPECT_TRUE(contains(betas, "unknown key 'betas'")) << betas;
+}
+
+// The dataset table: each dataset takes its own keys; another dataset's key is an error, not
+// silently ignored, and a dataset's options round-trip through the resolved config.
+TEST(RunConfig, DatasetKeysAreTheDatasets) {
+  std::string msg = parse_error("model: lenet5\ndata:\n  dataset: mnist\n  root: /x\n  label_column: y\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:5: unknown key 'label_column' in data (dataset mnist)")) << msg;
+  msg = parse_error("model: lenet5\ndata:\n  dataset: csv\n  image_shape: [1, 1, 1]\n  paths: {train: a, tset: b}\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:5: unknown key 'tset' in data.paths (dataset csv)")) << msg;
+  EXPECT_TRUE(contains(msg, "did you mean 'test'")) << msg;
+  msg = parse_error("model: lenet5\ndata: {dataset: cifar100, root: /c, label: corse}\n");
+  EXPECT_TRUE(contains(msg, "unknown label 'corse' (one of: fine, coarse)")) << msg;
+  msg = parse_error("model: lenet5\ndata: {dataset: cifar10, root: /c, label: coarse}\n");
+  EXPECT_TRUE(contains(msg, "unknown key 'label' in data (dataset cifar10)")) << msg;
+
+  const auto cfg = parse_run_config("model: lenet5\ndata: {dataset: cifar100, root: /c, label: coarse}\n", "c.yaml");
+  EXPECT_EQ(std::get<train::CifarSource>(cfg.data.source).label(), data::datasets::CIFAR100::Label::kCoarse);
+  const auto csv = parse_run_config(
+      "model: lenet5\ndata: {dataset: csv, image_shape: [1, 2, 2], label_column: y, paths: {train: a.csv, test: "
+      "b.csv}}\n",
+      "c.yaml");
+  const auto& src = std::get<train::CsvSource>(csv.data.source);
+  EXPECT_EQ(src.train(), "a.csv");
+  EXPECT_EQ(src.label_column(), "y");
+  const std::string text = train::to_yaml_string(csv);
+  EXPECT_TRUE(contains(text, "label_column: y")) << text;
+  EXPECT_EQ(train::to_yaml_string(parse_run_config(text, "back.yaml")), text);
 }
 
 TEST(RunConfig, WrongTypeNamesKeyAndLine) {
@@ -196,6 +223,11 @@ TEST(RunConfig, MissingPiecesNamed) {
   EXPECT_TRUE(contains(msg, "cfg.yaml:4: data.paths: dataset 'npy' needs key 'train_labels'")) << msg;
   msg = parse_error("model: lenet5\ndata: {dataset: cifar10}\n");
   EXPECT_TRUE(contains(msg, "dataset 'cifar10' needs key 'root'")) << msg;
+  msg = parse_error("model: lenet5\ndata:\n  dataset: csv\n  image_shape: [1, 2, 2]\n");
+  EXPECT_TRUE(contains(msg, "cfg.yaml:3: data: dataset 'csv' needs key 'paths.train'")) << msg;
+  msg = parse_error("model: lenet5\ndata: {dataset: image-folder, paths: {train: a}}\n");
+  EXPECT_TRUE(contains(msg, "needs key 'root' (with train/ and test/ below it), or both paths.train and paths.test"))
+      << msg;
   msg = parse_error("model: lenet5\ndata:\n  normalize: {mean: [0.5]}\n");
   EXPECT_TRUE(contains(msg, "cfg.yaml:3: missing required key 'std' in data.normalize")) << msg;
 }

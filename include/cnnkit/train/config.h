@@ -16,8 +16,7 @@
 //   "configs/x.yaml:12: unknown key 'lerning_rate' in optimizer (allowed: ...); did you mean 'lr'?"
 //   "configs/x.yaml (after --set optimizer.lr=abc): key 'lr': expected a number, got 'abc'"
 // Keys (defaults in the structs below; configs/*.yaml are commented examples):
-//   data: dataset, root, paths {train_images, train_labels, test_images, test_labels, train,
-//         test}, label_column, image_shape, split {val, stratified, seed}, subset {train,
+//   data: dataset and its keys (root, paths {...}, label_column: DatasetSource), image_shape, split {val, stratified, seed}, subset {train,
 //         test}, normalize (auto | none | {mean, std}), clean, batch_size, eval_batch_size,
 //         workers, transforms {train: [...], eval: [...]}
 //   model: {zoo: name, options...} or {layers: [...]} (models/builder.h); `model: lenet5`
@@ -36,9 +35,11 @@
 #include <string>
 #include <vector>
 
+#include "cnnkit/core/arg.h"
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/io/config_node.h"
 
+#include "cnnkit/data/datasets/cifar.h"
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/nn/options/loss.h"
@@ -63,16 +64,39 @@ struct TransformSpec {
   int line = -1;    // 0-based line in the config file, -1 when made in code
 };
 
+// `data.dataset` and the keys it takes, one options type per reader: what its constructor
+// needs to find the files. The config's keys are the members' names (`root`, and
+// `paths.train` ... under `data.paths`); a key another dataset takes is an error, not ignored.
+struct IdxSource {  // mnist, fashion-mnist: the four IDX files (gzipped or not) in `root`
+  CNNKIT_ARG(std::string, root);
+};
+struct CifarSource {  // cifar10, cifar100: the binary batches in `root`
+  CNNKIT_ARG(std::string, root);
+  // cifar100: fine (100 classes, torchvision's targets) | coarse (20 superclasses)
+  CNNKIT_ARG(data::datasets::CIFAR100::Label, label) = data::datasets::CIFAR100::Label::kFine;
+};
+struct ImageFolderSource {  // image-folder: class sub-folders in `train` / `test` (default root/train, root/test)
+  CNNKIT_ARG(std::string, root);
+  CNNKIT_ARG(std::string, train);
+  CNNKIT_ARG(std::string, test);
+};
+struct NpySource {  // npy: images (N, C, H, W) or (N, H, W) and labels (N) .npy files
+  CNNKIT_ARG(std::string, train_images);
+  CNNKIT_ARG(std::string, train_labels);
+  CNNKIT_ARG(std::string, test_images);
+  CNNKIT_ARG(std::string, test_labels);
+};
+struct CsvSource {  // csv: one example a row, the target in `label_column`, pixels in the others
+  CNNKIT_ARG(std::string, train);
+  CNNKIT_ARG(std::string, test);
+  CNNKIT_ARG(std::string, label_column) = "label";
+};
+using DatasetSource = std::variant<IdxSource, CifarSource, ImageFolderSource, NpySource, CsvSource>;
+
 struct DataConfig {
-  // fashion-mnist | mnist | cifar10 | cifar100 | image-folder | npy | csv
+  // fashion-mnist | mnist | cifar10 | cifar100 | image-folder | npy | csv, and its source
   std::string dataset = "fashion-mnist";
-  std::string root;  // IDX/CIFAR/image-folder directory; default per dataset
-  // npy: train_images, train_labels, test_images, test_labels (.npy files);
-  // csv: train, test (label column `label_column`, pixels in the other columns);
-  // image-folder: train, test (class sub-folders; default root/train, root/test).
-  std::string train_images, train_labels, test_images, test_labels;  // npy
-  std::string train, test;                                           // csv, image-folder
-  std::string label_column = "label";                                // csv
+  DatasetSource source = IdxSource().root("/usr/share/datasets/fashion-mnist");
   std::vector<int64_t> image_shape;  // csv: (C, H, W) of a row's pixels; npy: unused
   // Validation split of the training set (0 = none).
   double val_fraction = 0.1;
