@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <climits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -299,6 +300,98 @@ std::string one_of(const YAML::Node& map, std::string_view key, const YamlContex
   const YAML::Node node = map[std::string(key)];
   if (key != what) as<std::string>(node, ctx, "key '" + std::string(key) + "'");  // names the key on a type error
   return one_of_value(node, ctx, names, what);
+}
+
+namespace {
+
+// A copy of `node` whose nodes carry no position, so messages about an assignment's value
+// name the assignment instead of a line it never had.
+YAML::Node without_marks(const YAML::Node& node) {
+  if (node.IsScalar()) {
+    YAML::Node out(node.Scalar());
+    out.SetTag(node.Tag());
+    return out;
+  }
+  if (node.IsSequence()) {
+    YAML::Node out(YAML::NodeType::Sequence);
+    for (const auto& item : node) out.push_back(without_marks(item));
+    return out;
+  }
+  if (node.IsMap()) {
+    YAML::Node out(YAML::NodeType::Map);
+    for (auto it = node.begin(); it != node.end(); ++it) out[it->first.Scalar()] = without_marks(it->second);
+    return out;
+  }
+  return YAML::Node(YAML::NodeType::Null);
+}
+
+size_t list_index(const YAML::Node& list, const std::string& key, const Assignment& a) {
+  size_t idx = 0;
+  try {
+    idx = std::stoul(key);
+  } catch (...) {
+    throw ValueError(a.what + ": '" + key + "' indexes a list; expected a number");
+  }
+  CNNKIT_CHECK(idx < list.size(), a.what, ": index ", idx, " is past the end of a list of ", list.size());
+  return idx;
+}
+
+}  // namespace
+
+Assignment parse_assignment(const std::string& assignment, std::string_view flag) {
+  Assignment a;
+  a.what = std::string(flag) + " " + assignment;
+  const size_t eq = assignment.find('=');
+  CNNKIT_CHECK(eq != std::string::npos && eq > 0, a.what, ": expected key.sub=value (e.g. optimizer.lr=0.1)");
+  a.path = assignment.substr(0, eq);
+  const std::string text = assignment.substr(eq + 1);
+  std::stringstream ss(a.path);
+  for (std::string k; std::getline(ss, k, '.');) {
+    CNNKIT_CHECK(!k.empty(), a.what, ": empty key in '", a.path, "'");
+    a.keys.push_back(k);
+  }
+  CNNKIT_CHECK(!a.keys.empty() && a.path.back() != '.', a.what, ": empty key in '", a.path, "'");
+  CNNKIT_CHECK(text.find_first_not_of(" \t") != std::string::npos, a.what, ": empty value (to delete the key, write ",
+               a.path, "=null)");
+  try {
+    a.value = without_marks(YAML::Load(text));
+  } catch (const YAML::Exception& e) {
+    throw ValueError(a.what + ": the value is not valid YAML: " + e.msg);
+  }
+  return a;
+}
+
+void assign(YAML::Node& root, const Assignment& a) {
+  CNNKIT_CHECK(root.IsMap() || root.IsNull(), a.what, ": the config is not a mapping");
+  // Walk with fresh handles: yaml-cpp's operator= on a Node handle would overwrite the node
+  // it refers to, not rebind the handle.
+  std::vector<YAML::Node> chain{root};
+  for (size_t i = 0; i + 1 < a.keys.size(); ++i) {
+    YAML::Node cur = chain.back();
+    const std::string& k = a.keys[i];
+    if (cur.IsSequence()) {
+      chain.push_back(cur[list_index(cur, k, a)]);
+      continue;
+    }
+    YAML::Node next = cur[k];
+    if (!next.IsDefined() || next.IsNull()) {
+      cur[k] = YAML::Node(YAML::NodeType::Map);
+      next = cur[k];
+    }
+    CNNKIT_CHECK(next.IsMap() || next.IsSequence(), a.what, ": '", k, "' is a value (", describe(next),
+                 "), not a section");
+    chain.push_back(next);
+  }
+  YAML::Node parent = chain.back();
+  const std::string& last = a.keys.back();
+  if (a.value.IsNull()) {  // key=null (or ~) deletes the key: its default applies again
+    CNNKIT_CHECK(parent.IsMap() && parent[last].IsDefined(), a.what, ": there is no key '", a.path, "' to delete");
+    parent.remove(last);
+  } else if (parent.IsSequence()) {
+    parent[list_index(parent, last, a)] = a.value;
+  } else {
+    parent[last] = a.value;
+  }
 }
 
 void check_value(bool ok, const YAML::Node& map, std::string_view key, const YamlContext& ctx,

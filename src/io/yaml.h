@@ -174,6 +174,21 @@ YAML::Node flow_list(const std::vector<T>& v) {
   return n;
 }
 
+// One "a.b.c=value" assignment (what `cnnkit train --set` takes), parsed: the path's keys (a
+// number indexes a list), the value as YAML (a scalar or a flow collection; null or ~ for
+// "delete the key"), carrying no line marks. ValueError naming `what` and the assignment
+// ("--set optimizer.lr: expected key.sub=value") when it is malformed or the value is not YAML.
+struct Assignment {
+  std::string what;  // "--set optimizer.lr=0.1": how messages name it
+  std::string path;  // "optimizer.lr"
+  std::vector<std::string> keys;
+  YAML::Node value;
+};
+Assignment parse_assignment(const std::string& assignment, std::string_view flag);
+// Applies it to `root`, creating missing mappings on the way; a null value deletes the key.
+// ValueError when the path crosses a value or runs past a list, or there is no key to delete.
+void assign(YAML::Node& root, const Assignment& a);
+
 // Parses YAML text strictly: IOError "file:line: <yaml-cpp's message>" for malformed YAML
 // (and for a tab in indentation, which yaml-cpp would misread), ConfigError for a key
 // repeated in one mapping.

@@ -208,28 +208,6 @@ void parse_early_stopping(const YAML::Node& n, const YamlContext& ctx, EarlyStop
   e.restore_best_weights = get<bool>(n, "restore_best_weights", ctx, true);
 }
 
-// A copy of `node` whose nodes carry no position, so messages about an override's value
-// name the override instead of a line it never had.
-YAML::Node without_marks(const YAML::Node& node) {
-  if (node.IsScalar()) {
-    YAML::Node out(node.Scalar());
-    out.SetTag(node.Tag());
-    return out;
-  }
-  if (node.IsSequence()) {
-    YAML::Node out(YAML::NodeType::Sequence);
-    for (const auto& item : node) out.push_back(without_marks(item));
-    return out;
-  }
-  if (node.IsMap()) {
-    YAML::Node out(YAML::NodeType::Map);
-    for (auto it = node.begin(); it != node.end(); ++it)
-      out[it->first.Scalar()] = without_marks(it->second);
-    return out;
-  }
-  return YAML::Node(YAML::NodeType::Null);
-}
-
 // A config's default name: its file's stem ("configs/lenet5.yaml" -> "lenet5").
 std::string stem_of(const std::string& file) {
   if (file.empty()) return "run";
@@ -239,69 +217,14 @@ std::string stem_of(const std::string& file) {
 }  // namespace
 
 void apply_override(YAML::Node& root, const std::string& assignment, std::vector<std::string>* notes) {
-  const size_t eq = assignment.find('=');
-  CNNKIT_CHECK(eq != std::string::npos && eq > 0,
-               "--set ", assignment, ": expected key.sub=value (e.g. optimizer.lr=0.1)");
-  const std::string path = assignment.substr(0, eq);
-  const std::string text = assignment.substr(eq + 1);
-  std::vector<std::string> keys;
-  std::stringstream ss(path);
-  for (std::string k; std::getline(ss, k, '.');) {
-    CNNKIT_CHECK(!k.empty(), "--set ", assignment, ": empty key in '", path, "'");
-    keys.push_back(k);
-  }
-  CNNKIT_CHECK(text.find_first_not_of(" \t") != std::string::npos, "--set ", assignment,
-               ": empty value (to delete the key, write ", path, "=null)");
-  YAML::Node value;
-  try {
-    value = without_marks(YAML::Load(text));
-  } catch (const YAML::Exception& e) {
-    throw ValueError("--set " + assignment + ": the value is not valid YAML: " + e.msg);
-  }
-  CNNKIT_CHECK(root.IsMap() || root.IsNull(), "--set ", assignment, ": the config is not a mapping");
-  // Walk with fresh handles: yaml-cpp's operator= on a Node handle would overwrite the node
-  // it refers to, not rebind the handle.
-  std::vector<YAML::Node> chain{root};
-  for (size_t i = 0; i + 1 < keys.size(); ++i) {
-    YAML::Node cur = chain.back();
-    const std::string& k = keys[i];
-    if (cur.IsSequence()) {
-      size_t idx = 0;
-      try {
-        idx = std::stoul(k);
-      } catch (...) {
-        throw ValueError("--set " + assignment + ": '" + k + "' indexes a list; expected a number");
-      }
-      CNNKIT_CHECK(idx < cur.size(), "--set ", assignment, ": index ", idx, " is past the end of a list of ",
-                   cur.size());
-      chain.push_back(cur[idx]);
-      continue;
-    }
-    CNNKIT_CHECK(cur.IsMap() || cur.IsNull(), "--set ", assignment, ": '",
-                 keys[i - (i > 0 ? 1 : 0)], "' is a value, not a section");
-    YAML::Node next = cur[k];
-    if (!next.IsDefined() || next.IsNull()) {
-      cur[k] = YAML::Node(YAML::NodeType::Map);
-      next = cur[k];
-    }
-    CNNKIT_CHECK(next.IsMap() || next.IsSequence(), "--set ", assignment, ": '", k,
-                 "' is a value (", yaml::describe(next), "), not a section");
-    chain.push_back(next);
-  }
-  YAML::Node parent = chain.back();
-  const std::string& last = keys.back();
-  if (value.IsNull()) {  // --set key=null (or ~) deletes the key: its default applies again
-    CNNKIT_CHECK(parent.IsMap() && parent[last].IsDefined(), "--set ", assignment, ": there is no key '", path,
-                 "' to delete");
-    parent.remove(last);
-    if (notes) notes->push_back("--set " + assignment + ": deleted " + path + " (its default applies)");
-    return;
-  }
+  const yaml::Assignment a = yaml::parse_assignment(assignment, "--set");
+  const std::string& section = a.keys[0];
   // A new optimizer, scheduler or loss: the old one's arguments that the new one does not
   // take go, and the note says which (SGD's momentum means nothing to Adam).
-  if (keys.size() == 2 && last == "name" && parent.IsMap() && value.IsScalar() &&
-      (keys[0] == "optimizer" || keys[0] == "scheduler" || keys[0] == "loss")) {
-    const auto allowed = families::section_keys(keys[0], value.Scalar());
+  if (a.keys.size() == 2 && a.keys[1] == "name" && a.value.IsScalar() && has(root, section) &&
+      root[section].IsMap() && (section == "optimizer" || section == "scheduler" || section == "loss")) {
+    YAML::Node parent = root[section];
+    const auto allowed = families::section_keys(section, a.value.Scalar());
     std::vector<std::string> dropped;
     for (auto it = parent.begin(); it != parent.end(); ++it)
       if (std::find(allowed.begin(), allowed.end(), it->first.Scalar()) == allowed.end())
@@ -309,24 +232,13 @@ void apply_override(YAML::Node& root, const std::string& assignment, std::vector
     for (const std::string& k : dropped) parent.remove(k);
     if (notes && !dropped.empty()) {
       std::string list;
-      for (const std::string& k : dropped) list += (list.empty() ? "" : ", ") + keys[0] + "." + k;
-      notes->push_back("--set " + assignment + ": dropped " + list + " (" + value.Scalar() + " does not take " +
+      for (const std::string& k : dropped) list += (list.empty() ? "" : ", ") + section + "." + k;
+      notes->push_back(a.what + ": dropped " + list + " (" + a.value.Scalar() + " does not take " +
                        (dropped.size() == 1 ? "it" : "them") + ")");
     }
   }
-  if (parent.IsSequence()) {
-    size_t idx = 0;
-    try {
-      idx = std::stoul(last);
-    } catch (...) {
-      throw ValueError("--set " + assignment + ": '" + last + "' indexes a list; expected a number");
-    }
-    CNNKIT_CHECK(idx < parent.size(), "--set ", assignment, ": index ", idx,
-                 " is past the end of a list of ", parent.size());
-    parent[idx] = value;
-  } else {
-    parent[last] = value;
-  }
+  yaml::assign(root, a);
+  if (notes && a.value.IsNull()) notes->push_back(a.what + ": deleted " + a.path + " (its default applies)");
 }
 
 RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
