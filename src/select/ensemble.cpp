@@ -100,8 +100,8 @@ EnsembleImpl::EnsembleImpl(std::vector<nn::AnyModule> members, const EnsembleOpt
   }
   if (method == "stacking") {
     const int64_t K = options.num_classes();
-    CNNKIT_CHECK(K >= 2, "Ensemble: method \"stacking\" needs num_classes >= 2 (the meta-learner is Linear(M*K, K)), got ",
-                 K);
+    CNNKIT_CHECK(K >= 2, "Ensemble: method \"stacking\" needs num_classes >= 2 (the meta-learner is ",
+                 "Linear(M*K, K)), got ", K);
     meta = register_module("meta", nn::Linear(static_cast<int64_t>(M) * K, K));
     NoGradGuard no_grad;
     meta->weight.zero_();

@@ -104,12 +104,14 @@ std::vector<const SearchParam*> by_key(const std::vector<SearchParam>& params, c
 }  // namespace
 
 SearchParam SearchParam::loguniform(std::string key, double a, double b) {
-  CNNKIT_CHECK(a > 0 && b > a && std::isfinite(b), key, "=loguniform(", format_double(a), ",", format_double(b), "): loguniform needs 0 < a < b");
+  CNNKIT_CHECK(a > 0 && b > a && std::isfinite(b), key, "=loguniform(", format_double(a), ",", format_double(b),
+               "): loguniform needs 0 < a < b");
   return SearchParam{std::move(key), Kind::kLogUniform, a, b, {}};
 }
 
 SearchParam SearchParam::uniform(std::string key, double a, double b) {
-  CNNKIT_CHECK(std::isfinite(a) && std::isfinite(b) && a < b, key, "=uniform(", format_double(a), ",", format_double(b), "): uniform needs a < b");
+  CNNKIT_CHECK(std::isfinite(a) && std::isfinite(b) && a < b, key, "=uniform(", format_double(a), ",",
+               format_double(b), "): uniform needs a < b");
   return SearchParam{std::move(key), Kind::kUniform, a, b, {}};
 }
 

@@ -2,17 +2,18 @@
 // scikit-learn's AdaBoostClassifier(algorithm="SAMME") does it: the member's weighted error
 // on the current example weights gives its vote weight alpha and the next round's weights.
 //
+//   namespace ms = cnnkit::model_selection;
 //   std::vector<double> w(n, 1.0 / n);
 //   std::vector<double> alphas;
 //   for (int m = 0; m < rounds; ++m) {
 //     train a member on data::weighted_resample(w, n, seed + m) (or with w as loss weights);
 //     std::vector<bool> wrong = which training examples it misclassifies;
-//     model_selection::SammeStep s = model_selection::samme_step(w, wrong, num_classes);
+//     ms::SammeStep s = ms::samme_step(w, wrong, num_classes);
 //     if (s.alpha > 0) alphas.push_back(s.alpha);   // else drop the member (no better than chance)
 //     if (s.stop) break;
 //     w = s.weights;
 //   }
-//   model_selection::Ensemble(members, model_selection::EnsembleOptions("weighted").weights(alphas));
+//   ms::Ensemble(members, ms::EnsembleOptions("weighted").weights(alphas));
 //
 // Intended usage: the `ensemble --method boost` verb and the C++ API; the vote itself is
 // EnsembleImpl's "weighted" method.

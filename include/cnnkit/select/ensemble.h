@@ -2,10 +2,11 @@
 // StackingClassifier, AdaBoost's weighted vote), so that evaluation, prediction, summaries and
 // model files treat it like any model.
 //
+//   namespace ms = cnnkit::model_selection;
 //   std::vector<nn::AnyModule> members = {nn::AnyModule(net_a), nn::AnyModule(net_b), nn::AnyModule(net_c)};
-//   model_selection::Ensemble soft(members);                                         // "mean": soft voting
-//   model_selection::Ensemble boost(members, model_selection::EnsembleOptions("weighted").weights({1.2, 0.8, 0.4}));
-//   model_selection::Ensemble stack(members, model_selection::EnsembleOptions("stacking").num_classes(10));
+//   ms::Ensemble soft(members);                                         // "mean": soft voting
+//   ms::Ensemble boost(members, ms::EnsembleOptions("weighted").weights({1.2, 0.8, 0.4}));
+//   ms::Ensemble stack(members, ms::EnsembleOptions("stacking").num_classes(10));
 //   optim::Adam opt(stack->meta->parameters(), optim::AdamOptions(1e-2));  // only the meta-learner trains
 //   Tensor logp = soft->forward(x);                     // (N, K) log-probabilities
 //   Tensor loss = nn::functional::nll_loss(logp, y);    // or cross_entropy: log_softmax(logp) == logp

@@ -3,12 +3,13 @@
 // the best 1/eta, train those eta times longer, and so on until the survivors reach the full
 // budget.
 //
-//   auto rungs = model_selection::halving_rungs(/*n_trials=*/27, /*min_epochs=*/1, /*max_epochs=*/27);
+//   namespace ms = cnnkit::model_selection;
+//   auto rungs = ms::halving_rungs(/*n_trials=*/27, /*min_epochs=*/1, /*max_epochs=*/27);
 //   // {1 epoch, 27 trials}, {3, 9}, {9, 3}, {27, 1}
 //   std::vector<size_t> alive = all trials;
 //   for (size_t r = 0; r < rungs.size(); ++r) {
 //     scores = train each alive trial to rungs[r].epochs (resuming its checkpoint), score it;
-//     if (r + 1 < rungs.size()) alive = pick(alive, model_selection::promote(scores, rungs[r + 1].keep, train::Mode::kMax));
+//     if (r + 1 < rungs.size()) alive = pick(alive, ms::promote(scores, rungs[r + 1].keep, train::Mode::kMax));
 //   }
 //
 // Intended usage: the `search` verb's --halving; promote() is also the top-k rule of any

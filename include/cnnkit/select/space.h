@@ -1,13 +1,14 @@
 // Hyperparameter search spaces: what a grid or random search varies, as config overrides
 // (`--set key=value`). scikit-learn's ParameterGrid / ParameterSampler over one config key each.
 //
-//   auto space = {model_selection::parse_space("optimizer.lr=loguniform(1e-4,1e-1)"),
-//                 model_selection::parse_space("model.dropout=uniform(0,0.5)"),
-//                 model_selection::parse_space("optimizer.name=choice(sgd,adam)")};
-//   for (const model_selection::Trial& t : model_selection::random_trials(space, /*n=*/20, /*seed=*/0))
-//     run_with(model_selection::to_overrides(t));          // {"model.dropout=0.1834...", "optimizer.lr=...", ...}
-//   auto grid = model_selection::grid_trials({model_selection::parse_grid("data.batch_size=32,64"),
-//                                    model_selection::parse_grid("optimizer.lr=0.1,0.01")});  // 4 trials
+//   namespace ms = cnnkit::model_selection;
+//   std::vector<ms::SearchParam> space = {ms::parse_space("optimizer.lr=loguniform(1e-4,1e-1)"),
+//                                         ms::parse_space("model.dropout=uniform(0,0.5)"),
+//                                         ms::parse_space("optimizer.name=choice(sgd,adam)")};
+//   for (const ms::Trial& t : ms::random_trials(space, /*n=*/20, /*seed=*/0))
+//     run_with(ms::to_overrides(t));          // {"model.dropout=0.1834...", "optimizer.lr=...", ...}
+//   auto grid = ms::grid_trials({ms::parse_grid("data.batch_size=32,64"),
+//                                ms::parse_grid("optimizer.lr=0.1,0.01")});  // 4 trials
 //
 // Intended usage: the `search` verb and the C++ API parse the user's --space / --grid
 // arguments here, draw the trials, and hand each trial's overrides to train::Run. Values are
