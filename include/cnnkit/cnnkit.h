@@ -40,6 +40,7 @@
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"
 #include "cnnkit/optim/optim.h"
+#include "cnnkit/select/select.h"
 #include "cnnkit/train/train.h"
 
 // LibTorch's macros keep their names: `TORCH_MODULE(Net)` has no `torch::` to replace.

@@ -18,13 +18,6 @@ namespace data {
 
 namespace {
 
-// splitmix64's finaliser: a bijective 64-bit mix, so distinct inputs give distinct seeds.
-uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 uint64_t shuffle_seed(uint64_t seed, int64_t epoch) {
   return mix64(mix64(seed ^ 0x5851f42d4c957f2dULL) ^ static_cast<uint64_t>(epoch));
 }

@@ -1,6 +1,6 @@
 // Subset, random_split, stratified_split, train_val_test_split, and the parallel loop over
-// examples the data tools share. Not here: k-fold cross-validation (folds will be built out
-// of Subset by the model-selection layer) and samplers (the DataLoader's).
+// examples and the permutation the data tools share. Not here: k-fold cross-validation and
+// resampling (folds.cpp) and samplers (the DataLoader's).
 #include "cnnkit/data/split.h"
 
 #include <algorithm>
@@ -29,6 +29,16 @@ void parallel_over_examples(size_t n, size_t grain, const std::function<void(siz
                        });
   if (error) std::rethrow_exception(error);
 }
+
+std::vector<size_t> permutation(size_t n, Generator& gen) {
+  std::vector<size_t> perm(n);
+  std::iota(perm.begin(), perm.end(), size_t{0});
+  for (size_t i = n; i > 1; --i) {
+    size_t j = static_cast<size_t>(gen.randint(0, static_cast<int64_t>(i)));
+    std::swap(perm[i - 1], perm[j]);
+  }
+  return perm;
+}
 }  // namespace detail
 
 namespace {
@@ -45,17 +55,6 @@ std::vector<std::shared_ptr<Subset>> make_parts(const std::shared_ptr<DatasetBas
   std::vector<std::shared_ptr<Subset>> out;
   for (auto& p : parts) out.push_back(std::make_shared<Subset>(dataset, std::move(p)));
   return out;
-}
-
-// A uniformly random permutation of [0, n) (Fisher-Yates, drawing from gen).
-std::vector<size_t> permutation(size_t n, Generator& gen) {
-  std::vector<size_t> perm(n);
-  std::iota(perm.begin(), perm.end(), size_t{0});
-  for (size_t i = n; i > 1; --i) {
-    size_t j = static_cast<size_t>(gen.randint(0, static_cast<int64_t>(i)));
-    std::swap(perm[i - 1], perm[j]);
-  }
-  return perm;
 }
 
 void check_fractions(const std::vector<double>& fractions, const char* fn) {
@@ -117,7 +116,7 @@ std::vector<std::shared_ptr<Subset>> random_split(std::shared_ptr<DatasetBase> d
                  " examples");
   }
   Generator gen(seed);
-  std::vector<size_t> perm = permutation(n, gen);
+  std::vector<size_t> perm = detail::permutation(n, gen);
   std::vector<std::vector<size_t>> parts;
   size_t offset = 0;
   for (size_t s : sizes) {
@@ -169,7 +168,7 @@ std::vector<std::shared_ptr<Subset>> stratified_split(std::shared_ptr<DatasetBas
   size_t class_no = 0;
   for (auto& [label, idx] : by_class) {
     // Shuffle this class's examples (Fisher-Yates over its list).
-    std::vector<size_t> order = permutation(idx.size(), gen);
+    std::vector<size_t> order = detail::permutation(idx.size(), gen);
     const double nc = static_cast<double>(idx.size());
     std::vector<size_t> take(K);
     std::vector<double> frac_part(K);

@@ -36,4 +36,9 @@ class Generator {
 Generator& default_generator();
 void manual_seed(uint64_t seed);
 
+// splitmix64's finaliser: a bijective 64-bit mix, so distinct inputs give distinct seeds.
+// Derives independent streams from (seed, index) pairs, e.g. Generator(mix64(mix64(seed) ^ i))
+// (the DataLoader's per-example generators, a search's per-trial generators).
+uint64_t mix64(uint64_t x);
+
 }  // namespace cnnkit

@@ -11,6 +11,7 @@
 #include "cnnkit/data/datasets/image_folder.h"
 #include "cnnkit/data/datasets/mnist.h"
 #include "cnnkit/data/datasets/npy.h"
+#include "cnnkit/data/folds.h"
 #include "cnnkit/data/image.h"
 #include "cnnkit/data/split.h"
 #include "cnnkit/data/stats.h"

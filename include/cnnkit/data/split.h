@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "cnnkit/core/rng.h"
 #include "cnnkit/data/dataset.h"
 #include "cnnkit/data/datasets/labeled.h"
 
@@ -84,4 +85,7 @@ namespace cnnkit::data::detail {
 // examples); the first exception any call throws is rethrown on the calling thread after
 // the loop. Used by labels_of, clean() and compute_mean_std().
 void parallel_over_examples(size_t n, size_t grain, const std::function<void(size_t, size_t)>& f);
+// A uniformly random permutation of [0, n) (Fisher-Yates, drawing from gen): the one shuffle
+// random_split, stratified_split and the folds of data/folds.h share.
+std::vector<size_t> permutation(size_t n, Generator& gen);
 }  // namespace cnnkit::data::detail
