@@ -546,7 +546,14 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
     }
     const size_t n = full->size().value_or(0);
     CNNKIT_CHECK(n > 0, "data: the training set of ", d.dataset, " is empty");
-    if (d.val_fraction > 0) {
+    if (d.train_indices) {  // model selection chose them (a fold, a resample)
+      train_raw = std::make_shared<data::Subset>(full, *d.train_indices);
+      if (!d.val_indices.empty()) val_raw = std::make_shared<data::Subset>(full, d.val_indices);
+      out.report.push_back("split: " + std::to_string(d.train_indices->size()) + " train / " +
+                           std::to_string(d.val_indices.size()) + " validation (chosen by model selection)");
+      out.train_indices = *d.train_indices;
+      out.val_indices = d.val_indices;
+    } else if (d.val_fraction > 0) {
       // The data layer's splits (the ones the C++ API documents): stratified by class for
       // classification, a seeded random split otherwise.
       const bool stratify = d.stratified && task_of(cfg) == Task::kClassification;

@@ -726,7 +726,8 @@ FitResult Run::fit() {
     throw NonFiniteError(msg);
   }
 
-  result.test = trainer.evaluate(test_loader);
+  if (val_loader) result.val = trainer.evaluate(*val_loader);
+  if (options_.test()) result.test = trainer.evaluate(test_loader);
   save_model(model_path, *model, resolved_cfg, data.classes);
   result.seconds = seconds_since(t0);
 
@@ -745,11 +746,16 @@ FitResult Run::fit() {
   summary << "model: " << model_name() << "\n" << model_summary() << "\n";
   summary << epoch_table(result.history, task) << "\n";
   if (early_stopping) summary << early_stopping->summary() << "\n";
-  summary << "test: " << metrics_line(result.test) << "\n";
-  summary << result.test.report(data.classes) << "\n";
-  if (task == Task::kClassification)
-    summary << "confusion matrix (rows: true class, columns: predicted)\n"
-            << result.test.confusion_matrix_string(data.classes) << "\n";
+  if (data.val) summary << "validation: " << metrics_line(result.val) << "\n";
+  if (options_.test()) {
+    summary << "test: " << metrics_line(result.test) << "\n";
+    summary << result.test.report(data.classes) << "\n";
+    if (task == Task::kClassification)
+      summary << "confusion matrix (rows: true class, columns: predicted)\n"
+              << result.test.confusion_matrix_string(data.classes) << "\n";
+  } else {
+    summary << "test: not evaluated (model selection: the test split is kept for the chosen model)\n";
+  }
   summary << "wall time " << format_duration(result.seconds) << "\n";
   io::write_file_atomic((fs::path(run_dir_) / "summary.txt").string(), summary.str(), "train");
   say("wrote " + run_dir_ + "/{config.yaml, metrics.csv, checkpoints/, model.safetensors, summary.txt}");

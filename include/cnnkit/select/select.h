@@ -6,6 +6,5 @@
 #pragma once
 
 #include "cnnkit/select/boosting.h"
-#include "cnnkit/select/ensemble.h"
 #include "cnnkit/select/halving.h"
 #include "cnnkit/select/space.h"

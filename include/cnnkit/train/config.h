@@ -114,6 +114,13 @@ struct DataConfig {
   // classes by it; empty = the training split's classes (listed from its folder or file
   // even when only the test split is loaded).
   std::vector<std::string> classes;
+  // Not YAML keys either: the training and validation examples chosen by model selection (a
+  // cross-validation fold, a bootstrap resample; indices into the training set after subset
+  // and clean, repeats allowed in train_indices). When train_indices is set it replaces the
+  // validation split; val_indices may be empty (no validation). A saved config.yaml does not
+  // record them: cv.json / ensemble.json say how they were drawn.
+  std::optional<std::vector<size_t>> train_indices;
+  std::vector<size_t> val_indices;
   // What the raw examples hold, resolved from the training split by build_datasets and saved
   // with the run (so in the model file), so that `predict` feeds an image file's 8-bit
   // pixels to the model exactly as training fed the dataset's values:

@@ -70,11 +70,15 @@ struct RunOptions {
   CNNKIT_ARG(StopFlag, stop) = nullptr;
   // Written to summary.txt as how the run was started ("configs/x.yaml --set epochs=3").
   CNNKIT_ARG(std::string, command) = "";
+  // fit() ends by evaluating the test split. Model selection (folds, search trials, ensemble
+  // members) turns it off: choosing by the test split would make its numbers optimistic.
+  CNNKIT_ARG(bool, test) = true;
 };
 
 struct FitResult {
   History history;
-  Metrics test;                  // the test split, with the final (or restored best) weights
+  Metrics test;                  // the test split, with the final (or restored best) weights (RunOptions::test)
+  Metrics val;                   // the validation split with those weights (empty without one)
   bool already_finished = false;  // a resumed run with nothing left to do (no training, no test)
   double seconds = 0;
 };

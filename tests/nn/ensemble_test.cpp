@@ -12,11 +12,11 @@
 #include "cnnkit/nn/modules/dropout.h"
 #include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/ops/ops.h"
-#include "cnnkit/select/ensemble.h"
+#include "cnnkit/nn/modules/ensemble.h"
 #include "test_util.h"
 
 using namespace cnnkit;
-using namespace cnnkit::model_selection;
+using namespace cnnkit::nn;
 
 namespace {
 

@@ -2,14 +2,14 @@
 // meta-learner, always as log-probabilities. Not here: training the members (each is its own
 // run) or choosing them (search, bagging, boosting in select/ and the CLI).
 // M = members, N = batch, K = classes.
-#include "cnnkit/select/ensemble.h"
+#include "cnnkit/nn/modules/ensemble.h"
 
 #include <cmath>
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/ops/ops.h"
 
-namespace cnnkit::model_selection {
+namespace cnnkit::nn {
 
 namespace {
 
@@ -163,7 +163,7 @@ std::shared_ptr<nn::Module> EnsembleImpl::clone(const std::optional<Device>& dev
 }
 
 void EnsembleImpl::pretty_print(std::ostream& stream) const {
-  stream << "cnnkit::model_selection::Ensemble(method=" << options.method() << ", members=" << members_.size() << ")";
+  stream << "cnnkit::nn::Ensemble(method=" << options.method() << ", members=" << members_.size() << ")";
 }
 
 nn::AnyModule& EnsembleImpl::member(size_t i) {
@@ -171,4 +171,4 @@ nn::AnyModule& EnsembleImpl::member(size_t i) {
   return members_[i];
 }
 
-}  // namespace cnnkit::model_selection
+}  // namespace cnnkit::nn

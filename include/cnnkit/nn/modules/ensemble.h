@@ -2,11 +2,10 @@
 // StackingClassifier, AdaBoost's weighted vote), so that evaluation, prediction, summaries and
 // model files treat it like any model.
 //
-//   namespace ms = cnnkit::model_selection;
 //   std::vector<nn::AnyModule> members = {nn::AnyModule(net_a), nn::AnyModule(net_b), nn::AnyModule(net_c)};
-//   ms::Ensemble soft(members);                                         // "mean": soft voting
-//   ms::Ensemble boost(members, ms::EnsembleOptions("weighted").weights({1.2, 0.8, 0.4}));
-//   ms::Ensemble stack(members, ms::EnsembleOptions("stacking").num_classes(10));
+//   nn::Ensemble soft(members);                                         // "mean": soft voting
+//   nn::Ensemble boost(members, nn::EnsembleOptions("weighted").weights({1.2, 0.8, 0.4}));
+//   nn::Ensemble stack(members, nn::EnsembleOptions("stacking").num_classes(10));
 //   optim::Adam opt(stack->meta->parameters(), optim::AdamOptions(1e-2));  // only the meta-learner trains
 //   Tensor logp = soft->forward(x);                     // (N, K) log-probabilities
 //   Tensor loss = nn::functional::nll_loss(logp, y);    // or cross_entropy: log_softmax(logp) == logp
@@ -36,7 +35,7 @@
 #include "cnnkit/nn/modules/linear.h"
 #include "cnnkit/nn/pimpl.h"
 
-namespace cnnkit::model_selection {
+namespace cnnkit::nn {
 
 struct EnsembleOptions {
   // method: how the members' outputs are combined (p_m = softmax of member m's output, (N, K)):
@@ -94,4 +93,4 @@ class EnsembleImpl : public nn::Module {
 };
 CNNKIT_MODULE(Ensemble);
 
-}  // namespace cnnkit::model_selection
+}  // namespace cnnkit::nn
