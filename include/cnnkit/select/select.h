@@ -6,5 +6,6 @@
 #pragma once
 
 #include "cnnkit/select/boosting.h"
+#include "cnnkit/select/cv.h"
 #include "cnnkit/select/halving.h"
 #include "cnnkit/select/space.h"
