@@ -636,7 +636,8 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
 
 RunConfig resolved(RunConfig cfg, const RunData& data) {
   DataConfig& d = cfg.data;
-  if (d.normalize == "auto" && !data.mean.empty()) {
+  if (d.normalize == "auto" && !data.mean.empty()) {  // as the saved config.yaml reads back: explicit values
+    d.normalize = "explicit";
     d.mean = data.mean;
     d.std = data.std;
   }

@@ -32,6 +32,17 @@ TEST(CliEnsemble, BaggingIsOneModelFileThatEvalAndPredictTake) {
   ASSERT_EQ(e["members"].size(), 3u);
   for (const json& m : e["members"]) EXPECT_EQ(m["train_size"].get<size_t>(), 384u);  // a bootstrap of the 75% split
   EXPECT_EQ(e["ensemble"]["combine"], "mean");
+  // One preprocessing for all: each member normalises with the base split's statistics (the
+  // ensemble feeds them all the same input), not with its own resample's.
+  auto normalize_line = [](const std::string& yaml) {
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(yaml, m, std::regex("mean: \\[[^\\]]*\\]"))) << yaml;
+    return m.empty() ? std::string() : m.str();
+  };
+  const std::string base = normalize_line(read_all(dir + "/config.yaml"));
+  for (int m = 0; m < 3; ++m)
+    EXPECT_EQ(normalize_line(read_all(dir + "/member-" + std::to_string(m) + "/config.yaml")), base) << m;
+  EXPECT_FALSE(contains(r.out, "(computed from the training split)")) << r.out;
   // eval of the ensemble's directory gives the test accuracy ensemble.json recorded.
   const Result ev = run("eval " + dir);
   ASSERT_EQ(ev.code, 0) << ev.err;
