@@ -55,21 +55,20 @@ void set_threads(int threads) {
 // pointer into a heap buffer while they run: the kernel's signal frame then lands in the
 // heap and corrupts it (seen as "corrupted size vs. prev_size" aborts of the Ctrl-C test
 // under load).
+}  // namespace
+
+namespace {
 std::atomic<int> g_signal{0};
 std::atomic<bool> g_training{false};
-
-// Marks the scope in which a signal stops training instead of the process.
-struct Training {
-  Training() {
-    g_signal.store(0);
-    g_training.store(true);
-  }
-  ~Training() { g_training.store(false); }
-  Training(const Training&) = delete;
-  Training& operator=(const Training&) = delete;
-};
-
 }  // namespace
+
+TrainingScope::TrainingScope() {
+  g_signal.store(0);
+  g_training.store(true);
+}
+TrainingScope::~TrainingScope() { g_training.store(false); }
+
+const std::atomic<int>* stop_flag() { return &g_signal; }
 
 extern "C" void on_stop_signal(int sig) {
   if (g_training.load() && g_signal.load() == 0) {
@@ -115,14 +114,14 @@ int train(const TrainArgs& args) {
                            .overwrite(args.overwrite)
                            .progress_bar(!args.quiet)
                            .log(&std::cout)
-                           .stop(&g_signal)
+                           .stop(stop_flag())
                            .command(command);
   train::Run run = args.resume.empty()
                        ? train::Run(train::load_run_config(args.config, args.overrides), options)
                        : train::Run::resume(args.resume, args.config, args.overrides, options);
   train::FitResult r;
   {
-    Training training;
+    TrainingScope training;
     r = run.fit();
   }
   if (!r.already_finished) std::cout << train::summary_line("test", r.test, r.seconds) << std::endl;

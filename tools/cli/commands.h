@@ -3,6 +3,7 @@
 // subclasses for everything a user can get wrong and never exit() themselves.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,6 +16,16 @@ namespace cnnkit::cli {
 // the thread that takes them: during `train` they stop the run after the step in flight,
 // otherwise they end the process. Call first thing in main().
 void watch_stop_signals();
+
+// While one lives, SIGINT / SIGTERM set stop_flag() (train::RunOptions::stop: the run stops
+// after the step in flight) instead of ending the process.
+struct TrainingScope {
+  TrainingScope();
+  ~TrainingScope();
+  TrainingScope(const TrainingScope&) = delete;
+  TrainingScope& operator=(const TrainingScope&) = delete;
+};
+const std::atomic<int>* stop_flag();
 
 struct TrainArgs {
   std::string config;
@@ -60,5 +71,20 @@ struct BenchArgs {
   int64_t workers = 2;
 };
 int bench(const BenchArgs& args);
+
+// ---- model selection (select_commands.cpp) ----
+
+struct CvArgs {
+  std::string config;
+  std::vector<std::string> overrides;
+  int64_t folds = 5;
+  bool stratified = false;
+  uint64_t seed = 0;
+  bool refit = false;
+  std::string output;  // "" = the config's output_dir or runs/<name>-cv-<time>
+  int threads = 0;
+  bool quiet = false;
+};
+int cv(const CvArgs& args);
 
 }  // namespace cnnkit::cli

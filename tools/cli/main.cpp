@@ -1,4 +1,4 @@
-// `cnnkit`: train | eval | predict | info | bench. Parses the command line (CLI11) and maps
+// `cnnkit`: train | eval | predict | info | bench | cv. Parses the command line (CLI11) and maps
 // what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
 // no stack trace), 2 a usage error, 130 training stopped by Ctrl-C. The commands themselves live in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -96,6 +96,18 @@ int main(int argc, char** argv) {
   bench->add_option("--data", ba.data_root, "Fashion-MNIST directory for --from-loader");
   bench->add_option("--workers", ba.workers, "loader worker threads for --from-loader");
 
+  cli::CvArgs ca;
+  auto* cv = app.add_subcommand("cv", "k-fold cross-validation of a run config (the test split is not touched)");
+  cv->add_option("config", ca.config, "run config (YAML)")->required();
+  cv->add_option("--set", ca.overrides, "override a config key (repeatable)");
+  cv->add_option("--folds,-k", ca.folds, "number of folds K (>= 2)");
+  cv->add_flag("--stratified", ca.stratified, "keep each class's share in every fold (StratifiedKFold)");
+  cv->add_option("--seed", ca.seed, "seed of the fold shuffle");
+  cv->add_flag("--refit", ca.refit, "then train on the whole training set and report the test split");
+  cv->add_option("--output,-o", ca.output, "directory (default: the config's output_dir or runs/<name>-cv-<time>)");
+  cv->add_option("--threads", ca.threads, "threads for the math")->check(threads_check);
+  cv->add_flag("--quiet,-q", ca.quiet, "no progress bar: one line an epoch");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -128,6 +140,7 @@ int main(int argc, char** argv) {
     if (*predict) return cli::predict(pa);
     if (*info) return cli::info(ia);
     if (*bench) return cli::bench(ba);
+    if (*cv) return cli::cv(ca);
   } catch (const train::Interrupted& e) {
     std::cerr << "cnnkit: " << e.what() << "\n";
     return kExitInterrupted;

@@ -31,7 +31,7 @@ struct CvOptions {
   CNNKIT_ARG(int64_t, folds) = 5;
   // Stratified by class (classification only; ValueError for another task): sklearn's
   // StratifiedKFold; else KFold.
-  CNNKIT_ARG(bool, stratified) = true;
+  CNNKIT_ARG(bool, stratified) = false;
   CNNKIT_ARG(bool, shuffle) = true;
   CNNKIT_ARG(uint64_t, seed) = 0;
   // Then train on the whole training set and report the test split's metrics.

@@ -1,0 +1,261 @@
+// k-fold cross-validation over train::Run (select/cv.h).
+#include "cnnkit/select/cv.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "cnnkit/core/error.h"
+#include "cnnkit/data/folds.h"
+#include "cnnkit/io/file.h"
+#include "cnnkit/train/progress.h"
+
+namespace cnnkit::model_selection {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::string timestamp() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  CNNKIT_CHECK_IO(in.good(), "cannot read ", path.string());
+  try {
+    return json::parse(in);
+  } catch (const json::exception& e) {
+    throw IOError(path.string() + ": not valid JSON (" + e.what() + "); remove it to start over");
+  }
+}
+
+void write_json(const fs::path& path, const json& j) { io::write_file_atomic(path.string(), j.dump(2) + "\n", "cv"); }
+
+// The examples' class labels of a run's training set without running its transforms: the
+// run's pipelines map an example's data only, so the source's labels are the labels.
+std::vector<int64_t> training_labels(const std::shared_ptr<data::DatasetBase>& train) {
+  const auto mapped = std::dynamic_pointer_cast<data::MapDataset>(train);
+  return data::labels_of(mapped ? mapped->dataset() : train);
+}
+
+// The settings a cross-validation directory is tied to.
+json settings(const train::RunConfig& config, const CvOptions& o) {
+  return {{"config_hash", config_hash(config)}, {"k", o.folds()}, {"stratified", o.stratified()},
+          {"shuffle", o.shuffle()},             {"seed", o.seed()}};
+}
+
+// A fold's result, read back from its fold.json.
+CvFold read_fold(const fs::path& path) {
+  const json j = read_json(path);
+  CvFold f;
+  f.fold = j.at("fold").get<int64_t>();
+  f.train_size = j.at("train_size").get<size_t>();
+  f.val_size = j.at("val_size").get<size_t>();
+  f.metrics = j.at("metrics").get<std::map<std::string, double>>();
+  f.seconds = j.value("seconds", 0.0);
+  f.reused = true;
+  return f;
+}
+
+json fold_json(const CvFold& f) {
+  return {{"fold", f.fold},
+          {"train_size", f.train_size},
+          {"val_size", f.val_size},
+          {"metrics", f.metrics},
+          {"seconds", f.seconds}};
+}
+
+}  // namespace
+
+std::map<std::string, double> prefixed(const train::Metrics& m, const std::string& prefix) {
+  std::map<std::string, double> out;
+  for (const auto& [k, v] : m.scalars()) out[prefix + k] = v;
+  return out;
+}
+
+std::string config_hash(const train::RunConfig& config) {
+  // FNV-1a over the flattened resolved config, less what does not change the numbers.
+  static const std::set<std::string> kIgnored = {"name", "output_dir", "threads", "data.workers",
+                                                 "data.eval_batch_size"};
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& [k, v] : train::flatten_config(config)) {
+    if (kIgnored.count(k)) continue;
+    for (char c : k + "=" + v + "\n") h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+CvResult cross_validate(const train::RunConfig& config, const CvOptions& options) {
+  const int64_t k = options.folds();
+  CNNKIT_CHECK(k >= 2, "cross-validation: --folds must be at least 2, got ", k);
+  const train::Task task = train::task_of(config);
+  CNNKIT_CHECK(!options.stratified() || task == train::Task::kClassification,
+               "cross-validation: --stratified needs a classification loss (", config.loss.name,
+               " is not one): stratified folds keep each class's share");
+  std::ostream* log = options.run().log();
+  auto say = [&](const std::string& line) {
+    if (log) *log << line << std::endl;
+  };
+
+  CvResult result;
+  result.dir = !options.output_dir().empty() ? options.output_dir()
+               : !config.output_dir.empty()  ? config.output_dir
+                                             : "runs/" + config.name + "-cv-" + timestamp();
+  const fs::path dir(result.dir);
+  const json tied = settings(config, options);
+  std::error_code ec;
+  if (fs::exists(dir / "cv.json", ec)) {
+    const json before = read_json(dir / "cv.json");
+    for (const auto& [key, value] : tied.items())
+      if (!before.contains(key) || before.at(key) != value)
+        throw ValueError(fmt::format(
+            "{} holds a cross-validation made with another {} ({} there, {} here): use another --output "
+            "directory, or remove it to start over",
+            result.dir, key == "config_hash" ? "config" : "'" + key + "'", before.value(key, json()).dump(),
+            value.dump()));
+  } else if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    throw ValueError(result.dir + " exists and holds no cross-validation (cv.json): use another --output directory");
+  }
+  fs::create_directories(dir);
+  json doc = tied;
+  doc["std_ddof"] = 0;
+  write_json(dir / "cv.json", doc);  // claims the directory before any fold trains
+
+  // The training set whole (no validation split): the folds partition it.
+  train::RunConfig whole = config;
+  whole.data.val_fraction = 0;
+  train::Run base(whole, train::RunOptions(options.run()).log(nullptr));
+  const train::RunData& data = base.data();
+  const size_t n = data.train->size().value_or(0);
+  const std::vector<data::Fold> folds =
+      options.stratified() ? data::stratified_kfold(training_labels(data.train), k, options.shuffle(), options.seed())
+                           : data::kfold(n, k, options.shuffle(), options.seed());
+  say(fmt::format("cross-validation: {} {}folds of {} training examples (seed {}) in {}", k,
+                  options.stratified() ? "stratified " : "", n, options.seed(), result.dir));
+
+  for (int64_t i = 0; i < k; ++i) {
+    const fs::path fold_dir = dir / fmt::format("fold-{}", i);
+    if (fs::exists(fold_dir / "fold.json", ec)) {
+      result.folds.push_back(read_fold(fold_dir / "fold.json"));
+      say(fmt::format("fold {}/{}: finished before, reused ({})", i + 1, k, fold_dir.string()));
+      continue;
+    }
+    say(fmt::format("fold {}/{}: {} train / {} validation", i + 1, k, folds[i].train.size(), folds[i].val.size()));
+    train::RunConfig cfg = config;
+    cfg.data.train_indices = folds[i].train;
+    cfg.data.val_indices = folds[i].val;
+    cfg.output_dir = fold_dir.string();
+    train::Run run(cfg, train::RunOptions(options.run()).test(false).overwrite(true));
+    const train::FitResult fit = run.fit();
+    CvFold f;
+    f.fold = i;
+    f.train_size = folds[i].train.size();
+    f.val_size = folds[i].val.size();
+    f.metrics = prefixed(fit.val, "val_");
+    f.seconds = fit.seconds;
+    write_json(fold_dir / "fold.json", fold_json(f));
+    result.folds.push_back(f);
+  }
+
+  // Mean and std (ddof = 0, numpy's default) of each metric every fold has.
+  for (const auto& [key, first] : result.folds.front().metrics) {
+    std::vector<double> v;
+    for (const CvFold& f : result.folds)
+      if (f.metrics.count(key)) v.push_back(f.metrics.at(key));
+    if (v.size() != result.folds.size()) continue;
+    double mean = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    double var = 0;
+    for (double x : v) var += (x - mean) * (x - mean);
+    result.mean[key] = mean;
+    result.std[key] = std::sqrt(var / static_cast<double>(v.size()));
+  }
+  doc["folds"] = json::array();
+  for (const CvFold& f : result.folds) doc["folds"].push_back(fold_json(f));
+  doc["mean"] = result.mean;
+  doc["std"] = result.std;
+
+  if (options.refit()) {
+    // The whole training set, scored on the test split. A validation split stays only where
+    // the config needs one (early stopping, ReduceLROnPlateau watch it).
+    train::RunConfig cfg = config;
+    const bool needs_val = config.early_stopping.enabled || !train::plateau_monitor(config).empty();
+    if (!needs_val) cfg.data.val_fraction = 0;
+    const fs::path refit_dir = dir / "refit";
+    cfg.output_dir = refit_dir.string();
+    result.refit_dir = refit_dir.string();
+    if (fs::exists(refit_dir / "summary.txt", ec) && fs::exists(refit_dir / "model.safetensors", ec)) {
+      say("refit: finished before, evaluated again (" + refit_dir.string() + ")");
+      result.refit_test = train::Run::open(refit_dir.string(), "", {}, options.run()).evaluate("test");
+    } else {
+      say(fmt::format("refit: the whole training set{}", needs_val ? " (less the validation split early stopping "
+                                                                     "or ReduceLROnPlateau watches)"
+                                                                   : ""));
+      result.refit_test = train::Run(cfg, train::RunOptions(options.run()).test(true).overwrite(true)).fit().test;
+    }
+    doc["refit"] = {{"dir", result.refit_dir}, {"test", prefixed(*result.refit_test, "test_")}};
+  }
+  write_json(dir / "cv.json", doc);
+
+  // cv.csv: a row a fold, then mean and std.
+  std::ostringstream csv;
+  csv << "fold,train_size,val_size,seconds";
+  for (const auto& [key, v] : result.mean) csv << "," << key;
+  csv << "\n";
+  for (const CvFold& f : result.folds) {
+    csv << f.fold << "," << f.train_size << "," << f.val_size << "," << fmt::format("{:.3f}", f.seconds);
+    for (const auto& [key, v] : result.mean) csv << "," << fmt::format("{}", f.metrics.at(key));
+    csv << "\n";
+  }
+  for (const auto* row : {&result.mean, &result.std}) {
+    csv << (row == &result.mean ? "mean" : "std") << ",,,";
+    for (const auto& [key, v] : *row) csv << "," << fmt::format("{}", v);
+    csv << "\n";
+  }
+  io::write_file_atomic((dir / "cv.csv").string(), csv.str(), "cv");
+  return result;
+}
+
+std::string cv_table(const CvResult& r) {
+  if (r.folds.empty()) return "";
+  // The loss and the headline metrics of the task, as logged.
+  std::vector<std::string> keys;
+  for (const char* key : {"val_loss", "val_accuracy", "val_macro_f1", "val_mae", "val_r2", "val_micro_f1"})
+    if (r.mean.count(key)) keys.push_back(key);
+  auto cell = [](const std::string& key, double v) {
+    return key.find("accuracy") != std::string::npos ? fmt::format("{:.2f}%", 100 * v) : fmt::format("{:.4f}", v);
+  };
+  std::string out = fmt::format("{:>6} {:>7} {:>7}", "fold", "train", "val");
+  for (const std::string& key : keys) out += fmt::format(" {:>13}", key);
+  out += fmt::format(" {:>8}\n", "time");
+  for (const CvFold& f : r.folds) {
+    out += fmt::format("{:>6} {:>7} {:>7}", f.fold, f.train_size, f.val_size);
+    for (const std::string& key : keys) out += fmt::format(" {:>13}", cell(key, f.metrics.at(key)));
+    out += fmt::format(" {:>8}\n", f.reused ? "reused" : train::format_duration(f.seconds));
+  }
+  for (const auto* row : {&r.mean, &r.std}) {
+    out += fmt::format("{:>6} {:>7} {:>7}", row == &r.mean ? "mean" : "std", "", "");
+    for (const std::string& key : keys) out += fmt::format(" {:>13}", cell(key, row->at(key)));
+    out += "\n";
+  }
+  out += "(std over folds with ddof = 0, numpy's default)\n";
+  if (r.refit_test) out += "refit on the whole training set, test: " + train::metrics_line(*r.refit_test) + "\n";
+  return out;
+}
+
+}  // namespace cnnkit::model_selection

@@ -1,0 +1,29 @@
+// The model-selection verbs: cv (and ensemble). Each is one call into the select layer
+// (select/cv.h, ...), which builds on train::Run; this file parses nothing and prints.
+#include <iostream>
+
+#include "cnnkit/select/cv.h"
+#include "cnnkit/train/config.h"
+#include "commands.h"
+
+namespace cnnkit::cli {
+
+int cv(const CvArgs& args) {
+  const train::RunConfig config = train::load_run_config(args.config, args.overrides);
+  for (const std::string& note : config.notes) std::cout << note << "\n";
+  TrainingScope training;
+  const auto run = train::RunOptions().threads(args.threads).progress_bar(!args.quiet).log(&std::cout).stop(stop_flag());
+  const model_selection::CvResult result = model_selection::cross_validate(
+      config, model_selection::CvOptions()
+                  .folds(args.folds)
+                  .stratified(args.stratified)
+                  .seed(args.seed)
+                  .refit(args.refit)
+                  .output_dir(args.output)
+                  .run(run));
+  std::cout << "\n" << model_selection::cv_table(result);
+  std::cout << "wrote " << result.dir << "/{cv.json, cv.csv, fold-*/" << (args.refit ? ", refit/" : "") << "}\n";
+  return 0;
+}
+
+}  // namespace cnnkit::cli
