@@ -1,4 +1,4 @@
-// `cnnkit`: train | eval | predict | info | bench | cv. Parses the command line (CLI11) and maps
+// `cnnkit`: train | eval | predict | info | bench | cv | search. Parses the command line (CLI11) and maps
 // what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
 // no stack trace), 2 a usage error, 130 training stopped by Ctrl-C. The commands themselves live in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -108,6 +108,9 @@ int main(int argc, char** argv) {
   cv->add_option("--threads", ca.threads, "threads for the math")->check(threads_check);
   cv->add_flag("--quiet,-q", ca.quiet, "no progress bar: one line an epoch");
 
+  cli::SearchArgs sa;
+  auto* search = cli::add_search_command(app, sa);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -141,6 +144,7 @@ int main(int argc, char** argv) {
     if (*info) return cli::info(ia);
     if (*bench) return cli::bench(ba);
     if (*cv) return cli::cv(ca);
+    if (*search) return cli::search(sa);
   } catch (const train::Interrupted& e) {
     std::cerr << "cnnkit: " << e.what() << "\n";
     return kExitInterrupted;
