@@ -5,10 +5,7 @@
 
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -16,34 +13,16 @@
 #include "cnnkit/data/folds.h"
 #include "cnnkit/io/file.h"
 #include "cnnkit/train/progress.h"
+#include "select/files.h"
 
 namespace cnnkit::model_selection {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
+using files::json;
+using files::read_json;
+using files::write_json;
 
 namespace {
-
-std::string timestamp() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
-
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  CNNKIT_CHECK_IO(in.good(), "cannot read ", path.string());
-  try {
-    return json::parse(in);
-  } catch (const json::exception& e) {
-    throw IOError(path.string() + ": not valid JSON (" + e.what() + "); remove it to start over");
-  }
-}
-
-void write_json(const fs::path& path, const json& j) { io::write_file_atomic(path.string(), j.dump(2) + "\n", "cv"); }
 
 // The examples' class labels of a run's training set without running its transforms: the
 // run's pipelines map an example's data only, so the source's labels are the labels.
@@ -114,26 +93,13 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
   CvResult result;
   result.dir = !options.output_dir().empty() ? options.output_dir()
                : !config.output_dir.empty()  ? config.output_dir
-                                             : "runs/" + config.name + "-cv-" + timestamp();
+                                             : "runs/" + config.name + "-cv-" + files::timestamp();
   const fs::path dir(result.dir);
   const json tied = settings(config, options);
   std::error_code ec;
-  if (fs::exists(dir / "cv.json", ec)) {
-    const json before = read_json(dir / "cv.json");
-    for (const auto& [key, value] : tied.items())
-      if (!before.contains(key) || before.at(key) != value)
-        throw ValueError(fmt::format(
-            "{} holds a cross-validation made with another {} ({} there, {} here): use another --output "
-            "directory, or remove it to start over",
-            result.dir, key == "config_hash" ? "config" : "'" + key + "'", before.value(key, json()).dump(),
-            value.dump()));
-  } else if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-    throw ValueError(result.dir + " exists and holds no cross-validation (cv.json): use another --output directory");
-  }
-  fs::create_directories(dir);
+  files::claim_dir(dir, "cv.json", "a cross-validation", tied);  // before any fold trains
   json doc = tied;
   doc["std_ddof"] = 0;
-  write_json(dir / "cv.json", doc);  // claims the directory before any fold trains
 
   // The training set whole (no validation split): the folds partition it.
   train::RunConfig whole = config;

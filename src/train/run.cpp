@@ -27,6 +27,7 @@
 #include "cnnkit/io/safetensors.h"
 #include "cnnkit/models/summary.h"
 #include "cnnkit/nn/functional.h"
+#include "cnnkit/nn/modules/ensemble.h"
 #include "cnnkit/ops/ops.h"
 #include "cnnkit/optim/optim.h"
 #include "cnnkit/train/callbacks.h"
@@ -42,6 +43,7 @@ namespace {
 
 constexpr const char* kMetaConfig = "cnnkit.config";
 constexpr const char* kMetaClasses = "cnnkit.classes";
+constexpr const char* kMetaEnsemble = "cnnkit.ensemble";
 // The files a run directory holds; a directory with any of them is a run.
 constexpr const char* kRunFiles[] = {"config.yaml", "metrics.csv", "summary.txt", "model.safetensors", "checkpoints"};
 
@@ -374,10 +376,60 @@ std::string metrics_line(const Metrics& m) {
 }
 
 void save_model(const std::string& path, nn::Module& module, const RunConfig& resolved_config,
-                const std::vector<std::string>& classes) {
+                const std::vector<std::string>& classes, const EnsembleSpec* ensemble) {
   io::Metadata meta{{"format", "pt"}, {kMetaConfig, to_yaml_string(resolved_config)}};
   if (!classes.empty()) meta[kMetaClasses] = join(classes, "\n");
+  if (ensemble) meta[kMetaEnsemble] = ensemble->to_string();
   io::save_state_dict(path, module, meta);
+}
+
+// ---- ensembles ---------------------------------------------------------------------------
+
+std::string EnsembleSpec::to_string() const {
+  return fmt::format("method={} members={} num_classes={} weights={}", method, members, num_classes,
+                     fmt::join(weights, ","));
+}
+
+EnsembleSpec EnsembleSpec::parse(const std::string& text, const std::string& where) {
+  EnsembleSpec spec;
+  std::istringstream in(text);
+  auto bad = [&](const std::string& what) {
+    return ValueError(fmt::format("{}: its ensemble description '{}' is not valid: {}", where, text, what));
+  };
+  for (std::string item; in >> item;) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) throw bad("'" + item + "' is not key=value");
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    try {
+      if (key == "method") spec.method = value;
+      else if (key == "members") spec.members = std::stoll(value);
+      else if (key == "num_classes") spec.num_classes = std::stoll(value);
+      else if (key == "weights") {
+        std::stringstream ws(value);
+        for (std::string w; std::getline(ws, w, ',');) spec.weights.push_back(std::stod(w));
+      } else {
+        throw bad("unknown key '" + key + "'");
+      }
+    } catch (const std::logic_error&) {  // stoll / stod
+      throw bad("'" + value + "' is not a number");
+    }
+  }
+  if (spec.members < 1) throw bad("members must be at least 1");
+  return spec;
+}
+
+nn::Sequential build_ensemble(const RunConfig& cfg, const std::vector<int64_t>& input_shape, const EnsembleSpec& spec) {
+  std::vector<nn::AnyModule> members;
+  for (int64_t m = 0; m < spec.members; ++m) {
+    RunConfig member = cfg;
+    member.seed = cfg.seed + static_cast<uint64_t>(m);
+    members.emplace_back(build_model(member, input_shape));
+  }
+  nn::Sequential seq;
+  seq->push_back(nn::Ensemble(std::move(members), nn::EnsembleOptions(spec.method)
+                                                      .weights(spec.weights)
+                                                      .num_classes(spec.num_classes)));
+  return seq;
 }
 
 // ---- Run ---------------------------------------------------------------------------------
@@ -451,6 +503,7 @@ Run Run::open(const std::string& target, const std::string& config_path, const s
   io::Metadata meta;
   if (!run.weights_.empty()) meta = io::load_safetensors_metadata(run.weights_);
   if (meta.count(kMetaClasses)) run.model_classes_ = split_lines(meta.at(kMetaClasses));
+  if (meta.count(kMetaEnsemble)) run.ensemble_ = EnsembleSpec::parse(meta.at(kMetaEnsemble), run.weights_);
   if (config.empty() && meta.count(kMetaConfig)) {
     run.config_ = parse_run_config(meta.at(kMetaConfig), run.weights_ + " (embedded config)", overrides);
     return run;
@@ -512,7 +565,7 @@ void Run::load_weights() {
 nn::Sequential& Run::model() {
   if (!model_) {
     set_threads();
-    model_ = build_model(config_, input_shape());
+    model_ = ensemble_ ? build_ensemble(config_, input_shape(), *ensemble_) : build_model(config_, input_shape());
     load_weights();
   }
   return *model_;

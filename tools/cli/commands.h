@@ -91,6 +91,21 @@ struct CvArgs {
 };
 int cv(const CvArgs& args);
 
+struct EnsembleArgs {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string method = "bagging";  // bagging | boosting | stacking
+  int64_t members = 5;
+  bool no_bootstrap = false;
+  std::string combine = "mean";  // bagging: mean | vote
+  int64_t folds = 5;             // stacking
+  uint64_t seed = 0;
+  std::string output;
+  int threads = 0;
+  bool quiet = false;
+};
+int ensemble(const EnsembleArgs& args);
+
 // ---- search (search_command.cpp) ----
 
 struct SearchArgs {

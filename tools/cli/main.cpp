@@ -1,4 +1,4 @@
-// `cnnkit`: train | eval | predict | info | bench | cv | search. Parses the command line (CLI11) and maps
+// `cnnkit`: train | eval | predict | info | bench | cv | ensemble | search. Parses the command line (CLI11) and maps
 // what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
 // no stack trace), 2 a usage error, 130 training stopped by Ctrl-C. The commands themselves live in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -108,6 +108,22 @@ int main(int argc, char** argv) {
   cv->add_option("--threads", ca.threads, "threads for the math")->check(threads_check);
   cv->add_flag("--quiet,-q", ca.quiet, "no progress bar: one line an epoch");
 
+  cli::EnsembleArgs ens;
+  auto* ensemble = app.add_subcommand("ensemble", "train an ensemble of a run config, saved as one model");
+  ensemble->add_option("config", ens.config, "run config (YAML)")->required();
+  ensemble->add_option("--set", ens.overrides, "override a config key (repeatable)");
+  ensemble->add_option("--method", ens.method, "bagging, boosting (SAMME) or stacking")
+      ->check(CLI::IsMember({"bagging", "boosting", "stacking"}));
+  ensemble->add_option("--members,-m", ens.members, "members M (boosting: at most M rounds)");
+  ensemble->add_flag("--no-bootstrap", ens.no_bootstrap, "bagging: seeds only, every member on the whole split");
+  ensemble->add_option("--combine", ens.combine, "bagging: mean (averaged probabilities) or vote (majority)")
+      ->check(CLI::IsMember({"mean", "vote"}));
+  ensemble->add_option("--folds,-k", ens.folds, "stacking: folds of the out-of-fold probabilities");
+  ensemble->add_option("--seed", ens.seed, "seed of the resampling and the folds");
+  ensemble->add_option("--output,-o", ens.output, "directory (default: the config's output_dir or runs/<name>-<method>-<time>)");
+  ensemble->add_option("--threads", ens.threads, "threads for the math")->check(threads_check);
+  ensemble->add_flag("--quiet,-q", ens.quiet, "no progress bar: one line an epoch");
+
   cli::SearchArgs sa;
   auto* search = cli::add_search_command(app, sa);
 
@@ -144,6 +160,7 @@ int main(int argc, char** argv) {
     if (*info) return cli::info(ia);
     if (*bench) return cli::bench(ba);
     if (*cv) return cli::cv(ca);
+    if (*ensemble) return cli::ensemble(ens);
     if (*search) return cli::search(sa);
   } catch (const train::Interrupted& e) {
     std::cerr << "cnnkit: " << e.what() << "\n";

@@ -1,8 +1,9 @@
-// The model-selection verbs: cv (and ensemble). Each is one call into the select layer
+// The model-selection verbs: cv and ensemble. Each is one call into the select layer
 // (select/cv.h, ...), which builds on train::Run; this file parses nothing and prints.
 #include <iostream>
 
 #include "cnnkit/select/cv.h"
+#include "cnnkit/select/ensemble.h"
 #include "cnnkit/train/config.h"
 #include "commands.h"
 
@@ -23,6 +24,27 @@ int cv(const CvArgs& args) {
                   .run(run));
   std::cout << "\n" << model_selection::cv_table(result);
   std::cout << "wrote " << result.dir << "/{cv.json, cv.csv, fold-*/" << (args.refit ? ", refit/" : "") << "}\n";
+  return 0;
+}
+
+int ensemble(const EnsembleArgs& args) {
+  const train::RunConfig config = train::load_run_config(args.config, args.overrides);
+  for (const std::string& note : config.notes) std::cout << note << "\n";
+  TrainingScope training;
+  const auto run = train::RunOptions().threads(args.threads).progress_bar(!args.quiet).log(&std::cout).stop(stop_flag());
+  const model_selection::EnsembleResult result = model_selection::fit_ensemble(
+      config, model_selection::EnsembleFitOptions()
+                  .method(args.method)
+                  .members(args.members)
+                  .bootstrap(!args.no_bootstrap)
+                  .combine(args.combine)
+                  .folds(args.folds)
+                  .seed(args.seed)
+                  .output_dir(args.output)
+                  .run(run));
+  std::cout << "\n" << model_selection::ensemble_table(result);
+  std::cout << "wrote " << result.dir << "/{model.safetensors, config.yaml, ensemble.json, member-*/}\n"
+            << "evaluate it with: cnnkit eval " << result.dir << "\n";
   return 0;
 }
 

@@ -96,6 +96,18 @@ struct Prediction {
   std::vector<Entry> top;  // empty for regression
 };
 
+// What a model file of an ensemble says about it (its "cnnkit.ensemble" metadata): how many
+// members of the config's architecture, combined how (nn::EnsembleOptions).
+struct EnsembleSpec {
+  std::string method = "mean";  // mean | vote | weighted | stacking
+  int64_t members = 0;
+  std::vector<double> weights;  // weighted: alpha per member
+  int64_t num_classes = 0;      // stacking
+  std::string to_string() const;  // "method=weighted members=3 num_classes=0 weights=0.5,1.2,0.3"
+  // ValueError naming `where` for text that is not one.
+  static EnsembleSpec parse(const std::string& text, const std::string& where);
+};
+
 class Run {
  public:
   // A new run; nothing is read or written until used.
@@ -154,7 +166,13 @@ class Run {
   std::optional<RunData> data_;
   bool data_has_train_ = false;
   std::optional<nn::Sequential> model_;
+  std::optional<EnsembleSpec> ensemble_;  // open(): the model file holds an ensemble
 };
+
+// `spec.members` fresh models of the config's architecture (build_model: member m seeded
+// with the config's seed + m) combined by an nn::Ensemble, as a one-module Sequential: the
+// shape a model file of an ensemble has (keys "0.member<m>.<the member's keys>").
+nn::Sequential build_ensemble(const RunConfig& cfg, const std::vector<int64_t>& input_shape, const EnsembleSpec& spec);
 
 // The keys where `asked` differs from the config a run was made with, as
 // "optimizer.lr: 0.03 in the run, 0.05 here". What a run resolves by itself (statistics,
@@ -167,7 +185,8 @@ std::string metrics_line(const Metrics& m);
 
 // Saves a model file: its weights and, in the metadata, the resolved config and the class
 // names, so the file alone is enough for eval / predict / info.
+// An ensemble's file also records `ensemble`, so Run::open builds the ensemble back.
 void save_model(const std::string& path, nn::Module& module, const RunConfig& resolved_config,
-                const std::vector<std::string>& classes);
+                const std::vector<std::string>& classes, const EnsembleSpec* ensemble = nullptr);
 
 }  // namespace cnnkit::train
