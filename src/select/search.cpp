@@ -10,12 +10,10 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -25,11 +23,12 @@
 #include "cnnkit/io/file.h"
 #include "cnnkit/select/cv.h"
 #include "cnnkit/select/halving.h"
+#include "select/files.h"
 
 namespace cnnkit::model_selection {
 
 namespace fs = std::filesystem;
-using json = nlohmann::ordered_json;
+using json = files::json;
 
 namespace {
 
@@ -217,11 +216,27 @@ std::vector<std::string> strings(const std::vector<SearchParam>& params) {
   return out;
 }
 
+// FNV-1a of the trials' ids and overrides: search.json records which trials the search runs
+// without listing them (a message naming a difference stays one line).
+std::string trials_digest(const std::vector<Trial>& trials) {
+  uint64_t h = 14695981039346656037ull;
+  auto mix = [&](const std::string& s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;  // a separator, so "ab","c" differs from "a","bc"
+  };
+  for (const Trial& t : trials) {
+    mix(std::to_string(t.id));
+    for (const auto& [k, v] : t.params) mix(k + "=" + v);
+  }
+  return fmt::format("{} trials, fnv1a {:016x}", trials.size(), h);
+}
+
+// What the search is: a rerun with the same settings continues it (files::claim_dir).
 json describe_search(const std::vector<Trial>& trials, const SearchOptions& o) {
   json j;
   j["format"] = kFormat;
   j["version"] = kVersion;
-  j["fingerprint"] = o.fingerprint();
+  j["config_hash"] = o.fingerprint();
   j["metric"] = o.metric();
   j["mode"] = o.mode() == train::Mode::kMin ? "min" : "max";
   j["grid"] = strings(o.grid());
@@ -234,56 +249,8 @@ json describe_search(const std::vector<Trial>& trials, const SearchOptions& o) {
   // Without halving, eta and min_epochs change nothing: not part of what the search is.
   j["eta"] = o.halving() ? json(o.eta()) : json(nullptr);
   j["min_epochs"] = o.halving() ? json(o.min_epochs()) : json(nullptr);
-  json t = json::array();
-  for (const Trial& trial : trials) {
-    json params = json::object();
-    for (const auto& [k, v] : trial.params) params[k] = v;
-    t.push_back({{"id", trial.id}, {"params", params}});
-  }
-  j["trials"] = t;
+  j["trials"] = trials_digest(trials);
   return j;
-}
-
-// Refuses a directory holding anything but this search; creates it and its search.json.
-void open_search_dir(const std::string& dir, const json& expected) {
-  std::error_code ec;
-  const fs::path p(dir), meta = fs::path(dir) / "search.json";
-  if (fs::exists(meta, ec)) {
-    std::ifstream in(meta, std::ios::binary);
-    CNNKIT_CHECK_IO(in.good(), "search: cannot read ", meta.string());
-    json stored;
-    try {
-      stored = json::parse(in);
-    } catch (const json::exception& e) {
-      throw IOError(fmt::format("search: {} is not valid JSON ({})", meta.string(), e.what()));
-    }
-    CNNKIT_CHECK_IO(stored.is_object() && stored.value("format", "") == kFormat, "search: ", meta.string(),
-                    " is not a cnnkit search file (format '", kFormat, "' expected)");
-    CNNKIT_CHECK_IO(stored.value("version", 0) == kVersion, "search: ", meta.string(), " has version ",
-                    stored.value("version", 0), "; this cnnkit reads version ", kVersion);
-    std::vector<std::string> diffs;
-    for (const auto& [key, value] : expected.items()) {
-      if (key == "trials") continue;
-      const json there = stored.contains(key) ? stored[key] : json(nullptr);
-      if (there == value) continue;
-      std::string what = key == "fingerprint" ? "the base config's hash (config_hash: the config or its --set differ)"
-                                              : key;
-      diffs.push_back(fmt::format("{}: {} there, {} here", what, there.dump(), value.dump()));
-    }
-    if (diffs.empty() && stored.value("trials", json()) != expected["trials"]) diffs.emplace_back("the trials differ");
-    if (!diffs.empty())
-      throw ValueError(fmt::format("search: {} holds another search ({}): choose another output directory, or "
-                                   "remove it to start over",
-                                   dir, fmt::join(diffs, "; ")));
-    return;
-  }
-  if (fs::exists(p, ec)) {
-    CNNKIT_CHECK(fs::is_directory(p, ec), "search: the output ", dir, " is a file, not a directory");
-    CNNKIT_CHECK(fs::is_empty(p, ec), "search: ", dir,
-                 " already exists and holds no search (no search.json): choose another output directory");
-  }
-  fs::create_directories(p);
-  io::write_file_atomic(meta.string(), expected.dump(2) + "\n", "search");
 }
 
 void say(const SearchOptions& o, const std::string& line) {
@@ -335,7 +302,7 @@ SearchResult search(const std::vector<Trial>& trials, const ScoreFn& score, cons
   result.dir = o.output_dir();
   result.metric = o.metric();
   result.mode = o.mode();
-  open_search_dir(result.dir, describe_search(sorted, o));
+  files::claim_dir(result.dir, "search.json", "a search", describe_search(sorted, o));
   const std::vector<std::string> keys = param_keys(sorted);
   const std::map<RowKey, DoneRow> done = read_trials_csv(result.dir, keys);
   say(o, fmt::format("search {}: {} trials, {}{}, {} ({})", result.dir, n,
@@ -367,7 +334,7 @@ SearchResult search(const std::vector<Trial>& trials, const ScoreFn& score, cons
         ++result.skipped;
         result.rows.push_back(row);
         say(o, head + ": skipped, finished before (" +
-                   (is_ok(row) ? fmt::format("{} {}", o.metric(), format_double(row.score)) : row.status) + ")");
+                   (is_ok(row) ? fmt::format("{} {:.4f}", o.metric(), row.score) : row.status) + ")");
         continue;
       }
       const auto t0 = std::chrono::steady_clock::now();
@@ -375,11 +342,14 @@ SearchResult search(const std::vector<Trial>& trials, const ScoreFn& score, cons
         row.score = score(row.trial, epochs, row.dir);
         row.status = "ok";
       } catch (const train::Interrupted& e) {
-        // Every finished row is already in trials.csv.
+        // Every finished row is already in trials.csv. The run's own advice (cnnkit train
+        // --resume) is not the way back into a search: the search resumes the trial itself.
+        std::string why = e.what();
+        why = why.substr(0, why.find(". "));
         throw train::Interrupted(fmt::format(
-            "search stopped during trial {} ({}). The {} finished rows are in {}/trials.csv; run the same "
-            "search again with this output directory to continue it",
-            row.trial.id, e.what(), result.rows.size(), result.dir));
+            "search stopped during trial {} ({}). The {} finished rows are in {}/trials.csv; run the same search "
+            "again with this output directory to continue it (the trial resumes from its last checkpoint)",
+            row.trial.id, why, result.rows.size(), result.dir));
       } catch (const std::exception& e) {
         std::string msg = e.what();
         std::replace(msg.begin(), msg.end(), '\n', ' ');
@@ -391,7 +361,7 @@ SearchResult search(const std::vector<Trial>& trials, const ScoreFn& score, cons
       result.rows.push_back(row);
       write_trials_csv(result.dir, keys, o.metric(), result.rows);
       say(o, head + ": " +
-                 (is_ok(row) ? fmt::format("{} {} ({:.1f} s)", o.metric(), format_double(row.score), row.seconds)
+                 (is_ok(row) ? fmt::format("{} {:.4f} ({:.1f} s)", o.metric(), row.score, row.seconds)
                              : row.status));
     }
     if (r + 1 == rungs.size()) break;
@@ -419,8 +389,8 @@ SearchResult search(const std::vector<Trial>& trials, const ScoreFn& score, cons
   result.best = best_row(result.rows, o.mode());
   say(o, fmt::format("search {}: {} trained, {} skipped (finished before){}", result.dir, result.trained,
                      result.skipped,
-                     result.best ? fmt::format("; best: trial {} ({} {})", result.best->trial.id, o.metric(),
-                                               format_double(result.best->score))
+                     result.best ? fmt::format("; best: trial {} ({} {:.4f})", result.best->trial.id, o.metric(),
+                                               result.best->score)
                                  : "; every trial failed"));
   return result;
 }
@@ -467,15 +437,6 @@ void check_key(const std::string& base_yaml, const std::string& file, const std:
     if (!hint.empty()) msg += "; did you mean '" + hint + "'?";
   }
   throw ValueError(msg);
-}
-
-std::string timestamp() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
 }
 
 // "val_accuracy" of a Metrics: its scalars() without the prefix.
@@ -535,7 +496,7 @@ SearchResult search(const train::RunConfig& base_in, const SearchOptions& option
 
   const std::string base_yaml = train::to_yaml_string(base);
   if (o.output_dir().empty())
-    o.output_dir(base.output_dir.empty() ? "runs/" + base.name + "-search-" + timestamp() : base.output_dir);
+    o.output_dir(base.output_dir.empty() ? "runs/" + base.name + "-search-" + files::timestamp() : base.output_dir);
   const std::string base_file = (fs::path(o.output_dir()) / "base.yaml").string();
   const auto flat = train::flatten_config(base);
   for (const SearchParam& p : grid ? o.grid() : o.space())

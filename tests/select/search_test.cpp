@@ -225,13 +225,13 @@ TEST(Search, DirectoryOfAnotherSearchIsRefused) {
       ADD_FAILURE() << "expected a refusal mentioning " << needle;
     } catch (const ValueError& e) {
       const std::string msg = e.what();
-      EXPECT_NE(msg.find("holds another search"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("holds a search made with another"), std::string::npos) << msg;
       EXPECT_NE(msg.find(needle), std::string::npos) << msg;
     }
   };
-  refused(numbered(3), SearchOptions(opts).eta(2), "eta: 3 there, 2 here");
-  refused(numbered(3), SearchOptions(opts).fingerprint("abd"), "config_hash");
-  refused(numbered(4), opts, "the trials differ");
+  refused(numbered(3), SearchOptions(opts).eta(2), "'eta' (3 there, 2 here)");
+  refused(numbered(3), SearchOptions(opts).fingerprint("abd"), "another config");
+  refused(numbered(4), opts, "'trials' (\"3 trials");
   // The same search again is fine.
   EXPECT_NO_THROW(search(numbered(3), score, opts));
 
@@ -243,7 +243,7 @@ TEST(Search, DirectoryOfAnotherSearchIsRefused) {
     search(numbered(1), score, SearchOptions().epochs(1).output_dir(other));
     ADD_FAILURE() << "expected a refusal";
   } catch (const ValueError& e) {
-    EXPECT_NE(std::string(e.what()).find("no search.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("holds no search.json"), std::string::npos) << e.what();
   }
 }
 

@@ -2,6 +2,7 @@
 // model_selection::search (select/search.h). This file declares the options, parses the
 // --grid / --space arguments with the select layer's parsers, and prints the table.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <iostream>
 
@@ -66,7 +67,7 @@ int search(const SearchArgs& a) {
   CNNKIT_CHECK(r.best.has_value(), "search: every trial failed (their messages are in ", r.dir, "/trials.csv)");
   std::string overrides;
   for (const std::string& o : ms::to_overrides(r.best->trial)) overrides += " --set " + o;
-  std::cout << "best: trial " << r.best->trial.id << ", " << r.metric << " " << r.best->score << ":" << overrides
+  std::cout << fmt::format("best: trial {}, {} {:.4f}:", r.best->trial.id, r.metric, r.best->score) << overrides
             << "\nwrote " << r.dir << "/{search.json, base.yaml, trials.csv, trial-*/, best.yaml}\n";
   return 0;
 }
