@@ -405,8 +405,9 @@ std::string argument(const SearchParam& p, bool grid) {
 }
 
 // A key the config takes: one it writes (flatten_config), a section it writes, or, for keys it
-// takes without writing them (model options), one whose override parses with some value of
-// the parameter. Else the parser's error, which names the key and the keys allowed there.
+// takes without writing them (model options), one whose override parses (and, for the model
+// section, builds) with some value of the parameter. Else the parser's or the builder's
+// error, which names the key and the keys allowed there.
 void check_key(const std::string& base_yaml, const std::string& file, const std::map<std::string, std::string>& flat,
                const SearchParam& p, bool grid, bool halving) {
   const std::string what = argument(p, grid);
@@ -423,7 +424,16 @@ void check_key(const std::string& base_yaml, const std::string& file, const std:
   std::string first_error;
   for (const std::string& v : values) {
     try {
-      train::parse_run_config(base_yaml, file, {p.key + "=" + v});
+      const train::RunConfig cfg = train::parse_run_config(base_yaml, file, {p.key + "=" + v});
+      // The config keeps the model section as written; the model builder reads its keys. Other
+      // builder errors (a shape it cannot infer without the data) are left to the trial.
+      if (p.key.rfind("model.", 0) == 0) {
+        try {
+          train::build_model(cfg);
+        } catch (const ValueError& e) {
+          if (std::string(e.what()).find("unknown key") != std::string::npos) throw;
+        }
+      }
       return;
     } catch (const ValueError& e) {
       if (first_error.empty()) first_error = e.what();
@@ -481,16 +491,15 @@ SearchResult search(const train::RunConfig& base_in, const SearchOptions& option
   CNNKIT_CHECK(o.cv_folds() == 0 || o.cv_folds() >= 2, "search: --cv ", o.cv_folds(),
                ": cross-validation needs at least 2 folds (0 scores on the validation split)");
 
-  train::RunConfig base =
-      o.overrides().empty()
-          ? base_in
-          : train::parse_run_config(train::to_yaml_string(base_in), base_in.source.empty() ? base_in.name : base_in.source,
-                                    o.overrides());
+  // Until the search directory exists, messages name the user's config.
+  const std::string source = base_in.source.empty() ? base_in.name : base_in.source;
+  train::RunConfig base = o.overrides().empty()
+                              ? base_in
+                              : train::parse_run_config(train::to_yaml_string(base_in), source, o.overrides());
   if (o.epochs() > 0 && o.epochs() != base.epochs)
-    base = train::parse_run_config(train::to_yaml_string(base), base.source, {"epochs=" + std::to_string(o.epochs())});
+    base = train::parse_run_config(train::to_yaml_string(base), source, {"epochs=" + std::to_string(o.epochs())});
   o.epochs(base.epochs);
-  CNNKIT_CHECK(o.cv_folds() > 0 || base.data.val_fraction > 0, "search: ",
-               base.source.empty() ? base.name : base.source,
+  CNNKIT_CHECK(o.cv_folds() > 0 || base.data.val_fraction > 0, "search: ", source,
                " has no validation split (data.split.val is 0) to score the trials on: set one (--set "
                "data.split.val=0.1) or score by cross-validation (--cv 5)");
 
@@ -499,8 +508,7 @@ SearchResult search(const train::RunConfig& base_in, const SearchOptions& option
     o.output_dir(base.output_dir.empty() ? "runs/" + base.name + "-search-" + files::timestamp() : base.output_dir);
   const std::string base_file = (fs::path(o.output_dir()) / "base.yaml").string();
   const auto flat = train::flatten_config(base);
-  for (const SearchParam& p : grid ? o.grid() : o.space())
-    check_key(base_yaml, base_file, flat, p, grid, o.halving());
+  for (const SearchParam& p : grid ? o.grid() : o.space()) check_key(base_yaml, source, flat, p, grid, o.halving());
 
   const bool classify = train::task_of(base) == train::Task::kClassification;
   o.metric(classify ? "val_accuracy" : "val_loss");

@@ -125,6 +125,12 @@ TEST(CliSearch, BadArgumentsFailNamingTheArgument) {
   EXPECT_TRUE(contains(r.err, "--space optimizer.lerning_rate=")) << r.err;
   EXPECT_TRUE(contains(r.err, "did you mean 'lr'")) << r.err;
 
+  // A model key: the config keeps the model section as written, the builder checks it.
+  r = run("search " + cfg + " --grid model.layres=[Flatten],[Flatten,ReLU]" + out);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "--grid model.layres=")) << r.err;
+  EXPECT_TRUE(contains(r.err, "did you mean 'layers'")) << r.err;
+
   r = run("search " + cfg + " --grid optimizer.lr=0.1,0.2 --cv 1" + out);
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "--cv 1")) << r.err;
