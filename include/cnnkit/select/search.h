@@ -25,7 +25,8 @@
 //   - Resumable: a search run again into its directory skips every trial and rung that
 //     trials.csv records (and reuses a finished run found in a trial's directory); the same
 //     arguments give the same trials, promotions and result. A directory holding another
-//     search (search.json differs) or anything else is refused (ValueError naming what differs).
+//     search (search.json differs) or anything else is refused (ValueError naming the first
+//     setting that differs).
 //   - A trial that throws (an invalid override, a NaN loss) is recorded as "failed: <message>"
 //     and the search goes on; train::Interrupted (RunOptions::stop) propagates after every
 //     finished trial is in trials.csv.
