@@ -590,6 +590,14 @@ std::string Run::model_summary() {
 }
 
 Metrics Run::evaluate(const std::string& split) {
+  if (split != "test" && data_has_train_ == false) {
+    // The validation and training splits are cut from the training set, which data() does not
+    // load for an opened model's test split.
+    RunConfig cfg = config_;
+    if (!model_classes_.empty()) cfg.data.classes = model_classes_;
+    data_ = build_datasets(cfg, true);
+    data_has_train_ = true;
+  }
   const RunData& d = data();
   std::shared_ptr<data::DatasetBase> ds = split == "test" ? d.test : split == "val" ? d.val : nullptr;
   if (split == "train" && d.train) {

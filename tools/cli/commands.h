@@ -10,6 +10,10 @@
 
 #include "cnnkit/core/error.h"
 
+namespace CLI {
+class App;
+}
+
 namespace cnnkit::cli {
 
 // Blocks SIGINT and SIGTERM in this thread (so in every thread started after it) and starts
@@ -101,5 +105,26 @@ struct EnsembleArgs {
   bool quiet = false;
 };
 int ensemble(const EnsembleArgs& args);
+
+// ---- search (search_command.cpp) ----
+
+struct SearchArgs {
+  std::string config;
+  std::vector<std::string> overrides;  // --set, applied to the base config first
+  std::vector<std::string> grid;       // --grid key=v1,v2
+  std::vector<std::string> space;      // --space key=dist(a,b), with --random N
+  int64_t random = 0;
+  uint64_t seed = 0;                   // draws the random trials
+  int64_t cv = 0;                      // --cv K; 0 scores on the validation split
+  bool halving = false;
+  int64_t eta = 3;
+  int64_t min_epochs = 1;
+  std::string output;                  // "" = the config's output_dir or runs/<name>-search-<time>
+  int threads = 0;
+  bool verbose = false;                // each trial's run log, one line an epoch
+};
+// Declares the verb and its options on `app`, so that main.cpp needs one line for it.
+CLI::App* add_search_command(CLI::App& app, SearchArgs& args);
+int search(const SearchArgs& args);
 
 }  // namespace cnnkit::cli

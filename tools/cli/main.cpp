@@ -1,4 +1,4 @@
-// `cnnkit`: train | eval | predict | info | bench | cv | ensemble. Parses the command line (CLI11) and maps
+// `cnnkit`: train | eval | predict | info | bench | cv | ensemble | search. Parses the command line (CLI11) and maps
 // what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
 // no stack trace), 2 a usage error, 130 training stopped by Ctrl-C. The commands themselves live in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
   ensemble->add_option("--threads", ens.threads, "threads for the math")->check(threads_check);
   ensemble->add_flag("--quiet,-q", ens.quiet, "no progress bar: one line an epoch");
 
+  cli::SearchArgs sa;
+  auto* search = cli::add_search_command(app, sa);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -158,6 +161,7 @@ int main(int argc, char** argv) {
     if (*bench) return cli::bench(ba);
     if (*cv) return cli::cv(ca);
     if (*ensemble) return cli::ensemble(ens);
+    if (*search) return cli::search(sa);
   } catch (const train::Interrupted& e) {
     std::cerr << "cnnkit: " << e.what() << "\n";
     return kExitInterrupted;

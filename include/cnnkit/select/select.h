@@ -8,4 +8,5 @@
 #include "cnnkit/select/boosting.h"
 #include "cnnkit/select/cv.h"
 #include "cnnkit/select/halving.h"
+#include "cnnkit/select/search.h"
 #include "cnnkit/select/space.h"
