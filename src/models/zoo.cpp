@@ -120,7 +120,15 @@ Tensor ResidualImpl::forward(const Tensor& x) {
 // Models
 // ---------------------------------------------------------------------------------------
 
+// An option the model has no use for is an error, not a silent no-op (a search over
+// model.width on lenet5 would otherwise train the same network every trial).
+static void reject(const char* model, const char* key, bool given, const char* why) {
+  CNNKIT_CHECK(!given, "models::", model, ": takes no ", key, " (", why, ")");
+}
+
 nn::Sequential lenet5(const ZooOptions& o) {
+  reject("lenet5", "width", o.width != 0, "its layer sizes are LeNet-5's: 6, 16, 120, 84");
+  reject("lenet5", "blocks", !o.blocks.empty(), "it has no residual stages");
   const int64_t c = or_default(o.in_channels, 1), classes = or_default(o.num_classes, 10);
   std::vector<int64_t> hw = o.input_size.empty() ? std::vector<int64_t>{28, 28} : o.input_size;
   CNNKIT_CHECK(hw.size() == 2, "models::lenet5: input_size must be (H, W), got ", hw.size(), " values");
@@ -137,6 +145,7 @@ nn::Sequential lenet5(const ZooOptions& o) {
 }
 
 nn::Sequential vgg_small(const ZooOptions& o) {
+  reject("vgg_small", "blocks", !o.blocks.empty(), "its stages are two convolutions each");
   const int64_t c = or_default(o.in_channels, 3), classes = or_default(o.num_classes, 10);
   const int64_t w = or_default(o.width, 32);
   check_positive("vgg_small", "in_channels", c);
@@ -218,6 +227,7 @@ nn::Sequential resnet18(const ZooOptions& o) {
 }
 
 nn::Sequential mobilenet_small(const ZooOptions& o) {
+  reject("mobilenet_small", "blocks", !o.blocks.empty(), "its stages are fixed");
   const int64_t c = or_default(o.in_channels, 3), classes = or_default(o.num_classes, 10);
   const int64_t w = or_default(o.width, 32);
   check_positive("mobilenet_small", "in_channels", c);

@@ -14,7 +14,7 @@
 #include "cnnkit/data/folds.h"
 #include "cnnkit/io/safetensors.h"
 #include "cnnkit/nn/functional.h"
-#include "cnnkit/nn/modules/ensemble.h"
+#include "cnnkit/nn/modules/container/ensemble.h"
 #include "cnnkit/ops/ops.h"
 #include "cnnkit/optim/optim.h"
 #include "cnnkit/select/boosting.h"

@@ -27,7 +27,7 @@
 #include "cnnkit/io/safetensors.h"
 #include "cnnkit/models/summary.h"
 #include "cnnkit/nn/functional.h"
-#include "cnnkit/nn/modules/ensemble.h"
+#include "cnnkit/nn/modules/container/ensemble.h"
 #include "cnnkit/ops/ops.h"
 #include "cnnkit/optim/optim.h"
 #include "cnnkit/train/callbacks.h"

@@ -170,3 +170,23 @@ TEST(Residual, AddsShortcutAndAppliesActivation) {
   EXPECT_TRUE(test::allclose(res(x), std::vector<float>{0.0f, 4.0f}, 0, 0));  // the original is untouched
   EXPECT_TRUE(test::allclose(copy->forward(x), std::vector<float>{0.0f, 6.0f}, 0, 0));
 }
+
+// An option a zoo model has no use for is refused, not ignored: a search over model.width on
+// lenet5 must not train the same network under different names.
+TEST(Zoo, OptionsAModelDoesNotTakeAreErrors) {
+  auto message = [](auto make) {
+    try {
+      make();
+    } catch (const ValueError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message([] { models::make("lenet5", {.width = 64}); }).find("models::lenet5: takes no width"),
+            std::string::npos);
+  EXPECT_NE(message([] { models::make("lenet5", {.blocks = {1, 1, 1}}); }).find("models::lenet5: takes no blocks"),
+            std::string::npos);
+  EXPECT_NE(message([] { models::make("vgg_small", {.blocks = {1}}); }).find("models::vgg_small: takes no blocks"),
+            std::string::npos);
+  EXPECT_NO_THROW(models::make("resnet20", {.blocks = {1, 1, 1}}));
+}

@@ -12,7 +12,7 @@
 #include "cnnkit/nn/modules/dropout.h"
 #include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/ops/ops.h"
-#include "cnnkit/nn/modules/ensemble.h"
+#include "cnnkit/nn/modules/container/ensemble.h"
 #include "test_util.h"
 
 using namespace cnnkit;

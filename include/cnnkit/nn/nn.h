@@ -10,7 +10,7 @@
 #include "cnnkit/nn/modules/activation.h"
 #include "cnnkit/nn/modules/container/any.h"
 #include "cnnkit/nn/modules/container/functional.h"
-#include "cnnkit/nn/modules/ensemble.h"
+#include "cnnkit/nn/modules/container/ensemble.h"
 #include "cnnkit/nn/modules/container/moduledict.h"
 #include "cnnkit/nn/modules/container/modulelist.h"
 #include "cnnkit/nn/modules/container/sequential.h"

@@ -8,7 +8,7 @@
 //   // {1 epoch, 27 trials}, {3, 9}, {9, 3}, {27, 1}
 //   std::vector<size_t> alive = all trials;
 //   for (size_t r = 0; r < rungs.size(); ++r) {
-//     scores = train each alive trial to rungs[r].epochs (resuming its checkpoint), score it;
+//     scores = train each alive trial with rungs[r].epochs epochs (from scratch), score it;
 //     if (r + 1 < rungs.size()) alive = pick(alive, ms::promote(scores, rungs[r + 1].keep, train::Mode::kMax));
 //   }
 //
@@ -23,9 +23,9 @@
 
 namespace cnnkit::model_selection {
 
-// One rung: `keep` trials are trained until they have `epochs` epochs in total (a promoted
-// trial resumes from its checkpoint, so it trains epochs - the previous rung's epochs more)
-// and then scored.
+// One rung: `keep` trials are trained for `epochs` epochs and then scored. A promoted trial
+// is trained again from scratch with `epochs: <this many>`, so that a schedule over the
+// epochs (cosine T_max, OneCycleLR) is the one the config gives at that budget.
 struct Rung {
   int64_t epochs;
   int64_t keep;

@@ -2,7 +2,7 @@
 // meta-learner, always as log-probabilities. Not here: training the members (each is its own
 // run) or choosing them (search, bagging, boosting in select/ and the CLI).
 // M = members, N = batch, K = classes.
-#include "cnnkit/nn/modules/ensemble.h"
+#include "cnnkit/nn/modules/container/ensemble.h"
 
 #include <cmath>
 
