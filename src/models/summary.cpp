@@ -1,4 +1,4 @@
-// Model summaries: one forward on zeros, walking Sequential / BasicBlock / Residual children
+// Model summaries: one forward on zeros, walking Sequential / BasicBlock / Residual / Ensemble children
 // in forward order and recording each layer's output shape, parameters and FLOPs (formulas
 // in models/summary.h), then an aligned text table. It does not time layers or hook
 // arbitrary modules: nn::Module has no forward hooks.
@@ -12,6 +12,7 @@
 #include "cnnkit/core/error.h"
 #include "cnnkit/models/layers.h"
 #include "cnnkit/models/zoo.h"
+#include "cnnkit/nn/modules/container/ensemble.h"
 #include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/ops/factory.h"
 
@@ -52,7 +53,19 @@ class Walker {
     if (auto* s = p->as<nn::SequentialImpl>()) return sequential(*s, name, depth, x);
     if (auto* b = p->as<BasicBlockImpl>()) return block(*b, name, depth, x);
     if (auto* r = p->as<ResidualImpl>()) return residual(*r, name, depth, x);
+    if (auto* e = p->as<nn::EnsembleImpl>()) return ensemble(*e, name, depth, x);
     return leaf(*p, name, depth, x, [&] { return m.forward(x); });
+  }
+
+  // Every member on the same input, then the combination: its own FLOPs are the stacking
+  // meta-learner's multiply-adds (2 N M K K); the softmax and vote arithmetic is not counted,
+  // as the table counts no softmax.
+  Tensor ensemble(nn::EnsembleImpl& e, const std::string& name, int depth, const Tensor& x) {
+    const size_t row = open(e, name, depth);
+    for (size_t i = 0; i < e.size(); ++i) any(e.member(i), join(name, "member" + std::to_string(i)), depth + 1, x);
+    const Tensor y = e.forward(x);
+    const int64_t meta = e.meta.is_empty() ? 0 : 2 * y.size(0) * e.meta->weight.size(1) * e.meta->weight.size(0);
+    return close(row, y, meta);
   }
 
   Tensor sequential(nn::SequentialImpl& s, const std::string& name, int depth, const Tensor& x) {

@@ -167,3 +167,20 @@ TEST(Summary, UnknownLayersAndErrors) {
   std::string msg = test::error_of([] { summary(*lenet5(), {1, 3, 28, 28}); });
   EXPECT_TRUE(contains(msg, "summary: 0 (Conv2d) fails on input [1, 3, 28, 28]")) << msg;
 }
+
+// An ensemble's cost is its members' (each on the same input) plus the stacking meta-learner's
+// multiply-adds; every member appears as a container row.
+TEST(Summary, EnsembleCountsEveryMemberAndTheMetaLearner) {
+  const int64_t one = summary(*models::lenet5(), {2, 1, 28, 28}).total_flops;
+  std::vector<nn::AnyModule> members;
+  for (int i = 0; i < 3; ++i) members.emplace_back(models::lenet5());
+  nn::Sequential mean{nn::Ensemble(members)};
+  ModelSummary s = summary(*mean, {2, 1, 28, 28});
+  EXPECT_TRUE(s.flops_complete);
+  EXPECT_EQ(s.total_flops, 3 * one);
+  EXPECT_EQ(s.rows[1].name, "0.member0");
+  std::vector<nn::AnyModule> again;
+  for (int i = 0; i < 3; ++i) again.emplace_back(models::lenet5());
+  nn::Sequential stack{nn::Ensemble(again, nn::EnsembleOptions("stacking").num_classes(10))};
+  EXPECT_EQ(summary(*stack, {2, 1, 28, 28}).total_flops, 3 * one + 2 * 2 * 30 * 10);
+}
