@@ -101,9 +101,14 @@ std::map<std::string, double> metrics_of(nn::Sequential& model, const std::share
                   prefix);
 }
 
+// A member as ensemble.json lists it: its metrics flat beside its facts ({"member": 0,
+// "val_accuracy": .., "test_accuracy": .., ...}), as the format has them.
 json member_json(const MemberResult& m) {
-  return {{"member", m.index}, {"dir", m.dir},     {"train_size", m.train_size}, {"val", m.val},
-          {"test", m.test},    {"error", m.error}, {"alpha", m.alpha}, {"ensemble_error", m.ensemble_error}};
+  json j = {{"member", m.index}, {"dir", m.dir},     {"train_size", m.train_size},
+            {"error", m.error},  {"alpha", m.alpha}, {"ensemble_error", m.ensemble_error}};
+  for (const auto* metrics : {&m.val, &m.test})
+    for (const auto& [k, v] : *metrics) j[k] = v;
+  return j;
 }
 
 MemberResult member_from(const json& j) {
@@ -111,11 +116,13 @@ MemberResult member_from(const json& j) {
   m.index = j.at("member").get<int64_t>();
   m.dir = j.at("dir").get<std::string>();
   m.train_size = j.at("train_size").get<size_t>();
-  m.val = j.at("val").get<std::map<std::string, double>>();
-  m.test = j.at("test").get<std::map<std::string, double>>();
   m.error = j.value("error", 0.0);
   m.alpha = j.value("alpha", 0.0);
   m.ensemble_error = j.value("ensemble_error", 0.0);
+  for (const auto& [k, v] : j.items()) {
+    if (k.rfind("val_", 0) == 0) m.val[k] = v.get<double>();
+    if (k.rfind("test_", 0) == 0) m.test[k] = v.get<double>();
+  }
   return m;
 }
 
@@ -305,7 +312,10 @@ EnsembleResult fit_ensemble(const train::RunConfig& config, const EnsembleFitOpt
 
   doc["members"] = json::array();
   for (const MemberResult& m : result.members) doc["members"].push_back(member_json(m));
-  doc["ensemble"] = {{"val", result.val}, {"test", result.test}, {"combine", spec.method}, {"weights", spec.weights}};
+  json combined = {{"combine", spec.method}, {"weights", spec.weights}, {"model", result.model_path}};
+  for (const auto* metrics : {&result.val, &result.test})
+    for (const auto& [k, v] : *metrics) combined[k] = v;
+  doc["ensemble"] = combined;
   if (!result.meta.empty()) doc["meta_learner"] = result.meta;
   files::write_json(dir / "ensemble.json", doc);
   return result;

@@ -30,7 +30,12 @@ TEST(CliEnsemble, BaggingIsOneModelFileThatEvalAndPredictTake) {
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const json e = json::parse(read_all(dir + "/ensemble.json"));
   ASSERT_EQ(e["members"].size(), 3u);
-  for (const json& m : e["members"]) EXPECT_EQ(m["train_size"].get<size_t>(), 384u);  // a bootstrap of the 75% split
+  for (const json& m : e["members"]) {
+    EXPECT_EQ(m["train_size"].get<size_t>(), 384u);  // a bootstrap of the 75% split
+    EXPECT_TRUE(m.contains("val_accuracy") && m.contains("test_accuracy")) << m;
+  }
+  EXPECT_EQ(e["method"], "bagging");
+  EXPECT_TRUE(e["ensemble"].contains("val_accuracy")) << e["ensemble"];
   EXPECT_EQ(e["ensemble"]["combine"], "mean");
   // One preprocessing for all: each member normalises with the base split's statistics (the
   // ensemble feeds them all the same input), not with its own resample's.
@@ -46,7 +51,7 @@ TEST(CliEnsemble, BaggingIsOneModelFileThatEvalAndPredictTake) {
   // eval of the ensemble's directory gives the test accuracy ensemble.json recorded.
   const Result ev = run("eval " + dir);
   ASSERT_EQ(ev.code, 0) << ev.err;
-  EXPECT_NEAR(eval_accuracy(ev.out), e["ensemble"]["test"]["test_accuracy"].get<double>(), 1e-4) << ev.out;
+  EXPECT_NEAR(eval_accuracy(ev.out), e["ensemble"]["test_accuracy"].get<double>(), 1e-4) << ev.out;
   Tensor img = zeros({1, 28, 28}, kByte);  // a class-2 image: band in rows 14..20
   for (int64_t row = 14; row < 21; ++row)
     for (int64_t k = 0; k < 28; ++k) img.data_ptr<uint8_t>()[row * 28 + k] = 200;
@@ -88,7 +93,7 @@ TEST(CliEnsemble, BoostingRecordsSammeErrorsAndAlphas) {
   EXPECT_EQ(e["ensemble"]["weights"].get<std::vector<double>>(), weights);
   const Result ev = run("eval " + dir);
   ASSERT_EQ(ev.code, 0) << ev.err;
-  EXPECT_NEAR(eval_accuracy(ev.out), e["ensemble"]["test"]["test_accuracy"].get<double>(), 1e-4) << ev.out;
+  EXPECT_NEAR(eval_accuracy(ev.out), e["ensemble"]["test_accuracy"].get<double>(), 1e-4) << ev.out;
 }
 
 TEST(CliEnsemble, StackingTrainsTheMetaLearnerOutOfFold) {
@@ -106,13 +111,14 @@ TEST(CliEnsemble, StackingTrainsTheMetaLearnerOutOfFold) {
     for (int f = 0; f < 3; ++f) {
       const json copy = json::parse(read_all(dir + "/oof-" + std::to_string(m) + "-" + std::to_string(f) + "/member.json"));
       EXPECT_EQ(copy["train_size"].get<size_t>(), 256u);
-      EXPECT_TRUE(copy["test"].empty());  // the copies never see the test split
+      EXPECT_FALSE(copy.contains("test_accuracy"));  // the copies never see the test split
+      EXPECT_TRUE(copy.contains("val_accuracy"));
       held_out += 384 - copy["train_size"].get<size_t>();
     }
   EXPECT_EQ(held_out, 2u * 384u);  // every training example predicted once per member
   const Result ev = run("eval " + dir);
   ASSERT_EQ(ev.code, 0) << ev.err;
-  EXPECT_NEAR(eval_accuracy(ev.out), e["ensemble"]["test"]["test_accuracy"].get<double>(), 1e-4) << ev.out;
+  EXPECT_NEAR(eval_accuracy(ev.out), e["ensemble"]["test_accuracy"].get<double>(), 1e-4) << ev.out;
 }
 
 TEST(CliEnsemble, BadArgumentsAreNamed) {
