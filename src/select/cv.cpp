@@ -93,7 +93,7 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
   CvResult result;
   result.dir = !options.output_dir().empty() ? options.output_dir()
                : !config.output_dir.empty()  ? config.output_dir
-                                             : "runs/" + config.name + "-cv-" + files::timestamp();
+                                             : "runs/" + config.name + "-cv-" + train::local_timestamp();
   const fs::path dir(result.dir);
   const json tied = settings(config, options);
   std::error_code ec;

@@ -19,6 +19,7 @@
 #include "cnnkit/optim/optim.h"
 #include "cnnkit/select/boosting.h"
 #include "cnnkit/select/cv.h"
+#include "cnnkit/train/progress.h"
 #include "select/files.h"
 
 namespace cnnkit::model_selection {
@@ -180,7 +181,7 @@ EnsembleResult fit_ensemble(const train::RunConfig& config, const EnsembleFitOpt
   result.method = method;
   result.dir = !o.output_dir().empty() ? o.output_dir()
                : !config.output_dir.empty() ? config.output_dir
-                                            : "runs/" + config.name + "-" + method + "-" + files::timestamp();
+                                            : "runs/" + config.name + "-" + method + "-" + train::local_timestamp();
   const fs::path dir(result.dir);
   json settings = {{"config_hash", config_hash(config)}, {"method", method}, {"M", o.members()},
                    {"seed", o.seed()}};

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <ctime>
 #include <fstream>
 
 #include "cnnkit/core/error.h"
@@ -12,14 +11,6 @@ namespace cnnkit::model_selection::files {
 
 namespace fs = std::filesystem;
 
-std::string timestamp() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
 
 json read_json(const fs::path& path) {
   std::ifstream in(path);

@@ -11,8 +11,6 @@ namespace cnnkit::model_selection::files {
 
 using json = nlohmann::json;
 
-// "20261202-131500", for default directory names.
-std::string timestamp();
 // IOError naming the file when it is unreadable or not JSON.
 json read_json(const std::filesystem::path& path);
 void write_json(const std::filesystem::path& path, const json& j);

@@ -23,6 +23,7 @@
 #include "cnnkit/io/file.h"
 #include "cnnkit/select/cv.h"
 #include "cnnkit/select/halving.h"
+#include "cnnkit/train/progress.h"
 #include "select/files.h"
 
 namespace cnnkit::model_selection {
@@ -505,7 +506,7 @@ SearchResult search(const train::RunConfig& base_in, const SearchOptions& option
 
   const std::string base_yaml = train::to_yaml_string(base);
   if (o.output_dir().empty())
-    o.output_dir(base.output_dir.empty() ? "runs/" + base.name + "-search-" + files::timestamp() : base.output_dir);
+    o.output_dir(base.output_dir.empty() ? "runs/" + base.name + "-search-" + train::local_timestamp() : base.output_dir);
   const std::string base_file = (fs::path(o.output_dir()) / "base.yaml").string();
   const auto flat = train::flatten_config(base);
   for (const SearchParam& p : grid ? o.grid() : o.space()) check_key(base_yaml, source, flat, p, grid, o.halving());

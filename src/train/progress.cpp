@@ -3,6 +3,8 @@
 // from the Trainer's BatchLogs and epoch logs.
 #include "cnnkit/train/progress.h"
 
+#include <ctime>
+
 #include <unistd.h>
 
 #include <cmath>
@@ -37,6 +39,15 @@ std::string short_name(const std::string& key) {
 }
 
 }  // namespace
+
+std::string local_timestamp() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <ostream>
@@ -62,14 +61,6 @@ std::vector<std::string> split_lines(const std::string& s) {
   return out;
 }
 
-std::string timestamp() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
 
 std::string percent(double x) { return std::isnan(x) ? "-" : fmt::format("{:.2f}%", 100 * x); }
 std::string num(double x, int digits = 4) { return std::isnan(x) ? "-" : fmt::format("{:.{}f}", x, digits); }
@@ -101,7 +92,7 @@ std::vector<std::string> run_files_in(const fs::path& dir) {
 std::string new_run_dir(const RunConfig& cfg, bool overwrite) {
   std::error_code ec;
   if (cfg.output_dir.empty()) {
-    const std::string base = "runs/" + cfg.name + "-" + timestamp();
+    const std::string base = "runs/" + cfg.name + "-" + local_timestamp();
     std::string dir = base;
     for (int i = 2; fs::exists(dir, ec); ++i) dir = base + "-" + std::to_string(i);
     return dir;

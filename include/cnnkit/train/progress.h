@@ -56,6 +56,8 @@ class ProgressBar : public Callback {
 
 // "4.2s", "3m12s", "1h02m05s".
 std::string format_duration(double seconds);
+// The local time as run directories are named: "20261202-131500".
+std::string local_timestamp();
 // "Epoch 2/10 469/469 3.2s  loss 0.4011  acc 85.71%  val_loss ...": the epoch summary.
 std::string epoch_summary(int64_t epoch, int64_t epochs, int64_t batches, const Logs& logs);
 // "test accuracy: 91.23% (loss 0.251) in 3m12s" (classification),
