@@ -24,13 +24,6 @@ using files::write_json;
 
 namespace {
 
-// The examples' class labels of a run's training set without running its transforms: the
-// run's pipelines map an example's data only, so the source's labels are the labels.
-std::vector<int64_t> training_labels(const std::shared_ptr<data::DatasetBase>& train) {
-  const auto mapped = std::dynamic_pointer_cast<data::MapDataset>(train);
-  return data::labels_of(mapped ? mapped->dataset() : train);
-}
-
 // The settings a cross-validation directory is tied to.
 json settings(const train::RunConfig& config, const CvOptions& o) {
   return {{"config_hash", config_hash(config)}, {"k", o.folds()}, {"stratified", o.stratified()},
@@ -106,9 +99,9 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
   whole.data.val_fraction = 0;
   train::Run base(whole, train::RunOptions(options.run()).log(nullptr));
   const train::RunData& data = base.data();
-  const size_t n = data.train->size().value_or(0);
+  const size_t n = data.train_source->size().value_or(0);
   const std::vector<data::Fold> folds =
-      options.stratified() ? data::stratified_kfold(training_labels(data.train), k, options.shuffle(), options.seed())
+      options.stratified() ? data::stratified_kfold(data::labels_of(data.train_source), k, options.shuffle(), options.seed())
                            : data::kfold(n, k, options.shuffle(), options.seed());
   say(fmt::format("cross-validation: {} {}folds of {} training examples (seed {}) in {}", k,
                   options.stratified() ? "stratified " : "", n, options.seed(), result.dir));

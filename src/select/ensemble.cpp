@@ -53,11 +53,7 @@ Base make_base(const train::RunConfig& config, const train::RunOptions& run) {
   b.classes = data.classes;
   b.val_ds = data.val;
   b.test_ds = data.test;
-  // data.train = MapDataset(Subset(full, train indices) or full, train transforms).
-  auto mapped = std::dynamic_pointer_cast<data::MapDataset>(data.train);
-  CNNKIT_CHECK(mapped != nullptr, "ensemble: the training set is not a transformed dataset");
-  std::shared_ptr<data::DatasetBase> full = mapped->dataset();
-  if (auto sub = std::dynamic_pointer_cast<data::Subset>(full)) full = sub->dataset();
+  const std::shared_ptr<data::DatasetBase>& full = data.train_source;
   b.train = data.train_indices;
   if (b.train.empty()) {
     b.train.resize(full->size().value_or(0));

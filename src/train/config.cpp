@@ -546,6 +546,7 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
     }
     const size_t n = full->size().value_or(0);
     CNNKIT_CHECK(n > 0, "data: the training set of ", d.dataset, " is empty");
+    out.train_source = full;
     if (d.train_indices) {  // model selection chose them (a fold, a resample)
       train_raw = std::make_shared<data::Subset>(full, *d.train_indices);
       if (!d.val_indices.empty()) val_raw = std::make_shared<data::Subset>(full, d.val_indices);

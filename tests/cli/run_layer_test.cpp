@@ -65,6 +65,12 @@ TEST(RunLayer, SameSplitAndStatisticsAsTheDataLayerAndTheCli) {
   // Per class 3.9, 2.1, 1.5, 3.3 validation examples: the remainders go to the larger
   // fractional part (4, 2, 1 or 2 by the tie rule, 3), not llround's 4 + 2 + 2 + 3 = 11.
   EXPECT_EQ(d.val_indices.size(), 10u);
+  // The indices point into train_source, the whole training set, untransformed (uint8 here).
+  ASSERT_NE(d.train_source, nullptr);
+  EXPECT_EQ(d.train_source->size().value(), full->size().value());
+  EXPECT_EQ(d.train_source->get(d.val_indices[0]).target.item<int64_t>(),
+            full->get(d.val_indices[0]).target.item<int64_t>());
+  EXPECT_EQ(d.train_source->get(0).data.scalar_type(), kByte);
 
   const auto [mean, std] = data::compute_mean_std(parts[0]);
   ASSERT_EQ(d.mean.size(), 1u);

@@ -319,6 +319,10 @@ struct RunData {
   // Indices into the training set (after subset and clean) of the two sides of the split;
   // empty without a validation split.
   std::vector<size_t> train_indices, val_indices;
+  // The whole training set those indices point into (after subset and clean), untransformed;
+  // null when only the test split was loaded. Model selection cuts its folds and resamples
+  // from it and reads its labels without running the transforms.
+  std::shared_ptr<data::DatasetBase> train_source;
   std::vector<std::string> report;   // what cleaning / splitting did, one line each
 };
 // `need_train` false loads only the test set (eval). The config is not changed.
