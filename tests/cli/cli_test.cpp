@@ -3,6 +3,9 @@
 // error (exit 1 with the message on stderr, 2 for usage; never a crash or a stack trace).
 // The data are small synthetic .npy files, so the whole file runs in seconds.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -79,6 +82,32 @@ TEST(Cli, EvalAndPredictOnTheRun) {
   ASSERT_EQ(p.code, 0) << p.err;
   EXPECT_TRUE(contains(p.out, png)) << p.out;
   EXPECT_TRUE(contains(p.out, "%")) << p.out;
+
+  // --json: one object a line, the same top classes; an unreadable file is a line with its
+  // error and the exit code says so.
+  const std::string bad = write("not_an_image.png", "garbage");
+  const Result pj = run("predict " + dir + " " + png + " " + bad + " --top-k 3 --json");
+  EXPECT_EQ(pj.code, 1) << pj.err;
+  std::istringstream lines(pj.out);
+  std::string line;
+  ASSERT_TRUE(std::getline(lines, line));
+  const nlohmann::json first = nlohmann::json::parse(line);
+  EXPECT_EQ(first["path"], png);
+  ASSERT_EQ(first["top"].size(), 3u);
+  EXPECT_EQ(first["outputs"].size(), 4u);  // 4 classes
+  EXPECT_GE(first["top"][0]["probability"].get<double>(), first["top"][1]["probability"].get<double>());
+  // The table's first line names the same class as the JSON's first entry.
+  std::string needle = std::to_string(first["top"][0]["index"].get<int64_t>());
+  needle.insert(0, 1, '(').push_back(')');
+  std::istringstream table(p.out);
+  std::string table_line;
+  std::getline(table, table_line);  // the path
+  std::getline(table, table_line);  // the most probable class
+  EXPECT_TRUE(contains(table_line, needle)) << p.out;
+  ASSERT_TRUE(std::getline(lines, line));
+  const nlohmann::json second = nlohmann::json::parse(line);
+  EXPECT_EQ(second["path"], bad);
+  EXPECT_TRUE(second.contains("error")) << line;
 }
 
 TEST(Cli, UsageErrorsExitTwo) {

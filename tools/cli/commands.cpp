@@ -6,6 +6,7 @@
 #include "commands.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -161,9 +162,27 @@ int predict(const PredictArgs& args) {
     try {
       p = run.predict_file(path, args.top_k);
     } catch (const Error& e) {
-      std::cout << path << "\n  error: " << e.what() << "\n";
+      if (args.json)
+        std::cout << nlohmann::json{{"path", path}, {"error", e.what()}}.dump() << "\n";
+      else
+        std::cout << path << "\n  error: " << e.what() << "\n";
       std::cerr << "cnnkit: error: " << e.what() << "\n";
       ++failed;
+      continue;
+    }
+    if (args.json) {  // {"path": .., "outputs": [..], "top": [{"index", "label", "probability"[, "on"]}]}
+      nlohmann::json j{{"path", path}};
+      j["outputs"] = nlohmann::json::array();
+      for (int64_t i = 0; i < p.outputs.size(0); ++i) j["outputs"].push_back(p.outputs[i].item<double>());
+      if (run.task() != train::Task::kRegression) {
+        j["top"] = nlohmann::json::array();
+        for (const train::Prediction::Entry& e : p.top) {
+          nlohmann::json entry{{"index", e.index}, {"label", e.label}, {"probability", e.probability}};
+          if (run.task() == train::Task::kMultiLabel) entry["on"] = e.on;
+          j["top"].push_back(entry);
+        }
+      }
+      std::cout << j.dump() << "\n";
       continue;
     }
     std::cout << path << "\n";

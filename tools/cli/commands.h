@@ -55,6 +55,7 @@ struct PredictArgs {
   std::string config;
   int64_t top_k = 5;
   int threads = 0;
+  bool json = false;  // one JSON object a line (JSON Lines) instead of the table
 };
 int predict(const PredictArgs& args);
 

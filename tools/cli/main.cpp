@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   predict->add_option("--top-k,-k", pa.top_k, "classes to print per image")
       ->check(at_least_one("-k"));
   predict->add_option("--threads", pa.threads, "threads for the math")->check(threads_check);
+  predict->add_flag("--json", pa.json, "one JSON object a line per image (path, outputs, top classes, or error)");
 
   cli::InfoArgs ia;
   auto* info = app.add_subcommand("info", "model summary: layers, output shapes, parameters, FLOPs");
