@@ -100,7 +100,7 @@ struct DataLoader::Impl {
     size_t bs = options.batch_size();
     size_t first = b * bs;
     int64_t count = static_cast<int64_t>(std::min(bs, n - first));
-    Tensor first_data, first_target;
+    Tensor first_data, first_target, first_weight;
     for (int64_t k = 0; k < count; ++k) {
       size_t index = order[first + static_cast<size_t>(k)];
       try {
@@ -112,9 +112,12 @@ struct DataLoader::Impl {
           first_target = e.target;
           out.data = batch_like(e.data, count);
           out.target = e.target.defined() ? batch_like(e.target, count) : Tensor();
+          first_weight = e.weight;
+          out.weight = e.weight.defined() ? batch_like(e.weight, count) : Tensor();
         }
         copy_into(out.data, k, e.data, first_data, "data");
         copy_into(out.target, k, e.target, first_target, "target");
+        copy_into(out.weight, k, e.weight, first_weight, "weight");
       } catch (...) {
         std::ostringstream os;
         os << "DataLoader: example " << index << " (batch " << b << ", epoch " << epoch << "): ";

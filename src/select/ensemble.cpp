@@ -128,7 +128,7 @@ MemberResult member_from(const json& j) {
 // `score` false: no test split (the out-of-fold copies).
 MemberResult train_member(const Base& b, const fs::path& dir, int64_t index, uint64_t seed_offset,
                           const std::vector<size_t>& train_idx, const train::RunOptions& run, bool score,
-                          std::ostream* log, const std::string& what) {
+                          std::ostream* log, const std::string& what, const std::vector<double>& weights = {}) {
   std::error_code ec;
   if (fs::exists(dir / "member.json", ec)) {
     MemberResult m = member_from(files::read_json(dir / "member.json"));
@@ -141,6 +141,7 @@ MemberResult train_member(const Base& b, const fs::path& dir, int64_t index, uin
   cfg.seed += seed_offset;
   cfg.data.train_indices = train_idx;
   cfg.data.val_indices = b.val;
+  cfg.data.sample_weights = weights;
   cfg.output_dir = dir.string();
   const train::FitResult fit = train::Run(cfg, train::RunOptions(run).test(score).overwrite(true)).fit();
   MemberResult m;
@@ -210,10 +211,12 @@ EnsembleResult fit_ensemble(const train::RunConfig& config, const EnsembleFitOpt
     std::vector<double> w(n, 1.0 / static_cast<double>(n));
     std::vector<double> votes(n * static_cast<size_t>(K), 0.0);  // the alpha-weighted vote so far
     for (int64_t m = 0; m < M; ++m) {
-      const std::vector<size_t> idx =
-          pick(b.train, data::weighted_resample(w, n, o.seed() * 1000003 + static_cast<uint64_t>(m)));
-      MemberResult member = train_member(b, dir / fmt::format("member-{}", m), m, static_cast<uint64_t>(m), idx,
-                                         o.run(), true, log, fmt::format("round {}/{}", m + 1, M));
+      // The sample-weighted loss over the whole training split, the weights scaled to mean 1
+      // (the weighted mean of the losses does not depend on their scale).
+      std::vector<double> scaled(w);
+      for (double& x : scaled) x *= static_cast<double>(n);
+      MemberResult member = train_member(b, dir / fmt::format("member-{}", m), m, static_cast<uint64_t>(m), b.train,
+                                         o.run(), true, log, fmt::format("round {}/{}", m + 1, M), scaled);
       // The member's mistakes on the whole training split (weighted by the current weights).
       train::Run run = open_member(member, o.run());
       const Tensor p = probabilities(run.model(), b.full_eval, b.train, b.resolved).argmax(1).contiguous();

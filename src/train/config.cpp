@@ -19,6 +19,7 @@
 #include "cnnkit/data/split.h"
 #include "cnnkit/data/stats.h"
 #include "cnnkit/io/file.h"
+#include "cnnkit/ops/factory.h"
 #include "io/yaml.h"
 #include "train/families.h"
 #include "cnnkit/models/builder.h"
@@ -463,6 +464,27 @@ double round4(double x) {
   return std::round(x * scale) / scale;
 }
 
+// Each example of `source` with its loss weight (data::Example::weight).
+class WeightedExamples : public data::datasets::Dataset<WeightedExamples> {
+ public:
+  WeightedExamples(std::shared_ptr<data::DatasetBase> source, std::vector<double> weights)
+      : source_(std::move(source)), weights_(std::move(weights)) {
+    for (double w : weights_)
+      CNNKIT_CHECK(std::isfinite(w) && w >= 0, "data: a sample weight must be finite and >= 0, got ", w);
+  }
+  data::Example<> get(size_t index) override {
+    data::Example<> e = source_->get(index);
+    e.weight = full({}, weights_.at(index));
+    return e;
+  }
+  std::optional<size_t> size() const override { return source_->size(); }
+  std::vector<std::string> classes() const override { return source_->classes(); }
+
+ private:
+  std::shared_ptr<data::DatasetBase> source_;
+  std::vector<double> weights_;
+};
+
 // The report line of a clean() pass over one split ("clean (test split): 10000 examples, ...").
 std::string clean_line(const data::CleanResult& cleaned, const std::string& split) {
   std::string summary = cleaned.summary(3);
@@ -549,11 +571,18 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
     out.train_source = full;
     if (d.train_indices) {  // model selection chose them (a fold, a resample)
       train_raw = std::make_shared<data::Subset>(full, *d.train_indices);
+      if (!d.sample_weights.empty()) {
+        CNNKIT_CHECK(d.sample_weights.size() == d.train_indices->size(), "data: ", d.sample_weights.size(),
+                     " sample weights for ", d.train_indices->size(), " training examples");
+        train_raw = std::make_shared<WeightedExamples>(train_raw, d.sample_weights);
+      }
       if (!d.val_indices.empty()) val_raw = std::make_shared<data::Subset>(full, d.val_indices);
       out.report.push_back("split: " + std::to_string(d.train_indices->size()) + " train / " +
                            std::to_string(d.val_indices.size()) + " validation (chosen by model selection)");
       out.train_indices = *d.train_indices;
       out.val_indices = d.val_indices;
+    } else if (!d.sample_weights.empty()) {
+      throw ValueError("data: sample weights are given without the training indices they belong to");
     } else if (d.val_fraction > 0) {
       // The data layer's splits (the ones the C++ API documents): stratified by class for
       // classification, a seeded random split otherwise.

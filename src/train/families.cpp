@@ -743,6 +743,20 @@ LossFn build_loss(const LossConfig& loss) {
 
 LossFn build_loss(const RunConfig& cfg) { return build_loss(cfg.loss); }
 
+std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)> build_weighted_loss(const LossConfig& loss) {
+  LossConfig each = loss;
+  std::visit([](auto& o) { o.reduction(kNone); }, each.options);
+  const LossFn per_example = build_loss(each);
+  return [per_example](const Tensor& out, const Tensor& target, const Tensor& weight) {
+    Tensor l = per_example(out, target);  // (N), or (N, ...) for element-wise losses
+    CNNKIT_CHECK_SHAPE(l.dim() >= 1 && l.size(0) == weight.numel(), "weighted loss: ", weight.numel(),
+                       " sample weights for per-example losses of shape ", l.sizes());
+    if (l.dim() > 1) l = l.reshape({l.size(0), -1}).mean(1);
+    const Tensor w = weight.reshape({-1}).to(l.scalar_type());
+    return (l * w).sum() / w.sum();
+  };
+}
+
 std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& cfg, const std::vector<Tensor>& params) {
   return make_optimizer(cfg.optimizer.options, params);
 }

@@ -711,6 +711,7 @@ FitResult Run::fit() {
       .verbose(options_.progress_bar());
   if (config_.regularization.params == "all") topts.penalty_params({"*"});
   Trainer trainer(nn::AnyModule(model), *opt, loss_fn, topts);
+  if (!config_.data.sample_weights.empty()) trainer.set_weighted_loss(build_weighted_loss(config_.loss));
 
   if (auto sched = build_scheduler(config_, *opt, static_cast<int64_t>(train_loader.size())))
     trainer.set_scheduler(sched, scheduler_per_batch(config_) ? SchedulerStep::kBatch : SchedulerStep::kEpoch);

@@ -313,7 +313,10 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     for (data::Example<>& batch : train_loader) {
       Tensor out = model_.forward(batch.data);
       check_output(out, batch.target, "fit");
-      Tensor loss = loss_fn_(out, batch.target);
+      CNNKIT_CHECK(!batch.weight.defined() || weighted_loss_fn_, "Trainer::fit: the training batches carry sample "
+                   "weights but no weighted loss is set (Trainer::set_weighted_loss)");
+      Tensor loss = batch.weight.defined() ? weighted_loss_fn_(out, batch.target, batch.weight)
+                                           : loss_fn_(out, batch.target);
       Tensor objective = loss;
       if (!penalty_params_.empty() && (options_.l1() > 0 || options_.l2() > 0)) objective = loss + penalty();
       optimizer_.zero_grad();

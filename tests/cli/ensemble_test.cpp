@@ -81,6 +81,7 @@ TEST(CliEnsemble, BoostingRecordsSammeErrorsAndAlphas) {
   ASSERT_FALSE(e["members"].empty());
   std::vector<double> weights;
   for (const json& m : e["members"]) {
+    EXPECT_EQ(m["train_size"].get<size_t>(), 384u);  // the whole split, its examples weighted
     const double err = m["error"].get<double>(), alpha = m["alpha"].get<double>();
     EXPECT_LT(err, 0.75);  // better than chance with K = 4
     if (err > 0) {

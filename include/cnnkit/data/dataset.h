@@ -35,6 +35,11 @@ struct Example {
   Example(Data d, Target t) : data(std::move(d)), target(std::move(t)) {}
   Data data;
   Target target;
+  // The example's weight in the loss (sklearn's sample_weight; a 0-dim float tensor), or
+  // undefined: weight 1. The DataLoader stacks it into the batch's (N) `weight` when every
+  // example of the batch has one; the Trainer then takes the weighted mean of the
+  // per-example losses (Trainer::set_weighted_loss).
+  Tensor weight;
 };
 
 // The runtime interface the DataLoader and the Trainer consume.

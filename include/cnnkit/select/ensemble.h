@@ -15,10 +15,9 @@
 //   bagging   each member on a bootstrap resample of the training split (or the whole split
 //             with bootstrap(false): seeds only); combined by averaged probabilities
 //             (combine "mean", soft voting) or majority vote ("vote")
-//   boosting  SAMME (Zhu et al. 2009): member m trains on a resample of the training split
-//             drawn with the current example weights (boosting by resampling: the loss of the
-//             resample is the sample-weighted loss in expectation); its weighted training error
-//             err gives alpha = log((1 - err) / err) + log(K - 1); the weights of the examples it
+//   boosting  SAMME (Zhu et al. 2009): member m trains on the whole training split with the
+//             sample-weighted loss (each example's current weight: data::Example::weight,
+//             train::build_weighted_loss); its weighted training error err gives alpha = log((1 - err) / err) + log(K - 1); the weights of the examples it
 //             gets wrong are multiplied by exp(alpha) and renormalised; stops when err >= 1 - 1/K.
 //             Combined by the alpha-weighted vote.
 //   stacking  members trained on the whole training split; out-of-fold probabilities (k folds:

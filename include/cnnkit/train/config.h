@@ -121,6 +121,10 @@ struct DataConfig {
   // record them: cv.json / ensemble.json say how they were drawn.
   std::optional<std::vector<size_t>> train_indices;
   std::vector<size_t> val_indices;
+  // One loss weight per train_indices entry (boosting's example weights), or empty: every
+  // training example weighs 1. Set, the training examples carry them (data::Example::weight)
+  // and Run::fit trains with build_weighted_loss.
+  std::vector<double> sample_weights;
   // What the raw examples hold, resolved from the training split by build_datasets and saved
   // with the run (so in the model file), so that `predict` feeds an image file's 8-bit
   // pixels to the model exactly as training fed the dataset's values:
@@ -281,6 +285,10 @@ nn::Sequential build_model(const RunConfig& cfg, const std::vector<int64_t>& inp
 using LossFn = std::function<Tensor(const Tensor&, const Tensor&)>;
 LossFn build_loss(const RunConfig& cfg);
 LossFn build_loss(const LossConfig& loss);
+// The same loss weighted per example (Trainer::set_weighted_loss): the class's per-example
+// losses l_i (reduction none; averaged over an example's elements for element-wise losses),
+// combined as sum_i w_i l_i / sum_i w_i, whatever the configured reduction.
+std::function<Tensor(const Tensor&, const Tensor&, const Tensor&)> build_weighted_loss(const LossConfig& loss);
 
 std::unique_ptr<optim::Optimizer> build_optimizer(const RunConfig& cfg,
                                                   const std::vector<Tensor>& params);

@@ -72,6 +72,9 @@ namespace cnnkit::train {
 
 // loss(output, target) -> a 0-dim tensor (the batch mean), e.g. F::cross_entropy.
 using LossFn = std::function<Tensor(const Tensor& output, const Tensor& target)>;
+// The loss of a batch whose examples carry weights (data::Example::weight, stacked to (N)):
+// sum_i w_i l_i / sum_i w_i over the per-example losses l_i (train::build_weighted_loss).
+using WeightedLossFn = std::function<Tensor(const Tensor& output, const Tensor& target, const Tensor& weight)>;
 
 enum class SchedulerStep { kEpoch, kBatch };  // kBatch: OneCycleLR and LinearWarmupLR
 
@@ -136,6 +139,10 @@ class Trainer {
   void set_plateau_scheduler(std::shared_ptr<optim::ReduceLROnPlateauScheduler> scheduler,
                              std::string monitor = "val_loss");
   void add_callback(std::shared_ptr<Callback> callback);
+  // The loss for training batches that carry sample weights (batch.weight defined); such a
+  // batch without one set is a ValueError, never silently unweighted. Validation and
+  // evaluation stay unweighted.
+  void set_weighted_loss(WeightedLossFn loss) { weighted_loss_fn_ = std::move(loss); }
   // Replaces the default progress bar (nullptr: none).
   void set_progress_bar(std::shared_ptr<ProgressBar> bar) { progress_ = std::move(bar); }
 
@@ -176,6 +183,7 @@ class Trainer {
   std::shared_ptr<nn::Module> module_;
   optim::Optimizer& optimizer_;
   LossFn loss_fn_;
+  WeightedLossFn weighted_loss_fn_;
   TrainerOptions options_;
   std::vector<Tensor> parameters_;
   std::vector<Tensor> penalty_params_;
