@@ -184,6 +184,7 @@ EnsembleResult fit_ensemble(const train::RunConfig& config, const EnsembleFitOpt
                    {"seed", o.seed()}};
   if (method == "bagging") settings["bootstrap"] = o.bootstrap(), settings["combine"] = o.combine();
   if (method == "stacking") settings["k"] = o.folds();
+  if (method == "boosting") settings["learning_rate"] = o.learning_rate();
   json doc = files::claim_dir(dir, "ensemble.json", "an ensemble", settings);
 
   const Base b = make_base(config, o.run());
@@ -222,7 +223,7 @@ EnsembleResult fit_ensemble(const train::RunConfig& config, const EnsembleFitOpt
       const Tensor p = probabilities(run.model(), b.full_eval, b.train, b.resolved).argmax(1).contiguous();
       std::vector<bool> wrong(n);
       for (size_t i = 0; i < n; ++i) wrong[i] = p.data_ptr<int64_t>()[i] != b.labels[b.train[i]];
-      const SammeStep step = samme_step(w, wrong, K);
+      const SammeStep step = samme_step(w, wrong, K, o.learning_rate());
       member.error = step.error;
       member.alpha = step.alpha;
       files::write_json(fs::path(member.dir) / "member.json", member_json(member));

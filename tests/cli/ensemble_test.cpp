@@ -75,7 +75,7 @@ TEST(CliEnsemble, BoostingRecordsSammeErrorsAndAlphas) {
   // One epoch at a small lr: members that still make mistakes, so the rounds have something to fix.
   Result r = run("ensemble -q " + tiny_config("boost.yaml", test::temp_path("ens/unused2"), "",
                                               "{name: SGD, lr: 0.002, momentum: 0.9}") +
-                 " --method boosting -m 3 -o " + dir);
+                 " --method boosting -m 3 --learning-rate 0.5 -o " + dir);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const json e = json::parse(read_all(dir + "/ensemble.json"));
   ASSERT_FALSE(e["members"].empty());
@@ -85,7 +85,7 @@ TEST(CliEnsemble, BoostingRecordsSammeErrorsAndAlphas) {
     const double err = m["error"].get<double>(), alpha = m["alpha"].get<double>();
     EXPECT_LT(err, 0.75);  // better than chance with K = 4
     if (err > 0) {
-      EXPECT_NEAR(alpha, std::log((1 - err) / err) + std::log(3.0), 1e-9);
+      EXPECT_NEAR(alpha, 0.5 * (std::log((1 - err) / err) + std::log(3.0)), 1e-9);  // --learning-rate 0.5
     }
     weights.push_back(alpha);
     EXPECT_GE(m["ensemble_error"].get<double>(), 0.0);

@@ -100,6 +100,7 @@ struct EnsembleArgs {
   bool no_bootstrap = false;
   std::string combine = "mean";  // bagging: mean | vote
   int64_t folds = 5;             // stacking
+  double learning_rate = 1.0;    // boosting
   uint64_t seed = 0;
   std::string output;
   int threads = 0;

@@ -120,6 +120,8 @@ int main(int argc, char** argv) {
   ensemble->add_option("--combine", ens.combine, "bagging: mean (averaged probabilities) or vote (majority)")
       ->check(CLI::IsMember({"mean", "vote"}));
   ensemble->add_option("--folds,-k", ens.folds, "stacking: folds of the out-of-fold probabilities");
+  ensemble->add_option("--learning-rate", ens.learning_rate, "boosting: factor on each member's alpha (sklearn's learning_rate)")
+      ->check(CLI::PositiveNumber);
   ensemble->add_option("--seed", ens.seed, "seed of the resampling and the folds");
   ensemble->add_option("--output,-o", ens.output, "directory (default: the config's output_dir or runs/<name>-<method>-<time>)");
   ensemble->add_option("--threads", ens.threads, "threads for the math")->check(threads_check);

@@ -39,6 +39,7 @@ int ensemble(const EnsembleArgs& args) {
                   .bootstrap(!args.no_bootstrap)
                   .combine(args.combine)
                   .folds(args.folds)
+                  .learning_rate(args.learning_rate)
                   .seed(args.seed)
                   .output_dir(args.output)
                   .run(run));

@@ -46,6 +46,9 @@ struct EnsembleFitOptions {
   CNNKIT_ARG(bool, bootstrap) = true;           // bagging: resample, else seeds only
   CNNKIT_ARG(std::string, combine) = "mean";    // bagging: mean (soft vote) | vote (majority)
   CNNKIT_ARG(int64_t, folds) = 5;               // stacking: folds of the out-of-fold probabilities
+  // boosting: sklearn AdaBoostClassifier's learning_rate, the factor on every alpha (and so on
+  // the reweighting exp(alpha)); below 1 it damps how hard the next member leans on the errors.
+  CNNKIT_ARG(double, learning_rate) = 1.0;
   CNNKIT_ARG(uint64_t, seed) = 0;               // resampling and folds
   CNNKIT_ARG(std::string, output_dir) = "";     // "" = the config's output_dir or runs/<name>-<method>-<time>
   CNNKIT_ARG(train::RunOptions, run) = {};
