@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/train/config.h"
 
 namespace CLI {
 class App;
@@ -78,6 +79,9 @@ struct BenchArgs {
 int bench(const BenchArgs& args);
 
 // ---- model selection (select_commands.cpp) ----
+
+// load_run_config, printing what --set changed besides its key (train::RunConfig::notes).
+train::RunConfig load_config_saying_notes(const std::string& path, const std::vector<std::string>& overrides);
 
 struct CvArgs {
   std::string config;

@@ -42,8 +42,7 @@ int search(const SearchArgs& a) {
   std::vector<ms::SearchParam> grid, space;
   for (const std::string& g : a.grid) grid.push_back(ms::parse_grid(g));
   for (const std::string& s : a.space) space.push_back(ms::parse_space(s));
-  const train::RunConfig base = train::load_run_config(a.config, a.overrides);
-  for (const std::string& note : base.notes) std::cout << note << "\n";
+  const train::RunConfig base = load_config_saying_notes(a.config, a.overrides);
 
   TrainingScope training;
   const auto run = train::RunOptions()

@@ -1,4 +1,4 @@
-// The model-selection verbs: cv and ensemble. Each is one call into the select layer
+// The model-selection verbs: cv and ensemble (search: search_command.cpp). Each is one call into the select layer
 // (select/cv.h, ...), which builds on train::Run; this file parses nothing and prints.
 #include <iostream>
 
@@ -9,11 +9,25 @@
 
 namespace cnnkit::cli {
 
-int cv(const CvArgs& args) {
-  const train::RunConfig config = train::load_run_config(args.config, args.overrides);
+train::RunConfig load_config_saying_notes(const std::string& path, const std::vector<std::string>& overrides) {
+  train::RunConfig config = train::load_run_config(path, overrides);
   for (const std::string& note : config.notes) std::cout << note << "\n";
+  return config;
+}
+
+namespace {
+
+// Each member or fold run reports on stdout; Ctrl-C stops it after the step in flight.
+train::RunOptions run_options(int threads, bool quiet) {
+  return train::RunOptions().threads(threads).progress_bar(!quiet).log(&std::cout).stop(stop_flag());
+}
+
+}  // namespace
+
+int cv(const CvArgs& args) {
+  const train::RunConfig config = load_config_saying_notes(args.config, args.overrides);
   TrainingScope training;
-  const auto run = train::RunOptions().threads(args.threads).progress_bar(!args.quiet).log(&std::cout).stop(stop_flag());
+  const train::RunOptions run = run_options(args.threads, args.quiet);
   const model_selection::CvResult result = model_selection::cross_validate(
       config, model_selection::CvOptions()
                   .folds(args.folds)
@@ -28,10 +42,9 @@ int cv(const CvArgs& args) {
 }
 
 int ensemble(const EnsembleArgs& args) {
-  const train::RunConfig config = train::load_run_config(args.config, args.overrides);
-  for (const std::string& note : config.notes) std::cout << note << "\n";
+  const train::RunConfig config = load_config_saying_notes(args.config, args.overrides);
   TrainingScope training;
-  const auto run = train::RunOptions().threads(args.threads).progress_bar(!args.quiet).log(&std::cout).stop(stop_flag());
+  const train::RunOptions run = run_options(args.threads, args.quiet);
   const model_selection::EnsembleResult result = model_selection::fit_ensemble(
       config, model_selection::EnsembleFitOptions()
                   .method(args.method)
