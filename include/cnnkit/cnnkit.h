@@ -23,6 +23,7 @@
 #include <optional>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/autograd/hooks.h"
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/core/arg.h"
 #include "cnnkit/core/array_ref.h"
@@ -33,6 +34,8 @@
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
 #include "cnnkit/data/data.h"
+#include "cnnkit/distributed/ddp.h"
+#include "cnnkit/distributed/distributed.h"
 #include "cnnkit/io/npy.h"
 #include "cnnkit/io/safetensors.h"
 #include "cnnkit/io/serialize.h"

@@ -4,11 +4,13 @@
 // thread with grad mode off; the ops it calls may parallelise internally.
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/autograd/hooks.h"
 #include "cnnkit/autograd/node.h"
 #include "core/tensor_internal.h"
 #include "kernels/copy.h"
@@ -52,7 +54,67 @@ struct Buffer {
   TensorList grads;
   std::vector<bool> owned;
 };
+
+// Post-accumulate-grad hooks, beside the tensors rather than in TensorImpl: few leaves have
+// one, and AccumulateGrad only takes the lock when some hook exists. The weak pointer tells a
+// live leaf from a new one that reuses a dead leaf's address.
+struct HookEntry {
+  HookHandle id;
+  std::weak_ptr<TensorImpl> leaf;
+  std::function<void(const Tensor&)> fn;
+};
+std::mutex hooks_mu;
+std::unordered_map<const TensorImpl*, std::vector<HookEntry>> hooks;
+std::atomic<size_t> hook_count{0};
+std::atomic<HookHandle> next_hook{1};
+
+void run_post_accumulate_hooks(const std::shared_ptr<TensorImpl>& leaf) {
+  std::vector<std::function<void(const Tensor&)>> fns;
+  {
+    std::lock_guard<std::mutex> lock(hooks_mu);
+    auto it = hooks.find(leaf.get());
+    if (it == hooks.end()) return;
+    for (const HookEntry& e : it->second)
+      if (e.leaf.lock() == leaf) fns.push_back(e.fn);
+  }
+  const Tensor t(leaf);
+  for (const auto& fn : fns) fn(t);
+}
+
+// The callbacks of the backward pass running on this thread (null: none runs).
+thread_local std::vector<std::function<void()>>* pass_callbacks = nullptr;
 }  // namespace
+
+HookHandle register_post_accumulate_grad_hook(const Tensor& leaf, std::function<void(const Tensor&)> hook) {
+  CNNKIT_CHECK(leaf.defined() && leaf.is_leaf() && leaf.requires_grad(),
+               "register_post_accumulate_grad_hook: the tensor must be a leaf that requires grad (a parameter)");
+  CNNKIT_CHECK(static_cast<bool>(hook), "register_post_accumulate_grad_hook: empty hook");
+  const HookHandle id = next_hook++;
+  std::lock_guard<std::mutex> lock(hooks_mu);
+  auto& list = hooks[leaf.unsafeGetTensorImpl()];
+  std::erase_if(list, [](const HookEntry& e) { return e.leaf.expired(); });
+  list.push_back(HookEntry{id, leaf.impl_ptr(), std::move(hook)});
+  ++hook_count;
+  return id;
+}
+
+void remove_hook(HookHandle handle) {
+  std::lock_guard<std::mutex> lock(hooks_mu);
+  for (auto it = hooks.begin(); it != hooks.end(); ++it) {
+    const size_t before = it->second.size();
+    std::erase_if(it->second, [&](const HookEntry& e) { return e.id == handle; });
+    if (it->second.size() != before) {
+      --hook_count;
+      if (it->second.empty()) hooks.erase(it);
+      return;
+    }
+  }
+}
+
+void queue_callback(std::function<void()> callback) {
+  CNNKIT_CHECK(pass_callbacks != nullptr, "autograd::queue_callback: no backward pass is running on this thread");
+  pass_callbacks->push_back(std::move(callback));
+}
 
 bool GradMode::is_enabled() { return grad_enabled; }
 void GradMode::set_enabled(bool enabled) { grad_enabled = enabled; }
@@ -78,6 +140,7 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
     if (!acc.is_contiguous()) acc = contiguous_float_copy(acc);
     kernels::add_inplace(acc.data_ptr<float>(), gc.data_ptr<float>(), acc.numel());
   }
+  if (hook_count.load(std::memory_order_relaxed) != 0) run_post_accumulate_hooks(leaf_);
   return {};
 }
 
@@ -189,6 +252,13 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
     }
 
   NoGradGuard no_grad;
+  std::vector<std::function<void()>> callbacks;
+  auto* outer_callbacks = pass_callbacks;
+  pass_callbacks = &callbacks;
+  struct Restore {
+    std::vector<std::function<void()>>* outer;
+    ~Restore() { pass_callbacks = outer; }
+  } restore{outer_callbacks};
   while (!ready.empty()) {
     std::shared_ptr<Node> node = ready.top();
     ready.pop();
@@ -223,6 +293,10 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
       }
       if (--deps[e.fn.get()] == 0) ready.push(e.fn);
     }
+  }
+  for (size_t i = 0; i < callbacks.size(); ++i) {
+    auto cb = std::move(callbacks[i]);  // a callback may queue another: index, not iterators
+    cb();
   }
 }
 }  // namespace

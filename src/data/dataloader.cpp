@@ -1,7 +1,8 @@
 // The DataLoader: per-epoch order from (seed, epoch), batches built by a pass-scoped pool of
 // std::threads into a ring of slots and handed out in order; workers = 0 builds on the
 // caller's thread with the same code, so results do not depend on the thread count.
-// Not here: datasets, transforms, distributed sampling.
+// With num_replicas > 1 a pass keeps this rank's round-robin share of the epoch's order.
+// Not here: datasets, transforms.
 #include "cnnkit/data/dataloader.h"
 
 #include <algorithm>
@@ -90,6 +91,21 @@ struct DataLoader::Impl {
   size_t batches_for(size_t count) const {
     size_t bs = options.batch_size();
     return options.drop_last() ? count / bs : (count + bs - 1) / bs;
+  }
+  // Examples of an epoch the ranks share: all of them, or with drop_last the whole global
+  // batches only (the single process's drop).
+  size_t shared_count(size_t count) const {
+    const size_t global_batch = options.batch_size() * options.num_replicas();
+    return options.drop_last() ? count / global_batch * global_batch : count;
+  }
+  // This rank's examples of an epoch: indices rank, rank + R, ... below shared_count.
+  size_t local_count(size_t count) const {
+    const size_t used = shared_count(count), r = options.rank(), replicas = options.num_replicas();
+    return used > r ? (used - r + replicas - 1) / replicas : 0;
+  }
+  size_t local_batches(size_t count) const {
+    const size_t bs = options.batch_size();
+    return (local_count(count) + bs - 1) / bs;  // local_count is whole batches under drop_last
   }
   size_t capacity() const {
     if (options.max_jobs()) return std::max<size_t>(1, *options.max_jobs());
@@ -183,7 +199,7 @@ struct DataLoader::Impl {
     pass_active = true;
 
     n = dataset_size();
-    batches = batches_for(n);
+    batches = options.num_replicas() > 1 ? local_batches(n) : batches_for(n);
     order.resize(n);
     for (size_t i = 0; i < n; ++i) order[i] = i;
     if (options.shuffle() && n > 1) {
@@ -192,6 +208,13 @@ struct DataLoader::Impl {
         size_t j = static_cast<size_t>(g.randint(0, static_cast<int64_t>(i) + 1));
         std::swap(order[i], order[j]);
       }
+    }
+    if (options.num_replicas() > 1) {
+      const size_t used = shared_count(n), replicas = options.num_replicas();
+      size_t k = 0;
+      for (size_t i = options.rank(); i < used; i += replicas) order[k++] = order[i];
+      order.resize(k);
+      n = k;
     }
     next_to_deliver = 0;
     next_to_build = 0;
@@ -246,6 +269,10 @@ DataLoader::DataLoader(std::shared_ptr<DatasetBase> dataset, DataLoaderOptions o
                options_.prefetch_factor());
   CNNKIT_CHECK(!options_.max_jobs() || *options_.max_jobs() > 0, "DataLoader: max_jobs must be positive, got ",
                options_.max_jobs().value_or(0));
+  CNNKIT_CHECK(options_.num_replicas() >= 1, "DataLoader: num_replicas must be at least 1, got ",
+               options_.num_replicas());
+  CNNKIT_CHECK(options_.rank() < options_.num_replicas(), "DataLoader: rank ", options_.rank(),
+               " is not below num_replicas ", options_.num_replicas());
   impl_ = std::make_unique<Impl>(dataset_.get(), options_);
   (void)impl_->dataset_size();  // an unsized dataset fails here, not at the first pass
 }
@@ -266,7 +293,15 @@ void DataLoader::set_epoch(int64_t epoch) {
 
 int64_t DataLoader::epoch() const { return impl_->epoch; }
 
-size_t DataLoader::size() const { return impl_->batches_for(impl_->dataset_size()); }
+size_t DataLoader::size() const {
+  const size_t n = impl_->dataset_size();
+  return options_.num_replicas() > 1 ? impl_->local_batches(n) : impl_->batches_for(n);
+}
+
+size_t DataLoader::global_size() const {
+  const size_t n = impl_->dataset_size(), global_batch = options_.batch_size() * options_.num_replicas();
+  return options_.drop_last() ? n / global_batch : (n + global_batch - 1) / global_batch;
+}
 
 DataLoader::Iterator::Iterator(Impl* impl, uint64_t pass) : impl_(impl), pass_(pass) { ++*this; }
 

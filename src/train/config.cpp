@@ -209,6 +209,15 @@ void parse_early_stopping(const YAML::Node& n, const YamlContext& ctx, EarlyStop
   e.restore_best_weights = get<bool>(n, "restore_best_weights", ctx, true);
 }
 
+void parse_distributed(const YAML::Node& n, const YamlContext& ctx, DistributedConfig& d) {
+  d = DistributedConfig{};
+  if (!n.IsDefined() || n.IsNull()) return;
+  yaml::check_map(n, ctx, "distributed");
+  check_keys(n, {"bucket_cap_mb", "sync_batchnorm"}, ctx, "distributed");
+  d.bucket_cap_mb = positive(n, "bucket_cap_mb", ctx, 25.0);
+  d.sync_batchnorm = get<bool>(n, "sync_batchnorm", ctx, false);
+}
+
 // A config's default name: its file's stem ("configs/lenet5.yaml" -> "lenet5").
 std::string stem_of(const std::string& file) {
   if (file.empty()) return "run";
@@ -250,7 +259,8 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   if (!root.IsDefined() || root.IsNull()) yaml::fail(root, ctx, "the config is empty");
   yaml::check_map(root, ctx, "the config");
   check_keys(root, {"data", "model", "loss", "optimizer", "scheduler", "regularization",
-                    "early_stopping", "epochs", "seed", "output_dir", "grad_clip_norm", "name", "threads"},
+                    "early_stopping", "distributed", "epochs", "seed", "output_dir", "grad_clip_norm", "name",
+                    "threads"},
              ctx, "the config");
   cfg.name = get<std::string>(root, "name", ctx, cfg.name);
   parse_data(sub(root, "data"), ctx, cfg.data);
@@ -268,6 +278,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   families::parse_scheduler(sub(root, "scheduler"), ctx, cfg.scheduler);
   parse_regularization(sub(root, "regularization"), ctx, cfg.regularization);
   parse_early_stopping(sub(root, "early_stopping"), ctx, cfg.early_stopping);
+  parse_distributed(sub(root, "distributed"), ctx, cfg.distributed);
   cfg.epochs = positive_int(root, "epochs", ctx, 10);
   cfg.seed = static_cast<uint64_t>(non_negative_int(root, "seed", ctx, 0));
   cfg.output_dir = get<std::string>(root, "output_dir", ctx, "");
@@ -410,6 +421,8 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   root["early_stopping"]["min_delta"] = num(e.min_delta);
   root["early_stopping"]["mode"] = e.mode;
   root["early_stopping"]["restore_best_weights"] = e.restore_best_weights;
+  root["distributed"]["bucket_cap_mb"] = num(cfg.distributed.bucket_cap_mb);
+  root["distributed"]["sync_batchnorm"] = cfg.distributed.sync_batchnorm;
 
   root["epochs"] = cfg.epochs;
   root["seed"] = cfg.seed;

@@ -432,4 +432,111 @@ Metrics MultiLabelMetrics::compute() const {
   return m;
 }
 
+// ---- merging passes ----------------------------------------------------------------------
+
+namespace {
+// Reads a state vector front to back, checking its length.
+struct StateReader {
+  const std::vector<double>& s;
+  const char* who;
+  size_t at = 0;
+  double next() {
+    CNNKIT_CHECK(at < s.size(), who, "::merge_state: the state has ", s.size(), " numbers, more expected");
+    return s[at++];
+  }
+  int64_t next_int() { return static_cast<int64_t>(next()); }
+  void done() const {
+    CNNKIT_CHECK(at == s.size(), who, "::merge_state: the state has ", s.size(), " numbers, ", at, " expected");
+  }
+};
+void merge_loss(RunningLoss& loss, StateReader& r) {
+  loss.sum += r.next();
+  loss.count += r.next_int();
+}
+}  // namespace
+
+std::vector<double> ClassificationMetrics::state() const {
+  std::vector<double> s{static_cast<double>(num_classes_), static_cast<double>(count_), static_cast<double>(correct_),
+                        static_cast<double>(top_k_correct_), loss_.sum, static_cast<double>(loss_.count)};
+  for (int64_t v : confusion_) s.push_back(static_cast<double>(v));
+  return s;
+}
+
+void ClassificationMetrics::merge_state(const std::vector<double>& other) {
+  StateReader r{other, "ClassificationMetrics"};
+  const int64_t c = r.next_int();
+  if (c == 0) return;  // a pass that saw no batch (and so no class count)
+  if (num_classes_ == 0) ensure_classes(c);
+  CNNKIT_CHECK_SHAPE(c == num_classes_, "ClassificationMetrics::merge_state: ", c, " classes, this pass has ",
+                     num_classes_);
+  count_ += r.next_int();
+  correct_ += r.next_int();
+  top_k_correct_ += r.next_int();
+  merge_loss(loss_, r);
+  for (int64_t& v : confusion_) v += r.next_int();
+  r.done();
+}
+
+std::vector<double> RegressionMetrics::state() const {
+  std::vector<double> s{static_cast<double>(outputs_), static_cast<double>(count_), loss_.sum,
+                        static_cast<double>(loss_.count)};
+  for (size_t j = 0; j < sse_.size(); ++j) s.insert(s.end(), {sse_[j], sae_[j], mean_[j], m2_[j]});
+  return s;
+}
+
+void RegressionMetrics::merge_state(const std::vector<double>& other) {
+  StateReader r{other, "RegressionMetrics"};
+  const int64_t d = r.next_int();
+  if (d < 0) return;  // a pass that saw no batch
+  if (outputs_ < 0) {
+    outputs_ = d;
+    sse_.assign(static_cast<size_t>(d), 0.0);
+    sae_.assign(static_cast<size_t>(d), 0.0);
+    mean_.assign(static_cast<size_t>(d), 0.0);
+    m2_.assign(static_cast<size_t>(d), 0.0);
+  }
+  CNNKIT_CHECK_SHAPE(d == outputs_, "RegressionMetrics::merge_state: ", d, " outputs, this pass has ", outputs_);
+  const int64_t nb_count = r.next_int();
+  merge_loss(loss_, r);
+  const double na = static_cast<double>(count_), nb = static_cast<double>(nb_count), nt = na + nb;
+  for (size_t j = 0; j < static_cast<size_t>(d); ++j) {
+    sse_[j] += r.next();
+    sae_[j] += r.next();
+    const double bmean = r.next(), bm2 = r.next();
+    if (nt > 0) {  // Chan's parallel merge of (mean, M2)
+      const double delta = bmean - mean_[j];
+      mean_[j] += delta * nb / nt;
+      m2_[j] += bm2 + delta * delta * na * nb / nt;
+    }
+  }
+  count_ += nb_count;
+  r.done();
+}
+
+std::vector<double> MultiLabelMetrics::state() const {
+  std::vector<double> s{static_cast<double>(num_labels_), static_cast<double>(count_), static_cast<double>(exact_),
+                        static_cast<double>(wrong_), loss_.sum, static_cast<double>(loss_.count)};
+  for (const auto* v : {&tp_, &fp_, &fn_})
+    for (int64_t x : *v) s.push_back(static_cast<double>(x));
+  return s;
+}
+
+void MultiLabelMetrics::merge_state(const std::vector<double>& other) {
+  StateReader r{other, "MultiLabelMetrics"};
+  const int64_t c = r.next_int();
+  if (c == 0) return;
+  if (num_labels_ == 0) {
+    num_labels_ = c;
+    reset();
+  }
+  CNNKIT_CHECK_SHAPE(c == num_labels_, "MultiLabelMetrics::merge_state: ", c, " labels, this pass has ", num_labels_);
+  count_ += r.next_int();
+  exact_ += r.next_int();
+  wrong_ += r.next_int();
+  merge_loss(loss_, r);
+  for (auto* v : {&tp_, &fp_, &fn_})
+    for (int64_t& x : *v) x += r.next_int();
+  r.done();
+}
+
 }  // namespace cnnkit::train

@@ -21,6 +21,8 @@
 #include "cnnkit/data/dataloader.h"
 #include "cnnkit/data/image.h"
 #include "cnnkit/data/transforms.h"
+#include "cnnkit/distributed/ddp.h"
+#include "cnnkit/distributed/distributed.h"
 #include "cnnkit/io/checkpoint.h"
 #include "cnnkit/io/file.h"
 #include "cnnkit/io/safetensors.h"
@@ -269,6 +271,23 @@ void check_pipeline(const RunData& data, nn::Sequential& model, const LossFn& lo
 // threads: auto. The thread count that runs this model's training step fastest here, timed
 // on a synthetic batch before training (a few steps each, ~0.3 s): OpenMP fork/join makes
 // small models slower on more threads on some machines and faster on others.
+// Stops every rank with the same error when any runs another config than rank 0 (the keys
+// that change numbers; threads, workers and the like may differ).
+void check_same_config_on_every_rank(const RunConfig& cfg) {
+  const std::vector<std::string> all = distributed::all_gather_object(to_yaml_string(cfg));
+  for (size_t r = 1; r < all.size(); ++r) {
+    if (all[r] == all[0]) continue;
+    const std::vector<std::string> diff =
+        config_difference(parse_run_config(all[0], "rank 0's config"), parse_run_config(all[r], "rank " + std::to_string(r) + "'s config"));
+    if (diff.empty()) continue;
+    std::string list;
+    for (const std::string& d : diff) list += "\n  " + d;
+    throw ValueError(fmt::format("data parallel: rank {} runs another config than rank 0 (every process of `mpirun "
+                                 "... cnnkit train` must get the same config file and --set):{}",
+                                 r, list));
+  }
+}
+
 int measure_threads(const RunConfig& cfg, const std::vector<int64_t>& input_shape, std::ostream* out) {
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   if (cores == 1) return 1;
@@ -335,7 +354,8 @@ std::vector<std::string> config_difference(const RunConfig& run, RunConfig asked
     asked.data.input_range = run.data.input_range;
   }
   const std::map<std::string, std::string> a = flatten_config(run), b = flatten_config(asked);
-  const std::vector<std::string> ignored = {"name", "output_dir", "threads", "data.workers", "data.eval_batch_size"};
+  const std::vector<std::string> ignored = {"name",           "output_dir",           "threads",
+                                            "data.workers",   "data.eval_batch_size", "distributed.bucket_cap_mb"};
   std::set<std::string> keys;
   for (const auto& [k, v] : a) keys.insert(k);
   for (const auto& [k, v] : b) keys.insert(k);
@@ -651,11 +671,31 @@ FitResult Run::fit() {
   auto say = [&](const std::string& line) {
     if (out) *out << line << "\n";
   };
+  // Data parallel when launched by mpirun with more than one process (the CLI initialised the
+  // process group); every rank runs this function, rank 0 alone writes and reports.
+  const int world = distributed::get_world_size(), rank = distributed::get_rank();
+  if (world > 1) {
+    check_same_config_on_every_rank(config_);
+    CNNKIT_CHECK(config_.data.batch_size % world == 0, config_.source, ": data.batch_size ", config_.data.batch_size,
+                 " is the global batch of the ", world, " processes; it must be divisible by ", world,
+                 " (each rank takes batch_size / ", world, ")");
+  }
+  if (rank != 0) out = nullptr;
   for (const std::string& note : config_.notes) say(note);
   // threads: auto unless the caller or CNNKIT_NUM_THREADS names a count.
-  const bool threads_auto =
+  bool threads_auto =
       options_.threads() <= 0 && config_.threads < 0 && std::getenv("CNNKIT_NUM_THREADS") == nullptr;
   if (!threads_auto) set_threads();
+  if (threads_auto && world > 1) {
+    // Timing thread counts while the other ranks do the same measures contention; share the
+    // node's cores between its ranks instead.
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    const int t = std::max(1, cores / std::max(1, distributed::launched_local_size()));
+    set_num_threads(t);
+    say(fmt::format("threads: auto -> {} ({} cores shared by {} processes on this node)", t, cores,
+                    distributed::launched_local_size()));
+    threads_auto = false;
+  }
   const Task task = this->task();
 
   this->data();  // built on first use
@@ -677,9 +717,19 @@ FitResult Run::fit() {
   nn::Sequential& model = *model_;
 
   const bool resuming = !resume_checkpoint_.empty();
-  if (!resuming) run_dir_ = new_run_dir(config_, options_.overwrite());
-  fs::create_directories(fs::path(run_dir_) / "checkpoints");
-  if (!resuming) save_resolved_config(resolved_cfg, (fs::path(run_dir_) / "config.yaml").string());
+  const bool writer = rank == 0;
+  if (writer) {
+    if (!resuming) run_dir_ = new_run_dir(config_, options_.overwrite());
+    fs::create_directories(fs::path(run_dir_) / "checkpoints");
+    if (!resuming) save_resolved_config(resolved_cfg, (fs::path(run_dir_) / "config.yaml").string());
+  }
+  if (world > 1) {
+    run_dir_ = distributed::all_gather_object(run_dir_).front();  // rank 0's, for every rank's messages
+    say(fmt::format("data parallel: {} processes, {} examples a step each (global batch {}), gradient buckets of "
+                    "{} MiB{}",
+                    world, config_.data.batch_size / world, config_.data.batch_size, config_.distributed.bucket_cap_mb,
+                    config_.distributed.sync_batchnorm ? ", SyncBatchNorm" : ""));
+  }
 
   say("run " + run_dir_);
   say(fmt::format("data: {} ({} train, {} validation, {} test examples), input [{}]", config_.data.dataset,
@@ -691,14 +741,15 @@ FitResult Run::fit() {
   std::unique_ptr<optim::Optimizer> opt = build_optimizer(config_, model->parameters());
 
   const auto workers = static_cast<size_t>(config_.data.workers);
-  data::DataLoader train_loader(data.train, data::DataLoaderOptions(static_cast<size_t>(config_.data.batch_size))
-                                                .shuffle(true).workers(workers).seed(config_.seed));
+  const auto replicas = static_cast<size_t>(world), me = static_cast<size_t>(rank);
+  data::DataLoader train_loader(data.train, data::DataLoaderOptions(static_cast<size_t>(config_.data.batch_size) / replicas)
+                                                .shuffle(true).workers(workers).seed(config_.seed)
+                                                .num_replicas(replicas).rank(me));
+  const auto eval_options = data::DataLoaderOptions(static_cast<size_t>(config_.data.eval_batch_size))
+                                .workers(workers).num_replicas(replicas).rank(me);
   std::unique_ptr<data::DataLoader> val_loader;
-  if (data.val)
-    val_loader = std::make_unique<data::DataLoader>(
-        data.val, data::DataLoaderOptions(static_cast<size_t>(config_.data.eval_batch_size)).workers(workers));
-  data::DataLoader test_loader(data.test,
-                               data::DataLoaderOptions(static_cast<size_t>(config_.data.eval_batch_size)).workers(workers));
+  if (data.val) val_loader = std::make_unique<data::DataLoader>(data.val, eval_options);
+  data::DataLoader test_loader(data.test, eval_options);
 
   TrainerOptions topts;
   topts.epochs(config_.epochs)
@@ -708,12 +759,18 @@ FitResult Run::fit() {
       .grad_clip_norm(config_.grad_clip_norm)
       .seed(config_.seed)
       .num_classes(static_cast<int64_t>(data.classes.size()))
-      .verbose(options_.progress_bar());
+      .verbose(options_.progress_bar() && writer);
   if (config_.regularization.params == "all") topts.penalty_params({"*"});
   Trainer trainer(nn::AnyModule(model), *opt, loss_fn, topts);
   if (!config_.data.sample_weights.empty()) trainer.set_weighted_loss(build_weighted_loss(config_.loss));
+  if (world > 1) {
+    if (config_.distributed.sync_batchnorm) distributed::convert_sync_batchnorm(*model);
+    trainer.set_distributed(std::make_shared<distributed::DistributedDataParallel>(
+        nn::AnyModule(model),
+        distributed::DistributedDataParallelOptions().bucket_cap_mb(config_.distributed.bucket_cap_mb)));
+  }
 
-  if (auto sched = build_scheduler(config_, *opt, static_cast<int64_t>(train_loader.size())))
+  if (auto sched = build_scheduler(config_, *opt, static_cast<int64_t>(train_loader.global_size())))
     trainer.set_scheduler(sched, scheduler_per_batch(config_) ? SchedulerStep::kBatch : SchedulerStep::kEpoch);
   if (auto plateau = build_plateau_scheduler(config_, *opt)) {
     const std::string monitor = plateau_monitor(config_);
@@ -725,8 +782,10 @@ FitResult Run::fit() {
   auto checkpoint = std::make_shared<ModelCheckpoint>(
       ModelCheckpointOptions((fs::path(run_dir_) / "checkpoints").string())
           .monitor(checkpoint_monitor(task, val_loader != nullptr)));
-  trainer.add_callback(checkpoint);
-  trainer.add_callback(std::make_shared<CSVLogger>((fs::path(run_dir_) / "metrics.csv").string()));
+  if (writer) {  // the files of the run are rank 0's
+    trainer.add_callback(checkpoint);
+    trainer.add_callback(std::make_shared<CSVLogger>((fs::path(run_dir_) / "metrics.csv").string()));
+  }
   trainer.add_callback(std::make_shared<TerminateOnNaN>());
   std::shared_ptr<EarlyStopping> early_stopping;
   if (config_.early_stopping.enabled) {
@@ -744,6 +803,8 @@ FitResult Run::fit() {
   }
   if (options_.stop()) trainer.add_callback(std::make_shared<StopWhenAsked>(options_.stop()));
   if (!options_.progress_bar() && out) trainer.add_callback(std::make_shared<EpochLines>(*out, config_.epochs));
+  // Resumed data parallel, every rank reads the checkpoint (the run directory must be visible
+  // to every rank, as with torch.distributed), so weights, optimiser state and epoch agree.
 
   FitResult result;
   const std::string model_path = (fs::path(run_dir_) / "model.safetensors").string();
@@ -781,8 +842,9 @@ FitResult Run::fit() {
 
   if (val_loader) result.val = trainer.evaluate(*val_loader);
   if (options_.test()) result.test = trainer.evaluate(test_loader);
-  save_model(model_path, *model, resolved_cfg, data.classes);
   result.seconds = seconds_since(t0);
+  if (!writer) return result;
+  save_model(model_path, *model, resolved_cfg, data.classes);
 
   std::ostringstream summary;
   summary << "cnnkit run " << config_.name << " (" << run_dir_ << ")\n";

@@ -8,14 +8,18 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/rng.h"
 #include "cnnkit/data/dataloader.h"
+#include "cnnkit/distributed/ddp.h"
+#include "cnnkit/distributed/distributed.h"
 #include "cnnkit/nn/module.h"
 #include "cnnkit/nn/utils/clip_grad.h"
+#include "cnnkit/ops/factory.h"
 #include "cnnkit/ops/reduce.h"
 #include "cnnkit/optim/schedulers/reduce_on_plateau_scheduler.h"
 
@@ -71,6 +75,28 @@ class TaskMetrics {
   double running_accuracy() const { return task_ == Task::kClassification ? cm_.running_accuracy() : Metrics::kNaN; }
   Metrics compute() const {
     return task_ == Task::kClassification ? cm_.compute() : task_ == Task::kRegression ? rm_.compute() : ml_.compute();
+  }
+  std::vector<double> state() const {
+    return task_ == Task::kClassification ? cm_.state() : task_ == Task::kRegression ? rm_.state() : ml_.state();
+  }
+  void merge_state(const std::vector<double>& s) {
+    switch (task_) {
+      case Task::kClassification: cm_.merge_state(s); break;
+      case Task::kRegression: rm_.merge_state(s); break;
+      case Task::kMultiLabel: ml_.merge_state(s); break;
+    }
+  }
+  // The metrics of every rank's pass, merged in rank order (the same result on every rank).
+  Metrics compute_over_ranks(int64_t num_classes, int64_t top_k) const {
+    const std::vector<double> mine = state();
+    std::string bytes(reinterpret_cast<const char*>(mine.data()), mine.size() * sizeof(double));
+    TaskMetrics all(task_, num_classes, top_k);
+    for (const std::string& b : distributed::all_gather_object(bytes)) {
+      std::vector<double> st(b.size() / sizeof(double));
+      std::memcpy(st.data(), b.data(), st.size() * sizeof(double));
+      all.merge_state(st);
+    }
+    return all.compute();
   }
 
  private:
@@ -164,6 +190,12 @@ void Trainer::set_plateau_scheduler(std::shared_ptr<optim::ReduceLROnPlateauSche
   plateau_monitor_ = std::move(monitor);
 }
 
+void Trainer::set_distributed(std::shared_ptr<distributed::DistributedDataParallel> ddp) {
+  CNNKIT_CHECK(ddp == nullptr || &ddp->module() == module_.get(),
+               "Trainer::set_distributed: the DistributedDataParallel wraps another module than the trainer's");
+  ddp_ = std::move(ddp);
+}
+
 void Trainer::add_callback(std::shared_ptr<Callback> callback) {
   CNNKIT_CHECK(callback != nullptr, "Trainer::add_callback: null callback");
   std::string key = callback->name();
@@ -254,6 +286,7 @@ Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& lo
     throw;
   }
   module.train(was_training);
+  if (loader.options().num_replicas() > 1) return tm.compute_over_ranks(num_classes, options.top_k());
   return tm.compute();
 }
 
@@ -288,7 +321,16 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     if (mc && mc->last_path() == options_.output_dir() + "/checkpoint_last.safetensors") checkpoint_writer = true;
   }
 
-  const int64_t batches = static_cast<int64_t>(train_loader.size());
+  if (ddp_) {
+    CNNKIT_CHECK(train_loader.options().num_replicas() == static_cast<size_t>(distributed::get_world_size()) &&
+                     train_loader.options().rank() == static_cast<size_t>(distributed::get_rank()),
+                 "Trainer::fit: data-parallel training needs the training loader to hold this rank's share "
+                 "(DataLoaderOptions().num_replicas(", distributed::get_world_size(), ").rank(",
+                 distributed::get_rank(), ")), got num_replicas ", train_loader.options().num_replicas(), ", rank ",
+                 train_loader.options().rank());
+  }
+  // Steps per epoch: over all ranks when data parallel (a rank may have a batch fewer).
+  const int64_t batches = static_cast<int64_t>(ddp_ ? train_loader.global_size() : train_loader.size());
   if (auto* warm = dynamic_cast<optim::LinearWarmupLR*>(scheduler_.get())) {
     CNNKIT_CHECK(scheduler_step_ == SchedulerStep::kBatch,
                  "Trainer::fit: a LinearWarmupLR counts optimisation steps; set it with SchedulerStep::kBatch");
@@ -310,7 +352,29 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     bl.epoch = epoch;
     bl.batches = batches;
     int64_t b = 0;
-    for (data::Example<>& batch : train_loader) {
+    auto it = train_loader.begin();
+    const auto end = train_loader.end();
+    for (;; ++b) {
+      const bool have = it != end;
+      if (ddp_) {
+        // The step's examples over all ranks: each rank's share of the gradient, and the
+        // end of the epoch when no rank has any left.
+        Tensor counts = cnnkit::tensor(std::vector<int64_t>{have ? it->data.size(0) : 0});
+        distributed::all_reduce(counts);
+        const int64_t total = counts.data_ptr<int64_t>()[0];
+        if (total == 0) break;
+        if (!have) {
+          optimizer_.zero_grad();
+          ddp_->skip_step();
+          finish_step(bl);
+          continue;
+        }
+        ddp_->set_gradient_weight(static_cast<double>(it->data.size(0)) / static_cast<double>(total));
+        ddp_->prepare_forward();
+      } else if (!have) {
+        break;
+      }
+      data::Example<>& batch = *it;
       Tensor out = model_.forward(batch.data);
       check_output(out, batch.target, "fit");
       CNNKIT_CHECK(!batch.weight.defined() || weighted_loss_fn_, "Trainer::fit: the training batches carry sample "
@@ -321,16 +385,11 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
       if (!penalty_params_.empty() && (options_.l1() > 0 || options_.l2() > 0)) objective = loss + penalty();
       optimizer_.zero_grad();
       objective.backward();
-      if (options_.grad_clip_norm()) nn::utils::clip_grad_norm_(parameters_, *options_.grad_clip_norm());
-      if (options_.grad_clip_value()) nn::utils::clip_grad_value_(parameters_, *options_.grad_clip_value());
-      bl.lr = lr();
-      optimizer_.step();
-      if (scheduler_ && scheduler_step_ == SchedulerStep::kBatch) scheduler_->step();
-      ++step_;
+      finish_step(bl);
 
       const double lv = loss.item<double>();
       tm.update(out, batch.target, lv);
-      bl.batch = b++;
+      bl.batch = b;
       bl.step = step_;
       bl.batch_size = out.size(0);
       bl.samples = tm.count();
@@ -338,13 +397,14 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
       bl.running_loss = tm.running_loss();
       bl.running_accuracy = tm.running_accuracy();
       for (Callback* c : all) c->on_batch_end(*this, bl);
+      ++it;
     }
     const double train_seconds = seconds_since(t0);
 
     Logs logs;
     logs["epoch"] = static_cast<double>(epoch + 1);
     logs["lr"] = bl.lr;
-    const Metrics train_metrics = tm.compute();
+    const Metrics train_metrics = ddp_ ? tm.compute_over_ranks(num_classes_, options_.top_k()) : tm.compute();
     for (const auto& [k, v] : train_metrics.scalars()) {
       // Single-label training-time macro P/R/F1 come from changing weights; only val reports
       // them. Multi-label runs have no headline accuracy, so all of theirs are logged.
@@ -352,6 +412,7 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
       logs["train_" + k] = v;
     }
     logs["images_per_second"] = train_seconds > 0 ? static_cast<double>(train_metrics.count) / train_seconds : 0;
+    if (ddp_) ddp_->sync_buffers();  // evaluate and save rank 0's running statistics everywhere
     if (val_loader) {
       Metrics vm = evaluate(*val_loader);
       for (const auto& [k, v] : vm.scalars()) logs["val_" + k] = v;
@@ -372,6 +433,16 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
   }
   for (Callback* c : all) c->on_train_end(*this);
   return history_;
+}
+
+// After backward (or skip_step): clipping, the optimiser's step, a per-step scheduler.
+void Trainer::finish_step(BatchLogs& bl) {
+  if (options_.grad_clip_norm()) nn::utils::clip_grad_norm_(parameters_, *options_.grad_clip_norm());
+  if (options_.grad_clip_value()) nn::utils::clip_grad_value_(parameters_, *options_.grad_clip_value());
+  bl.lr = lr();
+  optimizer_.step();
+  if (scheduler_ && scheduler_step_ == SchedulerStep::kBatch) scheduler_->step();
+  ++step_;
 }
 
 Metrics Trainer::evaluate(data::DataLoader& loader) {

@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <limits>
@@ -13,6 +15,7 @@
 
 #include "cnnkit/core/error.h"
 #include "cnnkit/core/suggest.h"
+#include "cnnkit/distributed/distributed.h"
 #include "cnnkit/train/run.h"
 #include "commands.h"
 
@@ -156,31 +159,70 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // Started by mpirun with several processes: `train` runs data parallel over them (the same
+  // config on every rank); the other verbs are single-process.
+  const int launched = distributed::launched_world_size();
+  const bool data_parallel = launched > 1;
+  if (data_parallel) {
+    const bool speaker = distributed::launched_rank() == 0;
+    if (!distributed::is_available()) {
+      if (speaker)
+        std::cerr << "cnnkit: error: started by mpirun with " << launched << " processes, but this cnnkit was built "
+                  << "without MPI (install libopenmpi-dev and openmpi-bin, e.g. scripts/install-deps, then reconfigure "
+                  << "and rebuild); it will not run " << launched << " independent copies\n";
+      return kExitError;
+    }
+    if (!*train) {
+      if (speaker)
+        std::cerr << "cnnkit: error: `cnnkit " << app.get_subcommands().front()->get_name() << "` runs as one process; "
+                  << "only `cnnkit train` runs data parallel under mpirun (" << launched << " processes here)\n";
+      return kExitUsage;
+    }
+    try {
+      auto options = distributed::ProcessGroupOptions();
+      if (const char* t = std::getenv("CNNKIT_DISTRIBUTED_TIMEOUT")) {
+        const double seconds = std::atof(t);
+        if (seconds > 0) options.timeout(std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
+      }
+      distributed::init_process_group("mpi", options);
+    } catch (const Error& e) {
+      std::cerr << "cnnkit: error: " << e.what() << "\n";
+      return kExitError;
+    }
+  }
+  // One rank failing takes all down (MPI_Abort) rather than leaving the others waiting in a
+  // collective; a clean finish finalises MPI on every rank.
+  auto fail = [&](const std::string& kind, const std::string& message, int code) {
+    if (data_parallel) distributed::abort(kind + message, code);
+    std::cerr << "cnnkit: " << kind << message << "\n";
+    return code;
+  };
+
   try {
-    if (*train) return cli::train(ta);
-    if (*eval) return cli::eval(ea);
-    if (*predict) return cli::predict(pa);
-    if (*info) return cli::info(ia);
-    if (*bench) return cli::bench(ba);
-    if (*cv) return cli::cv(ca);
-    if (*ensemble) return cli::ensemble(ens);
-    if (*search) return cli::search(sa);
+    int code = kExitUsage;
+    if (*train) code = cli::train(ta);
+    else if (*eval) code = cli::eval(ea);
+    else if (*predict) code = cli::predict(pa);
+    else if (*info) code = cli::info(ia);
+    else if (*bench) code = cli::bench(ba);
+    else if (*cv) code = cli::cv(ca);
+    else if (*ensemble) code = cli::ensemble(ens);
+    else if (*search) code = cli::search(sa);
+    if (data_parallel) {
+      if (code != 0) distributed::abort("exit code " + std::to_string(code), code);
+      distributed::destroy_process_group();
+    }
+    return code;
   } catch (const train::Interrupted& e) {
-    std::cerr << "cnnkit: " << e.what() << "\n";
-    return kExitInterrupted;
+    return fail("", e.what(), kExitInterrupted);
   } catch (const InternalError& e) {
-    std::cerr << "cnnkit: internal error: " << e.what() << "\n";
-    return kExitError;
+    return fail("internal error: ", e.what(), kExitError);
   } catch (const Error& e) {
-    std::cerr << "cnnkit: error: " << e.what() << "\n";
-    return kExitError;
+    return fail("error: ", e.what(), kExitError);
   } catch (const std::bad_alloc&) {
-    std::cerr << "cnnkit: error: out of memory\n";
-    return kExitError;
+    return fail("error: ", "out of memory", kExitError);
   } catch (const std::exception& e) {
     // Not a cnnkit::Error: a library below us (yaml-cpp, the standard library) threw.
-    std::cerr << "cnnkit: error: " << e.what() << "\n";
-    return kExitError;
+    return fail("error: ", e.what(), kExitError);
   }
-  return kExitUsage;
 }

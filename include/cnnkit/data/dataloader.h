@@ -18,8 +18,19 @@
 // transform is rethrown by the iterator on the consuming thread, naming the example index.
 // Destroying the loader (or starting a new pass) mid-epoch stops and joins the workers.
 //
+// Distributed (data-parallel) loading: with num_replicas(R) and rank(r) the loader yields
+// rank r's share of each epoch, as torch's DistributedSampler: the epoch's order (the same
+// on every rank: it depends on (seed, epoch) only) is dealt round-robin, rank r taking
+// order[r], order[r + R], ... With batch_size(b) per rank, global batch k over all ranks is
+// then exactly order[k*b*R, (k+1)*b*R): the batches one process with batch b*R would see,
+// so a data-parallel run equals the single-process run. No example is repeated to even the
+// shares (unlike torch's padding): in the last step some ranks may have fewer examples, or
+// none — size() is this rank's batch count and global_size() the steps of the epoch;
+// train::Trainer handles a rank without a batch (see distributed::DistributedDataParallel).
+// drop_last drops the last partial *global* batch, as the single process would.
+//
 // Deliberately not: processes (workers are threads sharing the dataset), samplers as
-// user-visible objects beyond Sequential/Random (LibTorch's template argument only).
+// user-visible objects beyond Sequential/Random/Distributed (LibTorch's template argument).
 #pragma once
 
 #include <concepts>
@@ -46,6 +57,8 @@ struct DataLoaderOptions {
   CNNKIT_ARG(bool, drop_last) = false;
   CNNKIT_ARG(uint64_t, seed) = 0;           // shuffle order and per-example augmentation
   CNNKIT_ARG(std::optional<size_t>, max_jobs) = std::nullopt;  // LibTorch's; same as prefetch
+  CNNKIT_ARG(size_t, num_replicas) = 1;     // ranks sharing each epoch (the world size)
+  CNNKIT_ARG(size_t, rank) = 0;             // this rank, < num_replicas
 };
 
 namespace samplers {
@@ -62,7 +75,32 @@ struct RandomSampler {
   RandomSampler() = default;
   explicit RandomSampler(int64_t /*size*/) {}
 };
+// LibTorch's distributed samplers: rank `rank`'s share of every epoch (see the file comment;
+// allow_duplicates is accepted for LibTorch's signature, but shares are never padded).
+struct DistributedRandomSampler {
+  static constexpr bool kShuffle = true;
+  DistributedRandomSampler(size_t /*size*/, size_t num_replicas_ = 1, size_t rank_ = 0, bool /*allow_duplicates*/ = true)
+      : num_replicas(num_replicas_), rank(rank_) {}
+  size_t num_replicas, rank;
+};
+struct DistributedSequentialSampler {
+  static constexpr bool kShuffle = false;
+  DistributedSequentialSampler(size_t /*size*/, size_t num_replicas_ = 1, size_t rank_ = 0, bool /*allow_duplicates*/ = true)
+      : num_replicas(num_replicas_), rank(rank_) {}
+  size_t num_replicas, rank;
+};
 }  // namespace samplers
+
+// torch.utils.data.distributed.DistributedSampler's arguments, for make_data_loader(dataset,
+// DistributedSampler(world, rank), options) or DataLoaderOptions::sampler-free code that sets
+// num_replicas / rank directly. set_epoch is the loader's (DataLoader::set_epoch).
+struct DistributedSampler {
+  static constexpr bool kShuffle = true;
+  DistributedSampler(size_t num_replicas_, size_t rank_, bool shuffle_ = true)
+      : num_replicas(num_replicas_), rank(rank_), shuffle(shuffle_) {}
+  size_t num_replicas, rank;
+  bool shuffle;
+};
 
 class DataLoader {
   struct Impl;
@@ -106,7 +144,10 @@ class DataLoader {
   // (the first is 0).
   void set_epoch(int64_t epoch);
   int64_t epoch() const;          // of the current (or last) pass
-  size_t size() const;            // batches per epoch (drop_last honoured)
+  size_t size() const;            // batches per epoch this rank yields (drop_last honoured)
+  // Steps of an epoch over all ranks (batches of batch_size * num_replicas); size() without
+  // num_replicas. A rank's size() is global_size() or one less.
+  size_t global_size() const;
   const DataLoaderOptions& options() const { return options_; }
   DatasetBase& dataset() { return *dataset_; }
 
@@ -135,9 +176,12 @@ std::unique_ptr<DataLoader> make_data_loader(std::shared_ptr<DatasetT> dataset,
 template <typename DatasetT, typename Sampler>
   requires(std::derived_from<std::decay_t<DatasetT>, DatasetBase> &&
            requires { Sampler::kShuffle; })
-std::unique_ptr<DataLoader> make_data_loader(DatasetT dataset, Sampler /*sampler*/,
+std::unique_ptr<DataLoader> make_data_loader(DatasetT dataset, Sampler sampler,
                                              DataLoaderOptions options = DataLoaderOptions()) {
-  return make_data_loader<Sampler>(std::move(dataset), std::move(options));
+  options.shuffle(Sampler::kShuffle);
+  if constexpr (requires { sampler.shuffle; }) options.shuffle(sampler.shuffle);
+  if constexpr (requires { sampler.num_replicas; }) options.num_replicas(sampler.num_replicas).rank(sampler.rank);
+  return std::make_unique<DataLoader>(std::make_shared<std::decay_t<DatasetT>>(std::move(dataset)), std::move(options));
 }
 
 }  // namespace data

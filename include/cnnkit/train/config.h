@@ -202,6 +202,13 @@ struct EarlyStoppingConfig {
   bool restore_best_weights = true;
 };
 
+// Data parallel under `mpirun -np N cnnkit train` (ignored by one process): data.batch_size
+// stays the global batch, each rank taking batch_size / N.
+struct DistributedConfig {
+  double bucket_cap_mb = 25;    // gradient bucket size (DistributedDataParallelOptions)
+  bool sync_batchnorm = false;  // BatchNorm statistics over all ranks (convert_sync_batchnorm)
+};
+
 struct RunConfig {
   std::string name;    // the config file's stem ("lenet5-fashion-mnist")
   std::string source;  // the file it was read from ("" when made in code)
@@ -212,6 +219,7 @@ struct RunConfig {
   SchedulerConfig scheduler;
   RegularizationConfig regularization;
   EarlyStoppingConfig early_stopping;
+  DistributedConfig distributed;
   int64_t epochs = 10;
   uint64_t seed = 0;
   std::string output_dir;                // "" = runs/<name>-<timestamp>

@@ -120,6 +120,12 @@ class ClassificationMetrics {
   double running_loss() const { return loss_.mean(); }
   double running_accuracy() const { return count_ ? static_cast<double>(correct_) / static_cast<double>(count_) : Metrics::kNaN; }
   Metrics compute() const;
+  // The pass so far as numbers, and the merge of another pass's numbers into this one:
+  // metrics over the shards of a dataset (the ranks of a distributed evaluation) merged in
+  // any order equal one pass over all of it (up to floating-point summation order).
+  std::vector<double> state() const;
+  void merge_state(const std::vector<double>& other);
+
 
  private:
   void ensure_classes(int64_t c);
@@ -142,6 +148,11 @@ class RegressionMetrics {
   int64_t count() const { return count_; }
   double running_loss() const { return loss_.mean(); }
   Metrics compute() const;
+  // The pass so far as numbers, and the merge of another pass's numbers into this one:
+  // metrics over the shards of a dataset (the ranks of a distributed evaluation) merged in
+  // any order equal one pass over all of it (up to floating-point summation order).
+  std::vector<double> state() const;
+  void merge_state(const std::vector<double>& other);
 
  private:
   int64_t count_ = 0;  // rows
@@ -170,6 +181,11 @@ class MultiLabelMetrics {
     return count_ ? static_cast<double>(exact_) / static_cast<double>(count_) : Metrics::kNaN;
   }
   Metrics compute() const;
+  // The pass so far as numbers, and the merge of another pass's numbers into this one:
+  // metrics over the shards of a dataset (the ranks of a distributed evaluation) merged in
+  // any order equal one pass over all of it (up to floating-point summation order).
+  std::vector<double> state() const;
+  void merge_state(const std::vector<double>& other);
 
  private:
   int64_t num_labels_;

@@ -37,6 +37,14 @@
 //   - Warm-up per step: a LinearWarmupLR (what build_scheduler returns when a warm-up is
 //     configured) is set with SchedulerStep::kBatch; fit() checks that and that it was built
 //     for the training loader's batches per epoch.
+//   - Data parallel (set_distributed): the training loader holds this rank's share of each
+//     epoch (DataLoaderOptions num_replicas / rank, batch = global batch / world). Every
+//     step the ranks all-reduce their example counts (8 bytes): each rank weighs its
+//     gradients by its share, a rank without examples for the step takes part with none
+//     (DistributedDataParallel::skip_step), and the epoch ends when no rank has any. So an
+//     epoch on N ranks makes the single process's steps on the same global batches. The
+//     epoch's train metrics, and those of evaluate() on a loader with num_replicas > 1, are
+//     over all ranks; buffers are synchronised from rank 0 before evaluating.
 // Deliberately not: mid-epoch checkpoints, multiple models, mixed precision.
 #pragma once
 
@@ -65,6 +73,9 @@ class DataLoader;
 }
 namespace optim {
 class ReduceLROnPlateauScheduler;
+}
+namespace distributed {
+class DistributedDataParallel;
 }
 }  // namespace cnnkit
 
@@ -112,7 +123,8 @@ struct EvaluateOptions {
 
 // One pass of `model` over `loader` in eval mode without autograd (the module's training
 // flag is restored after): the task's metrics and the mean loss. Trainer::evaluate is this
-// with the trainer's model, loss and options; `cnnkit eval` calls it directly.
+// with the trainer's model, loss and options; `cnnkit eval` calls it directly. A loader with
+// num_replicas > 1 holds one rank's share: the metrics are then merged over every rank.
 Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& loss_fn, EvaluateOptions options = {});
 
 // Per-epoch logs in order (epoch 0 first), including epochs before a resume.
@@ -143,6 +155,9 @@ class Trainer {
   // batch without one set is a ValueError, never silently unweighted. Validation and
   // evaluation stay unweighted.
   void set_weighted_loss(WeightedLossFn loss) { weighted_loss_fn_ = std::move(loss); }
+  // Trains data-parallel: `ddp` wraps this trainer's model (see the file comment).
+  void set_distributed(std::shared_ptr<distributed::DistributedDataParallel> ddp);
+  distributed::DistributedDataParallel* distributed() const { return ddp_.get(); }
   // Replaces the default progress bar (nullptr: none).
   void set_progress_bar(std::shared_ptr<ProgressBar> bar) { progress_ = std::move(bar); }
 
@@ -177,6 +192,7 @@ class Trainer {
  private:
   void check_output(const Tensor& output, const Tensor& target, const char* where) const;
   Tensor penalty() const;
+  void finish_step(BatchLogs& bl);
   void resolve_num_classes(data::DataLoader& loader);
 
   nn::AnyModule model_;
@@ -195,6 +211,7 @@ class Trainer {
   std::vector<std::shared_ptr<Callback>> callbacks_;
   std::vector<std::string> callback_keys_;
   std::shared_ptr<ProgressBar> progress_;
+  std::shared_ptr<distributed::DistributedDataParallel> ddp_;
 
   History history_;
   int64_t epoch_ = 0, step_ = 0;

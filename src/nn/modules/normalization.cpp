@@ -88,7 +88,7 @@ void BatchNormImplBase<D, Derived>::reset_parameters() {
 
 template <size_t D, typename Derived>
 void BatchNormImplBase<D, Derived>::pretty_print(std::ostream& stream) const {
-  const std::string name = "BatchNorm" + std::to_string(D) + "d";
+  const std::string name = sync ? std::string("SyncBatchNorm") : "BatchNorm" + std::to_string(D) + "d";
   print_norm(stream, name.c_str(), options.num_features(), options.eps(), options.momentum(), options.affine(),
              options.track_running_stats());
 }
@@ -104,6 +104,8 @@ Tensor BatchNormImplBase<D, Derived>::forward(const Tensor& input) {
     // momentum=None: the running statistics are the plain average over all batches.
     if (!options.momentum().has_value()) exponential_average_factor = 1.0 / static_cast<double>(batches);
   }
+  if (sync && this->is_training())
+    return sync->forward(input, weight, bias, running_mean, running_var, exponential_average_factor, options.eps());
   return functional::detail::batch_norm(input, running_mean, running_var, weight, bias,
                                         this->is_training() || !options.track_running_stats(),
                                         exponential_average_factor, options.eps());

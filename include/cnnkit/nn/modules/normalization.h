@@ -9,6 +9,7 @@
 //   nn::GroupNorm gn(nn::GroupNormOptions(/*num_groups=*/8, /*num_channels=*/64));
 #pragma once
 
+#include <memory>
 #include <ostream>
 #include <vector>
 
@@ -19,6 +20,18 @@
 
 namespace cnnkit {
 namespace nn {
+
+// Batch statistics taken over several processes' batches: distributed::convert_sync_batchnorm
+// (torch.nn.SyncBatchNorm) gives a BatchNorm module one. Declared here so that nn stays free
+// of MPI; the distributed layer implements it.
+struct BatchNormSync {
+  virtual ~BatchNormSync() = default;
+  // The training forward: normalise `input` (N, C, ...) with the mean and biased variance of
+  // every rank's batch, and update running_mean / running_var (when defined) with the
+  // unbiased variance and `momentum`, as BatchNorm does with one batch.
+  virtual Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& bias, Tensor& running_mean,
+                         Tensor& running_var, double momentum, double eps) = 0;
+};
 
 // The shared body of BatchNorm1d and BatchNorm2d; D only changes the accepted ranks.
 template <size_t D, typename Derived>
@@ -39,6 +52,8 @@ class BatchNormImplBase : public Cloneable<Derived> {
   Tensor running_mean;         // (C) or undefined
   Tensor running_var;          // (C) or undefined
   Tensor num_batches_tracked;  // int64, 0-dim, or undefined
+  // Set: in training, statistics over every rank's batch (SyncBatchNorm); null: this batch's.
+  std::shared_ptr<BatchNormSync> sync;
 
  protected:
   virtual void _check_input_dim(const Tensor& input) = 0;
