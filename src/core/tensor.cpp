@@ -210,6 +210,7 @@ T* Tensor::data_ptr() const {
   return static_cast<T*>(impl().data());
 }
 template float* Tensor::data_ptr<float>() const;
+template double* Tensor::data_ptr<double>() const;
 template int64_t* Tensor::data_ptr<int64_t>() const;
 template uint8_t* Tensor::data_ptr<uint8_t>() const;
 template bool* Tensor::data_ptr<bool>() const;

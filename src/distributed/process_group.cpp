@@ -101,6 +101,9 @@ class ProcessGroup {
     std::condition_variable cv;
     bool ready = false;
     thread_ = std::thread([&] {
+      // Only until `ready` is set may this thread touch the constructor's locals (they die
+      // when it returns); its own outcome goes in `ok`.
+      bool ok = true;
       try {
         int provided = 0;
         check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
@@ -110,17 +113,18 @@ class ProcessGroup {
         MPI_Comm_size(MPI_COMM_WORLD, &world_);
       } catch (...) {
         init_error = std::current_exception();
+        ok = false;
       }
       {
         std::lock_guard<std::mutex> lock(m);
         ready = true;
+        cv.notify_all();
       }
-      cv.notify_all();
-      if (!init_error) loop();
+      if (ok) loop();
     });
     std::unique_lock<std::mutex> lock(m);
     cv.wait(lock, [&] { return ready; });
-    lock.unlock();
+    lock.unlock();  // the thread no longer uses m, cv, ready or init_error
     if (init_error) {
       thread_.join();
       std::rethrow_exception(init_error);

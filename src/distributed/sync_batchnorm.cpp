@@ -99,6 +99,15 @@ int64_t convert_sync_batchnorm(nn::Module& module) {
   return for_each_batchnorm(module, [&](std::shared_ptr<nn::BatchNormSync>& sync) { sync = stats; });
 }
 
+bool uses_sync_batchnorm(const nn::Module& module) {
+  bool any = false;
+  module.apply(nn::Module::ConstModuleApplyFunction([&](const nn::Module& m) {
+    if (auto* b1 = dynamic_cast<const nn::BatchNorm1dImpl*>(&m)) any = any || b1->sync != nullptr;
+    if (auto* b2 = dynamic_cast<const nn::BatchNorm2dImpl*>(&m)) any = any || b2->sync != nullptr;
+  }));
+  return any;
+}
+
 int64_t revert_sync_batchnorm(nn::Module& module) {
   return for_each_batchnorm(module, [](std::shared_ptr<nn::BatchNormSync>& sync) { sync = nullptr; });
 }

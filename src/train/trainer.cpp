@@ -329,6 +329,16 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
                  distributed::get_rank(), ")), got num_replicas ", train_loader.options().num_replicas(), ", rank ",
                  train_loader.options().rank());
   }
+  const bool sync_bn = ddp_ && distributed::uses_sync_batchnorm(*module_);
+  if (sync_bn) {
+    // SyncBatchNorm's forward is collective: every rank needs examples in every step.
+    const size_t n = train_loader.dataset().size().value_or(0), world = train_loader.options().num_replicas();
+    const size_t global_batch = train_loader.options().batch_size() * world, last = n % global_batch;
+    CNNKIT_CHECK(train_loader.options().drop_last() || last == 0 || last >= world, "Trainer::fit: with SyncBatchNorm "
+                 "every rank needs examples in every step, but the epoch's last global batch has ", last, " of ", n,
+                 " examples for ", world, " ranks; drop the last batch (drop_last), or choose a batch size or a "
+                 "training split that leaves at least one example per rank");
+  }
   // Steps per epoch: over all ranks when data parallel (a rank may have a batch fewer).
   const int64_t batches = static_cast<int64_t>(ddp_ ? train_loader.global_size() : train_loader.size());
   if (auto* warm = dynamic_cast<optim::LinearWarmupLR*>(scheduler_.get())) {
@@ -359,10 +369,14 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
       if (ddp_) {
         // The step's examples over all ranks: each rank's share of the gradient, and the
         // end of the epoch when no rank has any left.
-        Tensor counts = cnnkit::tensor(std::vector<int64_t>{have ? it->data.size(0) : 0});
+        const int64_t mine = have ? it->data.size(0) : 0;
+        Tensor counts = cnnkit::tensor(std::vector<int64_t>{mine, mine == 0 ? 1 : 0});  // examples, empty ranks
         distributed::all_reduce(counts);
-        const int64_t total = counts.data_ptr<int64_t>()[0];
+        const int64_t total = counts.data_ptr<int64_t>()[0], empty_ranks = counts.data_ptr<int64_t>()[1];
         if (total == 0) break;
+        CNNKIT_CHECK(!sync_bn || empty_ranks == 0, "Trainer::fit: with SyncBatchNorm every rank needs examples in "
+                     "every step, but step ", step_, " (epoch ", epoch + 1, ") leaves ", empty_ranks,
+                     " rank(s) without any: their shares of the data are uneven (a streamed dataset?)");
         if (!have) {
           optimizer_.zero_grad();
           ddp_->skip_step();

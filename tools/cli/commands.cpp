@@ -24,6 +24,7 @@
 #include "cnnkit/data/datasets/mnist.h"
 #include "cnnkit/data/stats.h"
 #include "cnnkit/data/transforms.h"
+#include "cnnkit/distributed/distributed.h"
 #include "cnnkit/models/zoo.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/ops/ops.h"
@@ -125,7 +126,9 @@ int train(const TrainArgs& args) {
     TrainingScope training;
     r = run.fit();
   }
-  if (!r.already_finished) std::cout << train::summary_line("test", r.test, r.seconds) << std::endl;
+  // Data parallel, rank 0 speaks for all (Run::fit reports on rank 0 only too).
+  if (!r.already_finished && distributed::get_rank() == 0)
+    std::cout << train::summary_line("test", r.test, r.seconds) << std::endl;
   return 0;
 }
 

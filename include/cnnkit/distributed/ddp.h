@@ -130,5 +130,8 @@ class DistributedDataParallel {
 int64_t convert_sync_batchnorm(nn::Module& module);
 // Undoes it (a model saved or evaluated alone needs no change, this is for reuse in-process).
 int64_t revert_sync_batchnorm(nn::Module& module);
+// Whether any BatchNorm of `module` is synchronised. Such a model needs examples on every rank
+// in every step (its forward takes part in collectives), which train::Trainer checks.
+bool uses_sync_batchnorm(const nn::Module& module);
 
 }  // namespace cnnkit::distributed
