@@ -1,0 +1,210 @@
+// `mpirun -np N cnnkit train` as users run it (label mpi): the same run as one process, one
+// set of files, clear errors for what cannot work, no hang when a rank dies, and a resume on
+// another number of processes.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <thread>
+
+#include "cli/cli_util.h"
+
+#ifndef CNNKIT_MPIEXEC
+#define CNNKIT_MPIEXEC "mpirun"
+#endif
+
+namespace {
+
+using namespace cnnkit::test::cli;
+using Clock = std::chrono::steady_clock;
+
+std::string mpirun(int np) {
+  return std::string(CNNKIT_MPIEXEC) + " --allow-run-as-root --oversubscribe -np " + std::to_string(np) + " " +
+         CNNKIT_CLI_PATH + " ";
+}
+
+// Runs a shell command line with output captured (cli::run prefixes the cnnkit path itself).
+Result shell(const std::string& cmd) {
+  static int n = 0;
+  const std::string out = cnnkit::test::temp_path("mpi_out" + std::to_string(n));
+  const std::string err = cnnkit::test::temp_path("mpi_err" + std::to_string(n));
+  ++n;
+  const int status = std::system(("CNNKIT_NUM_THREADS=1 " + cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_all(out);
+  r.err = read_all(err);
+  return r;
+}
+
+// metrics.csv's column `key`, one value an epoch.
+std::vector<double> column(const std::string& run_dir, const std::string& key) {
+  std::istringstream in(read_all(run_dir + "/metrics.csv"));
+  std::string header, line;
+  std::getline(in, header);
+  std::vector<std::string> names;
+  std::stringstream hs(header);
+  for (std::string c; std::getline(hs, c, ',');) names.push_back(c);
+  const auto it = std::find(names.begin(), names.end(), key);
+  EXPECT_NE(it, names.end()) << key << " not in " << header;
+  const size_t k = static_cast<size_t>(it - names.begin());
+  std::vector<double> out;
+  while (std::getline(in, line)) {
+    std::stringstream ls(line);
+    std::string v;
+    for (size_t i = 0; i <= k; ++i) std::getline(ls, v, ',');
+    out.push_back(std::stod(v));
+  }
+  return out;
+}
+
+// Epochs metrics.csv holds (0 before the first).
+size_t column_rows(const std::string& run_dir) {
+  if (!fs::exists(run_dir + "/metrics.csv")) return 0;
+  std::istringstream in(read_all(run_dir + "/metrics.csv"));
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return n > 0 ? n - 1 : 0;
+}
+
+TEST(MpiTrain, TwoProcessesMakeTheOneProcessRun) {
+  // 410 training examples in global batches of 32: the last step has 26.
+  const std::string one = cnnkit::test::temp_path("runs/one"), two = cnnkit::test::temp_path("runs/two");
+  const std::string cfg = tiny_config("dp.yaml", one) + " --set epochs=2 --set data.split.val=0.2";
+  const Result r1 = run("train -q " + cfg);
+  ASSERT_EQ(r1.code, 0) << r1.out << r1.err;
+  const Result r2 = shell(mpirun(2) + "train -q " + cfg + " --set output_dir=" + two);
+  ASSERT_EQ(r2.code, 0) << r2.out << r2.err;
+  EXPECT_NE(r2.out.find("data parallel: 2 processes, 16 examples a step each (global batch 32)"), std::string::npos)
+      << r2.out;
+  // Rank 0 alone reports: one summary line.
+  size_t lines = 0;
+  for (size_t p = r2.out.find("test accuracy:"); p != std::string::npos; p = r2.out.find("test accuracy:", p + 1)) ++lines;
+  EXPECT_EQ(lines, 1u) << r2.out;
+  const auto loss1 = column(one, "train_loss"), loss2 = column(two, "train_loss");
+  ASSERT_EQ(loss1.size(), 2u);
+  ASSERT_EQ(loss2.size(), 2u);
+  for (size_t e = 0; e < 2; ++e) EXPECT_NEAR(loss2[e], loss1[e], 1e-4 * loss1[e]) << "epoch " << e + 1;
+  const auto acc1 = column(one, "val_accuracy"), acc2 = column(two, "val_accuracy");
+  for (size_t e = 0; e < 2; ++e) EXPECT_NEAR(acc2[e], acc1[e], 1.01 / 102) << "epoch " << e + 1;  // one example of 102
+  EXPECT_TRUE(fs::exists(two + "/model.safetensors"));
+  // `cnnkit eval` of the data-parallel model (one process) gives the run's test accuracy.
+  const Result ev = run("eval " + two);
+  ASSERT_EQ(ev.code, 0) << ev.err;
+}
+
+TEST(MpiTrain, GlobalBatchMustDivideByTheProcesses) {
+  const std::string cfg = tiny_config("dp3.yaml", cnnkit::test::temp_path("runs/three"));
+  const Result r = shell(mpirun(3) + "train -q " + cfg);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE((r.out + r.err).find("must be divisible by 3"), std::string::npos) << r.out << r.err;
+  EXPECT_FALSE(fs::exists(cnnkit::test::temp_path("runs/three/model.safetensors")));
+}
+
+TEST(MpiTrain, RanksWithAnotherConfigStop) {
+  const std::string cfg = tiny_config("mismatch.yaml", cnnkit::test::temp_path("runs/mismatch"));
+  const std::string exe = CNNKIT_CLI_PATH;
+  const Result r = shell(std::string(CNNKIT_MPIEXEC) + " --allow-run-as-root --oversubscribe -np 1 " + exe +
+                         " train -q " + cfg + " : -np 1 " + exe + " train -q " + cfg + " --set optimizer.lr=0.2");
+  EXPECT_NE(r.code, 0);
+  const std::string all = r.out + r.err;
+  EXPECT_NE(all.find("rank 1 runs another config than rank 0"), std::string::npos) << all;
+  EXPECT_NE(all.find("optimizer.lr"), std::string::npos) << all;
+}
+
+TEST(MpiTrain, OnlyTrainRunsDataParallel) {
+  const Result r = shell(mpirun(2) + "eval " + trained_run());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("only `cnnkit train` runs data parallel"), std::string::npos) << r.err;
+}
+
+// Starts `cmd` in the background; returns its pid (the shell's, which execs mpirun).
+pid_t spawn(const std::string& cmd, const std::string& out, const std::string& err) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >" + out + " 2>" + err + " </dev/null").c_str(), nullptr);
+    _exit(127);
+  }
+  return pid;
+}
+
+// The pid of the cnnkit process of rank `rank` whose command line holds `marker`.
+pid_t rank_pid(const std::string& marker, int rank) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_all(e.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(marker) == std::string::npos || cmdline.find("mpirun") != std::string::npos ||
+        cmdline.find(" train ") == std::string::npos)
+      continue;
+    std::string env = read_all(e.path().string() + "/environ");
+    if (env.find(std::string("OMPI_COMM_WORLD_RANK=") + std::to_string(rank) + '\0') != std::string::npos)
+      return static_cast<pid_t>(std::stol(name));
+  }
+  return -1;
+}
+
+bool wait_for(const std::function<bool()>& cond, double seconds) {
+  const auto t0 = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+TEST(MpiTrain, KillingOneRankEndsEveryRankWithinThirtySeconds) {
+  const std::string dir = cnnkit::test::temp_path("runs/killed");
+  const std::string cfg = tiny_config("killed.yaml", dir) + " --set epochs=200";
+  const std::string out = cnnkit::test::temp_path("killed.out"), err = cnnkit::test::temp_path("killed.err");
+  const pid_t job = spawn(mpirun(2) + "train -q " + cfg, out, err);
+  int status = 0;
+  ASSERT_TRUE(wait_for([&] { return fs::exists(dir + "/metrics.csv") || waitpid(job, &status, WNOHANG) == job; }, 120));
+  ASSERT_TRUE(fs::exists(dir + "/metrics.csv")) << read_all(err);
+  const pid_t victim = rank_pid("killed.yaml", 1);
+  ASSERT_GT(victim, 0);
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  const auto t0 = Clock::now();
+  const bool ended = wait_for([&] { return waitpid(job, &status, WNOHANG) == job; }, 30);
+  if (!ended) kill(-job, SIGKILL);  // do not leave it behind
+  ASSERT_TRUE(ended) << "mpirun still running 30 s after rank 1 was killed";
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 30.0);
+  EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(rank_pid("killed.yaml", 0), -1) << "rank 0 survived";
+  // mpirun names the rank that died.
+  EXPECT_NE(read_all(err).find("signal 9"), std::string::npos) << read_all(err);
+}
+
+TEST(MpiTrain, ResumesOnAnotherNumberOfProcesses) {
+  // Two processes, stopped (SIGTERM to mpirun, as a scheduler does) after an epoch; one
+  // process continues. The result equals the uninterrupted single-process run.
+  const std::string dir = cnnkit::test::temp_path("runs/resumed"), ref = cnnkit::test::temp_path("runs/straight");
+  // Global batch 8 (4 a rank), 40 epochs: several seconds, so that the stop lands well before the end.
+  const std::string cfg = tiny_config("resumed.yaml", dir) + " --set epochs=40 --set data.batch_size=8";
+  const std::string out = cnnkit::test::temp_path("resumed.out"), err = cnnkit::test::temp_path("resumed.err");
+  const pid_t job = spawn(mpirun(2) + "train -q " + cfg, out, err);
+  int status = 0;
+  ASSERT_TRUE(wait_for([&] { return column_rows(dir) >= 1 || waitpid(job, &status, WNOHANG) == job; }, 120));
+  ASSERT_GE(column_rows(dir), 1u) << read_all(err);
+  kill(job, SIGTERM);
+  ASSERT_TRUE(wait_for([&] { return waitpid(job, &status, WNOHANG) == job; }, 30));
+  const size_t done = column_rows(dir);
+  ASSERT_LT(done, 40u) << "the run finished before it was stopped";
+  const Result resumed = run("train -q --resume " + dir);
+  ASSERT_EQ(resumed.code, 0) << resumed.out << resumed.err;
+  EXPECT_NE(resumed.out.find("resumed from"), std::string::npos) << resumed.out;
+  const Result straight = run("train -q " + cfg + " --set output_dir=" + ref);
+  ASSERT_EQ(straight.code, 0) << straight.err;
+  const auto a = column(dir, "train_loss"), b = column(ref, "train_loss");
+  ASSERT_EQ(a.size(), 40u);
+  ASSERT_EQ(b.size(), 40u);
+  for (size_t e = 0; e < 40; ++e) EXPECT_NEAR(a[e], b[e], 1e-3 * b[e]) << "epoch " << e + 1;
+}
+
+}  // namespace
