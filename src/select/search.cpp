@@ -500,6 +500,13 @@ SearchResult search(const train::RunConfig& base_in, const SearchOptions& option
   if (o.epochs() > 0 && o.epochs() != base.epochs)
     base = train::parse_run_config(train::to_yaml_string(base), source, {"epochs=" + std::to_string(o.epochs())});
   o.epochs(base.epochs);
+  // A rung of halving is a shorter run of the config: it must be longer than its warm-up,
+  // or every trial of the first rung fails on the same config error.
+  if (o.halving() && base.scheduler.name != "none")
+    CNNKIT_CHECK(o.min_epochs() > base.scheduler.warmup_epochs, "search --halving: the first rung trains ",
+                 o.min_epochs(), " epoch(s), but ", source, " warms the learning rate up for ",
+                 base.scheduler.warmup_epochs, " (scheduler.warmup.epochs); pass --min-epochs ",
+                 base.scheduler.warmup_epochs + 1, " or more");
   CNNKIT_CHECK(o.cv_folds() > 0 || base.data.val_fraction > 0, "search: ", source,
                " has no validation split (data.split.val is 0) to score the trials on: set one (--set "
                "data.split.val=0.1) or score by cross-validation (--cv 5)");

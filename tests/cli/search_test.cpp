@@ -142,6 +142,12 @@ TEST(CliSearch, BadArgumentsFailNamingTheArgument) {
   r = run("search " + cfg + " --grid optimizer.lr=0.1 --random 2 --space 'optimizer.lr=uniform(0,1)'" + out);
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.err, "not both")) << r.err;
+
+  // Halving's first rung must outlast the config's warm-up (else every trial would fail).
+  r = run("search " + cfg + " --grid optimizer.lr=0.1,0.2 --halving --set epochs=4 --set scheduler.name=CosineAnnealingLR "
+          "--set scheduler.warmup.epochs=1" + out);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "pass --min-epochs 2 or more")) << r.err;
   EXPECT_FALSE(fs::exists(test::temp_path("search/bad")));  // nothing written
 }
 
