@@ -11,6 +11,7 @@
 
 #include "cnnkit/core/error.h"
 #include "cnnkit/data/folds.h"
+#include "cnnkit/distributed/distributed.h"
 #include "cnnkit/io/file.h"
 #include "cnnkit/train/progress.h"
 #include "select/files.h"
@@ -30,15 +31,20 @@ json settings(const train::RunConfig& config, const CvOptions& o) {
           {"shuffle", o.shuffle()},             {"seed", o.seed()}};
 }
 
-// A fold's result, read back from its fold.json.
-CvFold read_fold(const fs::path& path) {
-  const json j = read_json(path);
+CvFold fold_from_json(const json& j) {
   CvFold f;
   f.fold = j.at("fold").get<int64_t>();
   f.train_size = j.at("train_size").get<size_t>();
   f.val_size = j.at("val_size").get<size_t>();
   f.metrics = j.at("metrics").get<std::map<std::string, double>>();
   f.seconds = j.value("seconds", 0.0);
+  f.reused = j.value("reused", false);
+  return f;
+}
+
+// A fold's result, read back from its fold.json.
+CvFold read_fold(const fs::path& path) {
+  CvFold f = fold_from_json(read_json(path));
   f.reused = true;
   return f;
 }
@@ -90,7 +96,24 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
   const fs::path dir(result.dir);
   const json tied = settings(config, options);
   std::error_code ec;
-  files::claim_dir(dir, "cv.json", "a cross-validation", tied);  // before any fold trains
+  // Under mpirun the folds are spread over the ranks (fold i on rank i mod N, each a
+  // one-process run); rank 0 claims the directory and writes cv.json, the others wait for its
+  // verdict (an error there stops every rank, none hangs).
+  const int world = distributed::get_world_size(), rank = distributed::get_rank();
+  {
+    std::string claim_error;
+    if (rank == 0) {
+      try {
+        files::claim_dir(dir, "cv.json", "a cross-validation", tied);  // before any fold trains
+      } catch (const Error& e) {
+        claim_error = e.what();
+      }
+    }
+    claim_error = distributed::all_gather_object(claim_error).front();
+    if (!claim_error.empty()) throw ValueError(claim_error);
+  }
+  if (world > 1)
+    say(fmt::format("cross-validation over {} processes: fold i on rank i mod {}", world, world));
   json doc = tied;
   doc["std_ddof"] = 0;
 
@@ -107,6 +130,7 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
                   options.stratified() ? "stratified " : "", n, options.seed(), result.dir));
 
   for (int64_t i = 0; i < k; ++i) {
+    if (i % world != rank) continue;
     const fs::path fold_dir = dir / fmt::format("fold-{}", i);
     if (fs::exists(fold_dir / "fold.json", ec)) {
       result.folds.push_back(read_fold(fold_dir / "fold.json"));
@@ -118,7 +142,7 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
     cfg.data.train_indices = folds[i].train;
     cfg.data.val_indices = folds[i].val;
     cfg.output_dir = fold_dir.string();
-    train::Run run(cfg, train::RunOptions(options.run()).test(false).overwrite(true));
+    train::Run run(cfg, train::RunOptions(options.run()).test(false).overwrite(true).data_parallel(false));
     const train::FitResult fit = run.fit();
     CvFold f;
     f.fold = i;
@@ -128,6 +152,20 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
     f.seconds = fit.seconds;
     write_json(fold_dir / "fold.json", fold_json(f));
     result.folds.push_back(f);
+  }
+
+  if (world > 1) {  // every rank's folds, in fold order
+    json mine = json::array();
+    for (const CvFold& f : result.folds) {
+      json j = fold_json(f);
+      j["reused"] = f.reused;
+      mine.push_back(j);
+    }
+    result.folds.clear();
+    for (const std::string& part : distributed::all_gather_object(mine.dump()))
+      for (const json& f : json::parse(part)) result.folds.push_back(fold_from_json(f));
+    std::sort(result.folds.begin(), result.folds.end(), [](const CvFold& a, const CvFold& b) { return a.fold < b.fold; });
+    if (rank != 0) return result;  // rank 0 refits and writes
   }
 
   // Mean and std (ddof = 0, numpy's default) of each metric every fold has.
@@ -165,7 +203,8 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
       say(fmt::format("refit: the whole training set{}", needs_val ? " (less the validation split early stopping "
                                                                      "or ReduceLROnPlateau watches)"
                                                                    : ""));
-      result.refit_test = train::Run(cfg, train::RunOptions(options.run()).test(true).overwrite(true)).fit().test;
+      result.refit_test =
+          train::Run(cfg, train::RunOptions(options.run()).test(true).overwrite(true).data_parallel(false)).fit().test;
     }
     doc["refit"] = {{"dir", result.refit_dir}, {"test", prefixed(*result.refit_test, "test_")}};
   }

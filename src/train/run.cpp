@@ -673,7 +673,8 @@ FitResult Run::fit() {
   };
   // Data parallel when launched by mpirun with more than one process (the CLI initialised the
   // process group); every rank runs this function, rank 0 alone writes and reports.
-  const int world = distributed::get_world_size(), rank = distributed::get_rank();
+  const int world = options_.data_parallel() ? distributed::get_world_size() : 1;
+  const int rank = options_.data_parallel() ? distributed::get_rank() : 0;
   if (world > 1) {
     check_same_config_on_every_rank(config_);
     CNNKIT_CHECK(config_.data.batch_size % world == 0, config_.source, ": data.batch_size ", config_.data.batch_size,
@@ -686,7 +687,7 @@ FitResult Run::fit() {
   bool threads_auto =
       options_.threads() <= 0 && config_.threads < 0 && std::getenv("CNNKIT_NUM_THREADS") == nullptr;
   if (!threads_auto) set_threads();
-  if (threads_auto && world > 1) {
+  if (threads_auto && distributed::get_world_size() > 1) {
     // Timing thread counts while the other ranks do the same measures contention; share the
     // node's cores between its ranks instead.
     const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

@@ -119,7 +119,32 @@ TEST(MpiTrain, RanksWithAnotherConfigStop) {
 TEST(MpiTrain, OnlyTrainRunsDataParallel) {
   const Result r = shell(mpirun(2) + "eval " + trained_run());
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("only `cnnkit train` runs data parallel"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("only `cnnkit train` (data parallel) and `cnnkit cv`"), std::string::npos) << r.err;
+}
+
+TEST(MpiCv, FoldsSpreadOverTheProcessesGiveTheOneProcessResult) {
+  const std::string cfg = tiny_config("cv.yaml", cnnkit::test::temp_path("runs/cv-unused"));
+  const std::string one = cnnkit::test::temp_path("runs/cv-one"), two = cnnkit::test::temp_path("runs/cv-two");
+  const Result r1 = run("cv -q " + cfg + " --folds 3 -o " + one);
+  ASSERT_EQ(r1.code, 0) << r1.out << r1.err;
+  const Result r2 = shell(mpirun(2) + "cv -q " + cfg + " --folds 3 -o " + two);
+  ASSERT_EQ(r2.code, 0) << r2.out << r2.err;
+  EXPECT_NE(r2.out.find("cross-validation over 2 processes"), std::string::npos) << r2.out;
+  // Each fold is a one-process run of the same config: cv.csv's numbers equal (the seconds aside).
+  auto rows = [](const std::string& dir) {
+    std::istringstream in(read_all(dir + "/cv.csv"));
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) {
+      std::stringstream ls(line);
+      std::string cell, kept;
+      for (int c = 0; std::getline(ls, cell, ','); ++c)
+        if (c != 3) kept += cell + ",";  // column 3: seconds
+      out.push_back(kept);
+    }
+    return out;
+  };
+  EXPECT_EQ(rows(two), rows(one));
+  EXPECT_EQ(rows(one).size(), 1u + 3u + 2u);  // header, 3 folds, mean and std
 }
 
 // Starts `cmd` in the background; returns its pid (the shell's, which execs mpirun).

@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
   }
 
   // Started by mpirun with several processes: `train` runs data parallel over them (the same
-  // config on every rank); the other verbs are single-process.
+  // config on every rank), `cv` spreads its folds over them; the other verbs are single-process.
   const int launched = distributed::launched_world_size();
   const bool data_parallel = launched > 1;
   if (data_parallel) {
@@ -172,10 +172,11 @@ int main(int argc, char** argv) {
                   << "and rebuild); it will not run " << launched << " independent copies\n";
       return kExitError;
     }
-    if (!*train) {
+    if (!*train && !*cv) {
       if (speaker)
         std::cerr << "cnnkit: error: `cnnkit " << app.get_subcommands().front()->get_name() << "` runs as one process; "
-                  << "only `cnnkit train` runs data parallel under mpirun (" << launched << " processes here)\n";
+                  << "under mpirun (" << launched << " processes here) only `cnnkit train` (data parallel) and "
+                  << "`cnnkit cv` (folds spread over the processes) run\n";
       return kExitUsage;
     }
     try {

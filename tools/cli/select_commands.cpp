@@ -2,6 +2,7 @@
 // (select/cv.h, ...), which builds on train::Run; this file parses nothing and prints.
 #include <iostream>
 
+#include "cnnkit/distributed/distributed.h"
 #include "cnnkit/select/cv.h"
 #include "cnnkit/select/ensemble.h"
 #include "cnnkit/train/config.h"
@@ -27,7 +28,10 @@ train::RunOptions run_options(int threads, bool quiet) {
 int cv(const CvArgs& args) {
   const train::RunConfig config = load_config_saying_notes(args.config, args.overrides);
   TrainingScope training;
-  const train::RunOptions run = run_options(args.threads, args.quiet);
+  // Under mpirun the folds are spread over the ranks; rank 0 reports.
+  const bool speaker = distributed::get_rank() == 0;
+  train::RunOptions run = run_options(args.threads, args.quiet || !speaker);
+  if (!speaker) run.log(nullptr);
   const model_selection::CvResult result = model_selection::cross_validate(
       config, model_selection::CvOptions()
                   .folds(args.folds)
@@ -36,6 +40,7 @@ int cv(const CvArgs& args) {
                   .refit(args.refit)
                   .output_dir(args.output)
                   .run(run));
+  if (!speaker) return 0;
   std::cout << "\n" << model_selection::cv_table(result);
   std::cout << "wrote " << result.dir << "/{cv.json, cv.csv, fold-*/" << (args.refit ? ", refit/" : "") << "}\n";
   return 0;

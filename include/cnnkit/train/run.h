@@ -73,6 +73,9 @@ struct RunOptions {
   // fit() ends by evaluating the test split. Model selection (folds, search trials, ensemble
   // members) turns it off: choosing by the test split would make its numbers optimistic.
   CNNKIT_ARG(bool, test) = true;
+  // Under mpirun with several processes: true trains data parallel over all of them; false
+  // trains this process's own run (model selection spreads folds over the ranks instead).
+  CNNKIT_ARG(bool, data_parallel) = true;
 };
 
 struct FitResult {
