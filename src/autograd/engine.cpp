@@ -4,6 +4,7 @@
 // thread with grad mode off; the ops it calls may parallelise internally.
 #include <atomic>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <queue>
 #include <unordered_map>
@@ -164,6 +165,10 @@ Edge gradient_edge(const Tensor& t) {
   std::shared_ptr<Node> acc = impl->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    // Highest priority (as PyTorch's): a leaf's gradient is stored as soon as all of it has
+    // arrived, not after the rest of backward, so post-accumulate hooks (DDP's buckets) fire
+    // while backward still runs.
+    acc->sequence_nr = std::numeric_limits<uint64_t>::max();
     acc->output_sizes.push_back(impl->sizes);
     impl->grad_accumulator = acc;
   }

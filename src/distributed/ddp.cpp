@@ -158,13 +158,16 @@ DistributedDataParallel::DistributedDataParallel(nn::AnyModule module, Distribut
     r.param_index.push_back(i);
   }
   // Buckets in reverse registration order: the last layers' gradients come first in backward.
+  // The first bucket holds at most 1 MiB (as PyTorch's): the last layers' gradients start
+  // travelling early whatever the cap.
   const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(options_.bucket_cap_mb() * 1024 * 1024 / sizeof(float)));
+  const int64_t first_cap = std::min<int64_t>(cap, 1024 * 1024 / sizeof(float));
   r.bucket_of.assign(r.params.size(), 0);
   r.slot_of.assign(r.params.size(), 0);
   int64_t filled = 0;
   for (size_t k = r.params.size(); k-- > 0;) {
     const int64_t n = r.params[k].numel();
-    if (r.buckets.empty() || (filled > 0 && filled + n > cap)) {
+    if (r.buckets.empty() || (filled > 0 && filled + n > (r.buckets.size() == 1 ? first_cap : cap))) {
       r.buckets.emplace_back();
       filled = 0;
     }

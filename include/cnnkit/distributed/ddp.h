@@ -17,8 +17,8 @@
 //   }
 //
 // How (PyTorch DDP's Reducer, reduced to what a CPU cluster needs):
-//   - Parameters are packed into buckets of at most bucket_cap_mb, in reverse registration
-//     order (the order backward produces their gradients). A post-accumulate-grad hook marks
+//   - Parameters are packed into buckets of at most bucket_cap_mb (the first of at most 1 MiB,
+//     as PyTorch's), in reverse registration order (the order backward produces their gradients). A post-accumulate-grad hook marks
 //     a parameter ready; once every parameter of a bucket is, the bucket's gradients are
 //     copied (scaled by this rank's gradient weight) into its flat buffer and an async
 //     all_reduce starts on the process group's communication thread. Buckets start in index
