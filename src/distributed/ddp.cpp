@@ -238,11 +238,34 @@ void DistributedDataParallel::skip_step() {
 }
 
 void DistributedDataParallel::sync_buffers() {
+  if (get_world_size() == 1) return;
+  // Coalesced, as PyTorch does: one broadcast for the float buffers (running statistics) and
+  // one for the int64 ones (num_batches_tracked), not one per tensor.
   NoGradGuard no_grad;
-  for (Tensor b : module_.ptr()->buffers()) {
-    if (!b.defined()) continue;
-    Tensor d = b.detach();
-    broadcast(d, 0);
+  for (const ScalarType type : {kFloat, kLong}) {
+    std::vector<Tensor> group;
+    int64_t total = 0;
+    for (const Tensor& b : module_.ptr()->buffers()) {
+      if (!b.defined() || b.scalar_type() != type) continue;
+      CNNKIT_CHECK(b.is_contiguous(), "DistributedDataParallel: a buffer is not contiguous");
+      group.push_back(b);
+      total += b.numel();
+    }
+    if (group.empty()) continue;
+    Tensor flat = empty({total}, type);
+    const size_t elem = type == kFloat ? sizeof(float) : sizeof(int64_t);
+    auto* base = static_cast<char*>(flat.data_ptr());
+    size_t at = 0;
+    for (const Tensor& b : group) {
+      std::memcpy(base + at, b.data_ptr(), static_cast<size_t>(b.numel()) * elem);
+      at += static_cast<size_t>(b.numel()) * elem;
+    }
+    broadcast(flat, 0);
+    at = 0;
+    for (const Tensor& b : group) {
+      std::memcpy(b.data_ptr(), base + at, static_cast<size_t>(b.numel()) * elem);
+      at += static_cast<size_t>(b.numel()) * elem;
+    }
   }
 }
 
