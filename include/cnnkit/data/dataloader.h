@@ -18,6 +18,13 @@
 // transform is rethrown by the iterator on the consuming thread, naming the example index.
 // Destroying the loader (or starting a new pass) mid-epoch stops and joins the workers.
 //
+// Iterable datasets (data/iterable.h: ShardDataset, a user's stream): each worker reads its own
+// stream (WorkerInfo: worker w of W, the epoch, the seed) and batches it; batches come
+// round-robin over the workers (PyTorch's order), each worker's last one possibly short.
+// size() counts each worker's batches (it needs the dataset's stream_size()); shuffle must be
+// false (the dataset shuffles its stream). An error names the worker and the example of its
+// stream, after the dataset's own words (a shard reader names the shard file and member).
+//
 // Deliberately not: processes (workers are threads sharing the dataset), samplers as
 // user-visible objects beyond Sequential/Random (LibTorch's template argument only).
 #pragma once
