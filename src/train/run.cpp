@@ -20,6 +20,7 @@
 #include "cnnkit/core/threads.h"
 #include "cnnkit/data/dataloader.h"
 #include "cnnkit/data/image.h"
+#include "cnnkit/data/iterable.h"
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/io/checkpoint.h"
 #include "cnnkit/io/file.h"
@@ -238,7 +239,7 @@ void check_pipeline(const RunData& data, nn::Sequential& model, const LossFn& lo
     if (!s.ds || s.ds->size().value_or(0) == 0) continue;
     data::Example<> ex;
     try {
-      ex = s.ds->get(0);
+      ex = data::first_example(*s.ds);  // get(0), or a stream's first example
     } catch (const Error& e) {
       throw ValueError(fmt::format("the {} transforms fail on the first {} example: {}", s.name, s.name, e.what()));
     }
@@ -593,8 +594,13 @@ Metrics Run::evaluate(const std::string& split) {
   std::shared_ptr<data::DatasetBase> ds = split == "test" ? d.test : split == "val" ? d.val : nullptr;
   if (split == "train" && d.train) {
     // Without augmentation: the training examples through the eval transforms.
-    auto base = std::dynamic_pointer_cast<data::MapDataset>(d.train);
-    ds = base ? std::make_shared<data::MapDataset>(base->dataset(), build_pipeline(resolved_config(), false)) : d.train;
+    if (auto base = std::dynamic_pointer_cast<data::MapDataset>(d.train)) {
+      ds = std::make_shared<data::MapDataset>(base->dataset(), build_pipeline(resolved_config(), false));
+    } else if (auto stream = std::dynamic_pointer_cast<data::IterableMapDataset>(d.train)) {
+      ds = std::make_shared<data::IterableMapDataset>(stream->dataset(), build_pipeline(resolved_config(), false));
+    } else {
+      ds = d.train;
+    }
   }
   CNNKIT_CHECK(split == "test" || split == "val" || split == "train", "evaluate: unknown split '", split,
                "' (test, val or train)");
@@ -691,8 +697,10 @@ FitResult Run::fit() {
   std::unique_ptr<optim::Optimizer> opt = build_optimizer(config_, model->parameters());
 
   const auto workers = static_cast<size_t>(config_.data.workers);
+  // A streamed training set (shards) shuffles itself (its shuffle buffer), from the seed.
+  const bool streamed = dynamic_cast<const data::IterableDataset*>(data.train.get()) != nullptr;
   data::DataLoader train_loader(data.train, data::DataLoaderOptions(static_cast<size_t>(config_.data.batch_size))
-                                                .shuffle(true).workers(workers).seed(config_.seed));
+                                                .shuffle(!streamed).workers(workers).seed(config_.seed));
   std::unique_ptr<data::DataLoader> val_loader;
   if (data.val)
     val_loader = std::make_unique<data::DataLoader>(

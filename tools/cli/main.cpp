@@ -1,4 +1,4 @@
-// `cnnkit`: train | eval | predict | info | bench | cv | ensemble | search. Parses the command line (CLI11) and maps
+// `cnnkit`: train | eval | predict | info | bench | cv | ensemble | search | shard. Parses the command line (CLI11) and maps
 // what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
 // no stack trace), 2 a usage error, 130 training stopped by Ctrl-C. The commands themselves live in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -130,6 +130,9 @@ int main(int argc, char** argv) {
   cli::SearchArgs sa;
   auto* search = cli::add_search_command(app, sa);
 
+  cli::ShardArgs sha;
+  auto* shard = cli::add_shard_command(app, sha);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -165,6 +168,7 @@ int main(int argc, char** argv) {
     if (*cv) return cli::cv(ca);
     if (*ensemble) return cli::ensemble(ens);
     if (*search) return cli::search(sa);
+    if (*shard) return cli::shard(sha);
   } catch (const train::Interrupted& e) {
     std::cerr << "cnnkit: " << e.what() << "\n";
     return kExitInterrupted;
