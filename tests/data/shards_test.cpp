@@ -427,3 +427,4 @@ TEST(ShardDataset, StreamingStatisticsEqualComputeMeanStd) {
     EXPECT_EQ(indexed.integral, !floats);  // i * 0.5 + k is not whole for odd i
   }
 }
+

@@ -86,9 +86,11 @@ int shard(const ShardArgs& a) {
     for (const auto& s : index.shards) bytes += s.bytes;
     std::string shape = "varying";
     if (!index.shape.empty()) shape = "[" + fmt::format("{}", fmt::join(index.shape, ", ")) + "]";
-    std::cout << fmt::format("{}: {} examples in {} shard{} ({}), {} {} as .{}, {} classes -> {}\n", index.prefix,
+    const std::string classes =
+        index.classes.empty() ? "no class names" : fmt::format("{} classes", index.classes.size());
+    std::cout << fmt::format("{}: {} examples in {} shard{} ({}), {} {} as .{}, {} -> {}\n", index.prefix,
                              index.samples(), index.shards.size(), index.shards.size() == 1 ? "" : "s",
-                             human_bytes(bytes), index.dtype, shape, index.encoding, index.classes.size(),
+                             human_bytes(bytes), index.dtype, shape, index.encoding, classes,
                              pattern_of(a.out_dir, index));
     const data::RunningStats st = index.stats();
     if (!st.channels.empty())
