@@ -597,18 +597,19 @@ RunData build_shard_datasets(const RunConfig& given, bool need_train) {
                "data: dataset 'shards' is streamed: model selection's folds and resamples need a map-style dataset "
                "(convert back, or train on the source dataset)");
   RunData out;
-  auto open = [&](const std::string& urls, bool train) {
+  // `stream`: the training stream (shuffled, this rank's share); else the whole set in order.
+  auto open = [&](const std::string& urls, const char* key, bool stream) {
     auto o = data::ShardDatasetOptions();
-    if (train) o.shuffle_buffer(static_cast<size_t>(s.shuffle_buffer())).rank(d.rank).world_size(d.world_size);
+    if (stream) o.shuffle_buffer(static_cast<size_t>(s.shuffle_buffer())).rank(d.rank).world_size(d.world_size);
     try {
       return std::make_shared<data::ShardDataset>(urls, o);
     } catch (const Error&) {
-      rethrow_with_prefix(std::string("data.paths.") + (train ? "train" : "test/val") + " '" + urls + "': ");
+      rethrow_with_prefix(std::string("data.paths.") + key + " '" + urls + "': ");
     }
   };
   std::vector<std::string> classes = d.classes;
   if (need_train) {
-    auto whole = std::make_shared<data::ShardDataset>(data::expand_braces(s.train()));  // every rank's view, in order
+    auto whole = open(s.train(), "train", false);  // every rank's view, in order: classes and statistics
     CNNKIT_CHECK(whole->size().value_or(0) > 0, "data: the training shards '", s.train(), "' hold no samples");
     if (classes.empty()) classes = whole->classes();
     std::optional<data::RunningStats> raw = whole->stats();
@@ -646,14 +647,14 @@ RunData build_shard_datasets(const RunConfig& given, bool need_train) {
       }
       out.report.push_back(normalize_line(d.mean, d.std, "of the training shards"));
     }
-    out.train = open(s.train(), true);
+    out.train = open(s.train(), "train", true);
     out.report.push_back("shards: " + std::to_string(whole->size().value_or(0)) + " training examples in " +
                          std::to_string(whole->shards().size()) + " shards, shuffle buffer " +
                          std::to_string(s.shuffle_buffer()) +
                          (d.world_size > 1 ? ", split over " + std::to_string(d.world_size) + " ranks" : ""));
-    if (!s.val().empty()) out.val = open(s.val(), false);
+    if (!s.val().empty()) out.val = open(s.val(), "val", false);
   }
-  auto test = open(s.test(), false);
+  auto test = open(s.test(), "test", false);
   CNNKIT_CHECK(test->size().value_or(0) > 0, "data: the test shards '", s.test(), "' hold no samples");
   if (classes.empty()) classes = test->classes();
   out.classes = classes;
