@@ -2,17 +2,21 @@
 // std::threads into a ring of slots and handed out in order; workers = 0 builds on the
 // caller's thread with the same code, so results do not depend on the thread count.
 // With num_replicas > 1 a pass keeps this rank's round-robin share of the epoch's order.
-// Not here: datasets, transforms.
+// Iterable datasets take their own path (StreamPass below): a stream per worker, batches
+// handed out round-robin. Not here: datasets, transforms.
 #include "cnnkit/data/dataloader.h"
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
+
+#include "cnnkit/data/iterable.h"
 
 namespace cnnkit {
 namespace data {
@@ -48,6 +52,164 @@ void copy_into(Tensor& batch, int64_t k, const Tensor& x, const Tensor& first, c
   if (nb) std::memcpy(static_cast<char*>(batch.data_ptr()) + static_cast<size_t>(k) * nb, c.data_ptr(), nb);
 }
 
+// ---- iterable datasets -------------------------------------------------------------------------
+
+// One pass over an iterable dataset (torch's IterableDataset in a DataLoader): worker w of W
+// reads the stream dataset.stream({w, W, epoch, seed}) and builds batches of it into its own
+// queue of at most `capacity` batches; the consumer takes worker 0's first batch, worker 1's
+// first, ..., then the second ones, skipping workers whose stream has ended, so the order of
+// batches depends on the worker count alone (PyTorch's order). Each worker's last batch may
+// be short (dropped with drop_last). W = 0 reads one stream on the consumer's thread with
+// the same code. Before each example the worker reseeds example_generator() from (seed,
+// epoch, worker, position in its stream), so augmentations repeat for a given worker count.
+class StreamPass {
+ public:
+  StreamPass(const IterableDataset& dataset, const DataLoaderOptions& options, int64_t epoch)
+      : options_(options), epoch_(epoch) {
+    const size_t workers = std::max<size_t>(1, options.workers());
+    for (size_t w = 0; w < workers; ++w) {
+      auto q = std::make_unique<Queue>();
+      q->stream = dataset.stream(WorkerInfo{w, workers, epoch, options.seed()});
+      queues_.push_back(std::move(q));
+    }
+    if (options.workers() > 0)
+      for (size_t w = 0; w < workers; ++w) threads_.emplace_back([this, w] { run(w); });
+  }
+  ~StreamPass() { stop(); }
+
+  // The next batch into `out`; false at the end of the pass. Rethrows a worker's error.
+  bool next(Example<>& out) {
+    const size_t W = queues_.size();
+    for (size_t tried = 0; tried < W; ++tried) {
+      Queue& q = *queues_[turn_];
+      Item item;
+      bool got = false;
+      if (threads_.empty()) {
+        if (!q.done) {
+          got = build(turn_, q, item);
+          if (!got || item.error) q.done = true;
+        }
+      } else {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_ready_.wait(lock, [&] { return !q.items.empty() || q.done; });
+        if (!q.items.empty()) {
+          item = std::move(q.items.front());
+          q.items.pop_front();
+          got = true;
+        }
+      }
+      if (!threads_.empty()) cv_space_.notify_all();
+      turn_ = (turn_ + 1) % W;
+      if (!got) continue;  // this worker's stream has ended: the next worker's turn
+      if (item.error) std::rethrow_exception(item.error);
+      out = std::move(item.batch);
+      return true;
+    }
+    return false;
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_space_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  struct Item {
+    Example<> batch;
+    std::exception_ptr error;
+  };
+  struct Queue {
+    std::unique_ptr<ExampleStream> stream;
+    std::deque<Item> items;
+    bool done = false;  // the stream ended (or failed): nothing more will be queued
+    size_t read = 0;    // examples taken from the stream so far
+  };
+
+  // Worker w's next batch from its stream into `item` (or the error, naming the worker and
+  // the example); false when the stream has no more examples for a batch.
+  bool build(size_t w, Queue& q, Item& item) {
+    const size_t bs = options_.batch_size();
+    std::vector<Example<>> examples;
+    try {
+      Example<> e;
+      while (examples.size() < bs) {
+        seed_example_generator(stream_example_seed(w, q.read));
+        if (!q.stream->next(e)) break;
+        ++q.read;
+        examples.push_back(std::move(e));
+      }
+      if (examples.empty() || (options_.drop_last() && examples.size() < bs)) return false;
+      item.batch = stack(examples);
+    } catch (...) {
+      std::ostringstream os;
+      os << "DataLoader: worker " << w << ", example " << q.read << " of its stream (epoch " << epoch_ << "): ";
+      try {
+        rethrow_with_prefix(std::current_exception(), os.str());
+      } catch (...) {
+        item.error = std::current_exception();
+      }
+    }
+    return true;
+  }
+
+  void run(size_t w) {
+    Queue& q = *queues_[w];
+    const size_t capacity = options_.max_jobs() ? std::max<size_t>(1, *options_.max_jobs())
+                                                : std::max<size_t>(1, options_.prefetch_factor());
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_space_.wait(lock, [&] { return stop_ || q.items.size() < capacity; });
+        if (stop_) return;
+      }
+      Item item;
+      const bool got = build(w, q, item);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (got) q.items.push_back(std::move(item));
+        if (!got || q.items.back().error) q.done = true;
+      }
+      cv_ready_.notify_all();
+      if (q.done) return;
+    }
+  }
+
+  uint64_t stream_example_seed(size_t worker, size_t k) const {
+    return example_seed(options_.seed(), epoch_, (static_cast<uint64_t>(worker) << 40) ^ k);
+  }
+
+  static Example<> stack(std::vector<Example<>>& examples) {
+    const int64_t count = static_cast<int64_t>(examples.size());
+    const Example<>& first = examples.front();
+    CNNKIT_CHECK(first.data.defined(), "the stream yielded an example without data");
+    Example<> out;
+    out.data = batch_like(first.data, count);
+    out.target = first.target.defined() ? batch_like(first.target, count) : Tensor();
+    out.weight = first.weight.defined() ? batch_like(first.weight, count) : Tensor();
+    for (int64_t k = 0; k < count; ++k) {
+      const Example<>& e = examples[static_cast<size_t>(k)];
+      copy_into(out.data, k, e.data, first.data, "data");
+      copy_into(out.target, k, e.target, first.target, "target");
+      copy_into(out.weight, k, e.weight, first.weight, "weight");
+    }
+    return out;
+  }
+
+  const DataLoaderOptions& options_;
+  int64_t epoch_;
+  std::vector<std::unique_ptr<Queue>> queues_;
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_ready_, cv_space_;
+  bool stop_ = false;
+  size_t turn_ = 0;  // the worker whose batch comes next
+};
+
 }  // namespace
 
 struct DataLoader::Impl {
@@ -59,6 +221,8 @@ struct DataLoader::Impl {
 
   DatasetBase* dataset;
   DataLoaderOptions options;
+  const IterableDataset* iterable = nullptr;  // the dataset, when it is a stream
+  std::unique_ptr<StreamPass> stream_pass;
 
   // epoch bookkeeping (consumer thread only)
   int64_t epoch = 0;
@@ -80,7 +244,8 @@ struct DataLoader::Impl {
   std::vector<Slot> slots;
   std::vector<std::thread> threads;
 
-  Impl(DatasetBase* d, DataLoaderOptions o) : dataset(d), options(std::move(o)) {}
+  Impl(DatasetBase* d, DataLoaderOptions o)
+      : dataset(d), options(std::move(o)), iterable(dynamic_cast<const IterableDataset*>(d)) {}
   ~Impl() { stop_workers(); }
 
   size_t dataset_size() const {
@@ -106,6 +271,18 @@ struct DataLoader::Impl {
   size_t local_batches(size_t count) const {
     const size_t bs = options.batch_size();
     return (local_count(count) + bs - 1) / bs;  // local_count is whole batches under drop_last
+  }
+  // Batches per epoch of an iterable dataset: each worker's stream batched on its own.
+  size_t stream_batches() const {
+    const size_t workers = std::max<size_t>(1, options.workers());
+    size_t total = 0;
+    for (size_t w = 0; w < workers; ++w) {
+      const std::optional<size_t> count = iterable->stream_size(WorkerInfo{w, workers, epoch, options.seed()});
+      CNNKIT_CHECK(count.has_value(), "DataLoader: the iterable dataset does not know how many examples its streams hold "
+                                  "(stream_size()), so the batches per epoch are unknown");
+      total += batches_for(*count);
+    }
+    return total;
   }
   size_t capacity() const {
     if (options.max_jobs()) return std::max<size_t>(1, *options.max_jobs());
@@ -171,6 +348,7 @@ struct DataLoader::Impl {
   }
 
   void stop_workers() {
+    stream_pass.reset();  // an iterable pass: stops and joins its workers
     {
       std::lock_guard<std::mutex> lock(mu);
       stop = true;
@@ -197,6 +375,10 @@ struct DataLoader::Impl {
     any_pass = true;
     ++pass;
     pass_active = true;
+    if (iterable) {
+      stream_pass = std::make_unique<StreamPass>(*iterable, options, epoch);
+      return;
+    }
 
     n = dataset_size();
     batches = options.num_replicas() > 1 ? local_batches(n) : batches_for(n);
@@ -229,6 +411,17 @@ struct DataLoader::Impl {
   // The next batch of the pass into `out`; false at the end of the pass.
   bool next(Example<>& out) {
     if (!pass_active) return false;
+    if (stream_pass) {
+      bool more;
+      try {
+        more = stream_pass->next(out);
+      } catch (...) {
+        end_pass();
+        throw;
+      }
+      if (!more) end_pass();
+      return more;
+    }
     if (next_to_deliver >= batches) {
       end_pass();
       return false;
@@ -274,6 +467,15 @@ DataLoader::DataLoader(std::shared_ptr<DatasetBase> dataset, DataLoaderOptions o
   CNNKIT_CHECK(options_.rank() < options_.num_replicas(), "DataLoader: rank ", options_.rank(),
                " is not below num_replicas ", options_.num_replicas());
   impl_ = std::make_unique<Impl>(dataset_.get(), options_);
+  if (impl_->iterable) {
+    // torch's DataLoader refuses shuffle=True for an IterableDataset too: a stream is
+    // shuffled by the dataset itself (ShardDatasetOptions::shuffle_buffer).
+    CNNKIT_CHECK(!options_.shuffle(), "DataLoader: shuffle is for map-style datasets; an iterable dataset shuffles "
+                                      "its own stream (e.g. ShardDatasetOptions::shuffle_buffer)");
+    CNNKIT_CHECK(options_.num_replicas() == 1, "DataLoader: num_replicas is for map-style datasets; an iterable "
+                 "dataset splits itself over the ranks (e.g. ShardDatasetOptions::rank / world_size)");
+    return;
+  }
   (void)impl_->dataset_size();  // an unsized dataset fails here, not at the first pass
 }
 
@@ -294,11 +496,15 @@ void DataLoader::set_epoch(int64_t epoch) {
 int64_t DataLoader::epoch() const { return impl_->epoch; }
 
 size_t DataLoader::size() const {
+  if (impl_->iterable) return impl_->stream_batches();
   const size_t n = impl_->dataset_size();
   return options_.num_replicas() > 1 ? impl_->local_batches(n) : impl_->batches_for(n);
 }
 
 size_t DataLoader::global_size() const {
+  // An iterable dataset splits itself over the ranks (ShardDatasetOptions rank / world_size):
+  // its streams, not the loader, decide the shares, so this rank's count is what is known.
+  if (impl_->iterable) return impl_->stream_batches();
   const size_t n = impl_->dataset_size(), global_batch = options_.batch_size() * options_.num_replicas();
   return options_.drop_last() ? n / global_batch : (n + global_batch - 1) / global_batch;
 }

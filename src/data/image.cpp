@@ -118,7 +118,9 @@ Tensor decode_image(const std::string& path, ImageReadMode mode) {
   return decode_image_from_memory(bytes.data(), bytes.size(), path, mode);
 }
 
-void write_png(const std::string& path, const Tensor& image, int compression_level) {
+namespace {
+
+std::string encode_png_named(const std::string& path, const Tensor& image, int compression_level) {
   int H, W, C;
   std::vector<uint8_t> hwc = chw_to_hwc("write_png", path, image, H, W, C);
   CNNKIT_CHECK(compression_level >= 0 && compression_level <= 9,
@@ -133,7 +135,17 @@ void write_png(const std::string& path, const Tensor& image, int compression_lev
     ok = stbi_write_png_to_func(append_bytes, &out, W, H, C, hwc.data(), W * C);
   }
   CNNKIT_CHECK_IO(ok, "write_png: stb_image_write failed to encode '", path, "'");
-  io::write_file_atomic(path, out, "write_png");
+  return out;
+}
+
+}  // namespace
+
+void write_png(const std::string& path, const Tensor& image, int compression_level) {
+  io::write_file_atomic(path, encode_png_named(path, image, compression_level), "write_png");
+}
+
+std::string encode_png(const Tensor& image, int compression_level) {
+  return encode_png_named("<memory>", image, compression_level);
 }
 
 void write_jpeg(const std::string& path, const Tensor& image, int quality) {

@@ -3,9 +3,14 @@
 // parallel formula, per thread and then across threads. Not here: medians or percentiles.
 #include "cnnkit/data/stats.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
+#include <string>
+#include <type_traits>
 #include <mutex>
 
+#include "cnnkit/data/iterable.h"
 #include "cnnkit/data/split.h"
 
 namespace cnnkit::data {
@@ -39,11 +44,124 @@ Moments moments_of(const T* p, int64_t count, double scale) {
   return m;
 }
 
+// Mean and std from merged moments, checked finite (NaN statistics would make Normalize turn
+// every input into NaN without a word).
+std::pair<std::vector<double>, std::vector<double>> finish(const std::vector<Moments>& total, const char* what) {
+  std::vector<double> mean(total.size()), std(total.size());
+  for (size_t c = 0; c < total.size(); ++c) {
+    mean[c] = total[c].mean;
+    std[c] = total[c].n > 0 ? std::sqrt(total[c].m2 / total[c].n) : 0.0;
+    CNNKIT_CHECK(std::isfinite(mean[c]) && std::isfinite(std[c]), what, ": channel ", c, " has mean ",
+                 mean[c], " and std ", std[c], ": the data hold NaN or infinity (data::clean finds and drops ",
+                 "such examples)");
+  }
+  return {mean, std};
+}
+
+template <typename T>
+void value_range(const T* p, int64_t count, RunningStats& s) {
+  for (int64_t i = 0; i < count; ++i) {
+    const double v = static_cast<double>(p[i]);
+    s.min = std::min(s.min, v);
+    s.max = std::max(s.max, v);
+    if constexpr (std::is_floating_point_v<T>) s.integral = s.integral && v == std::floor(v);
+  }
+}
+
+std::vector<Moments> as_moments(const std::vector<RunningStats::Channel>& c) {
+  std::vector<Moments> m(c.size());
+  for (size_t i = 0; i < c.size(); ++i) m[i] = {c[i].n, c[i].mean, c[i].m2};
+  return m;
+}
+
 }  // namespace
+
+void RunningStats::add(const Tensor& data) {
+  Tensor x = data;
+  CNNKIT_CHECK(x.defined() && x.dim() >= 1, "RunningStats: an example has no data with a channel dimension");
+  if (!x.is_contiguous()) x = x.contiguous();
+  const int64_t C = x.size(0), per = C ? x.numel() / C : 0;
+  if (channels.empty() && examples == 0) channels.assign(static_cast<size_t>(C), Channel{});
+  CNNKIT_CHECK_SHAPE(static_cast<size_t>(C) == channels.size(), "RunningStats: an example has ", C,
+                     " channels (shape ", x.sizes(), "), earlier examples have ", channels.size());
+  RunningStats range;  // this example's range, merged below
+  range.min = std::numeric_limits<double>::infinity();
+  range.max = -std::numeric_limits<double>::infinity();
+  for (int64_t c = 0; c < C; ++c) {
+    Moments mc;
+    switch (x.scalar_type()) {
+      case kByte: {
+        const uint8_t* p = x.data_ptr<uint8_t>() + c * per;
+        mc = moments_of(p, per, 1.0 / 255.0);
+        value_range(p, per, range);
+        break;
+      }
+      case kFloat: {
+        const float* p = x.data_ptr<float>() + c * per;
+        mc = moments_of(p, per, 1.0);
+        value_range(p, per, range);
+        break;
+      }
+      case kLong: {
+        const int64_t* p = x.data_ptr<int64_t>() + c * per;
+        mc = moments_of(p, per, 1.0);
+        value_range(p, per, range);
+        break;
+      }
+      default: CNNKIT_CHECK_TYPE(false, "RunningStats: unsupported dtype ", x.scalar_type());
+    }
+    Moments cur{channels[static_cast<size_t>(c)].n, channels[static_cast<size_t>(c)].mean,
+                channels[static_cast<size_t>(c)].m2};
+    cur.merge(mc);
+    channels[static_cast<size_t>(c)] = {cur.n, cur.mean, cur.m2};
+  }
+  if (x.numel() == 0) range.min = range.max = 0;
+  min = examples == 0 ? range.min : std::min(min, range.min);
+  max = examples == 0 ? range.max : std::max(max, range.max);
+  integral = integral && range.integral;
+  ++examples;
+}
+
+void RunningStats::merge(const RunningStats& other) {
+  if (other.examples == 0) return;
+  if (examples == 0) {
+    *this = other;
+    return;
+  }
+  CNNKIT_CHECK_SHAPE(other.channels.size() == channels.size(), "RunningStats: merging statistics of ",
+                     other.channels.size(), " channels into ", channels.size());
+  for (size_t c = 0; c < channels.size(); ++c) {
+    Moments a{channels[c].n, channels[c].mean, channels[c].m2};
+    a.merge({other.channels[c].n, other.channels[c].mean, other.channels[c].m2});
+    channels[c] = {a.n, a.mean, a.m2};
+  }
+  min = std::min(min, other.min);
+  max = std::max(max, other.max);
+  integral = integral && other.integral;
+  examples += other.examples;
+}
+
+std::vector<double> RunningStats::mean() const { return finish(as_moments(channels), "RunningStats").first; }
+std::vector<double> RunningStats::std() const { return finish(as_moments(channels), "RunningStats").second; }
 
 std::pair<std::vector<double>, std::vector<double>> compute_mean_std(std::shared_ptr<DatasetBase> dataset,
                                                                      std::optional<size_t> max_examples) {
   CNNKIT_CHECK(dataset != nullptr, "compute_mean_std: the dataset is null");
+  if (const auto* iterable = dynamic_cast<const IterableDataset*>(dataset.get())) {
+    CNNKIT_CHECK(!max_examples || *max_examples > 0, "compute_mean_std: max_examples must be positive");
+    RunningStats s;
+    std::unique_ptr<ExampleStream> stream = iterable->stream(WorkerInfo{});
+    Example<> e;
+    while ((!max_examples || s.examples < *max_examples) && stream->next(e)) {
+      try {
+        s.add(e.data);
+      } catch (const Error&) {
+        rethrow_with_prefix("compute_mean_std: example " + std::to_string(s.examples) + " of the stream: ");
+      }
+    }
+    CNNKIT_CHECK(s.examples > 0, "compute_mean_std: the dataset is empty");
+    return finish(as_moments(s.channels), "compute_mean_std");
+  }
   auto size = dataset->size();
   CNNKIT_CHECK(size.has_value() && *size > 0, "compute_mean_std: the dataset is empty or has no size");
   const size_t n = *size;
@@ -91,16 +209,7 @@ std::pair<std::vector<double>, std::vector<double>> compute_mean_std(std::shared
                        total.size(), " channels; all must have the same number");
     for (size_t c = 0; c < local.size(); ++c) total[c].merge(local[c]);
   }
-  std::vector<double> mean(total.size()), std(total.size());
-  for (size_t c = 0; c < total.size(); ++c) {
-    mean[c] = total[c].mean;
-    std[c] = total[c].n > 0 ? std::sqrt(total[c].m2 / total[c].n) : 0.0;
-    // NaN statistics would make Normalize turn every input into NaN without a word.
-    CNNKIT_CHECK(std::isfinite(mean[c]) && std::isfinite(std[c]), "compute_mean_std: channel ", c, " has mean ",
-                 mean[c], " and std ", std[c], ": the data hold NaN or infinity (data::clean finds and drops ",
-                 "such examples)");
-  }
-  return {mean, std};
+  return finish(total, "compute_mean_std");
 }
 
 std::map<int64_t, size_t> class_counts(std::shared_ptr<DatasetBase> dataset) {

@@ -229,20 +229,17 @@ void write_file_atomic(const std::string& path, const std::string& header, const
 
 }  // namespace
 
-Tensor load_npy(const std::string& path) {
-  std::error_code ec;
-  auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status)) NPY_FAIL(path, "no such file");
-  if (!std::filesystem::is_regular_file(status)) NPY_FAIL(path, "not a regular file");
-  uint64_t file_size = std::filesystem::file_size(path, ec);
-  if (ec) NPY_FAIL(path, "cannot read its size: ", ec.message());
-  std::ifstream f(path, std::ios::binary);
-  if (!f) NPY_FAIL(path, "cannot open for reading: ", std::strerror(errno));
+namespace {
 
+// The reader proper over any byte source: `read_at(offset, dst, n)` fills dst with n bytes
+// at offset (false when it cannot), `file_size` bounds every length before it is used, and
+// `path` names the source in errors (a file, or "shard.tar: member x.npy").
+template <class ReadAt>
+Tensor parse_npy(const std::string& path, uint64_t file_size, ReadAt read_at) {
   // Preamble: magic, version, header length.
   unsigned char pre[12] = {};
   size_t pre_len = static_cast<size_t>(std::min<uint64_t>(file_size, 12));
-  f.read(reinterpret_cast<char*>(pre), static_cast<std::streamsize>(pre_len));
+  if (pre_len && !read_at(0, pre, pre_len)) NPY_FAIL(path, "cannot read the preamble");
   if (pre_len < kMagicLen + 2 || std::memcmp(pre, kMagic, kMagicLen) != 0)
     NPY_FAIL(path, "bad magic: expected \"\\x93NUMPY\" at the start, not a .npy file");
   int major = pre[6], minor = pre[7];
@@ -264,11 +261,9 @@ Tensor load_npy(const std::string& path) {
     NPY_FAIL(path, "truncated: header of ", header_len, " bytes reaches beyond the file size (",
              file_size, " bytes)");
   std::string text(header_len, '\0');
-  f.seekg(static_cast<std::streamoff>(header_start));
-  if (!f.read(text.data(), static_cast<std::streamsize>(header_len)))
+  if (header_len && !read_at(header_start, text.data(), header_len))
     NPY_FAIL(path, "cannot read the ", header_len, "-byte header");
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\0')) text.pop_back();
-
   auto items = DictParser(path, text).parse();
   const HeaderValue *descr = nullptr, *fortran = nullptr, *shape = nullptr;
   for (const auto& [k, v] : items) {
@@ -311,11 +306,11 @@ Tensor load_npy(const std::string& path) {
   Tensor t = empty(sizes, TensorOptions(dt.loaded));
   if (need) {
     if (is_direct(dt)) {
-      if (!f.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(need)))
+      if (!read_at(header_start + header_len, t.data_ptr(), need))
         NPY_FAIL(path, "truncated data: cannot read ", need, " bytes");
     } else {
       std::vector<unsigned char> raw(need);
-      if (!f.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(need)))
+      if (!read_at(header_start + header_len, raw.data(), need))
         NPY_FAIL(path, "truncated data: cannot read ", need, " bytes");
       convert_into(t, dt, raw.data(), static_cast<int64_t>(numel));
     }
@@ -328,15 +323,44 @@ Tensor load_npy(const std::string& path) {
   return t;
 }
 
-void save_npy(const std::string& path, const Tensor& tensor) {
-  CNNKIT_CHECK(tensor.defined(), "save_npy: undefined tensor for '", path, "'");
+}  // namespace
+
+Tensor load_npy(const std::string& path) {
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) NPY_FAIL(path, "no such file");
+  if (!std::filesystem::is_regular_file(status)) NPY_FAIL(path, "not a regular file");
+  uint64_t file_size = std::filesystem::file_size(path, ec);
+  if (ec) NPY_FAIL(path, "cannot read its size: ", ec.message());
+  std::ifstream f(path, std::ios::binary);
+  if (!f) NPY_FAIL(path, "cannot open for reading: ", std::strerror(errno));
+  return parse_npy(path, file_size, [&](uint64_t offset, void* dst, uint64_t n) {
+    f.seekg(static_cast<std::streamoff>(offset));
+    return static_cast<bool>(f.read(static_cast<char*>(dst), static_cast<std::streamsize>(n)));
+  });
+}
+
+Tensor decode_npy(const void* bytes, size_t nbytes, const std::string& name) {
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  return parse_npy(name, nbytes, [&](uint64_t offset, void* dst, uint64_t n) {
+    if (offset > nbytes || n > nbytes - offset) return false;
+    std::memcpy(dst, p + offset, n);
+    return true;
+  });
+}
+
+namespace {
+
+// The header of an array of `tensor`'s dtype and shape; `what` names the caller and file.
+std::string npy_header(const Tensor& tensor, const std::string& what) {
+  CNNKIT_CHECK(tensor.defined(), what, ": undefined tensor");
   const char* descr = nullptr;
   switch (tensor.scalar_type()) {
     case kFloat: descr = "<f4"; break;
     case kLong: descr = "<i8"; break;
     case kByte: descr = "|u1"; break;
     case kBool: descr = "|b1"; break;
-    default: CNNKIT_CHECK_TYPE(false, "save_npy: unsupported dtype ", tensor.scalar_type(), " for '", path, "'");
+    default: CNNKIT_CHECK_TYPE(false, what, ": unsupported dtype ", tensor.scalar_type());
   }
   std::string dict = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " +
                      shape_tuple(tensor.sizes()) + ", }";
@@ -352,8 +376,22 @@ void save_npy(const std::string& path, const Tensor& tensor) {
   header += dict;
   header.append(hlen - dict.size() - 1, ' ');
   header += '\n';
+  return header;
+}
+
+}  // namespace
+
+void save_npy(const std::string& path, const Tensor& tensor) {
+  const std::string header = npy_header(tensor, "save_npy: '" + path + "'");
   Tensor c = tensor.is_contiguous() ? tensor : tensor.contiguous();
   write_file_atomic(path, header, c.numel() ? c.data_ptr() : nullptr, c.nbytes());
+}
+
+std::string encode_npy(const Tensor& tensor) {
+  std::string out = npy_header(tensor, "encode_npy");
+  Tensor c = tensor.is_contiguous() ? tensor : tensor.contiguous();
+  if (c.nbytes()) out.append(static_cast<const char*>(c.data_ptr()), c.nbytes());
+  return out;
 }
 
 }  // namespace cnnkit::io

@@ -122,6 +122,8 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
   whole.data.val_fraction = 0;
   train::Run base(whole, train::RunOptions(options.run()).log(nullptr));
   const train::RunData& data = base.data();
+  CNNKIT_CHECK(data.train_source != nullptr, "cross-validation needs random access to the training set; dataset '",
+               config.data.dataset, "' is streamed (run it on the source dataset the shards were made from)");
   const size_t n = data.train_source->size().value_or(0);
   const std::vector<data::Fold> folds =
       options.stratified() ? data::stratified_kfold(data::labels_of(data.train_source), k, options.shuffle(), options.seed())

@@ -54,6 +54,9 @@ Base make_base(const train::RunConfig& config, const train::RunOptions& run) {
   b.val_ds = data.val;
   b.test_ds = data.test;
   const std::shared_ptr<data::DatasetBase>& full = data.train_source;
+  CNNKIT_CHECK(full != nullptr, "ensembles resample the training set and need random access to it; dataset '",
+               b.resolved.data.dataset, "' is streamed (train the ensemble on the source dataset the shards were made "
+               "from)");
   b.train = data.train_indices;
   if (b.train.empty()) {
     b.train.resize(full->size().value_or(0));

@@ -16,6 +16,7 @@
 
 #include "cnnkit/core/error.h"
 #include "cnnkit/data/clean.h"
+#include "cnnkit/data/shards.h"
 #include "cnnkit/data/split.h"
 #include "cnnkit/data/stats.h"
 #include "cnnkit/io/file.h"
@@ -138,6 +139,17 @@ void parse_data(const YAML::Node& n, const YamlContext& ctx, DataConfig& d) {
   check_keys(split, {"val", "stratified", "seed"}, ctx, "data.split");
   d.val_fraction = get<double>(split, "val", ctx, d.val_fraction);
   check_value(d.val_fraction >= 0 && d.val_fraction < 1, split, "val", ctx, "in [0, 1)");
+  if (d.dataset == "shards") {
+    // A stream has no random access to split: validation holds out whole shards instead.
+    if (has(split, "val") && d.val_fraction > 0)
+      fail(split["val"], ctx, "data.split.val: dataset 'shards' is streamed and cannot be split at random; give "
+                              "validation shards as data.paths.val (e.g. hold out the last training shard)");
+    d.val_fraction = 0;
+    for (const char* key : {"subset", "clean"})
+      if (has(n, key) && !(std::string(key) == "clean" && n[key].IsScalar() && n[key].Scalar() == "false"))
+        fail(n[key], ctx, std::string("data.") + key + ": not available with dataset 'shards' (a stream has no random "
+                                                        "access); apply it to the source when converting (cnnkit shard)");
+  }
   d.stratified = get<bool>(split, "stratified", ctx, d.stratified);
   d.split_seed = static_cast<uint64_t>(non_negative_int(split, "seed", ctx, 0));
 
@@ -520,29 +532,15 @@ std::string fmt_range(const std::string& prefix, const std::vector<double>& rang
   return prefix + "[" + fmt_double(range[0]) + ", " + fmt_double(range[1]) + "]";
 }
 
-// DataConfig::input_values from the raw training examples (before any transform): uint8
-// data are 8-bit images; float data are classified by their range. A value given in the
-// config must agree with the data.
-void resolve_input_values(data::DatasetBase& raw, DataConfig& d, std::vector<std::string>& report) {
-  const size_t n = raw.size().value_or(0);
-  if (n == 0) return;
+// DataConfig::input_values from what the raw training examples hold: uint8 data are 8-bit
+// images; float data are classified by their range [lo, hi] and whether all are whole
+// numbers. A value given in the config must agree with the data.
+void set_input_values(DataConfig& d, bool uint8, double lo, double hi, bool whole, std::vector<std::string>& report) {
   std::string kind;
-  double lo = 0, hi = 255;
-  if (raw.get(0).data.scalar_type() == kByte) {
+  if (uint8) {
     kind = "uint8";
+    lo = 0, hi = 255;
   } else {
-    lo = INFINITY, hi = -INFINITY;
-    bool whole = true;
-    for (size_t i = 0; i < n; ++i) {
-      const Tensor x = raw.get(i).data.contiguous();
-      if (x.scalar_type() != kFloat) continue;
-      const float* p = x.data_ptr<float>();
-      for (int64_t j = 0, m = x.numel(); j < m; ++j) {
-        lo = std::min(lo, static_cast<double>(p[j]));
-        hi = std::max(hi, static_cast<double>(p[j]));
-        whole &= p[j] == std::floor(p[j]);
-      }
-    }
     kind = lo >= 0 && hi <= 1 ? "unit" : lo >= 0 && hi <= 255 && whole ? "pixels" : "other";
   }
   if (!d.input_values.empty() && d.input_values != kind)
@@ -559,11 +557,143 @@ void resolve_input_values(data::DatasetBase& raw, DataConfig& d, std::vector<std
                      " (not 8-bit pixels: predict will take no image files)");
 }
 
+void resolve_input_values(data::DatasetBase& raw, DataConfig& d, std::vector<std::string>& report) {
+  const size_t n = raw.size().value_or(0);
+  if (n == 0) return;
+  if (raw.get(0).data.scalar_type() == kByte) return set_input_values(d, true, 0, 255, true, report);
+  double lo = INFINITY, hi = -INFINITY;
+  bool whole = true;
+  for (size_t i = 0; i < n; ++i) {
+    const Tensor x = raw.get(i).data.contiguous();
+    if (x.scalar_type() != kFloat) continue;
+    const float* p = x.data_ptr<float>();
+    for (int64_t j = 0, m = x.numel(); j < m; ++j) {
+      lo = std::min(lo, static_cast<double>(p[j]));
+      hi = std::max(hi, static_cast<double>(p[j]));
+      whole &= p[j] == std::floor(p[j]);
+    }
+  }
+  set_input_values(d, false, lo, hi, whole, report);
+}
+
+// The "normalize: ..." report line.
+std::string normalize_line(const std::vector<double>& mean, const std::vector<double>& std, const std::string& how) {
+  std::string line = "normalize: mean [";
+  for (size_t c = 0; c < mean.size(); ++c) line += (c ? ", " : "") + fmt_double(mean[c]);
+  line += "], std [";
+  for (size_t c = 0; c < std.size(); ++c) line += (c ? ", " : "") + fmt_double(std[c]);
+  return line + "] (" + how + ")";
+}
+
+// Mean and std as a run records them: a constant channel is centred only (std 1), and both
+// are rounded to 4 significant digits.
+void set_normalization(DataConfig& d, std::vector<double> mean, std::vector<double> std) {
+  for (double& s : std)
+    if (s == 0) s = 1;
+  for (auto& m : mean) m = round4(m);
+  for (auto& s : std) s = round4(s);
+  d.mean = mean;
+  d.std = std;
+}
+
+// build_datasets for `dataset: shards`: streams instead of random access. The training
+// stream is shuffled (shuffle_buffer) and split over the ranks (DataConfig::rank /
+// world_size) and the loader's workers; validation (paths.val) and test are read whole and in
+// order by every rank. Classes, input values and normalize: auto come from the index that
+// `cnnkit shard` wrote; without one (or with eval transforms that change the statistics),
+// from one streaming pass over the training shards.
+RunData build_shard_datasets(const RunConfig& given, bool need_train) {
+  RunConfig cfg = given;
+  DataConfig& d = cfg.data;
+  const ShardsSource& s = std::get<ShardsSource>(d.source);
+  CNNKIT_CHECK(!d.train_indices && d.sample_weights.empty(),
+               "data: dataset 'shards' is streamed: model selection's folds and resamples need a map-style dataset "
+               "(convert back, or train on the source dataset)");
+  RunData out;
+  // `stream`: the training stream (shuffled, this rank's share); else the whole set in order.
+  auto open = [&](const std::string& urls, const char* key, bool stream) {
+    auto o = data::ShardDatasetOptions();
+    if (stream) o.shuffle_buffer(static_cast<size_t>(s.shuffle_buffer())).rank(d.rank).world_size(d.world_size);
+    try {
+      return std::make_shared<data::ShardDataset>(urls, o);
+    } catch (const Error&) {
+      rethrow_with_prefix(std::string("data.paths.") + key + " '" + urls + "': ");
+    }
+  };
+  std::vector<std::string> classes = d.classes;
+  if (need_train) {
+    auto whole = open(s.train(), "train", false);  // every rank's view, in order: classes and statistics
+    CNNKIT_CHECK(whole->size().value_or(0) > 0, "data: the training shards '", s.train(), "' hold no samples");
+    if (classes.empty()) classes = whole->classes();
+    std::optional<data::RunningStats> raw = whole->stats();
+    const bool uint8 = data::first_example(*whole).data.scalar_type() == kByte;
+    const bool plain_eval = d.eval_transforms.empty();  // ToTensor only: the index's statistics apply
+    data::RunningStats eval_stats;
+    if (!raw || (d.normalize == "auto" && !plain_eval)) {
+      // One pass over the training shards: the raw values' range, and the statistics of what
+      // the eval pipeline makes of them.
+      RunConfig plain = cfg;
+      plain.data.mean.clear();
+      plain.data.std.clear();
+      const T::Compose eval = build_pipeline(plain, /*train=*/false);
+      data::RunningStats raw_pass;
+      auto stream = whole->stream(data::WorkerInfo{});
+      data::Example<> e;
+      while (stream->next(e)) {
+        raw_pass.add(e.data);
+        if (d.normalize == "auto") eval_stats.add(eval(e.data));
+      }
+      raw = raw_pass;
+      out.report.push_back("statistics: one streaming pass over " + std::to_string(raw_pass.examples) +
+                           " training examples (" + (whole->stats() ? "the eval transforms change them" : "no index") +
+                           ")");
+    } else if (d.normalize == "auto") {
+      eval_stats = *raw;
+    }
+    set_input_values(d, uint8, raw->min, raw->max, raw->integral, out.report);
+    if (d.normalize == "auto") {
+      try {
+        set_normalization(d, eval_stats.mean(), eval_stats.std());
+      } catch (const ValueError& e) {
+        throw ValueError(std::string("normalize: auto: ") + e.what() +
+                         "; give normalize: {mean: [...], std: [...]}");
+      }
+      out.report.push_back(normalize_line(d.mean, d.std, "of the training shards"));
+    }
+    out.train = open(s.train(), "train", true);
+    out.report.push_back("shards: " + std::to_string(whole->size().value_or(0)) + " training examples in " +
+                         std::to_string(whole->shards().size()) + " shards, shuffle buffer " +
+                         std::to_string(s.shuffle_buffer()) +
+                         (d.world_size > 1 ? ", split over " + std::to_string(d.world_size) + " ranks" : ""));
+    if (!s.val().empty()) out.val = open(s.val(), "val", false);
+  }
+  auto test = open(s.test(), "test", false);
+  CNNKIT_CHECK(test->size().value_or(0) > 0, "data: the test shards '", s.test(), "' hold no samples");
+  if (classes.empty()) classes = test->classes();
+  out.classes = classes;
+  const T::Compose train_tf = build_pipeline(cfg, true), eval_tf = build_pipeline(cfg, false);
+  auto wrap = [](std::shared_ptr<data::DatasetBase> ds, const T::Compose& tf) -> std::shared_ptr<data::DatasetBase> {
+    if (!ds) return nullptr;
+    return std::make_shared<data::IterableMapDataset>(std::static_pointer_cast<data::IterableDataset>(ds), tf);
+  };
+  out.train = wrap(out.train, train_tf);
+  out.val = wrap(out.val, eval_tf);
+  out.test = wrap(test, eval_tf);
+  const Tensor x0 = data::first_example(*out.test).data;
+  out.input_shape.assign(x0.sizes().begin(), x0.sizes().end());
+  out.mean = d.mean;
+  out.std = d.std;
+  out.input_values = d.input_values;
+  out.input_range = d.input_range;
+  return out;
+}
+
 }  // namespace
 
 RunData build_datasets(const RunConfig& given, bool need_train) {
   // What building resolves (statistics, input values) goes into a copy that the returned
   // RunData records; the caller's config stays as written.
+  if (std::holds_alternative<ShardsSource>(given.data.source)) return build_shard_datasets(given, need_train);
   RunConfig cfg = given;
   DataConfig& d = cfg.data;
   RunData out;
@@ -629,17 +759,8 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
                            "; set data.clean: true to drop such examples, or give normalize: {mean: [...], std: [...]}");
         }
       }();
-      for (double& s : std)
-        if (s == 0) s = 1;  // a constant channel: centre it only
-      for (auto& m : mean) m = round4(m);
-      for (auto& s : std) s = round4(s);
-      d.mean = mean;
-      d.std = std;
-      std::string line = "normalize: mean [";
-      for (size_t c = 0; c < mean.size(); ++c) line += (c ? ", " : "") + fmt_double(mean[c]);
-      line += "], std [";
-      for (size_t c = 0; c < std.size(); ++c) line += (c ? ", " : "") + fmt_double(std[c]);
-      out.report.push_back(line + "] (computed from the training split)");
+      set_normalization(d, mean, std);
+      out.report.push_back(normalize_line(d.mean, d.std, "computed from the training split"));
     }
   } else if (classes.empty()) {
     classes = families::training_classes(cfg);

@@ -14,6 +14,7 @@
 #include "cnnkit/data/datasets/image_folder.h"
 #include "cnnkit/data/datasets/mnist.h"
 #include "cnnkit/data/datasets/npy.h"
+#include "cnnkit/data/shards.h"
 #include "cnnkit/nn/modules/loss.h"
 #include "cnnkit/ops/factory.h"
 #include "cnnkit/optim/optim.h"
@@ -299,6 +300,10 @@ const std::vector<Entry<DatasetSource>>& datasets() {
                {"paths.train_images", "paths.train_labels", "paths.test_images", "paths.test_labels"}),
       entry<V>("csv", CsvSource(),
                {CNNKIT_PATH(CsvSource, train), CNNKIT_PATH(CsvSource, test), CNNKIT_FIELD(CsvSource, label_column)},
+               {"paths.train", "paths.test"}),
+      entry<V>("shards", ShardsSource(),
+               {CNNKIT_PATH(ShardsSource, train), CNNKIT_PATH(ShardsSource, test), CNNKIT_PATH(ShardsSource, val),
+                CNNKIT_FIELD(ShardsSource, shuffle_buffer)},
                {"paths.train", "paths.test"}),
   };
   return table;
@@ -610,6 +615,10 @@ void parse_dataset(const YAML::Node& n, const YamlContext& ctx, DataConfig& out)
   }
   out.source = e.defaults;
   e.read(out.source, n, ctx);
+  if (const auto* sh = std::get_if<ShardsSource>(&out.source))
+    if (sh->shuffle_buffer() < 0)
+      fail(lookup(n, "shuffle_buffer"), ctx, "key 'shuffle_buffer': must be >= 0 (0 keeps the shards' order), got " +
+                                              std::to_string(sh->shuffle_buffer()));
   if (const auto* f = std::get_if<ImageFolderSource>(&out.source); f && f->root().empty())
     if (f->train().empty() || f->test().empty())
       fail(n, ctx, "data: dataset 'image-folder' needs key 'root' (with train/ and test/ below it), or both "
@@ -829,6 +838,10 @@ std::shared_ptr<data::DatasetBase> open_dataset(const RunConfig& cfg, bool train
           return std::make_shared<D::CIFAR10>(s.root(), cifar_mode);
         } else if constexpr (std::is_same_v<S, ImageFolderSource>) {
           return std::make_shared<D::ImageFolder>(folder_of(s, train), D::ImageFolderOptions().classes(classes));
+        } else if constexpr (std::is_same_v<S, ShardsSource>) {
+          // The whole split in the shards' order (every rank's view); build_datasets opens the
+          // training stream itself, shuffled and split over the ranks.
+          return std::make_shared<data::ShardDataset>(train ? s.train() : s.test());
         } else if constexpr (std::is_same_v<S, NpySource>) {
           const auto o = D::NpyOptions().task(task_of(cfg)).images(true).allow_non_finite(d.clean);
           return train ? std::make_shared<D::NpyDataset>(s.train_images(), s.train_labels(), o)

@@ -20,6 +20,7 @@
 #include "cnnkit/core/threads.h"
 #include "cnnkit/data/dataloader.h"
 #include "cnnkit/data/image.h"
+#include "cnnkit/data/iterable.h"
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/distributed/ddp.h"
 #include "cnnkit/distributed/distributed.h"
@@ -240,7 +241,7 @@ void check_pipeline(const RunData& data, nn::Sequential& model, const LossFn& lo
     if (!s.ds || s.ds->size().value_or(0) == 0) continue;
     data::Example<> ex;
     try {
-      ex = s.ds->get(0);
+      ex = data::first_example(*s.ds);  // get(0), or a stream's first example
     } catch (const Error& e) {
       throw ValueError(fmt::format("the {} transforms fail on the first {} example: {}", s.name, s.name, e.what()));
     }
@@ -613,8 +614,13 @@ Metrics Run::evaluate(const std::string& split) {
   std::shared_ptr<data::DatasetBase> ds = split == "test" ? d.test : split == "val" ? d.val : nullptr;
   if (split == "train" && d.train) {
     // Without augmentation: the training examples through the eval transforms.
-    auto base = std::dynamic_pointer_cast<data::MapDataset>(d.train);
-    ds = base ? std::make_shared<data::MapDataset>(base->dataset(), build_pipeline(resolved_config(), false)) : d.train;
+    if (auto base = std::dynamic_pointer_cast<data::MapDataset>(d.train)) {
+      ds = std::make_shared<data::MapDataset>(base->dataset(), build_pipeline(resolved_config(), false));
+    } else if (auto stream = std::dynamic_pointer_cast<data::IterableMapDataset>(d.train)) {
+      ds = std::make_shared<data::IterableMapDataset>(stream->dataset(), build_pipeline(resolved_config(), false));
+    } else {
+      ds = d.train;
+    }
   }
   CNNKIT_CHECK(split == "test" || split == "val" || split == "train", "evaluate: unknown split '", split,
                "' (test, val or train)");
@@ -699,6 +705,10 @@ FitResult Run::fit() {
   }
   const Task task = this->task();
 
+  if (world > 1 && !data_) {  // a streamed training set (shards) reads this rank's share
+    config_.data.rank = rank;
+    config_.data.world_size = world;
+  }
   this->data();  // built on first use
   RunData& data = *data_;
   if (data.val && data.val->size().value_or(0) == 0) {
@@ -743,14 +753,23 @@ FitResult Run::fit() {
 
   const auto workers = static_cast<size_t>(config_.data.workers);
   const auto replicas = static_cast<size_t>(world), me = static_cast<size_t>(rank);
+  // A streamed training set (shards) shuffles itself (its shuffle buffer), from the seed, and
+  // splits itself over the ranks (build_datasets gives it the rank); a map-style one is
+  // dealt over the ranks by the loader.
+  const bool streamed = dynamic_cast<const data::IterableDataset*>(data.train.get()) != nullptr;
   data::DataLoader train_loader(data.train, data::DataLoaderOptions(static_cast<size_t>(config_.data.batch_size) / replicas)
-                                                .shuffle(true).workers(workers).seed(config_.seed)
-                                                .num_replicas(replicas).rank(me));
-  const auto eval_options = data::DataLoaderOptions(static_cast<size_t>(config_.data.eval_batch_size))
-                                .workers(workers).num_replicas(replicas).rank(me);
+                                                .shuffle(!streamed).workers(workers).seed(config_.seed)
+                                                .num_replicas(streamed ? 1 : replicas).rank(streamed ? 0 : me));
+  // Evaluation: each rank its share of a map-style split (metrics merged over the ranks); a
+  // streamed split is read whole by every rank.
+  auto eval_options = [&](const std::shared_ptr<data::DatasetBase>& split) {
+    const bool whole = dynamic_cast<const data::IterableDataset*>(split.get()) != nullptr;
+    return data::DataLoaderOptions(static_cast<size_t>(config_.data.eval_batch_size))
+        .workers(workers).num_replicas(whole ? 1 : replicas).rank(whole ? 0 : me);
+  };
   std::unique_ptr<data::DataLoader> val_loader;
-  if (data.val) val_loader = std::make_unique<data::DataLoader>(data.val, eval_options);
-  data::DataLoader test_loader(data.test, eval_options);
+  if (data.val) val_loader = std::make_unique<data::DataLoader>(data.val, eval_options(data.val));
+  data::DataLoader test_loader(data.test, eval_options(data.test));
 
   TrainerOptions topts;
   topts.epochs(config_.epochs)

@@ -15,6 +15,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/rng.h"
 #include "cnnkit/data/dataloader.h"
+#include "cnnkit/data/iterable.h"
 #include "cnnkit/distributed/ddp.h"
 #include "cnnkit/distributed/distributed.h"
 #include "cnnkit/nn/module.h"
@@ -321,7 +322,7 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     if (mc && mc->last_path() == options_.output_dir() + "/checkpoint_last.safetensors") checkpoint_writer = true;
   }
 
-  if (ddp_) {
+  if (ddp_ && dynamic_cast<const data::IterableDataset*>(&train_loader.dataset()) == nullptr) {
     CNNKIT_CHECK(train_loader.options().num_replicas() == static_cast<size_t>(distributed::get_world_size()) &&
                      train_loader.options().rank() == static_cast<size_t>(distributed::get_rank()),
                  "Trainer::fit: data-parallel training needs the training loader to hold this rank's share "

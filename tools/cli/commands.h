@@ -133,4 +133,18 @@ struct SearchArgs {
 CLI::App* add_search_command(CLI::App& app, SearchArgs& args);
 int search(const SearchArgs& args);
 
+// ---- shard (shard_command.cpp) ----
+
+struct ShardArgs {
+  std::string config;                  // its data section names the source dataset
+  std::string out_dir;
+  std::string shard_size = "256MB";
+  std::string split = "both";          // train | test | both
+  std::vector<std::string> overrides;  // --set
+  bool force = false;                  // write into a non-empty out_dir
+  bool quiet = false;                  // no progress lines
+};
+CLI::App* add_shard_command(CLI::App& app, ShardArgs& args);
+int shard(const ShardArgs& args);
+
 }  // namespace cnnkit::cli

@@ -1,4 +1,4 @@
-// `cnnkit`: train | eval | predict | info | bench | cv | ensemble | search. Parses the command line (CLI11) and maps
+// `cnnkit`: train | eval | predict | info | bench | cv | ensemble | search | shard. Parses the command line (CLI11) and maps
 // what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
 // no stack trace), 2 a usage error, 130 training stopped by Ctrl-C. The commands themselves live in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -133,6 +133,9 @@ int main(int argc, char** argv) {
   cli::SearchArgs sa;
   auto* search = cli::add_search_command(app, sa);
 
+  cli::ShardArgs sha;
+  auto* shard = cli::add_shard_command(app, sha);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -209,6 +212,7 @@ int main(int argc, char** argv) {
     else if (*cv) code = cli::cv(ca);
     else if (*ensemble) code = cli::ensemble(ens);
     else if (*search) code = cli::search(sa);
+    else if (*shard) code = cli::shard(sha);
     if (data_parallel) {
       if (code != 0) distributed::abort("exit code " + std::to_string(code), code);
       distributed::destroy_process_group();

@@ -29,6 +29,13 @@
 // train::Trainer handles a rank without a batch (see distributed::DistributedDataParallel).
 // drop_last drops the last partial *global* batch, as the single process would.
 //
+// Iterable datasets (data/iterable.h: ShardDataset, a user's stream): each worker reads its own
+// stream (WorkerInfo: worker w of W, the epoch, the seed) and batches it; batches come
+// round-robin over the workers (PyTorch's order), each worker's last one possibly short.
+// size() counts each worker's batches (it needs the dataset's stream_size()); shuffle must be
+// false (the dataset shuffles its stream). An error names the worker and the example of its
+// stream, after the dataset's own words (a shard reader names the shard file and member).
+//
 // Deliberately not: processes (workers are threads sharing the dataset), samplers as
 // user-visible objects beyond Sequential/Random/Distributed (LibTorch's template argument).
 #pragma once

@@ -38,5 +38,7 @@ Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::str
 void write_png(const std::string& path, const Tensor& image, int compression_level = 6);  // torchvision.io.write_png
 void write_jpeg(const std::string& path, const Tensor& image, int quality = 75);          // torchvision.io.write_jpeg
 void write_bmp(const std::string& path, const Tensor& image);
+// The bytes write_png writes (torchvision.io.encode_png): a PNG member of a tar shard.
+std::string encode_png(const Tensor& image, int compression_level = 6);
 
 }  // namespace cnnkit::data

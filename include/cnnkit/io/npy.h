@@ -14,6 +14,7 @@
 // padded with spaces and ended by '\n', then the raw element bytes.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "cnnkit/core/tensor.h"
@@ -37,5 +38,11 @@ Tensor load_npy(const std::string& path);
 // accepted. Atomic: writes path + ".tmp", fsyncs, renames over `path`. Throws ValueError on
 // an undefined tensor, IOError if the file cannot be written.
 void save_npy(const std::string& path, const Tensor& tensor);
+
+// The same formats in memory (a .npy member of a tar shard): encode_npy returns the bytes
+// save_npy writes; decode_npy reads them with load_npy's checks, `name` standing for the
+// file in its messages ("train-000003.tar: member 00000012.npy").
+std::string encode_npy(const Tensor& tensor);
+Tensor decode_npy(const void* bytes, size_t nbytes, const std::string& name);
 
 }  // namespace cnnkit::io

@@ -91,10 +91,18 @@ struct CsvSource {  // csv: one example a row, the target in `label_column`, pix
   CNNKIT_ARG(std::string, test);
   CNNKIT_ARG(std::string, label_column) = "label";
 };
-using DatasetSource = std::variant<IdxSource, CifarSource, ImageFolderSource, NpySource, CsvSource>;
+struct ShardsSource {  // shards: tar shards (`cnnkit shard` writes them), read as a stream
+  CNNKIT_ARG(std::string, train);  // a brace pattern: "out/train-{000000..000009}.tar"
+  CNNKIT_ARG(std::string, test);
+  // Optional: the validation shards. A stream cannot be split at random, so validation
+  // holds out whole shards: paths {train: "d/train-{000000..000008}.tar", val: "d/train-000009.tar"}.
+  CNNKIT_ARG(std::string, val);
+  CNNKIT_ARG(int64_t, shuffle_buffer) = 1000;  // samples per loader worker (WebDataset's shuffle(n))
+};
+using DatasetSource = std::variant<IdxSource, CifarSource, ImageFolderSource, NpySource, CsvSource, ShardsSource>;
 
 struct DataConfig {
-  // fashion-mnist | mnist | cifar10 | cifar100 | image-folder | npy | csv, and its source
+  // fashion-mnist | mnist | cifar10 | cifar100 | image-folder | npy | csv | shards, and its source
   std::string dataset = "fashion-mnist";
   DatasetSource source = IdxSource().root("/usr/share/datasets/fashion-mnist");
   std::vector<int64_t> image_shape;  // csv: (C, H, W) of a row's pixels; npy: unused
@@ -136,6 +144,10 @@ struct DataConfig {
   // Empty until resolved. Set in a config, build_datasets checks the data agree.
   std::string input_values;
   std::vector<double> input_range;  // [min, max] of the training split's raw values
+  // Not YAML keys: this process's place in a distributed run (set from the MPI world). A
+  // streamed training set (shards) is split over the ranks and each rank's loader workers
+  // without overlap; validation and test streams are read whole by every rank.
+  int64_t rank = 0, world_size = 1;
   int64_t batch_size = 64;
   int64_t eval_batch_size = 256;
   int64_t workers = 2;

@@ -7,4 +7,5 @@
 #include "cnnkit/train/metrics.h"
 #include "cnnkit/train/progress.h"
 #include "cnnkit/train/run.h"
+#include "cnnkit/train/shard.h"
 #include "cnnkit/train/trainer.h"
