@@ -552,12 +552,22 @@ class ShardStream : public ExampleStream {
       out = decode(s);
       return true;
     }
-    // WebDataset's shuffle: keep the buffer full, emit a random element of it.
-    while (buffer_.size() < buffer_size_) {
+    // WebDataset's shuffle: each sample emitted lets the buffer take one sample, and a second
+    // while it is below shuffle_buffer, so it grows to its size as the pass goes; sampling
+    // starts once it holds kInitial samples. The first example (a shape check, the first
+    // batch) thus costs ~100 samples' reading, not a full buffer's.
+    constexpr size_t kInitial = 100;
+    auto pull = [&] {
       RawSample s;
-      if (!read_raw(s)) break;
+      if (done_ || !read_raw(s)) {
+        done_ = true;
+        return;
+      }
       buffer_.push_back(std::move(s));
-    }
+    };
+    pull();
+    if (buffer_.size() < buffer_size_) pull();
+    while (!done_ && buffer_.size() < std::min(buffer_size_, kInitial)) pull();
     if (buffer_.empty()) return false;
     const size_t j = static_cast<size_t>(rng_.randint(0, static_cast<int64_t>(buffer_.size())));
     std::swap(buffer_[j], buffer_.back());
@@ -618,6 +628,7 @@ class ShardStream : public ExampleStream {
   size_t buffer_size_;
   Generator rng_;
   std::vector<RawSample> buffer_;
+  bool done_ = false;  // the slot's shards are read to the end
   std::unique_ptr<tar::Reader> reader_;
   size_t next_shard_ = 0, k_ = 0;  // k_: samples of the (global) stream seen so far
   tar::Member pending_;            // the first member of the next sample, read ahead

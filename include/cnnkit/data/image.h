@@ -7,7 +7,7 @@
 //
 // Intended usage: ImageFolder decodes in DataLoader worker threads (everything here is
 // thread-safe); `cnnkit predict` decodes the files it is given; write_png saves tensors as
-// images (tests and tools).
+// images (tests and tools); encode_png makes the PNG members of tar shards (data/shards.h).
 #pragma once
 
 #include <string>

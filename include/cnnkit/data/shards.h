@@ -105,7 +105,8 @@ class ShardWriter {
 };
 
 struct ShardDatasetOptions {
-  // Samples held (encoded) per worker to shuffle the stream; 0 keeps the shards' order.
+  // Samples held (encoded) per worker to shuffle the stream; 0 keeps the shards' order. As in
+  // WebDataset, the buffer fills as the pass goes (sampling starts at 100 samples).
   CNNKIT_ARG(size_t, shuffle_buffer) = 0;
   // Visit each worker's shards in a new order every epoch (with shuffle_buffer > 0).
   CNNKIT_ARG(bool, shuffle_shards) = true;
