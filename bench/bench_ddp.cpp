@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
         {"resnet18", make_resnet18, {8, 3, 224, 224}, 1000},
     };
     if (speaker)
-      std::printf("%-9s %6s %9s %8s %11s %11s %12s %16s %11s %8s\n", "model", "batch", "MB/step", "buckets",
+      std::printf("%-9s %6s %9s %12s %11s %11s %12s %16s %11s %8s\n", "model", "batch", "MB/step", "buckets/last",
                   "compute ms", "window ms", "allreduce ms", "ddp step ms/max", "exposed ms", "hidden");
     for (const Workload& w : all) {
       if (only.find(w.name) == std::string::npos) continue;
@@ -110,9 +110,13 @@ int main(int argc, char** argv) {
       // from the first gradient ready to the end of backward (what overlap can hide behind).
       double ddp_step = 0, exposed = 0, window = 0;
       size_t buckets = 0;
+      int64_t last_bucket = 0;  // elements of the bucket that can only start when backward ends
       {
         distributed::DistributedDataParallel ddp(net, distributed::DistributedDataParallelOptions().bucket_cap_mb(bucket_mb));
-        buckets = ddp.bucket_assignment().size();
+        const auto assignment = ddp.bucket_assignment();
+        buckets = assignment.size();
+        const auto params = net->parameters();
+        for (size_t i : assignment.back()) last_bucket += params[i].numel();
         for (int i = 0; i < warm; ++i) step([&](const Tensor& in) { return ddp.forward(in); });
         const auto before = ddp.stats();
         double sum = 0;
@@ -140,8 +144,9 @@ int main(int argc, char** argv) {
         const std::string hidden =
             world > 1 && a_mean > 0 ? std::to_string(static_cast<int>(std::clamp(1.0 - e_mean / a_mean, 0.0, 1.0) * 100 + 0.5)) + "%"
                                     : "-";
-        std::printf("%-9s %6lld %9.2f %8zu %11.2f %11.2f %12.2f %9.2f/%-6.2f %11.2f %8s\n", w.name.c_str(),
-                    static_cast<long long>(w.input[0]), static_cast<double>(numel) * 4 / 1e6, buckets, c_mean * 1e3,
+        std::printf("%-9s %6lld %9.2f %3zu/%5.2f MB %11.2f %11.2f %12.2f %9.2f/%-6.2f %11.2f %8s\n", w.name.c_str(),
+                    static_cast<long long>(w.input[0]), static_cast<double>(numel) * 4 / 1e6, buckets,
+                    static_cast<double>(last_bucket) * 4 / 1e6, c_mean * 1e3,
                     w_mean * 1e3, a_mean * 1e3, d_mean * 1e3, d_max * 1e3, e_mean * 1e3, hidden.c_str());
       }
     }
