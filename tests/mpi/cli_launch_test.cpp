@@ -122,6 +122,28 @@ TEST(MpiTrain, OnlyTrainRunsDataParallel) {
   EXPECT_NE(r.err.find("only `cnnkit train` (data parallel) and `cnnkit cv`"), std::string::npos) << r.err;
 }
 
+TEST(MpiTrain, StreamsShardsSplitOverTheRanks) {
+  // The npy fixture as shards; 2 processes x 2 loader workers read the training stream.
+  const std::string src = tiny_config("to-shard.yaml", cnnkit::test::temp_path("runs/unused"));
+  const std::string dir = cnnkit::test::temp_path("shards");
+  const Result s = run("shard -q " + src + " " + dir + " --shard-size 64KB");
+  ASSERT_EQ(s.code, 0) << s.out << s.err;
+  const std::string cfg = write("shards.yaml", "data:\n  dataset: shards\n  paths: {train: \"" + dir +
+                                                   "/train-{000000..000006}.tar\", test: \"" + dir +
+                                                   "/test-000000.tar\"}\n  batch_size: 32\n  workers: 2\n"
+                                                   "model: {zoo: lenet5, in_channels: 1, num_classes: 4}\n"
+                                                   "optimizer: {name: SGD, lr: 0.05, momentum: 0.9}\nepochs: 2\n");
+  ASSERT_TRUE(fs::exists(dir + "/train-000006.tar")) << s.out;
+  const std::string out_dir = cnnkit::test::temp_path("runs/shards-two");
+  const Result r = shell(mpirun(2) + "train -q " + cfg + " --set output_dir=" + out_dir);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("data parallel: 2 processes"), std::string::npos) << r.out;
+  // End to end only: that each sample is read exactly once per epoch over 2 ranks x 2 workers
+  // (counted by key) is tests/data/shards_test.cpp's and tests/train/shards_run_test.cpp's.
+  EXPECT_EQ(column(out_dir, "train_loss").size(), 2u);
+  EXPECT_NE(r.out.find("test accuracy:"), std::string::npos) << r.out;
+}
+
 TEST(MpiCv, FoldsSpreadOverTheProcessesGiveTheOneProcessResult) {
   const std::string cfg = tiny_config("cv.yaml", cnnkit::test::temp_path("runs/cv-unused"));
   const std::string one = cnnkit::test::temp_path("runs/cv-one"), two = cnnkit::test::temp_path("runs/cv-two");
