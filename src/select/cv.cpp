@@ -93,13 +93,15 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
   result.dir = !options.output_dir().empty() ? options.output_dir()
                : !config.output_dir.empty()  ? config.output_dir
                                              : "runs/" + config.name + "-cv-" + train::local_timestamp();
+  const bool spread = options.spread_over_ranks() && distributed::get_world_size() > 1;
+  const int world = spread ? distributed::get_world_size() : 1, rank = spread ? distributed::get_rank() : 0;
+  if (spread) result.dir = distributed::all_gather_object(result.dir).front();  // rank 0's (a default has a timestamp)
   const fs::path dir(result.dir);
   const json tied = settings(config, options);
   std::error_code ec;
   // Under mpirun the folds are spread over the ranks (fold i on rank i mod N, each a
   // one-process run); rank 0 claims the directory and writes cv.json, the others wait for its
   // verdict (an error there stops every rank, none hangs).
-  const int world = distributed::get_world_size(), rank = distributed::get_rank();
   {
     std::string claim_error;
     if (rank == 0) {
@@ -109,7 +111,7 @@ CvResult cross_validate(const train::RunConfig& config, const CvOptions& options
         claim_error = e.what();
       }
     }
-    claim_error = distributed::all_gather_object(claim_error).front();
+    if (spread) claim_error = distributed::all_gather_object(claim_error).front();
     if (!claim_error.empty()) throw ValueError(claim_error);
   }
   if (world > 1)

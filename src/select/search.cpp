@@ -5,6 +5,7 @@
 #include "cnnkit/select/search.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -20,6 +21,7 @@
 
 #include "cnnkit/core/error.h"
 #include "cnnkit/core/suggest.h"
+#include "cnnkit/distributed/distributed.h"
 #include "cnnkit/io/file.h"
 #include "cnnkit/select/cv.h"
 #include "cnnkit/select/halving.h"
@@ -274,6 +276,37 @@ std::optional<TrialResult> best_row(const std::vector<TrialResult>& rows, train:
   return *at[pick.at(0)];
 }
 
+// Every rank's rows of the rung that starts at rows[first]: gathered, then sorted by trial id
+// (trials.csv's order), so that every rank promotes the same trials.
+void gather_rung(std::vector<TrialResult>& rows, size_t first) {
+  nlohmann::json mine = nlohmann::json::array();
+  for (size_t k = first; k < rows.size(); ++k) {
+    const TrialResult& r = rows[k];
+    mine.push_back({{"id", r.trial.id}, {"rung", r.rung}, {"epochs", r.epochs},
+                    {"score", std::isnan(r.score) ? nlohmann::json(nullptr) : nlohmann::json(r.score)},
+                    {"status", r.status}, {"seconds", r.seconds}, {"dir", r.dir}, {"skipped", r.skipped},
+                    {"params", r.trial.params}});
+  }
+  rows.resize(first);
+  for (const std::string& part : distributed::all_gather_object(mine.dump())) {
+    for (const auto& j : nlohmann::json::parse(part)) {
+      TrialResult r;
+      r.trial.id = j.at("id").get<int64_t>();
+      r.trial.params = j.at("params").get<decltype(r.trial.params)>();
+      r.rung = j.at("rung").get<int64_t>();
+      r.epochs = j.at("epochs").get<int64_t>();
+      r.score = j.at("score").is_null() ? kNaN : j.at("score").get<double>();
+      r.status = j.at("status").get<std::string>();
+      r.seconds = j.at("seconds").get<double>();
+      r.dir = j.at("dir").get<std::string>();
+      r.skipped = j.at("skipped").get<bool>();
+      rows.push_back(r);
+    }
+  }
+  std::sort(rows.begin() + static_cast<std::ptrdiff_t>(first), rows.end(),
+            [](const TrialResult& a, const TrialResult& b) { return a.trial.id < b.trial.id; });
+}
+
 }  // namespace
 
 // ---- the driver ---------------------------------------------------------------------------
@@ -303,7 +336,22 @@ SearchResult search(const std::vector<Trial>& trials, const ScoreFn& score, cons
   result.dir = o.output_dir();
   result.metric = o.metric();
   result.mode = o.mode();
-  files::claim_dir(result.dir, "search.json", "a search", describe_search(sorted, o));
+  const bool spread = o.spread_over_ranks() && distributed::get_world_size() > 1;
+  const int world = spread ? distributed::get_world_size() : 1, rank = spread ? distributed::get_rank() : 0;
+  const bool writer = rank == 0;
+  {
+    std::string claim_error;  // rank 0 claims the directory; every rank learns the verdict
+    if (writer) {
+      try {
+        files::claim_dir(result.dir, "search.json", "a search", describe_search(sorted, o));
+      } catch (const Error& e) {
+        claim_error = e.what();
+      }
+    }
+    if (spread) claim_error = distributed::all_gather_object(claim_error).front();
+    if (!claim_error.empty()) throw ValueError(claim_error);
+  }
+  if (spread) say(o, fmt::format("search over {} processes: the j-th trial of a rung on rank j mod {}", world, world));
   const std::vector<std::string> keys = param_keys(sorted);
   const std::map<RowKey, DoneRow> done = read_trials_csv(result.dir, keys);
   say(o, fmt::format("search {}: {} trials, {}{}, {} ({})", result.dir, n,
@@ -319,7 +367,9 @@ SearchResult search(const std::vector<Trial>& trials, const ScoreFn& score, cons
     if (rungs.size() > 1)
       say(o, fmt::format("rung {}: {} trials, {}", rung, alive.size(), epochs_word(epochs)));
     const size_t first_row = result.rows.size();
-    for (size_t i : alive) {
+    for (size_t j = 0; j < alive.size(); ++j) {
+      if (static_cast<int>(j % static_cast<size_t>(world)) != rank) continue;
+      const size_t i = alive[j];
       TrialResult row;
       row.trial = sorted[i];
       row.rung = rung;
@@ -360,11 +410,12 @@ SearchResult search(const std::vector<Trial>& trials, const ScoreFn& score, cons
       row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       ++result.trained;
       result.rows.push_back(row);
-      write_trials_csv(result.dir, keys, o.metric(), result.rows);
+      if (writer) write_trials_csv(result.dir, keys, o.metric(), result.rows);
       say(o, head + ": " +
                  (is_ok(row) ? fmt::format("{} {:.4f} ({:.1f} s)", o.metric(), row.score, row.seconds)
                              : row.status));
     }
+    if (spread) gather_rung(result.rows, first_row);
     if (r + 1 == rungs.size()) break;
     std::vector<double> scores;
     for (size_t k = first_row; k < result.rows.size(); ++k)
@@ -379,14 +430,27 @@ SearchResult search(const std::vector<Trial>& trials, const ScoreFn& score, cons
     for (size_t k = first_row; k < result.rows.size(); ++k)
       if (is_ok(result.rows[k]) && std::find(up.begin(), up.end(), k - first_row) == up.end())
         result.rows[k].status = "pruned";
-    write_trials_csv(result.dir, keys, o.metric(), result.rows);
+    if (writer) write_trials_csv(result.dir, keys, o.metric(), result.rows);
     std::sort(next.begin(), next.end());
     alive = std::move(next);
     say(o, fmt::format("rung {}: promoted {} of {} to {}: trial{} {}", rung, alive.size(), scores.size(),
                        epochs_word(rungs[r + 1].epochs), alive.size() == 1 ? "" : "s", fmt::join(up_ids, ", ")));
     if (alive.empty()) break;
   }
-  write_trials_csv(result.dir, keys, o.metric(), result.rows);
+  if (writer) write_trials_csv(result.dir, keys, o.metric(), result.rows);
+  if (spread) {  // the report counts every rank's trials
+    int64_t trained = 0, skipped = 0;
+    for (const std::string& c : distributed::all_gather_object(std::to_string(result.trained) + " " +
+                                                                std::to_string(result.skipped))) {
+      std::istringstream in(c);
+      int64_t t = 0, k = 0;
+      in >> t >> k;
+      trained += t;
+      skipped += k;
+    }
+    result.trained = trained;
+    result.skipped = skipped;
+  }
   result.best = best_row(result.rows, o.mode());
   say(o, fmt::format("search {}: {} trained, {} skipped (finished before){}", result.dir, result.trained,
                      result.skipped,
@@ -514,6 +578,8 @@ SearchResult search(const train::RunConfig& base_in, const SearchOptions& option
   const std::string base_yaml = train::to_yaml_string(base);
   if (o.output_dir().empty())
     o.output_dir(base.output_dir.empty() ? "runs/" + base.name + "-search-" + train::local_timestamp() : base.output_dir);
+  if (o.spread_over_ranks() && distributed::get_world_size() > 1)  // rank 0's (a default has a timestamp)
+    o.output_dir(distributed::all_gather_object(o.output_dir()).front());
   const std::string base_file = (fs::path(o.output_dir()) / "base.yaml").string();
   const auto flat = train::flatten_config(base);
   for (const SearchParam& p : grid ? o.grid() : o.space()) check_key(base_yaml, source, flat, p, grid, o.halving());
@@ -524,10 +590,12 @@ SearchResult search(const train::RunConfig& base_in, const SearchOptions& option
   o.fingerprint(config_hash(base));
   const std::vector<Trial> trials = grid ? grid_trials(o.grid()) : random_trials(o.space(), o.n_random(), o.seed());
 
-  const train::RunOptions run = train::RunOptions(o.run()).test(false).overwrite(true);
+  const train::RunOptions run = train::RunOptions(o.run()).test(false).overwrite(true).data_parallel(false);
   bool wrote_base = false;
   const ScoreFn score = [&](const Trial& trial, int64_t epochs, const std::string& dir) {
-    if (!wrote_base) {  // error messages of the trials' configs cite its lines
+    // Error messages of the trials' configs cite its lines; one writer (the ranks of a spread
+    // search would race on its temporary file).
+    if (!wrote_base && (!o.spread_over_ranks() || distributed::get_rank() == 0)) {
       io::write_file_atomic(base_file, base_yaml, "search");
       wrote_base = true;
     }
@@ -536,8 +604,8 @@ SearchResult search(const train::RunConfig& base_in, const SearchOptions& option
     train::RunConfig cfg = train::parse_run_config(base_yaml, base_file, overrides);
     cfg.output_dir = dir;
     if (o.cv_folds() == 0) return fit_and_score(cfg, dir, run, o.metric());
-    const CvResult cv = cross_validate(
-        cfg, CvOptions().folds(o.cv_folds()).seed(cfg.data.split_seed).output_dir(dir).run(run));
+    const CvResult cv = cross_validate(cfg, CvOptions().folds(o.cv_folds()).seed(cfg.data.split_seed).output_dir(dir)
+                                                .run(run).spread_over_ranks(false));  // the trial has its rank
     auto it = cv.mean.find(o.metric());
     CNNKIT_CHECK(it != cv.mean.end(), "cross-validation gave no ", o.metric());
     return it->second;
@@ -548,6 +616,7 @@ SearchResult search(const train::RunConfig& base_in, const SearchOptions& option
     std::vector<std::string> overrides = to_overrides(result.best->trial);
     result.best_config = train::parse_run_config(base_yaml, base_file, overrides);
     result.best_config.output_dir = (fs::path(result.dir) / "best").string();
+    if (o.spread_over_ranks() && distributed::get_rank() != 0) return result;  // rank 0 writes
     io::write_file_atomic((fs::path(result.dir) / "best.yaml").string(), train::to_yaml_string(result.best_config),
                           "search");
     say(o, fmt::format("wrote {}/best.yaml (trial {} at {}): cnnkit train {}/best.yaml trains it", result.dir,

@@ -119,7 +119,8 @@ TEST(MpiTrain, RanksWithAnotherConfigStop) {
 TEST(MpiTrain, OnlyTrainRunsDataParallel) {
   const Result r = shell(mpirun(2) + "eval " + trained_run());
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("only `cnnkit train` (data parallel) and `cnnkit cv`"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("only `cnnkit train` (data parallel), `cnnkit cv` and `cnnkit search`"), std::string::npos)
+      << r.err;
 }
 
 TEST(MpiTrain, StreamsShardsSplitOverTheRanks) {
@@ -142,6 +143,39 @@ TEST(MpiTrain, StreamsShardsSplitOverTheRanks) {
   // (counted by key) is tests/data/shards_test.cpp's and tests/train/shards_run_test.cpp's.
   EXPECT_EQ(column(out_dir, "train_loss").size(), 2u);
   EXPECT_NE(r.out.find("test accuracy:"), std::string::npos) << r.out;
+}
+
+TEST(MpiSearch, TrialsSpreadOverTheProcessesGiveTheOneProcessSearch) {
+  const std::string cfg = tiny_config("search.yaml", cnnkit::test::temp_path("runs/search-unused"));
+  const std::string one = cnnkit::test::temp_path("runs/search-one"), two = cnnkit::test::temp_path("runs/search-two");
+  const std::string args = "search " + cfg + " --grid optimizer.lr=0.01,0.03,0.05,0.1 --halving --eta 2 --set epochs=2 -o ";
+  const Result r1 = run(args + one);
+  ASSERT_EQ(r1.code, 0) << r1.out << r1.err;
+  const Result r2 = shell(mpirun(2) + args + two);
+  ASSERT_EQ(r2.code, 0) << r2.out << r2.err;
+  EXPECT_NE(r2.out.find("search over 2 processes"), std::string::npos) << r2.out;
+  // The same rows (trials, rungs, scores, status) in the same order; the seconds aside.
+  auto rows = [](const std::string& dir) {
+    std::istringstream in(read_all(dir + "/trials.csv"));
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line.substr(0, line.rfind(',')));
+    return out;
+  };
+  EXPECT_EQ(rows(two), rows(one));
+  EXPECT_EQ(rows(one).size(), 1u + 4u + 2u);  // header, 4 trials at 1 epoch, 2 promoted to 2
+  auto best = [](const std::string& dir) {  // best.yaml less its output_dir (the search's own)
+    std::istringstream in(read_all(dir + "/best.yaml"));
+    std::string kept;
+    for (std::string line; std::getline(in, line);)
+      if (line.find("output_dir") == std::string::npos) kept += line + "\n";
+    return kept;
+  };
+  EXPECT_FALSE(best(one).empty());
+  EXPECT_EQ(best(two), best(one));
+  // A rerun skips every trial, whichever rank ran it.
+  const Result again = shell(mpirun(2) + args + two);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("0 trained, 6 skipped"), std::string::npos) << again.out;
 }
 
 TEST(MpiCv, FoldsSpreadOverTheProcessesGiveTheOneProcessResult) {

@@ -163,7 +163,8 @@ int main(int argc, char** argv) {
   }
 
   // Started by mpirun with several processes: `train` runs data parallel over them (the same
-  // config on every rank), `cv` spreads its folds over them; the other verbs are single-process.
+  // config on every rank), `cv` and `search` spread their folds and trials over them; the other
+  // verbs are single-process.
   const int launched = distributed::launched_world_size();
   const bool data_parallel = launched > 1;
   if (data_parallel) {
@@ -175,11 +176,11 @@ int main(int argc, char** argv) {
                   << "and rebuild); it will not run " << launched << " independent copies\n";
       return kExitError;
     }
-    if (!*train && !*cv) {
+    if (!*train && !*cv && !*search) {
       if (speaker)
         std::cerr << "cnnkit: error: `cnnkit " << app.get_subcommands().front()->get_name() << "` runs as one process; "
-                  << "under mpirun (" << launched << " processes here) only `cnnkit train` (data parallel) and "
-                  << "`cnnkit cv` (folds spread over the processes) run\n";
+                  << "under mpirun (" << launched << " processes here) only `cnnkit train` (data parallel), "
+                  << "`cnnkit cv` and `cnnkit search` (folds and trials spread over the processes) run\n";
       return kExitUsage;
     }
     try {

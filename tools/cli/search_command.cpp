@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/distributed/distributed.h"
 #include "cnnkit/select/search.h"
 #include "cnnkit/select/space.h"
 #include "cnnkit/train/config.h"
@@ -45,10 +46,12 @@ int search(const SearchArgs& a) {
   const train::RunConfig base = load_config_saying_notes(a.config, a.overrides);
 
   TrainingScope training;
+  // Under mpirun the trials are spread over the ranks; rank 0 reports.
+  const bool speaker = distributed::get_rank() == 0;
   const auto run = train::RunOptions()
                        .threads(a.threads)
                        .progress_bar(false)
-                       .log(a.verbose ? &std::cout : nullptr)
+                       .log(a.verbose && speaker ? &std::cout : nullptr)
                        .stop(stop_flag());
   const ms::SearchResult r = ms::search(base, ms::SearchOptions()
                                                   .grid(grid)
@@ -61,7 +64,8 @@ int search(const SearchArgs& a) {
                                                   .min_epochs(a.min_epochs)
                                                   .output_dir(a.output)
                                                   .run(run)
-                                                  .log(&std::cout));
+                                                  .log(speaker ? &std::cout : nullptr));
+  if (!speaker) return 0;
   std::cout << "\n" << ms::search_table(r);
   CNNKIT_CHECK(r.best.has_value(), "search: every trial failed (their messages are in ", r.dir, "/trials.csv)");
   std::string overrides;

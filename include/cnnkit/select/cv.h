@@ -39,6 +39,9 @@ struct CvOptions {
   // "" = the config's output_dir, else runs/<name>-cv-<time>.
   CNNKIT_ARG(std::string, output_dir) = "";
   // For each run: threads, progress, log, stop (RunOptions::test and overwrite are set here).
+  // Under mpirun with several processes: fold i on rank i mod N, rank 0 writing (false: this
+  // process does every fold, e.g. inside a search trial that already has its rank).
+  CNNKIT_ARG(bool, spread_over_ranks) = true;
   CNNKIT_ARG(train::RunOptions, run) = {};
 };
 

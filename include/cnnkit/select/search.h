@@ -85,6 +85,11 @@ struct SearchOptions {
   // What the trials are scored on, recorded in search.json so that a rerun over another base
   // is refused (the config search sets config_hash(base)).
   CNNKIT_ARG(std::string, fingerprint) = "";
+  // Under mpirun with several processes: each rung's trials are dealt over the ranks (the
+  // j-th trial of a rung on rank j mod N, each a one-process run); the rung's results are
+  // gathered before promotion and rank 0 writes the files. A trial finished on another rank
+  // reaches trials.csv when its rung ends.
+  CNNKIT_ARG(bool, spread_over_ranks) = true;
 };
 
 // One row of trials.csv: a trial trained to `epochs` at rung `rung` (0 without halving).
