@@ -115,8 +115,18 @@ std::vector<TransformSpec> parse_transforms(const YAML::Node& list, const YamlCo
   return out;
 }
 
-void parse_data(const YAML::Node& n, const YamlContext& ctx, DataConfig& d) {
-  d.dataset = one_of(n, "dataset", ctx, families::dataset_names(), "dataset", d.dataset);
+void parse_data(const YAML::Node& given_node, const YamlContext& ctx, DataConfig& d) {
+  d.dataset = one_of(given_node, "dataset", ctx, families::dataset_names(), "dataset", d.dataset);
+  YAML::Node n = given_node;
+  if (d.dataset == "shards" && has(given_node, "urls")) {
+    // WebDataset's spelling of the training shards: `urls: "dir/train-{000000..000099}.tar"`
+    // is paths.train (the section is copied: the caller's node keeps what was written).
+    n = YAML::Clone(given_node);
+    if (has(n, "paths") && has(n["paths"], "train"))
+      fail(given_node["urls"], ctx, "data: give the training shards once: 'urls' or 'paths.train', not both");
+    n["paths"]["train"] = n["urls"];
+    n.remove("urls");
+  }
   std::vector<std::string_view> keys = {"dataset", "image_shape", "split", "subset", "normalize", "clean",
                                         "batch_size", "eval_batch_size", "workers", "transforms",
                                         "input_values", "input_range"};

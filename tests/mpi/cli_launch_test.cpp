@@ -129,8 +129,9 @@ TEST(MpiTrain, StreamsShardsSplitOverTheRanks) {
   const std::string dir = cnnkit::test::temp_path("shards");
   const Result s = run("shard -q " + src + " " + dir + " --shard-size 64KB");
   ASSERT_EQ(s.code, 0) << s.out << s.err;
-  const std::string cfg = write("shards.yaml", "data:\n  dataset: shards\n  paths: {train: \"" + dir +
-                                                   "/train-{000000..000006}.tar\", test: \"" + dir +
+  // `urls:` (WebDataset's spelling) for the training shards.
+  const std::string cfg = write("shards.yaml", "data:\n  dataset: shards\n  urls: \"" + dir +
+                                                   "/train-{000000..000006}.tar\"\n  paths: {test: \"" + dir +
                                                    "/test-000000.tar\"}\n  batch_size: 32\n  workers: 2\n"
                                                    "model: {zoo: lenet5, in_channels: 1, num_classes: 4}\n"
                                                    "optimizer: {name: SGD, lr: 0.05, momentum: 0.9}\nepochs: 2\n");
