@@ -491,6 +491,17 @@ T::Compose build_pipeline(const RunConfig& cfg, bool train) {
 
 namespace {
 
+// What build_datasets records besides the splits: the input shape (of one test example) and
+// the normalisation and input values it resolved.
+void finish_run_data(RunData& out, const DataConfig& d, const Tensor& x0) {
+  out.input_shape.assign(x0.sizes().begin(), x0.sizes().end());
+  out.mean = d.mean;
+  out.std = d.std;
+  out.input_values = d.input_values;
+  out.input_range = d.input_range;
+}
+
+
 // Rounded to 4 significant digits as torchvision recipes quote them (0.2860, 0.3530): the
 // resolved config reads well and reproduces the run exactly.
 double round4(double x) {
@@ -527,14 +538,6 @@ std::string clean_line(const data::CleanResult& cleaned, const std::string& spli
   const std::string prefix = "clean: ";  // summary() starts with it
   if (summary.rfind(prefix, 0) == 0) summary.erase(0, prefix.size());
   return "clean (" + split + " split): " + summary;
-}
-
-std::shared_ptr<data::DatasetBase> first_n(std::shared_ptr<data::DatasetBase> ds, int64_t n) {
-  const size_t size = ds->size().value_or(0);
-  if (n <= 0 || static_cast<size_t>(n) >= size) return ds;
-  std::vector<size_t> idx(static_cast<size_t>(n));
-  std::iota(idx.begin(), idx.end(), size_t{0});
-  return std::make_shared<data::Subset>(std::move(ds), std::move(idx));
 }
 
 std::string fmt_range(const std::string& prefix, const std::vector<double>& range) {
@@ -690,11 +693,7 @@ RunData build_shard_datasets(const RunConfig& given, bool need_train) {
   out.val = wrap(out.val, eval_tf);
   out.test = wrap(test, eval_tf);
   const Tensor x0 = data::first_example(*out.test).data;
-  out.input_shape.assign(x0.sizes().begin(), x0.sizes().end());
-  out.mean = d.mean;
-  out.std = d.std;
-  out.input_values = d.input_values;
-  out.input_range = d.input_range;
+  finish_run_data(out, d, x0);
   return out;
 }
 
@@ -712,7 +711,7 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
   std::vector<std::string> classes = d.classes;
   std::shared_ptr<data::DatasetBase> train_raw, val_raw;
   if (need_train) {
-    auto full = first_n(families::open_dataset(cfg, true, classes), d.subset_train);
+    auto full = families::first_n(families::open_dataset(cfg, true, classes), d.subset_train);
     if (classes.empty()) classes = full->classes();
     if (d.clean) {  // drop undecodable, non-finite, out-of-range and duplicate examples
       data::CleanResult cleaned = data::clean(full);
@@ -775,7 +774,7 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
   } else if (classes.empty()) {
     classes = families::training_classes(cfg);
   }
-  auto test_raw = first_n(families::open_dataset(cfg, false, classes), d.subset_test);
+  auto test_raw = families::first_n(families::open_dataset(cfg, false, classes), d.subset_test);
   if (classes.empty()) {
     classes = test_raw->classes();
     if (!classes.empty() && (d.dataset == "image-folder" || d.dataset == "csv"))
@@ -800,11 +799,7 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
   out.test = std::make_shared<data::MapDataset>(test_raw, eval_tf);
   CNNKIT_CHECK(out.test->size().value_or(0) > 0, "data: the test set of ", d.dataset, " is empty");
   const Tensor x0 = out.test->get(0).data;
-  out.input_shape.assign(x0.sizes().begin(), x0.sizes().end());
-  out.mean = d.mean;
-  out.std = d.std;
-  out.input_values = d.input_values;
-  out.input_range = d.input_range;
+  finish_run_data(out, d, x0);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <numeric>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -15,6 +16,7 @@
 #include "cnnkit/data/datasets/mnist.h"
 #include "cnnkit/data/datasets/npy.h"
 #include "cnnkit/data/shards.h"
+#include "cnnkit/data/split.h"
 #include "cnnkit/nn/modules/loss.h"
 #include "cnnkit/ops/factory.h"
 #include "cnnkit/optim/optim.h"
@@ -860,6 +862,14 @@ std::shared_ptr<data::DatasetBase> open_dataset(const RunConfig& cfg, bool train
         }
       },
       d.source);
+}
+
+std::shared_ptr<data::DatasetBase> first_n(std::shared_ptr<data::DatasetBase> ds, int64_t n) {
+  const size_t size = ds->size().value_or(0);
+  if (n <= 0 || static_cast<size_t>(n) >= size) return ds;
+  std::vector<size_t> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), size_t{0});
+  return std::make_shared<data::Subset>(std::move(ds), std::move(idx));
 }
 
 std::vector<std::string> training_classes(const RunConfig& cfg) {

@@ -52,6 +52,8 @@ std::shared_ptr<data::DatasetBase> open_dataset(const RunConfig& cfg, bool train
 // loaded alone: an image folder's class folders, a csv's text labels. Empty when the
 // dataset fixes its classes (MNIST, CIFAR), has none (npy) or the training split is absent.
 std::vector<std::string> training_classes(const RunConfig& cfg);
+// The first n examples of `ds` (data.subset); ds itself when n <= 0 or n covers it.
+std::shared_ptr<data::DatasetBase> first_n(std::shared_ptr<data::DatasetBase> ds, int64_t n);
 
 // What early stopping and ReduceLROnPlateau can watch: the loss, or a metric of a task.
 const std::vector<std::string_view>& monitor_names();

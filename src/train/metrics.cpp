@@ -276,6 +276,14 @@ void RegressionMetrics::reset() {
   m2_.clear();
 }
 
+void RegressionMetrics::start_outputs(int64_t d) {
+  outputs_ = d;
+  sse_.assign(static_cast<size_t>(d), 0.0);
+  sae_.assign(static_cast<size_t>(d), 0.0);
+  mean_.assign(static_cast<size_t>(d), 0.0);
+  m2_.assign(static_cast<size_t>(d), 0.0);
+}
+
 void RegressionMetrics::update(const Tensor& output_in, const Tensor& target_in, std::optional<double> batch_loss) {
   CNNKIT_CHECK(output_in.defined() && target_in.defined(), "RegressionMetrics::update: undefined tensor");
   CNNKIT_CHECK_SHAPE(output_in.numel() == target_in.numel() && output_in.dim() >= 1 &&
@@ -285,13 +293,7 @@ void RegressionMetrics::update(const Tensor& output_in, const Tensor& target_in,
                      " must have the same shape");
   const int64_t n = output_in.size(0);
   const int64_t d = n ? output_in.numel() / n : 1;
-  if (outputs_ < 0) {
-    outputs_ = d;
-    sse_.assign(static_cast<size_t>(d), 0.0);
-    sae_.assign(static_cast<size_t>(d), 0.0);
-    mean_.assign(static_cast<size_t>(d), 0.0);
-    m2_.assign(static_cast<size_t>(d), 0.0);
-  }
+  if (outputs_ < 0) start_outputs(d);
   CNNKIT_CHECK_SHAPE(d == outputs_, "RegressionMetrics::update: ", d, " outputs per example, earlier batches had ",
                      outputs_);
   Tensor out = output_in.to(kFloat).contiguous(), tgt = target_in.to(kFloat).contiguous();
@@ -488,13 +490,7 @@ void RegressionMetrics::merge_state(const std::vector<double>& other) {
   StateReader r{other, "RegressionMetrics"};
   const int64_t d = r.next_int();
   if (d < 0) return;  // a pass that saw no batch
-  if (outputs_ < 0) {
-    outputs_ = d;
-    sse_.assign(static_cast<size_t>(d), 0.0);
-    sae_.assign(static_cast<size_t>(d), 0.0);
-    mean_.assign(static_cast<size_t>(d), 0.0);
-    m2_.assign(static_cast<size_t>(d), 0.0);
-  }
+  if (outputs_ < 0) start_outputs(d);
   CNNKIT_CHECK_SHAPE(d == outputs_, "RegressionMetrics::merge_state: ", d, " outputs, this pass has ", outputs_);
   const int64_t nb_count = r.next_int();
   merge_loss(loss_, r);

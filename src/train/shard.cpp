@@ -41,14 +41,6 @@ bool is_shard_file(const std::string& name, const std::string& prefix) {
   return name == prefix + ".json" || name == prefix + ".json.tmp";
 }
 
-std::shared_ptr<data::DatasetBase> first_n(std::shared_ptr<data::DatasetBase> ds, int64_t n) {
-  const size_t size = ds->size().value_or(0);
-  if (n <= 0 || static_cast<size_t>(n) >= size) return ds;
-  std::vector<size_t> idx(static_cast<size_t>(n));
-  std::iota(idx.begin(), idx.end(), size_t{0});
-  return std::make_shared<data::Subset>(std::move(ds), std::move(idx));
-}
-
 }  // namespace
 
 std::vector<data::ShardIndex> write_shards(const RunConfig& cfg, const std::string& out_dir,
@@ -83,7 +75,7 @@ std::vector<data::ShardIndex> write_shards(const RunConfig& cfg, const std::stri
   std::vector<data::ShardIndex> written;
   for (const std::string& split : splits) {
     const bool train = split == "train";
-    auto ds = first_n(families::open_dataset(cfg, train, classes), train ? cfg.data.subset_train : cfg.data.subset_test);
+    auto ds = families::first_n(families::open_dataset(cfg, train, classes), train ? cfg.data.subset_train : cfg.data.subset_test);
     if (classes.empty()) classes = ds->classes();
     if (cfg.data.clean) {  // as build_datasets cleans: the test split keeps its duplicates
       auto o = data::CleanOptions();

@@ -155,6 +155,7 @@ class RegressionMetrics {
   void merge_state(const std::vector<double>& other);
 
  private:
+  void start_outputs(int64_t d);  // the first batch (or merged pass) fixes the outputs per row
   int64_t count_ = 0;  // rows
   int64_t outputs_ = -1;
   RunningLoss loss_;
