@@ -346,6 +346,7 @@ void unary_float(void* out_v, const float* a, const Loop& L, UnaryOp op) {
     case UnaryOp::kExp: return loop2(out, a, L, [](float x) { return std::exp(x); }, kCostlyGrain);
     case UnaryOp::kLog: return loop2(out, a, L, [](float x) { return std::log(x); }, kCostlyGrain);
     case UnaryOp::kLog1p: return loop2(out, a, L, [](float x) { return std::log1p(x); }, kCostlyGrain);
+    case UnaryOp::kErf: return loop2(out, a, L, [](float x) { return std::erf(x); }, kCostlyGrain);
     case UnaryOp::kSqrt: return loop2(out, a, L, [](float x) { return std::sqrt(x); });
     case UnaryOp::kRsqrt: return loop2(out, a, L, [](float x) { return 1.0f / std::sqrt(x); }, kCostlyGrain);
     case UnaryOp::kReciprocal: return loop2(out, a, L, [](float x) { return 1.0f / x; });

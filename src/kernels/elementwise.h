@@ -55,7 +55,7 @@ inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::kEq && op <= Bin
 
 enum class UnaryOp : uint8_t {
   kCopy, kNeg, kAbs, kSign, kSquare,              // float or int64
-  kExp, kLog, kLog1p, kSqrt, kRsqrt, kReciprocal,  // float only from here on
+  kExp, kLog, kLog1p, kErf, kSqrt, kRsqrt, kReciprocal,  // float only from here on
   kSin, kCos, kFloor, kCeil, kRound, kSigmoid, kTanh, kRelu,
   kIsnan, kIsinf, kIsfinite,                       // float -> bool (uint8)
   kLogicalNot,                                     // bool (uint8) -> bool

@@ -9,6 +9,7 @@
 #include <ostream>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/io/onnx.h"
 #include "cnnkit/nn/init.h"
 #include "cnnkit/nn/modules/linear.h"
 #include "cnnkit/nn/modules/pooling.h"
@@ -115,6 +116,47 @@ Tensor ResidualImpl::forward(const Tensor& x) {
   Tensor y = body(x) + (shortcut.is_empty() ? x : shortcut(x));
   return activation.is_empty() ? y : activation.forward(y);
 }
+
+// ---------------------------------------------------------------------------------------
+// ONNX export of the two blocks: their children's nodes, then Add (and the activation).
+// Registered here, in the file that every program building one of them links.
+// ---------------------------------------------------------------------------------------
+
+namespace {
+
+std::string child(const std::string& scope, const char* name) { return scope.empty() ? name : scope + "." + name; }
+
+// y = act(body + shortcut): the Add node, then the activation's own exporter (or Relu).
+io::OnnxValue export_residual_sum(const std::string& scope, const io::OnnxValue& body, const io::OnnxValue& shortcut,
+                                  nn::Module* activation, bool relu, io::OnnxGraphBuilder& g) {
+  io::OnnxValue sum{g.node("Add", {body.name, shortcut.name}, {}, scope), body.value + shortcut.value};
+  if (activation) return g.module(*activation, child(scope, "activation"), sum);
+  if (relu) return io::OnnxValue{g.node("Relu", {sum.name}, {}, child(scope, "relu")), sum.value.relu()};
+  return sum;
+}
+
+const bool kOnnxExportersRegistered = [] {
+  io::register_onnx_exporter<BasicBlockImpl>([](BasicBlockImpl& b, const std::string& scope, const io::OnnxValue& x,
+                                                io::OnnxGraphBuilder& g) {
+    io::OnnxValue out = g.module(*b.conv1, child(scope, "conv1"), x);
+    out = g.module(*b.bn1, child(scope, "bn1"), out);
+    out = g.module(*b.relu, child(scope, "relu"), out);
+    out = g.module(*b.conv2, child(scope, "conv2"), out);
+    out = g.module(*b.bn2, child(scope, "bn2"), out);
+    const io::OnnxValue shortcut = b.downsample.is_empty() ? x : g.module(*b.downsample, child(scope, "downsample"), x);
+    return export_residual_sum(scope, out, shortcut, nullptr, true, g);
+  });
+  io::register_onnx_exporter<ResidualImpl>([](ResidualImpl& r, const std::string& scope, const io::OnnxValue& x,
+                                              io::OnnxGraphBuilder& g) {
+    const io::OnnxValue body = g.module(*r.body, child(scope, "body"), x);
+    const io::OnnxValue shortcut = r.shortcut.is_empty() ? x : g.module(*r.shortcut, child(scope, "shortcut"), x);
+    return export_residual_sum(scope, body, shortcut, r.activation.is_empty() ? nullptr : r.activation.ptr().get(),
+                               false, g);
+  });
+  return true;
+}();
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------
 // Models

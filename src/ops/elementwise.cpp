@@ -659,6 +659,17 @@ Tensor log1p(const Tensor& a) {
   return out;
 }
 
+Tensor erf(const Tensor& a) {
+  Tensor out = unary_forward(a, UnaryOp::kErf, "erf");
+  if (autograd::needs_grad({a})) {
+    // d erf(x) / dx = 2 / sqrt(pi) exp(-x^2)
+    autograd::record("ErfBackward0", {a}, {out}, [ad = a.detach()](const TensorList& g) {
+      return TensorList{mul(g[0], mul(exp(neg(square(ad))), 1.1283791670955126))};
+    });
+  }
+  return out;
+}
+
 Tensor sqrt(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kSqrt, "sqrt");
   if (autograd::needs_grad({a})) {

@@ -134,6 +134,7 @@ Tensor Tensor::sign() const { return cnnkit::sign(*this); }
 Tensor Tensor::exp() const { return cnnkit::exp(*this); }
 Tensor Tensor::log() const { return cnnkit::log(*this); }
 Tensor Tensor::log1p() const { return cnnkit::log1p(*this); }
+Tensor Tensor::erf() const { return cnnkit::erf(*this); }
 Tensor Tensor::sqrt() const { return cnnkit::sqrt(*this); }
 Tensor Tensor::rsqrt() const { return cnnkit::rsqrt(*this); }
 Tensor Tensor::square() const { return cnnkit::square(*this); }

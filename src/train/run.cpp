@@ -26,6 +26,7 @@
 #include "cnnkit/distributed/distributed.h"
 #include "cnnkit/io/checkpoint.h"
 #include "cnnkit/io/file.h"
+#include "cnnkit/io/onnx.h"
 #include "cnnkit/io/safetensors.h"
 #include "cnnkit/models/summary.h"
 #include "cnnkit/nn/functional.h"
@@ -630,6 +631,65 @@ Metrics Run::evaluate(const std::string& split) {
                                   .workers(static_cast<size_t>(config_.data.workers)));
   return train::evaluate(nn::AnyModule(model()), loader, build_loss(config_),
                          EvaluateOptions().task(task()).num_classes(static_cast<int64_t>(classes().size())));
+}
+
+void Run::export_onnx(const std::string& path, int64_t opset) {
+  const std::vector<int64_t> shape = input_shape();  // (C, H, W)
+  nn::Sequential& net = model();
+  RunConfig cfg = config_;
+  if (cfg.data.normalize == "auto" && cfg.data.mean.empty()) cfg = resolved_config();  // a hand-written config
+  auto json_list = [](const auto& values) {
+    std::string s = "[";
+    for (size_t i = 0; i < values.size(); ++i) s += (i ? ", " : "") + fmt::format("{}", values[i]);
+    return s + "]";
+  };
+  std::vector<std::string> quoted;
+  for (const std::string& c : classes()) {
+    std::string q = "\"";
+    for (char ch : c) {
+      if (ch == '"' || ch == '\\') q += '\\';
+      q += ch;
+    }
+    quoted.push_back(q + "\"");
+  }
+  std::string preprocessing;
+  if (cfg.data.input_values == "pixels")
+    preprocessing = "float32 pixel values 0-255, unscaled";
+  else
+    preprocessing = "float32 (N, C, H, W), pixels scaled to [0, 1] (x / 255)";
+  if (!cfg.data.mean.empty()) preprocessing += ", then (x - mean) / std per channel";
+  io::OnnxMetadata meta = {{"classes", json_list(quoted)},
+                           {"mean", json_list(cfg.data.mean)},
+                           {"std", json_list(cfg.data.std)},
+                           {"input_shape", json_list(shape)},
+                           {"preprocessing", preprocessing},
+                           {"config", to_yaml_string(cfg)}};
+  std::vector<int64_t> example = {1};
+  example.insert(example.end(), shape.begin(), shape.end());
+  io::export_onnx(*net, zeros(example), path, io::OnnxExportOptions().opset_version(opset).metadata(meta));
+}
+
+Tensor predict_array(const std::function<Tensor(const Tensor&)>& forward, const Tensor& x, int64_t batch_size,
+                     const std::vector<int64_t>& expected, const std::string& what) {
+  CNNKIT_CHECK_TYPE(x.scalar_type() == kFloat, what, " holds ", x.scalar_type(),
+                    " values; the model takes float32 (preprocessed as at training: cnnkit predict feeds the array as is)");
+  CNNKIT_CHECK_SHAPE(x.dim() >= 1 && x.size(0) > 0, what, " must hold (N, ...) with N >= 1 examples, got sizes ",
+                     x.sizes());
+  if (!expected.empty()) {
+    bool fits = x.dim() == static_cast<int64_t>(expected.size()) + 1;
+    for (size_t d = 0; fits && d < expected.size(); ++d)
+      fits = expected[d] < 0 || x.size(static_cast<int64_t>(d) + 1) == expected[d];
+    std::string want = "(N";
+    for (int64_t e : expected) want += ", " + (e < 0 ? std::string("?") : std::to_string(e));
+    CNNKIT_CHECK_SHAPE(fits, what, " has sizes ", x.sizes(), " but the model takes ", want, ")");
+  }
+  CNNKIT_CHECK(batch_size >= 0, "predict: the batch size must be positive, got ", batch_size);
+  NoGradGuard no_grad;
+  const int64_t n = x.size(0), step = batch_size > 0 ? batch_size : n;
+  std::vector<Tensor> parts;
+  for (int64_t start = 0; start < n; start += step)
+    parts.push_back(forward(x.narrow(0, start, std::min(step, n - start)).contiguous()).contiguous());
+  return parts.size() == 1 ? parts[0] : cat(parts, 0);
 }
 
 Prediction Run::predict_file(const std::string& path, int64_t top_k) {

@@ -25,6 +25,8 @@
 #include "cnnkit/data/stats.h"
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/distributed/distributed.h"
+#include "cnnkit/io/npy.h"
+#include "cnnkit/io/onnx.h"
 #include "cnnkit/models/zoo.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/ops/ops.h"
@@ -154,7 +156,54 @@ int eval(const EvalArgs& args) {
 
 // ---- predict -------------------------------------------------------------------------------
 
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// predict --input X.npy --output Y.npy: the model's raw outputs for an array, in batches.
+int predict_array(const PredictArgs& args) {
+  if (args.output.empty()) throw ValueError("predict: --input needs --output Y.npy (where the outputs go)");
+  if (!args.images.empty()) throw ValueError("predict: give image files or --input X.npy, not both");
+  Tensor x = io::load_npy(args.input);
+  Tensor y;
+  if (ends_with(args.model, ".onnx")) {
+    if (args.threads > 0) set_num_threads(args.threads);
+    io::OnnxModel m = io::import_onnx(args.model);
+    m->eval();
+    std::vector<int64_t> shape = m->input_shape();
+    if (!shape.empty()) shape.erase(shape.begin());
+    y = train::predict_array([&](const Tensor& b) { return m->forward(b); }, x, args.batch, shape,
+                             "'" + args.input + "'");
+  } else {
+    train::Run run = train::Run::open(args.model, args.config, {}, train::RunOptions().threads(args.threads));
+    CNNKIT_CHECK(!run.weights_path().empty(), "predict: ", args.model, " is a config; pass a run directory or a model file");
+    nn::Sequential& net = run.model();
+    net->eval();
+    y = train::predict_array([&](const Tensor& b) { return net->forward(b); }, x, args.batch, run.input_shape(),
+                             "'" + args.input + "'");
+  }
+  io::save_npy(args.output, y);
+  std::cout << "predict: " << x.size(0) << " examples -> " << args.output << " " << y.sizes() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int export_model(const ExportArgs& args) {
+  train::Run run = train::Run::open(args.model, args.config, {});
+  CNNKIT_CHECK(!run.weights_path().empty(), "export: ", args.model,
+               " is a config; pass a run directory or a model file (a trained model)");
+  run.export_onnx(args.onnx, args.opset);
+  std::cout << "export: " << run.model_name() << " -> " << args.onnx << " (ONNX opset " << args.opset
+            << ", input (batch, " << fmt::format("{}", fmt::join(run.input_shape(), ", ")) << "))\n";
+  return 0;
+}
+
 int predict(const PredictArgs& args) {
+  if (!args.input.empty()) return predict_array(args);
+  if (args.images.empty()) throw ValueError("predict: give image files, or --input X.npy --output Y.npy");
   train::Run run = train::Run::open(args.model, args.config, {}, train::RunOptions().threads(args.threads));
   CNNKIT_CHECK(!run.weights_path().empty(), "predict: ", args.model, " is a config; pass a run directory or a model file");
   run.model();

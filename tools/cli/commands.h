@@ -57,8 +57,16 @@ struct PredictArgs {
   int64_t top_k = 5;
   int threads = 0;
   bool json = false;  // one JSON object a line (JSON Lines) instead of the table
+  std::string input, output;  // --input X.npy --output Y.npy: arrays instead of images
+  int64_t batch = 256;
 };
 int predict(const PredictArgs& args);
+
+struct ExportArgs {
+  std::string model, onnx, config;
+  int64_t opset = 13;
+};
+int export_model(const ExportArgs& args);
 
 struct InfoArgs {
   std::string target;  // config file, run dir or model file

@@ -1,4 +1,4 @@
-// `cnnkit`: train | eval | predict | info | bench | cv | ensemble | search | shard. Parses the command line (CLI11) and maps
+// `cnnkit`: train | eval | predict | export | info | bench | cv | ensemble | search | shard. Parses the command line (CLI11) and maps
 // what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
 // no stack trace), 2 a usage error, 130 training stopped by Ctrl-C. The commands themselves live in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -73,14 +73,27 @@ int main(int argc, char** argv) {
   eval->add_option("--threads", ea.threads, "threads for the math")->check(threads_check);
 
   cli::PredictArgs pa;
-  auto* predict = app.add_subcommand("predict", "classify image files (PNG, JPEG, BMP)");
-  predict->add_option("model", pa.model, "run directory, or a model file")->required();
-  predict->add_option("images", pa.images, "image files")->required();
+  auto* predict = app.add_subcommand("predict", "classify image files (PNG, JPEG, BMP), or run a model on an .npy array");
+  predict->add_option("model", pa.model, "run directory, model file (.safetensors) or ONNX file (.onnx, with --input)")
+      ->required();
+  predict->add_option("images", pa.images, "image files");
+  auto* input_opt = predict->add_option("--input", pa.input,
+                                        "float32 .npy (N, C, H, W) fed to the model as is (already preprocessed)");
+  predict->add_option("--output", pa.output, "with --input: .npy of the model's raw float32 outputs")->needs(input_opt);
+  predict->add_option("--batch", pa.batch, "with --input: rows per forward pass (bounds memory)")
+      ->check(at_least_one("--batch"));
   predict->add_option("--config", pa.config, "run config, when the model file carries none");
   predict->add_option("--top-k,-k", pa.top_k, "classes to print per image")
       ->check(at_least_one("-k"));
   predict->add_option("--threads", pa.threads, "threads for the math")->check(threads_check);
   predict->add_flag("--json", pa.json, "one JSON object a line per image (path, outputs, top classes, or error)");
+
+  cli::ExportArgs xa;
+  auto* exp = app.add_subcommand("export", "write a trained model as ONNX (opset 13 to 17)");
+  exp->add_option("model", xa.model, "run directory, or a model file (.safetensors)")->required();
+  exp->add_option("--onnx", xa.onnx, "the ONNX file to write")->required();
+  exp->add_option("--opset", xa.opset, "ONNX opset (13 to 17; 17 writes LayerNorm as one LayerNormalization)");
+  exp->add_option("--config", xa.config, "run config, when the model file carries none");
 
   cli::InfoArgs ia;
   auto* info = app.add_subcommand("info", "model summary: layers, output shapes, parameters, FLOPs");
@@ -208,6 +221,7 @@ int main(int argc, char** argv) {
     if (*train) code = cli::train(ta);
     else if (*eval) code = cli::eval(ea);
     else if (*predict) code = cli::predict(pa);
+    else if (*exp) code = cli::export_model(xa);
     else if (*info) code = cli::info(ia);
     else if (*bench) code = cli::bench(ba);
     else if (*cv) code = cli::cv(ca);

@@ -285,6 +285,7 @@ class Tensor {
   Tensor exp() const;
   Tensor log() const;
   Tensor log1p() const;
+  Tensor erf() const;
   Tensor sqrt() const;
   Tensor rsqrt() const;
   Tensor square() const;

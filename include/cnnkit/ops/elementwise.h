@@ -28,6 +28,7 @@ Tensor sign(const Tensor& a);
 Tensor exp(const Tensor& a);
 Tensor log(const Tensor& a);
 Tensor log1p(const Tensor& a);
+Tensor erf(const Tensor& a);  // the Gauss error function (ONNX Erf, GELU's exact form)
 Tensor sqrt(const Tensor& a);
 Tensor rsqrt(const Tensor& a);
 Tensor square(const Tensor& a);

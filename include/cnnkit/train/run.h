@@ -31,6 +31,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -156,6 +157,11 @@ class Run {
   Metrics evaluate(const std::string& split = "test");
   // One image file through the eval preprocessing and the model.
   Prediction predict_file(const std::string& path, int64_t top_k = 5);
+  // The model as an ONNX file (io::export_onnx on a (1, C, H, W) example, opset 13 to 17)
+  // whose metadata_props say how to feed it: "classes", "mean", "std" (JSON lists; mean and
+  // std empty without normalisation), "input_shape" ([C, H, W]), "preprocessing" (in words),
+  // "config" (the run's config, YAML).
+  void export_onnx(const std::string& path, int64_t opset = 13);
 
  private:
   Run() = default;
@@ -188,6 +194,13 @@ std::string metrics_line(const Metrics& m);
 
 // Saves a model file: its weights and, in the metadata, the resolved config and the class
 // names, so the file alone is enough for eval / predict / info.
+// Runs `forward` over x (N, ...) in eval mode without gradients, batch_size rows at a time
+// (all at once for 0), and concatenates the outputs along dim 0: `cnnkit predict --input`.
+// `expected` is the (C, H, W) the model takes when known (empty: not checked); a ShapeError
+// names `what` (the file) and both shapes when x does not fit.
+Tensor predict_array(const std::function<Tensor(const Tensor&)>& forward, const Tensor& x, int64_t batch_size,
+                     const std::vector<int64_t>& expected = {}, const std::string& what = "the input");
+
 // An ensemble's file also records `ensemble`, so Run::open builds the ensemble back.
 void save_model(const std::string& path, nn::Module& module, const RunConfig& resolved_config,
                 const std::vector<std::string>& classes, const EnsembleSpec* ensemble = nullptr);
