@@ -37,6 +37,7 @@
 #include "cnnkit/distributed/ddp.h"
 #include "cnnkit/distributed/distributed.h"
 #include "cnnkit/io/npy.h"
+#include "cnnkit/io/onnx.h"
 #include "cnnkit/io/safetensors.h"
 #include "cnnkit/io/serialize.h"
 #include "cnnkit/models/models.h"

@@ -133,6 +133,18 @@ Pads2d pads_2d(const Ctx& c, const Tensor& x, const Ints& kernel, const Ints& st
   return p;
 }
 
+// Strides, dilations and kernel sizes >= 1, pads >= 0: a damaged file fails here, by name.
+void check_window(const Ctx& c, const Ints& kernel, const Ints& strides, const Ints& dilations, const Pads2d& p) {
+  if (kernel.size() != 2 || strides.size() != 2 || dilations.size() != 2)
+    c.fail("kernel_shape, strides and dilations must hold 2 values each");
+  for (size_t d = 0; d < 2; ++d) {
+    if (kernel[d] < 1 || strides[d] < 1 || dilations[d] < 1)
+      c.fail("kernel sizes, strides and dilations must be positive");
+    if (p.lo[d] < 0 || p.hi[d] < 0 || p.lo[d] > (int64_t{1} << 20) || p.hi[d] > (int64_t{1} << 20))
+      c.fail("pads must be between 0 and 2^20");
+  }
+}
+
 void require_4d(const Ctx& c, const Tensor& x) {
   if (x.dim() != 4)
     throw NotImplementedError(c.where() + ": only 2-D (N, C, H, W) inputs are supported, got sizes " +
@@ -153,6 +165,8 @@ Outs op_conv(Ctx& c) {
   const Ints strides = c.ints("strides", {1, 1}), dil = c.ints("dilations", {1, 1});
   if (strides.size() != 2 || dil.size() != 2) c.fail("strides and dilations must hold 2 values");
   const Pads2d p = pads_2d(c, x, {w.size(2), w.size(3)}, strides, dil);
+  check_window(c, {w.size(2), w.size(3)}, strides, dil, p);
+  if (c.i("group", 1) < 1) c.fail("group must be positive");
   return {conv2d_padded(x, w, c.has(2) ? c.in[2] : Tensor(), {strides[0], strides[1]}, p.lo, p.hi, {dil[0], dil[1]},
                         c.i("group", 1))};
 }
@@ -166,6 +180,7 @@ Outs op_max_pool(Ctx& c) {
   if (k.size() != 2) c.fail("kernel_shape must hold 2 values");
   const Ints strides = c.ints("strides", {1, 1}), dil = c.ints("dilations", {1, 1});
   const Pads2d p = pads_2d(c, x, k, strides, dil);
+  check_window(c, k, strides, dil, p);
   const bool ceil = c.i("ceil_mode", 0) != 0;
   if (p.symmetric()) return {max_pool2d(x, k, strides, {p.lo[0], p.lo[1]}, dil, ceil)};
   if (ceil) throw NotImplementedError(c.where() + ": asymmetric pads with ceil_mode are not supported");
@@ -180,6 +195,7 @@ Outs op_average_pool(Ctx& c) {
   if (k.size() != 2) c.fail("kernel_shape must hold 2 values");
   const Ints strides = c.ints("strides", {1, 1});
   const Pads2d p = pads_2d(c, x, k, strides, {1, 1});
+  check_window(c, k, strides, {1, 1}, p);
   const bool ceil = c.i("ceil_mode", 0) != 0, include = c.i("count_include_pad", 0) != 0;
   if (p.symmetric()) return {avg_pool2d(x, k, strides, {p.lo[0], p.lo[1]}, ceil, include)};
   if (ceil || !include)
@@ -647,6 +663,31 @@ const std::unordered_map<std::string, OpDef>& op_table() {
   return table;
 }
 
+// Runs one node; an error from an op below (a shape that does not fit, say) comes back with
+// the node and the file in front, as the same error type.
+template <typename E>
+[[noreturn]] void rethrow_as(const Ctx& c, const E& e) {
+  throw E(c.where() + ": " + e.what());
+}
+
+Outs run_node(const OpDef& op, Ctx& c) {
+  try {
+    return op.run(c);
+  } catch (const ShapeError& e) {
+    if (std::string(e.what()).rfind(c.where(), 0) == 0) throw;
+    rethrow_as(c, e);
+  } catch (const TypeError& e) {
+    if (std::string(e.what()).rfind(c.where(), 0) == 0) throw;
+    rethrow_as(c, e);
+  } catch (const NotImplementedError& e) {
+    if (std::string(e.what()).rfind(c.where(), 0) == 0) throw;
+    rethrow_as(c, e);
+  } catch (const ValueError& e) {
+    if (std::string(e.what()).rfind(c.where(), 0) == 0) throw;
+    rethrow_as(c, e);
+  }
+}
+
 std::string supported_ops() {
   std::vector<std::string> names;
   for (const auto& [k, v] : op_table()) names.push_back(k);
@@ -753,7 +794,7 @@ std::vector<Tensor> OnnxModelImpl::forward_all(const std::vector<Tensor>& inputs
     if (n.op_type() == "Constant") continue;  // folded at import
     Ctx c{n, {}, is_training(), g.opset, g.path};
     for (const auto& name : n.input()) c.in.push_back(name.empty() ? Tensor() : values.at(name));
-    Outs outs = table.at(n.op_type()).run(c);
+    Outs outs = run_node(table.at(n.op_type()), c);
     for (int o = 0; o < n.output_size() && o < static_cast<int>(outs.size()); ++o)
       if (!n.output(o).empty()) values[n.output(o)] = outs[static_cast<size_t>(o)];
     if (free_early)

@@ -129,6 +129,18 @@ TEST(CorruptFiles, TrainerCheckpoint) {
   });
 }
 
+TEST(CorruptFiles, Onnx) {
+  // A PyTorch export (LeNet-5): damaged copies must fail to import or to run, by name.
+  const std::string src = std::string(CNNKIT_SOURCE_DIR) + "/tests/golden/data/onnx/lenet5.onnx";
+  const Tensor x = randn({2, 1, 28, 28});
+  fuzz("model.onnx", read_bytes(src), 300, [&](const std::string& p) {
+    auto m = io::import_onnx(p);
+    NoGradGuard no_grad;
+    const Tensor y = m->forward(x);
+    if (!y.isfinite().all().item<bool>()) throw ValueError(p + ": non-finite outputs");
+  });
+}
+
 TEST(CorruptFiles, Npy) {
   const std::string src = temp("src.npy");
   io::save_npy(src, randn({4, 3}));

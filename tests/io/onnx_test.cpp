@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "cnnkit/cnnkit.h"
 #include "io/onnx_proto.h"
@@ -109,6 +110,43 @@ TEST(OnnxExport, EveryFamilyImportsBackWithTheSameOutputs) {
     const std::string again = test::temp_path(c.name + "_again.onnx");
     io::export_onnx(*m, x, again);
     EXPECT_TRUE(test::allclose(io::import_onnx(again)->forward(x), expected, 1e-5, 1e-5));
+  }
+}
+
+TEST(OnnxExport, EveryLayerOfTheLayerTableHasAnExporter) {
+  for (const auto& spec : models::layer_table()) {
+    EXPECT_TRUE(io::has_onnx_exporter(spec.type)) << spec.name;
+  }
+  EXPECT_TRUE(io::has_onnx_exporter(typeid(models::ResidualImpl)));
+  EXPECT_TRUE(io::has_onnx_exporter(typeid(nn::SequentialImpl)));
+  EXPECT_TRUE(io::has_onnx_exporter(typeid(nn::EnsembleImpl)));
+  EXPECT_TRUE(io::has_onnx_exporter(typeid(io::OnnxModelImpl)));
+}
+
+// Initializers are named by the state dict (conv1.weight, bn1.running_mean, ...), so a model
+// exported by cnnkit and imported anywhere keeps PyTorch's names, and imported back into
+// cnnkit its parameters and buffers have the original names.
+TEST(OnnxExport, InitializersCarryStateDictNames) {
+  manual_seed(2);
+  nn::Sequential net = models::resnet20({.num_classes = 4, .width = 4, .blocks = {1, 1, 1}});
+  net->eval();
+  const std::string path = test::temp_path("names.onnx");
+  io::export_onnx(*net, randn({1, 3, 16, 16}), path);
+  onnx::ModelProto model = io::detail::read_model_proto(path);
+  std::set<std::string> names;
+  for (const auto& t : model.graph().initializer()) names.insert(t.name());
+  auto imported = io::import_onnx(path);
+  auto params = imported->named_parameters();
+  auto buffers = imported->named_buffers();
+  for (const auto& p : net->named_parameters()) {
+    EXPECT_TRUE(names.count(p.key())) << p.key();
+    ASSERT_NE(params.find(p.key()), nullptr) << p.key();
+    EXPECT_TRUE(params.find(p.key())->equal(p.value())) << p.key();
+  }
+  for (const auto& b : net->named_buffers()) {
+    if (b.key().find("num_batches_tracked") != std::string::npos) continue;  // not part of inference
+    EXPECT_TRUE(names.count(b.key())) << b.key();
+    ASSERT_NE(buffers.find(b.key()), nullptr) << b.key();
   }
 }
 
