@@ -39,6 +39,17 @@ inline std::vector<OnnxCase> onnx_cases() {
   cases.push_back({"lenet5", models::lenet5({.in_channels = 1}), {3, 1, 28, 28}});
   cases.push_back({"resnet20", models::resnet20({.num_classes = 10}), {2, 3, 32, 32}});
   cases.push_back({"mobilenet", models::make("mobilenet_small", models::ZooOptions{.num_classes = 10}), {2, 3, 32, 32}});
+  cases.push_back({"vgg_small", models::vgg_small({.num_classes = 5, .width = 8}), {2, 3, 32, 32}});
+  cases.push_back({"resnet18", models::resnet18({.num_classes = 5, .width = 8}), {2, 3, 64, 64}});
+  {
+    nn::Sequential a = models::resnet20({.num_classes = 4, .width = 4, .blocks = {1, 1, 1}});
+    nn::Sequential b = models::lenet5({.in_channels = 3, .num_classes = 4, .input_size = {32, 32}});
+    perturb(*a, {2, 3, 32, 32});
+    nn::Ensemble mean(std::vector<AnyModule>{AnyModule(a), AnyModule(b)}, EnsembleOptions("mean"));
+    nn::Ensemble stack(std::vector<AnyModule>{AnyModule(a), AnyModule(b)}, EnsembleOptions("stacking").num_classes(4));
+    cases.push_back({"ensemble_mean", Sequential(mean), {2, 3, 32, 32}});
+    cases.push_back({"ensemble_stacking", Sequential(stack), {2, 3, 32, 32}});
+  }
   cases.push_back({"conv",
                    Sequential(Conv2d(Conv2dOptions(4, 6, {3, 2}).stride({2, 1}).padding({1, 2}).dilation({2, 1}).groups(2)),
                               Conv2d(Conv2dOptions(6, 6, 3).padding(1).padding_mode(kReflect).bias(false)),

@@ -216,9 +216,10 @@ Outs op_batch_norm(Ctx& c) {
   // ONNX's momentum weighs the old running value; PyTorch's the new batch statistic.
   const double momentum = 1.0 - c.f("momentum", 0.9);
   Tensor y = batch_norm(x, c.input(1), c.input(2), mean, var, c.training, momentum, c.f("epsilon", 1e-5));
+  // Training-mode graphs (opset 13's 5 outputs, 14's 3) also name the updated running
+  // statistics, and opset 13's the batch's saved mean and variance: given as the running ones.
   Outs out = {y};
-  if (c.node.output_size() > 1) out.push_back(mean);
-  if (c.node.output_size() > 2) out.push_back(var);
+  for (int o = 1; o < c.node.output_size(); ++o) out.push_back(o % 2 ? mean : var);
   return out;
 }
 
@@ -571,6 +572,36 @@ Outs op_cast(Ctx& c) {
   throw NotImplementedError(c.where() + ": Cast to data type " + std::to_string(to));
 }
 
+// Add / Sub / Mul / Div: float through the differentiable ops (broadcasting); int64 shape
+// arithmetic (x.size(1) * x.size(2) in a view) on the host, Div truncating as ONNX says.
+Outs arithmetic(Ctx& c, char op) {
+  const Tensor& a = c.input(0);
+  const Tensor& b = c.input(1);
+  if (a.scalar_type() == kLong && b.scalar_type() == kLong) {
+    if (a.dim() > 1 || b.dim() > 1) c.fail("int64 arithmetic is supported on scalars and vectors only");
+    const Ints x = to_ints(a, c, "A"), y = to_ints(b, c, "B");
+    if (x.size() != y.size() && x.size() != 1 && y.size() != 1) c.fail("int64 operands do not broadcast");
+    const size_t n = std::max(x.size(), y.size());
+    Ints out(n);
+    for (size_t i = 0; i < n; ++i) {
+      const int64_t u = x[x.size() == 1 ? 0 : i], v = y[y.size() == 1 ? 0 : i];
+      if (op == '/' && v == 0) c.fail("int64 division by zero");
+      out[i] = op == '+' ? u + v : op == '-' ? u - v : op == '*' ? u * v : u / v;
+    }
+    if (a.dim() == 0 && b.dim() == 0) return {from_ints(out, {})};
+    return {from_ints(out)};
+  }
+  if (a.scalar_type() != kFloat || b.scalar_type() != kFloat)
+    throw TypeError(c.where() + ": operands of types " + std::string(dtype_name(a.scalar_type())) + " and " +
+                    std::string(dtype_name(b.scalar_type())) + " (float32 data, or int64 shapes)");
+  switch (op) {
+    case '+': return {a + b};
+    case '-': return {a - b};
+    case '*': return {a * b};
+    default: return {a / b};
+  }
+}
+
 Outs variadic(Ctx& c, bool average) {
   Tensor y;
   int n = 0;
@@ -634,10 +665,10 @@ const std::unordered_map<std::string, OpDef>& op_table() {
       {"Clip", {op_clip}},
       {"Softmax", {[](Ctx& c) { return op_softmax(c, false); }}},
       {"LogSoftmax", {[](Ctx& c) { return op_softmax(c, true); }}},
-      {"Add", {[](Ctx& c) { return Outs{c.input(0) + c.input(1)}; }}},
-      {"Sub", {[](Ctx& c) { return Outs{c.input(0) - c.input(1)}; }}},
-      {"Mul", {[](Ctx& c) { return Outs{c.input(0) * c.input(1)}; }}},
-      {"Div", {[](Ctx& c) { return Outs{c.input(0) / c.input(1)}; }}},
+      {"Add", {[](Ctx& c) { return arithmetic(c, '+'); }}},
+      {"Sub", {[](Ctx& c) { return arithmetic(c, '-'); }}},
+      {"Mul", {[](Ctx& c) { return arithmetic(c, '*'); }}},
+      {"Div", {[](Ctx& c) { return arithmetic(c, '/'); }}},
       {"Pow", {op_pow}},
       {"Sum", {[](Ctx& c) { return variadic(c, false); }}},
       {"Mean", {[](Ctx& c) { return variadic(c, true); }}},
@@ -795,8 +826,13 @@ std::vector<Tensor> OnnxModelImpl::forward_all(const std::vector<Tensor>& inputs
     Ctx c{n, {}, is_training(), g.opset, g.path};
     for (const auto& name : n.input()) c.in.push_back(name.empty() ? Tensor() : values.at(name));
     Outs outs = run_node(table.at(n.op_type()), c);
-    for (int o = 0; o < n.output_size() && o < static_cast<int>(outs.size()); ++o)
-      if (!n.output(o).empty()) values[n.output(o)] = outs[static_cast<size_t>(o)];
+    for (int o = 0; o < n.output_size(); ++o) {
+      if (n.output(o).empty()) continue;
+      if (o >= static_cast<int>(outs.size()))
+        throw NotImplementedError(c.where() + ": output " + std::to_string(o) + " ('" + n.output(o) +
+                                  "') is not produced by this importer");
+      values[n.output(o)] = outs[static_cast<size_t>(o)];
+    }
     if (free_early)
       for (const auto& name : g.last_use[static_cast<size_t>(k)]) values.erase(name);
   }

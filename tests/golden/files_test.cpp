@@ -1,6 +1,6 @@
 // The golden files themselves: each records its generator and torch version, lists its
 // cases, and gives every case an input, an output and its options; the whole data folder
-// stays small enough to commit (< 3 MB).
+// stays small enough to commit (< 3 MB, and the ONNX models < 2 MB).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -31,4 +31,13 @@ TEST(GoldenFiles, DataFolderStaysUnderThreeMegabytes) {
   for (const auto& e : std::filesystem::directory_iterator(CNNKIT_GOLDEN_DIR))
     if (e.is_regular_file()) total += e.file_size();
   EXPECT_LT(total, 3u << 20);
+}
+
+// The ONNX models of tools/golden/gen_onnx.py (PyTorch exports with their outputs): 2 MB.
+TEST(GoldenFiles, OnnxFolderStaysUnderTwoMegabytes) {
+  uintmax_t total = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(std::string(CNNKIT_GOLDEN_DIR) + "/onnx"))
+    if (e.is_regular_file()) total += e.file_size();
+  EXPECT_GT(total, 0u);
+  EXPECT_LT(total, 2u << 20);
 }

@@ -311,3 +311,71 @@ TEST(OnnxImport, NonFloatDataAndWrongShapesAreRefused) {
   EXPECT_NE(shape_msg.find("[2, 3, 28, 28]"), std::string::npos) << shape_msg;
   EXPECT_THROW(net->forward(randn({2, 1, 28, 28}).to(kLong)), TypeError);
 }
+
+// Hand-built graphs for forms torch.onnx writes in some configurations: int64 shape
+// arithmetic (x.view(-1, x.size(1) * x.size(2))), a strided Slice, and a BatchNormalization
+// of a training-mode export (5 outputs at opset 13).
+TEST(OnnxImport, ShapeArithmeticStridedSliceAndTrainingModeBatchNorm) {
+  onnx::ModelProto model;
+  model.set_ir_version(7);
+  model.add_opset_import()->set_version(13);
+  auto* g = model.mutable_graph();
+  auto* in = g->add_input();
+  in->set_name("x");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : {-1, 2, 3, 4}) {
+    auto* dim = in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim();
+    if (d > 0) dim->set_dim_value(d);
+  }
+  auto ints = [&](const std::string& name, std::vector<int64_t> v, bool scalar = false) {
+    Tensor t = from_blob(v.data(), {static_cast<int64_t>(v.size())}, kLong).clone();
+    io::detail::to_proto(scalar ? t.reshape({}) : t, name, g->add_initializer());
+  };
+  auto node = [&](const std::string& op, std::vector<std::string> ins, std::vector<std::string> outs) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(op + "_" + outs[0]);
+    for (auto& i : ins) n->add_input(i);
+    for (auto& o : outs) n->add_output(o);
+    return n;
+  };
+  ints("one", {1}, true);
+  ints("two", {2}, true);
+  ints("zero_axis", {0});
+  ints("minus_one", {-1});
+  ints("starts", {0});
+  ints("ends", {4});
+  ints("axes", {3});
+  ints("steps", {2});
+  for (const char* name : {"scale", "bias", "mean", "var"}) {
+    Tensor t = std::string(name) == "var" ? full({2}, 2.0) : std::string(name) == "scale" ? full({2}, 1.5) : full({2}, 0.25);
+    io::detail::to_proto(t, name, g->add_initializer());
+  }
+  node("BatchNormalization", {"x", "scale", "bias", "mean", "var"}, {"bn", "rm", "rv", "sm", "sv"});
+  node("Slice", {"bn", "starts", "ends", "axes", "steps"}, {"sliced"});  // (N, 2, 3, 2)
+  node("Shape", {"sliced"}, {"shape"});
+  node("Gather", {"shape", "one"}, {"c"});
+  node("Gather", {"shape", "two"}, {"h"});
+  node("Mul", {"c", "h"}, {"ch"});
+  node("Unsqueeze", {"ch", "zero_axis"}, {"ch1"});
+  node("Concat", {"minus_one", "ch1", "minus_one"}, {"target"})->add_attribute()->CopyFrom([] {
+    onnx::AttributeProto a;
+    a.set_name("axis");
+    a.set_type(onnx::AttributeProto::INT);
+    a.set_i(0);
+    return a;
+  }());
+  node("Reshape", {"sliced", "target"}, {"y"});  // (N, 6, 2)
+  g->add_output()->set_name("y");
+  std::string bytes;
+  model.SerializeToString(&bytes);
+  const std::string path = test::temp_path("handmade.onnx");
+  std::ofstream(path, std::ios::binary) << bytes;
+
+  auto m = io::import_onnx(path);
+  const Tensor x = randn({3, 2, 3, 4});
+  NoGradGuard no_grad;
+  const Tensor bn = (x - 0.25) / std::sqrt(2.0 + 1e-5) * 1.5 + 0.25;  // eval: running statistics
+  const Tensor expected = index_select(bn, 3, arange(0, 4, 2)).reshape({3, 6, 2});
+  EXPECT_TRUE(test::allclose(m->forward(x), expected, 1e-5, 1e-5));
+}

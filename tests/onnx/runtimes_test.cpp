@@ -56,7 +56,7 @@ Result checker(const std::string& model, const std::string& extra = "") {
 // OpenCV 4.6's dnn reads these families; the others use ops it lacks or reads differently
 // (Clip with min/max inputs, broadcasting Div, LayerNormalization, PRelu per channel, the
 // count_include_pad=0 border), tools/onnx's INDEX of the goldens lists them.
-const std::set<std::string> kOpenCv = {"lenet5", "resnet20", "conv", "global_pool", "linear"};
+const std::set<std::string> kOpenCv = {"lenet5", "resnet20", "vgg_small", "resnet18", "conv", "global_pool", "linear"};
 
 }  // namespace
 

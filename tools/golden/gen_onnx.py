@@ -46,6 +46,9 @@ import onnx
 from onnx import numpy_helper
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from torch_models import ResNet20  # noqa: E402  (the shared PyTorch twins)
 from torch import nn
 from torch.onnx import symbolic_helper
 
@@ -133,47 +136,6 @@ def lenet5():
         ("fc2", nn.Linear(120, 84)), ("relu4", nn.ReLU()),
         ("fc3", nn.Linear(84, 10)),
     ]))
-
-
-class BasicBlock(nn.Module):
-    """CIFAR ResNet block; option B: a 1x1 conv + BN shortcut where the shape changes."""
-
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
-                                          nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
-
-
-class ResNet20(nn.Module):
-    def __init__(self, width=16, blocks=(3, 3, 3), classes=10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, width, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        layers, cin = [], width
-        for i, n in enumerate(blocks):
-            cout = width << i
-            for j in range(n):
-                layers.append(BasicBlock(cin, cout, 2 if (i > 0 and j == 0) else 1))
-                cin = cout
-        self.layers = nn.Sequential(*layers)
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(cin, classes)
-
-    def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.pool(self.layers(x))
-        return self.fc(torch.flatten(x, 1))
 
 
 def mobilenet():
