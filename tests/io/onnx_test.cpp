@@ -341,6 +341,7 @@ TEST(OnnxImport, ShapeArithmeticStridedSliceAndTrainingModeBatchNorm) {
   };
   ints("one", {1}, true);
   ints("two", {2}, true);
+  ints("three", {3}, true);
   ints("zero_axis", {0});
   ints("minus_one", {-1});
   ints("starts", {0});
@@ -358,7 +359,9 @@ TEST(OnnxImport, ShapeArithmeticStridedSliceAndTrainingModeBatchNorm) {
   node("Gather", {"shape", "two"}, {"h"});
   node("Mul", {"c", "h"}, {"ch"});
   node("Unsqueeze", {"ch", "zero_axis"}, {"ch1"});
-  node("Concat", {"minus_one", "ch1", "minus_one"}, {"target"})->add_attribute()->CopyFrom([] {
+  node("Gather", {"shape", "three"}, {"w"});
+  node("Unsqueeze", {"w", "zero_axis"}, {"w1"});
+  node("Concat", {"minus_one", "ch1", "w1"}, {"target"})->add_attribute()->CopyFrom([] {
     onnx::AttributeProto a;
     a.set_name("axis");
     a.set_type(onnx::AttributeProto::INT);

@@ -31,6 +31,7 @@
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/ops/ops.h"
 #include "cnnkit/optim/optim.h"
+#include "cnnkit/report/report.h"
 #include "cnnkit/train/progress.h"
 #include "cnnkit/train/run.h"
 
@@ -129,8 +130,28 @@ int train(const TrainArgs& args) {
     r = run.fit();
   }
   // Data parallel, rank 0 speaks for all (Run::fit reports on rank 0 only too).
-  if (!r.already_finished && distributed::get_rank() == 0)
+  if (!r.already_finished && distributed::get_rank() == 0) {
     std::cout << train::summary_line("test", r.test, r.seconds) << std::endl;
+    if (args.report) {
+      // The run itself is done and saved: a report that cannot be drawn is said, not fatal.
+      try {
+        const report::ReportResult rr = report::write_report(run.run_dir(), report::ReportOptions().threads(args.threads));
+        std::cout << "report: " << rr.html << std::endl;
+      } catch (const Error& e) {
+        std::cerr << "cnnkit: warning: the report could not be written: " << e.what() << "\n";
+      }
+    }
+  }
+  return 0;
+}
+
+// ---- report --------------------------------------------------------------------------------
+
+int report(const ReportArgs& args) {
+  const report::ReportResult r = report::write_report(
+      args.run_dir, report::ReportOptions().gallery(args.gallery).threads(args.threads).evaluate(args.evaluate));
+  for (const std::string& n : r.notes) std::cout << "report: left out: " << n << "\n";
+  std::cout << "report: " << r.html << " (" << r.figures.size() << " figures in " << args.run_dir << "/figures)\n";
   return 0;
 }
 

@@ -39,8 +39,17 @@ struct TrainArgs {
   int threads = 0;                     // 0: the config's `threads` (CNNKIT_NUM_THREADS or all cores)
   bool quiet = false;                  // no progress bar
   bool overwrite = false;              // replace a run already in the config's output_dir
+  bool report = true;                  // write report.html at the end (--no-report: not)
 };
 int train(const TrainArgs& args);
+
+struct ReportArgs {
+  std::string run_dir;
+  int64_t gallery = 12;
+  int threads = 0;
+  bool evaluate = true;
+};
+int report(const ReportArgs& args);
 
 struct EvalArgs {
   std::string model;   // run dir, or a model / checkpoint file

@@ -1,4 +1,4 @@
-// `cnnkit`: train | eval | predict | export | info | bench | cv | ensemble | search | shard. Parses the command line (CLI11) and maps
+// `cnnkit`: train | eval | predict | export | report | info | bench | cv | ensemble | search | shard. Parses the command line (CLI11) and maps
 // what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
 // no stack trace), 2 a usage error, 130 training stopped by Ctrl-C. The commands themselves live in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   train->add_option("--threads", ta.threads, "threads for the math (default: the config's `threads`)")
       ->check(threads_check);
   train->add_flag("--quiet,-q", ta.quiet, "no progress bar: one line an epoch");
+  train->add_flag("!--no-report", ta.report, "do not write report.html at the end");
 
   cli::EvalArgs ea;
   auto* eval = app.add_subcommand("eval", "test-set metrics of a trained model");
@@ -94,6 +95,14 @@ int main(int argc, char** argv) {
   exp->add_option("--onnx", xa.onnx, "the ONNX file to write")->required();
   exp->add_option("--opset", xa.opset, "ONNX opset (13 to 17; 17 writes LayerNorm as one LayerNormalization)");
   exp->add_option("--config", xa.config, "run config, when the model file carries none");
+
+  cli::ReportArgs ra;
+  auto* rep = app.add_subcommand("report", "write RUN_DIR/report.html: curves, confusion matrix, filters, Grad-CAM");
+  rep->add_option("run_dir", ra.run_dir, "run directory")->required();
+  rep->add_option("--gallery", ra.gallery, "images in the mistakes gallery and each Grad-CAM row")
+      ->check(at_least_one("--gallery"));
+  rep->add_option("--threads", ra.threads, "threads for the math")->check(threads_check);
+  rep->add_flag("!--no-eval", ra.evaluate, "curves, filters and config only (no pass over the test split)");
 
   cli::InfoArgs ia;
   auto* info = app.add_subcommand("info", "model summary: layers, output shapes, parameters, FLOPs");
@@ -222,6 +231,7 @@ int main(int argc, char** argv) {
     else if (*eval) code = cli::eval(ea);
     else if (*predict) code = cli::predict(pa);
     else if (*exp) code = cli::export_model(xa);
+    else if (*rep) code = cli::report(ra);
     else if (*info) code = cli::info(ia);
     else if (*bench) code = cli::bench(ba);
     else if (*cv) code = cli::cv(ca);
