@@ -23,12 +23,17 @@
 #include "cnnkit/ops/ops.h"
 #include "cnnkit/train/metrics.h"
 #include "cnnkit/train/run.h"
-#include "report/svg.h"
+#include "report/figure.h"
+#include "report/page.h"
 
 namespace cnnkit::report {
 
 namespace fs = std::filesystem;
 using detail::html_escape;
+using detail::Page;
+using detail::read_csv;
+using detail::read_text;
+using detail::Table;
 
 // ---------------------------------------------------------------------------------------
 // Grad-CAM
@@ -86,121 +91,10 @@ GradCam grad_cam(nn::Sequential& model, const Tensor& x, const Tensor& target, i
 namespace {
 
 // ---------------------------------------------------------------------------------------
-// metrics.csv
-// ---------------------------------------------------------------------------------------
-
-struct Table {
-  std::vector<std::string> header;
-  std::map<std::string, std::vector<double>> columns;
-  size_t rows = 0;
-  const std::vector<double>* column(const std::string& name) const {
-    auto it = columns.find(name);
-    return it == columns.end() ? nullptr : &it->second;
-  }
-};
-
-Table read_csv(const std::string& path) {
-  Table t;
-  std::ifstream in(path);
-  std::string line;
-  if (!std::getline(in, line)) return t;
-  std::stringstream hs(line);
-  for (std::string h; std::getline(hs, h, ',');) t.header.push_back(h);
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::stringstream ls(line);
-    size_t i = 0;
-    for (std::string cell; i < t.header.size(); ++i) {
-      if (!std::getline(ls, cell, ',')) cell.clear();
-      double v = std::nan("");
-      try {
-        size_t used = 0;
-        if (!cell.empty()) v = std::stod(cell, &used);
-      } catch (const std::exception&) {
-      }
-      t.columns[t.header[i]].push_back(v);
-    }
-    ++t.rows;
-  }
-  return t;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// ---------------------------------------------------------------------------------------
-// Page assembly
-// ---------------------------------------------------------------------------------------
-
-class Page {
- public:
-  Page(std::string dir, std::vector<std::string>& figures) : dir_(std::move(dir)), figures_(figures) {}
-
-  void section(const std::string& title) { html_ += "<h2>" + html_escape(title) + "</h2>\n"; }
-  void para(const std::string& text) { html_ += "<p>" + text + "</p>\n"; }
-  void note(const std::string& text) { html_ += "<p class=\"note\">" + html_escape(text) + "</p>\n"; }
-  void raw(const std::string& html) { html_ += html; }
-
-  // An SVG figure: inline, and as figures/NAME.svg.
-  void svg(const std::string& name, const std::string& svg_text, const std::string& caption) {
-    if (svg_text.empty()) return;
-    const std::string path = dir_ + "/figures/" + name + ".svg";
-    io::write_file_atomic(path, svg_text, "report");
-    figures_.push_back(path);
-    html_ += "<figure id=\"" + name + "\" class=\"fig\">" + svg_text + "<figcaption>" + caption + "</figcaption></figure>\n";
-  }
-
-  // A PNG figure: a data URI, and figures/NAME.png.
-  void png(const std::string& name, const Tensor& image, const std::string& caption) {
-    const std::string path = dir_ + "/figures/" + name + ".png";
-    data::write_png(path, image);
-    figures_.push_back(path);
-    html_ += "<figure id=\"" + name + "\" class=\"fig\"><img alt=\"" + html_escape(name) + "\" src=\"" +
-             detail::png_data_uri(image) + "\"><figcaption>" + caption + "</figcaption></figure>\n";
-  }
-
-  // Captioned images in a flowing row (data URIs), and their grid as figures/NAME.png.
-  void cells(const std::string& name, const std::vector<std::pair<Tensor, std::string>>& items, int64_t columns,
-             const std::string& caption) {
-    if (items.empty()) return;
-    std::vector<Tensor> pictures;
-    std::string html = "<figure id=\"" + name + "\" class=\"fig\"><div class=\"cells\">";
-    for (const auto& [img, text] : items) {
-      pictures.push_back(img);
-      html += "<div class=\"cell\"><img alt=\"\" src=\"" + detail::png_data_uri(img) + "\">" + text + "</div>";
-    }
-    const std::string path = dir_ + "/figures/" + name + ".png";
-    data::write_png(path, detail::grid(pictures, columns));
-    figures_.push_back(path);
-    html_ += html + "</div><figcaption>" + caption + "</figcaption></figure>\n";
-  }
-
-  const std::string& body() const { return html_; }
-
- private:
-  std::string dir_;
-  std::vector<std::string>& figures_;
-  std::string html_;
-};
-
-const char* kStyle = R"(body{font-family:sans-serif;max-width:1100px;margin:20px auto;color:#222}
-h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:3px;margin-top:28px}
-.fig{display:inline-block;margin:6px;vertical-align:top}.fig img{image-rendering:pixelated;border:1px solid #ccc}
-figcaption{font-size:12px;color:#555;max-width:540px}table{border-collapse:collapse;font-size:12px}
-td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}th{background:#f4f4f4}
-td:first-child,th:first-child{text-align:left}pre{background:#f7f7f7;padding:8px;font-size:11px;overflow-x:auto}
-.note{color:#8a5a00;font-style:italic}.cells{display:flex;flex-wrap:wrap}.cell{margin:4px;font-size:11px;text-align:center}
-.cell img{image-rendering:pixelated;border:1px solid #ccc;display:block})";
-
-// ---------------------------------------------------------------------------------------
 // Sections
 // ---------------------------------------------------------------------------------------
 
-void curves(Page& page, const Table& t, std::vector<std::string>& notes) {
+void curves(Page& page, const std::string& run_dir, const Table& t, std::vector<std::string>& notes) {
   page.section("Learning curves");
   if (t.rows == 0) {
     notes.push_back("learning curves: metrics.csv is missing or has no epoch (the run stopped before its first epoch ended)");
@@ -238,32 +132,38 @@ void curves(Page& page, const Table& t, std::vector<std::string>& notes) {
   o.marker_label = best ? fmt::format("best {}", *best) : "";
   o.title = "Loss";
   o.y_label = "loss";
-  page.svg("curves_loss", detail::line_chart({series("train_loss", "train", "#1f77b4", false), series("val_loss", "validation", "#ff7f0e", true)}, o),
+  page.chart("curves_loss", detail::line_chart({series("train_loss", "train", "#1f77b4", false), series("val_loss", "validation", "#ff7f0e", true)}, o),
            "Training and validation loss per epoch" + (best ? "; " + best_label : std::string()) + ".");
   if (t.column("train_accuracy") || t.column("val_accuracy")) {
     o.title = "Accuracy";
     o.y_label = "accuracy (%)";
-    page.svg("curves_accuracy",
+    page.chart("curves_accuracy",
              detail::line_chart({series("train_accuracy", "train", "#1f77b4", false, 100),
                                  series("val_accuracy", "validation", "#ff7f0e", true, 100)},
                                 o),
              "Training and validation accuracy per epoch.");
   }
-  if (const auto* steps = t.column("lr")) {
-    (void)steps;
-    o.title = "Learning rate";
-    o.y_label = "lr";
-    o.log_y = true;
-    o.marker_x.reset();
-    page.svg("curves_lr", detail::line_chart({series("lr", "lr", "#2ca02c", false)}, o),
-             "The learning rate of each epoch (the scheduler's value when the epoch ended).");
-    o.log_y = false;
+  // The learning rate per step (steps.csv), else per epoch (metrics.csv, runs from before steps.csv).
+  const Table steps = read_csv(run_dir + "/steps.csv");
+  o.title = "Learning rate";
+  o.y_label = "lr";
+  o.marker_x.reset();
+  if (steps.rows > 0 && steps.column("lr") && steps.column("step")) {
+    o.x_label = "step";
+    page.chart("curves_lr", detail::line_chart({{"lr", *steps.column("step"), *steps.column("lr"), "#2ca02c"}}, o),
+               fmt::format("The learning rate of each of the {} optimisation steps (the first parameter group's), "
+                           "warm-up and scheduler included.",
+                           steps.rows));
+    o.x_label = "epoch";
+  } else if (t.column("lr")) {
+    page.chart("curves_lr", detail::line_chart({series("lr", "lr", "#2ca02c", false)}, o),
+               "The learning rate of each epoch (the scheduler's value when the epoch ended; this run has no steps.csv).");
   }
   if (t.column("images_per_second")) {
     o.title = "Throughput";
     o.y_label = "images / s";
     o.marker_x.reset();
-    page.svg("curves_throughput", detail::line_chart({series("images_per_second", "training", "#9467bd", false)}, o),
+    page.chart("curves_throughput", detail::line_chart({series("images_per_second", "training", "#9467bd", false)}, o),
              "Training images per second in each epoch.");
   }
 }
@@ -338,7 +238,7 @@ void confusion(Page& page, const TestPass& pass, const std::vector<std::string>&
   const auto& m = pass.metrics;
   page.para(fmt::format("{} test examples: accuracy <b>{:.2f}%</b>, top-5 {:.2f}%, macro F1 {:.4f}.",
                         pass.targets.size(0), 100 * m.accuracy, 100 * m.top_k_accuracy, m.macro_f1));
-  page.svg("confusion_matrix", detail::confusion_heatmap(m.confusion, m.num_classes, classes),
+  page.chart("confusion_matrix", detail::confusion_heatmap(m.confusion, m.num_classes, classes),
            "Counts of (true, predicted) pairs; a row's colour is its share of that true class.");
   std::string table = "<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>\n";
   for (int64_t k = 0; k < m.num_classes; ++k)
@@ -506,10 +406,14 @@ ReportResult write_report(const std::string& run_dir, const ReportOptions& optio
   Page page(run_dir, result.figures);
   std::vector<std::string>& notes = result.notes;
 
-  const Table metrics = read_csv(run_dir + "/metrics.csv");
   std::string title = fs::path(run_dir).filename().string();
   if (title.empty()) title = run_dir;
-  curves(page, metrics, notes);
+  if (std::string kind; detail::selection_page(run_dir, page, kind)) {
+    io::write_file_atomic(result.html, page.html(title + " (" + kind + ")"), "report");
+    return result;
+  }
+  const Table metrics = read_csv(run_dir + "/metrics.csv");
+  curves(page, run_dir, metrics, notes);
 
   // The model, the data and everything that runs them.
   std::optional<train::Run> run;
@@ -558,12 +462,11 @@ ReportResult write_report(const std::string& run_dir, const ReportOptions& optio
     notes.push_back("summary: summary.txt is missing (the run did not finish)");
     page.note(notes.back());
   }
+  if (run) page.raw("<h3>model</h3><pre>" + html_escape(run->model_summary()) + "</pre>\n");
   const std::string config = read_text(run_dir + "/config.yaml");
   if (!config.empty()) page.raw("<h3>config.yaml</h3><pre>" + html_escape(config) + "</pre>\n");
 
-  std::string html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>cnnkit report: " + html_escape(title) +
-                     "</title><style>" + kStyle + "</style></head><body>\n<h1>cnnkit report: " + html_escape(title) +
-                     "</h1>\n" + page.body() + "</body></html>\n";
+  const std::string html = page.html(title);
   io::write_file_atomic(result.html, html, "report");
   return result;
 }

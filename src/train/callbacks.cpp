@@ -327,6 +327,58 @@ void CSVLogger::on_epoch_end(Trainer& /*trainer*/, int64_t /*epoch*/, const Logs
 
 void CSVLogger::on_train_end(Trainer& /*trainer*/) { close(); }
 
+// ---- StepLogger --------------------------------------------------------------------------------
+
+StepLogger::StepLogger(std::string path) : path_(std::move(path)) { CNNKIT_CHECK(!path_.empty(), "StepLogger: empty path"); }
+
+StepLogger::~StepLogger() { close(); }
+
+void StepLogger::close() {
+  if (file_) std::fclose(file_);
+  file_ = nullptr;
+}
+
+void StepLogger::on_train_begin(Trainer& trainer) {
+  close();
+  std::filesystem::path p(path_);
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+  if (trainer.epoch() > 0 && std::filesystem::exists(p)) {
+    // Keep the header and the steps of epochs 1..trainer.epoch() (column 2).
+    std::ifstream in(path_);
+    std::string line, kept;
+    for (bool header = true; std::getline(in, line); header = false) {
+      if (header) {
+        kept += line + "\n";
+        continue;
+      }
+      const size_t a = line.find(',');
+      if (a == std::string::npos) continue;
+      char* end = nullptr;
+      const double e = std::strtod(line.c_str() + a + 1, &end);
+      if (end != line.c_str() + a + 1 && e <= static_cast<double>(trainer.epoch())) kept += line + "\n";
+    }
+    in.close();
+    io::write_file_atomic(path_, kept, "StepLogger");
+    file_ = std::fopen(path_.c_str(), "a");
+  } else {
+    file_ = std::fopen(path_.c_str(), "w");
+    if (file_) std::fputs("step,epoch,batch,lr,loss\n", file_);
+  }
+  CNNKIT_CHECK_IO(file_ != nullptr, "StepLogger: cannot open ", path_, " for writing");
+}
+
+void StepLogger::on_batch_end(Trainer& /*trainer*/, const BatchLogs& l) {
+  if (file_)
+    std::fprintf(file_, "%lld,%lld,%lld,%.10g,%.10g\n", static_cast<long long>(l.step), static_cast<long long>(l.epoch + 1),
+                 static_cast<long long>(l.batch + 1), l.lr, l.loss);
+}
+
+void StepLogger::on_epoch_end(Trainer& /*trainer*/, int64_t /*epoch*/, const Logs& /*logs*/) {
+  if (file_) std::fflush(file_);
+}
+
+void StepLogger::on_train_end(Trainer& /*trainer*/) { close(); }
+
 // ---- TerminateOnNaN ------------------------------------------------------------------------------
 
 namespace {

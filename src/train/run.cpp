@@ -48,7 +48,8 @@ constexpr const char* kMetaConfig = "cnnkit.config";
 constexpr const char* kMetaClasses = "cnnkit.classes";
 constexpr const char* kMetaEnsemble = "cnnkit.ensemble";
 // The files a run directory holds; a directory with any of them is a run.
-constexpr const char* kRunFiles[] = {"config.yaml", "metrics.csv", "summary.txt", "model.safetensors", "checkpoints"};
+constexpr const char* kRunFiles[] = {"config.yaml", "metrics.csv", "steps.csv",   "summary.txt",
+                                     "model.safetensors", "checkpoints", "report.html", "figures"};
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -865,6 +866,7 @@ FitResult Run::fit() {
   if (writer) {  // the files of the run are rank 0's
     trainer.add_callback(checkpoint);
     trainer.add_callback(std::make_shared<CSVLogger>((fs::path(run_dir_) / "metrics.csv").string()));
+    trainer.add_callback(std::make_shared<StepLogger>((fs::path(run_dir_) / "steps.csv").string()));
   }
   trainer.add_callback(std::make_shared<TerminateOnNaN>());
   std::shared_ptr<EarlyStopping> early_stopping;
@@ -953,7 +955,7 @@ FitResult Run::fit() {
   }
   summary << "wall time " << format_duration(result.seconds) << "\n";
   io::write_file_atomic((fs::path(run_dir_) / "summary.txt").string(), summary.str(), "train");
-  say("wrote " + run_dir_ + "/{config.yaml, metrics.csv, checkpoints/, model.safetensors, summary.txt}");
+  say("wrote " + run_dir_ + "/{config.yaml, metrics.csv, steps.csv, checkpoints/, model.safetensors, summary.txt}");
   return result;
 }
 

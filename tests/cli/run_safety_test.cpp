@@ -92,6 +92,9 @@ TEST(CliTrain, CtrlCStopsAndNamesTheResumeCommand) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "resumed from")) << r.out;
   EXPECT_EQ(lines_of(read_all(d + "/metrics.csv")), 31);  // header + 30 epochs
+  // steps.csv: the steps of the epochs after the checkpoint are written once, not twice
+  // (384 training examples in batches of 32: 12 steps an epoch).
+  EXPECT_EQ(lines_of(read_all(d + "/steps.csv")), 1 + 30 * 12);
 }
 
 TEST(CliConfig, DuplicateKeyIsAnErrorAtTheSecondOne) {

@@ -1,7 +1,7 @@
 // report: Grad-CAM against PyTorch and on a task whose evidence lies in one quadrant; the
 // report page of a real (small) Fashion-MNIST run, its figures, its self-containment, and
 // what it does for runs that lack metrics, a model or convolutions; the page rendered by
-// headless Chromium (a screenshot that is not blank).
+// headless Chromium (every figure in a band that is not blank; no network request).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -10,8 +10,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "cnnkit/cnnkit.h"
-#include "report/svg.h"
+#include "report/figure.h"
 #include "test_util.h"
 
 using namespace cnnkit;
@@ -29,26 +31,66 @@ std::string read_text(const std::string& path) {
 }  // namespace
 
 TEST(ReportFigures, Base64AndChartsAndHeatMap) {
-  using report::detail::base64;
-  EXPECT_EQ(base64("Man"), "TWFu");
-  EXPECT_EQ(base64("Ma"), "TWE=");
-  EXPECT_EQ(base64("M"), "TQ==");
-  EXPECT_EQ(base64(""), "");
-  report::detail::Series s{"train", {1, 2, 3, 4}, {1.0, 0.5, std::nan(""), 0.2}, "#123456"};
-  report::detail::ChartOptions o;
+  namespace d = report::detail;
+  EXPECT_EQ(d::base64("Man"), "TWFu");
+  EXPECT_EQ(d::base64("Ma"), "TWE=");
+  EXPECT_EQ(d::base64("M"), "TQ==");
+  EXPECT_EQ(d::base64(""), "");
+  d::Series s{"train", {1, 2, 3, 4}, {1.0, 0.5, std::nan(""), 0.2}, "#123456"};
+  d::ChartOptions o;
   o.title = "Loss <x>";
   o.marker_x = 2;
   o.marker_label = "best";
-  const std::string svg = report::detail::line_chart({s}, o);
+  const std::string svg = d::to_svg(d::line_chart({s}, o));
   EXPECT_NE(svg.find("<path d=\"M"), std::string::npos);
   EXPECT_NE(svg.find("Loss &lt;x&gt;"), std::string::npos);  // escaped
   EXPECT_NE(svg.find("<circle"), std::string::npos);         // the lone point after the gap
   EXPECT_NE(svg.find(">best<"), std::string::npos);
-  report::detail::Series empty{"none", {1, 2}, {std::nan(""), std::nan("")}, "#000"};
-  EXPECT_EQ(report::detail::line_chart({empty}, o), "");
-  const std::string heat = report::detail::confusion_heatmap({5, 1, 0, 4}, 2, {"cat", "dog"});
+  d::Series empty{"none", {1, 2}, {std::nan(""), std::nan("")}, "#000000"};
+  EXPECT_TRUE(d::line_chart({empty}, o).empty());
+  EXPECT_EQ(d::to_svg(d::line_chart({empty}, o)), "");
+  // A log x axis: decades as ticks, non-positive x left out.
+  d::ChartOptions lo;
+  lo.log_x = true;
+  const std::string log_svg = d::to_svg(d::line_chart({{"loss", {0, 1e-5, 1e-3, 1e-1}, {1, 2, 3, 4}, "#000000"}}, lo));
+  for (const char* tick : {">1e-05<", ">0.001<", ">0.1<"}) EXPECT_NE(log_svg.find(tick), std::string::npos) << tick;
+  const std::string heat = d::to_svg(d::confusion_heatmap({5, 1, 0, 4}, 2, {"cat", "dog"}));
   EXPECT_NE(heat.find(">cat<"), std::string::npos);
   EXPECT_NE(heat.find(">5<"), std::string::npos);
+  EXPECT_THROW(d::parse_color("blue"), ValueError);
+}
+
+// The PNG backend draws what the SVG says, where it says it.
+TEST(ReportFigures, RasterDrawsShapesAndTextInPlace) {
+  namespace d = report::detail;
+  d::Scene sc;
+  sc.width = 120;
+  sc.height = 60;
+  sc.items.push_back(d::Line{10, 10, 110, 10, {0, 0, 0}, 2});
+  sc.items.push_back(d::Rect{10, 40, 20, 10, d::Rgb{255, 0, 0}, std::nullopt});
+  sc.items.push_back(d::Text{110, 35, "Wg", 14, d::Anchor::kEnd, false, 0, {0, 0, 255}});
+  const Tensor img = d::rasterize(sc).to(kFloat);  // (3, 60, 120)
+  ASSERT_EQ(img.sizes(), (std::vector<int64_t>{3, 60, 120}));
+  auto px = [&](int64_t c, int64_t y, int64_t x) { return img[c][y][x].item<float>(); };
+  EXPECT_LT(px(0, 10, 60), 60);    // on the line: dark
+  EXPECT_EQ(px(0, 4, 60), 255);    // above it: white
+  EXPECT_EQ(px(0, 45, 20), 255);   // the red rectangle
+  EXPECT_LT(px(1, 45, 20), 5);
+  EXPECT_EQ(px(1, 45, 40), 255);   // right of it: white
+  // The text ends at x = 110 (anchor end) and sits on its baseline y = 35: blue ink left of
+  // 110 and above 36, none right of 111 or to the left of 80.
+  const Tensor blue_ink = (img[2] - img[0]).gt(100);
+  EXPECT_GT(blue_ink.narrow(0, 20, 16).narrow(1, 85, 26).sum().item<int64_t>(), 20);
+  EXPECT_EQ(blue_ink.narrow(1, 112, 8).sum().item<int64_t>(), 0);
+  EXPECT_EQ(blue_ink.narrow(1, 0, 80).sum().item<int64_t>(), 0);
+  // Rotated text (the y-axis label) stays in a column.
+  d::Scene rot;
+  rot.width = 40;
+  rot.height = 100;
+  rot.items.push_back(d::Text{20, 50, "accuracy", 12, d::Anchor::kMiddle, false, -90, {0, 0, 0}});
+  const Tensor ink = d::rasterize(rot)[0].to(kFloat).lt(128);
+  EXPECT_GT(ink.narrow(1, 8, 14).sum().item<int64_t>(), 30);
+  EXPECT_EQ(ink.narrow(0, 0, 15).sum().item<int64_t>(), 0);  // centred on y = 50: nothing at the top
 }
 
 TEST(GradCam, MatchesPyTorch) {
@@ -193,22 +235,194 @@ TEST(Report, PartialRunsStillRender) {
   EXPECT_THROW(report::write_report(empty + "/nope"), IOError);
 }
 
-TEST(Report, ChromiumRendersThePage) {
+namespace {
+
+const char* kChromium =
+    "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --disable-background-networking "
+    "--disable-component-update --disable-sync --no-first-run ";
+
+// The http(s) requests a page made, from Chromium's NetLog: URL requests whose network
+// isolation key is the file:// page (the browser's own background requests have none).
+std::vector<std::string> page_requests(const std::string& net_log) {
+  const auto j = nlohmann::json::parse(read_text(net_log));
+  int start_job = -1;
+  for (const auto& [name, id] : j.at("constants").at("logEventTypes").items())
+    if (name == "URL_REQUEST_START_JOB") start_job = id.get<int>();
+  std::vector<std::string> urls;
+  for (const auto& e : j.at("events")) {
+    if (e.value("type", -2) != start_job || !e.contains("params")) continue;
+    const auto& p = e.at("params");
+    if (p.value("network_isolation_key", "").rfind("file://", 0) == 0) urls.push_back(p.value("url", ""));
+  }
+  return urls;
+}
+
+}  // namespace
+
+TEST(Report, ChromiumRendersEveryFigureAndFetchesNothing) {
   if (!fs::exists("/usr/share/datasets/fashion-mnist")) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   const std::string dir = small_run();
   report::ReportResult r = report::write_report(dir, report::ReportOptions().gallery(4));
-  const std::string shot = dir + "/screenshot.png";
-  // --no-proxy-server and a proxy that points nowhere: a page that fetched anything would
-  // show a broken image, not hang.
-  const std::string cmd = "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,2400 "
-                          "--proxy-server=127.0.0.1:9 --screenshot=" + shot + " file://" + r.html + " > /dev/null 2>&1";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "chromium failed (scripts/install-deps installs it): " << cmd;
-  ASSERT_TRUE(fs::exists(shot));
-  Tensor img = data::decode_image(shot, data::ImageReadMode::RGB).to(kFloat);  // (3, H, W)
-  EXPECT_EQ(img.size(2), 1200);
-  // Not blank: the page, and each band of it where the figures are, has pixel variance.
-  EXPECT_GT(img.var().item<double>(), 100.0);
-  const int64_t bands = 4, h = img.size(1) / bands;
-  for (int64_t b = 0; b < bands; ++b)
-    EXPECT_GT(img.narrow(1, b * h, h).var().item<double>(), 10.0) << "band " << b << " of the screenshot is blank";
+  const std::string html = read_text(r.html);
+
+  // No request: the page as written, with Chromium's network log. A page that fetched an
+  // image proves the log would show it.
+  const std::string probe = dir + "/probe.html";
+  std::ofstream(probe) << "<!DOCTYPE html><html><body><img src=\"http://example.invalid/x.png\"></body></html>";
+  for (const auto& [page, expect_request] : {std::pair{r.html, false}, std::pair{probe, true}}) {
+    const std::string log = page + ".netlog.json";
+    const std::string cmd = std::string(kChromium) + "--log-net-log=" + log + " --screenshot=" + dir + "/shot.png file://" +
+                            page + " > /dev/null 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << "chromium failed (scripts/install-deps installs it): " << cmd;
+    const auto urls = page_requests(log);
+    if (expect_request) EXPECT_EQ(urls, std::vector<std::string>{"http://example.invalid/x.png"}) << "the probe";
+    else EXPECT_TRUE(urls.empty()) << "the report fetched " << urls.front();
+  }
+
+  // Every figure rendered and not blank: the same page with a style that stacks the figures
+  // in bands of known height (and hides the text between them); each band has pixel variance.
+  std::vector<std::string> ids;
+  for (size_t at = html.find("<figure id=\""); at != std::string::npos; at = html.find("<figure id=\"", at + 1))
+    ids.push_back(html.substr(at + 12, html.find('"', at + 12) - at - 12));
+  ASSERT_GE(ids.size(), 11u);
+  const int band = 360;
+  std::string stacked = html;
+  stacked.insert(stacked.find("</head>"),
+                 "<style>body{margin:0!important;max-width:none!important}body>*:not(figure){display:none!important}"
+                 ".fig{display:block!important;margin:0!important;width:1200px;height:" + std::to_string(band) +
+                     "px;overflow:hidden}figcaption{display:none}</style>");
+  const std::string stacked_path = dir + "/stacked.html", shot = dir + "/stacked.png";
+  std::ofstream(stacked_path) << stacked;
+  const std::string cmd = std::string(kChromium) + "--window-size=1200," + std::to_string(band * static_cast<int>(ids.size())) +
+                          " --screenshot=" + shot + " file://" + stacked_path + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  Tensor img = data::decode_image(shot, data::ImageReadMode::GRAY).to(kFloat)[0];  // (H, W)
+  ASSERT_EQ(img.size(0), band * static_cast<int64_t>(ids.size()));
+  for (size_t k = 0; k < ids.size(); ++k)
+    EXPECT_GT(img.narrow(0, static_cast<int64_t>(k) * band, band).var().item<double>(), 50.0)
+        << "figure " << ids[k] << " renders blank";
+}
+
+TEST(Report, StepsCsvHoldsTheLearningRateOfEveryStep) {
+  if (!fs::exists("/usr/share/datasets/fashion-mnist")) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  const std::string dir = small_run();
+  // 2,000 examples less the 10% validation split: 1,800 in batches of 64, 29 steps an epoch;
+  // cosine over 2 epochs stepped per epoch: lr 0.03 in epoch 1, 0.015 in epoch 2.
+  const std::string text = read_text(dir + "/steps.csv");
+  std::istringstream in(text);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "step,epoch,batch,lr,loss");
+  int64_t rows = 0;
+  while (std::getline(in, line)) {
+    ++rows;
+    std::vector<double> f;
+    std::stringstream ls(line);
+    for (std::string c; std::getline(ls, c, ',');) f.push_back(std::stod(c));
+    ASSERT_EQ(f.size(), 5u) << line;
+    EXPECT_EQ(f[0], static_cast<double>(rows));
+    EXPECT_EQ(f[1], rows <= 29 ? 1 : 2) << line;
+    EXPECT_NEAR(f[3], rows <= 29 ? 0.03 : 0.015, 1e-9) << line;
+    EXPECT_TRUE(std::isfinite(f[4]) && f[4] > 0) << line;
+  }
+  EXPECT_EQ(rows, 58);
+  const std::string html = read_text(report::write_report(dir, report::ReportOptions().evaluate(false)).html);
+  EXPECT_NE(html.find("each of the 58 optimisation steps"), std::string::npos);
+}
+
+namespace {
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+}  // namespace
+
+TEST(Report, CvSearchAndEnsembleDirectoriesGetTheirOwnPages) {
+  // cv: three folds.
+  const std::string cv = test::fresh_dir("sel_cv");
+  write_file(cv + "/cv.json", R"({"folds": [
+      {"fold": 0, "train_size": 80, "val_size": 40, "seconds": 1.5, "metrics": {"val_accuracy": 0.80, "val_loss": 0.5}},
+      {"fold": 1, "train_size": 80, "val_size": 40, "seconds": 1.4, "metrics": {"val_accuracy": 0.85, "val_loss": 0.4}},
+      {"fold": 2, "train_size": 80, "val_size": 40, "seconds": 1.6, "metrics": {"val_accuracy": 0.90, "val_loss": 0.3}}],
+    "mean": {"val_accuracy": 0.85, "val_loss": 0.4}, "std": {"val_accuracy": 0.0408, "val_loss": 0.0816}, "std_ddof": 0,
+    "refit": {"dir": "refit", "test": {"test_accuracy": 0.875}}})");
+  report::ReportResult r = report::write_report(cv);
+  std::string html = read_text(r.html);
+  EXPECT_NE(html.find("cross-validation"), std::string::npos);
+  EXPECT_NE(html.find("id=\"cv_folds\""), std::string::npos);
+  for (const char* cell : {"<td>85.00%</td>", "<td>4.08%</td>", "<td>87.50%</td>", "<td>mean</td>"})
+    EXPECT_NE(html.find(cell), std::string::npos) << cell;
+  EXPECT_TRUE(fs::exists(cv + "/figures/cv_folds.png"));
+
+  // search: two rungs, a choice parameter whose value holds a comma (quoted in trials.csv).
+  const std::string search = test::fresh_dir("sel_search");
+  write_file(search + "/search.json", R"json({"metric": "val_accuracy", "mode": "max", "halving": true, "eta": 2,
+    "space": ["optimizer.lr=loguniform(0.001,0.1)", "model.widths=choice(\"8,16\",\"16,32\")"]})json");
+  write_file(search + "/trials.csv",
+             "id,rung,epochs,model.widths,optimizer.lr,score,metric,status,seconds\n"
+             "0,0,1,\"8,16\",0.001,0.5,val_accuracy,ok,1.0\n"
+             "1,0,1,\"16,32\",0.01,0.7,val_accuracy,ok,1.0\n"
+             "2,0,1,\"8,16\",0.1,0.6,val_accuracy,ok,1.0\n"
+             "1,1,2,\"16,32\",0.01,0.8,val_accuracy,ok,2.0\n"
+             "2,1,2,\"8,16\",0.1,,val_accuracy,\"failed: the loss is nan, at epoch 2\",2.0\n");
+  write_file(search + "/best.yaml", "optimizer:\n  lr: 0.01\n");
+  r = report::write_report(search);
+  html = read_text(r.html);
+  for (const char* id : {"search_optimizer_lr", "search_model_widths", "search_rungs"})
+    EXPECT_NE(html.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
+  // Best first at the longest budget: trial 1 (80%) before the failed trial 2, then trial 0.
+  const size_t t1 = html.find("<td>80.00%</td>"), failed = html.find("failed: the loss is nan, at epoch 2"),
+               t0 = html.find("<td>50.00%</td>");
+  ASSERT_NE(t1, std::string::npos);
+  ASSERT_NE(failed, std::string::npos);
+  ASSERT_NE(t0, std::string::npos);
+  EXPECT_LT(t1, failed);
+  EXPECT_LT(failed, t0);
+  EXPECT_NE(html.find("<td>16,32</td>"), std::string::npos);  // the quoted field, whole
+  EXPECT_NE(html.find(">16,32</text>"), std::string::npos);   // and a category tick
+  EXPECT_NE(html.find("lr: 0.01"), std::string::npos);       // best.yaml
+
+  // ensemble: boosting rounds.
+  const std::string ens = test::fresh_dir("sel_ens");
+  write_file(ens + "/ensemble.json", R"({"method": "boosting", "members": [
+      {"member": 0, "train_size": 100, "val_accuracy": 0.8, "test_accuracy": 0.78, "error": 0.2, "alpha": 3.5, "ensemble_error": 0.2},
+      {"member": 1, "train_size": 100, "val_accuracy": 0.7, "test_accuracy": 0.69, "error": 0.3, "alpha": 3.0, "ensemble_error": 0.15}],
+    "ensemble": {"val_accuracy": 0.83, "test_accuracy": 0.81}})");
+  r = report::write_report(ens);
+  html = read_text(r.html);
+  for (const char* id : {"ensemble_members", "boosting_rounds"})
+    EXPECT_NE(html.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
+  EXPECT_NE(html.find("<td>81.00%</td>"), std::string::npos);
+  EXPECT_NE(html.find("<td>15.00%</td>"), std::string::npos);
+
+  // A broken cv.json is an error naming the file, not a page of garbage.
+  write_file(cv + "/cv.json", "{\"folds\": [");
+  try {
+    report::write_report(cv);
+    ADD_FAILURE() << "no error";
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find(cv + "/cv.json"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Report, CompareOverlaysRuns) {
+  const std::string a = test::fresh_dir("cmp/a"), b = test::fresh_dir("cmp/b"), c = test::fresh_dir("cmp/c");
+  write_file(a + "/metrics.csv", "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,seconds\n"
+                                 "1,0.1,1.0,0.6,0.9,0.65,10\n2,0.1,0.7,0.75,0.6,0.80,10\n3,0.1,0.6,0.8,0.65,0.78,10\n");
+  write_file(a + "/summary.txt", "validation: accuracy 78.00%\ntest: accuracy 77.50%  loss 0.6500  macro F1 0.7700\n");
+  write_file(b + "/metrics.csv", "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,seconds\n"
+                                 "1,0.01,1.5,0.5,1.2,0.55,12\n2,0.01,1.1,0.6,1.0,0.62,12\n");
+  const std::string out = test::temp_path("cmp/out");
+  report::ReportResult r = report::compare_runs({a, b, c}, out);
+  EXPECT_EQ(r.html, out + "/compare.html");
+  const std::string html = read_text(r.html);
+  for (const char* id : {"compare_val_accuracy", "compare_val_loss", "compare_train_loss", "compare_train_accuracy"})
+    EXPECT_NE(html.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
+  EXPECT_NE(html.find("<td>80.00% (epoch 2)</td>"), std::string::npos);  // a's best validation epoch
+  EXPECT_NE(html.find("accuracy 77.50%  loss 0.6500"), std::string::npos);
+  EXPECT_NE(html.find("<td>30 s</td>"), std::string::npos);
+  ASSERT_EQ(r.notes.size(), 1u);  // c has no metrics
+  EXPECT_NE(r.notes[0].find("c: metrics.csv is missing"), std::string::npos) << r.notes[0];
+  EXPECT_TRUE(fs::exists(out + "/figures/compare_val_accuracy.png"));
+  EXPECT_THROW(report::compare_runs({a, a + "/nope"}, out), IOError);
+  EXPECT_THROW(report::compare_runs({}, out), ValueError);
 }

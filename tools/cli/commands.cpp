@@ -19,6 +19,7 @@
 #include <iostream>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/core/rng.h"
 #include "cnnkit/core/threads.h"
 #include "cnnkit/data/dataloader.h"
 #include "cnnkit/data/datasets/mnist.h"
@@ -27,6 +28,7 @@
 #include "cnnkit/distributed/distributed.h"
 #include "cnnkit/io/npy.h"
 #include "cnnkit/io/onnx.h"
+#include "cnnkit/models/profile.h"
 #include "cnnkit/models/zoo.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/ops/ops.h"
@@ -155,6 +157,13 @@ int report(const ReportArgs& args) {
   return 0;
 }
 
+int compare(const CompareArgs& args) {
+  const report::ReportResult r = report::compare_runs(args.run_dirs, args.output);
+  for (const std::string& n : r.notes) std::cout << "compare: " << n << "\n";
+  std::cout << "compare: " << r.html << " (" << args.run_dirs.size() << " runs)\n";
+  return 0;
+}
+
 // ---- eval ----------------------------------------------------------------------------------
 
 int eval(const EvalArgs& args) {
@@ -275,10 +284,19 @@ int predict(const PredictArgs& args) {
 // ---- info ----------------------------------------------------------------------------------
 
 int info(const InfoArgs& args) {
-  train::Run run = train::Run::open(args.target, "", args.overrides);
+  train::Run run = train::Run::open(args.target, "", args.overrides, train::RunOptions().threads(args.threads));
   std::cout << "config " << run.config().source << " (" << run.config().name << ")";
   if (!run.weights_path().empty()) std::cout << ", weights " << run.weights_path();
   std::cout << "\n" << run.model_summary();
+  if (!args.profile) return 0;
+  // The times do not depend on the values: random N(0, 1) data of the input shape, from a
+  // generator of its own (the model's generator is left alone).
+  std::vector<int64_t> shape{args.batch > 0 ? args.batch : run.config().data.batch_size};
+  for (int64_t d : run.input_shape()) shape.push_back(d);
+  Generator gen(0);
+  const Tensor x = randn(shape, gen);
+  const models::LayerProfile p = models::profile_layers(*run.model(), x, args.steps);
+  std::cout << "\nprofile: a training step per layer (batch " << shape[0] << ", random data)\n" << p.table();
   return 0;
 }
 

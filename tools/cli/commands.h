@@ -51,6 +51,12 @@ struct ReportArgs {
 };
 int report(const ReportArgs& args);
 
+struct CompareArgs {
+  std::vector<std::string> run_dirs;
+  std::string output = "runs/compare";
+};
+int compare(const CompareArgs& args);
+
 struct EvalArgs {
   std::string model;   // run dir, or a model / checkpoint file
   std::string config;  // needed when the model file carries no config
@@ -80,6 +86,10 @@ int export_model(const ExportArgs& args);
 struct InfoArgs {
   std::string target;  // config file, run dir or model file
   std::vector<std::string> overrides;
+  bool profile = false;  // --profile: forward / backward time per layer (models::profile_layers)
+  int64_t steps = 20;    // timed steps, after 2 warm-up steps
+  int64_t batch = 0;     // 0: the config's data.batch_size
+  int threads = 0;       // 0: the config's `threads`
 };
 int info(const InfoArgs& args);
 
@@ -145,6 +155,7 @@ struct SearchArgs {
   std::string output;                  // "" = the config's output_dir or runs/<name>-search-<time>
   int threads = 0;
   bool verbose = false;                // each trial's run log, one line an epoch
+  bool quiet = false;                  // accepted for symmetry with train/cv/ensemble: the default already
 };
 // Declares the verb and its options on `app`, so that main.cpp needs one line for it.
 CLI::App* add_search_command(CLI::App& app, SearchArgs& args);
@@ -163,5 +174,22 @@ struct ShardArgs {
 };
 CLI::App* add_shard_command(CLI::App& app, ShardArgs& args);
 int shard(const ShardArgs& args);
+
+// ---- lr-find (lr_find_command.cpp) ----
+
+struct LrFindArgs {
+  std::string config;
+  std::vector<std::string> overrides;  // --set
+  double start_lr = 1e-7;              // train::LrFindOptions' defaults
+  double end_lr = 10;
+  int64_t steps = 100;
+  double beta = 0.98;
+  double diverge = 4;
+  std::string suggest = "minimum";     // minimum | steepest
+  int threads = 0;                     // 0: the config's `threads`
+  std::string output;                  // "" = runs/<name>-lr-find-<time>
+};
+CLI::App* add_lr_find_command(CLI::App& app, LrFindArgs& args);
+int lr_find(const LrFindArgs& args);
 
 }  // namespace cnnkit::cli

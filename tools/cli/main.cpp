@@ -1,4 +1,4 @@
-// `cnnkit`: train | eval | predict | export | report | info | bench | cv | ensemble | search | shard. Parses the command line (CLI11) and maps
+// `cnnkit`: train | eval | predict | export | report | compare | info | bench | cv | ensemble | search | shard | lr-find. Parses the command line (CLI11) and maps
 // what the commands throw to exit codes: 0 success, 1 a cnnkit::Error (message on stderr,
 // no stack trace), 2 a usage error, 130 training stopped by Ctrl-C. The commands themselves live in commands.cpp.
 #include <CLI/CLI.hpp>
@@ -104,10 +104,26 @@ int main(int argc, char** argv) {
   rep->add_option("--threads", ra.threads, "threads for the math")->check(threads_check);
   rep->add_flag("!--no-eval", ra.evaluate, "curves, filters and config only (no pass over the test split)");
 
+  cli::CompareArgs cpa;
+  auto* cmp = app.add_subcommand("compare", "several runs' curves and final numbers on one page (compare.html)");
+  cmp->add_option("run_dirs", cpa.run_dirs, "run directories (at most 10)")->required()->expected(1, 10);
+  cmp->add_option("--output,-o", cpa.output, "directory of compare.html (default: runs/compare)");
+
   cli::InfoArgs ia;
-  auto* info = app.add_subcommand("info", "model summary: layers, output shapes, parameters, FLOPs");
+  auto* info = app.add_subcommand("info", "model summary: layers, output shapes, parameters, FLOPs; --profile: time per layer");
   info->add_option("target", ia.target, "run config, run directory or model file")->required();
   info->add_option("--set", ia.overrides, "override a config key (repeatable)");
+  auto* profile_flag = info->add_flag(
+      "--profile", ia.profile,
+      "also time a training step per layer (forward, backward, share) on random data of the input shape");
+  info->add_option("--steps", ia.steps, "with --profile: timed steps, after 2 warm-up steps (default 20)")
+      ->check(at_least_one("--steps"))
+      ->needs(profile_flag);
+  info->add_option("--batch", ia.batch, "with --profile: batch size (default: the config's data.batch_size)")
+      ->check(at_least_one("--batch"))
+      ->needs(profile_flag);
+  info->add_option("--threads", ia.threads, "threads for the math (default: the config's `threads`)")
+      ->check(threads_check);
 
   cli::BenchArgs ba;
   auto* bench = app.add_subcommand("bench", "training-step throughput on synthetic data (images/s)");
@@ -157,6 +173,9 @@ int main(int argc, char** argv) {
 
   cli::ShardArgs sha;
   auto* shard = cli::add_shard_command(app, sha);
+
+  cli::LrFindArgs lfa;
+  auto* lr_find = cli::add_lr_find_command(app, lfa);
 
   try {
     app.parse(argc, argv);
@@ -232,12 +251,14 @@ int main(int argc, char** argv) {
     else if (*predict) code = cli::predict(pa);
     else if (*exp) code = cli::export_model(xa);
     else if (*rep) code = cli::report(ra);
+    else if (*cmp) code = cli::compare(cpa);
     else if (*info) code = cli::info(ia);
     else if (*bench) code = cli::bench(ba);
     else if (*cv) code = cli::cv(ca);
     else if (*ensemble) code = cli::ensemble(ens);
     else if (*search) code = cli::search(sa);
     else if (*shard) code = cli::shard(sha);
+    else if (*lr_find) code = cli::lr_find(lfa);
     if (data_parallel) {
       if (code != 0) distributed::abort("exit code " + std::to_string(code), code);
       distributed::destroy_process_group();

@@ -3,6 +3,7 @@
 //
 //   report::ReportResult r = report::write_report("runs/lenet5-fashion-mnist-...");
 //   // r.html == ".../report.html"; r.figures: figures/curves_loss.svg, figures/filters.png, ...
+//   report::compare_runs({"runs/a", "runs/b"}, "runs/compare");  // runs/compare/compare.html
 //   auto cam = report::grad_cam(net, x);           // (N, h, w) heat maps of the last conv stage
 //
 // Intended usage: `cnnkit report RUN_DIR` (and the end of `cnnkit train`) call write_report;
@@ -49,6 +50,15 @@ struct ReportResult {
 
 // Writes RUN_DIR/report.html and RUN_DIR/figures/ (each file atomically). IOError when
 // RUN_DIR is not a directory.
+// A `cnnkit cv`, `search` or `ensemble` directory gets its own page instead: per-fold or
+// per-trial tables, score against each hyper-parameter, the successive-halving rungs, members
+// against the ensemble (and boosting's rounds).
 ReportResult write_report(const std::string& run_dir, const ReportOptions& options = {});
+
+// Several runs on one page (`cnnkit compare`): their curves overlaid (validation accuracy and
+// loss, training loss and accuracy per epoch) and their final numbers in one table, written
+// to OUTPUT_DIR/compare.html and OUTPUT_DIR/figures/. At most 10 runs; IOError naming a
+// directory that does not exist; a run without metrics is listed with a note.
+ReportResult compare_runs(const std::vector<std::string>& run_dirs, const std::string& output_dir);
 
 }  // namespace cnnkit::report

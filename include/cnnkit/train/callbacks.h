@@ -212,6 +212,28 @@ class CSVLogger : public Callback {
   std::vector<std::string> columns_;
 };
 
+// ---- StepLogger (Lightning's LearningRateMonitor(logging_interval="step") + the step loss) ----
+// One row an optimisation step: step (global, 1-based), epoch (1-based), batch (1-based),
+// lr (the first parameter group's, as used by the step), loss (the batch's). Rows are
+// buffered and flushed at each epoch end; a resumed run keeps the rows of the epochs its
+// checkpoint covers, as CSVLogger does. `cnnkit train` writes RUN_DIR/steps.csv, which the
+// report plots (the learning rate per step, warm-up included).
+class StepLogger : public Callback {
+ public:
+  explicit StepLogger(std::string path);
+  ~StepLogger() override;
+  std::string name() const override { return "step_logger"; }
+  void on_train_begin(Trainer& trainer) override;
+  void on_batch_end(Trainer& trainer, const BatchLogs& logs) override;
+  void on_epoch_end(Trainer& trainer, int64_t epoch, const Logs& logs) override;
+  void on_train_end(Trainer& trainer) override;
+
+ private:
+  void close();
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
 // ---- TerminateOnNaN (keras.callbacks.TerminateOnNaN, and Lightning's terminate_on_nan) -----
 // Ends the run with an exception the moment training has gone non-finite, naming where:
 //   - the training loss, checked after every step (it is a scalar already read): throws
