@@ -39,7 +39,8 @@ std::vector<std::string> write_lr_find(const train::LrFindResult& r, const std::
   }
 
   detail::ChartOptions o;
-  o.title = left_out ? fmt::format("LR range test ({} raw losses above {:.3g} left out)", left_out, cap)
+  o.title = left_out ? fmt::format("LR range test ({} raw loss{} above {:.3g} left out)", left_out,
+                                   left_out == 1 ? "" : "es", cap)
                      : std::string("LR range test");
   o.x_label = "learning rate";
   o.y_label = "training loss";
