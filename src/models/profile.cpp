@@ -15,6 +15,7 @@
 #include "cnnkit/models/summary.h"
 #include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/ops/factory.h"
+#include "models/table_text.h"
 
 namespace cnnkit::models {
 
@@ -59,21 +60,8 @@ class Restore {
   std::vector<bool> training_;
 };
 
-// As models::summary's table prints them.
-std::string with_commas(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return (v < 0 ? "-" : "") + out;
-}
-
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
+using detail::shape_text;
+using detail::with_commas;
 
 std::string fixed(double v, int digits) {
   std::ostringstream os;

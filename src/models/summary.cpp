@@ -15,6 +15,7 @@
 #include "cnnkit/nn/modules/container/ensemble.h"
 #include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/ops/factory.h"
+#include "models/table_text.h"
 
 namespace cnnkit::models {
 
@@ -156,20 +157,8 @@ class Walker {
   }
 };
 
-std::string with_commas(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return (v < 0 ? "-" : "") + out;
-}
-
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
-  return out + "]";
-}
+using detail::shape_text;
+using detail::with_commas;
 
 // 845852 -> "845.85 K"
 std::string scaled(double v) {
