@@ -422,3 +422,36 @@ TEST(Report, CompareOverlaysRuns) {
   EXPECT_THROW(report::compare_runs({a, a + "/nope"}, out), IOError);
   EXPECT_THROW(report::compare_runs({}, out), ValueError);
 }
+
+TEST(Report, AModelWithoutConvolutionsOnNonImageDataGetsTheSectionsThatApply) {
+  // 8 features a row (a CSV shaped [2, 2, 2]: two channels, not a picture), an MLP.
+  const std::string dir = test::fresh_dir("mlp");
+  Generator gen(3);
+  for (const auto& [name, n] : {std::pair{std::string("train"), 160}, std::pair{std::string("test"), 60}}) {
+    std::ofstream csv(dir + "/" + name + ".csv");
+    csv << "f0,f1,f2,f3,f4,f5,f6,f7,label\n";
+    for (int i = 0; i < n; ++i) {
+      const int y = i % 4;
+      for (int f = 0; f < 8; ++f) csv << (f == y ? 3.0 : 0.0) + static_cast<double>(gen.next_u32() % 1000) / 1000.0 << ",";
+      csv << y << "\n";
+    }
+  }
+  const std::string cfg_path = dir + "/mlp.yaml";
+  write_file(cfg_path, "data:\n  dataset: csv\n  paths: {train: " + dir + "/train.csv, test: " + dir +
+                           "/test.csv}\n  label_column: label\n  image_shape: [2, 2, 2]\n  batch_size: 32\n"
+                           "  split: {val: 0.25}\nmodel:\n  layers: [Flatten, Linear: {out_features: 16}, ReLU, "
+                           "Linear: {out_features: 4}]\noptimizer: {name: SGD, lr: 0.1, momentum: 0.9}\nepochs: 2\n"
+                           "output_dir: " + dir + "/run\nthreads: 1\n");
+  std::ostringstream sink;
+  train::Run(train::load_run_config(cfg_path), train::RunOptions().progress_bar(false).log(&sink)).fit();
+  const report::ReportResult r = report::write_report(dir + "/run");
+  ASSERT_EQ(r.notes.size(), 2u);
+  EXPECT_NE(r.notes[0].find("the model has no Conv2d layer"), std::string::npos) << r.notes[0];
+  EXPECT_NE(r.notes[1].find("the inputs are not images"), std::string::npos) << r.notes[1];
+  const std::string html = read_text(r.html);
+  for (const char* id : {"curves_loss", "curves_lr", "confusion_matrix"})
+    EXPECT_NE(html.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
+  for (const char* id : {"filters", "feature_maps_0", "grad_cam_correct"})
+    EXPECT_EQ(html.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
+  EXPECT_NE(html.find("the model has no Conv2d layer"), std::string::npos);  // said on the page too
+}

@@ -7,7 +7,8 @@
 //
 // Intended usage: ImageFolder decodes in DataLoader worker threads (everything here is
 // thread-safe); `cnnkit predict` decodes the files it is given; write_png saves tensors as
-// images (tests and tools); encode_png makes the PNG members of tar shards (data/shards.h).
+// images (tests and tools); encode_png makes the PNG members of tar shards (data/shards.h)
+// and the report's figures (report/report.h: written atomically, embedded as data URIs).
 #pragma once
 
 #include <string>
