@@ -20,7 +20,8 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The main job: the default run config (configs/lenet5-fashion-mnist.yaml), ending with
-# "test accuracy: ..% (loss ..) in ..". Builds only the tool, not the whole suite.
+# "test accuracy: ..% (loss ..) in .." and "report: RUN_DIR/report.html". Builds only the
+# tool, not the whole suite.
 demo: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target cnnkit_cli
 	$(BUILD)/bin/cnnkit train configs/lenet5-fashion-mnist.yaml
