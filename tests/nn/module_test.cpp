@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/autograd/node.h"
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"
+#include "test_util.h"
 
 using namespace cnnkit;
 
@@ -388,4 +390,46 @@ TEST(Functional, WrapsFreeFunctionsWithBoundArguments) {
   nn::Functional neg([](Tensor x) { return -x; });
   EXPECT_EQ(neg(tensor({1.f}))[0].item<float>(), -1.f);
   EXPECT_FALSE(neg->is_serializable());
+}
+
+// Sequential runs ReLU -> MaxPool2d as MaxPool2d -> ReLU (sequential.h). Same values and the
+// same gradients as the modules run as written, on data full of ties, zeros, negative windows
+// and a NaN, with overlapping windows, padding and ceil_mode.
+TEST(Sequential, ReluMaxPoolRewriteGivesTheWrittenOrdersValuesAndGradients) {
+  manual_seed(3);
+  nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(2, 5, 3).padding(1)), nn::ReLU(),
+                     nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)),
+                     nn::ReLU(nn::ReLUOptions().inplace(true)),
+                     nn::MaxPool2d(nn::MaxPool2dOptions(2).ceil_mode(true)));
+  // Halves: many equal values, exact zeros and all-negative windows after the conv.
+  Tensor x = round(randn({3, 2, 11, 9}) * 2.0) / 2.0;
+  x.index_put_({1, 0, 4, 4}, std::nanf(""));
+
+  auto finite = [](const Tensor& t) { return where(isnan(t), zeros_like(t), t); };
+  auto run = [&](bool rewrite) {
+    nn::set_sequential_rewrites(rewrite);
+    Tensor in = x.clone().requires_grad_(true);
+    net->zero_grad();
+    Tensor y = net->forward(in);
+    std::string last_op = y.grad_fn()->name();
+    (finite(y) * arange(y.numel()).reshape(y.sizes()).to(kFloat)).sum().backward();
+    std::vector<Tensor> out{y, in.grad()};
+    for (const auto& p : net->parameters()) out.push_back(p.grad().clone());
+    return std::make_pair(out, last_op);
+  };
+  const auto [written, written_last] = run(false);
+  const auto [rewritten, rewritten_last] = run(true);
+  nn::set_sequential_rewrites(true);
+  EXPECT_NE(written_last, rewritten_last) << "the rewrite did not run";
+  ASSERT_EQ(written.size(), rewritten.size());
+  EXPECT_GT(isnan(written[0]).sum().item<int64_t>(), 0) << "the NaN should reach the output";
+  EXPECT_TRUE(isnan(written[0]).equal(isnan(rewritten[0])));
+  for (size_t i = 0; i < written.size(); ++i)
+    EXPECT_TRUE(allclose(finite(rewritten[i]), finite(written[i]), 1e-6, 0.0)) << "tensor " << i;
+
+  // An in-place ReLU at the front runs as written: the caller's tensor is changed.
+  nn::Sequential front(nn::ReLU(nn::ReLUOptions().inplace(true)), nn::MaxPool2d(2));
+  Tensor z = x.clone();
+  front->forward(z);
+  EXPECT_EQ((z < 0).sum().item<int64_t>(), 0);
 }

@@ -5,6 +5,14 @@
 #include "cnnkit/nn/modules/container/modulelist.h"
 #include "cnnkit/nn/modules/container/sequential.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <typeinfo>
+
+#include "cnnkit/nn/functional.h"
+#include "cnnkit/nn/modules/activation.h"
+#include "cnnkit/nn/modules/pooling.h"
+
 namespace cnnkit {
 namespace nn {
 
@@ -26,11 +34,45 @@ void SequentialImpl::push_back(std::string name, AnyModule any_module) {
   register_module(std::move(name), modules_.back().ptr());
 }
 
+namespace {
+std::atomic<int> rewrites_override{-1};  // -1: follow the environment
+bool rewrites_from_env() {
+  static const bool on = [] {
+    const char* e = std::getenv("CNNKIT_FUSE");
+    return e == nullptr || e[0] == '\0' || e[0] != '0';
+  }();
+  return on;
+}
+
+// modules[i] is a ReLU and modules[i + 1] a MaxPool2d that can run first. An in-place ReLU at
+// the front would have changed the caller's tensor: that one runs as written.
+bool relu_then_max_pool(const std::vector<AnyModule>& modules, size_t i) {
+  if (i + 1 >= modules.size() || modules[i].type_info() != typeid(ReLUImpl) ||
+      modules[i + 1].type_info() != typeid(MaxPool2dImpl))
+    return false;
+  return i > 0 || !modules[i].get<ReLUImpl>().options.inplace();
+}
+}  // namespace
+
+bool sequential_rewrites() {
+  const int o = rewrites_override.load(std::memory_order_relaxed);
+  return o < 0 ? rewrites_from_env() : o != 0;
+}
+void set_sequential_rewrites(bool on) { rewrites_override.store(on ? 1 : 0, std::memory_order_relaxed); }
+
 Tensor SequentialImpl::run(const Tensor& input) {
   CNNKIT_CHECK(!modules_.empty(), "Cannot call forward() on an empty Sequential");
-  auto it = modules_.begin();
-  Tensor x = it->forward(input);
-  for (++it; it != modules_.end(); ++it) x = it->forward(x);
+  const bool rewrite = sequential_rewrites();
+  Tensor x = input;
+  for (size_t i = 0; i < modules_.size(); ++i) {
+    if (rewrite && relu_then_max_pool(modules_, i)) {
+      // relu(max_pool(x)) == max_pool(relu(x)), values and gradients (see sequential.h).
+      x = functional::relu(modules_[i + 1].forward(x), functional::ReLUFuncOptions().inplace(true));
+      ++i;
+      continue;
+    }
+    x = modules_[i].forward(x);
+  }
   return x;
 }
 

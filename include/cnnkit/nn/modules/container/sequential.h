@@ -8,6 +8,13 @@
 //   nn::Sequential named({{"conv", nn::Conv2d(1, 6, 5)}, {"act", nn::ReLU()}});
 // Each element is an AnyModule: forward is one indirect call per layer. Sequentials nest
 // (LibTorch refuses that; here a Sequential's forward is an ordinary Tensor -> Tensor).
+//
+// One rewrite, exact: ReLU followed by MaxPool2d runs as MaxPool2d then ReLU. Max commutes
+// with a non-decreasing function, so the values are the same; so are the gradients (two
+// window elements can tie after ReLU and not before only where ReLU's gradient is zero, and
+// NaN propagates either way). The ReLU then reads and writes a quarter of the data for a 2x2
+// pool, forward and backward. nn::set_sequential_rewrites(false) or CNNKIT_FUSE=0 runs every
+// module as written (the tests compare both).
 #pragma once
 
 #include <cstddef>
@@ -25,6 +32,11 @@
 
 namespace cnnkit {
 namespace nn {
+
+// Whether Sequential applies the exact rewrites above (default on; CNNKIT_FUSE=0 turns them
+// off for the process, set_sequential_rewrites overrides both).
+bool sequential_rewrites();
+void set_sequential_rewrites(bool on);
 
 class SequentialImpl : public Cloneable<SequentialImpl> {
  public:
