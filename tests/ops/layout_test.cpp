@@ -300,5 +300,48 @@ TEST_F(LayoutChain, AddOfDifferentOrPlainOperandsTakesThePlainPath) {
   EXPECT_TRUE(test::allclose(t, a2.contiguous() + b2.contiguous() * 0.5, 1e-6, 1e-6));
 }
 
+// Two oneDNN backwards meeting at one tensor (a residual block's input, h here): the engine
+// sums their gradients in the kept layout, so the merge costs no reorder — the backward of
+// two branches runs as many reorders as the backward of one — and the sum is the plain one.
+TEST_F(LayoutChain, GradientsMeetingInTheSameLayoutAreSummedWithoutReorders) {
+  Generator g(11);
+  Tensor x = randn({2, 3, 8, 8}, g).set_requires_grad(true);
+  Tensor w0 = (randn({16, 3, 3, 3}, g) * 0.3).set_requires_grad(true);
+  Tensor wa = (randn({16, 16, 3, 3}, g) * 0.2).set_requires_grad(true);
+  Tensor wb = (randn({16, 16, 3, 3}, g) * 0.2).set_requires_grad(true);
+  Tensor r = randn({2, 16, 8, 8}, g);
+  auto backward_reorders = [&](bool keep, bool two_branches, std::vector<Tensor>* grads) {
+    dnn::set_keep_layouts(keep);
+    for (Tensor t : {x, w0, wa, wb}) t.mutable_grad() = Tensor();
+    Tensor h = conv2d(x, w0, Tensor(), 1, 1);
+    Tensor out = conv2d(h, wa, Tensor(), 1, 1);
+    if (two_branches) out = out + conv2d(h, wb, Tensor(), 1, 1);
+    Tensor loss = (out * r).sum();
+    dnn::reset_reorder_count();
+    loss.backward();
+    const uint64_t n = dnn::reorder_count();
+    if (grads) *grads = {x.grad(), w0.grad(), wa.grad(), wb.grad()};
+    return n;
+  };
+  for (int warm = 0; warm < 2; ++warm) backward_reorders(true, true, nullptr);
+  const uint64_t one = backward_reorders(true, false, nullptr);
+  std::vector<Tensor> kept_grads, plain_grads;
+  const uint64_t two = backward_reorders(true, true, &kept_grads);
+  // The second branch adds its own weight's reorders (its weights in, its weight gradient
+  // out, as the first branch's): the same count as the first branch alone adds over x's conv.
+  const uint64_t x_conv_only = [&] {
+    dnn::set_keep_layouts(true);
+    for (Tensor t : {x, w0}) t.mutable_grad() = Tensor();
+    Tensor loss = (conv2d(x, w0, Tensor(), 1, 1) * r).sum();
+    dnn::reset_reorder_count();
+    loss.backward();
+    return dnn::reorder_count();
+  }();
+  EXPECT_EQ(two - one, one - x_conv_only) << "one branch " << one << ", two " << two << ", x's conv " << x_conv_only;
+  backward_reorders(false, true, &plain_grads);
+  for (size_t i = 0; i < plain_grads.size(); ++i)
+    EXPECT_TRUE(test::allclose(kept_grads[i], plain_grads[i], 1e-5, 1e-5)) << i;
+}
+
 }  // namespace
 }  // namespace cnnkit
