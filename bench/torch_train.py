@@ -6,6 +6,8 @@ bench/run_train_compare.sh can pair them.
 
     /usr/bin/python3 bench/torch_train.py --model lenet5 --batch 64 --steps 300 --threads 1
     -> bench framework=torch model=lenet5 batch=64 threads=1 steps=300 images_per_s=4012.3
+    /usr/bin/python3 bench/torch_train.py --model resnet20 --batch 1 --steps 300 --eval
+    -> ... mode=eval ms_per_batch=3.2901 images_per_s=303.9   (the median forward, W3i)
 """
 import argparse
 import os
@@ -33,6 +35,8 @@ def main():
     p.add_argument("--steps", type=int, default=200, help="timed steps")
     p.add_argument("--warmup", type=int, default=20, help="untimed steps first")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--eval", action="store_true",
+                   help="time inference instead: eval mode under torch.no_grad(), forward only")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -41,6 +45,8 @@ def main():
         net, shape = lenet5(), (1, 28, 28)
     else:
         net, shape = ResNet20(), (3, 32, 32)
+    if args.eval:
+        return bench_eval(net, shape, args)
     net.train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
@@ -63,6 +69,23 @@ def main():
     dt = time.perf_counter() - t0
     print(f"bench framework=torch model={args.model} batch={args.batch} threads={args.threads} "
           f"steps={args.steps} images_per_s={args.steps * args.batch / dt:.1f}")
+
+
+def bench_eval(net, shape, args):
+    """W3i: each forward timed alone; the median is the latency (as `cnnkit bench --eval`)."""
+    net.eval()
+    xs = [torch.randn(args.batch, *shape) for _ in range(4)]
+    times = []
+    with torch.no_grad():
+        for i in range(args.warmup):
+            net(xs[i % 4])[0, 0].item()
+        for i in range(args.steps):
+            t0 = time.perf_counter()
+            net(xs[i % 4])[0, 0].item()
+            times.append(time.perf_counter() - t0)
+    ms = 1e3 * sorted(times)[len(times) // 2]
+    print(f"bench framework=torch model={args.model} batch={args.batch} threads={args.threads} "
+          f"steps={args.steps} mode=eval ms_per_batch={ms:.4f} images_per_s={1e3 * args.batch / ms:.1f}")
 
 
 if __name__ == "__main__":

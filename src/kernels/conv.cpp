@@ -22,6 +22,7 @@
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
 #include "core/tensor_internal.h"
+#include "kernels/elementwise.h"
 #include "kernels/onednn.h"
 
 namespace cnnkit::kernels {
@@ -132,13 +133,27 @@ struct ConvForward {
   memory::desc src_plain, wei_plain, dst_plain, bias_plain;
 };
 
-ConvForward& forward_primitive(const Conv2dShape& s, bool training) {
+// post_ops: 0, or kPostSum and/or kPostRelu (conv2d_forward_fused uses the sum only), in that
+// order in the primitive.
+constexpr int64_t kPostSum = 1, kPostRelu = 2;
+dnnl::primitive_attr forward_attr(int64_t post_ops) {
+  dnnl::primitive_attr attr = user_scratchpad();
+  if (post_ops) {
+    dnnl::post_ops ops;
+    if (post_ops & kPostSum) ops.append_sum(1.0f);
+    if (post_ops & kPostRelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
+ConvForward& forward_primitive(const Conv2dShape& s, bool training, int64_t post_ops = 0) {
   Key key("conv2d_fwd");
-  shape_into(key, s) << int64_t{training};
+  shape_into(key, s) << int64_t{training} << post_ops;
   return onednn::cached<ConvForward>(key, [&] {
     const Geometry g = geometry(s);
     auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    dnnl::convolution_forward::primitive_desc pd(forward_desc(s, prop), user_scratchpad(),
+    dnnl::convolution_forward::primitive_desc pd(forward_desc(s, prop), forward_attr(post_ops),
                                                  onednn::engine());
     // CHOICE: on AVX-512, forward_inference picks brgconv with channels-last (NHWC) data,
     // and the transposing reorders from and to NCHW cost more than brgconv saves: measured
@@ -152,7 +167,7 @@ ConvForward& forward_primitive(const Conv2dShape& s, bool training) {
     if (!training && ((s.C_in > 1 && pd.src_desc() == nhwc_src) ||
                       (s.C_out > 1 && pd.dst_desc() == nhwc_dst)))
       pd = dnnl::convolution_forward::primitive_desc(
-          forward_desc(s, dnnl::prop_kind::forward_training), user_scratchpad(), onednn::engine());
+          forward_desc(s, dnnl::prop_kind::forward_training), forward_attr(post_ops), onednn::engine());
     onednn::log_impl(("conv2d forward " + describe(s)).c_str(), pd.impl_info_str());
     return ConvForward{pd, dnnl::convolution_forward(pd), onednn::plain_desc(g.src, tag::nchw),
                        onednn::plain_desc(g.wei, g.wei_tag), onednn::plain_desc(g.dst, tag::nchw),
@@ -613,6 +628,39 @@ void conv2d_forward(float* out, onednn::LayoutPtr* out_layout, const onednn::Ope
   if (s.has_bias) args.emplace(DNNL_ARG_BIAS, onednn::wrap(f.bias_plain, bias));
   args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
   f.prim.execute(onednn::stream(), args);
+  if (!keep) from_layout(dst, f.dst_plain, out);
+}
+
+void conv2d_forward_fused(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+                          const float* weight, const float* bias, const Conv2dShape& s,
+                          const ConvEpilogue& epilogue) {
+  if (out_layout) out_layout->reset();
+  CNNKIT_ASSERT(s.N > 0 && s.C_out > 0 && s.C_in > 0, "conv2d_forward_fused: an empty convolution");
+  // oneDNN's ReLU post-op turns NaN into 0 (PyTorch's relu keeps it): the sum is a post-op, the
+  // ReLU a loop over the result right after, while it is still in cache.
+  const int64_t post = epilogue.has_residual ? kPostSum : 0;
+  ConvForward& f = forward_primitive(s, /*training=*/false, post);
+  const memory::desc src_d = f.pd.src_desc();
+  memory src = onednn::as_layout(in, f.src_plain, src_d, scratch(kSrc, src_d.get_size()));
+  memory wei = to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
+  const memory::desc dst_d = f.pd.dst_desc();
+  const bool keep = out_layout && dst_d != f.dst_plain && onednn::keep_layouts();
+  memory dst = result_memory(dst_d, f.dst_plain, out, kDst, keep ? out_layout : nullptr);
+  if (epilogue.has_residual) {
+    // The sum post-op adds the convolution to what dst holds: the residual, in dst's layout.
+    const onednn::Operand& r = epilogue.residual;
+    memory have = r.layout ? r.layout->memory() : onednn::wrap(f.dst_plain, r.plain);
+    onednn::reorder(have, dst);
+  }
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
+                                       {DNNL_ARG_DST, dst}};
+  if (s.has_bias) args.emplace(DNNL_ARG_BIAS, onednn::wrap(f.bias_plain, bias));
+  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
+  f.prim.execute(onednn::stream(), args);
+  if (epilogue.relu) {
+    float* y = static_cast<float*>(dst.get_data_handle());
+    eltwise_forward(y, y, static_cast<int64_t>(dst_d.get_size() / sizeof(float)), Eltwise::kRelu);
+  }
   if (!keep) from_layout(dst, f.dst_plain, out);
 }
 

@@ -67,6 +67,18 @@ void conv2d_forward(float* out, onednn::LayoutPtr* out_layout, const onednn::Ope
                     const float* weight, const float* bias, const Conv2dShape& s, ConvAlgo algo,
                     bool training, std::shared_ptr<Conv2dSaved>* save = nullptr);
 
+// What an inference convolution does to its result inside the same oneDNN primitive (post-ops
+// sum and eltwise ReLU): out = relu?(conv(in) + residual?). The residual has the output's shape,
+// plain NCHW or a kept layout. Only for ConvAlgo::onednn, without autograd.
+struct ConvEpilogue {
+  bool relu = false;
+  bool has_residual = false;
+  onednn::Operand residual;
+};
+void conv2d_forward_fused(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+                          const float* weight, const float* bias, const Conv2dShape& s,
+                          const ConvEpilogue& epilogue);
+
 // Gradients of conv2d_forward. Outputs are written (not accumulated: the autograd engine sums
 // gradients); pass null for a gradient nobody needs and its pass is skipped entirely.
 //   grad_in (N, C_in, H, W)       needs grad_out and weight

@@ -11,6 +11,8 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/ops/activation.h"
+#include "cnnkit/ops/elementwise.h"
 #include "core/tensor_internal.h"
 #include "kernels/conv.h"
 #include "kernels/copy.h"
@@ -68,10 +70,12 @@ Tensor pooled_empty(const std::vector<int64_t>& sizes) {
 
 }  // namespace
 
-Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                     std::array<int64_t, 2> stride, std::array<int64_t, 2> pad_tl,
-                     std::array<int64_t, 2> pad_br, std::array<int64_t, 2> dilation,
-                     int64_t groups) {
+namespace {
+// PyTorch's argument checks and messages, and the shape of the convolution they describe.
+kernels::Conv2dShape conv_shape(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                                std::array<int64_t, 2> stride, std::array<int64_t, 2> pad_tl,
+                                std::array<int64_t, 2> pad_br, std::array<int64_t, 2> dilation,
+                                int64_t groups) {
   CNNKIT_CHECK(input.defined() && weight.defined(), "conv2d: input and weight must be defined");
   CNNKIT_CHECK_SHAPE(input.dim() == 3 || input.dim() == 4,
                      "conv2d: expected input with 4 dims (N, C, H, W) or 3 (C, H, W), got ",
@@ -134,6 +138,16 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
                      "). Kernel size can't be greater than actual input size");
   s.H_out = kernels::conv_output_size(s.H, s.kH, s.stride_h, s.pad_t, s.pad_b, s.dil_h);
   s.W_out = kernels::conv_output_size(s.W, s.kW, s.stride_w, s.pad_l, s.pad_r, s.dil_w);
+  return s;
+}
+}  // namespace
+
+Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                     std::array<int64_t, 2> stride, std::array<int64_t, 2> pad_tl,
+                     std::array<int64_t, 2> pad_br, std::array<int64_t, 2> dilation,
+                     int64_t groups) {
+  const kernels::Conv2dShape s = conv_shape(input, weight, bias, stride, pad_tl, pad_br, dilation, groups);
+  const bool batched = input.dim() == 4;
 
   Tensor x;  // the input's plain values, or the input itself when it holds a oneDNN layout
   const kernels::onednn::Operand x_op = operand(input, x);
@@ -185,6 +199,47 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
   const auto pad = pair_param(padding, "padding");
   return conv2d_padded(input, weight, bias, pair_param(stride, "stride"), pad, pad,
                        pair_param(dilation, "dilation"), groups);
+}
+
+Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                    IntArrayRef padding, IntArrayRef dilation, int64_t groups, const Tensor& residual,
+                    bool relu) {
+  const auto pad = pair_param(padding, "padding");
+  const kernels::Conv2dShape s = conv_shape(input, weight, bias, pair_param(stride, "stride"), pad, pad,
+                                            pair_param(dilation, "dilation"), groups);
+  const bool batched = input.dim() == 4;
+  const std::vector<int64_t> out_sizes = batched ? std::vector<int64_t>{s.N, s.C_out, s.H_out, s.W_out}
+                                                 : std::vector<int64_t>{s.C_out, s.H_out, s.W_out};
+  if (residual.defined()) {
+    CNNKIT_CHECK_SHAPE(residual.sizes() == IntArrayRef(out_sizes), "conv2d_fused: the residual has sizes ",
+                       residual.sizes(), " but the convolution's output ", IntArrayRef(out_sizes));
+    CNNKIT_CHECK_TYPE(residual.dtype() == kFloat, "conv2d_fused: expected a float32 residual, got ",
+                      residual.dtype());
+  }
+  // Autograd, an empty convolution or a shape the plan runs off oneDNN: the three ops as written.
+  const bool fusable = !autograd::needs_grad({input, weight, bias, residual}) && s.N > 0 && s.C_out > 0 &&
+                       s.C_in > 0 && kernels::conv2d_plan(s).forward == kernels::ConvAlgo::onednn;
+  if (!fusable) {
+    Tensor y = conv2d_padded(input, weight, bias, pair_param(stride, "stride"), pad, pad,
+                             pair_param(dilation, "dilation"), groups);
+    if (residual.defined()) y = y + residual;
+    return relu ? cnnkit::relu(y) : y;
+  }
+  Tensor x, r;
+  const kernels::onednn::Operand x_op = operand(input, x);
+  kernels::ConvEpilogue epilogue;
+  epilogue.relu = relu;
+  if (residual.defined()) {
+    epilogue.has_residual = true;
+    epilogue.residual = operand(residual, r);
+  }
+  const Tensor w = dense(weight), b = bias.defined() ? dense(bias) : Tensor();
+  Tensor out = pooled_empty(out_sizes);
+  kernels::onednn::LayoutPtr out_layout;
+  kernels::conv2d_forward_fused(out.data_ptr<float>(), &out_layout, x_op, w.data_ptr<float>(), data_or_null(b), s,
+                                epilogue);
+  attach(out, std::move(out_layout));
+  return out;
 }
 
 namespace detail {

@@ -28,6 +28,7 @@
 #include "cnnkit/io/file.h"
 #include "cnnkit/io/onnx.h"
 #include "cnnkit/io/safetensors.h"
+#include "cnnkit/models/inference.h"
 #include "cnnkit/models/summary.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/nn/modules/container/ensemble.h"
@@ -585,6 +586,11 @@ nn::Sequential& Run::model() {
   return *model_;
 }
 
+nn::Sequential& Run::inference_model() {
+  if (!inference_model_) inference_model_ = models::optimize_for_inference(model());
+  return *inference_model_;
+}
+
 std::string Run::model_name() const {
   const ModelDescription m = describe_model(config_);
   if (m.zoo.empty()) return "layers";
@@ -695,7 +701,6 @@ Tensor predict_array(const std::function<Tensor(const Tensor&)>& forward, const 
 
 Prediction Run::predict_file(const std::string& path, int64_t top_k) {
   const std::vector<int64_t> shape = input_shape();  // (C, H, W) the model takes
-  nn::Sequential& net = model();
   RunConfig cfg = config_;
   if (cfg.data.normalize == "auto" && cfg.data.mean.empty()) cfg = resolved_config();  // a hand-written config
   bool sizes_itself = false;  // eval transforms that fix the size: leave the image's size to them
@@ -709,10 +714,9 @@ Prediction Run::predict_file(const std::string& path, int64_t top_k) {
     img = data::transforms::functional::resize(img, std::vector<int64_t>{shape[1], shape[2]});
   const Tensor x = preprocess_image(cfg, img).unsqueeze(0);
   NoGradGuard no_grad;
-  net->eval();
   Prediction p;
   p.path = path;
-  p.outputs = net->forward(x).reshape({-1}).contiguous();
+  p.outputs = inference_model()->forward(x).reshape({-1}).contiguous();
   if (task() == Task::kRegression) return p;
   // Classification: the softmax's top k. Multi-label: each label's own sigmoid, the labels
   // at p >= 0.5 marked, the k most probable listed.
@@ -780,6 +784,7 @@ FitResult Run::fit() {
   }
   const RunConfig resolved_cfg = resolved_config();
   const LossFn loss_fn = build_loss(config_);
+  inference_model_.reset();  // made again from the trained weights when asked for
   model_ = build_model(config_, data.input_shape);
   check_pipeline(data, *model_, loss_fn);
   if (threads_auto) {

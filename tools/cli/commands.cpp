@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <thread>
 
@@ -18,6 +20,7 @@
 #include <unistd.h>
 #include <iostream>
 
+#include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/error.h"
 #include "cnnkit/core/rng.h"
 #include "cnnkit/core/threads.h"
@@ -28,6 +31,7 @@
 #include "cnnkit/distributed/distributed.h"
 #include "cnnkit/io/npy.h"
 #include "cnnkit/io/onnx.h"
+#include "cnnkit/models/inference.h"
 #include "cnnkit/models/profile.h"
 #include "cnnkit/models/zoo.h"
 #include "cnnkit/nn/functional.h"
@@ -209,8 +213,7 @@ int predict_array(const PredictArgs& args) {
   } else {
     train::Run run = train::Run::open(args.model, args.config, {}, train::RunOptions().threads(args.threads));
     CNNKIT_CHECK(!run.weights_path().empty(), "predict: ", args.model, " is a config; pass a run directory or a model file");
-    nn::Sequential& net = run.model();
-    net->eval();
+    nn::Sequential& net = run.inference_model();
     y = train::predict_array([&](const Tensor& b) { return net->forward(b); }, x, args.batch, run.input_shape(),
                              "'" + args.input + "'");
   }
@@ -374,11 +377,40 @@ int bench_from_loader(const BenchArgs& args) {
   return 0;
 }
 
+// W3i: forwards in eval mode without autograd, one batch at a time as a server would; each
+// forward timed alone, reported as the median (latency) and as images/s over the median.
+int bench_eval(const BenchArgs& args) {
+  manual_seed(0);
+  // As predict and eval run a model: optimised for inference (CNNKIT_FUSE=0: as written).
+  nn::Sequential net = models::optimize_for_inference(bench_model(args.model));
+  NoGradGuard no_grad;
+  const std::vector<int64_t> shape = args.model == "lenet5" ? std::vector<int64_t>{args.batch, 1, 28, 28}
+                                                            : std::vector<int64_t>{args.batch, 3, 32, 32};
+  std::vector<Tensor> xs;
+  for (int i = 0; i < 4; ++i) xs.push_back(randn(shape));
+  float sink = 0;  // reads each output, as a caller would
+  for (int64_t i = 0; i < args.warmup; ++i) sink += net->forward(xs[i % 4]).data_ptr<float>()[0];
+  std::vector<double> ms;
+  for (int64_t i = 0; i < args.steps; ++i) {
+    const auto t0 = Clock::now();
+    sink += net->forward(xs[i % 4]).data_ptr<float>()[0];
+    ms.push_back(1e3 * seconds_since(t0));
+  }
+  std::nth_element(ms.begin(), ms.begin() + static_cast<long>(ms.size() / 2), ms.end());
+  const double median = ms[ms.size() / 2];
+  std::cout << fmt::format("bench framework=cnnkit model={} batch={} threads={} steps={} mode=eval "
+                           "ms_per_batch={:.4f} images_per_s={:.1f}{}\n",
+                           args.model, args.batch, get_num_threads(), args.steps, median,
+                           1e3 * static_cast<double>(args.batch) / median, std::isfinite(sink) ? "" : " (non-finite output)");
+  return 0;
+}
+
 }  // namespace
 
 int bench(const BenchArgs& args) {
   set_threads(args.threads);
   if (args.from_loader) return bench_from_loader(args);
+  if (args.eval) return bench_eval(args);
   manual_seed(0);
   StepTimer t(bench_model(args.model));
   const std::vector<int64_t> shape = args.model == "lenet5" ? std::vector<int64_t>{args.batch, 1, 28, 28}

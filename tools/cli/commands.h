@@ -99,6 +99,7 @@ struct BenchArgs {
   int64_t steps = 100;
   int64_t warmup = 10;
   int threads = 0;  // 0: CNNKIT_NUM_THREADS or all cores, as train
+  bool eval = false;         // inference: eval mode under NoGradGuard, forward only
   bool from_loader = false;  // LeNet-5 from the DataLoader with augmentation vs tensors
   std::string data_root = "/usr/share/datasets/fashion-mnist";
   int64_t workers = 2;

@@ -126,13 +126,15 @@ int main(int argc, char** argv) {
       ->check(threads_check);
 
   cli::BenchArgs ba;
-  auto* bench = app.add_subcommand("bench", "training-step throughput on synthetic data (images/s)");
+  auto* bench = app.add_subcommand("bench", "training-step (or --eval: inference) throughput on synthetic data");
   bench->add_option("--model", ba.model, "lenet5 or resnet20")->check(CLI::IsMember({"lenet5", "resnet20"}));
   bench->add_option("--batch", ba.batch, "batch size")->check(CLI::PositiveNumber);
   bench->add_option("--steps", ba.steps, "timed training steps")->check(CLI::PositiveNumber);
   bench->add_option("--warmup", ba.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
   bench->add_option("--threads", ba.threads, "threads (default: CNNKIT_NUM_THREADS or all cores)")
       ->check(threads_check);
+  bench->add_flag("--eval", ba.eval,
+                  "time inference instead: eval mode, no autograd, forward only (ms per batch, median)");
   bench->add_flag("--from-loader", ba.from_loader,
                   "LeNet-5 on Fashion-MNIST through the DataLoader with augmentation vs from tensors");
   bench->add_option("--data", ba.data_root, "Fashion-MNIST directory for --from-loader");

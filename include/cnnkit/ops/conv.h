@@ -48,4 +48,13 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
                      std::array<int64_t, 2> stride, std::array<int64_t, 2> pad_tl,
                      std::array<int64_t, 2> pad_br, std::array<int64_t, 2> dilation, int64_t groups);
 
+// Inference-time fusion (models::optimize_for_inference builds on it): relu?(conv2d(input,
+// weight, bias, ...) + residual?) as one oneDNN primitive with a sum post-op, the residual
+// (undefined: none) added before the ReLU, which runs on the result in the same call (NaN
+// stays NaN, as in relu). Without autograd only; when a gradient is
+// needed it runs the ops as written (conv2d, add, relu), so the result is always theirs.
+Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                    IntArrayRef padding, IntArrayRef dilation, int64_t groups, const Tensor& residual,
+                    bool relu);
+
 }  // namespace cnnkit

@@ -145,6 +145,10 @@ class Run {
   std::vector<int64_t> input_shape();
   // The model (built on first use from the config's seed; open() loads the weights).
   nn::Sequential& model();
+  // model() optimised for eval-mode forwards without autograd (models::optimize_for_inference:
+  // batch norm folded, ReLU and residual sums fused), made on first use from model()'s weights
+  // at that moment; predict uses it. Training the run afterwards makes a fresh one.
+  nn::Sequential& inference_model();
   // "lenet5", "layers", or "resnet20 with blocks [1, 1, 1]: a ResNet-8".
   std::string model_name() const;
   // models::summary's table for one example.
@@ -175,6 +179,7 @@ class Run {
   std::optional<RunData> data_;
   bool data_has_train_ = false;
   std::optional<nn::Sequential> model_;
+  std::optional<nn::Sequential> inference_model_;
   std::optional<EnsembleSpec> ensemble_;  // open(): the model file holds an ensemble
 };
 
