@@ -14,30 +14,24 @@
 namespace {
 
 // 12 accumulators: enough independent chains to cover the FMA latency (4 cycles) on two ports.
-template <typename V, V (*Fma)(V, V, V), V (*Set)(float)>
-double run(long iters) {
-  V a0 = Set(1.0f), a1 = Set(1.1f), a2 = Set(1.2f), a3 = Set(1.3f), a4 = Set(1.4f), a5 = Set(1.5f), a6 = Set(1.6f),
-    a7 = Set(1.7f), a8 = Set(1.8f), a9 = Set(1.9f), a10 = Set(2.0f), a11 = Set(2.1f);
-  const V m = Set(0.999999f), c = Set(1e-7f);
-  for (long i = 0; i < iters; ++i) {
-    a0 = Fma(a0, m, c); a1 = Fma(a1, m, c); a2 = Fma(a2, m, c); a3 = Fma(a3, m, c);
-    a4 = Fma(a4, m, c); a5 = Fma(a5, m, c); a6 = Fma(a6, m, c); a7 = Fma(a7, m, c);
-    a8 = Fma(a8, m, c); a9 = Fma(a9, m, c); a10 = Fma(a10, m, c); a11 = Fma(a11, m, c);
-  }
-  V s = Fma(a0, a1, a2);
-  s = Fma(s, a3, a4); s = Fma(s, a5, a6); s = Fma(s, a7, a8); s = Fma(s, a9, a10); s = Fma(s, a11, m);
-  float out[16];
-  std::memcpy(out, &s, sizeof(float));
+// One body for both widths (V: the vector type, FMA / SET: its intrinsics).
+#define CNNKIT_PEAK_LOOP(V, FMA, SET)                                                                  \
+  V a0 = SET(1.0f), a1 = SET(1.1f), a2 = SET(1.2f), a3 = SET(1.3f), a4 = SET(1.4f), a5 = SET(1.5f);   \
+  V a6 = SET(1.6f), a7 = SET(1.7f), a8 = SET(1.8f), a9 = SET(1.9f), a10 = SET(2.0f), a11 = SET(2.1f); \
+  const V m = SET(0.999999f), c = SET(1e-7f);                                                         \
+  for (long i = 0; i < iters; ++i) {                                                                  \
+    a0 = FMA(a0, m, c); a1 = FMA(a1, m, c); a2 = FMA(a2, m, c); a3 = FMA(a3, m, c);                   \
+    a4 = FMA(a4, m, c); a5 = FMA(a5, m, c); a6 = FMA(a6, m, c); a7 = FMA(a7, m, c);                   \
+    a8 = FMA(a8, m, c); a9 = FMA(a9, m, c); a10 = FMA(a10, m, c); a11 = FMA(a11, m, c);               \
+  }                                                                                                   \
+  V s = FMA(a0, a1, a2);                                                                              \
+  s = FMA(s, a3, a4); s = FMA(s, a5, a6); s = FMA(s, a7, a8); s = FMA(s, a9, a10); s = FMA(s, a11, m); \
+  float out[16];                                                                                      \
+  std::memcpy(out, &s, sizeof(float));                                                                \
   return static_cast<double>(out[0]);
-}
 
-__attribute__((target("avx2,fma"))) __m256 fma8(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }
-__attribute__((target("avx2,fma"))) __m256 set8(float v) { return _mm256_set1_ps(v); }
-__attribute__((target("avx512f"))) __m512 fma16(__m512 a, __m512 b, __m512 c) { return _mm512_fmadd_ps(a, b, c); }
-__attribute__((target("avx512f"))) __m512 set16(float v) { return _mm512_set1_ps(v); }
-
-__attribute__((target("avx2,fma"))) double run8(long iters) { return run<__m256, fma8, set8>(iters); }
-__attribute__((target("avx512f"))) double run16(long iters) { return run<__m512, fma16, set16>(iters); }
+__attribute__((target("avx2,fma"))) double run8(long iters) { CNNKIT_PEAK_LOOP(__m256, _mm256_fmadd_ps, _mm256_set1_ps) }
+__attribute__((target("avx512f"))) double run16(long iters) { CNNKIT_PEAK_LOOP(__m512, _mm512_fmadd_ps, _mm512_set1_ps) }
 
 // GFLOP/s of `threads` threads running the loop at once (each 2 FLOP x lanes x 12 per iteration).
 double peak(bool avx512, int threads) {

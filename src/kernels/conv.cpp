@@ -148,23 +148,26 @@ dnnl::primitive_attr forward_attr(int64_t post_ops) {
 }
 
 ConvForward& forward_primitive(const Conv2dShape& s, bool training, int64_t post_ops = 0) {
+  const bool keep = onednn::keep_layouts();  // decides the inference kernel (below)
   Key key("conv2d_fwd");
-  shape_into(key, s) << int64_t{training} << post_ops;
+  shape_into(key, s) << int64_t{training} << post_ops << int64_t{keep};
   return onednn::cached<ConvForward>(key, [&] {
     const Geometry g = geometry(s);
     auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     dnnl::convolution_forward::primitive_desc pd(forward_desc(s, prop), forward_attr(post_ops),
                                                  onednn::engine());
-    // CHOICE: on AVX-512, forward_inference picks brgconv with channels-last (NHWC) data,
-    // and the transposing reorders from and to NCHW cost more than brgconv saves: measured
-    // 1.2-1.8x slower end to end than forward_training's channel-blocked jit kernel on every
-    // W4 config (AVX2 machines pick the same kernel either way). Until tensors keep oneDNN's
-    // layout between ops (DESIGN.md), a no-grad forward that would go channels-last takes
-    // the training primitive, as PyTorch does for every forward.
+    // CHOICE: on AVX-512, forward_inference picks brgconv with channels-last (NHWC) data.
+    // Between ops that reorder back to NCHW (CNNKIT_KEEP_LAYOUTS=0) the transposing reorders
+    // cost more than brgconv saves: measured 1.2-1.8x slower end to end than forward_training's
+    // channel-blocked jit kernel on every W4 config, so then a no-grad forward that would go
+    // channels-last takes the training primitive, as PyTorch does for every forward. With kept
+    // layouts the chain stays NHWC and brgconv wins: ResNet-20 eval at batch 64 spent 43.7 ms a
+    // forward in brgconv against 49.6 in jit:avx512_core, and its 9 activation-sized copies a
+    // forward went away (ONEDNN_VERBOSE, 1 thread). AVX2 machines pick the same kernel either way.
     const memory::desc nhwc_src = onednn::plain_desc(g.src, tag::nhwc);
     const memory::desc nhwc_dst = onednn::plain_desc(g.dst, tag::nhwc);
     // (one channel: NHWC and NCHW are the same bytes, and no reorder is needed)
-    if (!training && ((s.C_in > 1 && pd.src_desc() == nhwc_src) ||
+    if (!keep && !training && ((s.C_in > 1 && pd.src_desc() == nhwc_src) ||
                       (s.C_out > 1 && pd.dst_desc() == nhwc_dst)))
       pd = dnnl::convolution_forward::primitive_desc(
           forward_desc(s, dnnl::prop_kind::forward_training), forward_attr(post_ops), onednn::engine());
