@@ -534,9 +534,42 @@ void max_blocked_backward_impl(float* grad_in, const float* grad_out, const uint
   const Taps* th_p = th.data();
   const int64_t* ow0_p = ow0.data();
   const int64_t* ow1_p = ow1.data();
+  // Windows that tile the input (stride = kernel, no padding or dilation: MaxPool2d(2)): every
+  // input element has one window, so each is written once, its gradient or 0, with no zeroing
+  // pass first (half the memory traffic); rows and columns past the last window are zeroed.
+  const bool tiled = s.stride_h == s.kH && s.stride_w == s.kW && s.pad_h == 0 && s.pad_w == 0 &&
+                     (s.dil_h == 1 || s.kH == 1) && (s.dil_w == 1 || s.kW == 1) && s.H_out * s.kH <= s.H &&
+                     s.W_out * s.kW <= s.W;
+  const int64_t kH = s.kH, W_out = s.W_out;
   parallel_for(s.N * CB, plane_grain(in_plane + out_plane), [=](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) {
       float* gx = grad_in + p * in_plane;
+      if (tiled) {
+        for (int64_t oh = 0; oh < H_out; ++oh) {
+          const float* gy = grad_out + p * out_plane + oh * row;
+          const uint8_t* tp = tap + p * out_plane + oh * row;
+          for (int64_t kh = 0; kh < kH; ++kh) {
+            float* grow = gx + (oh * kH + kh) * W * B;
+            for (int64_t ow = 0; ow < W_out; ++ow) {
+              const float* go = gy + ow * B;
+              const uint8_t* to = tp + ow * B;
+              for (int64_t kw = 0; kw < kW; ++kw) {
+                const uint8_t k = static_cast<uint8_t>(kh * kW + kw);
+                float* g = grow + (ow * kW + kw) * B;
+                // 0 + g, as the zeroed-and-added sum gives (-0 becomes +0, NaN stays NaN).
+                for (int64_t c = 0; c < B8; c += 8) {
+                  const I8 hit = __builtin_convertvector(*reinterpret_cast<const U8*>(to + c), I8) == (I8{} + k);
+                  *reinterpret_cast<F8*>(g + c) = hit ? F8{} + *reinterpret_cast<const F8*>(go + c) : F8{};
+                }
+                for (int64_t c = B8; c < B; ++c) g[c] = to[c] == k ? 0.0f + go[c] : 0.0f;
+              }
+            }
+            std::fill(grow + W_out * kW * B, grow + W * B, 0.0f);
+          }
+        }
+        std::fill(gx + H_out * kH * W * B, gx + in_plane, 0.0f);
+        continue;
+      }
       std::fill(gx, gx + in_plane, 0.0f);
       for (int64_t oh = 0; oh < H_out; ++oh) {
         const Taps h = th_p[oh];

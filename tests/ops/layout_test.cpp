@@ -155,6 +155,32 @@ TEST_F(LayoutChain, MaxPoolTiesRouteTheGradientLikeThePlainPath) {
   EXPECT_TRUE(test::allclose(res[1][1], res[0][1], 0, 0, "gradient"));
 }
 
+// Windows that tile the input (stride = kernel) write each input gradient once, with no
+// zeroing pass: the rows and columns past the last window (floor mode drops them) must still
+// be 0, and ties, a NaN and a -0 gradient routed as the plain loops route them.
+TEST_F(LayoutChain, TilingMaxPoolBackwardMatchesThePlainPathPastTheLastWindow) {
+  Generator g(21);
+  Tensor x = round(randn({2, 3, 11, 13}, g) * 2.0) / 2.0;  // halves: ties in many windows
+  x.index_put_({1, 2, 4, 5}, std::nanf(""));
+  Tensor w = round(randn({16, 3, 3, 3}, g) * 2.0) / 2.0;  // exact sums of halves and quarters: ties
+  for (auto [k, s] : {std::pair<int64_t, int64_t>{2, 2}, {3, 3}, {2, 3}}) {
+    std::vector<Tensor> res[2];
+    for (bool keep : {false, true}) {
+      dnn::set_keep_layouts(keep);
+      Tensor y = conv2d(x, w, Tensor(), 1, 1).detach().set_requires_grad(true);  // shares the layout
+      ASSERT_EQ(kept(y), keep);
+      Tensor m = max_pool2d(y, {k}, {s});
+      Tensor r = arange(m.numel()).reshape(m.sizes()).to(kFloat) - 7.0;
+      r = where(r == 0.0, zeros_like(r) * -1.0, r);  // one gradient of -0
+      (m * r).sum().backward();
+      res[keep] = {where(isnan(m), zeros_like(m), m), y.grad()};
+    }
+    EXPECT_TRUE(test::allclose(res[1][0], res[0][0], 0, 0, "pooled")) << k << "/" << s;
+    EXPECT_TRUE(test::allclose(res[1][1], res[0][1], 0, 0, "gradient")) << k << "/" << s;
+    EXPECT_TRUE((res[1][1].reciprocal() > 0).equal(res[0][1].reciprocal() > 0)) << "signs of zero, " << k << "/" << s;
+  }
+}
+
 // ---- reading blocked results ----------------------------------------------------------------
 
 TEST_F(LayoutView, ViewsPrintingAndDataPtrSeePlainValues) {
