@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # so a second clone of the same sources (CI's, say) reuses what the first one compiled.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: deps build demo test test-asan bench bench-train golden clean install
+.PHONY: deps build demo test test-asan bench bench-train compare golden clean install
 
 deps:
 	./scripts/install-deps
@@ -45,6 +45,11 @@ ROUNDS ?= 3
 bench-train: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target cnnkit_cli
 	bench/run_train_compare.sh $(BUILD) $(ROUNDS)
+
+# Every BENCH.md workload against PyTorch in one table (docs/performance.md; needs
+# python3-torch: CNNKIT_WITH_TORCH=1 make deps). COMPARE_FLAGS="--isa avx2", "--quick", ...
+compare: deps $(BUILD)/build.ninja
+	bench/compare --build $(BUILD) $(COMPARE_FLAGS)
 
 # Regenerates the PyTorch goldens (needs python3-torch: CNNKIT_WITH_TORCH=1 make deps).
 golden:

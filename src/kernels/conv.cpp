@@ -147,8 +147,11 @@ dnnl::primitive_attr forward_attr(int64_t post_ops) {
   return attr;
 }
 
-ConvForward& forward_primitive(const Conv2dShape& s, bool training, int64_t post_ops = 0) {
-  const bool keep = onednn::keep_layouts();  // decides the inference kernel (below)
+// channels_last_ok: a no-grad forward may take oneDNN's channels-last inference kernel (see
+// the CHOICE below): layouts are kept and the input already comes from a oneDNN op.
+ConvForward& forward_primitive(const Conv2dShape& s, bool training, int64_t post_ops = 0,
+                               bool channels_last_ok = false) {
+  const bool keep = channels_last_ok;
   Key key("conv2d_fwd");
   shape_into(key, s) << int64_t{training} << post_ops << int64_t{keep};
   return onednn::cached<ConvForward>(key, [&] {
@@ -157,13 +160,15 @@ ConvForward& forward_primitive(const Conv2dShape& s, bool training, int64_t post
     dnnl::convolution_forward::primitive_desc pd(forward_desc(s, prop), forward_attr(post_ops),
                                                  onednn::engine());
     // CHOICE: on AVX-512, forward_inference picks brgconv with channels-last (NHWC) data.
-    // Between ops that reorder back to NCHW (CNNKIT_KEEP_LAYOUTS=0) the transposing reorders
-    // cost more than brgconv saves: measured 1.2-1.8x slower end to end than forward_training's
-    // channel-blocked jit kernel on every W4 config, so then a no-grad forward that would go
-    // channels-last takes the training primitive, as PyTorch does for every forward. With kept
-    // layouts the chain stays NHWC and brgconv wins: ResNet-20 eval at batch 64 spent 43.7 ms a
-    // forward in brgconv against 49.6 in jit:avx512_core, and its 9 activation-sized copies a
-    // forward went away (ONEDNN_VERBOSE, 1 thread). AVX2 machines pick the same kernel either way.
+    // For a convolution between plain NCHW tensors (a single op, the first of a chain, or
+    // CNNKIT_KEEP_LAYOUTS=0) the transposing reorders cost more than brgconv saves: measured
+    // 1.2-1.8x slower end to end than forward_training's channel-blocked jit kernel on every
+    // W4 config (bench/compare's conv section, 0.58-0.90x of PyTorch instead of 1.2-1.3x), so
+    // such a forward takes the training primitive, as PyTorch does for every forward. Inside a
+    // chain of kept layouts it stays NHWC and brgconv wins: ResNet-20 eval at batch 64 spent
+    // 43.7 ms a forward in brgconv against 49.6 in jit:avx512_core, and its 9 activation-sized
+    // copies a forward went away (ONEDNN_VERBOSE, 1 thread). AVX2 machines pick the same
+    // kernel either way.
     const memory::desc nhwc_src = onednn::plain_desc(g.src, tag::nhwc);
     const memory::desc nhwc_dst = onednn::plain_desc(g.dst, tag::nhwc);
     // (one channel: NHWC and NCHW are the same bytes, and no reorder is needed)
@@ -603,7 +608,7 @@ void conv2d_forward(float* out, onednn::LayoutPtr* out_layout, const onednn::Ope
     forward_gemm(out, plain_of(in, kPlainSrc), weight, bias, s);
     return;
   }
-  ConvForward& f = forward_primitive(s, training);
+  ConvForward& f = forward_primitive(s, training, 0, in.layout != nullptr && onednn::keep_layouts());
   const memory::desc src_d = f.pd.src_desc();
   memory src;
   if (save && src_d != f.src_plain) {
@@ -642,7 +647,7 @@ void conv2d_forward_fused(float* out, onednn::LayoutPtr* out_layout, const onedn
   // oneDNN's ReLU post-op turns NaN into 0 (PyTorch's relu keeps it): the sum is a post-op, the
   // ReLU a loop over the result right after, while it is still in cache.
   const int64_t post = epilogue.has_residual ? kPostSum : 0;
-  ConvForward& f = forward_primitive(s, /*training=*/false, post);
+  ConvForward& f = forward_primitive(s, /*training=*/false, post, in.layout != nullptr && onednn::keep_layouts());
   const memory::desc src_d = f.pd.src_desc();
   memory src = onednn::as_layout(in, f.src_plain, src_d, scratch(kSrc, src_d.get_size()));
   memory wei = to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
