@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cnnkit/models/builder.h"
+#include "cnnkit/models/inference.h"
 #include "cnnkit/models/layers.h"
 #include "cnnkit/models/profile.h"
 #include "cnnkit/models/summary.h"
