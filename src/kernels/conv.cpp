@@ -61,8 +61,18 @@ float* scratch(Slot slot, size_t bytes) {
 Key& shape_into(Key& k, const Conv2dShape& s) {
   k << s.N << s.C_in << s.H << s.W << s.C_out << s.kH << s.kW << s.groups << s.stride_h
     << s.stride_w << s.dil_h << s.dil_w << s.pad_t << s.pad_l << s.pad_b << s.pad_r
-    << int64_t{s.has_bias} << int64_t{get_num_threads()};
+    << int64_t{s.has_bias} << int64_t{onednn::threads_now()};
   return k;
+}
+
+// Forward multiply-adds x 2 of a convolution: below kSerialFlops (about 80 us on one core)
+// its primitives run on the calling thread alone (onednn::SerialScope). ResNet-20's
+// convolutions at batch 1 are 4.7 MFLOP at most; LeNet-5's at batch 64 are 15 and 31.
+constexpr double kSerialFlops = 8e6;
+bool serial_conv(const Conv2dShape& s) {
+  const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) *
+                       static_cast<double>(s.C_in / std::max<int64_t>(s.groups, 1) * s.kH * s.kW);
+  return flops < kSerialFlops;
 }
 
 std::string describe(const Conv2dShape& s) {
@@ -608,6 +618,7 @@ void conv2d_forward(float* out, onednn::LayoutPtr* out_layout, const onednn::Ope
     forward_gemm(out, plain_of(in, kPlainSrc), weight, bias, s);
     return;
   }
+  onednn::SerialScope serial(serial_conv(s));
   ConvForward& f = forward_primitive(s, training, 0, in.layout != nullptr && onednn::keep_layouts());
   const memory::desc src_d = f.pd.src_desc();
   memory src;
@@ -647,6 +658,7 @@ void conv2d_forward_fused(float* out, onednn::LayoutPtr* out_layout, const onedn
   // oneDNN's ReLU post-op turns NaN into 0 (PyTorch's relu keeps it): the sum is a post-op, the
   // ReLU a loop over the result right after, while it is still in cache.
   const int64_t post = epilogue.has_residual ? kPostSum : 0;
+  onednn::SerialScope serial(serial_conv(s));
   ConvForward& f = forward_primitive(s, /*training=*/false, post, in.layout != nullptr && onednn::keep_layouts());
   const memory::desc src_d = f.pd.src_desc();
   memory src = onednn::as_layout(in, f.src_plain, src_d, scratch(kSrc, src_d.get_size()));
@@ -697,6 +709,7 @@ void conv2d_backward(float* grad_in, onednn::LayoutPtr* grad_in_layout, float* g
     if (grad_bias) std::fill(grad_bias, grad_bias + s.C_out, 0.0f);
     return;
   }
+  onednn::SerialScope serial(serial_conv(s));
   // grad_out as plain floats, converted at most once for the sgemm passes.
   const float* grad_out_plain = nullptr;
   auto plain_grad_out = [&] {

@@ -10,6 +10,10 @@
 #include <mutex>
 #include <unordered_map>
 
+#include <omp.h>
+
+#include "cnnkit/core/threads.h"
+
 namespace cnnkit::kernels::onednn {
 
 dnnl::engine& engine() {
@@ -82,8 +86,22 @@ std::atomic<uint64_t> reorders{0};
 uint64_t reorder_count() { return reorders.load(std::memory_order_relaxed); }
 void reset_reorder_count() { reorders.store(0, std::memory_order_relaxed); }
 
+SerialScope::SerialScope(bool serial)
+    : active_(serial && get_num_threads() > 1 && !in_parallel_region()) {
+  if (active_) {
+    prev_ = omp_get_max_threads();
+    omp_set_num_threads(1);
+  }
+}
+SerialScope::~SerialScope() {
+  if (active_) omp_set_num_threads(prev_);
+}
+int threads_now() { return in_parallel_region() ? get_num_threads() : omp_get_max_threads(); }
+
 void reorder(const dnnl::memory& src, const dnnl::memory& dst) {
   const auto sd = src.get_desc(), dd = dst.get_desc();
+  // Below 256 KiB (weights, small activations) a reorder is cheaper than a fork and join.
+  SerialScope serial(sd.get_size() < (size_t{256} << 10));
   if (sd == dd) {
     // The same layout: a copy of the bytes (oneDNN would pick its generic simple:any reorder,
     // 2x slower than memcpy on a 4 MB activation).

@@ -81,6 +81,26 @@ inline dnnl::memory::desc plain_desc(const dnnl::memory::dims& d, tag t = tag::a
 inline dnnl::memory wrap(const dnnl::memory::desc& d, const void* ptr) {
   return dnnl::memory(d, engine(), const_cast<void*>(ptr));
 }
+// While it lives, oneDNN primitives (and OpenMP loops) started on this thread run on it alone,
+// when `serial` is true and the process uses more than one thread outside a parallel region:
+// oneDNN forks its OpenMP team for every call, whatever the size, and on these VMs the fork
+// and join cost more than a small primitive's work (ResNet-20 at batch 1 took 4.3 ms a
+// forward on 2 threads against 1.6 ms on 1). Callers decide `serial` from their own measure
+// of work; primitives whose code depends on the thread count are keyed by threads_now().
+class SerialScope {
+ public:
+  explicit SerialScope(bool serial);
+  ~SerialScope();
+  SerialScope(const SerialScope&) = delete;
+  SerialScope& operator=(const SerialScope&) = delete;
+
+ private:
+  bool active_;
+  int prev_ = 1;
+};
+// The threads a primitive run now would use (1 inside a SerialScope).
+int threads_now();
+
 // Runs a reorder src -> dst (cached by the pair of descriptors).
 void reorder(const dnnl::memory& src, const dnnl::memory& dst);
 // Reorders executed by reorder() since the last reset, on every thread (tests and benchmarks
