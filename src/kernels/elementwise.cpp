@@ -638,29 +638,10 @@ EltwiseFwd make_fwd(algorithm a, int64_t n, float alpha, float beta) {
   return EltwiseFwd{md, pd, dnnl::eltwise_forward(pd)};
 }
 
-// oneDNN forks its OpenMP team for every call, whatever the size; below the grain size that
-// costs far more than the work, so small calls run on the calling thread alone (the thread
-// count is a per-thread OpenMP setting, restored on exit).
-class SmallWorkScope {
- public:
-  SmallWorkScope(int64_t n, Eltwise alg)
-      : active_(n < (alg == Eltwise::kRelu || alg == Eltwise::kClip ? kCheapGrain : kCostlyGrain) &&
-                get_num_threads() > 1 && !in_parallel_region()) {
-    if (active_) {
-      prev_ = omp_get_max_threads();
-      omp_set_num_threads(1);
-    }
-  }
-  ~SmallWorkScope() {
-    if (active_) omp_set_num_threads(prev_);
-  }
-  SmallWorkScope(const SmallWorkScope&) = delete;
-  SmallWorkScope& operator=(const SmallWorkScope&) = delete;
-
- private:
-  bool active_;
-  int prev_ = 1;
-};
+// Below the grain size the primitive runs on the calling thread alone (onednn::SerialScope).
+bool small_work(int64_t n, Eltwise alg) {
+  return n < (alg == Eltwise::kRelu || alg == Eltwise::kClip ? kCheapGrain : kCostlyGrain);
+}
 }  // namespace
 
 void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float alpha, float beta) {
@@ -670,7 +651,7 @@ void eltwise_forward(float* dst, const float* src, int64_t n, Eltwise alg, float
   auto& f = onednn::cached<EltwiseFwd>(onednn::Key("eltwise_fwd") << static_cast<int64_t>(a) << n
                                            << float_bits(alpha) << float_bits(beta),
                                        [&] { return make_fwd(a, n, alpha, beta); });
-  SmallWorkScope scope(n, alg);
+  onednn::SerialScope scope(small_work(n, alg));
   std::unique_lock<std::mutex> lock(*f.lock, std::try_to_lock);
   if (lock.owns_lock()) {
     f.src.set_data_handle(const_cast<float*>(src));
@@ -697,7 +678,7 @@ void eltwise_backward(float* diff_src, const float* diff_dst, const float* data,
         return EltwiseBwd{hint.md, dnnl::eltwise_backward(pd)};
       });
   const int data_arg = use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC;
-  SmallWorkScope scope(n, alg);
+  onednn::SerialScope scope(small_work(n, alg));
   std::unique_lock<std::mutex> lock(*b.lock, std::try_to_lock);
   if (lock.owns_lock()) {
     b.data.set_data_handle(const_cast<float*>(data));
@@ -812,7 +793,7 @@ void eltwise_forward(onednn::LayoutPtr* dst, const onednn::Layout& src, Eltwise 
   *dst = std::make_shared<onednn::Layout>(md);
   if (loop_forward(alg)) return forward_loop((*dst)->data(), src.data(), buffer_numel(md), alg, alpha, beta);
   EltwiseLayoutFwd& f = layout_fwd(to_dnnl(alg, false), md, alpha, beta);
-  SmallWorkScope scope(logical_numel(md), alg);
+  onednn::SerialScope scope(small_work(logical_numel(md), alg));
   f.prim.execute(onednn::stream(), {{DNNL_ARG_SRC, src.memory()}, {DNNL_ARG_DST, (*dst)->memory()}});
 }
 
@@ -827,7 +808,7 @@ void eltwise_backward(onednn::LayoutPtr* diff_src, const onednn::Operand& diff_d
     return backward_loop((*diff_src)->data(), static_cast<const float*>(dd.get_data_handle()), data.data(),
                          buffer_numel(md), alg, alpha, beta, use_dst);
   EltwiseLayoutBwd& b = layout_bwd(to_dnnl(alg, use_dst), md, alpha, beta);
-  SmallWorkScope scope(logical_numel(md), alg);
+  onednn::SerialScope scope(small_work(logical_numel(md), alg));
   b.prim.execute(onednn::stream(), {{use_dst ? DNNL_ARG_DST : DNNL_ARG_SRC, data.memory()},
                                     {DNNL_ARG_DIFF_DST, dd},
                                     {DNNL_ARG_DIFF_SRC, (*diff_src)->memory()}});
