@@ -143,15 +143,13 @@ struct ConvForward {
   memory::desc src_plain, wei_plain, dst_plain, bias_plain;
 };
 
-// post_ops: 0, or kPostSum and/or kPostRelu (conv2d_forward_fused uses the sum only), in that
-// order in the primitive.
-constexpr int64_t kPostSum = 1, kPostRelu = 2;
+// post_ops: 0, or kPostSum (conv2d_forward_fused: dst += conv, dst holding the residual).
+constexpr int64_t kPostSum = 1;
 dnnl::primitive_attr forward_attr(int64_t post_ops) {
   dnnl::primitive_attr attr = user_scratchpad();
-  if (post_ops) {
+  if (post_ops & kPostSum) {
     dnnl::post_ops ops;
-    if (post_ops & kPostSum) ops.append_sum(1.0f);
-    if (post_ops & kPostRelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    ops.append_sum(1.0f);
     attr.set_post_ops(ops);
   }
   return attr;
