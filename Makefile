@@ -46,8 +46,10 @@ bench-train: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target cnnkit_cli
 	bench/run_train_compare.sh $(BUILD) $(ROUNDS)
 
-# Every BENCH.md workload against PyTorch in one table (docs/performance.md; needs
-# python3-torch: CNNKIT_WITH_TORCH=1 make deps). COMPARE_FLAGS="--isa avx2", "--quick", ...
+# Every BENCH.md workload against PyTorch in one table (docs/performance.md). Installs the
+# PyTorch oracle first (install-deps with CNNKIT_WITH_TORCH=1). COMPARE_FLAGS="--isa avx2",
+# "--quick", ...
+compare: export CNNKIT_WITH_TORCH := 1
 compare: deps $(BUILD)/build.ninja
 	bench/compare --build $(BUILD) $(COMPARE_FLAGS)
 

@@ -15,7 +15,6 @@
 #include "cnnkit/autograd/node.h"
 #include "core/tensor_internal.h"
 #include "kernels/copy.h"
-#include "kernels/elementwise.h"
 #include "kernels/onednn.h"
 
 namespace cnnkit {
@@ -31,20 +30,13 @@ Tensor contiguous_float_copy(const Tensor& g) {
   return out;
 }
 
-// a + b into a new tensor when both hold their values in the same kept oneDNN layout (the two
-// gradients meeting at a residual block's input): summed in that layout, so the sum goes on to
-// the next oneDNN backward as it is, where the plain sum below would reorder both operands to
-// NCHW and the next op would reorder the sum back. Undefined when the layouts differ.
+// a + b in their kept oneDNN layout when both are in the same one (the two gradients meeting
+// at a residual block's input): the sum goes on to the next oneDNN backward as it is, where
+// the plain sum below would reorder both operands to NCHW and the next op the sum back.
+// Undefined when the layouts differ.
 Tensor add_kept_layouts(const Tensor& a, const Tensor& b) {
-  namespace dnn = kernels::onednn;
-  if (a.dtype() != kFloat || b.dtype() != kFloat || a.sizes() != b.sizes()) return Tensor();
-  const dnn::LayoutPtr al = dnn::layout_of(*a.unsafeGetTensorImpl());
-  if (!al) return Tensor();
-  const dnn::LayoutPtr bl = dnn::layout_of(*b.unsafeGetTensorImpl());
-  if (!bl || !(al->desc() == bl->desc())) return Tensor();
-  auto sum = std::make_shared<dnn::Layout>(al->desc());
-  kernels::add_contiguous(sum->data(), al->data(), bl->data(),
-                          static_cast<int64_t>(al->desc().get_size() / sizeof(float)), 1.0f);
+  kernels::onednn::LayoutPtr sum = kernels::onednn::add_in_layout(*a.unsafeGetTensorImpl(), *b.unsafeGetTensorImpl(), 1.0f);
+  if (!sum) return Tensor();
   Tensor out = empty(a.sizes(), kFloat);
   detail::set_layout(*out.unsafeGetTensorImpl()->storage, std::move(sum));
   return out;

@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "cnnkit/core/threads.h"
+#include "kernels/elementwise.h"
 
 namespace cnnkit::kernels::onednn {
 
@@ -160,6 +161,18 @@ LayoutPtr layout_of(const TensorImpl& t) {
   const bool same_dims = d.size() == 4 && (nd == 4 || (nd == 3 && d[0] == 1)) &&
                          std::equal(t.sizes.begin(), t.sizes.end(), d.end() - static_cast<long>(nd));
   return same_dims && t.is_contiguous() ? l : nullptr;
+}
+
+LayoutPtr add_in_layout(const TensorImpl& a, const TensorImpl& b, float alpha) {
+  if (a.dtype != ScalarType::Float || b.dtype != ScalarType::Float || a.sizes != b.sizes) return nullptr;
+  const LayoutPtr al = layout_of(a);
+  if (!al) return nullptr;
+  const LayoutPtr bl = layout_of(b);
+  if (!bl || !(al->desc() == bl->desc())) return nullptr;
+  auto sum = std::make_shared<Layout>(al->desc());
+  add_contiguous(sum->data(), al->data(), bl->data(), static_cast<int64_t>(al->desc().get_size() / sizeof(float)),
+                 alpha);
+  return sum;
 }
 
 dnnl::memory as_layout(const Operand& in, const dnnl::memory::desc& plain_d,

@@ -141,6 +141,11 @@ using LayoutPtr = std::shared_ptr<Layout>;
 // layout's dims, or (C, H, W) for N = 1. Never converts anything.
 LayoutPtr layout_of(const TensorImpl& t);
 
+// a + alpha * b into a new layout, when both float tensors hold their values in the same kept
+// layout (a residual add forward; two gradients meeting at a block's input in the backward
+// engine): the sum stays in that layout for the next oneDNN op. Null otherwise.
+LayoutPtr add_in_layout(const TensorImpl& a, const TensorImpl& b, float alpha);
+
 // An activation operand of a oneDNN kernel: plain NCHW floats, or a kept layout.
 struct Operand {
   const float* plain = nullptr;

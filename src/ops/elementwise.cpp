@@ -436,21 +436,16 @@ struct ReduceTo {
 // ---- arithmetic -----------------------------------------------------------------------------
 
 namespace {
-// A residual add (ResNet's relu(body(x) + shortcut(x))) of two float tensors that two oneDNN
-// ops left in the same blocked layout: added in that layout, so the result goes on to the
-// next oneDNN op without reorders. Null when the operands are not both kept alike.
+// A residual add (ResNet's relu(body(x) + shortcut(x))) of two operands that two oneDNN ops
+// left in the same blocked layout: added in that layout (onednn::add_in_layout), so the result
+// goes on to the next oneDNN op without reorders. Undefined when they are not both kept alike.
 Tensor add_kept_layouts(const Tensor& a, const Tensor& b, double alpha) {
-  namespace dnn = kernels::onednn;
-  if (a.dtype() != kFloat || b.dtype() != kFloat || a.sizes() != b.sizes()) return Tensor();
-  dnn::LayoutPtr al = dnn::layout_of(*a.unsafeGetTensorImpl());
-  if (!al) return Tensor();
-  dnn::LayoutPtr bl = dnn::layout_of(*b.unsafeGetTensorImpl());
-  if (!bl || !(al->desc() == bl->desc())) return Tensor();
-  auto ol = std::make_shared<dnn::Layout>(al->desc());
-  kernels::add_contiguous(ol->data(), al->data(), bl->data(),
-                          static_cast<int64_t>(al->desc().get_size() / sizeof(float)), static_cast<float>(alpha));
+  if (!a.defined() || !b.defined()) return Tensor();  // binary_forward names the missing operand
+  kernels::onednn::LayoutPtr sum = kernels::onednn::add_in_layout(*a.unsafeGetTensorImpl(), *b.unsafeGetTensorImpl(),
+                                                                  static_cast<float>(alpha));
+  if (!sum) return Tensor();
   Tensor out = empty(a.sizes(), kFloat);
-  detail::set_layout(*out.unsafeGetTensorImpl()->storage, std::move(ol));
+  detail::set_layout(*out.unsafeGetTensorImpl()->storage, std::move(sum));
   return out;
 }
 }  // namespace

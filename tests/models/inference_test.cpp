@@ -136,10 +136,16 @@ TEST(OptimizeForInference, NaNStaysNaNAndGradModeAndTheSwitchGiveTheSameValues) 
   EXPECT_FALSE(isnan(actual[0]).any().item<bool>());
   EXPECT_TRUE(close(actual[0], expected[0]));
 
-  // With autograd on the fused modules run their ops as written: the same values.
+  // When a gradient is wanted (an input that requires grad: saliency, adversarial examples)
+  // the fused modules run their ops as written: the same values, and a gradient flows.
   nn::Sequential fast = models::optimize_for_inference(net);
-  Tensor with_grad = fast->forward(x[0].unsqueeze(0));
+  Tensor in = x[0].unsqueeze(0).clone().set_requires_grad(true);
+  Tensor with_grad = fast->forward(in);
+  ASSERT_TRUE(with_grad.requires_grad());
   EXPECT_TRUE(close(with_grad.detach().squeeze(0), expected[0]));
+  with_grad.sum().backward();
+  ASSERT_TRUE(in.grad().defined());
+  EXPECT_GT(in.grad().abs().sum().item<double>(), 0.0);
 
   // CNNKIT_FUSE=0's switch: an unfused eval-mode copy.
   nn::set_sequential_rewrites(false);
