@@ -37,7 +37,7 @@ Tensor contiguous_float_copy(const Tensor& g) {
 Tensor add_kept_layouts(const Tensor& a, const Tensor& b) {
   kernels::onednn::LayoutPtr sum = kernels::onednn::add_in_layout(*a.unsafeGetTensorImpl(), *b.unsafeGetTensorImpl(), 1.0f);
   if (!sum) return Tensor();
-  Tensor out = empty(a.sizes(), kFloat);
+  Tensor out = detail::empty_deferred(a.sizes());
   detail::set_layout(*out.unsafeGetTensorImpl()->storage, std::move(sum));
   return out;
 }
@@ -145,13 +145,26 @@ TensorList LambdaNode::apply(TensorList&& grads) {
   return fn_(grads);
 }
 
+namespace {
+// Whether g is the only handle on a dense float buffer that cnnkit allocated: then .grad may
+// take it over without a copy, and nobody else can write it afterwards.
+bool can_take_over(const Tensor& g) {
+  const TensorImpl& impl = *g.unsafeGetTensorImpl();
+  return g.use_count() == 1 && impl.storage.use_count() == 1 && g.dtype() == kFloat && !g.requires_grad() &&
+         impl.offset == 0 && g.is_contiguous() && detail::owns_bytes(*impl.storage) &&
+         impl.storage->nbytes() == static_cast<size_t>(g.numel()) * sizeof(float) &&
+         detail::alias_kind(impl) == detail::AliasKind::kNotAnAlias;
+}
+}  // namespace
+
 TensorList AccumulateGrad::apply(TensorList&& grads) {
   const Tensor& g = grads.at(0);
   if (!g.defined()) return {};
   Tensor& acc = leaf_->grad;
   if (!acc.defined()) {
-    // Own the storage: the incoming gradient may alias a buffer another node still uses.
-    acc = contiguous_float_copy(g);
+    // A gradient nothing else holds becomes .grad as it is; one that may alias a buffer
+    // another node, a hook or the caller still uses is copied.
+    acc = can_take_over(g) ? std::move(grads[0]) : contiguous_float_copy(g);
   } else {
     Tensor gc = g.is_contiguous() ? g : contiguous_float_copy(g);
     CNNKIT_CHECK_SHAPE(acc.sizes() == gc.sizes(), "accumulated gradient has shape ", acc.sizes(),

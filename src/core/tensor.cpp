@@ -3,8 +3,6 @@
 #include "cnnkit/core/tensor.h"
 #include "core/tensor_internal.h"
 
-#include <malloc.h>
-
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -15,97 +13,11 @@
 
 namespace cnnkit {
 
-namespace {
-// glibc hands freed blocks above its trim/mmap thresholds back to the kernel, so a
-// training step that frees and re-allocates its activations page-faults them in again
-// every step (measured: linear forward+backward 64x400->120 spends ~1 ms, 5x its compute,
-// in the kernel). Raising the thresholds keeps those pages in the main arena...
-const bool malloc_tuned = [] {
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);
-  return true;
-}();
-
-// ...but not in the per-thread arenas, which still return large blocks to the kernel
-// (measured: a 13 MB tensor allocated and freed in a loop on a second thread costs 3,329
-// page faults per iteration). So large blocks go through this cache: freed blocks wait in
-// a bucket of their rounded size for the next request of that size, which a training step
-// makes every iteration. Capped; past the cap, blocks are freed as usual.
-class BlockCache {
- public:
-#if defined(__SANITIZE_ADDRESS__)
-  // Under AddressSanitizer every block goes back to malloc, so use-after-free stays visible.
-  static constexpr size_t kMinBytes = ~size_t{0};
-#else
-  static constexpr size_t kMinBytes = 256 << 10;  // smaller blocks: malloc reuses them well
-#endif
-  static constexpr size_t kGranule = 64 << 10;
-  static constexpr size_t kCapBytes = size_t{1} << 30;
-
-  static size_t round(size_t nbytes) {
-    const size_t small = ((nbytes + 63) / 64) * 64;
-    return small < kMinBytes ? small : ((nbytes + kGranule - 1) / kGranule) * kGranule;
-  }
-  void* get(size_t rounded) {
-    if (rounded >= kMinBytes) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto it = free_.find(rounded);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
-        cached_ -= rounded;
-        return p;
-      }
-    }
-    void* p = std::aligned_alloc(64, rounded);
-    if (p == nullptr) {
-      release_all();  // give cached blocks back and retry once before failing
-      p = std::aligned_alloc(64, rounded);
-      if (p == nullptr) throw std::bad_alloc();
-    }
-    return p;
-  }
-  void put(void* p, size_t rounded) {
-    if (rounded >= kMinBytes) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (cached_ + rounded <= kCapBytes) {
-        free_[rounded].push_back(p);
-        cached_ += rounded;
-        return;
-      }
-    }
-    std::free(p);
-  }
-  void release_all() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [size, blocks] : free_)
-      for (void* p : blocks) std::free(p);
-    free_.clear();
-    cached_ = 0;
-  }
-  size_t cached_bytes() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return cached_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::unordered_map<size_t, std::vector<void*>> free_;
-  size_t cached_ = 0;
-};
-
-BlockCache& block_cache() {
-  static BlockCache* cache = new BlockCache();  // never destroyed: storages may outlive statics
-  return *cache;
-}
-}  // namespace
-
-void release_cached_memory() { block_cache().release_all(); }
-size_t cached_memory_bytes() { return block_cache().cached_bytes(); }
-
 Storage::Storage(size_t nbytes) : nbytes_(nbytes), owned_(true) {
-  (void)malloc_tuned;
-  data_ = nbytes == 0 ? nullptr : block_cache().get(BlockCache::round(nbytes));
+  data_ = nbytes == 0 ? nullptr : detail::allocate_block(nbytes);
+}
+Storage::Storage(size_t nbytes, Deferred) : data_(nullptr), nbytes_(nbytes), owned_(true) {
+  pending_.store(nbytes != 0, std::memory_order_relaxed);
 }
 Storage::Storage(void* borrowed, size_t nbytes) : data_(borrowed), nbytes_(nbytes), owned_(false) {}
 void Storage::materialize() const {
@@ -113,10 +25,13 @@ void Storage::materialize() const {
   // under a lock, and publish the plain bytes before dropping the layout copy.
   static std::mutex m;
   std::lock_guard<std::mutex> lock(m);
-  if (!layout_) return;
-  layout_->to_plain(data_);
-  layout_.reset();
-  has_layout_.store(false, std::memory_order_release);
+  if (!pending_.load(std::memory_order_relaxed)) return;
+  if (data_ == nullptr && nbytes_ != 0) data_ = detail::allocate_block(nbytes_);
+  if (layout_) {
+    layout_->to_plain(data_);
+    layout_.reset();
+  }
+  pending_.store(false, std::memory_order_release);
 }
 
 namespace detail {
@@ -129,7 +44,7 @@ void AliasSlot::release() {
 }  // namespace detail
 
 Storage::~Storage() {
-  if (owned_ && data_ != nullptr) block_cache().put(data_, BlockCache::round(nbytes_));
+  if (owned_ && data_ != nullptr) detail::free_block(data_, nbytes_);
 }
 
 int64_t TensorImpl::numel() const {
@@ -194,6 +109,18 @@ Tensor empty(IntArrayRef sizes, TensorOptions options) {
   }
   return Tensor(std::move(impl));
 }
+
+namespace detail {
+Tensor empty_deferred(IntArrayRef sizes) {
+  const int64_t n = checked_numel(sizes);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(n) * sizeof(float), Storage::Deferred{});
+  impl->sizes = sizes.vec();
+  impl->strides = contiguous_strides(sizes);
+  impl->dtype = kFloat;
+  return Tensor(std::move(impl));
+}
+}  // namespace detail
 
 int64_t Tensor::size(int64_t d) const {
   return impl().sizes[detail::wrap_dim(d, dim())];

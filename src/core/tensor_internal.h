@@ -33,7 +33,10 @@ struct StorageInternals {
   static const std::shared_ptr<StorageLayout>& layout(const Storage& s) { return s.layout_; }
   static void set_layout(Storage& s, std::shared_ptr<StorageLayout> layout) {
     s.layout_ = std::move(layout);
-    s.has_layout_.store(s.layout_ != nullptr, std::memory_order_release);
+    s.pending_.store(s.layout_ != nullptr || (s.data_ == nullptr && s.nbytes_ != 0), std::memory_order_release);
+  }
+  static bool owns(const Storage& s) { return s.owned_; }
+  static bool has_plain_bytes(const Storage& s) { return s.data_ != nullptr || s.nbytes_ == 0;
   }
   static int count(const Storage& s, AliasKind kind) {
     return s.alias_counts_[static_cast<int>(kind) - 1].load(std::memory_order_acquire);
@@ -61,6 +64,11 @@ inline void set_layout(Storage& s, std::shared_ptr<StorageLayout> layout) {
   StorageInternals::set_layout(s, std::move(layout));
 }
 
+// Whether the storage's plain bytes exist yet (a deferred storage gets them on first data()).
+inline bool has_plain_bytes(const Storage& s) { return StorageInternals::has_plain_bytes(s); }
+// Whether the storage frees its bytes (false for from_blob's borrowed memory).
+inline bool owns_bytes(const Storage& s) { return StorageInternals::owns(s); }
+
 // How many live TensorImpls other than its owner show this storage: views (view ops) and
 // detached aliases (detach(), which is also how backward functions save tensors). In-place
 // ops under autograd consult them (src/ops/elementwise.cpp).
@@ -71,6 +79,10 @@ inline int live_detached(const Storage& s) { return StorageInternals::count(s, A
 // no alias (kNotAnAlias).
 inline void mark_alias(TensorImpl& impl, AliasKind kind) { StorageInternals::mark_alias(impl, kind); }
 inline AliasKind alias_kind(const TensorImpl& impl) { return StorageInternals::alias_kind(impl); }
+
+// A new contiguous float tensor whose bytes are allocated only when something reads or writes
+// them (Storage::data()): for results that a kernel may hand on in a kept layout instead.
+Tensor empty_deferred(IntArrayRef sizes);
 
 // ---- shape helpers used by the layers above ---------------------------------------------
 std::vector<int64_t> contiguous_strides(IntArrayRef sizes);

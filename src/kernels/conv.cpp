@@ -269,13 +269,13 @@ const float* plain_of(const onednn::Operand& x, Slot slot) {
 }
 // A memory in oneDNN's chosen layout `have` for a result: a new Layout (kept, handed to the
 // caller) when `keep`, else what out_layout() gives.
-memory result_memory(const memory::desc& have, const memory::desc& plain_d, float* plain,
+memory result_memory(const memory::desc& have, const memory::desc& plain_d, const onednn::PlainOut& plain,
                      Slot slot, onednn::LayoutPtr* keep) {
   if (keep) {
     *keep = std::make_shared<onednn::Layout>(have);
     return (*keep)->memory();
   }
-  return out_layout(have, plain_d, plain, slot);
+  return have == plain_d ? onednn::wrap(plain_d, plain.get()) : out_layout(have, plain_d, nullptr, slot);
 }
 
 // ---- im2col + sgemm -----------------------------------------------------------------------
@@ -484,60 +484,7 @@ void backward_weights_gemm(float* grad_weight, float* grad_bias, const float* gr
 
 }  // namespace
 
-// ---- buffers kept from forward to backward ---------------------------------------------------
-
-namespace {
-// Outputs, gradients and the buffers that a training forward keeps for its backward come from
-// this free list, so that a training loop reuses the same blocks each step: a fresh
-// multi-megabyte block costs a page fault per 4 KiB on first touch (measured 24 ms of a
-// 31 ms depthwise step, config c).
-// Free blocks are capped at kMaxFreeBytes; the pool is never destroyed, so buffers may
-// outlive static destruction safely.
-class BufferPool {
- public:
-  static BufferPool& instance() {
-    static BufferPool* pool = new BufferPool();
-    return *pool;
-  }
-  std::shared_ptr<Storage> get(size_t bytes) {
-    std::unique_ptr<Storage> block;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      // the smallest free block that fits, wasting at most an eighth of it
-      size_t best = free_.size();
-      for (size_t i = 0; i < free_.size(); ++i) {
-        const size_t n = free_[i]->nbytes();
-        if (n >= bytes && n <= bytes + bytes / 8 &&
-            (best == free_.size() || n < free_[best]->nbytes()))
-          best = i;
-      }
-      if (best != free_.size()) {
-        block = std::move(free_[best]);
-        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
-        free_bytes_ -= block->nbytes();
-      }
-    }
-    if (!block) block = std::make_unique<Storage>(std::max<size_t>(bytes, 64));
-    return std::shared_ptr<Storage>(block.release(), [this](Storage* b) { give_back(b); });
-  }
-
- private:
-  static constexpr size_t kMaxFreeBytes = size_t{1} << 30;
-  void give_back(Storage* b) {
-    std::unique_ptr<Storage> owned(b);
-    cnnkit::detail::set_layout(*b, nullptr);  // a kept layout of the last owner's values is not the next one's
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (free_bytes_ + b->nbytes() > kMaxFreeBytes) return;  // freed
-    free_bytes_ += b->nbytes();
-    free_.push_back(std::move(owned));
-  }
-  std::mutex mutex_;
-  std::vector<std::unique_ptr<Storage>> free_;
-  size_t free_bytes_ = 0;
-};
-}  // namespace
-
-std::shared_ptr<Storage> conv_buffer(size_t bytes) { return BufferPool::instance().get(bytes); }
+// ---- what a training forward keeps for its backward -----------------------------------------
 
 struct Conv2dSaved {
   // The input in the layout of the forward primitive's src, when that is not plain NCHW: the
@@ -600,7 +547,7 @@ void conv2d_forward(float* out, const float* in, const float* weight, const floa
   conv2d_forward(out, nullptr, onednn::Operand{in, nullptr}, weight, bias, s, algo, training, save);
 }
 
-void conv2d_forward(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
                     const float* weight, const float* bias, const Conv2dShape& s, ConvAlgo algo,
                     bool training, std::shared_ptr<Conv2dSaved>* save) {
   if (save) save->reset();
@@ -609,11 +556,11 @@ void conv2d_forward(float* out, onednn::LayoutPtr* out_layout, const onednn::Ope
   if (s.C_in == 0) {  // nothing to sum: the bias alone
     const int64_t P = s.H_out * s.W_out;
     for (int64_t i = 0; i < s.N * s.C_out; ++i)
-      std::fill(out + i * P, out + (i + 1) * P, bias ? bias[i % s.C_out] : 0.0f);
+      std::fill(out.get() + i * P, out.get() + (i + 1) * P, bias ? bias[i % s.C_out] : 0.0f);
     return;
   }
   if (algo == ConvAlgo::im2col_gemm) {
-    forward_gemm(out, plain_of(in, kPlainSrc), weight, bias, s);
+    forward_gemm(out.get(), plain_of(in, kPlainSrc), weight, bias, s);
     return;
   }
   onednn::SerialScope serial(serial_conv(s));
@@ -645,10 +592,10 @@ void conv2d_forward(float* out, onednn::LayoutPtr* out_layout, const onednn::Ope
   if (s.has_bias) args.emplace(DNNL_ARG_BIAS, onednn::wrap(f.bias_plain, bias));
   args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
   f.prim.execute(onednn::stream(), args);
-  if (!keep) from_layout(dst, f.dst_plain, out);
+  if (!keep) from_layout(dst, f.dst_plain, out.get());
 }
 
-void conv2d_forward_fused(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
                           const float* weight, const float* bias, const Conv2dShape& s,
                           const ConvEpilogue& epilogue) {
   if (out_layout) out_layout->reset();
@@ -679,7 +626,7 @@ void conv2d_forward_fused(float* out, onednn::LayoutPtr* out_layout, const onedn
     float* y = static_cast<float*>(dst.get_data_handle());
     eltwise_forward(y, y, static_cast<int64_t>(dst_d.get_size() / sizeof(float)), Eltwise::kRelu);
   }
-  if (!keep) from_layout(dst, f.dst_plain, out);
+  if (!keep) from_layout(dst, f.dst_plain, out.get());
 }
 
 void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const float* grad_out,
@@ -689,7 +636,7 @@ void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const
                   onednn::Operand{in, nullptr}, weight, s, data_algo, weights_algo, saved);
 }
 
-void conv2d_backward(float* grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
+void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
                      float* grad_bias, const onednn::Operand& grad_out, const onednn::Operand& in,
                      const float* weight, const Conv2dShape& s, ConvAlgo data_algo,
                      ConvAlgo weights_algo, const Conv2dSaved* saved) {
@@ -701,7 +648,7 @@ void conv2d_backward(float* grad_in, onednn::LayoutPtr* grad_in_layout, float* g
   const bool empty = s.N == 0 || s.C_out == 0 || s.C_in == 0;
   if (empty) {
     // No products to sum: every gradient is zero.
-    if (grad_in) std::fill(grad_in, grad_in + s.N * s.C_in * s.H * s.W, 0.0f);
+    if (grad_in) std::fill(grad_in.get(), grad_in.get() + s.N * s.C_in * s.H * s.W, 0.0f);
     if (grad_weight)
       std::fill(grad_weight, grad_weight + s.C_out * (s.C_in / std::max<int64_t>(s.groups, 1)) * s.kH * s.kW, 0.0f);
     if (grad_bias) std::fill(grad_bias, grad_bias + s.C_out, 0.0f);
@@ -718,7 +665,7 @@ void conv2d_backward(float* grad_in, onednn::LayoutPtr* grad_in_layout, float* g
   memory diff_dst;  // grad_out in the backward-data layout, reused by backward-weights
   if (grad_in) {
     if (data_algo == ConvAlgo::im2col_gemm) {
-      backward_data_gemm(grad_in, plain_grad_out(), weight, s);
+      backward_data_gemm(grad_in.get(), plain_grad_out(), weight, s);
     } else {
       ConvBackwardData& b = backward_data_primitive(s);
       const memory::desc dd_d = b.pd.diff_dst_desc();
@@ -730,7 +677,7 @@ void conv2d_backward(float* grad_in, onednn::LayoutPtr* grad_in_layout, float* g
       b.prim.execute(onednn::stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
                                         {DNNL_ARG_DIFF_SRC, diff_src},
                                         {DNNL_ARG_SCRATCHPAD, scratchpad(b.pd.scratchpad_desc())}});
-      if (!keep) from_layout(diff_src, src_plain, grad_in);
+      if (!keep) from_layout(diff_src, src_plain, grad_in.get());
     }
   }
 

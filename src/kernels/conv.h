@@ -63,7 +63,7 @@ void conv2d_forward(float* out, const float* in, const float* weight, const floa
 // onednn::keep_layouts() is on, a oneDNN forward leaves its result in the primitive's own
 // layout in *out_layout (and does not write `out`); otherwise *out_layout is null and `out`
 // holds the result.
-void conv2d_forward(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
                     const float* weight, const float* bias, const Conv2dShape& s, ConvAlgo algo,
                     bool training, std::shared_ptr<Conv2dSaved>* save = nullptr);
 
@@ -75,7 +75,7 @@ struct ConvEpilogue {
   bool has_residual = false;
   onednn::Operand residual;
 };
-void conv2d_forward_fused(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
                           const float* weight, const float* bias, const Conv2dShape& s,
                           const ConvEpilogue& epilogue);
 
@@ -89,17 +89,10 @@ void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const
                      ConvAlgo data_algo, ConvAlgo weights_algo, const Conv2dSaved* saved);
 // The same with kept layouts: grad_out and in may be oneDNN layouts; grad_in_layout, when
 // non-null, receives grad_in in oneDNN's layout as conv2d_forward's out_layout does.
-void conv2d_backward(float* grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
+void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
                      float* grad_bias, const onednn::Operand& grad_out, const onednn::Operand& in,
                      const float* weight, const Conv2dShape& s, ConvAlgo data_algo,
                      ConvAlgo weights_algo, const Conv2dSaved* saved);
 
-// A 64-byte aligned block of at least `bytes` for a convolution's output or gradient, taken
-// from a free list that the block returns to when its last owner lets go. A training step
-// then reuses last step's blocks instead of faulting in fresh pages: glibc hands multi-MB
-// blocks back to the kernel on free, and first-touch faults measured up to 12 us per 4 KiB
-// page here, most of a depthwise step (BENCH W4 c). A caching allocator in core/ would make
-// this redundant.
-std::shared_ptr<Storage> conv_buffer(size_t bytes);
 
 }  // namespace cnnkit::kernels

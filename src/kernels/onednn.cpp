@@ -68,6 +68,8 @@ void* grow_scratch(std::unique_ptr<Storage>& buf, size_t bytes) {
   return buf->data();
 }
 
+float* PlainOut::storage_bytes() const { return static_cast<float*>(s_->data()); }
+
 bool verbose() {
   static const bool v = [] {
     const char* e = std::getenv("CNNKIT_VERBOSE");

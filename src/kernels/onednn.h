@@ -16,6 +16,7 @@
 
 #include "cnnkit/core/array_ref.h"
 #include "cnnkit/core/tensor.h"
+#include "kernels/onednn_fwd.h"
 #include "core/tensor_internal.h"
 
 namespace cnnkit::kernels::onednn {

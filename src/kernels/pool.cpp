@@ -617,7 +617,7 @@ void pool2d_backward_onednn(float* grad_in, const float* grad_out, const Pool2dS
   pool2d_backward_onednn(grad_in, nullptr, onednn::Operand{grad_out, nullptr}, s, kind, avg, saved);
 }
 
-void pool2d_forward_onednn(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+void pool2d_forward_onednn(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
                            const Pool2dShape& s, PoolKind kind, AvgOptions avg,
                            std::shared_ptr<Pool2dSaved>* save) {
   if (save) save->reset();
@@ -645,7 +645,7 @@ void pool2d_forward_onednn(float* out, onednn::LayoutPtr* out_layout, const oned
       *save = std::move(saved);
     }
     max_blocked_forward(dst, tap, static_cast<const float*>(src.get_data_handle()), s, block.B);
-    if (!keep) onednn::reorder(onednn::wrap(dst_d, dst), onednn::wrap(dst_plain, out));
+    if (!keep) onednn::reorder(onednn::wrap(dst_d, dst), onednn::wrap(dst_plain, out.get()));
     return;
   }
   PoolForward& f = forward_primitive(s, kind, avg, training, src_d);
@@ -668,10 +668,10 @@ void pool2d_forward_onednn(float* out, onednn::LayoutPtr* out_layout, const oned
   }
   args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
   f.prim.execute(onednn::stream(), args);
-  if (!keep) onednn::reorder(dst, onednn::wrap(dst_plain, out));
+  if (!keep) onednn::reorder(dst, onednn::wrap(dst_plain, out.get()));
 }
 
-void pool2d_backward_onednn(float* grad_in, onednn::LayoutPtr* grad_in_layout,
+void pool2d_backward_onednn(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout,
                             const onednn::Operand& grad_out, const Pool2dShape& s, PoolKind kind,
                             AvgOptions avg, const Pool2dSaved* saved) {
   if (grad_in_layout) grad_in_layout->reset();
@@ -688,7 +688,7 @@ void pool2d_backward_onednn(float* grad_in, onednn::LayoutPtr* grad_in_layout,
     float* ds = keep ? (*grad_in_layout)->data() : static_cast<float*>(scratch(kSrc, src_d.get_size()));
     max_blocked_backward(ds, static_cast<const float*>(dd.get_data_handle()),
                          static_cast<const uint8_t*>(saved->taps->data()), s, saved->block);
-    if (!keep) onednn::reorder(onednn::wrap(src_d, ds), onednn::wrap(src_plain_d, grad_in));
+    if (!keep) onednn::reorder(onednn::wrap(src_d, ds), onednn::wrap(src_plain_d, grad_in.get()));
     return;
   }
   const memory::desc src_d = saved ? saved->src_desc : default_src_desc(s);
@@ -706,7 +706,7 @@ void pool2d_backward_onednn(float* grad_in, onednn::LayoutPtr* grad_in_layout,
     args.emplace(DNNL_ARG_WORKSPACE, memory(saved->ws_desc, onednn::engine(), saved->ws->data()));
   args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(b.pd.scratchpad_desc()));
   b.prim.execute(onednn::stream(), args);
-  if (!keep) onednn::reorder(ds, onednn::wrap(src_plain, grad_in));
+  if (!keep) onednn::reorder(ds, onednn::wrap(src_plain, grad_in.get()));
 }
 
 // ---- the registry -----------------------------------------------------------------------------

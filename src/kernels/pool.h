@@ -88,10 +88,10 @@ void pool2d_backward_onednn(float* grad_in, const float* grad_out, const Pool2dS
 // The same with kept layouts: `in` (and grad_out) may be oneDNN layouts, pooled in their own
 // layout; when out_layout (grad_in_layout) is non-null and onednn::keep_layouts() is on, the
 // result stays in oneDNN's layout there and `out` (`grad_in`) is not written.
-void pool2d_forward_onednn(float* out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
+void pool2d_forward_onednn(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
                            const Pool2dShape& s, PoolKind kind, AvgOptions avg,
                            std::shared_ptr<Pool2dSaved>* save);
-void pool2d_backward_onednn(float* grad_in, onednn::LayoutPtr* grad_in_layout,
+void pool2d_backward_onednn(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout,
                             const onednn::Operand& grad_out, const Pool2dShape& s, PoolKind kind,
                             AvgOptions avg, const Pool2dSaved* saved);
 

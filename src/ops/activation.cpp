@@ -39,7 +39,7 @@ Tensor dense_grad(const Tensor& g) { return g.is_contiguous() ? g : g.clone(); }
 Tensor onednn_activation_kept(const Tensor& x, const kernels::onednn::LayoutPtr& xl, Eltwise alg, float alpha,
                               float beta, bool use_dst, const char* backward_name) {
   namespace dnn = kernels::onednn;
-  Tensor y = empty(x.sizes(), kFloat);
+  Tensor y = detail::empty_deferred(x.sizes());
   dnn::LayoutPtr yl;
   kernels::eltwise_forward(&yl, *xl, alg, alpha, beta);
   detail::set_layout(*y.unsafeGetTensorImpl()->storage, yl);
@@ -50,7 +50,7 @@ Tensor onednn_activation_kept(const Tensor& x, const kernels::onednn::LayoutPtr&
                        dnn::LayoutPtr gl = dnn::layout_of(*g[0].unsafeGetTensorImpl());
                        Tensor gy = gl ? g[0] : dense_grad(g[0]);
                        const dnn::Operand gy_op{gl ? nullptr : gy.data_ptr<float>(), gl};
-                       Tensor gx = empty(sizes, kFloat);
+                       Tensor gx = detail::empty_deferred(sizes);
                        dnn::LayoutPtr gxl;
                        kernels::eltwise_backward(&gxl, gy_op, *saved, alg, alpha, beta, use_dst);
                        detail::set_layout(*gx.unsafeGetTensorImpl()->storage, std::move(gxl));

@@ -444,7 +444,7 @@ Tensor add_kept_layouts(const Tensor& a, const Tensor& b, double alpha) {
   kernels::onednn::LayoutPtr sum = kernels::onednn::add_in_layout(*a.unsafeGetTensorImpl(), *b.unsafeGetTensorImpl(),
                                                                   static_cast<float>(alpha));
   if (!sum) return Tensor();
-  Tensor out = empty(a.sizes(), kFloat);
+  Tensor out = detail::empty_deferred(a.sizes());
   detail::set_layout(*out.unsafeGetTensorImpl()->storage, std::move(sum));
   return out;
 }

@@ -88,7 +88,7 @@ Tensor batch_norm_kept(const Tensor& input, const kernels::onednn::LayoutPtr& xl
   namespace dnn = kernels::onednn;
   const NCS s = split_ncs("batch_norm", input);
   const Tensor w = dense(weight), b = dense(bias);
-  Tensor y = empty(input.sizes());
+  Tensor y = detail::empty_deferred(input.sizes());  // its values stay in the layout
   Tensor mean, var;  // (C): the statistics y was normalised with (var biased)
   if (training) {
     mean = empty({s.C});
@@ -120,7 +120,7 @@ Tensor batch_norm_kept(const Tensor& input, const kernels::onednn::LayoutPtr& xl
           dnn::LayoutPtr gl = dnn::layout_of(*grads[0].unsafeGetTensorImpl());
           const Tensor dy = gl ? grads[0] : dense(grads[0]);
           const dnn::Operand dy_op{gl ? nullptr : dy.data_ptr<float>(), gl};
-          Tensor dx = need_x ? cnnkit::empty(in_sizes) : Tensor();
+          Tensor dx = need_x ? detail::empty_deferred(in_sizes) : Tensor();
           Tensor dw = need_w ? cnnkit::empty(w_sizes) : Tensor();
           Tensor db = need_b ? cnnkit::empty(b_sizes) : Tensor();
           dnn::LayoutPtr dxl;

@@ -160,6 +160,15 @@ Tensor new_output(const Tensor& input, const Pool2dShape& s, ScalarType dtype = 
   return input.dim() == 4 ? empty({s.N, s.C, s.H_out, s.W_out}, dtype)
                           : empty({s.C, s.H_out, s.W_out}, dtype);
 }
+// The same for a oneDNN kernel, which may keep its result in its own layout: plain bytes are
+// allocated only if it writes them.
+Tensor new_deferred_output(const Tensor& input, const Pool2dShape& s) {
+  return input.dim() == 4 ? detail::empty_deferred({s.N, s.C, s.H_out, s.W_out})
+                          : detail::empty_deferred({s.C, s.H_out, s.W_out});
+}
+kernels::onednn::PlainOut plain_out(const Tensor& t) {
+  return kernels::onednn::PlainOut(*t.unsafeGetTensorImpl()->storage);
+}
 
 // Backward of every pooling that knows where its maxima came from.
 void record_max_backward(const char* name, const Tensor& input, const Tensor& out,
@@ -201,12 +210,12 @@ Tensor max_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
   kernels::onednn::LayoutPtr in_layout = kept_layout(input);
   const PoolAlgo algo = kernels::pool2d_plan(s, PoolKind::max, {}, /*need_indices=*/false,
                                              in_layout != nullptr);
-  Tensor out = new_output(input, s);
   if (algo == PoolAlgo::onednn) {
+    Tensor out = new_deferred_output(input, s);
     std::shared_ptr<kernels::Pool2dSaved> saved;
     kernels::onednn::LayoutPtr out_layout;
     const kernels::onednn::Operand x_op{nullptr, in_layout};  // the plan chose oneDNN for it
-    kernels::pool2d_forward_onednn(out.data_ptr<float>(), &out_layout, x_op, s, PoolKind::max,
+    kernels::pool2d_forward_onednn(plain_out(out), &out_layout, x_op, s, PoolKind::max,
                                    {}, record ? &saved : nullptr);
     attach(out, std::move(out_layout));
     if (record)
@@ -214,15 +223,16 @@ Tensor max_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
                        [s, saved, in_sizes = input.sizes().vec()](const TensorList& g) {
                          Tensor gy;
                          const kernels::onednn::Operand gy_op = grad_operand(g[0], gy);
-                         Tensor gx = cnnkit::empty(in_sizes);
+                         Tensor gx = detail::empty_deferred(in_sizes);
                          kernels::onednn::LayoutPtr gx_layout;
-                         kernels::pool2d_backward_onednn(gx.data_ptr<float>(), &gx_layout, gy_op,
+                         kernels::pool2d_backward_onednn(plain_out(gx), &gx_layout, gy_op,
                                                          s, PoolKind::max, {}, saved.get());
                          attach(gx, std::move(gx_layout));
                          return TensorList{gx};
                        });
     return out;
   }
+  Tensor out = new_output(input, s);
   const Tensor x = dense(input);
   // The loops find the maxima's positions only when a backward will need them.
   Tensor indices = record ? new_output(input, s, kLong) : Tensor();
@@ -242,12 +252,12 @@ Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
   const bool record = autograd::needs_grad({input});
   kernels::onednn::LayoutPtr in_layout = kept_layout(input);
   const PoolAlgo algo = kernels::pool2d_plan(s, PoolKind::avg, avg, false, in_layout != nullptr);
-  Tensor out = new_output(input, s);
+  Tensor out = algo == PoolAlgo::onednn ? new_deferred_output(input, s) : new_output(input, s);
   std::shared_ptr<kernels::Pool2dSaved> saved;
   if (algo == PoolAlgo::onednn) {
     kernels::onednn::LayoutPtr out_layout;
     const kernels::onednn::Operand x_op{nullptr, in_layout};  // the plan chose oneDNN for it
-    kernels::pool2d_forward_onednn(out.data_ptr<float>(), &out_layout, x_op, s, PoolKind::avg,
+    kernels::pool2d_forward_onednn(plain_out(out), &out_layout, x_op, s, PoolKind::avg,
                                    avg, record ? &saved : nullptr);
     attach(out, std::move(out_layout));
   } else {
@@ -257,12 +267,13 @@ Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
   if (record)
     autograd::record("AvgPool2DBackward0", {input}, {out},
                      [s, avg, algo, saved, in_sizes = input.sizes().vec()](const TensorList& g) {
-                       Tensor gx = cnnkit::empty(in_sizes);
+                       Tensor gx = algo == PoolAlgo::onednn ? detail::empty_deferred(in_sizes)
+                                                            : cnnkit::empty(in_sizes);
                        if (algo == PoolAlgo::onednn) {
                          Tensor gy;
                          const kernels::onednn::Operand gy_op = grad_operand(g[0], gy);
                          kernels::onednn::LayoutPtr gx_layout;
-                         kernels::pool2d_backward_onednn(gx.data_ptr<float>(), &gx_layout, gy_op,
+                         kernels::pool2d_backward_onednn(plain_out(gx), &gx_layout, gy_op,
                                                          s, PoolKind::avg, avg, saved.get());
                          attach(gx, std::move(gx_layout));
                        } else {

@@ -266,9 +266,11 @@ TEST_F(LayoutChain, SteadyStateStepReordersOnlyAtTheEdges) {
   // Plain mode also reorders each activation and gradient between the oneDNN ops: the conv1
   // output and its gradient, and the conv2 input and its gradient (BN, ReLU and the pooling
   // run on loops there).
-  // That is exactly 4 reorders fewer per step, whatever the ISA's block size.
+  // That is 4 reorders fewer per step, whatever the ISA's block size; and a fifth: x's
+  // gradient leaves conv1's backward in the blocked layout, AccumulateGrad takes it over as it
+  // is, and it is converted only when something reads x.grad (this step does not).
   EXPECT_LT(blocked, plain);
-  EXPECT_EQ(plain - blocked, 4u) << "plain " << plain << ", kept " << blocked;
+  EXPECT_EQ(plain - blocked, 5u) << "plain " << plain << ", kept " << blocked;
   RecordProperty("reorders_plain", static_cast<int>(plain));
   RecordProperty("reorders_kept", static_cast<int>(blocked));
 }

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cnnkit/core/array_ref.h"
+#include "cnnkit/core/memory.h"
 #include "cnnkit/core/dtype.h"
 #include "cnnkit/core/error.h"
 #include "cnnkit/core/scalar.h"
@@ -46,13 +47,15 @@ struct StorageLayout;     // a kernel library's copy of the values (src/core/ten
 // (views included, since they share the Storage) sees current values.
 class Storage {
  public:
+  struct Deferred {};
   explicit Storage(size_t nbytes);                      // uninitialised, 64-byte aligned
+  Storage(size_t nbytes, Deferred);                     // the bytes are allocated on first data()
   Storage(void* borrowed, size_t nbytes);               // does not free
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* data() const {
-    if (__builtin_expect(has_layout_.load(std::memory_order_acquire), 0)) materialize();
+    if (__builtin_expect(pending_.load(std::memory_order_acquire), 0)) materialize();
     return data_;
   }
   size_t nbytes() const { return nbytes_; }
@@ -62,12 +65,12 @@ class Storage {
   // detail::StorageInternals and detail::AliasSlot (src/core/tensor_internal.h).
   friend struct detail::StorageInternals;
   friend class detail::AliasSlot;
-  void materialize() const;
-  void* data_;
+  void materialize() const;  // allocates deferred bytes, converts a layout copy
+  mutable void* data_;
   size_t nbytes_;
   bool owned_;
   mutable std::shared_ptr<StorageLayout> layout_;
-  mutable std::atomic<bool> has_layout_{false};
+  mutable std::atomic<bool> pending_{false};  // data() has work to do first
   std::atomic<int> alias_counts_[2] = {0, 0};  // live views, live detached aliases
 };
 
@@ -503,11 +506,6 @@ Tensor operator!=(const Tensor& a, double b);
 Tensor operator!(const Tensor& a);
 Tensor operator&(const Tensor& a, const Tensor& b);
 Tensor operator|(const Tensor& a, const Tensor& b);
-
-// Large freed storages are kept for reuse (a training step asks for the same sizes every
-// iteration); these give them back to the system / report how much is kept.
-void release_cached_memory();
-size_t cached_memory_bytes();
 
 // A new uninitialised contiguous tensor (no autograd); the primitive every factory uses.
 Tensor empty(IntArrayRef sizes, TensorOptions options = {});
