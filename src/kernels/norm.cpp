@@ -498,6 +498,12 @@ dnnl::primitive_attr user_scratchpad() {
   return attr;
 }
 
+int64_t logical_elements(const memory::desc& md) {
+  int64_t n = 1;
+  for (int64_t d : md.dims()) n *= d;
+  return n;
+}
+
 struct BnForward {
   dnnl::batch_normalization_forward::primitive_desc pd;
   dnnl::batch_normalization_forward prim;
@@ -505,7 +511,7 @@ struct BnForward {
 BnForward& bn_forward(const memory::desc& md, dnnl::normalization_flags flags, double eps,
                       bool training) {
   onednn::Key key("bnorm_fwd");
-  key << md << int64_t(flags) << eps_bits(eps) << int64_t{training} << int64_t{get_num_threads()};
+  key << md << int64_t(flags) << eps_bits(eps) << int64_t{training} << int64_t{onednn::threads_now()};
   return onednn::cached<BnForward>(key, [&] {
     auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     dnnl::batch_normalization_forward::desc d(prop, md, static_cast<float>(eps), flags);
@@ -527,6 +533,7 @@ void batch_norm_forward_onednn(onednn::LayoutPtr* y, float* mean, float* var,
   const memory::desc& md = x.desc();
   const int64_t C = md.dims()[1];
   const auto flags = bn_flags(weight, bias, !training);
+  onednn::SerialScope serial(onednn::serial_memory_bound(logical_elements(md)));
   BnForward& f = bn_forward(md, flags, eps, training);
   *y = std::make_shared<onednn::Layout>(md);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, x.memory()}, {DNNL_ARG_DST, (*y)->memory()},
@@ -546,6 +553,7 @@ void batch_norm_backward_onednn(onednn::LayoutPtr* dx, float* dweight, float* db
   const memory::desc& md = x.desc();
   const int64_t C = md.dims()[1];
   const auto flags = bn_flags(weight, bias, !batch_stats);
+  onednn::SerialScope serial(onednn::serial_memory_bound(logical_elements(md)));
   // With scale or shift, prop `backward` also writes their gradients (into scratch when
   // nobody wants them); without, backward_data.
   const bool params = weight || bias;
@@ -554,7 +562,7 @@ void batch_norm_backward_onednn(onednn::LayoutPtr* dx, float* dweight, float* db
     dnnl::batch_normalization_backward prim;
   };
   onednn::Key key("bnorm_bwd");
-  key << md << int64_t(flags) << eps_bits(eps) << int64_t{get_num_threads()};
+  key << md << int64_t(flags) << eps_bits(eps) << int64_t{onednn::threads_now()};
   Bwd& b = onednn::cached<Bwd>(key, [&] {
     BnForward& hint = bn_forward(md, flags, eps, batch_stats);
     dnnl::batch_normalization_backward::desc d(

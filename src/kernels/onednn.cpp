@@ -100,6 +100,7 @@ SerialScope::~SerialScope() {
   if (active_) omp_set_num_threads(prev_);
 }
 int threads_now() { return in_parallel_region() ? get_num_threads() : omp_get_max_threads(); }
+bool serial_memory_bound(int64_t elements) { return elements < 8 * kGrainSize; }
 
 void reorder(const dnnl::memory& src, const dnnl::memory& dst) {
   const auto sd = src.get_desc(), dd = dst.get_desc();

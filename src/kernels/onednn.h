@@ -101,6 +101,10 @@ class SerialScope {
 };
 // The threads a primitive run now would use (1 inside a SerialScope).
 int threads_now();
+// Whether a memory-bound primitive (batch norm, pooling) over `elements` floats runs on one
+// thread: below the grain at which the elementwise loops measured a second thread paying off
+// (8 x kGrainSize = 262,144 elements, kernels/elementwise.cpp).
+bool serial_memory_bound(int64_t elements);
 
 // Runs a reorder src -> dst (cached by the pair of descriptors).
 void reorder(const dnnl::memory& src, const dnnl::memory& dst);

@@ -351,7 +351,7 @@ struct PoolForward {
 PoolForward& forward_primitive(const Pool2dShape& s, PoolKind kind, AvgOptions avg, bool training,
                                const memory::desc& src_desc) {
   Key key("pool2d_fwd");
-  shape_into(key, s, kind, avg) << int64_t{training} << src_desc;
+  shape_into(key, s, kind, avg) << int64_t{training} << src_desc << int64_t{onednn::threads_now()};
   return onednn::cached<PoolForward>(key, [&] {
     auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     dnnl::pooling_v2_forward::primitive_desc pd(forward_desc(s, kind, avg, prop, src_desc),
@@ -368,7 +368,7 @@ struct PoolBackward {
 PoolBackward& backward_primitive(const Pool2dShape& s, PoolKind kind, AvgOptions avg,
                                  const memory::desc& src_desc) {
   Key key("pool2d_bwd");
-  shape_into(key, s, kind, avg) << src_desc;
+  shape_into(key, s, kind, avg) << src_desc << int64_t{onednn::threads_now()};
   return onednn::cached<PoolBackward>(key, [&] {
     auto fd = forward_desc(s, kind, avg, dnnl::prop_kind::forward_training, src_desc);
     dnnl::pooling_v2_forward::primitive_desc hint(fd, onednn::engine());
@@ -623,6 +623,7 @@ void pool2d_forward_onednn(onednn::PlainOut out, onednn::LayoutPtr* out_layout, 
   if (save) save->reset();
   if (out_layout) out_layout->reset();
   if (s.N * s.C == 0) return;
+  onednn::SerialScope serial(onednn::serial_memory_bound(s.N * s.C * s.H * s.W));
   const bool training = save != nullptr;
   const memory::desc src_plain = onednn::plain_desc({s.N, s.C, s.H, s.W}, tag::nchw);
   const memory::desc dst_plain = onednn::plain_desc({s.N, s.C, s.H_out, s.W_out}, tag::nchw);
@@ -678,6 +679,7 @@ void pool2d_backward_onednn(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in
   if (s.N * s.C == 0) return;
   CNNKIT_ASSERT(kind != PoolKind::max || (saved && (saved->ws || saved->taps)), "max pooling backward "
                 "without the forward's workspace");
+  onednn::SerialScope serial(onednn::serial_memory_bound(s.N * s.C * s.H * s.W));
   const memory::desc src_plain_d = onednn::plain_desc({s.N, s.C, s.H, s.W}, tag::nchw);
   const memory::desc dst_plain_d = onednn::plain_desc({s.N, s.C, s.H_out, s.W_out}, tag::nchw);
   if (kind == PoolKind::max && saved->block) {
