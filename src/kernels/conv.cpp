@@ -595,6 +595,21 @@ void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const o
   if (!keep) from_layout(dst, f.dst_plain, out.get());
 }
 
+memory PackedWeights::get(const memory::desc& want, const memory::desc& plain_d, const float* plain) {
+  if (want == plain_d) return onednn::wrap(plain_d, plain);
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const onednn::LayoutPtr& l : packed_)
+    if (l->desc() == want) return l->memory();
+  auto l = std::make_shared<onednn::Layout>(want);
+  onednn::reorder(onednn::wrap(plain_d, plain), l->memory());
+  packed_.push_back(l);
+  return l->memory();
+}
+size_t PackedWeights::layouts() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return packed_.size();
+}
+
 void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
                           const float* weight, const float* bias, const Conv2dShape& s,
                           const ConvEpilogue& epilogue) {
@@ -607,7 +622,8 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
   ConvForward& f = forward_primitive(s, /*training=*/false, post, in.layout != nullptr && onednn::keep_layouts());
   const memory::desc src_d = f.pd.src_desc();
   memory src = onednn::as_layout(in, f.src_plain, src_d, scratch(kSrc, src_d.get_size()));
-  memory wei = to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
+  memory wei = epilogue.packed_weights ? epilogue.packed_weights->get(f.pd.weights_desc(), f.wei_plain, weight)
+                                       : to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
   const memory::desc dst_d = f.pd.dst_desc();
   const bool keep = out_layout && dst_d != f.dst_plain && onednn::keep_layouts();
   memory dst = result_memory(dst_d, f.dst_plain, out, kDst, keep ? out_layout : nullptr);

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <vector>
 
 #include "kernels/onednn.h"
 
@@ -70,10 +72,26 @@ void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const o
 // What an inference convolution does to its result inside the same oneDNN primitive (post-ops
 // sum and eltwise ReLU): out = relu?(conv(in) + residual?). The residual has the output's shape,
 // plain NCHW or a kept layout. Only for ConvAlgo::onednn, without autograd.
+// Weights reordered once into each layout an inference primitive asks for, for a caller whose
+// weights never change while it holds this (models::optimize_for_inference's folded copies).
+// Thread-safe; a handful of layouts at most (one per batch size / thread count that changes
+// the primitive's choice).
+class PackedWeights {
+ public:
+  // The weights (plain_d, at `plain`) in layout `want`: reordered on the first request.
+  dnnl::memory get(const dnnl::memory::desc& want, const dnnl::memory::desc& plain_d, const float* plain);
+  size_t layouts() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<onednn::LayoutPtr> packed_;
+};
+
 struct ConvEpilogue {
   bool relu = false;
   bool has_residual = false;
   onednn::Operand residual;
+  PackedWeights* packed_weights = nullptr;  // null: reorder the weights at every call
 };
 void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
                           const float* weight, const float* bias, const Conv2dShape& s,

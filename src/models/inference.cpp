@@ -18,6 +18,7 @@
 #include "cnnkit/nn/modules/conv.h"
 #include "cnnkit/nn/modules/normalization.h"
 #include "cnnkit/ops/ops.h"
+#include "kernels/conv.h"
 
 namespace cnnkit::models {
 
@@ -39,13 +40,14 @@ class FusedConv2dImpl : public nn::Module {
         groups_(groups),
         relu_(relu),
         folded_(std::move(folded)) {
-    register_buffer("weight", weight_);
-    if (bias_.defined()) register_buffer("bias", bias_);
+    // The folded weights are this module's own and private (not buffers a caller could write),
+    // so they can be reordered into the primitive's layout once and kept (packed_).
   }
 
   Tensor forward(const Tensor& x) { return forward_add(x, Tensor()); }
   Tensor forward_add(const Tensor& x, const Tensor& residual) {
-    return conv2d_fused(x, weight_, bias_, stride_, padding_, dilation_, groups_, residual, relu_);
+    return detail::conv2d_fused_packed(x, weight_, bias_, stride_, padding_, dilation_, groups_, residual, relu_,
+                                       packed_.get());
   }
 
   bool relu() const { return relu_; }
@@ -68,6 +70,8 @@ class FusedConv2dImpl : public nn::Module {
   int64_t groups_;
   bool relu_;
   std::string folded_;  // what was folded in, for printing
+  // weight_ in each layout the primitive has asked for (shared by forwards on any thread)
+  std::shared_ptr<kernels::PackedWeights> packed_ = std::make_shared<kernels::PackedWeights>();
 };
 CNNKIT_MODULE(FusedConv2d);
 

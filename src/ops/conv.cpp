@@ -199,6 +199,12 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
 Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
                     IntArrayRef padding, IntArrayRef dilation, int64_t groups, const Tensor& residual,
                     bool relu) {
+  return detail::conv2d_fused_packed(input, weight, bias, stride, padding, dilation, groups, residual, relu, nullptr);
+}
+
+Tensor detail::conv2d_fused_packed(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                                   IntArrayRef padding, IntArrayRef dilation, int64_t groups, const Tensor& residual,
+                                   bool relu, kernels::PackedWeights* packed) {
   const auto pad = pair_param(padding, "padding");
   const kernels::Conv2dShape s = conv_shape(input, weight, bias, pair_param(stride, "stride"), pad, pad,
                                             pair_param(dilation, "dilation"), groups);
@@ -224,6 +230,7 @@ Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bia
   const kernels::onednn::Operand x_op = operand(input, x);
   kernels::ConvEpilogue epilogue;
   epilogue.relu = relu;
+  epilogue.packed_weights = packed;
   if (residual.defined()) {
     epilogue.has_residual = true;
     epilogue.residual = operand(residual, r);

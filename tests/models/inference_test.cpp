@@ -13,6 +13,8 @@
 #include "cnnkit/models/zoo.h"
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"
+#include "kernels/conv.h"
+#include "kernels/onednn.h"
 #include "test_util.h"
 
 namespace cnnkit {
@@ -153,6 +155,31 @@ TEST(OptimizeForInference, NaNStaysNaNAndGradModeAndTheSwitchGiveTheSameValues) 
   nn::set_sequential_rewrites(true);
   EXPECT_EQ(count(s, "Fused"), 0u) << s;
   EXPECT_EQ(count(s, "cnnkit::models::BasicBlock"), 3u) << s;
+}
+
+TEST(OptimizeForInference, WeightsArePackedIntoThePrimitivesLayoutOnce) {
+  // The folded convolutions reorder their constant weights into the primitive's layout on
+  // the first forward and keep them: later forwards run no weight reorders, with the values
+  // of the reordering path.
+  Generator g(5);
+  NoGradGuard no_grad;
+  const Tensor x = randn({2, 16, 10, 10}, g), w = randn({32, 16, 3, 3}, g) * 0.1, b = randn({32}, g);
+  const Tensor ref = conv2d_fused(x, w, b, 1, 1, 1, 1, Tensor(), true);
+  kernels::PackedWeights packed;
+  const Tensor first = detail::conv2d_fused_packed(x, w, b, 1, 1, 1, 1, Tensor(), true, &packed);
+  const size_t layouts = packed.layouts();
+  EXPECT_EQ(layouts, 1u);  // x86 jit convolutions take their weights blocked (OIhw16o, ...)
+  kernels::onednn::reset_reorder_count();
+  const Tensor again = detail::conv2d_fused_packed(x, w, b, 1, 1, 1, 1, Tensor(), true, &packed);
+  const uint64_t packed_reorders = kernels::onednn::reorder_count();
+  kernels::onednn::reset_reorder_count();
+  const Tensor unpacked = conv2d_fused(x, w, b, 1, 1, 1, 1, Tensor(), true);
+  const uint64_t unpacked_reorders = kernels::onednn::reorder_count();
+  EXPECT_EQ(packed.layouts(), layouts);
+  EXPECT_EQ(unpacked_reorders - packed_reorders, layouts);  // the weight reorder, once per call
+  EXPECT_TRUE(test::allclose(first, ref, 0, 0));
+  EXPECT_TRUE(test::allclose(again, ref, 0, 0));
+  EXPECT_TRUE(test::allclose(unpacked, ref, 0, 0));
 }
 
 }  // namespace

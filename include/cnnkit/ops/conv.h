@@ -57,4 +57,15 @@ Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bia
                     IntArrayRef padding, IntArrayRef dilation, int64_t groups, const Tensor& residual,
                     bool relu);
 
+namespace kernels {
+class PackedWeights;
+}
+namespace detail {
+// conv2d_fused whose weights the caller promises never to change while `packed` caches them in
+// the primitive's own layout (null: reordered at every call, as conv2d_fused does).
+Tensor conv2d_fused_packed(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                           IntArrayRef padding, IntArrayRef dilation, int64_t groups, const Tensor& residual,
+                           bool relu, kernels::PackedWeights* packed);
+}  // namespace detail
+
 }  // namespace cnnkit
