@@ -28,36 +28,36 @@ dnnl::stream& stream() {
 }
 
 namespace {
-std::mutex& cache_mutex() {
-  static std::mutex m;
-  return m;
-}
-std::unordered_map<std::string, std::shared_ptr<void>>& cache() {
-  static std::unordered_map<std::string, std::shared_ptr<void>> c;
-  return c;
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+};
+struct Cache {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::shared_ptr<void>, KeyHash, std::equal_to<>> map;
+};
+Cache& cache() {
+  static Cache* c = new Cache();  // never destroyed: primitives may be used during exit
+  return *c;
 }
 }  // namespace
 
-std::shared_ptr<void> cached_impl(const std::string& key, const std::function<std::shared_ptr<void>()>& make) {
+void* cached_impl(std::string_view key, const std::function<std::shared_ptr<void>()>& make) {
+  Cache& c = cache();
   {
-    std::lock_guard<std::mutex> lock(cache_mutex());
-    auto it = cache().find(key);
-    if (it != cache().end()) return it->second;
+    std::lock_guard<std::mutex> lock(c.mutex);
+    auto it = c.map.find(key);
+    if (it != c.map.end()) return it->second.get();
   }
   std::shared_ptr<void> made = make();  // JIT outside the lock
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  auto [it, inserted] = cache().emplace(key, std::move(made));
-  return it->second;
+  std::lock_guard<std::mutex> lock(c.mutex);
+  auto [it, inserted] = c.map.emplace(std::string(key), std::move(made));
+  return it->second.get();
 }
 
 size_t cache_size() {
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  return cache().size();
-}
-
-void clear_cache() {
-  std::lock_guard<std::mutex> lock(cache_mutex());
-  cache().clear();
+  std::lock_guard<std::mutex> lock(cache().mutex);
+  return cache().map.size();
 }
 
 void* grow_scratch(std::unique_ptr<Storage>& buf, size_t bytes) {
@@ -115,16 +115,10 @@ void reorder(const dnnl::memory& src, const dnnl::memory& dst) {
     }
     return;
   }
-  // Key on the raw descriptor bytes: they capture dims, layout and padding exactly.
-  std::string key = "reorder:";
-  key.append(reinterpret_cast<const char*>(&sd.data), sizeof(sd.data));
-  key.append(reinterpret_cast<const char*>(&dd.data), sizeof(dd.data));
-  auto p = cached_impl(key, [&] {
-    return std::static_pointer_cast<void>(std::make_shared<dnnl::reorder>(src, dst));
-  });
+  // Keyed on the raw descriptor bytes: they capture dims, layout and padding exactly.
+  dnnl::reorder& r = cached<dnnl::reorder>(Key("reorder") << sd << dd, [&] { return dnnl::reorder(src, dst); });
   reorders.fetch_add(1, std::memory_order_relaxed);
-  static_cast<dnnl::reorder*>(p.get())->execute(stream(), const_cast<dnnl::memory&>(src),
-                                                 const_cast<dnnl::memory&>(dst));
+  r.execute(stream(), const_cast<dnnl::memory&>(src), const_cast<dnnl::memory&>(dst));
 }
 
 // ---- kept layouts ---------------------------------------------------------------------------

@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -24,45 +26,58 @@ namespace cnnkit::kernels::onednn {
 dnnl::engine& engine();
 dnnl::stream& stream();  // the calling thread's stream
 
-// Builds cache keys: `Key("conv_fwd") << n << c << h << w`.
+// Builds cache keys: `Key("conv_fwd") << n << c << h << w`. The key is the raw bytes of
+// what went in (integers as 8 bytes, descriptors as their C struct), in a buffer on the stack:
+// looking a primitive up formats no strings and allocates nothing.
 class Key {
  public:
-  explicit Key(const char* kind) : s_(kind) {}
+  explicit Key(const char* kind) { append(kind, std::strlen(kind) + 1); }
   Key& operator<<(int64_t v) {
-    s_ += ':';
-    s_ += std::to_string(v);
+    append(&v, sizeof v);
     return *this;
   }
   Key& operator<<(const std::vector<int64_t>& v) {
-    for (int64_t x : v) *this << x;
+    *this << static_cast<int64_t>(v.size());
+    append(v.data(), v.size() * sizeof(int64_t));
     return *this;
   }
   Key& operator<<(const char* v) {
-    s_ += ':';
-    s_ += v;
+    append(v, std::strlen(v) + 1);
     return *this;
   }
   // A memory layout, exactly (dims, blocking, padding): its raw descriptor bytes.
   Key& operator<<(const dnnl::memory::desc& d) {
-    s_ += ':';
-    s_.append(reinterpret_cast<const char*>(&d.data), sizeof(d.data));
+    append(&d.data, sizeof(d.data));
     return *this;
   }
-  const std::string& str() const { return s_; }
+  std::string_view bytes() const {
+    return spilled_.empty() ? std::string_view(inline_, size_) : std::string_view(spilled_);
+  }
 
  private:
-  std::string s_;
+  void append(const void* p, size_t n) {
+    if (spilled_.empty() && size_ + n <= sizeof inline_) {
+      std::memcpy(inline_ + size_, p, n);
+      size_ += n;
+      return;
+    }
+    if (spilled_.empty()) spilled_.assign(inline_, size_);  // past the buffer: a string (rare)
+    spilled_.append(static_cast<const char*>(p), n);
+  }
+  char inline_[3072];
+  size_t size_ = 0;
+  std::string spilled_;
 };
 
-// Returns the cached object for key, creating it with make() the first time.
-std::shared_ptr<void> cached_impl(const std::string& key, const std::function<std::shared_ptr<void>()>& make);
+// Returns the cached object for key, creating it with make() the first time. Objects live as
+// long as the process (primitives are few: one per shape and layout).
+void* cached_impl(std::string_view key, const std::function<std::shared_ptr<void>()>& make);
 template <typename T, typename Make>
 T& cached(const Key& key, Make&& make) {
-  auto p = cached_impl(key.str(), [&] { return std::static_pointer_cast<void>(std::make_shared<T>(make())); });
-  return *static_cast<T*>(p.get());
+  return *static_cast<T*>(
+      cached_impl(key.bytes(), [&] { return std::static_pointer_cast<void>(std::make_shared<T>(make())); }));
 }
 size_t cache_size();
-void clear_cache();
 
 // Per-thread, grow-only scratch memory for data that lives only during one kernel call
 // (blocked copies, im2col columns, scratchpads), so a steady-state step allocates none:
