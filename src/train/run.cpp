@@ -782,13 +782,16 @@ FitResult Run::fit() {
                                       config_.data.val_fraction, data.train->size().value_or(0)));
     data.val = nullptr;
   }
-  const RunConfig resolved_cfg = resolved_config();
+  RunConfig resolved_cfg = resolved_config();
   const LossFn loss_fn = build_loss(config_);
   inference_model_.reset();  // made again from the trained weights when asked for
   model_ = build_model(config_, data.input_shape);
   check_pipeline(data, *model_, loss_fn);
   if (threads_auto) {
-    measure_threads(config_, data.input_shape, out);
+    // The run's config.yaml records the count measured here: a --resume runs on it again
+    // (another count sums in another order, and the resumed weights would not be the ones an
+    // uninterrupted run reaches).
+    resolved_cfg.threads = measure_threads(config_, data.input_shape, out);
     model_ = build_model(config_, data.input_shape);  // the same initial weights as without the probe
   }
   nn::Sequential& model = *model_;

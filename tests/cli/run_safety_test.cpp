@@ -4,6 +4,9 @@
 // code before these checks existed.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include <csignal>
 #include <thread>
 
@@ -204,8 +207,16 @@ TEST(CliTrain, ThreadsAutoSaysWhatItMeasured) {
   const std::string cmd = std::string(CNNKIT_CLI_PATH) + " train -q " + cfg;  // no CNNKIT_NUM_THREADS
   const std::string out = test::temp_path("auto.out");
   ASSERT_EQ(std::system((cmd + " >" + out + " 2>&1").c_str()), 0) << read_all(out);
-  EXPECT_TRUE(contains(read_all(out), "threads: auto -> ")) << read_all(out);
-  EXPECT_TRUE(contains(read_all(out), "1: ")) << read_all(out);
+  const std::string said = read_all(out);
+  EXPECT_TRUE(contains(said, "threads: auto -> ")) << said;
+  EXPECT_TRUE(contains(said, "1: ")) << said;
+  // The run's config records the measured count, so that a --resume runs on it again.
+  const size_t at = said.find("threads: auto -> ");
+  ASSERT_NE(at, std::string::npos);
+  const int chosen = std::atoi(said.c_str() + at + std::strlen("threads: auto -> "));
+  ASSERT_GE(chosen, 1);
+  const std::string recorded = read_all(d + "/config.yaml");
+  EXPECT_TRUE(contains(recorded, "threads: " + std::to_string(chosen) + "\n")) << recorded;
 }
 
 TEST(CliTrain, QuietPrintsOneLineAnEpoch) {
