@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/rng.h"
 
 namespace cnnkit {
@@ -760,6 +761,18 @@ Tensor gaussian_noise(const Tensor& img, Generator& gen, double mean, double sig
   return out;
 }
 
+Tensor erase(const Tensor& img, int64_t i, int64_t j, int64_t h, int64_t w, const Tensor& v) {
+  const Dims d = image_dims(img, "erase");
+  CNNKIT_CHECK(img.dim() == 3, "erase: expected an image (C, H, W), got ", img.dim(), " dims ", img.sizes());
+  CNNKIT_CHECK(i >= 0 && j >= 0 && h >= 0 && w >= 0 && i + h <= d.h && j + w <= d.w, "erase: the rectangle (top ",
+               i, ", left ", j, ", height ", h, ", width ", w, ") does not lie inside the ", d.h, "x", d.w, " image");
+  Tensor out = img.clone();
+  if (h == 0 || w == 0) return out;
+  NoGradGuard no_grad;
+  out.narrow(1, i, h).narrow(2, j, w).copy_(v.to(img.scalar_type()).expand({img.size(0), h, w}));
+  return out;
+}
+
 }  // namespace functional
 
 // ---- transform objects ------------------------------------------------------------------
@@ -987,6 +1000,65 @@ GaussianNoise::GaussianNoise(double mean, double sigma, bool clip) : mean_(mean)
 }
 Tensor GaussianNoise::operator()(Tensor img) const {
   return functional::gaussian_noise(img, example_generator(), mean_, sigma_, clip_);
+}
+
+ErasingValue::ErasingValue(const std::string& s) {
+  CNNKIT_CHECK(s == "random", "RandomErasing: if value is str, it should be 'random', got '", s, "'");
+}
+
+RandomErasing::RandomErasing(double p, std::pair<double, double> scale, std::pair<double, double> ratio,
+                             ErasingValue value)
+    : p_(p), scale_(scale), ratio_(ratio), value_(std::move(value.values)) {
+  CNNKIT_CHECK(p >= 0 && p <= 1, "RandomErasing: random erasing probability should be between 0 and 1, got ", p);
+  CNNKIT_CHECK(scale.first >= 0 && scale.second <= 1 && scale.first <= scale.second,
+               "RandomErasing: scale should be (min, max) between 0 and 1, got (", scale.first, ", ", scale.second,
+               ")");
+  CNNKIT_CHECK(ratio.first > 0 && ratio.first <= ratio.second, "RandomErasing: ratio should be (min, max) with 0 < min <= max, got (",
+               ratio.first, ", ", ratio.second, ")");
+  for (double v : value_) CNNKIT_CHECK(std::isfinite(v), "RandomErasing: value must be finite, got ", v);
+}
+
+std::optional<std::array<int64_t, 4>> RandomErasing::get_params(int64_t height, int64_t width,
+                                                                std::pair<double, double> scale,
+                                                                std::pair<double, double> ratio, Generator& gen) {
+  const double area = static_cast<double>(height) * static_cast<double>(width);
+  const double log_lo = std::log(ratio.first), log_hi = std::log(ratio.second);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double erase_area = area * (scale.first + (scale.second - scale.first) * gen.uniform_double());
+    const double aspect = std::exp(log_lo + (log_hi - log_lo) * gen.uniform_double());
+    // Python's round(): halves to even, as nearbyint in the default rounding mode.
+    const int64_t h = static_cast<int64_t>(std::nearbyint(std::sqrt(erase_area * aspect)));
+    const int64_t w = static_cast<int64_t>(std::nearbyint(std::sqrt(erase_area / aspect)));
+    if (!(h < height && w < width)) continue;
+    const int64_t i = gen.randint(0, height - h + 1);
+    const int64_t j = gen.randint(0, width - w + 1);
+    return std::array<int64_t, 4>{i, j, h, w};
+  }
+  return std::nullopt;
+}
+
+Tensor RandomErasing::operator()(Tensor img) const {
+  CNNKIT_CHECK(img.defined() && img.dim() == 3, "RandomErasing: expected an image tensor (C, H, W), got ",
+               img.defined() ? img.dim() : 0, " dims");
+  Generator& gen = example_generator();
+  if (!(gen.uniform_double() < p_)) return img;
+  const int64_t C = img.size(0);
+  CNNKIT_CHECK(value_.empty() || value_.size() == 1 || static_cast<int64_t>(value_.size()) == C,
+               "RandomErasing: if value is a sequence, it should have either a single value or ", C,
+               " (number of input channels), got ", value_.size());
+  const auto box = get_params(img.size(1), img.size(2), scale_, ratio_, gen);
+  if (!box) return img;
+  const auto [i, j, h, w] = *box;
+  Tensor v;
+  if (value_.empty()) {
+    v = cnnkit::empty({C, h, w}, TensorOptions(kFloat));
+    float* p = v.data_ptr<float>();
+    for (int64_t k = 0; k < v.numel(); ++k) p[k] = gen.normal();
+  } else {
+    v = cnnkit::empty({static_cast<int64_t>(value_.size()), 1, 1}, TensorOptions(kFloat));
+    for (size_t k = 0; k < value_.size(); ++k) v.data_ptr<float>()[k] = static_cast<float>(value_[k]);
+  }
+  return functional::erase(img, i, j, h, w, v);
 }
 
 Grayscale::Grayscale(int64_t num_output_channels) : num_output_channels_(num_output_channels) {

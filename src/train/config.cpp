@@ -477,13 +477,23 @@ T::Compose build_pipeline(const RunConfig& cfg, bool train) {
   std::vector<T::AnyTransform> list;
   bool has_to_tensor = false, has_normalize = false;
   for (const TransformSpec& s : specs) {
-    list.push_back(build_transform(s, cfg.source));
     has_to_tensor |= s.name == "ToTensor";
     has_normalize |= s.name == "Normalize";
   }
-  if (!has_to_tensor) list.push_back(T::ToTensor());
-  if (!has_normalize && !cfg.data.mean.empty())
-    list.push_back(T::Normalize<>(cfg.data.mean, cfg.data.std));
+  // The implied ToTensor and Normalize go at the end, or right before the first RandomErasing
+  // (torchvision's recipes erase normalised tensors, so value 0 is the channel mean).
+  bool implied_added = false;
+  auto add_implied = [&] {
+    if (implied_added) return;
+    implied_added = true;
+    if (!has_to_tensor) list.push_back(T::ToTensor());
+    if (!has_normalize && !cfg.data.mean.empty()) list.push_back(T::Normalize<>(cfg.data.mean, cfg.data.std));
+  };
+  for (const TransformSpec& s : specs) {
+    if (s.name == "RandomErasing") add_implied();
+    list.push_back(build_transform(s, cfg.source));
+  }
+  add_implied();
   return T::Compose(std::move(list));
 }
 

@@ -412,6 +412,21 @@ const std::vector<TransformEntry>& transforms() {
          return T::GaussianNoise(get<double>(a, "mean", ctx, 0.0), io::yaml::non_negative(a, "sigma", ctx, 0.1),
                                  get<bool>(a, "clip", ctx, true));
        }},
+      {"RandomErasing", {"p", "scale", "ratio", "value"}, {},
+       [](A a, C ctx) -> T::AnyTransform {
+         const auto scale = pair_of(a, "scale", ctx, {0.02, 0.33});
+         const auto ratio = pair_of(a, "ratio", ctx, {0.3, 3.3});
+         if (scale.first < 0 || scale.second > 1 || scale.first > scale.second)
+           fail(a["scale"], ctx, "key 'scale': expected [min, max] with 0 <= min <= max <= 1");
+         if (ratio.first <= 0 || ratio.first > ratio.second)
+           fail(a["ratio"], ctx, "key 'ratio': expected [min, max] with 0 < min <= max");
+         T::ErasingValue value = 0.0;
+         if (has(a, "value") && a["value"].IsScalar() && a["value"].Scalar() == "random")
+           value = T::ErasingValue("random");
+         else if (has(a, "value"))
+           value = T::ErasingValue(double_list(a, "value", ctx, 0).values);
+         return T::RandomErasing(probability(a, ctx), scale, ratio, value);
+       }},
       {"Grayscale", {"num_output_channels"}, {},
        [](A a, C ctx) -> T::AnyTransform {
          const int64_t c = get<int64_t>(a, "num_output_channels", ctx, 1);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cnnkit/data/data.h"
+#include "cnnkit/ops/factory.h"
 #include "test_util.h"
 
 using namespace cnnkit;
@@ -268,4 +269,99 @@ TEST(Transforms, ImagesWithALeadingBatchAreTransformedPerImage) {
   Tensor y1 = F::adjust_contrast(one, 0.5), r1 = F::rotate(one, 20.0);
   EXPECT_EQ(std::memcmp(y.data_ptr<float>() + one.numel(), y1.data_ptr(), one.nbytes()), 0);
   EXPECT_EQ(std::memcmp(r.data_ptr<float>() + one.numel(), r1.data_ptr(), one.nbytes()), 0);
+}
+
+// ---- RandomErasing (torchvision) ----------------------------------------------------------
+
+TEST(Erase, SetsTheRectangleInEveryChannelAndCopies) {
+  const Tensor x = image_f(3, 6, 7);
+  Tensor v = cnnkit::empty({3, 1, 1});
+  for (int c = 0; c < 3; ++c) v.data_ptr<float>()[c] = -1.0f - static_cast<float>(c);
+  const Tensor y = F::erase(x, 1, 2, 3, 4, v);
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t r = 0; r < 6; ++r)
+      for (int64_t q = 0; q < 7; ++q) {
+        const bool inside = r >= 1 && r < 4 && q >= 2 && q < 6;
+        const float want = inside ? -1.0f - static_cast<float>(c) : x[c][r][q].item<float>();
+        ASSERT_EQ(y[c][r][q].item<float>(), want) << c << " " << r << " " << q;
+      }
+  EXPECT_NE(x[0][1][2].item<float>(), -1.0f);  // the input is left alone
+  const Tensor u = F::erase(image_u8(1, 4, 4), 0, 0, 2, 2, cnnkit::full({1}, 7.0));  // uint8 too
+  EXPECT_EQ(u[0][1][1].item<int64_t>(), 7);
+  EXPECT_TRUE(contains(error_of([&] { F::erase(x, 4, 0, 3, 2, v); }), "does not lie inside the 6x7 image"));
+}
+
+TEST(RandomErasing, RectanglesFollowTorchvisionsSampler) {
+  // get_params: area fraction uniform in scale, h / w log-uniform in ratio, h < H and w < W,
+  // top-left uniform over the positions that fit; nullopt after ten misses.
+  Generator g(11);
+  const int n = 20000;
+  double area_sum = 0, log_ratio_sum = 0;
+  int fits = 0;
+  for (int k = 0; k < n; ++k) {
+    const auto box = T::RandomErasing::get_params(28, 28, {0.02, 0.33}, {0.3, 3.3}, g);
+    ASSERT_TRUE(box.has_value());  // on 28x28 a miss is rare enough that ten in a row never happen
+    const auto [i, j, h, w] = *box;
+    ASSERT_TRUE(h >= 1 && h < 28 && w >= 1 && w < 28 && i >= 0 && j >= 0 && i + h <= 28 && j + w <= 28);
+    area_sum += static_cast<double>(h * w) / (28.0 * 28.0);
+    log_ratio_sum += std::log(static_cast<double>(h) / static_cast<double>(w));
+    ++fits;
+  }
+  // torchvision 0.14's own get_params, 20,000 draws on a 28x28 image (python3-torchvision):
+  // mean area fraction 0.1740 (sd 0.0887, so a standard error of 0.0006), mean log(h / w)
+  // -0.007. Rounding and the rejection of boxes that do not fit move both off the untrimmed
+  // 0.175 and log-ratio centre, the same way here.
+  const double mean_area = area_sum / fits;
+  RecordProperty("mean_area", std::to_string(mean_area));
+  EXPECT_NEAR(mean_area, 0.1740, 0.003);
+  EXPECT_NEAR(log_ratio_sum / fits, -0.007, 0.03);
+  // A box that can never fit: a 1-pixel-high image.
+  EXPECT_FALSE(T::RandomErasing::get_params(1, 28, {0.02, 0.33}, {0.3, 3.3}, g).has_value());
+}
+
+TEST(RandomErasing, ErasesWithProbabilityPWithTheGivenValues) {
+  const Tensor x = cnnkit::full({3, 20, 20}, 5.0);
+  auto erased_count = [&](const T::RandomErasing& t, std::vector<float>* seen) {
+    int erased = 0;
+    data::seed_example_generator(21);
+    for (int k = 0; k < 2000; ++k) {
+      const Tensor y = t(x);
+      bool any = false;
+      for (float v : y.to_vector())
+        if (v != 5.0f) {
+          any = true;
+          if (seen && seen->size() < 200000) seen->push_back(v);
+        }
+      erased += any;
+    }
+    return erased;
+  };
+  EXPECT_NEAR(erased_count(T::RandomErasing(0.3), nullptr), 600, 75);
+  EXPECT_EQ(erased_count(T::RandomErasing(0.0), nullptr), 0);
+  std::vector<float> per_channel;
+  erased_count(T::RandomErasing(1.0, {0.02, 0.33}, {0.3, 3.3}, {1.0, 2.0, 3.0}), &per_channel);
+  for (float v : per_channel) ASSERT_TRUE(v == 1.0f || v == 2.0f || v == 3.0f);
+  std::vector<float> noise;
+  erased_count(T::RandomErasing(1.0, {0.02, 0.33}, {0.3, 3.3}, "random"), &noise);
+  double sum = 0, sq = 0;
+  for (float v : noise) {
+    sum += v;
+    sq += static_cast<double>(v) * v;
+  }
+  const double mean = sum / static_cast<double>(noise.size());
+  EXPECT_NEAR(mean, 0.0, 0.02);
+  EXPECT_NEAR(std::sqrt(sq / static_cast<double>(noise.size()) - mean * mean), 1.0, 0.02);
+  auto [a, b] = twice_with_seed(T::RandomErasing(1.0, {0.02, 0.33}, {0.3, 3.3}, "random"), x, 5);
+  EXPECT_TRUE(same(a, b));  // reproducible from the example generator's seed
+}
+
+TEST(RandomErasing, ArgumentErrorsAsTorchvision) {
+  EXPECT_TRUE(contains(error_of([] { T::RandomErasing(1.5); }), "probability should be between 0 and 1"));
+  EXPECT_TRUE(contains(error_of([] { T::RandomErasing(0.5, {0.2, 1.5}); }), "scale should be (min, max) between 0 and 1"));
+  EXPECT_TRUE(contains(error_of([] { T::RandomErasing(0.5, {0.02, 0.33}, {0.0, 3.3}); }), "ratio should be"));
+  EXPECT_TRUE(contains(error_of([] { T::RandomErasing(0.5, {0.02, 0.33}, {0.3, 3.3}, "noise"); }),
+                       "if value is str, it should be 'random'"));
+  const T::RandomErasing two(1.0, {0.02, 0.33}, {0.3, 3.3}, {1.0, 2.0});
+  EXPECT_TRUE(contains(error_of([&] { two(cnnkit::zeros({3, 8, 8})); }),
+                       "should have either a single value or 3 (number of input channels), got 2"));
 }

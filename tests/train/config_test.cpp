@@ -381,3 +381,36 @@ TEST(RunConfig, TransformsBuildAndUnknownOnesNameTheLine) {
   EXPECT_TRUE(contains(msg, "c.yaml:5: unknown key 'pading' in transform RandomCrop")) << msg;
   EXPECT_TRUE(contains(msg, "did you mean 'padding'")) << msg;
 }
+
+TEST(RunConfig, RandomErasingRunsOnTheNormalisedTensorAsInTorchvisionsRecipes) {
+  // The implied ToTensor and Normalize go right before RandomErasing: erased pixels are 0 in
+  // normalised units (the channel mean), not a black pixel normalised afterwards.
+  const auto cfg = parse_run_config(R"(model: lenet5
+data:
+  normalize: {mean: [0.5], std: [0.25]}
+  transforms:
+    train:
+      - RandomHorizontalFlip
+      - RandomErasing: {p: 1.0, scale: [0.1, 0.2], value: 0}
+)", "c.yaml");
+  Tensor img = cnnkit::full({1, 28, 28}, 255.0, kByte);
+  const Tensor y = train::build_pipeline(cfg, true)(img);
+  int zeros = 0, twos = 0;
+  for (float v : y.to_vector()) {
+    zeros += v == 0.0f;
+    twos += v == 2.0f;  // (1 - 0.5) / 0.25
+  }
+  EXPECT_GT(zeros, 0);
+  EXPECT_EQ(zeros + twos, 28 * 28);
+  auto build_error = [](const std::string& erasing) {
+    return error_of([&] {
+      train::build_pipeline(parse_run_config("model: lenet5\ndata:\n  transforms:\n    train: [{RandomErasing: " +
+                                                 erasing + "}]\n",
+                                             "c.yaml"),
+                            true);
+    });
+  };
+  EXPECT_TRUE(contains(build_error("{p: 2}"), "in [0, 1]")) << build_error("{p: 2}");
+  EXPECT_TRUE(contains(build_error("{scale: [0.5, 0.1]}"), "key 'scale': expected [min, max] with 0 <= min <= max <= 1"));
+  EXPECT_TRUE(contains(build_error("{value: noise}"), "value")) << build_error("{value: noise}");
+}

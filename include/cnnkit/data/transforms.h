@@ -89,6 +89,9 @@ Tensor adjust_hue(const Tensor& img, double hue_factor);
 // torchvision.transforms.v2.functional.gaussian_noise: img + mean + sigma * N(0, 1), clamped
 // to [0, 1] when clip; float32 only. Draws from `gen`.
 Tensor gaussian_noise(const Tensor& img, Generator& gen, double mean = 0.0, double sigma = 0.1, bool clip = true);
+// torchvision's F.erase: a copy of img (C, H, W, uint8 or float32) with rows [i, i + h) and
+// columns [j, j + w) of every channel set to v, a tensor that broadcasts to (C, h, w).
+Tensor erase(const Tensor& img, int64_t i, int64_t j, int64_t h, int64_t w, const Tensor& v);
 }  // namespace functional
 
 // ---- transform objects ------------------------------------------------------------------
@@ -294,6 +297,40 @@ class GaussianNoise : public Transform {
  private:
   double mean_, sigma_;
   bool clip_;
+};
+
+// What RandomErasing writes: one number for every channel, one per channel, or "random"
+// (N(0, 1) per erased element).
+struct ErasingValue {
+  ErasingValue(double v) : values{v} {}                                     // NOLINT: as torchvision
+  ErasingValue(std::initializer_list<double> v) : values(v) {}              // NOLINT
+  ErasingValue(std::vector<double> v) : values(std::move(v)) {}             // NOLINT
+  ErasingValue(const char* s) : ErasingValue(std::string(s)) {}             // NOLINT
+  ErasingValue(const std::string& s);                                       // NOLINT: "random" only
+  std::vector<double> values;  // empty: random
+};
+
+// RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0) (torchvision, Zhong et
+// al. 2017): with probability p, a rectangle whose area is a uniform fraction of the image in
+// `scale` and whose aspect ratio h / w is log-uniform in `ratio` is set to `value`. Ten tries
+// to draw one that fits (h < H and w < W); else the image is returned unchanged. On (C, H, W)
+// tensors; the training pipeline of a run config puts it after ToTensor and Normalize, where
+// torchvision's recipes use it (so value 0 is the channel mean).
+class RandomErasing : public Transform {
+ public:
+  explicit RandomErasing(double p = 0.5, std::pair<double, double> scale = {0.02, 0.33},
+                         std::pair<double, double> ratio = {0.3, 3.3}, ErasingValue value = 0.0);
+  Tensor operator()(Tensor img) const override;
+  // torchvision's get_params: (top, left, height, width) of the rectangle, or nullopt when ten
+  // draws did not fit.
+  static std::optional<std::array<int64_t, 4>> get_params(int64_t height, int64_t width,
+                                                          std::pair<double, double> scale,
+                                                          std::pair<double, double> ratio, Generator& gen);
+
+ private:
+  double p_;
+  std::pair<double, double> scale_, ratio_;
+  std::vector<double> value_;  // empty: random
 };
 
 // Grayscale(num_output_channels=1).
