@@ -908,13 +908,22 @@ RandomResizedCrop::RandomResizedCrop(IntList size, std::pair<double, double> sca
                ratio_.first, ", ", ratio_.second, ")");
 }
 
+namespace {
+// One draw of torchvision's box sampler (RandomResizedCrop, RandomErasing): an area uniform in
+// [scale.first, scale.second] * area, then an aspect ratio log-uniform in `ratio`.
+std::pair<double, double> draw_area_aspect(double area, std::pair<double, double> scale,
+                                           std::pair<double, double> ratio, Generator& gen) {
+  const double a = area * (scale.first + (scale.second - scale.first) * gen.uniform_double());
+  const double log_lo = std::log(ratio.first), log_hi = std::log(ratio.second);
+  return {a, std::exp(log_lo + (log_hi - log_lo) * gen.uniform_double())};
+}
+}  // namespace
+
 std::array<int64_t, 4> RandomResizedCrop::get_params(int64_t height, int64_t width, std::pair<double, double> scale,
                                                      std::pair<double, double> ratio, Generator& gen) {
   const double area = static_cast<double>(height) * static_cast<double>(width);
-  const double log_lo = std::log(ratio.first), log_hi = std::log(ratio.second);
   for (int attempt = 0; attempt < 10; ++attempt) {
-    const double target_area = area * (scale.first + (scale.second - scale.first) * gen.uniform_double());
-    const double aspect = std::exp(log_lo + (log_hi - log_lo) * gen.uniform_double());
+    const auto [target_area, aspect] = draw_area_aspect(area, scale, ratio, gen);
     const int64_t w = static_cast<int64_t>(std::nearbyint(std::sqrt(target_area * aspect)));
     const int64_t h = static_cast<int64_t>(std::nearbyint(std::sqrt(target_area / aspect)));
     if (0 < w && w <= width && 0 < h && h <= height) {
@@ -1022,10 +1031,8 @@ std::optional<std::array<int64_t, 4>> RandomErasing::get_params(int64_t height, 
                                                                 std::pair<double, double> scale,
                                                                 std::pair<double, double> ratio, Generator& gen) {
   const double area = static_cast<double>(height) * static_cast<double>(width);
-  const double log_lo = std::log(ratio.first), log_hi = std::log(ratio.second);
   for (int attempt = 0; attempt < 10; ++attempt) {
-    const double erase_area = area * (scale.first + (scale.second - scale.first) * gen.uniform_double());
-    const double aspect = std::exp(log_lo + (log_hi - log_lo) * gen.uniform_double());
+    const auto [erase_area, aspect] = draw_area_aspect(area, scale, ratio, gen);
     // Python's round(): halves to even, as nearbyint in the default rounding mode.
     const int64_t h = static_cast<int64_t>(std::nearbyint(std::sqrt(erase_area * aspect)));
     const int64_t w = static_cast<int64_t>(std::nearbyint(std::sqrt(erase_area / aspect)));
