@@ -250,8 +250,8 @@ memory to_layout(const memory::desc& want, const memory::desc& plain_d, const fl
 }
 // A memory in `have`'s layout whose content is to end up in plain buffer `plain`:
 // the plain buffer itself when layouts agree, else scratch `slot` (call from_layout after).
-memory out_layout(const memory::desc& have, const memory::desc& plain_d, float* plain, Slot slot) {
-  if (have == plain_d) return onednn::wrap(plain_d, plain);
+memory out_layout(const memory::desc& have, const memory::desc& plain_d, const onednn::PlainOut& plain, Slot slot) {
+  if (have == plain_d) return onednn::wrap(plain_d, plain.get());  // only then are plain bytes needed
   return memory(have, onednn::engine(), scratch(slot, have.get_size()));
 }
 void from_layout(const memory& m, const memory::desc& plain_d, float* plain) {
@@ -275,7 +275,7 @@ memory result_memory(const memory::desc& have, const memory::desc& plain_d, cons
     *keep = std::make_shared<onednn::Layout>(have);
     return (*keep)->memory();
   }
-  return have == plain_d ? onednn::wrap(plain_d, plain.get()) : out_layout(have, plain_d, nullptr, slot);
+  return out_layout(have, plain_d, plain, slot);
 }
 
 // ---- im2col + sgemm -----------------------------------------------------------------------

@@ -171,6 +171,9 @@ struct Operand {
   const float* plain = nullptr;
   LayoutPtr layout;  // when set, the values are here and `plain` is unused
 };
+// A tensor's storage as a kernel's plain destination (PlainOut): bytes allocated on first use.
+inline PlainOut plain_out(const Tensor& t) { return PlainOut(*t.unsafeGetTensorImpl()->storage); }
+
 // `in` as a memory in layout `want` (dims `plain_d`'s): in's own memory when it already is in
 // that layout, else a reorder into `buf` (want.get_size() bytes, owned by the caller).
 dnnl::memory as_layout(const Operand& in, const dnnl::memory::desc& plain_d,

@@ -56,13 +56,6 @@ void attach(const Tensor& t, kernels::onednn::LayoutPtr layout) {
   if (layout) detail::set_layout(*t.unsafeGetTensorImpl()->storage, std::move(layout));
 }
 
-// A new contiguous float tensor whose plain bytes exist only if the kernel writes plain data
-// (a result kept in oneDNN's layout never needs them).
-Tensor deferred_empty(const std::vector<int64_t>& sizes) { return detail::empty_deferred(sizes); }
-kernels::onednn::PlainOut plain_out(const Tensor& t) {
-  return kernels::onednn::PlainOut(*t.unsafeGetTensorImpl()->storage);
-}
-
 }  // namespace
 
 namespace {
@@ -147,8 +140,8 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
   Tensor x;  // the input's plain values, or the input itself when it holds a oneDNN layout
   const kernels::onednn::Operand x_op = operand(input, x);
   const Tensor w = dense(weight), b = bias.defined() ? dense(bias) : Tensor();
-  Tensor out = batched ? deferred_empty({s.N, s.C_out, s.H_out, s.W_out})
-                       : deferred_empty({s.C_out, s.H_out, s.W_out});
+  Tensor out = batched ? detail::empty_deferred({s.N, s.C_out, s.H_out, s.W_out})
+                       : detail::empty_deferred({s.C_out, s.H_out, s.W_out});
   const kernels::Conv2dPlan& plan = kernels::conv2d_plan(s);
   const bool need_in = input.requires_grad(), need_w = weight.requires_grad();
   const bool need_b = bias.defined() && bias.requires_grad();
@@ -157,7 +150,7 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
   std::shared_ptr<kernels::Conv2dSaved> saved;
   const bool keep = record && need_w && plan.backward_weights == kernels::ConvAlgo::onednn;
   kernels::onednn::LayoutPtr out_layout;
-  kernels::conv2d_forward(plain_out(out), &out_layout, x_op, w.data_ptr<float>(),
+  kernels::conv2d_forward(kernels::onednn::plain_out(out), &out_layout, x_op, w.data_ptr<float>(),
                           data_or_null(b), s, plan.forward, record, keep ? &saved : nullptr);
   attach(out, std::move(out_layout));
 
@@ -173,11 +166,11 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
          wd = need_in ? w.detach() : Tensor()](const TensorList& grads) {
           Tensor gy;
           const kernels::onednn::Operand gy_op = operand(grads[0], gy);
-          Tensor gx = need_in ? deferred_empty(in_sizes) : Tensor();
+          Tensor gx = need_in ? detail::empty_deferred(in_sizes) : Tensor();
           Tensor gw = need_w ? empty({s.C_out, s.C_in / s.groups, s.kH, s.kW}) : Tensor();
           Tensor gb = need_b ? empty({s.C_out}) : Tensor();
           kernels::onednn::LayoutPtr gx_layout;
-          kernels::conv2d_backward(need_in ? plain_out(gx) : kernels::onednn::PlainOut(), &gx_layout,
+          kernels::conv2d_backward(need_in ? kernels::onednn::plain_out(gx) : kernels::onednn::PlainOut(), &gx_layout,
                                    need_w ? gw.data_ptr<float>() : nullptr,
                                    need_b ? gb.data_ptr<float>() : nullptr, gy_op, x_kept,
                                    data_or_null(wd), s, plan.backward_data,
@@ -236,9 +229,9 @@ Tensor detail::conv2d_fused_packed(const Tensor& input, const Tensor& weight, co
     epilogue.residual = operand(residual, r);
   }
   const Tensor w = dense(weight), b = bias.defined() ? dense(bias) : Tensor();
-  Tensor out = deferred_empty(out_sizes);
+  Tensor out = detail::empty_deferred(out_sizes);
   kernels::onednn::LayoutPtr out_layout;
-  kernels::conv2d_forward_fused(plain_out(out), &out_layout, x_op, w.data_ptr<float>(), data_or_null(b), s,
+  kernels::conv2d_forward_fused(kernels::onednn::plain_out(out), &out_layout, x_op, w.data_ptr<float>(), data_or_null(b), s,
                                 epilogue);
   attach(out, std::move(out_layout));
   return out;

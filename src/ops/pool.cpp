@@ -166,9 +166,7 @@ Tensor new_deferred_output(const Tensor& input, const Pool2dShape& s) {
   return input.dim() == 4 ? detail::empty_deferred({s.N, s.C, s.H_out, s.W_out})
                           : detail::empty_deferred({s.C, s.H_out, s.W_out});
 }
-kernels::onednn::PlainOut plain_out(const Tensor& t) {
-  return kernels::onednn::PlainOut(*t.unsafeGetTensorImpl()->storage);
-}
+using kernels::onednn::plain_out;
 
 // Backward of every pooling that knows where its maxima came from.
 void record_max_backward(const char* name, const Tensor& input, const Tensor& out,
