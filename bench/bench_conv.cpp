@@ -180,8 +180,11 @@ int main(int argc, char** argv) {
   const char* pass_names[] = {"fwd", "bwd_data", "bwd_weights"};
   for (const Config& c : algo_shapes)
     for (int p = 0; p < 3; ++p)
-      for (auto algo : {cnnkit::kernels::ConvAlgo::onednn, cnnkit::kernels::ConvAlgo::im2col_gemm})
+      for (auto algo : {cnnkit::kernels::ConvAlgo::onednn, cnnkit::kernels::ConvAlgo::im2col_gemm,
+                        cnnkit::kernels::ConvAlgo::direct})
         for (int threads : {1, 2}) {
+          // direct is a backward-weights kernel; the other passes would rerun oneDNN's
+          if (algo == cnnkit::kernels::ConvAlgo::direct && p != 2) continue;
           const std::string name = "Algo/" + std::string(c.name) + "/" + pass_names[p] + "/" +
                                    cnnkit::kernels::to_string(algo) + "/threads:" + std::to_string(threads);
           benchmark::RegisterBenchmark(name.c_str(), [c, p, algo, threads](benchmark::State& s) {

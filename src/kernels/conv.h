@@ -38,6 +38,8 @@ inline int64_t conv_output_size(int64_t in, int64_t k, int64_t s, int64_t pad_lo
 enum class ConvAlgo : uint8_t {
   onednn,       // oneDNN convolution primitives (jit:avx2 and friends), blocked layouts
   im2col_gemm,  // im2col / col2im + sgemm (oneDNN's dnnl_sgemm), per image, plain layouts
+  direct,       // backward-weights only: an AVX2/FMA loop over output rows, for few input
+                // channels (conv2d_direct_supported); im2col_gemm where it does not apply
 };
 const char* to_string(ConvAlgo a);
 
@@ -49,6 +51,9 @@ struct Conv2dPlan {
   ConvAlgo backward_weights = ConvAlgo::onednn;
 };
 const Conv2dPlan& conv2d_plan(const Conv2dShape& s);
+// Whether ConvAlgo::direct can run this shape's backward-weights on this CPU: groups 1,
+// stride_w 1, an x86-64 CPU with AVX2 and FMA.
+bool conv2d_direct_supported(const Conv2dShape& s);
 
 // What a training forward leaves for its backward (e.g. the input already reordered into
 // the layout oneDNN's backward-weights wants), so backward does not redo that work.

@@ -182,9 +182,11 @@ TEST(Conv2d, ForcedAlgorithmsAgreeOnEveryPass) {
     const Tensor x = pattern({s.N, s.C_in, s.H, s.W}, 1);
     const Tensor w = pattern({s.C_out, s.C_in / s.groups, s.kH, s.kW}, 2);
     const Tensor b = pattern({s.C_out}, 3), gy = pattern({s.N, s.C_out, s.H_out, s.W_out}, 4);
-    std::vector<Tensor> outs[2];
-    for (int a = 0; a < 2; ++a) {
-      const auto algo = a == 0 ? kernels::ConvAlgo::onednn : kernels::ConvAlgo::im2col_gemm;
+    std::vector<Tensor> outs[3];
+    const kernels::ConvAlgo algos[3] = {kernels::ConvAlgo::onednn, kernels::ConvAlgo::im2col_gemm,
+                                        kernels::ConvAlgo::direct};
+    for (int a = 0; a < 3; ++a) {
+      const kernels::ConvAlgo algo = algos[a];
       Tensor y = cnnkit::empty(gy.sizes()), gx = cnnkit::empty(x.sizes());
       Tensor gw = cnnkit::empty(w.sizes()), gb = cnnkit::empty(b.sizes());
       std::shared_ptr<kernels::Conv2dSaved> saved;
@@ -195,13 +197,95 @@ TEST(Conv2d, ForcedAlgorithmsAgreeOnEveryPass) {
                                algo, algo, saved.get());
       outs[a] = {y, gx, gw, gb};
     }
-    for (size_t t = 0; t < 4; ++t) {
-      std::vector<float> u = values(outs[0][t]), v = values(outs[1][t]);
-      for (size_t i = 0; i < u.size(); ++i)
-        ASSERT_NEAR(u[i], v[i], 1e-4 * std::max(1.0f, std::abs(u[i]))) << "tensor " << t << " element " << i;
+    for (int a = 1; a < 3; ++a)
+      for (size_t t = 0; t < 4; ++t) {
+        std::vector<float> u = values(outs[0][t]), v = values(outs[a][t]);
+        for (size_t i = 0; i < u.size(); ++i)
+          ASSERT_NEAR(u[i], v[i], 1e-4 * std::max(1.0f, std::abs(u[i])))
+              << kernels::to_string(algos[a]) << " tensor " << t << " element " << i;
+      }
+  }
+  set_num_threads(threads_before);
+}
+
+// The weight and bias gradient as sums in double, straight from the definition.
+void reference_weight_grad(const kernels::Conv2dShape& s, const std::vector<float>& x,
+                           const std::vector<float>& dy, std::vector<double>& gw, std::vector<double>& gb) {
+  gw.assign(static_cast<size_t>(s.C_out * s.C_in * s.kH * s.kW), 0.0);
+  gb.assign(static_cast<size_t>(s.C_out), 0.0);
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t o = 0; o < s.C_out; ++o)
+      for (int64_t oh = 0; oh < s.H_out; ++oh)
+        for (int64_t ow = 0; ow < s.W_out; ++ow) {
+          const double d = dy[static_cast<size_t>(((n * s.C_out + o) * s.H_out + oh) * s.W_out + ow)];
+          gb[static_cast<size_t>(o)] += d;
+          for (int64_t c = 0; c < s.C_in; ++c)
+            for (int64_t kh = 0; kh < s.kH; ++kh)
+              for (int64_t kw = 0; kw < s.kW; ++kw) {
+                const int64_t ih = oh * s.stride_h - s.pad_t + kh * s.dil_h;
+                const int64_t iw = ow * s.stride_w - s.pad_l + kw * s.dil_w;
+                if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
+                gw[static_cast<size_t>(((o * s.C_in + c) * s.kH + kh) * s.kW + kw)] +=
+                    d * x[static_cast<size_t>(((n * s.C_in + c) * s.H + ih) * s.W + iw)];
+              }
+        }
+}
+
+TEST(Conv2d, DirectWeightGradientMatchesTheDefinitionOnEdgeShapes) {
+  // Row widths around the 8-float vector (masked tails of 1-8 lanes), more than 8 output
+  // channels (a block of 8 and a remainder), asymmetric padding, vertical stride, dilation.
+  struct Shape {
+    int64_t N, C_in, H, W, C_out, kH, kW, stride_h, dil, pad_t, pad_l, pad_b, pad_r;
+  };
+  kernels::Conv2dShape probe;
+  probe.W_out = 1;
+  if (!kernels::conv2d_direct_supported(probe)) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const int threads_before = get_num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (Shape sh : {Shape{3, 1, 9, 9, 6, 5, 5, 1, 1, 2, 2, 2, 2}, Shape{2, 2, 7, 8, 11, 3, 3, 1, 1, 1, 1, 1, 1},
+                     Shape{2, 1, 6, 17, 3, 3, 2, 2, 1, 0, 1, 2, 0}, Shape{1, 2, 10, 5, 9, 3, 3, 1, 2, 2, 0, 1, 3},
+                     Shape{2, 1, 4, 16, 1, 1, 1, 1, 1, 0, 0, 0, 0}, Shape{64, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 2, 2}}) {
+      kernels::Conv2dShape s;
+      s.N = sh.N, s.C_in = sh.C_in, s.H = sh.H, s.W = sh.W, s.C_out = sh.C_out, s.kH = sh.kH, s.kW = sh.kW;
+      s.stride_h = sh.stride_h, s.stride_w = 1, s.dil_h = s.dil_w = sh.dil;
+      s.pad_t = sh.pad_t, s.pad_l = sh.pad_l, s.pad_b = sh.pad_b, s.pad_r = sh.pad_r, s.has_bias = true;
+      s.H_out = kernels::conv_output_size(s.H, s.kH, s.stride_h, s.pad_t, s.pad_b, s.dil_h);
+      s.W_out = kernels::conv_output_size(s.W, s.kW, s.stride_w, s.pad_l, s.pad_r, s.dil_w);
+      SCOPED_TRACE("C_out=" + std::to_string(s.C_out) + " W_out=" + std::to_string(s.W_out) +
+                   " threads=" + std::to_string(threads));
+      const Tensor x = pattern({s.N, s.C_in, s.H, s.W}, 1), gy = pattern({s.N, s.C_out, s.H_out, s.W_out}, 4);
+      const Tensor w = pattern({s.C_out, s.C_in, s.kH, s.kW}, 2);
+      Tensor gw = cnnkit::empty(w.sizes()), gb = cnnkit::empty({s.C_out});
+      kernels::conv2d_backward(nullptr, gw.data_ptr<float>(), gb.data_ptr<float>(), gy.data_ptr<float>(),
+                               x.data_ptr<float>(), w.data_ptr<float>(), s, kernels::ConvAlgo::onednn,
+                               kernels::ConvAlgo::direct, nullptr);
+      std::vector<double> rw, rb;
+      reference_weight_grad(s, values(x), values(gy), rw, rb);
+      const std::vector<float> vw = values(gw), vb = values(gb);
+      for (size_t i = 0; i < rw.size(); ++i) ASSERT_NEAR(vw[i], rw[i], 1e-4 * std::max(1.0, std::abs(rw[i]))) << i;
+      for (size_t i = 0; i < rb.size(); ++i) ASSERT_NEAR(vb[i], rb[i], 1e-4 * std::max(1.0, std::abs(rb[i]))) << i;
     }
   }
   set_num_threads(threads_before);
+}
+
+TEST(Conv2d, DirectWeightGradientSumsOnlyRealProducts) {
+  // A NaN in the last input column of a 3-tap, unpadded conv: only the taps that read that
+  // column (kw = 2; output columns 0..5 read input columns kw..kw+5) become NaN, as in PyTorch.
+  // The kernel's vectors reach past the row's end; those lanes must add nothing.
+  kernels::Conv2dShape s;
+  s.N = 1, s.C_in = 1, s.H = 3, s.W = 8, s.C_out = 2, s.kH = 1, s.kW = 3, s.H_out = 3, s.W_out = 6;
+  if (!kernels::conv2d_direct_supported(s)) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  Tensor x = pattern({1, 1, 3, 8}, 1);
+  x.data_ptr<float>()[7] = std::nanf("");
+  const Tensor gy = pattern({1, 2, 3, 6}, 4), w = pattern({2, 1, 1, 3}, 2);
+  Tensor gw = cnnkit::empty(w.sizes());
+  kernels::conv2d_backward(nullptr, gw.data_ptr<float>(), nullptr, gy.data_ptr<float>(), x.data_ptr<float>(),
+                           w.data_ptr<float>(), s, kernels::ConvAlgo::onednn, kernels::ConvAlgo::direct, nullptr);
+  const std::vector<float> v = values(gw);
+  for (int o = 0; o < 2; ++o)
+    for (int kw = 0; kw < 3; ++kw) EXPECT_EQ(std::isnan(v[static_cast<size_t>(o * 3 + kw)]), kw == 2) << o << " " << kw;
 }
 
 TEST(Conv2d, RegistryRoutesFewInputChannelsToGemmAndLogsOnce) {
