@@ -231,6 +231,28 @@ void parse_early_stopping(const YAML::Node& n, const YamlContext& ctx, EarlyStop
   e.restore_best_weights = get<bool>(n, "restore_best_weights", ctx, true);
 }
 
+void parse_ema(const YAML::Node& n, const YamlContext& ctx, EmaConfig& e) {
+  e = EmaConfig{};
+  if (!n.IsDefined() || n.IsNull()) return;
+  if (n.IsScalar()) {  // ema: 0.999
+    e.enabled = true;
+    e.decay = as<double>(n, ctx, "key 'ema' (the decay)");
+  } else {
+    yaml::check_map(n, ctx, "ema");
+    check_keys(n, {"enabled", "decay", "warmup", "every"}, ctx, "ema");
+    e.enabled = get<bool>(n, "enabled", ctx, true);
+    e.decay = get<double>(n, "decay", ctx, e.decay);
+    e.warmup = get<bool>(n, "warmup", ctx, false);
+    e.every = positive_int(n, "every", ctx, 1);
+  }
+  if (!(e.decay >= 0 && e.decay < 1)) {
+    std::ostringstream got;
+    got << e.decay;
+    fail(n.IsScalar() ? n : n["decay"], ctx,
+         "ema.decay: must be in [0, 1) (0.999 averages over about the last 1000 steps), got " + got.str());
+  }
+}
+
 void parse_distributed(const YAML::Node& n, const YamlContext& ctx, DistributedConfig& d) {
   d = DistributedConfig{};
   if (!n.IsDefined() || n.IsNull()) return;
@@ -281,8 +303,8 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   if (!root.IsDefined() || root.IsNull()) yaml::fail(root, ctx, "the config is empty");
   yaml::check_map(root, ctx, "the config");
   check_keys(root, {"data", "model", "loss", "optimizer", "scheduler", "regularization",
-                    "early_stopping", "distributed", "epochs", "seed", "output_dir", "grad_clip_norm", "name",
-                    "threads"},
+                    "early_stopping", "ema", "distributed", "epochs", "seed", "output_dir", "grad_clip_norm",
+                    "name", "threads"},
              ctx, "the config");
   cfg.name = get<std::string>(root, "name", ctx, cfg.name);
   parse_data(sub(root, "data"), ctx, cfg.data);
@@ -300,6 +322,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   families::parse_scheduler(sub(root, "scheduler"), ctx, cfg.scheduler);
   parse_regularization(sub(root, "regularization"), ctx, cfg.regularization);
   parse_early_stopping(sub(root, "early_stopping"), ctx, cfg.early_stopping);
+  parse_ema(sub(root, "ema"), ctx, cfg.ema);
   parse_distributed(sub(root, "distributed"), ctx, cfg.distributed);
   cfg.epochs = positive_int(root, "epochs", ctx, 10);
   cfg.seed = static_cast<uint64_t>(non_negative_int(root, "seed", ctx, 0));
@@ -443,6 +466,11 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   root["early_stopping"]["min_delta"] = num(e.min_delta);
   root["early_stopping"]["mode"] = e.mode;
   root["early_stopping"]["restore_best_weights"] = e.restore_best_weights;
+  if (cfg.ema.enabled) {
+    root["ema"]["decay"] = num(cfg.ema.decay);
+    root["ema"]["warmup"] = cfg.ema.warmup;
+    root["ema"]["every"] = cfg.ema.every;
+  }
   root["distributed"]["bucket_cap_mb"] = num(cfg.distributed.bucket_cap_mb);
   root["distributed"]["sync_batchnorm"] = cfg.distributed.sync_batchnorm;
 

@@ -850,6 +850,7 @@ FitResult Run::fit() {
       .num_classes(static_cast<int64_t>(data.classes.size()))
       .verbose(options_.progress_bar() && writer);
   if (config_.regularization.params == "all") topts.penalty_params({"*"});
+  if (config_.ema.enabled) topts.ema_decay(config_.ema.decay).ema_warmup(config_.ema.warmup).ema_every(config_.ema.every);
   Trainer trainer(nn::AnyModule(model), *opt, loss_fn, topts);
   if (!config_.data.sample_weights.empty()) trainer.set_weighted_loss(build_weighted_loss(config_.loss));
   if (world > 1) {
@@ -930,6 +931,11 @@ FitResult Run::fit() {
     throw NonFiniteError(msg);
   }
 
+  if (trainer.ema()) {
+    // The run's model is the moving average, the weights validation measured as val_*.
+    NoGradGuard no_grad;
+    model->load_state_dict(trainer.ema()->module().ptr()->state_dict());
+  }
   if (val_loader) result.val = trainer.evaluate(*val_loader);
   if (options_.test()) result.test = trainer.evaluate(test_loader);
   result.seconds = seconds_since(t0);
@@ -947,7 +953,12 @@ FitResult Run::fit() {
   if (!data.mean.empty())
     summary << fmt::format(", normalize mean [{}] std [{}]", fmt::join(data.mean, ", "), fmt::join(data.std, ", "));
   summary << "\n";
-  summary << "optimizer: " << optimizer_line(config_) << "\n\n";
+  summary << "optimizer: " << optimizer_line(config_) << "\n";
+  if (config_.ema.enabled)
+    summary << fmt::format("weights: exponential moving average (decay {}{}, every {} steps); raw_val_* are the "
+                           "raw weights'\n",
+                           config_.ema.decay, config_.ema.warmup ? ", warm-up" : "", config_.ema.every);
+  summary << "\n";
   summary << "model: " << model_name() << "\n" << model_summary() << "\n";
   summary << epoch_table(result.history, task) << "\n";
   if (early_stopping) summary << early_stopping->summary() << "\n";

@@ -47,6 +47,7 @@ constexpr const char* kRngKey = "rng.default";
 constexpr const char* kHistoryPrefix = "history.";
 constexpr const char* kCallbackPrefix = "callback.";
 constexpr const char* kPlateauPrefix = "plateau.";
+constexpr const char* kEmaPrefix = "ema.";
 
 // The streaming metrics of the task, behind one interface: one of the three is used.
 class TaskMetrics {
@@ -144,8 +145,12 @@ Trainer::Trainer(nn::AnyModule model, optim::Optimizer& optimizer, LossFn loss_f
                "Trainer: grad_clip_value must be > 0, got ", options_.grad_clip_value().value_or(0));
   CNNKIT_CHECK(options_.top_k() >= 1, "Trainer: top_k must be >= 1, got ", options_.top_k());
   CNNKIT_CHECK(options_.num_classes() >= 0, "Trainer: num_classes must be >= 0, got ", options_.num_classes());
+  CNNKIT_CHECK(options_.ema_every() >= 1, "Trainer: ema_every must be >= 1, got ", options_.ema_every());
   module_ = model_.ptr();
   parameters_ = module_->parameters();
+  if (options_.ema_decay())
+    ema_ = std::make_shared<optim::swa_utils::AveragedModelImpl>(
+        model_, optim::swa_utils::ema_avg_fn(*options_.ema_decay(), options_.ema_warmup()), /*use_buffers=*/true);
 
   std::vector<std::string> unmatched = options_.penalty_params();
   for (const auto& item : module_->named_parameters()) {
@@ -441,6 +446,11 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     if (ddp_) ddp_->sync_buffers();  // evaluate and save rank 0's running statistics everywhere
     if (val_loader) {
       Metrics vm = evaluate(*val_loader);
+      if (ema_) {
+        for (const auto& [k, v] : vm.scalars()) logs["raw_val_" + k] = v;
+        vm = train::evaluate(nn::AnyModule(ema_), *val_loader, loss_fn_,
+                             EvaluateOptions().task(options_.task()).num_classes(num_classes_).top_k(options_.top_k()));
+      }
       for (const auto& [k, v] : vm.scalars()) logs["val_" + k] = v;
     }
     if (scheduler_ && scheduler_step_ == SchedulerStep::kEpoch) scheduler_->step();
@@ -469,6 +479,7 @@ void Trainer::finish_step(BatchLogs& bl) {
   optimizer_.step();
   if (scheduler_ && scheduler_step_ == SchedulerStep::kBatch) scheduler_->step();
   ++step_;
+  if (ema_ && step_ % options_.ema_every() == 0) ema_->update_parameters(*module_);
 }
 
 Metrics Trainer::evaluate(data::DataLoader& loader) {
@@ -498,6 +509,8 @@ io::Checkpoint Trainer::checkpoint() const {
   for (size_t e = 0; e < history_.epochs.size(); ++e)
     for (const auto& [k, v] : history_.epochs[e])
       ck.extra[kHistoryPrefix + std::to_string(e) + "." + k] = io::format_double(v);
+  if (ema_)
+    for (const auto& item : ema_->state_dict()) ck.extra_tensors[kEmaPrefix + item.key()] = item.value().clone();
   for (size_t i = 0; i < callbacks_.size(); ++i) {
     CallbackState s;
     callbacks_[i]->save_state(s);
@@ -539,6 +552,23 @@ void Trainer::resume(const std::string& path) {
                has_plateau ? " holds ReduceLROnPlateau state but this trainer has none: call "
                              "set_plateau_scheduler() before resume()"
                            : " holds no ReduceLROnPlateau state but this trainer has a plateau scheduler");
+  // The moving average: both or neither, each tensor with the averaged copy's shape.
+  bool has_ema = false;
+  for (const auto& [k, t] : ck.extra_tensors) has_ema |= k.rfind(kEmaPrefix, 0) == 0;
+  CNNKIT_CHECK(has_ema == (ema_ != nullptr), "Trainer::resume: checkpoint ", path,
+               has_ema ? " holds a moving average of the weights (ema) but this trainer keeps none: set "
+                         "TrainerOptions().ema_decay(...) as in the run that wrote it"
+                       : " holds no moving average of the weights but this trainer keeps one (ema_decay): it was "
+                         "written by a run without ema");
+  if (ema_)
+    for (const auto& item : ema_->state_dict()) {
+      auto it = ck.extra_tensors.find(kEmaPrefix + item.key());
+      CNNKIT_CHECK(it != ck.extra_tensors.end() && it->second.sizes() == item.value().sizes() &&
+                       it->second.scalar_type() == item.value().scalar_type(),
+                   "Trainer::resume: checkpoint ", path, ": the moving average's '", item.key(), "' is ",
+                   it == ck.extra_tensors.end() ? std::string("missing") : "of another shape or type",
+                   ": the checkpoint was written for another model");
+    }
   auto need = [&](const char* key) -> const std::string& {
     auto it = ck.extra.find(key);
     CNNKIT_CHECK_T(IOError, it != ck.extra.end(), "Trainer::resume: checkpoint ", path, " lacks '", key,
@@ -570,6 +600,10 @@ void Trainer::resume(const std::string& path) {
     if (scheduler_) scheduler_->load_state_dict(before.scheduler);
     if (plateau_) plateau_->load_state_dict(plateau_before);
     rethrow_with_prefix("Trainer::resume: checkpoint " + path + ": ");
+  }
+  if (ema_) {
+    NoGradGuard no_grad;
+    for (auto& item : ema_->state_dict()) item.value().copy_(ck.extra_tensors.at(kEmaPrefix + item.key()));
   }
   epoch_ = epoch;
   step_ = step;

@@ -23,7 +23,8 @@
 //   loss: name + the PyTorch class's arguments; optimizer: name + PyTorch's argument names
 //   scheduler: name + arguments, warmup {epochs, start_factor}
 //   regularization {l1, l2, params}; early_stopping {enabled, monitor, patience, min_delta,
-//   mode, restore_best_weights}; epochs, seed, output_dir, grad_clip_norm, threads, name
+//   mode, restore_best_weights}; ema {decay, warmup, every}; epochs, seed, output_dir,
+//   grad_clip_norm, threads, name
 #pragma once
 
 #include <cstdint>
@@ -221,6 +222,16 @@ struct DistributedConfig {
   bool sync_batchnorm = false;  // BatchNorm statistics over all ranks (convert_sync_batchnorm)
 };
 
+// An exponential moving average of the weights (optim::swa_utils::AveragedModel with
+// ema_avg_fn, BatchNorm statistics averaged too): validated, checkpointed and shipped as
+// the run's model (see TrainerOptions::ema_decay). `ema: 0.999` is {decay: 0.999}.
+struct EmaConfig {
+  bool enabled = false;
+  double decay = 0.999;
+  bool warmup = false;  // decay min(decay, (1 + n) / (10 + n)) after n updates
+  int64_t every = 1;    // optimisation steps between updates
+};
+
 struct RunConfig {
   std::string name;    // the config file's stem ("lenet5-fashion-mnist")
   std::string source;  // the file it was read from ("" when made in code)
@@ -231,6 +242,7 @@ struct RunConfig {
   SchedulerConfig scheduler;
   RegularizationConfig regularization;
   EarlyStoppingConfig early_stopping;
+  EmaConfig ema;
   DistributedConfig distributed;
   int64_t epochs = 10;
   uint64_t seed = 0;

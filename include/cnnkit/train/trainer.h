@@ -63,6 +63,7 @@
 #include "cnnkit/core/arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 #include "cnnkit/optim/optimizer.h"
+#include "cnnkit/optim/swa_utils.h"
 #include "cnnkit/train/callbacks.h"
 #include "cnnkit/train/metrics.h"
 #include "cnnkit/train/progress.h"
@@ -111,6 +112,14 @@ struct TrainerOptions {
   // Classes (classification) or labels (multi-label); 0: the dataset's classes(), else the
   // output's width.
   CNNKIT_ARG(int64_t, num_classes) = 0;
+  // An exponential moving average of the weights, updated after every `ema_every`
+  // optimisation steps (optim::swa_utils::AveragedModel with ema_avg_fn(decay, ema_warmup),
+  // BatchNorm statistics averaged too). When set, validation evaluates the averaged weights
+  // as val_* (what checkpoints, early stopping and plateau schedulers monitor) and the raw
+  // ones as raw_val_*; checkpoints hold both, and resume restores both.
+  CNNKIT_ARG(std::optional<double>, ema_decay) = std::nullopt;
+  CNNKIT_ARG(bool, ema_warmup) = false;
+  CNNKIT_ARG(int64_t, ema_every) = 1;
   CNNKIT_ARG(bool, verbose) = true;       // progress bar and epoch lines
   CNNKIT_ARG(OStreamPtr, log_stream) = nullptr;  // progress and messages; nullptr: std::cout
 };
@@ -180,6 +189,8 @@ class Trainer {
   bool stop_requested() const { return stop_; }
 
   nn::AnyModule& model() { return model_; }
+  // The moving average of the weights (TrainerOptions::ema_decay), or null.
+  optim::swa_utils::AveragedModelImpl* ema() { return ema_ ? ema_.get() : nullptr; }
   nn::Module& module() { return *module_; }
   optim::Optimizer& optimizer() { return optimizer_; }
   const TrainerOptions& options() const { return options_; }
@@ -212,6 +223,7 @@ class Trainer {
   std::vector<std::string> callback_keys_;
   std::shared_ptr<ProgressBar> progress_;
   std::shared_ptr<distributed::DistributedDataParallel> ddp_;
+  std::shared_ptr<optim::swa_utils::AveragedModelImpl> ema_;
 
   History history_;
   int64_t epoch_ = 0, step_ = 0;
