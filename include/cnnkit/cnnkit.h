@@ -44,7 +44,7 @@
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"
 #include "cnnkit/optim/optim.h"
-#include "cnnkit/optim/swa_utils.h"
+#include "cnnkit/train/swa_utils.h"
 #include "cnnkit/report/lr_find.h"
 #include "cnnkit/report/report.h"
 #include "cnnkit/select/select.h"

@@ -1,7 +1,5 @@
-// torch.optim.swa_utils (include/cnnkit/optim/swa_utils.h). Built in the train layer: the
-// averaged model is an nn::Module and update_bn reads a data::DataLoader, neither of which
-// the optim layer may depend on.
-#include "cnnkit/optim/swa_utils.h"
+// torch.optim.swa_utils (include/cnnkit/train/swa_utils.h).
+#include "cnnkit/train/swa_utils.h"
 
 #include <algorithm>
 #include <cmath>

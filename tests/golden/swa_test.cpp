@@ -10,7 +10,7 @@
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"
 #include "cnnkit/optim/optim.h"
-#include "cnnkit/optim/swa_utils.h"
+#include "cnnkit/train/swa_utils.h"
 
 #include "golden_runner.h"
 

@@ -63,7 +63,7 @@
 #include "cnnkit/core/arg.h"
 #include "cnnkit/optim/lr_scheduler.h"
 #include "cnnkit/optim/optimizer.h"
-#include "cnnkit/optim/swa_utils.h"
+#include "cnnkit/train/swa_utils.h"
 #include "cnnkit/train/callbacks.h"
 #include "cnnkit/train/metrics.h"
 #include "cnnkit/train/progress.h"

@@ -22,6 +22,8 @@
 // then recomputes them). An integer buffer (num_batches_tracked) is averaged in float and
 // truncated, as torch's copy_ does. The state dict is PyTorch's: "module.<key>" and
 // "n_averaged".
+// The namespace is PyTorch's (optim::swa_utils); the header lives in the train layer, since
+// an averaged model is an nn::Module and update_bn reads a data::DataLoader.
 #pragma once
 
 #include <cstdint>
