@@ -303,8 +303,8 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   if (!root.IsDefined() || root.IsNull()) yaml::fail(root, ctx, "the config is empty");
   yaml::check_map(root, ctx, "the config");
   check_keys(root, {"data", "model", "loss", "optimizer", "scheduler", "regularization",
-                    "early_stopping", "ema", "distributed", "epochs", "seed", "output_dir", "grad_clip_norm",
-                    "name", "threads"},
+                    "early_stopping", "ema", "tta", "distributed", "epochs", "seed", "output_dir",
+                    "grad_clip_norm", "name", "threads"},
              ctx, "the config");
   cfg.name = get<std::string>(root, "name", ctx, cfg.name);
   parse_data(sub(root, "data"), ctx, cfg.data);
@@ -323,6 +323,11 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   parse_regularization(sub(root, "regularization"), ctx, cfg.regularization);
   parse_early_stopping(sub(root, "early_stopping"), ctx, cfg.early_stopping);
   parse_ema(sub(root, "ema"), ctx, cfg.ema);
+  if (cfg.ema.enabled && cfg.early_stopping.enabled && cfg.early_stopping.restore_best_weights)
+    fail(sub(root, "early_stopping"), ctx,
+         "early_stopping.restore_best_weights would restore the raw weights of the best epoch, but with `ema` "
+         "the run validates and ships the moving average; set early_stopping.restore_best_weights: false (the "
+         "run then ships the average at the stop)");
   parse_distributed(sub(root, "distributed"), ctx, cfg.distributed);
   cfg.epochs = positive_int(root, "epochs", ctx, 10);
   cfg.seed = static_cast<uint64_t>(non_negative_int(root, "seed", ctx, 0));
@@ -336,6 +341,18 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   const char* task_name = task == Task::kClassification ? "classification"
                           : task == Task::kRegression   ? "regression"
                                                         : "multi-label";
+  if (has(root, "tta")) {
+    const YAML::Node t = root["tta"];
+    if (!t.IsSequence()) fail(t, ctx, "tta: expected a list of views, e.g. [hflip] (hflip, vflip)");
+    for (const YAML::Node& v : t) {
+      const std::string view = as<std::string>(v, ctx, "tta");
+      if (view != "hflip" && view != "vflip") fail(v, ctx, "tta: unknown view '" + view + "' (hflip, vflip)");
+      cfg.tta.push_back(view);
+    }
+    if (!cfg.tta.empty() && task != Task::kClassification)
+      fail(t, ctx, std::string("tta: test-time augmentation averages class probabilities, but ") + task_name +
+                       " runs (loss " + cfg.loss.name + ") have none");
+  }
   if (cfg.early_stopping.enabled && !monitor_fits(cfg.early_stopping.monitor, task))
     fail(sub(sub(root, "early_stopping"), "monitor"), ctx,
          "early_stopping.monitor: " + cfg.early_stopping.monitor + " is not logged by a " + task_name + " run (loss " +
@@ -466,6 +483,8 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   root["early_stopping"]["min_delta"] = num(e.min_delta);
   root["early_stopping"]["mode"] = e.mode;
   root["early_stopping"]["restore_best_weights"] = e.restore_best_weights;
+  if (!cfg.tta.empty())
+    for (const std::string& v : cfg.tta) root["tta"].push_back(v);
   if (cfg.ema.enabled) {
     root["ema"]["decay"] = num(cfg.ema.decay);
     root["ema"]["warmup"] = cfg.ema.warmup;

@@ -636,8 +636,9 @@ Metrics Run::evaluate(const std::string& split) {
                split == "val" ? " (data.split.val is 0)" : "");
   data::DataLoader loader(ds, data::DataLoaderOptions(static_cast<size_t>(config_.data.eval_batch_size))
                                   .workers(static_cast<size_t>(config_.data.workers)));
-  return train::evaluate(nn::AnyModule(model()), loader, build_loss(config_),
-                         EvaluateOptions().task(task()).num_classes(static_cast<int64_t>(classes().size())));
+  return train::evaluate(
+      nn::AnyModule(model()), loader, build_loss(config_),
+      EvaluateOptions().task(task()).num_classes(static_cast<int64_t>(classes().size())).tta(config_.tta));
 }
 
 void Run::export_onnx(const std::string& path, int64_t opset) {
@@ -936,8 +937,10 @@ FitResult Run::fit() {
     NoGradGuard no_grad;
     model->load_state_dict(trainer.ema()->module().ptr()->state_dict());
   }
-  if (val_loader) result.val = trainer.evaluate(*val_loader);
-  if (options_.test()) result.test = trainer.evaluate(test_loader);
+  const EvaluateOptions final_eval =
+      EvaluateOptions().task(task).num_classes(static_cast<int64_t>(data.classes.size())).tta(config_.tta);
+  if (val_loader) result.val = train::evaluate(nn::AnyModule(model), *val_loader, loss_fn, final_eval);
+  if (options_.test()) result.test = train::evaluate(nn::AnyModule(model), test_loader, loss_fn, final_eval);
   result.seconds = seconds_since(t0);
   if (!writer) return result;
   save_model(model_path, *model, resolved_cfg, data.classes);
@@ -958,6 +961,10 @@ FitResult Run::fit() {
     summary << fmt::format("weights: exponential moving average (decay {}{}, every {} steps); raw_val_* are the "
                            "raw weights'\n",
                            config_.ema.decay, config_.ema.warmup ? ", warm-up" : "", config_.ema.every);
+  if (!config_.tta.empty())
+    summary << fmt::format("test-time augmentation: the original and {} averaged (final validation and test "
+                           "metrics; per-epoch validation without)\n",
+                           fmt::join(config_.tta, ", "));
   summary << "\n";
   summary << "model: " << model_name() << "\n" << model_summary() << "\n";
   summary << epoch_table(result.history, task) << "\n";

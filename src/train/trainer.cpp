@@ -16,13 +16,16 @@
 #include "cnnkit/core/rng.h"
 #include "cnnkit/data/dataloader.h"
 #include "cnnkit/data/iterable.h"
+#include "cnnkit/data/transforms.h"
 #include "cnnkit/distributed/ddp.h"
 #include "cnnkit/distributed/distributed.h"
 #include "cnnkit/models/inference.h"
 #include "cnnkit/nn/module.h"
 #include "cnnkit/nn/utils/clip_grad.h"
 #include "cnnkit/ops/factory.h"
+#include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/reduce.h"
+#include "cnnkit/ops/softmax.h"
 #include "cnnkit/optim/schedulers/reduce_on_plateau_scheduler.h"
 
 namespace cnnkit::train {
@@ -287,6 +290,12 @@ Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& lo
       throw;
     }
   }
+  for (const std::string& view : options.tta())
+    CNNKIT_CHECK(view == "hflip" || view == "vflip", "evaluate: test-time augmentation '", view,
+                 "' is not one of hflip, vflip");
+  CNNKIT_CHECK(options.tta().empty() || options.task() == Task::kClassification,
+               "evaluate: test-time augmentation averages class probabilities; a ",
+               options.task() == Task::kRegression ? "regression" : "multi-label", " task has none");
   int64_t num_classes = options.num_classes();
   if (num_classes == 0 && options.task() != Task::kRegression)
     num_classes = static_cast<int64_t>(loader.dataset().classes().size());
@@ -296,6 +305,17 @@ Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& lo
     for (data::Example<>& batch : loader) {
       Tensor out = model.forward(batch.data);
       check_task_output(options.task(), num_classes, out, batch.target, "evaluate");
+      if (!options.tta().empty()) {
+        // log(mean of the views' softmax): a log-probability, so argmax, top-k and the
+        // cross entropy (log_softmax of a log-probability is itself) read it as logits.
+        Tensor probs = softmax(out, 1);
+        for (const std::string& view : options.tta()) {
+          namespace TF = data::transforms::functional;
+          const Tensor x = view == "hflip" ? TF::hflip(batch.data) : TF::vflip(batch.data);
+          probs = probs + softmax(model.forward(x), 1);
+        }
+        out = cnnkit::log(probs / static_cast<double>(options.tta().size() + 1));
+      }
       tm.update(out, batch.target, loss_fn(out, batch.target).item<double>());
     }
   } catch (...) {

@@ -170,6 +170,12 @@ TEST(RunConfigEma, ParsesTheShortAndLongFormsAndRejectsABadDecay) {
   const std::string bad = message_of([&] { train::parse_run_config(base + "ema: {decay: 1.5}\n", "d.yaml"); });
   EXPECT_TRUE(contains(bad, "d.yaml:4")) << bad;
   EXPECT_TRUE(contains(bad, "ema.decay")) << bad;
+  const std::string es = message_of([&] {
+    train::parse_run_config(base + "ema: 0.99\nearly_stopping: {enabled: true}\n", "f.yaml");
+  });
+  EXPECT_TRUE(contains(es, "restore_best_weights: false")) << es;
+  EXPECT_TRUE(train::parse_run_config(base + "ema: 0.99\nearly_stopping: {restore_best_weights: false}\n", "g.yaml")
+                  .early_stopping.enabled);
   const std::string unknown = message_of([&] { train::parse_run_config(base + "ema: {decy: 0.9}\n", "e.yaml"); });
   EXPECT_TRUE(contains(unknown, "decy")) << unknown;
 }

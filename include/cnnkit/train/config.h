@@ -23,7 +23,7 @@
 //   loss: name + the PyTorch class's arguments; optimizer: name + PyTorch's argument names
 //   scheduler: name + arguments, warmup {epochs, start_factor}
 //   regularization {l1, l2, params}; early_stopping {enabled, monitor, patience, min_delta,
-//   mode, restore_best_weights}; ema {decay, warmup, every}; epochs, seed, output_dir,
+//   mode, restore_best_weights}; ema {decay, warmup, every}; tta [hflip, vflip]; epochs, seed, output_dir,
 //   grad_clip_norm, threads, name
 #pragma once
 
@@ -243,6 +243,9 @@ struct RunConfig {
   RegularizationConfig regularization;
   EarlyStoppingConfig early_stopping;
   EmaConfig ema;
+  // Test-time augmentation of the run's final validation and test metrics and of `cnnkit
+  // eval`: views "hflip" / "vflip" averaged with the original (EvaluateOptions::tta).
+  std::vector<std::string> tta;
   DistributedConfig distributed;
   int64_t epochs = 10;
   uint64_t seed = 0;

@@ -128,6 +128,11 @@ struct EvaluateOptions {
   CNNKIT_ARG(Task, task) = Task::kClassification;
   CNNKIT_ARG(int64_t, num_classes) = 0;  // 0: the loader's dataset's classes(), else the output's width
   CNNKIT_ARG(int64_t, top_k) = 5;        // the top-k accuracy reported (1 = off)
+  // Test-time augmentation: each batch also through these views ("hflip": flipped along the
+  // width, "vflip": along the height), the softmax probabilities averaged over the original
+  // and the views; metrics and loss come from the log of that average. Classification only
+  // (ValueError otherwise, or for another name).
+  CNNKIT_ARG(std::vector<std::string>, tta) = {};
 };
 
 // One pass of `model` over `loader` in eval mode without autograd (the module's training
