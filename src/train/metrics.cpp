@@ -57,6 +57,9 @@ std::map<std::string, double> Metrics::scalars() const {
     put("macro_precision", macro_precision);
     put("macro_recall", macro_recall);
     put("macro_f1", macro_f1);
+    put("roc_auc", roc_auc_macro);
+    put("average_precision", average_precision_macro);
+    put("ece", ece);
   } else {
     put("mse", mse);
     put("mae", mae);

@@ -378,7 +378,11 @@ std::string metrics_line(const Metrics& m) {
     case Task::kClassification: {
       std::string s = fmt::format("accuracy {}", percent(m.accuracy));
       if (m.top_k > 1 && m.top_k < m.num_classes) s += fmt::format("  top-{} {}", m.top_k, percent(m.top_k_accuracy));
-      return s + fmt::format("  loss {}  macro F1 {}", num(m.loss), num(m.macro_f1));
+      s += fmt::format("  loss {}  macro F1 {}", num(m.loss), num(m.macro_f1));
+      if (!std::isnan(m.roc_auc_macro))
+        s += fmt::format("  ROC-AUC {}  avg precision {}  ECE {}", num(m.roc_auc_macro), num(m.average_precision_macro),
+                         num(m.ece));
+      return s;
     }
     case Task::kRegression:
       return fmt::format("mse {}  mae {}  r2 {}  loss {}", num(m.mse, 6), num(m.mae, 6), num(m.r2), num(m.loss));
@@ -638,7 +642,7 @@ Metrics Run::evaluate(const std::string& split) {
                                   .workers(static_cast<size_t>(config_.data.workers)));
   return train::evaluate(
       nn::AnyModule(model()), loader, build_loss(config_),
-      EvaluateOptions().task(task()).num_classes(static_cast<int64_t>(classes().size())).tta(config_.tta));
+      EvaluateOptions().task(task()).num_classes(static_cast<int64_t>(classes().size())).tta(config_.tta).ranking(true));
 }
 
 void Run::export_onnx(const std::string& path, int64_t opset) {
@@ -938,7 +942,7 @@ FitResult Run::fit() {
     model->load_state_dict(trainer.ema()->module().ptr()->state_dict());
   }
   const EvaluateOptions final_eval =
-      EvaluateOptions().task(task).num_classes(static_cast<int64_t>(data.classes.size())).tta(config_.tta);
+      EvaluateOptions().task(task).num_classes(static_cast<int64_t>(data.classes.size())).tta(config_.tta).ranking(true);
   if (val_loader) result.val = train::evaluate(nn::AnyModule(model), *val_loader, loss_fn, final_eval);
   if (options_.test()) result.test = train::evaluate(nn::AnyModule(model), test_loader, loss_fn, final_eval);
   result.seconds = seconds_since(t0);

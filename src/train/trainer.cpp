@@ -25,8 +25,10 @@
 #include "cnnkit/ops/factory.h"
 #include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/reduce.h"
+#include "cnnkit/ops/shape.h"
 #include "cnnkit/ops/softmax.h"
 #include "cnnkit/optim/schedulers/reduce_on_plateau_scheduler.h"
+#include "cnnkit/train/ranking.h"
 
 namespace cnnkit::train {
 namespace {
@@ -301,6 +303,8 @@ Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& lo
     num_classes = static_cast<int64_t>(loader.dataset().classes().size());
   NoGradGuard no_grad;
   TaskMetrics tm(options.task(), num_classes, options.top_k());
+  const bool ranked = options.ranking() && options.task() == Task::kClassification && loader.options().num_replicas() == 1;
+  std::vector<Tensor> pass_probs, pass_targets;  // the pass's softmax rows and class indices, for ranking
   try {
     for (data::Example<>& batch : loader) {
       Tensor out = model.forward(batch.data);
@@ -317,6 +321,10 @@ Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& lo
         out = cnnkit::log(probs / static_cast<double>(options.tta().size() + 1));
       }
       tm.update(out, batch.target, loss_fn(out, batch.target).item<double>());
+      if (ranked) {
+        pass_probs.push_back(softmax(out, 1));
+        pass_targets.push_back(batch.target.dim() == 2 ? batch.target.argmax(1) : batch.target.to(kLong));
+      }
     }
   } catch (...) {
     module.train(was_training);
@@ -324,7 +332,16 @@ Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& lo
   }
   module.train(was_training);
   if (loader.options().num_replicas() > 1) return tm.compute_over_ranks(num_classes, options.top_k());
-  return tm.compute();
+  Metrics m = tm.compute();
+  if (ranked && !pass_probs.empty() && pass_probs.front().dim() == 2 && pass_probs.front().size(1) >= 2) {
+    const Tensor p = cat(pass_probs, 0), y = cat(pass_targets, 0);
+    m.roc_auc = roc_auc_ovr(p, y);
+    m.average_precision = average_precision_ovr(p, y);
+    m.roc_auc_macro = nan_mean(m.roc_auc);
+    m.average_precision_macro = nan_mean(m.average_precision);
+    m.ece = calibration(p, y).ece;
+  }
+  return m;
 }
 
 Tensor Trainer::penalty() const {

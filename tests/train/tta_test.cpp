@@ -1,12 +1,14 @@
-// Test-time augmentation in train::evaluate (EvaluateOptions::tta) and the run config's
-// `tta` key: the metrics equal those of log(mean of the views' softmax) computed by hand,
-// and a regression task, an unknown view or a non-list are refused with the key named.
+// Evaluation options of train::evaluate: test-time augmentation (EvaluateOptions::tta) and
+// the run config's `tta` key (the metrics equal those of log(mean of the views' softmax)
+// computed by hand; a regression task, an unknown view or a non-list are refused with the
+// key named), and the ranking metrics of a pass (EvaluateOptions::ranking).
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "cnnkit/cnnkit.h"
 #include "cnnkit/train/config.h"
+#include "cnnkit/train/ranking.h"
 #include "cnnkit/train/train.h"
 #include "test_util.h"
 
@@ -77,4 +79,27 @@ TEST(RunConfigTta, ParsesRoundTripsAndNamesTheKeyOnBadInput) {
   EXPECT_TRUE(contains(view, "'spin'")) << view;
   const std::string scalar = message_of([&] { train::parse_run_config(base + "tta: hflip\n", "e.yaml"); });
   EXPECT_TRUE(contains(scalar, "list")) << scalar;
+}
+
+TEST(EvaluateRanking, FillsAucAveragePrecisionAndEceOfThePassAndNamesThemInScalars) {
+  manual_seed(6);
+  nn::Sequential net(nn::Flatten(), nn::Linear(8, 4));
+  const Tensor x = randn({30, 2, 2, 2}), y = randint(0, 4, {30});
+  data::DataLoader loader(std::make_shared<data::TensorDataset>(x, y), data::DataLoaderOptions().batch_size(7));
+  const train::Metrics plain = train::evaluate(nn::AnyModule(net), loader, ce());
+  EXPECT_TRUE(std::isnan(plain.roc_auc_macro));
+  EXPECT_EQ(plain.scalars().count("roc_auc"), 0u);
+  const train::Metrics m = train::evaluate(nn::AnyModule(net), loader, ce(), train::EvaluateOptions().ranking(true));
+  NoGradGuard no_grad;
+  const Tensor p = softmax(net->forward(x), 1);
+  const std::vector<double> auc = train::roc_auc_ovr(p, y), ap = train::average_precision_ovr(p, y);
+  ASSERT_EQ(m.roc_auc.size(), 4u);
+  for (size_t c = 0; c < 4; ++c) {
+    EXPECT_NEAR(m.roc_auc[c], auc[c], 1e-12) << c;
+    EXPECT_NEAR(m.average_precision[c], ap[c], 1e-12) << c;
+  }
+  EXPECT_NEAR(m.roc_auc_macro, train::nan_mean(auc), 1e-12);
+  EXPECT_NEAR(m.ece, train::calibration(p, y).ece, 1e-12);
+  EXPECT_EQ(m.scalars().count("roc_auc"), 1u);
+  EXPECT_EQ(m.scalars().count("ece"), 1u);
 }

@@ -16,8 +16,10 @@
 //   ml.update(out, batch.target, loss.item<double>());
 //   std::cout << ml.compute().report(label_names);  // per label, micro and macro avg
 //
-// Deliberately not: ranking metrics (AUC, average precision), thresholds other than 0.5,
-// micro averages for single-label classification (there micro P = R = F1 = accuracy).
+// Ranking metrics (AUC, average precision) and calibration need a whole pass's scores:
+// train/ranking.h, filled in by evaluate() when EvaluateOptions::ranking is set.
+// Deliberately not: thresholds other than 0.5, micro averages for single-label
+// classification (there micro P = R = F1 = accuracy).
 #pragma once
 
 #include <cstdint>
@@ -57,6 +59,12 @@ struct Metrics {
   std::vector<int64_t> support;               // true examples per class
   double macro_precision = kNaN, macro_recall = kNaN, macro_f1 = kNaN;
   std::vector<int64_t> confusion;             // (num_classes, num_classes) row-major: [true][predicted]
+  // Ranking and calibration (train/ranking.h), only when asked for (EvaluateOptions::ranking):
+  // one-vs-rest ROC-AUC and average precision per class and their macro means over the
+  // classes where they are defined, and the expected calibration error of the top-1
+  // softmax probability (15 bins).
+  std::vector<double> roc_auc, average_precision;
+  double roc_auc_macro = kNaN, average_precision_macro = kNaN, ece = kNaN;
 
   // ---- multi-label (a label is predicted when its logit > 0, i.e. sigmoid > 0.5) ----
   // Micro: precision/recall/F1 of the pooled (example, label) decisions; macro: the mean of
@@ -72,7 +80,8 @@ struct Metrics {
     return confusion[static_cast<size_t>(true_class * num_classes + predicted)];
   }
   // The scalars under the names logs and CSV files use: "loss", "accuracy", "top5_accuracy",
-  // "macro_precision", "macro_recall", "macro_f1" (classification); "loss",
+  // "macro_precision", "macro_recall", "macro_f1", and when computed "roc_auc",
+  // "average_precision", "ece" (classification); "loss",
   // "micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall",
   // "macro_f1", "subset_accuracy", "hamming_loss" (multi-label); "loss", "mse", "mae", "r2"
   // (regression). Left out: what was never computed (no examples, no loss given) and top-k

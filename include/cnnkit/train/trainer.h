@@ -133,6 +133,10 @@ struct EvaluateOptions {
   // and the views; metrics and loss come from the log of that average. Classification only
   // (ValueError otherwise, or for another name).
   CNNKIT_ARG(std::vector<std::string>, tta) = {};
+  // Classification with (N, C >= 2) outputs on one process: also the ranking and calibration
+  // metrics of the pass's softmax probabilities (Metrics::roc_auc_macro, ..., ece), which keep
+  // every example's probabilities until the end of the pass.
+  CNNKIT_ARG(bool, ranking) = false;
 };
 
 // One pass of `model` over `loader` in eval mode without autograd (the module's training
