@@ -485,7 +485,7 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
       Metrics vm = evaluate(*val_loader);
       if (ema_) {
         for (const auto& [k, v] : vm.scalars()) logs["raw_val_" + k] = v;
-        vm = train::evaluate(nn::AnyModule(ema_), *val_loader, loss_fn_,
+        vm = train::evaluate(ema_->module(), *val_loader, loss_fn_,  // a Sequential runs optimised
                              EvaluateOptions().task(options_.task()).num_classes(num_classes_).top_k(options_.top_k()));
       }
       for (const auto& [k, v] : vm.scalars()) logs["val_" + k] = v;
