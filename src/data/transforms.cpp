@@ -761,6 +761,73 @@ Tensor gaussian_noise(const Tensor& img, Generator& gen, double mean, double sig
   return out;
 }
 
+namespace {
+// torchvision's _get_gaussian_kernel1d in float32: exp(-0.5 (x / sigma)^2) at x = -(k-1)/2
+// ... (k-1)/2, divided by its sum.
+std::vector<float> gaussian_kernel1d(int64_t k, double sigma) {
+  std::vector<float> pdf(static_cast<size_t>(k));
+  const float half = static_cast<float>(k - 1) * 0.5f, s = static_cast<float>(sigma);
+  float sum = 0;
+  for (int64_t i = 0; i < k; ++i) {
+    const float x = (static_cast<float>(i) - half) / s;
+    pdf[static_cast<size_t>(i)] = std::exp(-0.5f * x * x);
+    sum += pdf[static_cast<size_t>(i)];
+  }
+  for (float& v : pdf) v /= sum;
+  return pdf;
+}
+
+// Reflect padding's source index ("reflect": the border itself is not repeated).
+inline int64_t reflect(int64_t i, int64_t n) { return i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i; }
+}  // namespace
+
+Tensor gaussian_blur(const Tensor& img, std::pair<int64_t, int64_t> kernel_size, std::pair<double, double> sigma) {
+  const Dims d = image_dims(img, "gaussian_blur");
+  const auto [kx, ky] = kernel_size;
+  CNNKIT_CHECK(kx > 0 && ky > 0 && kx % 2 == 1 && ky % 2 == 1,
+               "gaussian_blur: kernel_size should have odd and positive integers. Got [", kx, ", ", ky, "]");
+  CNNKIT_CHECK(sigma.first > 0 && sigma.second > 0, "gaussian_blur: sigma should have positive values. Got [",
+               sigma.first, ", ", sigma.second, "]");
+  CNNKIT_CHECK(kx / 2 < d.w && ky / 2 < d.h, "gaussian_blur: the kernel's half-width (", kx / 2, ", ", ky / 2,
+               ") must be smaller than the image (", d.w, " wide, ", d.h,
+               " high) for reflect padding; use a smaller kernel_size");
+  const std::vector<float> wx = gaussian_kernel1d(kx, sigma.first), wy = gaussian_kernel1d(ky, sigma.second);
+  std::vector<float> k2(static_cast<size_t>(kx * ky));  // torch.mm(ky[:, None], kx[None, :])
+  for (int64_t a = 0; a < ky; ++a)
+    for (int64_t b = 0; b < kx; ++b) k2[static_cast<size_t>(a * kx + b)] = wy[static_cast<size_t>(a)] * wx[static_cast<size_t>(b)];
+  const Tensor src = contig(img);
+  Tensor out = new_image(img, d.h, d.w);
+  const int64_t rx = kx / 2, ry = ky / 2, pw = d.w + 2 * rx;
+  std::vector<float> padded(static_cast<size_t>((d.h + 2 * ry) * pw));
+  dispatch(img.scalar_type(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = src.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    for (int64_t p = 0; p < d.planes; ++p) {
+      const T* plane = in + p * d.h * d.w;
+      for (int64_t y = -ry; y < d.h + ry; ++y)
+        for (int64_t x = -rx; x < d.w + rx; ++x)
+          padded[static_cast<size_t>((y + ry) * pw + x + rx)] =
+              static_cast<float>(plane[reflect(y, d.h) * d.w + reflect(x, d.w)]);
+      T* dst = o + p * d.h * d.w;
+      for (int64_t y = 0; y < d.h; ++y)
+        for (int64_t x = 0; x < d.w; ++x) {
+          float acc = 0;
+          for (int64_t a = 0; a < ky; ++a) {
+            const float* row = padded.data() + (y + a) * pw + x;
+            const float* kr = k2.data() + a * kx;
+            for (int64_t b = 0; b < kx; ++b) acc += kr[b] * row[b];
+          }
+          if constexpr (std::is_same_v<T, uint8_t>)
+            dst[y * d.w + x] = round_u8(std::min(std::max(acc, 0.0f), 255.0f));
+          else
+            dst[y * d.w + x] = acc;
+        }
+    }
+  });
+  return out;
+}
+
 Tensor erase(const Tensor& img, int64_t i, int64_t j, int64_t h, int64_t w, const Tensor& v) {
   const Dims d = image_dims(img, "erase");
   CNNKIT_CHECK(img.dim() == 3, "erase: expected an image (C, H, W), got ", img.dim(), " dims ", img.sizes());
@@ -1009,6 +1076,23 @@ GaussianNoise::GaussianNoise(double mean, double sigma, bool clip) : mean_(mean)
 }
 Tensor GaussianNoise::operator()(Tensor img) const {
   return functional::gaussian_noise(img, example_generator(), mean_, sigma_, clip_);
+}
+
+GaussianBlur::GaussianBlur(std::pair<int64_t, int64_t> kernel_size, std::pair<double, double> sigma)
+    : kernel_size_(kernel_size), sigma_(sigma) {
+  CNNKIT_CHECK(kernel_size.first > 0 && kernel_size.second > 0 && kernel_size.first % 2 == 1 &&
+                   kernel_size.second % 2 == 1,
+               "GaussianBlur: Kernel size value should be an odd and positive number, got [", kernel_size.first, ", ",
+               kernel_size.second, "]");
+  CNNKIT_CHECK(sigma.first > 0 && sigma.first <= sigma.second,
+               "GaussianBlur: sigma values should be positive and of the form (min, max), got (", sigma.first, ", ",
+               sigma.second, ")");
+}
+
+Tensor GaussianBlur::operator()(Tensor img) const {
+  Generator& gen = example_generator();
+  const double s = sigma_.first + (sigma_.second - sigma_.first) * gen.uniform_double();
+  return functional::gaussian_blur(img, kernel_size_, {s, s});
 }
 
 ErasingValue::ErasingValue(const std::string& s) {

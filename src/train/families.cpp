@@ -427,6 +427,20 @@ const std::vector<TransformEntry>& transforms() {
            value = T::ErasingValue(double_list(a, "value", ctx, 0).values);
          return T::RandomErasing(probability(a, ctx), scale, ratio, value);
        }},
+      {"GaussianBlur", {"kernel_size", "sigma"}, {"kernel_size"},
+       [](A a, C ctx) -> T::AnyTransform {
+         const std::vector<int64_t> k = int_list(a, "kernel_size", ctx).values;
+         if (k.empty() || k.size() > 2 || k.front() <= 0 || k.back() <= 0 || k.front() % 2 == 0 || k.back() % 2 == 0)
+           fail(a["kernel_size"], ctx, "key 'kernel_size': expected an odd positive size or [kx, ky] of them");
+         const std::vector<double> s = double_list(a, "sigma", ctx, 0).values;
+         std::pair<double, double> sigma{0.1, 2.0};
+         if (has(a, "sigma")) {
+           if (s.empty() || s.size() > 2 || !(s.front() > 0) || s.front() > s.back())
+             fail(a["sigma"], ctx, "key 'sigma': expected a positive number or [min, max] with 0 < min <= max");
+           sigma = {s.front(), s.back()};
+         }
+         return T::GaussianBlur({k.front(), k.back()}, sigma);
+       }},
       {"Grayscale", {"num_output_channels"}, {},
        [](A a, C ctx) -> T::AnyTransform {
          const int64_t c = get<int64_t>(a, "num_output_channels", ctx, 1);

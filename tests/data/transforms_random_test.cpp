@@ -365,3 +365,35 @@ TEST(RandomErasing, ArgumentErrorsAsTorchvision) {
   EXPECT_TRUE(contains(error_of([&] { two(cnnkit::zeros({3, 8, 8})); }),
                        "should have either a single value or 3 (number of input channels), got 2"));
 }
+
+TEST(GaussianBlurTransform, DrawsSigmaUniformlyInRangeAndBlursWithIt) {
+  // sigma ~ U(0.5, 1.5) per image: the blurred centre of a unit impulse is the 2-D kernel's
+  // peak, 1 / (sum of the 1-D pdf)^2, which decreases with sigma; inverting it recovers sigma.
+  T::GaussianBlur blur(5, {0.5, 1.5});
+  Tensor impulse = cnnkit::zeros({1, 9, 9});
+  impulse.data_ptr<float>()[4 * 9 + 4] = 1.0f;
+  auto peak = [](double s) {
+    double sum = 0;
+    for (int x = -2; x <= 2; ++x) sum += std::exp(-0.5 * (x / s) * (x / s));
+    return 1.0 / (sum * sum);
+  };
+  double mean = 0;
+  const int n = 400;
+  for (int i = 0; i < n; ++i) {
+    data::seed_example_generator(static_cast<uint64_t>(i));
+    const float centre = blur(impulse).data_ptr<float>()[4 * 9 + 4];
+    double lo = 0.5, hi = 1.5;  // bisect peak(s) = centre
+    for (int it = 0; it < 60; ++it) {
+      const double mid = (lo + hi) / 2;
+      (peak(mid) > centre ? lo : hi) = mid;
+    }
+    const double s = (lo + hi) / 2;
+    ASSERT_GE(s, 0.5 - 1e-4);
+    ASSERT_LE(s, 1.5 + 1e-4);
+    mean += s / n;
+  }
+  EXPECT_NEAR(mean, 1.0, 0.03) << "U(0.5, 1.5) has mean 1 (standard error ~0.014)";
+  EXPECT_THROW(T::GaussianBlur(4), ValueError);
+  EXPECT_THROW(T::GaussianBlur(3, {2.0, 1.0}), ValueError);
+  EXPECT_THROW(T::functional::gaussian_blur(cnnkit::zeros({1, 2, 9}), {5, 5}, {1.0, 1.0}), ValueError);
+}

@@ -52,6 +52,11 @@ Tensor run(const std::string& op, const nlohmann::json& o, const Tensor& x) {
   if (op == "adjust_contrast") return F::adjust_contrast(x, o.at("factor").get<double>());
   if (op == "adjust_saturation") return F::adjust_saturation(x, o.at("factor").get<double>());
   if (op == "adjust_hue") return F::adjust_hue(x, o.at("factor").get<double>());
+  if (op == "gaussian_blur") {
+    const auto k = o.at("kernel_size").get<std::vector<int64_t>>();
+    const auto s = o.at("sigma").get<std::vector<double>>();
+    return F::gaussian_blur(x, {k[0], k[1]}, {s[0], s[1]});
+  }
   ADD_FAILURE() << "unknown op " << op;
   return Tensor();
 }
@@ -76,7 +81,8 @@ TEST_P(TransformsGolden, MatchesTorchvision) {
   // floats rounded (resize) or truncated (hue), so a value an ulp from x.5 (or from an
   // integer) may land one step apart: allowed for those ops on at most 3% of elements.
   const bool float_out = want.is_floating_point();
-  const bool ulp_sensitive = !float_out && (op == "resize" || op == "resized_crop" || op == "adjust_hue");
+  const bool ulp_sensitive =
+      !float_out && (op == "resize" || op == "resized_crop" || op == "adjust_hue" || op == "gaussian_blur");
   double atol = float_out ? (op == "rotate" ? 2e-6 : 1e-6) : (ulp_sensitive ? 1.0 : 0.0);
   EXPECT_TRUE(cnnkit::test::allclose(got, want, float_out ? 1e-6 : 0.0, atol, c));
   if (ulp_sensitive && got.sizes() == want.sizes()) {

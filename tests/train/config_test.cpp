@@ -414,3 +414,25 @@ data:
   EXPECT_TRUE(contains(build_error("{scale: [0.5, 0.1]}"), "key 'scale': expected [min, max] with 0 <= min <= max <= 1"));
   EXPECT_TRUE(contains(build_error("{value: noise}"), "value")) << build_error("{value: noise}");
 }
+
+TEST(RunConfig, GaussianBlurKeyBuildsTheTransformAndNamesBadSizesAndSigmas) {
+  auto pipeline = [](const std::string& blur) {
+    return train::build_pipeline(
+        parse_run_config("model: lenet5\ndata:\n  normalize: none\n  transforms:\n    train: [{GaussianBlur: " + blur +
+                             "}]\n",
+                         "c.yaml"),
+        true);
+  };
+  // A fixed sigma: the pipeline blurs the uint8 image (the implied ToTensor comes last), as
+  // the functional form does.
+  Tensor img = cnnkit::zeros({1, 7, 7}, TensorOptions(kByte));
+  img.data_ptr<uint8_t>()[3 * 7 + 3] = 255;
+  const Tensor y = pipeline("{kernel_size: [3, 5], sigma: 0.9}")(img);
+  const Tensor want = data::transforms::functional::to_tensor(
+      data::transforms::functional::gaussian_blur(img, {3, 5}, {0.9, 0.9}));
+  EXPECT_EQ(y.to_vector(), want.to_vector());
+  auto build_error = [&](const std::string& blur) { return error_of([&] { pipeline(blur); }); };
+  EXPECT_TRUE(contains(build_error("{kernel_size: 4}"), "key 'kernel_size'")) << build_error("{kernel_size: 4}");
+  EXPECT_TRUE(contains(build_error("{kernel_size: 3, sigma: [2, 1]}"), "key 'sigma'"));
+  EXPECT_TRUE(contains(build_error("{sigma: 1}"), "kernel_size")) << build_error("{sigma: 1}");
+}

@@ -103,4 +103,11 @@ for n in images:
         tag = str(h).replace(".", "_").replace("-", "m")
         case(f"hue_{tag}_{n}", "adjust_hue", n, F.adjust_hue(x, h), factor=h)
 
+for n in images:
+    x = images[n]
+    for ks, sigma in (((3, 3), (1.0, 1.0)), ((5, 3), (0.8, 1.7)), ((3, 5), (2.0, 0.5)), ((7, 7), (0.3, 0.3))):
+        tag = f"{ks[0]}x{ks[1]}_{str(sigma[0]).replace('.', '_')}"
+        case(f"gaussian_blur_{tag}_{n}", "gaussian_blur", n, F.gaussian_blur(x, list(ks), list(sigma)),
+             kernel_size=list(ks), sigma=list(sigma))
+
 g.write()

@@ -89,6 +89,12 @@ Tensor adjust_hue(const Tensor& img, double hue_factor);
 // torchvision.transforms.v2.functional.gaussian_noise: img + mean + sigma * N(0, 1), clamped
 // to [0, 1] when clip; float32 only. Draws from `gen`.
 Tensor gaussian_noise(const Tensor& img, Generator& gen, double mean = 0.0, double sigma = 0.1, bool clip = true);
+// torchvision 0.14's F.gaussian_blur: each plane of img (..., H, W), uint8 or float32,
+// convolved with the outer product of two normalised Gaussians (kernel_size {kx, ky} odd and
+// positive, kx along the width; sigma {sx, sy} > 0) over a reflect-padded border; uint8 is
+// computed in float and rounded. ValueError on an even or non-positive size, sigma <= 0, or a
+// kernel half-width not smaller than the image (reflect padding needs that).
+Tensor gaussian_blur(const Tensor& img, std::pair<int64_t, int64_t> kernel_size, std::pair<double, double> sigma);
 // torchvision's F.erase: a copy of img (C, H, W, uint8 or float32) with rows [i, i + h) and
 // columns [j, j + w) of every channel set to v, a tensor that broadcasts to (C, h, w).
 Tensor erase(const Tensor& img, int64_t i, int64_t j, int64_t h, int64_t w, const Tensor& v);
@@ -297,6 +303,22 @@ class GaussianNoise : public Transform {
  private:
   double mean_, sigma_;
   bool clip_;
+};
+
+// GaussianBlur(kernel_size, sigma=(0.1, 2.0)) (torchvision): blurs with a sigma drawn
+// uniformly from [sigma_min, sigma_max] per image (the same in x and y). kernel_size: odd and
+// positive, {kx, ky}; a single sigma s means (s, s).
+class GaussianBlur : public Transform {
+ public:
+  explicit GaussianBlur(std::pair<int64_t, int64_t> kernel_size, std::pair<double, double> sigma = {0.1, 2.0});
+  explicit GaussianBlur(int64_t kernel_size, std::pair<double, double> sigma = {0.1, 2.0})
+      : GaussianBlur({kernel_size, kernel_size}, sigma) {}
+  GaussianBlur(int64_t kernel_size, double sigma) : GaussianBlur(kernel_size, {sigma, sigma}) {}
+  Tensor operator()(Tensor img) const override;
+
+ private:
+  std::pair<int64_t, int64_t> kernel_size_;
+  std::pair<double, double> sigma_;
 };
 
 // What RandomErasing writes: one number for every channel, one per channel, or "random"
