@@ -22,6 +22,7 @@
 #include "cnnkit/nn/modules/conv.h"
 #include "cnnkit/ops/ops.h"
 #include "cnnkit/train/metrics.h"
+#include "cnnkit/train/ranking.h"
 #include "cnnkit/train/run.h"
 #include "report/figure.h"
 #include "report/page.h"
@@ -250,6 +251,41 @@ void confusion(Page& page, const TestPass& pass, const std::vector<std::string>&
   page.raw(table);
 }
 
+// The reliability diagram of the test pass (Guo et al. 2017): per bin of the top-1
+// probability, accuracy against mean confidence; with the run's temperature (the model file
+// records it) the calibrated probabilities too.
+void reliability(Page& page, const TestPass& pass, std::optional<double> temperature) {
+  if (pass.logits.dim() != 2 || pass.logits.size(1) < 2 || pass.targets.dim() != 1) return;
+  page.section("Test split: calibration");
+  auto series_of = [&](double t, const std::string& name, const std::string& color, double& ece) {
+    const train::Calibration c = train::calibration(softmax(pass.logits / t, 1), pass.targets);
+    ece = c.ece;
+    detail::Series s{name, {}, {}, color};
+    for (size_t b = 0; b < c.count.size(); ++b) {
+      if (c.count[b] == 0) continue;
+      s.x.push_back(100 * c.confidence[b]);
+      s.y.push_back(100 * c.accuracy[b]);
+    }
+    return s;
+  };
+  double raw_ece = 0, cal_ece = 0;
+  std::vector<detail::Series> series = {{"perfect calibration", {0, 100}, {0, 100}, "#999999", true},
+                                        series_of(1.0, "model", "#1f77b4", raw_ece)};
+  if (temperature) series.push_back(series_of(*temperature, fmt::format("T = {:.3f}", *temperature), "#ff7f0e", cal_ece));
+  detail::ChartOptions o;
+  o.title = "Reliability";
+  o.x_label = "mean top-1 probability in the bin (%)";
+  o.y_label = "accuracy in the bin (%)";
+  page.chart("reliability", detail::line_chart(series, o),
+             fmt::format("15 equal-width bins of the top-1 softmax probability; a point below the diagonal is "
+                         "over-confident. Expected calibration error {:.4f}{}.",
+                         raw_ece,
+                         temperature ? fmt::format(", {:.4f} with the logits divided by the temperature {:.3f} that "
+                                                   "the run fitted on its validation split",
+                                                   cal_ece, *temperature)
+                                     : std::string()));
+}
+
 // Nearest-neighbour resampling of a (C, h, w) uint8 image to (C, S, S * w / h).
 Tensor fit(const Tensor& image, int64_t S) {
   Tensor src = image.contiguous();
@@ -438,6 +474,7 @@ ReportResult write_report(const std::string& run_dir, const ReportOptions& optio
     } else if (options.evaluate()) {
       const TestPass pass = run_test(*run, net);
       confusion(page, pass, run->classes());
+      if (run->task() == train::Task::kClassification) reliability(page, pass, run->temperature());
       const std::vector<int64_t> shape = run->input_shape();
       const bool images = shape.size() == 3 && (shape[0] == 1 || shape[0] == 3);
       bool has_conv = false;

@@ -253,6 +253,58 @@ void parse_ema(const YAML::Node& n, const YamlContext& ctx, EmaConfig& e) {
   }
 }
 
+void parse_swa(const YAML::Node& n, const YamlContext& ctx, SwaConfig& w) {
+  w = SwaConfig{};
+  if (!n.IsDefined() || n.IsNull()) return;
+  yaml::check_map(n, ctx, "swa");
+  check_keys(n, {"enabled", "swa_start", "swa_lr", "anneal_epochs", "anneal_strategy", "update_bn"}, ctx, "swa");
+  w.enabled = get<bool>(n, "enabled", ctx, true);
+  if (!has(n, "swa_start")) fail(n, ctx, "swa: missing required key 'swa_start' (the first averaged epoch, from 0)");
+  w.swa_start = non_negative_int(n, "swa_start", ctx, 0);
+  if (has(n, "swa_lr") && !n["swa_lr"].IsNull()) w.swa_lr = positive(n, "swa_lr", ctx, 0.05);
+  w.anneal_epochs = non_negative_int(n, "anneal_epochs", ctx, 10);
+  w.anneal_strategy = one_of(n, "anneal_strategy", ctx, {"cos", "linear"}, "anneal_strategy", "cos");
+  w.update_bn = get<bool>(n, "update_bn", ctx, true);
+}
+
+void parse_mixup(const YAML::Node& n, const YamlContext& ctx, std::optional<data::MixupOptions>& m) {
+  m.reset();
+  if (!n.IsDefined() || n.IsNull()) return;
+  yaml::check_map(n, ctx, "mixup");
+  check_keys(n, {"enabled", "mixup_alpha", "cutmix_alpha", "cutmix_minmax", "prob", "switch_prob", "mode",
+                 "correct_lam", "label_smoothing"},
+             ctx, "mixup");
+  if (!get<bool>(n, "enabled", ctx, true)) return;
+  data::MixupOptions o;
+  o.mixup_alpha(non_negative(n, "mixup_alpha", ctx, o.mixup_alpha()));
+  o.cutmix_alpha(non_negative(n, "cutmix_alpha", ctx, o.cutmix_alpha()));
+  if (has(n, "cutmix_minmax") && !n["cutmix_minmax"].IsNull()) {
+    const auto v = get<std::vector<double>>(n, "cutmix_minmax", ctx, {});
+    if (v.size() != 2 || !(v[0] > 0 && v[0] < v[1] && v[1] <= 1))
+      fail(n["cutmix_minmax"], ctx, "mixup.cutmix_minmax: expected [min, max] with 0 < min < max <= 1 (fractions of "
+                                    "the image's side)");
+    o.cutmix_minmax(std::make_pair(v[0], v[1]));
+  }
+  auto unit = [&](const char* key, double def) {
+    const double v = get<double>(n, key, ctx, def);
+    if (!(v >= 0 && v <= 1)) {
+      std::ostringstream got;
+      got << v;
+      fail(n[key], ctx, std::string("mixup.") + key + ": must be in [0, 1], got " + got.str());
+    }
+    return v;
+  };
+  o.prob(unit("prob", o.prob()));
+  o.switch_prob(unit("switch_prob", o.switch_prob()));
+  o.label_smoothing(unit("label_smoothing", o.label_smoothing()));
+  o.mode(one_of(n, "mode", ctx, {"batch", "pair", "elem"}, "mode", "batch"));
+  o.correct_lam(get<bool>(n, "correct_lam", ctx, true));
+  if (o.mixup_alpha() <= 0 && o.cutmix_alpha() <= 0 && !o.cutmix_minmax())
+    fail(n, ctx, "mixup: nothing to mix: mixup_alpha and cutmix_alpha are 0 and cutmix_minmax is unset (timm's "
+                 "recipes use mixup_alpha 0.2-0.8, cutmix_alpha 1.0)");
+  m = o;
+}
+
 void parse_distributed(const YAML::Node& n, const YamlContext& ctx, DistributedConfig& d) {
   d = DistributedConfig{};
   if (!n.IsDefined() || n.IsNull()) return;
@@ -303,7 +355,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   if (!root.IsDefined() || root.IsNull()) yaml::fail(root, ctx, "the config is empty");
   yaml::check_map(root, ctx, "the config");
   check_keys(root, {"data", "model", "loss", "optimizer", "scheduler", "regularization",
-                    "early_stopping", "ema", "tta", "distributed", "epochs", "seed", "output_dir",
+                    "early_stopping", "ema", "swa", "mixup", "tta", "distributed", "epochs", "seed", "output_dir",
                     "grad_clip_norm", "name", "threads"},
              ctx, "the config");
   cfg.name = get<std::string>(root, "name", ctx, cfg.name);
@@ -328,9 +380,21 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
          "early_stopping.restore_best_weights would restore the raw weights of the best epoch, but with `ema` "
          "the run validates and ships the moving average; set early_stopping.restore_best_weights: false (the "
          "run then ships the average at the stop)");
+  parse_swa(sub(root, "swa"), ctx, cfg.swa);
+  if (cfg.swa.enabled && cfg.ema.enabled)
+    fail(sub(root, "swa"), ctx, "swa: `ema` and `swa` both average the weights; keep one");
+  if (cfg.swa.enabled && cfg.early_stopping.enabled && cfg.early_stopping.restore_best_weights)
+    fail(sub(root, "early_stopping"), ctx,
+         "early_stopping.restore_best_weights would restore the raw weights of the best epoch, but with `swa` "
+         "the run ships the weight average; set early_stopping.restore_best_weights: false");
+  parse_mixup(sub(root, "mixup"), ctx, cfg.mixup);
   parse_distributed(sub(root, "distributed"), ctx, cfg.distributed);
   cfg.epochs = positive_int(root, "epochs", ctx, 10);
   cfg.seed = static_cast<uint64_t>(non_negative_int(root, "seed", ctx, 0));
+  if (cfg.swa.enabled && cfg.swa.swa_start >= cfg.epochs)
+    fail(sub(sub(root, "swa"), "swa_start"), ctx, "swa.swa_start: epoch " + std::to_string(cfg.swa.swa_start) +
+                                                      " (from 0) is not before the run's end (" +
+                                                      std::to_string(cfg.epochs) + " epochs): nothing would be averaged");
   cfg.output_dir = get<std::string>(root, "output_dir", ctx, "");
   if (has(root, "threads") && root["threads"].IsScalar() && root["threads"].Scalar() == "auto")
     cfg.threads = -1;
@@ -352,6 +416,24 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
     if (!cfg.tta.empty() && task != Task::kClassification)
       fail(t, ctx, std::string("tta: test-time augmentation averages class probabilities, but ") + task_name +
                        " runs (loss " + cfg.loss.name + ") have none");
+  }
+  if (cfg.mixup) {
+    const YAML::Node m = sub(root, "mixup");
+    if (task != Task::kClassification)
+      fail(m, ctx, std::string("mixup: mixes class labels, but ") + task_name + " runs (loss " + cfg.loss.name +
+                       ") have none");
+    if (cfg.loss.name != "CrossEntropyLoss")
+      fail(m, ctx, "mixup: needs loss CrossEntropyLoss, whose class-probability targets carry the mixed labels; "
+                   "the loss is " + cfg.loss.name);
+    const double ls = std::get<nn::CrossEntropyLossOptions>(cfg.loss.options).label_smoothing();
+    if (ls > 0 && cfg.mixup->label_smoothing() > 0) {
+      std::ostringstream msg;
+      msg << "mixup: label smoothing would be applied twice: loss.label_smoothing " << ls
+          << " and mixup.label_smoothing " << cfg.mixup->label_smoothing()
+          << (has(m, "label_smoothing") ? "" : " (its default)")
+          << "; keep one (mixup.label_smoothing: 0, or loss.label_smoothing: 0)";
+      fail(m, ctx, msg.str());
+    }
   }
   if (cfg.early_stopping.enabled && !monitor_fits(cfg.early_stopping.monitor, task))
     fail(sub(sub(root, "early_stopping"), "monitor"), ctx,
@@ -489,6 +571,30 @@ YAML::Node to_yaml(const RunConfig& cfg) {
     root["ema"]["decay"] = num(cfg.ema.decay);
     root["ema"]["warmup"] = cfg.ema.warmup;
     root["ema"]["every"] = cfg.ema.every;
+  }
+  if (cfg.swa.enabled) {
+    YAML::Node y = root["swa"];
+    y["swa_start"] = cfg.swa.swa_start;
+    if (cfg.swa.swa_lr) y["swa_lr"] = num(*cfg.swa.swa_lr);
+    y["anneal_epochs"] = cfg.swa.anneal_epochs;
+    y["anneal_strategy"] = cfg.swa.anneal_strategy;
+    y["update_bn"] = cfg.swa.update_bn;
+  }
+  if (cfg.mixup) {
+    const data::MixupOptions& m = *cfg.mixup;
+    YAML::Node y = root["mixup"];
+    y["mixup_alpha"] = num(m.mixup_alpha());
+    y["cutmix_alpha"] = num(m.cutmix_alpha());
+    if (m.cutmix_minmax()) {
+      y["cutmix_minmax"].push_back(num(m.cutmix_minmax()->first));
+      y["cutmix_minmax"].push_back(num(m.cutmix_minmax()->second));
+      y["cutmix_minmax"].SetStyle(YAML::EmitterStyle::Flow);
+    }
+    y["prob"] = num(m.prob());
+    y["switch_prob"] = num(m.switch_prob());
+    y["mode"] = m.mode();
+    y["correct_lam"] = m.correct_lam();
+    y["label_smoothing"] = num(m.label_smoothing());
   }
   root["distributed"]["bucket_cap_mb"] = num(cfg.distributed.bucket_cap_mb);
   root["distributed"]["sync_batchnorm"] = cfg.distributed.sync_batchnorm;

@@ -131,3 +131,79 @@ Calibration calibration(const Tensor& probs, const Tensor& targets, int64_t n_bi
 }
 
 }  // namespace cnnkit::train
+
+// ---- temperature scaling --------------------------------------------------------------------
+// N = examples, C = classes; b = 1 / T. With z_i the logits of example i and p_i =
+// softmax(b z_i): f(b) = mean_i [logsumexp(b z_i) - b z_iy], f'(b) = mean_i [E_p z_i - z_iy],
+// f''(b) = mean_i Var_p(z_i) >= 0, so f is convex in b and its minimum is where f' = 0.
+
+namespace cnnkit::train {
+namespace {
+
+struct NllDerivatives {
+  double f = 0, d1 = 0, d2 = 0;
+};
+
+NllDerivatives nll_at(const Scores& d, double b) {
+  NllDerivatives out;
+  for (int64_t i = 0; i < d.n; ++i) {
+    const float* z = &d.s[static_cast<size_t>(i * d.c)];
+    double m = -std::numeric_limits<double>::infinity();
+    for (int64_t k = 0; k < d.c; ++k) m = std::max(m, b * z[k]);
+    double sum = 0, mean = 0, second = 0;
+    for (int64_t k = 0; k < d.c; ++k) {
+      const double e = std::exp(b * z[k] - m);
+      sum += e;
+      mean += e * z[k];
+      second += e * z[k] * z[k];
+    }
+    mean /= sum;
+    second /= sum;
+    const double zy = z[d.y[static_cast<size_t>(i)]];
+    out.f += m + std::log(sum) - b * zy;
+    out.d1 += mean - zy;
+    out.d2 += std::max(0.0, second - mean * mean);
+  }
+  const double n = static_cast<double>(d.n);
+  out.f /= n;
+  out.d1 /= n;
+  out.d2 /= n;
+  return out;
+}
+
+Scores finite_logits(const Tensor& logits, const Tensor& targets, const char* what) {
+  Scores d = read(logits, targets, what);
+  CNNKIT_CHECK(d.n > 0, what, ": no examples");
+  for (size_t i = 0; i < d.s.size(); ++i)
+    CNNKIT_CHECK(std::isfinite(d.s[i]), what, ": logit ", i % static_cast<size_t>(d.c), " of example ",
+                 i / static_cast<size_t>(d.c), " is ", d.s[i]);
+  return d;
+}
+
+}  // namespace
+
+double temperature_nll(const Tensor& logits, const Tensor& targets, double temperature) {
+  CNNKIT_CHECK(temperature > 0, "temperature_nll: the temperature must be > 0, got ", temperature);
+  return nll_at(finite_logits(logits, targets, "temperature_nll"), 1.0 / temperature).f;
+}
+
+double fit_temperature(const Tensor& logits, const Tensor& targets) {
+  const Scores d = finite_logits(logits, targets, "fit_temperature");
+  constexpr double kMinT = 0.01, kMaxT = 100.0;
+  double lo = 1.0 / kMaxT, hi = 1.0 / kMinT;  // the bracket in b = 1 / T
+  if (nll_at(d, lo).d1 >= 0) return kMaxT;    // the NLL grows with b from the start
+  if (nll_at(d, hi).d1 <= 0) return kMinT;    // still falling at T = 0.01 (separable data)
+  double b = 1.0;
+  for (int it = 0; it < 200 && hi - lo > 1e-12 * hi; ++it) {
+    const NllDerivatives g = nll_at(d, b);
+    if (std::abs(g.d1) < 1e-13) break;  // converged: b is the minimum
+    (g.d1 > 0 ? hi : lo) = b;
+    // Newton's step when it stays in the bracket (a converging step may land on its edge),
+    // else the bracket's midpoint.
+    const double newton = g.d2 > 0 ? b - g.d1 / g.d2 : -1;
+    b = newton >= lo && newton <= hi ? newton : 0.5 * (lo + hi);
+  }
+  return 1.0 / b;
+}
+
+}  // namespace cnnkit::train

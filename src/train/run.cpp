@@ -36,6 +36,7 @@
 #include "cnnkit/optim/optim.h"
 #include "cnnkit/train/callbacks.h"
 #include "cnnkit/train/progress.h"
+#include "cnnkit/train/ranking.h"
 #include "train/families.h"
 
 namespace cnnkit::train {
@@ -47,6 +48,7 @@ namespace {
 
 constexpr const char* kMetaConfig = "cnnkit.config";
 constexpr const char* kMetaClasses = "cnnkit.classes";
+constexpr const char* kMetaTemperature = "cnnkit.temperature";
 constexpr const char* kMetaEnsemble = "cnnkit.ensemble";
 // The files a run directory holds; a directory with any of them is a run.
 constexpr const char* kRunFiles[] = {"config.yaml", "metrics.csv", "steps.csv",   "summary.txt",
@@ -394,11 +396,40 @@ std::string metrics_line(const Metrics& m) {
   return "";
 }
 
+namespace {
+
+// Temperature scaling's effect on the test split and the reliability table behind its ECE.
+std::string calibration_lines(const FitResult& r) {
+  const Metrics &raw = r.test, &cal = r.test_calibrated;
+  std::string s = fmt::format("calibration: temperature {:.4f} fitted on the validation split; on the test split "
+                              "loss {} -> {}, ECE {} -> {} (accuracy unchanged)\n",
+                              r.temperature, num(raw.loss), num(cal.loss), num(raw.ece), num(cal.ece));
+  if (raw.reliability_count.empty() || cal.reliability_count.empty()) return s;
+  s += "reliability (top-1 probability bins; mean confidence / accuracy, raw then calibrated)\n";
+  const size_t bins = raw.reliability_count.size();
+  for (size_t b = 0; b < bins; ++b) {
+    if (raw.reliability_count[b] == 0 && cal.reliability_count[b] == 0) continue;
+    auto cell = [&](const Metrics& m) {
+      return m.reliability_count[b] == 0
+                 ? std::string("-")
+                 : fmt::format("{:5} ex  {:.3f} / {:.3f}", m.reliability_count[b], m.reliability_confidence[b],
+                               m.reliability_accuracy[b]);
+    };
+    s += fmt::format("  ({:.3f}, {:.3f}]  {:<26}  {}\n", static_cast<double>(b) / static_cast<double>(bins),
+                     static_cast<double>(b + 1) / static_cast<double>(bins), cell(raw), cell(cal));
+  }
+  return s;
+}
+
+}  // namespace
+
 void save_model(const std::string& path, nn::Module& module, const RunConfig& resolved_config,
-                const std::vector<std::string>& classes, const EnsembleSpec* ensemble) {
+                const std::vector<std::string>& classes, const EnsembleSpec* ensemble,
+                std::optional<double> temperature) {
   io::Metadata meta{{"format", "pt"}, {kMetaConfig, to_yaml_string(resolved_config)}};
   if (!classes.empty()) meta[kMetaClasses] = join(classes, "\n");
   if (ensemble) meta[kMetaEnsemble] = ensemble->to_string();
+  if (temperature) meta[kMetaTemperature] = io::format_double(*temperature);
   io::save_state_dict(path, module, meta);
 }
 
@@ -523,6 +554,12 @@ Run Run::open(const std::string& target, const std::string& config_path, const s
   if (!run.weights_.empty()) meta = io::load_safetensors_metadata(run.weights_);
   if (meta.count(kMetaClasses)) run.model_classes_ = split_lines(meta.at(kMetaClasses));
   if (meta.count(kMetaEnsemble)) run.ensemble_ = EnsembleSpec::parse(meta.at(kMetaEnsemble), run.weights_);
+  if (meta.count(kMetaTemperature)) {
+    const double t = io::parse_double(meta.at(kMetaTemperature), run.weights_ + ": " + kMetaTemperature);
+    CNNKIT_CHECK_T(IOError, t > 0 && std::isfinite(t), run.weights_, ": ", kMetaTemperature,
+                   " must be a positive number, got ", meta.at(kMetaTemperature));
+    run.temperature_ = t;
+  }
   if (config.empty() && meta.count(kMetaConfig)) {
     run.config_ = parse_run_config(meta.at(kMetaConfig), run.weights_ + " (embedded config)", overrides);
     return run;
@@ -613,7 +650,7 @@ std::string Run::model_summary() {
   return models::summary(*model(), batch).table();
 }
 
-Metrics Run::evaluate(const std::string& split) {
+Metrics Run::evaluate(const std::string& split, double temperature) {
   if (split != "test" && data_has_train_ == false) {
     // The validation and training splits are cut from the training set, which data() does not
     // load for an opened model's test split.
@@ -642,7 +679,12 @@ Metrics Run::evaluate(const std::string& split) {
                                   .workers(static_cast<size_t>(config_.data.workers)));
   return train::evaluate(
       nn::AnyModule(model()), loader, build_loss(config_),
-      EvaluateOptions().task(task()).num_classes(static_cast<int64_t>(classes().size())).tta(config_.tta).ranking(true));
+      EvaluateOptions()
+          .task(task())
+          .num_classes(static_cast<int64_t>(classes().size()))
+          .tta(config_.tta)
+          .ranking(true)
+          .temperature(temperature));
 }
 
 void Run::export_onnx(const std::string& path, int64_t opset) {
@@ -856,6 +898,13 @@ FitResult Run::fit() {
       .verbose(options_.progress_bar() && writer);
   if (config_.regularization.params == "all") topts.penalty_params({"*"});
   if (config_.ema.enabled) topts.ema_decay(config_.ema.decay).ema_warmup(config_.ema.warmup).ema_every(config_.ema.every);
+  if (config_.swa.enabled)
+    topts.swa_start(config_.swa.swa_start)
+        .swa_lr(config_.swa.swa_lr)
+        .swa_anneal_epochs(config_.swa.anneal_epochs)
+        .swa_anneal_strategy(config_.swa.anneal_strategy)
+        .swa_update_bn(config_.swa.update_bn);
+  topts.mixup(config_.mixup);
   Trainer trainer(nn::AnyModule(model), *opt, loss_fn, topts);
   if (!config_.data.sample_weights.empty()) trainer.set_weighted_loss(build_weighted_loss(config_.loss));
   if (world > 1) {
@@ -936,18 +985,28 @@ FitResult Run::fit() {
     throw NonFiniteError(msg);
   }
 
-  if (trainer.ema()) {
-    // The run's model is the moving average, the weights validation measured as val_*.
+  if (auto* average = trainer.ema() ? trainer.ema() : trainer.swa(); average && average->n_averaged() > 0) {
+    // The run's model is the weight average, what validation measured as val_* (SWA's with
+    // its BatchNorm statistics recomputed by update_bn at the end of fit).
     NoGradGuard no_grad;
-    model->load_state_dict(trainer.ema()->module().ptr()->state_dict());
+    model->load_state_dict(average->module().ptr()->state_dict());
   }
-  const EvaluateOptions final_eval =
+  EvaluateOptions final_eval =
       EvaluateOptions().task(task).num_classes(static_cast<int64_t>(data.classes.size())).tta(config_.tta).ranking(true);
   if (val_loader) result.val = train::evaluate(nn::AnyModule(model), *val_loader, loss_fn, final_eval);
   if (options_.test()) result.test = train::evaluate(nn::AnyModule(model), test_loader, loss_fn, final_eval);
+  std::optional<double> temperature;
+  if (val_loader && task == Task::kClassification && result.val.count > 0) {
+    // Temperature scaling fitted on the validation split, measured on the test split.
+    const EvaluationOutputs v = evaluation_outputs(nn::AnyModule(model), *val_loader, final_eval);
+    temperature = result.temperature = fit_temperature(v.outputs, v.targets);
+    if (options_.test())
+      result.test_calibrated =
+          train::evaluate(nn::AnyModule(model), test_loader, loss_fn, final_eval.temperature(result.temperature));
+  }
   result.seconds = seconds_since(t0);
   if (!writer) return result;
-  save_model(model_path, *model, resolved_cfg, data.classes);
+  save_model(model_path, *model, resolved_cfg, data.classes, nullptr, temperature);
 
   std::ostringstream summary;
   summary << "cnnkit run " << config_.name << " (" << run_dir_ << ")\n";
@@ -965,6 +1024,24 @@ FitResult Run::fit() {
     summary << fmt::format("weights: exponential moving average (decay {}{}, every {} steps); raw_val_* are the "
                            "raw weights'\n",
                            config_.ema.decay, config_.ema.warmup ? ", warm-up" : "", config_.ema.every);
+  if (config_.swa.enabled)
+    summary << fmt::format("weights: stochastic weight average of the epochs from {} on{}{}; raw_val_* are the raw "
+                           "weights'\n",
+                           config_.swa.swa_start + 1,
+                           config_.swa.swa_lr ? fmt::format(", SWALR to lr {} over {} epochs ({})", *config_.swa.swa_lr,
+                                                            config_.swa.anneal_epochs, config_.swa.anneal_strategy)
+                                              : std::string(),
+                           config_.swa.update_bn ? ", BatchNorm statistics recomputed at the end" : "");
+  if (config_.mixup) {
+    const data::MixupOptions& m = *config_.mixup;
+    summary << fmt::format("batch mixing: mixup alpha {}, cutmix alpha {}{}, prob {}, switch_prob {}, mode {}, "
+                           "label smoothing {}; train accuracy is against the unmixed labels\n",
+                           m.mixup_alpha(), m.cutmix_alpha(),
+                           m.cutmix_minmax() ? fmt::format(" (box side in [{}, {}))", m.cutmix_minmax()->first,
+                                                           m.cutmix_minmax()->second)
+                                             : "",
+                           m.prob(), m.switch_prob(), m.mode(), m.label_smoothing());
+  }
   if (!config_.tta.empty())
     summary << fmt::format("test-time augmentation: the original and {} averaged (final validation and test "
                            "metrics; per-epoch validation without)\n",
@@ -976,6 +1053,7 @@ FitResult Run::fit() {
   if (data.val) summary << "validation: " << metrics_line(result.val) << "\n";
   if (options_.test()) {
     summary << "test: " << metrics_line(result.test) << "\n";
+    if (result.test_calibrated.count > 0) summary << calibration_lines(result) << "\n";
     summary << result.test.report(data.classes) << "\n";
     if (task == Task::kClassification)
       summary << "confusion matrix (rows: true class, columns: predicted)\n"

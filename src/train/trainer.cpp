@@ -53,6 +53,8 @@ constexpr const char* kHistoryPrefix = "history.";
 constexpr const char* kCallbackPrefix = "callback.";
 constexpr const char* kPlateauPrefix = "plateau.";
 constexpr const char* kEmaPrefix = "ema.";
+constexpr const char* kSwaPrefix = "swa.";
+constexpr const char* kSwalrPrefix = "swalr.";
 
 // The streaming metrics of the task, behind one interface: one of the three is used.
 class TaskMetrics {
@@ -156,6 +158,23 @@ Trainer::Trainer(nn::AnyModule model, optim::Optimizer& optimizer, LossFn loss_f
   if (options_.ema_decay())
     ema_ = std::make_shared<optim::swa_utils::AveragedModelImpl>(
         model_, optim::swa_utils::ema_avg_fn(*options_.ema_decay(), options_.ema_warmup()), /*use_buffers=*/true);
+  if (options_.swa_start()) {
+    CNNKIT_CHECK(!options_.ema_decay(), "Trainer: ema_decay and swa_start both average the weights; choose one");
+    CNNKIT_CHECK(*options_.swa_start() >= 0, "Trainer: swa_start must be >= 0, got ", *options_.swa_start());
+    CNNKIT_CHECK(!options_.swa_lr() || *options_.swa_lr() > 0, "Trainer: swa_lr must be > 0, got ",
+                 options_.swa_lr().value_or(0));
+    CNNKIT_CHECK(options_.swa_anneal_epochs() >= 0, "Trainer: swa_anneal_epochs must be >= 0, got ",
+                 options_.swa_anneal_epochs());
+    CNNKIT_CHECK(options_.swa_anneal_strategy() == "cos" || options_.swa_anneal_strategy() == "linear",
+                 "Trainer: swa_anneal_strategy must be \"cos\" or \"linear\", got \"", options_.swa_anneal_strategy(),
+                 "\"");
+    swa_ = std::make_shared<optim::swa_utils::AveragedModelImpl>(model_, nullptr, /*use_buffers=*/true);
+  }
+  if (options_.mixup()) {
+    CNNKIT_CHECK(options_.task() == Task::kClassification,
+                 "Trainer: mixup mixes class labels; it needs a classification task");
+    mixup_.emplace(*options_.mixup());
+  }
 
   std::vector<std::string> unmatched = options_.penalty_params();
   for (const auto& item : module_->named_parameters()) {
@@ -278,37 +297,45 @@ void Trainer::check_output(const Tensor& out, const Tensor& target, const char* 
   check_task_output(options_.task(), num_classes_, out, target, where);
 }
 
-Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& loss_fn, EvaluateOptions options) {
-  nn::Module& module = *model.ptr();  // put in eval mode for the pass, then back
-  const bool was_training = module.is_training();
-  module.eval();
-  // A Sequential runs as optimised for inference (models/inference.h: batch norm folded, ReLU
-  // and residual sums fused): the eval-mode outputs, in fewer passes over the activations.
-  if (auto seq = std::dynamic_pointer_cast<nn::SequentialImpl>(model.ptr())) {
-    try {
-      model = nn::AnyModule(models::optimize_for_inference(nn::Sequential(seq)));
-    } catch (...) {
-      module.train(was_training);
-      throw;
-    }
-  }
+namespace {
+
+// One pass of `model` over `loader` in eval mode without autograd (the training flag comes
+// back after, also on a throw), calling fn(outputs, batch) with each batch's outputs as
+// evaluate() scores them: logits / temperature, or under TTA the log of the views' averaged
+// softmax.
+void for_each_output(nn::AnyModule model, data::DataLoader& loader, const EvaluateOptions& options,
+                        const std::function<void(const Tensor&, const data::Example<>&)>& fn) {
   for (const std::string& view : options.tta())
     CNNKIT_CHECK(view == "hflip" || view == "vflip", "evaluate: test-time augmentation '", view,
                  "' is not one of hflip, vflip");
   CNNKIT_CHECK(options.tta().empty() || options.task() == Task::kClassification,
                "evaluate: test-time augmentation averages class probabilities; a ",
                options.task() == Task::kRegression ? "regression" : "multi-label", " task has none");
+  const double temperature = options.temperature();
+  CNNKIT_CHECK(temperature > 0 && std::isfinite(temperature), "evaluate: the temperature must be positive and "
+               "finite, got ", temperature);
+  CNNKIT_CHECK(temperature == 1.0 || options.task() == Task::kClassification,
+               "evaluate: temperature scaling divides class logits; a ",
+               options.task() == Task::kRegression ? "regression" : "multi-label", " task has none");
+  // logits / T, as calibrated probabilities are softmax(logits / T)
+  auto scaled = [temperature](Tensor logits) { return temperature == 1.0 ? logits : logits / temperature; };
   int64_t num_classes = options.num_classes();
   if (num_classes == 0 && options.task() != Task::kRegression)
     num_classes = static_cast<int64_t>(loader.dataset().classes().size());
-  NoGradGuard no_grad;
-  TaskMetrics tm(options.task(), num_classes, options.top_k());
-  const bool ranked = options.ranking() && options.task() == Task::kClassification && loader.options().num_replicas() == 1;
-  std::vector<Tensor> pass_probs, pass_targets;  // the pass's softmax rows and class indices, for ranking
+
+  nn::Module& module = *model.ptr();  // put in eval mode for the pass, then back
+  const bool was_training = module.is_training();
+  module.eval();
   try {
+    // A Sequential runs as optimised for inference (models/inference.h: batch norm folded, ReLU
+    // and residual sums fused): the eval-mode outputs, in fewer passes over the activations.
+    if (auto seq = std::dynamic_pointer_cast<nn::SequentialImpl>(model.ptr()))
+      model = nn::AnyModule(models::optimize_for_inference(nn::Sequential(seq)));
+    NoGradGuard no_grad;
     for (data::Example<>& batch : loader) {
       Tensor out = model.forward(batch.data);
       check_task_output(options.task(), num_classes, out, batch.target, "evaluate");
+      out = scaled(out);
       if (!options.tta().empty()) {
         // log(mean of the views' softmax): a log-probability, so argmax, top-k and the
         // cross entropy (log_softmax of a log-probability is itself) read it as logits.
@@ -316,21 +343,37 @@ Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& lo
         for (const std::string& view : options.tta()) {
           namespace TF = data::transforms::functional;
           const Tensor x = view == "hflip" ? TF::hflip(batch.data) : TF::vflip(batch.data);
-          probs = probs + softmax(model.forward(x), 1);
+          probs = probs + softmax(scaled(model.forward(x)), 1);
         }
         out = cnnkit::log(probs / static_cast<double>(options.tta().size() + 1));
       }
-      tm.update(out, batch.target, loss_fn(out, batch.target).item<double>());
-      if (ranked) {
-        pass_probs.push_back(softmax(out, 1));
-        pass_targets.push_back(batch.target.dim() == 2 ? batch.target.argmax(1) : batch.target.to(kLong));
-      }
+      fn(out, batch);
     }
   } catch (...) {
     module.train(was_training);
     throw;
   }
   module.train(was_training);
+}
+
+Tensor class_indices(const Tensor& target) { return target.dim() == 2 ? target.argmax(1) : target.to(kLong); }
+
+}  // namespace
+
+Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& loss_fn, EvaluateOptions options) {
+  int64_t num_classes = options.num_classes();
+  if (num_classes == 0 && options.task() != Task::kRegression)
+    num_classes = static_cast<int64_t>(loader.dataset().classes().size());
+  TaskMetrics tm(options.task(), num_classes, options.top_k());
+  const bool ranked = options.ranking() && options.task() == Task::kClassification && loader.options().num_replicas() == 1;
+  std::vector<Tensor> pass_probs, pass_targets;  // the pass's softmax rows and class indices, for ranking
+  for_each_output(std::move(model), loader, options, [&](const Tensor& out, const data::Example<>& batch) {
+    tm.update(out, batch.target, loss_fn(out, batch.target).item<double>());
+    if (ranked) {
+      pass_probs.push_back(softmax(out, 1));
+      pass_targets.push_back(class_indices(batch.target));
+    }
+  });
   if (loader.options().num_replicas() > 1) return tm.compute_over_ranks(num_classes, options.top_k());
   Metrics m = tm.compute();
   if (ranked && !pass_probs.empty() && pass_probs.front().dim() == 2 && pass_probs.front().size(1) >= 2) {
@@ -339,9 +382,23 @@ Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& lo
     m.average_precision = average_precision_ovr(p, y);
     m.roc_auc_macro = nan_mean(m.roc_auc);
     m.average_precision_macro = nan_mean(m.average_precision);
-    m.ece = calibration(p, y).ece;
+    const Calibration cal = calibration(p, y);
+    m.ece = cal.ece;
+    m.reliability_count = cal.count;
+    m.reliability_confidence = cal.confidence;
+    m.reliability_accuracy = cal.accuracy;
   }
   return m;
+}
+
+EvaluationOutputs evaluation_outputs(nn::AnyModule model, data::DataLoader& loader, EvaluateOptions options) {
+  std::vector<Tensor> outputs, targets;
+  for_each_output(std::move(model), loader, options, [&](const Tensor& out, const data::Example<>& batch) {
+    outputs.push_back(out.clone());
+    targets.push_back(options.task() == Task::kClassification ? class_indices(batch.target) : batch.target.clone());
+  });
+  if (outputs.empty()) return {};
+  return {cat(outputs, 0), cat(targets, 0)};
 }
 
 Tensor Trainer::penalty() const {
@@ -443,12 +500,29 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
         break;
       }
       data::Example<>& batch = *it;
-      Tensor out = model_.forward(batch.data);
+      Tensor input = batch.data, target = batch.target;
+      if (mixup_) {
+        CNNKIT_CHECK(!batch.weight.defined(), "Trainer::fit: the training batches carry sample weights, which "
+                     "mixup cannot weigh (a mixed example holds two); drop the weights or the mixing");
+        if (num_classes_ == 0) {
+          // Neither the options nor the dataset name the classes: the output's width, from
+          // one example in eval mode (no BatchNorm statistics move, no dropout draws).
+          NoGradGuard no_grad;
+          module_->eval();
+          const Tensor probe = model_.forward(batch.data.narrow(0, 0, 1));
+          module_->train();
+          CNNKIT_CHECK_SHAPE(probe.dim() == 2, "Trainer::fit: mixup needs (N, C) class logits, got an output of shape ",
+                             probe.sizes());
+          num_classes_ = probe.size(1);
+        }
+        std::tie(input, target) = (*mixup_)(batch.data, batch.target, num_classes_);
+      }
+      Tensor out = model_.forward(input);
       check_output(out, batch.target, "fit");
       CNNKIT_CHECK(!batch.weight.defined() || weighted_loss_fn_, "Trainer::fit: the training batches carry sample "
                    "weights but no weighted loss is set (Trainer::set_weighted_loss)");
       Tensor loss = batch.weight.defined() ? weighted_loss_fn_(out, batch.target, batch.weight)
-                                           : loss_fn_(out, batch.target);
+                                           : loss_fn_(out, target);
       Tensor objective = loss;
       if (!penalty_params_.empty() && (options_.l1() > 0 || options_.l2() > 0)) objective = loss + penalty();
       optimizer_.zero_grad();
@@ -481,17 +555,28 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     }
     logs["images_per_second"] = train_seconds > 0 ? static_cast<double>(train_metrics.count) / train_seconds : 0;
     if (ddp_) ddp_->sync_buffers();  // evaluate and save rank 0's running statistics everywhere
+    const bool swa_epoch = swa_ && epoch >= *options_.swa_start();
+    if (swa_epoch) swa_->update_parameters(*module_);
     if (val_loader) {
       Metrics vm = evaluate(*val_loader);
-      if (ema_) {
-        for (const auto& [k, v] : vm.scalars()) logs["raw_val_" + k] = v;
-        vm = train::evaluate(ema_->module(), *val_loader, loss_fn_,  // a Sequential runs optimised
+      optim::swa_utils::AveragedModelImpl* average = ema_ ? ema_.get() : swa_epoch ? swa_.get() : nullptr;
+      if (ema_ || swa_) for (const auto& [k, v] : vm.scalars()) logs["raw_val_" + k] = v;
+      if (average)
+        vm = train::evaluate(average->module(), *val_loader, loss_fn_,  // a Sequential runs optimised
                              EvaluateOptions().task(options_.task()).num_classes(num_classes_).top_k(options_.top_k()));
-      }
       for (const auto& [k, v] : vm.scalars()) logs["val_" + k] = v;
     }
-    if (scheduler_ && scheduler_step_ == SchedulerStep::kEpoch) scheduler_->step();
-    if (plateau_) plateau_->step(static_cast<float>(monitored_value(logs, plateau_monitor_, "ReduceLROnPlateau")));
+    if (swa_epoch && options_.swa_lr()) {
+      // SWALR takes over from the first averaged epoch's end: built now, it anneals from the
+      // lr the schedule reached (PyTorch's SWALR recovers that lr the same way).
+      if (!swalr_)
+        swalr_ = std::make_shared<optim::swa_utils::SWALR>(optimizer_, *options_.swa_lr(), options_.swa_anneal_epochs(),
+                                                           options_.swa_anneal_strategy());
+      swalr_->step();
+    } else {
+      if (scheduler_ && scheduler_step_ == SchedulerStep::kEpoch) scheduler_->step();
+      if (plateau_) plateau_->step(static_cast<float>(monitored_value(logs, plateau_monitor_, "ReduceLROnPlateau")));
+    }
     logs["seconds"] = seconds_since(t0);
 
     ++epoch_;
@@ -504,6 +589,10 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
                  << "/checkpoint_last.safetensors keeps the previous epoch\n";
     }
   }
+  if (swa_ && options_.swa_update_bn() && swa_->n_averaged() > 0) {
+    if (options_.verbose()) log() << "Trainer: recomputing the weight average's BatchNorm statistics (update_bn)\n";
+    optim::swa_utils::update_bn(train_loader, swa_->module());
+  }
   for (Callback* c : all) c->on_train_end(*this);
   return history_;
 }
@@ -514,7 +603,7 @@ void Trainer::finish_step(BatchLogs& bl) {
   if (options_.grad_clip_value()) nn::utils::clip_grad_value_(parameters_, *options_.grad_clip_value());
   bl.lr = lr();
   optimizer_.step();
-  if (scheduler_ && scheduler_step_ == SchedulerStep::kBatch) scheduler_->step();
+  if (scheduler_ && scheduler_step_ == SchedulerStep::kBatch && !swalr_) scheduler_->step();
   ++step_;
   if (ema_ && step_ % options_.ema_every() == 0) ema_->update_parameters(*module_);
 }
@@ -548,6 +637,13 @@ io::Checkpoint Trainer::checkpoint() const {
       ck.extra[kHistoryPrefix + std::to_string(e) + "." + k] = io::format_double(v);
   if (ema_)
     for (const auto& item : ema_->state_dict()) ck.extra_tensors[kEmaPrefix + item.key()] = item.value().clone();
+  if (swa_)
+    for (const auto& item : swa_->state_dict()) ck.extra_tensors[kSwaPrefix + item.key()] = item.value().clone();
+  if (swalr_) {
+    optim::StateDict p = swalr_->state_dict();
+    for (auto& [k, v] : p.scalars) ck.scheduler.scalars[kSwalrPrefix + k] = v;
+    for (auto& [k, v] : p.tensors) ck.scheduler.tensors[kSwalrPrefix + k] = v;
+  }
   for (size_t i = 0; i < callbacks_.size(); ++i) {
     CallbackState s;
     callbacks_[i]->save_state(s);
@@ -574,11 +670,20 @@ void Trainer::resume(const std::string& path) {
   io::check_model_matches(path, ck, *module_);
 
   // Split the scheduler section into the LR scheduler's and the plateau scheduler's.
-  optim::StateDict sched, plateau;
-  for (auto& [k, v] : ck.scheduler.scalars)
-    (k.rfind(kPlateauPrefix, 0) == 0 ? plateau.scalars[k.substr(8)] : sched.scalars[k]) = v;
-  for (auto& [k, v] : ck.scheduler.tensors)
-    (k.rfind(kPlateauPrefix, 0) == 0 ? plateau.tensors[k.substr(8)] : sched.tensors[k]) = v;
+  optim::StateDict sched, plateau, swalr;
+  auto route = [&](const std::string& k) -> std::pair<optim::StateDict*, std::string> {
+    for (auto [prefix, dict] : {std::pair{kPlateauPrefix, &plateau}, std::pair{kSwalrPrefix, &swalr}})
+      if (k.rfind(prefix, 0) == 0) return {dict, k.substr(std::strlen(prefix))};
+    return {&sched, k};
+  };
+  for (auto& [k, v] : ck.scheduler.scalars) {
+    auto [dict, key] = route(k);
+    dict->scalars[key] = v;
+  }
+  for (auto& [k, v] : ck.scheduler.tensors) {
+    auto [dict, key] = route(k);
+    dict->tensors[key] = v;
+  }
   const bool has_sched = !sched.scalars.empty() || !sched.tensors.empty();
   const bool has_plateau = !plateau.scalars.empty() || !plateau.tensors.empty();
   CNNKIT_CHECK(has_sched == (scheduler_ != nullptr), "Trainer::resume: checkpoint ", path,
@@ -589,23 +694,28 @@ void Trainer::resume(const std::string& path) {
                has_plateau ? " holds ReduceLROnPlateau state but this trainer has none: call "
                              "set_plateau_scheduler() before resume()"
                            : " holds no ReduceLROnPlateau state but this trainer has a plateau scheduler");
-  // The moving average: both or neither, each tensor with the averaged copy's shape.
-  bool has_ema = false;
-  for (const auto& [k, t] : ck.extra_tensors) has_ema |= k.rfind(kEmaPrefix, 0) == 0;
-  CNNKIT_CHECK(has_ema == (ema_ != nullptr), "Trainer::resume: checkpoint ", path,
-               has_ema ? " holds a moving average of the weights (ema) but this trainer keeps none: set "
-                         "TrainerOptions().ema_decay(...) as in the run that wrote it"
-                       : " holds no moving average of the weights but this trainer keeps one (ema_decay): it was "
-                         "written by a run without ema");
-  if (ema_)
-    for (const auto& item : ema_->state_dict()) {
-      auto it = ck.extra_tensors.find(kEmaPrefix + item.key());
-      CNNKIT_CHECK(it != ck.extra_tensors.end() && it->second.sizes() == item.value().sizes() &&
-                       it->second.scalar_type() == item.value().scalar_type(),
-                   "Trainer::resume: checkpoint ", path, ": the moving average's '", item.key(), "' is ",
-                   it == ck.extra_tensors.end() ? std::string("missing") : "of another shape or type",
-                   ": the checkpoint was written for another model");
-    }
+  // A weight average (EMA or SWA): both or neither, each tensor with the averaged copy's shape.
+  auto check_average = [&](const char* prefix, optim::swa_utils::AveragedModelImpl* avg, const char* what,
+                           const char* option) {
+    bool has = false;
+    for (const auto& [k, t] : ck.extra_tensors) has |= k.rfind(prefix, 0) == 0;
+    CNNKIT_CHECK(has == (avg != nullptr), "Trainer::resume: checkpoint ", path,
+                 has ? std::string(" holds ") + what + " but this trainer keeps none: set TrainerOptions()." + option +
+                           "(...) as in the run that wrote it"
+                     : std::string(" holds no ") + what + " but this trainer keeps one (" + option +
+                           "): it was written by a run without it");
+    if (avg)
+      for (const auto& item : avg->state_dict()) {
+        auto it = ck.extra_tensors.find(prefix + item.key());
+        CNNKIT_CHECK(it != ck.extra_tensors.end() && it->second.sizes() == item.value().sizes() &&
+                         it->second.scalar_type() == item.value().scalar_type(),
+                     "Trainer::resume: checkpoint ", path, ": ", what, "'s '", item.key(), "' is ",
+                     it == ck.extra_tensors.end() ? std::string("missing") : "of another shape or type",
+                     ": the checkpoint was written for another model");
+      }
+  };
+  check_average(kEmaPrefix, ema_.get(), "a moving average of the weights (ema)", "ema_decay");
+  check_average(kSwaPrefix, swa_.get(), "a stochastic weight average (swa)", "swa_start");
   auto need = [&](const char* key) -> const std::string& {
     auto it = ck.extra.find(key);
     CNNKIT_CHECK_T(IOError, it != ck.extra.end(), "Trainer::resume: checkpoint ", path, " lacks '", key,
@@ -615,6 +725,14 @@ void Trainer::resume(const std::string& path) {
   const int64_t epoch = parse_int(need(kEpochKey), path + ": " + kEpochKey);
   const int64_t step = parse_int(need(kStepKey), path + ": " + kStepKey);
   const std::string rng = need(kRngKey);
+  // SWALR exists from the end of the first averaged epoch on, when swa_lr is set.
+  const bool has_swalr = !swalr.scalars.empty() || !swalr.tensors.empty();
+  const bool want_swalr = swa_ && options_.swa_lr() && epoch > *options_.swa_start();
+  CNNKIT_CHECK(has_swalr == want_swalr, "Trainer::resume: checkpoint ", path,
+               has_swalr ? " holds SWALR state, but this trainer's swa_start/swa_lr would not have built SWALR by "
+                           "epoch " + std::to_string(epoch) + ": resume with the options of the run that wrote it"
+                         : " holds no SWALR state, but this trainer's swa_start/swa_lr would have built it by epoch " +
+                               std::to_string(epoch) + ": resume with the options of the run that wrote it");
 
   // Each loader validates before it changes anything; should a later one fail, the earlier
   // ones are undone, so a failed resume leaves the trainer as it was.
@@ -629,6 +747,11 @@ void Trainer::resume(const std::string& path) {
     optimizer_.load_state_dict(ck.optimizer);
     if (scheduler_) scheduler_->load_state_dict(sched);
     if (plateau_) plateau_->load_state_dict(plateau);
+    if (has_swalr) {
+      swalr_ = std::make_shared<optim::swa_utils::SWALR>(optimizer_, *options_.swa_lr(), options_.swa_anneal_epochs(),
+                                                         options_.swa_anneal_strategy());
+      swalr_->load_state_dict(swalr);
+    }
     std::lock_guard<std::mutex> lock(default_generator().mutex());
     default_generator().set_state(rng);  // validates before it changes the generator
   } catch (const Error&) {
@@ -636,11 +759,15 @@ void Trainer::resume(const std::string& path) {
     optimizer_.load_state_dict(before.optimizer);
     if (scheduler_) scheduler_->load_state_dict(before.scheduler);
     if (plateau_) plateau_->load_state_dict(plateau_before);
+    swalr_.reset();
     rethrow_with_prefix("Trainer::resume: checkpoint " + path + ": ");
   }
-  if (ema_) {
+  {
     NoGradGuard no_grad;
-    for (auto& item : ema_->state_dict()) item.value().copy_(ck.extra_tensors.at(kEmaPrefix + item.key()));
+    if (ema_)
+      for (auto& item : ema_->state_dict()) item.value().copy_(ck.extra_tensors.at(kEmaPrefix + item.key()));
+    if (swa_)
+      for (auto& item : swa_->state_dict()) item.value().copy_(ck.extra_tensors.at(kSwaPrefix + item.key()));
   }
   epoch_ = epoch;
   step_ = step;

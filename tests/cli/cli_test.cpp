@@ -227,6 +227,40 @@ TEST(Cli, NanLossLeavesTheLastGoodCheckpointLoadable) {
   EXPECT_TRUE(contains(e.out, "accuracy")) << e.out;
 }
 
+TEST(Cli, TrainWithMixupAndSwaShipsTheAverage) {
+  const std::string d = test::temp_path("runs/mixswa");
+  const Result r = run("train -q " +
+                       tiny_config("mixswa.yaml", d,
+                                   "mixup: {mixup_alpha: 0.2, cutmix_alpha: 1.0, label_smoothing: 0.1}\n"
+                                   "swa: {swa_start: 0, swa_lr: 0.01, anneal_epochs: 1}\n") +
+                       " --set epochs=3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string summary = read_all(d + "/summary.txt");
+  EXPECT_TRUE(contains(summary, "stochastic weight average of the epochs from 1 on")) << summary;
+  EXPECT_TRUE(contains(summary, "batch mixing: mixup alpha 0.2, cutmix alpha 1")) << summary;
+  EXPECT_TRUE(contains(read_all(d + "/metrics.csv"), "raw_val_loss"));
+  const std::string config = read_all(d + "/config.yaml");
+  EXPECT_TRUE(contains(config, "swa_start: 0")) << config;
+  EXPECT_TRUE(contains(config, "cutmix_alpha: 1")) << config;
+  // The shipped model is the average: eval of model.safetensors reproduces the run's test line.
+  const size_t at = r.out.rfind("test accuracy: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const Result e = run("eval " + d);
+  ASSERT_EQ(e.code, 0) << e.err;
+  const std::string acc = r.out.substr(at + 15, 5);
+  EXPECT_TRUE(contains(e.out, acc)) << r.out << "\n---\n" << e.out;
+  // Temperature scaling fitted on the validation split: in the summary with its reliability
+  // table, recorded in the model file, and applied by eval's calibrated line.
+  EXPECT_TRUE(contains(summary, "calibration: temperature ")) << summary;
+  EXPECT_TRUE(contains(summary, "reliability (top-1 probability bins")) << summary;
+  EXPECT_TRUE(contains(e.out, "calibrated (temperature ")) << e.out;
+  // A loss without class-probability targets cannot take mixed labels: refused by name.
+  const Result bad = run("train -q " + tiny_config("mixbad.yaml", test::temp_path("runs/mixbad"),
+                                                   "loss: {name: NLLLoss}\nmixup: {mixup_alpha: 0.2}\n"));
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.err, "mixup: needs loss CrossEntropyLoss")) << bad.err;
+}
+
 TEST(Cli, BenchPrintsImagesPerSecond) {
   const Result r = run("bench --model lenet5 --batch 16 --steps 3 --warmup 1 --threads 1");
   ASSERT_EQ(r.code, 0) << r.err;

@@ -8,6 +8,7 @@
 #include "cnnkit/train/ranking.h"
 
 #include "golden_runner.h"
+#include "test_util.h"
 
 using namespace cnnkit;
 using namespace cnnkit::test;
@@ -47,6 +48,54 @@ TEST_P(RankingGolden, MatchesScikitLearn) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sklearn, RankingGolden, ::testing::Values("distinct", "ties", "heavy_ties", "confident"));
+
+// Temperature scaling against scipy's minimiser: the temperature to 1e-6 relative (scipy
+// stops at xatol 1e-12 in 1 / T), the NLLs to 1e-9.
+TEST(TemperatureScaling, MatchesScipysMinimiser) {
+  for (const std::string c : {"temp_overconfident", "temp_underconfident", "temp_two_classes"}) {
+    const nlohmann::json o = golden().options(c);
+    const Tensor z = golden().get(c, "logits"), y = golden().get(c, "targets");
+    const double t = train::fit_temperature(z, y), want = o.at("temperature").get<double>();
+    EXPECT_NEAR(t, want, 1e-6 * want) << c;
+    EXPECT_NEAR(train::temperature_nll(z, y), o.at("nll_raw").get<double>(), 1e-9) << c;
+    EXPECT_NEAR(train::temperature_nll(z, y, t), o.at("nll_scaled").get<double>(), 1e-9) << c;
+    EXPECT_LE(train::temperature_nll(z, y, t), train::temperature_nll(z, y)) << c;
+  }
+  const std::string over = "temp_overconfident", under = "temp_underconfident";
+  EXPECT_GT(train::fit_temperature(golden().get(over, "logits"), golden().get(over, "targets")), 1.0);
+  EXPECT_LT(train::fit_temperature(golden().get(under, "logits"), golden().get(under, "targets")), 1.0);
+}
+
+// The fitted temperature is the minimum: the NLL is no lower a little either side of it, on
+// random logit sets of every kind (a converging Newton step once jumped away from the root).
+TEST(TemperatureScaling, IsALocalMinimumOnRandomLogits) {
+  cnnkit::manual_seed(4);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int64_t n = 50 + 37 * trial % 400, c = 2 + trial % 9;
+    const double scale = 0.2 + 0.3 * trial;
+    const Tensor z = cnnkit::randn({n, c}) * scale;
+    const Tensor y = cnnkit::randint(0, c, {n});
+    const double t = train::fit_temperature(z, y);
+    if (t == 0.01 || t == 100.0) continue;  // at a bound
+    const double f = train::temperature_nll(z, y, t);
+    EXPECT_LE(f, train::temperature_nll(z, y, t * 1.001)) << trial << ": T " << t;
+    EXPECT_LE(f, train::temperature_nll(z, y, t / 1.001)) << trial << ": T " << t;
+  }
+}
+
+TEST(TemperatureScaling, BoundsAndBadInput) {
+  // Perfectly separated data: the NLL keeps falling as T -> 0; the search stops at 0.01.
+  const Tensor z = cnnkit::tensor(std::vector<float>{5, -5, -5, 5}).reshape({2, 2});
+  const Tensor y = cnnkit::tensor(std::vector<int64_t>{0, 1});
+  EXPECT_DOUBLE_EQ(train::fit_temperature(z, y), 0.01);
+  // Always wrong: the NLL falls as T grows; the search stops at 100.
+  EXPECT_DOUBLE_EQ(train::fit_temperature(z, cnnkit::tensor(std::vector<int64_t>{1, 0})), 100.0);
+  const Tensor nan = cnnkit::tensor(std::vector<float>{1, std::nanf(""), 0, 1}).reshape({2, 2});
+  const std::string msg = cnnkit::test::message_of([&] { train::fit_temperature(nan, y); });
+  EXPECT_NE(msg.find("logit 1 of example 0 is nan"), std::string::npos) << msg;
+  EXPECT_THROW(train::fit_temperature(z.narrow(0, 0, 0), y.narrow(0, 0, 0)), ValueError);
+  EXPECT_THROW(train::temperature_nll(z, y, 0.0), ValueError);
+}
 
 TEST(Ranking, AClassWithoutPositivesIsNaNAndBadInputIsNamed) {
   const Tensor s = cnnkit::tensor(std::vector<float>{0.9f, 0.1f, 0.8f, 0.2f, 0.3f, 0.7f}).reshape({3, 2});

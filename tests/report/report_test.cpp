@@ -196,10 +196,13 @@ TEST(Report, RealRunHasEveryFigureAndNeedsNoNetwork) {
   EXPECT_TRUE(r.notes.empty()) << r.notes.front();
   const std::string html = read_text(r.html);
   for (const char* id : {"curves_loss", "curves_accuracy", "curves_lr", "curves_throughput", "confusion_matrix",
-                         "filters", "feature_maps_0", "feature_maps_1", "grad_cam_correct", "grad_cam_wrong", "mistakes"})
+                         "filters", "feature_maps_0", "feature_maps_1", "grad_cam_correct", "grad_cam_wrong", "mistakes",
+                         "reliability"})
     EXPECT_NE(html.find(std::string("id=\"") + id + "\""), std::string::npos) << id;
   for (const auto& f : r.figures) EXPECT_GT(fs::file_size(f), 100u) << f;
-  EXPECT_GE(r.figures.size(), 11u);
+  EXPECT_GE(r.figures.size(), 12u);
+  // The run fitted a temperature on its validation split; the diagram shows both curves.
+  EXPECT_NE(html.find("with the logits divided by the temperature"), std::string::npos);
   // Self-contained: no script, no stylesheet link, no remote reference (the SVG namespace
   // is an identifier, never fetched).
   EXPECT_EQ(html.find("<script"), std::string::npos);

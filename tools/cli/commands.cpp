@@ -180,8 +180,14 @@ int eval(const EvalArgs& args) {
   const std::vector<std::string>& classes = run.classes();
   std::cout << "model " << run.weights_path() << " on the " << run.config().data.dataset << " test set (" << m.count
             << " examples)\n";
-  std::cout << train::metrics_line(m) << "\n\n";
-  std::cout << m.report(classes) << "\n";
+  std::cout << train::metrics_line(m) << "\n";
+  if (run.temperature() && run.task() == train::Task::kClassification) {
+    // The temperature the run fitted on its validation split: calibrated probabilities.
+    const train::Metrics c = run.evaluate("test", *run.temperature());
+    std::cout << fmt::format("calibrated (temperature {:.4f} from the run's validation split): loss {:.4f}  ECE {:.4f}\n",
+                             *run.temperature(), c.loss, c.ece);
+  }
+  std::cout << "\n" << m.report(classes) << "\n";
   if (run.task() == train::Task::kClassification)
     std::cout << "confusion matrix (rows: true class, columns: predicted)\n" << m.confusion_matrix_string(classes);
   std::cout << train::summary_line("test", m, seconds_since(t0)) << std::endl;

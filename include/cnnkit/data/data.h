@@ -14,6 +14,7 @@
 #include "cnnkit/data/folds.h"
 #include "cnnkit/data/image.h"
 #include "cnnkit/data/iterable.h"
+#include "cnnkit/data/mixup.h"
 #include "cnnkit/data/shards.h"
 #include "cnnkit/data/split.h"
 #include "cnnkit/data/stats.h"

@@ -23,7 +23,9 @@
 //   loss: name + the PyTorch class's arguments; optimizer: name + PyTorch's argument names
 //   scheduler: name + arguments, warmup {epochs, start_factor}
 //   regularization {l1, l2, params}; early_stopping {enabled, monitor, patience, min_delta,
-//   mode, restore_best_weights}; ema {decay, warmup, every}; tta [hflip, vflip]; epochs, seed, output_dir,
+//   mode, restore_best_weights}; ema {decay, warmup, every}; swa {swa_start, swa_lr,
+//   anneal_epochs, anneal_strategy, update_bn}; mixup {mixup_alpha, cutmix_alpha,
+//   cutmix_minmax, prob, switch_prob, mode, correct_lam, label_smoothing}; tta [hflip, vflip]; epochs, seed, output_dir,
 //   grad_clip_norm, threads, name
 #pragma once
 
@@ -41,6 +43,7 @@
 #include "cnnkit/io/config_node.h"
 
 #include "cnnkit/data/datasets/cifar.h"
+#include "cnnkit/data/mixup.h"
 #include "cnnkit/data/transforms.h"
 #include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/nn/options/loss.h"
@@ -232,6 +235,25 @@ struct EmaConfig {
   int64_t every = 1;    // optimisation steps between updates
 };
 
+// Stochastic weight averaging (TrainerOptions::swa_start): `swa: {swa_start: 12, swa_lr: 0.01}`
+// averages the weights at the end of every epoch from epoch swa_start on (epochs counted
+// from 0 as in PyTorch's loops; the run's epoch lines count from 1), anneals the lr to swa_lr
+// with SWALR instead of the scheduler, recomputes the average's BatchNorm statistics at the
+// end (update_bn), and ships the average.
+struct SwaConfig {
+  bool enabled = false;
+  int64_t swa_start = 0;
+  std::optional<double> swa_lr;  // none: the scheduler goes on
+  int64_t anneal_epochs = 10;
+  std::string anneal_strategy = "cos";
+  bool update_bn = true;
+};
+
+// Mixup / CutMix of the training batches (data::MixupOptions, timm's keys and defaults):
+// `mixup: {mixup_alpha: 0.2, cutmix_alpha: 1.0, switch_prob: 0.5, label_smoothing: 0.1}`.
+// Needs loss CrossEntropyLoss (its class-probability targets carry the mixed labels) and a
+// classification task; label smoothing belongs to one of loss and mixup, not both.
+
 struct RunConfig {
   std::string name;    // the config file's stem ("lenet5-fashion-mnist")
   std::string source;  // the file it was read from ("" when made in code)
@@ -243,6 +265,8 @@ struct RunConfig {
   RegularizationConfig regularization;
   EarlyStoppingConfig early_stopping;
   EmaConfig ema;
+  SwaConfig swa;
+  std::optional<data::MixupOptions> mixup;  // none: no mixing
   // Test-time augmentation of the run's final validation and test metrics and of `cnnkit
   // eval`: views "hflip" / "vflip" averaged with the original (EvaluateOptions::tta).
   std::vector<std::string> tta;

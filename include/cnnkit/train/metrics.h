@@ -65,6 +65,10 @@ struct Metrics {
   // softmax probability (15 bins).
   std::vector<double> roc_auc, average_precision;
   double roc_auc_macro = kNaN, average_precision_macro = kNaN, ece = kNaN;
+  // The reliability diagram behind ece: per bin (i/15, (i+1)/15] of the top-1 probability,
+  // its examples, their mean confidence and their accuracy (NaN for an empty bin).
+  std::vector<int64_t> reliability_count;
+  std::vector<double> reliability_confidence, reliability_accuracy;
 
   // ---- multi-label (a label is predicted when its logit > 0, i.e. sigmoid > 0.5) ----
   // Micro: precision/recall/F1 of the pooled (example, label) decisions; macro: the mean of

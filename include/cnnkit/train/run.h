@@ -83,6 +83,11 @@ struct FitResult {
   History history;
   Metrics test;                  // the test split, with the final (or restored best) weights (RunOptions::test)
   Metrics val;                   // the validation split with those weights (empty without one)
+  // Classification with a validation split: the temperature fitted on it (fit_temperature)
+  // and the test split's metrics with the logits divided by it (calibrated probabilities,
+  // loss and ECE; the same accuracy). temperature 1 and test_calibrated empty otherwise.
+  double temperature = 1.0;
+  Metrics test_calibrated;
   bool already_finished = false;  // a resumed run with nothing left to do (no training, no test)
   double seconds = 0;
 };
@@ -135,6 +140,9 @@ class Run {
   Task task() const;
   const std::string& run_dir() const { return run_dir_; }          // "" until fit() made it
   const std::string& weights_path() const { return weights_; }     // open(): the weights loaded
+  // open(): the temperature the run fitted on its validation split (FitResult::temperature),
+  // when the model file records one.
+  std::optional<double> temperature() const { return temperature_; }
   const std::vector<std::string>& notes() const { return config_.notes; }
 
   // The datasets (built on first use; eval-only opens load the training split only when
@@ -157,8 +165,9 @@ class Run {
   // Trains (the epochs left, when resumed), evaluates the test split, writes the run
   // directory: config.yaml, metrics.csv, checkpoints/, model.safetensors, summary.txt.
   FitResult fit();
-  // Metrics of the model on a split: "test", "val" or "train" (train without augmentation).
-  Metrics evaluate(const std::string& split = "test");
+  // Metrics of the model on a split: "test", "val" or "train" (train without augmentation),
+  // with the config's test-time augmentation and the logits divided by `temperature`.
+  Metrics evaluate(const std::string& split = "test", double temperature = 1.0);
   // One image file through the eval preprocessing and the model.
   Prediction predict_file(const std::string& path, int64_t top_k = 5);
   // The model as an ONNX file (io::export_onnx on a (1, C, H, W) example, opset 13 to 17)
@@ -176,6 +185,7 @@ class Run {
   RunOptions options_;
   std::string run_dir_, resume_checkpoint_, weights_;
   std::vector<std::string> model_classes_;  // from the model file, when it names them
+  std::optional<double> temperature_;       // from the model file, when the run fitted one
   std::optional<RunData> data_;
   bool data_has_train_ = false;
   std::optional<nn::Sequential> model_;
@@ -207,7 +217,9 @@ Tensor predict_array(const std::function<Tensor(const Tensor&)>& forward, const 
                      const std::vector<int64_t>& expected = {}, const std::string& what = "the input");
 
 // An ensemble's file also records `ensemble`, so Run::open builds the ensemble back.
+// A temperature (FitResult::temperature) is recorded too, for `cnnkit eval`'s calibrated line.
 void save_model(const std::string& path, nn::Module& module, const RunConfig& resolved_config,
-                const std::vector<std::string>& classes, const EnsembleSpec* ensemble = nullptr);
+                const std::vector<std::string>& classes, const EnsembleSpec* ensemble = nullptr,
+                std::optional<double> temperature = std::nullopt);
 
 }  // namespace cnnkit::train

@@ -45,7 +45,7 @@
 //     epoch on N ranks makes the single process's steps on the same global batches. The
 //     epoch's train metrics, and those of evaluate() on a loader with num_replicas > 1, are
 //     over all ranks; buffers are synchronised from rank 0 before evaluating.
-// Deliberately not: mid-epoch checkpoints, multiple models, mixed precision.
+// Deliberately not: mid-epoch checkpoints, multiple models, mixed precision, EMA and SWA at once.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +58,7 @@
 #include <vector>
 
 #include "cnnkit/core/tensor.h"
+#include "cnnkit/data/mixup.h"
 #include "cnnkit/io/checkpoint.h"
 #include "cnnkit/nn/modules/container/any.h"
 #include "cnnkit/core/arg.h"
@@ -120,6 +121,26 @@ struct TrainerOptions {
   CNNKIT_ARG(std::optional<double>, ema_decay) = std::nullopt;
   CNNKIT_ARG(bool, ema_warmup) = false;
   CNNKIT_ARG(int64_t, ema_every) = 1;
+  // Stochastic weight averaging (Izmailov et al. 2018, the recipe of torch.optim.swa_utils'
+  // docs): at the end of every epoch from epoch swa_start (counting from 0) on, the weights
+  // join an equal average (AveragedModel, BatchNorm statistics averaged too), and from then
+  // on SWALR(swa_lr, swa_anneal_epochs, swa_anneal_strategy) is stepped at epoch ends instead
+  // of the scheduler (the per-batch and plateau ones included); with swa_lr unset the
+  // scheduler goes on. Once the average holds an epoch, validation measures it as val_* and
+  // the raw weights as raw_val_*. When fit() returns, swa_update_bn recomputes the
+  // average's BatchNorm statistics in one pass over the training loader (update_bn; on each
+  // rank's share under data parallelism). Checkpoints hold the average and SWALR's state.
+  // Not together with ema_decay.
+  CNNKIT_ARG(std::optional<int64_t>, swa_start) = std::nullopt;
+  CNNKIT_ARG(std::optional<double>, swa_lr) = std::nullopt;
+  CNNKIT_ARG(int64_t, swa_anneal_epochs) = 10;
+  CNNKIT_ARG(std::string, swa_anneal_strategy) = "cos";
+  CNNKIT_ARG(bool, swa_update_bn) = true;
+  // Mixup / CutMix of every training batch (data::Mixup, timm's semantics): the loss sees
+  // the mixed images and their (N, C) soft targets, so loss_fn must take class
+  // probabilities (F::cross_entropy does); train accuracy is measured against the original
+  // hard labels. Classification only; validation and evaluate() never mix.
+  CNNKIT_ARG(std::optional<data::MixupOptions>, mixup) = std::nullopt;
   CNNKIT_ARG(bool, verbose) = true;       // progress bar and epoch lines
   CNNKIT_ARG(OStreamPtr, log_stream) = nullptr;  // progress and messages; nullptr: std::cout
 };
@@ -137,6 +158,10 @@ struct EvaluateOptions {
   // metrics of the pass's softmax probabilities (Metrics::roc_auc_macro, ..., ece), which keep
   // every example's probabilities until the end of the pass.
   CNNKIT_ARG(bool, ranking) = false;
+  // Temperature scaling (Guo et al. 2017): classification logits are divided by it before
+  // the softmax, the loss and every metric (train::fit_temperature fits it on a validation
+  // pass). 1: the raw logits. Accuracy and the ranking metrics do not change with it.
+  CNNKIT_ARG(double, temperature) = 1.0;
 };
 
 // One pass of `model` over `loader` in eval mode without autograd (the module's training
@@ -144,6 +169,14 @@ struct EvaluateOptions {
 // with the trainer's model, loss and options; `cnnkit eval` calls it directly. A loader with
 // num_replicas > 1 holds one rank's share: the metrics are then merged over every rank.
 Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& loss_fn, EvaluateOptions options = {});
+
+// The outputs evaluate() scores, for one process's pass over `loader`: (N, C) with the
+// temperature and test-time augmentation of `options` applied (the log of the averaged
+// probabilities under TTA), and the (N) targets. What train::fit_temperature fits on.
+struct EvaluationOutputs {
+  Tensor outputs, targets;
+};
+EvaluationOutputs evaluation_outputs(nn::AnyModule model, data::DataLoader& loader, EvaluateOptions options = {});
 
 // Per-epoch logs in order (epoch 0 first), including epochs before a resume.
 struct History {
@@ -200,6 +233,8 @@ class Trainer {
   nn::AnyModule& model() { return model_; }
   // The moving average of the weights (TrainerOptions::ema_decay), or null.
   optim::swa_utils::AveragedModelImpl* ema() { return ema_ ? ema_.get() : nullptr; }
+  // The stochastic weight average (TrainerOptions::swa_start), or null.
+  optim::swa_utils::AveragedModelImpl* swa() { return swa_ ? swa_.get() : nullptr; }
   nn::Module& module() { return *module_; }
   optim::Optimizer& optimizer() { return optimizer_; }
   const TrainerOptions& options() const { return options_; }
@@ -233,6 +268,9 @@ class Trainer {
   std::shared_ptr<ProgressBar> progress_;
   std::shared_ptr<distributed::DistributedDataParallel> ddp_;
   std::shared_ptr<optim::swa_utils::AveragedModelImpl> ema_;
+  std::optional<data::Mixup> mixup_;
+  std::shared_ptr<optim::swa_utils::AveragedModelImpl> swa_;
+  std::shared_ptr<optim::swa_utils::SWALR> swalr_;  // from the first averaged epoch's end on
 
   History history_;
   int64_t epoch_ = 0, step_ = 0;
