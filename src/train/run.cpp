@@ -3,12 +3,17 @@
 // the summary live here; the CLI parses arguments and prints.
 #include "cnnkit/train/run.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <ostream>
@@ -93,6 +98,42 @@ std::vector<std::string> run_files_in(const fs::path& dir) {
     if (fs::exists(dir / f, ec)) found.push_back(f);
   return found;
 }
+
+// The exclusive claim of one `cnnkit train` on a run directory: flock on DIR/.lock, held
+// until the process ends (the kernel drops it when the process dies, SIGKILL included), so
+// two processes never interleave one run's files. The file holds the holder's pid, for the
+// message the second one prints.
+class RunDirLock {
+ public:
+  explicit RunDirLock(const std::string& dir) {
+    fs::create_directories(dir);
+    path_ = (fs::path(dir) / ".lock").string();
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    CNNKIT_CHECK_IO(fd_ >= 0, "cannot create the run directory's lock ", path_, ": ", std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      char buf[32] = {};
+      const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+      const std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("?");
+      ::close(fd_);
+      fd_ = -1;
+      throw IOError(fmt::format("run directory {} is in use by another cnnkit process (pid {}, holding {}); two "
+                                "processes would interleave its checkpoints and logs. Wait for it to end, or use "
+                                "another output_dir",
+                                dir, holder.substr(0, holder.find('\n')), path_));
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0) (void)!::pwrite(fd_, pid.data(), pid.size(), 0);
+  }
+  ~RunDirLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock; the file stays (removing it would race)
+  }
+  RunDirLock(const RunDirLock&) = delete;
+  RunDirLock& operator=(const RunDirLock&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
 
 // A new run's directory: output_dir, or runs/<name>-<time> (-2, -3... when taken). An
 // output_dir that already holds a run is refused unless `overwrite`, which removes the old
@@ -494,9 +535,9 @@ Run Run::resume(const std::string& arg, const std::string& config_path, const st
   run.options_ = std::move(options);
   if (fs::is_directory(arg, ec)) {
     run.run_dir_ = fs::path(arg).lexically_normal().string();
+    // Without a checkpoint (no epoch finished) fit() starts the run again from the beginning
+    // under its config.yaml: nothing was lost.
     run.resume_checkpoint_ = (fs::path(run.run_dir_) / "checkpoints" / "checkpoint_last.safetensors").string();
-    CNNKIT_CHECK_IO(fs::exists(run.resume_checkpoint_, ec), "--resume: ", run.run_dir_,
-                    " holds no checkpoints/checkpoint_last.safetensors to resume from (no epoch finished)");
   } else {
     run.resume_checkpoint_ = arg;
     fs::path dir = fs::absolute(arg).parent_path();
@@ -845,11 +886,18 @@ FitResult Run::fit() {
 
   const bool resuming = !resume_checkpoint_.empty();
   const bool writer = rank == 0;
+  std::unique_ptr<RunDirLock> lock;
   if (writer) {
+    // The claim comes first, so --overwrite never deletes the files of a run still training.
+    if (resuming) lock = std::make_unique<RunDirLock>(run_dir_);
+    else if (!config_.output_dir.empty()) lock = std::make_unique<RunDirLock>(config_.output_dir);
     if (!resuming) run_dir_ = new_run_dir(config_, options_.overwrite());
+    if (!lock) lock = std::make_unique<RunDirLock>(run_dir_);
     fs::create_directories(fs::path(run_dir_) / "checkpoints");
     if (!resuming) save_resolved_config(resolved_cfg, (fs::path(run_dir_) / "config.yaml").string());
   }
+  // A run killed before its first checkpoint: started again from the beginning in its directory.
+  const bool from_checkpoint = resuming && fs::exists(resume_checkpoint_, ec);
   if (world > 1) {
     run_dir_ = distributed::all_gather_object(run_dir_).front();  // rank 0's, for every rank's messages
     say(fmt::format("data parallel: {} processes, {} examples a step each (global batch {}), gradient buckets of "
@@ -953,10 +1001,16 @@ FitResult Run::fit() {
 
   FitResult result;
   const std::string model_path = (fs::path(run_dir_) / "model.safetensors").string();
-  if (resuming) {
+  if (resuming && !from_checkpoint)
+    say(fmt::format("no epoch of {} had finished ({} does not exist): the run starts again from the beginning under "
+                    "its config",
+                    run_dir_, resume_checkpoint_));
+  if (from_checkpoint) {
     trainer.resume(resume_checkpoint_);
     const bool stopped_early = early_stopping && early_stopping->stopped();
-    if ((trainer.epoch() >= config_.epochs || stopped_early) && fs::exists(model_path, ec)) {
+    // summary.txt is written last: without it the final evaluation and files are redone.
+    if ((trainer.epoch() >= config_.epochs || stopped_early) && fs::exists(model_path, ec) &&
+        fs::exists(fs::path(run_dir_) / "summary.txt", ec)) {
       say(fmt::format("run {} already finished ({} of {} epochs{}); nothing left to do. `cnnkit eval {}` "
                       "evaluates its model.",
                       run_dir_, trainer.epoch(), config_.epochs, stopped_early ? ", stopped early" : "", run_dir_));
@@ -975,8 +1029,9 @@ FitResult Run::fit() {
       msg += fmt::format("The run after epoch {} is in {}; continue it with:\n  cnnkit train --resume {}",
                          trainer.epoch(), checkpoint->last_path(), run_dir_);
     else
-      msg += "No epoch had finished, so there is no checkpoint to resume from; start the run again (with "
-             "--overwrite when the config sets output_dir).";
+      msg += fmt::format("No epoch had finished, so there is no checkpoint; `cnnkit train --resume {}` starts the "
+                         "run again from the beginning under its config.",
+                         run_dir_);
     throw Interrupted(msg);
   } catch (const NonFiniteError& e) {
     std::string msg = e.what();

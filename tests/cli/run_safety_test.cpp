@@ -8,6 +8,9 @@
 #include <cstring>
 
 #include <csignal>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <thread>
 
 #include "cli/cli_util.h"
@@ -245,4 +248,106 @@ TEST(CliTrain, ModelLineNamesTheDepthTheBlocksGive) {
                        " --set 'model={zoo: resnet20, in_channels: 1, num_classes: 4, width: 4, blocks: [1, 1, 1]}'");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(contains(r.out, "model: resnet20 with blocks [1, 1, 1]: a ResNet-8")) << r.out;
+}
+
+// ---- crash safety ----------------------------------------------------------------------------
+
+namespace {
+
+// The run's weights: model.safetensors' bytes after the safetensors header's metadata, which
+// records the command line. Equal tensors give equal bytes.
+std::string weights_of(const std::string& run_dir) {
+  const std::string bytes = read_all(run_dir + "/model.safetensors");
+  if (bytes.size() < 8) return {};
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  return bytes.substr(static_cast<size_t>(8 + n));
+}
+
+}  // namespace
+
+TEST(CliCrash, SigkillAtRandomMomentsThenResumeEndsWithTheSameWeights) {
+  const std::string ref = test::temp_path("runs/kill_ref");
+  const std::string extra = "scheduler: {name: CosineAnnealingLR}\n";
+  ASSERT_EQ(run("train -q " + tiny_config("kill_ref.yaml", ref, extra) + " --set epochs=4").code, 0);
+  const std::string want = weights_of(ref);
+  ASSERT_FALSE(want.empty());
+  // 30 kills, each at its own delay: before the first checkpoint (the resume starts again),
+  // inside epochs, during checkpoint, metrics and final-file writes (a run lasts ~1.5 s).
+  int killed = 0, resumed_from_scratch = 0;
+  for (int k = 0; k < 30; ++k) {
+    const std::string d = test::temp_path("runs/kill" + std::to_string(k));
+    const std::string cfg = tiny_config("kill" + std::to_string(k) + ".yaml", d, extra);
+    const double delay = 0.05 + 0.06 * k;
+    const std::string script = std::string("CNNKIT_NUM_THREADS=1 ") + CNNKIT_CLI_PATH + " train -q " + cfg +
+                               " --set epochs=4 >/dev/null 2>&1 </dev/null & pid=$!; sleep " + std::to_string(delay) +
+                               "; kill -KILL $pid 2>/dev/null; wait $pid";
+    const int status = std::system(("bash -c '" + script + "'").c_str());
+    killed += WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL;
+    if (!fs::exists(d + "/config.yaml")) continue;  // killed before the run directory existed
+    if (!fs::exists(d + "/checkpoints/checkpoint_last.safetensors")) ++resumed_from_scratch;
+    const Result r = run("train -q --resume " + d);
+    ASSERT_EQ(r.code, 0) << "kill " << k << " after " << delay << " s: " << r.err;
+    EXPECT_EQ(weights_of(d), want) << "kill " << k << " after " << delay << " s";
+    // The logs hold each epoch once.
+    EXPECT_EQ(lines_of(read_all(d + "/metrics.csv")), 5) << "kill " << k;
+  }
+  EXPECT_GE(killed, 20) << "most runs must be killed mid-way for the test to mean something";
+  EXPECT_GE(resumed_from_scratch, 1) << "no kill landed before the first checkpoint";
+}
+
+TEST(CliCrash, ASecondProcessOnTheSameRunDirectoryIsRefused) {
+  const std::string d = test::temp_path("runs/locked");
+  const std::string cfg = tiny_config("locked.yaml", d);
+  const std::string out = test::temp_path("locked.out");
+  // The first trains for a while; the second starts once the first holds the directory.
+  const std::string script = std::string("CNNKIT_NUM_THREADS=1 ") + CNNKIT_CLI_PATH + " train -q " + cfg +
+                             " --set epochs=30 >" + out + " 2>&1 </dev/null & pid=$!; "
+                             "for i in $(seq 600); do [ -f " + d + "/config.yaml ] && break; sleep 0.05; done; "
+                             "CNNKIT_NUM_THREADS=1 " + CNNKIT_CLI_PATH + " train -q --resume " + d +
+                             " >" + out + ".2 2>&1 </dev/null; echo $? >" + out + ".rc; "
+                             "CNNKIT_NUM_THREADS=1 " + CNNKIT_CLI_PATH + " train -q " + cfg +
+                             " --overwrite >" + out + ".3 2>&1 </dev/null; echo $? >>" + out + ".rc; "
+                             "kill -KILL $pid; wait $pid";
+  std::system(("bash -c '" + script + "'").c_str());
+  const std::string codes = read_all(out + ".rc");
+  EXPECT_EQ(codes, "1\n1\n") << read_all(out + ".2") << read_all(out + ".3");
+  for (const std::string& f : {out + ".2", out + ".3"}) {
+    const std::string msg = read_all(f);
+    EXPECT_TRUE(contains(msg, "is in use by another cnnkit process (pid ")) << msg;
+  }
+  EXPECT_TRUE(fs::exists(d + "/config.yaml")) << "--overwrite deleted a run that was still training";
+  // Once the holder is gone (killed), the kernel has dropped its lock.
+  const int fd = ::open((d + "/.lock").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  ::close(fd);
+}
+
+TEST(CliCrash, AFullDiskFailsTheSaveAndKeepsThePreviousCheckpoint) {
+  const std::string d = test::temp_path("runs/full");
+  const std::string cfg = tiny_config("full.yaml", d);
+  const std::string ckpt = d + "/checkpoints/checkpoint_last.safetensors";
+  // A run of 30 epochs stopped (SIGINT) once its first checkpoint exists.
+  const std::string stop = std::string("CNNKIT_NUM_THREADS=1 ") + CNNKIT_CLI_PATH + " train -q " + cfg +
+                           " --set epochs=30 >/dev/null 2>&1 </dev/null & pid=$!; "
+                           "for i in $(seq 600); do [ -f " + ckpt + " ] && break; sleep 0.05; done; "
+                           "kill -INT $pid; wait $pid";
+  std::system(("bash -c '" + stop + "'").c_str());
+  ASSERT_TRUE(fs::exists(ckpt));
+  const std::string before = read_all(ckpt);
+  // Resumed with files limited to 64 KiB, the next LeNet-5 checkpoint (~750 KB) cannot be
+  // written. ulimit -f counts 1024-byte blocks in bash.
+  const std::string err = test::temp_path("full.err");
+  const std::string script = std::string("ulimit -f 64; CNNKIT_NUM_THREADS=1 ") + CNNKIT_CLI_PATH +
+                             " train -q --resume " + d + " >/dev/null 2>" + err + " </dev/null";
+  const int status = std::system(("bash -c '" + script + "'").c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal (SIGXFSZ?)";
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const std::string msg = read_all(err);
+  EXPECT_TRUE(contains(msg, "checkpoint_last.safetensors")) << msg;
+  EXPECT_TRUE(contains(msg, "File too large")) << msg;
+  EXPECT_EQ(read_all(ckpt), before) << "the previous checkpoint changed";
+  for (const auto& e : fs::directory_iterator(d + "/checkpoints"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << "left behind: " << e.path();
 }

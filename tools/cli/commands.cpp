@@ -105,6 +105,9 @@ void watch_stop_signals() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // A write past the file-size limit (ulimit -f) then fails with EFBIG, which the atomic
+  // writers report by file, instead of SIGXFSZ killing the process mid-run.
+  signal(SIGXFSZ, SIG_IGN);
   // The thread the handler runs on: it does nothing else. (Threads that libraries started
   // before main(), such as OpenBLAS's pool, may take a signal too: they run no JIT code.)
   std::thread([set] {
