@@ -80,6 +80,19 @@ void dispatch(ScalarType t, F&& f) {
 inline uint8_t trunc_u8(float v) { return static_cast<uint8_t>(static_cast<int>(v)); }
 inline uint8_t round_u8(float v) { return static_cast<uint8_t>(static_cast<int>(std::nearbyint(v))); }
 
+// a * b rounded to float and never fused into a following add: the build contracts a * b + c
+// into one FMA (-march=x86-64-v3), torch's elementwise ops round each product. The empty asm
+// hides the product from the contraction; where torch does fuse, std::fma says so.
+inline float rounded_product(float a, float b) {
+  float p = a * b;
+  __asm__("" : "+x"(p));
+  return p;
+}
+
+// One row of torch's float32 (1, n, 3) x (3, 2) bmm with a 1 in the last column, as its
+// kernel sums it: x * a first, then y * b fused in, then c added.
+inline float grid_dot(float x, float y, float a, float b, float c) { return std::fma(y, b, rounded_product(x, a)) + c; }
+
 // ---- padding and cropping: one gather through index maps ------------------------------
 
 enum class PadMode { Constant, Edge, Reflect, Symmetric };
@@ -354,8 +367,8 @@ std::vector<float> affine_grid(const std::array<double, 6>& m, int64_t w, int64_
     for (int64_t x = 0; x < w; ++x) {
       const float bx = static_cast<float>(x) - static_cast<float>(w) * 0.5f + 0.5f;
       float* g = &grid[static_cast<size_t>((y * w + x) * 2)];
-      g[0] = bx * t00 + by * t01 + t02;
-      g[1] = bx * t10 + by * t11 + t12;
+      g[0] = grid_dot(bx, by, t00, t01, t02);
+      g[1] = grid_dot(bx, by, t10, t11, t12);
     }
   }
   return grid;
@@ -375,10 +388,10 @@ std::vector<float> perspective_grid(const std::array<double, 8>& c, int64_t w, i
     const float by = static_cast<float>(y) + 0.5f;
     for (int64_t x = 0; x < w; ++x) {
       const float bx = static_cast<float>(x) + 0.5f;
-      const float den = bx * c6 + by * c7 + 1.0f;
+      const float den = grid_dot(bx, by, c6, c7, 1.0f);
       float* g = &grid[static_cast<size_t>((y * w + x) * 2)];
-      g[0] = (bx * t00 + by * t01 + t02) / den - 1.0f;
-      g[1] = (bx * t10 + by * t11 + t12) / den - 1.0f;
+      g[0] = grid_dot(bx, by, t00, t01, t02) / den - 1.0f;
+      g[1] = grid_dot(bx, by, t10, t11, t12) / den - 1.0f;
     }
   }
   return grid;
@@ -455,7 +468,7 @@ Tensor grid_transform(const Tensor& img, const std::vector<float>& grid, Interpo
           v = v + (id[1] >= 0 ? static_cast<float>(s[id[1]]) : 0.0f) * ww[1];
           v = v + (id[2] >= 0 ? static_cast<float>(s[id[2]]) : 0.0f) * ww[2];
           v = v + (id[3] >= 0 ? static_cast<float>(s[id[3]]) : 0.0f) * ww[3];
-          if (fill) v = v * mk + (1.0f - mk) * f;
+          if (fill) v = rounded_product(v, mk) + rounded_product(1.0f - mk, f);  // two tensor ops in torch
         }
         if constexpr (std::is_same_v<T, uint8_t>) {
           dst[p * hw + o] = round_u8(std::min(std::max(v, 0.0f), 255.0f));
@@ -474,7 +487,7 @@ Tensor grid_transform(const Tensor& img, const std::vector<float>& grid, Interpo
 // back (uint8 truncates, as torch's .to(uint8)).
 template <typename T>
 inline T blend(float a, float b, float r, float rc) {
-  float v = r * a + rc * b;
+  float v = rounded_product(r, a) + rounded_product(rc, b);
   if constexpr (std::is_same_v<T, uint8_t>) {
     v = std::min(std::max(v, 0.0f), 255.0f);
     return trunc_u8(v);
@@ -1109,7 +1122,8 @@ Tensor autocontrast(const Tensor& img) {
         mx = std::max(mx, static_cast<float>(a[i]));
       }
       // a flat channel (scale not finite) is left as it is: minimum 0, scale 1
-      float scale = bound / (mx - mn);
+      // torchvision's bound / (max - min) is Tensor.__rtruediv__: reciprocal(max - min) * bound
+      float scale = (1.0f / (mx - mn)) * bound;
       if (!std::isfinite(scale)) {
         mn = 0.0f;
         scale = 1.0f;
