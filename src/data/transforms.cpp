@@ -2,7 +2,10 @@
 // loops over raw pointers (they run per example on loader threads: no per-pixel Tensor ops),
 // then the transform objects, which only draw random parameters and call them.
 // Formulas and the order of float operations follow torchvision 0.14 / PyTorch 1.13, so
-// results match tools/golden/gen_transforms.py. Not here: PIL paths, antialias, bicubic.
+// results match tools/golden/gen_transforms.py: rotate, affine and perspective share one
+// sampler (torchvision's float32 grids + grid_sample); the AutoAugment family (AutoAugment,
+// RandAugment, TrivialAugmentWide) is apply_op over the colour ops here and torch's float32
+// magnitude bins. Not here: PIL paths, antialias, bicubic, AugMix.
 //
 // P = planes (every dim before H, W: channels, and a batch if any), C = channels, H, W.
 #include "cnnkit/data/transforms.h"

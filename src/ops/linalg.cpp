@@ -3,6 +3,7 @@
 // Everything runs through kernels::sgemm* (kernels/gemm.h), which picks OpenBLAS or oneDNN
 // per shape; operands whose last two dims are row-major or transposed (t(), transpose
 // views, the W^T of linear and every backward product) are passed as strides, not copied.
+// lstsq (torch.linalg.lstsq's gels driver, no gradient) calls LAPACK through kernels::sgels.
 // Not here: integer matrix products (float32 only) and higher-order gradients.
 #include "cnnkit/ops/linalg.h"
 

@@ -8,6 +8,8 @@
 //                               T::Normalize({0.2860}, {0.3530})});
 //   auto ds = data::TensorDataset(images, labels).map(train_tf);         // applied to .data
 //   Tensor y = T::functional::rotate(x, 30.0);                           // deterministic pieces
+//   auto aug = T::Compose({T::RandAugment(), T::ToTensor()});             // uint8 in, as torchvision
+//   Tensor z = T::functional::apply_op(x_u8, "ShearX", 0.3);              // one of its ops
 //
 // Intended usage:
 //   - build a Compose per split (augmentation for train, ToTensor + Normalize for eval);

@@ -1,5 +1,5 @@
 // Matrix products (torch::matmul, torch::mm, torch::bmm) and the fused affine map of a
-// Linear layer (x W^T + b), on oneDNN's matmul / inner product.
+// Linear layer (x W^T + b), on oneDNN's matmul / inner product; least squares (lstsq) on LAPACK.
 #pragma once
 
 #include "cnnkit/core/tensor.h"
