@@ -87,9 +87,14 @@ inline uint8_t round_u8(float v) { return static_cast<uint8_t>(static_cast<int>(
 // into one FMA (-march=x86-64-v3), torch's elementwise ops round each product. The empty asm
 // hides the product from the contraction; where torch does fuse, std::fma says so.
 inline float rounded_product(float a, float b) {
+#if defined(__x86_64__) || defined(__i386__)
   float p = a * b;
-  __asm__("" : "+x"(p));
+  __asm__("" : "+x"(p));  // p stays in an SSE register, opaque to the optimiser
   return p;
+#else
+  volatile float p = a * b;
+  return p;
+#endif
 }
 
 // One row of torch's float32 (1, n, 3) x (3, 2) bmm with a 1 in the last column, as its
