@@ -2,7 +2,10 @@
 // loops over raw pointers (they run per example on loader threads: no per-pixel Tensor ops),
 // then the transform objects, which only draw random parameters and call them.
 // Formulas and the order of float operations follow torchvision 0.14 / PyTorch 1.13, so
-// results match tools/golden/gen_transforms.py. Not here: PIL paths, antialias, bicubic.
+// results match tools/golden/gen_transforms.py: rotate, affine and perspective share one
+// sampler (torchvision's float32 grids + grid_sample); the AutoAugment family (AutoAugment,
+// RandAugment, TrivialAugmentWide) is apply_op over the colour ops here and torch's float32
+// magnitude bins. Not here: PIL paths, antialias, bicubic, AugMix.
 //
 // P = planes (every dim before H, W: channels, and a batch if any), C = channels, H, W.
 #include "cnnkit/data/transforms.h"
@@ -13,6 +16,7 @@
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/rng.h"
+#include "cnnkit/ops/linalg.h"
 
 namespace cnnkit {
 namespace data {
@@ -78,6 +82,24 @@ void dispatch(ScalarType t, F&& f) {
 // (truncation toward zero), and after torch.round (half to even).
 inline uint8_t trunc_u8(float v) { return static_cast<uint8_t>(static_cast<int>(v)); }
 inline uint8_t round_u8(float v) { return static_cast<uint8_t>(static_cast<int>(std::nearbyint(v))); }
+
+// a * b rounded to float and never fused into a following add: the build contracts a * b + c
+// into one FMA (-march=x86-64-v3), torch's elementwise ops round each product. The empty asm
+// hides the product from the contraction; where torch does fuse, std::fma says so.
+inline float rounded_product(float a, float b) {
+#if defined(__x86_64__) || defined(__i386__)
+  float p = a * b;
+  __asm__("" : "+x"(p));  // p stays in an SSE register, opaque to the optimiser
+  return p;
+#else
+  volatile float p = a * b;
+  return p;
+#endif
+}
+
+// One row of torch's float32 (1, n, 3) x (3, 2) bmm with a 1 in the last column, as its
+// kernel sums it: x * a first, then y * b fused in, then c added.
+inline float grid_dot(float x, float y, float a, float b, float c) { return std::fma(y, b, rounded_product(x, a)) + c; }
 
 // ---- padding and cropping: one gather through index maps ------------------------------
 
@@ -296,13 +318,184 @@ std::array<int64_t, 2> square(const IntList& size, const char* op) {
   return {size.values[0], size.values.size() == 2 ? size.values[1] : size.values[0]};
 }
 
+// ---- the geometric sampler: torchvision's affine grid / perspective grid + grid_sample ----
+
+// One image's fill check, as torchvision's _assert_grid_transform_inputs.
+void check_fill(const Tensor& img, const std::optional<std::vector<double>>& fill, const char* op) {
+  if (!fill) return;
+  const int64_t c = img.dim() >= 3 ? img.size(-3) : 1;
+  CNNKIT_CHECK(!fill->empty(), op, ": fill needs at least one value");
+  CNNKIT_CHECK(fill->size() == 1 || static_cast<int64_t>(fill->size()) == c, op,
+               ": the number of elements in 'fill' cannot broadcast to match the number of channels of the image (",
+               fill->size(), " != ", c, ")");
+}
+
+// center (pixels from the top-left corner) as torchvision's center_f: relative to the image
+// centre; none = the centre.
+std::array<double, 2> centre_offset(const std::optional<std::vector<double>>& center, const Dims& d, const char* op) {
+  if (!center) return {0.0, 0.0};
+  CNNKIT_CHECK(center->size() == 2, op, ": center must be (x, y), got ", center->size(), " values");
+  return {(*center)[0] - static_cast<double>(d.w) * 0.5, (*center)[1] - static_cast<double>(d.h) * 0.5};
+}
+
+// torchvision's _get_inverse_affine_matrix (inverted=True), in double: the output -> input
+// map M^-1 = C RSS^-1 C^-1 T^-1 about `center` (relative to the image centre), angle and
+// shear in degrees.
+std::array<double, 6> inverse_affine_matrix(std::array<double, 2> center, double angle, std::array<double, 2> translate,
+                                            double scale, std::array<double, 2> shear) {
+  // Python's math.radians multiplies by the constant pi / 180 (one rounding fewer than x * pi / 180)
+  constexpr double kDegToRad = M_PI / 180.0;
+  const double rot = angle * kDegToRad, sx = shear[0] * kDegToRad, sy = shear[1] * kDegToRad;
+  const double cx = center[0], cy = center[1], tx = translate[0], ty = translate[1];
+  // RSS without scaling
+  const double a = std::cos(rot - sy) / std::cos(sy);
+  const double b = -std::cos(rot - sy) * std::tan(sx) / std::cos(sy) - std::sin(rot);
+  const double c = std::sin(rot - sy) / std::cos(sy);
+  const double d = -std::sin(rot - sy) * std::tan(sx) / std::cos(sy) + std::cos(rot);
+  std::array<double, 6> m = {d, -b, 0.0, -c, a, 0.0};
+  for (double& v : m) v /= scale;
+  m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty);
+  m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty);
+  m[2] += cx;
+  m[5] += cy;
+  return m;
+}
+
+// torchvision's _gen_affine_grid (output size = input size) in float32: per output pixel the
+// normalised source (gx, gy) = theta (x, y, 1) / (w / 2, h / 2), x and y from the centre.
+std::vector<float> affine_grid(const std::array<double, 6>& m, int64_t w, int64_t h) {
+  const float sx = 0.5f * static_cast<float>(w), sy = 0.5f * static_cast<float>(h);
+  const float t00 = static_cast<float>(m[0]) / sx, t01 = static_cast<float>(m[1]) / sx,
+              t02 = static_cast<float>(m[2]) / sx;
+  const float t10 = static_cast<float>(m[3]) / sy, t11 = static_cast<float>(m[4]) / sy,
+              t12 = static_cast<float>(m[5]) / sy;
+  std::vector<float> grid(static_cast<size_t>(h * w * 2));
+  for (int64_t y = 0; y < h; ++y) {
+    const float by = static_cast<float>(y) - static_cast<float>(h) * 0.5f + 0.5f;
+    for (int64_t x = 0; x < w; ++x) {
+      const float bx = static_cast<float>(x) - static_cast<float>(w) * 0.5f + 0.5f;
+      float* g = &grid[static_cast<size_t>((y * w + x) * 2)];
+      g[0] = grid_dot(bx, by, t00, t01, t02);
+      g[1] = grid_dot(bx, by, t10, t11, t12);
+    }
+  }
+  return grid;
+}
+
+// torchvision's _perspective_grid in float32: (x, y) from the top-left pixel centre,
+// g = (c0 x + c1 y + c2) / (w / 2) / (c6 x + c7 y + 1) - 1 (likewise with c3..c5, h).
+std::vector<float> perspective_grid(const std::array<double, 8>& c, int64_t w, int64_t h) {
+  const float sx = 0.5f * static_cast<float>(w), sy = 0.5f * static_cast<float>(h);
+  const float t00 = static_cast<float>(c[0]) / sx, t01 = static_cast<float>(c[1]) / sx,
+              t02 = static_cast<float>(c[2]) / sx;
+  const float t10 = static_cast<float>(c[3]) / sy, t11 = static_cast<float>(c[4]) / sy,
+              t12 = static_cast<float>(c[5]) / sy;
+  const float c6 = static_cast<float>(c[6]), c7 = static_cast<float>(c[7]);
+  std::vector<float> grid(static_cast<size_t>(h * w * 2));
+  for (int64_t y = 0; y < h; ++y) {
+    const float by = static_cast<float>(y) + 0.5f;
+    for (int64_t x = 0; x < w; ++x) {
+      const float bx = static_cast<float>(x) + 0.5f;
+      const float den = grid_dot(bx, by, c6, c7, 1.0f);
+      float* g = &grid[static_cast<size_t>((y * w + x) * 2)];
+      g[0] = grid_dot(bx, by, t00, t01, t02) / den - 1.0f;
+      g[1] = grid_dot(bx, by, t10, t11, t12) / den - 1.0f;
+    }
+  }
+  return grid;
+}
+
+// torchvision's _apply_grid_transform: grid_sample (zeros padding, align_corners=False) of
+// every plane at the normalised grid (h * w pairs), then, with a fill, the sampled mask of
+// ones decides: nearest takes fill where the mask is < 0.5, bilinear blends
+// v * mask + (1 - mask) * fill. uint8 is sampled in float and rounded, as torchvision.
+Tensor grid_transform(const Tensor& img, const std::vector<float>& grid, InterpolationMode interpolation,
+                      const std::optional<std::vector<double>>& fill) {
+  const Dims d = image_dims(img, "grid_transform");
+  const int64_t c = img.dim() >= 3 ? img.size(-3) : 1;
+  const int64_t h = d.h, w = d.w, hw = h * w;
+  const float half_w = static_cast<float>(w) / 2, half_h = static_cast<float>(h) / 2;
+  // Per output pixel: up to four source offsets and weights (-1 = outside), and the mask
+  // (the weight that fell inside the image), shared by all planes.
+  std::vector<int64_t> idx(static_cast<size_t>(hw * 4));
+  std::vector<float> wt(static_cast<size_t>(hw * 4)), mask(static_cast<size_t>(hw));
+  const bool nearest = interpolation == InterpolationMode::NEAREST;
+  for (int64_t o = 0; o < hw; ++o) {
+    const float ix = (grid[static_cast<size_t>(o * 2)] + 1.0f) * half_w - 0.5f;
+    const float iy = (grid[static_cast<size_t>(o * 2 + 1)] + 1.0f) * half_h - 0.5f;
+    int64_t* id = &idx[static_cast<size_t>(o * 4)];
+    float* ww = &wt[static_cast<size_t>(o * 4)];
+    if (nearest) {
+      // out-of-range coordinates (a perspective's horizon) must not overflow the cast
+      const bool finite = std::fabs(ix) < 1e9f && std::fabs(iy) < 1e9f;
+      const int64_t nx = finite ? static_cast<int64_t>(std::nearbyint(ix)) : -1;
+      const int64_t ny = finite ? static_cast<int64_t>(std::nearbyint(iy)) : -1;
+      const bool in = nx >= 0 && nx < w && ny >= 0 && ny < h;
+      id[0] = in ? ny * w + nx : -1;
+      ww[0] = 1.0f;
+      id[1] = id[2] = id[3] = -1;
+      ww[1] = ww[2] = ww[3] = 0.0f;
+      mask[static_cast<size_t>(o)] = in ? 1.0f : 0.0f;
+    } else {
+      const bool finite = std::fabs(ix) < 1e9f && std::fabs(iy) < 1e9f;
+      const float fx = finite ? std::floor(ix) : -4.0f, fy = finite ? std::floor(iy) : -4.0f;
+      const int64_t x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
+      const float e1 = ix - fx, w1 = 1.0f - e1, n1 = iy - fy, s1 = 1.0f - n1;
+      const float wnw = s1 * w1, wne = s1 * e1, wsw = n1 * w1, wse = n1 * e1;
+      const int64_t xs[4] = {x0, x0 + 1, x0, x0 + 1}, ys[4] = {y0, y0, y0 + 1, y0 + 1};
+      const float ws[4] = {wnw, wne, wsw, wse};
+      float mk = 0.0f;
+      for (int k = 0; k < 4; ++k) {
+        const bool in = xs[k] >= 0 && xs[k] < w && ys[k] >= 0 && ys[k] < h;
+        id[k] = in ? ys[k] * w + xs[k] : -1;
+        ww[k] = ws[k];
+        mk += in ? ws[k] : 0.0f;
+      }
+      mask[static_cast<size_t>(o)] = mk;
+    }
+  }
+  Tensor src = contig(img);
+  Tensor out = new_image(img, h, w);
+  dispatch(img.scalar_type(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = src.data_ptr<T>();
+    T* dst = out.data_ptr<T>();
+    for (int64_t p = 0; p < d.planes; ++p) {
+      const T* s = in + p * hw;
+      const float f = fill ? static_cast<float>((*fill)[fill->size() == 1 ? 0 : static_cast<size_t>(p % c)]) : 0.0f;
+      for (int64_t o = 0; o < hw; ++o) {
+        const int64_t* id = &idx[static_cast<size_t>(o * 4)];
+        const float* ww = &wt[static_cast<size_t>(o * 4)];
+        const float mk = mask[static_cast<size_t>(o)];
+        float v;
+        if (nearest) {
+          v = id[0] >= 0 ? static_cast<float>(s[id[0]]) : 0.0f;
+          if (fill && mk < 0.5f) v = f;
+        } else {
+          v = (id[0] >= 0 ? static_cast<float>(s[id[0]]) : 0.0f) * ww[0];
+          v = v + (id[1] >= 0 ? static_cast<float>(s[id[1]]) : 0.0f) * ww[1];
+          v = v + (id[2] >= 0 ? static_cast<float>(s[id[2]]) : 0.0f) * ww[2];
+          v = v + (id[3] >= 0 ? static_cast<float>(s[id[3]]) : 0.0f) * ww[3];
+          if (fill) v = rounded_product(v, mk) + rounded_product(1.0f - mk, f);  // two tensor ops in torch
+        }
+        if constexpr (std::is_same_v<T, uint8_t>) {
+          dst[p * hw + o] = round_u8(std::min(std::max(v, 0.0f), 255.0f));
+        } else {
+          dst[p * hw + o] = v;
+        }
+      }
+    }
+  });
+  return out;
+}
+
 // ---- colour -----------------------------------------------------------------------------
 
 // torchvision's _blend in float: ratio * a + (1 - ratio) * b, clamped to [0, bound], cast
 // back (uint8 truncates, as torch's .to(uint8)).
 template <typename T>
 inline T blend(float a, float b, float r, float rc) {
-  float v = r * a + rc * b;
+  float v = rounded_product(r, a) + rounded_product(rc, b);
   if constexpr (std::is_same_v<T, uint8_t>) {
     v = std::min(std::max(v, 0.0f), 255.0f);
     return trunc_u8(v);
@@ -471,110 +664,70 @@ Tensor rotate(const Tensor& img, double angle, InterpolationMode interpolation, 
               std::optional<std::vector<double>> center, std::optional<std::vector<double>> fill) {
   Dims d = image_dims(img, "rotate");
   CNNKIT_CHECK_T(NotImplementedError, !expand, "rotate: expand=true is not implemented");
-  const int64_t c = img.dim() >= 3 ? img.size(-3) : 1;
-  if (fill) {
-    CNNKIT_CHECK(fill->size() == 1 || static_cast<int64_t>(fill->size()) == c,
-                 "rotate: the number of elements in 'fill' cannot broadcast to match the number of channels of "
-                 "the image (",
-                 fill->size(), " != ", c, ")");
-  }
-  // torchvision's _get_inverse_affine_matrix(center, -angle, [0, 0], 1, [0, 0]), in double
-  double cx = 0, cy = 0;
-  if (center) {
-    CNNKIT_CHECK(center->size() == 2, "rotate: center must be (x, y), got ", center->size(), " values");
-    cx = (*center)[0] - static_cast<double>(d.w) * 0.5;
-    cy = (*center)[1] - static_cast<double>(d.h) * 0.5;
-  }
-  const double rot = -angle * M_PI / 180.0;
-  const double a = std::cos(rot), b = -std::sin(rot), cc = std::sin(rot), dd = std::cos(rot);
-  double m[6] = {dd, -b, 0.0, -cc, a, 0.0};
-  m[2] += m[0] * (-cx) + m[1] * (-cy);
-  m[5] += m[3] * (-cx) + m[4] * (-cy);
-  m[2] += cx;
-  m[5] += cy;
-  // _gen_affine_grid in float32: theta / [0.5 w, 0.5 h], then grid_sample's unnormalise
-  const float sx = 0.5f * static_cast<float>(d.w), sy = 0.5f * static_cast<float>(d.h);
-  const float t00 = static_cast<float>(m[0]) / sx, t01 = static_cast<float>(m[1]) / sx,
-              t02 = static_cast<float>(m[2]) / sx;
-  const float t10 = static_cast<float>(m[3]) / sy, t11 = static_cast<float>(m[4]) / sy,
-              t12 = static_cast<float>(m[5]) / sy;
-  const float half_w = static_cast<float>(d.w) / 2, half_h = static_cast<float>(d.h) / 2;
-  const int64_t h = d.h, w = d.w, hw = h * w;
+  check_fill(img, fill, "rotate");
+  // torchvision: _get_inverse_affine_matrix(center, -angle, [0, 0], 1, [0, 0]), as the
+  // rotation direction of F.rotate and F.affine disagree
+  const auto c = centre_offset(center, d, "rotate");
+  const auto m = inverse_affine_matrix(c, -angle, {0.0, 0.0}, 1.0, {0.0, 0.0});
+  return grid_transform(img, affine_grid(m, d.w, d.h), interpolation, fill);
+}
 
-  // Per output pixel: up to four source offsets and weights (-1 = outside), and the mask
-  // (the weight that fell inside the image), shared by all planes.
-  std::vector<int64_t> idx(static_cast<size_t>(hw * 4));
-  std::vector<float> wt(static_cast<size_t>(hw * 4)), mask(static_cast<size_t>(hw));
-  const bool nearest = interpolation == InterpolationMode::NEAREST;
-  for (int64_t y = 0; y < h; ++y) {
-    const float by = static_cast<float>(y) - static_cast<float>(h) * 0.5f + 0.5f;
-    for (int64_t x = 0; x < w; ++x) {
-      const float bx = static_cast<float>(x) - static_cast<float>(w) * 0.5f + 0.5f;
-      const float gx = bx * t00 + by * t01 + t02;
-      const float gy = bx * t10 + by * t11 + t12;
-      const float ix = (gx + 1.0f) * half_w - 0.5f;
-      const float iy = (gy + 1.0f) * half_h - 0.5f;
-      const int64_t o = y * w + x;
-      int64_t* id = &idx[static_cast<size_t>(o * 4)];
-      float* ww = &wt[static_cast<size_t>(o * 4)];
-      if (nearest) {
-        const int64_t nx = static_cast<int64_t>(std::nearbyint(ix)), ny = static_cast<int64_t>(std::nearbyint(iy));
-        const bool in = nx >= 0 && nx < w && ny >= 0 && ny < h;
-        id[0] = in ? ny * w + nx : -1;
-        ww[0] = 1.0f;
-        id[1] = id[2] = id[3] = -1;
-        ww[1] = ww[2] = ww[3] = 0.0f;
-        mask[o] = in ? 1.0f : 0.0f;
-      } else {
-        const float fx = std::floor(ix), fy = std::floor(iy);
-        const int64_t x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
-        const float e1 = ix - fx, w1 = 1.0f - e1, n1 = iy - fy, s1 = 1.0f - n1;
-        const float wnw = s1 * w1, wne = s1 * e1, wsw = n1 * w1, wse = n1 * e1;
-        const int64_t xs[4] = {x0, x0 + 1, x0, x0 + 1}, ys[4] = {y0, y0, y0 + 1, y0 + 1};
-        const float ws[4] = {wnw, wne, wsw, wse};
-        float mk = 0.0f;
-        for (int k = 0; k < 4; ++k) {
-          const bool in = xs[k] >= 0 && xs[k] < w && ys[k] >= 0 && ys[k] < h;
-          id[k] = in ? ys[k] * w + xs[k] : -1;
-          ww[k] = ws[k];
-          mk += in ? ws[k] : 0.0f;
-        }
-        mask[o] = mk;
-      }
-    }
+Tensor affine(const Tensor& img, double angle, std::array<double, 2> translate, double scale,
+              std::array<double, 2> shear, InterpolationMode interpolation, std::optional<std::vector<double>> fill,
+              std::optional<std::vector<double>> center) {
+  Dims d = image_dims(img, "affine");
+  CNNKIT_CHECK(scale > 0.0 && std::isfinite(scale), "affine: Argument scale should be positive, got ", scale);
+  CNNKIT_CHECK(std::isfinite(angle) && std::isfinite(translate[0]) && std::isfinite(translate[1]) &&
+                   std::isfinite(shear[0]) && std::isfinite(shear[1]),
+               "affine: angle, translate and shear must be finite, got angle ", angle, ", translate (",
+               translate[0], ", ", translate[1], "), shear (", shear[0], ", ", shear[1], ")");
+  check_fill(img, fill, "affine");
+  const auto c = centre_offset(center, d, "affine");
+  const auto m = inverse_affine_matrix(c, angle, translate, scale, shear);
+  return grid_transform(img, affine_grid(m, d.w, d.h), interpolation, fill);
+}
+
+std::array<double, 8> perspective_coeffs(const std::vector<std::array<double, 2>>& startpoints,
+                                         const std::vector<std::array<double, 2>>& endpoints) {
+  CNNKIT_CHECK(startpoints.size() == 4 && endpoints.size() == 4,
+               "perspective: startpoints and endpoints must be four [x, y] corners each, got ", startpoints.size(),
+               " and ", endpoints.size());
+  // torchvision's _get_perspective_coeffs: the 8x8 system in float32, solved by
+  // torch.linalg.lstsq(driver="gels"). Solving it in double instead gives coefficients a few
+  // float ulps away, which moves ~0.4% of uint8 pixels by one step (and nearest samples by a
+  // whole pixel): to be torchvision's numbers it is solved as torchvision solves it.
+  Tensor a = cnnkit::empty({8, 8}, TensorOptions(kFloat)), b = cnnkit::empty({8}, TensorOptions(kFloat));
+  float* pa = a.data_ptr<float>();
+  float* pb = b.data_ptr<float>();
+  for (int i = 0; i < 4; ++i) {
+    const float x = static_cast<float>(endpoints[i][0]), y = static_cast<float>(endpoints[i][1]);
+    const float u = static_cast<float>(startpoints[i][0]), v = static_cast<float>(startpoints[i][1]);
+    const float r0[8] = {x, y, 1, 0, 0, 0, -u * x, -u * y};
+    const float r1[8] = {0, 0, 0, x, y, 1, -v * x, -v * y};
+    std::memcpy(pa + (2 * i) * 8, r0, sizeof(r0));
+    std::memcpy(pa + (2 * i + 1) * 8, r1, sizeof(r1));
+    pb[2 * i] = u;
+    pb[2 * i + 1] = v;
   }
-  Tensor src = contig(img);
-  Tensor out = new_image(img, h, w);
-  dispatch(img.scalar_type(), [&](auto tag) {
-    using T = decltype(tag);
-    const T* in = src.data_ptr<T>();
-    T* dst = out.data_ptr<T>();
-    for (int64_t p = 0; p < d.planes; ++p) {
-      const T* s = in + p * hw;
-      const float f = fill ? static_cast<float>((*fill)[fill->size() == 1 ? 0 : static_cast<size_t>(p % c)]) : 0.0f;
-      for (int64_t o = 0; o < hw; ++o) {
-        const int64_t* id = &idx[static_cast<size_t>(o * 4)];
-        const float* ww = &wt[static_cast<size_t>(o * 4)];
-        float v;
-        if (nearest) {
-          v = id[0] >= 0 ? static_cast<float>(s[id[0]]) : 0.0f;
-          if (fill && mask[o] < 0.5f) v = f;
-        } else {
-          v = (id[0] >= 0 ? static_cast<float>(s[id[0]]) : 0.0f) * ww[0];
-          v = v + (id[1] >= 0 ? static_cast<float>(s[id[1]]) : 0.0f) * ww[1];
-          v = v + (id[2] >= 0 ? static_cast<float>(s[id[2]]) : 0.0f) * ww[2];
-          v = v + (id[3] >= 0 ? static_cast<float>(s[id[3]]) : 0.0f) * ww[3];
-          if (fill) v = v * mask[o] + (1.0f - mask[o]) * f;
-        }
-        if constexpr (std::is_same_v<T, uint8_t>) {
-          dst[p * hw + o] = round_u8(v);
-        } else {
-          dst[p * hw + o] = v;
-        }
-      }
-    }
-  });
+  Tensor x;
+  try {
+    x = cnnkit::lstsq(a, b);
+  } catch (const ValueError&) {
+    CNNKIT_CHECK(false, "perspective: the corner points are degenerate (three of them on a line or repeated): "
+                        "no perspective transform maps startpoints to endpoints");
+  }
+  std::array<double, 8> out{};
+  for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = x.data_ptr<float>()[i];
   return out;
+}
+
+Tensor perspective(const Tensor& img, const std::vector<std::array<double, 2>>& startpoints,
+                   const std::vector<std::array<double, 2>>& endpoints, InterpolationMode interpolation,
+                   std::optional<std::vector<double>> fill) {
+  Dims d = image_dims(img, "perspective");
+  check_fill(img, fill, "perspective");
+  const std::array<double, 8> c = perspective_coeffs(startpoints, endpoints);
+  return grid_transform(img, perspective_grid(c, d.w, d.h), interpolation, fill);
 }
 
 Tensor rgb_to_grayscale(const Tensor& img, int64_t num_output_channels) {
@@ -838,6 +991,233 @@ Tensor erase(const Tensor& img, int64_t i, int64_t j, int64_t h, int64_t w, cons
   NoGradGuard no_grad;
   out.narrow(1, i, h).narrow(2, j, w).copy_(v.to(img.scalar_type()).expand({img.size(0), h, w}));
   return out;
+}
+
+
+namespace {
+// torchvision's colour-op checks: (..., C, H, W) with at least 3 dims (TypeError), 1 or 3
+// channels (TypeError), optionally uint8 only.
+ColorDims check_color_op(const Tensor& img, const char* op, bool uint8_only) {
+  CNNKIT_CHECK(img.defined(), op, ": the image is an undefined tensor");
+  CNNKIT_CHECK_TYPE(img.dim() >= 3, op, ": Input image tensor should have at least 3 dimensions, but found ", img.dim());
+  if (uint8_only)
+    CNNKIT_CHECK_TYPE(img.scalar_type() == kByte, op, ": Only torch.uint8 image tensors are supported, but found ",
+                      img.scalar_type());
+  CNNKIT_CHECK_TYPE(img.scalar_type() == kByte || img.scalar_type() == kFloat, op,
+                    ": expected a uint8 or float32 image, got ", img.scalar_type());
+  const int64_t c = img.size(-3);
+  CNNKIT_CHECK_TYPE(c == 1 || c == 3, op, ": Input image tensor permitted channel values are [1, 3], but found ", c);
+  return color_dims(img, op);
+}
+
+// out[i] = f(in[i]) over every element, in the image's dtype.
+template <typename F>
+Tensor map_elements(const Tensor& img, F&& f) {
+  Tensor src = contig(img);
+  Tensor out = cnnkit::empty(src.sizes(), TensorOptions(img.scalar_type()));
+  dispatch(img.scalar_type(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = src.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    const int64_t n = src.numel();
+    for (int64_t i = 0; i < n; ++i) o[i] = f(in[i]);
+  });
+  return out;
+}
+}  // namespace
+
+Tensor invert(const Tensor& img) {
+  check_color_op(img, "invert", false);
+  return map_elements(img, [](auto v) -> decltype(v) {
+    if constexpr (std::is_same_v<decltype(v), uint8_t>) {
+      return static_cast<uint8_t>(255 - v);
+    } else {
+      return 1.0f - v;
+    }
+  });
+}
+
+Tensor posterize(const Tensor& img, int64_t bits) {
+  CNNKIT_CHECK(bits >= 0 && bits <= 8, "posterize: The number if bits should be between 0 and 8. Got ", bits);
+  check_color_op(img, "posterize", true);
+  // torchvision: img & -(2 ** (8 - bits)), the mask taken modulo 256
+  const uint8_t mask = static_cast<uint8_t>(-(int64_t{1} << (8 - bits)) & 0xFF);
+  return map_elements(img, [mask](auto v) -> decltype(v) {
+    if constexpr (std::is_same_v<decltype(v), uint8_t>) {
+      return static_cast<uint8_t>(v & mask);
+    } else {
+      return v;  // unreachable: uint8 only
+    }
+  });
+}
+
+Tensor solarize(const Tensor& img, double threshold) {
+  check_color_op(img, "solarize", false);
+  const double bound = img.scalar_type() == kByte ? 255.0 : 1.0;
+  CNNKIT_CHECK_TYPE(threshold <= bound, "solarize: Threshold should be less than bound of img (threshold ", threshold,
+                    ", bound ", bound, ")");
+  // torch compares a uint8 or float32 tensor with a Python float in float32
+  const float t = static_cast<float>(threshold);
+  return map_elements(img, [t](auto v) -> decltype(v) {
+    if constexpr (std::is_same_v<decltype(v), uint8_t>) {
+      return static_cast<float>(v) >= t ? static_cast<uint8_t>(255 - v) : v;
+    } else {
+      return v >= t ? 1.0f - v : v;
+    }
+  });
+}
+
+Tensor adjust_sharpness(const Tensor& img, double sharpness_factor) {
+  CNNKIT_CHECK(sharpness_factor >= 0 && std::isfinite(sharpness_factor), "adjust_sharpness: sharpness_factor (",
+               sharpness_factor, ") is not non-negative.");
+  const Dims d = image_dims(img, "adjust_sharpness");
+  const int64_t c = img.dim() >= 3 ? img.size(-3) : 1;
+  CNNKIT_CHECK_TYPE(c == 1 || c == 3, "adjust_sharpness: Input image tensor permitted channel values are [1, 3], but found ", c);
+  if (d.w <= 2 || d.h <= 2) return copy_of(img);
+  // _blurred_degenerate_image: the interior convolved with [[1 1 1] [1 5 1] [1 1 1]] / 13 in
+  // float32 (uint8 rounded back), the border kept; then _blend(img, blurred, factor).
+  const float k1 = 1.0f / 13.0f, k5 = 5.0f / 13.0f;
+  const float r = static_cast<float>(sharpness_factor), rc = static_cast<float>(1.0 - sharpness_factor);
+  Tensor src = contig(img);
+  Tensor out = new_image(img, d.h, d.w);
+  const int64_t h = d.h, w = d.w;
+  dispatch(img.scalar_type(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = src.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    for (int64_t p = 0; p < d.planes; ++p) {
+      const T* a = in + p * h * w;
+      T* b = o + p * h * w;
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x) {
+          const float v = static_cast<float>(a[y * w + x]);
+          float blurred = v;
+          if (y > 0 && y < h - 1 && x > 0 && x < w - 1) {
+            float acc = 0;
+            for (int64_t dy = -1; dy <= 1; ++dy)
+              for (int64_t dx = -1; dx <= 1; ++dx)
+                acc += (dy == 0 && dx == 0 ? k5 : k1) * static_cast<float>(a[(y + dy) * w + x + dx]);
+            if constexpr (std::is_same_v<T, uint8_t>) {
+              blurred = static_cast<float>(round_u8(std::min(std::max(acc, 0.0f), 255.0f)));
+            } else {
+              blurred = acc;
+            }
+          }
+          b[y * w + x] = blend<T>(v, blurred, r, rc);
+        }
+    }
+  });
+  return out;
+}
+
+Tensor autocontrast(const Tensor& img) {
+  const ColorDims cd = check_color_op(img, "autocontrast", false);
+  Tensor src = contig(img);
+  Tensor out = cnnkit::empty(src.sizes(), TensorOptions(img.scalar_type()));
+  dispatch(img.scalar_type(), [&](auto tag) {
+    using T = decltype(tag);
+    constexpr bool kU8 = std::is_same_v<T, uint8_t>;
+    const float bound = kU8 ? 255.0f : 1.0f;
+    const T* in = src.data_ptr<T>();
+    T* o = out.data_ptr<T>();
+    for (int64_t p = 0; p < cd.groups * cd.c; ++p) {
+      const T* a = in + p * cd.hw;
+      T* b = o + p * cd.hw;
+      if (cd.hw == 0) continue;
+      float mn = static_cast<float>(a[0]), mx = mn;
+      for (int64_t i = 1; i < cd.hw; ++i) {
+        mn = std::min(mn, static_cast<float>(a[i]));
+        mx = std::max(mx, static_cast<float>(a[i]));
+      }
+      // a flat channel (scale not finite) is left as it is: minimum 0, scale 1
+      // torchvision's bound / (max - min) is Tensor.__rtruediv__: reciprocal(max - min) * bound
+      float scale = (1.0f / (mx - mn)) * bound;
+      if (!std::isfinite(scale)) {
+        mn = 0.0f;
+        scale = 1.0f;
+      }
+      for (int64_t i = 0; i < cd.hw; ++i) {
+        const float v = std::min(std::max((static_cast<float>(a[i]) - mn) * scale, 0.0f), bound);
+        if constexpr (kU8) {
+          b[i] = trunc_u8(v);
+        } else {
+          b[i] = v;
+        }
+      }
+    }
+  });
+  return out;
+}
+
+Tensor equalize(const Tensor& img) {
+  CNNKIT_CHECK(img.defined(), "equalize: the image is an undefined tensor");
+  CNNKIT_CHECK_TYPE(img.dim() >= 3 && img.dim() <= 4,
+                    "equalize: Input image tensor should have 3 or 4 dimensions, but found ", img.dim());
+  const ColorDims cd = check_color_op(img, "equalize", true);
+  Tensor src = contig(img);
+  Tensor out = cnnkit::empty(src.sizes(), TensorOptions(kByte));
+  const uint8_t* in = src.data_ptr<uint8_t>();
+  uint8_t* o = out.data_ptr<uint8_t>();
+  for (int64_t p = 0; p < cd.groups * cd.c; ++p) {
+    const uint8_t* a = in + p * cd.hw;
+    uint8_t* b = o + p * cd.hw;
+    // torchvision's _scale_channel: step = (count of all pixels but those of the last
+    // non-empty bin) // 255; lut[v] = (cumsum up to v - 1 + step // 2) // step, clamped
+    int64_t hist[256] = {0};
+    for (int64_t i = 0; i < cd.hw; ++i) ++hist[a[i]];
+    int64_t last = 255;
+    while (last > 0 && hist[last] == 0) --last;
+    int64_t total = 0;
+    for (int64_t v = 0; v < 256; ++v) total += hist[v];
+    const int64_t step = (total - hist[last]) / 255;
+    if (step == 0) {
+      std::memcpy(b, a, static_cast<size_t>(cd.hw));
+      continue;
+    }
+    uint8_t lut[256];
+    int64_t cum = 0;
+    for (int64_t v = 0; v < 256; ++v) {
+      lut[v] = static_cast<uint8_t>(std::min<int64_t>((cum + step / 2) / step, 255));
+      cum += hist[v];
+    }
+    for (int64_t i = 0; i < cd.hw; ++i) b[i] = lut[a[i]];
+  }
+  return out;
+}
+
+
+Tensor apply_op(const Tensor& img, const std::string& op_name, double magnitude, InterpolationMode interpolation,
+                const std::optional<std::vector<double>>& fill) {
+  // Python's math.degrees: x * (180 / pi)
+  constexpr double kRadToDeg = 180.0 / M_PI;
+  image_dims(img, "apply_op");
+  // torchvision shears and translates about the top-left corner ("center=[0, 0]"), rotates
+  // about the image centre
+  const std::vector<double> corner = {0.0, 0.0};
+  if (op_name == "ShearX")
+    return affine(img, 0.0, {0.0, 0.0}, 1.0, {std::atan(magnitude) * kRadToDeg, 0.0}, interpolation, fill, corner);
+  if (op_name == "ShearY")
+    return affine(img, 0.0, {0.0, 0.0}, 1.0, {0.0, std::atan(magnitude) * kRadToDeg}, interpolation, fill, corner);
+  // int(magnitude): toward zero
+  if (op_name == "TranslateX")
+    return affine(img, 0.0, {std::trunc(magnitude), 0.0}, 1.0, {0.0, 0.0}, interpolation, fill);
+  if (op_name == "TranslateY")
+    return affine(img, 0.0, {0.0, std::trunc(magnitude)}, 1.0, {0.0, 0.0}, interpolation, fill);
+  if (op_name == "Rotate") return rotate(img, magnitude, interpolation, false, std::nullopt, fill);
+  if (op_name == "Brightness") return adjust_brightness(img, 1.0 + magnitude);
+  if (op_name == "Color") return adjust_saturation(img, 1.0 + magnitude);
+  if (op_name == "Contrast") return adjust_contrast(img, 1.0 + magnitude);
+  if (op_name == "Sharpness") return adjust_sharpness(img, 1.0 + magnitude);
+  if (op_name == "Posterize") return posterize(img, static_cast<int64_t>(magnitude));
+  if (op_name == "Solarize") return solarize(img, magnitude);
+  if (op_name == "AutoContrast") return autocontrast(img);
+  if (op_name == "Equalize") return equalize(img);
+  if (op_name == "Invert") return invert(img);
+  if (op_name == "Identity") return img;
+  CNNKIT_CHECK(false, "apply_op: The provided operator ", op_name,
+               " is not recognized (expected one of Identity, ShearX, ShearY, TranslateX, TranslateY, Rotate, "
+               "Brightness, Color, Contrast, Sharpness, Posterize, Solarize, AutoContrast, Equalize, Invert)");
+  return img;
 }
 
 }  // namespace functional
@@ -1150,6 +1530,375 @@ Tensor RandomErasing::operator()(Tensor img) const {
     for (size_t k = 0; k < value_.size(); ++k) v.data_ptr<float>()[k] = static_cast<float>(value_[k]);
   }
   return functional::erase(img, i, j, h, w, v);
+}
+
+// ---- geometric random transforms ------------------------------------------------------------
+
+namespace {
+// torchvision's _setup_angle: a number x >= 0 means [-x, x]; else a sequence of one of `sizes`.
+std::vector<double> setup_angle(const DoubleList& x, const char* op, const char* name, std::vector<size_t> sizes) {
+  const auto& v = x.values;
+  if (v.size() == 1) {
+    CNNKIT_CHECK(v[0] >= 0, op, ": If ", name, " is a single number, it must be positive, got ", v[0]);
+    return {-v[0], v[0]};
+  }
+  CNNKIT_CHECK(std::find(sizes.begin(), sizes.end(), v.size()) != sizes.end(), op, ": ", name,
+               " should be a number or a sequence of length ", sizes.front(), sizes.size() > 1 ? " or 4" : "",
+               ", got ", v.size(), " values");
+  return v;
+}
+
+inline double uniform(Generator& g, double lo, double hi) { return lo + (hi - lo) * g.uniform_double(); }
+}  // namespace
+
+RandomAffine::RandomAffine(DoubleList degrees, std::optional<std::pair<double, double>> translate,
+                           std::optional<std::pair<double, double>> scale, std::optional<DoubleList> shear,
+                           InterpolationMode interpolation, DoubleList fill, std::optional<std::vector<double>> center)
+    : translate_(translate), scale_(scale), interpolation_(interpolation), fill_(std::move(fill.values)),
+      center_(std::move(center)) {
+  const auto d = setup_angle(degrees, "RandomAffine", "degrees", {2});
+  degrees_ = {d[0], d[1]};
+  if (translate_)
+    CNNKIT_CHECK(translate_->first >= 0 && translate_->first <= 1 && translate_->second >= 0 && translate_->second <= 1,
+                 "RandomAffine: translation values should be between 0 and 1, got translate (", translate_->first, ", ",
+                 translate_->second, ")");
+  if (scale_)
+    CNNKIT_CHECK(scale_->first > 0 && scale_->second > 0, "RandomAffine: scale values should be positive, got scale (",
+                 scale_->first, ", ", scale_->second, ")");
+  if (shear) shear_ = setup_angle(*shear, "RandomAffine", "shear", {2, 4});
+  CNNKIT_CHECK(!fill_.empty(), "RandomAffine: fill needs at least one value");
+  CNNKIT_CHECK(!center_ || center_->size() == 2, "RandomAffine: center should be a sequence of length 2, got ",
+               center_ ? center_->size() : 0, " values");
+}
+
+RandomAffine::Params RandomAffine::get_params(std::pair<double, double> degrees,
+                                              std::optional<std::pair<double, double>> translate,
+                                              std::optional<std::pair<double, double>> scale_ranges,
+                                              const std::vector<double>& shears, std::array<int64_t, 2> img_size,
+                                              Generator& gen) {
+  Params p;
+  p.angle = uniform(gen, degrees.first, degrees.second);
+  p.translate = {0.0, 0.0};
+  if (translate) {
+    // img_size is (width, height), as torchvision's; Python's round() halves to even
+    const double max_dx = translate->first * static_cast<double>(img_size[0]);
+    const double max_dy = translate->second * static_cast<double>(img_size[1]);
+    p.translate[0] = std::nearbyint(uniform(gen, -max_dx, max_dx));
+    p.translate[1] = std::nearbyint(uniform(gen, -max_dy, max_dy));
+  }
+  p.scale = scale_ranges ? uniform(gen, scale_ranges->first, scale_ranges->second) : 1.0;
+  p.shear = {0.0, 0.0};
+  if (shears.size() >= 2) p.shear[0] = uniform(gen, shears[0], shears[1]);
+  if (shears.size() == 4) p.shear[1] = uniform(gen, shears[2], shears[3]);
+  return p;
+}
+
+Tensor RandomAffine::operator()(Tensor img) const {
+  const Dims d = image_dims(img, "RandomAffine");
+  const Params p = get_params(degrees_, translate_, scale_, shear_, {d.w, d.h}, example_generator());
+  return functional::affine(img, p.angle, p.translate, p.scale, p.shear, interpolation_, fill_, center_);
+}
+
+RandomPerspective::RandomPerspective(double distortion_scale, double p, InterpolationMode interpolation,
+                                     DoubleList fill)
+    : distortion_scale_(distortion_scale), p_(p), interpolation_(interpolation), fill_(std::move(fill.values)) {
+  CNNKIT_CHECK(distortion_scale >= 0 && distortion_scale <= 1,
+               "RandomPerspective: distortion_scale should be between 0 and 1, got ", distortion_scale);
+  check_p(p, "RandomPerspective");
+  CNNKIT_CHECK(!fill_.empty(), "RandomPerspective: fill needs at least one value");
+}
+
+std::pair<std::vector<std::array<double, 2>>, std::vector<std::array<double, 2>>> RandomPerspective::get_params(
+    int64_t width, int64_t height, double distortion_scale, Generator& gen) {
+  const int64_t half_height = height / 2, half_width = width / 2;
+  const int64_t dx = static_cast<int64_t>(distortion_scale * static_cast<double>(half_width));
+  const int64_t dy = static_cast<int64_t>(distortion_scale * static_cast<double>(half_height));
+  auto r = [&](int64_t lo, int64_t hi) { return static_cast<double>(gen.randint(lo, hi)); };
+  // the corners in torchvision's order of draws: top-left, top-right, bottom-right, bottom-left
+  std::array<double, 2> tl, tr, br, bl;
+  tl[0] = r(0, dx + 1);
+  tl[1] = r(0, dy + 1);
+  tr[0] = r(width - dx - 1, width);
+  tr[1] = r(0, dy + 1);
+  br[0] = r(width - dx - 1, width);
+  br[1] = r(height - dy - 1, height);
+  bl[0] = r(0, dx + 1);
+  bl[1] = r(height - dy - 1, height);
+  const double w1 = static_cast<double>(width - 1), h1 = static_cast<double>(height - 1);
+  return {{{0.0, 0.0}, {w1, 0.0}, {w1, h1}, {0.0, h1}}, {tl, tr, br, bl}};
+}
+
+Tensor RandomPerspective::operator()(Tensor img) const {
+  const Dims d = image_dims(img, "RandomPerspective");
+  Generator& gen = example_generator();
+  if (!(gen.uniform_double() < p_)) return img;
+  const auto [start, end] = get_params(d.w, d.h, distortion_scale_, gen);
+  return functional::perspective(img, start, end, interpolation_, fill_);
+}
+
+// ---- AutoAugment, RandAugment, TrivialAugmentWide ------------------------------------------
+
+std::vector<float> torch_linspace(double start, double end, int64_t steps) {
+  CNNKIT_CHECK(steps >= 0, "linspace: number of steps must be non-negative, got ", steps);
+  std::vector<float> out(static_cast<size_t>(steps));
+  if (steps == 0) return out;
+  const float s = static_cast<float>(start), e = static_cast<float>(end);
+  if (steps == 1) {
+    out[0] = s;
+    return out;
+  }
+  // PyTorch 1.13's CPU kernel (AVX2 build): each half counts from its own end, start + step * i
+  // (fused) below the halfway point, end - step * (steps - 1 - i) above it; contiguous blocks of
+  // 16 are vectorised as base + j * step (not fused) from each 8-lane block's first value, the
+  // tail is scalar. Reproduced because the bins are only torchvision's with this arithmetic.
+  const float step = (e - s) / static_cast<float>(steps - 1);
+  const int64_t half = steps / 2;
+  auto scalar_at = [&](int64_t i) {
+    return i < half ? std::fma(step, static_cast<float>(i), s) : std::fma(-step, static_cast<float>(steps - i - 1), e);
+  };
+  int64_t i = 0;
+  for (; i + 16 <= steps; i += 16)
+    for (int64_t blk = i; blk < i + 16; blk += 8) {
+      const float base = scalar_at(blk);
+      out[static_cast<size_t>(blk)] = base;
+      for (int64_t j = 1; j < 8; ++j) {
+        volatile float prod = static_cast<float>(j) * step;  // volatile: keeps the compiler from fusing
+        out[static_cast<size_t>(blk + j)] = base + prod;
+      }
+    }
+  for (; i < steps; ++i) out[static_cast<size_t>(i)] = scalar_at(i);
+  return out;
+}
+
+namespace {
+// torchvision's posterize bins: 8 - (arange(n) / ((n - 1) / q)).round().int(), in float32.
+std::vector<float> posterize_bins(int64_t n, double q) {
+  std::vector<float> out(static_cast<size_t>(n));
+  const float div = static_cast<float>(static_cast<double>(n - 1) / q);
+  for (int64_t i = 0; i < n; ++i)
+    out[static_cast<size_t>(i)] = static_cast<float>(8 - static_cast<int>(std::nearbyint(static_cast<float>(i) / div)));
+  return out;
+}
+
+AugmentationOp op(const char* name, std::vector<float> magnitudes, bool is_signed) {
+  return AugmentationOp{name, std::move(magnitudes), is_signed};
+}
+
+// _augmentation_space of RandAugment / AutoAugment (image_size: (height, width)); `identity`:
+// RandAugment's first op; `invert`: AutoAugment's last.
+std::vector<AugmentationOp> rand_augment_space(int64_t num_bins, std::array<int64_t, 2> image_size, bool identity,
+                                               bool invert) {
+  std::vector<AugmentationOp> ops;
+  if (identity) ops.push_back(op("Identity", {}, false));
+  ops.push_back(op("ShearX", torch_linspace(0.0, 0.3, num_bins), true));
+  ops.push_back(op("ShearY", torch_linspace(0.0, 0.3, num_bins), true));
+  ops.push_back(op("TranslateX", torch_linspace(0.0, 150.0 / 331.0 * static_cast<double>(image_size[1]), num_bins), true));
+  ops.push_back(op("TranslateY", torch_linspace(0.0, 150.0 / 331.0 * static_cast<double>(image_size[0]), num_bins), true));
+  ops.push_back(op("Rotate", torch_linspace(0.0, 30.0, num_bins), true));
+  ops.push_back(op("Brightness", torch_linspace(0.0, 0.9, num_bins), true));
+  ops.push_back(op("Color", torch_linspace(0.0, 0.9, num_bins), true));
+  ops.push_back(op("Contrast", torch_linspace(0.0, 0.9, num_bins), true));
+  ops.push_back(op("Sharpness", torch_linspace(0.0, 0.9, num_bins), true));
+  ops.push_back(op("Posterize", posterize_bins(num_bins, 4.0), false));
+  ops.push_back(op("Solarize", torch_linspace(255.0, 0.0, num_bins), false));
+  ops.push_back(op("AutoContrast", {}, false));
+  ops.push_back(op("Equalize", {}, false));
+  if (invert) ops.push_back(op("Invert", {}, false));
+  return ops;
+}
+
+// The AutoAugment family takes uint8 images, as torchvision's tensor path: on float32,
+// torchvision fails only once it draws Posterize, Equalize or Solarize; this fails on the
+// first image, saying where the transform belongs.
+void check_augment_input(const Tensor& img, const char* op) {
+  CNNKIT_CHECK(img.defined(), op, ": the image is an undefined tensor");
+  CNNKIT_CHECK_TYPE(img.scalar_type() == kByte, op, ": expected a uint8 image (..., 1 or 3, H, W), got ",
+                    img.scalar_type(), " (torchvision's Posterize, Equalize and Solarize bins need uint8: put ", op,
+                    " before ToTensor)");
+  CNNKIT_CHECK_TYPE(img.dim() >= 3 && (img.size(-3) == 1 || img.size(-3) == 3), op,
+                    ": expected an image (..., 1 or 3, H, W), got shape ", img.sizes());
+}
+
+// torchvision's fill standardisation: a number or a sequence; none stays none.
+std::optional<std::vector<double>> check_augment_fill(std::optional<std::vector<double>> fill, const char* op) {
+  if (fill) CNNKIT_CHECK(!fill->empty(), op, ": fill needs at least one value (or none)");
+  return fill;
+}
+
+void check_bins(int64_t num_bins, const char* op) {
+  // torchvision does not check: with one bin its Posterize bins divide by zero
+  CNNKIT_CHECK(num_bins >= 2, op, ": num_magnitude_bins should be at least 2, got ", num_bins);
+}
+}  // namespace
+
+RandAugment::RandAugment(int64_t num_ops, int64_t magnitude, int64_t num_magnitude_bins, InterpolationMode interpolation,
+                         std::optional<std::vector<double>> fill)
+    : num_ops_(num_ops), magnitude_(magnitude), num_magnitude_bins_(num_magnitude_bins),
+      interpolation_(interpolation), fill_(check_augment_fill(std::move(fill), "RandAugment")) {
+  CNNKIT_CHECK(num_ops >= 0, "RandAugment: num_ops should be non-negative, got ", num_ops);
+  check_bins(num_magnitude_bins, "RandAugment");
+  CNNKIT_CHECK(magnitude >= 0 && magnitude < num_magnitude_bins, "RandAugment: magnitude should be in [0, ",
+               "num_magnitude_bins = ", num_magnitude_bins, "), got ", magnitude);
+}
+
+std::vector<AugmentationOp> RandAugment::augmentation_space(int64_t num_bins, std::array<int64_t, 2> image_size) {
+  check_bins(num_bins, "RandAugment");
+  return rand_augment_space(num_bins, image_size, /*identity=*/true, /*invert=*/false);
+}
+
+Tensor RandAugment::operator()(Tensor img) const {
+  check_augment_input(img, "RandAugment");
+  const auto space = augmentation_space(num_magnitude_bins_, {img.size(-2), img.size(-1)});
+  Generator& gen = example_generator();
+  for (int64_t i = 0; i < num_ops_; ++i) {
+    const AugmentationOp& o = space[static_cast<size_t>(gen.randint(0, static_cast<int64_t>(space.size())))];
+    double m = o.magnitudes.empty() ? 0.0 : o.magnitudes[static_cast<size_t>(magnitude_)];
+    if (o.is_signed && gen.randint(0, 2) == 1) m = -m;
+    img = functional::apply_op(img, o.name, m, interpolation_, fill_);
+  }
+  return img;
+}
+
+TrivialAugmentWide::TrivialAugmentWide(int64_t num_magnitude_bins, InterpolationMode interpolation,
+                                       std::optional<std::vector<double>> fill)
+    : num_magnitude_bins_(num_magnitude_bins), interpolation_(interpolation),
+      fill_(check_augment_fill(std::move(fill), "TrivialAugmentWide")) {
+  check_bins(num_magnitude_bins, "TrivialAugmentWide");
+}
+
+std::vector<AugmentationOp> TrivialAugmentWide::augmentation_space(int64_t num_bins) {
+  check_bins(num_bins, "TrivialAugmentWide");
+  return {op("Identity", {}, false),
+          op("ShearX", torch_linspace(0.0, 0.99, num_bins), true),
+          op("ShearY", torch_linspace(0.0, 0.99, num_bins), true),
+          op("TranslateX", torch_linspace(0.0, 32.0, num_bins), true),
+          op("TranslateY", torch_linspace(0.0, 32.0, num_bins), true),
+          op("Rotate", torch_linspace(0.0, 135.0, num_bins), true),
+          op("Brightness", torch_linspace(0.0, 0.99, num_bins), true),
+          op("Color", torch_linspace(0.0, 0.99, num_bins), true),
+          op("Contrast", torch_linspace(0.0, 0.99, num_bins), true),
+          op("Sharpness", torch_linspace(0.0, 0.99, num_bins), true),
+          op("Posterize", posterize_bins(num_bins, 6.0), false),
+          op("Solarize", torch_linspace(255.0, 0.0, num_bins), false),
+          op("AutoContrast", {}, false),
+          op("Equalize", {}, false)};
+}
+
+Tensor TrivialAugmentWide::operator()(Tensor img) const {
+  check_augment_input(img, "TrivialAugmentWide");
+  const auto space = augmentation_space(num_magnitude_bins_);
+  Generator& gen = example_generator();
+  const AugmentationOp& o = space[static_cast<size_t>(gen.randint(0, static_cast<int64_t>(space.size())))];
+  double m = 0.0;
+  if (!o.magnitudes.empty())
+    m = o.magnitudes[static_cast<size_t>(gen.randint(0, static_cast<int64_t>(o.magnitudes.size())))];
+  if (o.is_signed && gen.randint(0, 2) == 1) m = -m;
+  return functional::apply_op(img, o.name, m, interpolation_, fill_);
+}
+
+namespace {
+using Sub = AutoAugment::SubPolicy;
+// torchvision 0.14's AutoAugment._get_policies: (op, probability, magnitude bin or -1 = none).
+const std::vector<std::array<Sub, 2>>& policy_table(AutoAugmentPolicy policy) {
+  static const std::vector<std::array<Sub, 2>> imagenet = {
+      {{{"Posterize", 0.4, 8}, {"Rotate", 0.6, 9}}},      {{{"Solarize", 0.6, 5}, {"AutoContrast", 0.6, -1}}},
+      {{{"Equalize", 0.8, -1}, {"Equalize", 0.6, -1}}},   {{{"Posterize", 0.6, 7}, {"Posterize", 0.6, 6}}},
+      {{{"Equalize", 0.4, -1}, {"Solarize", 0.2, 4}}},    {{{"Equalize", 0.4, -1}, {"Rotate", 0.8, 8}}},
+      {{{"Solarize", 0.6, 3}, {"Equalize", 0.6, -1}}},    {{{"Posterize", 0.8, 5}, {"Equalize", 1.0, -1}}},
+      {{{"Rotate", 0.2, 3}, {"Solarize", 0.6, 8}}},       {{{"Equalize", 0.6, -1}, {"Posterize", 0.4, 6}}},
+      {{{"Rotate", 0.8, 8}, {"Color", 0.4, 0}}},          {{{"Rotate", 0.4, 9}, {"Equalize", 0.6, -1}}},
+      {{{"Equalize", 0.0, -1}, {"Equalize", 0.8, -1}}},   {{{"Invert", 0.6, -1}, {"Equalize", 1.0, -1}}},
+      {{{"Color", 0.6, 4}, {"Contrast", 1.0, 8}}},        {{{"Rotate", 0.8, 8}, {"Color", 1.0, 2}}},
+      {{{"Color", 0.8, 8}, {"Solarize", 0.8, 7}}},        {{{"Sharpness", 0.4, 7}, {"Invert", 0.6, -1}}},
+      {{{"ShearX", 0.6, 5}, {"Equalize", 1.0, -1}}},      {{{"Color", 0.4, 0}, {"Equalize", 0.6, -1}}},
+      {{{"Equalize", 0.4, -1}, {"Solarize", 0.2, 4}}},    {{{"Solarize", 0.6, 5}, {"AutoContrast", 0.6, -1}}},
+      {{{"Invert", 0.6, -1}, {"Equalize", 1.0, -1}}},     {{{"Color", 0.6, 4}, {"Contrast", 1.0, 8}}},
+      {{{"Equalize", 0.8, -1}, {"Equalize", 0.6, -1}}},
+  };
+  static const std::vector<std::array<Sub, 2>> cifar10 = {
+      {{{"Invert", 0.1, -1}, {"Contrast", 0.2, 6}}},         {{{"Rotate", 0.7, 2}, {"TranslateX", 0.3, 9}}},
+      {{{"Sharpness", 0.8, 1}, {"Sharpness", 0.9, 3}}},      {{{"ShearY", 0.5, 8}, {"TranslateY", 0.7, 9}}},
+      {{{"AutoContrast", 0.5, -1}, {"Equalize", 0.9, -1}}},  {{{"ShearY", 0.2, 7}, {"Posterize", 0.3, 7}}},
+      {{{"Color", 0.4, 3}, {"Brightness", 0.6, 7}}},         {{{"Sharpness", 0.3, 9}, {"Brightness", 0.7, 9}}},
+      {{{"Equalize", 0.6, -1}, {"Equalize", 0.5, -1}}},      {{{"Contrast", 0.6, 7}, {"Sharpness", 0.6, 5}}},
+      {{{"Color", 0.7, 7}, {"TranslateX", 0.5, 8}}},         {{{"Equalize", 0.3, -1}, {"AutoContrast", 0.4, -1}}},
+      {{{"TranslateY", 0.4, 3}, {"Sharpness", 0.2, 6}}},     {{{"Brightness", 0.9, 6}, {"Color", 0.2, 8}}},
+      {{{"Solarize", 0.5, 2}, {"Invert", 0.0, -1}}},         {{{"Equalize", 0.2, -1}, {"AutoContrast", 0.6, -1}}},
+      {{{"Equalize", 0.2, -1}, {"Equalize", 0.6, -1}}},      {{{"Color", 0.9, 9}, {"Equalize", 0.6, -1}}},
+      {{{"AutoContrast", 0.8, -1}, {"Solarize", 0.2, 8}}},   {{{"Brightness", 0.1, 3}, {"Color", 0.7, 0}}},
+      {{{"Solarize", 0.4, 5}, {"AutoContrast", 0.9, -1}}},   {{{"TranslateY", 0.9, 9}, {"TranslateY", 0.7, 9}}},
+      {{{"AutoContrast", 0.9, -1}, {"Solarize", 0.8, 3}}},   {{{"Equalize", 0.8, -1}, {"Invert", 0.1, -1}}},
+      {{{"TranslateY", 0.7, 9}, {"AutoContrast", 0.9, -1}}},
+  };
+  static const std::vector<std::array<Sub, 2>> svhn = {
+      {{{"ShearX", 0.9, 4}, {"Invert", 0.2, -1}}},         {{{"ShearY", 0.9, 8}, {"Invert", 0.7, -1}}},
+      {{{"Equalize", 0.6, -1}, {"Solarize", 0.6, 6}}},     {{{"Invert", 0.9, -1}, {"Equalize", 0.6, -1}}},
+      {{{"Equalize", 0.6, -1}, {"Rotate", 0.9, 3}}},       {{{"ShearX", 0.9, 4}, {"AutoContrast", 0.8, -1}}},
+      {{{"ShearY", 0.9, 8}, {"Invert", 0.4, -1}}},         {{{"ShearY", 0.9, 5}, {"Solarize", 0.2, 6}}},
+      {{{"Invert", 0.9, -1}, {"AutoContrast", 0.8, -1}}},  {{{"Equalize", 0.6, -1}, {"Rotate", 0.9, 3}}},
+      {{{"ShearX", 0.9, 4}, {"Solarize", 0.3, 3}}},        {{{"ShearY", 0.8, 8}, {"Invert", 0.7, -1}}},
+      {{{"Equalize", 0.9, -1}, {"TranslateY", 0.6, 6}}},   {{{"Invert", 0.9, -1}, {"Equalize", 0.6, -1}}},
+      {{{"Contrast", 0.3, 3}, {"Rotate", 0.8, 4}}},        {{{"Invert", 0.8, -1}, {"TranslateY", 0.0, 2}}},
+      {{{"ShearY", 0.7, 6}, {"Solarize", 0.4, 8}}},        {{{"Invert", 0.6, -1}, {"Rotate", 0.8, 4}}},
+      {{{"ShearY", 0.3, 7}, {"TranslateX", 0.9, 3}}},      {{{"ShearX", 0.1, 6}, {"Invert", 0.6, -1}}},
+      {{{"Solarize", 0.7, 2}, {"TranslateY", 0.6, 7}}},    {{{"ShearY", 0.8, 4}, {"Invert", 0.8, -1}}},
+      {{{"ShearX", 0.7, 9}, {"TranslateY", 0.8, 3}}},      {{{"ShearY", 0.8, 5}, {"AutoContrast", 0.7, -1}}},
+      {{{"ShearX", 0.7, 2}, {"Invert", 0.1, -1}}},
+  };
+  switch (policy) {
+    case AutoAugmentPolicy::IMAGENET: return imagenet;
+    case AutoAugmentPolicy::CIFAR10: return cifar10;
+    case AutoAugmentPolicy::SVHN: return svhn;
+  }
+  CNNKIT_CHECK(false, "AutoAugment: The provided policy ", static_cast<int>(policy), " is not recognized.");
+  return imagenet;
+}
+}  // namespace
+
+AutoAugmentPolicy parse_auto_augment_policy(const std::string& name) {
+  if (name == "imagenet" || name == "IMAGENET") return AutoAugmentPolicy::IMAGENET;
+  if (name == "cifar10" || name == "CIFAR10") return AutoAugmentPolicy::CIFAR10;
+  if (name == "svhn" || name == "SVHN") return AutoAugmentPolicy::SVHN;
+  CNNKIT_CHECK(false, "AutoAugment: policy should be one of imagenet, cifar10 or svhn, got '", name, "'");
+  return AutoAugmentPolicy::IMAGENET;
+}
+
+AutoAugment::AutoAugment(AutoAugmentPolicy policy, InterpolationMode interpolation,
+                         std::optional<std::vector<double>> fill)
+    : policy_(policy), interpolation_(interpolation), fill_(check_augment_fill(std::move(fill), "AutoAugment")) {
+  policy_table(policy);
+}
+
+const std::vector<std::array<AutoAugment::SubPolicy, 2>>& AutoAugment::policies(AutoAugmentPolicy policy) {
+  return policy_table(policy);
+}
+
+std::vector<AugmentationOp> AutoAugment::augmentation_space(int64_t num_bins, std::array<int64_t, 2> image_size) {
+  check_bins(num_bins, "AutoAugment");
+  return rand_augment_space(num_bins, image_size, /*identity=*/false, /*invert=*/true);
+}
+
+Tensor AutoAugment::operator()(Tensor img) const {
+  check_augment_input(img, "AutoAugment");
+  const auto& table = policy_table(policy_);
+  Generator& gen = example_generator();
+  // get_params: the sub-policy, two probabilities, two signs (all drawn every time)
+  const auto& sub = table[static_cast<size_t>(gen.randint(0, static_cast<int64_t>(table.size())))];
+  const float probs[2] = {static_cast<float>(gen.uniform_double()), static_cast<float>(gen.uniform_double())};
+  const int64_t signs[2] = {gen.randint(0, 2), gen.randint(0, 2)};
+  const auto space = augmentation_space(10, {img.size(-2), img.size(-1)});
+  for (int i = 0; i < 2; ++i) {
+    // torch compares its float32 draw with the Python float in float32
+    if (!(probs[i] <= static_cast<float>(sub[static_cast<size_t>(i)].p))) continue;
+    const std::string& name = sub[static_cast<size_t>(i)].op;
+    const auto it = std::find_if(space.begin(), space.end(), [&](const AugmentationOp& o) { return o.name == name; });
+    double m = 0.0;
+    if (sub[static_cast<size_t>(i)].magnitude_bin >= 0)
+      m = it->magnitudes[static_cast<size_t>(sub[static_cast<size_t>(i)].magnitude_bin)];
+    if (it->is_signed && signs[i] == 0) m = -m;
+    img = functional::apply_op(img, name, m, interpolation_, fill_);
+  }
+  return img;
 }
 
 Grayscale::Grayscale(int64_t num_output_channels) : num_output_channels_(num_output_channels) {

@@ -19,6 +19,10 @@
 #include "cnnkit/core/error.h"
 #include "kernels/onednn.h"
 
+// LAPACK (OpenBLAS ships it; cblas.h does not declare it)
+extern "C" void sgels_(const char* trans, const int* m, const int* n, const int* nrhs, float* a, const int* lda,
+                       float* b, const int* ldb, float* work, const int* lwork, int* info);
+
 namespace cnnkit::kernels {
 
 namespace {
@@ -186,6 +190,17 @@ void sgemm_bias(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, con
     return;
   }
   onednn_matmul(0, trans_a, trans_b, m, n, k, 1.0f, a, lda, 0, b, ldb, 0, 0.0f, c, ldc, 0, bias);
+}
+
+int sgels(int64_t m, int64_t n, float* a, float* b) {
+  const int mi = static_cast<int>(m), ni = static_cast<int>(n), nrhs = 1, ld = static_cast<int>(std::max<int64_t>(m, 1));
+  int info = 0, lwork = -1;
+  float query = 0;
+  sgels_("N", &mi, &ni, &nrhs, a, &ld, b, &ld, &query, &lwork, &info);  // workspace query, as torch
+  lwork = std::max(1, static_cast<int>(query));
+  std::vector<float> work(static_cast<size_t>(lwork));
+  sgels_("N", &mi, &ni, &nrhs, a, &ld, b, &ld, work.data(), &lwork, &info);
+  return info;
 }
 
 }  // namespace cnnkit::kernels

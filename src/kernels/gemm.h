@@ -33,4 +33,11 @@ void sgemm_batched(int64_t batch, bool trans_a, bool trans_b, int64_t m, int64_t
 void sgemm_bias(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                 const float* b, int64_t ldb, const float* bias, float* c, int64_t ldc);
 
+// LAPACK's sgels (trans 'N', one right-hand side): the least-squares solution of A x = b for
+// A (m x n, m >= n, full rank) stored column-major with leading dimension m; b (m) is
+// overwritten, its first n entries are x. Returns LAPACK's info (0 on success, i > 0 when
+// A is rank deficient). torch.linalg.lstsq(driver="gels") on CPU calls the same routine of
+// the same OpenBLAS, so float32 results agree bit for bit.
+int sgels(int64_t m, int64_t n, float* a, float* b);
+
 }  // namespace cnnkit::kernels

@@ -3,11 +3,13 @@
 // Everything runs through kernels::sgemm* (kernels/gemm.h), which picks OpenBLAS or oneDNN
 // per shape; operands whose last two dims are row-major or transposed (t(), transpose
 // views, the W^T of linear and every backward product) are passed as strides, not copied.
+// lstsq (torch.linalg.lstsq's gels driver, no gradient) calls LAPACK through kernels::sgels.
 // Not here: integer matrix products (float32 only) and higher-order gradients.
 #include "cnnkit/ops/linalg.h"
 
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 #include "cnnkit/autograd/node.h"
 #include "kernels/copy.h"
@@ -334,6 +336,27 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
            });
   }
   return y;
+}
+
+// ---- least squares --------------------------------------------------------------------------
+
+Tensor lstsq(const Tensor& a, const Tensor& b) {
+  CNNKIT_CHECK_SHAPE(a.defined() && b.defined() && a.dim() == 2 && b.dim() == 1 && b.size(0) == a.size(0),
+                     "lstsq: expected a (m, n) and b (m), got ", a.defined() ? a.sizes() : IntArrayRef{}, " and ",
+                     b.defined() ? b.sizes() : IntArrayRef{});
+  check_float(a, "lstsq", "a");
+  check_float(b, "lstsq", "b");
+  const int64_t m = a.size(0), n = a.size(1);
+  CNNKIT_CHECK_SHAPE(m >= n && n > 0, "lstsq: the gels driver needs m >= n > 0, got a of shape ", a.sizes());
+  // LAPACK wants a column-major copy (it overwrites A with its QR factors) and b in place
+  const Tensor ac = a.t().contiguous(), bc = b.contiguous();
+  std::vector<float> acol(ac.data_ptr<float>(), ac.data_ptr<float>() + m * n);
+  std::vector<float> rhs(bc.data_ptr<float>(), bc.data_ptr<float>() + m);
+  const int info = kernels::sgels(m, n, acol.data(), rhs.data());
+  CNNKIT_CHECK(info == 0, "lstsq: a is rank deficient (LAPACK sgels info ", info, "); torch raises too");
+  Tensor x = empty({n}, kFloat);
+  std::memcpy(x.data_ptr<float>(), rhs.data(), static_cast<size_t>(n) * sizeof(float));
+  return x;
 }
 
 // ---- Tensor members ---------------------------------------------------------------------------

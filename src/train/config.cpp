@@ -642,9 +642,21 @@ T::Compose build_pipeline(const RunConfig& cfg, bool train) {
     if (!has_to_tensor) list.push_back(T::ToTensor());
     if (!has_normalize && !cfg.data.mean.empty()) list.push_back(T::Normalize<>(cfg.data.mean, cfg.data.std));
   };
+  // The AutoAugment family takes uint8 images (torchvision's tensor path): after a ToTensor
+  // (written, or implied before a RandomErasing) it would fail on the first image, so the
+  // config is refused at its line.
+  bool float_images = false;
   for (const TransformSpec& s : specs) {
-    if (s.name == "RandomErasing") add_implied();
+    if (s.name == "RandomErasing") {
+      add_implied();
+      float_images = true;
+    }
+    if (float_images && (s.name == "RandAugment" || s.name == "TrivialAugmentWide" || s.name == "AutoAugment"))
+      throw ValueError((cfg.source.empty() ? std::string("<yaml>") : cfg.source) +
+                       (s.line >= 0 ? ":" + std::to_string(s.line + 1) : "") + ": transform " + s.name +
+                       " takes uint8 images, as torchvision's: put it before ToTensor and RandomErasing");
     list.push_back(build_transform(s, cfg.source));
+    float_images |= s.name == "ToTensor";
   }
   add_implied();
   return T::Compose(std::move(list));

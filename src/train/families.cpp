@@ -358,6 +358,33 @@ double probability(const YAML::Node& a, const YamlContext& ctx) {
   return p;
 }
 
+// `fill`: a number or one per channel; absent = `def` (none for the AutoAugment family).
+std::optional<std::vector<double>> fill_of(const YAML::Node& a, const YamlContext& ctx,
+                                           std::optional<std::vector<double>> def) {
+  if (!has(a, "fill")) return def;
+  const std::vector<double> f = double_list(a, "fill", ctx, 0).values;
+  if (f.empty()) fail(a["fill"], ctx, "key 'fill': expected a number or one number per channel");
+  return f;
+}
+
+// torchvision's _setup_angle: a number d >= 0 (meaning [-d, d]) or a list of one of `sizes`.
+T::DoubleList angle_of(const YAML::Node& a, const char* key, const YamlContext& ctx, std::vector<size_t> sizes,
+                       const char* expected) {
+  const T::DoubleList v = double_list(a, key, ctx, 0);
+  const bool ok = v.values.size() == 1 ? v.values[0] >= 0
+                                       : std::find(sizes.begin(), sizes.end(), v.values.size()) != sizes.end();
+  if (!ok) fail(a[key], ctx, std::string("key '") + key + "': expected " + expected + ", got " + io::yaml::describe(a[key]));
+  return v;
+}
+
+// The AutoAugment family's integer keys, with their ranges.
+int64_t int_in(const YAML::Node& a, const char* key, const YamlContext& ctx, int64_t def, int64_t lo, int64_t hi,
+               const std::string& rule) {
+  const int64_t v = io::yaml::get<int64_t>(a, key, ctx, def);
+  io::yaml::check_value(v >= lo && v < hi, a, key, ctx, rule);
+  return v;
+}
+
 const std::vector<TransformEntry>& transforms() {
   using io::yaml::get;
   using A = const YAML::Node&;
@@ -440,6 +467,58 @@ const std::vector<TransformEntry>& transforms() {
            sigma = {s.front(), s.back()};
          }
          return T::GaussianBlur({k.front(), k.back()}, sigma);
+       }},
+      {"RandomAffine", {"degrees", "translate", "scale", "shear", "interpolation", "fill", "center"}, {"degrees"},
+       [](A a, C ctx) -> T::AnyTransform {
+         const T::DoubleList degrees = angle_of(a, "degrees", ctx, {2}, "a number >= 0 or [min, max]");
+         std::optional<std::pair<double, double>> translate, scale;
+         if (has(a, "translate")) {
+           translate = pair_of(a, "translate", ctx, {0, 0});
+           if (!(translate->first >= 0 && translate->first <= 1 && translate->second >= 0 && translate->second <= 1))
+             fail(a["translate"], ctx, "key 'translate': expected [fx, fy], fractions of the width and height in [0, 1]");
+         }
+         if (has(a, "scale")) {
+           scale = pair_of(a, "scale", ctx, {1, 1});
+           if (!(scale->first > 0 && scale->second > 0))
+             fail(a["scale"], ctx, "key 'scale': expected [min, max] with positive values");
+         }
+         std::optional<T::DoubleList> shear;
+         if (has(a, "shear"))
+           shear = angle_of(a, "shear", ctx, {2, 4}, "a number >= 0, [xmin, xmax] or [xmin, xmax, ymin, ymax]");
+         const auto center = io::yaml::get_optional<std::vector<double>>(a, "center", ctx);
+         if (center && center->size() != 2) fail(a["center"], ctx, "key 'center': expected [x, y] in pixels");
+         return T::RandomAffine(degrees, translate, scale, shear, interpolation(a, ctx, T::InterpolationMode::NEAREST),
+                                *fill_of(a, ctx, std::vector<double>{0.0}), center);
+       }},
+      {"RandomPerspective", {"distortion_scale", "p", "interpolation", "fill"}, {},
+       [](A a, C ctx) -> T::AnyTransform {
+         const double d = get<double>(a, "distortion_scale", ctx, 0.5);
+         io::yaml::check_value(d >= 0 && d <= 1, a, "distortion_scale", ctx, "in [0, 1]");
+         return T::RandomPerspective(d, probability(a, ctx), interpolation(a, ctx, T::InterpolationMode::BILINEAR),
+                                     *fill_of(a, ctx, std::vector<double>{0.0}));
+       }},
+      // The AutoAugment family runs on uint8 images: before the pipeline's (implied) ToTensor.
+      {"RandAugment", {"num_ops", "magnitude", "num_magnitude_bins", "interpolation", "fill"}, {},
+       [](A a, C ctx) -> T::AnyTransform {
+         const int64_t ops = int_in(a, "num_ops", ctx, 2, 0, INT64_MAX, ">= 0");
+         const int64_t bins = int_in(a, "num_magnitude_bins", ctx, 31, 2, INT64_MAX, ">= 2");
+         const int64_t m = int_in(a, "magnitude", ctx, 9, 0, bins,
+                                  "in [0, num_magnitude_bins) = [0, " + std::to_string(bins) + ")");
+         return T::RandAugment(ops, m, bins, interpolation(a, ctx, T::InterpolationMode::NEAREST),
+                               fill_of(a, ctx, std::nullopt));
+       }},
+      {"TrivialAugmentWide", {"num_magnitude_bins", "interpolation", "fill"}, {},
+       [](A a, C ctx) -> T::AnyTransform {
+         return T::TrivialAugmentWide(int_in(a, "num_magnitude_bins", ctx, 31, 2, INT64_MAX, ">= 2"),
+                                      interpolation(a, ctx, T::InterpolationMode::NEAREST),
+                                      fill_of(a, ctx, std::nullopt));
+       }},
+      {"AutoAugment", {"policy", "interpolation", "fill"}, {},
+       [](A a, C ctx) -> T::AnyTransform {
+         const std::string policy = io::yaml::one_of(a, "policy", ctx, {"imagenet", "cifar10", "svhn"}, "policy",
+                                                     "imagenet");
+         return T::AutoAugment(T::parse_auto_augment_policy(policy),
+                               interpolation(a, ctx, T::InterpolationMode::NEAREST), fill_of(a, ctx, std::nullopt));
        }},
       {"Grayscale", {"num_output_channels"}, {},
        [](A a, C ctx) -> T::AnyTransform {

@@ -1,6 +1,8 @@
 // Every deterministic transform against torchvision.transforms.functional 0.14
-// (tools/golden/gen_transforms.py): one test per case, on uint8 and float32 images.
-// uint8 results must match exactly; float32 within a few ulps of torch's float math.
+// (tools/golden/gen_transforms.py): one test per case, on uint8 and float32 images, including
+// affine / perspective, the AutoAugment family's colour ops, autoaugment._apply_op for every
+// op name and the family's magnitude bins. uint8 results must match exactly; float32 within a
+// few ulps of torch's float math; the bins and perspective coefficients exactly.
 #include <gtest/gtest.h>
 
 #include <iostream>
@@ -25,6 +27,17 @@ std::vector<int64_t> ints(const nlohmann::json& v) { return v.get<std::vector<in
 
 InterpolationMode mode_of(const nlohmann::json& o) {
   return o.at("interpolation").get<std::string>() == "nearest" ? InterpolationMode::NEAREST : InterpolationMode::BILINEAR;
+}
+
+std::optional<std::vector<double>> optional_list(const nlohmann::json& o, const char* key) {
+  if (!o.contains(key)) return std::nullopt;
+  return o.at(key).get<std::vector<double>>();
+}
+
+std::vector<std::array<double, 2>> points(const nlohmann::json& v) {
+  std::vector<std::array<double, 2>> out;
+  for (const auto& p : v) out.push_back({p.at(0).get<double>(), p.at(1).get<double>()});
+  return out;
 }
 
 Tensor run(const std::string& op, const nlohmann::json& o, const Tensor& x) {
@@ -57,6 +70,46 @@ Tensor run(const std::string& op, const nlohmann::json& o, const Tensor& x) {
     const auto s = o.at("sigma").get<std::vector<double>>();
     return F::gaussian_blur(x, {k[0], k[1]}, {s[0], s[1]});
   }
+  if (op == "affine") {
+    const auto t = o.at("translate").get<std::vector<double>>();
+    const auto sh = o.at("shear").get<std::vector<double>>();
+    return F::affine(x, o.at("angle").get<double>(), {t[0], t[1]}, o.at("scale").get<double>(), {sh[0], sh[1]},
+                     mode_of(o), optional_list(o, "fill"), optional_list(o, "center"));
+  }
+  if (op == "perspective_coeffs") {
+    const auto c = F::perspective_coeffs(points(o.at("startpoints")), points(o.at("endpoints")));
+    Tensor out = cnnkit::empty({8}, kFloat);
+    for (int i = 0; i < 8; ++i) out.data_ptr<float>()[i] = static_cast<float>(c[static_cast<size_t>(i)]);
+    return out;
+  }
+  if (op == "perspective")
+    return F::perspective(x, points(o.at("startpoints")), points(o.at("endpoints")), mode_of(o),
+                          optional_list(o, "fill"));
+  if (op == "invert") return F::invert(x);
+  if (op == "autocontrast") return F::autocontrast(x);
+  if (op == "equalize") return F::equalize(x);
+  if (op == "posterize") return F::posterize(x, o.at("bits").get<int64_t>());
+  if (op == "solarize") return F::solarize(x, o.at("threshold").get<double>());
+  if (op == "adjust_sharpness") return F::adjust_sharpness(x, o.at("factor").get<double>());
+  if (op == "apply_op")
+    return F::apply_op(x, o.at("op_name").get<std::string>(), o.at("magnitude").get<double>(), mode_of(o),
+                       optional_list(o, "fill"));
+  if (op == "augmentation_space") {
+    namespace T = cnnkit::data::transforms;
+    const std::string kind = o.at("kind").get<std::string>();
+    const int64_t nb = o.at("num_bins").get<int64_t>();
+    const std::array<int64_t, 2> hw = {o.at("height").get<int64_t>(), o.at("width").get<int64_t>()};
+    const auto space = kind == "RandAugment"          ? T::RandAugment::augmentation_space(nb, hw)
+                       : kind == "TrivialAugmentWide" ? T::TrivialAugmentWide::augmentation_space(nb)
+                                                      : T::AutoAugment::augmentation_space(nb, hw);
+    for (const auto& a : space) {
+      if (a.name != o.at("op_name").get<std::string>()) continue;
+      EXPECT_EQ(a.is_signed, o.at("signed").get<bool>()) << a.name;
+      Tensor out = cnnkit::empty({static_cast<int64_t>(a.magnitudes.size())}, kFloat);
+      std::copy(a.magnitudes.begin(), a.magnitudes.end(), out.data_ptr<float>());
+      return out;
+    }
+  }
   ADD_FAILURE() << "unknown op " << op;
   return Tensor();
 }
@@ -82,8 +135,11 @@ TEST_P(TransformsGolden, MatchesTorchvision) {
   // integer) may land one step apart: allowed for those ops on at most 3% of elements.
   const bool float_out = want.is_floating_point();
   const bool ulp_sensitive = !float_out && (op == "resize" || op == "resized_crop" || op == "adjust_hue");
-  double atol = float_out ? (op == "rotate" ? 2e-6 : 1e-6) : (ulp_sensitive ? 1.0 : 0.0);
-  EXPECT_TRUE(cnnkit::test::allclose(got, want, float_out ? 1e-6 : 0.0, atol, c));
+  // The magnitude bins and the perspective coefficients are torch's own floats: exact.
+  const bool exact = op == "augmentation_space" || op == "perspective_coeffs";
+  const bool geometric = op == "rotate" || op == "affine" || op == "perspective" || op == "apply_op";
+  double atol = exact ? 0.0 : float_out ? (geometric ? 2e-6 : 1e-6) : (ulp_sensitive ? 1.0 : 0.0);
+  EXPECT_TRUE(cnnkit::test::allclose(got, want, float_out && !exact ? 1e-6 : 0.0, atol, c));
   if (ulp_sensitive && got.sizes() == want.sizes()) {
     auto a = got.to_vector(), b = want.to_vector();
     size_t off = 0;

@@ -2,7 +2,8 @@
 // transposed views, torch's 1-d and broadcast-batch rules), and the raw kernels::sgemm*
 // entry points against a double-precision reference on every backend path (OpenBLAS for
 // small products, dnnl_sgemm for m == 1, oneDNN matmul otherwise; transposes, padded
-// leading dims, alpha/beta, broadcast batches, fused bias). Inputs are seq(sizes):
+// leading dims, alpha/beta, broadcast batches, fused bias); lstsq against torch's gels.
+// Inputs are seq(sizes):
 // x_i = sin(0.7 i + 0.3) (torch: the same formula in float64, then .float()).
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "kernels/gemm.h"
+#include "cnnkit/ops/factory.h"
 #include "cnnkit/ops/linalg.h"
 #include "cnnkit/ops/reduce.h"
 #include "cnnkit/ops/shape.h"
@@ -338,4 +340,22 @@ TEST(Linear, Errors) {
   EXPECT_THROW(linear(seq({2, 4}), seq({5, 4, 1})), ShapeError);
   EXPECT_THROW(linear(seq({2, 4}), W, seq({4})), ShapeError);
   EXPECT_THROW(linear(cnnkit::empty({}), W), ShapeError);
+}
+
+// torch: A = [[2,1,0],[1,3,1],[0,1,4],[1,0,1],[3,2,1]], b = [1,2,3,4,5] (float32),
+// torch.linalg.lstsq(A, b, driver="gels").solution; the same LAPACK routine, so bit for bit.
+TEST(Lstsq, OverdeterminedSystemMatchesTorchGelsExactly) {
+  Tensor a = empty({5, 3}, kFloat), b = empty({5}, kFloat);
+  const float av[15] = {2, 1, 0, 1, 3, 1, 0, 1, 4, 1, 0, 1, 3, 2, 1}, bv[5] = {1, 2, 3, 4, 5};
+  std::copy(av, av + 15, a.data_ptr<float>());
+  std::copy(bv, bv + 5, b.data_ptr<float>());
+  const Tensor x = lstsq(a, b);
+  EXPECT_EQ(x.to_vector(), (std::vector<float>{1.42732513f, -0.29941833f, 0.976744056f}));
+  // a zero column leaves R singular: torch raises "does not have full rank (error code: 2)"
+  Tensor singular = zeros({4, 2});
+  singular.data_ptr<float>()[0] = 1;
+  singular.data_ptr<float>()[2] = 2;
+  EXPECT_TRUE(contains(error_of([&] { lstsq(singular, zeros({4})); }), "rank deficient (LAPACK sgels info 2)"));
+  EXPECT_TRUE(contains(error_of([&] { lstsq(zeros({2, 3}), zeros({2})); }), "m >= n"));
+  EXPECT_TRUE(contains(error_of([&] { lstsq(a, zeros({4})); }), "expected a (m, n) and b (m)"));
 }

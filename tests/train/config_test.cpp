@@ -436,3 +436,70 @@ TEST(RunConfig, GaussianBlurKeyBuildsTheTransformAndNamesBadSizesAndSigmas) {
   EXPECT_TRUE(contains(build_error("{kernel_size: 3, sigma: [2, 1]}"), "key 'sigma'"));
   EXPECT_TRUE(contains(build_error("{sigma: 1}"), "kernel_size")) << build_error("{sigma: 1}");
 }
+
+TEST(RunConfig, AffineAndPerspectiveKeysBuildTheTransformsAndNameBadValues) {
+  auto pipeline = [](const std::string& tf) {
+    return train::build_pipeline(
+        parse_run_config("model: lenet5\ndata:\n  normalize: none\n  transforms:\n    train: [" + tf + "]\n", "c.yaml"),
+        true);
+  };
+  // A fixed affine (degrees [d, d], no translation or scale range): the pipeline equals the
+  // functional form on the uint8 image, then the implied ToTensor.
+  Tensor img = empty({1, 7, 9}, kByte);
+  for (int i = 0; i < 63; ++i) img.data_ptr<uint8_t>()[i] = static_cast<uint8_t>(i * 4);
+  const Tensor y = pipeline(
+      "{RandomAffine: {degrees: [20, 20], shear: [5, 5, -3, -3], interpolation: bilinear, fill: 9, center: [2, 3]}}")(img);
+  const Tensor want = data::transforms::functional::to_tensor(data::transforms::functional::affine(
+      img, 20.0, {0, 0}, 1.0, {5.0, -3.0}, data::transforms::InterpolationMode::BILINEAR, std::vector<double>{9},
+      std::vector<double>{2, 3}));
+  EXPECT_EQ(y.to_vector(), want.to_vector());
+  EXPECT_EQ(pipeline("{RandomPerspective: {distortion_scale: 0.3, p: 1.0, interpolation: nearest, fill: [3]}}")(img).sizes(),
+            IntArrayRef({1, 7, 9}));
+  auto build_error = [&](const std::string& tf) { return error_of([&] { pipeline(tf); }); };
+  EXPECT_TRUE(contains(build_error("{RandomAffine: {degrees: -5}}"), "key 'degrees'")) << build_error("{RandomAffine: {degrees: -5}}");
+  EXPECT_TRUE(contains(build_error("{RandomAffine: {degrees: 5, translate: [0.1, 1.5]}}"), "key 'translate'"));
+  EXPECT_TRUE(contains(build_error("{RandomAffine: {degrees: 5, scale: [0, 1.2]}}"), "key 'scale'"));
+  EXPECT_TRUE(contains(build_error("{RandomAffine: {degrees: 5, shear: [1, 2, 3]}}"), "key 'shear'"));
+  EXPECT_TRUE(contains(build_error("{RandomAffine: {degrees: 5, center: [1]}}"), "key 'center'"));
+  EXPECT_TRUE(contains(build_error("{RandomAffine: {translate: [0.1, 0.1]}}"), "missing required key 'degrees'"));
+  EXPECT_TRUE(contains(build_error("{RandomPerspective: {distortion_scale: 1.5}}"), "key 'distortion_scale'"));
+  EXPECT_TRUE(contains(build_error("{RandomPerspective: {p: -1}}"), "key 'p'"));
+  EXPECT_TRUE(contains(build_error("{RandomPerspective: {fill: []}}"), "key 'fill'"));
+}
+
+TEST(RunConfig, AutoAugmentFamilyKeysBuildOnUint8ImagesAndNameBadValues) {
+  auto pipeline = [](const std::string& tf) {
+    return train::build_pipeline(
+        parse_run_config("model: lenet5\ndata:\n  normalize: none\n  transforms:\n    train: [" + tf + "]\n", "c.yaml"),
+        true);
+  };
+  // The pipeline hands the transforms uint8 images (the implied ToTensor comes last), as
+  // torchvision's tensor path wants; a gray image works with every op.
+  Tensor img = empty({1, 12, 12}, kByte);
+  for (int i = 0; i < 144; ++i) img.data_ptr<uint8_t>()[i] = static_cast<uint8_t>((i * 37) % 256);
+  for (const std::string tf :
+       {"{RandAugment: {num_ops: 3, magnitude: 5, num_magnitude_bins: 11, interpolation: bilinear, fill: 0}}",
+        "{TrivialAugmentWide: {num_magnitude_bins: 21, fill: [128]}}", "{AutoAugment: {policy: svhn}}",
+        "RandAugment", "TrivialAugmentWide", "AutoAugment"}) {
+    auto p = pipeline(tf);
+    for (uint64_t seed = 0; seed < 20; ++seed) {
+      data::seed_example_generator(seed);
+      const Tensor y = p(img);
+      EXPECT_EQ(y.scalar_type(), kFloat) << tf;
+      EXPECT_EQ(y.sizes(), IntArrayRef({1, 12, 12})) << tf;
+    }
+  }
+  auto build_error = [&](const std::string& tf) { return error_of([&] { pipeline(tf); }); };
+  EXPECT_TRUE(contains(build_error("{RandAugment: {magnitude: 31}}"), "key 'magnitude'")) << build_error("{RandAugment: {magnitude: 31}}");
+  EXPECT_TRUE(contains(build_error("{RandAugment: {magnitude: 10, num_magnitude_bins: 10}}"), "key 'magnitude'"));
+  EXPECT_TRUE(contains(build_error("{RandAugment: {magnitude: -1}}"), "key 'magnitude'"));
+  EXPECT_TRUE(contains(build_error("{RandAugment: {num_ops: -1}}"), "key 'num_ops'"));
+  EXPECT_TRUE(contains(build_error("{TrivialAugmentWide: {num_magnitude_bins: 1}}"), "key 'num_magnitude_bins'"));
+  const std::string policy = build_error("{AutoAugment: {policy: cifar100}}");
+  EXPECT_TRUE(contains(policy, "policy")) << policy;
+  EXPECT_TRUE(contains(policy, "cifar100")) << policy;
+  EXPECT_TRUE(contains(build_error("{AutoAugment: {fill: []}}"), "key 'fill'"));
+  // after ToTensor they would see float images: refused at the line
+  const std::string order = build_error("ToTensor, RandAugment");
+  EXPECT_TRUE(contains(order, "c.yaml:5: transform RandAugment takes uint8 images")) << order;
+}

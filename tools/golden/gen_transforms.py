@@ -2,7 +2,10 @@
 torchvision.transforms.functional (0.14) on small uint8 and float32 images.
 The four input images are stored once as "images/<image>"; case "<name>" holds
 "<name>/out" and its options (metadata) name the op, the input image and the arguments as
-cnnkit's functional:: call takes them. Random transforms are not here:
+cnnkit's functional:: call takes them. The geometric ops (affine, perspective), the colour ops
+of the AutoAugment family and autoaugment._apply_op for every op name, and the magnitude bins
+of AutoAugment / RandAugment / TrivialAugmentWide ("augmentation_space" cases) are here too.
+Random transforms are not here:
 tests/data/transforms_random_test.cpp checks them for determinism and distributions.
 Writes tests/golden/data/transforms.safetensors.
 """
@@ -109,5 +112,158 @@ for n in images:
         tag = f"{ks[0]}x{ks[1]}_{str(sigma[0]).replace('.', '_')}"
         case(f"gaussian_blur_{tag}_{n}", "gaussian_blur", n, F.gaussian_blur(x, list(ks), list(sigma)),
              kernel_size=list(ks), sigma=list(sigma))
+
+# ---- affine, perspective, the AutoAugment family's ops ---------------------------------------
+# More images, from their own generator so the ones above stay as they were: a larger RGB
+# image with a skewed histogram (equalize needs > 255 pixels a channel to do anything), its
+# gray sibling, and a flat one (autocontrast's infinite scale).
+gen2 = torch.Generator().manual_seed(1)
+big_u8 = (torch.rand(3, 24, 32, generator=gen2) ** 2 * 200 + 20).to(torch.uint8)
+gray_big_u8 = (torch.rand(1, 24, 32, generator=gen2) ** 3 * 255).to(torch.uint8)
+flat_u8 = torch.full((3, 5, 6), 77, dtype=torch.uint8)
+flat_u8[1] = torch.randint(0, 256, (5, 6), generator=gen2, dtype=torch.uint8)
+flat_f = flat_u8.float() / 255
+more = {"big_u8": big_u8, "gray_big_u8": gray_big_u8, "flat_u8": flat_u8, "flat_f": flat_f}
+for k, v in more.items():
+    g.put("images", k, v)
+images.update(more)
+
+
+def fill_for(n, kind):
+    if kind is None:
+        return None
+    scale = 1.0 if n.endswith("u8") else 1 / 255.0
+    if kind == "scalar":
+        return [77.0 * scale]
+    return [10.0 * scale, 200.0 * scale, 30.0 * scale] if images[n].shape[0] == 3 else [150.0 * scale]
+
+
+def interp(m):
+    return InterpolationMode.NEAREST if m == "nearest" else InterpolationMode.BILINEAR
+
+
+# (angle, translate, scale, shear, center)
+affine_grid = [
+    (30.0, [0, 0], 1.0, [0.0, 0.0], None),
+    (-45.5, [2, -3], 1.2, [0.0, 0.0], None),
+    (0.0, [0, 0], 0.8, [15.0, 0.0], None),
+    (0.0, [0, 0], 1.0, [0.0, -20.0], None),
+    (10.0, [1, 2], 1.1, [12.0, 7.0], None),
+    (90.0, [-2, 1], 1.0, [0.0, 0.0], None),
+    (25.0, [0, 0], 0.9, [5.0, 5.0], [3, 4]),
+    (0.0, [3, 0], 1.0, [0.0, 0.0], None),
+    (-170.0, [1.5, -0.5], 1.3, [-30.0, 10.0], [0, 0]),
+]
+for i, (angle, tr, sc, sh, center) in enumerate(affine_grid):
+    for n in ("rgb_u8", "rgb_f", "gray_u8"):
+        if n == "gray_u8" and i % 3:
+            continue
+        for m in ("nearest", "bilinear"):
+            fills = [None]
+            if i in (1, 4):
+                fills.append("scalar")
+            if i in (4, 6, 8):
+                fills.append("channel")
+            for fk in fills:
+                fill = fill_for(n, fk)
+                out = F.affine(images[n], angle, tr, sc, sh, interpolation=interp(m), fill=fill, center=center)
+                args = dict(angle=angle, translate=[float(t) for t in tr], scale=sc, shear=sh, interpolation=m)
+                if fill is not None:
+                    args["fill"] = fill
+                if center is not None:
+                    args["center"] = [float(c) for c in center]
+                case(f"affine_{i}_{m}_{fk or 'nofill'}_{n}", "affine", n, out, **args)
+
+persp_points = [
+    ([[0, 0], [11, 0], [11, 9], [0, 9]], [[1, 2], [10, 0], [11, 8], [2, 9]]),
+    ([[0, 0], [11, 0], [11, 9], [0, 9]], [[3, 1], [9, 2], [8, 7], [2, 8]]),
+    ([[1, 1], [10, 0], [9, 9], [0, 8]], [[0, 0], [11, 0], [11, 9], [0, 9]]),
+]
+for i, (sp, ep) in enumerate(persp_points):
+    coeffs = torch.tensor(F._get_perspective_coeffs(sp, ep), dtype=torch.float32)
+    case(f"perspective_coeffs_{i}", "perspective_coeffs", "gray_u8", coeffs, startpoints=sp, endpoints=ep)
+    for n in ("rgb_u8", "rgb_f", "gray_u8"):
+        for m in ("nearest", "bilinear"):
+            for fk in (None, "scalar", "channel"):
+                if fk is not None and n == "gray_u8":
+                    continue
+                fill = fill_for(n, fk)
+                out = F.perspective(images[n], sp, ep, interpolation=interp(m), fill=fill)
+                args = dict(startpoints=sp, endpoints=ep, interpolation=m)
+                if fill is not None:
+                    args["fill"] = fill
+                case(f"perspective_{i}_{m}_{fk or 'nofill'}_{n}", "perspective", n, out, **args)
+
+for n in ("rgb_u8", "rgb_f", "gray_u8", "gray_f", "flat_u8", "flat_f", "big_u8"):
+    x = images[n]
+    u8 = n.endswith("u8")
+    case(f"invert_{n}", "invert", n, F.invert(x))
+    case(f"autocontrast_{n}", "autocontrast", n, F.autocontrast(x))
+    for t in ((0.0, 100.5, 200.0, 255.0) if u8 else (0.0, 0.3, 0.5, 1.0)):
+        case(f"solarize_{str(t).replace('.', '_')}_{n}", "solarize", n, F.solarize(x, t), threshold=t)
+    for f in (0.0, 0.5, 1.7):
+        case(f"sharpness_{str(f).replace('.', '_')}_{n}", "adjust_sharpness", n, F.adjust_sharpness(x, f), factor=f)
+    if u8:
+        for b in (0, 1, 4, 8):
+            case(f"posterize_{b}_{n}", "posterize", n, F.posterize(x, b), bits=b)
+        case(f"equalize_{n}", "equalize", n, F.equalize(x))
+case("equalize_gray_big_u8", "equalize", "gray_big_u8", F.equalize(gray_big_u8))
+case("autocontrast_gray_big_u8", "autocontrast", "gray_big_u8", F.autocontrast(gray_big_u8))
+
+# autoaugment._apply_op: every op at magnitudes of both signs (RandAugment / TrivialAugmentWide
+# bins), on an RGB and a gray uint8 image; the geometric ops also bilinear with a fill.
+from torchvision.transforms.autoaugment import _apply_op, AutoAugment, RandAugment, TrivialAugmentWide  # noqa: E402
+
+bins31 = torch.linspace(0.0, 0.3, 31)
+apply_ops = {
+    "Identity": [0.0],
+    "ShearX": [float(bins31[9]), -0.3, 0.99],
+    "ShearY": [float(bins31[9]), -0.3, -0.99],
+    "TranslateX": [4.35, -2.0, 32.0],
+    "TranslateY": [3.9, -5.7, -1.0],
+    "Rotate": [float(torch.linspace(0.0, 30.0, 31)[9]), -30.0, 135.0],
+    "Brightness": [0.27, -0.9, 0.99],
+    "Color": [0.27, -0.9, 0.99],
+    "Contrast": [0.27, -0.9, 0.99],
+    "Sharpness": [0.27, -0.9, 0.99],
+    "Posterize": [8.0, 6.0, 2.0],
+    "Solarize": [255.0, float(torch.linspace(255.0, 0.0, 31)[9]), 0.0],
+    "AutoContrast": [0.0],
+    "Equalize": [0.0],
+    "Invert": [0.0],
+}
+for op_name, mags in apply_ops.items():
+    for n in ("rgb_u8", "gray_big_u8"):
+        for k, mag in enumerate(mags):
+            out = _apply_op(images[n], op_name, mag, interpolation=InterpolationMode.NEAREST, fill=None)
+            case(f"apply_op_{op_name}_{k}_{n}", "apply_op", n, out, op_name=op_name, magnitude=mag,
+                 interpolation="nearest")
+    if op_name in ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate"):
+        fill = [10.0, 200.0, 30.0]
+        out = _apply_op(rgb_u8, op_name, mags[1], interpolation=InterpolationMode.BILINEAR, fill=fill)
+        case(f"apply_op_{op_name}_bilinear_fill_rgb_u8", "apply_op", "rgb_u8", out, op_name=op_name,
+             magnitude=mags[1], interpolation="bilinear", fill=fill)
+for op_name in ("AutoContrast", "Equalize"):
+    case(f"apply_op_{op_name}_big_u8", "apply_op", "big_u8", _apply_op(big_u8, op_name, 0.0, InterpolationMode.NEAREST, None),
+         op_name=op_name, magnitude=0.0, interpolation="nearest")
+
+# The magnitude bins: torch.linspace in float32 (and posterize's rounded int bins), per op.
+spaces = [
+    ("RandAugment", 31, (10, 12), RandAugment()._augmentation_space(31, (10, 12))),
+    ("RandAugment", 31, (224, 224), RandAugment()._augmentation_space(31, (224, 224))),
+    ("RandAugment", 17, (32, 28), RandAugment()._augmentation_space(17, (32, 28))),
+    ("RandAugment", 9, (10, 12), RandAugment()._augmentation_space(9, (10, 12))),
+    ("TrivialAugmentWide", 31, (0, 0), TrivialAugmentWide()._augmentation_space(31)),
+    ("TrivialAugmentWide", 51, (0, 0), TrivialAugmentWide()._augmentation_space(51)),
+    ("TrivialAugmentWide", 7, (0, 0), TrivialAugmentWide()._augmentation_space(7)),
+    ("AutoAugment", 10, (10, 12), AutoAugment()._augmentation_space(10, (10, 12))),
+    ("AutoAugment", 10, (331, 331), AutoAugment()._augmentation_space(10, (331, 331))),
+]
+for kind, nb, (h, w), space in spaces:
+    for op_name, (mags, signed) in space.items():
+        if mags.ndim == 0:
+            continue
+        case(f"space_{kind}_{nb}_{h}x{w}_{op_name}", "augmentation_space", "gray_u8", mags.to(torch.float32),
+             kind=kind, num_bins=nb, height=h, width=w, op_name=op_name, signed=bool(signed))
 
 g.write()

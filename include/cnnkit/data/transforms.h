@@ -8,6 +8,8 @@
 //                               T::Normalize({0.2860}, {0.3530})});
 //   auto ds = data::TensorDataset(images, labels).map(train_tf);         // applied to .data
 //   Tensor y = T::functional::rotate(x, 30.0);                           // deterministic pieces
+//   auto aug = T::Compose({T::RandAugment(), T::ToTensor()});             // uint8 in, as torchvision
+//   Tensor z = T::functional::apply_op(x_u8, "ShearX", 0.3);              // one of its ops
 //
 // Intended usage:
 //   - build a Compose per split (augmentation for train, ToTensor + Normalize for eval);
@@ -16,6 +18,10 @@
 // Every transform returns a new tensor and never writes into its input (datasets hand out
 // views of their storage). Deliberately not: PIL images, batched (N, C, H, W) colour ops,
 // antialiased resize, bicubic, RandomRotation(expand=true) (they throw NotImplementedError).
+// Geometry (rotate, affine, perspective and their Random* classes) shares one sampler:
+// torchvision's float32 grid and grid_sample. The AutoAugment family (AutoAugment, RandAugment,
+// TrivialAugmentWide; one op at a time: functional::apply_op) takes uint8 images, before
+// ToTensor, as torchvision's tensor path does.
 #pragma once
 
 #include <array>
@@ -77,15 +83,64 @@ Tensor center_crop(const Tensor& img, const IntList& output_size);
 Tensor resized_crop(const Tensor& img, int64_t top, int64_t left, int64_t height, int64_t width,
                     const IntList& size, InterpolationMode interpolation = InterpolationMode::BILINEAR);
 // Counter-clockwise by angle degrees about `center` (pixels, default the image centre);
-// fill: none = zeros from the sampler, else a value per channel (or one for all).
+// fill: none = zeros from the sampler, else a value per channel (or one for all). A thin call
+// into the affine sampler below (torchvision's F.rotate: the inverse matrix of -angle).
 Tensor rotate(const Tensor& img, double angle, InterpolationMode interpolation = InterpolationMode::NEAREST,
               bool expand = false, std::optional<std::vector<double>> center = std::nullopt,
               std::optional<std::vector<double>> fill = std::nullopt);
+// torchvision's F.affine on (..., H, W): rotate by angle degrees (clockwise in the image, as
+// torchvision's), translate by {tx, ty} pixels (after the rotation; fractions allowed), scale
+// (> 0), shear {sx, sy} degrees (x-parallel, then y-parallel), about `center` (pixels from the
+// top-left corner; default the image centre). Same sampler as rotate: the inverse matrix in
+// double, the grid in float32, grid_sample nearest / bilinear with zeros outside, or `fill`
+// (one value, or one per channel) through torchvision's sampled mask; uint8 rounded.
+Tensor affine(const Tensor& img, double angle, std::array<double, 2> translate, double scale,
+              std::array<double, 2> shear, InterpolationMode interpolation = InterpolationMode::NEAREST,
+              std::optional<std::vector<double>> fill = std::nullopt,
+              std::optional<std::vector<double>> center = std::nullopt);
+// torchvision's _get_perspective_coeffs: (a, b, c, d, e, f, g, h) mapping an output pixel
+// (x, y) to ((ax + by + c) / (gx + hy + 1), (dx + ey + f) / (gx + hy + 1)); four [x, y]
+// corners each (top-left, top-right, bottom-right, bottom-left). Solved in float32 with LAPACK's
+// sgels as torch.linalg.lstsq does, so the coefficients are torchvision's to the bit.
+std::array<double, 8> perspective_coeffs(const std::vector<std::array<double, 2>>& startpoints,
+                                         const std::vector<std::array<double, 2>>& endpoints);
+// torchvision's F.perspective on (..., H, W): the corners `startpoints` of the image move to
+// `endpoints`; its float32 perspective grid through the affine sampler's grid_sample and fill.
+Tensor perspective(const Tensor& img, const std::vector<std::array<double, 2>>& startpoints,
+                   const std::vector<std::array<double, 2>>& endpoints,
+                   InterpolationMode interpolation = InterpolationMode::BILINEAR,
+                   std::optional<std::vector<double>> fill = std::nullopt);
 Tensor rgb_to_grayscale(const Tensor& img, int64_t num_output_channels = 1);
 Tensor adjust_brightness(const Tensor& img, double brightness_factor);
 Tensor adjust_contrast(const Tensor& img, double contrast_factor);
 Tensor adjust_saturation(const Tensor& img, double saturation_factor);
 Tensor adjust_hue(const Tensor& img, double hue_factor);
+// torchvision's F.invert on (..., 1 or 3, H, W): 255 - x (uint8) or 1 - x (float32).
+Tensor invert(const Tensor& img);
+// torchvision's F.posterize: keeps the top `bits` (0..8) bits of each uint8 value (x & -2^(8 -
+// bits)); uint8 only (TypeError on float32, as torchvision).
+Tensor posterize(const Tensor& img, int64_t bits);
+// torchvision's F.solarize: values >= threshold inverted (compared in float32); TypeError for
+// a threshold above the dtype's bound (255 or 1), as torchvision.
+Tensor solarize(const Tensor& img, double threshold);
+// torchvision's F.adjust_sharpness: blend with the image whose interior is smoothed by
+// [[1 1 1] [1 5 1] [1 1 1]] / 13 (uint8 rounded), factor 0 = smooth, 1 = unchanged, 2 = sharper;
+// images of width or height <= 2 unchanged. (..., 1 or 3, H, W), uint8 or float32.
+Tensor adjust_sharpness(const Tensor& img, double sharpness_factor);
+// torchvision's F.autocontrast: each channel stretched so its min becomes 0 and its max the
+// bound (255 / 1), in float32 (uint8 truncated); a flat channel unchanged.
+Tensor autocontrast(const Tensor& img);
+// torchvision's F.equalize: per-channel histogram equalisation with its integer LUT (step =
+// pixels outside the last non-empty bin // 255; step 0 leaves the channel). uint8 only, 3 or 4 dims.
+Tensor equalize(const Tensor& img);
+// torchvision's autoaugment._apply_op: one named op of the AutoAugment family at a signed
+// magnitude: Identity, ShearX / ShearY (shear atan(m) in degrees about the top-left corner),
+// TranslateX / TranslateY (int(m) pixels), Rotate (m degrees), Brightness / Color / Contrast /
+// Sharpness (factor 1 + m), Posterize (int(m) bits), Solarize (threshold m), AutoContrast,
+// Equalize, Invert. interpolation and fill go to the geometric ops.
+Tensor apply_op(const Tensor& img, const std::string& op_name, double magnitude,
+                InterpolationMode interpolation = InterpolationMode::NEAREST,
+                const std::optional<std::vector<double>>& fill = std::nullopt);
 // torchvision.transforms.v2.functional.gaussian_noise: img + mean + sigma * N(0, 1), clamped
 // to [0, 1] when clip; float32 only. Draws from `gen`.
 Tensor gaussian_noise(const Tensor& img, Generator& gen, double mean = 0.0, double sigma = 0.1, bool clip = true);
@@ -353,6 +408,137 @@ class RandomErasing : public Transform {
   double p_;
   std::pair<double, double> scale_, ratio_;
   std::vector<double> value_;  // empty: random
+};
+
+// RandomAffine(degrees, translate=None, scale=None, shear=None, interpolation=NEAREST, fill=0,
+// center=None) (torchvision): angle uniform in degrees (d: [-d, d]); translate {fx, fy} in
+// [0, 1]: tx = round(uniform(-fx * W, fx * W)) pixels (likewise ty); scale {lo, hi} > 0 uniform;
+// shear s: x-shear in [-s, s], {lo, hi}: x-shear, {xlo, xhi, ylo, yhi}: both.
+class RandomAffine : public Transform {
+ public:
+  RandomAffine(DoubleList degrees, std::optional<std::pair<double, double>> translate = std::nullopt,
+               std::optional<std::pair<double, double>> scale = std::nullopt,
+               std::optional<DoubleList> shear = std::nullopt,
+               InterpolationMode interpolation = InterpolationMode::NEAREST, DoubleList fill = 0.0,
+               std::optional<std::vector<double>> center = std::nullopt);
+  Tensor operator()(Tensor img) const override;
+  struct Params {
+    double angle;
+    std::array<double, 2> translate;
+    double scale;
+    std::array<double, 2> shear;
+  };
+  // torchvision's get_params; img_size is (width, height) as there; shears: 0, 2 or 4 values.
+  static Params get_params(std::pair<double, double> degrees, std::optional<std::pair<double, double>> translate,
+                           std::optional<std::pair<double, double>> scale_ranges, const std::vector<double>& shears,
+                           std::array<int64_t, 2> img_size, Generator& gen);
+
+ private:
+  std::pair<double, double> degrees_;
+  std::optional<std::pair<double, double>> translate_, scale_;
+  std::vector<double> shear_;  // empty, {xlo, xhi} or {xlo, xhi, ylo, yhi}
+  InterpolationMode interpolation_;
+  std::vector<double> fill_;
+  std::optional<std::vector<double>> center_;
+};
+
+// RandomPerspective(distortion_scale=0.5, p=0.5, interpolation=BILINEAR, fill=0) (torchvision):
+// with probability p, each corner moves inwards by up to distortion_scale * half the image
+// (integer pixels, uniform), then perspective(). distortion_scale in [0, 1].
+class RandomPerspective : public Transform {
+ public:
+  explicit RandomPerspective(double distortion_scale = 0.5, double p = 0.5,
+                             InterpolationMode interpolation = InterpolationMode::BILINEAR, DoubleList fill = 0.0);
+  Tensor operator()(Tensor img) const override;
+  // torchvision's get_params: (startpoints, endpoints), corners in the order TL, TR, BR, BL.
+  static std::pair<std::vector<std::array<double, 2>>, std::vector<std::array<double, 2>>> get_params(
+      int64_t width, int64_t height, double distortion_scale, Generator& gen);
+
+ private:
+  double distortion_scale_, p_;
+  InterpolationMode interpolation_;
+  std::vector<double> fill_;
+};
+
+// torch.linspace(start, end, steps) in float32, value for value as PyTorch 1.13's CPU kernel
+// computes it (the magnitude bins of the AutoAugment family are these floats).
+std::vector<float> torch_linspace(double start, double end, int64_t steps);
+
+// One op of an augmentation space: its name (functional::apply_op's), its magnitude bins
+// (empty: the op takes no magnitude, 0 is passed) and whether a coin flips the sign.
+struct AugmentationOp {
+  std::string name;
+  std::vector<float> magnitudes;
+  bool is_signed;
+};
+
+// RandAugment(num_ops=2, magnitude=9, num_magnitude_bins=31, interpolation=NEAREST, fill=None)
+// (torchvision, Cubuk et al. 2019): num_ops times, an op drawn uniformly from the 14 of
+// augmentation_space() at bin `magnitude` (0 <= magnitude < num_magnitude_bins), its sign
+// flipped by a fair coin where signed. On uint8 images (..., 1 or 3, H, W), as torchvision's
+// tensor path: put it before ToTensor (float32 input throws TypeError).
+class RandAugment : public Transform {
+ public:
+  explicit RandAugment(int64_t num_ops = 2, int64_t magnitude = 9, int64_t num_magnitude_bins = 31,
+                       InterpolationMode interpolation = InterpolationMode::NEAREST,
+                       std::optional<std::vector<double>> fill = std::nullopt);
+  Tensor operator()(Tensor img) const override;
+  // torchvision's _augmentation_space: Identity, ShearX, ShearY, TranslateX, TranslateY,
+  // Rotate, Brightness, Color, Contrast, Sharpness, Posterize, Solarize, AutoContrast, Equalize;
+  // translations up to 150/331 of the image; image_size (height, width).
+  static std::vector<AugmentationOp> augmentation_space(int64_t num_bins, std::array<int64_t, 2> image_size);
+
+ private:
+  int64_t num_ops_, magnitude_, num_magnitude_bins_;
+  InterpolationMode interpolation_;
+  std::optional<std::vector<double>> fill_;
+};
+
+// TrivialAugmentWide(num_magnitude_bins=31, interpolation=NEAREST, fill=None) (torchvision,
+// Müller & Hutter 2021): one op drawn uniformly from augmentation_space(), one of its bins
+// drawn uniformly, its sign flipped by a fair coin where signed. uint8 images, as RandAugment.
+class TrivialAugmentWide : public Transform {
+ public:
+  explicit TrivialAugmentWide(int64_t num_magnitude_bins = 31,
+                              InterpolationMode interpolation = InterpolationMode::NEAREST,
+                              std::optional<std::vector<double>> fill = std::nullopt);
+  Tensor operator()(Tensor img) const override;
+  // The 14 ops of RandAugment with the wide ranges: shears and factors up to 0.99, translations
+  // up to 32 pixels, rotations up to 135 degrees, posterize down to 2 bits.
+  static std::vector<AugmentationOp> augmentation_space(int64_t num_bins);
+
+ private:
+  int64_t num_magnitude_bins_;
+  InterpolationMode interpolation_;
+  std::optional<std::vector<double>> fill_;
+};
+
+enum class AutoAugmentPolicy { IMAGENET, CIFAR10, SVHN };
+// "imagenet" / "cifar10" / "svhn" (or upper case); ValueError naming the value otherwise.
+AutoAugmentPolicy parse_auto_augment_policy(const std::string& name);
+
+// AutoAugment(policy=IMAGENET, interpolation=NEAREST, fill=None) (torchvision, Cubuk et al.
+// 2018): one of the policy's 25 sub-policies drawn uniformly; each of its two ops applied with
+// its probability, at its bin of a 10-bin space (RandAugment's ops, Invert instead of Identity),
+// its sign flipped by a fair coin where signed. uint8 images, as RandAugment.
+class AutoAugment : public Transform {
+ public:
+  struct SubPolicy {
+    const char* op;
+    double p;
+    int magnitude_bin;  // -1: none
+  };
+  explicit AutoAugment(AutoAugmentPolicy policy = AutoAugmentPolicy::IMAGENET,
+                       InterpolationMode interpolation = InterpolationMode::NEAREST,
+                       std::optional<std::vector<double>> fill = std::nullopt);
+  Tensor operator()(Tensor img) const override;
+  static const std::vector<std::array<SubPolicy, 2>>& policies(AutoAugmentPolicy policy);
+  static std::vector<AugmentationOp> augmentation_space(int64_t num_bins, std::array<int64_t, 2> image_size);
+
+ private:
+  AutoAugmentPolicy policy_;
+  InterpolationMode interpolation_;
+  std::optional<std::vector<double>> fill_;
 };
 
 // Grayscale(num_output_channels=1).
