@@ -3,6 +3,7 @@
 // delivered their gradients, accumulating per-node input buffers. It runs on the calling
 // thread with grad mode off; the ops it calls may parallelise internally.
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -10,6 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "cnnkit/autograd/anomaly_mode.h"
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/hooks.h"
 #include "cnnkit/autograd/node.h"
@@ -67,6 +69,21 @@ void accumulate(Tensor& acc, bool& acc_owned, const Tensor& g) {
 void check_grad_shape(const Node& node, size_t i, const Tensor& g, IntArrayRef expected) {
   CNNKIT_ASSERT(g.sizes() == expected, node.name(), " produced a gradient of shape ", g.sizes(),
                 " for input ", i, " of shape ", expected);
+}
+
+std::atomic<bool> g_anomaly{false};
+
+// Anomaly mode: the first node whose backward returns a NaN, named as PyTorch names it.
+void check_nan(const Node& node, const TensorList& grads) {
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const Tensor& g = grads[i];
+    if (!g.defined() || g.scalar_type() != kFloat) continue;
+    const Tensor c = g.is_contiguous() ? g : g.contiguous();
+    const float* p = c.data_ptr<float>();
+    for (int64_t k = 0; k < c.numel(); ++k)
+      CNNKIT_CHECK(!std::isnan(p[k]), "Function '", node.name(), "' returned nan values in its ", i,
+                   "th output (element ", k, " of a gradient of shape ", g.sizes(), "; anomaly mode)");
+  }
 }
 
 struct Buffer {
@@ -319,6 +336,7 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
     bool is_sink = dynamic_cast<AccumulateGrad*>(node.get()) != nullptr;
     TensorList in_grads;
     if (!(is_sink && capture)) in_grads = node->apply(std::move(buf.grads));
+    if (AnomalyMode::is_enabled()) check_nan(*node, in_grads);
     if (!retain_graph) node->release_saved();
     for (size_t i = 0; i < node->next_edges.size(); ++i) {
       const Edge& e = node->next_edges[i];
@@ -336,6 +354,11 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
   }
 }
 }  // namespace
+
+bool AnomalyMode::is_enabled() { return g_anomaly.load(std::memory_order_relaxed); }
+void AnomalyMode::set_enabled(bool enabled) { g_anomaly.store(enabled, std::memory_order_relaxed); }
+DetectAnomalyGuard::DetectAnomalyGuard() : prev_(AnomalyMode::is_enabled()) { AnomalyMode::set_enabled(true); }
+DetectAnomalyGuard::~DetectAnomalyGuard() { AnomalyMode::set_enabled(prev_); }
 
 void backward(const TensorList& roots, const TensorList& grads, bool retain_graph) {
   run_backward(roots, grads, retain_graph, nullptr, nullptr);

@@ -74,6 +74,10 @@ void append_bytes(void* ctx, void* data, int size) {
   out->append(static_cast<const char*>(data), static_cast<size_t>(size));
 }
 
+// The most pixels an image may claim (Pillow's DecompressionBombError threshold, twice its
+// MAX_IMAGE_PIXELS warning): 178,956,970, about 13,000 x 13,000.
+constexpr uint64_t kMaxImagePixels = 178956970;
+
 }  // namespace
 
 Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::string& name,
@@ -82,6 +86,14 @@ Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::str
   CNNKIT_CHECK_IO(nbytes <= static_cast<size_t>(INT32_MAX), "decode_image: cannot decode '", name,
                   "': ", nbytes, " bytes is more than stb_image reads");
   int w = 0, h = 0, file_c = 0, want = desired_channels(mode);
+  // The header's size first: a few hundred bytes can claim 60000 x 60000 pixels, which stb
+  // would allocate before finding the data missing. Pillow's decompression-bomb limit.
+  if (stbi_info_from_memory(static_cast<const stbi_uc*>(bytes), static_cast<int>(nbytes), &w, &h, &file_c)) {
+    const uint64_t pixels = static_cast<uint64_t>(w) * static_cast<uint64_t>(h);
+    CNNKIT_CHECK_IO(pixels <= kMaxImagePixels, "decode_image: '", name, "' claims ", w, "x", h, " = ", pixels,
+                    " pixels, more than the ", kMaxImagePixels,
+                    " decoded (Pillow's decompression-bomb limit): a corrupt or hostile header");
+  }
   // stbi_failure_reason() is thread-local in this stb (STBI_THREAD_LOCAL), so concurrent
   // decodes in loader threads each see their own reason.
   uint8_t* pixels = stbi_load_from_memory(static_cast<const stbi_uc*>(bytes), static_cast<int>(nbytes),

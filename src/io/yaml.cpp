@@ -92,9 +92,20 @@ std::string describe(const YAML::Node& node) {
   return (node.IsSequence() ? "a list " : "a mapping ") + text;
 }
 
-void check_no_duplicate_keys(const YAML::Node& root, const YamlContext& ctx) {
+namespace {
+
+// Aliases make a YAML document a graph: nine levels of ten `*a` name 10^9 values in a few
+// hundred bytes ("billion laughs"). Every walk of a config goes through this one first, so
+// bounding the values it visits (aliases followed) bounds them all. A run config has a few
+// hundred.
+constexpr int64_t kMaxYamlValues = 100000;
+
+void check_no_duplicate_keys(const YAML::Node& root, const YamlContext& ctx, int64_t& visited) {
+  if (++visited > kMaxYamlValues)
+    fail(root, ctx, "the document names more than " + std::to_string(kMaxYamlValues) +
+                        " values once its aliases are followed (an alias bomb?); a run config has a few hundred");
   if (root.IsSequence()) {
-    for (const YAML::Node& item : root) check_no_duplicate_keys(item, ctx);
+    for (const YAML::Node& item : root) check_no_duplicate_keys(item, ctx, visited);
     return;
   }
   if (!root.IsMap()) return;
@@ -109,8 +120,15 @@ void check_no_duplicate_keys(const YAML::Node& root, const YamlContext& ctx) {
                            ": YAML keeps only one of them; remove one");
       seen.emplace_back(key.Scalar(), key.Mark().line + 1);
     }
-    check_no_duplicate_keys(it->second, ctx);
+    check_no_duplicate_keys(it->second, ctx, visited);
   }
+}
+
+}  // namespace
+
+void check_no_duplicate_keys(const YAML::Node& root, const YamlContext& ctx) {
+  int64_t visited = 0;
+  check_no_duplicate_keys(root, ctx, visited);
 }
 
 void check_map(const YAML::Node& node, const YamlContext& ctx, std::string_view section) {

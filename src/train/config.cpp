@@ -355,7 +355,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   if (!root.IsDefined() || root.IsNull()) yaml::fail(root, ctx, "the config is empty");
   yaml::check_map(root, ctx, "the config");
   check_keys(root, {"data", "model", "loss", "optimizer", "scheduler", "regularization",
-                    "early_stopping", "ema", "swa", "mixup", "tta", "distributed", "epochs", "seed", "output_dir",
+                    "early_stopping", "ema", "swa", "mixup", "tta", "detect_anomaly", "distributed", "epochs", "seed", "output_dir",
                     "grad_clip_norm", "name", "threads"},
              ctx, "the config");
   cfg.name = get<std::string>(root, "name", ctx, cfg.name);
@@ -391,6 +391,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   parse_distributed(sub(root, "distributed"), ctx, cfg.distributed);
   cfg.epochs = positive_int(root, "epochs", ctx, 10);
   cfg.seed = static_cast<uint64_t>(non_negative_int(root, "seed", ctx, 0));
+  cfg.detect_anomaly = get<bool>(root, "detect_anomaly", ctx, false);
   if (cfg.swa.enabled && cfg.swa.swa_start >= cfg.epochs)
     fail(sub(sub(root, "swa"), "swa_start"), ctx, "swa.swa_start: epoch " + std::to_string(cfg.swa.swa_start) +
                                                       " (from 0) is not before the run's end (" +
@@ -599,6 +600,7 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   root["distributed"]["bucket_cap_mb"] = num(cfg.distributed.bucket_cap_mb);
   root["distributed"]["sync_batchnorm"] = cfg.distributed.sync_batchnorm;
 
+  if (cfg.detect_anomaly) root["detect_anomaly"] = true;
   root["epochs"] = cfg.epochs;
   root["seed"] = cfg.seed;
   if (!cfg.output_dir.empty()) root["output_dir"] = cfg.output_dir;

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cnnkit/autograd/anomaly_mode.h"
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
 #include "cnnkit/data/dataloader.h"
@@ -1021,6 +1022,13 @@ FitResult Run::fit() {
   }
 
   try {
+    // Anomaly mode for this run's training only (it is process-global).
+    const bool anomaly_before = autograd::AnomalyMode::is_enabled();
+    autograd::AnomalyMode::set_enabled(config_.detect_anomaly || anomaly_before);
+    struct Restore {
+      bool v;
+      ~Restore() { autograd::AnomalyMode::set_enabled(v); }
+    } restore{anomaly_before};
     result.history = trainer.fit(train_loader, val_loader.get());
   } catch (const Interrupted& e) {
     if (out) *out << std::endl;

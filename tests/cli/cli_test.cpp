@@ -214,6 +214,15 @@ TEST(Cli, NanLossStopsNamingTheStep) {
   EXPECT_FALSE(contains(r.err, "terminate")) << r.err;
 }
 
+TEST(Cli, DetectAnomalyNamesTheBackwardThatMadeTheFirstNaN) {
+  const std::string d = test::temp_path("runs/anomaly");
+  const Result r =
+      run("train -q " + tiny_config("anomaly.yaml", d, "detect_anomaly: true\n", "{name: SGD, lr: 1.0e+30}"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(contains(r.err, "returned nan values in its 0th output")) << r.err;
+  EXPECT_TRUE(contains(r.err, "Backward")) << r.err;
+}
+
 TEST(Cli, NanLossLeavesTheLastGoodCheckpointLoadable) {
   // epoch 1 trains normally; the schedule then multiplies the lr by 1e20 and epoch 2 diverges
   const std::string d = test::temp_path("runs/nan2");

@@ -24,7 +24,7 @@
 //   scheduler: name + arguments, warmup {epochs, start_factor}
 //   regularization {l1, l2, params}; early_stopping {enabled, monitor, patience, min_delta,
 //   mode, restore_best_weights}; ema {decay, warmup, every}; swa {swa_start, swa_lr,
-//   anneal_epochs, anneal_strategy, update_bn}; mixup {mixup_alpha, cutmix_alpha,
+//   anneal_epochs, anneal_strategy, update_bn}; detect_anomaly; mixup {mixup_alpha, cutmix_alpha,
 //   cutmix_minmax, prob, switch_prob, mode, correct_lam, label_smoothing}; tta [hflip, vflip]; epochs, seed, output_dir,
 //   grad_clip_norm, threads, name
 #pragma once
@@ -271,6 +271,9 @@ struct RunConfig {
   // eval`: views "hflip" / "vflip" averaged with the original (EvaluateOptions::tta).
   std::vector<std::string> tta;
   DistributedConfig distributed;
+  // autograd::AnomalyMode for the run's training: the first backward op that returns a NaN
+  // stops it with its name (slower; a debugging switch).
+  bool detect_anomaly = false;
   int64_t epochs = 10;
   uint64_t seed = 0;
   std::string output_dir;                // "" = runs/<name>-<timestamp>

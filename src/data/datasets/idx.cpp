@@ -37,17 +37,43 @@ std::string read_whole_file(const std::string& path, const std::string& who) {
   return bytes;
 }
 
-// Inflates every gzip member (a file may hold several concatenated), in one buffer sized
-// from the trailer's ISIZE hint so that a 47 MB MNIST file needs no regrowth.
+// The bytes an IDX file holds according to its header (header included), from the first
+// bytes of its decompressed stream: 0 while the header is incomplete, saturated far above
+// any real file when the dimensions multiply past 2^62. An unknown type byte counts 1 per
+// element: parse_idx names that error once the data is in.
+uint64_t idx_claimed_bytes(const std::string& head) {
+  if (head.size() < 4) return 0;
+  const auto* p = reinterpret_cast<const unsigned char*>(head.data());
+  const size_t header = 4 + 4 * size_t{p[3]};
+  if (head.size() < header) return 0;
+  uint64_t total = 1;  // bytes per element: 0x08 and 0x09 one
+  switch (p[2]) {
+    case 0x0B: total = 2; break;
+    case 0x0C: case 0x0D: total = 4; break;
+    case 0x0E: total = 8; break;
+    default: break;
+  }
+  for (size_t d = 0; d < p[3]; ++d) {
+    const uint64_t dim = (uint64_t{p[4 + 4 * d]} << 24) | (uint64_t{p[5 + 4 * d]} << 16) |
+                         (uint64_t{p[6 + 4 * d]} << 8) | p[7 + 4 * d];
+    total = dim != 0 && total > (uint64_t{1} << 62) / dim ? uint64_t{1} << 62 : total * dim;
+  }
+  return header + total;
+}
+
+// Inflates every gzip member (a file may hold several concatenated). Memory stays bounded by
+// what the IDX header claims: the output is read in 64 KiB chunks until the header is in,
+// then into one buffer of the claimed size (or the trailer's ISIZE hint, whichever is
+// smaller, so that a 47 MB MNIST file needs no regrowth), and a stream that inflates past the
+// claim (a gzip bomb behind a small header) stops with an error at the claim.
 std::string gunzip(const std::string& in, const std::string& path, const std::string& who) {
   std::string out;
-  if (in.size() >= 18) {
-    uint32_t isize = static_cast<uint8_t>(in[in.size() - 4]) | static_cast<uint8_t>(in[in.size() - 3]) << 8 |
-                     static_cast<uint8_t>(in[in.size() - 2]) << 16 |
-                     static_cast<uint32_t>(static_cast<uint8_t>(in[in.size() - 1])) << 24;
-    // A corrupt trailer must not make us reserve gigabytes: deflate compresses < 1032:1.
-    out.reserve(std::min<uint64_t>(isize, uint64_t{1032} * in.size()));
-  }
+  uint64_t isize = 0;
+  if (in.size() >= 18)
+    isize = static_cast<uint8_t>(in[in.size() - 4]) | static_cast<uint8_t>(in[in.size() - 3]) << 8 |
+            static_cast<uint8_t>(in[in.size() - 2]) << 16 |
+            static_cast<uint32_t>(static_cast<uint8_t>(in[in.size() - 1])) << 24;
+  uint64_t claim = 0;  // 0: the header is not in yet
   z_stream zs{};
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) IDX_FAIL(who, path, "zlib: cannot initialise inflate");
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
@@ -55,7 +81,10 @@ std::string gunzip(const std::string& in, const std::string& path, const std::st
   std::array<char, 1 << 16> chunk;
   int ret = Z_OK;
   for (;;) {
-    if (out.capacity() > out.size()) {
+    if (claim == 0 && (claim = idx_claimed_bytes(out)) != 0)
+      // A corrupt trailer must not make us reserve gigabytes: deflate compresses < 1032:1.
+      out.reserve(std::min<uint64_t>({claim + 1, std::max<uint64_t>(isize, out.size()), uint64_t{1032} * in.size()}));
+    if (claim != 0 && out.capacity() > out.size()) {
       // Inflate straight into the reserved space, avoiding the chunk copy.
       size_t old = out.size();
       size_t room = std::min<size_t>(out.capacity() - old, size_t{1} << 30);
@@ -69,6 +98,11 @@ std::string gunzip(const std::string& in, const std::string& path, const std::st
       zs.avail_out = static_cast<uInt>(chunk.size());
       ret = inflate(&zs, Z_NO_FLUSH);
       out.append(chunk.data(), chunk.size() - zs.avail_out);
+    }
+    if (claim != 0 && out.size() > claim) {
+      inflateEnd(&zs);
+      IDX_FAIL(who, path, "the gzip data inflates past the ", claim, " bytes its IDX header claims (a "
+               "decompression bomb, or not an IDX file); stopped there");
     }
     if (ret == Z_STREAM_END) {
       if (zs.avail_in == 0) break;

@@ -1,0 +1,159 @@
+// Files whose headers lie about their size: each reader rejects them with an error naming
+// the file before allocating what the header claims, so a hostile file costs its own bytes
+// of memory, not gigabytes. Peak memory is measured (getrusage's max RSS, this process runs
+// one test) and must stay within 64 MiB of what it was before the read.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "cnnkit/cnnkit.h"
+#include "cnnkit/io/npy.h"
+#include "cnnkit/train/config.h"
+#include "test_util.h"
+
+using namespace cnnkit;
+using cnnkit::test::contains;
+using cnnkit::test::message_of;
+
+namespace {
+
+int64_t max_rss_kib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+std::string write_bytes(const std::string& name, const std::string& bytes) {
+  const std::string path = test::temp_path(name);
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+std::string le64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+  return s;
+}
+
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+// Runs `read`, which must throw a cnnkit::Error whose message holds `expect`, within 64 MiB.
+void expect_rejected_cheaply(const std::function<void()>& read, const std::string& expect) {
+  const int64_t before = max_rss_kib();
+  const std::string msg = message_of(read);
+  EXPECT_TRUE(contains(msg, expect)) << msg;
+  EXPECT_LT(max_rss_kib() - before, 64 * 1024) << "peak memory grew by " << (max_rss_kib() - before) << " KiB";
+}
+
+}  // namespace
+
+TEST(HostileFiles, SafetensorsHeaderClaimingTenGigabytes) {
+  const std::string path = write_bytes("ten_gb.safetensors", le64(10'000'000'000ULL) + "{}");
+  expect_rejected_cheaply([&] { io::load_safetensors(path); }, "header length 10000000000");
+}
+
+TEST(HostileFiles, SafetensorsTensorClaimingFortyGigabytes) {
+  const std::string header =
+      R"({"w":{"dtype":"F32","shape":[100000,100000],"data_offsets":[0,40000000000]}})";
+  const std::string path = write_bytes("forty_gb.safetensors", le64(header.size()) + header + std::string(64, '\0'));
+  expect_rejected_cheaply([&] { io::load_safetensors(path); }, path);
+}
+
+TEST(HostileFiles, NpyShapeClaimingTwoBillionImages) {
+  std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': (2147483648, 28, 28), }";
+  header.resize(118, ' ');
+  header += '\n';
+  const std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size() & 0xff) +
+                            static_cast<char>(header.size() >> 8) + header + std::string(100, '\0');
+  const std::string path = write_bytes("huge.npy", bytes);
+  expect_rejected_cheaply([&] { io::load_npy(path); }, path);
+}
+
+TEST(HostileFiles, IdxHeaderClaimingTwoBillionImages) {
+  const std::string bytes = std::string("\0\0\x08\x03", 4) + be32(0x80000000u) + be32(28) + be32(28) + "abcd";
+  const std::string path = write_bytes("huge-idx3-ubyte", bytes);
+  expect_rejected_cheaply([&] { data::read_idx(path); }, "truncated");
+}
+
+TEST(HostileFiles, GzipBombBehindASmallIdxHeader) {
+  // The header claims 10 images of 28 x 28 (7,856 bytes with it); the gzip stream inflates
+  // to 256 MiB of zeros from about 250 KiB.
+  std::string gz;
+  z_stream zs{};
+  ASSERT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string chunk = std::string("\0\0\x08\x03", 4) + be32(10) + be32(28) + be32(28);
+  chunk.resize(1 << 20, '\0');
+  std::string out(1 << 16, '\0');
+  for (int i = 0; i < 256; ++i) {
+    zs.next_in = reinterpret_cast<Bytef*>(chunk.data());
+    zs.avail_in = static_cast<uInt>(chunk.size());
+    const int flush = i == 255 ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      zs.next_out = reinterpret_cast<Bytef*>(out.data());
+      zs.avail_out = static_cast<uInt>(out.size());
+      deflate(&zs, flush);
+      gz.append(out.data(), out.size() - zs.avail_out);
+    } while (zs.avail_out == 0);
+    if (i == 0) chunk.assign(1 << 20, '\0');
+  }
+  deflateEnd(&zs);
+  ASSERT_LT(gz.size(), 1u << 20);
+  const std::string path = write_bytes("bomb-idx3-ubyte.gz", gz);
+  expect_rejected_cheaply([&] { data::read_idx(path); }, "inflates past the 7856 bytes its IDX header claims");
+}
+
+TEST(HostileFiles, PngsClaimingBillionsOfPixels) {
+  // A valid signature and IHDR (8-bit gray, its CRC right), then a tiny IDAT.
+  auto png = [](uint32_t side) {
+    auto chunk = [](const std::string& type, const std::string& data) {
+      std::string body = type + data;
+      const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
+      return be32(static_cast<uint32_t>(data.size())) + body + be32(static_cast<uint32_t>(crc));
+    };
+    const std::string ihdr = be32(side) + be32(side) + std::string("\x08\x00\x00\x00\x00", 5);
+    return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) +
+           chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) + chunk("IEND", "");
+  };
+  // 60000^2 bytes is past what stb_image decodes at all (2^30); 30000^2 is not, and would be
+  // allocated: the decompression-bomb limit refuses it from the header.
+  const std::string huge = write_bytes("huge.png", png(60000)), big = write_bytes("big.png", png(30000));
+  expect_rejected_cheaply([&] { data::decode_image(huge); }, "huge.png': too large");
+  expect_rejected_cheaply([&] { data::decode_image(big); }, "claims 30000x30000 = 900000000 pixels");
+}
+
+TEST(HostileFiles, YamlAliasBombIsRejectedWithoutExpanding) {
+  // Billion laughs: nine levels of ten aliases each name 10^9 strings.
+  std::ostringstream text;
+  text << "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int i = 1; i <= 9; ++i) {
+    text << 'a' << i << ": &a" << i << " [*a" << i - 1;
+    for (int k = 1; k < 10; ++k) text << ", *a" << i - 1;
+    text << "]\n";
+  }
+  const std::string yaml = text.str();
+  const int64_t before = max_rss_kib();
+  // The bomb as unknown keys, as a transform list the config walks, and as the model's layers.
+  const std::string unknown = message_of([&] {
+    train::parse_run_config(yaml + "data: {dataset: fashion-mnist}\nmodel: lenet5\n", "unknown.yaml");
+  });
+  EXPECT_TRUE(contains(unknown, "unknown.yaml")) << unknown;
+  EXPECT_TRUE(contains(unknown, "alias bomb")) << unknown;
+  const std::string transforms = message_of([&] {
+    train::parse_run_config(yaml + "data: {dataset: fashion-mnist, transforms: {train: *a9}}\nmodel: lenet5\n",
+                            "transforms.yaml");
+  });
+  EXPECT_TRUE(contains(transforms, "transforms.yaml")) << transforms;
+  const std::string layers = message_of([&] {
+    const std::string config = yaml + "data: {dataset: fashion-mnist}\nmodel: {layers: *a9}\n";
+    models::build(train::parse_run_config(config, "layers.yaml").model, {1, 28, 28});
+  });
+  EXPECT_TRUE(contains(layers, "layers.yaml")) << layers;
+  EXPECT_LT(max_rss_kib() - before, 64 * 1024);
+}
