@@ -441,11 +441,11 @@ std::string metrics_line(const Metrics& m) {
 namespace {
 
 // Temperature scaling's effect on the test split and the reliability table behind its ECE.
-std::string calibration_lines(const FitResult& r) {
+std::string calibration_lines(const FitResult& r, double raw_nll) {
   const Metrics &raw = r.test, &cal = r.test_calibrated;
   std::string s = fmt::format("calibration: temperature {:.4f} fitted on the validation split; on the test split "
-                              "loss {} -> {}, ECE {} -> {} (accuracy unchanged)\n",
-                              r.temperature, num(raw.loss), num(cal.loss), num(raw.ece), num(cal.ece));
+                              "NLL {} -> {}, ECE {} -> {} (accuracy unchanged)\n",
+                              r.temperature, num(raw_nll), num(cal.loss), num(raw.ece), num(cal.ece));
   if (raw.reliability_count.empty() || cal.reliability_count.empty()) return s;
   s += "reliability (top-1 probability bins; mean confidence / accuracy, raw then calibrated)\n";
   const size_t bins = raw.reliability_count.size();
@@ -1059,13 +1059,24 @@ FitResult Run::fit() {
   if (val_loader) result.val = train::evaluate(nn::AnyModule(model), *val_loader, loss_fn, final_eval);
   if (options_.test()) result.test = train::evaluate(nn::AnyModule(model), test_loader, loss_fn, final_eval);
   std::optional<double> temperature;
+  double raw_test_nll = Metrics::kNaN;
   if (val_loader && task == Task::kClassification && result.val.count > 0) {
-    // Temperature scaling fitted on the validation split, measured on the test split.
+    // Temperature scaling fitted on the validation split, measured on the test split. Its
+    // loss is the negative log-likelihood, what T minimises (the run's loss may smooth
+    // labels, which T does not aim at); accuracy and the per-class metrics do not change.
     const EvaluationOutputs v = evaluation_outputs(nn::AnyModule(model), *val_loader, final_eval);
     temperature = result.temperature = fit_temperature(v.outputs, v.targets);
-    if (options_.test())
-      result.test_calibrated =
-          train::evaluate(nn::AnyModule(model), test_loader, loss_fn, final_eval.temperature(result.temperature));
+    if (options_.test()) {
+      const EvaluationOutputs t = evaluation_outputs(nn::AnyModule(model), test_loader, final_eval);
+      raw_test_nll = temperature_nll(t.outputs, t.targets);
+      const Calibration c = calibration(softmax(t.outputs / result.temperature, 1), t.targets);
+      result.test_calibrated = result.test;
+      result.test_calibrated.loss = temperature_nll(t.outputs, t.targets, result.temperature);
+      result.test_calibrated.ece = c.ece;
+      result.test_calibrated.reliability_count = c.count;
+      result.test_calibrated.reliability_confidence = c.confidence;
+      result.test_calibrated.reliability_accuracy = c.accuracy;
+    }
   }
   result.seconds = seconds_since(t0);
   if (!writer) return result;
@@ -1116,7 +1127,7 @@ FitResult Run::fit() {
   if (data.val) summary << "validation: " << metrics_line(result.val) << "\n";
   if (options_.test()) {
     summary << "test: " << metrics_line(result.test) << "\n";
-    if (result.test_calibrated.count > 0) summary << calibration_lines(result) << "\n";
+    if (result.test_calibrated.count > 0) summary << calibration_lines(result, raw_test_nll) << "\n";
     summary << result.test.report(data.classes) << "\n";
     if (task == Task::kClassification)
       summary << "confusion matrix (rows: true class, columns: predicted)\n"

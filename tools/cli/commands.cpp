@@ -187,8 +187,9 @@ int eval(const EvalArgs& args) {
   if (run.temperature() && run.task() == train::Task::kClassification) {
     // The temperature the run fitted on its validation split: calibrated probabilities.
     const train::Metrics c = run.evaluate("test", *run.temperature());
-    std::cout << fmt::format("calibrated (temperature {:.4f} from the run's validation split): loss {:.4f}  ECE {:.4f}\n",
-                             *run.temperature(), c.loss, c.ece);
+    std::cout << fmt::format("calibrated (temperature {:.4f} from the run's validation split): ECE {:.4f} -> {:.4f}, "
+                             "accuracy unchanged\n",
+                             *run.temperature(), m.ece, c.ece);
   }
   std::cout << "\n" << m.report(classes) << "\n";
   if (run.task() == train::Task::kClassification)
