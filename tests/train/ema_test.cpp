@@ -5,12 +5,11 @@
 // and a checkpoint with or without an average refuses the other kind of trainer.
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include "cnnkit/cnnkit.h"
 #include "cnnkit/train/config.h"
 #include "cnnkit/train/train.h"
 #include "test_util.h"
+#include "train/small_run.h"
 
 using namespace cnnkit;
 namespace F = cnnkit::nn::functional;
@@ -19,50 +18,7 @@ using cnnkit::test::contains;
 using cnnkit::test::message_of;
 using cnnkit::test::temp_path;
 
-namespace {
-
-nn::Sequential make_net() {
-  manual_seed(3);
-  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)), nn::BatchNorm2d(4), nn::ReLU(),
-                        nn::Flatten(), nn::Linear(4 * 6 * 6, 3));
-}
-
-train::LossFn ce() {
-  return [](const Tensor& out, const Tensor& y) { return F::cross_entropy(out, y); };
-}
-
-struct Data {
-  Data() {
-    manual_seed(11);
-    x = randn({40, 1, 6, 6});
-    y = randint(0, 3, {40});
-    vx = randn({16, 1, 6, 6});
-    vy = randint(0, 3, {16});
-  }
-  std::unique_ptr<data::DataLoader> train() const {
-    return std::make_unique<data::DataLoader>(std::make_shared<data::TensorDataset>(x, y),
-                                              data::DataLoaderOptions().batch_size(8));
-  }
-  std::unique_ptr<data::DataLoader> val() const {
-    return std::make_unique<data::DataLoader>(std::make_shared<data::TensorDataset>(vx, vy),
-                                              data::DataLoaderOptions().batch_size(8));
-  }
-  Tensor x, y, vx, vy;
-};
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return false;
-  Tensor ca = a.contiguous(), cb = b.contiguous();
-  return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0;
-}
-
-void expect_same_state(nn::Module& a, nn::Module& b) {
-  auto sa = a.state_dict(), sb = b.state_dict();
-  ASSERT_EQ(sa.size(), sb.size());
-  for (const auto& item : sa) EXPECT_TRUE(bit_equal(item.value(), sb[item.key()])) << item.key();
-}
-
-}  // namespace
+using namespace cnnkit::test::small_run;
 
 TEST(TrainerEma, EqualsAnAveragedModelUpdatedByHandEveryNSteps) {
   const Data d;

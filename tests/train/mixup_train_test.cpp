@@ -4,12 +4,11 @@
 // mixing stream exactly; validation never mixes; config errors name the key.
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include "cnnkit/cnnkit.h"
 #include "cnnkit/train/config.h"
 #include "cnnkit/train/train.h"
 #include "test_util.h"
+#include "train/small_run.h"
 
 using namespace cnnkit;
 namespace F = cnnkit::nn::functional;
@@ -19,40 +18,7 @@ using cnnkit::test::temp_path;
 
 namespace {
 
-nn::Sequential make_net() {
-  manual_seed(3);
-  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)), nn::BatchNorm2d(4), nn::ReLU(),
-                        nn::Flatten(), nn::Linear(4 * 6 * 6, 3));
-}
-
-train::LossFn ce() {
-  return [](const Tensor& out, const Tensor& y) { return F::cross_entropy(out, y); };
-}
-
-struct Data {
-  Data() {
-    manual_seed(11);
-    x = randn({40, 1, 6, 6});
-    y = randint(0, 3, {40});
-  }
-  std::unique_ptr<data::DataLoader> loader(bool shuffle = true) const {
-    return std::make_unique<data::DataLoader>(std::make_shared<data::TensorDataset>(x, y),
-                                              data::DataLoaderOptions().batch_size(8).shuffle(shuffle).seed(4));
-  }
-  Tensor x, y;
-};
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return false;
-  Tensor ca = a.contiguous(), cb = b.contiguous();
-  return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0;
-}
-
-void expect_same_state(nn::Module& a, nn::Module& b) {
-  auto sa = a.state_dict(), sb = b.state_dict();
-  ASSERT_EQ(sa.size(), sb.size());
-  for (const auto& item : sa) EXPECT_TRUE(bit_equal(item.value(), sb[item.key()])) << item.key();
-}
+using namespace cnnkit::test::small_run;
 
 const data::MixupOptions kMix =
     data::MixupOptions().mixup_alpha(0.4).cutmix_alpha(1.0).switch_prob(0.5).label_smoothing(0.1);
@@ -61,7 +27,7 @@ const data::MixupOptions kMix =
 
 TEST(TrainerMixup, EqualsAHandLoopMixingWithTheSameSeed) {
   const Data d;
-  auto loader = d.loader();
+  auto loader = d.train(true, 4);
   nn::Sequential net = make_net();
   optim::SGD opt(net->parameters(), optim::SGDOptions(0.1).momentum(0.9));
   train::Trainer trainer(nn::AnyModule(net), opt, ce(),
@@ -71,7 +37,7 @@ TEST(TrainerMixup, EqualsAHandLoopMixingWithTheSameSeed) {
   nn::Sequential ref = make_net();
   optim::SGD ref_opt(ref->parameters(), optim::SGDOptions(0.1).momentum(0.9));
   data::Mixup mix(kMix);
-  auto ref_loader = d.loader();
+  auto ref_loader = d.train(true, 4);
   manual_seed(9);
   ref->train();
   int64_t correct = 0, seen = 0;
@@ -103,7 +69,7 @@ TEST(TrainerMixup, ResumeContinuesTheMixingStreamBitForBit) {
     train::Trainer trainer(nn::AnyModule(net), opt, ce(),
                            train::TrainerOptions().epochs(epochs).mixup(kMix).output_dir(dir).seed(1).verbose(false));
     if (!resume_from.empty()) trainer.resume(resume_from);
-    auto loader = d.loader();
+    auto loader = d.train(true, 4);
     trainer.fit(*loader);
     return net;
   };
@@ -115,8 +81,8 @@ TEST(TrainerMixup, ResumeContinuesTheMixingStreamBitForBit) {
 
 TEST(TrainerMixup, ValidationIsNeverMixed) {
   const Data d;
-  auto loader = d.loader();
-  auto val = d.loader(/*shuffle=*/false);
+  auto loader = d.train(true, 4);
+  auto val = d.val();
   nn::Sequential net = make_net();
   optim::SGD opt(net->parameters(), optim::SGDOptions(0.1));
   train::Trainer trainer(nn::AnyModule(net), opt, ce(), train::TrainerOptions().epochs(1).mixup(kMix).verbose(false));

@@ -4,12 +4,11 @@
 // epoch; resume before and after SWALR takes over continues exactly; mismatches are refused.
 #include <gtest/gtest.h>
 
-#include <cstring>
-
 #include "cnnkit/cnnkit.h"
 #include "cnnkit/train/config.h"
 #include "cnnkit/train/train.h"
 #include "test_util.h"
+#include "train/small_run.h"
 
 using namespace cnnkit;
 namespace F = cnnkit::nn::functional;
@@ -20,46 +19,7 @@ using cnnkit::test::temp_path;
 
 namespace {
 
-nn::Sequential make_net() {
-  manual_seed(3);
-  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 4, 3).padding(1)), nn::BatchNorm2d(4), nn::ReLU(),
-                        nn::Flatten(), nn::Linear(4 * 6 * 6, 3));
-}
-
-train::LossFn ce() {
-  return [](const Tensor& out, const Tensor& y) { return F::cross_entropy(out, y); };
-}
-
-struct Data {
-  Data() {
-    manual_seed(11);
-    x = randn({40, 1, 6, 6});
-    y = randint(0, 3, {40});
-    vx = randn({16, 1, 6, 6});
-    vy = randint(0, 3, {16});
-  }
-  std::unique_ptr<data::DataLoader> train() const {
-    return std::make_unique<data::DataLoader>(std::make_shared<data::TensorDataset>(x, y),
-                                              data::DataLoaderOptions().batch_size(8).shuffle(true).seed(2));
-  }
-  std::unique_ptr<data::DataLoader> val() const {
-    return std::make_unique<data::DataLoader>(std::make_shared<data::TensorDataset>(vx, vy),
-                                              data::DataLoaderOptions().batch_size(8));
-  }
-  Tensor x, y, vx, vy;
-};
-
-bool bit_equal(const Tensor& a, const Tensor& b) {
-  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return false;
-  Tensor ca = a.contiguous(), cb = b.contiguous();
-  return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.nbytes()) == 0;
-}
-
-void expect_same_state(nn::Module& a, nn::Module& b) {
-  auto sa = a.state_dict(), sb = b.state_dict();
-  ASSERT_EQ(sa.size(), sb.size());
-  for (const auto& item : sa) EXPECT_TRUE(bit_equal(item.value(), sb[item.key()])) << item.key();
-}
+using namespace cnnkit::test::small_run;
 
 train::TrainerOptions swa_options(int64_t epochs) {
   return train::TrainerOptions().epochs(epochs).swa_start(2).swa_lr(0.02).swa_anneal_epochs(2).verbose(false);
@@ -69,7 +29,7 @@ train::TrainerOptions swa_options(int64_t epochs) {
 
 TEST(TrainerSwa, EqualsPyTorchsRecipeByHand) {
   const Data d;
-  auto loader = d.train();
+  auto loader = d.train(true, 2);
   nn::Sequential net = make_net();
   optim::SGD opt(net->parameters(), optim::SGDOptions(0.1).momentum(0.9));
   train::Trainer trainer(nn::AnyModule(net), opt, ce(), swa_options(5));
@@ -84,7 +44,7 @@ TEST(TrainerSwa, EqualsPyTorchsRecipeByHand) {
   optim::StepLR sched(ref_opt, 1, 0.5);
   swa::AveragedModel avg(nn::AnyModule(ref), nullptr, /*use_buffers=*/true);
   std::unique_ptr<swa::SWALR> swa_sched;
-  auto ref_loader = d.train();
+  auto ref_loader = d.train(true, 2);
   std::vector<double> lrs;
   ref->train();
   for (int epoch = 0; epoch < 5; ++epoch) {
@@ -116,7 +76,7 @@ TEST(TrainerSwa, EqualsPyTorchsRecipeByHand) {
 
 TEST(TrainerSwa, ValidatesTheAverageOnceItHoldsAnEpoch) {
   const Data d;
-  auto loader = d.train();
+  auto loader = d.train(true, 2);
   auto val = d.val();
   nn::Sequential net = make_net();
   optim::SGD opt(net->parameters(), optim::SGDOptions(0.1));
@@ -140,7 +100,7 @@ TEST(TrainerSwa, ResumeBeforeAndAfterSwalrTakesOverIsBitForBit) {
     train::Trainer trainer(nn::AnyModule(net), opt, ce(), swa_options(epochs).output_dir(dir).seed(1));
     trainer.set_scheduler(std::make_shared<optim::StepLR>(opt, 1, 0.5));
     if (!resume_from.empty()) trainer.resume(resume_from);
-    auto loader = d.train();
+    auto loader = d.train(true, 2);
     trainer.fit(*loader);
     return std::make_pair(net, trainer.swa()->module().clone());
   };
@@ -161,7 +121,7 @@ TEST(TrainerSwa, MismatchedCheckpointsAndOptionsAreRefused) {
     nn::Sequential net = make_net();
     optim::SGD opt(net->parameters(), optim::SGDOptions(0.1));
     train::Trainer t(nn::AnyModule(net), opt, ce(), swa_options(3).output_dir(dir));
-    auto loader = d.train();
+    auto loader = d.train(true, 2);
     t.fit(*loader);
   }
   {
