@@ -299,6 +299,13 @@ void Trainer::check_output(const Tensor& out, const Tensor& target, const char* 
 
 namespace {
 
+// The classes an evaluation checks outputs against: the options', else the dataset's (0:
+// the output's width).
+int64_t eval_classes(const EvaluateOptions& options, data::DataLoader& loader) {
+  if (options.num_classes() != 0 || options.task() == Task::kRegression) return options.num_classes();
+  return static_cast<int64_t>(loader.dataset().classes().size());
+}
+
 // One pass of `model` over `loader` in eval mode without autograd (the training flag comes
 // back after, also on a throw), calling fn(outputs, batch) with each batch's outputs as
 // evaluate() scores them: logits / temperature, or under TTA the log of the views' averaged
@@ -319,9 +326,7 @@ void for_each_output(nn::AnyModule model, data::DataLoader& loader, const Evalua
                options.task() == Task::kRegression ? "regression" : "multi-label", " task has none");
   // logits / T, as calibrated probabilities are softmax(logits / T)
   auto scaled = [temperature](Tensor logits) { return temperature == 1.0 ? logits : logits / temperature; };
-  int64_t num_classes = options.num_classes();
-  if (num_classes == 0 && options.task() != Task::kRegression)
-    num_classes = static_cast<int64_t>(loader.dataset().classes().size());
+  const int64_t num_classes = eval_classes(options, loader);
 
   nn::Module& module = *model.ptr();  // put in eval mode for the pass, then back
   const bool was_training = module.is_training();
@@ -361,9 +366,7 @@ Tensor class_indices(const Tensor& target) { return target.dim() == 2 ? target.a
 }  // namespace
 
 Metrics evaluate(nn::AnyModule model, data::DataLoader& loader, const LossFn& loss_fn, EvaluateOptions options) {
-  int64_t num_classes = options.num_classes();
-  if (num_classes == 0 && options.task() != Task::kRegression)
-    num_classes = static_cast<int64_t>(loader.dataset().classes().size());
+  const int64_t num_classes = eval_classes(options, loader);
   TaskMetrics tm(options.task(), num_classes, options.top_k());
   const bool ranked = options.ranking() && options.task() == Task::kClassification && loader.options().num_replicas() == 1;
   std::vector<Tensor> pass_probs, pass_targets;  // the pass's softmax rows and class indices, for ranking
