@@ -14,6 +14,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cnnkit/data/iterable.h"
@@ -230,6 +231,7 @@ struct DataLoader::Impl {
   bool any_pass = false;
   uint64_t pass = 0;
   bool pass_active = false;
+  size_t skip = 0;  // batches the next pass starts after (skip_batches)
 
   // the current pass; read-only for the workers while they run
   size_t n = 0, batches = 0;
@@ -375,8 +377,12 @@ struct DataLoader::Impl {
     any_pass = true;
     ++pass;
     pass_active = true;
+    const size_t start = std::exchange(skip, 0);
     if (iterable) {
       stream_pass = std::make_unique<StreamPass>(*iterable, options, epoch);
+      Example<> dropped;
+      for (size_t b = 0; b < start && next(dropped); ++b) {
+      }
       return;
     }
 
@@ -398,11 +404,10 @@ struct DataLoader::Impl {
       order.resize(k);
       n = k;
     }
-    next_to_deliver = 0;
-    next_to_build = 0;
-    if (options.workers() > 0 && batches > 0) {
-      slots.assign(std::min(capacity(), batches), Slot());
-      size_t w = std::min(options.workers(), batches);
+    next_to_deliver = next_to_build = std::min(start, batches);
+    if (options.workers() > 0 && batches > next_to_build) {
+      slots.assign(std::min(capacity(), batches - next_to_build), Slot());
+      size_t w = std::min(options.workers(), batches - next_to_build);
       threads.reserve(w);
       for (size_t i = 0; i < w; ++i) threads.emplace_back([this] { worker_loop(); });
     }
@@ -492,6 +497,8 @@ void DataLoader::set_epoch(int64_t epoch) {
   impl_->epoch = epoch;
   impl_->epoch_set = true;
 }
+
+void DataLoader::skip_batches(size_t batch) { impl_->skip = batch; }
 
 int64_t DataLoader::epoch() const { return impl_->epoch; }
 

@@ -21,15 +21,6 @@ namespace cnnkit::models {
 
 namespace {
 
-// "cnnkit::nn::Conv2dImpl" -> "Conv2d"; "NetImpl" -> "Net".
-std::string type_name(const nn::Module& m) {
-  std::string n = m.name();
-  const size_t colon = n.rfind("::");
-  if (colon != std::string::npos) n = n.substr(colon + 2);
-  if (n.size() > 4 && n.compare(n.size() - 4, 4, "Impl") == 0) n.resize(n.size() - 4);
-  return n;
-}
-
 int64_t count_params(const nn::Module& m) {
   int64_t n = 0;
   for (const Tensor& p : m.parameters()) n += p.numel();
@@ -111,11 +102,11 @@ class Walker {
     try {
       y = forward();
     } catch (const Error& e) {
-      throw ShapeError("summary: " + name + " (" + type_name(m) + ") fails on input " + shape(x) + ": " + e.what());
+      throw ShapeError("summary: " + name + " (" + nn::type_name(m) + ") fails on input " + shape(x) + ": " + e.what());
     }
     SummaryRow r;
     r.name = name;
-    r.type = type_name(m);
+    r.type = nn::type_name(m);
     r.depth = depth;
     r.output_shape = y.sizes().vec();
     r.params = count_params(m);
@@ -129,7 +120,7 @@ class Walker {
   size_t open(const nn::Module& m, const std::string& name, int depth) {
     SummaryRow r;
     r.name = name;
-    r.type = type_name(m);
+    r.type = nn::type_name(m);
     r.depth = depth;
     r.params = count_params(m);
     r.container = true;

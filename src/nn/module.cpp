@@ -51,6 +51,8 @@ void check_tensor_name(const std::string& name, const char* what) {
 Module::Module(std::string name) : name_(std::move(name)) {}
 Module::Module() = default;
 
+std::string type_name(const Module& module) { return short_type_name(module.name()); }
+
 const std::string& Module::name() const noexcept {
   if (!name_.has_value()) name_ = demangle(typeid(*this).name());
   return *name_;
@@ -324,7 +326,7 @@ IncompatibleKeys Module::load_state_dict_impl(const std::vector<std::pair<std::s
   if (strict && !result.empty()) {
     // PyTorch's message: missing keys, then unexpected keys, then each size mismatch.
     std::ostringstream msg;
-    msg << "Error(s) in loading state_dict for " << short_type_name(name()) << ":";
+    msg << "Error(s) in loading state_dict for " << type_name(*this) << ":";
     auto quoted_list = [&msg](const char* what, const std::vector<std::string>& keys) {
       if (keys.empty()) return;
       msg << "\n\t" << what << " key(s) in state_dict: ";

@@ -342,8 +342,9 @@ void StepLogger::on_train_begin(Trainer& trainer) {
   close();
   std::filesystem::path p(path_);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
-  if (trainer.epoch() > 0 && std::filesystem::exists(p)) {
-    // Keep the header and the steps of epochs 1..trainer.epoch() (column 2).
+  if (trainer.global_step() > 0 && std::filesystem::exists(p)) {
+    // Keep the header and steps 1..trainer.global_step() (column 1): later rows were written
+    // after the checkpoint resumed from (at an epoch end or inside an epoch).
     std::ifstream in(path_);
     std::string line, kept;
     for (bool header = true; std::getline(in, line); header = false) {
@@ -351,11 +352,9 @@ void StepLogger::on_train_begin(Trainer& trainer) {
         kept += line + "\n";
         continue;
       }
-      const size_t a = line.find(',');
-      if (a == std::string::npos) continue;
       char* end = nullptr;
-      const double e = std::strtod(line.c_str() + a + 1, &end);
-      if (end != line.c_str() + a + 1 && e <= static_cast<double>(trainer.epoch())) kept += line + "\n";
+      const long long step = std::strtoll(line.c_str(), &end, 10);
+      if (end != line.c_str() && *end == ',' && step <= trainer.global_step()) kept += line + "\n";
     }
     in.close();
     io::write_file_atomic(path_, kept, "StepLogger");
@@ -367,10 +366,13 @@ void StepLogger::on_train_begin(Trainer& trainer) {
   CNNKIT_CHECK_IO(file_ != nullptr, "StepLogger: cannot open ", path_, " for writing");
 }
 
-void StepLogger::on_batch_end(Trainer& /*trainer*/, const BatchLogs& l) {
-  if (file_)
-    std::fprintf(file_, "%lld,%lld,%lld,%.10g,%.10g\n", static_cast<long long>(l.step), static_cast<long long>(l.epoch + 1),
-                 static_cast<long long>(l.batch + 1), l.lr, l.loss);
+void StepLogger::on_batch_end(Trainer& trainer, const BatchLogs& l) {
+  if (!file_) return;
+  std::fprintf(file_, "%lld,%lld,%lld,%.10g,%.10g\n", static_cast<long long>(l.step), static_cast<long long>(l.epoch + 1),
+               static_cast<long long>(l.batch + 1), l.lr, l.loss);
+  // Mid-epoch checkpoints may follow any step: its row is on disk before the checkpoint.
+  if (trainer.options().checkpoint_every_steps() > 0 || trainer.options().checkpoint_every_seconds() > 0)
+    std::fflush(file_);
 }
 
 void StepLogger::on_epoch_end(Trainer& /*trainer*/, int64_t /*epoch*/, const Logs& /*logs*/) {
@@ -452,7 +454,9 @@ void TerminateOnNaN::on_batch_end(Trainer& trainer, const BatchLogs& logs) {
   last_batch_ = logs;
   if (!std::isfinite(logs.loss)) {
     std::ostringstream os;
-    os << "TerminateOnNaN: the training loss is " << logs.loss << " at " << where_str(logs)
+    os << "TerminateOnNaN: the training loss is " << (std::isnan(logs.loss) ? "nan" : logs.loss > 0 ? "inf" : "-inf")
+       << " at " << where_str(logs)
+       << (logs.non_finite_cause.empty() ? "" : ": " + logs.non_finite_cause)
        << "; training stopped and the weights in memory are not usable. " << checkpoint_note(trainer);
     throw NonFiniteLossError(os.str());
   }

@@ -355,7 +355,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   if (!root.IsDefined() || root.IsNull()) yaml::fail(root, ctx, "the config is empty");
   yaml::check_map(root, ctx, "the config");
   check_keys(root, {"data", "model", "loss", "optimizer", "scheduler", "regularization",
-                    "early_stopping", "ema", "swa", "mixup", "tta", "detect_anomaly", "distributed", "epochs", "seed", "output_dir",
+                    "early_stopping", "ema", "swa", "mixup", "tta", "detect_anomaly", "checkpoint_every", "distributed", "epochs", "seed", "output_dir",
                     "grad_clip_norm", "name", "threads"},
              ctx, "the config");
   cfg.name = get<std::string>(root, "name", ctx, cfg.name);
@@ -392,6 +392,17 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
   cfg.epochs = positive_int(root, "epochs", ctx, 10);
   cfg.seed = static_cast<uint64_t>(non_negative_int(root, "seed", ctx, 0));
   cfg.detect_anomaly = get<bool>(root, "detect_anomaly", ctx, false);
+  if (has(root, "checkpoint_every") && !root["checkpoint_every"].IsNull()) {
+    const YAML::Node c = root["checkpoint_every"];
+    if (c.IsScalar()) {  // checkpoint_every: 500 (steps)
+      cfg.checkpoint_every_steps = non_negative_int(root, "checkpoint_every", ctx, 0);
+    } else {
+      yaml::check_map(c, ctx, "checkpoint_every");
+      check_keys(c, {"steps", "minutes"}, ctx, "checkpoint_every");
+      cfg.checkpoint_every_steps = non_negative_int(c, "steps", ctx, 0);
+      cfg.checkpoint_every_minutes = non_negative(c, "minutes", ctx, 0.0);
+    }
+  }
   if (cfg.swa.enabled && cfg.swa.swa_start >= cfg.epochs)
     fail(sub(sub(root, "swa"), "swa_start"), ctx, "swa.swa_start: epoch " + std::to_string(cfg.swa.swa_start) +
                                                       " (from 0) is not before the run's end (" +
@@ -601,6 +612,8 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   root["distributed"]["sync_batchnorm"] = cfg.distributed.sync_batchnorm;
 
   if (cfg.detect_anomaly) root["detect_anomaly"] = true;
+  if (cfg.checkpoint_every_steps > 0) root["checkpoint_every"]["steps"] = cfg.checkpoint_every_steps;
+  if (cfg.checkpoint_every_minutes > 0) root["checkpoint_every"]["minutes"] = num(cfg.checkpoint_every_minutes);
   root["epochs"] = cfg.epochs;
   root["seed"] = cfg.seed;
   if (!cfg.output_dir.empty()) root["output_dir"] = cfg.output_dir;

@@ -471,6 +471,8 @@ void ClassificationMetrics::merge_state(const std::vector<double>& other) {
   StateReader r{other, "ClassificationMetrics"};
   const int64_t c = r.next_int();
   if (c == 0) return;  // a pass that saw no batch (and so no class count)
+  CNNKIT_CHECK(c > 0 && c <= (int64_t{1} << 24), "ClassificationMetrics::merge_state: the state claims ", c,
+               " classes");  // a damaged state must not size a confusion matrix
   if (num_classes_ == 0) ensure_classes(c);
   CNNKIT_CHECK_SHAPE(c == num_classes_, "ClassificationMetrics::merge_state: ", c, " classes, this pass has ",
                      num_classes_);

@@ -954,6 +954,7 @@ FitResult Run::fit() {
         .swa_anneal_strategy(config_.swa.anneal_strategy)
         .swa_update_bn(config_.swa.update_bn);
   topts.mixup(config_.mixup);
+  topts.checkpoint_every_steps(config_.checkpoint_every_steps).checkpoint_every_seconds(60 * config_.checkpoint_every_minutes);
   Trainer trainer(nn::AnyModule(model), *opt, loss_fn, topts);
   if (!config_.data.sample_weights.empty()) trainer.set_weighted_loss(build_weighted_loss(config_.loss));
   if (world > 1) {
@@ -1018,7 +1019,11 @@ FitResult Run::fit() {
       result.already_finished = true;
       return result;
     }
-    say(fmt::format("resumed from {} after epoch {}", resume_checkpoint_, trainer.epoch()));
+    if (trainer.batches_into_epoch() > 0)
+      say(fmt::format("resumed from {} in epoch {} after step {} of {}", resume_checkpoint_, trainer.epoch() + 1,
+                      trainer.batches_into_epoch(), train_loader.global_size()));
+    else
+      say(fmt::format("resumed from {} after epoch {}", resume_checkpoint_, trainer.epoch()));
   }
 
   try {
@@ -1034,8 +1039,8 @@ FitResult Run::fit() {
     if (out) *out << std::endl;
     std::string msg = std::string(e.what()) + ". ";
     if (fs::exists(checkpoint->last_path(), ec))
-      msg += fmt::format("The run after epoch {} is in {}; continue it with:\n  cnnkit train --resume {}",
-                         trainer.epoch(), checkpoint->last_path(), run_dir_);
+      msg += fmt::format("The run's last checkpoint is {}; continue it with:\n  cnnkit train --resume {}",
+                         checkpoint->last_path(), run_dir_);
     else
       msg += fmt::format("No epoch had finished, so there is no checkpoint; `cnnkit train --resume {}` starts the "
                          "run again from the beginning under its config.",

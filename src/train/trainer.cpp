@@ -21,6 +21,7 @@
 #include "cnnkit/distributed/distributed.h"
 #include "cnnkit/models/inference.h"
 #include "cnnkit/nn/module.h"
+#include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/nn/utils/clip_grad.h"
 #include "cnnkit/ops/factory.h"
 #include "cnnkit/ops/elementwise.h"
@@ -55,6 +56,11 @@ constexpr const char* kPlateauPrefix = "plateau.";
 constexpr const char* kEmaPrefix = "ema.";
 constexpr const char* kSwaPrefix = "swa.";
 constexpr const char* kSwalrPrefix = "swalr.";
+// A mid-epoch checkpoint's position (batches done of the epoch's batches) and every rank's
+// running train-metric state ("trainer.train_metrics.<rank>": the doubles' bits as int64).
+constexpr const char* kBatchKey = "trainer.batch";
+constexpr const char* kBatchesKey = "trainer.batches";
+constexpr const char* kMetricsPrefix = "trainer.train_metrics.";
 
 // The streaming metrics of the task, behind one interface: one of the three is used.
 class TaskMetrics {
@@ -115,6 +121,75 @@ class TaskMetrics {
   RegressionMetrics rm_;
   MultiLabelMetrics ml_;
 };
+
+// "1 NaN and 2 inf of its 512 values (the first in example 5 of the batch)", or "" when all
+// are finite (integer tensors always are); TerminateOnNaN counts parameters the same way.
+std::string non_finite_values(const Tensor& t) {
+  if (!t.defined() || !is_floating_point(t.scalar_type()) || t.numel() == 0) return "";
+  const Tensor c = t.to(kFloat).contiguous();  // float16/bfloat16 widen exactly, inf and NaN included
+  const float* p = c.data_ptr<float>();
+  const int64_t n = c.numel();
+  int64_t nans = 0, infs = 0, first = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isfinite(p[i])) continue;
+    if (first < 0) first = i;
+    ++(std::isnan(p[i]) ? nans : infs);
+  }
+  if (first < 0) return "";
+  std::ostringstream os;
+  os << nans << " NaN and " << infs << " inf of its " << n << " values (the first in example "
+     << (t.dim() > 0 ? first / std::max<int64_t>(1, n / t.size(0)) : 0) << " of the batch)";
+  return os.str();
+}
+
+// Why a training step's loss came out NaN or inf (BatchLogs::non_finite_cause): the batch's
+// data or target, else the loss function on a finite output, else the first layer of a
+// Sequential model whose output is not finite, found by replaying the layers one by one on the
+// step's (mixed) input in the step's mode (dropout draws its own masks). The generator and
+// the buffers (BatchNorm's running statistics) are restored after, so a run that goes on is
+// unchanged.
+std::string non_finite_cause(nn::Module& module, const Tensor& data, const Tensor& target, const Tensor& input,
+                             const Tensor& output) {
+  if (std::string s = non_finite_values(data); !s.empty()) return "the batch's input is bad: " + s;
+  if (std::string s = non_finite_values(target); !s.empty()) return "the batch's target is bad: " + s;
+  if (non_finite_values(output).empty())
+    return "the model's output is finite, so the loss function produced it (targets outside its domain?)";
+  auto* seq = dynamic_cast<nn::SequentialImpl*>(&module);
+  if (!seq) return "the model's output is not finite";
+  std::vector<Tensor> buffers;
+  for (const Tensor& b : module.buffers()) buffers.push_back(b.clone());
+  std::string rng;
+  {
+    std::lock_guard<std::mutex> lock(default_generator().mutex());
+    rng = default_generator().state();
+  }
+  std::string cause = "the model's output is not finite";
+  {
+    NoGradGuard no_grad;
+    Tensor x = input;
+    const auto children = seq->named_children();
+    for (size_t i = 0; i < children.size(); ++i) {
+      const Tensor y = (seq->begin() + static_cast<std::ptrdiff_t>(i))->forward(x);
+      if (std::string s = non_finite_values(y); !s.empty()) {
+        double largest = 0;
+        for (const Tensor& p : children[i].value()->parameters())
+          if (p.numel() > 0) largest = std::max(largest, cnnkit::abs(p.detach()).max().item<double>());
+        std::ostringstream os;
+        os << "layer '" << children[i].key() << "' (" << nn::type_name(*children[i].value())
+           << ") is the first whose output is not finite, from a finite input: " << s;
+        if (!children[i].value()->parameters().empty()) os << "; its largest |parameter| is " << largest;
+        cause = os.str();
+        break;
+      }
+      x = y;
+    }
+    std::vector<Tensor> now = module.buffers();
+    for (size_t i = 0; i < now.size(); ++i) now[i].copy_(buffers[i]);
+  }
+  std::lock_guard<std::mutex> lock(default_generator().mutex());
+  default_generator().set_state(rng);
+  return cause;
+}
 
 int64_t parse_int(const std::string& s, const std::string& what) {
   try {
@@ -430,10 +505,21 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
   if (progress_) all.push_back(progress_.get());
   for (auto& c : callbacks_) all.push_back(c.get());
   bool checkpoint_writer = false;  // a ModelCheckpoint writes <output_dir>/checkpoint_last
+  std::string last_path;           // where the epoch ends write checkpoint_last (mid-epoch ones too)
+  if (!options_.output_dir().empty()) last_path = options_.output_dir() + "/checkpoint_last.safetensors";
   for (auto& c : callbacks_) {
     auto* mc = dynamic_cast<ModelCheckpoint*>(c.get());
     if (mc && mc->last_path() == options_.output_dir() + "/checkpoint_last.safetensors") checkpoint_writer = true;
+    if (mc && mc->options().save_last()) last_path = mc->last_path();
   }
+  const bool mid_epoch = options_.checkpoint_every_steps() > 0 || options_.checkpoint_every_seconds() > 0;
+  CNNKIT_CHECK(options_.checkpoint_every_steps() >= 0 && options_.checkpoint_every_seconds() >= 0,
+               "Trainer::fit: checkpoint_every_steps and checkpoint_every_seconds must be >= 0 (0 = off), got ",
+               options_.checkpoint_every_steps(), " and ", options_.checkpoint_every_seconds());
+  // Data parallel, the ranks without the writing callback take part in the metric gathering.
+  CNNKIT_CHECK(!mid_epoch || !last_path.empty() || (ddp_ && distributed::get_rank() != 0),
+               "Trainer::fit: checkpoint_every_steps/_seconds need somewhere to write: set TrainerOptions().output_dir "
+               "or add a ModelCheckpoint that saves the last checkpoint");
 
   if (ddp_ && dynamic_cast<const data::IterableDataset*>(&train_loader.dataset()) == nullptr) {
     CNNKIT_CHECK(train_loader.options().num_replicas() == static_cast<size_t>(distributed::get_world_size()) &&
@@ -462,8 +548,15 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
                  warm->steps_per_epoch(), " steps per epoch but the training loader has ", batches, " batches");
   }
 
+  // A mid-epoch checkpoint is resumed on the loader it was written for.
+  CNNKIT_CHECK(resume_batch_ == 0 || resume_batches_ == batches, "Trainer::fit: the checkpoint ", last_checkpoint_,
+               " was written after batch ", resume_batch_, " of an epoch of ", resume_batches_,
+               " batches, but the training loader has ", batches,
+               " batches an epoch: resume with the data, batch size and ranks of the run that wrote it");
+
   for (Callback* c : all) c->on_train_begin(*this);
   TaskMetrics tm(options_.task(), num_classes_, options_.top_k());
+  auto last_save = Clock::now();  // checkpoint_every_seconds counts from here and each checkpoint
 
   for (; epoch_ < options_.epochs() && !stop_; ) {
     const int64_t epoch = epoch_;
@@ -475,18 +568,36 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
     BatchLogs bl;
     bl.epoch = epoch;
     bl.batches = batches;
-    int64_t b = 0;
+    // A resumed mid-epoch checkpoint: the epoch goes on after its batch, with its metrics.
+    int64_t b = std::exchange(resume_batch_, 0);
+    if (b > 0) {
+      train_loader.skip_batches(static_cast<size_t>(b));
+      const size_t rank = ddp_ ? static_cast<size_t>(distributed::get_rank()) : 0;
+      const size_t world = ddp_ ? static_cast<size_t>(distributed::get_world_size()) : 1;
+      try {  // merge_state checks the state's length and class count
+        if (resume_metrics_.size() == world) tm.merge_state(resume_metrics_[rank]);
+        else if (rank == 0) for (const auto& s : resume_metrics_) tm.merge_state(s);  // another world size
+      } catch (const Error&) {
+        rethrow_with_prefix("Trainer::fit: the train metrics of checkpoint " + last_checkpoint_ + ": ");
+      }
+      resume_metrics_.clear();
+    }
+    const int64_t count_before = tm.count();  // images/s measures this process's batches
     auto it = train_loader.begin();
     const auto end = train_loader.end();
     for (;; ++b) {
       const bool have = it != end;
+      bool save_due = false;  // data parallel: rank 0's clock, shared in the step's all-reduce
       if (ddp_) {
         // The step's examples over all ranks: each rank's share of the gradient, and the
         // end of the epoch when no rank has any left.
         const int64_t mine = have ? it->data.size(0) : 0;
-        Tensor counts = cnnkit::tensor(std::vector<int64_t>{mine, mine == 0 ? 1 : 0});  // examples, empty ranks
-        distributed::all_reduce(counts);
+        const bool late = options_.checkpoint_every_seconds() > 0 && distributed::get_rank() == 0 &&
+                          seconds_since(last_save) >= options_.checkpoint_every_seconds();
+        Tensor counts = cnnkit::tensor(std::vector<int64_t>{mine, mine == 0 ? 1 : 0, late ? 1 : 0});
+        distributed::all_reduce(counts);  // examples, ranks without any, whether a checkpoint is due
         const int64_t total = counts.data_ptr<int64_t>()[0], empty_ranks = counts.data_ptr<int64_t>()[1];
+        save_due = counts.data_ptr<int64_t>()[2] > 0;
         if (total == 0) break;
         CNNKIT_CHECK(!sync_bn || empty_ranks == 0, "Trainer::fit: with SyncBatchNorm every rank needs examples in "
                      "every step, but step ", step_, " (epoch ", epoch + 1, ") leaves ", empty_ranks,
@@ -495,6 +606,11 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
           optimizer_.zero_grad();
           ddp_->skip_step();
           finish_step(bl);
+          if (mid_epoch && b + 1 < batches &&
+              (save_due || (options_.checkpoint_every_steps() > 0 && step_ % options_.checkpoint_every_steps() == 0))) {
+            save_mid_epoch(last_path, b + 1, batches, tm.state());
+            last_save = Clock::now();
+          }
           continue;
         }
         ddp_->set_gradient_weight(static_cast<double>(it->data.size(0)) / static_cast<double>(total));
@@ -503,6 +619,9 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
         break;
       }
       data::Example<>& batch = *it;
+      CNNKIT_CHECK_SHAPE(batch.data.numel() > 0, "Trainer::fit: batch ", b + 1, " of epoch ", epoch + 1,
+                         " (global step ", step_ + 1, ") holds no values (data of shape ", batch.data.sizes(),
+                         "): the dataset gave empty examples");
       Tensor input = batch.data, target = batch.target;
       if (mixup_) {
         CNNKIT_CHECK(!batch.weight.defined(), "Trainer::fit: the training batches carry sample weights, which "
@@ -526,13 +645,18 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
                    "weights but no weighted loss is set (Trainer::set_weighted_loss)");
       Tensor loss = batch.weight.defined() ? weighted_loss_fn_(out, batch.target, batch.weight)
                                            : loss_fn_(out, target);
+      const double lv = loss.item<double>();
+      // The first step of a run of non-finite losses says where it came from, before the
+      // step's update spreads it over the weights (a run that goes on without TerminateOnNaN
+      // does not pay for the replay every step).
+      const bool first_bad = !std::isfinite(lv) && (bl.step == 0 || std::isfinite(bl.loss));
+      bl.non_finite_cause = first_bad ? non_finite_cause(*module_, batch.data, batch.target, input, out) : "";
       Tensor objective = loss;
       if (!penalty_params_.empty() && (options_.l1() > 0 || options_.l2() > 0)) objective = loss + penalty();
       optimizer_.zero_grad();
       objective.backward();
       finish_step(bl);
 
-      const double lv = loss.item<double>();
       tm.update(out, batch.target, lv);
       bl.batch = b;
       bl.step = step_;
@@ -542,6 +666,14 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
       bl.running_loss = tm.running_loss();
       bl.running_accuracy = tm.running_accuracy();
       for (Callback* c : all) c->on_batch_end(*this, bl);
+      if (mid_epoch && b + 1 < batches) {
+        if (!ddp_) save_due = options_.checkpoint_every_seconds() > 0 &&
+                              seconds_since(last_save) >= options_.checkpoint_every_seconds();
+        if (save_due || (options_.checkpoint_every_steps() > 0 && step_ % options_.checkpoint_every_steps() == 0)) {
+          save_mid_epoch(last_path, b + 1, batches, tm.state());
+          last_save = Clock::now();
+        }
+      }
       ++it;
     }
     const double train_seconds = seconds_since(t0);
@@ -556,7 +688,8 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
       if (options_.task() == Task::kClassification && k.rfind("macro_", 0) == 0) continue;
       logs["train_" + k] = v;
     }
-    logs["images_per_second"] = train_seconds > 0 ? static_cast<double>(train_metrics.count) / train_seconds : 0;
+    logs["images_per_second"] =
+        train_seconds > 0 ? static_cast<double>(ddp_ ? train_metrics.count : tm.count() - count_before) / train_seconds : 0;
     if (ddp_) ddp_->sync_buffers();  // evaluate and save rank 0's running statistics everywhere
     const bool swa_epoch = swa_ && epoch >= *options_.swa_start();
     if (swa_epoch) swa_->update_parameters(*module_);
@@ -591,6 +724,7 @@ History Trainer::fit(data::DataLoader& train_loader, data::DataLoader* val_loade
       else log() << "Trainer: epoch " << epoch + 1 << ": the weights hold NaN or inf; " << options_.output_dir()
                  << "/checkpoint_last.safetensors keeps the previous epoch\n";
     }
+    last_save = Clock::now();
   }
   if (swa_ && options_.swa_update_bn() && swa_->n_averaged() > 0) {
     if (options_.verbose()) log() << "Trainer: recomputing the weight average's BatchNorm statistics (update_bn)\n";
@@ -609,6 +743,38 @@ void Trainer::finish_step(BatchLogs& bl) {
   if (scheduler_ && scheduler_step_ == SchedulerStep::kBatch && !swalr_) scheduler_->step();
   ++step_;
   if (ema_ && step_ % options_.ema_every() == 0) ema_->update_parameters(*module_);
+}
+
+// A checkpoint inside epoch epoch_ after `batch` of its `batches` batches, with the epoch's
+// running train metrics of every rank (gathered here: every rank calls it at the same step).
+void Trainer::save_mid_epoch(const std::string& path, int64_t batch, int64_t batches, const std::vector<double>& metrics) {
+  std::vector<std::vector<double>> states{metrics};
+  if (ddp_) {
+    states.clear();
+    const std::string mine(reinterpret_cast<const char*>(metrics.data()), metrics.size() * sizeof(double));
+    for (const std::string& bytes : distributed::all_gather_object(mine)) {
+      std::vector<double> s(bytes.size() / sizeof(double));
+      std::memcpy(s.data(), bytes.data(), s.size() * sizeof(double));
+      states.push_back(std::move(s));
+    }
+  }
+  if (path.empty()) return;  // a data-parallel rank that does not write
+  if (!weights_finite(*module_)) {
+    log() << "Trainer: epoch " << epoch_ + 1 << " step " << batch << ": the weights hold NaN or inf; " << path
+          << " keeps the previous checkpoint\n";
+    return;
+  }
+  io::Checkpoint ck = checkpoint();
+  ck.extra[kBatchKey] = std::to_string(batch);
+  ck.extra[kBatchesKey] = std::to_string(batches);
+  for (size_t r = 0; r < states.size(); ++r) {
+    // The doubles' bits as int64 (safetensors readers widen F64 to the float32 of training).
+    std::vector<int64_t> bits(states[r].size());
+    std::memcpy(bits.data(), states[r].data(), bits.size() * sizeof(double));
+    ck.extra_tensors[kMetricsPrefix + std::to_string(r)] = cnnkit::tensor(bits);
+  }
+  io::save_checkpoint(path, ck);
+  last_checkpoint_ = path;
 }
 
 Metrics Trainer::evaluate(data::DataLoader& loader) {
@@ -728,6 +894,22 @@ void Trainer::resume(const std::string& path) {
   const int64_t epoch = parse_int(need(kEpochKey), path + ": " + kEpochKey);
   const int64_t step = parse_int(need(kStepKey), path + ": " + kStepKey);
   const std::string rng = need(kRngKey);
+  // A mid-epoch checkpoint: where in epoch `epoch` it was written, and the epoch's train metrics.
+  int64_t batch = 0, batches = 0;
+  if (ck.extra.count(kBatchKey)) {
+    batch = parse_int(need(kBatchKey), path + ": " + kBatchKey);
+    batches = parse_int(need(kBatchesKey), path + ": " + kBatchesKey);
+    CNNKIT_CHECK_T(IOError, batch > 0 && batch < batches, "Trainer::resume: checkpoint ", path, ": position ", batch,
+                   " of ", batches, " batches is not inside an epoch");
+    for (size_t r = 0;; ++r) {
+      auto m = ck.extra_tensors.find(kMetricsPrefix + std::to_string(r));
+      if (m == ck.extra_tensors.end()) break;
+      CNNKIT_CHECK_T(IOError, m->second.scalar_type() == kLong && m->second.dim() == 1, "Trainer::resume: checkpoint ",
+                     path, ": ", m->first, " is not the int64 vector a mid-epoch checkpoint writes");
+    }
+    CNNKIT_CHECK_T(IOError, ck.extra_tensors.count(std::string(kMetricsPrefix) + "0"), "Trainer::resume: checkpoint ",
+                   path, " lacks the epoch's train metrics (", kMetricsPrefix, "0) that a mid-epoch checkpoint holds");
+  }
   // SWALR exists from the end of the first averaged epoch on, when swa_lr is set.
   const bool has_swalr = !swalr.scalars.empty() || !swalr.tensors.empty();
   const bool want_swalr = swa_ && options_.swa_lr() && epoch > *options_.swa_start();
@@ -774,6 +956,20 @@ void Trainer::resume(const std::string& path) {
   }
   epoch_ = epoch;
   step_ = step;
+  resume_batch_ = resume_batches_ = 0;
+  resume_metrics_.clear();
+  if (ck.extra.count(kBatchKey)) {
+    resume_batch_ = batch;
+    resume_batches_ = batches;
+    for (size_t r = 0;; ++r) {
+      auto m = ck.extra_tensors.find(kMetricsPrefix + std::to_string(r));
+      if (m == ck.extra_tensors.end()) break;
+      const Tensor t = m->second.contiguous();
+      std::vector<double> state(static_cast<size_t>(t.numel()));
+      std::memcpy(state.data(), t.data_ptr<int64_t>(), state.size() * sizeof(double));
+      resume_metrics_.push_back(std::move(state));
+    }
+  }
 
   history_.epochs.assign(static_cast<size_t>(epoch), Logs{});
   for (const auto& [k, v] : ck.extra) {

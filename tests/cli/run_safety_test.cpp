@@ -266,34 +266,65 @@ std::string weights_of(const std::string& run_dir) {
 
 }  // namespace
 
-TEST(CliCrash, SigkillAtRandomMomentsThenResumeEndsWithTheSameWeights) {
-  const std::string ref = test::temp_path("runs/kill_ref");
-  const std::string extra = "scheduler: {name: CosineAnnealingLR}\n";
-  ASSERT_EQ(run("train -q " + tiny_config("kill_ref.yaml", ref, extra) + " --set epochs=4").code, 0);
-  const std::string want = weights_of(ref);
-  ASSERT_FALSE(want.empty());
-  // 30 kills, each at its own delay: before the first checkpoint (the resume starts again),
-  // inside epochs, during checkpoint, metrics and final-file writes (a run lasts ~1.5 s).
-  int killed = 0, resumed_from_scratch = 0;
-  for (int k = 0; k < 30; ++k) {
-    const std::string d = test::temp_path("runs/kill" + std::to_string(k));
-    const std::string cfg = tiny_config("kill" + std::to_string(k) + ".yaml", d, extra);
-    const double delay = 0.05 + 0.06 * k;
+// `kills` runs of the config (4 epochs of 12 steps) killed with SIGKILL, each at its own delay:
+// before the first checkpoint (the resume starts again), inside epochs, during checkpoint,
+// metrics and final-file writes (a run lasts ~1.5 s); each resumed to the end must have the
+// weights of an uninterrupted run, bit for bit, and its logs each epoch (and step) once.
+struct KillCounts {
+  int killed = 0, from_scratch = 0, mid_epoch = 0;
+};
+// With `by_step`, kill k waits for steps.csv to reach step 1 + 46k/kills instead of a delay
+// (the run flushes a row a step when it writes mid-epoch checkpoints), so the kills spread
+// over the 48 steps whatever the machine's speed.
+KillCounts kill_and_resume(const std::string& tag, const std::string& extra, int kills, const std::string& sets = "",
+                           bool by_step = false) {
+  KillCounts n;
+  const std::string ref = test::temp_path("runs/" + tag + "_ref");
+  const Result first = run("train -q " + tiny_config(tag + "_ref.yaml", ref, extra) + " --set epochs=4" + sets);
+  EXPECT_EQ(first.code, 0) << first.err;
+  const std::string want = weights_of(ref), want_steps = read_all(ref + "/steps.csv");
+  EXPECT_FALSE(want.empty());
+  for (int k = 0; k < kills; ++k) {
+    const std::string d = test::temp_path("runs/" + tag + std::to_string(k));
+    const std::string cfg = tiny_config(tag + std::to_string(k) + ".yaml", d, extra);
+    const double delay = 0.05 + 1.8 * k / kills;
+    const std::string wait =
+        by_step ? "while [ $(cat " + d + "/steps.csv 2>/dev/null | wc -l) -le " + std::to_string(1 + 46 * k / kills) +
+                      " ] && kill -0 $pid 2>/dev/null; do sleep 0.002; done"
+                : "sleep " + std::to_string(delay);
     const std::string script = std::string("CNNKIT_NUM_THREADS=1 ") + CNNKIT_CLI_PATH + " train -q " + cfg +
-                               " --set epochs=4 >/dev/null 2>&1 </dev/null & pid=$!; sleep " + std::to_string(delay) +
+                               " --set epochs=4" + sets + " >/dev/null 2>&1 </dev/null & pid=$!; " + wait +
                                "; kill -KILL $pid 2>/dev/null; wait $pid";
     const int status = std::system(("bash -c '" + script + "'").c_str());
-    killed += WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL;
+    n.killed += WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL;
     if (!fs::exists(d + "/config.yaml")) continue;  // killed before the run directory existed
-    if (!fs::exists(d + "/checkpoints/checkpoint_last.safetensors")) ++resumed_from_scratch;
-    const Result r = run("train -q --resume " + d);
-    ASSERT_EQ(r.code, 0) << "kill " << k << " after " << delay << " s: " << r.err;
+    if (!fs::exists(d + "/checkpoints/checkpoint_last.safetensors")) ++n.from_scratch;
+    const Result r = run("train --resume " + d);
+    EXPECT_EQ(r.code, 0) << "kill " << k << " after " << delay << " s: " << r.err;
+    n.mid_epoch += contains(r.out, "after step");
     EXPECT_EQ(weights_of(d), want) << "kill " << k << " after " << delay << " s";
-    // The logs hold each epoch once.
+    // The logs hold each epoch once, and each step once.
     EXPECT_EQ(lines_of(read_all(d + "/metrics.csv")), 5) << "kill " << k;
+    EXPECT_EQ(read_all(d + "/steps.csv"), want_steps) << "kill " << k;
   }
-  EXPECT_GE(killed, 20) << "most runs must be killed mid-way for the test to mean something";
-  EXPECT_GE(resumed_from_scratch, 1) << "no kill landed before the first checkpoint";
+  return n;
+}
+
+TEST(CliCrash, SigkillAtRandomMomentsThenResumeEndsWithTheSameWeights) {
+  const KillCounts n = kill_and_resume("kill", "scheduler: {name: CosineAnnealingLR}\n", 30);
+  EXPECT_GE(n.killed, 20) << "most runs must be killed mid-way for the test to mean something";
+  EXPECT_GE(n.from_scratch, 1) << "no kill landed before the first checkpoint";
+}
+
+TEST(CliCrash, MidEpochCheckpointsResumeBitForBit) {
+  // checkpoint_every: 5 steps (12 an epoch): most kills resume inside an epoch, with the
+  // loader's position, the augmentation and dropout draws and the per-step schedule restored.
+  const KillCounts n = kill_and_resume("killmid",
+                                       "scheduler: {name: OneCycleLR, max_lr: 0.05}\ncheckpoint_every: 5\n", 16,
+                                       " --set \"data.transforms={train: [RandomCrop: {size: 28, padding: 2}, RandomHorizontalFlip]}\"",
+                                       /*by_step=*/true);
+  EXPECT_GE(n.killed, 12);
+  EXPECT_GE(n.mid_epoch, 5) << "too few kills resumed inside an epoch for the test to mean something";
 }
 
 TEST(CliCrash, ASecondProcessOnTheSameRunDirectoryIsRefused) {

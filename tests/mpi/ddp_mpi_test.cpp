@@ -11,6 +11,8 @@
 #include <memory>
 #include <vector>
 
+#include <unistd.h>
+
 #include "cnnkit/cnnkit.h"
 
 namespace {
@@ -192,6 +194,75 @@ TEST(DataParallel, ReplicasStartFromRankZerosWeights) {
   Tensor other = w.clone();
   distributed::broadcast(other, 0);
   EXPECT_EQ(w.to_vector(), other.to_vector());
+}
+
+namespace {
+
+// Dies after global step `at` on every rank, as a killed job would.
+struct DieAtStep : train::Callback {
+  explicit DieAtStep(int64_t at) : at_(at) {}
+  std::string name() const override { return "die_at_step"; }
+  void on_batch_end(train::Trainer& trainer, const train::BatchLogs&) override {
+    if (trainer.global_step() == at_) throw std::runtime_error("killed");
+  }
+  int64_t at_;
+};
+
+// 2 epochs of 7 global steps (100 examples, global batch 16: the last share uneven) with
+// mid-epoch checkpoints written by rank 0 into `dir`; dies after step `die_at` when > 0,
+// resumes from `dir` first when `resume`. Returns the weights and the epochs' train metrics.
+std::pair<std::vector<float>, std::vector<double>> mid_epoch_run(const std::string& dir, int64_t every_steps,
+                                                                 double every_seconds, int64_t die_at, bool resume) {
+  const int world = distributed::get_world_size(), rank = distributed::get_rank();
+  nn::Sequential net = make_model(false);
+  net->push_back(nn::Dropout(0.2));
+  optim::SGD opt(net->parameters(), optim::SGDOptions(0.05).momentum(0.9));
+  train::Trainer trainer(nn::AnyModule(net), opt, [](const Tensor& o, const Tensor& t) { return F::cross_entropy(o, t); },
+                         train::TrainerOptions()
+                             .epochs(2)
+                             .verbose(false)
+                             .seed(3)
+                             .output_dir(rank == 0 ? dir : "")
+                             .checkpoint_every_steps(every_steps)
+                             .checkpoint_every_seconds(every_seconds));
+  trainer.set_distributed(std::make_shared<distributed::DistributedDataParallel>(nn::AnyModule(net)));
+  if (die_at > 0) trainer.add_callback(std::make_shared<DieAtStep>(die_at));
+  data::DataLoader loader(std::make_shared<Synthetic>(100), data::DataLoaderOptions(16 / static_cast<size_t>(world))
+                                                                .shuffle(true).seed(11)
+                                                                .num_replicas(static_cast<size_t>(world))
+                                                                .rank(static_cast<size_t>(rank)));
+  if (resume) trainer.resume(dir + "/checkpoint_last.safetensors");
+  try {
+    trainer.fit(loader);
+  } catch (const std::runtime_error& e) {
+    if (std::string(e.what()) != "killed") throw;
+  }
+  std::vector<float> weights;
+  for (const auto& item : net->named_parameters()) {
+    std::vector<float> v = item.value().to_vector();
+    weights.insert(weights.end(), v.begin(), v.end());
+  }
+  std::vector<double> metrics;
+  for (const auto& e : trainer.history().epochs) metrics.insert(metrics.end(), {e.at("train_loss"), e.at("train_accuracy")});
+  return {weights, metrics};
+}
+
+}  // namespace
+
+TEST(DataParallel, MidEpochCheckpointResumesBitForBit) {
+  // Rank 0 writes; every rank reads it back. The resumed job continues inside epoch 2 with
+  // each rank's loader position and its share of the epoch's train metrics, and ends equal,
+  // bit for bit, to the job that never stopped (weights, train loss and accuracy).
+  const std::string dir = distributed::all_gather_object(testing::TempDir() + "cnnkit_mpi_mid_epoch_" +
+                                                         std::to_string(::getpid())).front();
+  for (const auto& [steps, seconds] : {std::pair<int64_t, double>{3, 0}, {0, 1e-9}}) {
+    const auto whole = mid_epoch_run(dir + "_ref", steps, seconds, 0, false);
+    mid_epoch_run(dir, steps, seconds, 11, false);  // checkpoints at 9 (epoch 2, step 2), or 10 every step
+    distributed::barrier();
+    const auto resumed = mid_epoch_run(dir, steps, seconds, 0, true);
+    EXPECT_EQ(resumed.first, whole.first) << "every " << steps << " steps / " << seconds << " s";
+    EXPECT_EQ(resumed.second, whole.second) << "every " << steps << " steps / " << seconds << " s";
+  }
 }
 
 class MpiEnvironment : public ::testing::Environment {

@@ -150,6 +150,11 @@ class DataLoader {
   // Shuffle and augmentation of the next pass; without it each new pass is epoch + 1
   // (the first is 0).
   void set_epoch(int64_t epoch);
+  // The next pass starts at batch `batch` of its epoch (a mid-epoch resume: the same batches,
+  // bit for bit, as the rest of an uninterrupted pass). A map-style dataset never builds the
+  // batches before it; a stream reads and drops them (its workers' streams must advance).
+  // Applies to the next begin() only.
+  void skip_batches(size_t batch);
   int64_t epoch() const;          // of the current (or last) pass
   size_t size() const;            // batches per epoch this rank yields (drop_last honoured)
   // Steps of an epoch over all ranks (batches of batch_size * num_replicas); size() without

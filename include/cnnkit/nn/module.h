@@ -201,5 +201,9 @@ class Module : public std::enable_shared_from_this<Module> {
 
 std::ostream& operator<<(std::ostream& stream, const Module& module);
 
+// The class name as PyTorch prints it in messages: "Conv2d" for cnnkit::nn::Conv2dImpl,
+// "Net" for a user's NetImpl.
+std::string type_name(const Module& module);
+
 }  // namespace nn
 }  // namespace cnnkit

@@ -52,6 +52,11 @@ struct BatchLogs {
   double running_loss = 0;  // mean over the epoch so far
   double running_accuracy = 0;  // NaN for regression
   double lr = 0;            // first parameter group's lr used by this step
+  // When the loss is NaN or inf, the Trainer's finding of where it came from: the batch's
+  // input or target, the first layer of a Sequential model whose output is not finite
+  // (replayed with the step's dropout draws, its input finite), or the loss function on a
+  // finite output. Empty otherwise. TerminateOnNaN puts it in its message.
+  std::string non_finite_cause;
 };
 
 // A callback's state for checkpoints: strings and tensors under its own keys.
@@ -180,6 +185,7 @@ class ModelCheckpoint : public Callback {
   std::string best_path() const { return options_.dir() + "/best.safetensors"; }
   std::string last_path() const { return options_.dir() + "/checkpoint_last.safetensors"; }
   double best() const { return best_; }
+  const ModelCheckpointOptions& options() const { return options_; }
 
  private:
   ModelCheckpointOptions options_;
@@ -215,8 +221,8 @@ class CSVLogger : public Callback {
 // ---- StepLogger (Lightning's LearningRateMonitor(logging_interval="step") + the step loss) ----
 // One row an optimisation step: step (global, 1-based), epoch (1-based), batch (1-based),
 // lr (the first parameter group's, as used by the step), loss (the batch's). Rows are
-// buffered and flushed at each epoch end; a resumed run keeps the rows of the epochs its
-// checkpoint covers, as CSVLogger does. `cnnkit train` writes RUN_DIR/steps.csv, which the
+// buffered and flushed at each epoch end (every step when the trainer writes mid-epoch
+// checkpoints); a resumed run keeps the rows of the steps its checkpoint covers. `cnnkit train` writes RUN_DIR/steps.csv, which the
 // report plots (the learning rate per step, warm-up included).
 class StepLogger : public Callback {
  public:

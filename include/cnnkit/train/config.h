@@ -26,7 +26,7 @@
 //   mode, restore_best_weights}; ema {decay, warmup, every}; swa {swa_start, swa_lr,
 //   anneal_epochs, anneal_strategy, update_bn}; detect_anomaly; mixup {mixup_alpha, cutmix_alpha,
 //   cutmix_minmax, prob, switch_prob, mode, correct_lam, label_smoothing}; tta [hflip, vflip]; epochs, seed, output_dir,
-//   grad_clip_norm, threads, name
+//   checkpoint_every (steps, or {steps, minutes}), grad_clip_norm, threads, name
 #pragma once
 
 #include <cstdint>
@@ -274,6 +274,11 @@ struct RunConfig {
   // autograd::AnomalyMode for the run's training: the first backward op that returns a NaN
   // stops it with its name (slower; a debugging switch).
   bool detect_anomaly = false;
+  // Mid-epoch checkpoints (TrainerOptions::checkpoint_every_steps/_seconds) for long epochs:
+  // `checkpoint_every: 500` (steps) or `checkpoint_every: {steps: 500, minutes: 10}`; 0 = off.
+  // `cnnkit train --resume` then continues from the last one, bit for bit.
+  int64_t checkpoint_every_steps = 0;
+  double checkpoint_every_minutes = 0;
   int64_t epochs = 10;
   uint64_t seed = 0;
   std::string output_dir;                // "" = runs/<name>-<timestamp>

@@ -21,8 +21,12 @@
 //   - The loss logged is the criterion's (mean over the batch), without the penalty, so
 //     train_loss and val_loss compare; the penalty is in what is minimised.
 //   - Exact resume: a checkpoint holds the weights, the optimiser's and scheduler's state,
-//     the global generator's state (dropout, init), epoch and step counters, the history
-//     and the callbacks' state; the run continues bit for bit as if never stopped.
+//     the global generator's state (dropout, init, mixup), epoch and step counters, the
+//     history and the callbacks' state; the run continues bit for bit as if never stopped.
+//     Checkpoints are written at epoch ends, and with checkpoint_every_steps/_seconds also
+//     inside an epoch: those hold the position in the epoch and the epoch's running train
+//     metrics too, and resume() continues from the next batch (the loader skips the batches
+//     done; its order and augmentations depend on (seed, epoch, index) only), bit for bit.
 //   - Checks with clear errors before the first step completes: a classification model's
 //     output must be (N, C) for int64 targets (N), with C = options().num_classes() or the
 //     dataset's classes() when known; a multi-label model's output (N, C) must match float
@@ -45,7 +49,7 @@
 //     epoch on N ranks makes the single process's steps on the same global batches. The
 //     epoch's train metrics, and those of evaluate() on a loader with num_replicas > 1, are
 //     over all ranks; buffers are synchronised from rank 0 before evaluating.
-// Deliberately not: mid-epoch checkpoints, multiple models, mixed precision, EMA and SWA at once.
+// Deliberately not: multiple models, mixed precision, EMA and SWA at once.
 #pragma once
 
 #include <cstdint>
@@ -109,6 +113,14 @@ struct TrainerOptions {
   // When set: created at fit(), and <dir>/checkpoint_last.safetensors is written after every
   // epoch (never with NaN/inf weights) unless a ModelCheckpoint writes that same file.
   CNNKIT_ARG(std::string, output_dir) = "";
+  // Mid-epoch checkpoints, for long epochs: also after every checkpoint_every_steps
+  // optimisation steps and/or once checkpoint_every_seconds of training have passed since the
+  // last checkpoint (0: off), to the file the epoch ends write (a ModelCheckpoint's last_path
+  // when one saves it, else <output_dir>/checkpoint_last.safetensors; one of them is
+  // required). Data parallel: every rank takes part (the decision is rank 0's clock, shared
+  // in the step's all-reduce), rank 0 writes.
+  CNNKIT_ARG(int64_t, checkpoint_every_steps) = 0;
+  CNNKIT_ARG(double, checkpoint_every_seconds) = 0;
   CNNKIT_ARG(int64_t, top_k) = 5;         // the top-k accuracy reported (1 = off)
   // Classes (classification) or labels (multi-label); 0: the dataset's classes(), else the
   // output's width.
@@ -240,6 +252,9 @@ class Trainer {
   const TrainerOptions& options() const { return options_; }
   int64_t epoch() const { return epoch_; }        // epochs completed
   int64_t global_step() const { return step_; }   // optimisation steps done
+  // Batches of epoch epoch() already trained when a mid-epoch checkpoint was resumed (0 at
+  // an epoch boundary); fit() starts there.
+  int64_t batches_into_epoch() const { return resume_batch_; }
   const History& history() const { return history_; }
   double lr() const;                              // the first parameter group's lr
   std::ostream& log() const;
@@ -249,6 +264,7 @@ class Trainer {
   Tensor penalty() const;
   void finish_step(BatchLogs& bl);
   void resolve_num_classes(data::DataLoader& loader);
+  void save_mid_epoch(const std::string& path, int64_t batch, int64_t batches, const std::vector<double>& metrics);
 
   nn::AnyModule model_;
   std::shared_ptr<nn::Module> module_;
@@ -278,6 +294,10 @@ class Trainer {
   bool stop_ = false;
   bool resumed_ = false;
   std::string last_checkpoint_;
+  // A mid-epoch checkpoint's position (batches done, of how many) and the epoch's running
+  // train-metric states (one per rank), consumed by the next fit().
+  int64_t resume_batch_ = 0, resume_batches_ = 0;
+  std::vector<std::vector<double>> resume_metrics_;
 };
 
 }  // namespace cnnkit::train

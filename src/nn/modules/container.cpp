@@ -64,14 +64,22 @@ Tensor SequentialImpl::run(const Tensor& input) {
   CNNKIT_CHECK(!modules_.empty(), "Cannot call forward() on an empty Sequential");
   const bool rewrite = sequential_rewrites();
   Tensor x = input;
-  for (size_t i = 0; i < modules_.size(); ++i) {
-    if (rewrite && relu_then_max_pool(modules_, i)) {
-      // relu(max_pool(x)) == max_pool(relu(x)), values and gradients (see sequential.h).
-      x = functional::relu(modules_[i + 1].forward(x), functional::ReLUFuncOptions().inplace(true));
-      ++i;
-      continue;
+  size_t i = 0;
+  try {
+    for (; i < modules_.size(); ++i) {
+      if (rewrite && relu_then_max_pool(modules_, i)) {
+        // relu(max_pool(x)) == max_pool(relu(x)), values and gradients (see sequential.h).
+        ++i;
+        x = functional::relu(modules_[i].forward(x), functional::ReLUFuncOptions().inplace(true));
+        continue;
+      }
+      x = modules_[i].forward(x);
     }
-    x = modules_[i].forward(x);
+  } catch (const Error&) {
+    // The layer that failed, by its name in the model: "layer '3' (BatchNorm2d): batch_norm: ..."
+    // (nested Sequentials name each level).
+    const auto children = named_children();
+    rethrow_with_prefix("layer '" + children[i].key() + "' (" + type_name(*children[i].value()) + "): ");
   }
   return x;
 }
