@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cnnkit/cnnkit.h"
+#include "train/small_run.h"
 
 namespace {
 
@@ -198,15 +199,6 @@ TEST(DataParallel, ReplicasStartFromRankZerosWeights) {
 
 namespace {
 
-// Dies after global step `at` on every rank, as a killed job would.
-struct DieAtStep : train::Callback {
-  explicit DieAtStep(int64_t at) : at_(at) {}
-  std::string name() const override { return "die_at_step"; }
-  void on_batch_end(train::Trainer& trainer, const train::BatchLogs&) override {
-    if (trainer.global_step() == at_) throw std::runtime_error("killed");
-  }
-  int64_t at_;
-};
 
 // 2 epochs of 7 global steps (100 examples, global batch 16: the last share uneven) with
 // mid-epoch checkpoints written by rank 0 into `dir`; dies after step `die_at` when > 0,
@@ -226,7 +218,7 @@ std::pair<std::vector<float>, std::vector<double>> mid_epoch_run(const std::stri
                              .checkpoint_every_steps(every_steps)
                              .checkpoint_every_seconds(every_seconds));
   trainer.set_distributed(std::make_shared<distributed::DistributedDataParallel>(nn::AnyModule(net)));
-  if (die_at > 0) trainer.add_callback(std::make_shared<DieAtStep>(die_at));
+  if (die_at > 0) trainer.add_callback(std::make_shared<cnnkit::test::small_run::DieAtStep>(die_at));
   data::DataLoader loader(std::make_shared<Synthetic>(100), data::DataLoaderOptions(16 / static_cast<size_t>(world))
                                                                 .shuffle(true).seed(11)
                                                                 .num_replicas(static_cast<size_t>(world))

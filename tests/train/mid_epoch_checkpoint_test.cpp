@@ -46,15 +46,6 @@ nn::Sequential dropout_net() {
                         nn::Flatten(), nn::Dropout(0.3), nn::Linear(4 * 6 * 6, 3));
 }
 
-// Dies after global step `at`, as a killed process would (nothing after it is saved).
-struct DieAtStep : train::Callback {
-  explicit DieAtStep(int64_t at) : at_(at) {}
-  std::string name() const override { return "die_at_step"; }
-  void on_batch_end(train::Trainer& trainer, const train::BatchLogs&) override {
-    if (trainer.global_step() == at_) throw std::runtime_error("killed");
-  }
-  int64_t at_;
-};
 
 struct Setup {
   size_t workers = 0;
@@ -89,6 +80,13 @@ struct TrainingRun {
   data::DataLoader loader;
   train::Trainer trainer;
 };
+
+// A run with checkpoints every `every` steps that dies after step `die_at` in `dir`.
+void die_after(const Data& d, int64_t every, int64_t die_at, const std::string& dir) {
+  TrainingRun r(d, {.every_steps = every}, dir);
+  r.trainer.add_callback(std::make_shared<DieAtStep>(die_at));
+  EXPECT_THROW(r.trainer.fit(r.loader), std::runtime_error);
+}
 
 std::string read(const std::string& path) {
   std::ifstream in(path);
@@ -152,11 +150,7 @@ TEST(MidEpochCheckpoint, EpochEndCheckpointStillResumesAtTheBoundary) {
 TEST(MidEpochCheckpoint, CheckpointHoldsPositionAndMetrics) {
   const Data d;
   const std::string dir = temp_path("mid_epoch_keys");
-  {
-    TrainingRun r(d, {.every_steps = 3}, dir);
-    r.trainer.add_callback(std::make_shared<DieAtStep>(4));
-    EXPECT_THROW(r.trainer.fit(r.loader), std::runtime_error);
-  }
+  die_after(d, 3, 4, dir);
   const io::Checkpoint ck = io::load_checkpoint(dir + "/checkpoint_last.safetensors");
   EXPECT_EQ(ck.extra.at("trainer.batch"), "3");
   EXPECT_EQ(ck.extra.at("trainer.batches"), "5");
@@ -185,11 +179,7 @@ TEST(MidEpochCheckpoint, NeedsAPlaceToWrite) {
 TEST(MidEpochCheckpoint, ResumeOnAnotherLoaderIsRefused) {
   const Data d;
   const std::string dir = temp_path("mid_epoch_other");
-  {
-    TrainingRun r(d, {.every_steps = 2}, dir);
-    r.trainer.add_callback(std::make_shared<DieAtStep>(3));
-    EXPECT_THROW(r.trainer.fit(r.loader), std::runtime_error);
-  }
+  die_after(d, 2, 3, dir);
   TrainingRun r(d, {.every_steps = 2}, dir);
   r.trainer.resume(dir + "/checkpoint_last.safetensors");
   data::DataLoader other(std::make_shared<NoisyFlips>(d.x, d.y), data::DataLoaderOptions().batch_size(16));
@@ -201,11 +191,7 @@ TEST(MidEpochCheckpoint, ResumeOnAnotherLoaderIsRefused) {
 TEST(MidEpochCheckpoint, CorruptPositionIsAnIOError) {
   const Data d;
   const std::string dir = temp_path("mid_epoch_corrupt");
-  {
-    TrainingRun r(d, {.every_steps = 2}, dir);
-    r.trainer.add_callback(std::make_shared<DieAtStep>(3));
-    EXPECT_THROW(r.trainer.fit(r.loader), std::runtime_error);
-  }
+  die_after(d, 2, 3, dir);
   const std::string path = dir + "/checkpoint_last.safetensors";
   io::Checkpoint ck = io::load_checkpoint(path);
   ck.extra["trainer.batch"] = "9";

@@ -1,13 +1,15 @@
 // The small model and data that the weight-averaging and batch-mixing tests train
 // (tests/train/{ema,swa_train,mixup_train}_test.cpp): conv + BatchNorm + linear on 6x6
 // inputs of 3 classes, 40 training and 16 validation examples, and a bit-exact comparison of
-// two modules' state.
+// two modules' state; DieAtStep stops a run as a kill would.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "cnnkit/cnnkit.h"
 #include "cnnkit/train/train.h"
@@ -42,6 +44,16 @@ struct Data {
                                               data::DataLoaderOptions().batch_size(8));
   }
   Tensor x, y, vx, vy;
+};
+
+// Throws after global step `at`, as a killed process would stop (nothing after it is saved).
+struct DieAtStep : train::Callback {
+  explicit DieAtStep(int64_t at) : at_(at) {}
+  std::string name() const override { return "die_at_step"; }
+  void on_batch_end(train::Trainer& trainer, const train::BatchLogs&) override {
+    if (trainer.global_step() == at_) throw std::runtime_error("killed");
+  }
+  int64_t at_;
 };
 
 inline bool bit_equal(const Tensor& a, const Tensor& b) {
