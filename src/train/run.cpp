@@ -584,6 +584,19 @@ Run Run::resume(const std::string& arg, const std::string& config_path, const st
   const std::string path = (fs::path(run.run_dir_) / "config.yaml").string();
   CNNKIT_CHECK_IO(fs::exists(path, ec), "--resume ", arg, ": not a run directory made by `cnnkit train` or a "
                   "checkpoint inside one (", run.run_dir_, " holds no config.yaml)");
+  if (fs::exists(run.resume_checkpoint_, ec)) {
+    // Weights alone (best.safetensors, model.safetensors) hold no optimiser state or epoch to
+    // continue from; said here, before the data are read, in the terms of the command line.
+    const io::Metadata meta = io::load_safetensors_metadata(run.resume_checkpoint_);
+    const auto format = meta.find("cnnkit.format");
+    if (format == meta.end() || format->second != io::kCheckpointFormat)
+      throw ValueError(fmt::format("--resume {}: {} holds model weights, not a training checkpoint (no optimiser "
+                                   "state or epoch to continue from){}",
+                                   arg, run.resume_checkpoint_,
+                                   fs::is_directory(arg, ec) ? std::string()
+                                                             : "; resume from the run directory: cnnkit train --resume " +
+                                                                   run.run_dir_));
+  }
   run.config_ = load_run_config(path);
   if (!config_path.empty() || !overrides.empty()) {
     const RunConfig asked = load_run_config(config_path.empty() ? path : config_path, overrides);
