@@ -108,7 +108,9 @@ std::vector<std::string> run_files_in(const fs::path& dir) {
 class RunDirLock {
  public:
   explicit RunDirLock(const std::string& dir) {
-    fs::create_directories(dir);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    CNNKIT_CHECK_IO(!ec, "cannot create the run directory ", dir, ": ", ec.message());
     path_ = (fs::path(dir) / ".lock").string();
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     CNNKIT_CHECK_IO(fd_ >= 0, "cannot create the run directory's lock ", path_, ": ", std::strerror(errno));
