@@ -246,6 +246,10 @@ int export_model(const ExportArgs& args) {
 
 int predict(const PredictArgs& args) {
   if (!args.input.empty()) return predict_array(args);
+  // An ONNX file carries no preprocessing cnnkit could apply to an image file.
+  if (ends_with(args.model, ".onnx"))
+    throw ValueError("predict: " + args.model + " is an ONNX model, which runs on arrays only: pass --input X.npy "
+                     "--output Y.npy (image files need the run directory or its model.safetensors)");
   if (args.images.empty()) throw ValueError("predict: give image files, or --input X.npy --output Y.npy");
   train::Run run = train::Run::open(args.model, args.config, {}, train::RunOptions().threads(args.threads));
   CNNKIT_CHECK(!run.weights_path().empty(), "predict: ", args.model, " is a config; pass a run directory or a model file");
