@@ -668,6 +668,19 @@ T::Compose build_pipeline(const RunConfig& cfg, bool train) {
 
 namespace {
 
+// The first test example through the eval transforms, whose shape the run takes as its input
+// shape. A transform that fails on it (data.normalize with 3 values for 1-channel images) is
+// said as check_pipeline says the others, with the config it came from.
+template <typename Get>
+Tensor first_test_input(const RunConfig& cfg, Get get) {
+  try {
+    return get().data;
+  } catch (const Error&) {
+    rethrow_with_prefix((cfg.source.empty() ? std::string() : cfg.source + ": ") +
+                        "the eval transforms fail on the first test example: ");
+  }
+}
+
 // What build_datasets records besides the splits: the input shape (of one test example) and
 // the normalisation and input values it resolved.
 void finish_run_data(RunData& out, const DataConfig& d, const Tensor& x0) {
@@ -869,7 +882,7 @@ RunData build_shard_datasets(const RunConfig& given, bool need_train) {
   out.train = wrap(out.train, train_tf);
   out.val = wrap(out.val, eval_tf);
   out.test = wrap(test, eval_tf);
-  const Tensor x0 = data::first_example(*out.test).data;
+  const Tensor x0 = first_test_input(cfg, [&] { return data::first_example(*out.test); });
   finish_run_data(out, d, x0);
   return out;
 }
@@ -975,7 +988,7 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
   if (val_raw) out.val = std::make_shared<data::MapDataset>(val_raw, eval_tf);
   out.test = std::make_shared<data::MapDataset>(test_raw, eval_tf);
   CNNKIT_CHECK(out.test->size().value_or(0) > 0, "data: the test set of ", d.dataset, " is empty");
-  const Tensor x0 = out.test->get(0).data;
+  const Tensor x0 = first_test_input(cfg, [&] { return out.test->get(0); });
   finish_run_data(out, d, x0);
   return out;
 }
