@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
                     "override a config key: --set optimizer.lr=0.1; --set key=null deletes it (repeatable)");
   train->add_option("--resume", ta.resume,
                     "continue a run under its own config: its run directory or a checkpoint file");
-  train->add_flag("--overwrite", ta.overwrite, "replace the run already in the config's output_dir");
+  train->add_flag("--overwrite", ta.overwrite, "replace the run already in the config's output_dir")
+      ->excludes("--resume");  // a resumed run continues in its directory; replacing it is another run
   train->add_option("--threads", ta.threads, "threads for the math (default: the config's `threads`)")
       ->check(threads_check);
   train->add_flag("--quiet,-q", ta.quiet, "no progress bar: one line an epoch");
@@ -295,6 +296,8 @@ int main(int argc, char** argv) {
     return code;
   } catch (const train::Interrupted& e) {
     return fail("", e.what(), kExitInterrupted);
+  } catch (const cli::UsageError& e) {
+    return fail("error: ", e.what(), kExitUsage);
   } catch (const InternalError& e) {
     return fail("internal error: ", e.what(), kExitError);
   } catch (const Error& e) {
