@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/core/threads.h"
 #include "cnnkit/data/clean.h"
 #include "cnnkit/data/shards.h"
 #include "cnnkit/data/split.h"
@@ -401,6 +402,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
     cfg.threads = -1;
   else
     cfg.threads = non_negative_int(root, "threads", ctx, 0);
+  check_value(cfg.threads <= kMaxThreads, root, "threads", ctx, "at most " + std::to_string(kMaxThreads));
   if (has(root, "grad_clip_norm")) cfg.grad_clip_norm = positive(root, "grad_clip_norm", ctx, 1.0);
   const Task task = task_of(cfg);
   const char* task_name = task == Task::kClassification ? "classification"

@@ -22,7 +22,7 @@ namespace cnnkit::cli {
 // "--learning-rate must be a positive number, got 0"; a failed check is a usage error (exit 2).
 CLI::Validator at_least(const char* what, long long min);
 CLI::Validator positive_number(const char* what);
-CLI::Validator threads_check();  // --threads: a thread count >= 1
+CLI::Validator threads_check();  // --threads: a thread count, 1 to kMaxThreads
 
 // A command line that names no work or contradicts itself, found by a command after CLI11
 // parsed it ("predict" with neither image files nor --input): main() answers exit code 2, as

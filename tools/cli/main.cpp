@@ -16,6 +16,7 @@
 
 #include "cnnkit/core/error.h"
 #include "cnnkit/core/suggest.h"
+#include "cnnkit/core/threads.h"
 #include "cnnkit/distributed/distributed.h"
 #include "cnnkit/train/run.h"
 #include "commands.h"
@@ -32,9 +33,11 @@ namespace cnnkit::cli {
 
 // "--threads -3" and "-k 0" answered in words (CLI11's Range and PositiveNumber print the
 // type's limits, 1.8e308 for a double).
-CLI::Validator at_least(const char* what, long long min) {
+namespace {
+
+CLI::Validator whole_number(const char* what, long long min, long long max) {
   return CLI::Validator(
-      [what, min](std::string& value) {
+      [what, min, max](std::string& value) {
         long long v = 0;
         try {
           size_t used = 0;
@@ -43,9 +46,17 @@ CLI::Validator at_least(const char* what, long long min) {
         } catch (const std::exception&) {
           return std::string(what) + " must be a whole number, got '" + value + "'";
         }
-        return v >= min ? std::string() : std::string(what) + " must be at least " + std::to_string(min) + ", got " + value;
+        if (v < min) return std::string(what) + " must be at least " + std::to_string(min) + ", got " + value;
+        if (v > max) return std::string(what) + " must be at most " + std::to_string(max) + ", got " + value;
+        return std::string();
       },
       "N>=" + std::to_string(min));
+}
+
+}  // namespace
+
+CLI::Validator at_least(const char* what, long long min) {
+  return whole_number(what, min, std::numeric_limits<long long>::max());
 }
 
 CLI::Validator positive_number(const char* what) {
@@ -64,7 +75,7 @@ CLI::Validator positive_number(const char* what) {
       "X>0");
 }
 
-CLI::Validator threads_check() { return at_least("--threads (a thread count >= 1)", 1); }
+CLI::Validator threads_check() { return whole_number("--threads (a thread count)", 1, kMaxThreads); }
 
 }  // namespace cnnkit::cli
 
