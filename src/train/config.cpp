@@ -934,6 +934,11 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
       const std::vector<double> fractions{1.0 - d.val_fraction, d.val_fraction};
       auto parts = stratify ? data::stratified_split(full, fractions, d.split_seed)
                             : data::random_split(full, fractions, d.split_seed);
+      // Else an empty training part fails later as "normalize: auto: the dataset is empty". An
+      // empty validation part (a fraction of a few examples) is said by the split line below.
+      const size_t n_train = parts[0]->size().value_or(0);
+      CNNKIT_CHECK(n_train > 0, cfg.source.empty() ? std::string("data") : cfg.source + ": data", ".split.val ",
+                   d.val_fraction, " leaves none of the ", n, " training examples for training: lower data.split.val");
       out.report.push_back("split: " + std::to_string(parts[0]->size().value_or(0)) + " train / " +
                            std::to_string(parts[1]->size().value_or(0)) + " validation (" +
                            (stratify ? "stratified, " : "") + "seed " + std::to_string(d.split_seed) + ")");
