@@ -1125,6 +1125,13 @@ FitResult Run::fit() {
     // loss is the negative log-likelihood, what T minimises (the run's loss may smooth
     // labels, which T does not aim at); accuracy and the per-class metrics do not change.
     const EvaluationOutputs v = evaluation_outputs(nn::AnyModule(model), *val_loader, final_eval);
+    // TerminateOnNaN saw a finite training loss and finite weights; outputs can still overflow
+    // when training diverged (one step an epoch), and fit_temperature would name only a logit.
+    if (!all_finite(v.outputs))
+      throw NonFiniteError(fmt::format(
+          "the trained model's outputs on the validation split are not finite (val_loss {}): its weights are "
+          "finite but large enough to overflow, so training diverged; lower optimizer.lr or set grad_clip_norm",
+          result.val.loss));
     temperature = result.temperature = fit_temperature(v.outputs, v.targets);
     if (options_.test()) {
       const EvaluationOutputs t = evaluation_outputs(nn::AnyModule(model), test_loader, final_eval);
