@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <cstdlib>
+#include <thread>
 
 #include "cnnkit/core/error.h"
 
@@ -12,7 +13,7 @@ namespace {
 int initial_threads() {
   if (const char* env = std::getenv("CNNKIT_NUM_THREADS")) {
     int n = std::atoi(env);
-    if (n > 0) {
+    if (n > 0 && n <= kMaxThreads) {
       omp_set_num_threads(n);
       return n;
     }
@@ -27,6 +28,8 @@ int& thread_count() {
 
 void set_num_threads(int n) {
   CNNKIT_CHECK(n > 0, "set_num_threads: expected a positive count, got ", n);
+  CNNKIT_CHECK(n <= kMaxThreads, "set_num_threads: ", n, " threads is more than cnnkit runs (at most ", kMaxThreads,
+               "; this machine has ", std::thread::hardware_concurrency(), " hardware threads)");
   thread_count() = n;
   omp_set_num_threads(n);
 }

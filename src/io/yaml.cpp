@@ -85,8 +85,10 @@ void fail(const YAML::Node& node, const YamlContext& ctx, std::string_view messa
 std::string describe(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return "nothing";
   if (node.IsScalar()) return "'" + node.Scalar() + "'";
+  YAML::Node flow = YAML::Clone(node);  // a parsed list keeps its block style: "a list - a\n- b"
+  set_flow(flow);
   YAML::Emitter out;
-  out << YAML::Flow << node;
+  out << flow;
   std::string text = out.c_str();
   if (text.size() > 60) text = text.substr(0, 57) + "...";
   return (node.IsSequence() ? "a list " : "a mapping ") + text;

@@ -283,6 +283,9 @@ nn::Sequential build_zoo(const YAML::Node& s, const YamlContext& ctx, const std:
   o.in_channels = get<int64_t>(s, "in_channels", ctx, shape.size() == 3 ? shape[0] : 0);
   o.num_classes = get<int64_t>(s, "num_classes", ctx, 0);
   o.width = get<int64_t>(s, "width", ctx, 0);
+  // 0 means "the model's default" to the zoo (ZooOptions): written in a config, it is a mistake.
+  for (const char* key : {"in_channels", "num_classes", "width"})
+    if (has(s, key)) check_value(get<int64_t>(s, key, ctx, 0) > 0, s, key, ctx, "> 0");
   o.blocks = get<std::vector<int64_t>>(s, "blocks", ctx, {});
   std::vector<int64_t> hw;
   if (shape.size() == 3) hw = {shape[1], shape[2]};

@@ -18,6 +18,7 @@
 #include "cnnkit/core/threads.h"
 #include "cnnkit/data/dataloader.h"
 #include "cnnkit/data/image.h"
+#include "cnnkit/data/iterable.h"
 #include "cnnkit/io/file.h"
 #include "cnnkit/nn/modules/conv.h"
 #include "cnnkit/ops/ops.h"
@@ -481,8 +482,13 @@ ReportResult write_report(const std::string& run_dir, const ReportOptions& optio
       const bool images = shape.size() == 3 && (shape[0] == 1 || shape[0] == 3);
       bool has_conv = false;
       for (const auto& m : net->modules()) has_conv |= m->as<nn::Conv2dImpl>() != nullptr;
+      const bool streamed = dynamic_cast<const data::IterableDataset*>(run->data().test.get()) != nullptr;
       if (!images) {
         notes.push_back("feature maps and Grad-CAM: the inputs are not images (C, H, W) with 1 or 3 channels");
+        page.note(notes.back());
+      } else if (streamed) {  // they pick test images by index
+        notes.push_back("feature maps, Grad-CAM and mistakes: the test split is streamed (dataset " +
+                        run->config().data.dataset + ") and has no random access to its images");
         page.note(notes.back());
       } else if (has_conv) {
         train::RunConfig cfg = run->resolved_config();

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "cnnkit/core/error.h"
+#include "cnnkit/core/threads.h"
 #include "cnnkit/data/clean.h"
 #include "cnnkit/data/shards.h"
 #include "cnnkit/data/split.h"
@@ -412,6 +413,7 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
     cfg.threads = -1;
   else
     cfg.threads = non_negative_int(root, "threads", ctx, 0);
+  check_value(cfg.threads <= kMaxThreads, root, "threads", ctx, "at most " + std::to_string(kMaxThreads));
   if (has(root, "grad_clip_norm")) cfg.grad_clip_norm = positive(root, "grad_clip_norm", ctx, 1.0);
   const Task task = task_of(cfg);
   const char* task_name = task == Task::kClassification ? "classification"
@@ -681,6 +683,19 @@ T::Compose build_pipeline(const RunConfig& cfg, bool train) {
 
 namespace {
 
+// The first test example through the eval transforms, whose shape the run takes as its input
+// shape. A transform that fails on it (data.normalize with 3 values for 1-channel images) is
+// said as check_pipeline says the others, with the config it came from.
+template <typename Get>
+Tensor first_test_input(const RunConfig& cfg, Get get) {
+  try {
+    return get().data;
+  } catch (const Error&) {
+    rethrow_with_prefix((cfg.source.empty() ? std::string() : cfg.source + ": ") +
+                        "the eval transforms fail on the first test example: ");
+  }
+}
+
 // What build_datasets records besides the splits: the input shape (of one test example) and
 // the normalisation and input values it resolved.
 void finish_run_data(RunData& out, const DataConfig& d, const Tensor& x0) {
@@ -882,7 +897,7 @@ RunData build_shard_datasets(const RunConfig& given, bool need_train) {
   out.train = wrap(out.train, train_tf);
   out.val = wrap(out.val, eval_tf);
   out.test = wrap(test, eval_tf);
-  const Tensor x0 = data::first_example(*out.test).data;
+  const Tensor x0 = first_test_input(cfg, [&] { return data::first_example(*out.test); });
   finish_run_data(out, d, x0);
   return out;
 }
@@ -932,6 +947,11 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
       const std::vector<double> fractions{1.0 - d.val_fraction, d.val_fraction};
       auto parts = stratify ? data::stratified_split(full, fractions, d.split_seed)
                             : data::random_split(full, fractions, d.split_seed);
+      // Else an empty training part fails later as "normalize: auto: the dataset is empty". An
+      // empty validation part (a fraction of a few examples) is said by the split line below.
+      const size_t n_train = parts[0]->size().value_or(0);
+      CNNKIT_CHECK(n_train > 0, cfg.source.empty() ? std::string("data") : cfg.source + ": data", ".split.val ",
+                   d.val_fraction, " leaves none of the ", n, " training examples for training: lower data.split.val");
       out.report.push_back("split: " + std::to_string(parts[0]->size().value_or(0)) + " train / " +
                            std::to_string(parts[1]->size().value_or(0)) + " validation (" +
                            (stratify ? "stratified, " : "") + "seed " + std::to_string(d.split_seed) + ")");
@@ -988,7 +1008,7 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
   if (val_raw) out.val = std::make_shared<data::MapDataset>(val_raw, eval_tf);
   out.test = std::make_shared<data::MapDataset>(test_raw, eval_tf);
   CNNKIT_CHECK(out.test->size().value_or(0) > 0, "data: the test set of ", d.dataset, " is empty");
-  const Tensor x0 = out.test->get(0).data;
+  const Tensor x0 = first_test_input(cfg, [&] { return out.test->get(0); });
   finish_run_data(out, d, x0);
   return out;
 }

@@ -39,6 +39,14 @@ Scores read(const Tensor& scores, const Tensor& targets, const char* what) {
   return out;
 }
 
+// A NaN score has no rank (and breaks the sort's ordering): the metrics of its class are NaN,
+// as for a class without positives or negatives.
+bool has_nan(const Scores& d, int64_t c) {
+  for (int64_t i = 0; i < d.n; ++i)
+    if (std::isnan(d.s[static_cast<size_t>(i * d.c + c)])) return true;
+  return false;
+}
+
 // Example indices by class-c score, highest first (ties in index order).
 std::vector<int64_t> order_by_score(const Scores& d, int64_t c) {
   std::vector<int64_t> idx(static_cast<size_t>(d.n));
@@ -54,6 +62,7 @@ std::vector<double> roc_auc_ovr(const Tensor& scores, const Tensor& targets) {
   const Scores d = read(scores, targets, "roc_auc_ovr");
   std::vector<double> out(static_cast<size_t>(d.c), kNaN);
   for (int64_t c = 0; c < d.c; ++c) {
+    if (has_nan(d, c)) continue;
     const std::vector<int64_t> idx = order_by_score(d, c);
     // The trapezoids of the ROC curve through the distinct thresholds: a tied group of
     // positives and negatives adds a diagonal step (each tie counts half).
@@ -76,6 +85,7 @@ std::vector<double> average_precision_ovr(const Tensor& scores, const Tensor& ta
   const Scores d = read(scores, targets, "average_precision_ovr");
   std::vector<double> out(static_cast<size_t>(d.c), kNaN);
   for (int64_t c = 0; c < d.c; ++c) {
+    if (has_nan(d, c)) continue;
     const std::vector<int64_t> idx = order_by_score(d, c);
     double total = 0;
     for (int64_t i = 0; i < d.n; ++i) total += d.y[static_cast<size_t>(i)] == c;

@@ -25,6 +25,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
 #include "cnnkit/data/dataloader.h"
+#include "cnnkit/data/datasets/labeled.h"
 #include "cnnkit/data/image.h"
 #include "cnnkit/data/iterable.h"
 #include "cnnkit/data/transforms.h"
@@ -107,7 +108,9 @@ std::vector<std::string> run_files_in(const fs::path& dir) {
 class RunDirLock {
  public:
   explicit RunDirLock(const std::string& dir) {
-    fs::create_directories(dir);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    CNNKIT_CHECK_IO(!ec, "cannot create the run directory ", dir, ": ", ec.message());
     path_ = (fs::path(dir) / ".lock").string();
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     CNNKIT_CHECK_IO(fd_ >= 0, "cannot create the run directory's lock ", path_, ": ", std::strerror(errno));
@@ -273,11 +276,42 @@ class EpochLines : public Callback {
   int64_t epochs_;
 };
 
+// The largest class label of a classification split, where the dataset lists its labels
+// without decoding (datasets::Labeled: npy, IDX, CIFAR, image folders, and subsets of them);
+// -1 otherwise. Labels the loss ignores (ignore_index) do not count.
+int64_t max_label(const std::shared_ptr<data::DatasetBase>& split, const RunConfig& cfg) {
+  if (!split || task_of(cfg) != Task::kClassification) return -1;
+  std::shared_ptr<data::DatasetBase> ds = split;
+  while (auto mapped = std::dynamic_pointer_cast<data::MapDataset>(ds)) ds = mapped->dataset();
+  const auto* labeled = dynamic_cast<const data::datasets::Labeled*>(ds.get());
+  if (!labeled) return -1;
+  int64_t ignore_index = -100;
+  std::visit(
+      [&](const auto& o) {
+        if constexpr (requires { o.ignore_index(); }) ignore_index = o.ignore_index();
+      },
+      cfg.loss.options);
+  int64_t top = -1;
+  for (int64_t label : labeled->labels())
+    if (label != ignore_index) top = std::max(top, label);
+  return top;
+}
+
+// Class labels past the model's outputs: without this, cross_entropy fails on the first batch
+// holding one, mid-epoch, naming neither the data nor the model.
+void check_labels_fit(int64_t top, const std::string& split, int64_t outputs) {
+  if (top < outputs) return;
+  throw ValueError(fmt::format("data: the {} split has class labels up to {} ({} classes) but the model gives {} "
+                               "outputs: set model.num_classes (or the last layer's out_features) to {}",
+                               split, top, top + 1, outputs, top + 1));
+}
+
 // Runs one example of each split through its pipeline and the model, and the loss on them,
 // before the run directory is made: a transform that fails, train and eval pipelines that
-// give different shapes, a model that does not take the input or an output that does not
-// fit the loss all fail here, naming what failed, instead of at batch 0 or after training.
-void check_pipeline(const RunData& data, nn::Sequential& model, const LossFn& loss_fn) {
+// give different shapes, a model that does not take the input, an output that does not fit
+// the loss, or class labels the model has no output for all fail here, naming what failed,
+// instead of at batch 0 or after training.
+void check_pipeline(const RunData& data, nn::Sequential& model, const LossFn& loss_fn, const RunConfig& cfg) {
   struct Split {
     const char* name;
     std::shared_ptr<data::DatasetBase> ds;
@@ -306,14 +340,18 @@ void check_pipeline(const RunData& data, nn::Sequential& model, const LossFn& lo
   if (!first.data.defined()) return;
   NoGradGuard no_grad;
   model->eval();
+  Tensor out;
   try {
-    Tensor out = model->forward(first.data.unsqueeze(0));
+    out = model->forward(first.data.unsqueeze(0));
     loss_fn(out, first.target.unsqueeze(0));
   } catch (const Error& e) {
     model->train();
     throw ShapeError(fmt::format("the model on one example of shape [{}]: {}", fmt::join(eval_shape, ", "), e.what()));
   }
   model->train();
+  if (out.dim() == 2)
+    for (const auto& [name, split] : {std::pair{"training", data.train}, {"validation", data.val}, {"test", data.test}})
+      check_labels_fit(max_label(split, cfg), name, out.size(1));
 }
 
 // threads: auto. The thread count that runs this model's training step fastest here, timed
@@ -548,6 +586,19 @@ Run Run::resume(const std::string& arg, const std::string& config_path, const st
   const std::string path = (fs::path(run.run_dir_) / "config.yaml").string();
   CNNKIT_CHECK_IO(fs::exists(path, ec), "--resume ", arg, ": not a run directory made by `cnnkit train` or a "
                   "checkpoint inside one (", run.run_dir_, " holds no config.yaml)");
+  if (fs::exists(run.resume_checkpoint_, ec)) {
+    // Weights alone (best.safetensors, model.safetensors) hold no optimiser state or epoch to
+    // continue from; said here, before the data are read, in the terms of the command line.
+    const io::Metadata meta = io::load_safetensors_metadata(run.resume_checkpoint_);
+    const auto format = meta.find("cnnkit.format");
+    if (format == meta.end() || format->second != io::kCheckpointFormat)
+      throw ValueError(fmt::format("--resume {}: {} holds model weights, not a training checkpoint (no optimiser "
+                                   "state or epoch to continue from){}",
+                                   arg, run.resume_checkpoint_,
+                                   fs::is_directory(arg, ec) ? std::string()
+                                                             : "; resume from the run directory: cnnkit train --resume " +
+                                                                   run.run_dir_));
+  }
   run.config_ = load_run_config(path);
   if (!config_path.empty() || !overrides.empty()) {
     const RunConfig asked = load_run_config(config_path.empty() ? path : config_path, overrides);
@@ -717,6 +768,15 @@ Metrics Run::evaluate(const std::string& split, double temperature) {
                "' (test, val or train)");
   CNNKIT_CHECK(ds != nullptr, "evaluate: the run has no ", split, " split",
                split == "val" ? " (data.split.val is 0)" : "");
+  if (const int64_t top = max_label(ds, config_); top >= 0) {  // a model evaluated on another dataset
+    NoGradGuard no_grad;
+    nn::Sequential& net = model();
+    const bool training = net->is_training();
+    net->eval();
+    const Tensor out = net->forward(ds->get(0).data.unsqueeze(0));
+    if (training) net->train();
+    if (out.dim() == 2) check_labels_fit(top, split, out.size(1));
+  }
   data::DataLoader loader(ds, data::DataLoaderOptions(static_cast<size_t>(config_.data.eval_batch_size))
                                   .workers(static_cast<size_t>(config_.data.workers)));
   return train::evaluate(
@@ -875,7 +935,7 @@ FitResult Run::fit() {
   const LossFn loss_fn = build_loss(config_);
   inference_model_.reset();  // made again from the trained weights when asked for
   model_ = build_model(config_, data.input_shape);
-  check_pipeline(data, *model_, loss_fn);
+  check_pipeline(data, *model_, loss_fn, config_);
   if (threads_auto) {
     // The run's config.yaml records the count measured here: a --resume runs on it again
     // (another count sums in another order, and the resumed weights would not be the ones an
@@ -1070,6 +1130,13 @@ FitResult Run::fit() {
     // loss is the negative log-likelihood, what T minimises (the run's loss may smooth
     // labels, which T does not aim at); accuracy and the per-class metrics do not change.
     const EvaluationOutputs v = evaluation_outputs(nn::AnyModule(model), *val_loader, final_eval);
+    // TerminateOnNaN saw a finite training loss and finite weights; outputs can still overflow
+    // when training diverged (one step an epoch), and fit_temperature would name only a logit.
+    if (!all_finite(v.outputs))
+      throw NonFiniteError(fmt::format(
+          "the trained model's outputs on the validation split are not finite (val_loss {}): its weights are "
+          "finite but large enough to overflow, so training diverged; lower optimizer.lr or set grad_clip_norm",
+          result.val.loss));
     temperature = result.temperature = fit_temperature(v.outputs, v.targets);
     if (options_.test()) {
       const EvaluationOutputs t = evaluation_outputs(nn::AnyModule(model), test_loader, final_eval);

@@ -40,12 +40,13 @@ inline std::string read_all(const std::string& path) {
   return ss.str();
 }
 
-// Runs `cnnkit <args>` with stdout and stderr captured to files.
-inline Result run(const std::string& args) {
+// Runs `cnnkit <args>` with stdout and stderr captured to files; `env` ("NAME=value ...") is
+// set for it.
+inline Result run(const std::string& args, const std::string& env = "") {
   static int n = 0;
   const std::string out = test::temp_path("out" + std::to_string(n)), err = test::temp_path("err" + std::to_string(n));
   ++n;
-  const std::string cmd = std::string("CNNKIT_NUM_THREADS=1 ") + CNNKIT_CLI_PATH + " " + args + " >" + out +
+  const std::string cmd = std::string("CNNKIT_NUM_THREADS=1 ") + env + " " + CNNKIT_CLI_PATH + " " + args + " >" + out +
                           " 2>" + err + " </dev/null";
   const int status = std::system(cmd.c_str());
   Result r;

@@ -110,4 +110,18 @@ TEST(Ranking, AClassWithoutPositivesIsNaNAndBadInputIsNamed) {
   EXPECT_THROW(train::roc_auc_ovr(s.reshape({6}), y), ShapeError);
 }
 
+TEST(Ranking, ANaNScoreMakesItsClassNaNInsteadOfLooping) {
+  // A model whose weights went non-finite, evaluated before TerminateOnNaN's epoch-end check:
+  // the tie-grouping loop compared NaN == NaN and never advanced.
+  const float nan = std::nanf("");
+  const Tensor s = cnnkit::tensor(std::vector<float>{nan, 0.1f, 0.8f, 0.2f, 0.3f, 0.7f}).reshape({3, 2});
+  const Tensor y = cnnkit::tensor(std::vector<int64_t>{0, 1, 1});
+  const std::vector<double> auc = train::roc_auc_ovr(s, y);
+  EXPECT_TRUE(std::isnan(auc[0]));
+  EXPECT_DOUBLE_EQ(auc[1], 1.0);
+  const std::vector<double> ap = train::average_precision_ovr(s, y);
+  EXPECT_TRUE(std::isnan(ap[0]));
+  EXPECT_DOUBLE_EQ(ap[1], 1.0);
+}
+
 }  // namespace

@@ -208,8 +208,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 // predict --input X.npy --output Y.npy: the model's raw outputs for an array, in batches.
 int predict_array(const PredictArgs& args) {
-  if (args.output.empty()) throw ValueError("predict: --input needs --output Y.npy (where the outputs go)");
-  if (!args.images.empty()) throw ValueError("predict: give image files or --input X.npy, not both");
+  if (args.output.empty()) throw UsageError("predict: --input needs --output Y.npy (where the outputs go)");
+  if (!args.images.empty()) throw UsageError("predict: give image files or --input X.npy, not both");
   Tensor x = io::load_npy(args.input);
   Tensor y;
   if (ends_with(args.model, ".onnx")) {
@@ -246,7 +246,11 @@ int export_model(const ExportArgs& args) {
 
 int predict(const PredictArgs& args) {
   if (!args.input.empty()) return predict_array(args);
-  if (args.images.empty()) throw ValueError("predict: give image files, or --input X.npy --output Y.npy");
+  // An ONNX file carries no preprocessing cnnkit could apply to an image file.
+  if (ends_with(args.model, ".onnx"))
+    throw ValueError("predict: " + args.model + " is an ONNX model, which runs on arrays only: pass --input X.npy "
+                     "--output Y.npy (image files need the run directory or its model.safetensors)");
+  if (args.images.empty()) throw UsageError("predict: give image files, or --input X.npy --output Y.npy");
   train::Run run = train::Run::open(args.model, args.config, {}, train::RunOptions().threads(args.threads));
   CNNKIT_CHECK(!run.weights_path().empty(), "predict: ", args.model, " is a config; pass a run directory or a model file");
   run.model();

@@ -13,9 +13,24 @@
 
 namespace CLI {
 class App;
+class Validator;
 }
 
 namespace cnnkit::cli {
+
+// Option checks that answer in words (main.cpp): "--batch must be at least 1, got 0",
+// "--learning-rate must be a positive number, got 0"; a failed check is a usage error (exit 2).
+CLI::Validator at_least(const char* what, long long min);
+CLI::Validator positive_number(const char* what);
+CLI::Validator threads_check();  // --threads: a thread count, 1 to kMaxThreads
+
+// A command line that names no work or contradicts itself, found by a command after CLI11
+// parsed it ("predict" with neither image files nor --input): main() answers exit code 2, as
+// for CLI11's own parse errors. Values only the run layer can judge stay Errors (exit 1).
+class UsageError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
 
 // Blocks SIGINT and SIGTERM in this thread (so in every thread started after it) and starts
 // the thread that takes them: during `train` they stop the run after the step in flight,

@@ -30,7 +30,8 @@ CLI::App* add_lr_find_command(CLI::App& app, LrFindArgs& a) {
                 "rule: minimum (the lr of the lowest smoothed loss / 10, the default) or steepest (the steepest "
                 "descent of the smoothed loss)")
       ->check(CLI::IsMember({"minimum", "steepest"}));
-  s->add_option("--threads", a.threads, "threads for the math (default: the config's `threads`)");
+  s->add_option("--threads", a.threads, "threads for the math (default: the config's `threads`)")
+      ->check(threads_check());
   s->add_option("--output,-o", a.output, "directory of the files (default: runs/<name>-lr-find-<time>)");
   return s;
 }

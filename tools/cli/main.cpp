@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -15,6 +16,7 @@
 
 #include "cnnkit/core/error.h"
 #include "cnnkit/core/suggest.h"
+#include "cnnkit/core/threads.h"
 #include "cnnkit/distributed/distributed.h"
 #include "cnnkit/train/run.h"
 #include "commands.h"
@@ -27,6 +29,56 @@ constexpr int kExitInterrupted = 130;  // as a shell reports a process stopped b
 
 }  // namespace
 
+namespace cnnkit::cli {
+
+// "--threads -3" and "-k 0" answered in words (CLI11's Range and PositiveNumber print the
+// type's limits, 1.8e308 for a double).
+namespace {
+
+CLI::Validator whole_number(const char* what, long long min, long long max) {
+  return CLI::Validator(
+      [what, min, max](std::string& value) {
+        long long v = 0;
+        try {
+          size_t used = 0;
+          v = std::stoll(value, &used);
+          if (used != value.size()) return std::string(what) + " must be a whole number, got '" + value + "'";
+        } catch (const std::exception&) {
+          return std::string(what) + " must be a whole number, got '" + value + "'";
+        }
+        if (v < min) return std::string(what) + " must be at least " + std::to_string(min) + ", got " + value;
+        if (v > max) return std::string(what) + " must be at most " + std::to_string(max) + ", got " + value;
+        return std::string();
+      },
+      "N>=" + std::to_string(min));
+}
+
+}  // namespace
+
+CLI::Validator at_least(const char* what, long long min) {
+  return whole_number(what, min, std::numeric_limits<long long>::max());
+}
+
+CLI::Validator positive_number(const char* what) {
+  return CLI::Validator(
+      [what](std::string& value) {
+        double v = 0;
+        try {
+          size_t used = 0;
+          v = std::stod(value, &used);
+          if (used != value.size()) return std::string(what) + " must be a number, got '" + value + "'";
+        } catch (const std::exception&) {
+          return std::string(what) + " must be a number, got '" + value + "'";
+        }
+        return v > 0 && std::isfinite(v) ? std::string() : std::string(what) + " must be a positive number, got " + value;
+      },
+      "X>0");
+}
+
+CLI::Validator threads_check() { return whole_number("--threads (a thread count)", 1, kMaxThreads); }
+
+}  // namespace cnnkit::cli
+
 int main(int argc, char** argv) {
   using namespace cnnkit;
   cli::watch_stop_signals();  // before any thread starts: every thread inherits the blocked signals
@@ -34,23 +86,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.set_help_all_flag("--help-all", "help for every subcommand");
   app.set_version_flag("--version", "cnnkit " CNNKIT_VERSION);
-  // "--threads -3" and "-k 0" answered in words (CLI11's Range prints the type's limits).
-  auto at_least_one = [](const char* what) {
-    return CLI::Validator(
-        [what](std::string& value) {
-          long long v = 0;
-          try {
-            size_t used = 0;
-            v = std::stoll(value, &used);
-            if (used != value.size()) return std::string(what) + " must be a whole number, got '" + value + "'";
-          } catch (const std::exception&) {
-            return std::string(what) + " must be a whole number, got '" + value + "'";
-          }
-          return v >= 1 ? std::string() : std::string(what) + " must be at least 1, got " + value;
-        },
-        "N>=1");
-  };
-  const auto threads_check = at_least_one("--threads (a thread count >= 1)");
+  const auto threads_check = cli::threads_check();
+  auto at_least_one = [](const char* what) { return cli::at_least(what, 1); };
 
   cli::TrainArgs ta;
   auto* train = app.add_subcommand("train", "train a model from a run config");
@@ -60,7 +97,8 @@ int main(int argc, char** argv) {
                     "override a config key: --set optimizer.lr=0.1; --set key=null deletes it (repeatable)");
   train->add_option("--resume", ta.resume,
                     "continue a run under its own config: its run directory or a checkpoint file");
-  train->add_flag("--overwrite", ta.overwrite, "replace the run already in the config's output_dir");
+  train->add_flag("--overwrite", ta.overwrite, "replace the run already in the config's output_dir")
+      ->excludes("--resume");  // a resumed run continues in its directory; replacing it is another run
   train->add_option("--threads", ta.threads, "threads for the math (default: the config's `threads`)")
       ->check(threads_check);
   train->add_flag("--quiet,-q", ta.quiet, "no progress bar: one line an epoch");
@@ -128,9 +166,9 @@ int main(int argc, char** argv) {
   cli::BenchArgs ba;
   auto* bench = app.add_subcommand("bench", "training-step (or --eval: inference) throughput on synthetic data");
   bench->add_option("--model", ba.model, "lenet5 or resnet20")->check(CLI::IsMember({"lenet5", "resnet20"}));
-  bench->add_option("--batch", ba.batch, "batch size")->check(CLI::PositiveNumber);
-  bench->add_option("--steps", ba.steps, "timed training steps")->check(CLI::PositiveNumber);
-  bench->add_option("--warmup", ba.warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
+  bench->add_option("--batch", ba.batch, "batch size")->check(at_least_one("--batch"));
+  bench->add_option("--steps", ba.steps, "timed training steps")->check(at_least_one("--steps"));
+  bench->add_option("--warmup", ba.warmup, "untimed steps first")->check(cli::at_least("--warmup", 0));
   bench->add_option("--threads", ba.threads, "threads (default: CNNKIT_NUM_THREADS or all cores)")
       ->check(threads_check);
   bench->add_flag("--eval", ba.eval,
@@ -138,7 +176,8 @@ int main(int argc, char** argv) {
   bench->add_flag("--from-loader", ba.from_loader,
                   "LeNet-5 on Fashion-MNIST through the DataLoader with augmentation vs from tensors");
   bench->add_option("--data", ba.data_root, "Fashion-MNIST directory for --from-loader");
-  bench->add_option("--workers", ba.workers, "loader worker threads for --from-loader");
+  bench->add_option("--workers", ba.workers, "loader worker threads for --from-loader")
+      ->check(cli::at_least("--workers", 0));
 
   cli::CvArgs ca;
   auto* cv = app.add_subcommand("cv", "k-fold cross-validation of a run config (the test split is not touched)");
@@ -164,7 +203,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"mean", "vote"}));
   ensemble->add_option("--folds,-k", ens.folds, "stacking: folds of the out-of-fold probabilities");
   ensemble->add_option("--learning-rate", ens.learning_rate, "boosting: factor on each member's alpha (sklearn's learning_rate)")
-      ->check(CLI::PositiveNumber);
+      ->check(cli::positive_number("--learning-rate"));
   ensemble->add_option("--seed", ens.seed, "seed of the resampling and the folds");
   ensemble->add_option("--output,-o", ens.output, "directory (default: the config's output_dir or runs/<name>-<method>-<time>)");
   ensemble->add_option("--threads", ens.threads, "threads for the math")->check(threads_check);
@@ -268,6 +307,8 @@ int main(int argc, char** argv) {
     return code;
   } catch (const train::Interrupted& e) {
     return fail("", e.what(), kExitInterrupted);
+  } catch (const cli::UsageError& e) {
+    return fail("error: ", e.what(), kExitUsage);
   } catch (const InternalError& e) {
     return fail("internal error: ", e.what(), kExitError);
   } catch (const Error& e) {

@@ -33,7 +33,7 @@ CLI::App* add_search_command(CLI::App& app, SearchArgs& a) {
   s->add_option("--output,-o", a.output,
                 "search directory (default: the config's output_dir or runs/<name>-search-<time>); rerun into it "
                 "to continue");
-  s->add_option("--threads", a.threads, "threads for the math");
+  s->add_option("--threads", a.threads, "threads for the math")->check(threads_check());
   s->add_flag("--verbose,-v", a.verbose, "each trial's run log, one line an epoch");
   // Accepted, as train, cv and ensemble accept it: a search prints one line a trial anyway.
   s->add_flag("--quiet,-q", a.quiet, "one line a trial (the default; -v prints each epoch)");

@@ -8,7 +8,11 @@
 
 namespace cnnkit {
 
-void set_num_threads(int n);   // also read from CNNKIT_NUM_THREADS at start-up
+// The most threads set_num_threads takes: far above any machine's cores, below the counts
+// (around 100000) at which oneDNN's per-thread buffers crash instead of failing.
+constexpr int kMaxThreads = 4096;
+
+void set_num_threads(int n);   // 1 to kMaxThreads; also read from CNNKIT_NUM_THREADS at start-up
 int get_num_threads();
 bool in_parallel_region();
 

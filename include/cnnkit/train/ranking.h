@@ -18,11 +18,12 @@
 namespace cnnkit::train {
 
 // Per class c: the area under the ROC curve of scores[:, c] separating targets == c from
-// the rest. NaN for a class with no positive or no negative example (sklearn refuses those).
+// the rest. NaN for a class with no positive or no negative example, or a NaN score (sklearn
+// refuses those).
 // ShapeError unless scores is (N, C) float and targets (N) int64 in [0, C).
 std::vector<double> roc_auc_ovr(const Tensor& scores, const Tensor& targets);
 // Per class c: sklearn's average precision, sum over the distinct thresholds from the
-// highest of (R_n - R_{n-1}) * P_n. NaN for a class with no positive example.
+// highest of (R_n - R_{n-1}) * P_n. NaN for a class with no positive example or a NaN score.
 std::vector<double> average_precision_ovr(const Tensor& scores, const Tensor& targets);
 // The mean over the values that are not NaN; NaN when none is.
 double nan_mean(const std::vector<double>& values);
