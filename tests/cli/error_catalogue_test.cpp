@@ -336,6 +336,12 @@ std::vector<Case> cases() {
          return "train " + config(d, "", "", "{layers: [Flatten, Linear: {out_features: 4}, "
                                              "Conv2d: {out_channels: 4, kernel_size: 3}]}");
        }},
+      {"E-MODEL-LAYER-IN-TRAINING", 1, {"layer '2' (BatchNorm1d): batch_norm: Expected more than 1 value per channel "
+                                        "when training, got input size [1, 8]"},
+       [](D d) {  // 48 training examples in batches of 47: the last holds one
+         return "train -q " + config(d, "", "", "{layers: [Flatten, Linear: {out_features: 8}, BatchNorm1d, ReLU, "
+                                                "Linear: {out_features: 4}]}") + " --set data.batch_size=47";
+       }},
       {"E-MODEL-LOSS", 1, {"the model on one example of shape [1, 28, 28]: mse_loss: expected target"},
        [](D d) { return "train " + config(d, "loss: {name: MSELoss}\n"); }},
 
@@ -438,8 +444,8 @@ std::vector<Case> cases() {
        [](D) { return "train --resume " + trained() + " --set optimizer.lr=0.5"; }},
 
       // ---- numerical faults during training ----
-      {"E-NAN-LOSS", 1, {"TerminateOnNaN: the training loss is ", "at epoch 1 step 2 (global step 2)",
-                         "weights in memory are not usable"},
+      {"E-NAN-LOSS", 1, {"TerminateOnNaN: the training loss is ", "at epoch 1 step 2 (global step 2): layer '",
+                         "is the first whose output is not finite, from a finite input", "weights in memory are not usable"},
        [](D d) { return "train -q " + config(d) + " --set optimizer.lr=1e30"; }},
       {"E-NAN-PARAMETER", 1, {"TerminateOnNaN: parameter '", "became non-finite after epoch 1 step 1",
                               "NaN and"},
