@@ -620,7 +620,9 @@ Tensor resize(const Tensor& img, const IntList& size, InterpolationMode interpol
   CNNKIT_CHECK_T(NotImplementedError, !antialias.value_or(false),
                  "resize: antialias=true is not implemented (torchvision's tensor default is false)");
   CNNKIT_CHECK(d.h > 0 && d.w > 0, "resize: cannot resize an empty image ", img.sizes());
-  auto [oh, ow] = resized_output_size(d.h, d.w, size.values, max_size);
+  // Plain variables, not a structured binding: clang 14 lambdas cannot capture those.
+  const std::array<int64_t, 2> out_size = resized_output_size(d.h, d.w, size.values, max_size);
+  const int64_t oh = out_size[0], ow = out_size[1];
   if (oh == d.h && ow == d.w) return copy_of(img);
   Tensor src = contig(img);
   Tensor out = new_image(img, oh, ow);
@@ -936,7 +938,7 @@ inline int64_t reflect(int64_t i, int64_t n) { return i < 0 ? -i : i >= n ? 2 * 
 
 Tensor gaussian_blur(const Tensor& img, std::pair<int64_t, int64_t> kernel_size, std::pair<double, double> sigma) {
   const Dims d = image_dims(img, "gaussian_blur");
-  const auto [kx, ky] = kernel_size;
+  const int64_t kx = kernel_size.first, ky = kernel_size.second;  // captured below: no structured binding (clang 14)
   CNNKIT_CHECK(kx > 0 && ky > 0 && kx % 2 == 1 && ky % 2 == 1,
                "gaussian_blur: kernel_size should have odd and positive integers. Got [", kx, ", ", ky, "]");
   CNNKIT_CHECK(sigma.first > 0 && sigma.second > 0, "gaussian_blur: sigma should have positive values. Got [",

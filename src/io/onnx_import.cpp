@@ -984,10 +984,12 @@ OnnxValue detail::export_onnx_model(nn::Module& module, const std::string& scope
                  "export_onnx: an imported model with several inputs or outputs is not re-exported");
   std::map<std::string, std::string> rename = {{graph.inputs[0], x.name}};
   const std::string prefix = scope.empty() ? std::string() : scope + "/";
-  for (const auto& [name, t] : graph.constants)
+  for (const auto& [name, t] : graph.constants) {
+    const std::string& constant = name;  // clang 14 lambdas cannot capture structured bindings
     if (std::none_of(graph.model.graph().node().begin(), graph.model.graph().node().end(),
-                     [&](const onnx::NodeProto& n) { return n.op_type() == "Constant" && n.output(0) == name; }))
+                     [&](const onnx::NodeProto& n) { return n.op_type() == "Constant" && n.output(0) == constant; }))
       rename[name] = g.initializer(prefix + name, t);
+  }
   const auto params = m.named_parameters();
   const auto buffers = m.named_buffers();
   for (const auto& [onnx_name, state] : m.state_names()) {

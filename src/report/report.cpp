@@ -379,7 +379,9 @@ void feature_maps(Page& page, nn::Sequential& net, data::DatasetBase& test, cons
 void explanations(Page& page, nn::Sequential& net, data::DatasetBase& test, const TestPass& pass,
                   const std::vector<std::string>& classes, const Display& show, int64_t gallery) {
   Tensor probs = softmax(pass.logits, 1);
-  auto [conf, pred] = probs.max(1);
+  // Plain variables, not a structured binding: clang 14 lambdas cannot capture those.
+  const auto best = probs.max(1);
+  Tensor conf = std::get<0>(best), pred = std::get<1>(best);
   const Tensor correct = pred.eq(pass.targets);
   std::vector<int64_t> right, wrong;
   {
