@@ -468,7 +468,7 @@ void max_blocked(float* out, uint8_t* tap, const float* in, const Pool2dShape& s
             for (int64_t ow = ow0_p[kw]; ow < ow_end; ++ow) {
               const float* v = x + (ih * W + ow * stride_w - pad_w + kw * dil_w) * B;
               float* mo = m + ow * B;
-              int32_t* to = t + ow * B;
+              int32_t* to = kIndex ? t + ow * B : nullptr;  // t is null without indices: no arithmetic on it
               for (int64_t c = 0; c < B8; c += 8) {
                 const F8 vv = *reinterpret_cast<const F8*>(v + c);
                 F8& mm = *reinterpret_cast<F8*>(mo + c);
