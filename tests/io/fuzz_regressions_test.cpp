@@ -144,3 +144,24 @@ TEST(FuzzRegressions, TopDownBmpDecodes) {
   EXPECT_EQ(img[0][1][0].item<int64_t>(), 11);
   EXPECT_EQ(img[3][1][1].item<int64_t>(), 16);  // alpha
 }
+
+// A tar header's size field (11 octal digits: up to 8 GiB) was allocated before it was
+// compared with what the file holds, for a member's data and for a GNU long-name record.
+TEST(FuzzRegressions, TarMemberClaimingGigabytes) {
+  for (char type : {'0', 'L'}) {
+    std::string h = data::tar::header("00000000.png", 6442450965);
+    h[156] = type;
+    std::fill(h.begin() + 148, h.begin() + 156, ' ');
+    unsigned sum = 0;
+    for (unsigned char c : h) sum += c;
+    char field[8];
+    std::snprintf(field, sizeof(field), "%06o", sum);
+    std::copy(field, field + 7, h.begin() + 148);
+    const std::string path = write_bytes(std::string("huge-") + type + ".tar", h + data::tar::end_of_archive());
+    data::tar::Reader reader(path);
+    data::tar::Member m;
+    const std::string msg = error_of([&] { reader.next(m); });
+    EXPECT_TRUE(contains(msg, path) && contains(msg, "truncated (header says 6442450965 bytes, 1024 left)"))
+        << type << ": " << msg;
+  }
+}
