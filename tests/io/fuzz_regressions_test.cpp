@@ -165,3 +165,15 @@ TEST(FuzzRegressions, TarMemberClaimingGigabytes) {
         << type << ": " << msg;
   }
 }
+
+// A checkpoint with NaN weights resumed and trained: the cross-entropy kernel converted the
+// NaN exponent of exp(NaN) to int (undefined). The loss of a row with a NaN logit stays NaN.
+TEST(FuzzRegressions, CrossEntropyOfANanLogitIsNan) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t at : {0, 1, 2}) {
+    std::vector<float> row = {0.5f, -1.0f, 2.0f};
+    row[static_cast<size_t>(at)] = nan;
+    const Tensor loss = F::cross_entropy(tensor(row).view({1, 3}), tensor(std::vector<int64_t>{0}));
+    EXPECT_TRUE(std::isnan(loss.item<float>())) << "NaN logit at " << at;
+  }
+}
