@@ -135,6 +135,14 @@ TEST(FuzzRegressions, TruncatedPnm) {
   EXPECT_TRUE(contains(error_of([&] { data::decode_image(huge); }), "width has more than 9 digits"));
 }
 
+// A Constant node without an output: the importer read its first output (protobuf aborts).
+TEST(FuzzRegressions, OnnxNodeWithoutOutput) {
+  const std::string path = corpus("fuzz_onnx/regress-constant-without-output");
+  const std::string msg = error_of([&] { io::import_onnx(path); });
+  EXPECT_TRUE(contains(msg, path) && contains(msg, "(Constant, opset 13)") && contains(msg, "the node has no output"))
+      << msg;
+}
+
 // Found by the seeds: stb reports a top-down BMP's height negative, which the size check took
 // for 2^64 - 2 pixels.
 TEST(FuzzRegressions, TopDownBmpDecodes) {
