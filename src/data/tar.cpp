@@ -210,7 +210,10 @@ bool Reader::next(Member& out, const std::function<bool(const std::string& name)
           const size_t sp = record.find(' ', at);
           if (sp == std::string::npos) break;
           const size_t len = std::strtoull(record.c_str() + at, nullptr, 10);
-          if (len == 0 || at + len > record.size()) fail_at(offset, "corrupt pax header of member " + name);
+          // len against what is left, not at + len against the size: a length near 2^64 wraps
+          // at + len around, and the loop went back to an earlier record forever.
+          if (len == 0 || len > record.size() - at || sp + 2 > at + len)
+            fail_at(offset, "corrupt pax header of member " + name);
           const std::string kv = record.substr(sp + 1, at + len - sp - 2);
           if (kv.rfind("path=", 0) == 0) long_name = kv.substr(5);
           at += len;

@@ -174,6 +174,17 @@ TEST(FuzzRegressions, TarMemberClaimingGigabytes) {
   }
 }
 
+// A pax record "4 4 18446744073709551612 x": the second length wrapped at + len around to 0,
+// and the reader went back to the first record forever (found reading the code the fuzzer
+// ran; fuzz_shards replays it).
+TEST(FuzzRegressions, TarPaxRecordLengthWrapsAround) {
+  const std::string path = corpus("fuzz_shards/regress-pax-length-wraps-around");
+  data::tar::Reader reader(path);
+  data::tar::Member m;
+  const std::string msg = error_of([&] { reader.next(m); });
+  EXPECT_TRUE(contains(msg, path) && contains(msg, "corrupt pax header")) << msg;
+}
+
 // A checkpoint with NaN weights resumed and trained: the cross-entropy kernel converted the
 // NaN exponent of exp(NaN) to int (undefined). The loss of a row with a NaN logit stays NaN.
 TEST(FuzzRegressions, CrossEntropyOfANanLogitIsNan) {
