@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # so a second clone of the same sources (CI's, say) reuses what the first one compiled.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: deps build demo test test-asan bench bench-train compare golden clean install
+.PHONY: deps build demo test test-asan fuzz bench bench-train compare golden clean install
 
 deps:
 	./scripts/install-deps
@@ -36,6 +36,13 @@ test-asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE slow
 
+# Coverage-guided fuzzing of every reader and parser (tests/fuzz: libFuzzer under clang, with
+# address + undefined-behaviour sanitizers, in build-san): FUZZ_SECONDS per target, a table of
+# executions per target at the end. scripts/fuzz says more.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) ./scripts/fuzz
+
 bench: build
 	$(BUILD)/bench/bench_conv --benchmark_counters_tabular=true
 
@@ -61,4 +68,4 @@ install: build
 	cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-san

@@ -82,12 +82,15 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* what) {
 }
 
 int64_t checked_numel(IntArrayRef sizes, const char* what) {
-  int64_t n = 1;
+  // The product of the nonzero sizes bounds the strides too (contiguous_strides counts a 0 as
+  // 1), so an empty tensor such as [0, 2^32, 2^32] cannot overflow them either.
+  int64_t n = 1, span = 1;
   for (int64_t s : sizes) {
     CNNKIT_CHECK_T(ShapeError, s >= 0, "negative dimension in ", what, " ", sizes, ": ", s);
-    CNNKIT_CHECK_T(ShapeError, s == 0 || n <= std::numeric_limits<int64_t>::max() / s,
-                   what, " ", sizes, " has too many elements");
+    CNNKIT_CHECK_T(ShapeError, s == 0 || span <= std::numeric_limits<int64_t>::max() / s,
+                   what, " ", sizes, " is too large: its nonzero sizes multiply past 2^63");
     n *= s;
+    span *= std::max<int64_t>(s, 1);
   }
   return n;
 }

@@ -9,7 +9,10 @@
 #include <stb_image.h>
 #include <stb_image_write.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -78,6 +81,138 @@ void append_bytes(void* ctx, void* data, int size) {
 // MAX_IMAGE_PIXELS warning): 178,956,970, about 13,000 x 13,000.
 constexpr uint64_t kMaxImagePixels = 178956970;
 
+// The most pixels a file can encode per byte of it, generously, by format: a header claiming
+// more describes data the file does not hold. stb fills a truncated JPEG, TGA, BMP, PNM, PSD,
+// HDR or PIC with zeros instead of failing, so a 115-byte TGA could claim 38 million pixels:
+// 114 MB allocated and seconds of decoding for a black image. Deflate (PNG) and LZW (GIF)
+// reach about 8,000 pixels per byte (a blank 1-bit image), JPEG about 500 (a bit of DC per
+// 8x8 block), the run-length formats 128 at most. Images of up to 1024 x 1024 pixels pass
+// whatever their size.
+constexpr uint64_t kAlwaysAllowedPixels = uint64_t{1} << 20;
+uint64_t max_pixels_per_byte(const uint8_t* p, size_t n, const char*& format) {
+  if (n >= 8 && std::memcmp(p, "\x89PNG", 4) == 0) return format = "PNG", uint64_t{1} << 14;
+  if (n >= 4 && std::memcmp(p, "GIF8", 4) == 0) return format = "GIF", uint64_t{1} << 14;
+  if (n >= 2 && p[0] == 0xFF && p[1] == 0xD8) return format = "JPEG", uint64_t{1} << 10;
+  return format = "BMP, TGA, PNM, PSD, HDR or PIC", uint64_t{1} << 7;
+}
+
+// A binary PNM (P5 gray, P6 RGB) must hold all the pixels its header claims: stb_image 2.27
+// copies what there is and leaves the rest of its buffer uninitialised. Returns whether the
+// file is one, and its bytes per sample.
+int check_pnm(const uint8_t* p, size_t n, const std::string& name) {
+  if (n < 3 || p[0] != 'P' || (p[1] != '5' && p[1] != '6')) return 0;
+  size_t at = 2;
+  auto skip = [&] {  // whitespace and # comments, as stb's header reader
+    while (at < n && (std::isspace(p[at]) || p[at] == '#')) {
+      if (p[at] == '#')
+        while (at < n && p[at] != '\n' && p[at] != '\r') ++at;
+      else
+        ++at;
+    }
+  };
+  auto number = [&](const char* what) {  // stb 2.27 reads them into an int without a check
+    uint64_t v = 0;
+    while (at < n && std::isdigit(p[at])) {
+      v = v * 10 + (p[at++] - '0');
+      CNNKIT_CHECK_IO(v <= INT32_MAX, "decode_image: cannot decode '", name, "': its PNM header's ", what,
+                      " has more than 9 digits (corrupt)");
+    }
+    return v;
+  };
+  skip();
+  const uint64_t w = number("width");
+  skip();
+  const uint64_t h = number("height");
+  skip();
+  const uint64_t maxval = number("maximum value");
+  ++at;  // the one whitespace character before the data
+  const uint64_t pixel_bytes = (p[1] == '5' ? 1 : 3) * (maxval > 255 ? 2 : 1);
+  const uint64_t have = at < n ? n - at : 0;
+  CNNKIT_CHECK_IO(w * h <= have / pixel_bytes, "decode_image: cannot decode '", name, "': its PNM header claims ", w,
+                  "x", h, " pixels of ", pixel_bytes, " bytes, the file has ", have, " after the header (truncated)");
+  return maxval > 255 ? 2 : 1;
+}
+
+// A channel conversion as stb_image does it (its stbi__convert_format: gray from RGB is
+// (77 R + 150 G + 29 B) >> 8, a missing alpha is 255), for the 16-bit PNMs that stb_image 2.27
+// converts as if they were 8-bit, reading twice the bytes it allocated (fixed in stb 2.28):
+// those are decoded with their own channels and converted here. PNMs have 1 or 3 channels.
+std::vector<uint8_t> convert_channels(const uint8_t* src, int64_t pixels, int from, int to) {
+  std::vector<uint8_t> out(static_cast<size_t>(pixels * to));
+  for (int64_t i = 0; i < pixels; ++i) {
+    const uint8_t* s = src + i * from;
+    uint8_t* d = out.data() + i * to;
+    const uint8_t y = from == 1 ? s[0] : static_cast<uint8_t>((s[0] * 77 + s[1] * 150 + s[2] * 29) >> 8);
+    if (to <= 2) {
+      d[0] = y;
+    } else {
+      for (int c = 0; c < 3; ++c) d[c] = from == 1 ? s[0] : s[c];
+    }
+    if (to == 2 || to == 4) d[to - 1] = 255;
+  }
+  return out;
+}
+
+// Every chunk of a PNG must fit in the bytes after it. stb_image 2.27 (Debian 12's) grows
+// its buffer to what an IDAT chunk's length field claims before it reads the chunk, so a
+// few bytes claiming 2 GiB would cost 2 GiB; later stb versions cap it, this checks it.
+void check_png_chunks(const uint8_t* p, size_t n, const std::string& name) {
+  static constexpr uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (n < 8 || std::memcmp(p, kSignature, 8) != 0) return;
+  for (size_t at = 8; n - at >= 8;) {
+    const uint64_t length = (uint64_t{p[at]} << 24) | (uint64_t{p[at + 1]} << 16) | (uint64_t{p[at + 2]} << 8) | p[at + 3];
+    std::string type(reinterpret_cast<const char*>(p + at + 4), 4);
+    for (char& c : type)
+      if (!std::isalpha(static_cast<unsigned char>(c))) c = '?';
+    CNNKIT_CHECK_IO(length <= n - at - 8, "decode_image: cannot decode '", name, "': PNG chunk '", type, "' at byte ",
+                    at, " claims ", length, " bytes, the file has ", n - at - 8, " after it (truncated or corrupt)");
+    if (type == "IEND") return;
+    at += 8 + static_cast<size_t>(length) + std::min<size_t>(4, n - at - 8 - static_cast<size_t>(length));  // + CRC
+  }
+}
+
+// A JPEG Huffman table codes at most 256 symbols. stb_image 2.27 writes a table's code sizes
+// and symbols into 257- and 256-byte arrays without checking the sum of its 16 counts (up to
+// 4080), past their end (later stb versions check it). This walks the markers as stb does,
+// segment by segment and through entropy-coded data, and checks every table of every DHT
+// segment, reading tables as stb does while the segment's length says more follow.
+void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& name) {
+  if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return;
+  auto byte = [&](size_t i) -> unsigned { return i < n ? p[i] : 0; };  // stb reads 0 past the end
+  for (size_t at = 2; at + 1 < n;) {
+    if (p[at] != 0xFF) {  // entropy-coded data: on to the next marker
+      ++at;
+      continue;
+    }
+    const unsigned m = p[at + 1];
+    if (m == 0xFF) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // stuffed 0xFF, TEM, RSTn, SOI: no length
+      at += 2;
+      continue;
+    }
+    if (m == 0xD9) return;  // EOI
+    const size_t length = (byte(at + 2) << 8) | byte(at + 3);
+    if (m == 0xC4) {
+      int64_t left = static_cast<int64_t>(length) - 2;
+      for (size_t t = at + 4; left > 0;) {
+        const unsigned q = byte(t);
+        if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb rejects the segment
+        size_t codes = 0;
+        for (size_t i = 1; i <= 16; ++i) codes += byte(t + i);
+        CNNKIT_CHECK_IO(codes <= 256, "decode_image: cannot decode '", name, "': JPEG Huffman table ", q & 15, " (",
+                        (q >> 4) ? "AC" : "DC", ") in the DHT segment at byte ", at, " declares ", codes,
+                        " codes; a table holds at most 256 (corrupt file)");
+        t += 17 + codes;
+        left -= static_cast<int64_t>(17 + codes);
+      }
+    }
+    at += 2 + length;
+  }
+}
+
 }  // namespace
 
 Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::string& name,
@@ -85,27 +220,44 @@ Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::str
   CNNKIT_CHECK_IO(nbytes > 0, "decode_image: cannot decode '", name, "': empty file");
   CNNKIT_CHECK_IO(nbytes <= static_cast<size_t>(INT32_MAX), "decode_image: cannot decode '", name,
                   "': ", nbytes, " bytes is more than stb_image reads");
+  check_png_chunks(static_cast<const uint8_t*>(bytes), nbytes, name);
+  check_jpeg_huffman_tables(static_cast<const uint8_t*>(bytes), nbytes, name);
+  const bool pnm16 = check_pnm(static_cast<const uint8_t*>(bytes), nbytes, name) == 2;
   int w = 0, h = 0, file_c = 0, want = desired_channels(mode);
   // The header's size first: a few hundred bytes can claim 60000 x 60000 pixels, which stb
   // would allocate before finding the data missing. Pillow's decompression-bomb limit.
   if (stbi_info_from_memory(static_cast<const stbi_uc*>(bytes), static_cast<int>(nbytes), &w, &h, &file_c)) {
-    const uint64_t pixels = static_cast<uint64_t>(w) * static_cast<uint64_t>(h);
+    // stb reports a top-down BMP's height as the header has it, negative; it decodes |h| rows.
+    const uint64_t pixels = static_cast<uint64_t>(std::abs(int64_t{w})) * static_cast<uint64_t>(std::abs(int64_t{h}));
     CNNKIT_CHECK_IO(pixels <= kMaxImagePixels, "decode_image: '", name, "' claims ", w, "x", h, " = ", pixels,
                     " pixels, more than the ", kMaxImagePixels,
                     " decoded (Pillow's decompression-bomb limit): a corrupt or hostile header");
+    const char* format = "";
+    const uint64_t per_byte = max_pixels_per_byte(static_cast<const uint8_t*>(bytes), nbytes, format);
+    CNNKIT_CHECK_IO(pixels <= std::max(kAlwaysAllowedPixels, per_byte * nbytes), "decode_image: '", name, "' claims ",
+                    w, "x", h, " = ", pixels, " pixels in ", nbytes, " bytes, more than a ", format,
+                    " file of that size can hold (", per_byte, " pixels per byte): truncated or corrupt");
   }
   // stbi_failure_reason() is thread-local in this stb (STBI_THREAD_LOCAL), so concurrent
   // decodes in loader threads each see their own reason.
+  const int stb_want = pnm16 ? 0 : want;  // see convert_channels
   uint8_t* pixels = stbi_load_from_memory(static_cast<const stbi_uc*>(bytes), static_cast<int>(nbytes),
-                                          &w, &h, &file_c, want);
+                                          &w, &h, &file_c, stb_want);
   if (!pixels) {
     const char* why = stbi_failure_reason();
     CNNKIT_CHECK_IO(false, "decode_image: cannot decode '", name, "': ", why ? why : "unknown reason");
   }
+  if (w <= 0 || h <= 0) {  // stb decodes a PNM header of width 0 into an empty buffer
+    stbi_image_free(pixels);
+    CNNKIT_CHECK_IO(false, "decode_image: cannot decode '", name, "': it decodes to an empty ", w, "x", h, " image");
+  }
   int C = want ? want : file_c;
   Tensor out;
   try {
-    out = hwc_to_chw(pixels, h, w, C);
+    if (C != file_c && stb_want == 0)
+      out = hwc_to_chw(convert_channels(pixels, int64_t{w} * h, file_c, C).data(), h, w, C);
+    else
+      out = hwc_to_chw(pixels, h, w, C);
   } catch (...) {
     stbi_image_free(pixels);
     throw;

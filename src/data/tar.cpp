@@ -140,12 +140,16 @@ bool Reader::read_block(unsigned char* block) {
   return true;
 }
 
-void Reader::read_bytes(void* dst, uint64_t n, const std::string& member, uint64_t declared) {
+void Reader::check_left(uint64_t n, const std::string& member, uint64_t declared) const {
   const uint64_t left = size_ - pos_;
-  const uint64_t need = n + padding(n);
   if (left < n)
     throw IOError(path_ + ": member " + member + ": truncated (header says " + std::to_string(declared) +
                   " bytes, " + std::to_string(left) + " left)");
+}
+
+void Reader::read_bytes(void* dst, uint64_t n, const std::string& member, uint64_t declared) {
+  const uint64_t need = n + padding(n);
+  check_left(n, member, declared);
   if (n && std::fread(dst, 1, n, f_) != n)
     throw IOError(path_ + ": member " + member + ": read error: " + std::strerror(errno));
   pos_ += n;
@@ -196,6 +200,7 @@ bool Reader::next(Member& out, const std::function<bool(const std::string& name)
       fail_at(offset, "member " + name + ": corrupt header: the size field is not a number");
     const char type = static_cast<char>(h[156]);
     if (type == 'L' || type == 'x') {  // the next member's long name
+      check_left(size, name, size);  // before allocating what the header claims (up to 8 GiB)
       std::string record(size, '\0');
       read_bytes(record.data(), size, name, size);
       if (type == 'L') {
@@ -205,7 +210,10 @@ bool Reader::next(Member& out, const std::function<bool(const std::string& name)
           const size_t sp = record.find(' ', at);
           if (sp == std::string::npos) break;
           const size_t len = std::strtoull(record.c_str() + at, nullptr, 10);
-          if (len == 0 || at + len > record.size()) fail_at(offset, "corrupt pax header of member " + name);
+          // len against what is left, not at + len against the size: a length near 2^64 wraps
+          // at + len around, and the loop went back to an earlier record forever.
+          if (len == 0 || len > record.size() - at || sp + 2 > at + len)
+            fail_at(offset, "corrupt pax header of member " + name);
           const std::string kv = record.substr(sp + 1, at + len - sp - 2);
           if (kv.rfind("path=", 0) == 0) long_name = kv.substr(5);
           at += len;
@@ -227,6 +235,7 @@ bool Reader::next(Member& out, const std::function<bool(const std::string& name)
       out.data.clear();
       skip_bytes(size, name, size);
     } else {
+      check_left(size, name, size);
       out.data.resize(size);
       read_bytes(out.data.data(), size, name, size);
     }

@@ -51,6 +51,8 @@ class Reader {
  private:
   [[noreturn]] void fail_at(uint64_t offset, const std::string& what) const;
   bool read_block(unsigned char* block);  // false at a clean end of file
+  // IOError naming the member unless n more bytes are left in the file.
+  void check_left(uint64_t n, const std::string& member, uint64_t declared) const;
   void read_bytes(void* dst, uint64_t n, const std::string& member, uint64_t declared);
   void skip_bytes(uint64_t n, const std::string& member, uint64_t declared);
 

@@ -300,6 +300,15 @@ Tensor parse_npy(const std::string& path, uint64_t file_size, ReadAt read_at) {
     NPY_FAIL(path, "data section holds ", data_bytes, " bytes, shape ", shape_tuple(shape->ints), " of '",
              descr->str, "' needs ", need, " (trailing bytes: corrupt or not a single array)");
 
+  // An empty shape's other sizes still make the tensor's strides: their product must fit.
+  uint64_t span = 1;
+  for (int64_t s : shape->ints)
+    if (s > 0) {
+      if (span > (uint64_t{1} << 62) / static_cast<uint64_t>(s))
+        NPY_FAIL(path, "field 'shape': ", shape_tuple(shape->ints), " is absurd: its nonzero sizes multiply past 2^62");
+      span *= static_cast<uint64_t>(s);
+    }
+
   // Fortran order: the bytes are the C-order array of the reversed shape.
   std::vector<int64_t> sizes = shape->ints;
   if (fortran->boolean) std::reverse(sizes.begin(), sizes.end());

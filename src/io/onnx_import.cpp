@@ -889,6 +889,8 @@ OnnxModel import_onnx(const std::string& path) {
     auto it = table.find(n.op_type());
     CNNKIT_CHECK_T(NotImplementedError, it != table.end(), "unsupported ONNX op '", n.op_type(), "' in ", where,
                    "; cnnkit runs: ", supported_ops());
+    CNNKIT_CHECK_T(ValueError, n.output_size() >= 1 && !n.output(0).empty(), where,
+                   ": the node has no output (every ONNX op here produces at least one)");
     CNNKIT_CHECK_T(NotImplementedError, n.output_size() <= it->second.max_outputs || [&] {
       for (int o = it->second.max_outputs; o < n.output_size(); ++o)
         if (!n.output(o).empty()) return false;

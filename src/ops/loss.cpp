@@ -379,7 +379,8 @@ __attribute__((optimize("no-trapping-math"))) void exp_row(float* __restrict p, 
     y = y * r + 1.6666665459e-1f;
     y = y * r + 5.0000001201e-1f;
     y = y * r * r + r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;  // 2^n
+    // 2^n; n is NaN when v is, and converting NaN to int is undefined: y carries the NaN.
+    const int32_t bits = (static_cast<int32_t>(n == n ? n : 0.0f) + 127) << 23;
     float scale;
     std::memcpy(&scale, &bits, sizeof(scale));
     p[c] = y * scale;

@@ -188,6 +188,14 @@ Tensor parse_idx(const std::string& bytes, const std::string& path, const std::s
   if (have > need)
     IDX_FAIL(who, path, "the file has ", have - need, " bytes after the data of shape ", shape.str(), " of ",
              type->name, " (corrupt or not an IDX file)");
+  // An empty shape's other sizes still make the tensor's strides: their product must fit.
+  uint64_t span = 1;
+  for (int64_t s : sizes)
+    if (s > 0) {
+      if (span > (uint64_t{1} << 62) / static_cast<uint64_t>(s))
+        IDX_FAIL(who, path, "shape ", shape.str(), " is absurd: its nonzero sizes multiply past 2^62 (corrupt header)");
+      span *= static_cast<uint64_t>(s);
+    }
   Tensor t = empty(sizes, TensorOptions(type->loaded));
   const unsigned char* src = p + header;
   int64_t n = static_cast<int64_t>(numel);
