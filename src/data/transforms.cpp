@@ -732,6 +732,15 @@ Tensor perspective(const Tensor& img, const std::vector<std::array<double, 2>>& 
   return grid_transform(img, perspective_grid(c, d.w, d.h), interpolation, fill);
 }
 
+Tensor perspective(const Tensor& img, const std::array<double, 8>& coeffs, InterpolationMode interpolation,
+                   std::optional<std::vector<double>> fill) {
+  Dims d = image_dims(img, "perspective");
+  check_fill(img, fill, "perspective");
+  for (size_t i = 0; i < coeffs.size(); ++i)
+    CNNKIT_CHECK(std::isfinite(coeffs[i]), "perspective: coefficient ", i, " is ", coeffs[i]);
+  return grid_transform(img, perspective_grid(coeffs, d.w, d.h), interpolation, fill);
+}
+
 Tensor rgb_to_grayscale(const Tensor& img, int64_t num_output_channels) {
   ColorDims cd = color_dims(img, "rgb_to_grayscale");
   CNNKIT_CHECK(num_output_channels == 1 || num_output_channels == 3,

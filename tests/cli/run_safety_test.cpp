@@ -4,6 +4,7 @@
 // code before these checks existed.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -268,7 +269,7 @@ std::string weights_of(const std::string& run_dir) {
 
 // `kills` runs of the config (4 epochs of 12 steps) killed with SIGKILL, each at its own delay:
 // before the first checkpoint (the resume starts again), inside epochs, during checkpoint,
-// metrics and final-file writes (a run lasts ~1.5 s); each resumed to the end must have the
+// metrics and final-file writes (spread over the time an uninterrupted run takes); each resumed to the end must have the
 // weights of an uninterrupted run, bit for bit, and its logs each epoch (and step) once.
 struct KillCounts {
   int killed = 0, from_scratch = 0, mid_epoch = 0;
@@ -280,14 +281,18 @@ KillCounts kill_and_resume(const std::string& tag, const std::string& extra, int
                            bool by_step = false) {
   KillCounts n;
   const std::string ref = test::temp_path("runs/" + tag + "_ref");
+  const auto t0 = std::chrono::steady_clock::now();
   const Result first = run("train -q " + tiny_config(tag + "_ref.yaml", ref, extra) + " --set epochs=4" + sets);
+  // The delays spread over the uninterrupted run's own duration (process start included), so
+  // that on a fast machine as on a busy one most kills land inside the run.
+  const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(first.code, 0) << first.err;
   const std::string want = weights_of(ref), want_steps = read_all(ref + "/steps.csv");
   EXPECT_FALSE(want.empty());
   for (int k = 0; k < kills; ++k) {
     const std::string d = test::temp_path("runs/" + tag + std::to_string(k));
     const std::string cfg = tiny_config(tag + std::to_string(k) + ".yaml", d, extra);
-    const double delay = 0.05 + 1.8 * k / kills;
+    const double delay = 0.02 + 1.05 * run_seconds * k / kills;
     const std::string wait =
         by_step ? "while [ $(cat " + d + "/steps.csv 2>/dev/null | wc -l) -le " + std::to_string(1 + 46 * k / kills) +
                       " ] && kill -0 $pid 2>/dev/null; do sleep 0.002; done"

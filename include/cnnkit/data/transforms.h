@@ -101,13 +101,21 @@ Tensor affine(const Tensor& img, double angle, std::array<double, 2> translate, 
 // torchvision's _get_perspective_coeffs: (a, b, c, d, e, f, g, h) mapping an output pixel
 // (x, y) to ((ax + by + c) / (gx + hy + 1), (dx + ey + f) / (gx + hy + 1)); four [x, y]
 // corners each (top-left, top-right, bottom-right, bottom-left). Solved in float32 with LAPACK's
-// sgels as torch.linalg.lstsq does, so the coefficients are torchvision's to the bit.
+// sgels as torch.linalg.lstsq does, so the coefficients are torchvision's to the bit on the same
+// CPU (OpenBLAS picks its kernels per CPU, and their rounding with them: a few ulps apart across
+// CPUs, which moves a nearest sample that lies on a pixel boundary).
 std::array<double, 8> perspective_coeffs(const std::vector<std::array<double, 2>>& startpoints,
                                          const std::vector<std::array<double, 2>>& endpoints);
 // torchvision's F.perspective on (..., H, W): the corners `startpoints` of the image move to
 // `endpoints`; its float32 perspective grid through the affine sampler's grid_sample and fill.
 Tensor perspective(const Tensor& img, const std::vector<std::array<double, 2>>& startpoints,
                    const std::vector<std::array<double, 2>>& endpoints,
+                   InterpolationMode interpolation = InterpolationMode::BILINEAR,
+                   std::optional<std::vector<double>> fill = std::nullopt);
+// The same with the coefficients given (perspective_coeffs' result, or PIL's
+// Image.transform(size, PERSPECTIVE, coeffs)): output pixel (x, y) samples the input at
+// ((ax + by + c) / (gx + hy + 1), (dx + ey + f) / (gx + hy + 1)).
+Tensor perspective(const Tensor& img, const std::array<double, 8>& coeffs,
                    InterpolationMode interpolation = InterpolationMode::BILINEAR,
                    std::optional<std::vector<double>> fill = std::nullopt);
 Tensor rgb_to_grayscale(const Tensor& img, int64_t num_output_channels = 1);
