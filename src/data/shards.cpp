@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
+#include <type_traits>
 
 #include "cnnkit/core/rng.h"
 #include "cnnkit/data/image.h"
@@ -108,6 +110,27 @@ namespace {
 constexpr const char* kIndexFormat = "cnnkit-shards";
 constexpr int kIndexVersion = 1;
 
+// An integer field of the index as T, or a ValueError naming the field: nlohmann's get<T>()
+// converts whatever number it holds with a cast, so 1e300 (a double) would be undefined
+// behaviour and -1 would become 2^64 - 1.
+template <typename T>
+T integer(const json& v, const std::string& field) {
+  static_assert(std::is_integral_v<T>);
+  CNNKIT_CHECK(v.is_number_integer(), "field '", field, "': expected an integer, got ", v.dump());
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<uint64_t>();
+    CNNKIT_CHECK(u <= static_cast<uint64_t>(std::numeric_limits<T>::max()), "field '", field, "': ", u,
+                 " is out of range");
+    return static_cast<T>(u);
+  }
+  const auto i = v.get<int64_t>();
+  CNNKIT_CHECK(std::is_signed_v<T> ? (i >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+                                      static_cast<uint64_t>(i) <= static_cast<uint64_t>(std::numeric_limits<T>::max()))
+                                   : i >= 0,
+               "field '", field, "': ", i, " is out of range");
+  return static_cast<T>(i);
+}
+
 json stats_json(const RunningStats& s) {
   json j;
   j["examples"] = s.examples;
@@ -128,7 +151,7 @@ json stats_json(const RunningStats& s) {
 
 RunningStats stats_from(const json& j) {
   RunningStats s;
-  s.examples = j.at("examples").get<uint64_t>();
+  s.examples = integer<uint64_t>(j.at("examples"), "stats.examples");
   const auto n = j.at("count").get<std::vector<double>>(), mean = j.at("mean").get<std::vector<double>>(),
              m2 = j.at("m2").get<std::vector<double>>();
   CNNKIT_CHECK(n.size() == mean.size() && n.size() == m2.size(), "count, mean and m2 differ in length");
@@ -205,20 +228,28 @@ ShardIndex load_shard_index(const std::string& path) {
   try {
     CNNKIT_CHECK_IO(j.is_object() && j.value("format", "") == kIndexFormat, path, ": field 'format': expected '",
                     kIndexFormat, "'");
-    CNNKIT_CHECK_IO(j.at("version").get<int>() == kIndexVersion, path, ": field 'version': expected ", kIndexVersion,
+    CNNKIT_CHECK_IO(j.at("version").is_number_integer() && j.at("version").get<int64_t>() == kIndexVersion, path, ": field 'version': expected ", kIndexVersion,
                     ", got ", j.at("version").dump());
     ShardIndex index;
     index.prefix = j.at("prefix").get<std::string>();
     index.source = j.value("source", "");
     index.classes = j.at("classes").get<std::vector<std::string>>();
-    index.shape = j.at("shape").get<std::vector<int64_t>>();
+    CNNKIT_CHECK(j.at("shape").is_array(), "field 'shape': expected an array, got ", j.at("shape").dump());
+    for (const json& d : j.at("shape")) {
+      index.shape.push_back(integer<int64_t>(d, "shape"));
+      CNNKIT_CHECK(index.shape.back() >= 0 && index.shape.back() <= (int64_t{1} << 31), "field 'shape': ",
+                   index.shape.back(), " is not a dimension size");
+    }
     index.dtype = j.at("dtype").get<std::string>();
     index.encoding = j.at("encoding").get<std::string>();
     for (const json& e : j.at("shards")) {
       ShardInfo s;
       s.path = e.at("path").get<std::string>();
-      s.bytes = e.at("bytes").get<uint64_t>();
-      s.samples = e.at("samples").get<size_t>();
+      s.bytes = integer<uint64_t>(e.at("bytes"), "shards.bytes");
+      s.samples = integer<size_t>(e.at("samples"), "shards.samples");
+      // Each sample is at least one tar member, a 512-byte header: no more samples than that.
+      CNNKIT_CHECK(s.samples <= s.bytes / tar::kBlock, "shard '", s.path, "': ", s.samples,
+                   " samples cannot fit in ", s.bytes, " bytes");
       if (e.contains("stats")) s.stats = stats_from(e.at("stats"));
       index.shards.push_back(std::move(s));
     }

@@ -196,3 +196,28 @@ TEST(FuzzRegressions, CrossEntropyOfANanLogitIsNan) {
     EXPECT_TRUE(std::isnan(loss.item<float>())) << "NaN logit at " << at;
   }
 }
+
+// A shard index whose integer fields hold a number no integer type holds (1e300: nlohmann's
+// get<uint64_t>() casts the double, which is undefined) or a negative count (-1 became
+// 2^64 - 1 samples): each is refused naming the file and the field.
+TEST(FuzzRegressions, ShardIndexIntegerFieldsAreRangeChecked) {
+  struct Case {
+    std::string file, expect;
+  };
+  for (const Case& c : {Case{"regress-bytes-a-huge-double.json", "field 'shards.bytes': expected an integer, got 1e+300"},
+                        Case{"regress-samples-negative.json", "field 'shards.samples': -1 is out of range"}}) {
+    const std::string path = corpus("fuzz_shard_index/" + c.file);
+    const std::string msg = error_of([&] { data::load_shard_index(path); });
+    EXPECT_TRUE(contains(msg, path) && contains(msg, c.expect)) << c.file << ": " << msg;
+  }
+  // More samples than 512-byte tar headers fit in the shard's bytes.
+  const std::string text = [] {
+    std::ifstream f(corpus("fuzz_shard_index/train.json"));
+    std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const size_t at = s.find("\"samples\": 2,\n   \"stats\"");
+    return s.replace(at, 13, "\"samples\": 11,");
+  }();
+  const std::string path = write_bytes("train.json", text);
+  const std::string msg = error_of([&] { data::load_shard_index(path); });
+  EXPECT_TRUE(contains(msg, "11 samples cannot fit in 5120 bytes")) << msg;
+}
