@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 # so a second clone of the same sources (CI's, say) reuses what the first one compiled.
 export CCACHE_BASEDIR := $(CURDIR)
 
-.PHONY: deps build demo test test-asan fuzz bench bench-train compare golden clean install
+.PHONY: deps build demo test test-asan sanitize fuzz bench bench-train compare golden clean install
 
 deps:
 	./scripts/install-deps
@@ -35,6 +35,13 @@ test-asan: deps
 	  -DCNNKIT_BUILD_BENCH=OFF
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE slow
+
+# What CI runs after the suite (.ci/run): the unit, golden and fuzz-corpus tests under clang's
+# address + undefined-behaviour sanitizers (build-san/), the DataLoader and data-parallel tests
+# under its thread sanitizer (build-tsan/). SANITIZE=asan or tsan runs one of them.
+SANITIZE ?=
+sanitize: deps
+	JOBS=$(JOBS) ./scripts/sanitize $(SANITIZE)
 
 # Coverage-guided fuzzing of every reader and parser (tests/fuzz: libFuzzer under clang, with
 # address + undefined-behaviour sanitizers, in build-san): FUZZ_SECONDS per target, a table of

@@ -20,12 +20,17 @@ class IntArrayRef {
   IntArrayRef(const int64_t& one) : data_(&one), size_(1) {}  // NOLINT: implicit like c10
   IntArrayRef(const int64_t* data, size_t size) : data_(data), size_(size) {}
   IntArrayRef(const std::vector<int64_t>& v) : data_(v.data()), size_(v.size()) {}  // NOLINT
+  // Like c10: the list outlives the call it is passed to, which is all a view needs. (GCC's
+  // -Winit-list-lifetime says otherwise; clang has no such warning and would warn on the name.)
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winit-list-lifetime"
-  // Like c10: the list outlives the call it is passed to, which is all a view needs.
+#endif
   IntArrayRef(std::initializer_list<int64_t> l)  // NOLINT
       : data_(l.begin() == l.end() ? nullptr : l.begin()), size_(l.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
   template <size_t N>
   IntArrayRef(const std::array<int64_t, N>& a) : data_(a.data()), size_(N) {}  // NOLINT
 
