@@ -57,6 +57,25 @@ inline std::vector<OnnxCase> onnx_cases() {
                               Conv2d(Conv2dOptions(4, 4, {4, 3}).padding(kSame).dilation(2)),
                               Conv2d(Conv2dOptions(4, 4, 3).groups(4).padding(kValid))),
                    {2, 4, 11, 12}});
+  cases.push_back({"padding",
+                   Sequential(ReflectionPad2d(ReflectionPad2dOptions({1, 2, 0, 1})), Conv2d(Conv2dOptions(4, 8, 3)),
+                              PixelUnshuffle(2), ConstantPad2d(ConstantPad2dOptions({1, 0, 0, 1}, 0.5)), ZeroPad2d(1),
+                              ReplicationPad2d(ReplicationPad2dOptions({0, 1, 1, 0})), PixelShuffle(2), Flatten(),
+                              Unflatten(1, std::vector<int64_t>{8, -1})),
+                   {2, 4, 9, 9}});
+  cases.push_back({"conv_transpose",
+                   Sequential(ConvTranspose2d(ConvTranspose2dOptions(4, 6, 3).stride(2).padding(1).output_padding(1)),
+                              ConvTranspose2d(ConvTranspose2dOptions(6, 4, {2, 3}).stride({1, 2}).groups(2).dilation({2, 1})),
+                              ConvTranspose2d(ConvTranspose2dOptions(4, 3, 1).bias(false))),
+                   {2, 4, 5, 6}});
+  cases.push_back({"upsample",
+                   Sequential(Conv2d(Conv2dOptions(3, 4, 3)), Upsample(UpsampleOptions().scale_factor(std::vector<double>{2})),
+                              Conv2d(Conv2dOptions(4, 4, 3)),
+                              Upsample(UpsampleOptions().size(std::vector<int64_t>{13, 9}).mode(kBilinear)),
+                              Upsample(UpsampleOptions().scale_factor(std::vector<double>{1.5, 2}).mode(kBilinear)
+                                           .align_corners(true)),
+                              Upsample(UpsampleOptions().size(std::vector<int64_t>{20, 20}))),
+                   {2, 3, 8, 8}});
   cases.push_back({"activations",
                    Sequential(ReLU(), LeakyReLU(LeakyReLUOptions().negative_slope(0.2)), PReLU(PReLUOptions().num_parameters(3)),
                               ELU(ELUOptions().alpha(0.5)), SELU(), Sigmoid(), Hardsigmoid(), Tanh(), Hardswish(),

@@ -40,6 +40,7 @@
 #include "cnnkit/io/npy.h"
 #include "cnnkit/io/onnx.h"
 #include "cnnkit/io/safetensors.h"
+#include "cnnkit/io/archive.h"
 #include "cnnkit/io/serialize.h"
 #include "cnnkit/models/models.h"
 #include "cnnkit/nn/nn.h"

@@ -24,7 +24,9 @@
 #include "cnnkit/nn/modules/dropout.h"
 #include "cnnkit/nn/modules/linear.h"
 #include "cnnkit/nn/modules/normalization.h"
+#include "cnnkit/nn/modules/padding.h"
 #include "cnnkit/nn/modules/pooling.h"
+#include "cnnkit/nn/modules/upsampling.h"
 #include "cnnkit/ops/factory.h"
 #include "cnnkit/ops/shape.h"
 #include "io/onnx_proto.h"
@@ -638,6 +640,109 @@ OnnxValue export_flatten(nn::FlattenImpl& m, const std::string& scope, const Onn
   return OnnxValue{g.node("Reshape", {x.name, g.ints(shape, scope + ".shape")}, {}, scope), y};
 }
 
+// ZeroPad2d & co.: ONNX Pad over the last two dims (pads per dim: all begins, then all ends).
+// ConstantPad2d's value is Pad's third input; reflect and replicate are 'reflect' and 'edge'.
+template <typename M>
+OnnxValue export_pad2d(M& m, const std::string& mode, double value, const std::string& scope, const OnnxValue& x,
+                       OnnxGraphBuilder& g) {
+  const auto& p = m.options.padding();  // left, right, top, bottom
+  const int64_t D = x.value.dim();
+  Ints pads(static_cast<size_t>(2 * D), 0);
+  pads[static_cast<size_t>(D - 2)] = p[2];
+  pads[static_cast<size_t>(D - 1)] = p[0];
+  pads[static_cast<size_t>(2 * D - 2)] = p[3];
+  pads[static_cast<size_t>(2 * D - 1)] = p[1];
+  std::vector<std::string> in = {x.name, g.ints(pads, scope + ".pads")};
+  if (mode == "constant") in.push_back(g.scalar(value, scope + ".value"));
+  return run(m, g.node("Pad", in, {A{"mode", mode}}, scope), x);
+}
+
+// Reshape to `shape`, copying (0) the leading `keep` dims, which holds the dynamic batch.
+std::string reshape_keeping(const std::string& in, const Tensor& like, size_t keep, const std::string& name,
+                            OnnxGraphBuilder& g) {
+  Ints shape(like.sizes().begin(), like.sizes().end());
+  for (size_t i = 0; i < keep && i < shape.size(); ++i) shape[i] = 0;
+  return g.node("Reshape", {in, g.ints(shape, name + ".shape")}, {}, name);
+}
+
+// PixelShuffle is DepthToSpace in CRD order; PixelUnshuffle, whose channel order SpaceToDepth
+// (DCR) does not have, is PyTorch's own export: Reshape, Transpose, Reshape.
+OnnxValue export_pixel_shuffle(nn::PixelShuffleImpl& m, const std::string& scope, const OnnxValue& x,
+                               OnnxGraphBuilder& g) {
+  CNNKIT_CHECK_T(NotImplementedError, x.value.dim() == 4, "export_onnx: PixelShuffle '", scope,
+                 "' exports for (N, C, H, W) inputs, got ", x.value.sizes());
+  return run(m,
+             g.node("DepthToSpace", {x.name}, {A{"blocksize", m.options.upscale_factor()}, A{"mode", std::string("CRD")}},
+                    scope),
+             x);
+}
+
+OnnxValue export_pixel_unshuffle(nn::PixelUnshuffleImpl& m, const std::string& scope, const OnnxValue& x,
+                                 OnnxGraphBuilder& g) {
+  CNNKIT_CHECK_T(NotImplementedError, x.value.dim() == 4, "export_onnx: PixelUnshuffle '", scope,
+                 "' exports for (N, C, H, W) inputs, got ", x.value.sizes());
+  const int64_t r = m.options.downscale_factor(), C = x.value.size(1), H = x.value.size(2), W = x.value.size(3);
+  const std::string split = g.node("Reshape", {x.name, g.ints({0, C, H / r, r, W / r, r}, scope + ".split")}, {}, scope);
+  const std::string moved = g.node("Transpose", {split}, {A{"perm", Ints{0, 1, 3, 5, 2, 4}}}, scope);
+  return run(m, g.node("Reshape", {moved, g.ints({0, C * r * r, H / r, W / r}, scope + ".merge")}, {}, scope), x);
+}
+
+OnnxValue export_unflatten(nn::UnflattenImpl& m, const std::string& scope, const OnnxValue& x, OnnxGraphBuilder& g) {
+  Tensor y = m.forward(x.value);
+  const int64_t D = x.value.dim();
+  const int64_t dim = m.options.dim() < 0 ? m.options.dim() + D : m.options.dim();
+  return OnnxValue{reshape_keeping(x.name, y, static_cast<size_t>(dim), scope, g), y};
+}
+
+// Upsample as Resize: nearest is 'asymmetric' sampling with 'floor' (PyTorch's nearest),
+// linear 'pytorch_half_pixel' or 'align_corners'. A scale_factor goes in as Resize's scales
+// (ONNX, like PyTorch, then samples at 1 / scale); a size as its sizes, the batch and channel
+// counts taken from the input's shape at run time (the batch is dynamic).
+OnnxValue export_upsample(nn::UpsampleImpl& m, const std::string& scope, const OnnxValue& x, OnnxGraphBuilder& g) {
+  Tensor y = m.forward(x.value);
+  const bool nearest = std::holds_alternative<enumtype::kNearest>(m.options.mode());
+  std::vector<A> attrs = {A{"mode", std::string(nearest ? "nearest" : "linear")}};
+  if (nearest) {
+    attrs.push_back(A{"coordinate_transformation_mode", std::string("asymmetric")});
+    attrs.push_back(A{"nearest_mode", std::string("floor")});
+  } else {
+    const bool ac = m.options.align_corners().value_or(false);
+    attrs.push_back(A{"coordinate_transformation_mode", std::string(ac ? "align_corners" : "pytorch_half_pixel")});
+  }
+  std::vector<std::string> in = {x.name, ""};
+  if (m.options.scale_factor()) {
+    std::vector<float> scales = {1.0f, 1.0f};
+    const std::vector<double>& sf = *m.options.scale_factor();  // one value: every spatial dim
+    for (int64_t d = 2; d < x.value.dim(); ++d)
+      scales.push_back(static_cast<float>(sf.size() == 1 ? sf[0] : sf[static_cast<size_t>(d - 2)]));
+    in.push_back(g.initializer(scope + ".scales", tensor(scales)));
+  } else {
+    const std::string shape = g.node("Shape", {x.name}, {}, scope);
+    const std::string nc = g.node("Slice", {shape, g.ints({0}, scope + ".starts"), g.ints({2}, scope + ".ends")}, {},
+                                  scope);
+    Ints spatial(y.sizes().begin() + 2, y.sizes().end());
+    in.push_back("");
+    in.push_back(g.node("Concat", {nc, g.ints(spatial, scope + ".size")}, {A{"axis", int64_t{0}}}, scope));
+  }
+  return OnnxValue{g.node("Resize", in, attrs, scope), y};
+}
+
+OnnxValue export_conv_transpose2d(nn::ConvTranspose2dImpl& m, const std::string& scope, const OnnxValue& x,
+                                  OnnxGraphBuilder& g) {
+  const auto& o = m.options;
+  std::vector<std::string> inputs = {x.name, g.initializer(scope + ".weight", m.weight)};
+  if (m.bias.defined()) inputs.push_back(g.initializer(scope + ".bias", m.bias));
+  const Ints k = {o.kernel_size()[0], o.kernel_size()[1]};
+  const std::string y = g.node(
+      "ConvTranspose", inputs,
+      {A{"kernel_shape", k}, A{"strides", Ints{o.stride()[0], o.stride()[1]}},
+       A{"pads", Ints{o.padding()[0], o.padding()[1], o.padding()[0], o.padding()[1]}},
+       A{"output_padding", Ints{o.output_padding()[0], o.output_padding()[1]}},
+       A{"dilations", Ints{o.dilation()[0], o.dilation()[1]}}, A{"group", o.groups()}},
+      scope);
+  return run(m, y, x);
+}
+
 OnnxValue export_ensemble(nn::EnsembleImpl& m, const std::string& scope, const OnnxValue& x, OnnxGraphBuilder& g) {
   const std::string& method = m.options.method();
   CNNKIT_CHECK_T(NotImplementedError, method == "mean" || method == "stacking", "export_onnx: Ensemble '",
@@ -702,6 +807,22 @@ std::unordered_map<std::type_index, OnnxExporter>& registry() {
                                          OnnxGraphBuilder& g) { return export_adaptive_pool(m, false, s, x, g); });
     add<nn::AdaptiveMaxPool2dImpl>(t, [](nn::AdaptiveMaxPool2dImpl& m, const std::string& s, const OnnxValue& x,
                                          OnnxGraphBuilder& g) { return export_adaptive_pool(m, true, s, x, g); });
+    add<nn::ZeroPad2dImpl>(t, [](nn::ZeroPad2dImpl& m, const std::string& s, const OnnxValue& x, OnnxGraphBuilder& g) {
+      return export_pad2d(m, "constant", 0.0, s, x, g);
+    });
+    add<nn::ConstantPad2dImpl>(t, [](nn::ConstantPad2dImpl& m, const std::string& s, const OnnxValue& x,
+                                     OnnxGraphBuilder& g) {
+      return export_pad2d(m, "constant", m.options.value(), s, x, g);
+    });
+    add<nn::ReflectionPad2dImpl>(t, [](nn::ReflectionPad2dImpl& m, const std::string& s, const OnnxValue& x,
+                                       OnnxGraphBuilder& g) { return export_pad2d(m, "reflect", 0.0, s, x, g); });
+    add<nn::ReplicationPad2dImpl>(t, [](nn::ReplicationPad2dImpl& m, const std::string& s, const OnnxValue& x,
+                                        OnnxGraphBuilder& g) { return export_pad2d(m, "edge", 0.0, s, x, g); });
+    add<nn::PixelShuffleImpl>(t, export_pixel_shuffle);
+    add<nn::PixelUnshuffleImpl>(t, export_pixel_unshuffle);
+    add<nn::UnflattenImpl>(t, export_unflatten);
+    add<nn::UpsampleImpl>(t, export_upsample);
+    add<nn::ConvTranspose2dImpl>(t, export_conv_transpose2d);
     add<nn::EnsembleImpl>(t, export_ensemble);
     add<nn::DropoutImpl>(t, pass_through<nn::DropoutImpl>);
     add<nn::Dropout2dImpl>(t, pass_through<nn::Dropout2dImpl>);

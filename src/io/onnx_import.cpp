@@ -16,6 +16,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/error.h"
 #include "cnnkit/io/onnx.h"
+#include "cnnkit/nn/functional.h"
 #include "cnnkit/ops/ops.h"
 #include "io/onnx_proto.h"
 
@@ -169,6 +170,24 @@ Outs op_conv(Ctx& c) {
   if (c.i("group", 1) < 1) c.fail("group must be positive");
   return {conv2d_padded(x, w, c.has(2) ? c.in[2] : Tensor(), {strides[0], strides[1]}, p.lo, p.hi, {dil[0], dil[1]},
                         c.i("group", 1))};
+}
+
+// ConvTranspose with explicit pads (symmetric per dim, as PyTorch's padding) and
+// output_padding; auto_pad and output_shape are not supported.
+Outs op_conv_transpose(Ctx& c) {
+  const Tensor& x = c.input(0);
+  const Tensor& w = c.input(1);
+  require_4d(c, x);
+  if (w.dim() != 4) c.fail("the weight must be (C_in, C_out / group, kH, kW)");
+  if (c.s("auto_pad", "NOTSET") != "NOTSET" || c.has_attr("output_shape"))
+    throw NotImplementedError(c.where() + ": auto_pad and output_shape are not supported (give pads and output_padding)");
+  const Ints strides = c.ints("strides", {1, 1}), dil = c.ints("dilations", {1, 1});
+  const Ints pads = c.ints("pads", {0, 0, 0, 0}), out_pad = c.ints("output_padding", {0, 0});
+  if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4 || out_pad.size() != 2)
+    c.fail("strides, dilations and output_padding must hold 2 values, pads 4");
+  if (pads[0] != pads[2] || pads[1] != pads[3]) throw NotImplementedError(c.where() + ": asymmetric pads are not supported");
+  return {conv_transpose2d(x, w, c.has(2) ? c.in[2] : Tensor(), strides, {pads[0], pads[1]}, out_pad, c.i("group", 1),
+                           dil)};
 }
 
 Outs op_max_pool(Ctx& c) {
@@ -458,6 +477,62 @@ Outs op_transpose(Ctx& c) {
   return {permute(x, perm)};
 }
 
+// DepthToSpace (N, C * b * b, H, W) -> (N, C, H * b, W * b): CRD is PyTorch's pixel_shuffle,
+// DCR (the default) takes the block offsets from the outer channel bits.
+Outs op_depth_to_space(Ctx& c) {
+  const Tensor& x = c.input(0);
+  const int64_t b = c.i("blocksize", 0);
+  const std::string mode = c.s("mode", "DCR");
+  if (x.dim() != 4) c.fail("expects a 4-d input");
+  if (b <= 0) c.fail("blocksize must be positive");
+  if (mode != "DCR" && mode != "CRD") c.fail("mode must be DCR or CRD, got '" + mode + "'");
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  if (C % (b * b) != 0) c.fail("the channels (" + std::to_string(C) + ") are not a multiple of blocksize^2");
+  if (mode == "CRD") return {nn::functional::pixel_shuffle(x, b)};
+  const Tensor y = x.reshape({N, b, b, C / (b * b), H, W}).permute({0, 3, 4, 1, 5, 2});
+  return {y.reshape({N, C / (b * b), H * b, W * b})};
+}
+
+// Resize as PyTorch's interpolate where the two agree: nearest with 'asymmetric' + 'floor',
+// linear over the last one or two dims with 'pytorch_half_pixel' / 'half_pixel' or
+// 'align_corners'; scales (N and C at 1) or sizes.
+Outs op_resize(Ctx& c) {
+  const Tensor& x = c.input(0);
+  const int64_t r = x.dim();
+  if (r != 3 && r != 4) c.fail("only (N, C, L) and (N, C, H, W) inputs are supported");
+  const std::string mode = c.s("mode", "nearest"), ct = c.s("coordinate_transformation_mode", "half_pixel");
+  nn::functional::InterpolateFuncOptions o;
+  if (mode == "nearest") {
+    if (ct != "asymmetric" || c.s("nearest_mode", "round_prefer_floor") != "floor")
+      c.fail("nearest resizing is supported with coordinate_transformation_mode 'asymmetric' and nearest_mode "
+             "'floor' (PyTorch's nearest), got '" + ct + "' and '" + c.s("nearest_mode", "round_prefer_floor") + "'");
+    o.mode(kNearest);
+  } else if (mode == "linear") {
+    if (ct != "pytorch_half_pixel" && ct != "half_pixel" && ct != "align_corners")
+      c.fail("linear resizing is supported with coordinate_transformation_mode 'pytorch_half_pixel', 'half_pixel' or "
+             "'align_corners', got '" + ct + "'");
+    o.align_corners(ct == "align_corners");
+    if (r == 4) o.mode(kBilinear);
+    else o.mode(kLinear);
+  } else {
+    c.fail("mode '" + mode + "' is not supported (nearest, linear)");
+  }
+  if (c.has(3)) {
+    const Ints sizes = to_ints(c.input(3), c, "sizes");
+    if (static_cast<int64_t>(sizes.size()) != r || sizes[0] != x.size(0) || sizes[1] != x.size(1))
+      c.fail("sizes must hold one entry per dimension and keep N and C");
+    o.size(std::vector<int64_t>(sizes.begin() + 2, sizes.end()));
+  } else if (c.has(2) && c.input(2).numel() > 0) {
+    const std::vector<float> scales = c.input(2).contiguous().to_vector();
+    if (static_cast<int64_t>(scales.size()) != r || scales[0] != 1.0f || scales[1] != 1.0f)
+      c.fail("scales must hold one entry per dimension, 1 for N and C");
+    o.scale_factor(std::vector<double>(scales.begin() + 2, scales.end()));
+  } else {
+    c.fail("needs scales or sizes");
+  }
+  return {nn::functional::interpolate(x, o)};
+}
+
 Outs op_pad(Ctx& c) {
   const Tensor& x = c.input(0);
   Ints pads;
@@ -685,6 +760,9 @@ const std::unordered_map<std::string, OpDef>& op_table() {
       {"Slice", {op_slice}},
       {"Transpose", {op_transpose}},
       {"Pad", {op_pad}},
+      {"DepthToSpace", {op_depth_to_space}},
+      {"ConvTranspose", {op_conv_transpose}},
+      {"Resize", {op_resize}},
       {"Constant", {op_constant}},
       {"ConstantOfShape", {op_constant_of_shape}},
       {"Identity", {[](Ctx& c) { return Outs{c.input(0)}; }}},

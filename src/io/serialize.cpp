@@ -43,7 +43,9 @@ void save(const nn::Module& module, const std::string& path) {
 }
 
 void load(nn::Module& module, const std::string& path) {
-  expect_kind(path, io::load_safetensors_metadata(path), "module");
+  // A module's archive (module->save(archive); archive.save_to(path)) is the same file.
+  const io::Metadata meta = io::load_safetensors_metadata(path);
+  if (kind_of(meta) != "archive") expect_kind(path, meta, "module");
   io::load_state_dict(path, module, /*strict=*/true);
 }
 

@@ -78,6 +78,10 @@ class YamlArgs final : public LayerArgs {
     if (at(key).IsScalar() && YAML::convert<int64_t>::decode(at(key), one)) return {one};
     return as<std::vector<int64_t>>(at(key), ctx_, what(key));
   }
+  std::vector<double> numbers(std::string_view key) const override {
+    if (at(key).IsScalar()) return {number(key)};
+    return as<std::vector<double>>(at(key), ctx_, what(key));
+  }
   std::vector<std::optional<int64_t>> optional_ints(std::string_view key, size_t n) const override {
     const YAML::Node v = at(key);
     const std::string expected = what(key) + ": expected an integer or a list of " + std::to_string(n) +

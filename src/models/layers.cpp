@@ -14,7 +14,9 @@
 #include "cnnkit/nn/modules/dropout.h"
 #include "cnnkit/nn/modules/linear.h"
 #include "cnnkit/nn/modules/normalization.h"
+#include "cnnkit/nn/modules/padding.h"
 #include "cnnkit/nn/modules/pooling.h"
+#include "cnnkit/nn/modules/upsampling.h"
 
 namespace cnnkit::models {
 
@@ -192,6 +194,28 @@ std::vector<LayerSpec> make_table() {
             const Tensor& w = c.weight;  // (C_out, C_in / groups, kH, kW)
             return 2 * y.numel() * w.size(1) * w.size(2) * w.size(3);
           }),
+      entry<nn::ConvTranspose2d>(
+          "ConvTranspose2d",
+          {"in_channels", "out_channels", "kernel_size", "stride", "padding", "output_padding", "groups", "bias",
+           "dilation", "padding_mode"},
+          [](const LayerArgs& a) {
+            nn::ConvTranspose2dOptions o(a.channels("in_channels"), a.required("out_channels"),
+                                         ExpandingArray<2>(a.required_ints("kernel_size", 2)));
+            a.read("stride", o.stride());
+            a.read("padding", o.padding());
+            a.read("output_padding", o.output_padding());
+            a.read("groups", o.groups());
+            a.read("bias", o.bias());
+            a.read("dilation", o.dilation());
+            if (a.has("padding_mode") && a.text("padding_mode") != "zeros")
+              a.fail("padding_mode", "key 'padding_mode': only 'zeros' is supported for ConvTranspose2d, got '" +
+                                         a.text("padding_mode") + "'");
+            return o;
+          },
+          [](const nn::ConvTranspose2dImpl& c, const Tensor& x, const Tensor&) {
+            const Tensor& w = c.weight;  // (C_in, C_out / groups, kH, kW): each input value feeds that many
+            return 2 * x.numel() * w.size(1) * w.size(2) * w.size(3);
+          }),
       entry<nn::Linear>(
           "Linear", {"in_features", "out_features", "bias"},
           [](const LayerArgs& a) {
@@ -247,6 +271,69 @@ std::vector<LayerSpec> make_table() {
             return nn::AdaptiveMaxPool2dOptions(output_size(a));
           },
           per_input),
+      // Padding and rearranging: memory moves, no arithmetic. padding: an integer (every side)
+      // or [left, right, top, bottom].
+      entry<nn::ZeroPad2d>(
+          "ZeroPad2d", {"padding"},
+          [](const LayerArgs& a) { return nn::ZeroPad2dOptions(ExpandingArray<4>(a.required_ints("padding", 4))); },
+          free_of_cost),
+      entry<nn::ConstantPad2d>(
+          "ConstantPad2d", {"padding", "value"},
+          [](const LayerArgs& a) {
+            a.require("value");
+            return nn::ConstantPad2dOptions(ExpandingArray<4>(a.required_ints("padding", 4)), a.number("value"));
+          },
+          free_of_cost),
+      entry<nn::ReflectionPad2d>(
+          "ReflectionPad2d", {"padding"},
+          [](const LayerArgs& a) {
+            return nn::ReflectionPad2dOptions(ExpandingArray<4>(a.required_ints("padding", 4)));
+          },
+          free_of_cost),
+      entry<nn::ReplicationPad2d>(
+          "ReplicationPad2d", {"padding"},
+          [](const LayerArgs& a) {
+            return nn::ReplicationPad2dOptions(ExpandingArray<4>(a.required_ints("padding", 4)));
+          },
+          free_of_cost),
+      entry<nn::PixelShuffle>(
+          "PixelShuffle", {"upscale_factor"},
+          [](const LayerArgs& a) { return nn::PixelShuffleOptions(a.required("upscale_factor")); }, free_of_cost),
+      entry<nn::PixelUnshuffle>(
+          "PixelUnshuffle", {"downscale_factor"},
+          [](const LayerArgs& a) { return nn::PixelUnshuffleOptions(a.required("downscale_factor")); }, free_of_cost),
+      entry<nn::Unflatten>(
+          "Unflatten", {"dim", "unflattened_size"},
+          [](const LayerArgs& a) {
+            a.require("unflattened_size");
+            return nn::UnflattenOptions(a.required("dim"), a.int_list("unflattened_size"));
+          },
+          free_of_cost),
+      // Upsample: size or scale_factor, one number for every spatial dim or a list of one per
+      // dim; mode nearest (no arithmetic), linear or bilinear (3 FLOPs per output
+      // element per interpolated dim).
+      entry<nn::Upsample>(
+          "Upsample", {"size", "scale_factor", "mode", "align_corners"},
+          [](const LayerArgs& a) {
+            nn::UpsampleOptions o;
+            if (!a.has("size") && !a.has("scale_factor"))
+              a.fail("", a.layer + ": give either size or scale_factor");
+            if (a.has("size")) o.size(a.int_list("size"));
+            if (a.has("scale_factor")) o.scale_factor(a.numbers("scale_factor"));
+            if (a.has("mode")) {
+              const std::string m = a.text("mode");
+              if (m == "nearest") o.mode(kNearest);
+              else if (m == "linear") o.mode(kLinear);
+              else if (m == "bilinear") o.mode(kBilinear);
+              else a.fail("mode", "key 'mode': expected one of nearest, linear, bilinear, got '" + m + "'");
+            }
+            if (a.has("align_corners")) o.align_corners(a.boolean("align_corners"));
+            return o;
+          },
+          [](const nn::UpsampleImpl& u, const Tensor& x, const Tensor& y) -> int64_t {
+            if (std::holds_alternative<enumtype::kNearest>(u.options.mode())) return 0;
+            return 3 * y.numel() * (x.dim() - 2);
+          }),
       // Normalisation: 2 FLOPs per output element (scale and shift)
       entry<nn::BatchNorm1d>("BatchNorm1d", batch_norm_keys(), batch_norm_options<nn::BatchNormOptions>, two_per_output),
       entry<nn::BatchNorm2d>("BatchNorm2d", batch_norm_keys(), batch_norm_options<nn::BatchNormOptions>, two_per_output),

@@ -101,6 +101,11 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Conv2dFuncOptions
                         options.groups());
 }
 
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const ConvTranspose2dFuncOptions& o) {
+  return ::cnnkit::conv_transpose2d(input, weight, o.bias(), o.stride(), o.padding(), o.output_padding(), o.groups(),
+                                    o.dilation());
+}
+
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   return ::cnnkit::linear(input, weight, bias);
 }
@@ -222,6 +227,46 @@ Tensor one_hot(const Tensor& tensor, int64_t num_classes) { return tensor.one_ho
 
 Tensor pad(const Tensor& input, const PadFuncOptions& o) {
   return ::cnnkit::pad(input, o.pad(), enum_name(o.mode()), o.value());
+}
+
+// Both as PyTorch's CPU kernels define them: a view of the channels as (C, r, r), the r's
+// moved next to H and W. Reshape and permute carry the gradient.
+Tensor pixel_shuffle(const Tensor& input, const PixelShuffleFuncOptions& o) {
+  const int64_t r = o.upscale_factor();
+  CNNKIT_CHECK_SHAPE(input.dim() >= 3, "pixel_shuffle expects input to have at least 3 dimensions, but got input with ",
+                     input.dim(), " dimension(s)");
+  CNNKIT_CHECK(r > 0, "pixel_shuffle expects a positive upscale_factor, but got ", r);
+  const int64_t c = input.size(-3), h = input.size(-2), w = input.size(-1);
+  CNNKIT_CHECK_SHAPE(c % (r * r) == 0, "pixel_shuffle expects its input's 'channel' dimension to be divisible by the "
+                     "square of upscale_factor, but input.size(-3)=", c, " is not divisible by ", r * r);
+  std::vector<int64_t> batch(input.sizes().begin(), input.sizes().end() - 3), sizes = batch, order;
+  const int64_t b = static_cast<int64_t>(batch.size());
+  for (int64_t d : {c / (r * r), r, r, h, w}) sizes.push_back(d);
+  for (int64_t d = 0; d < b; ++d) order.push_back(d);
+  for (int64_t d : {0, 3, 1, 4, 2}) order.push_back(b + d);  // (C, H, r, W, r)
+  std::vector<int64_t> out = batch;
+  for (int64_t d : {c / (r * r), h * r, w * r}) out.push_back(d);
+  return input.reshape(sizes).permute(order).reshape(out);
+}
+
+Tensor pixel_unshuffle(const Tensor& input, const PixelUnshuffleFuncOptions& o) {
+  const int64_t r = o.downscale_factor();
+  CNNKIT_CHECK_SHAPE(input.dim() >= 3, "pixel_unshuffle expects input to have at least 3 dimensions, but got input "
+                     "with ", input.dim(), " dimension(s)");
+  CNNKIT_CHECK(r > 0, "pixel_unshuffle expects a positive downscale_factor, but got ", r);
+  const int64_t c = input.size(-3), h = input.size(-2), w = input.size(-1);
+  CNNKIT_CHECK_SHAPE(h % r == 0, "pixel_unshuffle expects height to be divisible by downscale_factor, but input.size(-2)=",
+                     h, " is not divisible by ", r);
+  CNNKIT_CHECK_SHAPE(w % r == 0, "pixel_unshuffle expects width to be divisible by downscale_factor, but input.size(-1)=",
+                     w, " is not divisible by ", r);
+  std::vector<int64_t> batch(input.sizes().begin(), input.sizes().end() - 3), sizes = batch, order;
+  const int64_t b = static_cast<int64_t>(batch.size());
+  for (int64_t d : {c, h / r, r, w / r, r}) sizes.push_back(d);
+  for (int64_t d = 0; d < b; ++d) order.push_back(d);
+  for (int64_t d : {0, 2, 4, 1, 3}) order.push_back(b + d);  // (C, r, r, H/r, W/r)
+  std::vector<int64_t> out = batch;
+  for (int64_t d : {c * r * r, h / r, w / r}) out.push_back(d);
+  return input.reshape(sizes).permute(order).reshape(out);
 }
 
 }  // namespace functional

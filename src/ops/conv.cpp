@@ -13,6 +13,7 @@
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/ops/activation.h"
 #include "cnnkit/ops/elementwise.h"
+#include "cnnkit/ops/shape.h"
 #include "core/tensor_internal.h"
 #include "kernels/conv.h"
 #include "kernels/copy.h"
@@ -187,6 +188,136 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, Int
   const auto pad = pair_param(padding, "padding");
   return conv2d_padded(input, weight, bias, pair_param(stride, "stride"), pad, pad,
                        pair_param(dilation, "dilation"), groups);
+}
+
+// ---- conv_transpose2d -------------------------------------------------------------------------
+//
+// The transposed convolution is conv2d's input gradient: with the conv2d whose input is the
+// transposed output (C_in' = C_out, H' = the output's height) and whose output is this op's
+// input (C_out' = C_in), the forward is that conv's backward-data, the input gradient its
+// forward and the weight gradient its backward-weights, roles swapped. The core below has no
+// padding (its output is the full (H - 1)*s + d*(k - 1) + 1 rows); padding and output_padding
+// crop it and extend it with zeros (F::pad with negative and positive sizes), and the bias is
+// added after, so the output_padding rows hold the bias as in PyTorch.
+namespace {
+
+Tensor conv_transpose2d_core(const Tensor& input, const Tensor& weight, std::array<int64_t, 2> stride,
+                             std::array<int64_t, 2> dilation, int64_t groups) {
+  const bool batched = input.dim() == 4;
+  kernels::Conv2dShape s;
+  s.N = batched ? input.size(0) : 1;
+  s.C_out = input.size(-3);  // the conv's output channels are this op's input channels
+  s.H_out = input.size(-2);
+  s.W_out = input.size(-1);
+  s.C_in = weight.size(1) * groups;
+  s.kH = weight.size(2);
+  s.kW = weight.size(3);
+  s.groups = groups;
+  s.stride_h = stride[0];
+  s.stride_w = stride[1];
+  s.dil_h = dilation[0];
+  s.dil_w = dilation[1];
+  s.H = (s.H_out - 1) * s.stride_h + s.dil_h * (s.kH - 1) + 1;
+  s.W = (s.W_out - 1) * s.stride_w + s.dil_w * (s.kW - 1) + 1;
+  const kernels::Conv2dPlan& plan = kernels::conv2d_plan(s);
+  const Tensor x = dense(input), w = dense(weight);
+  Tensor out = batched ? empty({s.N, s.C_in, s.H, s.W}) : empty({s.C_in, s.H, s.W});
+  if (out.numel() > 0)
+    kernels::conv2d_backward(out.data_ptr<float>(), nullptr, nullptr, x.data_ptr<float>(), nullptr,
+                             w.data_ptr<float>(), s, plan.backward_data, plan.backward_weights, nullptr);
+  const bool need_in = input.requires_grad(), need_w = weight.requires_grad();
+  if (autograd::needs_grad({input, weight})) {
+    autograd::record(
+        "ConvolutionBackward0", {input, weight}, {out},
+        [s, plan, need_in, need_w, in_sizes = input.sizes().vec(), xd = need_w ? x.detach() : Tensor(),
+         wd = need_in ? w.detach() : Tensor()](const TensorList& grads) {
+          const Tensor gy = dense(grads[0]);
+          Tensor gx = need_in ? cnnkit::empty(in_sizes) : Tensor();
+          Tensor gw = need_w ? empty({s.C_out, s.C_in / s.groups, s.kH, s.kW}) : Tensor();
+          if (need_in && gx.numel() > 0)
+            kernels::conv2d_forward(gx.data_ptr<float>(), gy.data_ptr<float>(), wd.data_ptr<float>(), nullptr, s,
+                                    plan.forward, /*training=*/false);
+          if (need_w) {
+            if (xd.numel() > 0 && gy.numel() > 0)
+              kernels::conv2d_backward(nullptr, gw.data_ptr<float>(), nullptr, xd.data_ptr<float>(),
+                                       gy.data_ptr<float>(), nullptr, s, plan.backward_data, plan.backward_weights,
+                                       nullptr);
+            else
+              gw.zero_();
+          }
+          return TensorList{gx, gw};
+        });
+  }
+  return out;
+}
+
+std::array<int64_t, 2> transpose_param(IntArrayRef v, const char* name) {
+  CNNKIT_CHECK(v.size() == 1 || v.size() == 2, "conv_transpose2d: expected ", name,
+               " to be a single integer value or a list of 2 values to match the convolution dimensions, but got ",
+               name, "=", v);
+  return v.size() == 1 ? std::array<int64_t, 2>{v[0], v[0]} : std::array<int64_t, 2>{v[0], v[1]};
+}
+
+}  // namespace
+
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride_,
+                        IntArrayRef padding_, IntArrayRef output_padding_, int64_t groups, IntArrayRef dilation_) {
+  const auto stride = transpose_param(stride_, "stride"), padding = transpose_param(padding_, "padding");
+  const auto output_padding = transpose_param(output_padding_, "output_padding");
+  const auto dilation = transpose_param(dilation_, "dilation");
+  CNNKIT_CHECK(input.defined() && weight.defined(), "conv_transpose2d: input and weight must be defined");
+  CNNKIT_CHECK_SHAPE(input.dim() == 3 || input.dim() == 4,
+                     "conv_transpose2d: expected input with 4 dims (N, C, H, W) or 3 (C, H, W), got ", input.dim(),
+                     " dims ", input.sizes());
+  CNNKIT_CHECK_SHAPE(weight.dim() == 4,
+                     "conv_transpose2d: expected weight with 4 dims (C_in, C_out/groups, kH, kW), got ", weight.dim(),
+                     " dims ", weight.sizes());
+  CNNKIT_CHECK_TYPE(input.dtype() == kFloat && weight.dtype() == kFloat && (!bias.defined() || bias.dtype() == kFloat),
+                    "conv_transpose2d: expected float32 input, weight and bias, got input ", input.dtype(),
+                    ", weight ", weight.dtype());
+  CNNKIT_CHECK(groups >= 1, "conv_transpose2d: non-positive groups is not supported, got groups=", groups);
+  for (size_t i = 0; i < 2; ++i) {
+    CNNKIT_CHECK(stride[i] >= 1, "conv_transpose2d: non-positive stride is not supported, got stride=", stride_);
+    CNNKIT_CHECK(dilation[i] >= 1, "conv_transpose2d: dilation should be greater than zero, but got ", dilation_);
+    CNNKIT_CHECK(padding[i] >= 0, "conv_transpose2d: negative padding is not supported, got padding=", padding_);
+    CNNKIT_CHECK(output_padding[i] >= 0, "conv_transpose2d: negative output_padding is not supported, got ",
+                 output_padding_);
+  }
+  CNNKIT_CHECK(output_padding[0] < stride[0] || output_padding[0] < dilation[0],
+               "conv_transpose2d: output padding must be smaller than either stride or dilation, but got "
+               "output_padding_height: ", output_padding[0], " output_padding_width: ", output_padding[1],
+               " stride_height: ", stride[0], " stride_width: ", stride[1], " dilation_height: ", dilation[0],
+               " dilation_width: ", dilation[1]);
+  CNNKIT_CHECK(output_padding[1] < stride[1] || output_padding[1] < dilation[1],
+               "conv_transpose2d: output padding must be smaller than either stride or dilation, but got "
+               "output_padding_height: ", output_padding[0], " output_padding_width: ", output_padding[1],
+               " stride_height: ", stride[0], " stride_width: ", stride[1], " dilation_height: ", dilation[0],
+               " dilation_width: ", dilation[1]);
+  CNNKIT_CHECK_SHAPE(weight.size(0) % groups == 0, "conv_transpose2d: given groups=", groups,
+                     ", expected weight to be divisible by ", groups, " at dimension 0, but got weight of size ",
+                     weight.sizes(), " instead");
+  CNNKIT_CHECK_SHAPE(input.size(-3) == weight.size(0), "conv_transpose2d: given transposed=1, weight of size ",
+                     weight.sizes(), ", expected input", input.sizes(), " to have ", weight.size(0),
+                     " channels, but got ", input.size(-3), " channels instead");
+  const int64_t c_out = weight.size(1) * groups;
+  if (bias.defined())
+    CNNKIT_CHECK_SHAPE(bias.dim() == 1 && bias.size(0) == c_out, "conv_transpose2d: given transposed=1, weight of "
+                       "size ", weight.sizes(), ", expected bias to be 1-dimensional with ", c_out,
+                       " elements, but got bias of size ", bias.sizes(), " instead");
+  std::array<int64_t, 2> out{};
+  for (size_t i = 0; i < 2; ++i) {
+    const int64_t in = input.size(static_cast<int64_t>(i) - 2), k = weight.size(static_cast<int64_t>(i) + 2);
+    out[i] = (in - 1) * stride[i] - 2 * padding[i] + dilation[i] * (k - 1) + output_padding[i] + 1;
+  }
+  CNNKIT_CHECK_SHAPE(out[0] > 0 && out[1] > 0, "conv_transpose2d: Given input size per channel: (", input.size(-2),
+                     " x ", input.size(-1), "). Calculated output size per channel: (", out[0], " x ", out[1],
+                     "). Output size is too small");
+  Tensor y = conv_transpose2d_core(input, weight, stride, dilation, groups);
+  // Crop `padding` off each side, then extend bottom/right by output_padding (zeros).
+  if (padding[0] || padding[1] || output_padding[0] || output_padding[1])
+    y = pad(y, {-padding[1], output_padding[1] - padding[1], -padding[0], output_padding[0] - padding[0]}, "constant", 0);
+  if (bias.defined()) y = y + (input.dim() == 4 ? bias.view({1, c_out, 1, 1}) : bias.view({c_out, 1, 1}));
+  return y;
 }
 
 Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,

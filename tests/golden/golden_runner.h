@@ -58,6 +58,10 @@ class JsonArgs final : public models::LayerArgs {
     return std::vector<int64_t>(n, integer(key));
   }
   std::vector<int64_t> int_list(std::string_view key) const override { return ints(key, 1); }
+  std::vector<double> numbers(std::string_view key) const override {
+    if (at(key).is_array()) return at(key).get<std::vector<double>>();
+    return {number(key)};
+  }
   std::vector<std::optional<int64_t>> optional_ints(std::string_view key, size_t n) const override {
     if (!at(key).is_array()) return std::vector<std::optional<int64_t>>(n, integer(key));
     std::vector<std::optional<int64_t>> out;

@@ -150,7 +150,7 @@ model:
   layers:
     - Conv3d: {in_channels: 1, out_channels: 6, kernel_size: 5}
 )");
-  EXPECT_EQ(msg.rfind("configs/x.yaml:4: unknown layer 'Conv3d' (known: Conv2d, Linear,", 0), 0u) << msg;
+  EXPECT_EQ(msg.rfind("configs/x.yaml:4: unknown layer 'Conv3d' (known: Conv2d, ConvTranspose2d, Linear,", 0), 0u) << msg;
   EXPECT_TRUE(contains(msg, "did you mean 'Conv2d'?")) << msg;
 
   msg = thrown<ValueError>(R"(

@@ -49,6 +49,8 @@ class LayerArgs {
   virtual std::vector<int64_t> int_list(std::string_view key) const = 0;
   // An integer or a list of n integers or nulls (output_size: [null, 7]).
   virtual std::vector<std::optional<int64_t>> optional_ints(std::string_view key, size_t n) const = 0;
+  // A number or a list of numbers (Upsample's scale_factor); a number gives a list of one.
+  virtual std::vector<double> numbers(std::string_view key) const { return {number(key)}; }
   // The channel count the previous layer gives, when the caller knows it.
   virtual std::optional<int64_t> previous_channels() const { return std::nullopt; }
   // Throws a cnnkit::ValueError (or a subclass) that says where `key` (empty: the layer) is.

@@ -26,6 +26,7 @@
 #include "cnnkit/nn/options/normalization.h"
 #include "cnnkit/nn/options/padding.h"
 #include "cnnkit/nn/options/pooling.h"
+#include "cnnkit/nn/options/upsampling.h"
 
 namespace cnnkit {
 namespace nn {
@@ -33,6 +34,8 @@ namespace functional {
 
 // ---- convolution and linear (input (N, C, H, W) or (C, H, W); linear: (*, in)) ----------
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Conv2dFuncOptions& options = {});
+// weight (C_in, C_out / groups, kH, kW); ops/conv.h's conv_transpose2d says more.
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const ConvTranspose2dFuncOptions& options = {});
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = {});
 
 // ---- pooling ------------------------------------------------------------------------------
@@ -77,6 +80,16 @@ Tensor dropout2d(Tensor input, const Dropout2dFuncOptions& options = {});
 
 // ---- padding ------------------------------------------------------------------------------
 Tensor pad(const Tensor& input, const PadFuncOptions& options);
+
+// ---- upsampling ------------------------------------------------------------------------------
+// PyTorch's F.interpolate for modes nearest ((N, C, L), (N, C, H, W)), linear ((N, C, L)) and
+// bilinear ((N, C, H, W)); options/upsampling.h says more.
+Tensor interpolate(const Tensor& input, const InterpolateFuncOptions& options = {});
+
+// ---- pixel shuffle ----------------------------------------------------------------------------
+// (*, C * r * r, H, W) -> (*, C, H * r, W * r), r = upscale_factor; pixel_unshuffle inverts it.
+Tensor pixel_shuffle(const Tensor& input, const PixelShuffleFuncOptions& options);
+Tensor pixel_unshuffle(const Tensor& input, const PixelUnshuffleFuncOptions& options);
 // (*) int64 class indices -> (*, num_classes) int64 one-hot; -1 infers max + 1.
 Tensor one_hot(const Tensor& tensor, int64_t num_classes = -1);
 

@@ -38,6 +38,10 @@
 #include "cnnkit/nn/pimpl.h"
 
 namespace cnnkit {
+namespace serialize {
+class OutputArchive;
+class InputArchive;
+}  // namespace serialize
 namespace nn {
 
 // What load_state_dict() did not load (PyTorch's _IncompatibleKeys), plus the keys whose
@@ -144,6 +148,12 @@ class Module : public std::enable_shared_from_this<Module> {
   // Not strict: loads the keys that match in name and shape, returns the others.
   IncompatibleKeys load_state_dict(const OrderedDict<std::string, Tensor>& state_dict, bool strict = true);
   IncompatibleKeys load_state_dict(const std::map<std::string, Tensor>& state_dict, bool strict = true);
+
+  // ---- archives (LibTorch's Module::save / load; io/archive.h) ----------------------------
+  // Writes this module's parameters and buffers under their names, each child as a nested
+  // archive; load reads them back into the existing tensors (a missing key is an error).
+  virtual void save(serialize::OutputArchive& archive) const;
+  virtual void load(serialize::InputArchive& archive);
 
   // ---- registration ----------------------------------------------------------------------
   // Stores `tensor` as a parameter (setting requires_grad) and returns a reference to the

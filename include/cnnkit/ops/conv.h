@@ -57,6 +57,15 @@ Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bia
                     IntArrayRef padding, IntArrayRef dilation, int64_t groups, const Tensor& residual,
                     bool relu);
 
+// torch.nn.functional.conv_transpose2d: the gradient of conv2d with respect to its input, as a
+// layer. input (N, C_in, H, W) or unbatched (C_in, H, W); weight (C_in, C_out/groups, kH, kW);
+// bias (C_out) or undefined. Output (N, C_out, H_out, W_out) with
+// H_out = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1, and
+// output_padding smaller than stride or dilation (PyTorch's rule).
+Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, IntArrayRef stride = 1,
+                        IntArrayRef padding = 0, IntArrayRef output_padding = 0, int64_t groups = 1,
+                        IntArrayRef dilation = 1);
+
 namespace kernels {
 class PackedWeights;
 }

@@ -111,5 +111,93 @@ Tensor Conv2dImpl::_conv_forward(const Tensor& input, const Tensor& w) {
                                     options.groups());
 }
 
+ConvTranspose2dImpl::ConvTranspose2dImpl(ConvTranspose2dOptions options_) : options(std::move(options_)) { reset(); }
+
+void ConvTranspose2dImpl::reset() {
+  const auto& o = options;
+  CNNKIT_CHECK(o.in_channels() > 0 && o.groups() > 0 && o.out_channels() > 0,
+               "ConvTranspose2d: in_channels, groups and out_channels must be positive integers, got in_channels=",
+               o.in_channels(), ", out_channels=", o.out_channels(), ", groups=", o.groups());
+  CNNKIT_CHECK(o.in_channels() % o.groups() == 0, "ConvTranspose2d: in_channels (", o.in_channels(),
+               ") must be divisible by groups (", o.groups(), ")");
+  CNNKIT_CHECK(o.out_channels() % o.groups() == 0, "ConvTranspose2d: out_channels (", o.out_channels(),
+               ") must be divisible by groups (", o.groups(), ")");
+  CNNKIT_CHECK(std::holds_alternative<enumtype::kZeros>(o.padding_mode()),
+               "Only \"zeros\" padding mode is supported for ConvTranspose2d");
+  for (size_t i = 0; i < 2; ++i) {
+    CNNKIT_CHECK(o.kernel_size()[i] > 0 && o.stride()[i] > 0 && o.dilation()[i] > 0,
+                 "ConvTranspose2d: kernel_size, stride and dilation must be positive, got kernel_size=",
+                 o.kernel_size(), ", stride=", o.stride(), ", dilation=", o.dilation());
+    CNNKIT_CHECK(o.padding()[i] >= 0 && o.output_padding()[i] >= 0,
+                 "ConvTranspose2d: padding and output_padding must be non-negative, got padding=", o.padding(),
+                 ", output_padding=", o.output_padding());
+    CNNKIT_CHECK(o.output_padding()[i] < o.stride()[i] || o.output_padding()[i] < o.dilation()[i],
+                 "ConvTranspose2d: output padding must be smaller than either stride or dilation, got output_padding=",
+                 o.output_padding(), ", stride=", o.stride(), ", dilation=", o.dilation());
+  }
+  weight = register_parameter("weight", cnnkit::empty({o.in_channels(), o.out_channels() / o.groups(),
+                                                       o.kernel_size()[0], o.kernel_size()[1]}));
+  if (o.bias())
+    bias = register_parameter("bias", cnnkit::empty({o.out_channels()}));
+  else
+    bias = register_parameter("bias", Tensor(), /*requires_grad=*/false);
+  reset_parameters();
+}
+
+void ConvTranspose2dImpl::reset_parameters() {
+  init::kaiming_uniform_(weight, /*a=*/std::sqrt(5.0));
+  if (bias.defined()) {
+    auto [fan_in, fan_out] = init::_calculate_fan_in_and_fan_out(weight);
+    (void)fan_out;
+    const double bound = 1 / std::sqrt(static_cast<double>(fan_in));
+    init::uniform_(bias, -bound, bound);
+  }
+}
+
+void ConvTranspose2dImpl::pretty_print(std::ostream& stream) const {
+  const auto& o = options;
+  stream << "cnnkit::nn::ConvTranspose2d(" << o.in_channels() << ", " << o.out_channels()
+         << ", kernel_size=" << o.kernel_size() << ", stride=" << o.stride();
+  if (!(o.padding() == ExpandingArray<2>(0))) stream << ", padding=" << o.padding();
+  if (!(o.dilation() == ExpandingArray<2>(1))) stream << ", dilation=" << o.dilation();
+  if (!(o.output_padding() == ExpandingArray<2>(0))) stream << ", output_padding=" << o.output_padding();
+  if (o.groups() != 1) stream << ", groups=" << o.groups();
+  if (!o.bias()) stream << ", bias=false";
+  stream << ")";
+}
+
+std::vector<int64_t> ConvTranspose2dImpl::_output_padding(const Tensor& input,
+                                                          const std::optional<std::vector<int64_t>>& output_size) {
+  if (!output_size) return options.output_padding().vec();
+  // (H, W), or the input's rank with the leading N, C (or C) ignored.
+  std::vector<int64_t> size = *output_size;
+  const int64_t spatial = 2;
+  if (static_cast<int64_t>(size.size()) == input.dim()) size.erase(size.begin(), size.end() - spatial);
+  CNNKIT_CHECK_SHAPE(static_cast<int64_t>(size.size()) == spatial, detail::describe(*this),
+                     ": output_size must have ", spatial, " or ", input.dim(), " elements (got ", size.size(), ")");
+  std::vector<int64_t> out(2);
+  for (size_t d = 0; d < 2; ++d) {
+    const int64_t in = input.size(static_cast<int64_t>(d) - 2);
+    const int64_t min_size = (in - 1) * options.stride()[d] - 2 * options.padding()[d] +
+                             options.dilation()[d] * (options.kernel_size()[d] - 1) + 1;
+    const int64_t max_size = min_size + options.stride()[d] - 1;
+    CNNKIT_CHECK_SHAPE(size[d] >= min_size && size[d] <= max_size, detail::describe(*this),
+                       ": requested an output size of [", size[0], ", ", size[1], "], but valid sizes range from ",
+                       min_size, " to ", max_size, " in dimension ", d, " (for an input of ", input.sizes(), ")");
+    out[d] = size[d] - min_size;
+  }
+  return out;
+}
+
+Tensor ConvTranspose2dImpl::forward(const Tensor& input, const std::optional<std::vector<int64_t>>& output_size) {
+  CNNKIT_CHECK_SHAPE(input.dim() == 3 || input.dim() == 4, detail::describe(*this),
+                     ": expected 3D (unbatched) or 4D (batched) input, but got input of size: ", input.sizes());
+  CNNKIT_CHECK_SHAPE(input.size(-3) == options.in_channels(), detail::describe(*this), ": expected input",
+                     input.sizes(), " to have ", options.in_channels(), " channels, but got ", input.size(-3),
+                     " channels instead");
+  return conv_transpose2d(input, weight, bias, options.stride(), options.padding(), _output_padding(input, output_size),
+                          options.groups(), options.dilation());
+}
+
 }  // namespace nn
 }  // namespace cnnkit

@@ -6,6 +6,7 @@
 //   Tensor y = conv(x);   // x (N, 3, H, W) -> (N, 64, H, W)
 #pragma once
 
+#include <optional>
 #include <ostream>
 #include <vector>
 
@@ -40,6 +41,34 @@ class Conv2dImpl : public Cloneable<Conv2dImpl> {
   Tensor _conv_forward(const Tensor& input, const Tensor& w);
 };
 CNNKIT_MODULE(Conv2d);
+
+// ConvTranspose2d (torch::nn::ConvTranspose2d): weight (C_in, C_out / groups, kH, kW), bias
+// (C_out), PyTorch's initialisation (kaiming_uniform_ a = sqrt(5) with fan_in from the
+// weight's dim 1, as PyTorch computes it). forward(x, output_size) picks output_padding so
+// that the output has that size (H, W, or N, C, H, W).
+//   nn::ConvTranspose2d up(nn::ConvTranspose2dOptions(16, 8, 3).stride(2).padding(1).output_padding(1));
+//   up(x);   // (N, 16, 7, 7) -> (N, 8, 14, 14)
+class ConvTranspose2dImpl : public Cloneable<ConvTranspose2dImpl> {
+ public:
+  ConvTranspose2dImpl(int64_t input_channels, int64_t output_channels, ExpandingArray<2> kernel_size)
+      : ConvTranspose2dImpl(ConvTranspose2dOptions(input_channels, output_channels, kernel_size)) {}
+  explicit ConvTranspose2dImpl(ConvTranspose2dOptions options_);
+
+  void reset() override;
+  void reset_parameters();
+  void pretty_print(std::ostream& stream) const override;
+
+  Tensor forward(const Tensor& input, const std::optional<std::vector<int64_t>>& output_size = std::nullopt);
+
+  ConvTranspose2dOptions options;
+  Tensor weight;  // (C_in, C_out / groups, kH, kW)
+  Tensor bias;    // (C_out) or undefined
+
+ protected:
+  // The output_padding that gives `output_size` (PyTorch's _output_padding), or the options'.
+  std::vector<int64_t> _output_padding(const Tensor& input, const std::optional<std::vector<int64_t>>& output_size);
+};
+CNNKIT_MODULE(ConvTranspose2d);
 
 }  // namespace nn
 }  // namespace cnnkit
