@@ -244,6 +244,73 @@ TEST(LibTorchCompat, SequentialAndFunctional) {
   EXPECT_GE(y.min().item<float>(), 0.0f);
 }
 
+// An autoencoder with a transposed convolution, reflection padding, a pixel shuffle and
+// bilinear upsampling, then its weights through an archive, as LibTorch checkpoint code does.
+struct AutoEncoderImpl : cnnkit::nn::Module {
+  AutoEncoderImpl()
+      : enc(cnnkit::nn::Conv2dOptions(1, 4, 3).stride(2).padding(1)),
+        dec(cnnkit::nn::ConvTranspose2dOptions(4, 2, 3).stride(2).padding(1).output_padding(1)),
+        pad(cnnkit::nn::ReflectionPad2dOptions(1)),
+        head(cnnkit::nn::Conv2dOptions(2, 4, 3)),
+        shuffle(cnnkit::nn::PixelShuffleOptions(2)) {
+    register_module("enc", enc);
+    register_module("dec", dec);
+    register_module("pad", pad);
+    register_module("head", head);
+    register_module("shuffle", shuffle);
+  }
+
+  cnnkit::Tensor forward(cnnkit::Tensor x) {
+    namespace F = cnnkit::nn::functional;
+    x = cnnkit::relu(enc->forward(x));
+    x = cnnkit::relu(dec->forward(x));
+    x = shuffle->forward(head->forward(pad->forward(x)));
+    return F::interpolate(x, F::InterpolateFuncOptions()
+                                 .size(std::vector<int64_t>({8, 8}))
+                                 .mode(cnnkit::kBilinear)
+                                 .align_corners(false));
+  }
+
+  cnnkit::nn::Conv2d enc;
+  cnnkit::nn::ConvTranspose2d dec;
+  cnnkit::nn::ReflectionPad2d pad;
+  cnnkit::nn::Conv2d head;
+  cnnkit::nn::PixelShuffle shuffle;
+};
+TORCH_MODULE(AutoEncoder);
+
+TEST(LibTorchCompat, AutoencoderWithTransposedConvsAndUpsampling) {
+  AutoEncoder ae;
+  {
+    cnnkit::NoGradGuard no_grad;
+    for (auto& p : ae->named_parameters())
+      p.value().copy_((cnnkit::arange(p.value().numel(), cnnkit::kFloat).reshape(p.value().sizes()) * 0.03 + 0.2).sin() *
+                      0.3);
+  }
+  cnnkit::Tensor x = (cnnkit::arange(2 * 1 * 8 * 8, cnnkit::kFloat).view({2, 1, 8, 8}) * 0.07).cos();
+  cnnkit::Tensor y = ae->forward(x);
+  cnnkit::Tensor loss = cnnkit::nn::functional::mse_loss(y, (x + 1) / 2);
+  loss.backward();
+  expect_near_all(y[0][0][0], {9.076887130737305, 7.520550727844238, 9.695282936096191, 7.82501220703125,
+                               8.89883804321289, 6.543983459472656, 6.195630073547363, 4.493558883666992},
+                  1e-5, 1e-5);
+  EXPECT_NEAR(loss.item<float>(), 32.174522399902344, 32.17 * 1e-5);
+  EXPECT_NEAR(ae->dec->weight.grad().sum().item<float>(), 271.15087890625, 271.15 * 1e-5);
+  expect_near_all(ae->dec->bias.grad(), {17.113574981689453, 18.646995544433594}, 1e-5, 1e-5);
+
+  const std::string path = (std::filesystem::temp_directory_path() / "cnnkit_compat_ae.pt").string();
+  cnnkit::serialize::OutputArchive out;
+  ae->save(out);
+  out.save_to(path);
+  AutoEncoder copy;
+  cnnkit::serialize::InputArchive in;
+  in.load_from(path);
+  copy->load(in);
+  cnnkit::NoGradGuard no_grad;
+  EXPECT_TRUE(copy->forward(x).equal(y.detach()));
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 
 // The umbrella header alone is enough for the .npy readers (it once needed cnnkit/io/npy.h).

@@ -40,3 +40,35 @@ print("bn1.running_mean", net.bn1.running_mean.tolist())
 print("bn1.running_var", net.bn1.running_var.tolist())
 net.eval()
 print("eval out[0]", net(x)[0].tolist())
+
+
+# ---- tests/integration/libtorch_compat_test.cpp: AutoencoderWithTransposedConvsAndUpsampling
+class AutoEncoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Conv2d(1, 4, 3, stride=2, padding=1)
+        self.dec = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1)
+        self.pad = nn.ReflectionPad2d(1)
+        self.head = nn.Conv2d(2, 4, 3)
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x):
+        x = F.relu(self.enc(x))
+        x = F.relu(self.dec(x))
+        x = self.head(self.pad(x))
+        x = self.shuffle(x)
+        return F.interpolate(x, size=[8, 8], mode="bilinear", align_corners=False)
+
+
+ae = AutoEncoder()
+with torch.no_grad():
+    for name, p in ae.named_parameters():
+        p.copy_((torch.arange(p.numel(), dtype=torch.float32).reshape(p.shape) * 0.03 + 0.2).sin() * 0.3)
+x = (torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).view(2, 1, 8, 8) * 0.07).cos()
+y = ae(x)
+loss = F.mse_loss(y, (x + 1) / 2)
+loss.backward()
+print("ae out[0,0,0]", y[0, 0, 0].tolist())
+print("ae loss", loss.item())
+print("ae dec.weight.grad sum", ae.dec.weight.grad.sum().item())
+print("ae dec.bias.grad", ae.dec.bias.grad.tolist())
