@@ -197,10 +197,10 @@ Tensor tensor(std::initializer_list<int64_t> values, TensorOptions options) {
 Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, TensorOptions options) {
   return from_rows(rows, options, kFloat);
 }
-Tensor tensor(std::initializer_list<std::initializer_list<float>> rows, TensorOptions options) {
+Tensor detail::tensor_rows(std::initializer_list<std::initializer_list<float>> rows, TensorOptions options) {
   return from_rows(rows, options, kFloat);
 }
-Tensor tensor(std::initializer_list<std::initializer_list<int>> rows, TensorOptions options) {
+Tensor detail::tensor_rows(std::initializer_list<std::initializer_list<int>> rows, TensorOptions options) {
   return from_rows(rows, options, kLong);
 }
 Tensor tensor(double value, TensorOptions options) { return from_values(&value, {}, options, kFloat); }

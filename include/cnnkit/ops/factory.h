@@ -72,8 +72,16 @@ Tensor tensor(std::initializer_list<double> values, TensorOptions options = {});
 Tensor tensor(std::initializer_list<int> values, TensorOptions options = kLong);
 Tensor tensor(std::initializer_list<int64_t> values, TensorOptions options = kLong);
 Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, TensorOptions options = {});
-Tensor tensor(std::initializer_list<std::initializer_list<float>> rows, TensorOptions options = {});
-Tensor tensor(std::initializer_list<std::initializer_list<int>> rows, TensorOptions options = kLong);
+namespace detail {
+Tensor tensor_rows(std::initializer_list<std::initializer_list<float>> rows, TensorOptions options);
+Tensor tensor_rows(std::initializer_list<std::initializer_list<int>> rows, TensorOptions options);  // int64
+}  // namespace detail
+// Rows of floats, or of ints (an int64 tensor), the element type deduced from the literals.
+// Non-template overloads for float and int rows would make {{1.0, 2.0}} ambiguous for clang.
+template <typename T, std::enable_if_t<std::is_same_v<T, float> || std::is_same_v<T, int>, int> = 0>
+Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, TensorOptions options = {}) {
+  return detail::tensor_rows(rows, options);
+}
 Tensor tensor(double value, TensorOptions options = {});   // 0-dim
 Tensor tensor(float value, TensorOptions options = {});    // 0-dim
 Tensor tensor(int value, TensorOptions options = kLong);   // 0-dim
