@@ -16,20 +16,42 @@ namespace nn {
 
 Conv2dImpl::Conv2dImpl(Conv2dOptions options_) : options(std::move(options_)) { reset(); }
 
-void Conv2dImpl::reset() {
-  const auto& o = options;
-  CNNKIT_CHECK(o.in_channels() > 0 && o.groups() > 0 && o.out_channels() > 0,
-               "Conv2d: in_channels, groups and out_channels must be positive integers, got in_channels=",
-               o.in_channels(), ", out_channels=", o.out_channels(), ", groups=", o.groups());
-  CNNKIT_CHECK(o.in_channels() % o.groups() == 0, "Conv2d: in_channels (", o.in_channels(),
+namespace {
+
+// The option checks Conv2d and ConvTranspose2d share (PyTorch's _ConvNd.__init__).
+template <class Options>
+void check_conv_options(const Options& o, const char* layer) {
+  CNNKIT_CHECK(o.in_channels() > 0 && o.groups() > 0 && o.out_channels() > 0, layer,
+               ": in_channels, groups and out_channels must be positive integers, got in_channels=", o.in_channels(),
+               ", out_channels=", o.out_channels(), ", groups=", o.groups());
+  CNNKIT_CHECK(o.in_channels() % o.groups() == 0, layer, ": in_channels (", o.in_channels(),
                ") must be divisible by groups (", o.groups(), ")");
-  CNNKIT_CHECK(o.out_channels() % o.groups() == 0, "Conv2d: out_channels (", o.out_channels(),
+  CNNKIT_CHECK(o.out_channels() % o.groups() == 0, layer, ": out_channels (", o.out_channels(),
                ") must be divisible by groups (", o.groups(), ")");
   for (size_t i = 0; i < 2; ++i) {
-    CNNKIT_CHECK(o.kernel_size()[i] > 0 && o.stride()[i] > 0 && o.dilation()[i] > 0,
-                 "Conv2d: kernel_size, stride and dilation must be positive, got kernel_size=", o.kernel_size(),
+    CNNKIT_CHECK(o.kernel_size()[i] > 0 && o.stride()[i] > 0 && o.dilation()[i] > 0, layer,
+                 ": kernel_size, stride and dilation must be positive, got kernel_size=", o.kernel_size(),
                  ", stride=", o.stride(), ", dilation=", o.dilation());
   }
+}
+
+// _ConvNd.reset_parameters: kaiming_uniform_ with a = sqrt(5), the bias uniform in
+// +-1/sqrt(fan_in), fan_in from the weight as PyTorch computes it (dim 1 times the kernel).
+void reset_conv_parameters(Tensor& weight, Tensor& bias) {
+  init::kaiming_uniform_(weight, /*a=*/std::sqrt(5.0));
+  if (bias.defined()) {
+    auto [fan_in, fan_out] = init::_calculate_fan_in_and_fan_out(weight);
+    (void)fan_out;
+    const double bound = 1 / std::sqrt(static_cast<double>(fan_in));
+    init::uniform_(bias, -bound, bound);
+  }
+}
+
+}  // namespace
+
+void Conv2dImpl::reset() {
+  const auto& o = options;
+  check_conv_options(o, "Conv2d");
 
   _reversed_padding_repeated_twice.assign(4, 0);
   std::visit(detail::overloaded{
@@ -60,15 +82,7 @@ void Conv2dImpl::reset() {
   reset_parameters();
 }
 
-void Conv2dImpl::reset_parameters() {
-  init::kaiming_uniform_(weight, /*a=*/std::sqrt(5.0));
-  if (bias.defined()) {
-    auto [fan_in, fan_out] = init::_calculate_fan_in_and_fan_out(weight);
-    (void)fan_out;
-    const double bound = 1 / std::sqrt(static_cast<double>(fan_in));
-    init::uniform_(bias, -bound, bound);
-  }
-}
+void Conv2dImpl::reset_parameters() { reset_conv_parameters(weight, bias); }
 
 void Conv2dImpl::pretty_print(std::ostream& stream) const {
   const auto& o = options;
@@ -115,19 +129,10 @@ ConvTranspose2dImpl::ConvTranspose2dImpl(ConvTranspose2dOptions options_) : opti
 
 void ConvTranspose2dImpl::reset() {
   const auto& o = options;
-  CNNKIT_CHECK(o.in_channels() > 0 && o.groups() > 0 && o.out_channels() > 0,
-               "ConvTranspose2d: in_channels, groups and out_channels must be positive integers, got in_channels=",
-               o.in_channels(), ", out_channels=", o.out_channels(), ", groups=", o.groups());
-  CNNKIT_CHECK(o.in_channels() % o.groups() == 0, "ConvTranspose2d: in_channels (", o.in_channels(),
-               ") must be divisible by groups (", o.groups(), ")");
-  CNNKIT_CHECK(o.out_channels() % o.groups() == 0, "ConvTranspose2d: out_channels (", o.out_channels(),
-               ") must be divisible by groups (", o.groups(), ")");
+  check_conv_options(o, "ConvTranspose2d");
   CNNKIT_CHECK(std::holds_alternative<enumtype::kZeros>(o.padding_mode()),
                "Only \"zeros\" padding mode is supported for ConvTranspose2d");
   for (size_t i = 0; i < 2; ++i) {
-    CNNKIT_CHECK(o.kernel_size()[i] > 0 && o.stride()[i] > 0 && o.dilation()[i] > 0,
-                 "ConvTranspose2d: kernel_size, stride and dilation must be positive, got kernel_size=",
-                 o.kernel_size(), ", stride=", o.stride(), ", dilation=", o.dilation());
     CNNKIT_CHECK(o.padding()[i] >= 0 && o.output_padding()[i] >= 0,
                  "ConvTranspose2d: padding and output_padding must be non-negative, got padding=", o.padding(),
                  ", output_padding=", o.output_padding());
@@ -144,15 +149,7 @@ void ConvTranspose2dImpl::reset() {
   reset_parameters();
 }
 
-void ConvTranspose2dImpl::reset_parameters() {
-  init::kaiming_uniform_(weight, /*a=*/std::sqrt(5.0));
-  if (bias.defined()) {
-    auto [fan_in, fan_out] = init::_calculate_fan_in_and_fan_out(weight);
-    (void)fan_out;
-    const double bound = 1 / std::sqrt(static_cast<double>(fan_in));
-    init::uniform_(bias, -bound, bound);
-  }
-}
+void ConvTranspose2dImpl::reset_parameters() { reset_conv_parameters(weight, bias); }
 
 void ConvTranspose2dImpl::pretty_print(std::ostream& stream) const {
   const auto& o = options;
