@@ -349,8 +349,10 @@ void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* d
 
   parallel_for(chunks, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      float* pdw = partial + t * 2 * K;
-      float* pdb = pdw + K;
+      // This chunk's parameter-gradient sums; none without affine parameters (the buffer is
+      // empty then, and an offset from its null data would be undefined).
+      float* pdw = need_params ? partial + t * 2 * K : nullptr;
+      float* pdb = need_params ? pdw + K : nullptr;
       for (int64_t m = M * t / chunks; m < M * (t + 1) / chunks; ++m) {
         const float* xr = x + m * K;
         const float* gr = dy + m * K;
