@@ -122,9 +122,13 @@ Calibration calibration(const Tensor& probs, const Tensor& targets, int64_t n_bi
     const float* row = d.s.data() + i * d.c;
     const int64_t top = std::max_element(row, row + d.c) - row;  // the first maximum, as argmax
     const double p = row[top];
-    // (b/B, (b+1)/B]: bin ceil(p * B) - 1; a probability of 0 goes to the first bin.
-    const int64_t b = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(p * static_cast<double>(n_bins))) - 1, 0,
-                                          n_bins - 1);
+    // (b/B, (b+1)/B]: bin ceil(p * B) - 1; a probability of 0 goes to the first bin, and so
+    // does a NaN one (converting NaN to an integer is undefined; NaN outputs are reported by
+    // the callers: E-NAN-OUTPUTS).
+    const int64_t b =
+        std::isnan(p) ? 0
+                      : std::clamp<int64_t>(static_cast<int64_t>(std::ceil(p * static_cast<double>(n_bins))) - 1, 0,
+                                            n_bins - 1);
     ++cal.count[static_cast<size_t>(b)];
     conf_sum[static_cast<size_t>(b)] += p;
     right[static_cast<size_t>(b)] += top == d.y[static_cast<size_t>(i)];
