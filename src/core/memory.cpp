@@ -135,7 +135,7 @@ class CachingAllocator {
   };
 
   static constexpr bool cache_enabled() {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(CNNKIT_ASAN)
     return false;  // use-after-free must stay visible to AddressSanitizer
 #else
     return true;

@@ -194,13 +194,16 @@ Tensor tensor(std::initializer_list<int> values, TensorOptions options) {
 Tensor tensor(std::initializer_list<int64_t> values, TensorOptions options) {
   return from_values(values.begin(), {static_cast<int64_t>(values.size())}, options, kLong);
 }
-Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, TensorOptions options) {
+Tensor detail::tensor_rows(std::initializer_list<std::initializer_list<double>> rows, TensorOptions options) {
   return from_rows(rows, options, kFloat);
 }
 Tensor detail::tensor_rows(std::initializer_list<std::initializer_list<float>> rows, TensorOptions options) {
   return from_rows(rows, options, kFloat);
 }
 Tensor detail::tensor_rows(std::initializer_list<std::initializer_list<int>> rows, TensorOptions options) {
+  return from_rows(rows, options, kLong);
+}
+Tensor detail::tensor_rows(std::initializer_list<std::initializer_list<int64_t>> rows, TensorOptions options) {
   return from_rows(rows, options, kLong);
 }
 Tensor tensor(double value, TensorOptions options) { return from_values(&value, {}, options, kFloat); }

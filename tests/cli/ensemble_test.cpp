@@ -73,8 +73,10 @@ TEST(CliEnsemble, BaggingIsOneModelFileThatEvalAndPredictTake) {
 TEST(CliEnsemble, BoostingRecordsSammeErrorsAndAlphas) {
   const std::string dir = test::temp_path("ens/boost");
   // One epoch at a small lr: members that still make mistakes, so the rounds have something to fix.
+  // At 0.002 the first member sat at chance (weighted error 0.75) in the clang ASan build and
+  // 0.747 in the GCC build; at 0.01 both builds train three members with errors 0.12 to 0.55.
   Result r = run("ensemble -q " + tiny_config("boost.yaml", test::temp_path("ens/unused2"), "",
-                                              "{name: SGD, lr: 0.002, momentum: 0.9}") +
+                                              "{name: SGD, lr: 0.01, momentum: 0.9}") +
                  " --method boosting -m 3 --learning-rate 0.5 -o " + dir);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   const json e = json::parse(read_all(dir + "/ensemble.json"));

@@ -32,7 +32,7 @@ TEST(Memory, SizeClassesFitTheRequestAndWasteLessThanAnEighth) {
   EXPECT_EQ(detail::block_size_class(4u << 20), 4u << 20);
 }
 
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(CNNKIT_ASAN)
 TEST(Memory, AFreedBlockServesTheNextRequestOfItsClass) {
   release_cached_memory();
   void* first;

@@ -18,7 +18,7 @@ long minor_faults() {
   return r.ru_minflt;
 }
 
-#if !defined(__SANITIZE_ADDRESS__)
+#if !defined(CNNKIT_ASAN)
 TEST(Storage, LargeBlocksAreReusedNotReturnedToTheSystem) {
   release_cached_memory();
   void* first;

@@ -50,7 +50,7 @@ StepCounts steady_state(nn::Sequential net, optim::Optimizer& opt, IntArrayRef i
 class SteadyState : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(CNNKIT_ASAN)
     GTEST_SKIP() << "AddressSanitizer builds bypass the cache";
 #endif
     kernels::onednn::set_keep_layouts(GetParam());

@@ -5,6 +5,7 @@
 // chain's edges.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "cnnkit/autograd/grad_mode.h"
@@ -305,9 +306,15 @@ TEST_F(LayoutChain, ResidualAddStaysInTheLayoutAndMatchesPlainPath) {
   ASSERT_EQ(plain.size(), blocked.size());
   // Outputs agree to 1e-5. Gradients behind two batch-norm backwards differ by up to ~4e-5
   // relative: oneDNN's and the loops' reductions sum in different orders (the same 3.7e-5 on
-  // w3.grad appears when the add itself runs plain), so they get 1e-4.
+  // w3.grad appears when the add itself runs plain), so they get 1e-4, and an absolute
+  // allowance of 1e-4 of the tensor's largest element: a reduction's rounding follows the size
+  // of what it sums, so an element that cancels to a small value keeps the error of the large
+  // ones (the clang build had a w3.grad element of -0.065 off by 1.7e-5, 2.6e-4 relative).
   EXPECT_TRUE(test::allclose(blocked[0], plain[0], 1e-5, 1e-5));
-  for (size_t i = 1; i < plain.size(); ++i) EXPECT_TRUE(test::allclose(blocked[i], plain[i], 1e-4, 1e-5)) << i;
+  for (size_t i = 1; i < plain.size(); ++i) {
+    const double scale = plain[i].abs().max().item<double>();
+    EXPECT_TRUE(test::allclose(blocked[i], plain[i], 1e-4, std::max(1e-5, 1e-4 * scale))) << i;
+  }
   EXPECT_LT(kept_reorders, plain_reorders);
 }
 

@@ -12,6 +12,16 @@
 #include <cstddef>
 #include <cstdint>
 
+// CNNKIT_ASAN: built with AddressSanitizer. GCC defines __SANITIZE_ADDRESS__; clang 14 only
+// answers __has_feature(address_sanitizer).
+#if defined(__SANITIZE_ADDRESS__)
+#define CNNKIT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CNNKIT_ASAN 1
+#endif
+#endif
+
 namespace cnnkit {
 
 struct MemoryStats {

@@ -443,7 +443,9 @@ struct TensorImpl {
   int64_t numel() const;
   bool is_contiguous() const;
   void* data() const {
-    return static_cast<char*>(storage->data()) + offset * static_cast<int64_t>(element_size(dtype));
+    // An empty tensor's storage may have no memory at all (null), whatever its offset.
+    char* base = static_cast<char*>(storage->data());
+    return base == nullptr ? nullptr : base + offset * static_cast<int64_t>(element_size(dtype));
   }
 };
 

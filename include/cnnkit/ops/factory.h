@@ -71,14 +71,20 @@ Tensor tensor(std::initializer_list<float> values, TensorOptions options = {});
 Tensor tensor(std::initializer_list<double> values, TensorOptions options = {});
 Tensor tensor(std::initializer_list<int> values, TensorOptions options = kLong);
 Tensor tensor(std::initializer_list<int64_t> values, TensorOptions options = kLong);
-Tensor tensor(std::initializer_list<std::initializer_list<double>> rows, TensorOptions options = {});
 namespace detail {
+Tensor tensor_rows(std::initializer_list<std::initializer_list<double>> rows, TensorOptions options);
 Tensor tensor_rows(std::initializer_list<std::initializer_list<float>> rows, TensorOptions options);
-Tensor tensor_rows(std::initializer_list<std::initializer_list<int>> rows, TensorOptions options);  // int64
+Tensor tensor_rows(std::initializer_list<std::initializer_list<int>> rows, TensorOptions options);      // int64
+Tensor tensor_rows(std::initializer_list<std::initializer_list<int64_t>> rows, TensorOptions options);  // int64
 }  // namespace detail
-// Rows of floats, or of ints (an int64 tensor), the element type deduced from the literals.
-// Non-template overloads for float and int rows would make {{1.0, 2.0}} ambiguous for clang.
-template <typename T, std::enable_if_t<std::is_same_v<T, float> || std::is_same_v<T, int>, int> = 0>
+// Rows of doubles or floats (a float tensor), or of ints (an int64 tensor): one template, the
+// element type deduced from the literals. Separate overloads made {{1, 2}} resolve differently
+// in GCC (int rows) and clang (double rows); rows that mix ints and floating literals do not
+// compile, as LibTorch refuses them ("Expected all elements of the tensor to have the same
+// scalar type").
+template <typename T, std::enable_if_t<std::is_same_v<T, double> || std::is_same_v<T, float> ||
+                                           std::is_same_v<T, int> || std::is_same_v<T, int64_t>,
+                                       int> = 0>
 Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, TensorOptions options = {}) {
   return detail::tensor_rows(rows, options);
 }
