@@ -14,7 +14,7 @@ namespace cnnkit::test {
 struct OnnxCase {
   std::string name;
   nn::Sequential model;
-  std::vector<int64_t> input;  // (N, C, H, W)
+  std::vector<int64_t> input;  // (N, C, H, W), or (N, C, L) for 1-d models
 };
 
 // A few training-mode forwards on random data, so running means and variances are not 0 / 1,
@@ -57,6 +57,14 @@ inline std::vector<OnnxCase> onnx_cases() {
                               Conv2d(Conv2dOptions(4, 4, {4, 3}).padding(kSame).dilation(2)),
                               Conv2d(Conv2dOptions(4, 4, 3).groups(4).padding(kValid))),
                    {2, 4, 11, 12}});
+  cases.push_back({"conv1d",  // input (N, C, L)
+                   Sequential(Conv1d(Conv1dOptions(4, 6, 3).stride(2).padding(1).dilation(2).groups(2)),
+                              MaxPool1d(MaxPool1dOptions(3).stride(2).padding(1).ceil_mode(true)),
+                              Conv1d(Conv1dOptions(6, 6, 3).padding(1).padding_mode(kReflect).bias(false)),
+                              AvgPool1d(AvgPool1dOptions(3).stride(1).padding(1).count_include_pad(false)),
+                              Conv1d(Conv1dOptions(6, 4, 4).padding(kSame).padding_mode(kReplicate)),
+                              AdaptiveAvgPool1d(4), AdaptiveMaxPool1d(1), Flatten(), Linear(4, 3)),
+                   {2, 4, 31}});
   cases.push_back({"padding",
                    Sequential(ReflectionPad2d(ReflectionPad2dOptions({1, 2, 0, 1})), Conv2d(Conv2dOptions(4, 8, 3)),
                               PixelUnshuffle(2), ConstantPad2d(ConstantPad2dOptions({1, 0, 0, 1}, 0.5)), ZeroPad2d(1),

@@ -171,6 +171,16 @@ void Tensor::print() const {
   std::cerr << "[" << toString() << " " << sizes() << "]" << std::endl;
 }
 
+// c10's format: each property, "(default)" after those never set; cnnkit tensors are always
+// strided, unpinned, with no memory format of their own.
+std::ostream& operator<<(std::ostream& os, const TensorOptions& o) {
+  const auto dflt = [](bool given) { return given ? "" : " (default)"; };
+  return os << "TensorOptions(dtype=" << o.dtype() << dflt(o.has_dtype()) << ", device=" << o.device()
+            << dflt(o.has_device()) << ", layout=Strided (default), requires_grad="
+            << (o.requires_grad() ? "true" : "false") << dflt(o.has_requires_grad())
+            << ", pinned_memory=false (default), memory_format=(nullopt))";
+}
+
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "[ Tensor (undefined) ]";
   FormatGuard guard(os);

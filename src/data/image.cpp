@@ -89,10 +89,20 @@ constexpr uint64_t kMaxImagePixels = 178956970;
 // 8x8 block), the run-length formats 128 at most. Images of up to 1024 x 1024 pixels pass
 // whatever their size.
 constexpr uint64_t kAlwaysAllowedPixels = uint64_t{1} << 20;
+// Where a JPEG's markers begin after its start-of-image marker, or 0 when the file is no JPEG
+// to stb_image: 0xFF, any number of 0xFF fill bytes (stb skips them, as the standard allows
+// before every marker), then 0xD8.
+size_t jpeg_after_soi(const uint8_t* p, size_t n) {
+  if (n < 2 || p[0] != 0xFF) return 0;
+  size_t at = 1;
+  while (at < n && p[at] == 0xFF) ++at;
+  return at < n && p[at] == 0xD8 ? at + 1 : 0;
+}
+
 uint64_t max_pixels_per_byte(const uint8_t* p, size_t n, const char*& format) {
   if (n >= 8 && std::memcmp(p, "\x89PNG", 4) == 0) return format = "PNG", uint64_t{1} << 14;
   if (n >= 4 && std::memcmp(p, "GIF8", 4) == 0) return format = "GIF", uint64_t{1} << 14;
-  if (n >= 2 && p[0] == 0xFF && p[1] == 0xD8) return format = "JPEG", uint64_t{1} << 10;
+  if (jpeg_after_soi(p, n) != 0) return format = "JPEG", uint64_t{1} << 10;
   return format = "BMP, TGA, PNM, PSD, HDR or PIC", uint64_t{1} << 7;
 }
 
@@ -177,9 +187,10 @@ void check_png_chunks(const uint8_t* p, size_t n, const std::string& name) {
 // segment by segment and through entropy-coded data, and checks every table of every DHT
 // segment, reading tables as stb does while the segment's length says more follow.
 void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& name) {
-  if (n < 4 || p[0] != 0xFF || p[1] != 0xD8) return;
+  const size_t start = jpeg_after_soi(p, n);  // fill bytes before the SOI too (a fuzzing find)
+  if (start == 0) return;
   auto byte = [&](size_t i) -> unsigned { return i < n ? p[i] : 0; };  // stb reads 0 past the end
-  for (size_t at = 2; at + 1 < n;) {
+  for (size_t at = start; at + 1 < n;) {
     if (p[at] != 0xFF) {  // entropy-coded data: on to the next marker
       ++at;
       continue;

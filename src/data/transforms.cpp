@@ -1235,7 +1235,7 @@ Tensor apply_op(const Tensor& img, const std::string& op_name, double magnitude,
 
 // ---- transform objects ------------------------------------------------------------------
 
-Lambda::Lambda(std::function<Tensor(Tensor)> fn) : fn_(std::move(fn)) {
+Lambda<>::Lambda(FunctionType fn) : fn_(std::move(fn)) {
   CNNKIT_CHECK(static_cast<bool>(fn_), "Lambda: the function is empty");
 }
 

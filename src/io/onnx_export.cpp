@@ -452,6 +452,31 @@ OnnxValue export_conv2d(nn::Conv2dImpl& m, const std::string& scope, const OnnxV
   return run(m, y, x);
 }
 
+// Conv1d: ONNX Conv over one spatial axis; reflect/replicate padding as a Pad of the last axis.
+OnnxValue export_conv1d(nn::Conv1dImpl& m, const std::string& scope, const OnnxValue& x, OnnxGraphBuilder& g) {
+  CNNKIT_CHECK_SHAPE(x.value.dim() == 3, "export_onnx: Conv1d '", scope, "' needs a batched (N, C, L) input, got sizes ",
+                     x.value.sizes());
+  const auto& o = m.options;
+  int64_t lo = m._reversed_padding_repeated_twice[0], hi = m._reversed_padding_repeated_twice[1];
+  std::string in = x.name;
+  if (!std::holds_alternative<enumtype::kZeros>(o.padding_mode()) && (lo || hi)) {
+    std::string mode;
+    if (std::holds_alternative<enumtype::kReflect>(o.padding_mode())) mode = "reflect";
+    if (std::holds_alternative<enumtype::kReplicate>(o.padding_mode())) mode = "edge";
+    CNNKIT_CHECK_T(NotImplementedError, !mode.empty(), "export_onnx: Conv1d '", scope,
+                   "' has padding_mode 'circular', which ONNX Pad has only from opset 19 ('wrap')");
+    in = g.node("Pad", {in, g.ints({0, 0, lo, 0, 0, hi}, scope + ".pads")}, {A{"mode", mode}}, scope);
+    lo = hi = 0;
+  }
+  std::vector<std::string> inputs = {in, g.initializer(scope + ".weight", m.weight)};
+  if (m.bias.defined()) inputs.push_back(g.initializer(scope + ".bias", m.bias));
+  const std::string y = g.node("Conv", inputs,
+                               {A{"kernel_shape", Ints{o.kernel_size()[0]}}, A{"strides", Ints{o.stride()[0]}},
+                                A{"pads", Ints{lo, hi}}, A{"dilations", Ints{o.dilation()[0]}}, A{"group", o.groups()}},
+                               scope);
+  return run(m, y, x);
+}
+
 OnnxValue export_linear(nn::LinearImpl& m, const std::string& scope, const OnnxValue& x, OnnxGraphBuilder& g) {
   const std::string w = g.initializer(scope + ".weight", m.weight);
   if (x.value.dim() == 2) {
@@ -597,6 +622,40 @@ OnnxValue export_max_pool(nn::MaxPool2dImpl& m, const std::string& scope, const 
                 A{"strides", Ints{o.stride()[0], o.stride()[1]}},
                 A{"pads", Ints{o.padding()[0], o.padding()[1], o.padding()[0], o.padding()[1]}},
                 A{"dilations", Ints{o.dilation()[0], o.dilation()[1]}}, A{"ceil_mode", int64_t{o.ceil_mode()}}});
+}
+
+OnnxValue export_max_pool1d(nn::MaxPool1dImpl& m, const std::string& scope, const OnnxValue& x,
+                            OnnxGraphBuilder& g) {
+  const auto& o = m.options;
+  return unary(m, "MaxPool", scope, x, g,
+               {A{"kernel_shape", Ints{o.kernel_size()[0]}}, A{"strides", Ints{o.stride()[0]}},
+                A{"pads", Ints{o.padding()[0], o.padding()[0]}}, A{"dilations", Ints{o.dilation()[0]}},
+                A{"ceil_mode", int64_t{o.ceil_mode()}}});
+}
+
+OnnxValue export_avg_pool1d(nn::AvgPool1dImpl& m, const std::string& scope, const OnnxValue& x,
+                            OnnxGraphBuilder& g) {
+  const auto& o = m.options;
+  return unary(m, "AveragePool", scope, x, g,
+               {A{"kernel_shape", Ints{o.kernel_size()[0]}}, A{"strides", Ints{o.stride()[0]}},
+                A{"pads", Ints{o.padding()[0], o.padding()[0]}}, A{"ceil_mode", int64_t{o.ceil_mode()}},
+                A{"count_include_pad", int64_t{o.count_include_pad()}}});
+}
+
+// Adaptive 1-d pooling: global for output 1, a fixed pooling where the output divides the input.
+template <typename M>
+OnnxValue export_adaptive_pool1d(M& m, bool is_max, const std::string& scope, const OnnxValue& x,
+                                 OnnxGraphBuilder& g) {
+  CNNKIT_CHECK_SHAPE(x.value.dim() == 3, "export_onnx: ", m.name(), " '", scope,
+                     "' needs a batched (N, C, L) input, got sizes ", x.value.sizes());
+  const int64_t L = x.value.size(2), out = m.options.output_size()[0];
+  if (out == 1) return unary(m, is_max ? "GlobalMaxPool" : "GlobalAveragePool", scope, x, g);
+  CNNKIT_CHECK_T(NotImplementedError, out > 0 && L % out == 0, "export_onnx: ", m.name(), " '", scope, "' pools ", L,
+                 " to ", out,
+                 ": windows of unequal sizes, which no fixed ONNX pooling expresses (an output that divides the "
+                 "input, or 1, exports)");
+  const Ints k = {L / out};
+  return unary(m, is_max ? "MaxPool" : "AveragePool", scope, x, g, {A{"kernel_shape", k}, A{"strides", k}});
 }
 
 OnnxValue export_avg_pool(nn::AvgPool2dImpl& m, const std::string& scope, const OnnxValue& x, OnnxGraphBuilder& g) {
@@ -790,6 +849,7 @@ std::unordered_map<std::type_index, OnnxExporter>& registry() {
   static std::unordered_map<std::type_index, OnnxExporter> r = [] {
     std::unordered_map<std::type_index, OnnxExporter> t;
     t[typeid(nn::SequentialImpl)] = export_sequential;
+    add<nn::Conv1dImpl>(t, export_conv1d);
     add<nn::Conv2dImpl>(t, export_conv2d);
     add<nn::LinearImpl>(t, export_linear);
     add<nn::BatchNorm1dImpl>(t, export_batch_norm<nn::BatchNorm1dImpl>);
@@ -801,6 +861,12 @@ std::unordered_map<std::type_index, OnnxExporter>& registry() {
     add<nn::GELUImpl>(t, export_gelu);
     add<nn::SoftplusImpl>(t, export_softplus);
     add<nn::FlattenImpl>(t, export_flatten);
+    add<nn::MaxPool1dImpl>(t, export_max_pool1d);
+    add<nn::AvgPool1dImpl>(t, export_avg_pool1d);
+    add<nn::AdaptiveAvgPool1dImpl>(t, [](nn::AdaptiveAvgPool1dImpl& m, const std::string& s, const OnnxValue& x,
+                                         OnnxGraphBuilder& g) { return export_adaptive_pool1d(m, false, s, x, g); });
+    add<nn::AdaptiveMaxPool1dImpl>(t, [](nn::AdaptiveMaxPool1dImpl& m, const std::string& s, const OnnxValue& x,
+                                         OnnxGraphBuilder& g) { return export_adaptive_pool1d(m, true, s, x, g); });
     add<nn::MaxPool2dImpl>(t, export_max_pool);
     add<nn::AvgPool2dImpl>(t, export_avg_pool);
     add<nn::AdaptiveAvgPool2dImpl>(t, [](nn::AdaptiveAvgPool2dImpl& m, const std::string& s, const OnnxValue& x,

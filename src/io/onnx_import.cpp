@@ -9,8 +9,10 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string>
 #include <unordered_map>
 
 #include "cnnkit/autograd/grad_mode.h"
@@ -111,12 +113,16 @@ struct Pads2d {
   bool symmetric() const { return lo == hi; }
 };
 
-Pads2d pads_2d(const Ctx& c, const Tensor& x, const Ints& kernel, const Ints& strides, const Ints& dilations) {
+// A 1-d op (input (N, C, L)) runs as the 2-d op of a height-1 image (N, C, 1, L): x and the
+// window are lifted (kernel, strides, dilations gain a leading 1, pads a leading 0).
+Pads2d pads_2d(const Ctx& c, const Tensor& x, const Ints& kernel, const Ints& strides, const Ints& dilations,
+               bool one_d = false) {
   Pads2d p;
   const std::string auto_pad = c.s("auto_pad", "NOTSET");
   if (auto_pad == "NOTSET") {
-    Ints pads = c.ints("pads", {0, 0, 0, 0});
-    if (pads.size() != 4) c.fail("pads must hold 4 values for a 2-D op");
+    Ints pads = c.ints("pads", Ints(one_d ? 2 : 4, 0));
+    if (pads.size() != (one_d ? 2u : 4u)) c.fail(one_d ? "pads must hold 2 values for a 1-D op" : "pads must hold 4 values for a 2-D op");
+    if (one_d) pads = {0, pads[0], 0, pads[1]};
     p.lo = {pads[0], pads[1]};
     p.hi = {pads[2], pads[3]};
   } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
@@ -152,6 +158,25 @@ void require_4d(const Ctx& c, const Tensor& x) {
                               [&] { std::ostringstream s; s << x.sizes(); return s.str(); }());
 }
 
+// Convolutions and pooling: (N, C, L) or (N, C, H, W). True for a 1-d op.
+bool require_3d_or_4d(const Ctx& c, const Tensor& x) {
+  if (x.dim() != 3 && x.dim() != 4)
+    throw NotImplementedError(c.where() + ": only 1-D (N, C, L) and 2-D (N, C, H, W) inputs are supported, got sizes " +
+                              [&] { std::ostringstream s; s << x.sizes(); return s.str(); }());
+  return x.dim() == 3;
+}
+
+// A window attribute (kernel_shape, strides, dilations) with 2 values; a 1-d op's one value
+// gets a leading 1. `fallback` when the attribute is absent (empty: required).
+Ints window_attr(const Ctx& c, const char* name, bool one_d, std::optional<int64_t> fallback) {
+  const size_t n = one_d ? 1 : 2;
+  Ints v = fallback ? c.ints(name, Ints(n, *fallback)) : c.ints(name, {});
+  if (v.size() != n) c.fail(std::string(name) + " must hold " + std::to_string(n) + " value" + (one_d ? "" : "s") +
+                            " for a " + (one_d ? "1" : "2") + "-D op");
+  if (one_d) v.insert(v.begin(), 1);
+  return v;
+}
+
 // ---------------------------------------------------------------------------------------
 // Ops
 // ---------------------------------------------------------------------------------------
@@ -159,17 +184,19 @@ void require_4d(const Ctx& c, const Tensor& x) {
 using Outs = std::vector<Tensor>;
 
 Outs op_conv(Ctx& c) {
-  const Tensor& x = c.input(0);
-  const Tensor& w = c.input(1);
-  require_4d(c, x);
-  if (w.dim() != 4) c.fail("the weight must be (C_out, C_in / group, kH, kW)");
-  const Ints strides = c.ints("strides", {1, 1}), dil = c.ints("dilations", {1, 1});
-  if (strides.size() != 2 || dil.size() != 2) c.fail("strides and dilations must hold 2 values");
-  const Pads2d p = pads_2d(c, x, {w.size(2), w.size(3)}, strides, dil);
+  const bool one_d = require_3d_or_4d(c, c.input(0));
+  const Tensor x = one_d ? c.input(0).unsqueeze(2) : c.input(0);
+  const Tensor& w_in = c.input(1);
+  if (w_in.dim() != (one_d ? 3 : 4))
+    c.fail(one_d ? "the weight must be (C_out, C_in / group, k)" : "the weight must be (C_out, C_in / group, kH, kW)");
+  const Tensor w = one_d ? w_in.unsqueeze(2) : w_in;
+  const Ints strides = window_attr(c, "strides", one_d, 1), dil = window_attr(c, "dilations", one_d, 1);
+  const Pads2d p = pads_2d(c, x, {w.size(2), w.size(3)}, strides, dil, one_d);
   check_window(c, {w.size(2), w.size(3)}, strides, dil, p);
   if (c.i("group", 1) < 1) c.fail("group must be positive");
-  return {conv2d_padded(x, w, c.has(2) ? c.in[2] : Tensor(), {strides[0], strides[1]}, p.lo, p.hi, {dil[0], dil[1]},
-                        c.i("group", 1))};
+  Tensor y = conv2d_padded(x, w, c.has(2) ? c.in[2] : Tensor(), {strides[0], strides[1]}, p.lo, p.hi,
+                           {dil[0], dil[1]}, c.i("group", 1));
+  return {one_d ? y.squeeze(2) : y};
 }
 
 // ConvTranspose with explicit pads (symmetric per dim, as PyTorch's padding) and
@@ -191,36 +218,44 @@ Outs op_conv_transpose(Ctx& c) {
 }
 
 Outs op_max_pool(Ctx& c) {
-  const Tensor& x = c.input(0);
-  require_4d(c, x);
+  const bool one_d = require_3d_or_4d(c, c.input(0));
+  const Tensor x = one_d ? c.input(0).unsqueeze(2) : c.input(0);
   if (c.node.output_size() > 1 && !c.node.output(1).empty())
     throw NotImplementedError(c.where() + ": the Indices output is not supported");
-  const Ints k = c.ints("kernel_shape", {});
-  if (k.size() != 2) c.fail("kernel_shape must hold 2 values");
-  const Ints strides = c.ints("strides", {1, 1}), dil = c.ints("dilations", {1, 1});
-  const Pads2d p = pads_2d(c, x, k, strides, dil);
+  const Ints k = window_attr(c, "kernel_shape", one_d, std::nullopt);
+  const Ints strides = window_attr(c, "strides", one_d, 1), dil = window_attr(c, "dilations", one_d, 1);
+  const Pads2d p = pads_2d(c, x, k, strides, dil, one_d);
   check_window(c, k, strides, dil, p);
   const bool ceil = c.i("ceil_mode", 0) != 0;
-  if (p.symmetric()) return {max_pool2d(x, k, strides, {p.lo[0], p.lo[1]}, dil, ceil)};
-  if (ceil) throw NotImplementedError(c.where() + ": asymmetric pads with ceil_mode are not supported");
-  Tensor padded = pad(x, {p.lo[1], p.hi[1], p.lo[0], p.hi[0]}, "constant", -std::numeric_limits<double>::infinity());
-  return {max_pool2d(padded, k, strides, 0, dil, false)};
+  Tensor y;
+  if (p.symmetric()) {
+    y = max_pool2d(x, k, strides, {p.lo[0], p.lo[1]}, dil, ceil);
+  } else {
+    if (ceil) throw NotImplementedError(c.where() + ": asymmetric pads with ceil_mode are not supported");
+    Tensor padded = pad(x, {p.lo[1], p.hi[1], p.lo[0], p.hi[0]}, "constant", -std::numeric_limits<double>::infinity());
+    y = max_pool2d(padded, k, strides, 0, dil, false);
+  }
+  return {one_d ? y.squeeze(2) : y};
 }
 
 Outs op_average_pool(Ctx& c) {
-  const Tensor& x = c.input(0);
-  require_4d(c, x);
-  const Ints k = c.ints("kernel_shape", {});
-  if (k.size() != 2) c.fail("kernel_shape must hold 2 values");
-  const Ints strides = c.ints("strides", {1, 1});
-  const Pads2d p = pads_2d(c, x, k, strides, {1, 1});
+  const bool one_d = require_3d_or_4d(c, c.input(0));
+  const Tensor x = one_d ? c.input(0).unsqueeze(2) : c.input(0);
+  const Ints k = window_attr(c, "kernel_shape", one_d, std::nullopt);
+  const Ints strides = window_attr(c, "strides", one_d, 1);
+  const Pads2d p = pads_2d(c, x, k, strides, {1, 1}, one_d);
   check_window(c, k, strides, {1, 1}, p);
   const bool ceil = c.i("ceil_mode", 0) != 0, include = c.i("count_include_pad", 0) != 0;
-  if (p.symmetric()) return {avg_pool2d(x, k, strides, {p.lo[0], p.lo[1]}, ceil, include)};
-  if (ceil || !include)
-    throw NotImplementedError(c.where() +
-                              ": asymmetric pads are supported only with count_include_pad=1 and ceil_mode=0");
-  return {avg_pool2d(pad(x, {p.lo[1], p.hi[1], p.lo[0], p.hi[0]}), k, strides, 0, false, true)};
+  Tensor y;
+  if (p.symmetric()) {
+    y = avg_pool2d(x, k, strides, {p.lo[0], p.lo[1]}, ceil, include);
+  } else {
+    if (ceil || !include)
+      throw NotImplementedError(c.where() +
+                                ": asymmetric pads are supported only with count_include_pad=1 and ceil_mode=0");
+    y = avg_pool2d(pad(x, {p.lo[1], p.hi[1], p.lo[0], p.hi[0]}), k, strides, 0, false, true);
+  }
+  return {one_d ? y.squeeze(2) : y};
 }
 
 Ints spatial_dims(const Tensor& x) {

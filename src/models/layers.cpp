@@ -93,17 +93,23 @@ constexpr auto window = [](const auto& pool, const Tensor&, const Tensor& y) {
   return y.numel() * pool.options.kernel_size()[0] * pool.options.kernel_size()[1];
 };
 
-// padding: an integer, a list of 2 integers, 'same' or 'valid'.
-void read_padding(const LayerArgs& a, nn::Conv2dOptions::padding_t& field) {
+constexpr auto window1d = [](const auto& pool, const Tensor&, const Tensor& y) {
+  return y.numel() * pool.options.kernel_size()[0];
+};
+
+// padding: an integer, a list of D integers, 'same' or 'valid'.
+template <size_t D>
+void read_padding(const LayerArgs& a, nn::detail::conv_padding_t<D>& field) {
   if (!a.has("padding")) return;
   if (!a.is_text("padding")) {
-    field = ExpandingArray<2>(a.ints("padding", 2));
+    field = ExpandingArray<D>(a.ints("padding", D));
     return;
   }
   const std::string p = a.text("padding");
   if (p == "same") field = kSame;
   else if (p == "valid") field = kValid;
-  else a.fail("padding", "key 'padding': expected an integer, a list of 2 integers, 'same' or 'valid', got '" + p + "'");
+  else a.fail("padding", "key 'padding': expected an integer" + std::string(D > 1 ? ", a list of 2 integers" : "") +
+                             ", 'same' or 'valid', got '" + p + "'");
 }
 
 void read_padding_mode(const LayerArgs& a, nn::Conv2dOptions::padding_mode_t& field) {
@@ -175,6 +181,25 @@ LayerSpec plain_activation(const char* name) {
 
 std::vector<LayerSpec> make_table() {
   std::vector<LayerSpec> t = {
+      entry<nn::Conv1d>(
+          "Conv1d",
+          {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
+           "padding_mode"},
+          [](const LayerArgs& a) {
+            nn::Conv1dOptions o(a.channels("in_channels"), a.required("out_channels"),
+                                ExpandingArray<1>(a.required_ints("kernel_size", 1)));
+            a.read("stride", o.stride());
+            read_padding<1>(a, o.padding());
+            a.read("dilation", o.dilation());
+            a.read("groups", o.groups());
+            a.read("bias", o.bias());
+            read_padding_mode(a, o.padding_mode());
+            return o;
+          },
+          [](const nn::Conv1dImpl& c, const Tensor&, const Tensor& y) {
+            const Tensor& w = c.weight;  // (C_out, C_in / groups, k)
+            return 2 * y.numel() * w.size(1) * w.size(2);
+          }),
       entry<nn::Conv2d>(
           "Conv2d",
           {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
@@ -183,7 +208,7 @@ std::vector<LayerSpec> make_table() {
             nn::Conv2dOptions o(a.channels("in_channels"), a.required("out_channels"),
                                 ExpandingArray<2>(a.required_ints("kernel_size", 2)));
             a.read("stride", o.stride());
-            read_padding(a, o.padding());
+            read_padding<2>(a, o.padding());
             a.read("dilation", o.dilation());
             a.read("groups", o.groups());
             a.read("bias", o.bias());
@@ -237,6 +262,42 @@ std::vector<LayerSpec> make_table() {
       entry<nn::Dropout>("Dropout", {"p", "inplace"}, dropout_options<nn::DropoutOptions>, free_of_cost),
       entry<nn::Dropout2d>("Dropout2d", {"p", "inplace"}, dropout_options<nn::Dropout2dOptions>, free_of_cost),
       // Pooling
+      entry<nn::MaxPool1d>(
+          "MaxPool1d", {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
+          [](const LayerArgs& a) {
+            no_indices(a);
+            nn::MaxPool1dOptions o(ExpandingArray<1>(a.required_ints("kernel_size", 1)));
+            a.read("stride", o.stride());
+            a.read("padding", o.padding());
+            a.read("dilation", o.dilation());
+            a.read("ceil_mode", o.ceil_mode());
+            return o;
+          },
+          window1d),
+      entry<nn::AvgPool1d>(
+          "AvgPool1d", {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad"},
+          [](const LayerArgs& a) {
+            nn::AvgPool1dOptions o(ExpandingArray<1>(a.required_ints("kernel_size", 1)));
+            a.read("stride", o.stride());
+            a.read("padding", o.padding());
+            a.read("ceil_mode", o.ceil_mode());
+            a.read("count_include_pad", o.count_include_pad());
+            return o;
+          },
+          window1d),
+      entry<nn::AdaptiveAvgPool1d>(
+          "AdaptiveAvgPool1d", {"output_size"},
+          [](const LayerArgs& a) {
+            return nn::AdaptiveAvgPool1dOptions(ExpandingArray<1>(a.required_ints("output_size", 1)));
+          },
+          per_input),
+      entry<nn::AdaptiveMaxPool1d>(
+          "AdaptiveMaxPool1d", {"output_size", "return_indices"},
+          [](const LayerArgs& a) {
+            no_indices(a);
+            return nn::AdaptiveMaxPool1dOptions(ExpandingArray<1>(a.required_ints("output_size", 1)));
+          },
+          per_input),
       entry<nn::MaxPool2d>(
           "MaxPool2d", {"kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode"},
           [](const LayerArgs& a) {

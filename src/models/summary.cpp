@@ -1,12 +1,13 @@
 // Model summaries: one forward on zeros, walking Sequential / BasicBlock / Residual / Ensemble children
-// in forward order and recording each layer's output shape, parameters and FLOPs (formulas
-// in models/summary.h), then an aligned text table. It does not time layers or hook
-// arbitrary modules: nn::Module has no forward hooks.
+// in forward order, or observing the layer calls of any other module's forward, and recording
+// each layer's output shape, parameters and FLOPs (formulas in models/summary.h), then an
+// aligned text table. It does not time layers.
 #include "cnnkit/models/summary.h"
 
 #include <algorithm>
 #include <functional>
 #include <sstream>
+#include <unordered_map>
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/error.h"
@@ -148,6 +149,74 @@ class Walker {
   }
 };
 
+// The rows of a custom module's forward: each layer call seen through a holder or an
+// AnyModule (nn::detail::ForwardObserver) opens a row at the depth of the calls around it and
+// closes it with the output's shape and the layer's FLOPs. A call with calls inside is a
+// container row holding its children's totals; its own arithmetic is known only for the
+// walked types (Sequential: none; BasicBlock and Residual: the add).
+class Recorder final : public nn::detail::ForwardObserver {
+ public:
+  explicit Recorder(const nn::Module& model) {
+    for (const auto& item : model.named_modules("", /*include_self=*/false)) names_[item.value().get()] = item.key();
+  }
+  std::vector<SummaryRow> rows;
+
+  void enter(const nn::Module& m, const Tensor* input) override {
+    if (!stack_.empty()) stack_.back().has_children = true;
+    SummaryRow r;
+    const auto it = names_.find(&m);
+    r.name = it != names_.end() ? it->second : "(unregistered)";
+    r.type = nn::type_name(m);
+    r.depth = static_cast<int>(stack_.size());
+    r.params = count_params(m);
+    rows.push_back(std::move(r));
+    stack_.push_back({rows.size() - 1, input ? *input : Tensor(), false});
+  }
+
+  void leave(const nn::Module& m, const Tensor* output) override {
+    const Frame f = stack_.back();
+    stack_.pop_back();
+    SummaryRow& r = rows[f.row];
+    if (output) r.output_shape = output->sizes().vec();
+    if (f.has_children) {
+      r.container = true;
+      const bool walked = m.as<nn::SequentialImpl>() || m.as<BasicBlockImpl>() || m.as<ResidualImpl>();
+      r.flops = output && (m.as<BasicBlockImpl>() || m.as<ResidualImpl>()) ? output->numel() : 0;
+      r.flops_known = walked;
+      for (size_t i = f.row + 1; i < rows.size(); ++i) {
+        if (rows[i].depth != r.depth + 1) continue;
+        r.flops += rows[i].flops;
+        r.flops_known = r.flops_known && rows[i].flops_known;
+      }
+      return;
+    }
+    const int64_t flops = output && f.input.defined() ? leaf_flops(m, f.input, *output) : -1;
+    r.flops = std::max<int64_t>(flops, 0);
+    r.flops_known = flops >= 0;
+  }
+
+ private:
+  struct Frame {
+    size_t row;
+    Tensor input;
+    bool has_children;
+  };
+  std::unordered_map<const nn::Module*, std::string> names_;
+  std::vector<Frame> stack_;
+};
+
+// Installs a recorder as this thread's observer for one forward.
+class Observing {
+ public:
+  explicit Observing(Recorder& r) : previous_(nn::detail::forward_observer()) { nn::detail::forward_observer() = &r; }
+  ~Observing() { nn::detail::forward_observer() = previous_; }
+  Observing(const Observing&) = delete;
+  Observing& operator=(const Observing&) = delete;
+
+ private:
+  nn::detail::ForwardObserver* previous_;
+};
+
 using detail::shape_text;
 using detail::with_commas;
 
@@ -165,7 +234,9 @@ std::string scaled(double v) {
 
 }  // namespace
 
-ModelSummary summary(nn::Module& model, IntArrayRef input_shape) {
+ModelSummary summary(nn::Module& model, IntArrayRef input_shape) { return summary(model, input_shape, nullptr); }
+
+ModelSummary summary(nn::Module& model, IntArrayRef input_shape, const std::function<Tensor(const Tensor&)>& forward) {
   ModelSummary s;
   s.input_shape = input_shape.vec();
   for (const auto& item : model.named_parameters()) {
@@ -181,6 +252,7 @@ ModelSummary summary(nn::Module& model, IntArrayRef input_shape) {
   model.apply([&](nn::Module& m) { training.push_back(m.is_training()); });
   model.eval();
   Walker w;
+  Recorder recorder(model);
   Tensor y;
   try {
     NoGradGuard no_grad;
@@ -196,8 +268,18 @@ ModelSummary summary(nn::Module& model, IntArrayRef input_shape) {
     } else if (auto* r = model.as<ResidualImpl>()) {
       y = w.residual(*r, "", 0, x);
     } else {
-      CNNKIT_CHECK(false, "summary: cannot run a ", model.name(), " (no forward hooks in nn::Module); pass an ",
-                   "nn::Sequential, a models::BasicBlock or a models::Residual, or wrap yours in nn::Sequential");
+      CNNKIT_CHECK(static_cast<bool>(forward), "summary: cannot run a ", model.name(),
+                   " given as an nn::Module& (its forward is not virtual); pass the module itself or its holder "
+                   "(models::summary(net, shape)), an nn::Sequential, a models::BasicBlock or a models::Residual");
+      Observing observing(recorder);
+      try {
+        y = forward(x);
+      } catch (const Error& e) {
+        throw ShapeError("summary: " + nn::type_name(model) + " fails on input " + shape_text(input_shape.vec()) +
+                         ": " + e.what());
+      }
+      w.rows = std::move(recorder.rows);
+      s.traced = true;
     }
   } catch (...) {
     size_t i = 0;
@@ -253,6 +335,9 @@ std::string ModelSummary::table(int max_depth) const {
   if (buffer_elements) out += "Buffers (running statistics): " + with_commas(buffer_elements) + "\n";
   out += "Forward FLOPs: " + with_commas(total_flops) + " (" + scaled(static_cast<double>(total_flops)) + "FLOPs" +
          (flops_complete ? "" : "; some layers of unknown cost counted as 0") + ")\n";
+  if (traced)
+    out += "(the rows are the layers the model's forward calls as layer(x); its own arithmetic and calls written "
+           "layer->forward(x) are not counted)\n";
   std::ostringstream mb;
   mb.setf(std::ios::fixed);
   mb.precision(2);

@@ -35,6 +35,14 @@ Tensor maybe_in_place(Tensor& input, const Tensor& out, bool inplace) {
 
 namespace detail {
 
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, ExpandingArray<1> stride,
+              const nn::detail::conv_padding_t<1>& padding, ExpandingArray<1> dilation, int64_t groups) {
+  if (const auto* pad = std::get_if<ExpandingArray<1>>(&padding))
+    return ::cnnkit::conv1d(input, weight, bias, stride, *pad, dilation, groups);
+  const std::string mode = std::holds_alternative<enumtype::kSame>(padding) ? "same" : "valid";
+  return ::cnnkit::conv1d(input, weight, bias, stride, mode, dilation, groups);
+}
+
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, ExpandingArray<2> stride,
               const nn::detail::conv_padding_t<2>& padding, ExpandingArray<2> dilation, int64_t groups) {
   if (const auto* pad = std::get_if<ExpandingArray<2>>(&padding))
@@ -96,6 +104,11 @@ std::vector<int64_t> adaptive_output_size(const Tensor& input, const OptionalExp
 
 // ---- convolution and linear ---------------------------------------------------------------
 
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Conv1dFuncOptions& options) {
+  return detail::conv1d(input, weight, options.bias(), options.stride(), options.padding(), options.dilation(),
+                        options.groups());
+}
+
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Conv2dFuncOptions& options) {
   return detail::conv2d(input, weight, options.bias(), options.stride(), options.padding(), options.dilation(),
                         options.groups());
@@ -111,6 +124,34 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
 }
 
 // ---- pooling ------------------------------------------------------------------------------
+
+Tensor max_pool1d(const Tensor& input, const MaxPool1dFuncOptions& o) {
+  return ::cnnkit::max_pool1d(input, o.kernel_size(), o.stride(), o.padding(), o.dilation(), o.ceil_mode());
+}
+
+std::tuple<Tensor, Tensor> max_pool1d_with_indices(const Tensor& input, const MaxPool1dFuncOptions& o) {
+  return ::cnnkit::max_pool1d_with_indices(input, o.kernel_size(), o.stride(), o.padding(), o.dilation(),
+                                           o.ceil_mode());
+}
+
+Tensor avg_pool1d(const Tensor& input, const AvgPool1dFuncOptions& o) {
+  CNNKIT_CHECK(!o.divisor_override().has_value(),
+               "avg_pool1d: divisor_override is not an option of a 1-d average pool (PyTorch's avg_pool1d has none)");
+  return ::cnnkit::avg_pool1d(input, o.kernel_size(), o.stride(), o.padding(), o.ceil_mode(), o.count_include_pad());
+}
+
+Tensor adaptive_avg_pool1d(const Tensor& input, const AdaptiveAvgPool1dFuncOptions& o) {
+  return ::cnnkit::adaptive_avg_pool1d(input, o.output_size());
+}
+
+std::tuple<Tensor, Tensor> adaptive_max_pool1d_with_indices(const Tensor& input,
+                                                            const AdaptiveMaxPool1dFuncOptions& o) {
+  return ::cnnkit::adaptive_max_pool1d(input, o.output_size());
+}
+
+Tensor adaptive_max_pool1d(const Tensor& input, const AdaptiveMaxPool1dFuncOptions& o) {
+  return std::get<0>(adaptive_max_pool1d_with_indices(input, o));
+}
 
 Tensor max_pool2d(const Tensor& input, const MaxPool2dFuncOptions& o) {
   return ::cnnkit::max_pool2d(input, o.kernel_size(), o.stride(), o.padding(), o.dilation(), o.ceil_mode());

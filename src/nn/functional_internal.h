@@ -15,6 +15,8 @@ namespace nn {
 namespace functional {
 
 namespace detail {
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, ExpandingArray<1> stride,
+              const nn::detail::conv_padding_t<1>& padding, ExpandingArray<1> dilation, int64_t groups);
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, ExpandingArray<2> stride,
               const nn::detail::conv_padding_t<2>& padding, ExpandingArray<2> dilation, int64_t groups);
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "cnnkit/autograd/grad_mode.h"
@@ -368,7 +369,68 @@ Tensor detail::conv2d_fused_packed(const Tensor& input, const Tensor& weight, co
   return out;
 }
 
+// ---- conv1d ----------------------------------------------------------------------------------
+//
+// The 2-d convolution of a height-1 image: input (N, C, L) -> (N, C, 1, L), weight
+// (C_out, C_in/g, k) -> (C_out, C_in/g, 1, k), and the output's height dimension dropped.
+// Views only, so autograd reaches input, weight and bias through conv2d's backward. The
+// arguments are checked here, in 1-d terms, before any 2-d message could name [1, k].
+namespace {
+int64_t single_param(IntArrayRef v, const char* name) {
+  CNNKIT_CHECK(v.size() == 1, "conv1d: expected ", name,
+               " to be a single integer value or a list of 1 values to match the convolution dimensions, but got ",
+               name, "=", v);
+  return v[0];
+}
+
+Tensor conv1d_padded(const Tensor& input, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t pad_l,
+                     int64_t pad_r, int64_t dilation, int64_t groups) {
+  CNNKIT_CHECK(input.defined() && weight.defined(), "conv1d: input and weight must be defined");
+  CNNKIT_CHECK_SHAPE(input.dim() == 2 || input.dim() == 3,
+                     "conv1d: expected 2D (unbatched) or 3D (batched) input, but got input of size: ", input.sizes());
+  CNNKIT_CHECK_SHAPE(weight.dim() == 3, "conv1d: expected weight with 3 dims (C_out, C_in/groups, k), got ",
+                     weight.dim(), " dims ", weight.sizes());
+  CNNKIT_CHECK(groups >= 1, "conv1d: non-positive groups is not supported, got groups=", groups);
+  CNNKIT_CHECK(stride >= 1, "conv1d: non-positive stride is not supported, got stride=", stride);
+  CNNKIT_CHECK(dilation >= 1, "conv1d: dilation should be greater than zero, but got ", dilation);
+  CNNKIT_CHECK(pad_l >= 0 && pad_r >= 0, "conv1d: negative padding is not supported, got padding=", pad_l,
+               pad_l == pad_r ? "" : " (left), " + std::to_string(pad_r) + " (right)");
+  CNNKIT_CHECK_SHAPE(weight.size(0) % groups == 0, "conv1d: given groups=", groups,
+                     ", expected weight to be divisible by ", groups, " at dimension 0, but got weight of size ",
+                     weight.sizes(), " instead");
+  CNNKIT_CHECK_SHAPE(input.size(-2) == weight.size(1) * groups, "conv1d: given groups=", groups, ", weight of size ",
+                     weight.sizes(), ", expected input ", input.sizes(), " to have ", weight.size(1) * groups,
+                     " channels, but got ", input.size(-2), " channels instead");
+  const int64_t padded = input.size(-1) + pad_l + pad_r, extent = dilation * (weight.size(2) - 1) + 1;
+  CNNKIT_CHECK_SHAPE(padded >= extent, "conv1d: calculated padded input size per channel: (", padded,
+                     "). Kernel size: (", extent, "). Kernel size can't be greater than actual input size");
+  return conv2d_padded(input.unsqueeze(-2), weight.unsqueeze(2), bias, {1, stride}, {0, pad_l}, {0, pad_r},
+                       {1, dilation}, groups)
+      .squeeze(-2);
+}
+}  // namespace
+
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride, IntArrayRef padding,
+              IntArrayRef dilation, int64_t groups) {
+  const int64_t pad = single_param(padding, "padding");
+  return conv1d_padded(input, weight, bias, single_param(stride, "stride"), pad, pad,
+                       single_param(dilation, "dilation"), groups);
+}
+
 namespace detail {
+Tensor conv1d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                           std::string_view padding, IntArrayRef dilation, int64_t groups) {
+  const int64_t st = single_param(stride, "stride"), dil = single_param(dilation, "dilation");
+  if (padding == "valid") return conv1d_padded(input, weight, bias, st, 0, 0, dil, groups);
+  CNNKIT_CHECK(padding == "same", "conv1d: invalid padding string: '", padding, "' (expected 'same' or 'valid')");
+  CNNKIT_CHECK(st == 1, "conv1d: padding='same' is not supported for strided convolutions, got stride=", st);
+  CNNKIT_CHECK(weight.defined() && weight.dim() == 3, "conv1d: expected weight with 3 dims (C_out, C_in/groups, k), got ",
+               weight.defined() ? weight.sizes() : IntArrayRef{});
+  // PyTorch's rule: total padding d*(k-1), the extra element (odd total) on the right.
+  const int64_t total = dil * (weight.size(2) - 1);
+  return conv1d_padded(input, weight, bias, st, total / 2, total - total / 2, dil, groups);
+}
+
 Tensor conv2d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias,
                            IntArrayRef stride, std::string_view padding, IntArrayRef dilation,
                            int64_t groups) {

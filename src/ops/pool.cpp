@@ -312,4 +312,83 @@ std::tuple<Tensor, Tensor> adaptive_max_pool2d(const Tensor& input, IntArrayRef 
   return {out, indices};
 }
 
+// ---- 1-d pooling --------------------------------------------------------------------------------
+//
+// The 2-d pools of a height-1 image ((N, C, L) -> (N, C, 1, L)), so forward, backward and the
+// kept layouts are theirs. The arguments are checked here first, with PyTorch's 1-d messages.
+namespace {
+struct Window1d {
+  int64_t k, stride, pad, dil;
+};
+
+int64_t one_value(const char* op, IntArrayRef v, const char* name) {
+  CNNKIT_CHECK(v.size() == 1, op, ": ", name, " must be a single int (or a list of one), got ", v);
+  return v[0];
+}
+
+Window1d window_1d(const char* op, const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride,
+                   IntArrayRef padding, IntArrayRef dilation, bool ceil_mode) {
+  CNNKIT_CHECK(input.defined(), op, ": input must be defined");
+  CNNKIT_CHECK_SHAPE((input.dim() == 2 || input.dim() == 3) && input.size(-1) > 0 && input.size(-2) > 0, op,
+                     ": expected 2D (C, L) or 3D (N, C, L) input with non-zero C and L, got ", input.sizes());
+  Window1d w{};
+  w.k = one_value(op, kernel_size, "kernel_size");
+  w.stride = stride.empty() ? w.k : one_value(op, stride, "stride");
+  w.pad = one_value(op, padding, "padding");
+  w.dil = one_value(op, dilation, "dilation");
+  CNNKIT_CHECK(w.k > 0, op, ": kernel_size must be greater than zero, but got ", w.k);
+  CNNKIT_CHECK(w.stride > 0, op, ": stride must be greater than zero, but got ", w.stride);
+  CNNKIT_CHECK(w.pad >= 0, op, ": padding must be non-negative, but got ", w.pad);
+  CNNKIT_CHECK(w.pad <= w.k / 2, op, ": padding should be at most half of kernel size, but got padding=", w.pad,
+               " and kernel_size=", w.k);
+  CNNKIT_CHECK(w.dil > 0, op, ": dilation must be greater than zero, but got ", w.dil);
+  const int64_t out = kernels::pool_output_size(input.size(-1), w.k, w.pad, w.stride, w.dil, ceil_mode);
+  CNNKIT_CHECK_SHAPE(out >= 1, op, ": given input length ", input.size(-1), " (kernel_size ", w.k, ", stride ",
+                     w.stride, ", padding ", w.pad, ", dilation ", w.dil, "), the calculated output size is ", out,
+                     ": too small");
+  return w;
+}
+
+int64_t adaptive_1d(const char* op, const Tensor& input, IntArrayRef output_size) {
+  CNNKIT_CHECK(input.defined(), op, ": input must be defined");
+  CNNKIT_CHECK_SHAPE((input.dim() == 2 || input.dim() == 3) && input.size(-1) > 0 && input.size(-2) > 0, op,
+                     ": expected 2D (C, L) or 3D (N, C, L) input with non-zero C and L, got ", input.sizes());
+  const int64_t out = one_value(op, output_size, "output_size");
+  CNNKIT_CHECK(out >= 0, op, ": output_size must be non-negative, got ", out);
+  return out;
+}
+}  // namespace
+
+std::tuple<Tensor, Tensor> max_pool1d_with_indices(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride,
+                                                   IntArrayRef padding, IntArrayRef dilation, bool ceil_mode) {
+  const Window1d w = window_1d("max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode);
+  auto [out, indices] = max_pool2d_with_indices(input.unsqueeze(-2), {1, w.k}, {1, w.stride}, {0, w.pad},
+                                                {1, w.dil}, ceil_mode);
+  return {out.squeeze(-2), indices.squeeze(-2)};  // a flat h*L + l index with h = 0 is l
+}
+
+Tensor max_pool1d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride, IntArrayRef padding,
+                  IntArrayRef dilation, bool ceil_mode) {
+  const Window1d w = window_1d("max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode);
+  return max_pool2d(input.unsqueeze(-2), {1, w.k}, {1, w.stride}, {0, w.pad}, {1, w.dil}, ceil_mode).squeeze(-2);
+}
+
+Tensor avg_pool1d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stride, IntArrayRef padding,
+                  bool ceil_mode, bool count_include_pad) {
+  const Window1d w = window_1d("avg_pool1d", input, kernel_size, stride, padding, 1, ceil_mode);
+  return avg_pool2d(input.unsqueeze(-2), {1, w.k}, {1, w.stride}, {0, w.pad}, ceil_mode, count_include_pad)
+      .squeeze(-2);
+}
+
+Tensor adaptive_avg_pool1d(const Tensor& input, IntArrayRef output_size) {
+  const int64_t out = adaptive_1d("adaptive_avg_pool1d", input, output_size);
+  return adaptive_avg_pool2d(input.unsqueeze(-2), {1, out}).squeeze(-2);
+}
+
+std::tuple<Tensor, Tensor> adaptive_max_pool1d(const Tensor& input, IntArrayRef output_size) {
+  const int64_t out = adaptive_1d("adaptive_max_pool1d", input, output_size);
+  auto [values, indices] = adaptive_max_pool2d(input.unsqueeze(-2), {1, out});
+  return {values.squeeze(-2), indices.squeeze(-2)};
+}
+
 }  // namespace cnnkit

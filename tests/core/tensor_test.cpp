@@ -82,6 +82,19 @@ TEST(Tensor, ToCudaThrows) {
   EXPECT_THROW(t.to(TensorOptions(kCUDA)), ValueError);
 }
 
+TEST(TensorOptions, PrintsAsC10WithTheDefaultsMarked) {
+  std::ostringstream a, b;
+  a << TensorOptions();
+  EXPECT_EQ(a.str(), "TensorOptions(dtype=float32 (default), device=cpu (default), layout=Strided (default), "
+                     "requires_grad=false (default), pinned_memory=false (default), memory_format=(nullopt))");
+  b << TensorOptions(kLong).requires_grad(false).device(kCPU);
+  EXPECT_EQ(b.str(), "TensorOptions(dtype=int64, device=cpu, layout=Strided (default), requires_grad=false, "
+                     "pinned_memory=false (default), memory_format=(nullopt))");
+  EXPECT_TRUE(requires_grad().has_requires_grad());
+  EXPECT_FALSE(TensorOptions(kLong).has_requires_grad());
+  EXPECT_FALSE(TensorOptions(kLong).has_device());
+}
+
 TEST(Tensor, ToIsDifferentiableFloatToFloatOnly) {
   Tensor x = tensor({1.0f, -2.0f}, requires_grad());
   Tensor y = x.to(kFloat, false, true);

@@ -64,6 +64,18 @@ TEST(MapDataset, CrtpMapChainsTransformsAndKeepsSizeAndClasses) {
     return ex;
   });
   EXPECT_EQ(relabel.get(0).target.item<int64_t>(), 7);
+  // LibTorch's Lambda template over whole examples, and Lambda<> (deduced) over their data.
+  auto shifted = Numbers().map(T::Lambda<data::Example<>>([](data::Example<> ex) {
+    ex.target = cnnkit::empty({}, kLong).fill_(ex.target.item<int64_t>() + 100);
+    return ex;
+  }));
+  EXPECT_EQ(shifted.get(3).target.item<int64_t>(), 103);
+  EXPECT_EQ(shifted.get(3).data.data_ptr<float>()[0], 3.0f);
+  T::Lambda<> twice([](Tensor t) { return t * 2.0; });
+  EXPECT_EQ(Numbers().map(twice).get(2).data.data_ptr<float>()[0], 4.0f);
+  T::Lambda<Tensor, int64_t> numel([](Tensor t) { return t.numel(); });  // Output differs from Input
+  EXPECT_EQ(numel(cnnkit::empty({2, 3})), 6);
+  EXPECT_THROW(T::Lambda<data::Example<>>(nullptr), ValueError);
 }
 
 TEST(MapDataset, RuntimeMapDatasetWrapsADatasetBase) {

@@ -87,6 +87,15 @@ TEST(FuzzRegressions, JpegHuffmanTableOfMoreThan256Codes) {
   EXPECT_TRUE(contains(msg, path) && contains(msg, "declares 590 codes; a table holds at most 256")) << msg;
 }
 
+// The same table behind 0xFF fill bytes before the start-of-image marker, which stb skips
+// (a JPEG to stb, but not to the check, which looked for FF D8 at byte 0; UBSan in
+// `ctest -L fuzz`, scripts/sanitize asan).
+TEST(FuzzRegressions, JpegHuffmanTableBehindFillBytesBeforeTheSoi) {
+  const std::string path = corpus("fuzz_image/regress-jpeg-fill-bytes-before-soi");
+  const std::string msg = error_of([&] { data::decode_image(path); });
+  EXPECT_TRUE(contains(msg, path) && contains(msg, "codes; a table holds at most 256")) << msg;
+}
+
 // A PNM header of width 0: stb decoded it into an empty buffer, copied from with memcpy.
 TEST(FuzzRegressions, PnmOfWidthZero) {
   const std::string path = corpus("fuzz_image/regress-pnm-width-0");

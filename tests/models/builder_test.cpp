@@ -148,9 +148,10 @@ TEST(Builder, UnknownLayerArgumentAndTypeNameFileAndLine) {
   std::string msg = thrown<ValueError>(R"(
 model:
   layers:
-    - Conv3d: {in_channels: 1, out_channels: 6, kernel_size: 5}
+    - Comv2d: {in_channels: 1, out_channels: 6, kernel_size: 5}
 )");
-  EXPECT_EQ(msg.rfind("configs/x.yaml:4: unknown layer 'Conv3d' (known: Conv2d, ConvTranspose2d, Linear,", 0), 0u) << msg;
+  EXPECT_EQ(msg.rfind("configs/x.yaml:4: unknown layer 'Comv2d' (known: Conv1d, Conv2d, ConvTranspose2d, Linear,", 0), 0u)
+      << msg;
   EXPECT_TRUE(contains(msg, "did you mean 'Conv2d'?")) << msg;
 
   msg = thrown<ValueError>(R"(

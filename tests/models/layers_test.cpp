@@ -172,7 +172,8 @@ TEST(Layers, RowsWithoutRequiredArgumentsRunAndCountFlops) {
 TEST(Layers, EveryRowHasAGoldenCase) {
   std::set<std::string> covered = {"BasicBlock"};  // resnet_tiny (tests/models/zoo_test.cpp)
   for (const char* family :
-       {"activation", "conv2d", "linear", "normalization", "pooling", "padding", "upsample", "conv_transpose"}) {
+       {"activation", "conv2d", "linear", "normalization", "pooling", "padding", "upsample", "conv_transpose",
+        "layers1d"}) {
     test::Golden g(family);
     for (const std::string& c : g.cases()) covered.insert(g.options(c).at("module").get<std::string>());
   }

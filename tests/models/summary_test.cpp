@@ -160,9 +160,10 @@ TEST(Summary, UnknownLayersAndErrors) {
   EXPECT_FALSE(s.flops_complete);
   EXPECT_EQ(s.total_flops, 2 * 2 * 3 * 4);
   EXPECT_TRUE(contains(s.table(), "some layers of unknown cost counted as 0"));
-  // Not a module the summary can run.
+  // A custom module given as a bare nn::Module&: its forward cannot be reached.
   Plain plain;
-  EXPECT_THROW(summary(*plain, {1, 3}), ValueError);
+  nn::Module& bare = *plain;
+  EXPECT_TRUE(contains(test::error_of([&] { summary(bare, {1, 3}); }), "pass the module itself or its holder"));
   // A shape the model rejects: the row's name and the input shape.
   std::string msg = test::error_of([] { summary(*lenet5(), {1, 3, 28, 28}); });
   EXPECT_TRUE(contains(msg, "summary: 0 (Conv2d) fails on input [1, 3, 28, 28]")) << msg;
@@ -183,4 +184,75 @@ TEST(Summary, EnsembleCountsEveryMemberAndTheMetaLearner) {
   for (int i = 0; i < 3; ++i) again.emplace_back(models::lenet5());
   nn::Sequential stack{nn::Ensemble(again, nn::EnsembleOptions("stacking").num_classes(10))};
   EXPECT_EQ(summary(*stack, {2, 1, 28, 28}).total_flops, 3 * one + 2 * 2 * 30 * 10);
+}
+
+// A LibTorch-style custom module: its layer calls (holder calls, a Sequential's children) are
+// the rows, nested as the calls nest, with the layers' FLOP rules; the custom block inside
+// does arithmetic of its own, so its cost is unknown, and the table says what is not seen.
+namespace {
+struct BlockImpl : nn::Module {
+  BlockImpl() {
+    conv = register_module("conv", nn::Conv2d(nn::Conv2dOptions(4, 4, 3).padding(1)));
+    bn = register_module("bn", nn::BatchNorm2d(4));
+  }
+  Tensor forward(const Tensor& x) { return relu(bn(conv(x)) + x); }
+  nn::Conv2d conv{nullptr};
+  nn::BatchNorm2d bn{nullptr};
+};
+CNNKIT_MODULE(Block);
+
+struct NetImpl : nn::Module {
+  NetImpl() {
+    stem = register_module("stem", nn::Conv2d(1, 4, 3));
+    block = register_module("block", Block());
+    head = register_module("head", nn::Sequential(nn::AdaptiveAvgPool2d(1), nn::Flatten(), nn::Linear(4, 10)));
+  }
+  Tensor forward(Tensor x) {
+    x = relu(stem(x));  // a function, not a layer: the model's own arithmetic, not a row
+    x = block(x);
+    return head(x);
+  }
+  nn::Conv2d stem{nullptr};
+  Block block{nullptr};
+  nn::Sequential head{nullptr};
+};
+CNNKIT_MODULE(Net);
+}  // namespace
+
+TEST(Summary, AnyModuleByItsLayerCalls) {
+  Net net;
+  net->train();
+  ModelSummary s = summary(net, {2, 1, 10, 10});
+  EXPECT_TRUE(net->is_training());  // restored
+  std::vector<std::string> names, types;
+  std::vector<int> depths;
+  for (const auto& r : s.rows) {
+    names.push_back(r.name);
+    types.push_back(r.type);
+    depths.push_back(r.depth);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"stem", "block", "block.conv", "block.bn", "head", "head.0", "head.1",
+                                             "head.2"}));
+  EXPECT_EQ(types, (std::vector<std::string>{"Conv2d", "Block", "Conv2d", "BatchNorm2d", "Sequential",
+                                             "AdaptiveAvgPool2d", "Flatten", "Linear"}));
+  EXPECT_EQ(depths, (std::vector<int>{0, 0, 1, 1, 0, 1, 1, 1}));
+  EXPECT_EQ(row(s, "stem").output_shape, (std::vector<int64_t>{2, 4, 8, 8}));
+  EXPECT_EQ(row(s, "stem").flops, 2 * 2 * 4 * 8 * 8 * 1 * 3 * 3);
+  EXPECT_EQ(row(s, "block.conv").flops, 2 * 2 * 4 * 8 * 8 * 4 * 3 * 3);
+  EXPECT_FALSE(row(s, "block").flops_known);  // its add and ReLU are its own arithmetic
+  EXPECT_TRUE(row(s, "head").flops_known);
+  EXPECT_EQ(row(s, "head").flops, 2 * 4 * 8 * 8 + 0 + 2 * 2 * 4 * 10);
+  EXPECT_EQ(s.output_shape, (std::vector<int64_t>{2, 10}));
+  EXPECT_EQ(s.total_params, 4 * 9 + 4 + 4 * 4 * 9 + 4 + 8 + 4 * 10 + 10);
+  EXPECT_TRUE(s.traced);
+  EXPECT_FALSE(s.flops_complete);
+  EXPECT_TRUE(contains(s.table(), "calls written layer->forward(x) are not counted")) << s.table();
+  // The same from the Impl, and a Sequential's summary is the walk it always was.
+  EXPECT_EQ(summary(*net, {2, 1, 10, 10}).rows.size(), s.rows.size());
+  nn::Sequential seq = models::lenet5();
+  EXPECT_FALSE(summary(seq, {1, 1, 28, 28}).traced);
+  EXPECT_EQ(summary(seq, {1, 1, 28, 28}).total_flops, summary(*seq, {1, 1, 28, 28}).total_flops);
+  // A failing forward names the model and leaves no observer behind.
+  EXPECT_TRUE(contains(test::error_of([&] { summary(net, {2, 3, 10, 10}); }), "summary: Net fails on input [2, 3, 10, 10]"));
+  EXPECT_EQ(nn::detail::forward_observer(), nullptr);
 }

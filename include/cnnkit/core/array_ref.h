@@ -97,8 +97,10 @@ class ExpandingArray {
   std::array<T, D> values_{};
 };
 
+// One value prints bare, as LibTorch prints a 1-d layer's kernel_size=3; more print [3, 3].
 template <size_t D, typename T>
 std::ostream& operator<<(std::ostream& os, const ExpandingArray<D, T>& a) {
+  if constexpr (D == 1) return os << a[0];
   os << "[";
   for (size_t i = 0; i < D; ++i) os << (i ? ", " : "") << a[i];
   return os << "]";

@@ -110,25 +110,31 @@ class AliasSlot {
 struct TensorImpl;
 
 
-// TensorOptions (c10::TensorOptions): dtype and requires_grad for factory functions.
+// TensorOptions (c10::TensorOptions): dtype, device and requires_grad for factory functions;
+// each remembers whether it was set (has_*), as c10's do, and prints as c10 prints them:
+//   std::cout << TensorOptions(kLong).requires_grad(false);
+//   // TensorOptions(dtype=int64, device=cpu (default), layout=Strided (default), requires_grad=false, ...)
 struct TensorOptions {
   TensorOptions() = default;
   TensorOptions(ScalarType t) : dtype_(t) {}  // NOLINT: implicit like c10
   TensorOptions(Device d) : device_(d) {}     // NOLINT
-  TensorOptions(DeviceType d) : device_(d) {} // NOLINT
+  TensorOptions(DeviceType d) : device_(Device(d)) {} // NOLINT
   TensorOptions dtype(ScalarType t) const { auto o = *this; o.dtype_ = t; return o; }
   TensorOptions requires_grad(bool r) const { auto o = *this; o.requires_grad_ = r; return o; }
   TensorOptions device(Device d) const { auto o = *this; o.device_ = d; return o; }
   ScalarType dtype() const { return dtype_.value_or(kFloat); }
   bool has_dtype() const { return dtype_.has_value(); }
-  bool requires_grad() const { return requires_grad_; }
-  Device device() const { return device_; }
+  bool requires_grad() const { return requires_grad_.value_or(false); }
+  bool has_requires_grad() const { return requires_grad_.has_value(); }
+  Device device() const { return device_.value_or(Device(kCPU)); }
+  bool has_device() const { return device_.has_value(); }
 
  private:
   std::optional<ScalarType> dtype_;
-  bool requires_grad_ = false;
-  Device device_ = kCPU;
+  std::optional<bool> requires_grad_;
+  std::optional<Device> device_;
 };
+std::ostream& operator<<(std::ostream& os, const TensorOptions& options);
 
 inline TensorOptions dtype(ScalarType t) { return TensorOptions().dtype(t); }
 inline TensorOptions requires_grad(bool r = true) { return TensorOptions().requires_grad(r); }

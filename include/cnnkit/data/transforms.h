@@ -174,15 +174,38 @@ class Transform {
   Tensor apply(Tensor img) const { return (*this)(std::move(img)); }
 };
 
-// torchvision.transforms.Lambda: any Tensor -> Tensor callable.
-class Lambda : public Transform {
+// Lambda: a callable as a transform. LibTorch's template (torch::data::transforms::Lambda<Input,
+// Output = Input>) maps whatever Input is; Lambda<Example<>> maps whole examples in
+// dataset.map(). Lambda<> (Tensor -> Tensor, torchvision.transforms.Lambda) is a Transform, so
+// Compose takes it; a plain `Lambda(fn)` deduces Lambda<>.
+//   dataset.map(transforms::Lambda<data::Example<>>([](data::Example<> e) { e.target = e.target % 2; return e; }))
+//   transforms::Compose({transforms::ToTensor(), transforms::Lambda([](Tensor t) { return t * 2.0; })})
+template <typename Input = Tensor, typename Output = Input>
+class Lambda {
  public:
-  explicit Lambda(std::function<Tensor(Tensor)> fn);
+  using FunctionType = std::function<Output(Input)>;
+  explicit Lambda(FunctionType fn) : fn_(std::move(fn)) {
+    CNNKIT_CHECK(static_cast<bool>(fn_), "Lambda: the function is empty");
+  }
+  Output operator()(Input input) const { return fn_(std::move(input)); }
+
+ private:
+  FunctionType fn_;
+};
+
+template <>
+class Lambda<Tensor, Tensor> : public Transform {
+ public:
+  using FunctionType = std::function<Tensor(Tensor)>;
+  explicit Lambda(FunctionType fn);
   Tensor operator()(Tensor img) const override { return fn_(std::move(img)); }
 
  private:
-  std::function<Tensor(Tensor)> fn_;
+  FunctionType fn_;
 };
+
+template <typename F>
+Lambda(F) -> Lambda<>;
 
 // A shared, type-erased transform: what Compose holds. Built implicitly from any Transform
 // subclass (copied), from a shared_ptr to one, or from a Tensor -> Tensor callable.
@@ -198,7 +221,7 @@ class AnyTransform {
              !std::is_convertible_v<F, std::shared_ptr<const Transform>> &&
              std::is_invocable_r_v<Tensor, const std::decay_t<F>&, Tensor>)
   AnyTransform(F&& fn)  // NOLINT
-      : impl_(std::make_shared<Lambda>(std::function<Tensor(Tensor)>(std::forward<F>(fn)))) {}
+      : impl_(std::make_shared<Lambda<>>(std::function<Tensor(Tensor)>(std::forward<F>(fn)))) {}
   Tensor operator()(Tensor img) const { return (*impl_)(std::move(img)); }
   const std::shared_ptr<const Transform>& get() const { return impl_; }
 

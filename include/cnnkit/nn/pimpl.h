@@ -19,6 +19,7 @@
 #include "cnnkit/core/error.h"
 
 namespace cnnkit {
+class Tensor;
 namespace nn {
 
 class Module;
@@ -41,6 +42,64 @@ template <typename T>
 using is_module = std::is_base_of<Module, std::decay_t<T>>;
 template <typename M, typename T = void>
 using enable_if_module_t = std::enable_if_t<is_module<M>::value, T>;
+
+// Sees every module call made through a holder (`conv(x)`) or an AnyModule (a Sequential's
+// children): what models::summary of a module of any type records. Null unless a summary
+// runs on this thread, so a call pays one thread-local load. Calls written as
+// `conv->forward(x)` bypass the holder and are not seen.
+class ForwardObserver {
+ public:
+  virtual ~ForwardObserver() = default;
+  // input: the call's first Tensor argument (null if none); output: its result when that is
+  // one Tensor (null otherwise, and when the call threw).
+  virtual void enter(const Module& module, const Tensor* input) = 0;
+  virtual void leave(const Module& module, const Tensor* output) = 0;
+};
+ForwardObserver*& forward_observer();  // this thread's
+
+inline const Tensor* first_tensor() { return nullptr; }
+template <typename First, typename... Rest>
+const Tensor* first_tensor(const First& first, const Rest&... rest) {
+  if constexpr (std::is_same_v<std::decay_t<First>, Tensor>) {
+    return &first;
+  } else if constexpr (sizeof...(Rest) > 0) {
+    return first_tensor(rest...);
+  } else {
+    return nullptr;
+  }
+}
+
+// f() (a module's forward) between the observer's enter and leave (leave also when f throws).
+template <typename F, typename... Args>
+decltype(auto) observed_forward(ForwardObserver& observer, const Module& module, F&& f, const Args&... args) {
+  using R = decltype(f());
+  struct LeaveOnThrow {
+    ForwardObserver& observer;
+    const Module& module;
+    bool done = false;
+    ~LeaveOnThrow() {
+      if (!done) observer.leave(module, nullptr);
+    }
+  };
+  observer.enter(module, first_tensor(args...));
+  LeaveOnThrow guard{observer, module};
+  if constexpr (std::is_void_v<R>) {
+    f();
+    guard.done = true;
+    observer.leave(module, nullptr);
+  } else {
+    R result = f();
+    guard.done = true;
+    if constexpr (std::is_same_v<std::decay_t<R>, Tensor>)
+      observer.leave(module, &result);
+    else
+      observer.leave(module, nullptr);
+    if constexpr (std::is_reference_v<R>)
+      return static_cast<R>(result);
+    else
+      return result;
+  }
+}
 }  // namespace detail
 
 template <typename Contained>
@@ -92,6 +151,9 @@ class ModuleHolder : detail::ModuleHolderIndicator {
   // holder(x, ...) is holder->forward(x, ...).
   template <typename... Args>
   decltype(auto) operator()(Args&&... args) {
+    if (detail::ForwardObserver* observer = detail::forward_observer(); observer != nullptr) [[unlikely]]
+      return detail::observed_forward(
+          *observer, *get(), [&]() -> decltype(auto) { return get()->forward(std::forward<Args>(args)...); }, args...);
     return get()->forward(std::forward<Args>(args)...);
   }
   template <typename Arg>

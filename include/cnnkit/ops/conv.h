@@ -1,5 +1,6 @@
 // 2-d convolution on oneDNN (forward, backward-data, backward-weights), with PyTorch's
-// semantics (torch::conv2d). N = batch, C = channels, H, W = height, width.
+// semantics (torch::conv2d), and the 1-d convolution on top of it. N = batch, C = channels,
+// H, W = height, width, L = length.
 //
 //   auto x = cnnkit::randn({8, 3, 32, 32});
 //   auto w = cnnkit::randn({16, 3, 3, 3}, cnnkit::requires_grad());
@@ -40,6 +41,23 @@ template <typename S, std::enable_if_t<std::is_convertible_v<const S&, std::stri
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
               const S& padding, IntArrayRef dilation = 1, int64_t groups = 1) {
   return detail::conv2d_padding_mode(input, weight, bias, stride, padding, dilation, groups);
+}
+
+// torch.nn.functional.conv1d: input (N, C_in, L) or unbatched (C_in, L); weight
+// (C_out, C_in/groups, k); stride, padding, dilation one value. Computed as conv2d of a
+// height-1 image (views: gradients flow to input, weight and bias as through conv2d).
+// L_out = floor((L + 2*pad - dilation*(k-1) - 1) / stride) + 1.
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, IntArrayRef stride = 1,
+              IntArrayRef padding = 0, IntArrayRef dilation = 1, int64_t groups = 1);
+namespace detail {
+Tensor conv1d_padding_mode(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+                           std::string_view padding, IntArrayRef dilation, int64_t groups);
+}
+// padding "same" or "valid", as conv2d's.
+template <typename S, std::enable_if_t<std::is_convertible_v<const S&, std::string_view>, int> = 0>
+Tensor conv1d(const Tensor& input, const Tensor& weight, const Tensor& bias, IntArrayRef stride,
+              const S& padding, IntArrayRef dilation = 1, int64_t groups = 1) {
+  return detail::conv1d_padding_mode(input, weight, bias, stride, padding, dilation, groups);
 }
 
 // The general form every conv2d goes through: zero padding given per side

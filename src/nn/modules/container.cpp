@@ -62,7 +62,8 @@ void set_sequential_rewrites(bool on) { rewrites_override.store(on ? 1 : 0, std:
 
 Tensor SequentialImpl::run(const Tensor& input) {
   CNNKIT_CHECK(!modules_.empty(), "Cannot call forward() on an empty Sequential");
-  const bool rewrite = sequential_rewrites();
+  // Not while a summary observes the calls: it must see the ReLU as its own row.
+  const bool rewrite = sequential_rewrites() && detail::forward_observer() == nullptr;
   Tensor x = input;
   size_t i = 0;
   try {

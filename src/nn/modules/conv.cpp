@@ -18,7 +18,7 @@ Conv2dImpl::Conv2dImpl(Conv2dOptions options_) : options(std::move(options_)) { 
 
 namespace {
 
-// The option checks Conv2d and ConvTranspose2d share (PyTorch's _ConvNd.__init__).
+// The option checks Conv1d, Conv2d and ConvTranspose2d share (PyTorch's _ConvNd.__init__).
 template <class Options>
 void check_conv_options(const Options& o, const char* layer) {
   CNNKIT_CHECK(o.in_channels() > 0 && o.groups() > 0 && o.out_channels() > 0, layer,
@@ -28,7 +28,7 @@ void check_conv_options(const Options& o, const char* layer) {
                ") must be divisible by groups (", o.groups(), ")");
   CNNKIT_CHECK(o.out_channels() % o.groups() == 0, layer, ": out_channels (", o.out_channels(),
                ") must be divisible by groups (", o.groups(), ")");
-  for (size_t i = 0; i < 2; ++i) {
+  for (size_t i = 0; i < o.kernel_size().size(); ++i) {
     CNNKIT_CHECK(o.kernel_size()[i] > 0 && o.stride()[i] > 0 && o.dilation()[i] > 0, layer,
                  ": kernel_size, stride and dilation must be positive, got kernel_size=", o.kernel_size(),
                  ", stride=", o.stride(), ", dilation=", o.dilation());
@@ -48,6 +48,77 @@ void reset_conv_parameters(Tensor& weight, Tensor& bias) {
 }
 
 }  // namespace
+
+// ---- Conv1d ----
+
+Conv1dImpl::Conv1dImpl(Conv1dOptions options_) : options(std::move(options_)) { reset(); }
+
+void Conv1dImpl::reset() {
+  const auto& o = options;
+  check_conv_options(o, "Conv1d");
+  _reversed_padding_repeated_twice.assign(2, 0);
+  std::visit(detail::overloaded{
+                 [](enumtype::kValid) {},
+                 [&](enumtype::kSame) {
+                   CNNKIT_CHECK(o.stride()[0] == 1,
+                                "padding='same' is not supported for strided convolutions (stride=", o.stride(), ")");
+                   const int64_t total = o.dilation()[0] * (o.kernel_size()[0] - 1);
+                   _reversed_padding_repeated_twice = {total / 2, total - total / 2};
+                 },
+                 [&](const ExpandingArray<1>& pad) {
+                   CNNKIT_CHECK(pad[0] >= 0, "Conv1d: padding must be non-negative, got ", pad);
+                   _reversed_padding_repeated_twice = {pad[0], pad[0]};
+                 }},
+             o.padding());
+  weight = register_parameter("weight",
+                              cnnkit::empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size()[0]}));
+  if (o.bias())
+    bias = register_parameter("bias", cnnkit::empty({o.out_channels()}));
+  else
+    bias = register_parameter("bias", Tensor(), /*requires_grad=*/false);
+  reset_parameters();
+}
+
+void Conv1dImpl::reset_parameters() { reset_conv_parameters(weight, bias); }
+
+void Conv1dImpl::pretty_print(std::ostream& stream) const {
+  const auto& o = options;
+  stream << "cnnkit::nn::Conv1d(" << o.in_channels() << ", " << o.out_channels() << ", kernel_size=" << o.kernel_size()
+         << ", stride=" << o.stride();
+  std::visit(detail::overloaded{[&](enumtype::kValid) { stream << ", padding='valid'"; },
+                                [&](enumtype::kSame) { stream << ", padding='same'"; },
+                                [&](const ExpandingArray<1>& pad) {
+                                  if (pad[0] != 0) stream << ", padding=" << pad;
+                                }},
+             o.padding());
+  if (o.dilation()[0] != 1) stream << ", dilation=" << o.dilation();
+  if (o.groups() != 1) stream << ", groups=" << o.groups();
+  if (!o.bias()) stream << ", bias=false";
+  std::visit(detail::overloaded{[](enumtype::kZeros) {},
+                                [&](enumtype::kReflect) { stream << ", padding_mode=kReflect"; },
+                                [&](enumtype::kReplicate) { stream << ", padding_mode=kReplicate"; },
+                                [&](enumtype::kCircular) { stream << ", padding_mode=kCircular"; }},
+             o.padding_mode());
+  stream << ")";
+}
+
+Tensor Conv1dImpl::forward(const Tensor& input) {
+  CNNKIT_CHECK_SHAPE(input.dim() == 2 || input.dim() == 3, detail::describe(*this),
+                     ": expected 2D (unbatched) or 3D (batched) input, but got input of size: ", input.sizes());
+  CNNKIT_CHECK_SHAPE(input.size(-2) == options.in_channels(), detail::describe(*this), ": expected input",
+                     input.sizes(), " to have ", options.in_channels(), " channels, but got ", input.size(-2),
+                     " channels instead");
+  const auto& o = options;
+  if (!std::holds_alternative<enumtype::kZeros>(o.padding_mode())) {
+    // F::pad over (N, C, 1, L): only the last dimension is padded.
+    const auto& p = _reversed_padding_repeated_twice;
+    Tensor padded = pad(input.unsqueeze(-2), {p[0], p[1], 0, 0}, enum_name(o.padding_mode())).squeeze(-2);
+    return conv1d(padded, weight, bias, o.stride(), /*padding=*/0, o.dilation(), o.groups());
+  }
+  return functional::detail::conv1d(input, weight, bias, o.stride(), o.padding(), o.dilation(), o.groups());
+}
+
+// ---- Conv2d ----
 
 void Conv2dImpl::reset() {
   const auto& o = options;

@@ -18,6 +18,32 @@
 namespace cnnkit {
 namespace nn {
 
+// Conv1d (torch::nn::Conv1d): weight (C_out, C_in / groups, k), bias (C_out); the options,
+// defaults, initialisation and padding modes of Conv2d over one spatial dimension, computed
+// as the 2-d convolution of a height-1 image. L = length.
+//   nn::Conv1d conv(nn::Conv1dOptions(12, 32, 5).padding(2));
+//   conv(x);   // x (N, 12, L) -> (N, 32, L)
+class Conv1dImpl : public Cloneable<Conv1dImpl> {
+ public:
+  Conv1dImpl(int64_t input_channels, int64_t output_channels, ExpandingArray<1> kernel_size)
+      : Conv1dImpl(Conv1dOptions(input_channels, output_channels, kernel_size)) {}
+  explicit Conv1dImpl(Conv1dOptions options_);
+
+  void reset() override;
+  void reset_parameters();
+  void pretty_print(std::ostream& stream) const override;
+
+  // input (N, C_in, L) or unbatched (C_in, L).
+  Tensor forward(const Tensor& input);
+
+  Conv1dOptions options;
+  Tensor weight;  // (C_out, C_in / groups, k)
+  Tensor bias;    // (C_out) or undefined
+  // Padding per side (left, right), for F::pad when padding_mode is not kZeros.
+  std::vector<int64_t> _reversed_padding_repeated_twice;
+};
+CNNKIT_MODULE(Conv1d);
+
 class Conv2dImpl : public Cloneable<Conv2dImpl> {
  public:
   Conv2dImpl(int64_t input_channels, int64_t output_channels, ExpandingArray<2> kernel_size)

@@ -1,5 +1,7 @@
-// 2-d pooling layers (torch/nn/modules/pooling.h): MaxPool2d, AvgPool2d and the adaptive
-// pools; input (N, C, H, W) or (C, H, W). stride defaults to kernel_size.
+// Pooling layers (torch/nn/modules/pooling.h): MaxPool2d, AvgPool2d and the adaptive pools
+// over (N, C, H, W) or (C, H, W); their 1-d forms over (N, C, L) or (C, L). stride defaults
+// to kernel_size.
+//   nn::MaxPool1d pool1(nn::MaxPool1dOptions(3).stride(2));   // (N, C, L) -> (N, C, (L - 3) / 2 + 1)
 //   nn::MaxPool2d pool(nn::MaxPool2dOptions(3).stride(2).padding(1));
 //   nn::AdaptiveAvgPool2d gap(1);     // (N, C, H, W) -> (N, C, 1, 1)
 #pragma once
@@ -14,6 +16,59 @@
 
 namespace cnnkit {
 namespace nn {
+
+class MaxPool1dImpl : public Cloneable<MaxPool1dImpl> {
+ public:
+  MaxPool1dImpl(ExpandingArray<1> kernel_size) : MaxPool1dImpl(MaxPool1dOptions(kernel_size)) {}  // NOLINT
+  explicit MaxPool1dImpl(const MaxPool1dOptions& options_);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+  Tensor forward(const Tensor& input);
+  // Also the index along L of each maximum.
+  std::tuple<Tensor, Tensor> forward_with_indices(const Tensor& input);
+
+  MaxPool1dOptions options;
+};
+CNNKIT_MODULE(MaxPool1d);
+
+class AvgPool1dImpl : public Cloneable<AvgPool1dImpl> {
+ public:
+  AvgPool1dImpl(ExpandingArray<1> kernel_size) : AvgPool1dImpl(AvgPool1dOptions(kernel_size)) {}  // NOLINT
+  explicit AvgPool1dImpl(const AvgPool1dOptions& options_);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+  Tensor forward(const Tensor& input);
+
+  AvgPool1dOptions options;
+};
+CNNKIT_MODULE(AvgPool1d);
+
+class AdaptiveAvgPool1dImpl : public Cloneable<AdaptiveAvgPool1dImpl> {
+ public:
+  AdaptiveAvgPool1dImpl(ExpandingArray<1> output_size)  // NOLINT
+      : AdaptiveAvgPool1dImpl(AdaptiveAvgPool1dOptions(output_size)) {}
+  explicit AdaptiveAvgPool1dImpl(const AdaptiveAvgPool1dOptions& options_);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+  Tensor forward(const Tensor& input);
+
+  AdaptiveAvgPool1dOptions options;
+};
+CNNKIT_MODULE(AdaptiveAvgPool1d);
+
+class AdaptiveMaxPool1dImpl : public Cloneable<AdaptiveMaxPool1dImpl> {
+ public:
+  AdaptiveMaxPool1dImpl(ExpandingArray<1> output_size)  // NOLINT
+      : AdaptiveMaxPool1dImpl(AdaptiveMaxPool1dOptions(output_size)) {}
+  explicit AdaptiveMaxPool1dImpl(const AdaptiveMaxPool1dOptions& options_);
+  void reset() override {}
+  void pretty_print(std::ostream& stream) const override;
+  Tensor forward(const Tensor& input);
+  std::tuple<Tensor, Tensor> forward_with_indices(const Tensor& input);
+
+  AdaptiveMaxPool1dOptions options;
+};
+CNNKIT_MODULE(AdaptiveMaxPool1d);
 
 class MaxPool2dImpl : public Cloneable<MaxPool2dImpl> {
  public:

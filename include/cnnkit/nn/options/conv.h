@@ -2,6 +2,7 @@
 // (torch/nn/options/conv.h): the same fields, defaults and variants. padding is an ExpandingArray, kValid or kSame;
 // padding_mode is kZeros, kReflect, kReplicate or kCircular.
 //   nn::Conv2dOptions(3, 64, 3).stride(2).padding(1).bias(false)
+//   nn::Conv1dOptions(12, 32, 5).padding(2)
 //   F::Conv2dFuncOptions().bias(b).padding(cnnkit::kSame)
 #pragma once
 
@@ -46,6 +47,7 @@ struct ConvOptions {
   CNNKIT_ARG(padding_mode_t, padding_mode) = kZeros;
 };
 
+using Conv1dOptions = ConvOptions<1>;
 using Conv2dOptions = ConvOptions<2>;
 
 // ConvTranspose2d: weight (in_channels, out_channels / groups, kH, kW); output_padding adds
@@ -87,6 +89,7 @@ struct ConvFuncOptions {
   CNNKIT_ARG(int64_t, groups) = 1;
 };
 
+using Conv1dFuncOptions = ConvFuncOptions<1>;
 using Conv2dFuncOptions = ConvFuncOptions<2>;
 
 template <size_t D>

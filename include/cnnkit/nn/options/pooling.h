@@ -2,6 +2,7 @@
 // to kernel_size. Adaptive pools take an output size whose elements may be nullopt
 // ("keep the input's size"), printed as None.
 //   nn::MaxPool2dOptions(3).stride(2).padding(1).ceil_mode(true)
+//   nn::MaxPool1dOptions(3).stride(2)
 //   nn::AdaptiveAvgPool2dOptions({7, std::nullopt})
 #pragma once
 
@@ -30,6 +31,8 @@ struct AvgPoolOptions {
   CNNKIT_ARG(bool, count_include_pad) = true;
   CNNKIT_ARG(std::optional<int64_t>, divisor_override) = std::nullopt;
 };
+// AvgPool1d: PyTorch's avg_pool1d has no divisor_override; setting one is an error.
+using AvgPool1dOptions = AvgPoolOptions<1>;
 using AvgPool2dOptions = AvgPoolOptions<2>;
 
 template <size_t D>
@@ -41,6 +44,7 @@ struct MaxPoolOptions {
   CNNKIT_ARG(ExpandingArray<D>, dilation) = 1;
   CNNKIT_ARG(bool, ceil_mode) = false;
 };
+using MaxPool1dOptions = MaxPoolOptions<1>;
 using MaxPool2dOptions = MaxPoolOptions<2>;
 
 // D output sizes, each an int or nullopt (torch::ExpandingArrayWithOptionalElem).
@@ -86,6 +90,7 @@ struct AdaptiveAvgPoolOptions {
   AdaptiveAvgPoolOptions(output_size_t output_size) : output_size_(output_size) {}  // NOLINT
   CNNKIT_ARG(output_size_t, output_size);
 };
+using AdaptiveAvgPool1dOptions = AdaptiveAvgPoolOptions<ExpandingArray<1>>;
 using AdaptiveAvgPool2dOptions = AdaptiveAvgPoolOptions<OptionalExpandingArray<2>>;
 
 template <typename output_size_t>
@@ -93,9 +98,14 @@ struct AdaptiveMaxPoolOptions {
   AdaptiveMaxPoolOptions(output_size_t output_size) : output_size_(output_size) {}  // NOLINT
   CNNKIT_ARG(output_size_t, output_size);
 };
+using AdaptiveMaxPool1dOptions = AdaptiveMaxPoolOptions<ExpandingArray<1>>;
 using AdaptiveMaxPool2dOptions = AdaptiveMaxPoolOptions<OptionalExpandingArray<2>>;
 
 namespace functional {
+using AvgPool1dFuncOptions = AvgPool1dOptions;
+using MaxPool1dFuncOptions = MaxPool1dOptions;
+using AdaptiveAvgPool1dFuncOptions = AdaptiveAvgPool1dOptions;
+using AdaptiveMaxPool1dFuncOptions = AdaptiveMaxPool1dOptions;
 using AvgPool2dFuncOptions = AvgPool2dOptions;
 using MaxPool2dFuncOptions = MaxPool2dOptions;
 using AdaptiveAvgPool2dFuncOptions = AdaptiveAvgPool2dOptions;

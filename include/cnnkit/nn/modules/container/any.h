@@ -71,6 +71,8 @@ class AnyModule {
   template <typename ReturnType = Tensor>
   ReturnType forward(const Tensor& input) {
     static_assert(std::is_same_v<ReturnType, Tensor>, "cnnkit::nn::AnyModule::forward returns a Tensor");
+    if (detail::ForwardObserver* observer = detail::forward_observer(); observer != nullptr) [[unlikely]]
+      return detail::observed_forward(*observer, *checked().ptr(), [&] { return checked().forward(input); }, input);
     return checked().forward(input);
   }
 
