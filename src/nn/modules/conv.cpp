@@ -3,7 +3,9 @@
 #include "cnnkit/nn/modules/conv.h"
 
 #include <cmath>
+#include <ostream>
 #include <variant>
+#include <vector>
 
 #include "nn/util.h"
 #include "cnnkit/nn/functional.h"
@@ -47,51 +49,56 @@ void reset_conv_parameters(Tensor& weight, Tensor& bias) {
   }
 }
 
-}  // namespace
-
-// ---- Conv1d ----
-
-Conv1dImpl::Conv1dImpl(Conv1dOptions options_) : options(std::move(options_)) { reset(); }
-
-void Conv1dImpl::reset() {
-  const auto& o = options;
-  check_conv_options(o, "Conv1d");
-  _reversed_padding_repeated_twice.assign(2, 0);
+// PyTorch's _reversed_padding_repeated_twice of a D-d convolution: (left, right) per
+// dimension, last dimension first; 'same' puts the odd element of an even kernel at the end.
+template <size_t D>
+std::vector<int64_t> reversed_padding(const ConvOptions<D>& o, const char* layer) {
+  std::vector<int64_t> r(2 * D, 0);
   std::visit(detail::overloaded{
                  [](enumtype::kValid) {},
                  [&](enumtype::kSame) {
-                   CNNKIT_CHECK(o.stride()[0] == 1,
-                                "padding='same' is not supported for strided convolutions (stride=", o.stride(), ")");
-                   const int64_t total = o.dilation()[0] * (o.kernel_size()[0] - 1);
-                   _reversed_padding_repeated_twice = {total / 2, total - total / 2};
+                   for (size_t i = 0; i < D; ++i)
+                     CNNKIT_CHECK(o.stride()[i] == 1, "padding='same' is not supported for strided convolutions "
+                                                      "(stride=", o.stride(), ")");
+                   for (size_t i = 0; i < D; ++i) {
+                     const int64_t total = o.dilation()[i] * (o.kernel_size()[i] - 1);
+                     r[2 * (D - 1 - i)] = total / 2;
+                     r[2 * (D - 1 - i) + 1] = total - total / 2;
+                   }
                  },
-                 [&](const ExpandingArray<1>& pad) {
-                   CNNKIT_CHECK(pad[0] >= 0, "Conv1d: padding must be non-negative, got ", pad);
-                   _reversed_padding_repeated_twice = {pad[0], pad[0]};
+                 [&](const ExpandingArray<D>& pad) {
+                   for (size_t i = 0; i < D; ++i) {
+                     CNNKIT_CHECK(pad[i] >= 0, layer, ": padding must be non-negative, got ", pad);
+                     r[2 * (D - 1 - i)] = r[2 * (D - 1 - i) + 1] = pad[i];
+                   }
                  }},
              o.padding());
-  weight = register_parameter("weight",
-                              cnnkit::empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size()[0]}));
-  if (o.bias())
-    bias = register_parameter("bias", cnnkit::empty({o.out_channels()}));
-  else
-    bias = register_parameter("bias", Tensor(), /*requires_grad=*/false);
-  reset_parameters();
+  return r;
 }
 
-void Conv1dImpl::reset_parameters() { reset_conv_parameters(weight, bias); }
+// weight (C_out, C_in / groups, *kernel) and bias (C_out) or none, registered and initialised.
+template <size_t D>
+void register_conv_parameters(Module& m, const ConvOptions<D>& o, Tensor& weight, Tensor& bias) {
+  std::vector<int64_t> shape = {o.out_channels(), o.in_channels() / o.groups()};
+  for (size_t i = 0; i < D; ++i) shape.push_back(o.kernel_size()[i]);
+  weight = m.register_parameter("weight", cnnkit::empty(shape));
+  bias = m.register_parameter("bias", o.bias() ? cnnkit::empty({o.out_channels()}) : Tensor(),
+                              /*requires_grad=*/o.bias());
+  reset_conv_parameters(weight, bias);
+}
 
-void Conv1dImpl::pretty_print(std::ostream& stream) const {
-  const auto& o = options;
-  stream << "cnnkit::nn::Conv1d(" << o.in_channels() << ", " << o.out_channels() << ", kernel_size=" << o.kernel_size()
-         << ", stride=" << o.stride();
+// LibTorch's printing of a convolution: the non-default options only.
+template <size_t D>
+void print_conv(std::ostream& stream, const char* layer, const ConvOptions<D>& o) {
+  stream << "cnnkit::nn::" << layer << "(" << o.in_channels() << ", " << o.out_channels()
+         << ", kernel_size=" << o.kernel_size() << ", stride=" << o.stride();
   std::visit(detail::overloaded{[&](enumtype::kValid) { stream << ", padding='valid'"; },
                                 [&](enumtype::kSame) { stream << ", padding='same'"; },
-                                [&](const ExpandingArray<1>& pad) {
-                                  if (pad[0] != 0) stream << ", padding=" << pad;
+                                [&](const ExpandingArray<D>& pad) {
+                                  if (!(pad == ExpandingArray<D>(0))) stream << ", padding=" << pad;
                                 }},
              o.padding());
-  if (o.dilation()[0] != 1) stream << ", dilation=" << o.dilation();
+  if (!(o.dilation() == ExpandingArray<D>(1))) stream << ", dilation=" << o.dilation();
   if (o.groups() != 1) stream << ", groups=" << o.groups();
   if (!o.bias()) stream << ", bias=false";
   std::visit(detail::overloaded{[](enumtype::kZeros) {},
@@ -101,6 +108,22 @@ void Conv1dImpl::pretty_print(std::ostream& stream) const {
              o.padding_mode());
   stream << ")";
 }
+
+}  // namespace
+
+// ---- Conv1d ----
+
+Conv1dImpl::Conv1dImpl(Conv1dOptions options_) : options(std::move(options_)) { reset(); }
+
+void Conv1dImpl::reset() {
+  check_conv_options(options, "Conv1d");
+  _reversed_padding_repeated_twice = reversed_padding(options, "Conv1d");
+  register_conv_parameters(*this, options, weight, bias);
+}
+
+void Conv1dImpl::reset_parameters() { reset_conv_parameters(weight, bias); }
+
+void Conv1dImpl::pretty_print(std::ostream& stream) const { print_conv(stream, "Conv1d", options); }
 
 Tensor Conv1dImpl::forward(const Tensor& input) {
   CNNKIT_CHECK_SHAPE(input.dim() == 2 || input.dim() == 3, detail::describe(*this),
@@ -121,60 +144,14 @@ Tensor Conv1dImpl::forward(const Tensor& input) {
 // ---- Conv2d ----
 
 void Conv2dImpl::reset() {
-  const auto& o = options;
-  check_conv_options(o, "Conv2d");
-
-  _reversed_padding_repeated_twice.assign(4, 0);
-  std::visit(detail::overloaded{
-                 [](enumtype::kValid) {},
-                 [&](enumtype::kSame) {
-                   CNNKIT_CHECK(o.stride()[0] == 1 && o.stride()[1] == 1,
-                                "padding='same' is not supported for strided convolutions (stride=", o.stride(), ")");
-                   // Last dim first; the odd pixel of an even kernel goes right/bottom.
-                   for (size_t i = 0; i < 2; ++i) {
-                     const int64_t total = o.dilation()[i] * (o.kernel_size()[i] - 1);
-                     const size_t r = 2 * (1 - i);
-                     _reversed_padding_repeated_twice[r] = total / 2;
-                     _reversed_padding_repeated_twice[r + 1] = total - total / 2;
-                   }
-                 },
-                 [&](const ExpandingArray<2>& pad) {
-                   CNNKIT_CHECK(pad[0] >= 0 && pad[1] >= 0, "Conv2d: padding must be non-negative, got ", pad);
-                   _reversed_padding_repeated_twice = {pad[1], pad[1], pad[0], pad[0]};
-                 }},
-             o.padding());
-
-  weight = register_parameter(
-      "weight", cnnkit::empty({o.out_channels(), o.in_channels() / o.groups(), o.kernel_size()[0], o.kernel_size()[1]}));
-  if (o.bias())
-    bias = register_parameter("bias", cnnkit::empty({o.out_channels()}));
-  else
-    bias = register_parameter("bias", Tensor(), /*requires_grad=*/false);
-  reset_parameters();
+  check_conv_options(options, "Conv2d");
+  _reversed_padding_repeated_twice = reversed_padding(options, "Conv2d");
+  register_conv_parameters(*this, options, weight, bias);
 }
 
 void Conv2dImpl::reset_parameters() { reset_conv_parameters(weight, bias); }
 
-void Conv2dImpl::pretty_print(std::ostream& stream) const {
-  const auto& o = options;
-  stream << "cnnkit::nn::Conv2d(" << o.in_channels() << ", " << o.out_channels()
-         << ", kernel_size=" << o.kernel_size() << ", stride=" << o.stride();
-  std::visit(detail::overloaded{[&](enumtype::kValid) { stream << ", padding='valid'"; },
-                                [&](enumtype::kSame) { stream << ", padding='same'"; },
-                                [&](const ExpandingArray<2>& pad) {
-                                  if (!(pad == ExpandingArray<2>(0))) stream << ", padding=" << pad;
-                                }},
-             o.padding());
-  if (!(o.dilation() == ExpandingArray<2>(1))) stream << ", dilation=" << o.dilation();
-  if (o.groups() != 1) stream << ", groups=" << o.groups();
-  if (!o.bias()) stream << ", bias=false";
-  std::visit(detail::overloaded{[](enumtype::kZeros) {},
-                                [&](enumtype::kReflect) { stream << ", padding_mode=kReflect"; },
-                                [&](enumtype::kReplicate) { stream << ", padding_mode=kReplicate"; },
-                                [&](enumtype::kCircular) { stream << ", padding_mode=kCircular"; }},
-             o.padding_mode());
-  stream << ")";
-}
+void Conv2dImpl::pretty_print(std::ostream& stream) const { print_conv(stream, "Conv2d", options); }
 
 Tensor Conv2dImpl::forward(const Tensor& input) {
   CNNKIT_CHECK_SHAPE(input.dim() == 3 || input.dim() == 4, detail::describe(*this),
