@@ -23,6 +23,7 @@
 #include <optional>
 
 #include "cnnkit/autograd/anomaly_mode.h"
+#include "cnnkit/autograd/function.h"
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/hooks.h"
 #include "cnnkit/autograd/node.h"

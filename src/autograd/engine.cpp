@@ -1,7 +1,9 @@
 // The backward engine and the autograd half of Tensor. Backward runs nodes in reverse
 // creation order (a max-heap on sequence numbers), each once all of its consumers have
 // delivered their gradients, accumulating per-node input buffers. It runs on the calling
-// thread with grad mode off; the ops it calls may parallelise internally.
+// thread with grad mode off (on, in a create_graph pass); the ops it calls may parallelise
+// internally.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -15,6 +17,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/hooks.h"
 #include "cnnkit/autograd/node.h"
+#include "autograd/record.h"
 #include "core/tensor_internal.h"
 #include "kernels/copy.h"
 #include "kernels/onednn.h"
@@ -25,6 +28,19 @@ namespace autograd {
 namespace {
 thread_local bool grad_enabled = true;
 std::atomic<uint64_t> next_sequence_nr{0};
+// The node whose apply() runs on this thread (saved_output's grad_fn).
+thread_local Node* current_node = nullptr;
+
+// A LambdaNode whose backward is written with differentiable ops (autograd/record.h).
+struct DifferentiableNode final : LambdaNode {
+  using LambdaNode::LambdaNode;
+};
+
+// Whether a create_graph pass may run `node` with grad mode on: custom functions and
+// differentiable lambdas record their backward; plain lambdas' kernels would not.
+bool supports_double_backward(Node* node) {
+  return dynamic_cast<LambdaNode*>(node) == nullptr || dynamic_cast<DifferentiableNode*>(node) != nullptr;
+}
 
 Tensor contiguous_float_copy(const Tensor& g) {
   Tensor out = empty(g.sizes(), kFloat);
@@ -39,8 +55,27 @@ Tensor contiguous_float_copy(const Tensor& g) {
 Tensor add_kept_layouts(const Tensor& a, const Tensor& b) {
   kernels::onednn::LayoutPtr sum = kernels::onednn::add_in_layout(*a.unsafeGetTensorImpl(), *b.unsafeGetTensorImpl(), 1.0f);
   if (!sum) return Tensor();
-  Tensor out = detail::empty_deferred(a.sizes());
-  detail::set_layout(*out.unsafeGetTensorImpl()->storage, std::move(sum));
+  Tensor out = cnnkit::detail::empty_deferred(a.sizes());
+  cnnkit::detail::set_layout(*out.unsafeGetTensorImpl()->storage, std::move(sum));
+  return out;
+}
+
+// In a create_graph pass: a + b (same shape) as a recorded op, and a recorded copy, so that
+// the sums and copies of gradients are part of the new graph. The engine's own: autograd sits
+// below the ops layer.
+Tensor recorded_sum(const Tensor& a, const Tensor& b) {
+  Tensor out = contiguous_float_copy(a);
+  const Tensor bc = b.is_contiguous() ? b : contiguous_float_copy(b);
+  kernels::add_inplace(out.data_ptr<float>(), bc.data_ptr<float>(), out.numel());
+  if (a.requires_grad() || b.requires_grad())
+    detail::record_differentiable("AddBackward0", {a, b}, {out},
+                                  [](const TensorList& g) { return TensorList{g[0], g[0]}; });
+  return out;
+}
+Tensor recorded_copy(const Tensor& g) {
+  Tensor out = contiguous_float_copy(g);
+  if (g.requires_grad())
+    detail::record_differentiable("CloneBackward0", {g}, {out}, [](const TensorList& gr) { return TensorList{gr[0]}; });
   return out;
 }
 
@@ -51,6 +86,11 @@ void accumulate(Tensor& acc, bool& acc_owned, const Tensor& g) {
   if (!acc.defined()) {
     acc = g;
     acc_owned = false;
+    return;
+  }
+  if (grad_enabled) {  // a create_graph pass: the sum is part of the new graph
+    acc = recorded_sum(acc, g);
+    acc_owned = true;
     return;
   }
   if (Tensor sum = add_kept_layouts(acc, g); sum.defined()) {
@@ -168,9 +208,9 @@ namespace {
 bool can_take_over(const Tensor& g) {
   const TensorImpl& impl = *g.unsafeGetTensorImpl();
   return g.use_count() == 1 && impl.storage.use_count() == 1 && g.dtype() == kFloat && !g.requires_grad() &&
-         impl.offset == 0 && g.is_contiguous() && detail::owns_bytes(*impl.storage) &&
+         impl.offset == 0 && g.is_contiguous() && cnnkit::detail::owns_bytes(*impl.storage) &&
          impl.storage->nbytes() == static_cast<size_t>(g.numel()) * sizeof(float) &&
-         detail::alias_kind(impl) == detail::AliasKind::kNotAnAlias;
+         cnnkit::detail::alias_kind(impl) == cnnkit::detail::AliasKind::kNotAnAlias;
 }
 }  // namespace
 
@@ -178,7 +218,11 @@ TensorList AccumulateGrad::apply(TensorList&& grads) {
   const Tensor& g = grads.at(0);
   if (!g.defined()) return {};
   Tensor& acc = leaf_->grad;
-  if (!acc.defined()) {
+  if (grad_enabled) {
+    // backward(create_graph=true): .grad keeps the gradient's history (a copy, or the sum
+    // with what was there), so it can be differentiated again.
+    acc = acc.defined() ? recorded_sum(acc, g) : recorded_copy(g);
+  } else if (!acc.defined()) {
     // A gradient nothing else holds becomes .grad as it is; one that may alias a buffer
     // another node, a hook or the caller still uses is copied.
     acc = can_take_over(g) ? std::move(grads[0]) : contiguous_float_copy(g);
@@ -223,8 +267,7 @@ Edge gradient_edge(const Tensor& t) {
   return Edge{acc, 0};
 }
 
-void record(const char* name, const TensorList& inputs, const TensorList& outputs, BackwardFn fn) {
-  auto node = std::make_shared<LambdaNode>(name, std::move(fn));
+void detail::connect(const std::shared_ptr<Node>& node, const TensorList& inputs, const TensorList& outputs) {
   node->sequence_nr = next_sequence_nr++;
   node->next_edges.reserve(inputs.size());
   for (const Tensor& in : inputs)
@@ -238,11 +281,106 @@ void record(const char* name, const TensorList& inputs, const TensorList& output
   }
 }
 
+void record(const char* name, const TensorList& inputs, const TensorList& outputs, BackwardFn fn) {
+  detail::connect(std::make_shared<LambdaNode>(name, std::move(fn)), inputs, outputs);
+}
+
+void detail::record_differentiable(const char* name, const TensorList& inputs, const TensorList& outputs,
+                                   BackwardFn fn) {
+  detail::connect(std::make_shared<DifferentiableNode>(name, std::move(fn)), inputs, outputs);
+}
+
+Tensor detail::save_input(const Tensor& input) {
+  if (!input.defined()) return input;
+  Tensor alias = input.detach();
+  if (input.requires_grad()) {
+    const Edge e = gradient_edge(input);  // a leaf's AccumulateGrad, or the grad_fn
+    TensorImpl* impl = alias.unsafeGetTensorImpl();
+    impl->grad_fn = e.fn;
+    impl->output_nr = e.input_nr;
+  }
+  return alias;
+}
+
+Tensor detail::saved_output(const Tensor& detached, uint32_t output_nr) {
+  if (!grad_enabled || current_node == nullptr || !detached.defined()) return detached;
+  CNNKIT_ASSERT(output_nr < current_node->output_sizes.size(), "saved_output: output ", output_nr, " of ",
+                current_node->name(), ", which has ", current_node->output_sizes.size());
+  Tensor alias = detached.detach();
+  TensorImpl* impl = alias.unsafeGetTensorImpl();
+  impl->grad_fn = current_node->shared_from_this();
+  impl->output_nr = output_nr;
+  return alias;
+}
+
+TensorList detail::recompute_backward(const TensorList& inputs, const TensorList& grads,
+                                      const std::function<TensorList(const TensorList&)>& forward) {
+  AutoGradMode enable(true);
+  // Each input that requires grad enters through an identity node of its own, so the
+  // gradients are taken with respect to these proxies and the pass stops there; the
+  // gradients' own graph still reaches the real inputs through them.
+  TensorList proxies(inputs.size()), wrt;
+  std::vector<size_t> wrt_index;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& x = inputs[i];
+    if (!x.defined() || !x.requires_grad()) {
+      proxies[i] = x;
+      continue;
+    }
+    proxies[i] = x.detach();
+    record_differentiable("AliasBackward0", {x}, {proxies[i]}, [](const TensorList& g) { return TensorList{g[0]}; });
+    wrt.push_back(proxies[i]);
+    wrt_index.push_back(i);
+  }
+  TensorList result(inputs.size());
+  if (wrt.empty()) return result;
+  const TensorList outs = forward(proxies);
+  CNNKIT_ASSERT(outs.size() == grads.size(), "recompute_backward: ", outs.size(), " outputs for ", grads.size(),
+                " gradients");
+  TensorList roots, seeds;
+  for (size_t k = 0; k < outs.size(); ++k)
+    if (outs[k].defined() && outs[k].requires_grad() && grads[k].defined()) {
+      roots.push_back(outs[k]);
+      seeds.push_back(grads[k]);
+    }
+  if (roots.empty()) return result;
+  const TensorList g = grad(roots, wrt, seeds, /*retain_graph=*/true, /*create_graph=*/true, /*allow_unused=*/true);
+  for (size_t k = 0; k < wrt_index.size(); ++k) result[wrt_index[k]] = g[k];
+  return result;
+}
+
 namespace {
-// Runs the graph below `roots`. If `capture` is given, gradients reaching those edges are
-// stored there instead of flowing into AccumulateGrad (autograd::grad).
-void run_backward(const TensorList& roots, const TensorList& grads, bool retain_graph,
-                  const std::vector<Edge>* capture, TensorList* captured) {
+// A second-order gradient through `node` would be wrong (its backward is kernels, not
+// recorded ops), so its gradient gets a grad_fn of its own that says so if a later backward
+// ever reaches it. An alias carries it: the gradient tensor itself may be shared. Its edges
+// are everything the true second-order gradient would flow to (the node's inputs, whose
+// saved values it read, and the history of the gradients it was given), so that a pass
+// that needs any of them runs it, and throws, rather than leaving its part out.
+Tensor poison(const Tensor& g, const std::string& name, const std::vector<Edge>& edges) {
+  Tensor alias = g.detach();
+  auto node = std::make_shared<LambdaNode>(name + "Backward", [name](const TensorList&) -> TensorList {
+    throw NotImplementedError("double backward through " + name + " is not supported: its backward is a kernel, not "
+                              "differentiable ops, so the second-order gradient would be wrong. Differentiable "
+                              "backwards: elementwise math, reductions, shape ops, matmul/linear, conv2d/conv1d, "
+                              "conv_transpose2d, pooling, activations, softmax, normalisation, the losses and "
+                              "custom autograd::Function (README, \"Higher-order gradients\")");
+  });
+  detail::connect(node, {}, {alias});
+  node->next_edges = edges;
+  return alias;
+}
+
+// Which edges a pass is for: autograd::grad captures the gradients arriving there (and runs
+// no AccumulateGrad); backward(inputs=...) lets only those leaves accumulate. Either way only
+// the nodes with a path to a target run.
+struct Targets {
+  std::vector<Edge> edges;
+  bool capture = false;
+  TensorList* captured = nullptr;
+};
+
+void run_backward(const TensorList& roots, const TensorList& grads, bool retain_graph, bool create_graph,
+                  const Targets* targets) {
   CNNKIT_CHECK(roots.size() == grads.size(), "backward: ", roots.size(), " outputs but ",
                grads.size(), " gradients");
   std::vector<Edge> root_edges;
@@ -254,13 +392,14 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
 
   // Dependency counts over the reachable graph.
   std::unordered_map<Node*, int> deps;
-  std::vector<Node*> stack;
+  std::vector<Node*> stack, reachable;
   std::unordered_set<Node*> seen;
   for (const Edge& e : root_edges)
     if (seen.insert(e.fn.get()).second) stack.push_back(e.fn.get());
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
+    reachable.push_back(n);
     for (const Edge& e : n->next_edges) {
       if (!e.valid()) continue;
       deps[e.fn.get()]++;
@@ -268,23 +407,48 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
     }
   }
 
+  // With targets, the nodes worth running: those with a path to a target edge. Sequence
+  // numbers order the graph (a node's inputs were made before it), so one pass in creation
+  // order decides each node after everything below it.
+  std::unordered_set<Node*> target_fns, needed;
+  if (targets) {
+    for (const Edge& e : targets->edges) target_fns.insert(e.fn.get());
+    std::sort(reachable.begin(), reachable.end(),
+              [](const Node* a, const Node* b) { return a->sequence_nr < b->sequence_nr; });
+    for (Node* n : reachable)
+      for (const Edge& e : n->next_edges)
+        if (e.valid() && (target_fns.count(e.fn.get()) || needed.count(e.fn.get()))) {
+          needed.insert(n);
+          break;
+        }
+  }
+  auto should_run = [&](Node* n) {
+    if (!targets) return true;
+    if (needed.count(n)) return true;
+    return !targets->capture && target_fns.count(n) != 0;  // a leaf named in backward(inputs=)
+  };
+
   auto cmp = [](const std::shared_ptr<Node>& a, const std::shared_ptr<Node>& b) {
     return a->sequence_nr < b->sequence_nr;
   };
   std::priority_queue<std::shared_ptr<Node>, std::vector<std::shared_ptr<Node>>, decltype(cmp)> ready(cmp);
   std::unordered_map<Node*, Buffer> buffers;
 
+  // Grad mode is what create_graph says for the whole pass: the sums of gradients and every
+  // backward that supports it are recorded when it is on.
+  AutoGradMode mode(create_graph);
   auto deliver = [&](const Edge& e, const Tensor& g) {
-    if (capture) {
-      for (size_t i = 0; i < capture->size(); ++i) {
-        const Edge& c = (*capture)[i];
+    if (targets && targets->capture) {
+      for (size_t i = 0; i < targets->edges.size(); ++i) {
+        const Edge& c = targets->edges[i];
         if (c.fn == e.fn && c.input_nr == e.input_nr && g.defined()) {
-          Tensor& slot = (*captured)[i];
+          Tensor& slot = (*targets->captured)[i];
           bool owned = false;
           accumulate(slot, owned, g);
         }
       }
     }
+    if (!should_run(e.fn.get())) return;  // off every path to the targets: nobody reads it
     Buffer& b = buffers[e.fn.get()];
     if (b.grads.empty()) {
       b.grads.resize(e.fn->output_sizes.size());
@@ -304,14 +468,18 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
       ready.push(e.fn);
     }
 
-  NoGradGuard no_grad;
   std::vector<std::function<void()>> callbacks;
   auto* outer_callbacks = pass_callbacks;
+  Node* outer_node = current_node;
   pass_callbacks = &callbacks;
   struct Restore {
     std::vector<std::function<void()>>* outer;
-    ~Restore() { pass_callbacks = outer; }
-  } restore{outer_callbacks};
+    Node* node;
+    ~Restore() {
+      pass_callbacks = outer;
+      current_node = node;
+    }
+  } restore{outer_callbacks, outer_node};
   while (!ready.empty()) {
     std::shared_ptr<Node> node = ready.top();
     ready.pop();
@@ -319,23 +487,38 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
     buffers.erase(node.get());
     bool any_grad = false;
     for (const Tensor& g : buf.grads) any_grad = any_grad || g.defined();
-    if (!any_grad) {
+    if (!any_grad || !should_run(node.get())) {
       // Nothing flowed here (every consumer's backward returned no gradient for it): do not
       // run it on made-up zeros, so leaves below keep an undefined .grad() as in PyTorch.
-      if (!retain_graph) node->release_saved();
+      // A node off every path to the targets is left as it is, saved tensors included.
+      if (!retain_graph && should_run(node.get())) node->release_saved();
       for (const Edge& e : node->next_edges)
         if (e.valid() && --deps[e.fn.get()] == 0) ready.push(e.fn);
       continue;
     }
-    for (size_t i = 0; i < buf.grads.size(); ++i) {
-      if (!buf.grads[i].defined()) {
-        buf.grads[i] = empty(node->output_sizes[i], kFloat);
-        std::memset(buf.grads[i].data_ptr(), 0, buf.grads[i].nbytes());
+    if (node->materialize_grads())
+      for (size_t i = 0; i < buf.grads.size(); ++i) {
+        if (!buf.grads[i].defined()) {
+          buf.grads[i] = empty(node->output_sizes[i], kFloat);
+          std::memset(buf.grads[i].data_ptr(), 0, buf.grads[i].nbytes());
+        }
       }
-    }
-    bool is_sink = dynamic_cast<AccumulateGrad*>(node.get()) != nullptr;
     TensorList in_grads;
-    if (!(is_sink && capture)) in_grads = node->apply(std::move(buf.grads));
+    current_node = node.get();
+    if (create_graph && !supports_double_backward(node.get())) {
+      std::vector<Edge> reads = node->next_edges;
+      for (const Tensor& g : buf.grads)
+        if (g.defined() && g.requires_grad()) reads.push_back(gradient_edge(g));
+      {
+        NoGradGuard kernels_only;
+        in_grads = node->apply(std::move(buf.grads));
+      }
+      for (Tensor& g : in_grads)
+        if (g.defined()) g = poison(g, node->name(), reads);
+    } else {
+      in_grads = node->apply(std::move(buf.grads));
+    }
+    current_node = outer_node;
     if (AnomalyMode::is_enabled()) check_nan(*node, in_grads);
     if (!retain_graph) node->release_saved();
     for (size_t i = 0; i < node->next_edges.size(); ++i) {
@@ -353,6 +536,19 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
     cb();
   }
 }
+
+TensorList implicit_seeds(const TensorList& outputs, const TensorList& grad_outputs, const char* name) {
+  if (!grad_outputs.empty()) return grad_outputs;
+  TensorList seeds;
+  for (const Tensor& o : outputs) {
+    CNNKIT_CHECK_SHAPE(o.numel() == 1, name, ": grad can be implicitly created only for scalar outputs, got shape ",
+                       o.sizes());
+    Tensor one = empty(o.sizes(), kFloat);
+    *one.data_ptr<float>() = 1.0f;
+    seeds.push_back(one);
+  }
+  return seeds;
+}
 }  // namespace
 
 bool AnomalyMode::is_enabled() { return g_anomaly.load(std::memory_order_relaxed); }
@@ -360,31 +556,37 @@ void AnomalyMode::set_enabled(bool enabled) { g_anomaly.store(enabled, std::memo
 DetectAnomalyGuard::DetectAnomalyGuard() : prev_(AnomalyMode::is_enabled()) { AnomalyMode::set_enabled(true); }
 DetectAnomalyGuard::~DetectAnomalyGuard() { AnomalyMode::set_enabled(prev_); }
 
-void backward(const TensorList& roots, const TensorList& grads, bool retain_graph) {
-  run_backward(roots, grads, retain_graph, nullptr, nullptr);
+void backward(const TensorList& roots, const TensorList& grads, std::optional<bool> retain_graph, bool create_graph,
+              const TensorList& inputs) {
+  const TensorList seeds = implicit_seeds(roots, grads, "backward");
+  if (inputs.empty()) {
+    run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, nullptr);
+    return;
+  }
+  Targets targets;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    CNNKIT_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "backward: inputs[", i,
+                 "] does not require grad");
+    CNNKIT_CHECK(inputs[i].is_leaf(), "backward: inputs[", i, "] is not a leaf; backward(inputs=...) accumulates "
+                 "into leaves here (use autograd::grad for the gradient of an intermediate tensor)");
+    targets.edges.push_back(gradient_edge(inputs[i]));
+  }
+  run_backward(roots, seeds, retain_graph.value_or(create_graph), create_graph, &targets);
 }
 
 TensorList grad(const TensorList& outputs, const TensorList& inputs, const TensorList& grad_outputs,
                 std::optional<bool> retain_graph, bool create_graph, bool allow_unused) {
-  if (create_graph) throw NotImplementedError("autograd::grad: create_graph=true (higher-order "
-                                              "gradients) is not supported");
-  TensorList seeds = grad_outputs;
-  if (seeds.empty()) {
-    for (const Tensor& o : outputs) {
-      CNNKIT_CHECK_SHAPE(o.numel() == 1, "grad can be implicitly created only for scalar outputs, "
-                         "got shape ", o.sizes());
-      Tensor one = empty(o.sizes(), kFloat);
-      *one.data_ptr<float>() = 1.0f;
-      seeds.push_back(one);
-    }
-  }
-  std::vector<Edge> capture;
-  for (const Tensor& in : inputs) {
-    CNNKIT_CHECK(in.requires_grad(), "autograd::grad: an input does not require grad");
-    capture.push_back(gradient_edge(in));
+  const TensorList seeds = implicit_seeds(outputs, grad_outputs, "grad");
+  Targets targets;
+  targets.capture = true;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    CNNKIT_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "autograd::grad: input ", i,
+                 " does not require grad");
+    targets.edges.push_back(gradient_edge(inputs[i]));
   }
   TensorList result(inputs.size());
-  run_backward(outputs, seeds, retain_graph.value_or(create_graph), &capture, &result);
+  targets.captured = &result;
+  run_backward(outputs, seeds, retain_graph.value_or(create_graph), create_graph, &targets);
   for (size_t i = 0; i < result.size(); ++i)
     CNNKIT_CHECK(result[i].defined() || allow_unused, "autograd::grad: input ", i,
                  " was not used in the graph (pass allow_unused=true)");
@@ -409,7 +611,6 @@ Tensor& Tensor::mutable_grad() { return impl().grad; }
 void Tensor::set_grad(const Tensor& g) { impl().grad = g; }
 
 void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph) const {
-  if (create_graph) throw NotImplementedError("backward: create_graph=true is not supported");
   Tensor seed = gradient;
   if (!seed.defined()) {
     CNNKIT_CHECK_SHAPE(numel() == 1, "grad can be implicitly created only for scalar outputs, got "
@@ -420,7 +621,7 @@ void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, 
     CNNKIT_CHECK_SHAPE(seed.sizes() == sizes(), "backward: gradient has shape ", seed.sizes(),
                        " but the tensor has shape ", sizes());
   }
-  autograd::backward({*this}, {seed}, retain_graph.value_or(false));
+  autograd::backward({*this}, {seed}, retain_graph, create_graph);
 }
 
 Tensor Tensor::detach() const {

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/ops/reduce.h"
 #include "cnnkit/ops/activation.h"
 #include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/shape.h"
@@ -56,6 +58,93 @@ kernels::onednn::Operand operand(const Tensor& t, Tensor& holder) {
 // when something reads them (Storage::data()).
 void attach(const Tensor& t, kernels::onednn::LayoutPtr layout) {
   if (layout) detail::set_layout(*t.unsafeGetTensorImpl()->storage, std::move(layout));
+}
+
+// ---- double backward ------------------------------------------------------------------------
+// A create_graph backward writes conv2d's gradients as two recorded ops, each linear in both
+// of its operands, so a second backward differentiates them: the input gradient (backward-data
+// of gy with weight w) and the weight gradient (backward-weights of input x and gy). Each one's
+// own backward is the other two passes of the same convolution shape.
+
+// A zero-filled result, for the degenerate shapes no kernel runs on.
+Tensor zeros_float(IntArrayRef sizes) {
+  Tensor t = empty(sizes, kFloat);
+  if (t.numel() > 0) std::fill(t.data_ptr<float>(), t.data_ptr<float>() + t.numel(), 0.0f);
+  return t;
+}
+
+bool runs(const kernels::Conv2dShape& s) { return s.N > 0 && s.C_in > 0 && s.C_out > 0 && s.H_out > 0 && s.W_out > 0; }
+
+// The shape without its bias: these passes never add one.
+kernels::Conv2dShape without_bias(kernels::Conv2dShape s) {
+  s.has_bias = false;
+  return s;
+}
+
+// conv2d's input gradient: dX = backward_data(gy, w), shaped like the input.
+Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const kernels::Conv2dShape& shape,
+                         const kernels::Conv2dPlan& plan, IntArrayRef in_sizes) {
+  const kernels::Conv2dShape s = without_bias(shape);
+  Tensor gx = zeros_float(in_sizes);
+  const Tensor gyd = dense(gy), wd = dense(w);
+  if (runs(s))
+    kernels::conv2d_backward(gx.data_ptr<float>(), nullptr, nullptr, gyd.data_ptr<float>(), nullptr,
+                             wd.data_ptr<float>(), s, plan.backward_data, plan.backward_weights, nullptr);
+  if (autograd::needs_grad({gy, w})) {
+    autograd::record("ConvolutionBackwardBackward0", {gy, w}, {gx},
+                     [s, plan, gy_sizes = gy.sizes().vec(), w_sizes = w.sizes().vec(), gyd = gyd.detach(),
+                      wd = wd.detach(), need_gy = gy.requires_grad(), need_w = w.requires_grad()](const TensorList& g) {
+                       // d/dgy: the convolution of the incoming gradient; d/dw: the weight
+                       // gradient of that gradient as the input, gy as the output gradient.
+                       const Tensor gg = dense(g[0]);
+                       Tensor d_gy = need_gy ? zeros_float(gy_sizes) : Tensor();
+                       Tensor d_w = need_w ? zeros_float(w_sizes) : Tensor();
+                       if (runs(s)) {
+                         if (need_gy)
+                           kernels::conv2d_forward(d_gy.data_ptr<float>(), gg.data_ptr<float>(), wd.data_ptr<float>(),
+                                                   nullptr, s, plan.forward, /*training=*/false);
+                         if (need_w)
+                           kernels::conv2d_backward(nullptr, d_w.data_ptr<float>(), nullptr, gyd.data_ptr<float>(),
+                                                    gg.data_ptr<float>(), nullptr, s, plan.backward_data,
+                                                    plan.backward_weights, nullptr);
+                       }
+                       return TensorList{d_gy, d_w};
+                     });
+  }
+  return gx;
+}
+
+// conv2d's weight gradient: dW = backward_weights(x, gy).
+Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const kernels::Conv2dShape& shape,
+                          const kernels::Conv2dPlan& plan) {
+  const kernels::Conv2dShape s = without_bias(shape);
+  Tensor gw = zeros_float({s.C_out, s.C_in / s.groups, s.kH, s.kW});
+  const Tensor xd = dense(x), gyd = dense(gy);
+  if (runs(s))
+    kernels::conv2d_backward(nullptr, gw.data_ptr<float>(), nullptr, gyd.data_ptr<float>(), xd.data_ptr<float>(),
+                             nullptr, s, plan.backward_data, plan.backward_weights, nullptr);
+  if (autograd::needs_grad({x, gy})) {
+    autograd::record("ConvolutionBackwardBackward0", {x, gy}, {gw},
+                     [s, plan, x_sizes = x.sizes().vec(), gy_sizes = gy.sizes().vec(), xd = xd.detach(),
+                      gyd = gyd.detach(), need_x = x.requires_grad(), need_gy = gy.requires_grad()](const TensorList& g) {
+                       // d/dx: backward-data of gy with the incoming gradient as the weight;
+                       // d/dgy: the convolution of x with it.
+                       const Tensor gg = dense(g[0]);
+                       Tensor d_x = need_x ? zeros_float(x_sizes) : Tensor();
+                       Tensor d_gy = need_gy ? zeros_float(gy_sizes) : Tensor();
+                       if (runs(s)) {
+                         if (need_x)
+                           kernels::conv2d_backward(d_x.data_ptr<float>(), nullptr, nullptr, gyd.data_ptr<float>(),
+                                                    nullptr, gg.data_ptr<float>(), s, plan.backward_data,
+                                                    plan.backward_weights, nullptr);
+                         if (need_gy)
+                           kernels::conv2d_forward(d_gy.data_ptr<float>(), xd.data_ptr<float>(), gg.data_ptr<float>(),
+                                                   nullptr, s, plan.forward, /*training=*/false);
+                       }
+                       return TensorList{d_x, d_gy};
+                     });
+  }
+  return gw;
 }
 
 }  // namespace
@@ -160,12 +249,20 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
     // The input is needed only for the weight and bias gradients, the weight only for the
     // input gradient; neither is kept when its gradient is not wanted. The input's operand
     // holds its kept layout (if any) from now on, whatever later happens to its storage.
-    autograd::record(
+    autograd::detail::record_differentiable(
         "ConvolutionBackward0", {input, weight, bias}, {out},
-        [s, plan, saved, need_in, need_w, need_b, in_sizes = input.sizes().vec(),
+        [s, plan, saved, need_in, need_w, need_b, batched, in_sizes = input.sizes().vec(),
          xd = need_w ? x.detach() : Tensor(),
          x_kept = need_w ? x_op : kernels::onednn::Operand{},
-         wd = need_in ? w.detach() : Tensor()](const TensorList& grads) {
+         wd = need_in ? w.detach() : Tensor(),
+         xs = need_w ? autograd::detail::save_input(input) : Tensor(),
+         ws = need_in ? autograd::detail::save_input(weight) : Tensor()](const TensorList& grads) {
+          if (autograd::GradMode::is_enabled()) {
+            const Tensor& g = grads[0];
+            return TensorList{need_in ? conv2d_input_grad(g, ws, s, plan, in_sizes) : Tensor(),
+                              need_w ? conv2d_weight_grad(xs, g, s, plan) : Tensor(),
+                              need_b ? (batched ? sum(g, {0, 2, 3}) : sum(g, {1, 2})) : Tensor()};
+          }
           Tensor gy;
           const kernels::onednn::Operand gy_op = operand(grads[0], gy);
           Tensor gx = need_in ? detail::empty_deferred(in_sizes) : Tensor();
@@ -228,10 +325,20 @@ Tensor conv_transpose2d_core(const Tensor& input, const Tensor& weight, std::arr
                              w.data_ptr<float>(), s, plan.backward_data, plan.backward_weights, nullptr);
   const bool need_in = input.requires_grad(), need_w = weight.requires_grad();
   if (autograd::needs_grad({input, weight})) {
-    autograd::record(
+    autograd::detail::record_differentiable(
         "ConvolutionBackward0", {input, weight}, {out},
-        [s, plan, need_in, need_w, in_sizes = input.sizes().vec(), xd = need_w ? x.detach() : Tensor(),
-         wd = need_in ? w.detach() : Tensor()](const TensorList& grads) {
+        [s, plan, need_in, need_w, stride, dilation, groups, in_sizes = input.sizes().vec(),
+         xd = need_w ? x.detach() : Tensor(), wd = need_in ? w.detach() : Tensor(),
+         xs = need_w ? autograd::detail::save_input(input) : Tensor(),
+         ws = need_in ? autograd::detail::save_input(weight) : Tensor()](const TensorList& grads) {
+          if (autograd::GradMode::is_enabled()) {
+            // This op is conv2d's backward-data: its input gradient is that conv2d's forward of
+            // the gradient, its weight gradient that conv2d's weight gradient (roles swapped).
+            const Tensor& g = grads[0];
+            return TensorList{need_in ? conv2d_padded(g, ws, Tensor(), stride, {0, 0}, {0, 0}, dilation, groups)
+                                      : Tensor(),
+                              need_w ? conv2d_weight_grad(g, xs, s, plan) : Tensor()};
+          }
           const Tensor gy = dense(grads[0]);
           Tensor gx = need_in ? cnnkit::empty(in_sizes) : Tensor();
           Tensor gw = need_w ? empty({s.C_out, s.C_in / s.groups, s.kH, s.kW}) : Tensor();

@@ -8,7 +8,9 @@
 #include <cmath>
 #include <mutex>
 
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/ops/elementwise.h"
 #include "cnnkit/core/rng.h"
 #include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/factory.h"
@@ -54,7 +56,8 @@ Tensor apply_mask(const Tensor& input, const Tensor& scale_mask, const Tensor& s
   Tensor out = ed::binary_forward(input, scale_mask, kernels::BinaryOp::kMul, 1, "dropout");
   if (shift_mask.defined()) out = ed::binary_forward(out, shift_mask, kernels::BinaryOp::kAdd, 1, "dropout");
   if (autograd::needs_grad({input})) {
-    autograd::record(backward_name, {input}, {out}, [m = scale_mask](const TensorList& g) {
+    autograd::detail::record_differentiable(backward_name, {input}, {out}, [m = scale_mask](const TensorList& g) {
+      if (autograd::GradMode::is_enabled()) return TensorList{mul(g[0], m)};  // a constant mask
       return TensorList{ed::binary_forward(g[0], m, kernels::BinaryOp::kMul, 1, "dropout_backward")};
     });
   }

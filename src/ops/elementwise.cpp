@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
 #include "kernels/elementwise.h"
 #include "kernels/onednn.h"
@@ -413,7 +414,8 @@ Tensor sum_to(const Tensor& grad, IntArrayRef shape) {
   kernels::sum_to(out.data_ptr<float>(), grad.data_ptr<float>(),
                   kernels::make_loop(grad.sizes(), {out_strides, grad.strides().data()}));
   if (autograd::needs_grad({grad})) {
-    autograd::record("SumToBackward", {grad}, {out}, [gs = grad.sizes().vec()](const TensorList& g) {
+    autograd::detail::record_differentiable("SumToBackward", {grad}, {out}, [gs = grad.sizes().vec()](const TensorList& g) {
+      if (autograd::GradMode::is_enabled()) return TensorList{g[0].expand(gs)};
       return TensorList{broadcast_copy(g[0], gs)};
     });
   }
@@ -454,7 +456,7 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
   Tensor out = add_kept_layouts(a, b, alpha);
   if (!out.defined()) out = binary_forward(a, b, BinaryOp::kAdd, alpha, "add");
   if (autograd::needs_grad({a, b})) {
-    autograd::record("AddBackward0", {a, b}, {out},
+    autograd::detail::record_differentiable("AddBackward0", {a, b}, {out},
                      [na = a.requires_grad(), nb = b.requires_grad(), alpha, sa = ReduceTo(a, out),
                       sb = ReduceTo(b, out)](const TensorList& g) {
                        Tensor ga = na ? sa(g[0]) : Tensor();
@@ -468,14 +470,14 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
 Tensor add(const Tensor& a, double b, double alpha) {
   Tensor out = scalar_forward(a, alpha * b, BinaryOp::kAdd, false, "add");
   if (autograd::needs_grad({a}))
-    autograd::record("AddBackward1", {a}, {out}, [](const TensorList& g) { return TensorList{g[0]}; });
+    autograd::detail::record_differentiable("AddBackward1", {a}, {out}, [](const TensorList& g) { return TensorList{g[0]}; });
   return out;
 }
 
 Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
   Tensor out = binary_forward(a, b, BinaryOp::kSub, alpha, "sub");
   if (autograd::needs_grad({a, b})) {
-    autograd::record("SubBackward0", {a, b}, {out},
+    autograd::detail::record_differentiable("SubBackward0", {a, b}, {out},
                      [na = a.requires_grad(), nb = b.requires_grad(), alpha, sa = ReduceTo(a, out),
                       sb = ReduceTo(b, out)](const TensorList& g) {
                        Tensor ga = na ? sa(g[0]) : Tensor();
@@ -489,14 +491,14 @@ Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
 Tensor sub(const Tensor& a, double b, double alpha) {
   Tensor out = scalar_forward(a, alpha * b, BinaryOp::kSub, false, "sub");
   if (autograd::needs_grad({a}))
-    autograd::record("SubBackward1", {a}, {out}, [](const TensorList& g) { return TensorList{g[0]}; });
+    autograd::detail::record_differentiable("SubBackward1", {a}, {out}, [](const TensorList& g) { return TensorList{g[0]}; });
   return out;
 }
 
 Tensor rsub(const Tensor& a, double b) {
   Tensor out = scalar_forward(a, b, BinaryOp::kSub, true, "rsub");
   if (autograd::needs_grad({a}))
-    autograd::record("RsubBackward1", {a}, {out}, [](const TensorList& g) { return TensorList{neg(g[0])}; });
+    autograd::detail::record_differentiable("RsubBackward1", {a}, {out}, [](const TensorList& g) { return TensorList{neg(g[0])}; });
   return out;
 }
 
@@ -504,8 +506,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(a, b, BinaryOp::kMul, 1, "mul");
   if (autograd::needs_grad({a, b})) {
     const bool na = a.requires_grad(), nb = b.requires_grad();
-    autograd::record("MulBackward0", {a, b}, {out},
-                     [na, nb, ad = nb ? a.detach() : Tensor(), bd = na ? b.detach() : Tensor(),
+    autograd::detail::record_differentiable("MulBackward0", {a, b}, {out},
+                     [na, nb, ad = nb ? autograd::detail::save_input(a) : Tensor(), bd = na ? autograd::detail::save_input(b) : Tensor(),
                       sa = ReduceTo(a, out), sb = ReduceTo(b, out)](const TensorList& g) {
                        Tensor ga = na ? sa(mul(g[0], bd)) : Tensor();
                        Tensor gb = nb ? sb(mul(g[0], ad)) : Tensor();
@@ -518,7 +520,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor mul(const Tensor& a, double b) {
   Tensor out = scalar_forward(a, b, BinaryOp::kMul, false, "mul");
   if (autograd::needs_grad({a}))
-    autograd::record("MulBackward1", {a}, {out}, [b](const TensorList& g) { return TensorList{mul(g[0], b)}; });
+    autograd::detail::record_differentiable("MulBackward1", {a}, {out}, [b](const TensorList& g) { return TensorList{mul(g[0], b)}; });
   return out;
 }
 
@@ -526,12 +528,12 @@ Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(a, b, BinaryOp::kDiv, 1, "div");
   if (autograd::needs_grad({a, b})) {
     const bool na = a.requires_grad(), nb = b.requires_grad();
-    autograd::record("DivBackward0", {a, b}, {out},
-                     [na, nb, bd = b.detach(), od = nb ? out.detach() : Tensor(), sa = ReduceTo(a, out),
+    autograd::detail::record_differentiable("DivBackward0", {a, b}, {out},
+                     [na, nb, bd = autograd::detail::save_input(b), od = nb ? out.detach() : Tensor(), sa = ReduceTo(a, out),
                       sb = ReduceTo(b, out)](const TensorList& g) {
                        Tensor ga = na ? sa(div(g[0], bd)) : Tensor();
                        // d(a/b)/db = -(a/b)/b, as PyTorch writes it
-                       Tensor gb = nb ? sb(neg(mul(g[0], div(od, bd)))) : Tensor();
+                       Tensor gb = nb ? sb(neg(mul(g[0], div(autograd::detail::saved_output(od), bd)))) : Tensor();
                        return TensorList{ga, gb};
                      });
   }
@@ -541,15 +543,15 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor div(const Tensor& a, double b) {
   Tensor out = scalar_forward(a, b, BinaryOp::kDiv, false, "div");
   if (autograd::needs_grad({a}))
-    autograd::record("DivBackward1", {a}, {out}, [b](const TensorList& g) { return TensorList{div(g[0], b)}; });
+    autograd::detail::record_differentiable("DivBackward1", {a}, {out}, [b](const TensorList& g) { return TensorList{div(g[0], b)}; });
   return out;
 }
 
 Tensor rdiv(const Tensor& a, double b) {
   Tensor out = scalar_forward(a, b, BinaryOp::kDiv, true, "rdiv");
   if (autograd::needs_grad({a})) {
-    autograd::record("RdivBackward", {a}, {out}, [ad = a.detach(), od = out.detach()](const TensorList& g) {
-      return TensorList{neg(mul(g[0], div(od, ad)))};  // d(b/a)/da = -(b/a)/a
+    autograd::detail::record_differentiable("RdivBackward", {a}, {out}, [ad = autograd::detail::save_input(a), od = out.detach()](const TensorList& g) {
+      return TensorList{neg(mul(g[0], div(autograd::detail::saved_output(od), ad)))};  // d(b/a)/da = -(b/a)/a
     });
   }
   return out;
@@ -558,7 +560,7 @@ Tensor rdiv(const Tensor& a, double b) {
 Tensor pow(const Tensor& a, double exponent) {
   Tensor out = scalar_forward(a, exponent, BinaryOp::kPow, false, "pow");
   if (autograd::needs_grad({a})) {
-    autograd::record("PowBackward0", {a}, {out}, [ad = a.detach(), exponent](const TensorList& g) {
+    autograd::detail::record_differentiable("PowBackward0", {a}, {out}, [ad = autograd::detail::save_input(a), exponent](const TensorList& g) {
       if (exponent == 0) return TensorList{zeros_like(ad)};
       return TensorList{mul(g[0], mul(pow(ad, exponent - 1), exponent))};
     });
@@ -570,8 +572,8 @@ Tensor pow(const Tensor& a, const Tensor& exponent) {
   Tensor out = binary_forward(a, exponent, BinaryOp::kPow, 1, "pow");
   if (autograd::needs_grad({a, exponent})) {
     const bool na = a.requires_grad(), ne = exponent.requires_grad();
-    autograd::record("PowBackward1", {a, exponent}, {out},
-                     [na, ne, ad = a.detach(), ed = exponent.detach(), od = ne ? out.detach() : Tensor(),
+    autograd::detail::record_differentiable("PowBackward1", {a, exponent}, {out},
+                     [na, ne, ad = autograd::detail::save_input(a), ed = autograd::detail::save_input(exponent), od = ne ? out.detach() : Tensor(),
                       sa = ReduceTo(a, out), se = ReduceTo(exponent, out)](const TensorList& g) {
                        Tensor grad_a, grad_e;
                        if (na) {  // where(e == 0, 0, g * e * a^(e-1))
@@ -579,7 +581,7 @@ Tensor pow(const Tensor& a, const Tensor& exponent) {
                          grad_a = sa(masked_fill(d, eq(ed, 0.0), 0.0));
                        }
                        if (ne) {  // g * where(a == 0 & e >= 0, 0, out * log(a))
-                         Tensor d = mul(g[0], mul(od, log(ad)));
+                         Tensor d = mul(g[0], mul(autograd::detail::saved_output(od), log(ad)));
                          grad_e = se(masked_fill(d, logical_and(eq(ad, 0.0), ge(ed, 0.0)), 0.0));
                        }
                        return TensorList{grad_a, grad_e};
@@ -591,9 +593,9 @@ Tensor pow(const Tensor& a, const Tensor& exponent) {
 Tensor pow(double base, const Tensor& exponent) {
   Tensor out = scalar_forward(exponent, base, BinaryOp::kPow, true, "pow");
   if (autograd::needs_grad({exponent})) {
-    autograd::record("PowBackward2", {exponent}, {out},
+    autograd::detail::record_differentiable("PowBackward2", {exponent}, {out},
                      [base, ed = exponent.detach(), od = out.detach()](const TensorList& g) {
-                       Tensor d = mul(g[0], mul(od, std::log(base)));
+                       Tensor d = mul(g[0], mul(autograd::detail::saved_output(od), std::log(base)));
                        if (base == 0) d = masked_fill(d, ge(ed, 0.0), 0.0);
                        return TensorList{d};
                      });
@@ -606,14 +608,14 @@ Tensor pow(double base, const Tensor& exponent) {
 Tensor neg(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kNeg, "neg");
   if (autograd::needs_grad({a}))
-    autograd::record("NegBackward0", {a}, {out}, [](const TensorList& g) { return TensorList{neg(g[0])}; });
+    autograd::detail::record_differentiable("NegBackward0", {a}, {out}, [](const TensorList& g) { return TensorList{neg(g[0])}; });
   return out;
 }
 
 Tensor abs(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kAbs, "abs");
   if (autograd::needs_grad({a})) {
-    autograd::record("AbsBackward0", {a}, {out}, [ad = a.detach()](const TensorList& g) {
+    autograd::detail::record_differentiable("AbsBackward0", {a}, {out}, [ad = autograd::detail::save_input(a)](const TensorList& g) {
       return TensorList{mul(g[0], sign(ad))};  // 0 at 0, as torch
     });
   }
@@ -623,15 +625,15 @@ Tensor abs(const Tensor& a) {
 Tensor sign(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kSign, "sign");
   if (autograd::needs_grad({a}))
-    autograd::record("SignBackward0", {a}, {out}, [](const TensorList& g) { return TensorList{zeros_like(g[0])}; });
+    autograd::detail::record_differentiable("SignBackward0", {a}, {out}, [](const TensorList& g) { return TensorList{zeros_like(g[0])}; });
   return out;
 }
 
 Tensor exp(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kExp, "exp");
   if (autograd::needs_grad({a})) {
-    autograd::record("ExpBackward0", {a}, {out},
-                     [od = out.detach()](const TensorList& g) { return TensorList{mul(g[0], od)}; });
+    autograd::detail::record_differentiable("ExpBackward0", {a}, {out},
+                     [od = out.detach()](const TensorList& g) { return TensorList{mul(g[0], autograd::detail::saved_output(od))}; });
   }
   return out;
 }
@@ -639,8 +641,8 @@ Tensor exp(const Tensor& a) {
 Tensor log(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kLog, "log");
   if (autograd::needs_grad({a})) {
-    autograd::record("LogBackward0", {a}, {out},
-                     [ad = a.detach()](const TensorList& g) { return TensorList{div(g[0], ad)}; });
+    autograd::detail::record_differentiable("LogBackward0", {a}, {out},
+                     [ad = autograd::detail::save_input(a)](const TensorList& g) { return TensorList{div(g[0], ad)}; });
   }
   return out;
 }
@@ -648,8 +650,8 @@ Tensor log(const Tensor& a) {
 Tensor log1p(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kLog1p, "log1p");
   if (autograd::needs_grad({a})) {
-    autograd::record("Log1PBackward0", {a}, {out},
-                     [ad = a.detach()](const TensorList& g) { return TensorList{div(g[0], add(ad, 1.0))}; });
+    autograd::detail::record_differentiable("Log1PBackward0", {a}, {out},
+                     [ad = autograd::detail::save_input(a)](const TensorList& g) { return TensorList{div(g[0], add(ad, 1.0))}; });
   }
   return out;
 }
@@ -658,7 +660,7 @@ Tensor erf(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kErf, "erf");
   if (autograd::needs_grad({a})) {
     // d erf(x) / dx = 2 / sqrt(pi) exp(-x^2)
-    autograd::record("ErfBackward0", {a}, {out}, [ad = a.detach()](const TensorList& g) {
+    autograd::detail::record_differentiable("ErfBackward0", {a}, {out}, [ad = autograd::detail::save_input(a)](const TensorList& g) {
       return TensorList{mul(g[0], mul(exp(neg(square(ad))), 1.1283791670955126))};
     });
   }
@@ -668,8 +670,8 @@ Tensor erf(const Tensor& a) {
 Tensor sqrt(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kSqrt, "sqrt");
   if (autograd::needs_grad({a})) {
-    autograd::record("SqrtBackward0", {a}, {out}, [od = out.detach()](const TensorList& g) {
-      return TensorList{div(g[0], mul(od, 2.0))};  // inf at 0, as torch
+    autograd::detail::record_differentiable("SqrtBackward0", {a}, {out}, [od = out.detach()](const TensorList& g) {
+      return TensorList{div(g[0], mul(autograd::detail::saved_output(od), 2.0))};  // inf at 0, as torch
     });
   }
   return out;
@@ -678,8 +680,8 @@ Tensor sqrt(const Tensor& a) {
 Tensor rsqrt(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kRsqrt, "rsqrt");
   if (autograd::needs_grad({a})) {
-    autograd::record("RsqrtBackward0", {a}, {out}, [od = out.detach()](const TensorList& g) {
-      return TensorList{mul(mul(g[0], -0.5), pow(od, 3.0))};
+    autograd::detail::record_differentiable("RsqrtBackward0", {a}, {out}, [od = out.detach()](const TensorList& g) {
+      return TensorList{mul(mul(g[0], -0.5), pow(autograd::detail::saved_output(od), 3.0))};
     });
   }
   return out;
@@ -688,8 +690,8 @@ Tensor rsqrt(const Tensor& a) {
 Tensor square(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kSquare, "square");
   if (autograd::needs_grad({a})) {
-    autograd::record("PowBackward0", {a}, {out},
-                     [ad = a.detach()](const TensorList& g) { return TensorList{mul(g[0], mul(ad, 2.0))}; });
+    autograd::detail::record_differentiable("PowBackward0", {a}, {out},
+                     [ad = autograd::detail::save_input(a)](const TensorList& g) { return TensorList{mul(g[0], mul(ad, 2.0))}; });
   }
   return out;
 }
@@ -697,8 +699,9 @@ Tensor square(const Tensor& a) {
 Tensor reciprocal(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kReciprocal, "reciprocal");
   if (autograd::needs_grad({a})) {
-    autograd::record("ReciprocalBackward0", {a}, {out}, [od = out.detach()](const TensorList& g) {
-      return TensorList{mul(neg(g[0]), mul(od, od))};
+    autograd::detail::record_differentiable("ReciprocalBackward0", {a}, {out}, [od = out.detach()](const TensorList& g) {
+      const Tensor o = autograd::detail::saved_output(od);
+      return TensorList{mul(neg(g[0]), mul(o, o))};
     });
   }
   return out;
@@ -707,8 +710,8 @@ Tensor reciprocal(const Tensor& a) {
 Tensor sin(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kSin, "sin");
   if (autograd::needs_grad({a})) {
-    autograd::record("SinBackward0", {a}, {out},
-                     [ad = a.detach()](const TensorList& g) { return TensorList{mul(g[0], cos(ad))}; });
+    autograd::detail::record_differentiable("SinBackward0", {a}, {out},
+                     [ad = autograd::detail::save_input(a)](const TensorList& g) { return TensorList{mul(g[0], cos(ad))}; });
   }
   return out;
 }
@@ -716,8 +719,8 @@ Tensor sin(const Tensor& a) {
 Tensor cos(const Tensor& a) {
   Tensor out = unary_forward(a, UnaryOp::kCos, "cos");
   if (autograd::needs_grad({a})) {
-    autograd::record("CosBackward0", {a}, {out},
-                     [ad = a.detach()](const TensorList& g) { return TensorList{mul(g[0], neg(sin(ad)))}; });
+    autograd::detail::record_differentiable("CosBackward0", {a}, {out},
+                     [ad = autograd::detail::save_input(a)](const TensorList& g) { return TensorList{mul(g[0], neg(sin(ad)))}; });
   }
   return out;
 }
@@ -727,7 +730,7 @@ namespace {
 Tensor step_op(const Tensor& a, UnaryOp op, const char* name, const char* backward_name) {
   Tensor out = unary_forward(a, op, name);
   if (autograd::needs_grad({a}))
-    autograd::record(backward_name, {a}, {out}, [](const TensorList& g) { return TensorList{zeros_like(g[0])}; });
+    autograd::detail::record_differentiable(backward_name, {a}, {out}, [](const TensorList& g) { return TensorList{zeros_like(g[0])}; });
   return out;
 }
 }  // namespace
@@ -747,7 +750,7 @@ Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> m
   kernels::clamp(out.data_ptr(), ac.data_ptr(), loop_for(a.sizes(), out, {&ac}), ct, min.has_value(),
                  min.value_or(0), max.has_value(), max.value_or(0));
   if (autograd::needs_grad({a})) {
-    autograd::record("ClampBackward1", {a}, {out}, [ad = a.detach(), min, max](const TensorList& g) {
+    autograd::detail::record_differentiable("ClampBackward1", {a}, {out}, [ad = a.detach(), min, max](const TensorList& g) {
       // The gradient passes where min <= x <= max (PyTorch's clamp_backward mask).
       Tensor keep;
       if (min) keep = ge(ad, *min);
@@ -767,7 +770,7 @@ Tensor extremum(const Tensor& a, const Tensor& b, BinaryOp op, const char* name,
   Tensor out = binary_forward(a, b, op, 1, name);
   if (autograd::needs_grad({a, b})) {
     const bool is_max = op == BinaryOp::kMaximum;
-    autograd::record(backward_name, {a, b}, {out},
+    autograd::detail::record_differentiable(backward_name, {a, b}, {out},
                      [na = a.requires_grad(), nb = b.requires_grad(), is_max, ad = a.detach(), bd = b.detach(),
                       sa = ReduceTo(a, out), sb = ReduceTo(b, out)](const TensorList& g) {
                        Tensor shared = where(eq(ad, bd), div(g[0], 2.0), g[0]);
@@ -807,7 +810,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   kernels::where(out.data_ptr(), static_cast<const uint8_t*>(condition.data_ptr()), ac.data_ptr(), bc.data_ptr(),
                  loop_for(shape, out, {&condition, &ac, &bc}), ct);
   if (autograd::needs_grad({a, b})) {
-    autograd::record("WhereBackward0", {a, b}, {out},
+    autograd::detail::record_differentiable("WhereBackward0", {a, b}, {out},
                      [na = a.requires_grad(), nb = b.requires_grad(), cd = condition.detach(),
                       sa = ReduceTo(a, out), sb = ReduceTo(b, out)](const TensorList& g) {
                        Tensor ga = na ? sa(masked_fill(g[0], logical_not(cd), 0.0)) : Tensor();
@@ -827,7 +830,7 @@ Tensor where(const Tensor& condition, const Tensor& a, double b) {
   kernels::where_scalar(out.data_ptr(), static_cast<const uint8_t*>(condition.data_ptr()), ac.data_ptr(), b,
                         loop_for(shape, out, {&condition, &ac}), ct, /*value_if_true=*/false);
   if (autograd::needs_grad({a})) {
-    autograd::record("WhereBackward1", {a}, {out},
+    autograd::detail::record_differentiable("WhereBackward1", {a}, {out},
                      [cd = condition.detach(), sa = ReduceTo(a, out)](const TensorList& g) {
                        return TensorList{sa(masked_fill(g[0], logical_not(cd), 0.0))};
                      });
@@ -842,7 +845,7 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
   kernels::where_scalar(out.data_ptr(), static_cast<const uint8_t*>(mask.data_ptr()), a.data_ptr(), value,
                         loop_for(shape, out, {&mask, &a}), a.dtype());
   if (autograd::needs_grad({a})) {
-    autograd::record("MaskedFillBackward0", {a}, {out},
+    autograd::detail::record_differentiable("MaskedFillBackward0", {a}, {out},
                      [md = mask.detach(), sa = ReduceTo(a, out)](const TensorList& g) {
                        return TensorList{sa(masked_fill(g[0], md, 0.0))};
                      });
@@ -859,7 +862,7 @@ Tensor lerp(const Tensor& a, const Tensor& end, double weight) {
   kernels::lerp(out.data_ptr<float>(), ac.data_ptr<float>(), ec.data_ptr<float>(), loop_for(shape, out, {&ac, &ec}),
                 static_cast<float>(weight));
   if (autograd::needs_grad({a, end})) {
-    autograd::record("LerpBackward0", {a, end}, {out},
+    autograd::detail::record_differentiable("LerpBackward0", {a, end}, {out},
                      [na = a.requires_grad(), ne = end.requires_grad(), weight, sa = ReduceTo(a, out),
                       se = ReduceTo(end, out)](const TensorList& g) {
                        Tensor ga = na ? sa(mul(g[0], 1.0 - weight)) : Tensor();
@@ -882,8 +885,8 @@ Tensor addc(const Tensor& a, const Tensor& t1, const Tensor& t2, double value, b
   else kernels::addcmul(out.data_ptr<float>(), ac.data_ptr<float>(), c1.data_ptr<float>(), c2.data_ptr<float>(), loop, v);
   if (autograd::needs_grad({a, t1, t2})) {
     const bool n1 = t1.requires_grad(), n2 = t2.requires_grad();
-    autograd::record(is_div ? "AddcdivBackward0" : "AddcmulBackward0", {a, t1, t2}, {out},
-                     [na = a.requires_grad(), n1, n2, is_div, value, d1 = c1.detach(), d2 = c2.detach(),
+    autograd::detail::record_differentiable(is_div ? "AddcdivBackward0" : "AddcmulBackward0", {a, t1, t2}, {out},
+                     [na = a.requires_grad(), n1, n2, is_div, value, d1 = autograd::detail::save_input(c1), d2 = autograd::detail::save_input(c2),
                       sa = ReduceTo(a, out), s1 = ReduceTo(t1, out), s2 = ReduceTo(t2, out)](const TensorList& g) {
                        Tensor ga = na ? sa(g[0]) : Tensor();
                        Tensor g1, g2;

@@ -11,7 +11,9 @@
 #include <sstream>
 #include <vector>
 
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/ops/elementwise.h"
 #include "kernels/copy.h"
 #include "kernels/gemm.h"
 #include "kernels/reduce.h"
@@ -23,6 +25,9 @@ namespace {
 
 using autograd::needs_grad;
 using autograd::record;
+using autograd::GradMode;
+using autograd::detail::record_differentiable;
+using autograd::detail::save_input;
 
 // Shapes: m, k, n as in (m, k) x (k, n) -> (m, n); `batch` = product of leading dims.
 
@@ -165,8 +170,13 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, const char* op) {
   Tensor out = batched_raw(a, b);
   if (needs_grad({a, b})) {
     const bool need_a = a.requires_grad(), need_b = b.requires_grad();
-    record("MatmulBackward", {a, b}, {out}, [ad = a.detach(), bd = b.detach(), need_a, need_b](const TensorList& g) {
+    record_differentiable("MatmulBackward", {a, b}, {out}, [ad = save_input(a), bd = save_input(b), need_a, need_b](const TensorList& g) {
       Tensor ga, gb;
+      if (GradMode::is_enabled()) {  // the same products, recorded
+        if (need_a) ga = sum_to(matmul(g[0], bd.transpose(-2, -1)), ad.sizes());
+        if (need_b) gb = sum_to(matmul(ad.transpose(-2, -1), g[0]), bd.sizes());
+        return TensorList{ga, gb};
+      }
       if (need_a) ga = reduce_to(batched_raw(g[0], transpose_last(bd)), ad.sizes());
       if (need_b) {
         if (bd.dim() == 2 && ad.is_contiguous()) {
@@ -198,7 +208,9 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   Tensor out = mm_raw(a, b);
   if (needs_grad({a, b})) {
     const bool need_a = a.requires_grad(), need_b = b.requires_grad();
-    record("MmBackward", {a, b}, {out}, [ad = a.detach(), bd = b.detach(), need_a, need_b](const TensorList& g) {
+    record_differentiable("MmBackward", {a, b}, {out}, [ad = save_input(a), bd = save_input(b), need_a, need_b](const TensorList& g) {
+      if (GradMode::is_enabled())
+        return TensorList{need_a ? mm(g[0], bd.t()) : Tensor(), need_b ? mm(ad.t(), g[0]) : Tensor()};
       // dA = g B^T, dB = A^T g: transposes are strides, not copies.
       return TensorList{need_a ? mm_raw(g[0], bd.t()) : Tensor(), need_b ? mm_raw(ad.t(), g[0]) : Tensor()};
     });
@@ -270,10 +282,16 @@ Tensor addmm(const Tensor& bias, const Tensor& a, const Tensor& b, double beta, 
   gemm_into(out, a, b, static_cast<float>(alpha), beta == 0 ? 0.0f : beta_f);
   if (needs_grad({bias, a, b})) {
     const bool need_c = bias.requires_grad() && beta != 0, need_a = a.requires_grad(), need_b = b.requires_grad();
-    record("AddmmBackward", {bias, a, b}, {out},
-           [cs = bias.sizes().vec(), ad = a.detach(), bd = b.detach(), need_c, need_a, need_b, beta_f,
+    record_differentiable("AddmmBackward", {bias, a, b}, {out},
+           [cs = bias.sizes().vec(), ad = save_input(a), bd = save_input(b), need_c, need_a, need_b, beta_f,
             alpha_f = static_cast<float>(alpha)](const TensorList& g) {
              Tensor gc, ga, gb;
+             if (GradMode::is_enabled()) {
+               if (need_c) gc = mul(sum_to(g[0], cs), static_cast<double>(beta_f));
+               if (need_a) ga = mul(mm(g[0], bd.t()), static_cast<double>(alpha_f));
+               if (need_b) gb = mul(mm(ad.t(), g[0]), static_cast<double>(alpha_f));
+               return TensorList{gc, ga, gb};
+             }
              if (need_c) {
                gc = reduce_to(g[0], cs);
                if (beta_f != 1.0f) {
@@ -319,12 +337,18 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (needs_grad({x, weight, bias})) {
     const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
     const bool need_b = bias.defined() && bias.requires_grad();
-    record("LinearBackward", {x, weight, bias}, {y},
+    record_differentiable("LinearBackward", {x, weight, bias}, {y},
            [x2, wd = weight.detach(), in_sizes = x.sizes().vec(), bias_sizes = bias.defined() ? bias.sizes().vec()
                                                                                                : std::vector<int64_t>{},
-            need_x, need_w, need_b, out_f](const TensorList& g) {
+            need_x, need_w, need_b, out_f, xs = save_input(x), ws = save_input(weight)](const TensorList& g) {
              Tensor g2 = g[0].reshape({x2.size(0), out_f});  // (rows, out)
              Tensor gx, gw, gbias;
+             if (GradMode::is_enabled()) {  // the same products and sum, recorded
+               if (need_x) gx = mm(g2, ws).reshape(in_sizes);
+               if (need_w) gw = mm(g2.t(), xs.reshape({x2.size(0), x2.size(1)}));
+               if (need_b) gbias = sum(g2, {0}).reshape(bias_sizes);
+               return TensorList{gx, gw, gbias};
+             }
              if (need_x) gx = mm_raw(g2, wd).reshape(in_sizes);  // dX = dY W
              if (need_w) gw = mm_raw(g2.t(), x2);                 // dW = dY^T X
              if (need_b) {                                        // db = sum of dY over rows

@@ -17,7 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/ops/activation.h"
+#include "cnnkit/ops/elementwise.h"
+#include "cnnkit/ops/factory.h"
+#include "cnnkit/ops/reduce.h"
+#include "cnnkit/ops/softmax.h"
 #include "cnnkit/core/threads.h"
 #include "kernels/copy.h"
 
@@ -122,12 +128,14 @@ inline float sigmoid(float x) {
 
 struct MseRule {
   float value(float x, float y, float) const { const float d = x - y; return d * d; }
+  Tensor graph(const Tensor& x, const Tensor& y, const Tensor&) const { return square(sub(x, y)); }
   float dx(float x, float y, float) const { return 2.0f * (x - y); }
   float dy(float x, float y, float p) const { return -dx(x, y, p); }
 };
 
 struct L1Rule {
   float value(float x, float y, float) const { return std::fabs(x - y); }
+  Tensor graph(const Tensor& x, const Tensor& y, const Tensor&) const { return abs(sub(x, y)); }
   float dx(float x, float y, float) const { const float d = x - y; return static_cast<float>((d > 0) - (d < 0)); }
   float dy(float x, float y, float p) const { return -dx(x, y, p); }
 };
@@ -136,6 +144,11 @@ struct L1Rule {
 // PyTorch's: d <= -beta, then d >= beta.
 struct SmoothL1Rule {
   float beta;
+  Tensor graph(const Tensor& x, const Tensor& y, const Tensor&) const {
+    const Tensor z = abs(sub(x, y));
+    return where(lt(z, static_cast<double>(beta)), div(mul(square(z), 0.5), static_cast<double>(beta)),
+                 sub(z, 0.5 * beta));
+  }
   float value(float x, float y, float) const {
     const float z = std::fabs(x - y);
     return z < beta ? 0.5f * z * z / beta : z - 0.5f * beta;
@@ -149,6 +162,11 @@ struct SmoothL1Rule {
 
 struct HuberRule {
   float delta;
+  Tensor graph(const Tensor& x, const Tensor& y, const Tensor&) const {
+    const Tensor z = abs(sub(x, y));
+    return where(lt(z, static_cast<double>(delta)), mul(square(z), 0.5),
+                 mul(sub(z, 0.5 * delta), static_cast<double>(delta)));
+  }
   float value(float x, float y, float) const {
     const float z = std::fabs(x - y);
     return z < delta ? 0.5f * z * z : delta * (z - 0.5f * delta);
@@ -163,6 +181,9 @@ struct HuberRule {
 // x in [0, 1] (checked before). PyTorch's clamps: logs at -100, the denominator of the
 // input gradient at 1e-12; the target gradient is -logit(x), unclamped.
 struct BceRule {
+  Tensor graph(const Tensor& x, const Tensor& y, const Tensor&) const {
+    return sub(mul(sub(y, 1.0), clamp_min(log1p(neg(x)), -100.0)), mul(y, clamp_min(log(x), -100.0)));
+  }
   float value(float x, float y, float) const {
     return (y - 1.0f) * std::max(std::log1p(-x), -100.0f) - y * std::max(std::log(x), -100.0f);
   }
@@ -172,10 +193,21 @@ struct BceRule {
 
 // (1 - y) x + (1 + (p - 1) y) softplus(-x).
 struct BceLogitsRule {
+  Tensor graph(const Tensor& x, const Tensor& y, const Tensor& p) const {
+    const Tensor scale = p.defined() ? add(mul(sub(p, 1.0), y), 1.0) : ones_like(x);
+    return add(mul(rsub(y, 1.0), x), mul(scale, softplus(neg(x))));
+  }
   float value(float x, float y, float p) const { return (1.0f - y) * x + (1.0f + (p - 1.0f) * y) * softplus_neg(x); }
   float dx(float x, float y, float p) const { return sigmoid(x) * (p * y + 1.0f - y) - p * y; }
   float dy(float x, float, float p) const { return -x + (p - 1.0f) * softplus_neg(x); }
 };
+
+// A per-element loss reduced as `reduction` says, with recorded ops (the create_graph paths).
+Tensor reduce_graph(const Tensor& per, int64_t reduction) {
+  if (reduction == Reduction::Mean) return mean(per);
+  if (reduction == Reduction::Sum) return sum(per);
+  return per;
+}
 
 // loss[i] = w[i] * rule(x[i], y[i], p[i]) (w, p may be null: 1).
 template <typename Rule>
@@ -232,10 +264,17 @@ Tensor pointwise_loss(const char* node, const Tensor& input, const Tensor& targe
   }
   if (autograd::needs_grad({input, target})) {
     const bool need_x = input.requires_grad(), need_y = target.requires_grad();
-    autograd::record(node, {input, target}, {out},
+    autograd::detail::record_differentiable(node, {input, target}, {out},
                      [xd = x.detach(), yd = y.detach(), wd = weight.defined() ? weight.detach() : Tensor(),
                       pd = pos_weight.defined() ? pos_weight.detach() : Tensor(), reduction, rule, need_x,
-                      need_y, ptr](const TensorList& g) {
+                      need_y, ptr, saved = TensorList{autograd::detail::save_input(input),
+                                                      autograd::detail::save_input(target)}](const TensorList& g) {
+                       if (autograd::GradMode::is_enabled())
+                         return autograd::detail::recompute_backward(saved, g, [&](const TensorList& in) {
+                           Tensor l = rule.graph(in[0], in[1], pd);
+                           if (wd.defined()) l = mul(l, wd);
+                           return TensorList{reduce_graph(l, reduction)};
+                         });
                        const Upstream u = upstream(g[0], reduction, static_cast<double>(xd.numel()));
                        Tensor dx = need_x ? empty(xd.sizes(), kFloat) : Tensor();
                        Tensor dy = need_y ? empty(xd.sizes(), kFloat) : Tensor();
@@ -549,6 +588,65 @@ Tensor reduce_positions(Tensor per, const ClassShape& s, int64_t reduction, doub
   return scalar_out(reduction == Reduction::Mean ? sum / mean_divisor : sum);
 }
 
+// ---- the class losses as recorded ops (their create_graph paths), in PyTorch 1.13's terms --------
+int64_t class_dim(const Tensor& input) { return input.dim() == 1 ? 0 : 1; }
+
+// The class weights (C) shaped to broadcast along the class dim.
+Tensor class_weight_view(const Tensor& w, const Tensor& input) {
+  std::vector<int64_t> shape(static_cast<size_t>(input.dim()), 1);
+  shape[static_cast<size_t>(class_dim(input))] = w.numel();
+  return w.reshape(shape);
+}
+
+// nll_loss of log-probabilities logp (recorded), with `total` the mean's divisor the forward
+// found (the summed weights of the positions not ignored).
+Tensor nll_graph(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t reduction,
+                 int64_t ignore_index, double total) {
+  const int64_t cd = class_dim(logp);
+  const Tensor ignored = eq(target, static_cast<double>(ignore_index));
+  const Tensor safe = masked_fill(target, ignored, 0.0);
+  const Tensor picked = logp.gather(cd, safe.unsqueeze(cd)).squeeze(cd);
+  Tensor wt = weight.defined() ? weight.index_select(0, safe.reshape({-1})).reshape(safe.sizes()) : ones_like(picked);
+  wt = masked_fill(wt, ignored, 0.0);
+  const Tensor per = neg(mul(picked, wt));
+  if (reduction == Reduction::Mean) return div(sum(per), total);
+  if (reduction == Reduction::Sum) return sum(per);
+  return per;
+}
+
+// cross_entropy with class indices: log_softmax, nll_loss, and label smoothing's term.
+Tensor cross_entropy_graph(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t reduction,
+                           int64_t ignore_index, double eps, double total) {
+  const int64_t cd = class_dim(input);
+  const Tensor logp = log_softmax(input, cd);
+  Tensor loss = nll_graph(logp, target, weight, reduction, ignore_index, total);
+  if (eps <= 0) return loss;
+  const int64_t C = input.size(cd);
+  const Tensor ignored = eq(target, static_cast<double>(ignore_index));
+  Tensor smooth = neg(sum(weight.defined() ? mul(logp, class_weight_view(weight, input)) : logp, {cd}));
+  smooth = masked_fill(smooth, ignored, 0.0);
+  Tensor ret;
+  if (reduction == Reduction::Mean) ret = weight.defined() ? div(sum(smooth), total) : mean(smooth);
+  else if (reduction == Reduction::Sum) ret = sum(smooth);
+  else ret = smooth;
+  return add(mul(loss, 1.0 - eps), mul(ret, eps / static_cast<double>(C)));
+}
+
+// cross_entropy with class probabilities (targets smoothed first).
+Tensor cross_entropy_probs_graph(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t reduction,
+                                 double eps, double positions) {
+  const int64_t cd = class_dim(input);
+  const Tensor logp = log_softmax(input, cd);
+  const int64_t C = input.size(cd);
+  const Tensor t = eps > 0 ? add(mul(target, 1.0 - eps), eps / static_cast<double>(C)) : target;
+  Tensor prod = mul(logp, t);
+  if (weight.defined()) prod = mul(prod, class_weight_view(weight, input));
+  const Tensor per = neg(sum(prod, {cd}));
+  if (reduction == Reduction::Mean) return div(sum(per), positions);
+  if (reduction == Reduction::Sum) return sum(per);
+  return per;
+}
+
 Tensor cross_entropy_probs(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t reduction,
                            int64_t ignore_index, double label_smoothing, const ClassShape& s) {
   const char* op = "cross_entropy";
@@ -565,10 +663,15 @@ Tensor cross_entropy_probs(const Tensor& input, const Tensor& target, const Tens
   Tensor out = reduce_positions(per, s, reduction, positions);
   if (autograd::needs_grad({input, target})) {
     const bool need_x = input.requires_grad(), need_t = target.requires_grad();
-    autograd::record("CrossEntropyLossBackward", {input, target}, {out},
+    autograd::detail::record_differentiable("CrossEntropyLossBackward", {input, target}, {out},
                      [xd = x.detach(), td = t.detach(), pd = prob.detach(), ld = lse.detach(),
                       wd = weight.defined() ? weight.detach() : Tensor(), s, reduction, eps, need_x, need_t,
-                      positions](const TensorList& g) {
+                      positions, saved = TensorList{autograd::detail::save_input(input),
+                                                    autograd::detail::save_input(target)}](const TensorList& g) {
+                       if (autograd::GradMode::is_enabled())
+                         return autograd::detail::recompute_backward(saved, g, [&](const TensorList& in) {
+                           return TensorList{cross_entropy_probs_graph(in[0], in[1], wd, reduction, eps, positions)};
+                         });
                        const Upstream u = upstream(g[0], reduction, positions);
                        Tensor dx = need_x ? empty(xd.sizes(), kFloat) : Tensor();
                        Tensor dt = need_t ? empty(xd.sizes(), kFloat) : Tensor();
@@ -666,9 +769,16 @@ Tensor multilabel_soft_margin_loss(const Tensor& input, const Tensor& target, co
   }
   if (autograd::needs_grad({input, target})) {
     const bool need_x = input.requires_grad(), need_y = target.requires_grad();
-    autograd::record("MultilabelSoftMarginLossBackward", {input, target}, {out},
+    autograd::detail::record_differentiable("MultilabelSoftMarginLossBackward", {input, target}, {out},
                      [xd = x.detach(), yd = y.detach(), wd = w.defined() ? w.detach() : Tensor(), reduction, C, rows,
-                      need_x, need_y](const TensorList& g) {
+                      need_x, need_y, saved = TensorList{autograd::detail::save_input(input),
+                                                         autograd::detail::save_input(target)}](const TensorList& g) {
+                       if (autograd::GradMode::is_enabled())
+                         return autograd::detail::recompute_backward(saved, g, [&](const TensorList& in) {
+                           Tensor l = BceLogitsRule{}.graph(in[0], in[1], Tensor());
+                           if (wd.defined()) l = mul(l, wd);
+                           return TensorList{reduce_graph(mean(l, {-1}), reduction)};
+                         });
                        const Upstream u = upstream(g[0], reduction, static_cast<double>(rows));
                        Tensor dx = need_x ? empty(xd.sizes(), kFloat) : Tensor();
                        Tensor dy = need_y ? empty(xd.sizes(), kFloat) : Tensor();
@@ -704,9 +814,14 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight,
   nll_forward(per.data_ptr<float>(), x.data_ptr<float>(), t.data_ptr<int64_t>(), wp, s.O, s.C, s.I, ignore_index);
   Tensor out = reduce_positions(per, s, reduction, total);
   if (autograd::needs_grad({input})) {
-    autograd::record("NllLossBackward0", {input}, {out},
+    autograd::detail::record_differentiable("NllLossBackward0", {input}, {out},
                      [td = t.detach(), wd = w.defined() ? w.detach() : Tensor(), sizes = input.sizes().vec(), s,
-                      reduction, ignore_index, total](const TensorList& g) {
+                      reduction, ignore_index, total,
+                      saved = TensorList{autograd::detail::save_input(input)}](const TensorList& g) {
+                       if (autograd::GradMode::is_enabled())  // linear in the input: a gather
+                         return autograd::detail::recompute_backward(saved, g, [&](const TensorList& in) {
+                           return TensorList{nll_graph(in[0], td, wd, reduction, ignore_index, total)};
+                         });
                        const Upstream u = upstream(g[0], reduction, total);
                        Tensor dx = empty(sizes, kFloat);
                        float* d = dx.data_ptr<float>();
@@ -752,9 +867,15 @@ Tensor cross_entropy_loss(const Tensor& input, const Tensor& target, const Tenso
     std::fill(per.data_ptr<float>(), per.data_ptr<float>() + per.numel(), 0.0f);  // every target ignored
   Tensor out = reduce_positions(per, s, reduction, total);
   if (need_x) {
-    autograd::record("CrossEntropyLossBackward", {input}, {out},
+    autograd::detail::record_differentiable("CrossEntropyLossBackward", {input}, {out},
                      [pd = prob.detach(), td = t.detach(), wd = w.defined() ? w.detach() : Tensor(), s, reduction,
-                      ignore_index, eps = q.eps, total](const TensorList& g) {
+                      ignore_index, eps = q.eps, total, smoothing = label_smoothing,
+                      saved = TensorList{autograd::detail::save_input(input)}](const TensorList& g) {
+                       if (autograd::GradMode::is_enabled())
+                         return autograd::detail::recompute_backward(saved, g, [&](const TensorList& in) {
+                           return TensorList{cross_entropy_graph(in[0], td, wd, reduction, ignore_index, smoothing,
+                                                                 total)};
+                         });
                        const Upstream u = upstream(g[0], reduction, total);
                        Tensor dx = empty(pd.sizes(), kFloat);
                        if (dx.numel() > 0)

@@ -18,7 +18,10 @@
 #include <string>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/ops/elementwise.h"
+#include "cnnkit/ops/reduce.h"
 #include "core/tensor_internal.h"
 #include "kernels/copy.h"
 #include "kernels/norm.h"
@@ -78,6 +81,50 @@ NCS split_ncs(const char* op, const Tensor& input) {
 
 // ---- batch norm ---------------------------------------------------------------------------
 
+// ---- double backward ------------------------------------------------------------------------
+// A create_graph backward recomputes each normalisation from recorded ops (means, variances,
+// rsqrt, the affine) and differentiates that (autograd::detail::recompute_backward): the same
+// gradients as the kernels, with a graph of their own.
+namespace {
+using autograd::detail::recompute_backward;
+using autograd::detail::save_input;
+
+// Per-channel values (C) shaped to broadcast over an (N, C, *) input of `dims` dims.
+Tensor per_channel(const Tensor& v, int64_t dims) {
+  std::vector<int64_t> shape(static_cast<size_t>(dims), 1);
+  shape[1] = v.numel();
+  return v.reshape(shape);
+}
+
+// (x - mean) * rsqrt(var + eps) over `reduce` (biased variance), as recorded ops.
+Tensor normalize_graph(const Tensor& x, const std::vector<int64_t>& reduce, double eps) {
+  const Tensor centered = sub(x, mean(x, reduce, /*keepdim=*/true));
+  return mul(centered, rsqrt(add(mean(square(centered), reduce, /*keepdim=*/true), eps)));
+}
+
+Tensor affine_graph(Tensor y, const Tensor& w, const Tensor& b, int64_t dims) {
+  if (w.defined()) y = mul(y, per_channel(w, dims));
+  if (b.defined()) y = add(y, per_channel(b, dims));
+  return y;
+}
+
+TensorList batch_norm_graph(const TensorList& saved, const TensorList& grads, bool training, const Tensor& mean_c,
+                            const Tensor& var_c, double eps) {
+  return recompute_backward(saved, grads, [=](const TensorList& in) {
+    const Tensor& x = in[0];
+    Tensor xhat;
+    if (training) {
+      std::vector<int64_t> reduce{0};
+      for (int64_t d = 2; d < x.dim(); ++d) reduce.push_back(d);
+      xhat = normalize_graph(x, reduce, eps);
+    } else {  // the running statistics: constants
+      xhat = mul(sub(x, per_channel(mean_c, x.dim())), per_channel(rsqrt(add(var_c, eps)), x.dim()));
+    }
+    return TensorList{affine_graph(xhat, in[1], in[2], x.dim())};
+  });
+}
+}  // namespace
+
 namespace {
 // batch_norm on an input held in a kept oneDNN layout (checked by batch_norm): oneDNN's batch
 // norm in that layout, output and input gradient in it too; statistics and running-stat
@@ -110,13 +157,15 @@ Tensor batch_norm_kept(const Tensor& input, const kernels::onednn::LayoutPtr& xl
     const bool need_x = input.requires_grad();
     const bool need_w = weight.defined() && weight.requires_grad();
     const bool need_b = bias.defined() && bias.requires_grad();
-    autograd::record(
+    autograd::detail::record_differentiable(
         "NativeBatchNormBackward0", {input, weight, bias}, {y},
         [eps, training, need_x, need_w, need_b, xl, wd = w.defined() ? w.detach() : Tensor(),
          bd = b.defined() ? b.detach() : Tensor(), mean, var, in_sizes = input.sizes().vec(),
          w_sizes = weight.defined() ? weight.sizes().vec() : std::vector<int64_t>(),
-         b_sizes = bias.defined() ? bias.sizes().vec() : std::vector<int64_t>()](
+         b_sizes = bias.defined() ? bias.sizes().vec() : std::vector<int64_t>(),
+         saved = TensorList{save_input(input), save_input(weight), save_input(bias)}](
             const TensorList& grads) {
+          if (autograd::GradMode::is_enabled()) return batch_norm_graph(saved, grads, training, mean, var, eps);
           dnn::LayoutPtr gl = dnn::layout_of(*grads[0].unsafeGetTensorImpl());
           const Tensor dy = gl ? grads[0] : dense(grads[0]);
           const dnn::Operand dy_op{gl ? nullptr : dy.data_ptr<float>(), gl};
@@ -185,13 +234,15 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
     const bool need_b = bias.defined() && bias.requires_grad();
     // In eval mode the running statistics are saved as they are, as PyTorch does: they are
     // not changed by an eval forward.
-    autograd::record(
+    autograd::detail::record_differentiable(
         "NativeBatchNormBackward0", {input, weight, bias}, {y},
         [s, eps, training, need_x, need_w, need_b, xd = x.detach(),
          wd = w.defined() ? w.detach() : Tensor(), mean, var, in_sizes = input.sizes().vec(),
          w_sizes = weight.defined() ? weight.sizes().vec() : std::vector<int64_t>(),
-         b_sizes = bias.defined() ? bias.sizes().vec() : std::vector<int64_t>()](
+         b_sizes = bias.defined() ? bias.sizes().vec() : std::vector<int64_t>(),
+         saved = TensorList{save_input(input), save_input(weight), save_input(bias)}](
             const TensorList& grads) {
+          if (autograd::GradMode::is_enabled()) return batch_norm_graph(saved, grads, training, mean, var, eps);
           const Tensor dy = dense(grads[0]);
           Tensor dx = need_x ? cnnkit::empty(in_sizes) : Tensor();
           Tensor dw = need_w ? cnnkit::empty(w_sizes) : Tensor();
@@ -250,11 +301,21 @@ Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tenso
     const bool need_x = input.requires_grad();
     const bool need_w = weight.defined() && weight.requires_grad();
     const bool need_b = bias.defined() && bias.requires_grad();
-    autograd::record(
+    autograd::detail::record_differentiable(
         "NativeLayerNormBackward0", {input, weight, bias}, {y},
         [M, K, need_x, need_w, need_b, xd = x.detach(), wd = w.defined() ? w.detach() : Tensor(),
-         mean, rstd, in_sizes = input.sizes().vec(), p_sizes = normalized_shape.vec()](
+         mean, rstd, in_sizes = input.sizes().vec(), p_sizes = normalized_shape.vec(), eps, D,
+         saved = TensorList{save_input(input), save_input(weight), save_input(bias)}](
             const TensorList& grads) {
+          if (autograd::GradMode::is_enabled())
+            return recompute_backward(saved, grads, [eps, D](const TensorList& in) {
+              std::vector<int64_t> reduce;
+              for (int64_t d = in[0].dim() - D; d < in[0].dim(); ++d) reduce.push_back(d);
+              Tensor normed = normalize_graph(in[0], reduce, eps);
+              if (in[1].defined()) normed = mul(normed, in[1]);
+              if (in[2].defined()) normed = add(normed, in[2]);
+              return TensorList{normed};
+            });
           const Tensor dy = dense(grads[0]);
           Tensor dx = need_x ? cnnkit::empty(in_sizes) : Tensor();
           Tensor dw = need_w ? cnnkit::empty(p_sizes) : Tensor();
@@ -291,13 +352,21 @@ Tensor group_norm_impl(const char* node_name, const Tensor& input, const NCS& s,
     const bool need_x = input.requires_grad();
     const bool need_w = weight.defined() && weight.requires_grad();
     const bool need_b = bias.defined() && bias.requires_grad();
-    autograd::record(
+    autograd::detail::record_differentiable(
         node_name, {input, weight, bias}, {y},
         [s, G, need_x, need_w, need_b, xd = x.detach(), wd = w.defined() ? w.detach() : Tensor(),
          mean, rstd, in_sizes = input.sizes().vec(),
          w_sizes = weight.defined() ? weight.sizes().vec() : std::vector<int64_t>(),
-         b_sizes = bias.defined() ? bias.sizes().vec() : std::vector<int64_t>()](
+         b_sizes = bias.defined() ? bias.sizes().vec() : std::vector<int64_t>(), eps,
+         saved = TensorList{save_input(input), save_input(weight), save_input(bias)}](
             const TensorList& grads) {
+          if (autograd::GradMode::is_enabled())
+            return recompute_backward(saved, grads, [s, G, eps](const TensorList& in) {
+              // (N, G, C/G * S) normalised over its last dim, then the per-channel affine.
+              const Tensor grouped = in[0].reshape({s.N, G, (s.C / G) * s.S});
+              const Tensor xhat = normalize_graph(grouped, {2}, eps).reshape(in[0].sizes());
+              return TensorList{affine_graph(xhat, in[1], in[2], in[0].dim())};
+            });
           const Tensor dy = dense(grads[0]);
           Tensor dx = need_x ? cnnkit::empty(in_sizes) : Tensor();
           Tensor dw = need_w ? cnnkit::empty(w_sizes) : Tensor();

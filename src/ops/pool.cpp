@@ -8,7 +8,9 @@
 #include <array>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
+#include "ops/graph_internal.h"
 #include "core/tensor_internal.h"
 #include "kernels/copy.h"
 #include "kernels/onednn.h"
@@ -168,17 +170,29 @@ Tensor new_deferred_output(const Tensor& input, const Pool2dShape& s) {
 }
 using kernels::onednn::plain_out;
 
+// The gradient of a max pooling whose maxima sit at `indices` (flat within each H x W plane).
+// With grad mode on (a create_graph backward) it is recorded as a function of g, whose own
+// backward gathers the incoming gradient at the same positions.
+Tensor max_pool_grad(const Tensor& g, const Tensor& indices, const Pool2dShape& s, IntArrayRef in_sizes) {
+  const Tensor gy = dense(g);
+  Tensor gx = cnnkit::empty(in_sizes);
+  kernels::max_pool2d_backward(gx.data_ptr<float>(), gy.data_ptr<float>(), indices.data_ptr<int64_t>(), s.N * s.C,
+                               s.H * s.W, s.H_out * s.W_out);
+  if (!autograd::GradMode::is_enabled()) return gx;
+  return graph_detail::linear_in_grad("MaxPool2DWithIndicesBackwardBackward0", g, gx,
+                                      [s, ix = indices, g_sizes = g.sizes().vec()](const Tensor& gg) {
+                                        return gg.reshape({s.N * s.C, s.H * s.W})
+                                            .gather(1, ix.reshape({s.N * s.C, s.H_out * s.W_out}))
+                                            .reshape(g_sizes);
+                                      });
+}
+
 // Backward of every pooling that knows where its maxima came from.
 void record_max_backward(const char* name, const Tensor& input, const Tensor& out,
                          const Pool2dShape& s, const Tensor& indices) {
-  autograd::record(name, {input}, {out},
+  autograd::detail::record_differentiable(name, {input}, {out},
                    [s, in_sizes = input.sizes().vec(), ix = indices.detach()](const TensorList& g) {
-                     const Tensor gy = dense(g[0]);
-                     Tensor gx = cnnkit::empty(in_sizes);
-                     kernels::max_pool2d_backward(gx.data_ptr<float>(), gy.data_ptr<float>(),
-                                                  ix.data_ptr<int64_t>(), s.N * s.C, s.H * s.W,
-                                                  s.H_out * s.W_out);
-                     return TensorList{gx};
+                     return TensorList{max_pool_grad(g[0], ix, s, in_sizes)};
                    });
 }
 
@@ -217,8 +231,17 @@ Tensor max_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
                                    {}, record ? &saved : nullptr);
     attach(out, std::move(out_layout));
     if (record)
-      autograd::record("MaxPool2DBackward0", {input}, {out},
-                       [s, saved, in_sizes = input.sizes().vec()](const TensorList& g) {
+      autograd::detail::record_differentiable("MaxPool2DBackward0", {input}, {out},
+                       [s, saved, in_sizes = input.sizes().vec(), xs = input.detach()](const TensorList& g) {
+                         if (autograd::GradMode::is_enabled()) {
+                           // oneDNN keeps a workspace, not positions: find them with the loops.
+                           const Tensor x = dense(xs);
+                           Tensor pooled = cnnkit::empty({s.N, s.C, s.H_out, s.W_out});
+                           Tensor ix = cnnkit::empty({s.N, s.C, s.H_out, s.W_out}, kLong);
+                           kernels::max_pool2d_forward(pooled.data_ptr<float>(), ix.data_ptr<int64_t>(),
+                                                       x.data_ptr<float>(), s);
+                           return TensorList{max_pool_grad(g[0], ix, s, in_sizes)};
+                         }
                          Tensor gy;
                          const kernels::onednn::Operand gy_op = grad_operand(g[0], gy);
                          Tensor gx = detail::empty_deferred(in_sizes);
@@ -263,8 +286,21 @@ Tensor avg_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
     kernels::avg_pool2d_forward(out.data_ptr<float>(), x.data_ptr<float>(), s, avg);
   }
   if (record)
-    autograd::record("AvgPool2DBackward0", {input}, {out},
-                     [s, avg, algo, saved, in_sizes = input.sizes().vec()](const TensorList& g) {
+    autograd::detail::record_differentiable("AvgPool2DBackward0", {input}, {out},
+                     [s, avg, algo, saved, in_sizes = input.sizes().vec(), kernel_size = kernel_size.vec(),
+                      stride = stride.vec(), padding = padding.vec(), ceil_mode, count_include_pad,
+                      divisor_override](const TensorList& g) {
+                       if (autograd::GradMode::is_enabled()) {
+                         // Linear in g; the adjoint of this backward is the pooling itself.
+                         const Tensor gy = dense(g[0]);
+                         Tensor gx = cnnkit::empty(in_sizes);
+                         kernels::avg_pool2d_backward(gx.data_ptr<float>(), gy.data_ptr<float>(), s, avg);
+                         return TensorList{graph_detail::linear_in_grad(
+                             "AvgPool2DBackwardBackward0", g[0], gx, [=](const Tensor& gg) {
+                               return avg_pool2d(gg, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                                 divisor_override);
+                             })};
+                       }
                        Tensor gx = algo == PoolAlgo::onednn ? detail::empty_deferred(in_sizes)
                                                             : cnnkit::empty(in_sizes);
                        if (algo == PoolAlgo::onednn) {
@@ -290,12 +326,16 @@ Tensor adaptive_avg_pool2d(const Tensor& input, IntArrayRef output_size) {
   Tensor out = new_output(input, s);
   kernels::adaptive_avg_pool2d_forward(out.data_ptr<float>(), x.data_ptr<float>(), s);
   if (autograd::needs_grad({input}))
-    autograd::record("AdaptiveAvgPool2DBackward0", {input}, {out},
-                     [s, in_sizes = input.sizes().vec()](const TensorList& g) {
+    autograd::detail::record_differentiable("AdaptiveAvgPool2DBackward0", {input}, {out},
+                     [s, in_sizes = input.sizes().vec(), output_size = output_size.vec()](const TensorList& g) {
                        const Tensor gy = dense(g[0]);
                        Tensor gx = cnnkit::empty(in_sizes);
                        kernels::adaptive_avg_pool2d_backward(gx.data_ptr<float>(),
                                                              gy.data_ptr<float>(), s);
+                       if (autograd::GradMode::is_enabled())  // linear in g; its adjoint is the pooling
+                         return TensorList{graph_detail::linear_in_grad(
+                             "AdaptiveAvgPool2DBackwardBackward0", g[0], gx,
+                             [output_size](const Tensor& gg) { return adaptive_avg_pool2d(gg, output_size); })};
                        return TensorList{gx};
                      });
   return out;

@@ -11,7 +11,11 @@
 #include <limits>
 #include <sstream>
 
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/ops/elementwise.h"
+#include "cnnkit/ops/factory.h"
+#include "ops/graph_internal.h"
 #include "core/tensor_internal.h"
 #include "kernels/copy.h"
 #include "kernels/reduce.h"
@@ -22,6 +26,11 @@ namespace {
 
 using autograd::needs_grad;
 using autograd::record;
+using autograd::GradMode;
+using autograd::detail::record_differentiable;
+using autograd::detail::save_input;
+using autograd::detail::saved_output;
+using graph_detail::expand_back;
 
 // Which dims of the input are reduced and what the result looks like.
 struct Plan {
@@ -238,13 +247,22 @@ void dispatch_value_type(ScalarType t, const char* op, F&& f) {
 
 }  // namespace
 
+Tensor graph_detail::expand_back(const Tensor& g, const std::vector<bool>& mask, bool keepdim, IntArrayRef in_sizes) {
+  if (keepdim || in_sizes.empty()) return g.expand(in_sizes);
+  std::vector<int64_t> kept(in_sizes.begin(), in_sizes.end());
+  for (size_t d = 0; d < kept.size(); ++d)
+    if (mask[d]) kept[d] = 1;
+  return g.reshape(kept).expand(in_sizes);
+}
+
 // ---- sum / mean -------------------------------------------------------------------------------
 Tensor sum(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<ScalarType> dtype) {
   Tensor x = dtype ? convert_to(a, *dtype) : a;
   Plan plan = make_plan(x, dim, keepdim, "sum(): dim");
   Tensor out = sum_forward(x, plan);
   if (x.is_floating_point() && needs_grad({a}))
-    record("SumBackward", {a}, {out}, [plan, in = a.sizes().vec()](const TensorList& g) {
+    record_differentiable("SumBackward", {a}, {out}, [plan, in = a.sizes().vec()](const TensorList& g) {
+      if (GradMode::is_enabled()) return TensorList{expand_back(g[0], plan.mask, plan.keepdim, in)};
       return TensorList{broadcast_back(g[0], plan.mask, plan.keepdim, in)};
     });
   return out;
@@ -260,7 +278,9 @@ Tensor mean(const Tensor& a, IntArrayRef dim, bool keepdim, std::optional<Scalar
   const float inv = 1.0f / static_cast<float>(plan.count);  // count 0 gives NaN, as PyTorch
   kernels::scale(out.data_ptr<float>(), out.numel(), inv);
   if (needs_grad({a}))
-    record("MeanBackward", {a}, {out}, [plan, inv, in = a.sizes().vec()](const TensorList& g) {
+    record_differentiable("MeanBackward", {a}, {out}, [plan, inv, in = a.sizes().vec()](const TensorList& g) {
+      if (GradMode::is_enabled())
+        return TensorList{mul(expand_back(g[0], plan.mask, plan.keepdim, in), static_cast<double>(inv))};
       return TensorList{broadcast_back(g[0], plan.mask, plan.keepdim, in, inv)};
     });
   return out;
@@ -303,8 +323,11 @@ Tensor extreme_all(const Tensor& a, bool is_max) {
   });
   if (needs_grad({a})) {
     Plan plan = make_plan(x, {}, false, op);
-    record(is_max ? "MaxBackward" : "MinBackward", {a}, {out},
+    record_differentiable(is_max ? "MaxBackward" : "MinBackward", {a}, {out},
            [plan, xd = x.detach(), od = out.detach()](const TensorList& g) {
+             if (GradMode::is_enabled())  // linear in g: g times the (constant) share of each tie
+               return TensorList{mul(expand_back(g[0], plan.mask, plan.keepdim, xd.sizes()),
+                                     ties_grad(ones_like(od), xd, od, plan, false))};
              return TensorList{ties_grad(g[0], xd, od, plan, false)};
            });
   }
@@ -331,8 +354,14 @@ std::tuple<Tensor, Tensor> extreme_dim(const Tensor& a, int64_t dim, bool keepdi
     });
   }
   if (needs_grad({a}))
-    record(is_max ? "MaxBackward" : "MinBackward", {a}, {values, indices},
-           [in = a.sizes().vec(), idx = indices.detach(), d](const TensorList& g) {
+    record_differentiable(is_max ? "MaxBackward" : "MinBackward", {a}, {values, indices},
+           [in = a.sizes().vec(), idx = indices.detach(), d, keepdim](const TensorList& g) {
+             if (GradMode::is_enabled()) {
+               if (in.empty()) return TensorList{g[0].reshape(in)};
+               const Tensor i = keepdim ? idx : idx.unsqueeze(d);
+               const Tensor gk = keepdim ? g[0] : g[0].unsqueeze(d);
+               return TensorList{graph_detail::scatter_add_zeros(in, d, i, gk)};
+             }
              return TensorList{index_grad(g[0], idx, in, d)};
            });
   return {values, indices};
@@ -354,8 +383,11 @@ Tensor extreme_dims(const Tensor& a, IntArrayRef dim, bool keepdim, bool is_max)
     });
   }
   if (needs_grad({a}))
-    record(is_max ? "AmaxBackward" : "AminBackward", {a}, {out},
+    record_differentiable(is_max ? "AmaxBackward" : "AminBackward", {a}, {out},
            [plan, xd = as_contiguous(a).detach(), od = out.detach()](const TensorList& g) {
+             if (GradMode::is_enabled())
+               return TensorList{mul(expand_back(g[0], plan.mask, plan.keepdim, xd.sizes()),
+                                     ties_grad(ones_like(od), xd, od, plan, false, /*nan_ties=*/false))};
              return TensorList{ties_grad(g[0], xd, od, plan, false, /*nan_ties=*/false)};
            });
   return out;
@@ -417,7 +449,13 @@ Tensor var(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   const int64_t c = unbiased ? 1 : 0;
   auto [v, m] = var_mean_forward(a, plan, c);
   if (needs_grad({a}))
-    record("VarBackward", {a}, {v}, [plan, c, xd = as_contiguous(a).detach(), md = m](const TensorList& g) {
+    record_differentiable("VarBackward", {a}, {v}, [plan, c, xd = as_contiguous(a).detach(), md = m,
+                                                 xs = save_input(a)](const TensorList& g) {
+      if (GradMode::is_enabled()) {  // 2 (x - mean) / (n - c) * g
+        const Tensor centered = sub(xs, mean(xs, plan.dims, /*keepdim=*/true));
+        return TensorList{mul(mul(expand_back(g[0], plan.mask, plan.keepdim, xs.sizes()), centered),
+                              2.0 / static_cast<double>(plan.count - c))};
+      }
       Tensor gb = broadcast_back(g[0], plan.mask, plan.keepdim, xd.sizes());
       Tensor mb = broadcast_back(md, plan.mask, plan.keepdim, xd.sizes());
       Tensor dx = empty(xd.sizes(), kFloat);
@@ -438,8 +476,14 @@ Tensor std(const Tensor& a, IntArrayRef dim, bool unbiased, bool keepdim) {
   float* vp = v.data_ptr<float>();
   for (int64_t i = 0; i < v.numel(); ++i) vp[i] = std::sqrt(vp[i]);
   if (needs_grad({a}))
-    record("StdBackward", {a}, {v},
-           [plan, c, xd = as_contiguous(a).detach(), md = m, sd = v.detach()](const TensorList& g) {
+    record_differentiable("StdBackward", {a}, {v},
+           [plan, c, xd = as_contiguous(a).detach(), md = m, sd = v.detach(), xs = save_input(a)](const TensorList& g) {
+             if (GradMode::is_enabled()) {  // (x - mean) / ((n - c) std) * g
+               const Tensor centered = sub(xs, mean(xs, plan.dims, /*keepdim=*/true));
+               const Tensor sb = expand_back(saved_output(sd), plan.mask, plan.keepdim, xs.sizes());
+               return TensorList{div(mul(expand_back(g[0], plan.mask, plan.keepdim, xs.sizes()), centered),
+                                     mul(sb, static_cast<double>(plan.count - c)))};
+             }
              Tensor gb = broadcast_back(g[0], plan.mask, plan.keepdim, xd.sizes());
              Tensor mb = broadcast_back(md, plan.mask, plan.keepdim, xd.sizes());
              Tensor sb = broadcast_back(sd, plan.mask, plan.keepdim, xd.sizes());
@@ -460,7 +504,15 @@ std::tuple<Tensor, Tensor> var_mean(const Tensor& a, IntArrayRef dim, bool unbia
   const int64_t c = unbiased ? 1 : 0;
   auto [v, m] = var_mean_forward(a, plan, c);
   if (needs_grad({a}))
-    record("VarMeanBackward", {a}, {v, m}, [plan, c, xd = as_contiguous(a).detach(), md = m.detach()](const TensorList& g) {
+    record_differentiable("VarMeanBackward", {a}, {v, m}, [plan, c, xd = as_contiguous(a).detach(), md = m.detach(),
+                                                      xs = save_input(a)](const TensorList& g) {
+      if (GradMode::is_enabled()) {
+        const Tensor centered = sub(xs, mean(xs, plan.dims, /*keepdim=*/true));
+        Tensor gv = mul(mul(expand_back(g[0], plan.mask, plan.keepdim, xs.sizes()), centered),
+                        2.0 / static_cast<double>(plan.count - c));
+        Tensor gm = mul(expand_back(g[1], plan.mask, plan.keepdim, xs.sizes()), 1.0 / static_cast<double>(plan.count));
+        return TensorList{add(gv, gm)};
+      }
       Tensor gb = broadcast_back(g[0], plan.mask, plan.keepdim, xd.sizes());
       Tensor mb = broadcast_back(md, plan.mask, plan.keepdim, xd.sizes());
       Tensor dx = empty(xd.sizes(), kFloat);
@@ -487,8 +539,18 @@ Tensor norm(const Tensor& a, double p, IntArrayRef dim, bool keepdim) {
   if (b.O * b.I > 0) kernels::norm(out.data_ptr<float>(), b.data.data_ptr<float>(), b.O, b.R, b.I, p);
   // p = 0 counts non-zeros: piecewise constant, so torch records a node that returns no gradient.
   if (needs_grad({a}))
-    record("NormBackward", {a}, {out}, [plan, p, xd = as_contiguous(a).detach(), od = out.detach()](const TensorList& g) {
+    record_differentiable("NormBackward", {a}, {out}, [plan, p, xd = as_contiguous(a).detach(), od = out.detach(),
+                                                   xs = save_input(a)](const TensorList& g) {
       if (p == 0) return TensorList{Tensor()};
+      if (GradMode::is_enabled()) {
+        const Tensor gb = expand_back(g[0], plan.mask, plan.keepdim, xs.sizes());
+        if (std::isinf(p)) return TensorList{mul(gb, ties_grad(ones_like(od), xd, od, plan, /*use_abs=*/true))};
+        if (p == 1) return TensorList{mul(gb, sign(xs))};
+        // x |x|^(p-2) g / norm^(p-1), 0 where the norm is 0 (PyTorch's norm_backward)
+        const Tensor nb = expand_back(saved_output(od), plan.mask, plan.keepdim, xs.sizes());
+        const Tensor scaled = p == 2 ? div(gb, nb) : div(mul(gb, pow(abs(xs), p - 2)), pow(nb, p - 1));
+        return TensorList{masked_fill(mul(xs, scaled), eq(nb.detach(), 0.0), 0.0)};
+      }
       if (std::isinf(p)) return TensorList{ties_grad(g[0], xd, od, plan, /*use_abs=*/true)};
       Tensor gb = broadcast_back(g[0], plan.mask, plan.keepdim, xd.sizes());
       Tensor nb = broadcast_back(od, plan.mask, plan.keepdim, xd.sizes());
@@ -509,7 +571,12 @@ Tensor logsumexp(const Tensor& a, IntArrayRef dim, bool keepdim) {
   Tensor out = empty(plan.out_sizes, kFloat);
   if (b.O * b.I > 0) kernels::logsumexp(out.data_ptr<float>(), b.data.data_ptr<float>(), b.O, b.R, b.I);
   if (needs_grad({a}))
-    record("LogsumexpBackward", {a}, {out}, [plan, xd = as_contiguous(x).detach(), od = out.detach()](const TensorList& g) {
+    record_differentiable("LogsumexpBackward", {a}, {out}, [plan, xd = as_contiguous(x).detach(), od = out.detach(),
+                                                        xs = save_input(x)](const TensorList& g) {
+      if (GradMode::is_enabled()) {  // g exp(x - lse)
+        const Tensor ob = expand_back(saved_output(od), plan.mask, plan.keepdim, xs.sizes());
+        return TensorList{mul(expand_back(g[0], plan.mask, plan.keepdim, xs.sizes()), exp(sub(xs, ob)))};
+      }
       Tensor gb = broadcast_back(g[0], plan.mask, plan.keepdim, xd.sizes());
       Tensor ob = broadcast_back(od, plan.mask, plan.keepdim, xd.sizes());
       Tensor dx = empty(xd.sizes(), kFloat);
@@ -565,8 +632,10 @@ std::tuple<Tensor, Tensor> sort_like(const Tensor& a, int64_t dim, int64_t k, bo
   }
   if (!a.is_floating_point() && a.dtype() != kLong) values = convert_to(values, a.dtype());
   if (needs_grad({a}))
-    record(topk ? "TopkBackward" : "SortBackward", {a}, {values, indices},
+    record_differentiable(topk ? "TopkBackward" : "SortBackward", {a}, {values, indices},
            [in = a.sizes().vec(), idx = indices.detach(), d](const TensorList& g) {
+             if (GradMode::is_enabled())  // keepdim-shaped indices: a recorded scatter
+               return TensorList{in.empty() ? g[0].reshape(in) : graph_detail::scatter_add_zeros(in, d, idx, g[0])};
              return TensorList{index_grad(g[0], idx, in, d)};
            });
   return {values, indices};

@@ -12,7 +12,9 @@
 #include <sstream>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
+#include "ops/graph_internal.h"
 #include "kernels/copy.h"
 #include "kernels/reduce.h"
 #include "cnnkit/ops/reduce.h"
@@ -24,6 +26,8 @@ namespace {
 
 using autograd::needs_grad;
 using autograd::record;
+using autograd::detail::record_differentiable;
+using autograd::GradMode;
 
 Tensor make_view(const Tensor& a, std::vector<int64_t> sizes, std::vector<int64_t> strides, int64_t offset) {
   auto impl = std::make_shared<TensorImpl>();
@@ -59,7 +63,7 @@ int64_t prod_range(IntArrayRef v, size_t b, size_t e) {
 // Records the backward of an op whose output is the input with another shape.
 void record_reshape(const char* name, const Tensor& in, const Tensor& out) {
   if (!needs_grad({in})) return;
-  record(name, {in}, {out}, [sizes = in.sizes().vec()](const TensorList& g) {
+  record_differentiable(name, {in}, {out}, [sizes = in.sizes().vec()](const TensorList& g) {
     return TensorList{g[0].reshape(sizes)};
   });
 }
@@ -265,7 +269,7 @@ Tensor Tensor::permute(IntArrayRef dims) const {
   }
   Tensor out = make_view(*this, std::move(sz), std::move(st), storage_offset());
   if (needs_grad({*this}))
-    record("PermuteBackward", {*this}, {out}, [inverse](const TensorList& g) {
+    record_differentiable("PermuteBackward", {*this}, {out}, [inverse](const TensorList& g) {
       return TensorList{g[0].permute(inverse)};
     });
   return out;
@@ -284,7 +288,7 @@ Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
   std::swap(st[a], st[b]);
   Tensor out = make_view(*this, std::move(sz), std::move(st), storage_offset());
   if (needs_grad({*this}))
-    record("TransposeBackward", {*this}, {out}, [a, b](const TensorList& g) {
+    record_differentiable("TransposeBackward", {*this}, {out}, [a, b](const TensorList& g) {
       return TensorList{g[0].transpose(a, b)};
     });
   return out;
@@ -312,11 +316,16 @@ Tensor Tensor::slice(int64_t dim_, std::optional<int64_t> start, std::optional<i
   st[d] *= step;
   Tensor out = make_view(*this, std::move(sz), std::move(st), storage_offset() + b * stride(d));
   if (needs_grad({*this}))
-    record("SliceBackward", {*this}, {out}, [in = sizes().vec(), d, b, step](const TensorList& g) {
+    record_differentiable("SliceBackward", {*this}, {out}, [in = sizes().vec(), d, b, e, step](const TensorList& g) {
       std::vector<int64_t> st2 = detail::contiguous_strides(in);
       const int64_t off = b * st2[d];
       st2[d] *= step;
-      return TensorList{zeros_with(g[0], in, st2, off)};
+      Tensor gi = zeros_with(g[0], in, st2, off);
+      if (GradMode::is_enabled())
+        return TensorList{graph_detail::linear_in_grad("SliceBackwardBackward0", g[0], gi, [d, b, e, step](const Tensor& gg) {
+          return gg.slice(d, b, e, step);
+        })};
+      return TensorList{gi};
     });
   return out;
 }
@@ -345,11 +354,15 @@ Tensor Tensor::select(int64_t dim_, int64_t index) const {
   st.erase(st.begin() + d);
   Tensor out = make_view(*this, std::move(sz), std::move(st), storage_offset() + index * stride(d));
   if (needs_grad({*this}))
-    record("SelectBackward", {*this}, {out}, [in = sizes().vec(), d, index](const TensorList& g) {
+    record_differentiable("SelectBackward", {*this}, {out}, [in = sizes().vec(), d, index](const TensorList& g) {
       std::vector<int64_t> st2 = detail::contiguous_strides(in);
       const int64_t off = index * st2[d];
       st2.erase(st2.begin() + d);
-      return TensorList{zeros_with(g[0], in, st2, off)};
+      Tensor gi = zeros_with(g[0], in, st2, off);
+      if (GradMode::is_enabled())
+        return TensorList{graph_detail::linear_in_grad("SelectBackwardBackward0", g[0], gi,
+                                                       [d, index](const Tensor& gg) { return gg.select(d, index); })};
+      return TensorList{gi};
     });
   return out;
 }
@@ -386,7 +399,7 @@ Tensor Tensor::expand(IntArrayRef sizes_) const {
   }
   Tensor out = make_view(*this, std::move(sz), std::move(st), storage_offset());
   if (needs_grad({*this}))
-    record("ExpandBackward", {*this}, {out}, [in = sizes().vec(), reduce_dims](const TensorList& g) {
+    record_differentiable("ExpandBackward", {*this}, {out}, [in = sizes().vec(), reduce_dims](const TensorList& g) {
       if (reduce_dims.empty()) return TensorList{g[0].reshape(in)};
       return TensorList{cnnkit::sum(g[0], reduce_dims, /*keepdim=*/true).reshape(in)};
     });
@@ -412,7 +425,7 @@ Tensor Tensor::repeat(IntArrayRef repeats) const {
   Tensor out = empty(out_sizes, dtype());
   kernels::copy_strided(out.data_ptr(), data_ptr(), element_size(), pair_sizes, pair_strides);
   if (needs_grad({*this}))
-    record("RepeatBackward", {*this}, {out}, [in = sizes().vec(), pair_sizes, sum_dims](const TensorList& g) {
+    record_differentiable("RepeatBackward", {*this}, {out}, [in = sizes().vec(), pair_sizes, sum_dims](const TensorList& g) {
       if (sum_dims.empty()) return TensorList{g[0].reshape(in)};
       return TensorList{cnnkit::sum(g[0].reshape(pair_sizes), sum_dims).reshape(in)};
     });
@@ -436,7 +449,7 @@ std::vector<Tensor> Tensor::split(int64_t split_size, int64_t dim_) const {
     }
   }
   if (needs_grad({*this}))
-    record("SplitBackward", {*this}, out, [d](const TensorList& g) { return TensorList{cnnkit::cat(g, d)}; });
+    record_differentiable("SplitBackward", {*this}, out, [d](const TensorList& g) { return TensorList{cnnkit::cat(g, d)}; });
   return out;
 }
 
@@ -457,7 +470,7 @@ std::vector<Tensor> Tensor::unbind(int64_t dim_) const {
     for (int64_t i = 0; i < size(d); ++i) out.push_back(select(d, i));
   }
   if (needs_grad({*this}) && !out.empty())
-    record("UnbindBackward", {*this}, out, [d](const TensorList& g) { return TensorList{cnnkit::stack(g, d)}; });
+    record_differentiable("UnbindBackward", {*this}, out, [d](const TensorList& g) { return TensorList{cnnkit::stack(g, d)}; });
   return out;
 }
 
@@ -482,10 +495,13 @@ Tensor Tensor::index_select(int64_t dim_, const Tensor& index) const {
   Tensor out = empty(out_sizes, dtype());
   kernels::index_select(out.data_ptr(), src.data_ptr(), element_size(), ip, O, R, K, I);
   if (needs_grad({*this}))
-    record("IndexSelectBackward", {*this}, {out}, [in = sizes().vec(), idx, O, R, K, I](const TensorList& g) {
+    record_differentiable("IndexSelectBackward", {*this}, {out}, [in = sizes().vec(), idx, d, O, R, K, I](const TensorList& g) {
       Tensor gi = zeros_of(in);
       Tensor gc = as_contiguous(g[0]);
       kernels::index_add(gi.data_ptr<float>(), gc.data_ptr<float>(), idx.data_ptr<int64_t>(), O, R, K, I);
+      if (GradMode::is_enabled())
+        return TensorList{graph_detail::linear_in_grad("IndexSelectBackwardBackward0", g[0], gi,
+                                                       [d, idx](const Tensor& gg) { return gg.index_select(d, idx); })};
       return TensorList{gi};
     });
   return out;
@@ -512,7 +528,8 @@ Tensor Tensor::gather(int64_t dim_, const Tensor& index) const {
   Tensor out = empty(idx.sizes(), dtype());
   kernels::gather(out.data_ptr(), data_ptr(), element_size(), strides(), ip, idx.sizes(), d);
   if (needs_grad({*this}))
-    record("GatherBackward", {*this}, {out}, [in = sizes().vec(), idx, d](const TensorList& g) {
+    record_differentiable("GatherBackward", {*this}, {out}, [in = sizes().vec(), idx, d](const TensorList& g) {
+      if (GradMode::is_enabled()) return TensorList{graph_detail::scatter_add_zeros(in, d, idx, g[0])};
       Tensor gi = zeros_of(in);
       Tensor gc = as_contiguous(g[0]);
       kernels::scatter_add(gi.data_ptr<float>(), detail::contiguous_strides(in), gc.data_ptr<float>(),
@@ -596,7 +613,7 @@ Tensor cat(const TensorList& tensors, int64_t dim) {
       lengths.push_back(t.dim() > d ? t.size(d) : 0);
       need.push_back(t.requires_grad());
     }
-    record("CatBackward", tensors, {out}, [d, offsets, lengths, need](const TensorList& g) {
+    record_differentiable("CatBackward", tensors, {out}, [d, offsets, lengths, need](const TensorList& g) {
       TensorList grads(offsets.size());
       for (size_t i = 0; i < offsets.size(); ++i)
         if (need[i] && offsets[i] >= 0) grads[i] = g[0].narrow(d, offsets[i], lengths[i]);
@@ -695,16 +712,40 @@ Tensor pad(const Tensor& a, IntArrayRef pad, const std::string& mode, double val
                           a.dtype() == kBool ? uint8_t(value != 0) : static_cast<uint8_t>(value));
   }
   if (needs_grad({a}))
-    record("PadBackward", {a}, {out}, [in = a.sizes().vec(), maps, outer, k, in_block, out_block](const TensorList& g) {
+    record_differentiable("PadBackward", {a}, {out}, [in = a.sizes().vec(), maps, outer, k, in_block, out_block,
+                                                  pads = pad.vec(), mode](const TensorList& g) {
       Tensor gi = zeros_of(in);
       Tensor gc = as_contiguous(g[0]);
       std::vector<const int64_t*> ptrs;
       for (auto& m : maps) ptrs.push_back(m.data());
       kernels::pad_scatter_add(gi.data_ptr<float>(), gc.data_ptr<float>(), outer, k, in_block.data(),
                                out_block.data(), ptrs.data());
+      if (GradMode::is_enabled())  // the adjoint of pad's backward is pad itself, with zeros
+        return TensorList{graph_detail::linear_in_grad("PadBackwardBackward0", g[0], gi, [pads, mode](const Tensor& gg) {
+          return cnnkit::pad(gg, pads, mode, 0.0);
+        })};
       return TensorList{gi};
     });
   return out;
+}
+
+// ---- create_graph building blocks (ops/graph_internal.h) ------------------------------------------
+Tensor graph_detail::linear_in_grad(const char* name, const Tensor& g, Tensor value,
+                                    std::function<Tensor(const Tensor&)> adjoint) {
+  if (autograd::needs_grad({g}))
+    record_differentiable(name, {g}, {value}, [adjoint = std::move(adjoint)](const TensorList& gg) {
+      return TensorList{adjoint(gg[0])};
+    });
+  return value;
+}
+
+Tensor graph_detail::scatter_add_zeros(IntArrayRef sizes, int64_t dim, const Tensor& index, const Tensor& src) {
+  Tensor out = zeros_of(sizes);
+  Tensor sc = as_contiguous(src);
+  Tensor idx = as_contiguous(index);
+  kernels::scatter_add(out.data_ptr<float>(), detail::contiguous_strides(sizes), sc.data_ptr<float>(),
+                       idx.data_ptr<int64_t>(), idx.sizes(), dim);
+  return linear_in_grad("ScatterAddBackward0", src, out, [dim, idx](const Tensor& gg) { return gg.gather(dim, idx); });
 }
 
 // ---- free-function spellings --------------------------------------------------------------------

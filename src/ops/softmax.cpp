@@ -13,7 +13,10 @@
 #include <limits>
 #include <vector>
 
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/ops/elementwise.h"
+#include "cnnkit/ops/reduce.h"
 #include "cnnkit/core/threads.h"
 #include "core/tensor_internal.h"
 #include "kernels/copy.h"
@@ -215,9 +218,17 @@ Tensor softmax_impl(const Tensor& x_in, int64_t dim, std::optional<ScalarType> d
     }
   }
   if (autograd::needs_grad({x}))
-    autograd::record(log ? "LogSoftmaxBackward" : "SoftmaxBackward", {x}, {out},
-                     [sd = saved.defined() ? saved.detach() : Tensor(), sizes = x.sizes().vec(), e, flat,
-                      log](const TensorList& g) {
+    autograd::detail::record_differentiable(
+        log ? "LogSoftmaxBackward" : "SoftmaxBackward", {x}, {out},
+        [sd = saved.defined() ? saved.detach() : Tensor(), od = out.detach(), sizes = x.sizes().vec(), e, flat, log,
+         d](const TensorList& g) {
+                       if (autograd::GradMode::is_enabled() && e.R > 1 && od.numel() > 0) {
+                         // y (g - sum(g y)) and g - exp(y) sum(g), from the output with this
+                         // node as its grad_fn.
+                         const Tensor y = autograd::detail::saved_output(od);
+                         if (log) return TensorList{sub(g[0], mul(exp(y), sum(g[0], {d}, /*keepdim=*/true)))};
+                         return TensorList{mul(y, sub(g[0], sum(mul(g[0], y), {d}, /*keepdim=*/true)))};
+                       }
                        Tensor dx = empty(sizes, kFloat);
                        if (dx.numel() == 0) return TensorList{dx};
                        if (e.R == 1) {  // the output is constant: no gradient flows

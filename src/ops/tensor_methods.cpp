@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/core/rng.h"
 #include "kernels/copy.h"
@@ -53,7 +54,8 @@ Tensor Tensor::clone() const {
   Tensor out = empty(sizes(), dtype());
   kernels::copy_strided(out.data_ptr(), data_ptr(), element_size(), sizes(), strides());
   if (autograd::needs_grad({*this}))
-    autograd::record("CloneBackward0", {*this}, {out}, [](const TensorList& g) { return TensorList{g[0]}; });
+    autograd::detail::record_differentiable("CloneBackward0", {*this}, {out},
+                                            [](const TensorList& g) { return TensorList{g[0]}; });
   return out;
 }
 

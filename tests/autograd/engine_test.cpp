@@ -143,7 +143,10 @@ TEST(Engine, AutogradGradDoesNotTouchDotGrad) {
   TensorList u = autograd::grad({y}, {unused, w}, {}, true, false, /*allow_unused=*/true);
   EXPECT_FALSE(u[0].defined());
   EXPECT_TRUE(allclose(u[1], x.to_vector(), 0, 0));
-  EXPECT_THROW(autograd::grad({y}, {x}, {}, true, /*create_graph=*/true), NotImplementedError);
+  // create_graph=true: dy/dx = w, itself differentiable (tests/autograd/double_backward_test.cpp).
+  TensorList gg = autograd::grad({y}, {x}, {}, true, /*create_graph=*/true);
+  EXPECT_TRUE(gg[0].requires_grad());
+  EXPECT_TRUE(allclose(autograd::grad({sum(gg[0])}, {w})[0], {1.0f, 1.0f, 1.0f}, 0, 0));
   // A non-leaf input: the gradient reaching it.
   Tensor h = x * 2.0;
   Tensor z = sum(h * h);

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/autograd/node.h"
 #include "cnnkit/core/rng.h"
 #include "cnnkit/ops/ops.h"
 #include "test_util.h"
@@ -112,17 +114,118 @@ inline double weighted_sum(const Tensor& out, const std::vector<double>& w) {
   return s;
 }
 
-inline void run_case(const Case& c) {
-  Generator gen(seed_of(c.name));
+// The case's inputs, sampled until its rule holds; those it differentiates require grad.
+inline Inputs sample_inputs(const Case& c, Generator& gen) {
   Inputs x;
   for (int attempt = 0;; ++attempt) {
-    ASSERT_LT(attempt, 200) << c.name << ": could not sample inputs satisfying the case's rule";
+    if (attempt >= 200) {
+      ADD_FAILURE() << c.name << ": could not sample inputs satisfying the case's rule";
+      return {};
+    }
     x.clear();
     for (const In& in : c.inputs) x.push_back(sample(in, gen));
     if (!c.valid || c.valid(x)) break;
   }
   for (size_t k = 0; k < x.size(); ++k)
     if (c.inputs[k].grad) x[k].set_requires_grad(true);
+  return x;
+}
+
+inline Tensor uniform_like(IntArrayRef sizes, Generator& gen) {
+  Tensor t = cnnkit::empty(sizes);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data_ptr<float>()[i] = static_cast<float>(2.0 * gen.uniform() - 1.0);
+  return t;
+}
+
+// Second order (PyTorch's gradgradcheck): with random upstream u and random directions v,
+// S(x, u) = sum_k <dL/dx_k, v_k>, where dL/dx_k is autograd's gradient of f for the seed u.
+// autograd's dS/dx and dS/du (a backward through the backward, create_graph=true) must match
+// central differences of S, which only needs first-order backward. S is accumulated in double.
+inline void run_second_order(const Case& c) {
+  Generator gen(seed_of(c.name) + 1);
+  Inputs x = sample_inputs(c, gen);
+  if (x.empty() && !c.inputs.empty()) return;
+  std::vector<size_t> wrt_index;
+  for (size_t k = 0; k < x.size(); ++k)
+    if (c.inputs[k].grad) wrt_index.push_back(k);
+  Tensor probe = c.f(x);
+  ASSERT_TRUE(probe.requires_grad()) << c.name;
+  Tensor u = uniform_like(probe.sizes(), gen).set_requires_grad(true);
+  std::vector<std::vector<double>> v;
+  for (size_t k : wrt_index) {
+    std::vector<double> d(static_cast<size_t>(x[k].numel()));
+    for (double& e : d) e = 2.0 * gen.uniform() - 1.0;
+    v.push_back(std::move(d));
+  }
+  auto wrt = [&] {
+    TensorList t;
+    for (size_t k : wrt_index) t.push_back(x[k]);
+    return t;
+  };
+  // S with first-order backward only, in double.
+  auto S = [&]() {
+    TensorList g = autograd::grad({c.f(x)}, wrt(), {u}, false, false, /*allow_unused=*/true);
+    double s = 0;
+    for (size_t j = 0; j < g.size(); ++j)
+      if (g[j].defined()) s += weighted_sum(g[j], v[j]);
+    return s;
+  };
+
+  // Analytic: the gradient of S (built with create_graph) with respect to x and u.
+  TensorList g = autograd::grad({c.f(x)}, wrt(), {u}, true, /*create_graph=*/true, /*allow_unused=*/true);
+  Tensor s_graph;
+  for (size_t j = 0; j < g.size(); ++j) {
+    if (!g[j].defined()) continue;
+    Tensor vt = cnnkit::empty(g[j].sizes());
+    for (int64_t i = 0; i < vt.numel(); ++i) vt.data_ptr<float>()[i] = static_cast<float>(v[j][static_cast<size_t>(i)]);
+    Tensor term = sum(mul(g[j], vt));
+    s_graph = s_graph.defined() ? add(s_graph, term) : term;
+  }
+  TensorList targets = wrt();
+  targets.push_back(u);
+  TensorList analytic(targets.size());
+  if (s_graph.defined() && s_graph.requires_grad())
+    analytic = autograd::grad({s_graph}, targets, {}, false, false, /*allow_unused=*/true);
+
+  NoGradGuard no_grad_for_sampling;  // the perturbations write the leaves' data
+  const double rtol = std::max(c.rtol, 2e-2), atol = std::max(c.atol, 3e-3);
+  double max_diff = 0;
+  for (size_t t = 0; t < targets.size(); ++t) {
+    Tensor& leaf = targets[t];
+    std::vector<float> a = analytic[t].defined() ? analytic[t].to_vector() : std::vector<float>();
+    float* p = leaf.data_ptr<float>();
+    int bad = 0;
+    for (int64_t i = 0; i < leaf.numel(); ++i) {
+      const float val = p[i];
+      double sp, sm;
+      {
+        AutoGradMode on(true);
+        p[i] = static_cast<float>(val + c.eps);
+        sp = S();
+        p[i] = static_cast<float>(val - c.eps);
+        sm = S();
+      }
+      p[i] = val;
+      const double h = static_cast<double>(static_cast<float>(val + c.eps)) -
+                       static_cast<double>(static_cast<float>(val - c.eps));
+      const double numeric = (sp - sm) / h;
+      const double an = a.empty() ? 0.0 : a[static_cast<size_t>(i)];
+      const double d = std::fabs(an - numeric);
+      max_diff = std::max(max_diff, d);
+      if (d > atol + rtol * std::fabs(numeric) && bad++ < 5)
+        ADD_FAILURE() << c.name << ": second order, d S / d " << (t + 1 == targets.size() ? std::string("upstream")
+                                                                  : "input " + std::to_string(wrt_index[t]))
+                      << " element " << test::index_str(leaf.sizes(), i) << ": autograd " << an
+                      << ", finite difference " << numeric << ", diff " << d;
+    }
+  }
+  std::cout << "[gradgradcheck] " << c.name << ": max abs diff " << max_diff << "\n";
+}
+
+inline void run_case(const Case& c) {
+  Generator gen(seed_of(c.name));
+  Inputs x = sample_inputs(c, gen);
+  if (x.empty() && !c.inputs.empty()) return;
 
   // Analytic: backward of sum(out * W) is backward(out) with gradient W.
   Tensor out = c.f(x);

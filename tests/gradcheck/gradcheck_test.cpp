@@ -326,6 +326,34 @@ TEST_P(GradCheck, AutogradMatchesFiniteDifferences) { run_case(table().at(GetPar
 
 INSTANTIATE_TEST_SUITE_P(Ops, GradCheck, ::testing::ValuesIn(case_names()), test_name);
 
+// Every case's second order (double backward), except the ops whose backward is not written
+// with differentiable ops: those must refuse a second backward, not return a wrong one.
+bool first_order_only(const std::string& name) { return name == "prod"; }
+
+class GradGradCheck : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GradGradCheck, DoubleBackwardMatchesFiniteDifferences) {
+  const Case& c = table().at(GetParam());
+  if (first_order_only(c.name)) GTEST_SKIP() << "first order only; see GradGradCheckTable.ProdRefusesDoubleBackward";
+  run_second_order(c);
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, GradGradCheck, ::testing::ValuesIn(case_names()), test_name);
+
+TEST(GradGradCheckTable, ProdRefusesDoubleBackward) {
+  Tensor x = cnnkit::tensor({1.5f, 2.0f, -0.5f}).set_requires_grad(true);
+  TensorList g = autograd::grad({prod(x)}, {x}, {}, true, /*create_graph=*/true);
+  ASSERT_TRUE(g[0].requires_grad());
+  EXPECT_FLOAT_EQ(g[0].to_vector()[0], -1.0f);  // the first order is still right
+  try {
+    sum(g[0]).backward();
+    FAIL() << "a second backward through ProdBackward must throw";
+  } catch (const NotImplementedError& e) {
+    EXPECT_NE(std::string(e.what()).find("double backward through ProdBackward is not supported"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(GradCheckTable, CaseNamesAreUnique) {
   EXPECT_EQ(table().size(), case_names().size());
 }

@@ -97,4 +97,20 @@ INSTANTIATE_TEST_SUITE_P(Losses, LossGradcheck, ::testing::Range<size_t>(0, case
                            return s;
                          });
 
+class LossGradGradcheck : public ::testing::TestWithParam<size_t> {};
+
+// Double backward of every loss (create_graph=true), against finite differences of the
+// first-order gradient (gradcheck.h, run_second_order).
+TEST_P(LossGradGradcheck, DoubleBackwardMatchesFiniteDifference) {
+  static const std::vector<Case> all = cases();
+  run_second_order(all[GetParam()]);
+}
+INSTANTIATE_TEST_SUITE_P(Losses, LossGradGradcheck, ::testing::Range<size_t>(0, cases().size()),
+                         [](const ::testing::TestParamInfo<size_t>& p) {
+                           std::string s = cases()[p.param].name;
+                           for (char& ch : s)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
+
 }  // namespace

@@ -1,5 +1,7 @@
 // A LibTorch program with `torch::` replaced by `cnnkit::` and <torch/torch.h> by
 // <cnnkit/cnnkit.h>, nothing else changed: it must compile and give PyTorch's numbers.
+// tests/integration/libtorch_build/run.sh compiles it back against LibTorch 1.13 (where
+// libtorch-dev is installed) and runs the same expectations there.
 // Reference numbers: /usr/bin/python3 tools/compat/libtorch_compat_reference.py
 #include <cnnkit/cnnkit.h>
 #include <gtest/gtest.h>
@@ -311,8 +313,57 @@ TEST(LibTorchCompat, AutoencoderWithTransposedConvsAndUpsampling) {
   std::filesystem::remove(path);
 }
 
+// A custom autograd function and a WGAN-GP gradient penalty (autograd::grad with
+// create_graph=true, then a second backward), written as LibTorch code.
+struct ScaledTanh : public cnnkit::autograd::Function<ScaledTanh> {
+  static cnnkit::Tensor forward(cnnkit::autograd::AutogradContext* ctx, cnnkit::Tensor x, double scale) {
+    auto y = cnnkit::tanh(x);
+    ctx->save_for_backward({y});
+    ctx->saved_data["scale"] = scale;
+    return y * scale;
+  }
+  static cnnkit::autograd::variable_list backward(cnnkit::autograd::AutogradContext* ctx,
+                                                  cnnkit::autograd::variable_list grad_outputs) {
+    auto y = ctx->get_saved_variables()[0];
+    double scale = ctx->saved_data["scale"].toDouble();
+    return {grad_outputs[0] * scale * (1 - y * y), cnnkit::Tensor()};
+  }
+};
+
+TEST(LibTorchCompat, GradientPenaltyThroughACustomFunction) {
+  auto critic = cnnkit::nn::Sequential(cnnkit::nn::Conv2d(cnnkit::nn::Conv2dOptions(1, 3, 3).stride(2).padding(1)),
+                                       cnnkit::nn::LeakyReLU(cnnkit::nn::LeakyReLUOptions().negative_slope(0.2)),
+                                       cnnkit::nn::Flatten(), cnnkit::nn::Linear(3 * 4 * 4, 1));
+  {
+    cnnkit::NoGradGuard no_grad;
+    for (auto& p : critic->named_parameters())
+      p.value().copy_((cnnkit::arange(p.value().numel(), cnnkit::kFloat).reshape(p.value().sizes()) * 0.05 + 0.3).sin() *
+                      0.4);
+  }
+  auto real = (cnnkit::arange(2 * 1 * 8 * 8, cnnkit::kFloat).view({2, 1, 8, 8}) * 0.09).cos();
+  auto fake = (cnnkit::arange(2 * 1 * 8 * 8, cnnkit::kFloat).view({2, 1, 8, 8}) * 0.13).sin();
+  auto alpha = cnnkit::tensor({0.3f, 0.7f}).view({2, 1, 1, 1});
+  auto x_hat = (alpha * real + (1 - alpha) * fake);
+  x_hat.set_requires_grad(true);
+  auto d = ScaledTanh::apply(critic->forward(x_hat), 2.0);
+  auto grad = cnnkit::autograd::grad({d}, {x_hat}, {cnnkit::ones_like(d)}, /*retain_graph=*/true,
+                                     /*create_graph=*/true)[0];
+  auto gp = (grad.view({2, -1}).norm(2, 1) - 1).pow(2).mean();
+  auto loss = ScaledTanh::apply(critic->forward(fake), 2.0).mean() -
+              ScaledTanh::apply(critic->forward(real), 2.0).mean() + 10 * gp;
+  loss.backward();
+  EXPECT_NEAR(gp.item<float>(), 0.997871458530426, 1e-6);
+  EXPECT_NEAR(loss.item<float>(), 9.978961944580078, 1e-5);
+  auto conv_w = critic->named_parameters()["0.weight"].grad();
+  EXPECT_NEAR(conv_w.sum().item<float>(), -0.06837673485279083, 1e-6);
+  expect_near_all(conv_w[0][0][0], {-0.0007959884824231267, -0.0005671342369168997, -0.0013132982421666384}, 1e-4,
+                  1e-8);
+  expect_near_all(critic->named_parameters()["3.bias"].grad(), {-0.0004938244819641113}, 1e-4, 1e-9);
+}
+
 }  // namespace
 
+#ifndef CNNKIT_AS_LIBTORCH  // cnnkit-only API: left out of the LibTorch build (libtorch_build/run.sh)
 // The umbrella header alone is enough for the .npy readers (it once needed cnnkit/io/npy.h).
 TEST(Umbrella, NpyRoundTripWithOnlyTheUmbrellaHeader) {
   const std::string path = (std::filesystem::temp_directory_path() / "cnnkit_umbrella_npy.npy").string();
@@ -322,3 +373,4 @@ TEST(Umbrella, NpyRoundTripWithOnlyTheUmbrellaHeader) {
   std::filesystem::remove(path);
   EXPECT_TRUE(back.equal(t));
 }
+#endif  // CNNKIT_AS_LIBTORCH

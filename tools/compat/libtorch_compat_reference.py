@@ -72,3 +72,38 @@ print("ae out[0,0,0]", y[0, 0, 0].tolist())
 print("ae loss", loss.item())
 print("ae dec.weight.grad sum", ae.dec.weight.grad.sum().item())
 print("ae dec.bias.grad", ae.dec.bias.grad.tolist())
+
+
+# ---- tests/integration/libtorch_compat_test.cpp: GradientPenaltyThroughACustomFunction
+class ScaledTanh(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, scale):
+        y = torch.tanh(x)
+        ctx.save_for_backward(y)
+        ctx.scale = scale
+        return y * scale
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return grad_output * ctx.scale * (1 - y * y), None
+
+
+critic = nn.Sequential(nn.Conv2d(1, 3, 3, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(3 * 4 * 4, 1))
+with torch.no_grad():
+    for name, p in critic.named_parameters():
+        p.copy_((torch.arange(p.numel(), dtype=torch.float32).reshape(p.shape) * 0.05 + 0.3).sin() * 0.4)
+real = (torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).view(2, 1, 8, 8) * 0.09).cos()
+fake = (torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).view(2, 1, 8, 8) * 0.13).sin()
+alpha = torch.tensor([0.3, 0.7]).view(2, 1, 1, 1)
+x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+d = ScaledTanh.apply(critic(x_hat), 2.0)
+(grad,) = torch.autograd.grad([d], [x_hat], [torch.ones_like(d)], retain_graph=True, create_graph=True)
+gp = (grad.view(2, -1).norm(2, 1) - 1).pow(2).mean()
+loss = ScaledTanh.apply(critic(fake), 2.0).mean() - ScaledTanh.apply(critic(real), 2.0).mean() + 10 * gp
+loss.backward()
+print("gp", gp.item())
+print("gp loss", loss.item())
+print("gp conv.weight.grad sum", critic[0].weight.grad.sum().item())
+print("gp conv.weight.grad[0,0,0]", critic[0].weight.grad[0, 0, 0].tolist())
+print("gp linear.bias.grad", critic[3].bias.grad.tolist())
