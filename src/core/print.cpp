@@ -171,11 +171,26 @@ void Tensor::print() const {
   std::cerr << "[" << toString() << " " << sizes() << "]" << std::endl;
 }
 
+namespace {
+// The dtype as c10 prints a TensorOptions' (caffe2::TypeMeta's C++ type name, checked against
+// LibTorch 1.13 by tests/integration/libtorch_build): "float", "long int", not float32 or int64.
+const char* c10_type_name(ScalarType t) {
+  switch (t) {
+    case ScalarType::Byte: return "unsigned char";
+    case ScalarType::Long: return "long int";
+    case ScalarType::Float: return "float";
+    case ScalarType::Double: return "double";
+    case ScalarType::Bool: return "bool";
+  }
+  return "unknown";
+}
+}  // namespace
+
 // c10's format: each property, "(default)" after those never set; cnnkit tensors are always
 // strided, unpinned, with no memory format of their own.
 std::ostream& operator<<(std::ostream& os, const TensorOptions& o) {
   const auto dflt = [](bool given) { return given ? "" : " (default)"; };
-  return os << "TensorOptions(dtype=" << o.dtype() << dflt(o.has_dtype()) << ", device=" << o.device()
+  return os << "TensorOptions(dtype=" << c10_type_name(o.dtype()) << dflt(o.has_dtype()) << ", device=" << o.device()
             << dflt(o.has_device()) << ", layout=Strided (default), requires_grad="
             << (o.requires_grad() ? "true" : "false") << dflt(o.has_requires_grad())
             << ", pinned_memory=false (default), memory_format=(nullopt))";

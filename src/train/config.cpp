@@ -130,7 +130,7 @@ void parse_data(const YAML::Node& given_node, const YamlContext& ctx, DataConfig
   }
   std::vector<std::string_view> keys = {"dataset", "image_shape", "split", "subset", "normalize", "clean",
                                         "batch_size", "eval_batch_size", "workers", "transforms",
-                                        "input_values", "input_range"};
+                                        "input_values", "input_range", "target"};
   for (std::string_view k : families::dataset_keys(d.dataset)) keys.push_back(k);  // root, paths, ...
   check_keys(n, keys, ctx, "data (dataset " + d.dataset + ")");
   families::parse_dataset(n, ctx, d);
@@ -196,6 +196,10 @@ void parse_data(const YAML::Node& given_node, const YamlContext& ctx, DataConfig
     }
   }
   d.clean = get<bool>(n, "clean", ctx, false);
+  d.target = one_of(n, "target", ctx, {"label", "input"}, "target", "label");
+  if (d.target == "input" && d.dataset == "shards")
+    fail(n["target"], ctx, "data.target: input is not available with dataset 'shards' (a stream's examples are "
+                           "mapped by its own transforms); convert the source with its labels and train on it");
   d.batch_size = positive_int(n, "batch_size", ctx, 64);
   d.eval_batch_size = positive_int(n, "eval_batch_size", ctx, 256);
   d.workers = non_negative_int(n, "workers", ctx, 2);
@@ -431,6 +435,10 @@ RunConfig parse_run_config(const YAML::Node& root, const std::string& file) {
       fail(t, ctx, std::string("tta: test-time augmentation averages class probabilities, but ") + task_name +
                        " runs (loss " + cfg.loss.name + ") have none");
   }
+  if (cfg.data.target == "input" && task != Task::kRegression)
+    fail(sub(sub(root, "data"), "target"), ctx,
+         "data.target: input makes each example's input its own target (an autoencoder), which needs a loss that "
+         "compares tensors (MSELoss, L1Loss, SmoothL1Loss, HuberLoss); the loss is " + cfg.loss.name);
   if (cfg.mixup) {
     const YAML::Node m = sub(root, "mixup");
     if (task != Task::kClassification)
@@ -555,6 +563,7 @@ YAML::Node to_yaml(const RunConfig& cfg) {
   if (!d.input_values.empty()) data["input_values"] = d.input_values;
   if (!d.input_range.empty()) data["input_range"] = flow_list(d.input_range);
   data["clean"] = d.clean;
+  data["target"] = d.target;
   data["batch_size"] = d.batch_size;
   data["eval_batch_size"] = d.eval_batch_size;
   data["workers"] = d.workers;
@@ -716,6 +725,22 @@ double round4(double x) {
 }
 
 // Each example of `source` with its loss weight (data::Example::weight).
+// data.target: input. Each example's target is its input, after the transforms: the model
+// reconstructs what it is given (an autoencoder). The source's labels are dropped.
+class InputAsTarget : public data::datasets::Dataset<InputAsTarget> {
+ public:
+  explicit InputAsTarget(std::shared_ptr<data::DatasetBase> source) : source_(std::move(source)) {}
+  data::Example<> get(size_t index) override {
+    data::Example<> e = source_->get(index);
+    e.target = e.data;
+    return e;
+  }
+  std::optional<size_t> size() const override { return source_->size(); }
+
+ private:
+  std::shared_ptr<data::DatasetBase> source_;
+};
+
 class WeightedExamples : public data::datasets::Dataset<WeightedExamples> {
  public:
   WeightedExamples(std::shared_ptr<data::DatasetBase> source, std::vector<double> weights)
@@ -1007,6 +1032,12 @@ RunData build_datasets(const RunConfig& given, bool need_train) {
   if (train_raw) out.train = std::make_shared<data::MapDataset>(train_raw, train_tf);
   if (val_raw) out.val = std::make_shared<data::MapDataset>(val_raw, eval_tf);
   out.test = std::make_shared<data::MapDataset>(test_raw, eval_tf);
+  if (d.target == "input") {
+    if (out.train) out.train = std::make_shared<InputAsTarget>(out.train);
+    if (out.val) out.val = std::make_shared<InputAsTarget>(out.val);
+    out.test = std::make_shared<InputAsTarget>(out.test);
+    out.report.push_back("target: each example's input (after the transforms), reconstructed by the model");
+  }
   CNNKIT_CHECK(out.test->size().value_or(0) > 0, "data: the test set of ", d.dataset, " is empty");
   const Tensor x0 = first_test_input(cfg, [&] { return out.test->get(0); });
   finish_run_data(out, d, x0);

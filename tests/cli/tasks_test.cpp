@@ -4,6 +4,8 @@
 // of the same pixels correctly (the input scale is part of the run).
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "cli/cli_util.h"
 #include "cnnkit/data/image.h"
 
@@ -149,6 +151,60 @@ TEST(CliTasks, MultiLabelTrainsEvaluatesAndPredicts) {
   EXPECT_TRUE(contains(p.out, "(0)  *")) << p.out;
   EXPECT_TRUE(contains(p.out, "(2)  *")) << p.out;
   EXPECT_FALSE(contains(p.out, "(1)  *")) << p.out;
+}
+
+// data.target: input: an autoencoder (Conv2d down, ConvTranspose2d up) learns to reproduce its
+// 8x8 inputs; every test metric is a per-pixel one, and predict prints the reconstruction.
+TEST(CliTasks, AutoencoderReconstructsItsInput) {
+  const std::string dir = test::temp_path("ae");
+  const std::string cfg = npy_config(
+      "ae.yaml", dir, regression_data(512, 5), regression_data(128, 6),
+      "model:\n  layers:\n"
+      "    - Conv2d: {out_channels: 8, kernel_size: 3, stride: 2, padding: 1}\n"
+      "    - ReLU\n"
+      "    - ConvTranspose2d: {out_channels: 1, kernel_size: 3, stride: 2, padding: 1, output_padding: 1}\n"
+      "loss: MSELoss\n"
+      "optimizer: {name: Adam, lr: 0.01}\n"
+      "epochs: 15\n");
+  // The labels file holds scalars; the run must not read them as targets.
+  std::string text = read_all(cfg);
+  text.replace(text.find("  dataset: npy\n"), 14, "  dataset: npy\n  target: input\n  normalize: none\n");
+  { std::ofstream(cfg) << text; }
+  const Result r = run("train -q " + cfg);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string summary = read_all(dir + "/run/summary.txt");
+  EXPECT_TRUE(contains(read_all(dir + "/run/config.yaml"), "target: input")) << read_all(dir + "/run/config.yaml");
+  // Per-pixel values in [0, 1] with variance ~0.03: a reconstruction explains most of it.
+  ASSERT_NE(summary.find("test: mse "), std::string::npos) << summary;
+  const std::string test_line = summary.substr(summary.find("test: mse "));
+  EXPECT_LT(value_after(test_line, "mse "), 0.01) << summary;
+  EXPECT_GT(value_after(test_line, "r2 "), 0.7) << summary;
+
+  const Result e = run("eval " + dir + "/run");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_NEAR(value_after(e.out, "r2 "), value_after(test_line, "r2 "), 1e-3) << e.out << summary;
+
+  // A flat gray image comes back as 64 values near its level.
+  Tensor img = full({1, 8, 8}, 128.0).to(kByte);
+  const std::string png = dir + "/gray.png";
+  data::write_png(png, img);
+  const Result p = run("predict " + dir + "/run " + png);
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_TRUE(contains(p.out, "output[63] = ")) << p.out;
+  EXPECT_NEAR(value_after(p.out, "output[27] = "), 128.0 / 255.0, 0.15) << p.out;
+}
+
+TEST(CliTasks, InputTargetNeedsARegressionLoss) {
+  const std::string cfg = write("aece.yaml", "data: {dataset: fashion-mnist, target: input}\nmodel: lenet5\n");
+  const Result r = run("info " + cfg);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(contains(r.err, "aece.yaml:1")) << r.err;
+  EXPECT_TRUE(contains(r.err, "data.target: input makes each example's input its own target")) << r.err;
+  EXPECT_TRUE(contains(r.err, "the loss is CrossEntropyLoss")) << r.err;
+  const Result bad = run("info " + write("aebad.yaml", "data: {dataset: fashion-mnist, target: pixels}\n"));
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_TRUE(contains(bad.err, "target")) << bad.err;
+  EXPECT_TRUE(contains(bad.err, "pixels")) << bad.err;
 }
 
 TEST(CliTasks, MonitorThatTheTaskDoesNotLogIsAConfigError) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -338,7 +339,7 @@ TEST(LibTorchCompat, GradientPenaltyThroughACustomFunction) {
     cnnkit::NoGradGuard no_grad;
     for (auto& p : critic->named_parameters())
       p.value().copy_((cnnkit::arange(p.value().numel(), cnnkit::kFloat).reshape(p.value().sizes()) * 0.05 + 0.3).sin() *
-                      0.4);
+                      0.1);
   }
   auto real = (cnnkit::arange(2 * 1 * 8 * 8, cnnkit::kFloat).view({2, 1, 8, 8}) * 0.09).cos();
   auto fake = (cnnkit::arange(2 * 1 * 8 * 8, cnnkit::kFloat).view({2, 1, 8, 8}) * 0.13).sin();
@@ -352,13 +353,43 @@ TEST(LibTorchCompat, GradientPenaltyThroughACustomFunction) {
   auto loss = ScaledTanh::apply(critic->forward(fake), 2.0).mean() -
               ScaledTanh::apply(critic->forward(real), 2.0).mean() + 10 * gp;
   loss.backward();
-  EXPECT_NEAR(gp.item<float>(), 0.997871458530426, 1e-6);
-  EXPECT_NEAR(loss.item<float>(), 9.978961944580078, 1e-5);
+  EXPECT_NEAR(gp.item<float>(), 0.4304187595844269, 0.4304 * 1e-5);
+  EXPECT_NEAR(loss.item<float>(), 4.616781234741211, 4.6168 * 1e-5);
   auto conv_w = critic->named_parameters()["0.weight"].grad();
-  EXPECT_NEAR(conv_w.sum().item<float>(), -0.06837673485279083, 1e-6);
-  expect_near_all(conv_w[0][0][0], {-0.0007959884824231267, -0.0005671342369168997, -0.0013132982421666384}, 1e-4,
-                  1e-8);
-  expect_near_all(critic->named_parameters()["3.bias"].grad(), {-0.0004938244819641113}, 1e-4, 1e-9);
+  EXPECT_NEAR(conv_w.sum().item<float>(), -53.11981201171875, 53.12 * 1e-5);
+  expect_near_all(conv_w[0][0][0], {-1.0939228534698486, -0.7421736121177673, -1.4330805540084839}, 1e-5, 1e-6);
+  expect_near_all(critic->named_parameters()["3.bias"].grad(), {-0.2851707935333252}, 1e-5, 1e-7);
+}
+
+// 1-d signals: Conv1d, BatchNorm1d over (N, C, L), MaxPool1d, AvgPool1d, AdaptiveAvgPool1d;
+// and TensorOptions printed in c10's format.
+TEST(LibTorchCompat, OneDimensionalSignals) {
+  auto net = cnnkit::nn::Sequential(cnnkit::nn::Conv1d(cnnkit::nn::Conv1dOptions(2, 4, 3).padding(1)),
+                                    cnnkit::nn::BatchNorm1d(4), cnnkit::nn::ReLU(), cnnkit::nn::MaxPool1d(2),
+                                    cnnkit::nn::AvgPool1d(cnnkit::nn::AvgPool1dOptions(2).stride(1)),
+                                    cnnkit::nn::AdaptiveAvgPool1d(1), cnnkit::nn::Flatten(), cnnkit::nn::Linear(4, 3));
+  {
+    cnnkit::NoGradGuard no_grad;
+    for (auto& p : net->named_parameters())
+      p.value().copy_((cnnkit::arange(p.value().numel(), cnnkit::kFloat).reshape(p.value().sizes()) * 0.07 + 0.1).cos() *
+                      0.5);
+  }
+  auto x = (cnnkit::arange(2 * 2 * 8, cnnkit::kFloat).view({2, 2, 8}) * 0.21).sin();
+  auto out = net->forward(x);
+  auto loss = cnnkit::nn::functional::cross_entropy(out, cnnkit::tensor({2, 0}, cnnkit::kLong));
+  loss.backward();
+  expect_near_all(out.flatten(), {2.443495750427246, 2.2539172172546387, 1.924752950668335, 0.7112174034118652,
+                                  0.6829661726951599, 0.637488842010498},
+                  1e-5, 1e-6);
+  EXPECT_NEAR(loss.item<float>(), 1.2343266010284424, 1e-5);
+  EXPECT_NEAR(net->named_parameters()["0.weight"].grad().sum().item<float>(), 0.6612192392349243, 1e-5);
+  expect_near_all(net->named_buffers()["1.running_mean"],
+                  {0.05111049488186836, 0.04944291338324547, 0.04750550538301468, 0.04551471397280693}, 1e-5, 1e-7);
+
+  std::ostringstream printed;
+  printed << cnnkit::TensorOptions().dtype(cnnkit::kFloat).requires_grad(true);
+  EXPECT_EQ(printed.str(), "TensorOptions(dtype=float, device=cpu (default), layout=Strided (default), "
+                           "requires_grad=true, pinned_memory=false (default), memory_format=(nullopt))");
 }
 
 }  // namespace

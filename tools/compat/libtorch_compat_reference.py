@@ -92,7 +92,7 @@ class ScaledTanh(torch.autograd.Function):
 critic = nn.Sequential(nn.Conv2d(1, 3, 3, stride=2, padding=1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(3 * 4 * 4, 1))
 with torch.no_grad():
     for name, p in critic.named_parameters():
-        p.copy_((torch.arange(p.numel(), dtype=torch.float32).reshape(p.shape) * 0.05 + 0.3).sin() * 0.4)
+        p.copy_((torch.arange(p.numel(), dtype=torch.float32).reshape(p.shape) * 0.05 + 0.3).sin() * 0.1)
 real = (torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).view(2, 1, 8, 8) * 0.09).cos()
 fake = (torch.arange(2 * 1 * 8 * 8, dtype=torch.float32).view(2, 1, 8, 8) * 0.13).sin()
 alpha = torch.tensor([0.3, 0.7]).view(2, 1, 1, 1)
@@ -102,8 +102,25 @@ d = ScaledTanh.apply(critic(x_hat), 2.0)
 gp = (grad.view(2, -1).norm(2, 1) - 1).pow(2).mean()
 loss = ScaledTanh.apply(critic(fake), 2.0).mean() - ScaledTanh.apply(critic(real), 2.0).mean() + 10 * gp
 loss.backward()
+print("gp critic out", critic(x_hat).flatten().tolist())
 print("gp", gp.item())
 print("gp loss", loss.item())
 print("gp conv.weight.grad sum", critic[0].weight.grad.sum().item())
 print("gp conv.weight.grad[0,0,0]", critic[0].weight.grad[0, 0, 0].tolist())
 print("gp linear.bias.grad", critic[3].bias.grad.tolist())
+
+
+# ---- tests/integration/libtorch_compat_test.cpp: OneDimensionalSignals
+signal_net = nn.Sequential(nn.Conv1d(2, 4, 3, padding=1), nn.BatchNorm1d(4), nn.ReLU(), nn.MaxPool1d(2),
+                           nn.AvgPool1d(2, stride=1), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(4, 3))
+with torch.no_grad():
+    for name, p in signal_net.named_parameters():
+        p.copy_((torch.arange(p.numel(), dtype=torch.float32).reshape(p.shape) * 0.07 + 0.1).cos() * 0.5)
+sig = (torch.arange(2 * 2 * 8, dtype=torch.float32).view(2, 2, 8) * 0.21).sin()
+sig_out = signal_net(sig)
+sig_loss = F.cross_entropy(sig_out, torch.tensor([2, 0]))
+sig_loss.backward()
+print("signal out", sig_out.flatten().tolist())
+print("signal loss", sig_loss.item())
+print("signal conv.weight.grad sum", signal_net[0].weight.grad.sum().item())
+print("signal bn.running_mean", signal_net[1].running_mean.tolist())

@@ -121,6 +121,9 @@ struct DataConfig {
   std::string normalize = "auto";
   std::vector<double> mean, std;  // explicit values (and, in a saved run's config, auto's: train::resolved)
   bool clean = false;             // drop corrupt / non-finite / duplicate examples
+  // What an example's target is: "label" (the dataset's), or "input": the example's own
+  // input after the transforms (an autoencoder learns to reconstruct it; a regression loss).
+  std::string target = "label";
   // Not a YAML key: the class names in label order when the caller knows them (`cnnkit
   // eval`: the model file's). build_datasets numbers image-folder and text-label csv
   // classes by it; empty = the training split's classes (listed from its folder or file
