@@ -711,6 +711,23 @@ void pool2d_backward_onednn(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in
   if (!keep) onednn::reorder(ds, onednn::wrap(src_plain, grad_in.get()));
 }
 
+bool max_pool2d_saved_indices(int64_t* indices, const Pool2dShape& s, const Pool2dSaved& saved) {
+  if (!saved.taps || saved.block <= 0) return false;
+  // taps: one byte per element of the blocked output (N, CB, H_out, W_out, B), tap kh*kW + kw.
+  const uint8_t* tap = static_cast<const uint8_t*>(saved.taps->data());
+  const int64_t B = saved.block, CB = (s.C + B - 1) / B;
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t c = 0; c < s.C; ++c)
+      for (int64_t oh = 0; oh < s.H_out; ++oh)
+        for (int64_t ow = 0; ow < s.W_out; ++ow) {
+          const int64_t t = tap[(((n * CB + c / B) * s.H_out + oh) * s.W_out + ow) * B + c % B];
+          const int64_t ih = oh * s.stride_h - s.pad_h + (t / s.kW) * s.dil_h;
+          const int64_t iw = ow * s.stride_w - s.pad_w + (t % s.kW) * s.dil_w;
+          indices[((n * s.C + c) * s.H_out + oh) * s.W_out + ow] = ih * s.W + iw;
+        }
+  return true;
+}
+
 // ---- the registry -----------------------------------------------------------------------------
 
 bool onednn_pool_exact(const Pool2dShape& s, PoolKind kind, AvgOptions avg) {

@@ -82,6 +82,10 @@ struct Pool2dSaved;
 // Requires onednn_pool_exact(). `save` non-null means training (max keeps its workspace).
 void pool2d_forward_onednn(float* out, const float* in, const Pool2dShape& s, PoolKind kind,
                            AvgOptions avg, std::shared_ptr<Pool2dSaved>* save);
+// Where each maximum of a max pooling came from, read from its forward's `saved` (the tap numbers
+// the blocked loop keeps): indices (N, C, H_out, W_out) into each H x W plane, as
+// max_pool2d_forward's. False when the forward kept oneDNN's own workspace instead.
+bool max_pool2d_saved_indices(int64_t* indices, const Pool2dShape& s, const Pool2dSaved& saved);
 // grad_in written. Max pooling needs the forward's `saved`.
 void pool2d_backward_onednn(float* grad_in, const float* grad_out, const Pool2dShape& s,
                             PoolKind kind, AvgOptions avg, const Pool2dSaved* saved);

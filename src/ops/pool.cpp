@@ -232,14 +232,15 @@ Tensor max_pool2d(const Tensor& input, IntArrayRef kernel_size, IntArrayRef stri
     attach(out, std::move(out_layout));
     if (record)
       autograd::detail::record_differentiable("MaxPool2DBackward0", {input}, {out},
-                       [s, saved, in_sizes = input.sizes().vec(), xs = input.detach()](const TensorList& g) {
+                       [s, saved, in_sizes = input.sizes().vec()](const TensorList& g) {
                          if (autograd::GradMode::is_enabled()) {
-                           // oneDNN keeps a workspace, not positions: find them with the loops.
-                           const Tensor x = dense(xs);
-                           Tensor pooled = cnnkit::empty({s.N, s.C, s.H_out, s.W_out});
+                           // The positions, from the tap numbers the forward kept (not the
+                           // input: keeping it would cost training memory for every pool).
                            Tensor ix = cnnkit::empty({s.N, s.C, s.H_out, s.W_out}, kLong);
-                           kernels::max_pool2d_forward(pooled.data_ptr<float>(), ix.data_ptr<int64_t>(),
-                                                       x.data_ptr<float>(), s);
+                           CNNKIT_CHECK_T(NotImplementedError,
+                                          saved && kernels::max_pool2d_saved_indices(ix.data_ptr<int64_t>(), s, *saved),
+                                          "double backward of max_pool2d: this pooling ran on oneDNN's own kernel, "
+                                          "which keeps no positions of its maxima");
                            return TensorList{max_pool_grad(g[0], ix, s, in_sizes)};
                          }
                          Tensor gy;

@@ -12,6 +12,7 @@
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/nn/nn.h"
 #include "cnnkit/ops/ops.h"
+#include "kernels/onednn.h"
 #include "test_util.h"
 
 using namespace cnnkit;
@@ -62,6 +63,28 @@ TEST(DoubleBackward, ThirdOrderThroughConvolutionIsRefusedByName) {
   } catch (const NotImplementedError& e) {
     EXPECT_NE(std::string(e.what()).find("ConvolutionBackwardBackward0"), std::string::npos) << e.what();
   }
+}
+
+// A convolution's output keeps oneDNN's blocked layout, and max pooling then runs on it in that
+// layout, keeping tap numbers rather than the input: its double backward reads the positions
+// from them and must agree with the plain path's (a copy of the conv output pools on the loops).
+TEST(DoubleBackward, MaxPoolInAKeptLayoutMatchesThePlainPath) {
+  manual_seed(5);
+  const Tensor x0 = randn({2, 3, 8, 8}), w0 = randn({16, 3, 3, 3});
+  auto penalty_grads = [&](bool plain) {
+    Tensor x = x0.clone().set_requires_grad(true), w = w0.clone().set_requires_grad(true);
+    Tensor c = conv2d(x, w, {}, 1, 1);
+    EXPECT_NE(kernels::onednn::layout_of(*c.unsafeGetTensorImpl()), nullptr) << "the conv output is kept blocked";
+    Tensor in = plain ? c.clone() : c;
+    if (plain) {
+      EXPECT_EQ(kernels::onednn::layout_of(*in.unsafeGetTensorImpl()), nullptr);
+    }
+    Tensor y = max_pool2d(in, {2, 2}, {2, 2}, {0, 0}, {1, 1}, /*ceil_mode=*/false);
+    Tensor g = autograd::grad({y.pow(2).sum()}, {x}, {}, std::nullopt, /*create_graph=*/true)[0];
+    return autograd::grad({g.pow(2).sum()}, {w})[0];
+  };
+  const Tensor kept = penalty_grads(false), plain = penalty_grads(true);
+  EXPECT_TRUE(test::allclose(kept, plain, 1e-5, 1e-5, "d/dw of the penalty"));
 }
 
 TEST(DoubleBackward, GradientPenaltyOfAModuleReachesItsParameters) {
