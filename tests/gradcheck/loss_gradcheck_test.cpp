@@ -82,6 +82,13 @@ std::vector<Case> cases() {
   return c;
 }
 
+std::string case_name(const ::testing::TestParamInfo<size_t>& p) {
+  std::string s = cases()[p.param].name;
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
 class LossGradcheck : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(LossGradcheck, AnalyticMatchesFiniteDifference) {
@@ -90,12 +97,7 @@ TEST_P(LossGradcheck, AnalyticMatchesFiniteDifference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Losses, LossGradcheck, ::testing::Range<size_t>(0, cases().size()),
-                         [](const ::testing::TestParamInfo<size_t>& p) {
-                           std::string s = cases()[p.param].name;
-                           for (char& ch : s)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
-                         });
+                         case_name);
 
 class LossGradGradcheck : public ::testing::TestWithParam<size_t> {};
 
@@ -106,11 +108,6 @@ TEST_P(LossGradGradcheck, DoubleBackwardMatchesFiniteDifference) {
   run_second_order(all[GetParam()]);
 }
 INSTANTIATE_TEST_SUITE_P(Losses, LossGradGradcheck, ::testing::Range<size_t>(0, cases().size()),
-                         [](const ::testing::TestParamInfo<size_t>& p) {
-                           std::string s = cases()[p.param].name;
-                           for (char& ch : s)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return s;
-                         });
+                         case_name);
 
 }  // namespace
