@@ -57,6 +57,11 @@ void AutogradContext::mark_non_differentiable(const variable_list& outputs) {
     if (t.defined()) non_differentiable_.push_back(t.unsafeGetTensorImpl());
 }
 
+void AutogradContext::mark_dirty(const variable_list& inputs) {
+  for (const Tensor& t : inputs)
+    if (t.defined()) dirty_.push_back(t.unsafeGetTensorImpl());
+}
+
 bool AutogradContext::needs_input_grad(size_t output_edge_index) const {
   CNNKIT_CHECK(output_edge_index < needs_input_grad_.size(), "needs_input_grad: index ", output_edge_index,
                      " out of range for a function with ", needs_input_grad_.size(), " tensor inputs");
@@ -96,11 +101,17 @@ variable_list FunctionNode::finish(variable_list outputs) {
                             ctx_.non_differentiable_.end();
       if (non_diff || !o.is_floating_point()) continue;
       // An input returned as it is, or a tensor that already has a history, gets an alias:
-      // its own grad_fn stays as it was.
+      // its own grad_fn stays as it was. An input marked dirty is rebased instead.
       const bool is_input = std::any_of(inputs_.begin(), inputs_.end(), [&](const Tensor& in) {
         return in.defined() && in.unsafeGetTensorImpl() == impl;
       });
-      if (is_input || o.requires_grad()) o = o.detach();
+      const bool dirty = is_input && std::find(ctx_.dirty_.begin(), ctx_.dirty_.end(), impl) != ctx_.dirty_.end();
+      if (dirty) {
+        CNNKIT_CHECK(!(o.is_leaf() && o.requires_grad()), "function ", name_, ": a leaf Variable that requires grad "
+                     "is being used in an in-place operation (mark_dirty)");
+      } else if (is_input || o.requires_grad()) {
+        o = o.detach();
+      }
       slot.push_back(static_cast<uint32_t>(i));
       differentiable.push_back(o);
     }
@@ -112,7 +123,7 @@ variable_list FunctionNode::finish(variable_list outputs) {
       if (outputs[i].defined()) output_sizes[i] = outputs[i].sizes().vec();
     for (size_t k = 0; k < differentiable.size(); ++k) {
       TensorImpl* impl = differentiable[k].unsafeGetTensorImpl();
-      impl->grad_fn = shared_from_this();
+      impl->grad_fn = shared_from_this();  // a dirty input's history is rebased here
       impl->output_nr = slot[k];
     }
   }

@@ -190,6 +190,28 @@ TEST(CustomFunction, ReturningAnInputGivesAnAliasWithTheNewHistory) {
   EXPECT_EQ(values(x.grad()), std::vector<float>{2.0f});
 }
 
+// In place: forward doubles its input and returns it, marked dirty.
+struct DoubleInPlace : autograd::Function<DoubleInPlace> {
+  static Tensor forward(AutogradContext* ctx, Tensor x) {
+    x.mul_(2.0);
+    ctx->mark_dirty({x});
+    return x;
+  }
+  static variable_list backward(AutogradContext*, variable_list g) { return {g[0] * 2.0}; }
+};
+
+TEST(CustomFunction, MarkDirtyRebasesTheInputsHistory) {
+  Tensor p = tensor({1.0f, 3.0f}).set_requires_grad(true);
+  Tensor x = p * 1.0;  // a non-leaf
+  Tensor y = DoubleInPlace::apply(x);
+  EXPECT_EQ(y.unsafeGetTensorImpl(), x.unsafeGetTensorImpl()) << "the input itself is returned";
+  EXPECT_EQ(values(x), (std::vector<float>{2.0f, 6.0f}));
+  (x * x).sum().backward();  // d/dp (2p)^2 = 8p
+  EXPECT_EQ(values(p.grad()), (std::vector<float>{8.0f, 24.0f}));
+  Tensor leaf = tensor({1.0f}).set_requires_grad(true);
+  EXPECT_THROW(DoubleInPlace::apply(leaf), ValueError);
+}
+
 TEST(CustomFunction, IValueKindsAndErrors) {
   autograd::IValue i(int64_t{4}), d(2.5), s(std::string("name")), t(tensor({1.0f})), none;
   EXPECT_TRUE(i.isInt());

@@ -105,6 +105,10 @@ class AutogradContext {
   variable_list get_saved_variables() const;
   // Outputs that get no grad_fn (indices, masks): requires_grad() is false on them.
   void mark_non_differentiable(const variable_list& outputs);
+  // Inputs that forward modified in place and returns: they take this function as their
+  // grad_fn (their history is rebased, as an in-place op's), rather than an alias. A leaf
+  // that requires grad is refused, as in LibTorch.
+  void mark_dirty(const variable_list& inputs);
   // false: backward receives undefined tensors (not zeros) for outputs that got no gradient.
   void set_materialize_grads(bool value) { materialize_grads_ = value; }
   // Whether the i-th tensor input needs a gradient (LibTorch indexes the tensor inputs).
@@ -120,7 +124,7 @@ class AutogradContext {
   };
   std::vector<Saved> saved_;
   variable_list to_save_;
-  std::vector<const TensorImpl*> non_differentiable_;
+  std::vector<const TensorImpl*> non_differentiable_, dirty_;
   std::vector<bool> needs_input_grad_;
   bool materialize_grads_ = true;
   bool released_ = false;
