@@ -21,6 +21,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
 #include "cnnkit/core/rng.h"
+#include "cnnkit/nn/functional.h"
 #include "cnnkit/ops/ops.h"
 #include "gradcheck.h"
 #include "test_util.h"
@@ -236,6 +237,32 @@ std::vector<Case> all_cases() {
   push({"conv2d_1x1_unbatched", {In({3, 4, 4}), In({2, 3, 1, 1}), In({2})},
        [](const Inputs& x) { return conv2d(x[0], x[1], x[2]); }}).step(kBilinearStep);
 
+  // transposed and 1-d convolutions (LibTorch's F:: options for the transposed one)
+  push({"conv_transpose2d_s2_p1_op1", {In({2, 3, 3, 3}), In({3, 2, 3, 3}), In({2})},
+       [](const Inputs& x) { return conv_transpose2d(x[0], x[1], x[2], 2, 1, 1); }}).step(kBilinearStep);
+  push({"conv_transpose2d_groups2_dilation2", {In({1, 4, 3, 4}), In({4, 1, 2, 3})},
+       [](const Inputs& x) { return conv_transpose2d(x[0], x[1], {}, 1, 0, 0, 2, 2); }}).step(kBilinearStep);
+  push({"conv1d_s2_p1", {In({2, 3, 7}), In({4, 3, 3}), In({4})},
+       [](const Inputs& x) { return conv1d(x[0], x[1], x[2], 2, 1); }}).step(kBilinearStep);
+
+  // upsampling and pixel shuffle (nn::functional; composed of recorded gathers and sums)
+  push({"interpolate_nearest", {In({1, 2, 3, 3})}, [](const Inputs& x) {
+         return nn::functional::interpolate(
+             x[0], nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{5, 4}).mode(kNearest));
+       }});
+  push({"interpolate_bilinear", {In({1, 2, 3, 3})}, [](const Inputs& x) {
+         return nn::functional::interpolate(
+             x[0], nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{5, 4}).mode(kBilinear)
+                       .align_corners(false));
+       }});
+  push({"interpolate_bilinear_corners", {In({1, 2, 3, 3})}, [](const Inputs& x) {
+         return nn::functional::interpolate(
+             x[0], nn::functional::InterpolateFuncOptions().scale_factor(std::vector<double>{2, 2}).mode(kBilinear)
+                       .align_corners(true));
+       }});
+  push({"pixel_shuffle", {In({1, 8, 2, 3})},
+       [](const Inputs& x) { return nn::functional::pixel_shuffle(x[0], nn::functional::PixelShuffleFuncOptions(2)); }});
+
   // pooling: max pools need a unique maximum per window
   push({"max_pool2d", {In({2, 2, 4, 4}).unique()}, [](const Inputs& x) { return max_pool2d(x[0], {2, 2}); }});
   push({"max_pool2d_s2_p1_k3", {In({1, 2, 5, 5}).unique()},
@@ -251,6 +278,9 @@ std::vector<Case> all_cases() {
        [](const Inputs& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}, false, true, 4); }});
   push({"adaptive_avg_pool2d", {In({2, 2, 5, 7})}, [](const Inputs& x) { return adaptive_avg_pool2d(x[0], {3, 4}); }});
   push({"adaptive_avg_pool2d_1", {In({2, 3, 4, 4})}, [](const Inputs& x) { return adaptive_avg_pool2d(x[0], {1, 1}); }});
+  push({"max_pool1d", {In({2, 3, 9}).unique()}, [](const Inputs& x) { return max_pool1d(x[0], 3, 2, 1); }});
+  push({"avg_pool1d", {In({2, 3, 9})}, [](const Inputs& x) { return avg_pool1d(x[0], 3, 2, 1); }});
+  push({"adaptive_avg_pool1d", {In({2, 3, 7})}, [](const Inputs& x) { return adaptive_avg_pool1d(x[0], 3); }});
   push({"adaptive_max_pool2d", {In({1, 2, 5, 7}).unique()},
        [](const Inputs& x) { return std::get<0>(adaptive_max_pool2d(x[0], {2, 3})); }});
 
