@@ -4,7 +4,9 @@
 // SiLU, AvgPool, grouped conv, GELU, MaxPool; ConvTranspose2d, Softplus, Tanh,
 // AdaptiveAvgPool) and a Hessian-vector product of an MLP with BatchNorm1d, Tanh and
 // label-smoothed cross entropy. Each compares the penalty's first-order gradient, the
-// penalty, the loss and every parameter's gradient after the second backward.
+// penalty, the loss and every parameter's gradient after the second backward. And 20 random
+// conv2d / conv_transpose2d configurations (stride, padding, dilation, groups,
+// output_padding): the gradients of <dL/dx, vx> + <dL/dw, vw> with respect to x, w, b, u.
 // Tolerance: 2e-5 relative to the largest element of each reference, plus 1e-6: float32
 // sums over different orders of the same second-order terms.
 #include <algorithm>
@@ -58,9 +60,34 @@ void load(nn::Module& m, const std::string& c) {
 
 class DoubleBackwardGolden : public ::testing::TestWithParam<std::string> {};
 
+// Random conv2d / conv_transpose2d configurations: for L = <conv(x, w, b), u> and
+// S = <dL/dx, vx> + <dL/dw, vw>, the gradients of S with respect to x, w, b and u.
+void check_conv_second_order(const std::string& c, const nlohmann::json& opts) {
+  Tensor x = golden().get(c, "x").set_requires_grad(true), w = golden().get(c, "weight").set_requires_grad(true);
+  Tensor b = golden().get(c, "bias").set_requires_grad(true);
+  const int64_t stride = opts["stride"], padding = opts["padding"], dilation = opts["dilation"], groups = opts["groups"];
+  const bool transposed = opts["kind"] == "conv_transpose2d";
+  Tensor y = transposed ? conv_transpose2d(x, w, b, stride, padding, opts["output_padding"].get<int64_t>(), groups,
+                                           dilation)
+                        : conv2d(x, w, b, stride, padding, dilation, groups);
+  Tensor u = golden().get(c, "u").set_requires_grad(true);
+  TensorList g = autograd::grad({y}, {x, w}, {u}, std::nullopt, /*create_graph=*/true);
+  Tensor s = (g[0] * golden().get(c, "vx")).sum() + (g[1] * golden().get(c, "vw")).sum();
+  EXPECT_TRUE(close(s, golden().get(c, "s"), c + "/s"));
+  TensorList d = autograd::grad({s}, {x, w, b, u}, {}, std::nullopt, false, /*allow_unused=*/true);
+  EXPECT_TRUE(close(d[0], golden().get(c, "dx"), c + "/dx"));
+  EXPECT_TRUE(close(d[1], golden().get(c, "dw"), c + "/dw"));
+  EXPECT_FALSE(d[2].defined()) << c << ": the bias does not reach the first-order gradients";
+  EXPECT_TRUE(close(d[3], golden().get(c, "du"), c + "/du"));
+}
+
 TEST_P(DoubleBackwardGolden, MatchesPyTorch) {
   const std::string c = GetParam();
   const nlohmann::json opts = golden().options(c);
+  if (opts["kind"] == "conv2d" || opts["kind"] == "conv_transpose2d") {
+    check_conv_second_order(c, opts);
+    return;
+  }
   nn::Sequential model = critic(c);
   load(*model, c);
   model->train();

@@ -5,6 +5,8 @@ Tanh and label-smoothed cross entropy. For each case: the state_dict, the inputs
 or the product, the first-order gradient that the penalty is built from, and every parameter's
 gradient after the second backward. Writes tests/golden/data/double_backward.safetensors.
 """
+import random
+
 import torch
 
 from golden_common import Golden, seed_for
@@ -85,4 +87,52 @@ wgan_gp("critic_transpose", nn.Sequential(nn.ConvTranspose2d(2, 3, 3, stride=2, 
 seed_for("hvp_mlp")
 hvp("hvp_mlp", nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Linear(5, 3)),
     torch.randn(8, 6), torch.tensor([0, 2, 1, 1, 0, 2, 2, 1]), 0.1)
+
+
+def conv_second_order(name, transposed, n, cin, cout, k, h, w, **kw):
+    """S = <dL/dx, vx> + <dL/dw, vw> for L = <conv(x, w, b), u>; records dS/dx, dS/dw, dS/db
+    (zero: the bias does not reach the first-order gradients) and dS/du."""
+    seed_for(name)
+    groups = kw.get("groups", 1)
+    x = torch.randn(n, cin, h, w, requires_grad=True)
+    if transposed:
+        wt = torch.randn(cin, cout // groups, k[0], k[1], requires_grad=True)
+    else:
+        wt = torch.randn(cout, cin // groups, k[0], k[1], requires_grad=True)
+    b = torch.randn(cout, requires_grad=True)
+    f = nn.functional.conv_transpose2d if transposed else nn.functional.conv2d
+    y = f(x, wt, b, **kw)
+    u = torch.randn_like(y).requires_grad_(True)
+    vx, vw = torch.randn_like(x), torch.randn_like(wt)
+    gx, gw = torch.autograd.grad(y, [x, wt], u, create_graph=True)
+    s = (gx * vx).sum() + (gw * vw).sum()
+    dx, dw, db, du = torch.autograd.grad(s, [x, wt, b, u], allow_unused=True)
+    for what, t in [("x", x), ("weight", wt), ("bias", b), ("u", u), ("vx", vx), ("vw", vw), ("s", s),
+                    ("dx", dx), ("dw", dw), ("du", du)]:
+        g.put(name, what, t)
+    assert db is None
+    opts = dict(kind="conv_transpose2d" if transposed else "conv2d", **kw)
+    g.add_case(name, opts)
+
+
+rng = random.Random(31)
+for i in range(12):
+    groups = rng.choice([1, 1, 2])
+    cin, cout = groups * rng.randint(1, 3), groups * rng.randint(1, 3)
+    k = (rng.randint(1, 3), rng.randint(1, 3))
+    stride, dilation, padding = rng.randint(1, 2), rng.randint(1, 2), rng.randint(0, 2)
+    h = rng.randint(dilation * (k[0] - 1) + 1, 7)
+    w = rng.randint(dilation * (k[1] - 1) + 1, 7)
+    conv_second_order(f"conv2d_random_{i}", False, rng.randint(1, 2), cin, cout, k, h, w, stride=stride,
+                      padding=padding, dilation=dilation, groups=groups)
+for i in range(8):
+    groups = rng.choice([1, 2])
+    cin, cout = groups * rng.randint(1, 3), groups * rng.randint(1, 3)
+    k = (rng.randint(1, 3), rng.randint(1, 3))
+    stride, dilation = rng.randint(1, 2), rng.randint(1, 2)
+    padding = rng.randint(0, min(k) - 1)
+    output_padding = rng.randint(0, max(stride, dilation) - 1)
+    conv_second_order(f"conv_transpose2d_random_{i}", True, rng.randint(1, 2), cin, cout, k, rng.randint(2, 5),
+                      rng.randint(2, 5), stride=stride, padding=padding, output_padding=output_padding,
+                      groups=groups, dilation=dilation)
 g.write()
