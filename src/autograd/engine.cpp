@@ -610,7 +610,8 @@ Tensor Tensor::grad() const { return impl().grad; }
 Tensor& Tensor::mutable_grad() { return impl().grad; }
 void Tensor::set_grad(const Tensor& g) { impl().grad = g; }
 
-void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph) const {
+void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph,
+                      std::optional<std::vector<Tensor>> inputs) const {
   Tensor seed = gradient;
   if (!seed.defined()) {
     CNNKIT_CHECK_SHAPE(numel() == 1, "grad can be implicitly created only for scalar outputs, got "
@@ -621,7 +622,7 @@ void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, 
     CNNKIT_CHECK_SHAPE(seed.sizes() == sizes(), "backward: gradient has shape ", seed.sizes(),
                        " but the tensor has shape ", sizes());
   }
-  autograd::backward({*this}, {seed}, retain_graph, create_graph);
+  autograd::backward({*this}, {seed}, retain_graph, create_graph, inputs.value_or(TensorList{}));
 }
 
 Tensor Tensor::detach() const {

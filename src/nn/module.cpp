@@ -13,11 +13,6 @@
 namespace cnnkit {
 namespace nn {
 
-detail::ForwardObserver*& detail::forward_observer() {
-  thread_local ForwardObserver* observer = nullptr;
-  return observer;
-}
-
 namespace {
 
 std::string join_name(const std::string& prefix, const std::string& name) {

@@ -29,6 +29,9 @@ TEST(DoubleBackward, BackwardWithCreateGraphLeavesDifferentiableGrads) {
   EXPECT_EQ(values(g), (std::vector<float>{3.0f, 12.0f, 0.75f}));
   Tensor h = autograd::grad({g.sum()}, {x})[0];  // 6 x
   EXPECT_EQ(values(h), (std::vector<float>{6.0f, -12.0f, 3.0f}));
+  // x.grad()'s graph reaches x itself (PyTorch's reference cycle): dropping the gradient
+  // breaks it, as zero_grad() does.
+  x.mutable_grad() = Tensor();
 }
 
 TEST(DoubleBackward, GradWithoutCreateGraphHasNoGraph) {
@@ -133,6 +136,10 @@ TEST(DoubleBackward, BackwardWithInputsAccumulatesOnlyIntoThem) {
   EXPECT_FALSE(b.grad().defined());
   Tensor nonleaf = a * 2.0;
   EXPECT_THROW(autograd::backward({nonleaf.sum()}, {}, std::nullopt, false, {nonleaf}), ValueError);
+  // Tensor::backward's form (LibTorch's fourth argument).
+  ((a * b).sum() * 2.0).backward({}, std::nullopt, false, std::vector<Tensor>{b});
+  EXPECT_EQ(values(b.grad()), std::vector<float>{6.0f});  // 2 * (1 + 2)
+  EXPECT_EQ(values(a.grad()), (std::vector<float>{3.0f, 3.0f}));  // unchanged
 }
 
 TEST(DoubleBackward, SavedInputsKeepTheirHistoryAcrossInPlaceOps) {

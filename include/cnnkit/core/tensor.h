@@ -113,7 +113,7 @@ struct TensorImpl;
 // TensorOptions (c10::TensorOptions): dtype, device and requires_grad for factory functions;
 // each remembers whether it was set (has_*), as c10's do, and prints as c10 prints them:
 //   std::cout << TensorOptions(kLong).requires_grad(false);
-//   // TensorOptions(dtype=int64, device=cpu (default), layout=Strided (default), requires_grad=false, ...)
+//   // TensorOptions(dtype=long int, device=cpu (default), layout=Strided (default), requires_grad=false, ...)
 struct TensorOptions {
   TensorOptions() = default;
   TensorOptions(ScalarType t) : dtype_(t) {}  // NOLINT: implicit like c10
@@ -225,8 +225,10 @@ class Tensor {
   Tensor grad() const;
   Tensor& mutable_grad();           // assignable: t.mutable_grad() = Tensor();
   void set_grad(const Tensor& g);
+  // LibTorch's: create_graph=true records the backward pass (the .grad()s it leaves can be
+  // differentiated again); `inputs`: only those leaves accumulate .grad().
   void backward(const Tensor& gradient = Tensor(), std::optional<bool> retain_graph = std::nullopt,
-                bool create_graph = false) const;
+                bool create_graph = false, std::optional<std::vector<Tensor>> inputs = std::nullopt) const;
   Tensor detach() const;            // shares storage, no history
   Tensor data() const { return detach(); }  // an alias without history, as in LibTorch
   void set_data(const Tensor& new_data);    // swap the values, keep autograd identity

@@ -55,7 +55,9 @@ class ForwardObserver {
   virtual void enter(const Module& module, const Tensor* input) = 0;
   virtual void leave(const Module& module, const Tensor* output) = 0;
 };
-ForwardObserver*& forward_observer();  // this thread's
+// This thread's observer: an inline thread-local, so a holder call reads it without a call.
+inline thread_local ForwardObserver* current_forward_observer = nullptr;
+inline ForwardObserver*& forward_observer() { return current_forward_observer; }
 
 inline const Tensor* first_tensor() { return nullptr; }
 template <typename First, typename... Rest>
