@@ -361,6 +361,76 @@ TEST(LibTorchCompat, GradientPenaltyThroughACustomFunction) {
   expect_near_all(critic->named_parameters()["3.bias"].grad(), {-0.2851707935333252}, 1e-5, 1e-7);
 }
 
+// The custom functions of PyTorch's C++ autograd tutorial (pytorch.org/tutorials/advanced/
+// cpp_autograd.html), as written there: LinearFunction with an optional bias argument, and
+// MulConstant with a double in saved_data. Checked against autograd through the plain ops.
+class LinearFunction : public cnnkit::autograd::Function<LinearFunction> {
+ public:
+  static cnnkit::Tensor forward(cnnkit::autograd::AutogradContext* ctx, cnnkit::Tensor input, cnnkit::Tensor weight,
+                                cnnkit::Tensor bias = cnnkit::Tensor()) {
+    ctx->save_for_backward({input, weight, bias});
+    auto output = input.mm(weight.t());
+    if (bias.defined()) {
+      output += bias.unsqueeze(0).expand_as(output);
+    }
+    return output;
+  }
+
+  static cnnkit::autograd::variable_list backward(cnnkit::autograd::AutogradContext* ctx,
+                                                  cnnkit::autograd::variable_list grad_outputs) {
+    auto saved = ctx->get_saved_variables();
+    auto input = saved[0];
+    auto weight = saved[1];
+    auto bias = saved[2];
+
+    auto grad_output = grad_outputs[0];
+    auto grad_input = grad_output.mm(weight);
+    auto grad_weight = grad_output.t().mm(input);
+    auto grad_bias = cnnkit::Tensor();
+    if (bias.defined()) {
+      grad_bias = grad_output.sum(0);
+    }
+
+    return {grad_input, grad_weight, grad_bias};
+  }
+};
+
+class MulConstant : public cnnkit::autograd::Function<MulConstant> {
+ public:
+  static cnnkit::Tensor forward(cnnkit::autograd::AutogradContext* ctx, cnnkit::Tensor tensor, double constant) {
+    ctx->saved_data["constant"] = constant;
+    return tensor * constant;
+  }
+
+  static cnnkit::autograd::variable_list backward(cnnkit::autograd::AutogradContext* ctx,
+                                                  cnnkit::autograd::variable_list grad_outputs) {
+    return {grad_outputs[0] * ctx->saved_data["constant"].toDouble(), cnnkit::Tensor()};
+  }
+};
+
+TEST(LibTorchCompat, CustomFunctionsOfTheCppAutogradTutorial) {
+  auto x = (cnnkit::arange(6, cnnkit::kFloat).view({2, 3}) * 0.3).sin().requires_grad_();
+  auto weight = (cnnkit::arange(12, cnnkit::kFloat).view({4, 3}) * 0.2).cos().requires_grad_();
+  auto bias = cnnkit::arange(4, cnnkit::kFloat).requires_grad_();
+  auto y = LinearFunction::apply(x, weight);
+  y.sum().backward();
+  auto y_bias = LinearFunction::apply(x, weight, bias);
+  y_bias.sum().backward();
+
+  auto x2 = x.detach().requires_grad_(), w2 = weight.detach().requires_grad_(), b2 = bias.detach().requires_grad_();
+  cnnkit::nn::functional::linear(x2, w2).sum().backward();
+  cnnkit::nn::functional::linear(x2, w2, b2).sum().backward();
+  EXPECT_TRUE(x.grad().allclose(x2.grad()));
+  EXPECT_TRUE(weight.grad().allclose(w2.grad()));
+  EXPECT_TRUE(bias.grad().allclose(b2.grad()));
+  EXPECT_TRUE(y_bias.allclose(cnnkit::nn::functional::linear(x, weight, bias)));
+
+  auto m = cnnkit::randn({2}).requires_grad_();
+  auto z = MulConstant::apply(m, 5.5);
+  z.sum().backward();
+  EXPECT_TRUE(m.grad().allclose(cnnkit::full({2}, 5.5)));
+}
+
 // 1-d signals: Conv1d, BatchNorm1d over (N, C, L), MaxPool1d, AvgPool1d, AdaptiveAvgPool1d;
 // and TensorOptions printed in c10's format.
 TEST(LibTorchCompat, OneDimensionalSignals) {
