@@ -34,6 +34,20 @@ TEST(Cli, InfoOnTheDefaultConfig) {
   EXPECT_TRUE(contains(r.out, "61706") || contains(r.out, "61,706")) << r.out;
 }
 
+// Every shipped config parses and builds its model (`cnnkit info` checks every key and runs
+// the model on one input), so a README command never meets a config error.
+TEST(Cli, EveryShippedConfigIsValid) {
+  int seen = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(CNNKIT_SOURCE_DIR) / "configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++seen;
+    const Result r = run("info " + entry.path().string());
+    EXPECT_EQ(r.code, 0) << entry.path() << ":\n" << r.err;
+    EXPECT_TRUE(contains(r.out, "Total params")) << entry.path() << ":\n" << r.out;
+  }
+  EXPECT_GE(seen, 4);
+}
+
 TEST(Cli, TrainWritesTheRunDirectory) {
   const std::string& dir = trained_run();
   for (const char* f : {"config.yaml", "metrics.csv", "model.safetensors", "summary.txt",
