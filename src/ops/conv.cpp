@@ -16,6 +16,7 @@
 #include "cnnkit/ops/reduce.h"
 #include "cnnkit/ops/activation.h"
 #include "cnnkit/ops/elementwise.h"
+#include "cnnkit/ops/factory.h"
 #include "cnnkit/ops/shape.h"
 #include "core/tensor_internal.h"
 #include "kernels/conv.h"
@@ -66,13 +67,6 @@ void attach(const Tensor& t, kernels::onednn::LayoutPtr layout) {
 // of gy with weight w) and the weight gradient (backward-weights of input x and gy). Each one's
 // own backward is the other two passes of the same convolution shape.
 
-// A zero-filled result, for the degenerate shapes no kernel runs on.
-Tensor zeros_float(IntArrayRef sizes) {
-  Tensor t = empty(sizes, kFloat);
-  if (t.numel() > 0) std::fill(t.data_ptr<float>(), t.data_ptr<float>() + t.numel(), 0.0f);
-  return t;
-}
-
 bool runs(const kernels::Conv2dShape& s) { return s.N > 0 && s.C_in > 0 && s.C_out > 0 && s.H_out > 0 && s.W_out > 0; }
 
 // The shape without its bias: these passes never add one.
@@ -85,7 +79,7 @@ kernels::Conv2dShape without_bias(kernels::Conv2dShape s) {
 Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const kernels::Conv2dShape& shape,
                          const kernels::Conv2dPlan& plan, IntArrayRef in_sizes) {
   const kernels::Conv2dShape s = without_bias(shape);
-  Tensor gx = zeros_float(in_sizes);
+  Tensor gx = cnnkit::zeros(in_sizes);
   const Tensor gyd = dense(gy), wd = dense(w);
   if (runs(s))
     kernels::conv2d_backward(gx.data_ptr<float>(), nullptr, nullptr, gyd.data_ptr<float>(), nullptr,
@@ -97,8 +91,8 @@ Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const kernels::Conv2
                        // d/dgy: the convolution of the incoming gradient; d/dw: the weight
                        // gradient of that gradient as the input, gy as the output gradient.
                        const Tensor gg = dense(g[0]);
-                       Tensor d_gy = need_gy ? zeros_float(gy_sizes) : Tensor();
-                       Tensor d_w = need_w ? zeros_float(w_sizes) : Tensor();
+                       Tensor d_gy = need_gy ? cnnkit::zeros(gy_sizes) : Tensor();
+                       Tensor d_w = need_w ? cnnkit::zeros(w_sizes) : Tensor();
                        if (runs(s)) {
                          if (need_gy)
                            kernels::conv2d_forward(d_gy.data_ptr<float>(), gg.data_ptr<float>(), wd.data_ptr<float>(),
@@ -118,7 +112,7 @@ Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const kernels::Conv2
 Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const kernels::Conv2dShape& shape,
                           const kernels::Conv2dPlan& plan) {
   const kernels::Conv2dShape s = without_bias(shape);
-  Tensor gw = zeros_float({s.C_out, s.C_in / s.groups, s.kH, s.kW});
+  Tensor gw = cnnkit::zeros({s.C_out, s.C_in / s.groups, s.kH, s.kW});
   const Tensor xd = dense(x), gyd = dense(gy);
   if (runs(s))
     kernels::conv2d_backward(nullptr, gw.data_ptr<float>(), nullptr, gyd.data_ptr<float>(), xd.data_ptr<float>(),
@@ -130,8 +124,8 @@ Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const kernels::Conv
                        // d/dx: backward-data of gy with the incoming gradient as the weight;
                        // d/dgy: the convolution of x with it.
                        const Tensor gg = dense(g[0]);
-                       Tensor d_x = need_x ? zeros_float(x_sizes) : Tensor();
-                       Tensor d_gy = need_gy ? zeros_float(gy_sizes) : Tensor();
+                       Tensor d_x = need_x ? cnnkit::zeros(x_sizes) : Tensor();
+                       Tensor d_gy = need_gy ? cnnkit::zeros(gy_sizes) : Tensor();
                        if (runs(s)) {
                          if (need_x)
                            kernels::conv2d_backward(d_x.data_ptr<float>(), nullptr, nullptr, gyd.data_ptr<float>(),
