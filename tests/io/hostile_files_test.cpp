@@ -109,6 +109,81 @@ TEST(HostileFiles, GzipBombBehindASmallIdxHeader) {
   expect_rejected_cheaply([&] { data::read_idx(path); }, "inflates past the 7856 bytes its IDX header claims");
 }
 
+// The other side of the same rule: a real gzipped IDX file costs its tensor and little
+// more. Fashion-MNIST's 47 MB of images used to pass through the compressed file and a
+// decompressed copy on their way into the tensor (120 MB at the peak, kept by malloc).
+TEST(HostileFiles, GzipIdxIsInflatedStraightIntoItsTensor) {
+  const uint32_t n = 60000;  // Fashion-MNIST's training images: 47,040,000 bytes
+  std::string gz;
+  z_stream zs{};
+  ASSERT_EQ(deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string chunk = std::string("\0\0\x08\x03", 4) + be32(n) + be32(28) + be32(28);
+  std::string out(1 << 16, '\0');
+  auto deflate_all = [&](int flush) {
+    zs.next_in = reinterpret_cast<Bytef*>(chunk.data());
+    zs.avail_in = static_cast<uInt>(chunk.size());
+    do {
+      zs.next_out = reinterpret_cast<Bytef*>(out.data());
+      zs.avail_out = static_cast<uInt>(out.size());
+      deflate(&zs, flush);
+      gz.append(out.data(), out.size() - zs.avail_out);
+    } while (zs.avail_out == 0);
+  };
+  deflate_all(Z_NO_FLUSH);
+  for (uint32_t i = 0; i < n; ++i) {  // image i: every pixel (i + row) % 251
+    chunk.clear();
+    for (uint32_t r = 0; r < 28; ++r) chunk.append(28, static_cast<char>((i + r) % 251));
+    deflate_all(i + 1 == n ? Z_FINISH : Z_NO_FLUSH);
+  }
+  deflateEnd(&zs);
+  const std::string path = write_bytes("big-idx3-ubyte.gz", gz);
+  gz = std::string();
+  const int64_t before = max_rss_kib();
+  Tensor images = data::read_idx(path);
+  const int64_t grew = max_rss_kib() - before;
+  ASSERT_EQ(images.sizes(), (std::vector<int64_t>{n, 28, 28}));
+  const auto* px = images.data_ptr<uint8_t>();
+  for (uint32_t i : {0u, 1u, 250u, 251u, 31337u, n - 1})
+    for (uint32_t r : {0u, 27u}) EXPECT_EQ(px[(i * 28 + r) * 28 + 5], (i + r) % 251) << i << " " << r;
+  // The tensor's 45,938 KiB, plus the reader's buffers (1 MiB of input, zlib's window).
+  EXPECT_LT(grew, 45938 + 8 * 1024) << "reading 45,938 KiB of images raised the peak by " << grew << " KiB";
+}
+
+TEST(HostileFiles, GzipIdxInSeveralMembersOrDamaged) {
+  // gzip -c a >f; gzip -c b >>f: one file of two members, read as their concatenation.
+  auto gzip = [](const std::string& bytes) {
+    z_stream zs{};
+    EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    std::string out(deflateBound(&zs, static_cast<uLong>(bytes.size())), '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+    zs.avail_in = static_cast<uInt>(bytes.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    out.resize(out.size() - zs.avail_out);
+    deflateEnd(&zs);
+    return out;
+  };
+  std::string idx = std::string("\0\0\x08\x02", 4) + be32(3) + be32(4);
+  for (int i = 0; i < 12; ++i) idx += static_cast<char>(i * 7);
+  const std::string two = gzip(idx.substr(0, 10)) + gzip(idx.substr(10));
+  Tensor t = data::read_idx(write_bytes("two-members-idx2-ubyte.gz", two));
+  ASSERT_EQ(t.sizes(), (std::vector<int64_t>{3, 4}));
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(t.data_ptr<uint8_t>()[i], i * 7);
+
+  // The stream is parsed as it inflates: a damaged one is still reported as damaged gzip
+  // data (its CRC), not as the bad header or short body its garbage first looks like.
+  std::string bad = gzip(idx);
+  bad[bad.size() - 8] = static_cast<char>(bad[bad.size() - 8] ^ 0x5a);  // the CRC32 trailer
+  std::string msg = message_of([&] { data::read_idx(write_bytes("bad-crc-idx2-ubyte.gz", bad)); });
+  EXPECT_TRUE(contains(msg, "bad-crc-idx2-ubyte.gz") && contains(msg, "corrupt gzip data")) << msg;
+  // A member cut short, then a stray byte after a whole member.
+  msg = message_of([&] { data::read_idx(write_bytes("cut-idx2-ubyte.gz", two.substr(0, two.size() - 3))); });
+  EXPECT_TRUE(contains(msg, "truncated gzip data")) << msg;
+  msg = message_of([&] { data::read_idx(write_bytes("stray-idx2-ubyte.gz", gzip(idx) + "x")); });
+  EXPECT_TRUE(contains(msg, "stray-idx2-ubyte.gz") && contains(msg, "gzip")) << msg;
+}
+
 TEST(HostileFiles, PngsClaimingBillionsOfPixels) {
   // A valid signature and IHDR (8-bit gray, its CRC right), then a tiny IDAT.
   auto png = [](uint32_t side) {
