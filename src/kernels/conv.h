@@ -86,10 +86,14 @@ class PackedWeights {
   // The weights (plain_d, at `plain`) in layout `want`: reordered on the first request.
   dnnl::memory get(const dnnl::memory::desc& want, const dnnl::memory::desc& plain_d, const float* plain);
   size_t layouts() const;
+  // The weights (C_out, C_in, 3, 3) transformed for kernels/winograd.h: made on the first
+  // request.
+  const float* winograd(const float* plain, int64_t C_out, int64_t C_in);
 
  private:
   mutable std::mutex mutex_;
   std::vector<onednn::LayoutPtr> packed_;
+  std::vector<float> winograd_;
 };
 
 struct ConvEpilogue {

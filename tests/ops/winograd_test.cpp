@@ -1,0 +1,164 @@
+// kernels/winograd.h: F(2x2, 3x3) between nChw8c tensors against a direct convolution in
+// double precision, on random shapes (odd sizes, every padding up to 2, channel counts that
+// leave partial register blocks), with bias, with a residual to add to, and with a NaN
+// (it must reach exactly the outputs whose window holds it, as in the direct convolution).
+// The bound: 1e-5 of the sum of |w x| over the output's window, where a wrong transform
+// coefficient or a misplaced tile errs by the size of the terms themselves.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "cnnkit/autograd/grad_mode.h"
+#include "cnnkit/core/rng.h"
+#include "cnnkit/models/inference.h"
+#include "cnnkit/models/zoo.h"
+#include "cnnkit/ops/ops.h"
+#include "kernels/conv.h"
+#include "kernels/winograd.h"
+#include "test_util.h"
+
+namespace cnnkit {
+namespace {
+
+using kernels::Conv2dShape;
+
+// nChw8c index of (n, c, h, w).
+int64_t at8(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W) {
+  return (((n * (C / 8) + c / 8) * H + h) * W + w) * 8 + c % 8;
+}
+
+struct Case {
+  int64_t N, C, K, H, W, pt, pl, pb, pr;
+  bool bias, residual;
+};
+
+void check(const Case& k, uint64_t seed) {
+  Conv2dShape s;
+  s.N = k.N, s.C_in = k.C, s.H = k.H, s.W = k.W, s.C_out = k.K, s.kH = 3, s.kW = 3;
+  s.pad_t = k.pt, s.pad_l = k.pl, s.pad_b = k.pb, s.pad_r = k.pr;
+  s.H_out = kernels::conv_output_size(k.H, 3, 1, k.pt, k.pb, 1);
+  s.W_out = kernels::conv_output_size(k.W, 3, 1, k.pl, k.pr, 1);
+  s.has_bias = k.bias;
+  ASSERT_TRUE(kernels::winograd::supported(s));
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::normal_distribution<float> normal;
+  std::vector<float> x(static_cast<size_t>(k.N * k.C * k.H * k.W)), w(static_cast<size_t>(k.K * k.C * 9)),
+      b(static_cast<size_t>(k.K));
+  for (float& v : x) v = normal(rng);
+  for (float& v : w) v = normal(rng) * 0.2f;
+  for (float& v : b) v = normal(rng);
+  const int64_t Ho = s.H_out, Wo = s.W_out;
+  std::vector<float> y(static_cast<size_t>(k.N * k.K * Ho * Wo)), r(y.size());
+  for (float& v : r) v = normal(rng);
+  if (k.residual) y = r;
+  if (k.N > 1) x[static_cast<size_t>(at8(1, k.C / 2, k.H / 2, k.W / 3, k.C, k.H, k.W))] = std::nanf("");
+
+  const std::vector<float> U = kernels::winograd::transform_weights(w.data(), k.K, k.C);
+  kernels::winograd::conv3x3_nChw8c(x.data(), U.data(), k.bias ? b.data() : nullptr, y.data(), s, k.residual);
+
+  int64_t bad = 0, nans = 0;
+  for (int64_t n = 0; n < k.N; ++n)
+    for (int64_t o = 0; o < k.K; ++o)
+      for (int64_t oh = 0; oh < Ho; ++oh)
+        for (int64_t ow = 0; ow < Wo; ++ow) {
+          double ref = k.bias ? b[static_cast<size_t>(o)] : 0.0, mag = std::abs(ref);
+          for (int64_t c = 0; c < k.C; ++c)
+            for (int64_t i = 0; i < 3; ++i)
+              for (int64_t j = 0; j < 3; ++j) {
+                const int64_t ih = oh + i - k.pt, iw = ow + j - k.pl;
+                if (ih < 0 || ih >= k.H || iw < 0 || iw >= k.W) continue;
+                const double p = static_cast<double>(w[static_cast<size_t>((o * k.C + c) * 9 + i * 3 + j)]) *
+                                 x[static_cast<size_t>(at8(n, c, ih, iw, k.C, k.H, k.W))];
+                ref += p;
+                mag += std::abs(p);
+              }
+          const size_t idx = static_cast<size_t>(at8(n, o, oh, ow, k.K, Ho, Wo));
+          if (k.residual) {
+            ref += r[idx];
+            mag += std::abs(r[idx]);
+          }
+          const float got = y[idx];
+          if (std::isnan(ref)) {
+            ++nans;
+            if (!std::isnan(got)) ++bad;
+          } else if (!(std::abs(got - ref) <= 1e-5 * mag + 1e-30)) {
+            if (bad++ < 5) {
+              ADD_FAILURE() << "n " << n << " o " << o << " (" << oh << ", " << ow << "): " << got << " vs " << ref
+                            << " (window magnitude " << mag << ")";
+            }
+          }
+        }
+  EXPECT_EQ(bad, 0) << "N " << k.N << " C " << k.C << " K " << k.K << " " << k.H << "x" << k.W << " pad " << k.pt
+                    << "," << k.pl << "," << k.pb << "," << k.pr;
+  if (k.N > 1) {
+    EXPECT_GT(nans, 0) << "the NaN reached no output";
+  }
+}
+
+TEST(Winograd, MatchesTheDirectConvolutionOnRandomShapes) {
+  check({2, 16, 16, 32, 32, 1, 1, 1, 1, false, false}, 1);  // ResNet-20's first stage
+  check({3, 64, 64, 8, 8, 1, 1, 1, 1, true, true}, 2);      // its last, with a residual
+  check({1, 8, 8, 1, 1, 1, 1, 1, 1, true, false}, 3);       // one pixel
+  std::mt19937 rng(42);
+  auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+  for (int i = 0; i < 24; ++i) {
+    Case k{pick({1, 2, 3}), pick({8, 16, 24, 32, 64}), pick({8, 16, 24, 40, 64}), pick({3, 4, 5, 7, 8, 13, 16}),
+           pick({3, 4, 6, 9, 11, 16}), pick({0, 1, 2}), pick({0, 1, 2}), pick({0, 1, 2}), pick({0, 1, 2}),
+           rng() % 2 == 0, rng() % 2 == 0};
+    check(k, 100 + static_cast<uint64_t>(i));
+  }
+}
+
+TEST(Winograd, RefusesWhatItDoesNotCompute) {
+  Conv2dShape s;
+  s.N = 1, s.C_in = 16, s.H = 8, s.W = 8, s.C_out = 16, s.kH = 3, s.kW = 3, s.pad_t = s.pad_l = s.pad_b = s.pad_r = 1;
+  s.H_out = s.W_out = 8;
+  ASSERT_TRUE(kernels::winograd::supported(s));
+  auto refused = [&](auto change) {
+    Conv2dShape t = s;
+    change(t);
+    return !kernels::winograd::supported(t);
+  };
+  EXPECT_TRUE(refused([](Conv2dShape& t) { t.stride_h = 2; }));
+  EXPECT_TRUE(refused([](Conv2dShape& t) { t.dil_w = 2; }));
+  EXPECT_TRUE(refused([](Conv2dShape& t) { t.groups = 2; }));
+  EXPECT_TRUE(refused([](Conv2dShape& t) { t.kH = t.kW = 5; }));
+  EXPECT_TRUE(refused([](Conv2dShape& t) { t.C_in = 12; }));
+  EXPECT_TRUE(refused([](Conv2dShape& t) { t.C_out = 3; }));
+  EXPECT_TRUE(refused([](Conv2dShape& t) { t.pad_t = 3; }));
+  kernels::winograd::set_enabled(false);
+  EXPECT_FALSE(kernels::winograd::supported(s));
+  kernels::winograd::set_enabled(true);
+}
+
+// Through optimize_for_inference: a ResNet-20 at batch 4 with Winograd and without, both
+// against the eval-mode network. Where oneDNN does not choose nChw8c (AVX-512 machines) the
+// kernel is not used and the two agree exactly.
+TEST(Winograd, ResNet20InferenceAgreesWithTheDirectPath) {
+  manual_seed(3);
+  nn::Sequential net = models::resnet20();
+  net->eval();
+  nn::Sequential fast = models::optimize_for_inference(net);
+  Generator g(4);
+  const Tensor x = randn({4, 3, 32, 32}, g);
+  NoGradGuard no_grad;
+  const Tensor expected = net->forward(x).contiguous();
+  const uint64_t before = kernels::winograd::calls();
+  const Tensor wino = fast->forward(x).contiguous();
+  const uint64_t used = kernels::winograd::calls() - before;
+  kernels::winograd::set_enabled(false);
+  nn::Sequential direct_net = models::optimize_for_inference(net);
+  const Tensor direct = direct_net->forward(x).contiguous();
+  kernels::winograd::set_enabled(true);
+  const double scale = expected.abs().max().item<double>();
+  EXPECT_TRUE(test::allclose(direct, expected, 1e-5, 1e-5 * scale));
+  EXPECT_TRUE(test::allclose(wino, expected, 1e-5, 1e-5 * scale));
+  if (used == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
+  EXPECT_EQ(used, 16u) << "ResNet-20's sixteen 3x3 stride-1 convolutions";
+  EXPECT_FALSE(test::allclose(wino, direct, 0, 0)) << "the two paths round differently";
+}
+
+}  // namespace
+}  // namespace cnnkit
