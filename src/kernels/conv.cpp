@@ -763,33 +763,45 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
   const memory::desc dst_d = f.pd.dst_desc();
   const bool keep = out_layout && dst_d != f.dst_plain && onednn::keep_layouts();
   memory dst = result_memory(dst_d, f.dst_plain, out, kDst, keep ? out_layout : nullptr);
-  if (epilogue.has_residual) {
-    // The sum post-op adds the convolution to what dst holds: the residual, in dst's layout.
-    const onednn::Operand& r = epilogue.residual;
-    memory have = r.layout ? r.layout->memory() : onednn::wrap(f.dst_plain, r.plain);
-    onednn::reorder(have, dst);
-  }
   // CHOICE: where oneDNN runs this convolution between nChw8c tensors (its AVX2 kernels; it
   // has no Winograd for AVX2), a 3x3 stride-1 one with constant weights runs kernels/
-  // winograd.h instead: 2.25x fewer multiplications. ResNet-20 eval at batch 64 on a 2-core
-  // AMD EPYC: see docs/performance.md. CNNKIT_WINOGRAD=0 turns it off.
+  // winograd.h instead: 2.25x fewer multiplications, the residual read where it lies and the
+  // ReLU applied in the same pass. ResNet-20 eval at batch 64 on a 2-core AMD EPYC: see
+  // docs/performance.md. CNNKIT_WINOGRAD=0 turns it off.
+  const memory::desc blocked_dst = onednn::plain_desc({s.N, s.C_out, s.H_out, s.W_out}, tag::nChw8c);
   if (epilogue.packed_weights && winograd::supported(s) &&
-      src_d == onednn::plain_desc({s.N, s.C_in, s.H, s.W}, tag::nChw8c) &&
-      dst_d == onednn::plain_desc({s.N, s.C_out, s.H_out, s.W_out}, tag::nChw8c)) {
+      src_d == onednn::plain_desc({s.N, s.C_in, s.H, s.W}, tag::nChw8c) && dst_d == blocked_dst) {
+    float* y = static_cast<float*>(dst.get_data_handle());
+    const float* residual = nullptr;
+    if (epilogue.has_residual) {
+      const onednn::Operand& r = epilogue.residual;
+      if (r.layout && r.layout->desc() == blocked_dst) {
+        residual = r.layout->data();
+      } else {
+        onednn::reorder(onednn::wrap(f.dst_plain, r.plain), dst);  // a plain residual: into dst first
+        residual = y;
+      }
+    }
     winograd::conv3x3_nChw8c(static_cast<const float*>(src.get_data_handle()),
                              epilogue.packed_weights->winograd(weight, s.C_out, s.C_in), s.has_bias ? bias : nullptr,
-                             static_cast<float*>(dst.get_data_handle()), s, epilogue.has_residual);
+                             residual, epilogue.relu, y, s);
   } else {
+    if (epilogue.has_residual) {
+      // The sum post-op adds the convolution to what dst holds: the residual, in dst's layout.
+      const onednn::Operand& r = epilogue.residual;
+      memory have = r.layout ? r.layout->memory() : onednn::wrap(f.dst_plain, r.plain);
+      onednn::reorder(have, dst);
+    }
     memory wei = epilogue.packed_weights ? epilogue.packed_weights->get(f.pd.weights_desc(), f.wei_plain, weight)
                                          : to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
     if (s.has_bias) args.emplace(DNNL_ARG_BIAS, onednn::wrap(f.bias_plain, bias));
     args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
     f.prim.execute(onednn::stream(), args);
-  }
-  if (epilogue.relu) {
-    float* y = static_cast<float*>(dst.get_data_handle());
-    eltwise_forward(y, y, static_cast<int64_t>(dst_d.get_size() / sizeof(float)), Eltwise::kRelu);
+    if (epilogue.relu) {
+      float* y = static_cast<float*>(dst.get_data_handle());
+      eltwise_forward(y, y, static_cast<int64_t>(dst_d.get_size() / sizeof(float)), Eltwise::kRelu);
+    }
   }
   if (!keep) from_layout(dst, f.dst_plain, out.get());
 }

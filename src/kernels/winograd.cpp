@@ -6,7 +6,7 @@
 //   1. input transform: each tile's 4x4 patch, 8 channels a vector, to V[16][T][C_in];
 //   2. 16 matrix products M[e] (T x C_out) = V[e] (T x C_in) U[e] (C_in x C_out), by a
 //      6-tile x 16-channel register block (12 accumulators, an FMA per broadcast input);
-//   3. output transform: At M A, plus the bias (and the residual dst holds), to dst.
+//   3. output transform: At M A, plus the bias and the residual, through the ReLU, to dst.
 // The matrices (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016):
 //   Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
 //   At = [1 1 1 0; 0 1 -1 -1]
@@ -216,9 +216,10 @@ void multiply(const float* V, const float* U, float* M, int64_t T, int64_t C, in
   }
 }
 
-// Phase 3 for tiles [t0, t0 + T): dst = At M A + bias (+ dst).
-__attribute__((target("avx2,fma"))) void output_transform(const float* M, const float* bias, float* dst,
-                                                          const Geometry& g, int64_t t0, int64_t T, bool accumulate) {
+// Phase 3 for tiles [t0, t0 + T): dst = relu?(At M A + bias + residual?).
+__attribute__((target("avx2,fma"))) void output_transform(const float* M, const float* bias, const float* residual,
+                                                          bool relu, float* dst, const Geometry& g, int64_t t0,
+                                                          int64_t T) {
   const int64_t KB = g.K / 8, plane = g.Ho * g.Wo * 8;
   const int64_t estride = T * g.K;
   TileCursor at(t0, g);
@@ -226,6 +227,7 @@ __attribute__((target("avx2,fma"))) void output_transform(const float* M, const 
     const int64_t oh0 = 2 * at.ty, ow0 = 2 * at.tx;
     const bool full = oh0 + 2 <= g.Ho && ow0 + 2 <= g.Wo;
     float* img = dst + at.n * KB * plane;
+    const float* res = residual ? residual + at.n * KB * plane : nullptr;
     const float* m = M + t * g.K;
     for (int64_t kb = 0; kb < KB; ++kb) {
       __m256 s[2][4];  // At M
@@ -238,14 +240,18 @@ __attribute__((target("avx2,fma"))) void output_transform(const float* M, const 
         s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
       }
       const __m256 b = bias ? _mm256_loadu_ps(bias + kb * 8) : _mm256_setzero_ps();
+      const __m256 zero = _mm256_setzero_ps();
       float* base = img + kb * plane;
+      const float* rbase = res ? res + kb * plane : nullptr;
       for (int i = 0; i < 2; ++i) {
         const __m256 y[2] = {_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[i][0], s[i][1]), s[i][2]), b),
                              _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[i][1], s[i][2]), s[i][3]), b)};
         for (int j = 0; j < 2; ++j) {
           if (!full && (oh0 + i >= g.Ho || ow0 + j >= g.Wo)) continue;
-          float* p = base + ((oh0 + i) * g.Wo + ow0 + j) * 8;
-          _mm256_storeu_ps(p, accumulate ? _mm256_add_ps(_mm256_loadu_ps(p), y[j]) : y[j]);
+          const int64_t off = ((oh0 + i) * g.Wo + ow0 + j) * 8;
+          __m256 v = rbase ? _mm256_add_ps(y[j], _mm256_loadu_ps(rbase + off)) : y[j];
+          if (relu) v = _mm256_max_ps(zero, v);  // maxps returns its second operand for a NaN: kept
+          _mm256_storeu_ps(base + off, v);
         }
       }
     }
@@ -254,8 +260,8 @@ __attribute__((target("avx2,fma"))) void output_transform(const float* M, const 
 
 }  // namespace
 
-void conv3x3_nChw8c(const float* src, const float* U, const float* bias, float* dst, const Conv2dShape& s,
-                    bool accumulate) {
+void conv3x3_nChw8c(const float* src, const float* U, const float* bias, const float* residual, bool relu,
+                    float* dst, const Conv2dShape& s) {
   call_count.fetch_add(1, std::memory_order_relaxed);
   Geometry g{s.C_in, s.C_out, s.H, s.W, s.H_out, s.W_out, s.pad_t, s.pad_l, (s.H_out + 1) / 2, (s.W_out + 1) / 2};
   const int64_t tiles = s.N * g.TH * g.TW;
@@ -276,12 +282,12 @@ void conv3x3_nChw8c(const float* src, const float* U, const float* bias, float* 
       const int64_t t0 = blk * T, n = std::min(T, tiles - t0);
       input_transform(src, V, g, t0, n);
       multiply(V, U, M, n, g.C, g.K);
-      output_transform(M, bias, dst, g, t0, n, accumulate);
+      output_transform(M, bias, residual, relu, dst, g, t0, n);
     }
   });
 }
 #else
-void conv3x3_nChw8c(const float*, const float*, const float*, float*, const Conv2dShape&, bool) {
+void conv3x3_nChw8c(const float*, const float*, const float*, const float*, bool, float*, const Conv2dShape&) {
   CNNKIT_ASSERT(false, "winograd::conv3x3_nChw8c needs x86-64 (supported() is false elsewhere)");
 }
 #endif

@@ -29,9 +29,13 @@ uint64_t calls();           // convolutions run here since start (tests)
 std::vector<float> transform_weights(const float* weight, int64_t C_out, int64_t C_in);
 
 // dst (N, C_out/8, H_out, W_out, 8) = conv(src (N, C_in/8, H, W, 8)) + bias (C_out, or
-// null), plus what dst holds when `accumulate` (a residual already in dst's layout). U from
-// transform_weights. Runs on the calling thread's team (parallel_for over tile blocks).
-void conv3x3_nChw8c(const float* src, const float* U, const float* bias, float* dst, const Conv2dShape& s,
-                    bool accumulate);
+// null) + residual (dst's shape and layout, or null; it may be dst itself), then
+// max(0, .) when `relu`, NaN kept as PyTorch's relu keeps it. U from transform_weights.
+// Runs on the calling thread's team (parallel_for over tile blocks). Rounding aside, the
+// direct convolution's values: a NaN input reaches exactly the outputs whose window holds
+// it; an infinite one gives NaN where its window's sum would be infinite (Inf - Inf in the
+// transforms).
+void conv3x3_nChw8c(const float* src, const float* U, const float* bias, const float* residual, bool relu,
+                    float* dst, const Conv2dShape& s);
 
 }  // namespace cnnkit::kernels::winograd

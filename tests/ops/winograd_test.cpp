@@ -1,11 +1,13 @@
 // kernels/winograd.h: F(2x2, 3x3) between nChw8c tensors against a direct convolution in
 // double precision, on random shapes (odd sizes, every padding up to 2, channel counts that
-// leave partial register blocks), with bias, with a residual to add to, and with a NaN
-// (it must reach exactly the outputs whose window holds it, as in the direct convolution).
+// leave partial register blocks), with bias, a residual (apart or already in dst), the ReLU,
+// and a NaN (it must reach exactly the outputs whose window holds it, as in the direct
+// convolution, and stay NaN through the ReLU).
 // The bound: 1e-5 of the sum of |w x| over the output's window, where a wrong transform
 // coefficient or a misplaced tile errs by the size of the terms themselves.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -31,7 +33,8 @@ int64_t at8(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, in
 
 struct Case {
   int64_t N, C, K, H, W, pt, pl, pb, pr;
-  bool bias, residual;
+  bool bias, residual, relu;
+  bool in_place = false;  // the residual in dst itself
 };
 
 void check(const Case& k, uint64_t seed) {
@@ -52,11 +55,12 @@ void check(const Case& k, uint64_t seed) {
   const int64_t Ho = s.H_out, Wo = s.W_out;
   std::vector<float> y(static_cast<size_t>(k.N * k.K * Ho * Wo)), r(y.size());
   for (float& v : r) v = normal(rng);
-  if (k.residual) y = r;
+  if (k.residual && k.in_place) y = r;
   if (k.N > 1) x[static_cast<size_t>(at8(1, k.C / 2, k.H / 2, k.W / 3, k.C, k.H, k.W))] = std::nanf("");
 
   const std::vector<float> U = kernels::winograd::transform_weights(w.data(), k.K, k.C);
-  kernels::winograd::conv3x3_nChw8c(x.data(), U.data(), k.bias ? b.data() : nullptr, y.data(), s, k.residual);
+  const float* residual = !k.residual ? nullptr : k.in_place ? y.data() : r.data();
+  kernels::winograd::conv3x3_nChw8c(x.data(), U.data(), k.bias ? b.data() : nullptr, residual, k.relu, y.data(), s);
 
   int64_t bad = 0, nans = 0;
   for (int64_t n = 0; n < k.N; ++n)
@@ -79,6 +83,9 @@ void check(const Case& k, uint64_t seed) {
             ref += r[idx];
             mag += std::abs(r[idx]);
           }
+          if (k.relu && !std::isnan(ref)) {
+            ref = std::max(ref, 0.0);
+          }
           const float got = y[idx];
           if (std::isnan(ref)) {
             ++nans;
@@ -98,15 +105,16 @@ void check(const Case& k, uint64_t seed) {
 }
 
 TEST(Winograd, MatchesTheDirectConvolutionOnRandomShapes) {
-  check({2, 16, 16, 32, 32, 1, 1, 1, 1, false, false}, 1);  // ResNet-20's first stage
-  check({3, 64, 64, 8, 8, 1, 1, 1, 1, true, true}, 2);      // its last, with a residual
-  check({1, 8, 8, 1, 1, 1, 1, 1, 1, true, false}, 3);       // one pixel
+  check({2, 16, 16, 32, 32, 1, 1, 1, 1, false, false, true}, 1);  // ResNet-20's first stage
+  check({3, 64, 64, 8, 8, 1, 1, 1, 1, true, true, true}, 2);      // its last, with a residual
+  check({2, 32, 32, 9, 7, 1, 1, 1, 1, true, true, false, true}, 4);  // a residual already in dst
+  check({1, 8, 8, 1, 1, 1, 1, 1, 1, true, false, false}, 3);       // one pixel
   std::mt19937 rng(42);
   auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
   for (int i = 0; i < 24; ++i) {
     Case k{pick({1, 2, 3}), pick({8, 16, 24, 32, 64}), pick({8, 16, 24, 40, 64}), pick({3, 4, 5, 7, 8, 13, 16}),
            pick({3, 4, 6, 9, 11, 16}), pick({0, 1, 2}), pick({0, 1, 2}), pick({0, 1, 2}), pick({0, 1, 2}),
-           rng() % 2 == 0, rng() % 2 == 0};
+           rng() % 2 == 0, rng() % 2 == 0, rng() % 2 == 0, rng() % 4 == 0};
     check(k, 100 + static_cast<uint64_t>(i));
   }
 }
