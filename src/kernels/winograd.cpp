@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 
 #include "cnnkit/core/error.h"
 #include "cnnkit/core/threads.h"
@@ -31,13 +30,13 @@ namespace {
 
 bool env_enabled() {
   const char* e = std::getenv("CNNKIT_WINOGRAD");
-  return e == nullptr || e[0] == '\0' || e[0] != '0';
+  return e == nullptr || e[0] != '0';
 }
 
 std::atomic<uint64_t> call_count{0};
 
-bool& enabled_flag() {
-  static bool on = env_enabled();
+std::atomic<bool>& enabled_flag() {
+  static std::atomic<bool> on{env_enabled()};
   return on;
 }
 
@@ -52,8 +51,8 @@ bool cpu_ok() {
 
 }  // namespace
 
-bool enabled() { return enabled_flag(); }
-void set_enabled(bool on) { enabled_flag() = on; }
+bool enabled() { return enabled_flag().load(std::memory_order_relaxed); }
+void set_enabled(bool on) { enabled_flag().store(on, std::memory_order_relaxed); }
 uint64_t calls() { return call_count.load(std::memory_order_relaxed); }
 
 bool supported(const Conv2dShape& s) {

@@ -44,6 +44,36 @@ std::string be32(uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
 }
 
+// A gzip stream deflated a piece at a time.
+class Gzip {
+ public:
+  explicit Gzip(int level) {
+    EXPECT_EQ(deflateInit2(&zs_, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  }
+  ~Gzip() { deflateEnd(&zs_); }
+  void add(const std::string& bytes, bool last = false) {
+    zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+    zs_.avail_in = static_cast<uInt>(bytes.size());
+    do {
+      zs_.next_out = reinterpret_cast<Bytef*>(out_.data());
+      zs_.avail_out = static_cast<uInt>(out_.size());
+      deflate(&zs_, last ? Z_FINISH : Z_NO_FLUSH);
+      gz.append(out_.data(), out_.size() - zs_.avail_out);
+    } while (zs_.avail_out == 0);
+  }
+  std::string gz;
+
+ private:
+  z_stream zs_{};
+  std::string out_ = std::string(1 << 16, '\0');
+};
+
+std::string gzip(const std::string& bytes) {
+  Gzip g(6);
+  g.add(bytes, true);
+  return g.gz;
+}
+
 // Runs `read`, which must throw a cnnkit::Error whose message holds `expect`, within 64 MiB.
 void expect_rejected_cheaply(const std::function<void()>& read, const std::string& expect) {
   const int64_t before = max_rss_kib();
@@ -85,25 +115,14 @@ TEST(HostileFiles, IdxHeaderClaimingTwoBillionImages) {
 TEST(HostileFiles, GzipBombBehindASmallIdxHeader) {
   // The header claims 10 images of 28 x 28 (7,856 bytes with it); the gzip stream inflates
   // to 256 MiB of zeros from about 250 KiB.
-  std::string gz;
-  z_stream zs{};
-  ASSERT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  Gzip g(9);
   std::string chunk = std::string("\0\0\x08\x03", 4) + be32(10) + be32(28) + be32(28);
   chunk.resize(1 << 20, '\0');
-  std::string out(1 << 16, '\0');
   for (int i = 0; i < 256; ++i) {
-    zs.next_in = reinterpret_cast<Bytef*>(chunk.data());
-    zs.avail_in = static_cast<uInt>(chunk.size());
-    const int flush = i == 255 ? Z_FINISH : Z_NO_FLUSH;
-    do {
-      zs.next_out = reinterpret_cast<Bytef*>(out.data());
-      zs.avail_out = static_cast<uInt>(out.size());
-      deflate(&zs, flush);
-      gz.append(out.data(), out.size() - zs.avail_out);
-    } while (zs.avail_out == 0);
+    g.add(chunk, i == 255);
     if (i == 0) chunk.assign(1 << 20, '\0');
   }
-  deflateEnd(&zs);
+  const std::string gz = g.gz;
   ASSERT_LT(gz.size(), 1u << 20);
   const std::string path = write_bytes("bomb-idx3-ubyte.gz", gz);
   expect_rejected_cheaply([&] { data::read_idx(path); }, "inflates past the 7856 bytes its IDX header claims");
@@ -115,27 +134,17 @@ TEST(HostileFiles, GzipBombBehindASmallIdxHeader) {
 TEST(HostileFiles, GzipIdxIsInflatedStraightIntoItsTensor) {
   const uint32_t n = 60000;  // Fashion-MNIST's training images: 47,040,000 bytes
   std::string gz;
-  z_stream zs{};
-  ASSERT_EQ(deflateInit2(&zs, 1, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string chunk = std::string("\0\0\x08\x03", 4) + be32(n) + be32(28) + be32(28);
-  std::string out(1 << 16, '\0');
-  auto deflate_all = [&](int flush) {
-    zs.next_in = reinterpret_cast<Bytef*>(chunk.data());
-    zs.avail_in = static_cast<uInt>(chunk.size());
-    do {
-      zs.next_out = reinterpret_cast<Bytef*>(out.data());
-      zs.avail_out = static_cast<uInt>(out.size());
-      deflate(&zs, flush);
-      gz.append(out.data(), out.size() - zs.avail_out);
-    } while (zs.avail_out == 0);
-  };
-  deflate_all(Z_NO_FLUSH);
-  for (uint32_t i = 0; i < n; ++i) {  // image i: every pixel (i + row) % 251
-    chunk.clear();
-    for (uint32_t r = 0; r < 28; ++r) chunk.append(28, static_cast<char>((i + r) % 251));
-    deflate_all(i + 1 == n ? Z_FINISH : Z_NO_FLUSH);
+  {
+    Gzip g(1);
+    g.add(std::string("\0\0\x08\x03", 4) + be32(n) + be32(28) + be32(28));
+    std::string image;
+    for (uint32_t i = 0; i < n; ++i) {  // image i: every pixel (i + row) % 251
+      image.clear();
+      for (uint32_t r = 0; r < 28; ++r) image.append(28, static_cast<char>((i + r) % 251));
+      g.add(image, i + 1 == n);
+    }
+    gz = std::move(g.gz);
   }
-  deflateEnd(&zs);
   const std::string path = write_bytes("big-idx3-ubyte.gz", gz);
   gz = std::string();
   const int64_t before = max_rss_kib();
@@ -151,19 +160,6 @@ TEST(HostileFiles, GzipIdxIsInflatedStraightIntoItsTensor) {
 
 TEST(HostileFiles, GzipIdxInSeveralMembersOrDamaged) {
   // gzip -c a >f; gzip -c b >>f: one file of two members, read as their concatenation.
-  auto gzip = [](const std::string& bytes) {
-    z_stream zs{};
-    EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    std::string out(deflateBound(&zs, static_cast<uLong>(bytes.size())), '\0');
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
-    zs.avail_in = static_cast<uInt>(bytes.size());
-    zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    out.resize(out.size() - zs.avail_out);
-    deflateEnd(&zs);
-    return out;
-  };
   std::string idx = std::string("\0\0\x08\x02", 4) + be32(3) + be32(4);
   for (int i = 0; i < 12; ++i) idx += static_cast<char>(i * 7);
   const std::string two = gzip(idx.substr(0, 10)) + gzip(idx.substr(10));
