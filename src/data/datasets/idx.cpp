@@ -62,7 +62,6 @@ class FileBytes {
   uint64_t file_size() const { return file_size_; }
   // The most decompressed bytes the file can hold: its size, or deflate's 1032:1 bound.
   uint64_t max_size() const { return gzip_ ? uint64_t{1032} * file_size_ : file_size_; }
-  uint64_t produced() const { return produced_; }
   bool ended() const { return ended_; }    // the gzip stream's end was reached
   bool failed() const { return failed_; }  // a read threw
 
