@@ -742,10 +742,14 @@ size_t PackedWeights::layouts() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return packed_.size();
 }
-const float* PackedWeights::winograd(const float* plain, int64_t C_out, int64_t C_in) {
+PackedWeights::PackedWeights() = default;
+PackedWeights::~PackedWeights() = default;
+
+const winograd::Weights& PackedWeights::winograd(const float* plain, int64_t C_out, int64_t C_in, int m) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (winograd_.empty()) winograd_ = winograd::transform_weights(plain, C_out, C_in);
-  return winograd_.data();
+  std::unique_ptr<winograd::Weights>& w = winograd_[m == 4 ? 1 : 0];
+  if (!w) w = std::make_unique<winograd::Weights>(winograd::transform_weights(plain, C_out, C_in, m));
+  return *w;
 }
 
 void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
@@ -765,9 +769,9 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
   memory dst = result_memory(dst_d, f.dst_plain, out, kDst, keep ? out_layout : nullptr);
   // CHOICE: where oneDNN runs this convolution between nChw8c tensors (its AVX2 kernels; it
   // has no Winograd for AVX2), a 3x3 stride-1 one with constant weights runs kernels/
-  // winograd.h instead: 2.25x fewer multiplications, the residual read where it lies and the
-  // ReLU applied in the same pass. ResNet-20 eval at batch 64 on a 2-core AMD EPYC: see
-  // docs/performance.md. CNNKIT_WINOGRAD=0 turns it off.
+  // winograd.h instead: F(4x4, 3x3), 4x fewer multiplications, the residual read where it
+  // lies and the ReLU applied in the same pass. ResNet-20 eval on a 2-core AMD EPYC: see
+  // docs/performance.md. CNNKIT_WINOGRAD=0 turns it off, =2 picks F(2x2, 3x3).
   const memory::desc blocked_dst = onednn::plain_desc({s.N, s.C_out, s.H_out, s.W_out}, tag::nChw8c);
   if (epilogue.packed_weights && winograd::supported(s) &&
       src_d == onednn::plain_desc({s.N, s.C_in, s.H, s.W}, tag::nChw8c) && dst_d == blocked_dst) {
@@ -783,8 +787,8 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
       }
     }
     winograd::conv3x3_nChw8c(static_cast<const float*>(src.get_data_handle()),
-                             epilogue.packed_weights->winograd(weight, s.C_out, s.C_in), s.has_bias ? bias : nullptr,
-                             residual, epilogue.relu, y, s);
+                             epilogue.packed_weights->winograd(weight, s.C_out, s.C_in, winograd::tile_for(s)), weight,
+                             s.has_bias ? bias : nullptr, residual, epilogue.relu, y, s);
   } else {
     if (epilogue.has_residual) {
       // The sum post-op adds the convolution to what dst holds: the residual, in dst's layout.

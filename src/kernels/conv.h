@@ -15,6 +15,10 @@
 
 namespace cnnkit::kernels {
 
+namespace winograd {
+struct Weights;  // kernels/winograd.h
+}
+
 // Every number that shapes a convolution. Padding is PyTorch's zero padding per side;
 // H_out, W_out are PyTorch's output sizes (conv_output_size).
 struct Conv2dShape {
@@ -83,17 +87,21 @@ void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const o
 // the primitive's choice).
 class PackedWeights {
  public:
+  PackedWeights();
+  ~PackedWeights();
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
   // The weights (plain_d, at `plain`) in layout `want`: reordered on the first request.
   dnnl::memory get(const dnnl::memory::desc& want, const dnnl::memory::desc& plain_d, const float* plain);
   size_t layouts() const;
-  // The weights (C_out, C_in, 3, 3) transformed for kernels/winograd.h: made on the first
-  // request.
-  const float* winograd(const float* plain, int64_t C_out, int64_t C_in);
+  // The weights (C_out, C_in, 3, 3) transformed for kernels/winograd.h's tile m (2 or 4):
+  // made on the first request for that tile.
+  const winograd::Weights& winograd(const float* plain, int64_t C_out, int64_t C_in, int m);
 
  private:
   mutable std::mutex mutex_;
   std::vector<onednn::LayoutPtr> packed_;
-  std::vector<float> winograd_;
+  std::unique_ptr<winograd::Weights> winograd_[2];  // tiles 2 and 4
 };
 
 struct ConvEpilogue {

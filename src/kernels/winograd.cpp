@@ -1,19 +1,26 @@
-// Winograd F(2x2, 3x3) convolution between nChw8c tensors (kernels/winograd.h).
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions between nChw8c tensors (kernels/winograd.h).
 //
 // The tiles of all images are numbered in one sequence (image, tile row, tile column) and
 // cut into blocks of T tiles, a block per parallel_for step. A block goes through three
-// phases while its data stay in L2:
-//   1. input transform: each tile's 4x4 patch, 8 channels a vector, to V[16][T][C_in];
-//   2. 16 matrix products M[e] (T x C_out) = V[e] (T x C_in) U[e] (C_in x C_out), by a
+// phases while its data stay in L2 (A = m + 2, the input tile's side; E = A * A):
+//   1. input transform: each tile's A x A patch, 8 channels a vector, to V[E][T][C_in];
+//   2. E matrix products M[e] (T x C_out) = V[e] (T x C_in) U[e] (C_in x C_out), by a
 //      6-tile x 16-channel register block (12 accumulators, an FMA per broadcast input);
-//   3. output transform: At M A, plus the bias and the residual, through the ReLU, to dst.
-// The matrices (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016):
+//   3. output transform: At M A, plus the bias and the residual, through the ReLU, to dst;
+//      a tile whose convolution is not finite is computed again directly (winograd.h).
+// The matrices, F(2x2, 3x3) (points 0, 1, -1):
 //   Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
 //   At = [1 1 1 0; 0 1 -1 -1]
+// F(4x4, 3x3) (points 0, 1, -1, 1/2, -2):
+//   Bt = [1 -3/2 -2  3/2 1 0;  0 -1   1/2  5/2 1 0;  0 1 -5/2  1/2 1 0;
+//         0 -2   -1  2   1 0;  0  1/2 -1  -1/2 1 0;  0 1 -3/2 -2   3/2 1]
+//   G  = [1 0 0; 1/3 1/3 1/3; -1/3 1/3 -1/3; -16/15 -8/15 -4/15; 1/15 -2/15 4/15; 0 0 1]
+//   At = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1]
 #include "kernels/winograd.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 
 #include "cnnkit/core/error.h"
@@ -28,16 +35,27 @@ namespace cnnkit::kernels::winograd {
 
 namespace {
 
-bool env_enabled() {
+// CNNKIT_WINOGRAD: 0 turns the kernels off, 2 or 4 picks the tile, anything else (or unset)
+// leaves both to the defaults.
+int env_setting() {
   const char* e = std::getenv("CNNKIT_WINOGRAD");
-  return e == nullptr || e[0] != '0';
+  if (e == nullptr) return -1;
+  if (e[0] == '0') return 0;
+  if (e[0] == '2' && e[1] == '\0') return 2;
+  if (e[0] == '4' && e[1] == '\0') return 4;
+  return -1;
 }
 
 std::atomic<uint64_t> call_count{0};
 
 std::atomic<bool>& enabled_flag() {
-  static std::atomic<bool> on{env_enabled()};
+  static std::atomic<bool> on{env_setting() != 0};
   return on;
+}
+
+std::atomic<int>& tile_flag() {
+  static std::atomic<int> m{env_setting() > 0 ? env_setting() : 0};
+  return m;
 }
 
 bool cpu_ok() {
@@ -47,6 +65,18 @@ bool cpu_ok() {
 #else
   return false;
 #endif
+}
+
+// G for tile m, (m + 2) x 3, in double.
+const double* g_matrix(int m) {
+  static const double g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  static const double g4[6][3] = {{1, 0, 0},
+                                  {1.0 / 3, 1.0 / 3, 1.0 / 3},
+                                  {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+                                  {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+                                  {1.0 / 15, -2.0 / 15, 4.0 / 15},
+                                  {0, 0, 1}};
+  return m == 2 ? &g2[0][0] : &g4[0][0];
 }
 
 }  // namespace
@@ -61,26 +91,36 @@ bool supported(const Conv2dShape& s) {
          s.N > 0 && s.H_out > 0 && s.W_out > 0 && s.pad_t <= 2 && s.pad_l <= 2 && s.pad_b <= 2 && s.pad_r <= 2;
 }
 
-std::vector<float> transform_weights(const float* weight, int64_t C_out, int64_t C_in) {
-  std::vector<float> U(static_cast<size_t>(16 * C_in * C_out));
+int tile_for(const Conv2dShape& /*s*/) {
+  const int m = tile_flag().load(std::memory_order_relaxed);
+  return m == 0 ? 4 : m;
+}
+
+void set_tile(int m) {
+  CNNKIT_CHECK(m == 0 || m == 2 || m == 4, "winograd::set_tile: the tile is 0 (automatic), 2 or 4, not ", m);
+  tile_flag().store(m, std::memory_order_relaxed);
+}
+
+Weights transform_weights(const float* weight, int64_t C_out, int64_t C_in, int m) {
+  CNNKIT_CHECK(m == 2 || m == 4, "winograd::transform_weights: the tile is 2 or 4, not ", m);
+  const int A = m + 2;
+  const double* G = g_matrix(m);
+  Weights w;
+  w.m = m;
+  w.U.resize(static_cast<size_t>(A * A * C_in * C_out));
   for (int64_t o = 0; o < C_out; ++o)
     for (int64_t c = 0; c < C_in; ++c) {
       const float* g = weight + (o * C_in + c) * 9;
-      double t[4][3];  // G g, in double: the transform's own rounding stays below float's
-      for (int j = 0; j < 3; ++j) {
-        const double g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-        t[0][j] = g0;
-        t[1][j] = 0.5 * (g0 + g1 + g2);
-        t[2][j] = 0.5 * (g0 - g1 + g2);
-        t[3][j] = g2;
-      }
-      for (int i = 0; i < 4; ++i) {
-        const double u[4] = {t[i][0], 0.5 * (t[i][0] + t[i][1] + t[i][2]), 0.5 * (t[i][0] - t[i][1] + t[i][2]),
-                             t[i][2]};
-        for (int j = 0; j < 4; ++j) U[static_cast<size_t>(((i * 4 + j) * C_in + c) * C_out + o)] = static_cast<float>(u[j]);
-      }
+      double t[6][3];  // G g, in double: the transform's own rounding stays below float's
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < 3; ++j) t[i][j] = G[i * 3] * g[j] + G[i * 3 + 1] * g[3 + j] + G[i * 3 + 2] * g[6 + j];
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < A; ++j) {
+          const double u = t[i][0] * G[j * 3] + t[i][1] * G[j * 3 + 1] + t[i][2] * G[j * 3 + 2];
+          w.U[static_cast<size_t>(((i * A + j) * C_in + c) * C_out + o)] = static_cast<float>(u);
+        }
     }
-  return U;
+  return w;
 }
 
 #if CNNKIT_WINOGRAD_AVX2
@@ -106,44 +146,85 @@ struct TileCursor {
   }
 };
 
+#define CNNKIT_WINO_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
+
+// The one-dimensional transforms of tile m, on vectors of 8 channels: Bt x (A values to A)
+// and At x (A values to m).
+template <int m>
+struct Transform;
+
+template <>
+struct Transform<2> {
+  static constexpr int A = 4;
+  CNNKIT_WINO_INLINE static void input(const __m256 (&x)[4], __m256 (&r)[4]) {
+    r[0] = _mm256_sub_ps(x[0], x[2]);
+    r[1] = _mm256_add_ps(x[1], x[2]);
+    r[2] = _mm256_sub_ps(x[2], x[1]);
+    r[3] = _mm256_sub_ps(x[1], x[3]);
+  }
+  CNNKIT_WINO_INLINE static void output(const __m256 (&x)[4], __m256 (&y)[2]) {
+    y[0] = _mm256_add_ps(_mm256_add_ps(x[0], x[1]), x[2]);
+    y[1] = _mm256_sub_ps(_mm256_sub_ps(x[1], x[2]), x[3]);
+  }
+};
+
+template <>
+struct Transform<4> {
+  static constexpr int A = 6;
+  CNNKIT_WINO_INLINE static void input(const __m256 (&x)[6], __m256 (&r)[6]) {
+    const __m256 d13 = _mm256_sub_ps(x[3], x[1]), d24 = _mm256_sub_ps(x[4], x[2]);
+    const __m256 half = _mm256_set1_ps(0.5f), three_half = _mm256_set1_ps(1.5f), two = _mm256_set1_ps(2.0f),
+                 five_half = _mm256_set1_ps(2.5f);
+    r[0] = _mm256_fmadd_ps(three_half, d13, _mm256_fnmadd_ps(two, x[2], _mm256_add_ps(x[0], x[4])));
+    r[1] = _mm256_fmadd_ps(five_half, x[3], _mm256_fmadd_ps(half, x[2], _mm256_sub_ps(x[4], x[1])));
+    r[2] = _mm256_fmadd_ps(half, x[3], _mm256_fnmadd_ps(five_half, x[2], _mm256_add_ps(x[4], x[1])));
+    r[3] = _mm256_fmadd_ps(two, d13, d24);
+    r[4] = _mm256_fnmadd_ps(half, d13, d24);
+    r[5] = _mm256_fmadd_ps(three_half, d24, _mm256_fnmadd_ps(two, x[3], _mm256_add_ps(x[1], x[5])));
+  }
+  CNNKIT_WINO_INLINE static void output(const __m256 (&x)[6], __m256 (&y)[4]) {
+    const __m256 a = _mm256_add_ps(x[1], x[2]), b = _mm256_sub_ps(x[1], x[2]);
+    y[0] = _mm256_add_ps(_mm256_add_ps(x[0], a), _mm256_add_ps(x[3], x[4]));
+    y[1] = _mm256_fmadd_ps(_mm256_set1_ps(0.5f), x[3], _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), x[4], b));
+    y[2] = _mm256_fmadd_ps(_mm256_set1_ps(0.25f), x[3], _mm256_fmadd_ps(_mm256_set1_ps(4.0f), x[4], a));
+    y[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(0.125f), x[3], _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), x[4], b)),
+                         x[5]);
+  }
+};
+
 // Phase 1 for tiles [t0, t0 + T): V[e][t][c].
+template <int m>
 __attribute__((target("avx2,fma"))) void input_transform(const float* src, float* V, const Geometry& g, int64_t t0,
                                                          int64_t T) {
+  constexpr int A = m + 2;
   const int64_t CB = g.C / 8, plane = g.H * g.W * 8;
   const int64_t estride = T * g.C;  // floats between V[e] and V[e + 1]
   const __m256 zero = _mm256_setzero_ps();
   TileCursor at(t0, g);
   for (int64_t t = 0; t < T; ++t, at.next(g)) {
-    const int64_t ih0 = 2 * at.ty - g.pt, iw0 = 2 * at.tx - g.pl;
-    const bool inside = ih0 >= 0 && iw0 >= 0 && ih0 + 4 <= g.H && iw0 + 4 <= g.W;
+    const int64_t ih0 = m * at.ty - g.pt, iw0 = m * at.tx - g.pl;
+    const bool inside = ih0 >= 0 && iw0 >= 0 && ih0 + A <= g.H && iw0 + A <= g.W;
     const float* img = src + at.n * CB * plane;
     float* v = V + t * g.C;
     for (int64_t cb = 0; cb < CB; ++cb) {
       const float* base = img + cb * plane;
-      __m256 d[4][4];
-      if (inside) {
-        for (int i = 0; i < 4; ++i)
-          for (int j = 0; j < 4; ++j) d[i][j] = _mm256_loadu_ps(base + ((ih0 + i) * g.W + iw0 + j) * 8);
-      } else {
-        for (int i = 0; i < 4; ++i)
-          for (int j = 0; j < 4; ++j) {
-            const int64_t ih = ih0 + i, iw = iw0 + j;
-            d[i][j] = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? _mm256_loadu_ps(base + (ih * g.W + iw) * 8) : zero;
-          }
-      }
-      __m256 b[4][4];  // Bt d
-      for (int j = 0; j < 4; ++j) {
-        b[0][j] = _mm256_sub_ps(d[0][j], d[2][j]);
-        b[1][j] = _mm256_add_ps(d[1][j], d[2][j]);
-        b[2][j] = _mm256_sub_ps(d[2][j], d[1][j]);
-        b[3][j] = _mm256_sub_ps(d[1][j], d[3][j]);
+      __m256 b[A][A];  // Bt d, a column at a time
+      for (int j = 0; j < A; ++j) {
+        __m256 x[A], r[A];
+        const int64_t iw = iw0 + j;
+        for (int i = 0; i < A; ++i) {
+          const int64_t ih = ih0 + i;
+          x[i] = inside || (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W) ? _mm256_loadu_ps(base + (ih * g.W + iw) * 8)
+                                                                         : zero;
+        }
+        Transform<m>::input(x, r);
+        for (int i = 0; i < A; ++i) b[i][j] = r[i];
       }
       float* out = v + cb * 8;
-      for (int i = 0; i < 4; ++i) {  // (Bt d) B
-        _mm256_storeu_ps(out + (i * 4 + 0) * estride, _mm256_sub_ps(b[i][0], b[i][2]));
-        _mm256_storeu_ps(out + (i * 4 + 1) * estride, _mm256_add_ps(b[i][1], b[i][2]));
-        _mm256_storeu_ps(out + (i * 4 + 2) * estride, _mm256_sub_ps(b[i][2], b[i][1]));
-        _mm256_storeu_ps(out + (i * 4 + 3) * estride, _mm256_sub_ps(b[i][1], b[i][3]));
+      for (int i = 0; i < A; ++i) {  // (Bt d) B, a row at a time
+        __m256 r[A];
+        Transform<m>::input(b[i], r);
+        for (int j = 0; j < A; ++j) _mm256_storeu_ps(out + (i * A + j) * estride, r[j]);
       }
     }
   }
@@ -196,9 +277,9 @@ void gemm_rows(const float* V, const float* U, float* M, int64_t C, int64_t K) {
   if (k < K) gemm_block<R, 1>(V, U + k, M + k, C, K);
 }
 
-// Phase 2 for one block of T tiles: M[e] = V[e] U[e], e = 0..15.
-void multiply(const float* V, const float* U, float* M, int64_t T, int64_t C, int64_t K) {
-  for (int e = 0; e < 16; ++e) {
+// Phase 2 for one block of T tiles: M[e] = V[e] U[e], e = 0 .. E - 1.
+void multiply(const float* V, const float* U, float* M, int E, int64_t T, int64_t C, int64_t K) {
+  for (int e = 0; e < E; ++e) {
     const float* Ve = V + e * T * C;
     const float* Ue = U + e * C * K;
     float* Me = M + e * T * K;
@@ -215,78 +296,144 @@ void multiply(const float* V, const float* U, float* M, int64_t T, int64_t C, in
   }
 }
 
+// What the output transform writes an output with: relu?(conv + residual), NaN kept.
+struct Epilogue {
+  const float* bias;
+  const float* residual;  // the image's, or null
+  bool relu;
+};
+
+// Outputs [oh0, oh0 + m) x [ow0, ow0 + m) of channels [8 kb, 8 kb + 8) of one image, computed
+// directly, in double, from the plain weights: for the rare tile whose Winograd result is not
+// finite, so that a NaN or an infinity reaches exactly the outputs the direct convolution
+// gives it (the transforms spread it over the tile).
+void direct_tile(const float* img, const float* weight, const Epilogue& ep, float* out, const Geometry& g,
+                 int64_t oh0, int64_t ow0, int m, int64_t kb) {
+  const int64_t plane_in = g.H * g.W * 8, plane_out = g.Ho * g.Wo * 8;
+  for (int64_t oh = oh0; oh < std::min(oh0 + m, g.Ho); ++oh)
+    for (int64_t ow = ow0; ow < std::min(ow0 + m, g.Wo); ++ow)
+      for (int64_t l = 0; l < 8; ++l) {
+        const int64_t o = kb * 8 + l;
+        double acc = ep.bias ? ep.bias[o] : 0.0;
+        for (int64_t c = 0; c < g.C; ++c)
+          for (int64_t i = 0; i < 3; ++i) {
+            const int64_t ih = oh + i - g.pt;
+            if (ih < 0 || ih >= g.H) continue;
+            for (int64_t j = 0; j < 3; ++j) {
+              const int64_t iw = ow + j - g.pl;
+              if (iw < 0 || iw >= g.W) continue;
+              acc += static_cast<double>(weight[(o * g.C + c) * 9 + i * 3 + j]) *
+                     img[(c / 8) * plane_in + (ih * g.W + iw) * 8 + c % 8];
+            }
+          }
+        const int64_t at = kb * plane_out + (oh * g.Wo + ow) * 8 + l;
+        float v = static_cast<float>(acc);
+        if (ep.residual) v += ep.residual[at];
+        if (ep.relu && !std::isnan(v)) v = std::max(v, 0.0f);
+        out[at] = v;
+      }
+}
+
 // Phase 3 for tiles [t0, t0 + T): dst = relu?(At M A + bias + residual?).
-__attribute__((target("avx2,fma"))) void output_transform(const float* M, const float* bias, const float* residual,
-                                                          bool relu, float* dst, const Geometry& g, int64_t t0,
-                                                          int64_t T) {
+template <int m>
+__attribute__((target("avx2,fma"))) void output_transform(const float* M, const float* src, const float* weight,
+                                                          const float* bias, const float* residual, bool relu,
+                                                          float* dst, const Geometry& g, int64_t t0, int64_t T) {
+  constexpr int A = m + 2;
   const int64_t KB = g.K / 8, plane = g.Ho * g.Wo * 8;
   const int64_t estride = T * g.K;
+  const __m256 zero = _mm256_setzero_ps();
   TileCursor at(t0, g);
   for (int64_t t = 0; t < T; ++t, at.next(g)) {
-    const int64_t oh0 = 2 * at.ty, ow0 = 2 * at.tx;
-    const bool full = oh0 + 2 <= g.Ho && ow0 + 2 <= g.Wo;
+    const int64_t oh0 = m * at.ty, ow0 = m * at.tx;
+    const bool full = oh0 + m <= g.Ho && ow0 + m <= g.Wo;
     float* img = dst + at.n * KB * plane;
-    const float* res = residual ? residual + at.n * KB * plane : nullptr;
-    const float* m = M + t * g.K;
+    const Epilogue ep{bias, residual ? residual + at.n * KB * plane : nullptr, relu};
+    const float* mt = M + t * g.K;
     for (int64_t kb = 0; kb < KB; ++kb) {
-      __m256 s[2][4];  // At M
-      for (int j = 0; j < 4; ++j) {
-        const __m256 m0 = _mm256_loadu_ps(m + (0 * 4 + j) * estride + kb * 8);
-        const __m256 m1 = _mm256_loadu_ps(m + (1 * 4 + j) * estride + kb * 8);
-        const __m256 m2 = _mm256_loadu_ps(m + (2 * 4 + j) * estride + kb * 8);
-        const __m256 m3 = _mm256_loadu_ps(m + (3 * 4 + j) * estride + kb * 8);
-        s[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
-        s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+      __m256 s[m][A];  // At M, a column at a time
+      for (int j = 0; j < A; ++j) {
+        __m256 x[A], y[m];
+        for (int i = 0; i < A; ++i) x[i] = _mm256_loadu_ps(mt + (i * A + j) * estride + kb * 8);
+        Transform<m>::output(x, y);
+        for (int i = 0; i < m; ++i) s[i][j] = y[i];
       }
-      const __m256 b = bias ? _mm256_loadu_ps(bias + kb * 8) : _mm256_setzero_ps();
-      const __m256 zero = _mm256_setzero_ps();
+      const __m256 b = bias ? _mm256_loadu_ps(bias + kb * 8) : zero;
+      __m256 y[m][m];  // (At M) A + bias, a row at a time
+      __m256 sum = zero;
+      for (int i = 0; i < m; ++i) {
+        Transform<m>::output(s[i], y[i]);
+        for (int j = 0; j < m; ++j) {
+          y[i][j] = _mm256_add_ps(y[i][j], b);
+          sum = _mm256_add_ps(sum, y[i][j]);
+        }
+      }
+      // sum - sum is NaN exactly when some y is NaN or infinite (or the sum overflows).
+      const __m256 inf_nan = _mm256_sub_ps(sum, sum);
+      if (_mm256_movemask_ps(_mm256_cmp_ps(inf_nan, inf_nan, _CMP_UNORD_Q)) != 0) {
+        direct_tile(src + at.n * (g.C / 8) * g.H * g.W * 8, weight, ep, img, g, oh0, ow0, m, kb);
+        continue;
+      }
       float* base = img + kb * plane;
-      const float* rbase = res ? res + kb * plane : nullptr;
-      for (int i = 0; i < 2; ++i) {
-        const __m256 y[2] = {_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s[i][0], s[i][1]), s[i][2]), b),
-                             _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s[i][1], s[i][2]), s[i][3]), b)};
-        for (int j = 0; j < 2; ++j) {
+      const float* rbase = ep.residual ? ep.residual + kb * plane : nullptr;
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < m; ++j) {
           if (!full && (oh0 + i >= g.Ho || ow0 + j >= g.Wo)) continue;
           const int64_t off = ((oh0 + i) * g.Wo + ow0 + j) * 8;
-          __m256 v = rbase ? _mm256_add_ps(y[j], _mm256_loadu_ps(rbase + off)) : y[j];
+          __m256 v = rbase ? _mm256_add_ps(y[i][j], _mm256_loadu_ps(rbase + off)) : y[i][j];
           if (relu) v = _mm256_max_ps(zero, v);  // maxps returns its second operand for a NaN: kept
           _mm256_storeu_ps(base + off, v);
         }
-      }
     }
   }
 }
 
-}  // namespace
-
-void conv3x3_nChw8c(const float* src, const float* U, const float* bias, const float* residual, bool relu,
-                    float* dst, const Conv2dShape& s) {
-  call_count.fetch_add(1, std::memory_order_relaxed);
-  Geometry g{s.C_in, s.C_out, s.H, s.W, s.H_out, s.W_out, s.pad_t, s.pad_l, (s.H_out + 1) / 2, (s.W_out + 1) / 2};
+template <int m>
+void run(const float* src, const float* U, const float* weight, const float* bias, const float* residual, bool relu,
+         float* dst, const Conv2dShape& s) {
+  constexpr int E = (m + 2) * (m + 2);
+  Geometry g{s.C_in, s.C_out, s.H, s.W, s.H_out, s.W_out, s.pad_t, s.pad_l, (s.H_out + m - 1) / m,
+             (s.W_out + m - 1) / m};
   const int64_t tiles = s.N * g.TH * g.TW;
   // Tiles a block: V and M of a block within about 128 KiB (L2), a multiple of the register
   // block's 6 rows, at least 6 and at most 48.
-  const int64_t per_tile = 16 * 4 * (g.C + g.K);
+  const int64_t per_tile = E * 4 * (g.C + g.K);
   const int64_t T = std::clamp<int64_t>((128 * 1024 / per_tile) / kRows * kRows, kRows, 8 * kRows);
   const int64_t blocks = (tiles + T - 1) / T;
   const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
   const int64_t grain = flops < 8e6 ? blocks + 1 : 1;  // small: one thread (as conv.cpp's serial_conv)
   parallel_for(blocks, grain, [&](int64_t b0, int64_t b1) {
     thread_local std::vector<float> scratch;
-    const size_t need = static_cast<size_t>(16 * T * (g.C + g.K));
+    const size_t need = static_cast<size_t>(E * T * (g.C + g.K));
     if (scratch.size() < need) scratch.resize(need);
     float* V = scratch.data();
-    float* M = V + 16 * T * g.C;
+    float* M = V + E * T * g.C;
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t t0 = blk * T, n = std::min(T, tiles - t0);
-      input_transform(src, V, g, t0, n);
-      multiply(V, U, M, n, g.C, g.K);
-      output_transform(M, bias, residual, relu, dst, g, t0, n);
+      input_transform<m>(src, V, g, t0, n);
+      multiply(V, U, M, E, n, g.C, g.K);
+      output_transform<m>(M, src, weight, bias, residual, relu, dst, g, t0, n);
     }
   });
 }
+
+}  // namespace
+
+void conv3x3_nChw8c(const float* src, const Weights& U, const float* weight, const float* bias,
+                    const float* residual, bool relu, float* dst, const Conv2dShape& s) {
+  CNNKIT_ASSERT(U.m == 2 || U.m == 4, "winograd::conv3x3_nChw8c: weights not transformed");
+  CNNKIT_ASSERT(U.U.size() == static_cast<size_t>((U.m + 2) * (U.m + 2) * s.C_in * s.C_out),
+                "winograd::conv3x3_nChw8c: weights transformed for another shape");
+  call_count.fetch_add(1, std::memory_order_relaxed);
+  if (U.m == 2) {
+    run<2>(src, U.U.data(), weight, bias, residual, relu, dst, s);
+  } else {
+    run<4>(src, U.U.data(), weight, bias, residual, relu, dst, s);
+  }
+}
 #else
-void conv3x3_nChw8c(const float*, const float*, const float*, const float*, bool, float*, const Conv2dShape&) {
+void conv3x3_nChw8c(const float*, const Weights&, const float*, const float*, const float*, bool, float*,
+                    const Conv2dShape&) {
   CNNKIT_ASSERT(false, "winograd::conv3x3_nChw8c needs x86-64 (supported() is false elsewhere)");
 }
 #endif

@@ -1,12 +1,16 @@
-// Winograd F(2x2, 3x3) for inference convolutions: 3x3, stride 1, no dilation, one group,
-// between tensors in oneDNN's nChw8c layout (what oneDNN picks on AVX2 machines, where it has
-// no Winograd kernel of its own). A 4x4 input tile gives a 2x2 output tile with 16
-// element-wise products instead of 36 multiply-adds, so the 3x3 convolutions of a ResNet do
-// 2.25 times fewer multiplications:
+// Winograd convolution for inference: 3x3, stride 1, no dilation, one group, between tensors
+// in oneDNN's nChw8c layout (what oneDNN picks on AVX2 machines, where it has no Winograd
+// kernel of its own). An (m + 2) x (m + 2) input tile gives an m x m output tile:
 //   V = Bt d B (input tile), U = G g Gt (weights, once), M = V .* U summed over input
-//   channels (16 small matrix products), Y = At M A (output tile).
+//   channels ((m + 2)^2 small matrix products), Y = At M A (output tile).
+// Two tile sizes (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016):
+//   F(2x2, 3x3): 16 products for 4 outputs, 2.25 times fewer multiplications than direct;
+//   F(4x4, 3x3): 36 products for 16 outputs, 4 times fewer, with larger transforms and
+//     rounding: its points are 0, 1, -1, 1/2, -2 (not the usual 0, +-1, +-2, whose 5 and 8
+//     in the transforms cost three times the error; Barabasz et al., "Error analysis and
+//     improving the accuracy of Winograd convolution for deep neural networks", 2020).
 // The sums are the direct convolution's, regrouped: results differ from it by rounding only
-// (tests/ops/winograd_test.cpp bounds it against a double-precision reference).
+// (tests/ops/winograd_test.cpp bounds both against a double-precision reference).
 #pragma once
 
 #include <cstdint>
@@ -25,17 +29,30 @@ bool enabled();
 void set_enabled(bool on);  // for tests and benchmarks; the default comes from CNNKIT_WINOGRAD
 uint64_t calls();           // convolutions run here since start (tests)
 
-// U = G g Gt for weights g (C_out, C_in, 3, 3), laid out [16][C_in][C_out].
-std::vector<float> transform_weights(const float* weight, int64_t C_out, int64_t C_in);
+// The output tile m (2 or 4) for shape s: 4 unless set_tile says otherwise. F(4x4, 3x3)
+// measured faster than F(2x2, 3x3) for ResNet-20 at batch 1 and 64, its 16-channel layers
+// included (docs/performance.md). CNNKIT_WINOGRAD=2 or =4 sets the default; set_tile(0)
+// returns to it.
+int tile_for(const Conv2dShape& s);
+void set_tile(int m);  // 0 (automatic), 2 or 4; for tests and benchmarks
+
+// The weights g (C_out, C_in, 3, 3) transformed for tile m: U = G g Gt, laid out
+// [(m + 2)^2][C_in][C_out].
+struct Weights {
+  int m = 0;
+  std::vector<float> U;
+};
+Weights transform_weights(const float* weight, int64_t C_out, int64_t C_in, int m);
 
 // dst (N, C_out/8, H_out, W_out, 8) = conv(src (N, C_in/8, H, W, 8)) + bias (C_out, or
 // null) + residual (dst's shape and layout, or null; it may be dst itself), then
-// max(0, .) when `relu`, NaN kept as PyTorch's relu keeps it. U from transform_weights.
+// max(0, .) when `relu`, NaN kept as PyTorch's relu keeps it. U from transform_weights of
+// `weight` (the plain weights, read only for the tiles below).
 // Runs on the calling thread's team (parallel_for over tile blocks). Rounding aside, the
-// direct convolution's values: a NaN input reaches exactly the outputs whose window holds
-// it; an infinite one gives NaN where its window's sum would be infinite (Inf - Inf in the
-// transforms).
-void conv3x3_nChw8c(const float* src, const float* U, const float* bias, const float* residual, bool relu,
-                    float* dst, const Conv2dShape& s);
+// direct convolution's values. Non-finite values are the direct convolution's too: the
+// transforms spread a NaN or an infinity over its whole output tile (Inf - Inf), so a tile
+// whose convolution comes out non-finite is computed again directly, from `weight`.
+void conv3x3_nChw8c(const float* src, const Weights& U, const float* weight, const float* bias,
+                    const float* residual, bool relu, float* dst, const Conv2dShape& s);
 
 }  // namespace cnnkit::kernels::winograd

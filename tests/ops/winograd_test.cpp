@@ -1,15 +1,18 @@
-// kernels/winograd.h: F(2x2, 3x3) between nChw8c tensors against a direct convolution in
-// double precision, on random shapes (odd sizes, every padding up to 2, channel counts that
-// leave partial register blocks), with bias, a residual (apart or already in dst), the ReLU,
-// and a NaN (it must reach exactly the outputs whose window holds it, as in the direct
-// convolution, and stay NaN through the ReLU).
+// kernels/winograd.h: F(2x2, 3x3) and F(4x4, 3x3) between nChw8c tensors against a direct
+// convolution in double precision, on random shapes (odd sizes, every padding up to 2,
+// channel counts that leave partial register blocks), with bias, a residual (apart or
+// already in dst), the ReLU, and a NaN or an infinity (it must reach exactly the outputs
+// whose window holds it, with the direct convolution's value, and a NaN stay NaN through the
+// ReLU).
 // The bound: 1e-5 of the sum of |w x| over the output's window, where a wrong transform
 // coefficient or a misplaced tile errs by the size of the terms themselves.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cnnkit/autograd/grad_mode.h"
@@ -35,9 +38,11 @@ struct Case {
   int64_t N, C, K, H, W, pt, pl, pb, pr;
   bool bias, residual, relu;
   bool in_place = false;  // the residual in dst itself
+  float odd = std::nanf("");  // put in image 1 (when N > 1): NaN, or an infinity
 };
 
-void check(const Case& k, uint64_t seed) {
+void check(const Case& k, uint64_t seed, int tile) {
+  SCOPED_TRACE("F(" + std::to_string(tile) + "x" + std::to_string(tile) + ", 3x3)");
   Conv2dShape s;
   s.N = k.N, s.C_in = k.C, s.H = k.H, s.W = k.W, s.C_out = k.K, s.kH = 3, s.kW = 3;
   s.pad_t = k.pt, s.pad_l = k.pl, s.pad_b = k.pb, s.pad_r = k.pr;
@@ -56,13 +61,14 @@ void check(const Case& k, uint64_t seed) {
   std::vector<float> y(static_cast<size_t>(k.N * k.K * Ho * Wo)), r(y.size());
   for (float& v : r) v = normal(rng);
   if (k.residual && k.in_place) y = r;
-  if (k.N > 1) x[static_cast<size_t>(at8(1, k.C / 2, k.H / 2, k.W / 3, k.C, k.H, k.W))] = std::nanf("");
+  if (k.N > 1) x[static_cast<size_t>(at8(1, k.C / 2, k.H / 2, k.W / 3, k.C, k.H, k.W))] = k.odd;
 
-  const std::vector<float> U = kernels::winograd::transform_weights(w.data(), k.K, k.C);
+  const kernels::winograd::Weights U = kernels::winograd::transform_weights(w.data(), k.K, k.C, tile);
   const float* residual = !k.residual ? nullptr : k.in_place ? y.data() : r.data();
-  kernels::winograd::conv3x3_nChw8c(x.data(), U.data(), k.bias ? b.data() : nullptr, residual, k.relu, y.data(), s);
+  kernels::winograd::conv3x3_nChw8c(x.data(), U, w.data(), k.bias ? b.data() : nullptr, residual, k.relu, y.data(),
+                                    s);
 
-  int64_t bad = 0, nans = 0;
+  int64_t bad = 0, odd = 0;
   for (int64_t n = 0; n < k.N; ++n)
     for (int64_t o = 0; o < k.K; ++o)
       for (int64_t oh = 0; oh < Ho; ++oh)
@@ -87,9 +93,12 @@ void check(const Case& k, uint64_t seed) {
             ref = std::max(ref, 0.0);
           }
           const float got = y[idx];
-          if (std::isnan(ref)) {
-            ++nans;
-            if (!std::isnan(got)) ++bad;
+          if (!std::isfinite(ref)) {
+            ++odd;
+            if (std::isnan(ref) ? !std::isnan(got) : got != ref) {
+              if (bad++ < 5) ADD_FAILURE() << "n " << n << " o " << o << " (" << oh << ", " << ow << "): " << got
+                                           << " vs " << ref;
+            }
           } else if (!(std::abs(got - ref) <= 1e-5 * mag + 1e-30)) {
             if (bad++ < 5) {
               ADD_FAILURE() << "n " << n << " o " << o << " (" << oh << ", " << ow << "): " << got << " vs " << ref
@@ -100,8 +109,13 @@ void check(const Case& k, uint64_t seed) {
   EXPECT_EQ(bad, 0) << "N " << k.N << " C " << k.C << " K " << k.K << " " << k.H << "x" << k.W << " pad " << k.pt
                     << "," << k.pl << "," << k.pb << "," << k.pr;
   if (k.N > 1) {
-    EXPECT_GT(nans, 0) << "the NaN reached no output";
+    EXPECT_GT(odd, 0) << "the " << k.odd << " reached no output";
   }
+}
+
+void check(const Case& k, uint64_t seed) {
+  check(k, seed, 2);
+  check(k, seed, 4);
 }
 
 TEST(Winograd, MatchesTheDirectConvolutionOnRandomShapes) {
@@ -109,12 +123,19 @@ TEST(Winograd, MatchesTheDirectConvolutionOnRandomShapes) {
   check({3, 64, 64, 8, 8, 1, 1, 1, 1, true, true, true}, 2);      // its last, with a residual
   check({2, 32, 32, 9, 7, 1, 1, 1, 1, true, true, false, true}, 4);  // a residual already in dst
   check({1, 8, 8, 1, 1, 1, 1, 1, 1, true, false, false}, 3);       // one pixel
+  // Infinities: the transforms turn one into NaN over its tile (Inf - Inf); the direct
+  // convolution gives +-Inf over its window, and NaN only where both signs meet.
+  const float inf = std::numeric_limits<float>::infinity();
+  check({2, 16, 24, 12, 12, 1, 1, 1, 1, true, false, false, false, inf}, 5);
+  check({2, 16, 16, 9, 10, 1, 1, 1, 1, true, true, true, true, -inf}, 6);  // in place, through the ReLU
+  check({2, 8, 16, 8, 8, 1, 1, 1, 1, false, true, true, false, std::nanf("")}, 7);
   std::mt19937 rng(42);
   auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
   for (int i = 0; i < 24; ++i) {
     Case k{pick({1, 2, 3}), pick({8, 16, 24, 32, 64}), pick({8, 16, 24, 40, 64}), pick({3, 4, 5, 7, 8, 13, 16}),
            pick({3, 4, 6, 9, 11, 16}), pick({0, 1, 2}), pick({0, 1, 2}), pick({0, 1, 2}), pick({0, 1, 2}),
-           rng() % 2 == 0, rng() % 2 == 0, rng() % 2 == 0, rng() % 4 == 0};
+           rng() % 2 == 0, rng() % 2 == 0, rng() % 2 == 0, rng() % 4 == 0,
+           rng() % 3 == 0 ? std::numeric_limits<float>::infinity() : std::nanf("")};
     check(k, 100 + static_cast<uint64_t>(i));
   }
 }
@@ -141,31 +162,49 @@ TEST(Winograd, RefusesWhatItDoesNotCompute) {
   kernels::winograd::set_enabled(true);
 }
 
-// Through optimize_for_inference: a ResNet-20 at batch 4 with Winograd and without, both
-// against the eval-mode network. Where oneDNN does not choose nChw8c (AVX-512 machines) the
-// kernel is not used and the two agree exactly.
+// Through optimize_for_inference: a ResNet-20 at batch 4 with each tile and without
+// Winograd, all against the eval-mode network. Where oneDNN does not choose nChw8c (AVX-512
+// machines) the kernel is not used and they agree exactly.
 TEST(Winograd, ResNet20InferenceAgreesWithTheDirectPath) {
   manual_seed(3);
   nn::Sequential net = models::resnet20();
   net->eval();
-  nn::Sequential fast = models::optimize_for_inference(net);
   Generator g(4);
   const Tensor x = randn({4, 3, 32, 32}, g);
   NoGradGuard no_grad;
   const Tensor expected = net->forward(x).contiguous();
-  const uint64_t before = kernels::winograd::calls();
-  const Tensor wino = fast->forward(x).contiguous();
-  const uint64_t used = kernels::winograd::calls() - before;
+  const double scale = expected.abs().max().item<double>();
   kernels::winograd::set_enabled(false);
   nn::Sequential direct_net = models::optimize_for_inference(net);
   const Tensor direct = direct_net->forward(x).contiguous();
   kernels::winograd::set_enabled(true);
-  const double scale = expected.abs().max().item<double>();
   EXPECT_TRUE(test::allclose(direct, expected, 1e-5, 1e-5 * scale));
-  EXPECT_TRUE(test::allclose(wino, expected, 1e-5, 1e-5 * scale));
-  if (used == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
-  EXPECT_EQ(used, 16u) << "ResNet-20's sixteen 3x3 stride-1 convolutions";
-  EXPECT_FALSE(test::allclose(wino, direct, 0, 0)) << "the two paths round differently";
+  for (int tile : {2, 4}) {
+    SCOPED_TRACE("tile " + std::to_string(tile));
+    kernels::winograd::set_tile(tile);
+    nn::Sequential fast = models::optimize_for_inference(net);
+    const uint64_t before = kernels::winograd::calls();
+    const Tensor wino = fast->forward(x).contiguous();
+    const uint64_t used = kernels::winograd::calls() - before;
+    kernels::winograd::set_tile(0);
+    EXPECT_TRUE(test::allclose(wino, expected, 1e-5, 1e-5 * scale));
+    if (used == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
+    EXPECT_EQ(used, 16u) << "ResNet-20's sixteen 3x3 stride-1 convolutions";
+    EXPECT_FALSE(test::allclose(wino, direct, 0, 0)) << "the two paths round differently";
+  }
+}
+
+TEST(Winograd, TileChoice) {
+  Conv2dShape s;
+  s.N = 1, s.C_in = 16, s.H = 8, s.W = 8, s.C_out = 16, s.kH = 3, s.kW = 3, s.pad_t = s.pad_l = s.pad_b = s.pad_r = 1;
+  s.H_out = s.W_out = 8;
+  kernels::winograd::set_tile(2);
+  EXPECT_EQ(kernels::winograd::tile_for(s), 2);
+  kernels::winograd::set_tile(4);
+  EXPECT_EQ(kernels::winograd::tile_for(s), 4);
+  kernels::winograd::set_tile(0);
+  EXPECT_THROW(kernels::winograd::set_tile(3), ValueError);
+  EXPECT_THROW(kernels::winograd::transform_weights(nullptr, 8, 8, 6), ValueError);
 }
 
 }  // namespace
