@@ -10,6 +10,7 @@
 #include "kernels/winograd.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -772,9 +773,17 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
   // winograd.h instead: F(4x4, 3x3), 4x fewer multiplications, the residual read where it
   // lies and the ReLU applied in the same pass. ResNet-20 eval on a 2-core AMD EPYC: see
   // docs/performance.md. CNNKIT_WINOGRAD=0 turns it off, =2 picks F(2x2, 3x3).
+  // Non-finite weights or bias stay with oneDNN: the Winograd kernel would compute every
+  // tile a second time (winograd.h).
   const memory::desc blocked_dst = onednn::plain_desc({s.N, s.C_out, s.H_out, s.W_out}, tag::nChw8c);
+  const winograd::Weights* wino = nullptr;
   if (epilogue.packed_weights && winograd::supported(s) &&
       src_d == onednn::plain_desc({s.N, s.C_in, s.H, s.W}, tag::nChw8c) && dst_d == blocked_dst) {
+    wino = &epilogue.packed_weights->winograd(weight, s.C_out, s.C_in, winograd::tile_for(s));
+    if (!wino->finite || (s.has_bias && !std::all_of(bias, bias + s.C_out, [](float b) { return std::isfinite(b); })))
+      wino = nullptr;
+  }
+  if (wino) {
     float* y = static_cast<float*>(dst.get_data_handle());
     const float* residual = nullptr;
     if (epilogue.has_residual) {
@@ -786,9 +795,8 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
         residual = y;
       }
     }
-    winograd::conv3x3_nChw8c(static_cast<const float*>(src.get_data_handle()),
-                             epilogue.packed_weights->winograd(weight, s.C_out, s.C_in, winograd::tile_for(s)), weight,
-                             s.has_bias ? bias : nullptr, residual, epilogue.relu, y, s);
+    winograd::conv3x3_nChw8c(static_cast<const float*>(src.get_data_handle()), *wino, s.has_bias ? bias : nullptr,
+                             residual, epilogue.relu, y, s);
   } else {
     if (epilogue.has_residual) {
       // The sum post-op adds the convolution to what dst holds: the residual, in dst's layout.

@@ -107,10 +107,17 @@ Weights transform_weights(const float* weight, int64_t C_out, int64_t C_in, int 
   const double* G = g_matrix(m);
   Weights w;
   w.m = m;
+  w.C_in = C_in;
+  w.C_out = C_out;
   w.U.resize(static_cast<size_t>(A * A * C_in * C_out));
+  w.direct.resize(static_cast<size_t>(9 * C_in * C_out));
   for (int64_t o = 0; o < C_out; ++o)
     for (int64_t c = 0; c < C_in; ++c) {
       const float* g = weight + (o * C_in + c) * 9;
+      for (int k = 0; k < 9; ++k) {
+        w.direct[static_cast<size_t>((c * 9 + k) * C_out + o)] = g[k];
+        w.finite = w.finite && std::isfinite(g[k]);
+      }
       double t[6][3];  // G g, in double: the transform's own rounding stays below float's
       for (int i = 0; i < A; ++i)
         for (int j = 0; j < 3; ++j) t[i][j] = G[i * 3] * g[j] + G[i * 3 + 1] * g[3 + j] + G[i * 3 + 2] * g[6 + j];
@@ -192,40 +199,64 @@ struct Transform<4> {
   }
 };
 
-// Phase 1 for tiles [t0, t0 + T): V[e][t][c].
+// Bt d B for one channel block of one tile: the patch d at p (A x A vectors of 8 channels,
+// rows `row` floats apart, columns 8), to out[e * estride], e = i * A + j.
+template <int m>
+CNNKIT_WINO_INLINE void transform_patch(const float* p, int64_t row, float* out, int64_t estride) {
+  constexpr int A = m + 2;
+  __m256 b[A][A];  // Bt d, a column at a time
+  for (int j = 0; j < A; ++j) {
+    __m256 x[A], r[A];
+    for (int i = 0; i < A; ++i) x[i] = _mm256_loadu_ps(p + i * row + j * 8);
+    Transform<m>::input(x, r);
+    for (int i = 0; i < A; ++i) b[i][j] = r[i];
+  }
+  for (int i = 0; i < A; ++i) {  // (Bt d) B, a row at a time
+    __m256 r[A];
+    Transform<m>::input(b[i], r);
+    for (int j = 0; j < A; ++j) _mm256_storeu_ps(out + (i * A + j) * estride, r[j]);
+  }
+}
+
+// Phase 1 for tiles [t0, t0 + T): V[e][t][c]. A tile inside the image is read where it lies;
+// one over an edge is first copied, with its zero padding, to a patch on the stack.
 template <int m>
 __attribute__((target("avx2,fma"))) void input_transform(const float* src, float* V, const Geometry& g, int64_t t0,
                                                          int64_t T) {
   constexpr int A = m + 2;
-  const int64_t CB = g.C / 8, plane = g.H * g.W * 8;
+  const int64_t CB = g.C / 8, plane = g.H * g.W * 8, row = g.W * 8;
   const int64_t estride = T * g.C;  // floats between V[e] and V[e + 1]
-  const __m256 zero = _mm256_setzero_ps();
+  alignas(32) float patch[A * A * 8];
   TileCursor at(t0, g);
   for (int64_t t = 0; t < T; ++t, at.next(g)) {
     const int64_t ih0 = m * at.ty - g.pt, iw0 = m * at.tx - g.pl;
     const bool inside = ih0 >= 0 && iw0 >= 0 && ih0 + A <= g.H && iw0 + A <= g.W;
     const float* img = src + at.n * CB * plane;
     float* v = V + t * g.C;
+    // The columns the tile after next adds to this row's window, fetched ahead: a row of tiles
+    // walks one stream per input row and channel block, more than the prefetchers follow.
+    const bool ahead = ih0 >= 0 && ih0 + A <= g.H && iw0 >= 0 && iw0 + 2 * m + 6 <= g.W;  // 4 columns, in the rows
     for (int64_t cb = 0; cb < CB; ++cb) {
       const float* base = img + cb * plane;
-      __m256 b[A][A];  // Bt d, a column at a time
-      for (int j = 0; j < A; ++j) {
-        __m256 x[A], r[A];
-        const int64_t iw = iw0 + j;
+      if (ahead) {
+        const float* next = base + ih0 * row + (iw0 + 2 * m + 2) * 8;
         for (int i = 0; i < A; ++i) {
-          const int64_t ih = ih0 + i;
-          x[i] = inside || (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W) ? _mm256_loadu_ps(base + (ih * g.W + iw) * 8)
-                                                                         : zero;
+          __builtin_prefetch(next + i * row);
+          __builtin_prefetch(next + i * row + 16);
         }
-        Transform<m>::input(x, r);
-        for (int i = 0; i < A; ++i) b[i][j] = r[i];
       }
-      float* out = v + cb * 8;
-      for (int i = 0; i < A; ++i) {  // (Bt d) B, a row at a time
-        __m256 r[A];
-        Transform<m>::input(b[i], r);
-        for (int j = 0; j < A; ++j) _mm256_storeu_ps(out + (i * A + j) * estride, r[j]);
+      if (inside) {
+        transform_patch<m>(base + ih0 * row + iw0 * 8, row, v + cb * 8, estride);
+        continue;
       }
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < A; ++j) {
+          const int64_t ih = ih0 + i, iw = iw0 + j;
+          const __m256 x = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? _mm256_loadu_ps(base + ih * row + iw * 8)
+                                                                       : _mm256_setzero_ps();
+          _mm256_store_ps(patch + (i * A + j) * 8, x);
+        }
+      transform_patch<m>(patch, A * 8, v + cb * 8, estride);
     }
   }
 }
@@ -304,39 +335,41 @@ struct Epilogue {
 };
 
 // Outputs [oh0, oh0 + m) x [ow0, ow0 + m) of channels [8 kb, 8 kb + 8) of one image, computed
-// directly, in double, from the plain weights: for the rare tile whose Winograd result is not
-// finite, so that a NaN or an infinity reaches exactly the outputs the direct convolution
-// gives it (the transforms spread it over the tile).
-void direct_tile(const float* img, const float* weight, const Epilogue& ep, float* out, const Geometry& g,
-                 int64_t oh0, int64_t ow0, int m, int64_t kb) {
+// directly from the weights laid out [C][9][K]: for the rare tile whose Winograd result is
+// not finite, so that a NaN or an infinity reaches exactly the outputs the direct
+// convolution gives it (the transforms spread it over the tile).
+__attribute__((target("avx2,fma"))) void direct_tile(const float* img, const float* wd, const Epilogue& ep,
+                                                     float* out, const Geometry& g, int64_t oh0, int64_t ow0,
+                                                     int m, int64_t kb) {
   const int64_t plane_in = g.H * g.W * 8, plane_out = g.Ho * g.Wo * 8;
-  for (int64_t oh = oh0; oh < std::min(oh0 + m, g.Ho); ++oh)
-    for (int64_t ow = ow0; ow < std::min(ow0 + m, g.Wo); ++ow)
-      for (int64_t l = 0; l < 8; ++l) {
-        const int64_t o = kb * 8 + l;
-        double acc = ep.bias ? ep.bias[o] : 0.0;
-        for (int64_t c = 0; c < g.C; ++c)
-          for (int64_t i = 0; i < 3; ++i) {
-            const int64_t ih = oh + i - g.pt;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int64_t j = 0; j < 3; ++j) {
-              const int64_t iw = ow + j - g.pl;
-              if (iw < 0 || iw >= g.W) continue;
-              acc += static_cast<double>(weight[(o * g.C + c) * 9 + i * 3 + j]) *
-                     img[(c / 8) * plane_in + (ih * g.W + iw) * 8 + c % 8];
-            }
-          }
-        const int64_t at = kb * plane_out + (oh * g.Wo + ow) * 8 + l;
-        float v = static_cast<float>(acc);
-        if (ep.residual) v += ep.residual[at];
-        if (ep.relu && !std::isnan(v)) v = std::max(v, 0.0f);
-        out[at] = v;
+  const __m256 b = ep.bias ? _mm256_loadu_ps(ep.bias + kb * 8) : _mm256_setzero_ps();
+  for (int64_t oh = oh0; oh < std::min<int64_t>(oh0 + m, g.Ho); ++oh)
+    for (int64_t ow = ow0; ow < std::min<int64_t>(ow0 + m, g.Wo); ++ow) {
+      __m256 acc = _mm256_setzero_ps();
+      for (int64_t i = 0; i < 3; ++i) {
+        const int64_t ih = oh + i - g.pt;
+        if (ih < 0 || ih >= g.H) continue;
+        for (int64_t j = 0; j < 3; ++j) {
+          const int64_t iw = ow + j - g.pl;
+          if (iw < 0 || iw >= g.W) continue;
+          const float* x = img + (ih * g.W + iw) * 8;
+          const float* w = wd + (i * 3 + j) * g.K + kb * 8;
+          for (int64_t c = 0; c < g.C; ++c)
+            acc = _mm256_fmadd_ps(_mm256_broadcast_ss(x + (c / 8) * plane_in + c % 8),
+                                  _mm256_loadu_ps(w + c * 9 * g.K), acc);
+        }
       }
+      const int64_t at = kb * plane_out + (oh * g.Wo + ow) * 8;
+      __m256 v = _mm256_add_ps(acc, b);
+      if (ep.residual) v = _mm256_add_ps(v, _mm256_loadu_ps(ep.residual + at));
+      if (ep.relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);  // NaN kept, as below
+      _mm256_storeu_ps(out + at, v);
+    }
 }
 
 // Phase 3 for tiles [t0, t0 + T): dst = relu?(At M A + bias + residual?).
 template <int m>
-__attribute__((target("avx2,fma"))) void output_transform(const float* M, const float* src, const float* weight,
+__attribute__((target("avx2,fma"))) void output_transform(const float* M, const float* src, const float* wd,
                                                           const float* bias, const float* residual, bool relu,
                                                           float* dst, const Geometry& g, int64_t t0, int64_t T) {
   constexpr int A = m + 2;
@@ -350,7 +383,22 @@ __attribute__((target("avx2,fma"))) void output_transform(const float* M, const 
     float* img = dst + at.n * KB * plane;
     const Epilogue ep{bias, residual ? residual + at.n * KB * plane : nullptr, relu};
     const float* mt = M + t * g.K;
+    // The outputs of the tile after next, fetched ahead as in input_transform: the residual
+    // to read and the destination to write.
+    const bool ahead = oh0 + m <= g.Ho && ow0 + 3 * m <= g.Wo;
+    const int64_t ahead_off = (oh0 * g.Wo + ow0 + 2 * m) * 8;
     for (int64_t kb = 0; kb < KB; ++kb) {
+      if (ahead) {
+        for (int i = 0; i < m; ++i) {
+          const int64_t off = kb * plane + ahead_off + i * g.Wo * 8;
+          if (ep.residual != nullptr && ep.residual != img) {
+            __builtin_prefetch(ep.residual + off);
+            __builtin_prefetch(ep.residual + off + 8 * m - 8);
+          }
+          __builtin_prefetch(img + off, 1);
+          __builtin_prefetch(img + off + 8 * m - 8, 1);
+        }
+      }
       __m256 s[m][A];  // At M, a column at a time
       for (int j = 0; j < A; ++j) {
         __m256 x[A], y[m];
@@ -360,18 +408,18 @@ __attribute__((target("avx2,fma"))) void output_transform(const float* M, const 
       }
       const __m256 b = bias ? _mm256_loadu_ps(bias + kb * 8) : zero;
       __m256 y[m][m];  // (At M) A + bias, a row at a time
-      __m256 sum = zero;
+      __m256 sum[m];
       for (int i = 0; i < m; ++i) {
         Transform<m>::output(s[i], y[i]);
-        for (int j = 0; j < m; ++j) {
-          y[i][j] = _mm256_add_ps(y[i][j], b);
-          sum = _mm256_add_ps(sum, y[i][j]);
-        }
+        for (int j = 0; j < m; ++j) y[i][j] = _mm256_add_ps(y[i][j], b);
+        sum[i] = _mm256_add_ps(y[i][0], y[i][1]);
+        for (int j = 2; j < m; ++j) sum[i] = _mm256_add_ps(sum[i], y[i][j]);
       }
+      for (int i = 1; i < m; ++i) sum[0] = _mm256_add_ps(sum[0], sum[i]);
       // sum - sum is NaN exactly when some y is NaN or infinite (or the sum overflows).
-      const __m256 inf_nan = _mm256_sub_ps(sum, sum);
+      const __m256 inf_nan = _mm256_sub_ps(sum[0], sum[0]);
       if (_mm256_movemask_ps(_mm256_cmp_ps(inf_nan, inf_nan, _CMP_UNORD_Q)) != 0) {
-        direct_tile(src + at.n * (g.C / 8) * g.H * g.W * 8, weight, ep, img, g, oh0, ow0, m, kb);
+        direct_tile(src + at.n * (g.C / 8) * g.H * g.W * 8, wd, ep, img, g, oh0, ow0, m, kb);
         continue;
       }
       float* base = img + kb * plane;
@@ -389,7 +437,7 @@ __attribute__((target("avx2,fma"))) void output_transform(const float* M, const 
 }
 
 template <int m>
-void run(const float* src, const float* U, const float* weight, const float* bias, const float* residual, bool relu,
+void run(const float* src, const float* U, const float* wd, const float* bias, const float* residual, bool relu,
          float* dst, const Conv2dShape& s) {
   constexpr int E = (m + 2) * (m + 2);
   Geometry g{s.C_in, s.C_out, s.H, s.W, s.H_out, s.W_out, s.pad_t, s.pad_l, (s.H_out + m - 1) / m,
@@ -412,28 +460,27 @@ void run(const float* src, const float* U, const float* weight, const float* bia
       const int64_t t0 = blk * T, n = std::min(T, tiles - t0);
       input_transform<m>(src, V, g, t0, n);
       multiply(V, U, M, E, n, g.C, g.K);
-      output_transform<m>(M, src, weight, bias, residual, relu, dst, g, t0, n);
+      output_transform<m>(M, src, wd, bias, residual, relu, dst, g, t0, n);
     }
   });
 }
 
 }  // namespace
 
-void conv3x3_nChw8c(const float* src, const Weights& U, const float* weight, const float* bias,
-                    const float* residual, bool relu, float* dst, const Conv2dShape& s) {
-  CNNKIT_ASSERT(U.m == 2 || U.m == 4, "winograd::conv3x3_nChw8c: weights not transformed");
-  CNNKIT_ASSERT(U.U.size() == static_cast<size_t>((U.m + 2) * (U.m + 2) * s.C_in * s.C_out),
+void conv3x3_nChw8c(const float* src, const Weights& w, const float* bias, const float* residual, bool relu,
+                    float* dst, const Conv2dShape& s) {
+  CNNKIT_ASSERT((w.m == 2 || w.m == 4) && w.C_in == s.C_in && w.C_out == s.C_out,
                 "winograd::conv3x3_nChw8c: weights transformed for another shape");
+  CNNKIT_ASSERT(w.finite, "winograd::conv3x3_nChw8c: non-finite weights go to oneDNN");
   call_count.fetch_add(1, std::memory_order_relaxed);
-  if (U.m == 2) {
-    run<2>(src, U.U.data(), weight, bias, residual, relu, dst, s);
+  if (w.m == 2) {
+    run<2>(src, w.U.data(), w.direct.data(), bias, residual, relu, dst, s);
   } else {
-    run<4>(src, U.U.data(), weight, bias, residual, relu, dst, s);
+    run<4>(src, w.U.data(), w.direct.data(), bias, residual, relu, dst, s);
   }
 }
 #else
-void conv3x3_nChw8c(const float*, const Weights&, const float*, const float*, const float*, bool, float*,
-                    const Conv2dShape&) {
+void conv3x3_nChw8c(const float*, const Weights&, const float*, const float*, bool, float*, const Conv2dShape&) {
   CNNKIT_ASSERT(false, "winograd::conv3x3_nChw8c needs x86-64 (supported() is false elsewhere)");
 }
 #endif

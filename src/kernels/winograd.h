@@ -36,23 +36,29 @@ uint64_t calls();           // convolutions run here since start (tests)
 int tile_for(const Conv2dShape& s);
 void set_tile(int m);  // 0 (automatic), 2 or 4; for tests and benchmarks
 
-// The weights g (C_out, C_in, 3, 3) transformed for tile m: U = G g Gt, laid out
-// [(m + 2)^2][C_in][C_out].
+// The weights g (C_out, C_in, 3, 3) prepared for tile m: U = G g Gt, laid out
+// [(m + 2)^2][C_in][C_out], and g itself as [C_in][9][C_out] for the tiles computed again
+// directly (conv3x3_nChw8c).
 struct Weights {
   int m = 0;
+  int64_t C_in = 0, C_out = 0;
   std::vector<float> U;
+  std::vector<float> direct;
+  bool finite = true;  // every weight finite; when not, leave the convolution to oneDNN
 };
 Weights transform_weights(const float* weight, int64_t C_out, int64_t C_in, int m);
 
 // dst (N, C_out/8, H_out, W_out, 8) = conv(src (N, C_in/8, H, W, 8)) + bias (C_out, or
 // null) + residual (dst's shape and layout, or null; it may be dst itself), then
-// max(0, .) when `relu`, NaN kept as PyTorch's relu keeps it. U from transform_weights of
-// `weight` (the plain weights, read only for the tiles below).
+// max(0, .) when `relu`, NaN kept as PyTorch's relu keeps it. w from transform_weights, with
+// w.finite and a finite bias (the caller checks: with a NaN weight every tile would be
+// computed twice).
 // Runs on the calling thread's team (parallel_for over tile blocks). Rounding aside, the
 // direct convolution's values. Non-finite values are the direct convolution's too: the
-// transforms spread a NaN or an infinity over its whole output tile (Inf - Inf), so a tile
-// whose convolution comes out non-finite is computed again directly, from `weight`.
-void conv3x3_nChw8c(const float* src, const Weights& U, const float* weight, const float* bias,
-                    const float* residual, bool relu, float* dst, const Conv2dShape& s);
+// transforms spread a NaN or an infinity in the input over its whole output tile (Inf - Inf),
+// so a tile whose convolution comes out non-finite is computed again directly (a vectorised
+// loop over w.direct, a few times slower than the transforms: for abnormal inputs only).
+void conv3x3_nChw8c(const float* src, const Weights& w, const float* bias, const float* residual, bool relu,
+                    float* dst, const Conv2dShape& s);
 
 }  // namespace cnnkit::kernels::winograd

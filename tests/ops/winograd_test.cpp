@@ -65,8 +65,7 @@ void check(const Case& k, uint64_t seed, int tile) {
 
   const kernels::winograd::Weights U = kernels::winograd::transform_weights(w.data(), k.K, k.C, tile);
   const float* residual = !k.residual ? nullptr : k.in_place ? y.data() : r.data();
-  kernels::winograd::conv3x3_nChw8c(x.data(), U, w.data(), k.bias ? b.data() : nullptr, residual, k.relu, y.data(),
-                                    s);
+  kernels::winograd::conv3x3_nChw8c(x.data(), U, k.bias ? b.data() : nullptr, residual, k.relu, y.data(), s);
 
   int64_t bad = 0, odd = 0;
   for (int64_t n = 0; n < k.N; ++n)
@@ -192,6 +191,40 @@ TEST(Winograd, ResNet20InferenceAgreesWithTheDirectPath) {
     EXPECT_EQ(used, 16u) << "ResNet-20's sixteen 3x3 stride-1 convolutions";
     EXPECT_FALSE(test::allclose(wino, direct, 0, 0)) << "the two paths round differently";
   }
+}
+
+// A NaN weight would make every tile non-finite, each computed twice: such a convolution is
+// left to oneDNN (the other fifteen still run here), with the same NaNs as the eval network.
+TEST(Winograd, NonFiniteWeightsGoToTheDirectPath) {
+  std::vector<float> w(16 * 8 * 9, 0.5f);
+  EXPECT_TRUE(kernels::winograd::transform_weights(w.data(), 16, 8, 4).finite);
+  w[100] = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(kernels::winograd::transform_weights(w.data(), 16, 8, 4).finite);
+
+  manual_seed(5);
+  nn::Sequential net = models::resnet20();
+  net->eval();
+  Generator g(6);
+  const Tensor x = randn({2, 3, 32, 32}, g);
+  NoGradGuard no_grad;
+  const Tensor clean = models::optimize_for_inference(net)->forward(x).contiguous();
+  const uint64_t before = kernels::winograd::calls();
+  models::optimize_for_inference(net)->forward(x);
+  const uint64_t all = kernels::winograd::calls() - before;
+  if (all == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
+  int64_t poisoned = 0;
+  for (auto& item : net->named_parameters()) {  // the third 64-channel 3x3 weight: a stride-1 one
+    Tensor p = item.value();
+    if (p.dim() == 4 && p.size(0) == 64 && p.size(2) == 3 && poisoned++ == 2) p.data_ptr<float>()[7] = std::nanf("");
+  }
+  ASSERT_GT(poisoned, 2);
+  const Tensor expected = net->forward(x).contiguous();
+  const uint64_t start = kernels::winograd::calls();
+  const Tensor got = models::optimize_for_inference(net)->forward(x).contiguous();
+  EXPECT_EQ(kernels::winograd::calls() - start, all - 1);
+  EXPECT_TRUE(test::allclose(got, expected, 1e-5, 1e-5));  // NaN where NaN
+  EXPECT_TRUE(got.isnan().any().item<bool>());
+  EXPECT_FALSE(clean.isnan().any().item<bool>());
 }
 
 TEST(Winograd, TileChoice) {
