@@ -91,9 +91,13 @@ bool supported(const Conv2dShape& s) {
          s.N > 0 && s.H_out > 0 && s.W_out > 0 && s.pad_t <= 2 && s.pad_l <= 2 && s.pad_b <= 2 && s.pad_r <= 2;
 }
 
-int tile_for(const Conv2dShape& /*s*/) {
+int tile_for(const Conv2dShape& s) {
   const int m = tile_flag().load(std::memory_order_relaxed);
-  return m == 0 ? 4 : m;
+  if (m != 0) return m;
+  // The tile with fewer element-wise products over the whole output; F(2x2) on a tie, as its
+  // transforms cost less (on outputs of at most 2x2, 5x5 or 6x6, say).
+  auto products = [&](int64_t t) { return (t + 2) * (t + 2) * ((s.H_out + t - 1) / t) * ((s.W_out + t - 1) / t); };
+  return products(4) < products(2) ? 4 : 2;
 }
 
 void set_tile(int m) {

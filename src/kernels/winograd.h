@@ -29,10 +29,11 @@ bool enabled();
 void set_enabled(bool on);  // for tests and benchmarks; the default comes from CNNKIT_WINOGRAD
 uint64_t calls();           // convolutions run here since start (tests)
 
-// The output tile m (2 or 4) for shape s: 4 unless set_tile says otherwise. F(4x4, 3x3)
-// measured faster than F(2x2, 3x3) for ResNet-20 at batch 1 and 64, its 16-channel layers
-// included (docs/performance.md). CNNKIT_WINOGRAD=2 or =4 sets the default; set_tile(0)
-// returns to it.
+// The output tile m (2 or 4) for shape s, unless set_tile says otherwise: the one with fewer
+// element-wise products over the output, F(2x2) on a tie (4 for ResNet-20's 32x32, 16x16
+// and 8x8 maps, where F(4x4, 3x3) measured faster at batch 1 and 64, its 16-channel layers
+// included: docs/performance.md; 2 for outputs of 2x2 or 5x5). CNNKIT_WINOGRAD=2 or =4 sets
+// one tile for all; set_tile(0) returns to the choice.
 int tile_for(const Conv2dShape& s);
 void set_tile(int m);  // 0 (automatic), 2 or 4; for tests and benchmarks
 

@@ -231,6 +231,14 @@ TEST(Winograd, TileChoice) {
   Conv2dShape s;
   s.N = 1, s.C_in = 16, s.H = 8, s.W = 8, s.C_out = 16, s.kH = 3, s.kW = 3, s.pad_t = s.pad_l = s.pad_b = s.pad_r = 1;
   s.H_out = s.W_out = 8;
+  EXPECT_EQ(kernels::winograd::tile_for(s), 4);  // 4 tiles of 36 products against 16 of 16
+  for (int64_t side : {1, 2, 5, 6}) {
+    Conv2dShape t = s;
+    t.H_out = t.W_out = side;
+    EXPECT_EQ(kernels::winograd::tile_for(t), 2) << side << "x" << side;
+  }
+  s.H_out = 14, s.W_out = 7;
+  EXPECT_EQ(kernels::winograd::tile_for(s), 4);
   kernels::winograd::set_tile(2);
   EXPECT_EQ(kernels::winograd::tile_for(s), 2);
   kernels::winograd::set_tile(4);
