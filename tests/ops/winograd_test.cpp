@@ -13,6 +13,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cnnkit/autograd/grad_mode.h"
@@ -161,15 +162,20 @@ TEST(Winograd, RefusesWhatItDoesNotCompute) {
   kernels::winograd::set_enabled(true);
 }
 
+// An eval-mode ResNet-20 initialised from `seed`, and a random CIFAR-shaped batch of n.
+std::pair<nn::Sequential, Tensor> resnet20_and_batch(uint64_t seed, int64_t n) {
+  manual_seed(seed);
+  nn::Sequential net = models::resnet20();
+  net->eval();
+  Generator g(seed + 1);
+  return {net, randn({n, 3, 32, 32}, g)};
+}
+
 // Through optimize_for_inference: a ResNet-20 at batch 4 with each tile and without
 // Winograd, all against the eval-mode network. Where oneDNN does not choose nChw8c (AVX-512
 // machines) the kernel is not used and they agree exactly.
 TEST(Winograd, ResNet20InferenceAgreesWithTheDirectPath) {
-  manual_seed(3);
-  nn::Sequential net = models::resnet20();
-  net->eval();
-  Generator g(4);
-  const Tensor x = randn({4, 3, 32, 32}, g);
+  auto [net, x] = resnet20_and_batch(3, 4);
   NoGradGuard no_grad;
   const Tensor expected = net->forward(x).contiguous();
   const double scale = expected.abs().max().item<double>();
@@ -201,11 +207,7 @@ TEST(Winograd, NonFiniteWeightsGoToTheDirectPath) {
   w[100] = std::numeric_limits<float>::infinity();
   EXPECT_FALSE(kernels::winograd::transform_weights(w.data(), 16, 8, 4).finite);
 
-  manual_seed(5);
-  nn::Sequential net = models::resnet20();
-  net->eval();
-  Generator g(6);
-  const Tensor x = randn({2, 3, 32, 32}, g);
+  auto [net, x] = resnet20_and_batch(5, 2);
   NoGradGuard no_grad;
   const Tensor clean = models::optimize_for_inference(net)->forward(x).contiguous();
   const uint64_t before = kernels::winograd::calls();
