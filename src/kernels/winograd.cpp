@@ -166,7 +166,6 @@ struct Transform;
 
 template <>
 struct Transform<2> {
-  static constexpr int A = 4;
   CNNKIT_WINO_INLINE static void input(const __m256 (&x)[4], __m256 (&r)[4]) {
     r[0] = _mm256_sub_ps(x[0], x[2]);
     r[1] = _mm256_add_ps(x[1], x[2]);
@@ -181,7 +180,6 @@ struct Transform<2> {
 
 template <>
 struct Transform<4> {
-  static constexpr int A = 6;
   CNNKIT_WINO_INLINE static void input(const __m256 (&x)[6], __m256 (&r)[6]) {
     const __m256 d13 = _mm256_sub_ps(x[3], x[1]), d24 = _mm256_sub_ps(x[4], x[2]);
     const __m256 half = _mm256_set1_ps(0.5f), three_half = _mm256_set1_ps(1.5f), two = _mm256_set1_ps(2.0f),
