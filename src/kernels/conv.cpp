@@ -281,6 +281,36 @@ memory result_memory(const memory::desc& have, const memory::desc& plain_d, cons
   return out_layout(have, plain_d, plain, slot);
 }
 
+// ---- Winograd -------------------------------------------------------------------------------
+
+// CHOICE: where oneDNN runs a 3x3 stride-1 convolution between nChw8c tensors (its AVX2
+// kernels; it has no Winograd for AVX2), kernels/winograd.h runs its forward and its
+// backward-data pass (a convolution of the output gradient with the flipped weights) instead:
+// F(4x4, 3x3), 4x fewer multiplications, the weights transformed at each call. Both stay within
+// the conv2d goldens' 1e-5 of PyTorch. The weight gradient by the same tiles is opt-in
+// (CNNKIT_WINOGRAD_WGRAD=1): its long sums of transformed products err by up to 5e-5 against
+// PyTorch's 8e-6 on those goldens (docs/performance.md), so by default oneDNN computes it.
+// ResNet-20 training on a 2-core AMD EPYC: see docs/performance.md. CNNKIT_WINOGRAD=0 turns
+// the kernel off, =2 picks F(2x2, 3x3). On AVX-512 oneDNN picks nChw16c and keeps these
+// convolutions. Non-finite weights or bias stay with oneDNN (the kernel would compute every
+// tile a second time), and so does a non-finite weight gradient (computed again: winograd.h).
+memory::desc nChw8c(const memory::dims& d) { return onednn::plain_desc(d, tag::nChw8c); }
+bool winograd_runs(const Conv2dShape& s, const memory::desc& in_d, const memory::dims& in,
+                   const memory::desc& out_d, const memory::dims& out) {
+  return winograd::supported(s) && in_d == nChw8c(in) && out_d == nChw8c(out);
+}
+// The weights of this call, transformed for shape s (flipped: for its backward-data pass) into
+// the calling thread's buffer; null when a weight or the bias is not finite.
+const winograd::Weights* winograd_weights(const float* weight, const float* bias, const Conv2dShape& s,
+                                          bool flipped) {
+  thread_local winograd::Weights w;
+  const int m = winograd::tile_for(flipped ? winograd::backward_data_shape(s) : s);
+  winograd::transform_weights_into(w, weight, s.C_out, s.C_in, m, flipped);
+  const bool bias_finite = bias == nullptr || std::all_of(bias, bias + s.C_out, [](float b) { return std::isfinite(b); });
+  return w.finite && bias_finite ? &w : nullptr;
+}
+float* data_of(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
+
 // ---- im2col + sgemm -----------------------------------------------------------------------
 
 // C (M, N) = alpha * op(A) * op(B) + beta * C, row-major. oneDNN's sgemm rather than
@@ -717,15 +747,23 @@ void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const o
   } else {
     src = onednn::as_layout(in, f.src_plain, src_d, scratch(kSrc, src_d.get_size()));
   }
-  memory wei = to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
   const memory::desc dst_d = f.pd.dst_desc();
   const bool keep = out_layout && dst_d != f.dst_plain && onednn::keep_layouts();
   memory dst = result_memory(dst_d, f.dst_plain, out, kDst, keep ? out_layout : nullptr);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
-                                       {DNNL_ARG_DST, dst}};
-  if (s.has_bias) args.emplace(DNNL_ARG_BIAS, onednn::wrap(f.bias_plain, bias));
-  args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
-  f.prim.execute(onednn::stream(), args);
+  const Geometry g = geometry(s);
+  const winograd::Weights* wino = winograd_runs(s, src_d, g.src, dst_d, g.dst)
+                                      ? winograd_weights(weight, s.has_bias ? bias : nullptr, s, false)
+                                      : nullptr;
+  if (wino) {
+    winograd::conv3x3_nChw8c(data_of(src), *wino, s.has_bias ? bias : nullptr, nullptr, false, data_of(dst), s);
+  } else {
+    memory wei = to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
+                                         {DNNL_ARG_DST, dst}};
+    if (s.has_bias) args.emplace(DNNL_ARG_BIAS, onednn::wrap(f.bias_plain, bias));
+    args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(f.pd.scratchpad_desc()));
+    f.prim.execute(onednn::stream(), args);
+  }
   if (!keep) from_layout(dst, f.dst_plain, out.get());
 }
 
@@ -768,20 +806,18 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
   const memory::desc dst_d = f.pd.dst_desc();
   const bool keep = out_layout && dst_d != f.dst_plain && onednn::keep_layouts();
   memory dst = result_memory(dst_d, f.dst_plain, out, kDst, keep ? out_layout : nullptr);
-  // CHOICE: where oneDNN runs this convolution between nChw8c tensors (its AVX2 kernels; it
-  // has no Winograd for AVX2), a 3x3 stride-1 one with constant weights runs kernels/
-  // winograd.h instead: F(4x4, 3x3), 4x fewer multiplications, the residual read where it
-  // lies and the ReLU applied in the same pass. ResNet-20 eval on a 2-core AMD EPYC: see
-  // docs/performance.md. CNNKIT_WINOGRAD=0 turns it off, =2 picks F(2x2, 3x3).
-  // Non-finite weights or bias stay with oneDNN: the Winograd kernel would compute every
-  // tile a second time (winograd.h).
-  const memory::desc blocked_dst = onednn::plain_desc({s.N, s.C_out, s.H_out, s.W_out}, tag::nChw8c);
+  // The Winograd kernel where it runs (the CHOICE above winograd_runs), the residual read
+  // where it lies and the ReLU applied in the same pass; constant weights are transformed once.
+  const memory::desc blocked_dst = nChw8c({s.N, s.C_out, s.H_out, s.W_out});
   const winograd::Weights* wino = nullptr;
-  if (epilogue.packed_weights && winograd::supported(s) &&
-      src_d == onednn::plain_desc({s.N, s.C_in, s.H, s.W}, tag::nChw8c) && dst_d == blocked_dst) {
-    wino = &epilogue.packed_weights->winograd(weight, s.C_out, s.C_in, winograd::tile_for(s));
-    if (!wino->finite || (s.has_bias && !std::all_of(bias, bias + s.C_out, [](float b) { return std::isfinite(b); })))
-      wino = nullptr;
+  if (winograd_runs(s, src_d, {s.N, s.C_in, s.H, s.W}, dst_d, {s.N, s.C_out, s.H_out, s.W_out})) {
+    if (epilogue.packed_weights) {
+      wino = &epilogue.packed_weights->winograd(weight, s.C_out, s.C_in, winograd::tile_for(s));
+      if (!wino->finite || (s.has_bias && !std::all_of(bias, bias + s.C_out, [](float b) { return std::isfinite(b); })))
+        wino = nullptr;
+    } else {
+      wino = winograd_weights(weight, s.has_bias ? bias : nullptr, s, false);
+    }
   }
   if (wino) {
     float* y = static_cast<float*>(dst.get_data_handle());
@@ -859,13 +895,20 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
       ConvBackwardData& b = backward_data_primitive(s);
       const memory::desc dd_d = b.pd.diff_dst_desc();
       diff_dst = onednn::as_layout(grad_out, dst_plain, dd_d, scratch(kDiffDst, dd_d.get_size()));
-      memory wei = to_layout(b.pd.weights_desc(), wei_plain, weight, kWei);
       const memory::desc ds_d = b.pd.diff_src_desc();
       const bool keep = grad_in_layout && ds_d != src_plain && onednn::keep_layouts();
       memory diff_src = result_memory(ds_d, src_plain, grad_in, kDiffSrc, keep ? grad_in_layout : nullptr);
-      b.prim.execute(onednn::stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
-                                        {DNNL_ARG_DIFF_SRC, diff_src},
-                                        {DNNL_ARG_SCRATCHPAD, scratchpad(b.pd.scratchpad_desc())}});
+      const winograd::Weights* wino =
+          winograd_runs(s, dd_d, g.dst, ds_d, g.src) ? winograd_weights(weight, nullptr, s, true) : nullptr;
+      if (wino) {
+        winograd::conv3x3_nChw8c(data_of(diff_dst), *wino, nullptr, nullptr, false, data_of(diff_src),
+                                 winograd::backward_data_shape(s));
+      } else {
+        memory wei = to_layout(b.pd.weights_desc(), wei_plain, weight, kWei);
+        b.prim.execute(onednn::stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
+                                          {DNNL_ARG_DIFF_SRC, diff_src},
+                                          {DNNL_ARG_SCRATCHPAD, scratchpad(b.pd.scratchpad_desc())}});
+      }
       if (!keep) from_layout(diff_src, src_plain, grad_in.get());
     }
   }
@@ -892,6 +935,9 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
   memory src = saved && saved->src && saved->src->desc() == src_d
                    ? saved->src->memory()
                    : onednn::as_layout(in, src_plain, src_d, scratch(kSrc, src_d.get_size()));
+  if (winograd::weight_grad_enabled() && winograd_runs(s, src_d, g.src, dd_d, g.dst) &&
+      winograd::weight_grad_nChw8c(data_of(src), data_of(dd), grad_weight, grad_bias, s))
+    return;  // else not finite: computed again below
   memory dw = out_layout(b.pd.diff_weights_desc(), wei_plain, grad_weight, kDiffWei);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dd},
                                        {DNNL_ARG_DIFF_WEIGHTS, dw}};

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <vector>
 
 #include "cnnkit/core/error.h"
 #include "cnnkit/core/threads.h"
@@ -79,10 +80,20 @@ const double* g_matrix(int m) {
   return m == 2 ? &g2[0][0] : &g4[0][0];
 }
 
+std::atomic<bool>& weight_grad_flag() {
+  static std::atomic<bool> on{[] {
+    const char* e = std::getenv("CNNKIT_WINOGRAD_WGRAD");
+    return e != nullptr && e[0] == '1' && e[1] == '\0';
+  }()};
+  return on;
+}
+
 }  // namespace
 
 bool enabled() { return enabled_flag().load(std::memory_order_relaxed); }
 void set_enabled(bool on) { enabled_flag().store(on, std::memory_order_relaxed); }
+bool weight_grad_enabled() { return weight_grad_flag().load(std::memory_order_relaxed); }
+void set_weight_grad_enabled(bool on) { weight_grad_flag().store(on, std::memory_order_relaxed); }
 uint64_t calls() { return call_count.load(std::memory_order_relaxed); }
 
 bool supported(const Conv2dShape& s) {
@@ -106,32 +117,69 @@ void set_tile(int m) {
 }
 
 Weights transform_weights(const float* weight, int64_t C_out, int64_t C_in, int m) {
+  Weights w;
+  transform_weights_into(w, weight, C_out, C_in, m);
+  return w;
+}
+
+void transform_weights_into(Weights& w, const float* weight, int64_t C_out, int64_t C_in, int m, bool flipped) {
   CNNKIT_CHECK(m == 2 || m == 4, "winograd::transform_weights: the tile is 2 or 4, not ", m);
   const int A = m + 2;
   const double* G = g_matrix(m);
-  Weights w;
+  // The convolution these weights serve: C -> K, g(k, c) for that convolution.
+  const int64_t C = flipped ? C_out : C_in, K = flipped ? C_in : C_out;
   w.m = m;
-  w.C_in = C_in;
-  w.C_out = C_out;
-  w.U.resize(static_cast<size_t>(A * A * C_in * C_out));
-  w.direct.resize(static_cast<size_t>(9 * C_in * C_out));
+  w.C_in = C;
+  w.C_out = K;
+  w.U.resize(static_cast<size_t>(A * A * C * K));
+  w.direct.resize(static_cast<size_t>(9 * C * K));
+  const int64_t count = C_out * C_in * 9;
+  w.finite = std::all_of(weight, weight + count, [](float v) { return std::isfinite(v); });
   for (int64_t o = 0; o < C_out; ++o)
-    for (int64_t c = 0; c < C_in; ++c) {
-      const float* g = weight + (o * C_in + c) * 9;
-      for (int k = 0; k < 9; ++k) {
-        w.direct[static_cast<size_t>((c * 9 + k) * C_out + o)] = g[k];
-        w.finite = w.finite && std::isfinite(g[k]);
+    for (int64_t i = 0; i < C_in; ++i) {
+      const float* g = weight + (o * C_in + i) * 9;
+      for (int t = 0; t < 9; ++t) {
+        if (flipped) {
+          w.direct[static_cast<size_t>((o * 9 + 8 - t) * C_in + i)] = g[t];
+        } else {
+          w.direct[static_cast<size_t>((i * 9 + t) * C_out + o)] = g[t];
+        }
       }
-      double t[6][3];  // G g, in double: the transform's own rounding stays below float's
-      for (int i = 0; i < A; ++i)
-        for (int j = 0; j < 3; ++j) t[i][j] = G[i * 3] * g[j] + G[i * 3 + 1] * g[3 + j] + G[i * 3 + 2] * g[6 + j];
-      for (int i = 0; i < A; ++i)
+    }
+  // U[e][c][k] = (G g Gt)[i][j], e = i * A + j, from direct[c][3r + s][k]: in double (the
+  // transform's own rounding stays below float's), 8 output channels at a time.
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t k0 = 0; k0 < K; k0 += 8) {
+      const int64_t nk = std::min<int64_t>(8, K - k0);
+      double d[9][8] = {}, t[6][3][8];
+      for (int a = 0; a < 9; ++a)
+        for (int64_t l = 0; l < nk; ++l) d[a][l] = w.direct[static_cast<size_t>((c * 9 + a) * K + k0 + l)];
+      for (int i = 0; i < A; ++i)  // G g
+        for (int b = 0; b < 3; ++b)
+          for (int l = 0; l < 8; ++l) t[i][b][l] = G[i * 3] * d[b][l] + G[i * 3 + 1] * d[3 + b][l] + G[i * 3 + 2] * d[6 + b][l];
+      for (int i = 0; i < A; ++i)  // (G g) Gt
         for (int j = 0; j < A; ++j) {
-          const double u = t[i][0] * G[j * 3] + t[i][1] * G[j * 3 + 1] + t[i][2] * G[j * 3 + 2];
-          w.U[static_cast<size_t>(((i * A + j) * C_in + c) * C_out + o)] = static_cast<float>(u);
+          float* u = w.U.data() + ((i * A + j) * C + c) * K + k0;
+          for (int64_t l = 0; l < nk; ++l)
+            u[l] = static_cast<float>(t[i][0][l] * G[j * 3] + t[i][1][l] * G[j * 3 + 1] + t[i][2][l] * G[j * 3 + 2]);
         }
     }
-  return w;
+}
+
+Conv2dShape backward_data_shape(const Conv2dShape& s) {
+  Conv2dShape t = s;
+  t.C_in = s.C_out;
+  t.H = s.H_out;
+  t.W = s.W_out;
+  t.C_out = s.C_in;
+  t.H_out = s.H;
+  t.W_out = s.W;
+  t.pad_t = 2 - s.pad_t;
+  t.pad_l = 2 - s.pad_l;
+  t.pad_b = 2 - s.pad_b;
+  t.pad_r = 2 - s.pad_r;
+  t.has_bias = false;
+  return t;
 }
 
 #if CNNKIT_WINOGRAD_AVX2
@@ -176,6 +224,14 @@ struct Transform<2> {
     y[0] = _mm256_add_ps(_mm256_add_ps(x[0], x[1]), x[2]);
     y[1] = _mm256_sub_ps(_mm256_sub_ps(x[1], x[2]), x[3]);
   }
+  // The output transform's transpose, At^T y (2 values to 4): the weight gradient's view of
+  // an output-gradient tile.
+  CNNKIT_WINO_INLINE static void expand(const __m256 (&y)[2], __m256 (&z)[4]) {
+    z[0] = y[0];
+    z[1] = _mm256_add_ps(y[0], y[1]);
+    z[2] = _mm256_sub_ps(y[0], y[1]);
+    z[3] = _mm256_sub_ps(_mm256_setzero_ps(), y[1]);
+  }
 };
 
 template <>
@@ -198,6 +254,17 @@ struct Transform<4> {
     y[2] = _mm256_fmadd_ps(_mm256_set1_ps(0.25f), x[3], _mm256_fmadd_ps(_mm256_set1_ps(4.0f), x[4], a));
     y[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(0.125f), x[3], _mm256_fnmadd_ps(_mm256_set1_ps(8.0f), x[4], b)),
                          x[5]);
+  }
+  CNNKIT_WINO_INLINE static void expand(const __m256 (&y)[4], __m256 (&z)[6]) {
+    const __m256 even = _mm256_add_ps(y[0], y[2]), odd = _mm256_add_ps(y[1], y[3]);
+    z[0] = y[0];
+    z[1] = _mm256_add_ps(even, odd);
+    z[2] = _mm256_sub_ps(even, odd);
+    z[3] = _mm256_fmadd_ps(_mm256_set1_ps(0.125f), y[3],
+                           _mm256_fmadd_ps(_mm256_set1_ps(0.25f), y[2], _mm256_fmadd_ps(_mm256_set1_ps(0.5f), y[1], y[0])));
+    z[4] = _mm256_fmadd_ps(_mm256_set1_ps(-8.0f), y[3],
+                           _mm256_fmadd_ps(_mm256_set1_ps(4.0f), y[2], _mm256_fmadd_ps(_mm256_set1_ps(-2.0f), y[1], y[0])));
+    z[5] = y[3];
   }
 };
 
@@ -467,7 +534,214 @@ void run(const float* src, const float* U, const float* wd, const float* bias, c
   });
 }
 
+// ---- the weight gradient -----------------------------------------------------------------
+
+// For tiles [t0, t0 + T) of the output gradient: Z[e][t][k] = (At^T dy At)[i][j], e = i A + j,
+// the m x m tile read with zeros beyond the output. bias_sum (K floats), when not null,
+// receives the sum of the tiles' values.
+template <int m>
+__attribute__((target("avx2,fma"))) void grad_out_transform(const float* gy, float* Z, float* bias_sum,
+                                                            const Geometry& g, int64_t t0, int64_t T) {
+  constexpr int A = m + 2;
+  const int64_t KB = g.K / 8, plane = g.Ho * g.Wo * 8;
+  const int64_t estride = T * g.K;
+  const __m256 zero = _mm256_setzero_ps();
+  TileCursor at(t0, g);
+  for (int64_t t = 0; t < T; ++t, at.next(g)) {
+    const int64_t oh0 = m * at.ty, ow0 = m * at.tx;
+    const bool full = oh0 + m <= g.Ho && ow0 + m <= g.Wo;
+    const float* img = gy + at.n * KB * plane;
+    float* z = Z + t * g.K;
+    for (int64_t kb = 0; kb < KB; ++kb) {
+      const float* base = img + kb * plane + (oh0 * g.Wo + ow0) * 8;
+      __m256 y[m][m];
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < m; ++j)
+          y[i][j] = full || (oh0 + i < g.Ho && ow0 + j < g.Wo) ? _mm256_loadu_ps(base + (i * g.Wo + j) * 8) : zero;
+      if (bias_sum != nullptr) {
+        __m256 sum = zero;
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < m; ++j) sum = _mm256_add_ps(sum, y[i][j]);
+        _mm256_storeu_ps(bias_sum + kb * 8, _mm256_add_ps(_mm256_loadu_ps(bias_sum + kb * 8), sum));
+      }
+      __m256 c[A][m];  // At^T dy, a column at a time
+      for (int j = 0; j < m; ++j) {
+        __m256 col[m], r[A];
+        for (int i = 0; i < m; ++i) col[i] = y[i][j];
+        Transform<m>::expand(col, r);
+        for (int i = 0; i < A; ++i) c[i][j] = r[i];
+      }
+      for (int i = 0; i < A; ++i) {  // (At^T dy) At, a row at a time
+        __m256 r[A];
+        Transform<m>::expand(c[i], r);
+        for (int j = 0; j < A; ++j) _mm256_storeu_ps(z + (i * A + j) * estride + kb * 8, r[j]);
+      }
+    }
+  }
+}
+
+// D[r][0 .. 8 NV) += sum_t V[t][r] Z[t][0 .. 8 NV) for R rows (input channels): the weight
+// gradient's register block, 6 channels x 16 output channels, accumulated over T tiles.
+template <int R, int NV>
+__attribute__((target("avx2,fma"))) inline void accumulate_block(const float* V, const float* Z, float* D, int64_t T,
+                                                                 int64_t C, int64_t K) {
+  static_assert(R >= 1 && R <= 6 && (NV == 1 || NV == 2), "a 6 x 16 register block at most");
+  __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0,
+         b4 = a0, a5 = a0, b5 = a0;
+#define CNNKIT_WINO_LOAD(r)                                          \
+  if constexpr (R > r) {                                             \
+    a##r = _mm256_loadu_ps(D + r * K);                               \
+    if constexpr (NV == 2) b##r = _mm256_loadu_ps(D + r * K + 8);    \
+  }
+  CNNKIT_WINO_LOAD(0)
+  CNNKIT_WINO_LOAD(1)
+  CNNKIT_WINO_LOAD(2)
+  CNNKIT_WINO_LOAD(3)
+  CNNKIT_WINO_LOAD(4)
+  CNNKIT_WINO_LOAD(5)
+#undef CNNKIT_WINO_LOAD
+#define CNNKIT_WINO_ROW(r)                                          \
+  if constexpr (R > r) {                                            \
+    const __m256 x = _mm256_broadcast_ss(V + t * C + r);           \
+    a##r = _mm256_fmadd_ps(x, z0, a##r);                           \
+    if constexpr (NV == 2) b##r = _mm256_fmadd_ps(x, z1, b##r);    \
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    const __m256 z0 = _mm256_loadu_ps(Z + t * K);
+    const __m256 z1 = NV == 2 ? _mm256_loadu_ps(Z + t * K + 8) : z0;
+    CNNKIT_WINO_ROW(0)
+    CNNKIT_WINO_ROW(1)
+    CNNKIT_WINO_ROW(2)
+    CNNKIT_WINO_ROW(3)
+    CNNKIT_WINO_ROW(4)
+    CNNKIT_WINO_ROW(5)
+  }
+#undef CNNKIT_WINO_ROW
+#define CNNKIT_WINO_STORE(r)                                                \
+  if constexpr (R > r) {                                                    \
+    _mm256_storeu_ps(D + r * K, a##r);                                      \
+    if constexpr (NV == 2) _mm256_storeu_ps(D + r * K + 8, b##r);           \
+  }
+  CNNKIT_WINO_STORE(0)
+  CNNKIT_WINO_STORE(1)
+  CNNKIT_WINO_STORE(2)
+  CNNKIT_WINO_STORE(3)
+  CNNKIT_WINO_STORE(4)
+  CNNKIT_WINO_STORE(5)
+#undef CNNKIT_WINO_STORE
+}
+
+template <int R>
+void accumulate_rows(const float* V, const float* Z, float* D, int64_t T, int64_t C, int64_t K) {
+  int64_t k = 0;
+  for (; k + 16 <= K; k += 16) accumulate_block<R, 2>(V, Z + k, D + k, T, C, K);
+  if (k < K) accumulate_block<R, 1>(V, Z + k, D + k, T, C, K);
+}
+
+// dU[e] (C x K) += V[e]^T (C x T) Z[e] (T x K), e = 0 .. E - 1.
+void accumulate(const float* V, const float* Z, float* dU, int E, int64_t T, int64_t C, int64_t K) {
+  for (int e = 0; e < E; ++e) {
+    const float* Ve = V + e * T * C;
+    const float* Ze = Z + e * T * K;
+    float* De = dU + e * C * K;
+    int64_t c = 0;
+    for (; c + kRows <= C; c += kRows) accumulate_rows<kRows>(Ve + c, Ze, De + c * K, T, C, K);
+    switch (C - c) {
+      case 5: accumulate_rows<5>(Ve + c, Ze, De + c * K, T, C, K); break;
+      case 4: accumulate_rows<4>(Ve + c, Ze, De + c * K, T, C, K); break;
+      case 3: accumulate_rows<3>(Ve + c, Ze, De + c * K, T, C, K); break;
+      case 2: accumulate_rows<2>(Ve + c, Ze, De + c * K, T, C, K); break;
+      case 1: accumulate_rows<1>(Ve + c, Ze, De + c * K, T, C, K); break;
+      default: break;
+    }
+  }
+}
+
+template <int m>
+bool weight_grad(const float* src, const float* gy, float* gw, float* gb, const Conv2dShape& s) {
+  constexpr int A = m + 2, E = A * A;
+  Geometry g{s.C_in, s.C_out, s.H, s.W, s.H_out, s.W_out, s.pad_t, s.pad_l, (s.H_out + m - 1) / m,
+             (s.W_out + m - 1) / m};
+  const int64_t C = g.C, K = g.K;
+  const int64_t tiles = s.N * g.TH * g.TW;
+  // Tiles a block: V and Z of a block within about 384 KiB, between 16 and 64 tiles. Each
+  // block reads and writes the whole dU (E C K floats, 576 KiB at 64 channels) once, so a block
+  // is longer than the forward's.
+  const int64_t per_tile = E * 4 * (C + K);
+  const int64_t T = std::clamp<int64_t>(384 * 1024 / per_tile, 16, 64);
+  const int64_t blocks = (tiles + T - 1) / T;
+  const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
+  const int64_t parts = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), blocks);
+  // Each part sums its tiles into its own dU and bias sum; the parts are added in order below.
+  const int64_t part_size = E * C * K + K;
+  thread_local std::vector<float> partial_buffer;  // the calling thread's: named by pointer below
+  partial_buffer.assign(static_cast<size_t>(parts * part_size), 0.0f);
+  float* const partial = partial_buffer.data();
+  parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+    thread_local std::vector<float> scratch;
+    const size_t need = static_cast<size_t>(E * T * (C + K));
+    if (scratch.size() < need) scratch.resize(need);
+    float* V = scratch.data();
+    float* Z = V + E * T * C;
+    for (int64_t p = p0; p < p1; ++p) {
+      float* dU = partial + p * part_size;
+      float* bias_sum = gb ? dU + E * C * K : nullptr;
+      for (int64_t blk = blocks * p / parts; blk < blocks * (p + 1) / parts; ++blk) {
+        const int64_t t0 = blk * T, n = std::min(T, tiles - t0);
+        input_transform<m>(src, V, g, t0, n);
+        grad_out_transform<m>(gy, Z, bias_sum, g, t0, n);
+        accumulate(V, Z, dU, E, n, C, K);
+      }
+    }
+  });
+  // dW[k][c] = Gt dU[.][c][k] G, in double, 8 output channels at a time.
+  const double* G = g_matrix(m);
+  bool finite = true;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t k0 = 0; k0 < K; k0 += 8) {
+      const int64_t nk = std::min<int64_t>(8, K - k0);
+      double u[E][8] = {}, t[3][A][8];
+      for (int64_t p = 0; p < parts; ++p)
+        for (int e = 0; e < E; ++e) {
+          const float* d = partial + p * part_size + (e * C + c) * K + k0;
+          for (int64_t l = 0; l < nk; ++l) u[e][l] += d[l];
+        }
+      for (int r = 0; r < 3; ++r)  // Gt dU
+        for (int b = 0; b < A; ++b)
+          for (int l = 0; l < 8; ++l) {
+            double v = 0;
+            for (int a = 0; a < A; ++a) v += G[a * 3 + r] * u[a * A + b][l];
+            t[r][b][l] = v;
+          }
+      for (int r = 0; r < 3; ++r)  // (Gt dU) G
+        for (int q = 0; q < 3; ++q)
+          for (int64_t l = 0; l < nk; ++l) {
+            double v = 0;
+            for (int b = 0; b < A; ++b) v += t[r][b][l] * G[b * 3 + q];
+            const float f = static_cast<float>(v);
+            finite = finite && std::isfinite(f);
+            gw[((k0 + l) * C + c) * 9 + r * 3 + q] = f;
+          }
+    }
+  if (gb != nullptr)
+    for (int64_t k = 0; k < K; ++k) {
+      double v = 0;
+      for (int64_t p = 0; p < parts; ++p) v += partial[p * part_size + E * C * K + k];
+      gb[k] = static_cast<float>(v);
+      finite = finite && std::isfinite(gb[k]);
+    }
+  return finite;
+}
+
 }  // namespace
+
+bool weight_grad_nChw8c(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
+                        const Conv2dShape& s) {
+  CNNKIT_ASSERT(supported(s), "winograd::weight_grad_nChw8c: a shape it does not compute");
+  call_count.fetch_add(1, std::memory_order_relaxed);
+  return tile_for(s) == 2 ? weight_grad<2>(src, grad_out, grad_weight, grad_bias, s)
+                          : weight_grad<4>(src, grad_out, grad_weight, grad_bias, s);
+}
 
 void conv3x3_nChw8c(const float* src, const Weights& w, const float* bias, const float* residual, bool relu,
                     float* dst, const Conv2dShape& s) {
@@ -484,6 +758,10 @@ void conv3x3_nChw8c(const float* src, const Weights& w, const float* bias, const
 #else
 void conv3x3_nChw8c(const float*, const Weights&, const float*, const float*, bool, float*, const Conv2dShape&) {
   CNNKIT_ASSERT(false, "winograd::conv3x3_nChw8c needs x86-64 (supported() is false elsewhere)");
+}
+bool weight_grad_nChw8c(const float*, const float*, float*, float*, const Conv2dShape&) {
+  CNNKIT_ASSERT(false, "winograd::weight_grad_nChw8c needs x86-64 (supported() is false elsewhere)");
+  return false;
 }
 #endif
 

@@ -1,8 +1,9 @@
-// Winograd convolution for inference: 3x3, stride 1, no dilation, one group, between tensors
-// in oneDNN's nChw8c layout (what oneDNN picks on AVX2 machines, where it has no Winograd
-// kernel of its own). An (m + 2) x (m + 2) input tile gives an m x m output tile:
-//   V = Bt d B (input tile), U = G g Gt (weights, once), M = V .* U summed over input
-//   channels ((m + 2)^2 small matrix products), Y = At M A (output tile).
+// Winograd convolution, forward, backward-data and backward-weights: 3x3, stride 1, no
+// dilation, one group, between tensors in oneDNN's nChw8c layout (what oneDNN picks on AVX2
+// machines, where it has no Winograd kernel of its own). An (m + 2) x (m + 2) input tile gives
+// an m x m output tile:
+//   V = Bt d B (input tile), U = G g Gt (weights), M = V .* U summed over input channels
+//   ((m + 2)^2 small matrix products), Y = At M A (output tile).
 // Two tile sizes (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016):
 //   F(2x2, 3x3): 16 products for 4 outputs, 2.25 times fewer multiplications than direct;
 //   F(4x4, 3x3): 36 products for 16 outputs, 4 times fewer, with larger transforms and
@@ -20,9 +21,9 @@
 
 namespace cnnkit::kernels::winograd {
 
-// Whether a no-grad forward of shape s may run here: 3x3, stride 1, dilation 1, groups 1,
-// padding at most 2 a side, channels in and out multiples of 8, an AVX2 + FMA CPU, and
-// not turned off (CNNKIT_WINOGRAD=0, or set_enabled(false)). The caller also checks that
+// Whether a convolution of shape s may run here (its forward; in training, its three passes):
+// 3x3, stride 1, dilation 1, groups 1, padding at most 2 a side, channels in and out multiples
+// of 8, an AVX2 + FMA CPU, and not turned off (CNNKIT_WINOGRAD=0, or set_enabled(false)). The caller also checks that
 // oneDNN chose nChw8c for both sides.
 bool supported(const Conv2dShape& s);
 bool enabled();
@@ -48,6 +49,17 @@ struct Weights {
   bool finite = true;  // every weight finite; when not, leave the convolution to oneDNN
 };
 Weights transform_weights(const float* weight, int64_t C_out, int64_t C_in, int m);
+// The same into w, whose buffers are reused (no allocation once they are large enough): a
+// training step transforms its weights at every pass. `flipped` prepares the weights of the
+// backward-data convolution instead (backward_data_shape): g'(c, k) = g(k, c) turned 180
+// degrees, C_in and C_out swapped.
+void transform_weights_into(Weights& w, const float* weight, int64_t C_out, int64_t C_in, int m,
+                            bool flipped = false);
+
+// The backward-data pass of shape s (3x3, stride 1, padding at most 2) is itself such a
+// convolution: grad_in = conv(grad_out, flipped weights) with padding 2 - p on each side.
+// Its shape: grad_out (N, C_out, H_out, W_out) in, grad_in (N, C_in, H, W) out.
+Conv2dShape backward_data_shape(const Conv2dShape& s);
 
 // dst (N, C_out/8, H_out, W_out, 8) = conv(src (N, C_in/8, H, W, 8)) + bias (C_out, or
 // null) + residual (dst's shape and layout, or null; it may be dst itself), then
@@ -61,5 +73,27 @@ Weights transform_weights(const float* weight, int64_t C_out, int64_t C_in, int 
 // loop over w.direct, a few times slower than the transforms: for abnormal inputs only).
 void conv3x3_nChw8c(const float* src, const Weights& w, const float* bias, const float* residual, bool relu,
                     float* dst, const Conv2dShape& s);
+
+// The weight gradient of shape s (supported(s)) by the same tiles: with V = Bt x B the input
+// tiles and Z = At dy A the output gradient's tiles turned back into the transformed domain
+// (the transpose of the output transform), dU = sum over tiles of Z .* V, summed over the
+// (m + 2)^2 points by products C_in x tiles x C_out, and dW = Gt dU G. 4x fewer
+// multiplications than the direct sum with F(4x4, 3x3).
+//   src (N, C_in/8, H, W, 8), grad_out (N, C_out/8, H_out, W_out, 8), nChw8c;
+//   grad_weight (C_out, C_in, 3, 3) plain; grad_bias (C_out) or null: sum of grad_out.
+// Returns false, with the outputs unspecified, when a gradient is not finite: the transforms
+// spread a NaN or an infinity over all nine taps of its channels (Inf - Inf), where the direct
+// sum puts it in the taps that meet it, so the caller computes such a gradient again directly.
+// Runs on the calling thread's team; each thread sums its share of the tiles apart, in a fixed
+// order, so a thread count gives the same bits every time.
+// Whether training convolutions take their weight gradient from weight_grad_nChw8c: off unless
+// CNNKIT_WINOGRAD_WGRAD=1 (or set_weight_grad_enabled(true)). Faster (ResNet-20 training
+// 2.0-2.3x PyTorch's on AVX2 against 1.6-1.9x), less exact: F(4x4, 3x3) rounds each transformed
+// product, and a weight gradient sums hundreds of them, 2-7x the direct sum's error
+// (docs/performance.md).
+bool weight_grad_enabled();
+void set_weight_grad_enabled(bool on);
+bool weight_grad_nChw8c(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
+                        const Conv2dShape& s);
 
 }  // namespace cnnkit::kernels::winograd

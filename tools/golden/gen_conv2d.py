@@ -76,6 +76,16 @@ case("n3", 2, 2, 3, n=3, padding=1)
 # unbatched (C, H, W) input
 case("unbatched", 3, 4, 3, padding=1, unbatched=True)
 
+# 3x3 stride-1 convolutions with channels in and out multiples of 8: on AVX2 machines these run
+# in the Winograd kernels (src/kernels/winograd.h), forward and both gradients
+case("wino_16_16_p1", 16, 16, 3, padding=1, n=2, hw=(12, 12))
+case("wino_8_24_p0", 8, 24, 3, padding=0, n=3, hw=(9, 11), bias=False)
+case("wino_32_16_p2", 32, 16, 3, padding=2, n=2, hw=(6, 7))
+case("wino_24_8_same", 24, 8, 3, padding="same", n=4, hw=(13, 5))
+case("wino_40_16_p1", 40, 16, 3, padding=1, n=2, hw=(8, 8), bias=False)
+case("wino_16_32_p10", 16, 32, 3, padding=(1, 0), n=1, hw=(17, 10))
+case("wino_8_8_1x1", 8, 8, 3, padding=1, n=2, hw=(1, 1))
+
 # random configurations (seeded): wider channel counts, where oneDNN's blocked kernels run
 rng = random.Random(20261129)
 made = 0

@@ -1,0 +1,307 @@
+// kernels/winograd.h in training: the backward-data pass (the flipped weights through the
+// forward kernel) and the weight gradient, each against a double-precision direct sum on
+// random shapes with both tiles; then conv2d's autograd and a ResNet-20 training step with
+// the kernel against the same with oneDNN's direct convolution, finite and not.
+// The kernel bound is the forward test's: 1e-5 of the sum of |terms| of each output (for the
+// weight gradient, of the nine taps of a pair of channels).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cnnkit/core/rng.h"
+#include "cnnkit/core/threads.h"
+#include "cnnkit/models/zoo.h"
+#include "cnnkit/ops/ops.h"
+#include "kernels/conv.h"
+#include "kernels/winograd.h"
+#include "test_util.h"
+
+namespace cnnkit {
+namespace {
+
+using kernels::Conv2dShape;
+namespace wino = kernels::winograd;
+
+// nChw8c index of (n, c, h, w).
+size_t at8(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W) {
+  return static_cast<size_t>((((n * (C / 8) + c / 8) * H + h) * W + w) * 8 + c % 8);
+}
+
+struct Case {
+  int64_t N, C, K, H, W, pt, pl, pb, pr;
+};
+
+Conv2dShape shape_of(const Case& k) {
+  Conv2dShape s;
+  s.N = k.N, s.C_in = k.C, s.H = k.H, s.W = k.W, s.C_out = k.K, s.kH = 3, s.kW = 3;
+  s.pad_t = k.pt, s.pad_l = k.pl, s.pad_b = k.pb, s.pad_r = k.pr;
+  s.H_out = kernels::conv_output_size(k.H, 3, 1, k.pt, k.pb, 1);
+  s.W_out = kernels::conv_output_size(k.W, 3, 1, k.pl, k.pr, 1);
+  return s;
+}
+
+std::vector<float> normal_values(size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> normal;
+  std::vector<float> v(n);
+  for (float& x : v) x = normal(rng) * scale;
+  return v;
+}
+
+// Counts the values outside 1e-5 of their window's sum of |terms|, reporting the first few.
+struct Tally {
+  int64_t bad = 0;
+  void check(double got, double ref, double mag, const std::string& where) {
+    if (std::abs(got - ref) <= 1e-5 * mag + 1e-30) return;
+    if (bad++ < 5) ADD_FAILURE() << where << ": " << got << " vs " << ref << " (magnitude " << mag << ")";
+  }
+};
+
+std::string describe(const Case& k, int tile) {
+  return "F(" + std::to_string(tile) + "x" + std::to_string(tile) + ", 3x3), N " + std::to_string(k.N) + " C " +
+         std::to_string(k.C) + " K " + std::to_string(k.K) + " " + std::to_string(k.H) + "x" + std::to_string(k.W) +
+         " pad " + std::to_string(k.pt) + "," + std::to_string(k.pl) + "," + std::to_string(k.pb) + "," +
+         std::to_string(k.pr);
+}
+
+void check_backward_data(const Case& k, uint64_t seed, int tile) {
+  SCOPED_TRACE(describe(k, tile));
+  const Conv2dShape s = shape_of(k);
+  ASSERT_TRUE(wino::supported(s));
+  const Conv2dShape b = wino::backward_data_shape(s);
+  ASSERT_TRUE(wino::supported(b));
+  ASSERT_EQ(b.H_out, s.H);
+  ASSERT_EQ(b.W_out, s.W);
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  const std::vector<float> gy = normal_values(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out), rng);
+  const std::vector<float> w = normal_values(static_cast<size_t>(s.C_out * s.C_in * 9), rng, 0.2f);
+  wino::Weights flipped;
+  wino::transform_weights_into(flipped, w.data(), s.C_out, s.C_in, tile, /*flipped=*/true);
+  ASSERT_EQ(flipped.C_in, s.C_out);
+  ASSERT_EQ(flipped.C_out, s.C_in);
+  std::vector<float> gx(static_cast<size_t>(s.N * s.C_in * s.H * s.W), -7.0f);
+  wino::conv3x3_nChw8c(gy.data(), flipped, nullptr, nullptr, false, gx.data(), b);
+
+  Tally t;
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t c = 0; c < s.C_in; ++c)
+      for (int64_t ih = 0; ih < s.H; ++ih)
+        for (int64_t iw = 0; iw < s.W; ++iw) {
+          double ref = 0, mag = 0;
+          for (int64_t o = 0; o < s.C_out; ++o)
+            for (int64_t i = 0; i < 3; ++i)
+              for (int64_t j = 0; j < 3; ++j) {
+                const int64_t oh = ih + s.pad_t - i, ow = iw + s.pad_l - j;
+                if (oh < 0 || oh >= s.H_out || ow < 0 || ow >= s.W_out) continue;
+                const double p = static_cast<double>(w[static_cast<size_t>((o * s.C_in + c) * 9 + i * 3 + j)]) *
+                                 gy[at8(n, o, oh, ow, s.C_out, s.H_out, s.W_out)];
+                ref += p;
+                mag += std::abs(p);
+              }
+          t.check(gx[at8(n, c, ih, iw, s.C_in, s.H, s.W)], ref, mag,
+                  "dx n " + std::to_string(n) + " c " + std::to_string(c) + " (" + std::to_string(ih) + ", " +
+                      std::to_string(iw) + ")");
+        }
+  EXPECT_EQ(t.bad, 0);
+}
+
+void check_weight_grad(const Case& k, uint64_t seed, int tile, bool with_bias) {
+  SCOPED_TRACE(describe(k, tile) + (with_bias ? ", bias" : ""));
+  const Conv2dShape s = shape_of(k);
+  ASSERT_TRUE(wino::supported(s));
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  const std::vector<float> x = normal_values(static_cast<size_t>(s.N * s.C_in * s.H * s.W), rng);
+  const std::vector<float> gy = normal_values(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out), rng);
+  std::vector<float> gw(static_cast<size_t>(s.C_out * s.C_in * 9), -7.0f), gb(static_cast<size_t>(s.C_out), -7.0f);
+  wino::set_tile(tile);
+  const bool finite = wino::weight_grad_nChw8c(x.data(), gy.data(), gw.data(), with_bias ? gb.data() : nullptr, s);
+  wino::set_tile(0);
+  ASSERT_TRUE(finite);
+
+  // A tap's bound is 1e-5 of the magnitude of all nine taps of its (o, c): the transforms mix
+  // them, so a tap that meets only padding (an exact 0 directly) gets their rounding.
+  Tally t;
+  for (int64_t o = 0; o < s.C_out; ++o) {
+    for (int64_t c = 0; c < s.C_in; ++c) {
+      double ref[9] = {}, mag = 0;
+      for (int64_t tap = 0; tap < 9; ++tap)
+        for (int64_t n = 0; n < s.N; ++n)
+          for (int64_t oh = 0; oh < s.H_out; ++oh)
+            for (int64_t ow = 0; ow < s.W_out; ++ow) {
+              const int64_t ih = oh + tap / 3 - s.pad_t, iw = ow + tap % 3 - s.pad_l;
+              if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
+              const double p = static_cast<double>(gy[at8(n, o, oh, ow, s.C_out, s.H_out, s.W_out)]) *
+                               x[at8(n, c, ih, iw, s.C_in, s.H, s.W)];
+              ref[tap] += p;
+              mag += std::abs(p);
+            }
+      for (int64_t tap = 0; tap < 9; ++tap)
+        t.check(gw[static_cast<size_t>((o * s.C_in + c) * 9 + tap)], ref[tap], mag,
+                "dw o " + std::to_string(o) + " c " + std::to_string(c) + " tap " + std::to_string(tap));
+    }
+    if (with_bias) {
+      double ref = 0, mag = 0;
+      for (int64_t n = 0; n < s.N; ++n)
+        for (int64_t oh = 0; oh < s.H_out; ++oh)
+          for (int64_t ow = 0; ow < s.W_out; ++ow) {
+            const double v = gy[at8(n, o, oh, ow, s.C_out, s.H_out, s.W_out)];
+            ref += v;
+            mag += std::abs(v);
+          }
+      t.check(gb[static_cast<size_t>(o)], ref, mag, "db " + std::to_string(o));
+    }
+  }
+  EXPECT_EQ(t.bad, 0);
+}
+
+std::vector<Case> random_cases(int count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+  std::vector<Case> cases{{2, 16, 16, 32, 32, 1, 1, 1, 1},  // ResNet-20's first stage
+                          {3, 64, 64, 8, 8, 1, 1, 1, 1},    // its last
+                          {1, 8, 8, 1, 1, 1, 1, 1, 1}};     // one pixel
+  for (int i = 0; i < count; ++i)
+    cases.push_back({pick({1, 2, 3}), pick({8, 16, 24, 32, 64}), pick({8, 16, 24, 40, 64}),
+                     pick({3, 4, 5, 7, 8, 13, 16}), pick({3, 4, 6, 9, 11, 16}), pick({0, 1, 2}), pick({0, 1, 2}),
+                     pick({0, 1, 2}), pick({0, 1, 2})});
+  return cases;
+}
+
+TEST(WinogradTraining, BackwardDataIsTheFlippedConvolution) {
+  uint64_t seed = 1;
+  for (const Case& k : random_cases(16, 7))
+    for (int tile : {2, 4}) check_backward_data(k, seed++, tile);
+}
+
+TEST(WinogradTraining, WeightGradientMatchesTheDirectSum) {
+  uint64_t seed = 1;
+  for (const Case& k : random_cases(16, 8))
+    for (int tile : {2, 4}) {
+      check_weight_grad(k, seed, tile, seed % 2 == 0);
+      ++seed;
+    }
+}
+
+// Several blocks of tiles over several threads: each thread sums its share apart.
+TEST(WinogradTraining, WeightGradientOverThreads) {
+  const int before = get_num_threads();
+  for (int threads : {1, 2, 3}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    set_num_threads(threads);
+    check_weight_grad({8, 16, 24, 20, 20, 1, 1, 1, 1}, 11, 4, true);
+  }
+  set_num_threads(before);
+}
+
+TEST(WinogradTraining, NonFiniteWeightGradientIsRefused) {
+  const Case k{2, 8, 16, 8, 8, 1, 1, 1, 1};
+  const Conv2dShape s = shape_of(k);
+  std::mt19937 rng(3);
+  for (float odd : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    std::vector<float> x = normal_values(static_cast<size_t>(s.N * s.C_in * s.H * s.W), rng);
+    const std::vector<float> gy = normal_values(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out), rng);
+    std::vector<float> gw(static_cast<size_t>(s.C_out * s.C_in * 9)), gb(static_cast<size_t>(s.C_out));
+    EXPECT_TRUE(wino::weight_grad_nChw8c(x.data(), gy.data(), gw.data(), gb.data(), s));
+    x[at8(1, 3, 4, 5, s.C_in, s.H, s.W)] = odd;
+    EXPECT_FALSE(wino::weight_grad_nChw8c(x.data(), gy.data(), gw.data(), gb.data(), s)) << odd;
+  }
+}
+
+// conv2d's output and three gradients with the kernel and with oneDNN alone (values within
+// 1e-4 of each tensor's largest, non-finite values in the same places with the same values).
+struct Pass {
+  Tensor y, gx, gw, gb;
+};
+// Which passes run in the kernel: none, the default (forward and backward-data), or all three.
+enum class Mode { off, default_passes, all_passes };
+void set_mode(Mode m) {
+  wino::set_enabled(m != Mode::off);
+  wino::set_weight_grad_enabled(m == Mode::all_passes);
+}
+const char* name(Mode m) { return m == Mode::off ? "off" : m == Mode::default_passes ? "default" : "all passes"; }
+
+Pass conv_pass(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Tensor& gy, Mode mode) {
+  set_mode(mode);
+  Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
+  Tensor y = conv2d(x, w, b, 1, 1);
+  y.backward(gy);
+  set_mode(Mode::default_passes);
+  return {y.detach().contiguous(), x.grad().contiguous(), w.grad().contiguous(), b.grad().contiguous()};
+}
+
+::testing::AssertionResult same(const Tensor& got, const Tensor& want, const char* what) {
+  const Tensor finite = want.isfinite();
+  const double scale = want.masked_fill(finite.logical_not(), 0.0).abs().max().item<double>();
+  return test::allclose(got, want, 1e-4, 1e-4 * scale, what);
+}
+
+TEST(WinogradTraining, Conv2dAutogradAgreesWithOneDnn) {
+  Generator g(21);
+  const Tensor w = randn({24, 16, 3, 3}, g) * 0.2, b = randn({24}, g);
+  for (float odd : {0.0f, std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    SCOPED_TRACE("odd value " + std::to_string(odd));
+    Tensor x = randn({3, 16, 13, 10}, g);
+    const Tensor gy = randn({3, 24, 13, 10}, g);
+    if (odd != 0.0f) x.data_ptr<float>()[16 * 130 + 5 * 130 + 6 * 10 + 4] = odd;  // image 1, channel 5
+    const Pass direct = conv_pass(x, w, b, gy, Mode::off);
+    for (Mode mode : {Mode::default_passes, Mode::all_passes}) {
+      SCOPED_TRACE(name(mode));
+      const uint64_t before = wino::calls();
+      const Pass fast = conv_pass(x, w, b, gy, mode);
+      const uint64_t used = wino::calls() - before;
+      if (used == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
+      EXPECT_EQ(used, mode == Mode::all_passes ? 3u : 2u) << "forward, backward-data (and weight gradient)";
+      EXPECT_TRUE(same(fast.y, direct.y, "y"));
+      EXPECT_TRUE(same(fast.gx, direct.gx, "grad input"));
+      EXPECT_TRUE(same(fast.gw, direct.gw, "grad weight"));
+      EXPECT_TRUE(same(fast.gb, direct.gb, "grad bias"));
+    }
+    if (odd != 0.0f) {
+      EXPECT_TRUE(direct.y.isfinite().logical_not().any().item<bool>());
+      EXPECT_TRUE(direct.gw.isfinite().logical_not().any().item<bool>());
+    }
+  }
+}
+
+// A training-mode ResNet-20 step: the loss, the logits and every parameter's gradient with the
+// kernel in its 16 stride-1 3x3 convolutions (the default passes, then all three) against
+// oneDNN's direct convolution.
+TEST(WinogradTraining, ResNet20StepAgreesWithTheDirectPath) {
+  auto step = [](Mode mode) {
+    set_mode(mode);
+    manual_seed(5);
+    nn::Sequential net = models::resnet20();
+    net->train();
+    Generator g(6);
+    const Tensor x = randn({8, 3, 32, 32}, g);
+    const Tensor target = (rand({8}, g) * 10).floor().to(kLong);
+    const Tensor logits = net->forward(x);
+    Tensor loss = cross_entropy_loss(logits, target);
+    loss.backward();
+    std::vector<Tensor> out{logits.detach().contiguous(), loss.detach()};
+    for (const Tensor& p : net->parameters()) out.push_back(p.grad().contiguous());
+    set_mode(Mode::default_passes);
+    return out;
+  };
+  const std::vector<Tensor> direct = step(Mode::off);
+  for (Mode mode : {Mode::default_passes, Mode::all_passes}) {
+    SCOPED_TRACE(name(mode));
+    const uint64_t before = wino::calls();
+    const std::vector<Tensor> fast = step(mode);
+    const uint64_t used = wino::calls() - before;
+    if (used == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
+    EXPECT_EQ(used, (mode == Mode::all_passes ? 3u : 2u) * 16u)
+        << "the passes of ResNet-20's sixteen 3x3 stride-1 convolutions";
+    ASSERT_EQ(fast.size(), direct.size());
+    for (size_t i = 0; i < fast.size(); ++i) {
+      SCOPED_TRACE(i < 2 ? (i == 0 ? "logits" : "loss") : "gradient of parameter " + std::to_string(i - 2));
+      EXPECT_TRUE(same(fast[i], direct[i], "value"));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cnnkit
