@@ -135,31 +135,34 @@ void transform_weights_into(Weights& w, const float* weight, int64_t C_out, int6
   w.direct.resize(static_cast<size_t>(9 * C * K));
   const int64_t count = C_out * C_in * 9;
   w.finite = std::all_of(weight, weight + count, [](float v) { return std::isfinite(v); });
+  float* direct = w.direct.data();
   for (int64_t o = 0; o < C_out; ++o)
     for (int64_t i = 0; i < C_in; ++i) {
       const float* g = weight + (o * C_in + i) * 9;
       for (int t = 0; t < 9; ++t) {
         if (flipped) {
-          w.direct[static_cast<size_t>((o * 9 + 8 - t) * C_in + i)] = g[t];
+          direct[(o * 9 + 8 - t) * C_in + i] = g[t];
         } else {
-          w.direct[static_cast<size_t>((i * 9 + t) * C_out + o)] = g[t];
+          direct[(i * 9 + t) * C_out + o] = g[t];
         }
       }
     }
   // U[e][c][k] = (G g Gt)[i][j], e = i * A + j, from direct[c][3r + s][k]: in double (the
   // transform's own rounding stays below float's), 8 output channels at a time.
+  float* U = w.U.data();
   for (int64_t c = 0; c < C; ++c)
     for (int64_t k0 = 0; k0 < K; k0 += 8) {
       const int64_t nk = std::min<int64_t>(8, K - k0);
       double d[9][8] = {}, t[6][3][8];
       for (int a = 0; a < 9; ++a)
-        for (int64_t l = 0; l < nk; ++l) d[a][l] = w.direct[static_cast<size_t>((c * 9 + a) * K + k0 + l)];
+        for (int64_t l = 0; l < nk; ++l) d[a][l] = direct[(c * 9 + a) * K + k0 + l];
       for (int i = 0; i < A; ++i)  // G g
         for (int b = 0; b < 3; ++b)
-          for (int l = 0; l < 8; ++l) t[i][b][l] = G[i * 3] * d[b][l] + G[i * 3 + 1] * d[3 + b][l] + G[i * 3 + 2] * d[6 + b][l];
+          for (int l = 0; l < 8; ++l)
+            t[i][b][l] = G[i * 3] * d[b][l] + G[i * 3 + 1] * d[3 + b][l] + G[i * 3 + 2] * d[6 + b][l];
       for (int i = 0; i < A; ++i)  // (G g) Gt
         for (int j = 0; j < A; ++j) {
-          float* u = w.U.data() + ((i * A + j) * C + c) * K + k0;
+          float* u = U + ((i * A + j) * C + c) * K + k0;
           for (int64_t l = 0; l < nk; ++l)
             u[l] = static_cast<float>(t[i][0][l] * G[j * 3] + t[i][1][l] * G[j * 3 + 1] + t[i][2][l] * G[j * 3 + 2]);
         }
@@ -330,24 +333,39 @@ __attribute__((target("avx2,fma"))) void input_transform(const float* src, float
   }
 }
 
-// Phase 2's register block: M[r][k0 .. k0 + 8 NV) = sum_c V[r][c] U[c][k0 ...] for R rows.
-// Named accumulators, not an array: GCC keeps an array of vectors in memory as well,
-// storing every accumulator after every FMA.
-template <int R, int NV>
-__attribute__((target("avx2,fma"))) inline void gemm_block(const float* V, const float* U, float* M, int64_t C,
-                                                           int64_t K) {
+// The register block of both products (phase 2 here, the weight gradient's below):
+//   Out[r][0 .. 8 NV) = (Out[r][...] when kAdd, else 0) + sum_{i < n} A[r a_row + i a_step] B[i][0 .. 8 NV)
+// for R rows, B's rows ldb floats apart and Out's ldo. Named accumulators, not an array: GCC
+// keeps an array of vectors in memory as well, storing every accumulator after every FMA.
+template <int R, int NV, bool kAdd>
+__attribute__((target("avx2,fma"))) inline void register_block(const float* A, int64_t a_row, int64_t a_step,
+                                                               const float* B, int64_t ldb, float* Out, int64_t ldo,
+                                                               int64_t n) {
   static_assert(R >= 1 && R <= 6 && (NV == 1 || NV == 2), "a 6 x 16 register block at most");
   __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0,
          b4 = a0, a5 = a0, b5 = a0;
+#define CNNKIT_WINO_LOAD(r)                                            \
+  if constexpr (kAdd && R > r) {                                       \
+    a##r = _mm256_loadu_ps(Out + r * ldo);                             \
+    if constexpr (NV == 2) b##r = _mm256_loadu_ps(Out + r * ldo + 8);  \
+  }
+  CNNKIT_WINO_LOAD(0)
+  CNNKIT_WINO_LOAD(1)
+  CNNKIT_WINO_LOAD(2)
+  CNNKIT_WINO_LOAD(3)
+  CNNKIT_WINO_LOAD(4)
+  CNNKIT_WINO_LOAD(5)
+#undef CNNKIT_WINO_LOAD
 #define CNNKIT_WINO_ROW(r)                                          \
   if constexpr (R > r) {                                            \
-    const __m256 x = _mm256_broadcast_ss(V + r * C + c);           \
+    const __m256 x = _mm256_broadcast_ss(a + r * a_row);           \
     a##r = _mm256_fmadd_ps(x, u0, a##r);                           \
     if constexpr (NV == 2) b##r = _mm256_fmadd_ps(x, u1, b##r);    \
   }
-  for (int64_t c = 0; c < C; ++c) {
-    const __m256 u0 = _mm256_loadu_ps(U + c * K);
-    const __m256 u1 = NV == 2 ? _mm256_loadu_ps(U + c * K + 8) : u0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* a = A + i * a_step;
+    const __m256 u0 = _mm256_loadu_ps(B + i * ldb);
+    const __m256 u1 = NV == 2 ? _mm256_loadu_ps(B + i * ldb + 8) : u0;
     CNNKIT_WINO_ROW(0)
     CNNKIT_WINO_ROW(1)
     CNNKIT_WINO_ROW(2)
@@ -358,8 +376,8 @@ __attribute__((target("avx2,fma"))) inline void gemm_block(const float* V, const
 #undef CNNKIT_WINO_ROW
 #define CNNKIT_WINO_STORE(r)                                                \
   if constexpr (R > r) {                                                    \
-    _mm256_storeu_ps(M + r * K, a##r);                                      \
-    if constexpr (NV == 2) _mm256_storeu_ps(M + r * K + 8, b##r);           \
+    _mm256_storeu_ps(Out + r * ldo, a##r);                                  \
+    if constexpr (NV == 2) _mm256_storeu_ps(Out + r * ldo + 8, b##r);       \
   }
   CNNKIT_WINO_STORE(0)
   CNNKIT_WINO_STORE(1)
@@ -370,30 +388,36 @@ __attribute__((target("avx2,fma"))) inline void gemm_block(const float* V, const
 #undef CNNKIT_WINO_STORE
 }
 
-template <int R>
-void gemm_rows(const float* V, const float* U, float* M, int64_t C, int64_t K) {
+// R rows of Out, all K columns: 16 at a time, then 8.
+template <int R, bool kAdd>
+void register_rows(const float* A, int64_t a_row, int64_t a_step, const float* B, float* Out, int64_t n, int64_t K) {
   int64_t k = 0;
-  for (; k + 16 <= K; k += 16) gemm_block<R, 2>(V, U + k, M + k, C, K);
-  if (k < K) gemm_block<R, 1>(V, U + k, M + k, C, K);
+  for (; k + 16 <= K; k += 16) register_block<R, 2, kAdd>(A, a_row, a_step, B + k, K, Out + k, K, n);
+  if (k < K) register_block<R, 1, kAdd>(A, a_row, a_step, B + k, K, Out + k, K, n);
 }
 
-// Phase 2 for one block of T tiles: M[e] = V[e] U[e], e = 0 .. E - 1.
-void multiply(const float* V, const float* U, float* M, int E, int64_t T, int64_t C, int64_t K) {
-  for (int e = 0; e < E; ++e) {
-    const float* Ve = V + e * T * C;
-    const float* Ue = U + e * C * K;
-    float* Me = M + e * T * K;
-    int64_t t = 0;
-    for (; t + kRows <= T; t += kRows) gemm_rows<kRows>(Ve + t * C, Ue, Me + t * K, C, K);
-    switch (T - t) {
-      case 5: gemm_rows<5>(Ve + t * C, Ue, Me + t * K, C, K); break;
-      case 4: gemm_rows<4>(Ve + t * C, Ue, Me + t * K, C, K); break;
-      case 3: gemm_rows<3>(Ve + t * C, Ue, Me + t * K, C, K); break;
-      case 2: gemm_rows<2>(Ve + t * C, Ue, Me + t * K, C, K); break;
-      case 1: gemm_rows<1>(Ve + t * C, Ue, Me + t * K, C, K); break;
-      default: break;
-    }
+// Out (rows x K, dense) (+)= A B over n, in blocks of kRows rows; A[r][i] at A + r a_row + i a_step,
+// B (n x K, dense).
+template <bool kAdd>
+void product(const float* A, int64_t a_row, int64_t a_step, const float* B, float* Out, int64_t rows, int64_t n,
+             int64_t K) {
+  int64_t r = 0;
+  for (; r + kRows <= rows; r += kRows) register_rows<kRows, kAdd>(A + r * a_row, a_row, a_step, B, Out + r * K, n, K);
+  const float* a = A + r * a_row;
+  float* out = Out + r * K;
+  switch (rows - r) {
+    case 5: register_rows<5, kAdd>(a, a_row, a_step, B, out, n, K); break;
+    case 4: register_rows<4, kAdd>(a, a_row, a_step, B, out, n, K); break;
+    case 3: register_rows<3, kAdd>(a, a_row, a_step, B, out, n, K); break;
+    case 2: register_rows<2, kAdd>(a, a_row, a_step, B, out, n, K); break;
+    case 1: register_rows<1, kAdd>(a, a_row, a_step, B, out, n, K); break;
+    default: break;
   }
+}
+
+// Phase 2 for one block of T tiles: M[e] (T x K) = V[e] (T x C) U[e] (C x K), e = 0 .. E - 1.
+void multiply(const float* V, const float* U, float* M, int E, int64_t T, int64_t C, int64_t K) {
+  for (int e = 0; e < E; ++e) product<false>(V + e * T * C, C, 1, U + e * C * K, M + e * T * K, T, C, K);
 }
 
 // What the output transform writes an output with: relu?(conv + residual), NaN kept.
@@ -580,81 +604,10 @@ __attribute__((target("avx2,fma"))) void grad_out_transform(const float* gy, flo
   }
 }
 
-// D[r][0 .. 8 NV) += sum_t V[t][r] Z[t][0 .. 8 NV) for R rows (input channels): the weight
-// gradient's register block, 6 channels x 16 output channels, accumulated over T tiles.
-template <int R, int NV>
-__attribute__((target("avx2,fma"))) inline void accumulate_block(const float* V, const float* Z, float* D, int64_t T,
-                                                                 int64_t C, int64_t K) {
-  static_assert(R >= 1 && R <= 6 && (NV == 1 || NV == 2), "a 6 x 16 register block at most");
-  __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0,
-         b4 = a0, a5 = a0, b5 = a0;
-#define CNNKIT_WINO_LOAD(r)                                          \
-  if constexpr (R > r) {                                             \
-    a##r = _mm256_loadu_ps(D + r * K);                               \
-    if constexpr (NV == 2) b##r = _mm256_loadu_ps(D + r * K + 8);    \
-  }
-  CNNKIT_WINO_LOAD(0)
-  CNNKIT_WINO_LOAD(1)
-  CNNKIT_WINO_LOAD(2)
-  CNNKIT_WINO_LOAD(3)
-  CNNKIT_WINO_LOAD(4)
-  CNNKIT_WINO_LOAD(5)
-#undef CNNKIT_WINO_LOAD
-#define CNNKIT_WINO_ROW(r)                                          \
-  if constexpr (R > r) {                                            \
-    const __m256 x = _mm256_broadcast_ss(V + t * C + r);           \
-    a##r = _mm256_fmadd_ps(x, z0, a##r);                           \
-    if constexpr (NV == 2) b##r = _mm256_fmadd_ps(x, z1, b##r);    \
-  }
-  for (int64_t t = 0; t < T; ++t) {
-    const __m256 z0 = _mm256_loadu_ps(Z + t * K);
-    const __m256 z1 = NV == 2 ? _mm256_loadu_ps(Z + t * K + 8) : z0;
-    CNNKIT_WINO_ROW(0)
-    CNNKIT_WINO_ROW(1)
-    CNNKIT_WINO_ROW(2)
-    CNNKIT_WINO_ROW(3)
-    CNNKIT_WINO_ROW(4)
-    CNNKIT_WINO_ROW(5)
-  }
-#undef CNNKIT_WINO_ROW
-#define CNNKIT_WINO_STORE(r)                                                \
-  if constexpr (R > r) {                                                    \
-    _mm256_storeu_ps(D + r * K, a##r);                                      \
-    if constexpr (NV == 2) _mm256_storeu_ps(D + r * K + 8, b##r);           \
-  }
-  CNNKIT_WINO_STORE(0)
-  CNNKIT_WINO_STORE(1)
-  CNNKIT_WINO_STORE(2)
-  CNNKIT_WINO_STORE(3)
-  CNNKIT_WINO_STORE(4)
-  CNNKIT_WINO_STORE(5)
-#undef CNNKIT_WINO_STORE
-}
-
-template <int R>
-void accumulate_rows(const float* V, const float* Z, float* D, int64_t T, int64_t C, int64_t K) {
-  int64_t k = 0;
-  for (; k + 16 <= K; k += 16) accumulate_block<R, 2>(V, Z + k, D + k, T, C, K);
-  if (k < K) accumulate_block<R, 1>(V, Z + k, D + k, T, C, K);
-}
-
-// dU[e] (C x K) += V[e]^T (C x T) Z[e] (T x K), e = 0 .. E - 1.
+// dU[e] (C x K) += V[e]^T (C x T) Z[e] (T x K), e = 0 .. E - 1: the register block's rows are
+// input channels, summed over tiles.
 void accumulate(const float* V, const float* Z, float* dU, int E, int64_t T, int64_t C, int64_t K) {
-  for (int e = 0; e < E; ++e) {
-    const float* Ve = V + e * T * C;
-    const float* Ze = Z + e * T * K;
-    float* De = dU + e * C * K;
-    int64_t c = 0;
-    for (; c + kRows <= C; c += kRows) accumulate_rows<kRows>(Ve + c, Ze, De + c * K, T, C, K);
-    switch (C - c) {
-      case 5: accumulate_rows<5>(Ve + c, Ze, De + c * K, T, C, K); break;
-      case 4: accumulate_rows<4>(Ve + c, Ze, De + c * K, T, C, K); break;
-      case 3: accumulate_rows<3>(Ve + c, Ze, De + c * K, T, C, K); break;
-      case 2: accumulate_rows<2>(Ve + c, Ze, De + c * K, T, C, K); break;
-      case 1: accumulate_rows<1>(Ve + c, Ze, De + c * K, T, C, K); break;
-      default: break;
-    }
-  }
+  for (int e = 0; e < E; ++e) product<true>(V + e * T * C, 1, C, Z + e * T * K, dU + e * C * K, C, T, K);
 }
 
 template <int m>

@@ -89,7 +89,7 @@ void conv3x3_nChw8c(const float* src, const Weights& w, const float* bias, const
 // Whether training convolutions take their weight gradient from weight_grad_nChw8c: off unless
 // CNNKIT_WINOGRAD_WGRAD=1 (or set_weight_grad_enabled(true)). Faster (ResNet-20 training
 // 2.0-2.3x PyTorch's on AVX2 against 1.6-1.9x), less exact: F(4x4, 3x3) rounds each transformed
-// product, and a weight gradient sums hundreds of them, 2-7x the direct sum's error
+// product, and a weight gradient sums hundreds of them: 2-8x the direct sum's error
 // (docs/performance.md).
 bool weight_grad_enabled();
 void set_weight_grad_enabled(bool on);

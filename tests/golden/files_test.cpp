@@ -26,13 +26,14 @@ TEST(GoldenFiles, EveryFileRecordsGeneratorTorchVersionAndCompleteCases) {
   }
 }
 
-// 3 MB until the swa_utils trajectories (79 KB) filled the last of it; 4 MB leaves room for
-// the layers still to come, and a generator that writes megabytes still fails here.
-TEST(GoldenFiles, DataFolderStaysUnderFourMegabytes) {
+// 3 MB until the swa_utils trajectories (79 KB) filled the last of it; 4 MB until conv2d's
+// cases for the Winograd kernels' shapes (122 KB: channels in multiples of 8) filled that. A
+// generator that writes megabytes still fails here.
+TEST(GoldenFiles, DataFolderStaysUnderFourAndAHalfMegabytes) {
   uintmax_t total = 0;
   for (const auto& e : std::filesystem::directory_iterator(CNNKIT_GOLDEN_DIR))
     if (e.is_regular_file()) total += e.file_size();
-  EXPECT_LT(total, 4u << 20);
+  EXPECT_LT(total, 9u << 19);
 }
 
 // The ONNX models of tools/golden/gen_onnx.py (PyTorch exports with their outputs): 2 MB.

@@ -78,12 +78,10 @@ case("unbatched", 3, 4, 3, padding=1, unbatched=True)
 
 # 3x3 stride-1 convolutions with channels in and out multiples of 8: on AVX2 machines these run
 # in the Winograd kernels (src/kernels/winograd.h), forward and both gradients
-case("wino_16_16_p1", 16, 16, 3, padding=1, n=2, hw=(12, 12))
-case("wino_8_24_p0", 8, 24, 3, padding=0, n=3, hw=(9, 11), bias=False)
-case("wino_32_16_p2", 32, 16, 3, padding=2, n=2, hw=(6, 7))
-case("wino_24_8_same", 24, 8, 3, padding="same", n=4, hw=(13, 5))
-case("wino_40_16_p1", 40, 16, 3, padding=1, n=2, hw=(8, 8), bias=False)
-case("wino_16_32_p10", 16, 32, 3, padding=(1, 0), n=1, hw=(17, 10))
+case("wino_8_16_p1", 8, 16, 3, padding=1, n=2, hw=(10, 7))
+case("wino_16_8_p0", 16, 8, 3, padding=0, n=3, hw=(6, 9), bias=False)
+case("wino_8_8_p2", 8, 8, 3, padding=2, n=2, hw=(5, 6))
+case("wino_24_8_same", 24, 8, 3, padding="same", n=1, hw=(9, 5))
 case("wino_8_8_1x1", 8, 8, 3, padding=1, n=2, hw=(1, 1))
 
 # random configurations (seeded): wider channel counts, where oneDNN's blocked kernels run
