@@ -299,15 +299,17 @@ bool winograd_runs(const Conv2dShape& s, const memory::desc& in_d, const memory:
                    const memory::desc& out_d, const memory::dims& out) {
   return winograd::supported(s) && in_d == nChw8c(in) && out_d == nChw8c(out);
 }
+bool all_finite(const float* v, int64_t n) {
+  return v == nullptr || std::all_of(v, v + n, [](float x) { return std::isfinite(x); });
+}
 // The weights of this call, transformed for shape s (flipped: for its backward-data pass) into
-// the calling thread's buffer; null when a weight or the bias is not finite.
+// the calling thread's buffer; null when a weight or the bias (may be null) is not finite.
 const winograd::Weights* winograd_weights(const float* weight, const float* bias, const Conv2dShape& s,
                                           bool flipped) {
   thread_local winograd::Weights w;
   const int m = winograd::tile_for(flipped ? winograd::backward_data_shape(s) : s);
   winograd::transform_weights_into(w, weight, s.C_out, s.C_in, m, flipped);
-  const bool bias_finite = bias == nullptr || std::all_of(bias, bias + s.C_out, [](float b) { return std::isfinite(b); });
-  return w.finite && bias_finite ? &w : nullptr;
+  return w.finite && all_finite(bias, s.C_out) ? &w : nullptr;
 }
 float* data_of(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
 
@@ -813,8 +815,7 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
   if (winograd_runs(s, src_d, {s.N, s.C_in, s.H, s.W}, dst_d, {s.N, s.C_out, s.H_out, s.W_out})) {
     if (epilogue.packed_weights) {
       wino = &epilogue.packed_weights->winograd(weight, s.C_out, s.C_in, winograd::tile_for(s));
-      if (!wino->finite || (s.has_bias && !std::all_of(bias, bias + s.C_out, [](float b) { return std::isfinite(b); })))
-        wino = nullptr;
+      if (!wino->finite || !all_finite(s.has_bias ? bias : nullptr, s.C_out)) wino = nullptr;
     } else {
       wino = winograd_weights(weight, s.has_bias ? bias : nullptr, s, false);
     }
