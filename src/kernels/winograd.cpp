@@ -8,6 +8,10 @@
 //      6-tile x 16-channel register block (12 accumulators, an FMA per broadcast input);
 //   3. output transform: At M A, plus the bias and the residual, through the ReLU, to dst;
 //      a tile whose convolution is not finite is computed again directly (winograd.h).
+// The backward-data pass is this forward on other operands (backward_data_shape). The weight
+// gradient walks the same blocks with phase 1, then At^T dy At for the output gradient's
+// tiles (Z[E][T][C_out]), then dU[e] += V[e]^T Z[e] by the same register block with channels
+// for rows, each thread into its own dU; dW = Gt dU G at the end.
 // The matrices, F(2x2, 3x3) (points 0, 1, -1):
 //   Bt = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
 //   At = [1 1 1 0; 0 1 -1 -1]
