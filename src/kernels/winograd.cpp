@@ -25,7 +25,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "cnnkit/core/error.h"
@@ -120,6 +122,64 @@ void set_tile(int m) {
   tile_flag().store(m, std::memory_order_relaxed);
 }
 
+namespace {
+
+#if CNNKIT_WINOGRAD_AVX2
+// U[e][c][k] = (G g Gt)[i][j], e = i * A + j, for input channels [c0, c1), from
+// direct[c][t][k] = g(k, c) at tap t: in double (the transform's own rounding stays below
+// float's), 8 output channels in two vectors of 4 doubles. A row i at a time: the A planes
+// U[i A .. i A + A) it writes are C K floats apart (4 KiB at 32 channels), and a whole tile's
+// A * A such streams would collide in the cache's sets.
+template <int m>
+__attribute__((target("avx2,fma"))) void transform_channels(const float* direct, float* U, int64_t C, int64_t K,
+                                                            int64_t c0, int64_t c1) {
+  constexpr int A = m + 2;
+  const double* G = g_matrix(m);
+  // a0 x + a1 y + a2 z, each product rounded, summed left to right (no fused multiply-add).
+  const auto dot3 = [](__m256d a0, __m256d x, __m256d a1, __m256d y, __m256d a2, __m256d z)
+                        __attribute__((target("avx2,fma"), always_inline)) {
+                          return _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(a0, x), _mm256_mul_pd(a1, y)),
+                                               _mm256_mul_pd(a2, z));
+                        };
+  const auto load4 = [](const float* p) __attribute__((target("avx2,fma"), always_inline)) {
+    return _mm256_cvtps_pd(_mm_loadu_ps(p));
+  };
+  for (int i = 0; i < A; ++i) {
+    const __m256d gi0 = _mm256_set1_pd(G[i * 3]), gi1 = _mm256_set1_pd(G[i * 3 + 1]),
+                  gi2 = _mm256_set1_pd(G[i * 3 + 2]);
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t k0 = 0; k0 < K; k0 += 8) {
+        const float* d = direct + c * 9 * K + k0;
+        __m256d t[3][2];  // row i of G g
+        for (int b = 0; b < 3; ++b)
+          for (int h = 0; h < 2; ++h)
+            t[b][h] = dot3(gi0, load4(d + b * K + 4 * h), gi1, load4(d + (3 + b) * K + 4 * h), gi2,
+                           load4(d + (6 + b) * K + 4 * h));
+        for (int j = 0; j < A; ++j) {  // (G g) Gt
+          const __m256d gj0 = _mm256_set1_pd(G[j * 3]), gj1 = _mm256_set1_pd(G[j * 3 + 1]),
+                        gj2 = _mm256_set1_pd(G[j * 3 + 2]);
+          const __m128 lo = _mm256_cvtpd_ps(dot3(t[0][0], gj0, t[1][0], gj1, t[2][0], gj2));
+          const __m128 hi = _mm256_cvtpd_ps(dot3(t[0][1], gj0, t[1][1], gj1, t[2][1], gj2));
+          _mm256_storeu_ps(U + ((i * A + j) * C + c) * K + k0, _mm256_set_m128(hi, lo));
+        }
+      }
+  }
+}
+#endif
+
+// Whether every one of n floats is finite (exponent bits not all set), by integer lanes.
+bool all_finite(const float* x, int64_t n) {
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, x + i, sizeof bits);
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+
+}  // namespace
+
 Weights transform_weights(const float* weight, int64_t C_out, int64_t C_in, int m) {
   Weights w;
   transform_weights_into(w, weight, C_out, C_in, m);
@@ -128,8 +188,9 @@ Weights transform_weights(const float* weight, int64_t C_out, int64_t C_in, int 
 
 void transform_weights_into(Weights& w, const float* weight, int64_t C_out, int64_t C_in, int m, bool flipped) {
   CNNKIT_CHECK(m == 2 || m == 4, "winograd::transform_weights: the tile is 2 or 4, not ", m);
+  CNNKIT_CHECK(C_out > 0 && C_in > 0 && C_out % 8 == 0 && C_in % 8 == 0,
+               "winograd::transform_weights: channels come in vectors of 8, got C_out=", C_out, ", C_in=", C_in);
   const int A = m + 2;
-  const double* G = g_matrix(m);
   // The convolution these weights serve: C -> K, g(k, c) for that convolution.
   const int64_t C = flipped ? C_out : C_in, K = flipped ? C_in : C_out;
   w.m = m;
@@ -138,39 +199,35 @@ void transform_weights_into(Weights& w, const float* weight, int64_t C_out, int6
   w.U.resize(static_cast<size_t>(A * A * C * K));
   w.direct.resize(static_cast<size_t>(9 * C * K));
   const int64_t count = C_out * C_in * 9;
-  w.finite = std::all_of(weight, weight + count, [](float v) { return std::isfinite(v); });
+  w.finite = all_finite(weight, count);
   float* direct = w.direct.data();
-  for (int64_t o = 0; o < C_out; ++o)
-    for (int64_t i = 0; i < C_in; ++i) {
-      const float* g = weight + (o * C_in + i) * 9;
-      for (int t = 0; t < 9; ++t) {
-        if (flipped) {
-          direct[(o * 9 + 8 - t) * C_in + i] = g[t];
+  float* U = w.U.data();
+  // Input channels c of the served convolution split over the threads when there is enough to
+  // share (the last stage of ResNet-20, 64 x 64: about 30 us).
+  const int64_t grain = C + 1;
+  parallel_for(C, grain, [&](int64_t c0, int64_t c1) {
+    // direct[c][t][k] = g(k, c) at tap t.
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t k = 0; k < K; ++k) {
+        float* d = direct + c * 9 * K + k;
+        if (flipped) {  // g'(k, c) = g(c, k) turned 180 degrees, g read as weight[c][k]
+          const float* g = weight + (c * C_in + k) * 9;
+          for (int t = 0; t < 9; ++t) d[t * K] = g[8 - t];
         } else {
-          direct[(i * 9 + t) * C_out + o] = g[t];
+          const float* g = weight + (k * C_in + c) * 9;
+          for (int t = 0; t < 9; ++t) d[t * K] = g[t];
         }
       }
+#if CNNKIT_WINOGRAD_AVX2
+    if (m == 2) {
+      transform_channels<2>(direct, U, C, K, c0, c1);
+    } else {
+      transform_channels<4>(direct, U, C, K, c0, c1);
     }
-  // U[e][c][k] = (G g Gt)[i][j], e = i * A + j, from direct[c][3r + s][k]: in double (the
-  // transform's own rounding stays below float's), 8 output channels at a time.
-  float* U = w.U.data();
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t k0 = 0; k0 < K; k0 += 8) {
-      const int64_t nk = std::min<int64_t>(8, K - k0);
-      double d[9][8] = {}, t[6][3][8];
-      for (int a = 0; a < 9; ++a)
-        for (int64_t l = 0; l < nk; ++l) d[a][l] = direct[(c * 9 + a) * K + k0 + l];
-      for (int i = 0; i < A; ++i)  // G g
-        for (int b = 0; b < 3; ++b)
-          for (int l = 0; l < 8; ++l)
-            t[i][b][l] = G[i * 3] * d[b][l] + G[i * 3 + 1] * d[3 + b][l] + G[i * 3 + 2] * d[6 + b][l];
-      for (int i = 0; i < A; ++i)  // (G g) Gt
-        for (int j = 0; j < A; ++j) {
-          float* u = U + ((i * A + j) * C + c) * K + k0;
-          for (int64_t l = 0; l < nk; ++l)
-            u[l] = static_cast<float>(t[i][0][l] * G[j * 3] + t[i][1][l] * G[j * 3 + 1] + t[i][2][l] * G[j * 3 + 2]);
-        }
-    }
+#else
+    CNNKIT_ASSERT(false, "winograd::transform_weights needs x86-64 (supported() is false elsewhere)");
+#endif
+  });
 }
 
 Conv2dShape backward_data_shape(const Conv2dShape& s) {
@@ -544,17 +601,18 @@ void run(const float* src, const float* U, const float* wd, const float* bias, c
   // block's 6 rows, at least 6 and at most 48.
   const int64_t per_tile = E * 4 * (g.C + g.K);
   const int64_t T = std::clamp<int64_t>((128 * 1024 / per_tile) / kRows * kRows, kRows, 8 * kRows);
-  const int64_t blocks = (tiles + T - 1) / T;
   const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
-  const int64_t grain = flops < 8e6 ? blocks + 1 : 1;  // small: one thread (as conv.cpp's serial_conv)
-  parallel_for(blocks, grain, [&](int64_t b0, int64_t b1) {
+  const int64_t grain = flops < 8e6 ? tiles + 1 : T;  // small: one thread (as conv.cpp's serial_conv)
+  // Each thread takes an equal run of tiles and walks it in blocks of T: split by whole blocks,
+  // 256 tiles (ResNet-20's last stage) in 43 blocks of 6 leave one thread a block more to do.
+  parallel_for(tiles, grain, [&](int64_t first, int64_t last) {
     thread_local std::vector<float> scratch;
     const size_t need = static_cast<size_t>(E * T * (g.C + g.K));
     if (scratch.size() < need) scratch.resize(need);
     float* V = scratch.data();
     float* M = V + E * T * g.C;
-    for (int64_t blk = b0; blk < b1; ++blk) {
-      const int64_t t0 = blk * T, n = std::min(T, tiles - t0);
+    for (int64_t t0 = first; t0 < last; t0 += T) {
+      const int64_t n = std::min(T, last - t0);
       input_transform<m>(src, V, g, t0, n);
       multiply(V, U, M, E, n, g.C, g.K);
       output_transform<m>(M, src, wd, bias, residual, relu, dst, g, t0, n);
