@@ -7,6 +7,7 @@
 // N = batch, C = channels, H, W = height, width, G = groups, P = H_out * W_out,
 // Cig = C_in / G, Cog = C_out / G, Kg = Cig * kH * kW (one group's column height).
 #include "kernels/conv.h"
+#include "kernels/wgrad3x3.h"
 #include "kernels/winograd.h"
 
 #include <algorithm>
@@ -939,6 +940,10 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
   if (winograd::weight_grad_enabled() && winograd_runs(s, src_d, g.src, dd_d, g.dst) &&
       winograd::weight_grad_nChw8c(data_of(src), data_of(dd), grad_weight, grad_bias, s))
     return;  // else not finite: computed again below
+  if (wgrad3x3::supported(s) && src_d == nChw8c(g.src) && dd_d == nChw8c(g.dst)) {
+    wgrad3x3::weight_grad_nChw8c(data_of(src), data_of(dd), grad_weight, grad_bias, s);
+    return;
+  }
   memory dw = out_layout(b.pd.diff_weights_desc(), wei_plain, grad_weight, kDiffWei);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dd},
                                        {DNNL_ARG_DIFF_WEIGHTS, dw}};

@@ -1,0 +1,251 @@
+// kernels/wgrad3x3.h: the direct weight gradient of 3x3 stride-1 convolutions between nChw8c
+// tensors. Each weight and bias gradient against a double-precision sum on random shapes
+// (within 1e-5 of that output's own sum of |terms|), over several thread counts, at least as
+// close to it as oneDNN's weight gradient, and through conv2d's autograd against oneDNN, NaN
+// and infinity included.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cnnkit/core/rng.h"
+#include "cnnkit/core/threads.h"
+#include "cnnkit/ops/ops.h"
+#include "kernels/conv.h"
+#include "kernels/wgrad3x3.h"
+#include "kernels/winograd.h"
+#include "test_util.h"
+
+namespace cnnkit {
+namespace {
+
+using kernels::Conv2dShape;
+namespace wg = kernels::wgrad3x3;
+
+struct Case {
+  int64_t N, C, K, H, W, pt, pl, pb, pr;
+};
+
+Conv2dShape shape_of(const Case& k) {
+  Conv2dShape s;
+  s.N = k.N, s.C_in = k.C, s.H = k.H, s.W = k.W, s.C_out = k.K, s.kH = 3, s.kW = 3;
+  s.pad_t = k.pt, s.pad_l = k.pl, s.pad_b = k.pb, s.pad_r = k.pr;
+  s.H_out = kernels::conv_output_size(k.H, 3, 1, k.pt, k.pb, 1);
+  s.W_out = kernels::conv_output_size(k.W, 3, 1, k.pl, k.pr, 1);
+  return s;
+}
+
+std::string describe(const Case& k) {
+  return "N " + std::to_string(k.N) + " C " + std::to_string(k.C) + " K " + std::to_string(k.K) + " " +
+         std::to_string(k.H) + "x" + std::to_string(k.W) + " pad " + std::to_string(k.pt) + "," +
+         std::to_string(k.pl) + "," + std::to_string(k.pb) + "," + std::to_string(k.pr);
+}
+
+// nChw8c index of (n, c, h, w).
+size_t at8(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W) {
+  return static_cast<size_t>((((n * (C / 8) + c / 8) * H + h) * W + w) * 8 + c % 8);
+}
+
+// The exact sums (double) and the sums of |terms| of every weight gradient, then of every bias
+// gradient: [(o C_in + c) 9 + tap] then [C_out C_in 9 + o].
+struct Reference {
+  std::vector<double> value, magnitude;
+};
+
+Reference reference(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& gy) {
+  Reference r;
+  const size_t n_w = static_cast<size_t>(s.C_out * s.C_in * 9);
+  r.value.assign(n_w + static_cast<size_t>(s.C_out), 0.0);
+  r.magnitude = r.value;
+  for (int64_t o = 0; o < s.C_out; ++o)
+    for (int64_t n = 0; n < s.N; ++n)
+      for (int64_t oh = 0; oh < s.H_out; ++oh)
+        for (int64_t ow = 0; ow < s.W_out; ++ow) {
+          const double g = gy[at8(n, o, oh, ow, s.C_out, s.H_out, s.W_out)];
+          r.value[n_w + static_cast<size_t>(o)] += g;
+          r.magnitude[n_w + static_cast<size_t>(o)] += std::abs(g);
+          for (int64_t c = 0; c < s.C_in; ++c)
+            for (int64_t tap = 0; tap < 9; ++tap) {
+              const int64_t ih = oh + tap / 3 - s.pad_t, iw = ow + tap % 3 - s.pad_l;
+              if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
+              const double p = g * x[at8(n, c, ih, iw, s.C_in, s.H, s.W)];
+              const size_t at = static_cast<size_t>((o * s.C_in + c) * 9 + tap);
+              r.value[at] += p;
+              r.magnitude[at] += std::abs(p);
+            }
+        }
+  return r;
+}
+
+// The largest |got - exact| / (sum of |terms|) over the weight gradients.
+double worst_error(const std::vector<float>& gw, const Reference& r) {
+  double worst = 0;
+  for (size_t i = 0; i < gw.size(); ++i)
+    if (r.magnitude[i] > 0) worst = std::max(worst, std::abs(gw[i] - r.value[i]) / r.magnitude[i]);
+  return worst;
+}
+
+void check(const Case& k, uint32_t seed, bool with_bias) {
+  SCOPED_TRACE(describe(k) + (with_bias ? ", bias" : ""));
+  const Conv2dShape s = shape_of(k);
+  ASSERT_TRUE(wg::supported(s));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<float> x(static_cast<size_t>(s.N * s.C_in * s.H * s.W)),
+      gy(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out));
+  for (float& v : x) v = normal(rng);
+  for (float& v : gy) v = normal(rng);
+  std::vector<float> gw(static_cast<size_t>(s.C_out * s.C_in * 9), -7.0f), gb(static_cast<size_t>(s.C_out), -7.0f);
+  wg::weight_grad_nChw8c(x.data(), gy.data(), gw.data(), with_bias ? gb.data() : nullptr, s);
+  const Reference r = reference(s, x, gy);
+  int64_t bad = 0;
+  for (size_t i = 0; i < gw.size() + (with_bias ? gb.size() : 0); ++i) {
+    const double got = i < gw.size() ? gw[i] : gb[i - gw.size()];
+    if (std::abs(got - r.value[i]) <= 1e-5 * r.magnitude[i]) continue;
+    if (bad++ < 5)
+      ADD_FAILURE() << (i < gw.size() ? "dw " + std::to_string(i) : "db " + std::to_string(i - gw.size())) << ": "
+                    << got << " vs " << r.value[i] << " (magnitude " << r.magnitude[i] << ")";
+  }
+  EXPECT_EQ(bad, 0);
+  if (!with_bias) {
+    EXPECT_EQ(gb, std::vector<float>(gb.size(), -7.0f)) << "no bias: grad_bias untouched";
+  }
+}
+
+TEST(Wgrad3x3, MatchesTheDirectSum) {
+  std::vector<Case> cases{{2, 16, 16, 32, 32, 1, 1, 1, 1},   // ResNet-20's first stage
+                          {3, 64, 64, 8, 8, 1, 1, 1, 1},     // its last: several images a group
+                          {1, 8, 8, 1, 1, 1, 1, 1, 1},       // one pixel
+                          {1, 8, 16, 40, 40, 1, 1, 1, 1},    // more than 1024 outputs: bands of rows
+                          {2, 8, 8, 3, 1100, 1, 1, 1, 1}};   // a row longer than 1024 outputs
+  std::mt19937 rng(8);
+  auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+  for (int i = 0; i < 20; ++i)
+    cases.push_back({pick({1, 2, 3, 5}), pick({8, 16, 24, 32, 64}), pick({8, 16, 24, 40, 64}),
+                     pick({3, 4, 5, 7, 8, 13, 16}), pick({3, 4, 6, 9, 11, 16}), pick({0, 1, 2}), pick({0, 1, 2}),
+                     pick({0, 1, 2}), pick({0, 1, 2})});
+  uint32_t seed = 1;
+  for (const Case& k : cases) {
+    check(k, seed, seed % 2 == 0);
+    ++seed;
+  }
+}
+
+// The images split over threads, each thread's sums added in order.
+TEST(Wgrad3x3, OverThreads) {
+  const int before = get_num_threads();
+  for (int threads : {1, 2, 3}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    set_num_threads(threads);
+    check({7, 16, 24, 20, 20, 1, 1, 1, 1}, 11, true);
+    check({9, 32, 16, 8, 8, 1, 1, 1, 1}, 12, true);  // groups of images
+  }
+  set_num_threads(before);
+}
+
+// The shapes it does not take go to oneDNN.
+TEST(Wgrad3x3, SupportedShapes) {
+  const Conv2dShape s = shape_of({2, 16, 16, 8, 8, 1, 1, 1, 1});
+  EXPECT_TRUE(wg::supported(s));
+  Conv2dShape t = s;
+  t.C_in = 12;
+  EXPECT_FALSE(wg::supported(t));
+  t = s;
+  t.stride_h = t.stride_w = 2;
+  EXPECT_FALSE(wg::supported(t));
+  t = s;
+  t.kH = t.kW = 5;
+  EXPECT_FALSE(wg::supported(t));
+  t = s;
+  t.groups = 2;
+  EXPECT_FALSE(wg::supported(t));
+  t = s;
+  t.pad_t = 3;
+  EXPECT_FALSE(wg::supported(t));
+  wg::set_enabled(false);
+  EXPECT_FALSE(wg::supported(s));
+  wg::set_enabled(true);
+}
+
+// conv2d's weight and bias gradients with the kernel and with oneDNN's direct convolution.
+struct Grads {
+  Tensor gw, gb;
+  uint64_t calls;
+};
+Grads conv_grads(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& gy, bool kernel) {
+  wg::set_enabled(kernel);
+  kernels::winograd::set_weight_grad_enabled(false);
+  Tensor wr = w.clone().requires_grad_(true), br = b.clone().requires_grad_(true);
+  const uint64_t before = wg::calls();
+  conv2d(x, wr, br, 1, 1).backward(gy);
+  const uint64_t used = wg::calls() - before;
+  wg::set_enabled(true);
+  return {wr.grad().contiguous(), br.grad().contiguous(), used};
+}
+
+// On ResNet-20's first stage its sums are at least as close to the exact ones as oneDNN's:
+// they run over 1024 outputs in float, then in double.
+TEST(Wgrad3x3, NoLessAccurateThanOneDnn) {
+  Generator g(5);
+  const Tensor x = randn({16, 16, 32, 32}, g), w = randn({16, 16, 3, 3}, g), b = randn({16}, g);
+  const Tensor gy = randn({16, 16, 32, 32}, g);
+  const Grads mine = conv_grads(x, w, b, gy, true);
+  if (mine.calls == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the kernel was not used";
+  const Grads onednn = conv_grads(x, w, b, gy, false);
+  EXPECT_EQ(onednn.calls, 0u);
+  // The exact sums, from the plain tensors.
+  const Conv2dShape s = shape_of({16, 16, 16, 32, 32, 1, 1, 1, 1});
+  std::vector<float> x8(static_cast<size_t>(x.numel())), gy8(static_cast<size_t>(gy.numel()));
+  const float* xp = x.data_ptr<float>();
+  const float* gp = gy.data_ptr<float>();
+  for (int64_t n = 0; n < 16; ++n)
+    for (int64_t c = 0; c < 16; ++c)
+      for (int64_t h = 0; h < 32; ++h)
+        for (int64_t w8 = 0; w8 < 32; ++w8) {
+          const int64_t plain = ((n * 16 + c) * 32 + h) * 32 + w8;
+          x8[at8(n, c, h, w8, 16, 32, 32)] = xp[plain];
+          gy8[at8(n, c, h, w8, 16, 32, 32)] = gp[plain];
+        }
+  const Reference r = reference(s, x8, gy8);
+  const double mine_error = worst_error(mine.gw.to_vector(), r);
+  const double onednn_error = worst_error(onednn.gw.to_vector(), r);
+  char line[96];
+  std::snprintf(line, sizeof line, "%.3g (oneDNN %.3g)", mine_error, onednn_error);
+  RecordProperty("worst_relative_error", line);
+  EXPECT_LE(mine_error, onednn_error) << "relative to each sum of |terms|";
+}
+
+// NaN and infinity reach the same weight gradients as in oneDNN's direct sums.
+TEST(Wgrad3x3, Conv2dAutogradAgreesWithOneDnn) {
+  Generator g(21);
+  const Tensor w = randn({24, 16, 3, 3}, g) * 0.2, b = randn({24}, g);
+  for (float odd : {0.0f, std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    SCOPED_TRACE("odd value " + std::to_string(odd));
+    Tensor x = randn({3, 16, 13, 10}, g);
+    const Tensor gy = randn({3, 24, 13, 10}, g);
+    if (odd != 0.0f) x.data_ptr<float>()[16 * 130 + 5 * 130 + 6 * 10 + 4] = odd;  // image 1, channel 5
+    const Grads mine = conv_grads(x, w, b, gy, true);
+    if (mine.calls == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the kernel was not used";
+    EXPECT_EQ(mine.calls, 1u);
+    const Grads onednn = conv_grads(x, w, b, gy, false);
+    for (const auto& [got, want, what] :
+         {std::tuple{mine.gw, onednn.gw, "grad weight"}, std::tuple{mine.gb, onednn.gb, "grad bias"}}) {
+      const Tensor finite = want.isfinite();
+      EXPECT_TRUE(got.isfinite().equal(finite)) << what;
+      EXPECT_TRUE(isnan(got).equal(isnan(want))) << what;
+      const double scale = want.masked_fill(finite.logical_not(), 0.0).abs().max().item<double>();
+      EXPECT_TRUE(test::allclose(got.masked_fill(finite.logical_not(), 0.0), want.masked_fill(finite.logical_not(), 0.0),
+                                 1e-5, 1e-5 * scale, what));
+    }
+    if (odd != 0.0f) {
+      EXPECT_GT(mine.gw.isfinite().logical_not().sum().item<int64_t>(), 0);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cnnkit
