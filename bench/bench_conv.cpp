@@ -3,7 +3,8 @@
 // (counter "GFLOP" as a rate, i.e. GFLOP/s; forward FLOPs = 2*N*C_out*H_out*W_out*
 // (C_in/groups)*kH*kW, forward+backward = 3x).
 // Also "Algo/...": each conv pass by each kernel algorithm, the measurements behind the
-// registry in kernels/conv.cpp. bench/torch_conv.py is the PyTorch twin of the W4 part;
+// registry in kernels/conv.cpp; and "Wgrad3x3/...": ResNet-20's weight gradients by
+// kernels/wgrad3x3 and by oneDNN. bench/torch_conv.py is the PyTorch twin of the W4 part;
 // bench/run_conv_compare.sh runs both and prints ratios.
 #include <benchmark/benchmark.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -18,6 +19,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
 #include "kernels/conv.h"
+#include "kernels/wgrad3x3.h"
 #include "cnnkit/ops/conv.h"
 
 namespace {
@@ -191,6 +193,25 @@ int main(int argc, char** argv) {
             algo_benchmark(s, c, static_cast<Pass>(p), algo, threads);
           })->UseRealTime()->Unit(benchmark::kMillisecond);
         }
+
+  // ResNet-20's 3x3 stride-1 weight gradients at batch 64: kernels/wgrad3x3 against oneDNN's
+  // (both after the same reorders of the plain operands to nChw8c).
+  const Config resnet_shapes[] = {
+      {"resnet20_16ch", 64, 16, 16, 3, 1, 1, 1, 1, 32},
+      {"resnet20_32ch", 64, 32, 32, 3, 1, 1, 1, 1, 16},
+      {"resnet20_64ch", 64, 64, 64, 3, 1, 1, 1, 1, 8},
+  };
+  for (const Config& c : resnet_shapes)
+    for (bool kernel : {false, true})
+      for (int threads : {1, 2}) {
+        const std::string name = "Wgrad3x3/" + std::string(c.name) + (kernel ? "/wgrad3x3" : "/onednn") +
+                                 "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), [c, kernel, threads](benchmark::State& s) {
+          cnnkit::kernels::wgrad3x3::set_enabled(kernel);
+          algo_benchmark(s, c, Pass::backward_weights, cnnkit::kernels::ConvAlgo::onednn, threads);
+          cnnkit::kernels::wgrad3x3::set_enabled(true);
+        })->UseRealTime()->Unit(benchmark::kMillisecond);
+      }
 
   const double ghz = measure_clock_ghz();
   // 32 FLOP/cycle with two 256-bit FMA units (AVX2, the Zen 3 machines of BENCH.md); a core
