@@ -75,6 +75,12 @@ struct Band {
   int64_t imgs, rows, Wo;
 };
 
+// o[0 .. 8) += a, in double.
+__attribute__((target("avx2,fma"), always_inline)) inline void add_to(double* o, __m256 a) {
+  _mm256_storeu_pd(o, _mm256_add_pd(_mm256_loadu_pd(o), _mm256_cvtps_pd(_mm256_castps256_ps128(a))));
+  _mm256_storeu_pd(o + 4, _mm256_add_pd(_mm256_loadu_pd(o + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))));
+}
+
 // out[kk][s][0 .. 8) += sum over the band of dy[k + kk] x[. + s], in float, then in double.
 // Named accumulators: GCC keeps an array of vectors in memory (see winograd.cpp).
 __attribute__((target("avx2,fma"))) void tap_row(const Band& b, double* out) {
@@ -86,31 +92,22 @@ __attribute__((target("avx2,fma"))) void tap_row(const Band& b, double* out) {
       const float* x = b.x + j * b.x_img + i * b.x_row;
       for (int64_t ow = 0; ow < b.Wo; ++ow, d += 8, x += 8) {
         const __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8), x2 = _mm256_loadu_ps(x + 16);
-        __m256 g = _mm256_broadcast_ss(d);
-        a00 = _mm256_fmadd_ps(g, x0, a00);
-        a01 = _mm256_fmadd_ps(g, x1, a01);
-        a02 = _mm256_fmadd_ps(g, x2, a02);
-        g = _mm256_broadcast_ss(d + 1);
-        a10 = _mm256_fmadd_ps(g, x0, a10);
-        a11 = _mm256_fmadd_ps(g, x1, a11);
-        a12 = _mm256_fmadd_ps(g, x2, a12);
-        g = _mm256_broadcast_ss(d + 2);
-        a20 = _mm256_fmadd_ps(g, x0, a20);
-        a21 = _mm256_fmadd_ps(g, x1, a21);
-        a22 = _mm256_fmadd_ps(g, x2, a22);
-        g = _mm256_broadcast_ss(d + 3);
-        a30 = _mm256_fmadd_ps(g, x0, a30);
-        a31 = _mm256_fmadd_ps(g, x1, a31);
-        a32 = _mm256_fmadd_ps(g, x2, a32);
+#define CNNKIT_WGRAD_ROW(kk)                        \
+  {                                                 \
+    const __m256 g = _mm256_broadcast_ss(d + kk);   \
+    a##kk##0 = _mm256_fmadd_ps(g, x0, a##kk##0);    \
+    a##kk##1 = _mm256_fmadd_ps(g, x1, a##kk##1);    \
+    a##kk##2 = _mm256_fmadd_ps(g, x2, a##kk##2);    \
+  }
+        CNNKIT_WGRAD_ROW(0)
+        CNNKIT_WGRAD_ROW(1)
+        CNNKIT_WGRAD_ROW(2)
+        CNNKIT_WGRAD_ROW(3)
+#undef CNNKIT_WGRAD_ROW
       }
     }
-  const auto add = [out](int at, __m256 a) __attribute__((target("avx2,fma"), always_inline)) {
-    double* o = out + at * 8;
-    _mm256_storeu_pd(o, _mm256_add_pd(_mm256_loadu_pd(o), _mm256_cvtps_pd(_mm256_castps256_ps128(a))));
-    _mm256_storeu_pd(o + 4, _mm256_add_pd(_mm256_loadu_pd(o + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))));
-  };
-  add(0, a00), add(1, a01), add(2, a02), add(3, a10), add(4, a11), add(5, a12);
-  add(6, a20), add(7, a21), add(8, a22), add(9, a30), add(10, a31), add(11, a32);
+  const __m256 sums[12] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32};
+  for (int at = 0; at < 12; ++at) add_to(out + at * 8, sums[at]);
 }
 
 // out[0 .. 8) += the sum of n vectors 8 floats apart, in float over kChunk at a time.
@@ -118,8 +115,7 @@ __attribute__((target("avx2,fma"))) void vector_sum(const float* p, int64_t n, d
   for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
     __m256 a = _mm256_setzero_ps();
     for (int64_t i = i0; i < std::min(n, i0 + kChunk); ++i) a = _mm256_add_ps(a, _mm256_loadu_ps(p + i * 8));
-    _mm256_storeu_pd(out, _mm256_add_pd(_mm256_loadu_pd(out), _mm256_cvtps_pd(_mm256_castps256_ps128(a))));
-    _mm256_storeu_pd(out + 4, _mm256_add_pd(_mm256_loadu_pd(out + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1))));
+    add_to(out, a);
   }
 }
 

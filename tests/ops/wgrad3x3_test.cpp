@@ -18,6 +18,7 @@
 #include "kernels/conv.h"
 #include "kernels/wgrad3x3.h"
 #include "kernels/winograd.h"
+#include "conv3x3_case.h"
 #include "test_util.h"
 
 namespace cnnkit {
@@ -26,28 +27,16 @@ namespace {
 using kernels::Conv2dShape;
 namespace wg = kernels::wgrad3x3;
 
-struct Case {
-  int64_t N, C, K, H, W, pt, pl, pb, pr;
-};
-
-Conv2dShape shape_of(const Case& k) {
-  Conv2dShape s;
-  s.N = k.N, s.C_in = k.C, s.H = k.H, s.W = k.W, s.C_out = k.K, s.kH = 3, s.kW = 3;
-  s.pad_t = k.pt, s.pad_l = k.pl, s.pad_b = k.pb, s.pad_r = k.pr;
-  s.H_out = kernels::conv_output_size(k.H, 3, 1, k.pt, k.pb, 1);
-  s.W_out = kernels::conv_output_size(k.W, 3, 1, k.pl, k.pr, 1);
-  return s;
-}
+using test::at8;
+using test::Case;
+using test::random_cases;
+using test::shape_of;
+using test::with_threads;
 
 std::string describe(const Case& k) {
   return "N " + std::to_string(k.N) + " C " + std::to_string(k.C) + " K " + std::to_string(k.K) + " " +
          std::to_string(k.H) + "x" + std::to_string(k.W) + " pad " + std::to_string(k.pt) + "," +
          std::to_string(k.pl) + "," + std::to_string(k.pb) + "," + std::to_string(k.pr);
-}
-
-// nChw8c index of (n, c, h, w).
-size_t at8(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W) {
-  return static_cast<size_t>((((n * (C / 8) + c / 8) * H + h) * W + w) * 8 + c % 8);
 }
 
 // The exact sums (double) and the sums of |terms| of every weight gradient, then of every bias
@@ -117,17 +106,10 @@ void check(const Case& k, uint32_t seed, bool with_bias) {
 }
 
 TEST(Wgrad3x3, MatchesTheDirectSum) {
-  std::vector<Case> cases{{2, 16, 16, 32, 32, 1, 1, 1, 1},   // ResNet-20's first stage
-                          {3, 64, 64, 8, 8, 1, 1, 1, 1},     // its last: several images a group
-                          {1, 8, 8, 1, 1, 1, 1, 1, 1},       // one pixel
-                          {1, 8, 16, 40, 40, 1, 1, 1, 1},    // more than 1024 outputs: bands of rows
-                          {2, 8, 8, 3, 1100, 1, 1, 1, 1}};   // a row longer than 1024 outputs
-  std::mt19937 rng(8);
-  auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
-  for (int i = 0; i < 20; ++i)
-    cases.push_back({pick({1, 2, 3, 5}), pick({8, 16, 24, 32, 64}), pick({8, 16, 24, 40, 64}),
-                     pick({3, 4, 5, 7, 8, 13, 16}), pick({3, 4, 6, 9, 11, 16}), pick({0, 1, 2}), pick({0, 1, 2}),
-                     pick({0, 1, 2}), pick({0, 1, 2})});
+  std::vector<Case> cases = random_cases(20, 9);
+  cases.push_back({1, 8, 16, 40, 40, 1, 1, 1, 1});   // more than 1024 outputs: bands of rows
+  cases.push_back({2, 8, 8, 3, 1100, 1, 1, 1, 1});   // a row longer than 1024 outputs
+  cases.push_back({5, 16, 8, 6, 6, 2, 0, 1, 2});     // several images a group, uneven padding
   uint32_t seed = 1;
   for (const Case& k : cases) {
     check(k, seed, seed % 2 == 0);
@@ -137,14 +119,10 @@ TEST(Wgrad3x3, MatchesTheDirectSum) {
 
 // The images split over threads, each thread's sums added in order.
 TEST(Wgrad3x3, OverThreads) {
-  const int before = get_num_threads();
-  for (int threads : {1, 2, 3}) {
-    SCOPED_TRACE(std::to_string(threads) + " threads");
-    set_num_threads(threads);
+  with_threads({1, 2, 3}, [] {
     check({7, 16, 24, 20, 20, 1, 1, 1, 1}, 11, true);
     check({9, 32, 16, 8, 8, 1, 1, 1, 1}, 12, true);  // groups of images
-  }
-  set_num_threads(before);
+  });
 }
 
 // The shapes it does not take go to oneDNN.
@@ -221,13 +199,8 @@ TEST(Wgrad3x3, NoLessAccurateThanOneDnn) {
 
 // NaN and infinity reach the same weight gradients as in oneDNN's direct sums.
 TEST(Wgrad3x3, Conv2dAutogradAgreesWithOneDnn) {
-  Generator g(21);
-  const Tensor w = randn({24, 16, 3, 3}, g) * 0.2, b = randn({24}, g);
-  for (float odd : {0.0f, std::nanf(""), std::numeric_limits<float>::infinity()}) {
+  for (const auto& [odd, x, w, b, gy] : test::odd_convs()) {
     SCOPED_TRACE("odd value " + std::to_string(odd));
-    Tensor x = randn({3, 16, 13, 10}, g);
-    const Tensor gy = randn({3, 24, 13, 10}, g);
-    if (odd != 0.0f) x.data_ptr<float>()[16 * 130 + 5 * 130 + 6 * 10 + 4] = odd;  // image 1, channel 5
     const Grads mine = conv_grads(x, w, b, gy, true);
     if (mine.calls == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the kernel was not used";
     EXPECT_EQ(mine.calls, 1u);

@@ -18,6 +18,7 @@
 #include "cnnkit/ops/ops.h"
 #include "kernels/conv.h"
 #include "kernels/winograd.h"
+#include "conv3x3_case.h"
 #include "test_util.h"
 
 namespace cnnkit {
@@ -26,23 +27,11 @@ namespace {
 using kernels::Conv2dShape;
 namespace wino = kernels::winograd;
 
-// nChw8c index of (n, c, h, w).
-size_t at8(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W) {
-  return static_cast<size_t>((((n * (C / 8) + c / 8) * H + h) * W + w) * 8 + c % 8);
-}
-
-struct Case {
-  int64_t N, C, K, H, W, pt, pl, pb, pr;
-};
-
-Conv2dShape shape_of(const Case& k) {
-  Conv2dShape s;
-  s.N = k.N, s.C_in = k.C, s.H = k.H, s.W = k.W, s.C_out = k.K, s.kH = 3, s.kW = 3;
-  s.pad_t = k.pt, s.pad_l = k.pl, s.pad_b = k.pb, s.pad_r = k.pr;
-  s.H_out = kernels::conv_output_size(k.H, 3, 1, k.pt, k.pb, 1);
-  s.W_out = kernels::conv_output_size(k.W, 3, 1, k.pl, k.pr, 1);
-  return s;
-}
+using test::at8;
+using test::Case;
+using test::random_cases;
+using test::shape_of;
+using test::with_threads;
 
 std::vector<float> normal_values(size_t n, std::mt19937& rng, float scale = 1.0f) {
   std::normal_distribution<float> normal;
@@ -157,19 +146,6 @@ void check_weight_grad(const Case& k, uint64_t seed, int tile, bool with_bias) {
   EXPECT_EQ(t.bad, 0);
 }
 
-std::vector<Case> random_cases(int count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
-  std::vector<Case> cases{{2, 16, 16, 32, 32, 1, 1, 1, 1},  // ResNet-20's first stage
-                          {3, 64, 64, 8, 8, 1, 1, 1, 1},    // its last
-                          {1, 8, 8, 1, 1, 1, 1, 1, 1}};     // one pixel
-  for (int i = 0; i < count; ++i)
-    cases.push_back({pick({1, 2, 3}), pick({8, 16, 24, 32, 64}), pick({8, 16, 24, 40, 64}),
-                     pick({3, 4, 5, 7, 8, 13, 16}), pick({3, 4, 6, 9, 11, 16}), pick({0, 1, 2}), pick({0, 1, 2}),
-                     pick({0, 1, 2}), pick({0, 1, 2})});
-  return cases;
-}
-
 TEST(WinogradTraining, BackwardDataIsTheFlippedConvolution) {
   uint64_t seed = 1;
   for (const Case& k : random_cases(16, 7))
@@ -187,13 +163,7 @@ TEST(WinogradTraining, WeightGradientMatchesTheDirectSum) {
 
 // Several blocks of tiles over several threads: each thread sums its share apart.
 TEST(WinogradTraining, WeightGradientOverThreads) {
-  const int before = get_num_threads();
-  for (int threads : {1, 2, 3}) {
-    SCOPED_TRACE(std::to_string(threads) + " threads");
-    set_num_threads(threads);
-    check_weight_grad({8, 16, 24, 20, 20, 1, 1, 1, 1}, 11, 4, true);
-  }
-  set_num_threads(before);
+  with_threads({1, 2, 3}, [] { check_weight_grad({8, 16, 24, 20, 20, 1, 1, 1, 1}, 11, 4, true); });
 }
 
 TEST(WinogradTraining, NonFiniteWeightGradientIsRefused) {
@@ -239,13 +209,8 @@ Pass conv_pass(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Tenso
 }
 
 TEST(WinogradTraining, Conv2dAutogradAgreesWithOneDnn) {
-  Generator g(21);
-  const Tensor w = randn({24, 16, 3, 3}, g) * 0.2, b = randn({24}, g);
-  for (float odd : {0.0f, std::nanf(""), std::numeric_limits<float>::infinity()}) {
+  for (const auto& [odd, x, w, b, gy] : test::odd_convs()) {
     SCOPED_TRACE("odd value " + std::to_string(odd));
-    Tensor x = randn({3, 16, 13, 10}, g);
-    const Tensor gy = randn({3, 24, 13, 10}, g);
-    if (odd != 0.0f) x.data_ptr<float>()[16 * 130 + 5 * 130 + 6 * 10 + 4] = odd;  // image 1, channel 5
     const Pass direct = conv_pass(x, w, b, gy, Mode::off);
     for (Mode mode : {Mode::default_passes, Mode::all_passes}) {
       SCOPED_TRACE(name(mode));

@@ -1,0 +1,89 @@
+// Shapes of 3x3 stride-1 convolutions between nChw8c tensors, shared by the tests of the
+// kernels that compute them (winograd_training_test.cpp, wgrad3x3_test.cpp).
+#pragma once
+
+#include <cstddef>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <initializer_list>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cnnkit/core/rng.h"
+#include "cnnkit/core/threads.h"
+#include "cnnkit/ops/ops.h"
+
+#include "kernels/conv.h"
+
+namespace cnnkit::test {
+
+// nChw8c index of (n, c, h, w).
+inline size_t at8(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W) {
+  return static_cast<size_t>((((n * (C / 8) + c / 8) * H + h) * W + w) * 8 + c % 8);
+}
+
+// N images, C -> K channels, H x W, padding top, left, bottom, right.
+struct Case {
+  int64_t N, C, K, H, W, pt, pl, pb, pr;
+};
+
+inline kernels::Conv2dShape shape_of(const Case& k) {
+  kernels::Conv2dShape s;
+  s.N = k.N, s.C_in = k.C, s.H = k.H, s.W = k.W, s.C_out = k.K, s.kH = 3, s.kW = 3;
+  s.pad_t = k.pt, s.pad_l = k.pl, s.pad_b = k.pb, s.pad_r = k.pr;
+  s.H_out = kernels::conv_output_size(k.H, 3, 1, k.pt, k.pb, 1);
+  s.W_out = kernels::conv_output_size(k.W, 3, 1, k.pl, k.pr, 1);
+  return s;
+}
+
+// ResNet-20's first and last stages, one pixel, then `count` random shapes (channels in
+// multiples of 8, padding 0-2 on each side).
+inline std::vector<Case> random_cases(int count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
+  std::vector<Case> cases{{2, 16, 16, 32, 32, 1, 1, 1, 1},  // ResNet-20's first stage
+                          {3, 64, 64, 8, 8, 1, 1, 1, 1},    // its last
+                          {1, 8, 8, 1, 1, 1, 1, 1, 1}};     // one pixel
+  for (int i = 0; i < count; ++i)
+    cases.push_back({pick({1, 2, 3}), pick({8, 16, 24, 32, 64}), pick({8, 16, 24, 40, 64}),
+                     pick({3, 4, 5, 7, 8, 13, 16}), pick({3, 4, 6, 9, 11, 16}), pick({0, 1, 2}), pick({0, 1, 2}),
+                     pick({0, 1, 2}), pick({0, 1, 2})});
+  return cases;
+}
+
+// conv2d's operands, 3 images of 16 -> 24 channels, 13 x 10, padding 1: finite, then with a NaN,
+// then with an infinity in image 1, channel 5 of the input (`odd`: 0, NaN, Inf).
+struct OddConv {
+  float odd;
+  Tensor x, w, b, gy;
+};
+inline std::vector<OddConv> odd_convs() {
+  Generator g(21);
+  const Tensor w = randn({24, 16, 3, 3}, g) * 0.2, b = randn({24}, g);
+  std::vector<OddConv> out;
+  for (float odd : {0.0f, std::nanf(""), std::numeric_limits<float>::infinity()}) {
+    Tensor x = randn({3, 16, 13, 10}, g);
+    const Tensor gy = randn({3, 24, 13, 10}, g);
+    if (odd != 0.0f) x.data_ptr<float>()[16 * 130 + 5 * 130 + 6 * 10 + 4] = odd;
+    out.push_back({odd, x, w, b, gy});
+  }
+  return out;
+}
+
+// f() on each of these thread counts, then the count as it was.
+template <class F>
+void with_threads(std::initializer_list<int> counts, const F& f) {
+  const int before = get_num_threads();
+  for (int threads : counts) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    set_num_threads(threads);
+    f();
+  }
+  set_num_threads(before);
+}
+
+}  // namespace cnnkit::test
