@@ -5,9 +5,10 @@
 //   dW[k][c][r][s] = sum over n, oh, ow of dy[n][k][oh][ow] x[n][c][oh + r - pt][ow + s - pl]
 //   db[k]          = sum over n, oh, ow of dy[n][k][oh][ow]
 //
-// Each product is rounded once, as in oneDNN's direct convolution; the sums run in float over
-// at most 1024 outputs, then in double: no less accurate than oneDNN's float sums, which is
-// what PyTorch computes on the CPU (the conv2d goldens hold it to 1e-5 of PyTorch). NaN and
+// Each product goes into its float sum by a fused multiply-add, as in oneDNN's direct
+// convolution; those sums run over at most 1024 outputs (one row, if a row is longer), then go
+// to double: no less accurate than oneDNN's float sums, which is what PyTorch computes on the
+// CPU (the conv2d goldens hold it to 1e-5 of PyTorch). NaN and
 // infinities reach the sums they enter, as in any direct sum.
 #pragma once
 
