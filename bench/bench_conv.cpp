@@ -3,8 +3,8 @@
 // (counter "GFLOP" as a rate, i.e. GFLOP/s; forward FLOPs = 2*N*C_out*H_out*W_out*
 // (C_in/groups)*kH*kW, forward+backward = 3x).
 // Also "Algo/...": each conv pass by each kernel algorithm, the measurements behind the
-// registry in kernels/conv.cpp; and "Wgrad3x3/...": ResNet-20's weight gradients by
-// kernels/wgrad3x3 and by oneDNN. bench/torch_conv.py is the PyTorch twin of the W4 part;
+// registry in kernels/conv.cpp; "Wgrad3x3/...": ResNet-20's weight gradients by
+// kernels/wgrad3x3 and by oneDNN; "WinogradWeights/...": the Winograd weight transform. bench/torch_conv.py is the PyTorch twin of the W4 part;
 // bench/run_conv_compare.sh runs both and prints ratios.
 #include <benchmark/benchmark.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -20,6 +20,7 @@
 #include "cnnkit/core/threads.h"
 #include "kernels/conv.h"
 #include "kernels/wgrad3x3.h"
+#include "kernels/winograd.h"
 #include "cnnkit/ops/conv.h"
 
 namespace {
@@ -212,6 +213,22 @@ int main(int argc, char** argv) {
           cnnkit::kernels::wgrad3x3::set_enabled(true);
         })->UseRealTime()->Unit(benchmark::kMillisecond);
       }
+
+  // The Winograd weight transform that every training call runs (F(4x4, 3x3), C -> C channels).
+  for (int64_t channels : {16, 32, 64})
+    for (int threads : {1, 2}) {
+      const std::string name =
+          "WinogradWeights/" + std::to_string(channels) + "ch/threads:" + std::to_string(threads);
+      benchmark::RegisterBenchmark(name.c_str(), [channels, threads](benchmark::State& s) {
+        cnnkit::set_num_threads(threads);
+        const Tensor w = filled({channels, channels, 3, 3}, 0.01f);
+        cnnkit::kernels::winograd::Weights u;
+        for (auto _ : s) {
+          cnnkit::kernels::winograd::transform_weights_into(u, w.data_ptr<float>(), channels, channels, 4);
+          benchmark::DoNotOptimize(u.U.data());
+        }
+      })->UseRealTime()->Unit(benchmark::kMicrosecond);
+    }
 
   const double ghz = measure_clock_ghz();
   // 32 FLOP/cycle with two 256-bit FMA units (AVX2, the Zen 3 machines of BENCH.md); a core
