@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
         }
 
   // ResNet-20's 3x3 stride-1 weight gradients at batch 64: kernels/wgrad3x3 against oneDNN's
-  // (both after the same reorders of the plain operands to nChw8c).
+  // (both after the same reorders of the plain operands to nChw8c, or nChw16c on AVX-512).
   const Config resnet_shapes[] = {
       {"resnet20_16ch", 64, 16, 16, 3, 1, 1, 1, 1, 32},
       {"resnet20_32ch", 64, 32, 32, 3, 1, 1, 1, 1, 16},
@@ -208,11 +208,26 @@ int main(int argc, char** argv) {
         const std::string name = "Wgrad3x3/" + std::string(c.name) + (kernel ? "/wgrad3x3" : "/onednn") +
                                  "/threads:" + std::to_string(threads);
         benchmark::RegisterBenchmark(name.c_str(), [c, kernel, threads](benchmark::State& s) {
-          cnnkit::kernels::wgrad3x3::set_enabled(kernel);
+          namespace wg = cnnkit::kernels::wgrad3x3;
+          wg::set_use(kernel ? wg::Use::always : wg::Use::never);
           algo_benchmark(s, c, Pass::backward_weights, cnnkit::kernels::ConvAlgo::onednn, threads);
-          cnnkit::kernels::wgrad3x3::set_enabled(true);
+          wg::set_use(wg::Use::automatic);
         })->UseRealTime()->Unit(benchmark::kMillisecond);
       }
+
+  // The same shapes' forward and backward-data passes: kernels/winograd against oneDNN's.
+  for (const Config& c : resnet_shapes)
+    for (int p = 0; p < 2; ++p)
+      for (bool kernel : {false, true})
+        for (int threads : {1, 2}) {
+          const std::string name = "Winograd3x3/" + std::string(c.name) + "/" + pass_names[p] +
+                                   (kernel ? "/winograd" : "/onednn") + "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), [c, p, kernel, threads](benchmark::State& s) {
+            cnnkit::kernels::winograd::set_enabled(kernel);
+            algo_benchmark(s, c, static_cast<Pass>(p), cnnkit::kernels::ConvAlgo::onednn, threads);
+            cnnkit::kernels::winograd::set_enabled(true);
+          })->UseRealTime()->Unit(benchmark::kMillisecond);
+        }
 
   // The Winograd weight transform that every training call runs (F(4x4, 3x3), C -> C channels).
   for (int64_t channels : {16, 32, 64})

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "cnnkit/core/error.h"
@@ -285,23 +286,35 @@ memory result_memory(const memory::desc& have, const memory::desc& plain_d, cons
 // ---- Winograd -------------------------------------------------------------------------------
 
 // CHOICE: where oneDNN runs a 3x3 stride-1 convolution between nChw8c tensors (its AVX2
-// kernels; it has no Winograd for AVX2), kernels/winograd.h runs its forward and its
-// backward-data pass (a convolution of the output gradient with the flipped weights) instead:
-// F(4x4, 3x3), 4x fewer multiplications, the weights transformed at each call. Both stay within
-// the conv2d goldens' 1e-5 of PyTorch. The weight gradient by the same tiles is opt-in
-// (CNNKIT_WINOGRAD_WGRAD=1): its long sums of transformed products err by up to 6e-5 where
-// the direct sum errs by 8e-6 (docs/performance.md), so by default it is a direct sum, by
-// kernels/wgrad3x3.h (1.2-1.3x oneDNN's on ResNet-20's shapes on a Zen 3 core:
-// `bench_conv --benchmark_filter=Wgrad3x3`; its sums run over at most 1024 products in float,
-// then in double: closer to exact than oneDNN's; CNNKIT_WGRAD3X3=0 leaves it to oneDNN).
-// ResNet-20 training on a 2-core AMD EPYC: see docs/performance.md. CNNKIT_WINOGRAD=0 turns
-// the kernel off, =2 picks F(2x2, 3x3). On AVX-512 oneDNN picks nChw16c and keeps these
-// convolutions. Non-finite weights or bias stay with oneDNN (the kernel would compute every
-// tile a second time), and so does a non-finite weight gradient (computed again: winograd.h).
-memory::desc nChw8c(const memory::dims& d) { return onednn::plain_desc(d, tag::nChw8c); }
-bool winograd_runs(const Conv2dShape& s, const memory::desc& in_d, const memory::dims& in,
-                   const memory::desc& out_d, const memory::dims& out) {
-  return winograd::supported(s) && in_d == nChw8c(in) && out_d == nChw8c(out);
+// kernels; it has no Winograd for AVX2) or nChw16c tensors (its AVX-512 direct kernels),
+// kernels/winograd.h runs its forward and its backward-data pass (a convolution of the output
+// gradient with the flipped weights) instead: F(4x4, 3x3), 4x fewer multiplications, the
+// weights transformed at each call. Both stay within the conv2d goldens' 1e-5 of PyTorch.
+// The weight gradient by the same tiles is opt-in (CNNKIT_WINOGRAD_WGRAD=1): its long sums of
+// transformed products err by up to 6e-5 where the direct sum errs by 8e-6
+// (docs/performance.md), so by default it is a direct sum: kernels/wgrad3x3.h on nChw8c
+// (1.2-1.3x oneDNN's on ResNet-20's shapes on a Zen 3 core; its sums run over at most 1024
+// products in float, then in double: closer to exact than oneDNN's), oneDNN's on nChw16c
+// (0.85-0.94x of oneDNN's speed there; `bench_conv --benchmark_filter=Wgrad3x3`). ResNet-20
+// training on a 2-core AMD EPYC and an AVX-512 Xeon: docs/performance.md. CNNKIT_WINOGRAD=0
+// turns the kernel off, =2 picks F(2x2, 3x3). oneDNN's own Winograd (jit_wino_4x3, AVX-512
+// only) measured no faster than its direct kernel on ResNet-20's forward (24.5 against
+// 23.5 ms a step at 1 thread) and is not used. Non-finite weights or bias stay with oneDNN
+// (the kernel would compute every tile a second time), and so does a non-finite weight
+// gradient (computed again: winograd.h).
+// The channel block (8 or 16) of in_d and out_d when both are nChw8c or both nChw16c, else 0.
+int blocked_layout(const memory::desc& in_d, const memory::dims& in, const memory::desc& out_d,
+                   const memory::dims& out) {
+  for (const auto& [block, t] : {std::pair{8, tag::nChw8c}, std::pair{16, tag::nChw16c}})
+    if (in_d == onednn::plain_desc(in, t) && out_d == onednn::plain_desc(out, t)) return block;
+  return 0;
+}
+// The channel block the Winograd kernel runs this convolution with, or 0 where it leaves it to
+// oneDNN.
+int winograd_runs(const Conv2dShape& s, const memory::desc& in_d, const memory::dims& in,
+                  const memory::desc& out_d, const memory::dims& out) {
+  const int block = blocked_layout(in_d, in, out_d, out);
+  return block != 0 && winograd::supported(s, block) ? block : 0;
 }
 bool all_finite(const float* v, int64_t n) {
   return v == nullptr || std::all_of(v, v + n, [](float x) { return std::isfinite(x); });
@@ -757,11 +770,11 @@ void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const o
   const bool keep = out_layout && dst_d != f.dst_plain && onednn::keep_layouts();
   memory dst = result_memory(dst_d, f.dst_plain, out, kDst, keep ? out_layout : nullptr);
   const Geometry g = geometry(s);
-  const winograd::Weights* wino = winograd_runs(s, src_d, g.src, dst_d, g.dst)
-                                      ? winograd_weights(weight, s.has_bias ? bias : nullptr, s, false)
-                                      : nullptr;
+  const int block = winograd_runs(s, src_d, g.src, dst_d, g.dst);
+  const winograd::Weights* wino =
+      block != 0 ? winograd_weights(weight, s.has_bias ? bias : nullptr, s, false) : nullptr;
   if (wino) {
-    winograd::conv3x3_nChw8c(data_of(src), *wino, s.has_bias ? bias : nullptr, nullptr, false, data_of(dst), s);
+    winograd::conv3x3(data_of(src), *wino, s.has_bias ? bias : nullptr, nullptr, false, data_of(dst), s, block);
   } else {
     memory wei = to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
@@ -814,9 +827,9 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
   memory dst = result_memory(dst_d, f.dst_plain, out, kDst, keep ? out_layout : nullptr);
   // The Winograd kernel where it runs (the CHOICE above winograd_runs), the residual read
   // where it lies and the ReLU applied in the same pass; constant weights are transformed once.
-  const memory::desc blocked_dst = nChw8c({s.N, s.C_out, s.H_out, s.W_out});
+  const int block = winograd_runs(s, src_d, {s.N, s.C_in, s.H, s.W}, dst_d, {s.N, s.C_out, s.H_out, s.W_out});
   const winograd::Weights* wino = nullptr;
-  if (winograd_runs(s, src_d, {s.N, s.C_in, s.H, s.W}, dst_d, {s.N, s.C_out, s.H_out, s.W_out})) {
+  if (block != 0) {
     if (epilogue.packed_weights) {
       wino = &epilogue.packed_weights->winograd(weight, s.C_out, s.C_in, winograd::tile_for(s));
       if (!wino->finite || !all_finite(s.has_bias ? bias : nullptr, s.C_out)) wino = nullptr;
@@ -829,15 +842,15 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
     const float* residual = nullptr;
     if (epilogue.has_residual) {
       const onednn::Operand& r = epilogue.residual;
-      if (r.layout && r.layout->desc() == blocked_dst) {
+      if (r.layout && r.layout->desc() == dst_d) {
         residual = r.layout->data();
       } else {
         onednn::reorder(onednn::wrap(f.dst_plain, r.plain), dst);  // a plain residual: into dst first
         residual = y;
       }
     }
-    winograd::conv3x3_nChw8c(static_cast<const float*>(src.get_data_handle()), *wino, s.has_bias ? bias : nullptr,
-                             residual, epilogue.relu, y, s);
+    winograd::conv3x3(static_cast<const float*>(src.get_data_handle()), *wino, s.has_bias ? bias : nullptr, residual,
+                      epilogue.relu, y, s, block);
   } else {
     if (epilogue.has_residual) {
       // The sum post-op adds the convolution to what dst holds: the residual, in dst's layout.
@@ -903,11 +916,11 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
       const memory::desc ds_d = b.pd.diff_src_desc();
       const bool keep = grad_in_layout && ds_d != src_plain && onednn::keep_layouts();
       memory diff_src = result_memory(ds_d, src_plain, grad_in, kDiffSrc, keep ? grad_in_layout : nullptr);
-      const winograd::Weights* wino =
-          winograd_runs(s, dd_d, g.dst, ds_d, g.src) ? winograd_weights(weight, nullptr, s, true) : nullptr;
+      const int block = winograd_runs(s, dd_d, g.dst, ds_d, g.src);
+      const winograd::Weights* wino = block != 0 ? winograd_weights(weight, nullptr, s, true) : nullptr;
       if (wino) {
-        winograd::conv3x3_nChw8c(data_of(diff_dst), *wino, nullptr, nullptr, false, data_of(diff_src),
-                                 winograd::backward_data_shape(s));
+        winograd::conv3x3(data_of(diff_dst), *wino, nullptr, nullptr, false, data_of(diff_src),
+                          winograd::backward_data_shape(s), block);
       } else {
         memory wei = to_layout(b.pd.weights_desc(), wei_plain, weight, kWei);
         b.prim.execute(onednn::stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},
@@ -940,11 +953,12 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
   memory src = saved && saved->src && saved->src->desc() == src_d
                    ? saved->src->memory()
                    : onednn::as_layout(in, src_plain, src_d, scratch(kSrc, src_d.get_size()));
-  if (winograd::weight_grad_enabled() && winograd_runs(s, src_d, g.src, dd_d, g.dst) &&
-      winograd::weight_grad_nChw8c(data_of(src), data_of(dd), grad_weight, grad_bias, s))
+  const int block = blocked_layout(src_d, g.src, dd_d, g.dst);
+  if (winograd::weight_grad_enabled() && block != 0 && winograd::supported(s, block) &&
+      winograd::weight_grad(data_of(src), data_of(dd), grad_weight, grad_bias, s, block))
     return;  // else not finite: computed again below
-  if (wgrad3x3::supported(s) && src_d == nChw8c(g.src) && dd_d == nChw8c(g.dst)) {
-    wgrad3x3::weight_grad_nChw8c(data_of(src), data_of(dd), grad_weight, grad_bias, s);
+  if (block != 0 && wgrad3x3::runs(s, block)) {
+    wgrad3x3::weight_grad(data_of(src), data_of(dd), grad_weight, grad_bias, s, block);
     return;
   }
   memory dw = out_layout(b.pd.diff_weights_desc(), wei_plain, grad_weight, kDiffWei);

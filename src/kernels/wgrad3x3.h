@@ -1,5 +1,5 @@
-// The weight gradient of a 3x3 stride-1 convolution between nChw8c tensors (AVX2 + FMA), by
-// direct sums: the pass of ResNet-style training that the Winograd kernel (winograd.h) leaves
+// The weight gradient of a 3x3 stride-1 convolution between channel-blocked tensors (nChw8c
+// with AVX2 + FMA, nChw16c with AVX-512), by direct sums: the pass of ResNet-style training that the Winograd kernel (winograd.h) leaves
 // to oneDNN by default.
 //
 //   dW[k][c][r][s] = sum over n, oh, ow of dy[n][k][oh][ow] x[n][c][oh + r - pt][ow + s - pl]
@@ -18,19 +18,29 @@
 
 namespace cnnkit::kernels::wgrad3x3 {
 
-// Whether the kernel computes shape s: 3x3, stride 1, no dilation, one group, channels in
-// multiples of 8, padding at most 2 on each side, on a CPU with AVX2 and FMA; and whether it
-// is on (CNNKIT_WGRAD3X3=0 or set_enabled(false) leaves the pass to oneDNN).
-bool supported(const Conv2dShape& s);
-bool enabled();
-void set_enabled(bool on);
+// Whether the kernel computes shape s between tensors blocked by `block` channels (8: nChw8c,
+// 16: nChw16c): 3x3, stride 1, no dilation, one group, channels in multiples of the block,
+// padding at most 2 on each side, on a CPU with the block's instructions (8: AVX2 and FMA,
+// 16: AVX-512).
+bool supported(const Conv2dShape& s, int block);
+
+// Where training convolutions take their weight gradient from here rather than from oneDNN:
+//   automatic (default, CNNKIT_WGRAD3X3 unset): nChw8c only, where it measured 1.2-1.3x
+//     oneDNN's AVX2 kernel; oneDNN's AVX-512 kernel (nChw16c) measured faster than this one
+//     (docs/performance.md, `bench_conv --benchmark_filter=Wgrad3x3`);
+//   always (CNNKIT_WGRAD3X3=1): both layouts;  never (CNNKIT_WGRAD3X3=0): oneDNN.
+enum class Use { automatic, always, never };
+Use use();
+void set_use(Use u);  // for tests and benchmarks
+// supported(s, block), and `use()` sends this layout here.
+bool runs(const Conv2dShape& s, int block);
 uint64_t calls();  // weight gradients computed since the process started (for tests)
 
-// src (N, C_in/8, H, W, 8), grad_out (N, C_out/8, H_out, W_out, 8) -> grad_weight
+// src (N, C_in/B, H, W, B), grad_out (N, C_out/B, H_out, W_out, B), B = block -> grad_weight
 // (C_out, C_in, 3, 3) and grad_bias (C_out, or null), plain. Runs on the calling thread's team
 // (images split over the threads, each thread's sums added in thread order: a given thread
 // count gives the same bits every run).
-void weight_grad_nChw8c(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
-                        const Conv2dShape& s);
+void weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias, const Conv2dShape& s,
+                 int block);
 
 }  // namespace cnnkit::kernels::wgrad3x3

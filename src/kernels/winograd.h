@@ -1,6 +1,7 @@
 // Winograd convolution, forward, backward-data and backward-weights: 3x3, stride 1, no
-// dilation, one group, between tensors in oneDNN's nChw8c layout (what oneDNN picks on AVX2
-// machines, where it has no Winograd kernel of its own). An (m + 2) x (m + 2) input tile gives
+// dilation, one group, between tensors in oneDNN's channel-blocked layouts, where oneDNN runs
+// a direct convolution: nChw8c on AVX2 (which has no Winograd kernel in oneDNN) and nChw16c on
+// AVX-512 (`block`, 8 or 16, below). An (m + 2) x (m + 2) input tile gives
 // an m x m output tile:
 //   V = Bt d B (input tile), U = G g Gt (weights), M = V .* U summed over input channels
 //   ((m + 2)^2 small matrix products), Y = At M A (output tile).
@@ -21,11 +22,13 @@
 
 namespace cnnkit::kernels::winograd {
 
-// Whether a convolution of shape s may run here (its forward; in training, its three passes):
-// 3x3, stride 1, dilation 1, groups 1, padding at most 2 a side, channels in and out multiples
-// of 8, an AVX2 + FMA CPU, and not turned off (CNNKIT_WINOGRAD=0, or set_enabled(false)). The caller also checks that
-// oneDNN chose nChw8c for both sides.
-bool supported(const Conv2dShape& s);
+// Whether a convolution of shape s may run here between tensors blocked by `block` channels
+// (8: nChw8c, 16: nChw16c); its forward, and in training its three passes: 3x3, stride 1,
+// dilation 1, groups 1, padding at most 2 a side, channels in and out multiples of the block,
+// a CPU with the block's instructions (8: AVX2 and FMA, 16: AVX-512), and not turned off
+// (CNNKIT_WINOGRAD=0, or set_enabled(false)). The caller also checks that oneDNN chose that
+// layout for both sides.
+bool supported(const Conv2dShape& s, int block);
 bool enabled();
 void set_enabled(bool on);  // for tests and benchmarks; the default comes from CNNKIT_WINOGRAD
 uint64_t calls();           // convolutions run here since start (tests)
@@ -40,7 +43,7 @@ void set_tile(int m);  // 0 (automatic), 2 or 4; for tests and benchmarks
 
 // The weights g (C_out, C_in, 3, 3) prepared for tile m: U = G g Gt, laid out
 // [(m + 2)^2][C_in][C_out], and g itself as [C_in][9][C_out] for the tiles computed again
-// directly (conv3x3_nChw8c).
+// directly (conv3x3).
 struct Weights {
   int m = 0;
   int64_t C_in = 0, C_out = 0;
@@ -61,7 +64,10 @@ void transform_weights_into(Weights& w, const float* weight, int64_t C_out, int6
 // Its shape: grad_out (N, C_out, H_out, W_out) in, grad_in (N, C_in, H, W) out.
 Conv2dShape backward_data_shape(const Conv2dShape& s);
 
-// dst (N, C_out/8, H_out, W_out, 8) = conv(src (N, C_in/8, H, W, 8)) + bias (C_out, or
+// G of tile m, (m + 2) x 3 doubles, row-major (winograd.cpp has the matrices).
+const double* g_matrix(int m);
+
+// dst (N, C_out/B, H_out, W_out, B) = conv(src (N, C_in/B, H, W, B)) + bias (C_out, or
 // null) + residual (dst's shape and layout, or null; it may be dst itself), then
 // max(0, .) when `relu`, NaN kept as PyTorch's relu keeps it. w from transform_weights, with
 // w.finite and a finite bias (the caller checks: with a NaN weight every tile would be
@@ -71,29 +77,30 @@ Conv2dShape backward_data_shape(const Conv2dShape& s);
 // transforms spread a NaN or an infinity in the input over its whole output tile (Inf - Inf),
 // so a tile whose convolution comes out non-finite is computed again directly (a vectorised
 // loop over w.direct, a few times slower than the transforms: for abnormal inputs only).
-void conv3x3_nChw8c(const float* src, const Weights& w, const float* bias, const float* residual, bool relu,
-                    float* dst, const Conv2dShape& s);
+// B = block, with supported(s, block).
+void conv3x3(const float* src, const Weights& w, const float* bias, const float* residual, bool relu, float* dst,
+             const Conv2dShape& s, int block);
 
-// The weight gradient of shape s (supported(s)) by the same tiles: with V = Bt x B the input
+// The weight gradient of shape s (supported(s, block)) by the same tiles: with V = Bt x B the input
 // tiles and Z = At dy A the output gradient's tiles turned back into the transformed domain
 // (the transpose of the output transform), dU = sum over tiles of Z .* V, summed over the
 // (m + 2)^2 points by products C_in x tiles x C_out, and dW = Gt dU G. 4x fewer
 // multiplications than the direct sum with F(4x4, 3x3).
-//   src (N, C_in/8, H, W, 8), grad_out (N, C_out/8, H_out, W_out, 8), nChw8c;
+//   src (N, C_in/B, H, W, B), grad_out (N, C_out/B, H_out, W_out, B), B = block;
 //   grad_weight (C_out, C_in, 3, 3) plain; grad_bias (C_out) or null: sum of grad_out.
 // Returns false, with the outputs unspecified, when a gradient is not finite: the transforms
 // spread a NaN or an infinity over all nine taps of its channels (Inf - Inf), where the direct
 // sum puts it in the taps that meet it, so the caller computes such a gradient again directly.
 // Runs on the calling thread's team; each thread sums its share of the tiles apart, in a fixed
 // order, so a thread count gives the same bits every time.
-// Whether training convolutions take their weight gradient from weight_grad_nChw8c: off unless
+// Whether training convolutions take their weight gradient from weight_grad: off unless
 // CNNKIT_WINOGRAD_WGRAD=1 (or set_weight_grad_enabled(true)). Faster (ResNet-20 training
 // 2.0-2.3x PyTorch's on AVX2 against 1.6-1.9x), less exact: F(4x4, 3x3) rounds each transformed
 // product, and a weight gradient sums hundreds of them: 2-8x the direct sum's error
 // (docs/performance.md).
 bool weight_grad_enabled();
 void set_weight_grad_enabled(bool on);
-bool weight_grad_nChw8c(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
-                        const Conv2dShape& s);
+bool weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias, const Conv2dShape& s,
+                 int block);
 
 }  // namespace cnnkit::kernels::winograd

@@ -1,5 +1,6 @@
-// Shapes of 3x3 stride-1 convolutions between nChw8c tensors, shared by the tests of the
-// kernels that compute them (winograd_training_test.cpp, wgrad3x3_test.cpp).
+// Shapes of 3x3 stride-1 convolutions between channel-blocked tensors (nChw8c, nChw16c),
+// shared by the tests of the kernels that compute them (winograd_test.cpp,
+// winograd_training_test.cpp, wgrad3x3_test.cpp).
 #pragma once
 
 #include <cstddef>
@@ -18,12 +19,22 @@
 #include "cnnkit/ops/ops.h"
 
 #include "kernels/conv.h"
+#include "kernels/simd.h"
 
 namespace cnnkit::test {
 
-// nChw8c index of (n, c, h, w).
-inline size_t at8(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W) {
-  return static_cast<size_t>((((n * (C / 8) + c / 8) * H + h) * W + w) * 8 + c % 8);
+// The channel blocks the kernels run with on this CPU: 8 (nChw8c, AVX2), and 16 (nChw16c)
+// where it has AVX-512.
+inline std::vector<int> blocks() {
+  std::vector<int> b;
+  for (int block : {8, 16})
+    if (kernels::simd::cpu_runs(block)) b.push_back(block);
+  return b;
+}
+
+// Index of (n, c, h, w) in a tensor blocked by B channels (nChw8c: B = 8).
+inline size_t at_block(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W, int64_t B) {
+  return static_cast<size_t>((((n * (C / B) + c / B) * H + h) * W + w) * B + c % B);
 }
 
 // N images, C -> K channels, H x W, padding top, left, bottom, right.
@@ -41,8 +52,8 @@ inline kernels::Conv2dShape shape_of(const Case& k) {
 }
 
 // ResNet-20's first and last stages, one pixel, then `count` random shapes (channels in
-// multiples of 8, padding 0-2 on each side).
-inline std::vector<Case> random_cases(int count, uint32_t seed) {
+// multiples of 8, padding 0-2 on each side); for block 16, every channel count doubled.
+inline std::vector<Case> random_cases(int count, uint32_t seed, int block = 8) {
   std::mt19937 rng(seed);
   auto pick = [&](std::initializer_list<int64_t> v) { return *(v.begin() + rng() % v.size()); };
   std::vector<Case> cases{{2, 16, 16, 32, 32, 1, 1, 1, 1},  // ResNet-20's first stage
@@ -52,10 +63,16 @@ inline std::vector<Case> random_cases(int count, uint32_t seed) {
     cases.push_back({pick({1, 2, 3}), pick({8, 16, 24, 32, 64}), pick({8, 16, 24, 40, 64}),
                      pick({3, 4, 5, 7, 8, 13, 16}), pick({3, 4, 6, 9, 11, 16}), pick({0, 1, 2}), pick({0, 1, 2}),
                      pick({0, 1, 2}), pick({0, 1, 2})});
+  if (block != 8)
+    for (Case& k : cases) {
+      k.C = k.C / 8 * block;
+      k.K = k.K / 8 * block;
+    }
   return cases;
 }
 
-// conv2d's operands, 3 images of 16 -> 24 channels, 13 x 10, padding 1: finite, then with a NaN,
+// conv2d's operands, 3 images of 16 -> 32 channels (whole blocks of 8 and of 16), 13 x 10,
+// padding 1: finite, then with a NaN,
 // then with an infinity in image 1, channel 5 of the input (`odd`: 0, NaN, Inf).
 struct OddConv {
   float odd;
@@ -63,11 +80,11 @@ struct OddConv {
 };
 inline std::vector<OddConv> odd_convs() {
   Generator g(21);
-  const Tensor w = randn({24, 16, 3, 3}, g) * 0.2, b = randn({24}, g);
+  const Tensor w = randn({32, 16, 3, 3}, g) * 0.2, b = randn({32}, g);
   std::vector<OddConv> out;
   for (float odd : {0.0f, std::nanf(""), std::numeric_limits<float>::infinity()}) {
     Tensor x = randn({3, 16, 13, 10}, g);
-    const Tensor gy = randn({3, 24, 13, 10}, g);
+    const Tensor gy = randn({3, 32, 13, 10}, g);
     if (odd != 0.0f) x.data_ptr<float>()[16 * 130 + 5 * 130 + 6 * 10 + 4] = odd;
     out.push_back({odd, x, w, b, gy});
   }

@@ -1,5 +1,5 @@
 // kernels/wgrad3x3.h: the direct weight gradient of 3x3 stride-1 convolutions between nChw8c
-// tensors. Each weight and bias gradient against a double-precision sum on random shapes
+// tensors (and nChw16c where the CPU has AVX-512). Each weight and bias gradient against a double-precision sum on random shapes
 // (within 1e-5 of that output's own sum of |terms|), over several thread counts, at least as
 // close to it as oneDNN's weight gradient, and through conv2d's autograd against oneDNN, NaN
 // and infinity included.
@@ -27,7 +27,8 @@ namespace {
 using kernels::Conv2dShape;
 namespace wg = kernels::wgrad3x3;
 
-using test::at8;
+using test::at_block;
+using test::blocks;
 using test::Case;
 using test::random_cases;
 using test::shape_of;
@@ -45,7 +46,8 @@ struct Reference {
   std::vector<double> value, magnitude;
 };
 
-Reference reference(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& gy) {
+// x and gy blocked by `block` channels.
+Reference reference(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& gy, int block) {
   Reference r;
   const size_t n_w = static_cast<size_t>(s.C_out * s.C_in * 9);
   r.value.assign(n_w + static_cast<size_t>(s.C_out), 0.0);
@@ -54,14 +56,14 @@ Reference reference(const Conv2dShape& s, const std::vector<float>& x, const std
     for (int64_t n = 0; n < s.N; ++n)
       for (int64_t oh = 0; oh < s.H_out; ++oh)
         for (int64_t ow = 0; ow < s.W_out; ++ow) {
-          const double g = gy[at8(n, o, oh, ow, s.C_out, s.H_out, s.W_out)];
+          const double g = gy[at_block(n, o, oh, ow, s.C_out, s.H_out, s.W_out, block)];
           r.value[n_w + static_cast<size_t>(o)] += g;
           r.magnitude[n_w + static_cast<size_t>(o)] += std::abs(g);
           for (int64_t c = 0; c < s.C_in; ++c)
             for (int64_t tap = 0; tap < 9; ++tap) {
               const int64_t ih = oh + tap / 3 - s.pad_t, iw = ow + tap % 3 - s.pad_l;
               if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
-              const double p = g * x[at8(n, c, ih, iw, s.C_in, s.H, s.W)];
+              const double p = g * x[at_block(n, c, ih, iw, s.C_in, s.H, s.W, block)];
               const size_t at = static_cast<size_t>((o * s.C_in + c) * 9 + tap);
               r.value[at] += p;
               r.magnitude[at] += std::abs(p);
@@ -78,10 +80,10 @@ double worst_error(const std::vector<float>& gw, const Reference& r) {
   return worst;
 }
 
-void check(const Case& k, uint32_t seed, bool with_bias) {
-  SCOPED_TRACE(describe(k) + (with_bias ? ", bias" : ""));
+void check(const Case& k, uint32_t seed, bool with_bias, int block) {
+  SCOPED_TRACE("nChw" + std::to_string(block) + "c, " + describe(k) + (with_bias ? ", bias" : ""));
   const Conv2dShape s = shape_of(k);
-  ASSERT_TRUE(wg::supported(s));
+  ASSERT_TRUE(wg::supported(s, block));
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal;
   std::vector<float> x(static_cast<size_t>(s.N * s.C_in * s.H * s.W)),
@@ -89,8 +91,8 @@ void check(const Case& k, uint32_t seed, bool with_bias) {
   for (float& v : x) v = normal(rng);
   for (float& v : gy) v = normal(rng);
   std::vector<float> gw(static_cast<size_t>(s.C_out * s.C_in * 9), -7.0f), gb(static_cast<size_t>(s.C_out), -7.0f);
-  wg::weight_grad_nChw8c(x.data(), gy.data(), gw.data(), with_bias ? gb.data() : nullptr, s);
-  const Reference r = reference(s, x, gy);
+  wg::weight_grad(x.data(), gy.data(), gw.data(), with_bias ? gb.data() : nullptr, s, block);
+  const Reference r = reference(s, x, gy, block);
   int64_t bad = 0;
   for (size_t i = 0; i < gw.size() + (with_bias ? gb.size() : 0); ++i) {
     const double got = i < gw.size() ? gw[i] : gb[i - gw.size()];
@@ -106,47 +108,60 @@ void check(const Case& k, uint32_t seed, bool with_bias) {
 }
 
 TEST(Wgrad3x3, MatchesTheDirectSum) {
-  std::vector<Case> cases = random_cases(20, 9);
-  cases.push_back({1, 8, 16, 40, 40, 1, 1, 1, 1});   // more than 1024 outputs: bands of rows
-  cases.push_back({2, 8, 8, 3, 1100, 1, 1, 1, 1});   // a row longer than 1024 outputs
-  cases.push_back({5, 16, 8, 6, 6, 2, 0, 1, 2});     // several images a group, uneven padding
-  uint32_t seed = 1;
-  for (const Case& k : cases) {
-    check(k, seed, seed % 2 == 0);
-    ++seed;
+  for (int block : blocks()) {
+    std::vector<Case> cases = random_cases(20, 9, block);
+    const int64_t c = block;  // the fewest channels the layout holds
+    cases.push_back({1, c, 2 * c, 40, 40, 1, 1, 1, 1});  // more than 1024 outputs: bands of rows
+    cases.push_back({2, c, c, 3, 1100, 1, 1, 1, 1});     // a row longer than 1024 outputs
+    cases.push_back({5, 2 * c, c, 6, 6, 2, 0, 1, 2});    // several images a group, uneven padding
+    uint32_t seed = 1;
+    for (const Case& k : cases) {
+      check(k, seed, seed % 2 == 0, block);
+      ++seed;
+    }
   }
 }
 
 // The images split over threads, each thread's sums added in order.
 TEST(Wgrad3x3, OverThreads) {
-  with_threads({1, 2, 3}, [] {
-    check({7, 16, 24, 20, 20, 1, 1, 1, 1}, 11, true);
-    check({9, 32, 16, 8, 8, 1, 1, 1, 1}, 12, true);  // groups of images
-  });
+  for (int block : blocks())
+    with_threads({1, 2, 3}, [block] {
+      check({7, 16, 48, 20, 20, 1, 1, 1, 1}, 11, true, block);
+      check({9, 32, 16, 8, 8, 1, 1, 1, 1}, 12, true, block);  // groups of images
+    });
 }
 
 // The shapes it does not take go to oneDNN.
 TEST(Wgrad3x3, SupportedShapes) {
   const Conv2dShape s = shape_of({2, 16, 16, 8, 8, 1, 1, 1, 1});
-  EXPECT_TRUE(wg::supported(s));
+  EXPECT_TRUE(wg::supported(s, 8));
+  EXPECT_EQ(wg::supported(s, 16), kernels::simd::cpu_runs(16));
+  auto refused = [&](Conv2dShape t) { return !wg::supported(t, 8) && !wg::supported(t, 16); };
   Conv2dShape t = s;
   t.C_in = 12;
-  EXPECT_FALSE(wg::supported(t));
+  EXPECT_TRUE(refused(t));
+  t.C_in = 24;
+  EXPECT_FALSE(wg::supported(t, 16)) << "24 channels in blocks of 16";
   t = s;
   t.stride_h = t.stride_w = 2;
-  EXPECT_FALSE(wg::supported(t));
+  EXPECT_TRUE(refused(t));
   t = s;
   t.kH = t.kW = 5;
-  EXPECT_FALSE(wg::supported(t));
+  EXPECT_TRUE(refused(t));
   t = s;
   t.groups = 2;
-  EXPECT_FALSE(wg::supported(t));
+  EXPECT_TRUE(refused(t));
   t = s;
   t.pad_t = 3;
-  EXPECT_FALSE(wg::supported(t));
-  wg::set_enabled(false);
-  EXPECT_FALSE(wg::supported(s));
-  wg::set_enabled(true);
+  EXPECT_TRUE(refused(t));
+  // Where conv2d sends the pass: nChw8c by default, both layouts with `always`, none with `never`.
+  EXPECT_TRUE(wg::runs(s, 8));
+  EXPECT_FALSE(wg::runs(s, 16)) << "oneDNN's AVX-512 kernel is the faster one";
+  wg::set_use(wg::Use::always);
+  EXPECT_EQ(wg::runs(s, 16), kernels::simd::cpu_runs(16));
+  wg::set_use(wg::Use::never);
+  EXPECT_FALSE(wg::runs(s, 8));
+  wg::set_use(wg::Use::automatic);
 }
 
 // conv2d's weight and bias gradients with the kernel and with oneDNN's direct convolution.
@@ -155,13 +170,13 @@ struct Grads {
   uint64_t calls;
 };
 Grads conv_grads(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& gy, bool kernel) {
-  wg::set_enabled(kernel);
+  wg::set_use(kernel ? wg::Use::always : wg::Use::never);
   kernels::winograd::set_weight_grad_enabled(false);
   Tensor wr = w.clone().requires_grad_(true), br = b.clone().requires_grad_(true);
   const uint64_t before = wg::calls();
   conv2d(x, wr, br, 1, 1).backward(gy);
   const uint64_t used = wg::calls() - before;
-  wg::set_enabled(true);
+  wg::set_use(wg::Use::automatic);
   return {wr.grad().contiguous(), br.grad().contiguous(), used};
 }
 
@@ -172,10 +187,10 @@ TEST(Wgrad3x3, NoLessAccurateThanOneDnn) {
   const Tensor x = randn({16, 16, 32, 32}, g), w = randn({16, 16, 3, 3}, g), b = randn({16}, g);
   const Tensor gy = randn({16, 16, 32, 32}, g);
   const Grads mine = conv_grads(x, w, b, gy, true);
-  if (mine.calls == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the kernel was not used";
+  if (mine.calls == 0) GTEST_SKIP() << "oneDNN chose no blocked layout on this CPU: the kernel was not used";
   const Grads onednn = conv_grads(x, w, b, gy, false);
   EXPECT_EQ(onednn.calls, 0u);
-  // The exact sums, from the plain tensors.
+  // The exact sums, from the plain tensors (laid out as nChw8c for reference()).
   const Conv2dShape s = shape_of({16, 16, 16, 32, 32, 1, 1, 1, 1});
   std::vector<float> x8(static_cast<size_t>(x.numel())), gy8(static_cast<size_t>(gy.numel()));
   const float* xp = x.data_ptr<float>();
@@ -185,10 +200,10 @@ TEST(Wgrad3x3, NoLessAccurateThanOneDnn) {
       for (int64_t h = 0; h < 32; ++h)
         for (int64_t w8 = 0; w8 < 32; ++w8) {
           const int64_t plain = ((n * 16 + c) * 32 + h) * 32 + w8;
-          x8[at8(n, c, h, w8, 16, 32, 32)] = xp[plain];
-          gy8[at8(n, c, h, w8, 16, 32, 32)] = gp[plain];
+          x8[at_block(n, c, h, w8, 16, 32, 32, 8)] = xp[plain];
+          gy8[at_block(n, c, h, w8, 16, 32, 32, 8)] = gp[plain];
         }
-  const Reference r = reference(s, x8, gy8);
+  const Reference r = reference(s, x8, gy8, 8);
   const double mine_error = worst_error(mine.gw.to_vector(), r);
   const double onednn_error = worst_error(onednn.gw.to_vector(), r);
   char line[96];
@@ -202,7 +217,7 @@ TEST(Wgrad3x3, Conv2dAutogradAgreesWithOneDnn) {
   for (const auto& [odd, x, w, b, gy] : test::odd_convs()) {
     SCOPED_TRACE("odd value " + std::to_string(odd));
     const Grads mine = conv_grads(x, w, b, gy, true);
-    if (mine.calls == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the kernel was not used";
+    if (mine.calls == 0) GTEST_SKIP() << "oneDNN chose no blocked layout on this CPU: the kernel was not used";
     EXPECT_EQ(mine.calls, 1u);
     const Grads onednn = conv_grads(x, w, b, gy, false);
     for (const auto& [got, want, what] :

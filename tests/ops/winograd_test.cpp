@@ -1,4 +1,5 @@
-// kernels/winograd.h: F(2x2, 3x3) and F(4x4, 3x3) between nChw8c tensors against a direct
+// kernels/winograd.h: F(2x2, 3x3) and F(4x4, 3x3) between nChw8c tensors (and nChw16c where
+// the CPU has AVX-512) against a direct
 // convolution in double precision, on random shapes (odd sizes, every padding up to 2,
 // channel counts that leave partial register blocks), with bias, a residual (apart or
 // already in dst), the ReLU, and a NaN or an infinity (it must reach exactly the outputs
@@ -23,6 +24,7 @@
 #include "cnnkit/ops/ops.h"
 #include "kernels/conv.h"
 #include "kernels/winograd.h"
+#include "conv3x3_case.h"
 #include "test_util.h"
 
 namespace cnnkit {
@@ -30,10 +32,7 @@ namespace {
 
 using kernels::Conv2dShape;
 
-// nChw8c index of (n, c, h, w).
-int64_t at8(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H, int64_t W) {
-  return (((n * (C / 8) + c / 8) * H + h) * W + w) * 8 + c % 8;
-}
+using test::at_block;
 
 struct Case {
   int64_t N, C, K, H, W, pt, pl, pb, pr;
@@ -42,15 +41,18 @@ struct Case {
   float odd = std::nanf("");  // put in image 1 (when N > 1): NaN, or an infinity
 };
 
-void check(const Case& k, uint64_t seed, int tile) {
-  SCOPED_TRACE("F(" + std::to_string(tile) + "x" + std::to_string(tile) + ", 3x3)");
+// k's channel counts are for nChw8c; for block 16 they are doubled.
+void check(Case k, uint64_t seed, int tile, int block) {
+  SCOPED_TRACE("nChw" + std::to_string(block) + "c, F(" + std::to_string(tile) + "x" + std::to_string(tile) + ", 3x3)");
+  k.C = k.C / 8 * block;
+  k.K = k.K / 8 * block;
   Conv2dShape s;
   s.N = k.N, s.C_in = k.C, s.H = k.H, s.W = k.W, s.C_out = k.K, s.kH = 3, s.kW = 3;
   s.pad_t = k.pt, s.pad_l = k.pl, s.pad_b = k.pb, s.pad_r = k.pr;
   s.H_out = kernels::conv_output_size(k.H, 3, 1, k.pt, k.pb, 1);
   s.W_out = kernels::conv_output_size(k.W, 3, 1, k.pl, k.pr, 1);
   s.has_bias = k.bias;
-  ASSERT_TRUE(kernels::winograd::supported(s));
+  ASSERT_TRUE(kernels::winograd::supported(s, block));
   std::mt19937 rng(static_cast<uint32_t>(seed));
   std::normal_distribution<float> normal;
   std::vector<float> x(static_cast<size_t>(k.N * k.C * k.H * k.W)), w(static_cast<size_t>(k.K * k.C * 9)),
@@ -62,11 +64,11 @@ void check(const Case& k, uint64_t seed, int tile) {
   std::vector<float> y(static_cast<size_t>(k.N * k.K * Ho * Wo)), r(y.size());
   for (float& v : r) v = normal(rng);
   if (k.residual && k.in_place) y = r;
-  if (k.N > 1) x[static_cast<size_t>(at8(1, k.C / 2, k.H / 2, k.W / 3, k.C, k.H, k.W))] = k.odd;
+  if (k.N > 1) x[at_block(1, k.C / 2, k.H / 2, k.W / 3, k.C, k.H, k.W, block)] = k.odd;
 
   const kernels::winograd::Weights U = kernels::winograd::transform_weights(w.data(), k.K, k.C, tile);
   const float* residual = !k.residual ? nullptr : k.in_place ? y.data() : r.data();
-  kernels::winograd::conv3x3_nChw8c(x.data(), U, k.bias ? b.data() : nullptr, residual, k.relu, y.data(), s);
+  kernels::winograd::conv3x3(x.data(), U, k.bias ? b.data() : nullptr, residual, k.relu, y.data(), s, block);
 
   int64_t bad = 0, odd = 0;
   for (int64_t n = 0; n < k.N; ++n)
@@ -80,11 +82,11 @@ void check(const Case& k, uint64_t seed, int tile) {
                 const int64_t ih = oh + i - k.pt, iw = ow + j - k.pl;
                 if (ih < 0 || ih >= k.H || iw < 0 || iw >= k.W) continue;
                 const double p = static_cast<double>(w[static_cast<size_t>((o * k.C + c) * 9 + i * 3 + j)]) *
-                                 x[static_cast<size_t>(at8(n, c, ih, iw, k.C, k.H, k.W))];
+                                 x[at_block(n, c, ih, iw, k.C, k.H, k.W, block)];
                 ref += p;
                 mag += std::abs(p);
               }
-          const size_t idx = static_cast<size_t>(at8(n, o, oh, ow, k.K, Ho, Wo));
+          const size_t idx = at_block(n, o, oh, ow, k.K, Ho, Wo, block);
           if (k.residual) {
             ref += r[idx];
             mag += std::abs(r[idx]);
@@ -114,8 +116,8 @@ void check(const Case& k, uint64_t seed, int tile) {
 }
 
 void check(const Case& k, uint64_t seed) {
-  check(k, seed, 2);
-  check(k, seed, 4);
+  for (int block : test::blocks())
+    for (int tile : {2, 4}) check(k, seed, tile, block);
 }
 
 TEST(Winograd, MatchesTheDirectConvolutionOnRandomShapes) {
@@ -140,15 +142,20 @@ TEST(Winograd, MatchesTheDirectConvolutionOnRandomShapes) {
   }
 }
 
+Conv2dShape shape_with_channels(Conv2dShape s, int64_t channels) {
+  s.C_in = s.C_out = channels;
+  return s;
+}
+
 TEST(Winograd, RefusesWhatItDoesNotCompute) {
   Conv2dShape s;
   s.N = 1, s.C_in = 16, s.H = 8, s.W = 8, s.C_out = 16, s.kH = 3, s.kW = 3, s.pad_t = s.pad_l = s.pad_b = s.pad_r = 1;
   s.H_out = s.W_out = 8;
-  ASSERT_TRUE(kernels::winograd::supported(s));
+  ASSERT_TRUE(kernels::winograd::supported(s, 8));
   auto refused = [&](auto change) {
     Conv2dShape t = s;
     change(t);
-    return !kernels::winograd::supported(t);
+    return !kernels::winograd::supported(t, 8) && !kernels::winograd::supported(t, 16);
   };
   EXPECT_TRUE(refused([](Conv2dShape& t) { t.stride_h = 2; }));
   EXPECT_TRUE(refused([](Conv2dShape& t) { t.dil_w = 2; }));
@@ -157,8 +164,11 @@ TEST(Winograd, RefusesWhatItDoesNotCompute) {
   EXPECT_TRUE(refused([](Conv2dShape& t) { t.C_in = 12; }));
   EXPECT_TRUE(refused([](Conv2dShape& t) { t.C_out = 3; }));
   EXPECT_TRUE(refused([](Conv2dShape& t) { t.pad_t = 3; }));
+  EXPECT_FALSE(kernels::winograd::supported(shape_with_channels(s, 24), 16)) << "24 channels in blocks of 16";
+  EXPECT_EQ(kernels::winograd::supported(s, 16), kernels::simd::cpu_runs(16));
   kernels::winograd::set_enabled(false);
-  EXPECT_FALSE(kernels::winograd::supported(s));
+  EXPECT_FALSE(kernels::winograd::supported(s, 8));
+  EXPECT_FALSE(kernels::winograd::supported(s, 16));
   kernels::winograd::set_enabled(true);
 }
 
@@ -172,8 +182,8 @@ std::pair<nn::Sequential, Tensor> resnet20_and_batch(uint64_t seed, int64_t n) {
 }
 
 // Through optimize_for_inference: a ResNet-20 at batch 4 with each tile and without
-// Winograd, all against the eval-mode network. Where oneDNN does not choose nChw8c (AVX-512
-// machines) the kernel is not used and they agree exactly.
+// Winograd, all against the eval-mode network. Where oneDNN chooses no blocked layout (as in
+// inference on AVX-512 machines: channels-last) the kernel is not used and they agree exactly.
 TEST(Winograd, ResNet20InferenceAgreesWithTheDirectPath) {
   auto [net, x] = resnet20_and_batch(3, 4);
   NoGradGuard no_grad;
@@ -193,7 +203,7 @@ TEST(Winograd, ResNet20InferenceAgreesWithTheDirectPath) {
     const uint64_t used = kernels::winograd::calls() - before;
     kernels::winograd::set_tile(0);
     EXPECT_TRUE(test::allclose(wino, expected, 1e-5, 1e-5 * scale));
-    if (used == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
+    if (used == 0) GTEST_SKIP() << "oneDNN chose no blocked layout on this CPU: the Winograd kernel was not used";
     EXPECT_EQ(used, 16u) << "ResNet-20's sixteen 3x3 stride-1 convolutions";
     EXPECT_FALSE(test::allclose(wino, direct, 0, 0)) << "the two paths round differently";
   }
@@ -213,7 +223,7 @@ TEST(Winograd, NonFiniteWeightsGoToTheDirectPath) {
   const uint64_t before = kernels::winograd::calls();
   models::optimize_for_inference(net)->forward(x);
   const uint64_t all = kernels::winograd::calls() - before;
-  if (all == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
+  if (all == 0) GTEST_SKIP() << "oneDNN chose no blocked layout on this CPU: the Winograd kernel was not used";
   int64_t poisoned = 0;
   for (auto& item : net->named_parameters()) {  // the third 64-channel 3x3 weight: a stride-1 one
     Tensor p = item.value();

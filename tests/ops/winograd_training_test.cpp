@@ -27,7 +27,8 @@ namespace {
 using kernels::Conv2dShape;
 namespace wino = kernels::winograd;
 
-using test::at8;
+using test::at_block;
+using test::blocks;
 using test::Case;
 using test::random_cases;
 using test::shape_of;
@@ -49,19 +50,19 @@ struct Tally {
   }
 };
 
-std::string describe(const Case& k, int tile) {
-  return "F(" + std::to_string(tile) + "x" + std::to_string(tile) + ", 3x3), N " + std::to_string(k.N) + " C " +
+std::string describe(const Case& k, int tile, int block) {
+  return "nChw" + std::to_string(block) + "c, F(" + std::to_string(tile) + "x" + std::to_string(tile) + ", 3x3), N " + std::to_string(k.N) + " C " +
          std::to_string(k.C) + " K " + std::to_string(k.K) + " " + std::to_string(k.H) + "x" + std::to_string(k.W) +
          " pad " + std::to_string(k.pt) + "," + std::to_string(k.pl) + "," + std::to_string(k.pb) + "," +
          std::to_string(k.pr);
 }
 
-void check_backward_data(const Case& k, uint64_t seed, int tile) {
-  SCOPED_TRACE(describe(k, tile));
+void check_backward_data(const Case& k, uint64_t seed, int tile, int block) {
+  SCOPED_TRACE(describe(k, tile, block));
   const Conv2dShape s = shape_of(k);
-  ASSERT_TRUE(wino::supported(s));
+  ASSERT_TRUE(wino::supported(s, block));
   const Conv2dShape b = wino::backward_data_shape(s);
-  ASSERT_TRUE(wino::supported(b));
+  ASSERT_TRUE(wino::supported(b, block));
   ASSERT_EQ(b.H_out, s.H);
   ASSERT_EQ(b.W_out, s.W);
   std::mt19937 rng(static_cast<uint32_t>(seed));
@@ -72,7 +73,7 @@ void check_backward_data(const Case& k, uint64_t seed, int tile) {
   ASSERT_EQ(flipped.C_in, s.C_out);
   ASSERT_EQ(flipped.C_out, s.C_in);
   std::vector<float> gx(static_cast<size_t>(s.N * s.C_in * s.H * s.W), -7.0f);
-  wino::conv3x3_nChw8c(gy.data(), flipped, nullptr, nullptr, false, gx.data(), b);
+  wino::conv3x3(gy.data(), flipped, nullptr, nullptr, false, gx.data(), b, block);
 
   Tally t;
   for (int64_t n = 0; n < s.N; ++n)
@@ -86,27 +87,28 @@ void check_backward_data(const Case& k, uint64_t seed, int tile) {
                 const int64_t oh = ih + s.pad_t - i, ow = iw + s.pad_l - j;
                 if (oh < 0 || oh >= s.H_out || ow < 0 || ow >= s.W_out) continue;
                 const double p = static_cast<double>(w[static_cast<size_t>((o * s.C_in + c) * 9 + i * 3 + j)]) *
-                                 gy[at8(n, o, oh, ow, s.C_out, s.H_out, s.W_out)];
+                                 gy[at_block(n, o, oh, ow, s.C_out, s.H_out, s.W_out, block)];
                 ref += p;
                 mag += std::abs(p);
               }
-          t.check(gx[at8(n, c, ih, iw, s.C_in, s.H, s.W)], ref, mag,
+          t.check(gx[at_block(n, c, ih, iw, s.C_in, s.H, s.W, block)], ref, mag,
                   "dx n " + std::to_string(n) + " c " + std::to_string(c) + " (" + std::to_string(ih) + ", " +
                       std::to_string(iw) + ")");
         }
   EXPECT_EQ(t.bad, 0);
 }
 
-void check_weight_grad(const Case& k, uint64_t seed, int tile, bool with_bias) {
-  SCOPED_TRACE(describe(k, tile) + (with_bias ? ", bias" : ""));
+void check_weight_grad(const Case& k, uint64_t seed, int tile, int block, bool with_bias) {
+  SCOPED_TRACE(describe(k, tile, block) + (with_bias ? ", bias" : ""));
   const Conv2dShape s = shape_of(k);
-  ASSERT_TRUE(wino::supported(s));
+  ASSERT_TRUE(wino::supported(s, block));
   std::mt19937 rng(static_cast<uint32_t>(seed));
   const std::vector<float> x = normal_values(static_cast<size_t>(s.N * s.C_in * s.H * s.W), rng);
   const std::vector<float> gy = normal_values(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out), rng);
   std::vector<float> gw(static_cast<size_t>(s.C_out * s.C_in * 9), -7.0f), gb(static_cast<size_t>(s.C_out), -7.0f);
   wino::set_tile(tile);
-  const bool finite = wino::weight_grad_nChw8c(x.data(), gy.data(), gw.data(), with_bias ? gb.data() : nullptr, s);
+  const bool finite =
+      wino::weight_grad(x.data(), gy.data(), gw.data(), with_bias ? gb.data() : nullptr, s, block);
   wino::set_tile(0);
   ASSERT_TRUE(finite);
 
@@ -122,8 +124,8 @@ void check_weight_grad(const Case& k, uint64_t seed, int tile, bool with_bias) {
             for (int64_t ow = 0; ow < s.W_out; ++ow) {
               const int64_t ih = oh + tap / 3 - s.pad_t, iw = ow + tap % 3 - s.pad_l;
               if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
-              const double p = static_cast<double>(gy[at8(n, o, oh, ow, s.C_out, s.H_out, s.W_out)]) *
-                               x[at8(n, c, ih, iw, s.C_in, s.H, s.W)];
+              const double p = static_cast<double>(gy[at_block(n, o, oh, ow, s.C_out, s.H_out, s.W_out, block)]) *
+                               x[at_block(n, c, ih, iw, s.C_in, s.H, s.W, block)];
               ref[tap] += p;
               mag += std::abs(p);
             }
@@ -136,7 +138,7 @@ void check_weight_grad(const Case& k, uint64_t seed, int tile, bool with_bias) {
       for (int64_t n = 0; n < s.N; ++n)
         for (int64_t oh = 0; oh < s.H_out; ++oh)
           for (int64_t ow = 0; ow < s.W_out; ++ow) {
-            const double v = gy[at8(n, o, oh, ow, s.C_out, s.H_out, s.W_out)];
+            const double v = gy[at_block(n, o, oh, ow, s.C_out, s.H_out, s.W_out, block)];
             ref += v;
             mag += std::abs(v);
           }
@@ -147,36 +149,43 @@ void check_weight_grad(const Case& k, uint64_t seed, int tile, bool with_bias) {
 }
 
 TEST(WinogradTraining, BackwardDataIsTheFlippedConvolution) {
-  uint64_t seed = 1;
-  for (const Case& k : random_cases(16, 7))
-    for (int tile : {2, 4}) check_backward_data(k, seed++, tile);
+  for (int block : blocks()) {
+    uint64_t seed = 1;
+    for (const Case& k : random_cases(16, 7, block))
+      for (int tile : {2, 4}) check_backward_data(k, seed++, tile, block);
+  }
 }
 
 TEST(WinogradTraining, WeightGradientMatchesTheDirectSum) {
-  uint64_t seed = 1;
-  for (const Case& k : random_cases(16, 8))
-    for (int tile : {2, 4}) {
-      check_weight_grad(k, seed, tile, seed % 2 == 0);
-      ++seed;
-    }
+  for (int block : blocks()) {
+    uint64_t seed = 1;
+    for (const Case& k : random_cases(16, 8, block))
+      for (int tile : {2, 4}) {
+        check_weight_grad(k, seed, tile, block, seed % 2 == 0);
+        ++seed;
+      }
+  }
 }
 
 // Several blocks of tiles over several threads: each thread sums its share apart.
 TEST(WinogradTraining, WeightGradientOverThreads) {
-  with_threads({1, 2, 3}, [] { check_weight_grad({8, 16, 24, 20, 20, 1, 1, 1, 1}, 11, 4, true); });
+  for (int block : blocks())
+    with_threads({1, 2, 3}, [block] { check_weight_grad({8, 16, 32, 20, 20, 1, 1, 1, 1}, 11, 4, block, true); });
 }
 
 TEST(WinogradTraining, NonFiniteWeightGradientIsRefused) {
-  const Case k{2, 8, 16, 8, 8, 1, 1, 1, 1};
-  const Conv2dShape s = shape_of(k);
-  std::mt19937 rng(3);
-  for (float odd : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
-    std::vector<float> x = normal_values(static_cast<size_t>(s.N * s.C_in * s.H * s.W), rng);
-    const std::vector<float> gy = normal_values(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out), rng);
-    std::vector<float> gw(static_cast<size_t>(s.C_out * s.C_in * 9)), gb(static_cast<size_t>(s.C_out));
-    EXPECT_TRUE(wino::weight_grad_nChw8c(x.data(), gy.data(), gw.data(), gb.data(), s));
-    x[at8(1, 3, 4, 5, s.C_in, s.H, s.W)] = odd;
-    EXPECT_FALSE(wino::weight_grad_nChw8c(x.data(), gy.data(), gw.data(), gb.data(), s)) << odd;
+  for (int block : blocks()) {
+    const Case k{2, 16, 16, 8, 8, 1, 1, 1, 1};
+    const Conv2dShape s = shape_of(k);
+    std::mt19937 rng(3);
+    for (float odd : {std::nanf(""), std::numeric_limits<float>::infinity()}) {
+      std::vector<float> x = normal_values(static_cast<size_t>(s.N * s.C_in * s.H * s.W), rng);
+      const std::vector<float> gy = normal_values(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out), rng);
+      std::vector<float> gw(static_cast<size_t>(s.C_out * s.C_in * 9)), gb(static_cast<size_t>(s.C_out));
+      EXPECT_TRUE(wino::weight_grad(x.data(), gy.data(), gw.data(), gb.data(), s, block));
+      x[at_block(1, 3, 4, 5, s.C_in, s.H, s.W, block)] = odd;
+      EXPECT_FALSE(wino::weight_grad(x.data(), gy.data(), gw.data(), gb.data(), s, block)) << odd;
+    }
   }
 }
 
@@ -217,7 +226,7 @@ TEST(WinogradTraining, Conv2dAutogradAgreesWithOneDnn) {
       const uint64_t before = wino::calls();
       const Pass fast = conv_pass(x, w, b, gy, mode);
       const uint64_t used = wino::calls() - before;
-      if (used == 0) GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
+      if (used == 0) GTEST_SKIP() << "oneDNN chose no blocked layout on this CPU: the Winograd kernel was not used";
       EXPECT_EQ(used, mode == Mode::all_passes ? 3u : 2u) << "forward, backward-data (and weight gradient)";
       EXPECT_TRUE(same(fast.y, direct.y, "y"));
       EXPECT_TRUE(same(fast.gx, direct.gx, "grad input"));
@@ -255,7 +264,7 @@ TEST(WinogradTraining, ResNet20StepAgreesWithTheDirectPath) {
     if (mode == Mode::off) {
       EXPECT_EQ(used, 0u);
     } else if (used == 0) {
-      GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
+      GTEST_SKIP() << "oneDNN chose no blocked layout on this CPU: the Winograd kernel was not used";
     } else {
       EXPECT_EQ(used, 16u) << "the forwards of ResNet-20's sixteen 3x3 stride-1 convolutions";
     }

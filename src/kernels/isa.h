@@ -1,0 +1,29 @@
+// The blocked-layout kernels as compiled for each instruction set: avx2:: works on nChw8c
+// tensors (kernels/isa_avx2.cpp), avx512:: on nChw16c (kernels/isa_avx512.cpp). Called by
+// winograd.cpp and wgrad3x3.cpp, which check the CPU and the shape first; the arguments are
+// theirs (kernels/winograd.h, kernels/wgrad3x3.h), with the channel block the namespace's.
+#pragma once
+
+#include "kernels/conv.h"
+
+namespace cnnkit::kernels {
+
+#define CNNKIT_ISA_KERNELS                                                                                        \
+  /* Winograd F(m x m, 3x3): U [(m + 2)^2][C_in][C_out] and direct [C_in][9][C_out] as in winograd::Weights. */ \
+  void winograd_conv3x3(const float* src, const float* U, const float* direct, int m, const float* bias,         \
+                        const float* residual, bool relu, float* dst, const Conv2dShape& s);                      \
+  bool winograd_weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,      \
+                            const Conv2dShape& s, int m);                                                         \
+  void wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,                  \
+                const Conv2dShape& s);
+
+namespace avx2 {
+CNNKIT_ISA_KERNELS
+}  // namespace avx2
+namespace avx512 {
+CNNKIT_ISA_KERNELS
+}  // namespace avx512
+
+#undef CNNKIT_ISA_KERNELS
+
+}  // namespace cnnkit::kernels

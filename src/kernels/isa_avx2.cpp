@@ -1,0 +1,26 @@
+// The blocked-layout kernels compiled for AVX2 + FMA, on nChw8c tensors (kernels/isa.h); the callers
+// check the CPU first.
+#include "kernels/isa.h"
+
+#if defined(__x86_64__)
+#include "kernels/simd.h"
+#define CNNKIT_ISA_TARGET CNNKIT_SIMD_AVX2_TARGET
+#include "kernels/wgrad3x3_impl.h"
+#include "kernels/winograd_impl.h"
+
+namespace cnnkit::kernels::avx2 {
+
+void winograd_conv3x3(const float* src, const float* U, const float* direct, int m, const float* bias,
+                      const float* residual, bool relu, float* dst, const Conv2dShape& s) {
+  winograd::conv3x3_kernel<simd::Avx2>(src, U, direct, m, bias, residual, relu, dst, s);
+}
+bool winograd_weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
+                          const Conv2dShape& s, int m) {
+  return winograd::weight_grad_kernel<simd::Avx2>(src, grad_out, grad_weight, grad_bias, s, m);
+}
+void wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float* grad_bias, const Conv2dShape& s) {
+  kernels::wgrad3x3::weight_grad_kernel<simd::Avx2>(src, grad_out, grad_weight, grad_bias, s);
+}
+
+}  // namespace cnnkit::kernels::avx2
+#endif

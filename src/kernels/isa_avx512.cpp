@@ -1,0 +1,33 @@
+// The blocked-layout kernels compiled for AVX-512, on nChw16c tensors (kernels/isa.h); the callers
+// check the CPU first.
+#include "kernels/isa.h"
+
+// GCC 12 reports its own AVX-512 intrinsics (max, cvtps_pd, extract: _mm512_undefined_ps) as
+// reading an uninitialised variable once inlined (GCC bug 105593, fixed in GCC 13). The same
+// kernel code compiles with the warning on in isa_avx2.cpp.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#if defined(__x86_64__)
+#include "kernels/simd.h"
+#define CNNKIT_ISA_TARGET CNNKIT_SIMD_AVX512_TARGET
+#include "kernels/wgrad3x3_impl.h"
+#include "kernels/winograd_impl.h"
+
+namespace cnnkit::kernels::avx512 {
+
+void winograd_conv3x3(const float* src, const float* U, const float* direct, int m, const float* bias,
+                      const float* residual, bool relu, float* dst, const Conv2dShape& s) {
+  winograd::conv3x3_kernel<simd::Avx512>(src, U, direct, m, bias, residual, relu, dst, s);
+}
+bool winograd_weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
+                          const Conv2dShape& s, int m) {
+  return winograd::weight_grad_kernel<simd::Avx512>(src, grad_out, grad_weight, grad_bias, s, m);
+}
+void wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float* grad_bias, const Conv2dShape& s) {
+  kernels::wgrad3x3::weight_grad_kernel<simd::Avx512>(src, grad_out, grad_weight, grad_bias, s);
+}
+
+}  // namespace cnnkit::kernels::avx512
+#endif

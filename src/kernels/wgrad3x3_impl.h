@@ -1,0 +1,185 @@
+// The body of the direct 3x3 weight gradient (kernels/wgrad3x3.h), written once over vector
+// traits Vec (kernels/simd.h: W channels a vector, the channel block of the layout) and
+// compiled per instruction set by kernels/isa_avx2.cpp (nChw8c) and kernels/isa_avx512.cpp
+// (nChw16c), which define CNNKIT_ISA_TARGET and include this file.
+//
+// The register block: four output channels k (broadcast from dy, a quarter of its W-lane
+// vector on AVX-512, half on AVX2) times the three column taps s of one tap row r, over W input
+// channels c (a vector of x): 12 accumulators, 3 loads of x and 4 broadcasts of dy per 12 FMAs.
+// The images are split over the threads; each thread walks its images in groups of at most
+// 1024 outputs (one image, or a band of rows of a large one), with the group's input
+// zero-padded once per channel block into a buffer on the thread, so that the inner loop has
+// no edges. A group's float sums then go to the thread's double sums, in the order
+// [c/W][k/W][k%W/4][r][k%4][s][c%W], and the threads' sums are added in order at the end.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "cnnkit/core/threads.h"
+#include "kernels/conv.h"
+#include "kernels/simd.h"
+
+#ifndef CNNKIT_ISA_TARGET
+#error "kernels/wgrad3x3_impl.h belongs to kernels/isa_*.cpp, which define CNNKIT_ISA_TARGET"
+#endif
+
+CNNKIT_SIMD_BEGIN(CNNKIT_ISA_TARGET)
+namespace cnnkit::kernels::wgrad3x3 {
+namespace {
+
+constexpr int64_t kChunk = 1024;  // outputs a float sum runs over before it goes to double
+
+// Where a group's operands lie: `imgs` images, `rows` output rows of each, W_out columns.
+struct Band {
+  const float* dy;  // the first row's 4 output channels (dy's vector, offset by a multiple of 4 lanes)
+  int64_t dy_img, dy_row;
+  const float* x;  // the padded input's row for the first output row and tap row r
+  int64_t x_img, x_row;
+  int64_t imgs, rows, Wo;
+};
+
+// out[kk][s][0 .. W) += sum over the band of dy[k + kk] x[. + s], in float, then in double.
+// Named accumulators: GCC keeps an array of vectors in memory (see winograd_impl.h).
+template <class Vec>
+void tap_row(const Band& b, double* out) {
+  using X = typename Vec::reg;
+  constexpr int W = Vec::W;
+  X a00 = Vec::zero(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00, a20 = a00, a21 = a00, a22 = a00,
+    a30 = a00, a31 = a00, a32 = a00;
+  for (int64_t j = 0; j < b.imgs; ++j)
+    for (int64_t i = 0; i < b.rows; ++i) {
+      const float* d = b.dy + j * b.dy_img + i * b.dy_row;
+      const float* x = b.x + j * b.x_img + i * b.x_row;
+      for (int64_t ow = 0; ow < b.Wo; ++ow, d += W, x += W) {
+        const X x0 = Vec::load(x), x1 = Vec::load(x + W), x2 = Vec::load(x + 2 * W);
+#define CNNKIT_WGRAD_ROW(kk)               \
+  {                                        \
+    const X g = Vec::broadcast(d + kk);    \
+    a##kk##0 = Vec::fmadd(g, x0, a##kk##0); \
+    a##kk##1 = Vec::fmadd(g, x1, a##kk##1); \
+    a##kk##2 = Vec::fmadd(g, x2, a##kk##2); \
+  }
+        CNNKIT_WGRAD_ROW(0)
+        CNNKIT_WGRAD_ROW(1)
+        CNNKIT_WGRAD_ROW(2)
+        CNNKIT_WGRAD_ROW(3)
+#undef CNNKIT_WGRAD_ROW
+      }
+    }
+  const X sums[12] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32};
+  for (int at = 0; at < 12; ++at) Vec::add_to(out + at * W, sums[at]);
+}
+
+// out[0 .. W) += the sum of n vectors W floats apart, in float over kChunk at a time.
+template <class Vec>
+void vector_sum(const float* p, int64_t n, double* out) {
+  for (int64_t i0 = 0; i0 < n; i0 += kChunk) {
+    typename Vec::reg a = Vec::zero();
+    for (int64_t i = i0; i < std::min(n, i0 + kChunk); ++i) a = Vec::add(a, Vec::load(p + i * Vec::W));
+    Vec::add_to(out, a);
+  }
+}
+
+// Channel block cb of images [n0, n0 + imgs) into xp (imgs, Ho + 2, Wo + 2, W): the input rows
+// oh - pt .. oh + 2 - pt and columns ow - pl .. ow + 2 - pl of every output, zero outside.
+template <class Vec>
+void pad(const float* src, float* xp, const Conv2dShape& s, int64_t n0, int64_t imgs, int64_t cb) {
+  constexpr int W = Vec::W;
+  const int64_t Hp = s.H_out + 2, Wp = s.W_out + 2, plane = s.H * s.W * W;
+  for (int64_t j = 0; j < imgs; ++j) {
+    const float* in = src + ((n0 + j) * (s.C_in / W) + cb) * plane;
+    float* out = xp + j * Hp * Wp * W;
+    for (int64_t i = 0; i < Hp; ++i) {
+      const int64_t ih = i - s.pad_t;
+      float* row = out + i * Wp * W;
+      if (ih < 0 || ih >= s.H) {
+        std::fill(row, row + Wp * W, 0.0f);
+        continue;
+      }
+      for (int64_t c = 0; c < Wp; ++c) {
+        const int64_t iw = c - s.pad_l;
+        Vec::store(row + c * W, iw >= 0 && iw < s.W ? Vec::load(in + (ih * s.W + iw) * W) : Vec::zero());
+      }
+    }
+  }
+}
+
+// The weight gradient (wgrad3x3.h) between tensors blocked by W channels.
+template <class Vec>
+void weight_grad_kernel(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
+                        const Conv2dShape& s) {
+  constexpr int W = Vec::W, KH = W / 4;  // KH: blocks of 4 output channels in a vector
+  const int64_t C = s.C_in, K = s.C_out, CB = C / W, KB = K / W, Ho = s.H_out, Wo = s.W_out;
+  const int64_t Hp = Ho + 2, Wp = Wo + 2, out_plane = Ho * Wo * W;
+  // A group: whole images while they hold at most kChunk outputs together, else a band of rows.
+  const int64_t group = std::max<int64_t>(1, kChunk / (Ho * Wo));
+  const int64_t band = Ho * Wo <= kChunk ? Ho : std::max<int64_t>(1, kChunk / Wo);
+  const double flops = 2.0 * static_cast<double>(s.N * K * Ho * Wo) * static_cast<double>(C * 9);
+  const int64_t parts = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), s.N);
+  const int64_t part_size = C * K * 9 + K;
+  thread_local std::vector<double> partial_buffer;  // the calling thread's: named by pointer below
+  partial_buffer.assign(static_cast<size_t>(parts * part_size), 0.0);
+  double* const partial = partial_buffer.data();
+  parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+    thread_local std::vector<float> padded;
+    const size_t need = static_cast<size_t>(group * Hp * Wp * W);
+    if (padded.size() < need) padded.resize(need);
+    float* xp = padded.data();
+    for (int64_t p = p0; p < p1; ++p) {
+      double* acc = partial + p * part_size;
+      double* bias = acc + C * K * 9;
+      const int64_t first = s.N * p / parts, last = s.N * (p + 1) / parts;
+      for (int64_t n0 = first; n0 < last; n0 += group) {
+        const int64_t imgs = std::min(group, last - n0);
+        for (int64_t cb = 0; cb < CB; ++cb) {
+          pad<Vec>(src, xp, s, n0, imgs, cb);
+          for (int64_t kb = 0; kb < KB; ++kb)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t r = 0; r < 3; ++r)
+                for (int64_t oh0 = 0; oh0 < Ho; oh0 += band) {
+                  const Band b{grad_out + (n0 * KB + kb) * out_plane + oh0 * Wo * W + kh * 4,
+                               KB * out_plane,
+                               Wo * W,
+                               xp + (oh0 + r) * Wp * W,
+                               Hp * Wp * W,
+                               Wp * W,
+                               imgs,
+                               std::min(band, Ho - oh0),
+                               Wo};
+                  tap_row<Vec>(b, acc + (((cb * KB + kb) * KH + kh) * 3 + r) * 12 * W);
+                }
+        }
+        if (grad_bias != nullptr)
+          for (int64_t n = n0; n < n0 + imgs; ++n)
+            for (int64_t kb = 0; kb < KB; ++kb)
+              vector_sum<Vec>(grad_out + (n * KB + kb) * out_plane, Ho * Wo, bias + kb * W);
+      }
+    }
+  });
+  // dW[k][c][r][s] from [cb][kb][kh][r][kk][s][lane], the parts added in order.
+  for (int64_t cb = 0; cb < CB; ++cb)
+    for (int64_t kb = 0; kb < KB; ++kb)
+      for (int64_t kh = 0; kh < KH; ++kh)
+        for (int64_t r = 0; r < 3; ++r)
+          for (int64_t kk = 0; kk < 4; ++kk)
+            for (int64_t t = 0; t < 3; ++t)
+              for (int64_t lane = 0; lane < W; ++lane) {
+                const int64_t at = (((((cb * KB + kb) * KH + kh) * 3 + r) * 4 + kk) * 3 + t) * W + lane;
+                double v = 0;
+                for (int64_t p = 0; p < parts; ++p) v += partial[p * part_size + at];
+                const int64_t k = kb * W + kh * 4 + kk, c = cb * W + lane;
+                grad_weight[(k * C + c) * 9 + r * 3 + t] = static_cast<float>(v);
+              }
+  if (grad_bias != nullptr)
+    for (int64_t k = 0; k < K; ++k) {
+      double v = 0;
+      for (int64_t p = 0; p < parts; ++p) v += partial[p * part_size + C * K * 9 + k];
+      grad_bias[k] = static_cast<float>(v);
+    }
+}
+
+}  // namespace
+}  // namespace cnnkit::kernels::wgrad3x3
+CNNKIT_SIMD_END

@@ -1,0 +1,561 @@
+// The bodies of the Winograd kernels (kernels/winograd.h), written once over vector traits Vec
+// (kernels/simd.h: W channels a vector, the channel block of the layout) and compiled per
+// instruction set: kernels/isa_avx2.cpp (nChw8c) and kernels/isa_avx512.cpp (nChw16c) define
+// CNNKIT_ISA_TARGET and include this file, whose code is compiled for that target only.
+//
+// The tiles of all images are numbered in one sequence (image, tile row, tile column) and
+// cut into blocks of T tiles, a block per parallel_for step. A block goes through three
+// phases while its data stay in L2 (A = m + 2, the input tile's side; E = A * A):
+//   1. input transform: each tile's A x A patch, W channels a vector, to V[E][T][C_in];
+//   2. E matrix products M[e] (T x C_out) = V[e] (T x C_in) U[e] (C_in x C_out), by a
+//      6-tile x 2W-channel register block (12 accumulators, an FMA per broadcast input);
+//   3. output transform: At M A, plus the bias and the residual, through the ReLU, to dst;
+//      a tile whose convolution is not finite is computed again directly (winograd.h).
+// The backward-data pass is this forward on other operands (backward_data_shape). The weight
+// gradient walks the same blocks with phase 1, then At^T dy At for the output gradient's
+// tiles (Z[E][T][C_out]), then dU[e] += V[e]^T Z[e] by the same register block with channels
+// for rows, each thread into its own dU; dW = Gt dU G at the end.
+// The matrices: winograd.cpp.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "cnnkit/core/threads.h"
+#include "kernels/conv.h"
+#include "kernels/simd.h"
+#include "kernels/winograd.h"
+
+#ifndef CNNKIT_ISA_TARGET
+#error "kernels/winograd_impl.h belongs to kernels/isa_*.cpp, which define CNNKIT_ISA_TARGET"
+#endif
+
+CNNKIT_SIMD_BEGIN(CNNKIT_ISA_TARGET)
+namespace cnnkit::kernels::winograd {
+namespace {
+
+constexpr int kRows = 6;  // tiles per register block
+
+struct Geometry {
+  int64_t C, K, H, W, Ho, Wo, pt, pl, TH, TW;
+};
+
+// Walks tiles in order (image, tile row, tile column) without a division per tile.
+struct TileCursor {
+  int64_t n, ty, tx;
+  TileCursor(int64_t id, const Geometry& g)
+      : n(id / (g.TH * g.TW)), ty(id % (g.TH * g.TW) / g.TW), tx(id % g.TW) {}
+  void next(const Geometry& g) {
+    if (++tx < g.TW) return;
+    tx = 0;
+    if (++ty < g.TH) return;
+    ty = 0;
+    ++n;
+  }
+};
+
+#define CNNKIT_WINO_INLINE __attribute__((always_inline)) inline
+
+// The one-dimensional transforms of tile m, on vectors of W channels: Bt x (A values to A)
+// and At x (A values to m).
+template <class Vec, int m>
+struct Transform;
+
+template <class Vec>
+struct Transform<Vec, 2> {
+  using X = typename Vec::reg;
+  CNNKIT_WINO_INLINE static void input(const X (&x)[4], X (&r)[4]) {
+    r[0] = Vec::sub(x[0], x[2]);
+    r[1] = Vec::add(x[1], x[2]);
+    r[2] = Vec::sub(x[2], x[1]);
+    r[3] = Vec::sub(x[1], x[3]);
+  }
+  CNNKIT_WINO_INLINE static void output(const X (&x)[4], X (&y)[2]) {
+    y[0] = Vec::add(Vec::add(x[0], x[1]), x[2]);
+    y[1] = Vec::sub(Vec::sub(x[1], x[2]), x[3]);
+  }
+  // The output transform's transpose, At^T y (2 values to 4): the weight gradient's view of
+  // an output-gradient tile.
+  CNNKIT_WINO_INLINE static void expand(const X (&y)[2], X (&z)[4]) {
+    z[0] = y[0];
+    z[1] = Vec::add(y[0], y[1]);
+    z[2] = Vec::sub(y[0], y[1]);
+    z[3] = Vec::sub(Vec::zero(), y[1]);
+  }
+};
+
+template <class Vec>
+struct Transform<Vec, 4> {
+  using X = typename Vec::reg;
+  CNNKIT_WINO_INLINE static void input(const X (&x)[6], X (&r)[6]) {
+    const X d13 = Vec::sub(x[3], x[1]), d24 = Vec::sub(x[4], x[2]);
+    const X half = Vec::set1(0.5f), three_half = Vec::set1(1.5f), two = Vec::set1(2.0f),
+                 five_half = Vec::set1(2.5f);
+    r[0] = Vec::fmadd(three_half, d13, Vec::fnmadd(two, x[2], Vec::add(x[0], x[4])));
+    r[1] = Vec::fmadd(five_half, x[3], Vec::fmadd(half, x[2], Vec::sub(x[4], x[1])));
+    r[2] = Vec::fmadd(half, x[3], Vec::fnmadd(five_half, x[2], Vec::add(x[4], x[1])));
+    r[3] = Vec::fmadd(two, d13, d24);
+    r[4] = Vec::fnmadd(half, d13, d24);
+    r[5] = Vec::fmadd(three_half, d24, Vec::fnmadd(two, x[3], Vec::add(x[1], x[5])));
+  }
+  CNNKIT_WINO_INLINE static void output(const X (&x)[6], X (&y)[4]) {
+    const X a = Vec::add(x[1], x[2]), b = Vec::sub(x[1], x[2]);
+    y[0] = Vec::add(Vec::add(x[0], a), Vec::add(x[3], x[4]));
+    y[1] = Vec::fmadd(Vec::set1(0.5f), x[3], Vec::fnmadd(Vec::set1(2.0f), x[4], b));
+    y[2] = Vec::fmadd(Vec::set1(0.25f), x[3], Vec::fmadd(Vec::set1(4.0f), x[4], a));
+    y[3] = Vec::add(Vec::fmadd(Vec::set1(0.125f), x[3], Vec::fnmadd(Vec::set1(8.0f), x[4], b)),
+                         x[5]);
+  }
+  CNNKIT_WINO_INLINE static void expand(const X (&y)[4], X (&z)[6]) {
+    const X even = Vec::add(y[0], y[2]), odd = Vec::add(y[1], y[3]);
+    z[0] = y[0];
+    z[1] = Vec::add(even, odd);
+    z[2] = Vec::sub(even, odd);
+    z[3] = Vec::fmadd(Vec::set1(0.125f), y[3],
+                           Vec::fmadd(Vec::set1(0.25f), y[2], Vec::fmadd(Vec::set1(0.5f), y[1], y[0])));
+    z[4] = Vec::fmadd(Vec::set1(-8.0f), y[3],
+                           Vec::fmadd(Vec::set1(4.0f), y[2], Vec::fmadd(Vec::set1(-2.0f), y[1], y[0])));
+    z[5] = y[3];
+  }
+};
+
+// Bt d B for one channel block of one tile: the patch d at p (A x A vectors of W channels,
+// rows `row` floats apart, columns W), to out[e * estride], e = i * A + j.
+template <class Vec, int m>
+CNNKIT_WINO_INLINE void transform_patch(const float* p, int64_t row, float* out, int64_t estride) {
+  using X = typename Vec::reg;
+  constexpr int A = m + 2, W = Vec::W;
+  X b[A][A];  // Bt d, a column at a time
+  for (int j = 0; j < A; ++j) {
+    X x[A], r[A];
+    for (int i = 0; i < A; ++i) x[i] = Vec::load(p + i * row + j * W);
+    Transform<Vec, m>::input(x, r);
+    for (int i = 0; i < A; ++i) b[i][j] = r[i];
+  }
+  for (int i = 0; i < A; ++i) {  // (Bt d) B, a row at a time
+    X r[A];
+    Transform<Vec, m>::input(b[i], r);
+    for (int j = 0; j < A; ++j) Vec::store(out + (i * A + j) * estride, r[j]);
+  }
+}
+
+// Phase 1 for tiles [t0, t0 + T): V[e][t][c]. A tile inside the image is read where it lies;
+// one over an edge is first copied, with its zero padding, to a patch on the stack.
+template <class Vec, int m>
+void input_transform(const float* src, float* V, const Geometry& g, int64_t t0, int64_t T) {
+  using X = typename Vec::reg;
+  constexpr int A = m + 2, W = Vec::W;
+  const int64_t CB = g.C / W, plane = g.H * g.W * W, row = g.W * W;
+  const int64_t estride = T * g.C;  // floats between V[e] and V[e + 1]
+  alignas(64) float patch[A * A * W];
+  TileCursor at(t0, g);
+  for (int64_t t = 0; t < T; ++t, at.next(g)) {
+    const int64_t ih0 = m * at.ty - g.pt, iw0 = m * at.tx - g.pl;
+    const bool inside = ih0 >= 0 && iw0 >= 0 && ih0 + A <= g.H && iw0 + A <= g.W;
+    const float* img = src + at.n * CB * plane;
+    float* v = V + t * g.C;
+    // The columns the tile after next adds to this row's window, fetched ahead: a row of tiles
+    // walks one stream per input row and channel block, more than the prefetchers follow.
+    const bool ahead = ih0 >= 0 && ih0 + A <= g.H && iw0 >= 0 && iw0 + 2 * m + 6 <= g.W;  // 4 columns, in the rows
+    for (int64_t cb = 0; cb < CB; ++cb) {
+      const float* base = img + cb * plane;
+      if (ahead) {
+        const float* next = base + ih0 * row + (iw0 + 2 * m + 2) * W;
+        for (int i = 0; i < A; ++i)
+          for (int l = 0; l < 4 * W; l += 16) __builtin_prefetch(next + i * row + l);  // 4 columns
+      }
+      if (inside) {
+        transform_patch<Vec, m>(base + ih0 * row + iw0 * W, row, v + cb * W, estride);
+        continue;
+      }
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < A; ++j) {
+          const int64_t ih = ih0 + i, iw = iw0 + j;
+          const X x = ih >= 0 && ih < g.H && iw >= 0 && iw < g.W ? Vec::load(base + ih * row + iw * W) : Vec::zero();
+          Vec::store(patch + (i * A + j) * W, x);
+        }
+      transform_patch<Vec, m>(patch, A * W, v + cb * W, estride);
+    }
+  }
+}
+
+// The register block of both products (phase 2 here, the weight gradient's below):
+//   Out[r][0 .. W NV) = (Out[r][...] when kAdd, else 0) + sum_{i < n} A[r a_row + i a_step] B[i][0 .. W NV)
+// for R rows, B's rows ldb floats apart and Out's ldo. Named accumulators, not an array: GCC
+// keeps an array of vectors in memory as well, storing every accumulator after every FMA.
+template <class Vec, int R, int NV, bool kAdd>
+inline void register_block(const float* A, int64_t a_row, int64_t a_step, const float* B, int64_t ldb, float* Out,
+                           int64_t ldo, int64_t n) {
+  using X = typename Vec::reg;
+  constexpr int W = Vec::W;
+  static_assert(R >= 1 && R <= 6 && (NV == 1 || NV == 2), "a 6 x 2W register block at most");
+  X a0 = Vec::zero(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0, a4 = a0, b4 = a0, a5 = a0,
+    b5 = a0;
+#define CNNKIT_WINO_LOAD(r)                                     \
+  if constexpr (kAdd && R > r) {                                \
+    a##r = Vec::load(Out + r * ldo);                            \
+    if constexpr (NV == 2) b##r = Vec::load(Out + r * ldo + W); \
+  }
+  CNNKIT_WINO_LOAD(0)
+  CNNKIT_WINO_LOAD(1)
+  CNNKIT_WINO_LOAD(2)
+  CNNKIT_WINO_LOAD(3)
+  CNNKIT_WINO_LOAD(4)
+  CNNKIT_WINO_LOAD(5)
+#undef CNNKIT_WINO_LOAD
+#define CNNKIT_WINO_ROW(r)                                 \
+  if constexpr (R > r) {                                   \
+    const X x = Vec::broadcast(a + r * a_row);             \
+    a##r = Vec::fmadd(x, u0, a##r);                        \
+    if constexpr (NV == 2) b##r = Vec::fmadd(x, u1, b##r); \
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const float* a = A + i * a_step;
+    const X u0 = Vec::load(B + i * ldb);
+    const X u1 = NV == 2 ? Vec::load(B + i * ldb + W) : u0;
+    CNNKIT_WINO_ROW(0)
+    CNNKIT_WINO_ROW(1)
+    CNNKIT_WINO_ROW(2)
+    CNNKIT_WINO_ROW(3)
+    CNNKIT_WINO_ROW(4)
+    CNNKIT_WINO_ROW(5)
+  }
+#undef CNNKIT_WINO_ROW
+#define CNNKIT_WINO_STORE(r)                                   \
+  if constexpr (R > r) {                                       \
+    Vec::store(Out + r * ldo, a##r);                           \
+    if constexpr (NV == 2) Vec::store(Out + r * ldo + W, b##r); \
+  }
+  CNNKIT_WINO_STORE(0)
+  CNNKIT_WINO_STORE(1)
+  CNNKIT_WINO_STORE(2)
+  CNNKIT_WINO_STORE(3)
+  CNNKIT_WINO_STORE(4)
+  CNNKIT_WINO_STORE(5)
+#undef CNNKIT_WINO_STORE
+}
+
+// R rows of Out, all K columns: 2W at a time, then W.
+template <class Vec, int R, bool kAdd>
+void register_rows(const float* A, int64_t a_row, int64_t a_step, const float* B, float* Out, int64_t n, int64_t K) {
+  constexpr int W = Vec::W;
+  int64_t k = 0;
+  for (; k + 2 * W <= K; k += 2 * W) register_block<Vec, R, 2, kAdd>(A, a_row, a_step, B + k, K, Out + k, K, n);
+  if (k < K) register_block<Vec, R, 1, kAdd>(A, a_row, a_step, B + k, K, Out + k, K, n);
+}
+
+// Out (rows x K, dense) (+)= A B over n, in blocks of kRows rows; A[r][i] at A + r a_row + i a_step,
+// B (n x K, dense).
+template <class Vec, bool kAdd>
+void product(const float* A, int64_t a_row, int64_t a_step, const float* B, float* Out, int64_t rows, int64_t n,
+             int64_t K) {
+  int64_t r = 0;
+  for (; r + kRows <= rows; r += kRows) register_rows<Vec, kRows, kAdd>(A + r * a_row, a_row, a_step, B, Out + r * K, n, K);
+  const float* a = A + r * a_row;
+  float* out = Out + r * K;
+  switch (rows - r) {
+    case 5: register_rows<Vec, 5, kAdd>(a, a_row, a_step, B, out, n, K); break;
+    case 4: register_rows<Vec, 4, kAdd>(a, a_row, a_step, B, out, n, K); break;
+    case 3: register_rows<Vec, 3, kAdd>(a, a_row, a_step, B, out, n, K); break;
+    case 2: register_rows<Vec, 2, kAdd>(a, a_row, a_step, B, out, n, K); break;
+    case 1: register_rows<Vec, 1, kAdd>(a, a_row, a_step, B, out, n, K); break;
+    default: break;
+  }
+}
+
+// Phase 2 for one block of T tiles: M[e] (T x K) = V[e] (T x C) U[e] (C x K), e = 0 .. E - 1.
+template <class Vec>
+void multiply(const float* V, const float* U, float* M, int E, int64_t T, int64_t C, int64_t K) {
+  for (int e = 0; e < E; ++e) product<Vec, false>(V + e * T * C, C, 1, U + e * C * K, M + e * T * K, T, C, K);
+}
+
+// What the output transform writes an output with: relu?(conv + residual), NaN kept.
+struct Epilogue {
+  const float* bias;
+  const float* residual;  // the image's, or null
+  bool relu;
+};
+
+// Outputs [oh0, oh0 + m) x [ow0, ow0 + m) of channels [W kb, W kb + W) of one image, computed
+// directly from the weights laid out [C][9][K]: for the rare tile whose Winograd result is
+// not finite, so that a NaN or an infinity reaches exactly the outputs the direct
+// convolution gives it (the transforms spread it over the tile).
+template <class Vec>
+void direct_tile(const float* img, const float* wd, const Epilogue& ep, float* out, const Geometry& g, int64_t oh0,
+                 int64_t ow0, int m, int64_t kb) {
+  using X = typename Vec::reg;
+  constexpr int W = Vec::W;
+  const int64_t plane_in = g.H * g.W * W, plane_out = g.Ho * g.Wo * W;
+  const X b = ep.bias ? Vec::load(ep.bias + kb * W) : Vec::zero();
+  for (int64_t oh = oh0; oh < std::min<int64_t>(oh0 + m, g.Ho); ++oh)
+    for (int64_t ow = ow0; ow < std::min<int64_t>(ow0 + m, g.Wo); ++ow) {
+      X acc = Vec::zero();
+      for (int64_t i = 0; i < 3; ++i) {
+        const int64_t ih = oh + i - g.pt;
+        if (ih < 0 || ih >= g.H) continue;
+        for (int64_t j = 0; j < 3; ++j) {
+          const int64_t iw = ow + j - g.pl;
+          if (iw < 0 || iw >= g.W) continue;
+          const float* x = img + (ih * g.W + iw) * W;
+          const float* w = wd + (i * 3 + j) * g.K + kb * W;
+          for (int64_t c = 0; c < g.C; ++c)
+            acc = Vec::fmadd(Vec::broadcast(x + (c / W) * plane_in + c % W), Vec::load(w + c * 9 * g.K), acc);
+        }
+      }
+      const int64_t at = kb * plane_out + (oh * g.Wo + ow) * W;
+      X v = Vec::add(acc, b);
+      if (ep.residual) v = Vec::add(v, Vec::load(ep.residual + at));
+      if (ep.relu) v = Vec::max(Vec::zero(), v);  // NaN kept, as below
+      Vec::store(out + at, v);
+    }
+}
+
+// Phase 3 for tiles [t0, t0 + T): dst = relu?(At M A + bias + residual?).
+template <class Vec, int m>
+void output_transform(const float* M, const float* src, const float* wd, const float* bias, const float* residual,
+                      bool relu, float* dst, const Geometry& g, int64_t t0, int64_t T) {
+  using X = typename Vec::reg;
+  constexpr int A = m + 2, W = Vec::W;
+  const int64_t KB = g.K / W, plane = g.Ho * g.Wo * W;
+  const int64_t estride = T * g.K;
+  const X zero = Vec::zero();
+  TileCursor at(t0, g);
+  for (int64_t t = 0; t < T; ++t, at.next(g)) {
+    const int64_t oh0 = m * at.ty, ow0 = m * at.tx;
+    const bool full = oh0 + m <= g.Ho && ow0 + m <= g.Wo;
+    float* img = dst + at.n * KB * plane;
+    const Epilogue ep{bias, residual ? residual + at.n * KB * plane : nullptr, relu};
+    const float* mt = M + t * g.K;
+    // The outputs of the tile after next, fetched ahead as in input_transform: the residual
+    // to read and the destination to write.
+    const bool ahead = oh0 + m <= g.Ho && ow0 + 3 * m <= g.Wo;
+    const int64_t ahead_off = (oh0 * g.Wo + ow0 + 2 * m) * W;
+    for (int64_t kb = 0; kb < KB; ++kb) {
+      if (ahead) {
+        for (int i = 0; i < m; ++i) {
+          const int64_t off = kb * plane + ahead_off + i * g.Wo * W;
+          for (int l = 0; l < W * m; l += 16) {  // a row of the tile, a cache line at a time
+            if (ep.residual != nullptr && ep.residual != img) __builtin_prefetch(ep.residual + off + l);
+            __builtin_prefetch(img + off + l, 1);
+          }
+        }
+      }
+      X s[m][A];  // At M, a column at a time
+      for (int j = 0; j < A; ++j) {
+        X x[A], y[m];
+        for (int i = 0; i < A; ++i) x[i] = Vec::load(mt + (i * A + j) * estride + kb * W);
+        Transform<Vec, m>::output(x, y);
+        for (int i = 0; i < m; ++i) s[i][j] = y[i];
+      }
+      const X b = bias ? Vec::load(bias + kb * W) : zero;
+      X y[m][m];  // (At M) A + bias, a row at a time
+      X sum[m];
+      for (int i = 0; i < m; ++i) {
+        Transform<Vec, m>::output(s[i], y[i]);
+        for (int j = 0; j < m; ++j) y[i][j] = Vec::add(y[i][j], b);
+        sum[i] = Vec::add(y[i][0], y[i][1]);
+        for (int j = 2; j < m; ++j) sum[i] = Vec::add(sum[i], y[i][j]);
+      }
+      for (int i = 1; i < m; ++i) sum[0] = Vec::add(sum[0], sum[i]);
+      // sum - sum is NaN exactly when some y is NaN or infinite (or the sum overflows).
+      const X inf_nan = Vec::sub(sum[0], sum[0]);
+      if (Vec::any_nan(inf_nan)) {
+        direct_tile<Vec>(src + at.n * (g.C / W) * g.H * g.W * W, wd, ep, img, g, oh0, ow0, m, kb);
+        continue;
+      }
+      float* base = img + kb * plane;
+      const float* rbase = ep.residual ? ep.residual + kb * plane : nullptr;
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < m; ++j) {
+          if (!full && (oh0 + i >= g.Ho || ow0 + j >= g.Wo)) continue;
+          const int64_t off = ((oh0 + i) * g.Wo + ow0 + j) * W;
+          X v = rbase ? Vec::add(y[i][j], Vec::load(rbase + off)) : y[i][j];
+          if (relu) v = Vec::max(zero, v);  // maxps returns its second operand for a NaN: kept
+          Vec::store(base + off, v);
+        }
+    }
+  }
+}
+
+template <class Vec, int m>
+void run(const float* src, const float* U, const float* wd, const float* bias, const float* residual, bool relu,
+         float* dst, const Conv2dShape& s) {
+  constexpr int E = (m + 2) * (m + 2);
+  Geometry g{s.C_in, s.C_out, s.H, s.W, s.H_out, s.W_out, s.pad_t, s.pad_l, (s.H_out + m - 1) / m,
+             (s.W_out + m - 1) / m};
+  const int64_t tiles = s.N * g.TH * g.TW;
+  // Tiles a block: V and M of a block within about 128 KiB (L2), a multiple of the register
+  // block's 6 rows, at least 6 and at most 48.
+  const int64_t per_tile = E * 4 * (g.C + g.K);
+  const int64_t T = std::clamp<int64_t>((128 * 1024 / per_tile) / kRows * kRows, kRows, 8 * kRows);
+  const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
+  const int64_t grain = flops < 8e6 ? tiles + 1 : T;  // small: one thread (as conv.cpp's serial_conv)
+  // Each thread takes an equal run of tiles and walks it in blocks of T: split by whole blocks,
+  // 256 tiles (ResNet-20's last stage) in 43 blocks of 6 leave one thread a block more to do.
+  parallel_for(tiles, grain, [&](int64_t first, int64_t last) {
+    thread_local std::vector<float> scratch;
+    const size_t need = static_cast<size_t>(E * T * (g.C + g.K));
+    if (scratch.size() < need) scratch.resize(need);
+    float* V = scratch.data();
+    float* M = V + E * T * g.C;
+    for (int64_t t0 = first; t0 < last; t0 += T) {
+      const int64_t n = std::min(T, last - t0);
+      input_transform<Vec, m>(src, V, g, t0, n);
+      multiply<Vec>(V, U, M, E, n, g.C, g.K);
+      output_transform<Vec, m>(M, src, wd, bias, residual, relu, dst, g, t0, n);
+    }
+  });
+}
+
+// ---- the weight gradient -----------------------------------------------------------------
+
+// For tiles [t0, t0 + T) of the output gradient: Z[e][t][k] = (At^T dy At)[i][j], e = i A + j,
+// the m x m tile read with zeros beyond the output. bias_sum (K floats), when not null,
+// receives the sum of the tiles' values.
+template <class Vec, int m>
+void grad_out_transform(const float* gy, float* Z, float* bias_sum, const Geometry& g, int64_t t0, int64_t T) {
+  using X = typename Vec::reg;
+  constexpr int A = m + 2, W = Vec::W;
+  const int64_t KB = g.K / W, plane = g.Ho * g.Wo * W;
+  const int64_t estride = T * g.K;
+  const X zero = Vec::zero();
+  TileCursor at(t0, g);
+  for (int64_t t = 0; t < T; ++t, at.next(g)) {
+    const int64_t oh0 = m * at.ty, ow0 = m * at.tx;
+    const bool full = oh0 + m <= g.Ho && ow0 + m <= g.Wo;
+    const float* img = gy + at.n * KB * plane;
+    float* z = Z + t * g.K;
+    for (int64_t kb = 0; kb < KB; ++kb) {
+      const float* base = img + kb * plane + (oh0 * g.Wo + ow0) * W;
+      X y[m][m];
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < m; ++j)
+          y[i][j] = full || (oh0 + i < g.Ho && ow0 + j < g.Wo) ? Vec::load(base + (i * g.Wo + j) * W) : zero;
+      if (bias_sum != nullptr) {
+        X sum = zero;
+        for (int i = 0; i < m; ++i)
+          for (int j = 0; j < m; ++j) sum = Vec::add(sum, y[i][j]);
+        Vec::store(bias_sum + kb * W, Vec::add(Vec::load(bias_sum + kb * W), sum));
+      }
+      X c[A][m];  // At^T dy, a column at a time
+      for (int j = 0; j < m; ++j) {
+        X col[m], r[A];
+        for (int i = 0; i < m; ++i) col[i] = y[i][j];
+        Transform<Vec, m>::expand(col, r);
+        for (int i = 0; i < A; ++i) c[i][j] = r[i];
+      }
+      for (int i = 0; i < A; ++i) {  // (At^T dy) At, a row at a time
+        X r[A];
+        Transform<Vec, m>::expand(c[i], r);
+        for (int j = 0; j < A; ++j) Vec::store(z + (i * A + j) * estride + kb * W, r[j]);
+      }
+    }
+  }
+}
+
+// dU[e] (C x K) += V[e]^T (C x T) Z[e] (T x K), e = 0 .. E - 1: the register block's rows are
+// input channels, summed over tiles.
+template <class Vec>
+void accumulate(const float* V, const float* Z, float* dU, int E, int64_t T, int64_t C, int64_t K) {
+  for (int e = 0; e < E; ++e) product<Vec, true>(V + e * T * C, 1, C, Z + e * T * K, dU + e * C * K, C, T, K);
+}
+
+template <class Vec, int m>
+bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, const Conv2dShape& s) {
+  constexpr int A = m + 2, E = A * A;
+  Geometry g{s.C_in, s.C_out, s.H, s.W, s.H_out, s.W_out, s.pad_t, s.pad_l, (s.H_out + m - 1) / m,
+             (s.W_out + m - 1) / m};
+  const int64_t C = g.C, K = g.K;
+  const int64_t tiles = s.N * g.TH * g.TW;
+  // Tiles a block: V and Z of a block within about 384 KiB, between 16 and 64 tiles. Each
+  // block reads and writes the whole dU (E C K floats, 576 KiB at 64 channels) once, so a block
+  // is longer than the forward's.
+  const int64_t per_tile = E * 4 * (C + K);
+  const int64_t T = std::clamp<int64_t>(384 * 1024 / per_tile, 16, 64);
+  const int64_t blocks = (tiles + T - 1) / T;
+  const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
+  const int64_t parts = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), blocks);
+  // Each part sums its tiles into its own dU and bias sum; the parts are added in order below.
+  const int64_t part_size = E * C * K + K;
+  thread_local std::vector<float> partial_buffer;  // the calling thread's: named by pointer below
+  partial_buffer.assign(static_cast<size_t>(parts * part_size), 0.0f);
+  float* const partial = partial_buffer.data();
+  parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+    thread_local std::vector<float> scratch;
+    const size_t need = static_cast<size_t>(E * T * (C + K));
+    if (scratch.size() < need) scratch.resize(need);
+    float* V = scratch.data();
+    float* Z = V + E * T * C;
+    for (int64_t p = p0; p < p1; ++p) {
+      float* dU = partial + p * part_size;
+      float* bias_sum = gb ? dU + E * C * K : nullptr;
+      for (int64_t blk = blocks * p / parts; blk < blocks * (p + 1) / parts; ++blk) {
+        const int64_t t0 = blk * T, n = std::min(T, tiles - t0);
+        input_transform<Vec, m>(src, V, g, t0, n);
+        grad_out_transform<Vec, m>(gy, Z, bias_sum, g, t0, n);
+        accumulate<Vec>(V, Z, dU, E, n, C, K);
+      }
+    }
+  });
+  // dW[k][c] = Gt dU[.][c][k] G, in double, 8 output channels at a time.
+  const double* G = g_matrix(m);
+  bool finite = true;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t k0 = 0; k0 < K; k0 += 8) {
+      const int64_t nk = std::min<int64_t>(8, K - k0);
+      double u[E][8] = {}, t[3][A][8];
+      for (int64_t p = 0; p < parts; ++p)
+        for (int e = 0; e < E; ++e) {
+          const float* d = partial + p * part_size + (e * C + c) * K + k0;
+          for (int64_t l = 0; l < nk; ++l) u[e][l] += d[l];
+        }
+      for (int r = 0; r < 3; ++r)  // Gt dU
+        for (int b = 0; b < A; ++b)
+          for (int l = 0; l < 8; ++l) {
+            double v = 0;
+            for (int a = 0; a < A; ++a) v += G[a * 3 + r] * u[a * A + b][l];
+            t[r][b][l] = v;
+          }
+      for (int r = 0; r < 3; ++r)  // (Gt dU) G
+        for (int q = 0; q < 3; ++q)
+          for (int64_t l = 0; l < nk; ++l) {
+            double v = 0;
+            for (int b = 0; b < A; ++b) v += t[r][b][l] * G[b * 3 + q];
+            const float f = static_cast<float>(v);
+            finite = finite && std::isfinite(f);
+            gw[((k0 + l) * C + c) * 9 + r * 3 + q] = f;
+          }
+    }
+  if (gb != nullptr)
+    for (int64_t k = 0; k < K; ++k) {
+      double v = 0;
+      for (int64_t p = 0; p < parts; ++p) v += partial[p * part_size + E * C * K + k];
+      gb[k] = static_cast<float>(v);
+      finite = finite && std::isfinite(gb[k]);
+    }
+  return finite;
+}
+
+
+// The entry points of kernels/isa.h, for tile m.
+template <class Vec>
+void conv3x3_kernel(const float* src, const float* U, const float* direct, int m, const float* bias, const float* residual,
+             bool relu, float* dst, const Conv2dShape& s) {
+  if (m == 2) {
+    run<Vec, 2>(src, U, direct, bias, residual, relu, dst, s);
+  } else {
+    run<Vec, 4>(src, U, direct, bias, residual, relu, dst, s);
+  }
+}
+template <class Vec>
+bool weight_grad_kernel(const float* src, const float* gy, float* gw, float* gb, const Conv2dShape& s, int m) {
+  return m == 2 ? weight_grad_tiles<Vec, 2>(src, gy, gw, gb, s) : weight_grad_tiles<Vec, 4>(src, gy, gw, gb, s);
+}
+
+#undef CNNKIT_WINO_INLINE
+
+}  // namespace
+}  // namespace cnnkit::kernels::winograd
+CNNKIT_SIMD_END
