@@ -2,11 +2,11 @@
 // the run config's `tta` key (the metrics equal those of log(mean of the views' softmax)
 // computed by hand; a regression task, an unknown view or a non-list are refused with the
 // key named), and the ranking metrics of a pass (EvaluateOptions::ranking).
-#include <algorithm>
-#include <vector>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "cnnkit/cnnkit.h"
 #include "cnnkit/train/config.h"
