@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include "cnnkit/core/rng.h"
 #include "cnnkit/core/threads.h"
@@ -30,6 +31,14 @@ inline std::vector<int> blocks() {
   for (int block : {8, 16})
     if (kernels::simd::cpu_runs(block)) b.push_back(block);
   return b;
+}
+
+// ResNet-20's 3x3 stride-1 convolutions the Winograd kernel takes: all 16 where oneDNN lays
+// activations out nChw8c; the 10 of 32 and 64 channels where it runs AVX-512 (nChw16c: the
+// 16-channel ones stay with oneDNN, kernels/conv.cpp's winograd_preferred).
+inline uint64_t resnet20_winograd_convs() {
+  const auto isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
+  return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? 10 : 16;
 }
 
 // Index of (n, c, h, w) in a tensor blocked by B channels (nChw8c: B = 8).
