@@ -4,9 +4,10 @@
 
 // GCC 12 reports its own AVX-512 intrinsics (max, cvtps_pd, extract: _mm512_undefined_ps) as
 // reading an uninitialised variable once inlined (GCC bug 105593, fixed in GCC 13). The same
-// kernel code compiles with the warning on in isa_avx2.cpp.
+// kernel code compiles with both warnings on in isa_avx2.cpp.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 #if defined(__x86_64__)

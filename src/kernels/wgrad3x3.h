@@ -26,8 +26,8 @@ bool supported(const Conv2dShape& s, int block);
 
 // Where training convolutions take their weight gradient from here rather than from oneDNN:
 //   automatic (default, CNNKIT_WGRAD3X3 unset): nChw8c only, where it measured 1.2-1.3x
-//     oneDNN's AVX2 kernel; oneDNN's AVX-512 kernel (nChw16c) measured faster than this one
-//     (docs/performance.md, `bench_conv --benchmark_filter=Wgrad3x3`);
+//     oneDNN's AVX2 kernel; against oneDNN's AVX-512 kernel (nChw16c) it runs at 0.95-1.02x
+//     alone and a ResNet-20 step 0.95x as fast (docs/performance.md);
 //   always (CNNKIT_WGRAD3X3=1): both layouts;  never (CNNKIT_WGRAD3X3=0): oneDNN.
 enum class Use { automatic, always, never };
 Use use();

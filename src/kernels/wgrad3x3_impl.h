@@ -3,14 +3,15 @@
 // compiled per instruction set by kernels/isa_avx2.cpp (nChw8c) and kernels/isa_avx512.cpp
 // (nChw16c), which define CNNKIT_ISA_TARGET and include this file.
 //
-// The register block: four output channels k (broadcast from dy, a quarter of its W-lane
-// vector on AVX-512, half on AVX2) times the three column taps s of one tap row r, over W input
-// channels c (a vector of x): 12 accumulators, 3 loads of x and 4 broadcasts of dy per 12 FMAs.
+// The register block: KK output channels k (broadcast from dy: 4 on AVX2, half its vector; 8
+// on AVX-512, with 32 vector registers) times the three column taps s of one tap row r, over W
+// input channels c (a vector of x): 3 KK accumulators, 3 loads of x and KK broadcasts of dy per
+// 3 KK FMAs.
 // The images are split over the threads; each thread walks its images in groups of at most
 // 1024 outputs (one image, or a band of rows of a large one), with the group's input
 // zero-padded once per channel block into a buffer on the thread, so that the inner loop has
 // no edges. A group's float sums then go to the thread's double sums, in the order
-// [c/W][k/W][k%W/4][r][k%4][s][c%W], and the threads' sums are added in order at the end.
+// [c/W][k/W][k%W/KK][r][k%KK][s][c%W], and the threads' sums are added in order at the end.
 #pragma once
 
 #include <algorithm>
@@ -33,43 +34,51 @@ constexpr int64_t kChunk = 1024;  // outputs a float sum runs over before it goe
 
 // Where a group's operands lie: `imgs` images, `rows` output rows of each, W_out columns.
 struct Band {
-  const float* dy;  // the first row's 4 output channels (dy's vector, offset by a multiple of 4 lanes)
+  const float* dy;  // the first row's KK output channels (dy's vector, offset by a multiple of KK lanes)
   int64_t dy_img, dy_row;
   const float* x;  // the padded input's row for the first output row and tap row r
   int64_t x_img, x_row;
   int64_t imgs, rows, Wo;
 };
 
-// out[kk][s][0 .. W) += sum over the band of dy[k + kk] x[. + s], in float, then in double.
-// Named accumulators: GCC keeps an array of vectors in memory (see winograd_impl.h).
-template <class Vec>
+// out[kk][s][0 .. W) += sum over the band of dy[k + kk] x[. + s] for kk < KK (4 or 8), in
+// float, then in double. Named accumulators: GCC keeps an array of vectors in memory (see
+// winograd_impl.h).
+template <class Vec, int KK>
 void tap_row(const Band& b, double* out) {
+  static_assert(KK == 4 || KK == 8, "4 or 8 output channels a register block");
   using X = typename Vec::reg;
   constexpr int W = Vec::W;
   X a00 = Vec::zero(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00, a20 = a00, a21 = a00, a22 = a00,
-    a30 = a00, a31 = a00, a32 = a00;
+    a30 = a00, a31 = a00, a32 = a00, a40 = a00, a41 = a00, a42 = a00, a50 = a00, a51 = a00, a52 = a00, a60 = a00,
+    a61 = a00, a62 = a00, a70 = a00, a71 = a00, a72 = a00;
   for (int64_t j = 0; j < b.imgs; ++j)
     for (int64_t i = 0; i < b.rows; ++i) {
       const float* d = b.dy + j * b.dy_img + i * b.dy_row;
       const float* x = b.x + j * b.x_img + i * b.x_row;
       for (int64_t ow = 0; ow < b.Wo; ++ow, d += W, x += W) {
         const X x0 = Vec::load(x), x1 = Vec::load(x + W), x2 = Vec::load(x + 2 * W);
-#define CNNKIT_WGRAD_ROW(kk)               \
-  {                                        \
-    const X g = Vec::broadcast(d + kk);    \
-    a##kk##0 = Vec::fmadd(g, x0, a##kk##0); \
-    a##kk##1 = Vec::fmadd(g, x1, a##kk##1); \
-    a##kk##2 = Vec::fmadd(g, x2, a##kk##2); \
+#define CNNKIT_WGRAD_ROW(kk)                  \
+  if constexpr (KK > kk) {                    \
+    const X g = Vec::broadcast(d + kk);       \
+    a##kk##0 = Vec::fmadd(g, x0, a##kk##0);   \
+    a##kk##1 = Vec::fmadd(g, x1, a##kk##1);   \
+    a##kk##2 = Vec::fmadd(g, x2, a##kk##2);   \
   }
         CNNKIT_WGRAD_ROW(0)
         CNNKIT_WGRAD_ROW(1)
         CNNKIT_WGRAD_ROW(2)
         CNNKIT_WGRAD_ROW(3)
+        CNNKIT_WGRAD_ROW(4)
+        CNNKIT_WGRAD_ROW(5)
+        CNNKIT_WGRAD_ROW(6)
+        CNNKIT_WGRAD_ROW(7)
 #undef CNNKIT_WGRAD_ROW
       }
     }
-  const X sums[12] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32};
-  for (int at = 0; at < 12; ++at) Vec::add_to(out + at * W, sums[at]);
+  const X sums[24] = {a00, a01, a02, a10, a11, a12, a20, a21, a22, a30, a31, a32,
+                      a40, a41, a42, a50, a51, a52, a60, a61, a62, a70, a71, a72};
+  for (int at = 0; at < 3 * KK; ++at) Vec::add_to(out + at * W, sums[at]);
 }
 
 // out[0 .. W) += the sum of n vectors W floats apart, in float over kChunk at a time.
@@ -110,7 +119,9 @@ void pad(const float* src, float* xp, const Conv2dShape& s, int64_t n0, int64_t 
 template <class Vec>
 void weight_grad_kernel(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
                         const Conv2dShape& s) {
-  constexpr int W = Vec::W, KH = W / 4;  // KH: blocks of 4 output channels in a vector
+  // KK output channels a register block (8 where 32 vector registers hold 24 accumulators),
+  // KH such blocks in a vector.
+  constexpr int W = Vec::W, KK = W == 16 ? 8 : 4, KH = W / KK;
   const int64_t C = s.C_in, K = s.C_out, CB = C / W, KB = K / W, Ho = s.H_out, Wo = s.W_out;
   const int64_t Hp = Ho + 2, Wp = Wo + 2, out_plane = Ho * Wo * W;
   // A group: whole images while they hold at most kChunk outputs together, else a band of rows.
@@ -139,7 +150,7 @@ void weight_grad_kernel(const float* src, const float* grad_out, float* grad_wei
             for (int64_t kh = 0; kh < KH; ++kh)
               for (int64_t r = 0; r < 3; ++r)
                 for (int64_t oh0 = 0; oh0 < Ho; oh0 += band) {
-                  const Band b{grad_out + (n0 * KB + kb) * out_plane + oh0 * Wo * W + kh * 4,
+                  const Band b{grad_out + (n0 * KB + kb) * out_plane + oh0 * Wo * W + kh * KK,
                                KB * out_plane,
                                Wo * W,
                                xp + (oh0 + r) * Wp * W,
@@ -148,7 +159,7 @@ void weight_grad_kernel(const float* src, const float* grad_out, float* grad_wei
                                imgs,
                                std::min(band, Ho - oh0),
                                Wo};
-                  tap_row<Vec>(b, acc + (((cb * KB + kb) * KH + kh) * 3 + r) * 12 * W);
+                  tap_row<Vec, KK>(b, acc + (((cb * KB + kb) * KH + kh) * 3 + r) * 3 * KK * W);
                 }
         }
         if (grad_bias != nullptr)
@@ -163,13 +174,13 @@ void weight_grad_kernel(const float* src, const float* grad_out, float* grad_wei
     for (int64_t kb = 0; kb < KB; ++kb)
       for (int64_t kh = 0; kh < KH; ++kh)
         for (int64_t r = 0; r < 3; ++r)
-          for (int64_t kk = 0; kk < 4; ++kk)
+          for (int64_t kk = 0; kk < KK; ++kk)
             for (int64_t t = 0; t < 3; ++t)
               for (int64_t lane = 0; lane < W; ++lane) {
-                const int64_t at = (((((cb * KB + kb) * KH + kh) * 3 + r) * 4 + kk) * 3 + t) * W + lane;
+                const int64_t at = (((((cb * KB + kb) * KH + kh) * 3 + r) * KK + kk) * 3 + t) * W + lane;
                 double v = 0;
                 for (int64_t p = 0; p < parts; ++p) v += partial[p * part_size + at];
-                const int64_t k = kb * W + kh * 4 + kk, c = cb * W + lane;
+                const int64_t k = kb * W + kh * KK + kk, c = cb * W + lane;
                 grad_weight[(k * C + c) * 9 + r * 3 + t] = static_cast<float>(v);
               }
   if (grad_bias != nullptr)
