@@ -80,8 +80,8 @@ inline std::vector<Case> random_cases(int count, uint32_t seed, int block = 8) {
   return cases;
 }
 
-// conv2d's operands, 3 images of 16 -> 32 channels (whole blocks of 8 and of 16), 13 x 10,
-// padding 1: finite, then with a NaN,
+// conv2d's operands, 3 images of 32 -> 32 channels (whole blocks of 8 and of 16, and enough
+// for the Winograd kernel in nChw16c), 13 x 10, padding 1: finite, then with a NaN,
 // then with an infinity in image 1, channel 5 of the input (`odd`: 0, NaN, Inf).
 struct OddConv {
   float odd;
@@ -89,12 +89,12 @@ struct OddConv {
 };
 inline std::vector<OddConv> odd_convs() {
   Generator g(21);
-  const Tensor w = randn({32, 16, 3, 3}, g) * 0.2, b = randn({32}, g);
+  const Tensor w = randn({32, 32, 3, 3}, g) * 0.2, b = randn({32}, g);
   std::vector<OddConv> out;
   for (float odd : {0.0f, std::nanf(""), std::numeric_limits<float>::infinity()}) {
-    Tensor x = randn({3, 16, 13, 10}, g);
+    Tensor x = randn({3, 32, 13, 10}, g);
     const Tensor gy = randn({3, 32, 13, 10}, g);
-    if (odd != 0.0f) x.data_ptr<float>()[16 * 130 + 5 * 130 + 6 * 10 + 4] = odd;
+    if (odd != 0.0f) x.data_ptr<float>()[32 * 130 + 5 * 130 + 6 * 10 + 4] = odd;
     out.push_back({odd, x, w, b, gy});
   }
   return out;
