@@ -67,6 +67,36 @@ void batch_norm_backward_onednn(onednn::LayoutPtr* dx, float* dweight, float* db
                                 const float* mean, const float* var, const float* weight,
                                 const float* bias, double eps, bool batch_stats);
 
+// ---- batch norm + (residual) + ReLU on a channel-blocked buffer (kernels/norm_blocked.cpp) --
+// x, y, residual, dy, dx, dresidual: nChw{block}c buffers of (N, C, S), block 8 or 16,
+// C % block == 0 (batch_norm_relu_blocked_supported). Training statistics only.
+//   y = relu(x * scale[c] + shift[c] + residual), NaN kept, where
+//   scale = weight * rstd, shift = bias - mean * scale (batch_norm_relu_coefficients, in double).
+// One read of x for the statistics, one read of x (and the residual) and a write of y for the
+// output: the unfused ops read and write the activation three more times.
+
+bool batch_norm_relu_blocked_supported(int64_t C, int block);
+
+void batch_norm_relu_coefficients(float* scale, float* shift, const float* mean, const float* var,
+                                  const float* weight, const float* bias, double eps, int64_t C);
+
+// mean, var (biased), scale, shift: (C), written. residual may be null.
+void batch_norm_relu_forward_blocked(float* y, float* mean, float* var, float* scale, float* shift,
+                                     const float* x, const float* residual, const float* weight,
+                                     const float* bias, double eps, int64_t N, int64_t C, int64_t S,
+                                     int block);
+
+// g = dy where y > 0 or y is NaN, else 0 (PyTorch's relu backward). y is read when not null
+// (needed with a residual); without it the forward's z = x * scale + shift is recomputed,
+// bit for bit. dresidual, when not null, receives g; dx the batch norm's input gradient
+// (training formula, as batch_norm_backward); dweight, dbias: sum g xhat, sum g. Any output
+// may be null.
+void batch_norm_relu_backward_blocked(float* dx, float* dresidual, float* dweight, float* dbias,
+                                      const float* dy, const float* x, const float* y,
+                                      const float* mean, const float* var, const float* scale,
+                                      const float* shift, const float* weight, double eps,
+                                      int64_t N, int64_t C, int64_t S, int block);
+
 // ---- layer norm: statistics per row of K ------------------------------------------------
 
 // mean[m], rstd[m] = 1 / sqrt(var + eps) of each row, and

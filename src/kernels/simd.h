@@ -43,6 +43,9 @@ struct Avx2 {
   CNNKIT_FN reg fmadd(reg a, reg b, reg c) { return _mm256_fmadd_ps(a, b, c); }
   CNNKIT_FN reg fnmadd(reg a, reg b, reg c) { return _mm256_fnmadd_ps(a, b, c); }
   CNNKIT_FN reg max(reg a, reg b) { return _mm256_max_ps(a, b); }
+  CNNKIT_FN reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
+  // g where z > 0 or z is NaN, else 0: the ReLU's gradient (PyTorch's threshold_backward).
+  CNNKIT_FN reg relu_pass(reg z, reg g) { return _mm256_and_ps(_mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_NLE_UQ), g); }
   // Whether a lane is NaN.
   CNNKIT_FN bool any_nan(reg x) { return _mm256_movemask_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q)) != 0; }
   // o[0 .. 8) += x, in double.

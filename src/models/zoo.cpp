@@ -11,6 +11,7 @@
 #include "cnnkit/core/error.h"
 #include "cnnkit/io/onnx.h"
 #include "cnnkit/nn/init.h"
+#include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/nn/modules/linear.h"
 #include "cnnkit/nn/modules/pooling.h"
 
@@ -75,9 +76,16 @@ void BasicBlockImpl::pretty_print(std::ostream& stream) const {
 // The summary (summary.cpp) walks the same steps to time and count each child; keep the two
 // in step.
 Tensor BasicBlockImpl::forward(const Tensor& x) {
-  Tensor out = relu(bn1(conv1(x)));
-  out = bn2(conv2(out));
-  return relu(out + (downsample.is_empty() ? x : downsample(x)));
+  if (!nn::sequential_rewrites() || nn::detail::forward_observer() != nullptr) {
+    // as written (a summary or profile must see the ReLU calls)
+    Tensor out = relu(bn1(conv1(x)));
+    out = bn2(conv2(out));
+    return relu(out + (downsample.is_empty() ? x : downsample(x)));
+  }
+  // The same ops with batch norm, residual sum and ReLU in one kernel where they can run so
+  // (BatchNorm2d::forward_relu).
+  const Tensor out = conv2(bn1->forward_relu(conv1(x)));
+  return bn2->forward_relu(out, downsample.is_empty() ? x : downsample(x));
 }
 
 // ---------------------------------------------------------------------------------------

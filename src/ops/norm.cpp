@@ -16,10 +16,13 @@
 #include "cnnkit/ops/norm.h"
 
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "autograd/record.h"
 #include "cnnkit/autograd/node.h"
+#include "cnnkit/ops/activation.h"
 #include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/reduce.h"
 #include "core/tensor_internal.h"
@@ -185,9 +188,9 @@ Tensor batch_norm_kept(const Tensor& input, const kernels::onednn::LayoutPtr& xl
 }
 }  // namespace
 
-Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
-                  const Tensor& running_mean, const Tensor& running_var, bool training,
-                  double momentum, double eps, bool /*cudnn_enabled*/) {
+namespace {
+NCS check_batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                     const Tensor& running_mean, const Tensor& running_var, bool training) {
   const NCS s = split_ncs("batch_norm", input);
   check_per_channel("batch_norm", "weight", weight, s.C);
   check_per_channel("batch_norm", "bias", bias, s.C);
@@ -202,6 +205,14 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
     CNNKIT_CHECK(running_var.defined(), "batch_norm: running_var must be defined in evaluation "
                  "mode");
   }
+  return s;
+}
+}  // namespace
+
+Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum, double eps, bool /*cudnn_enabled*/) {
+  const NCS s = check_batch_norm(input, weight, bias, running_mean, running_var, training);
 
   if (kernels::onednn::LayoutPtr xl = kernels::onednn::layout_of(*input.unsafeGetTensorImpl()))
     return batch_norm_kept(input, xl, weight, bias, running_mean, running_var, training, momentum,
@@ -253,6 +264,109 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                                        var.data_ptr<float>(), data_or_null(wd), eps, training,
                                        s.N, s.C, s.S);
           return TensorList{dx, dw, db};
+        });
+  }
+  return y;
+}
+
+// ---- batch norm + residual + ReLU ---------------------------------------------------------
+
+namespace {
+// The channel block of x's kept layout when the fused kernel takes it (nChw8c or nChw16c
+// of x's own dims, whole blocks of channels), else 0.
+int fused_block(const kernels::onednn::Layout& xl, const Tensor& x) {
+  using tag = dnnl::memory::format_tag;
+  if (x.dim() != 4) return 0;
+  const dnnl::memory::dims d(x.sizes().begin(), x.sizes().end());
+  for (const auto& [block, t] : {std::pair{8, tag::nChw8c}, std::pair{16, tag::nChw16c}})
+    if (xl.desc() == kernels::onednn::plain_desc(d, t))
+      return kernels::batch_norm_relu_blocked_supported(x.size(1), block) ? block : 0;
+  return 0;
+}
+
+// A tensor whose values live in a new layout `desc` (filled by the caller).
+std::pair<Tensor, kernels::onednn::LayoutPtr> new_kept(IntArrayRef sizes, const dnnl::memory::desc& desc) {
+  Tensor t = detail::empty_deferred(sizes);
+  auto l = std::make_shared<kernels::onednn::Layout>(desc);
+  detail::set_layout(*t.unsafeGetTensorImpl()->storage, l);
+  return {t, l};
+}
+}  // namespace
+
+Tensor batch_norm_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum, double eps, const Tensor& residual) {
+  namespace dnn = kernels::onednn;
+  const NCS s = check_batch_norm(input, weight, bias, running_mean, running_var, training);
+  const dnn::LayoutPtr xl = training ? dnn::layout_of(*input.unsafeGetTensorImpl()) : nullptr;
+  const int block = xl ? fused_block(*xl, input) : 0;
+  dnn::LayoutPtr rl;
+  if (block != 0 && residual.defined() && residual.dtype() == kFloat && residual.sizes() == input.sizes())
+    rl = dnn::layout_of(*residual.unsafeGetTensorImpl());
+  const bool fused = block != 0 && (!residual.defined() || (rl && rl->desc() == xl->desc()));
+  if (!fused) {  // the ops as written
+    Tensor y = batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps);
+    return relu(residual.defined() ? add(y, residual) : y);
+  }
+
+  const Tensor w = dense(weight), b = dense(bias);
+  Tensor mean = empty({s.C}), var = empty({s.C}), scale = empty({s.C}), shift = empty({s.C});
+  const auto [y, yl] = new_kept(input.sizes(), xl->desc());
+  kernels::batch_norm_relu_forward_blocked(yl->data(), mean.data_ptr<float>(), var.data_ptr<float>(),
+                                           scale.data_ptr<float>(), shift.data_ptr<float>(), xl->data(),
+                                           rl ? rl->data() : nullptr, data_or_null(w), data_or_null(b), eps,
+                                           s.N, s.C, s.S, block);
+  if ((running_mean.defined() || running_var.defined()) && input.numel() > 0)
+    kernels::update_running_stats(mutable_data_or_null(running_mean), mutable_data_or_null(running_var),
+                                  mean.data_ptr<float>(), var.data_ptr<float>(), 1, s.C, s.N * s.S, momentum);
+
+  if (autograd::needs_grad({input, weight, bias, residual})) {
+    const bool need_x = input.requires_grad();
+    const bool need_w = weight.defined() && weight.requires_grad();
+    const bool need_b = bias.defined() && bias.requires_grad();
+    const bool need_r = residual.defined() && residual.requires_grad();
+    // Without a residual the ReLU's mask is recomputed from x; with one, y is kept for it.
+    autograd::detail::record_differentiable(
+        "BatchNormReluBackward0", {input, weight, bias, residual}, {y},
+        [s, eps, block, need_x, need_w, need_b, need_r, xl, y_kept = rl ? yl : dnn::LayoutPtr(),
+         wd = w.defined() ? w.detach() : Tensor(), mean, var, scale, shift, in_sizes = input.sizes().vec(),
+         w_sizes = weight.defined() ? weight.sizes().vec() : std::vector<int64_t>(),
+         b_sizes = bias.defined() ? bias.sizes().vec() : std::vector<int64_t>(),
+         saved = TensorList{save_input(input), save_input(weight), save_input(bias), save_input(residual)}](
+            const TensorList& grads) {
+          if (autograd::GradMode::is_enabled()) {
+            return recompute_backward(saved, grads, [=](const TensorList& in) {
+              std::vector<int64_t> reduce{0, 2, 3};
+              Tensor z = affine_graph(normalize_graph(in[0], reduce, eps), in[1], in[2], 4);
+              if (in[3].defined()) z = add(z, in[3]);
+              return TensorList{relu(z)};
+            });
+          }
+          const dnn::LayoutPtr gl = dnn::layout_of(*grads[0].unsafeGetTensorImpl());
+          dnn::LayoutPtr dy_buf;  // dy reordered into x's layout, when it comes in another
+          const float* dy = nullptr;
+          if (gl && gl->desc() == xl->desc()) {
+            dy = gl->data();
+          } else {
+            dy_buf = std::make_shared<dnn::Layout>(xl->desc());
+            const Tensor plain = gl ? Tensor() : dense(grads[0]);
+            const dnn::Operand op{gl ? nullptr : plain.data_ptr<float>(), gl};
+            const dnnl::memory::dims d(in_sizes.begin(), in_sizes.end());
+            dnn::as_layout(op, dnn::plain_desc(d, dnnl::memory::format_tag::nchw), xl->desc(), dy_buf->data());
+            dy = dy_buf->data();
+          }
+          Tensor dx, dr;
+          dnn::LayoutPtr dxl, drl;
+          if (need_x) std::tie(dx, dxl) = new_kept(in_sizes, xl->desc());
+          if (need_r) std::tie(dr, drl) = new_kept(in_sizes, xl->desc());
+          Tensor dw = need_w ? cnnkit::empty(w_sizes) : Tensor();
+          Tensor db = need_b ? cnnkit::empty(b_sizes) : Tensor();
+          kernels::batch_norm_relu_backward_blocked(
+              dxl ? dxl->data() : nullptr, drl ? drl->data() : nullptr, mutable_data_or_null(dw),
+              mutable_data_or_null(db), dy, xl->data(), y_kept ? y_kept->data() : nullptr, mean.data_ptr<float>(),
+              var.data_ptr<float>(), scale.data_ptr<float>(), shift.data_ptr<float>(), data_or_null(wd), eps,
+              s.N, s.C, s.S, block);
+          return TensorList{dx, dw, db, dr};
         });
   }
   return y;

@@ -12,6 +12,16 @@ namespace cnnkit {
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum, double eps, bool cudnn_enabled = false);
+// relu(batch_norm(input, ...) + residual) (residual undefined: relu(batch_norm(...))), with
+// batch_norm's arguments and checks; not a PyTorch op. What BasicBlock and a Sequential's
+// BatchNorm2d followed by ReLU call (nn::BatchNorm2d::forward_relu). In training, on a
+// convolution's output kept in oneDNN's nChw8c / nChw16c layout (a residual, if any, in the
+// same layout), it runs as one kernel: statistics in one read of the input, the output in one
+// more, and a backward that recomputes the ReLU's mask from the input (kernels/norm.h); its
+// grad_fn is "BatchNormReluBackward0". Anywhere else it runs the three ops as written.
+Tensor batch_norm_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum, double eps, const Tensor& residual = {});
 Tensor layer_norm(const Tensor& input, IntArrayRef normalized_shape, const Tensor& weight = {},
                   const Tensor& bias = {}, double eps = 1e-5, bool cudnn_enable = false);
 Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight = {},

@@ -11,6 +11,7 @@
 
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/nn/modules/activation.h"
+#include "cnnkit/nn/modules/normalization.h"
 #include "cnnkit/nn/modules/pooling.h"
 
 namespace cnnkit {
@@ -52,6 +53,12 @@ bool relu_then_max_pool(const std::vector<AnyModule>& modules, size_t i) {
     return false;
   return i > 0 || !modules[i].get<ReLUImpl>().options.inplace();
 }
+
+// modules[i] is a BatchNorm2d and modules[i + 1] a ReLU: BatchNorm2d::forward_relu runs both.
+bool batch_norm_then_relu(const std::vector<AnyModule>& modules, size_t i) {
+  return i + 1 < modules.size() && modules[i].type_info() == typeid(BatchNorm2dImpl) &&
+         modules[i + 1].type_info() == typeid(ReLUImpl);
+}
 }  // namespace
 
 bool sequential_rewrites() {
@@ -72,6 +79,13 @@ Tensor SequentialImpl::run(const Tensor& input) {
         // relu(max_pool(x)) == max_pool(relu(x)), values and gradients (see sequential.h).
         ++i;
         x = functional::relu(modules_[i].forward(x), functional::ReLUFuncOptions().inplace(true));
+        continue;
+      }
+      if (rewrite && batch_norm_then_relu(modules_, i)) {
+        // relu(bn(x)) in one kernel where it can (BatchNorm2d::forward_relu); an error names
+        // the BatchNorm2d.
+        x = modules_[i].get<BatchNorm2dImpl>().forward_relu(x);
+        ++i;
         continue;
       }
       x = modules_[i].forward(x);

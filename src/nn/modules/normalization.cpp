@@ -6,6 +6,7 @@
 #include "nn/util.h"
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/nn/init.h"
+#include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/ops/ops.h"
 #include "nn/functional_internal.h"
 
@@ -94,7 +95,7 @@ void BatchNormImplBase<D, Derived>::pretty_print(std::ostream& stream) const {
 }
 
 template <size_t D, typename Derived>
-Tensor BatchNormImplBase<D, Derived>::forward(const Tensor& input) {
+double BatchNormImplBase<D, Derived>::begin_forward(const Tensor& input) {
   _check_input_dim(input);
   check_channels(*this, input, options.num_features());
   double exponential_average_factor = options.momentum().value_or(0.0);
@@ -104,11 +105,29 @@ Tensor BatchNormImplBase<D, Derived>::forward(const Tensor& input) {
     // momentum=None: the running statistics are the plain average over all batches.
     if (!options.momentum().has_value()) exponential_average_factor = 1.0 / static_cast<double>(batches);
   }
+  return exponential_average_factor;
+}
+
+template <size_t D, typename Derived>
+Tensor BatchNormImplBase<D, Derived>::forward(const Tensor& input) {
+  const double exponential_average_factor = begin_forward(input);
   if (sync && this->is_training())
     return sync->forward(input, weight, bias, running_mean, running_var, exponential_average_factor, options.eps());
   return functional::detail::batch_norm(input, running_mean, running_var, weight, bias,
                                         this->is_training() || !options.track_running_stats(),
                                         exponential_average_factor, options.eps());
+}
+
+template <size_t D, typename Derived>
+Tensor BatchNormImplBase<D, Derived>::forward_relu(const Tensor& input, const Tensor& residual) {
+  if ((sync && this->is_training()) || !sequential_rewrites()) {
+    const Tensor y = forward(input);
+    return functional::relu(residual.defined() ? y + residual : y);
+  }
+  const double exponential_average_factor = begin_forward(input);
+  return batch_norm_relu(input, weight, bias, running_mean, running_var,
+                         this->is_training() || !options.track_running_stats(), exponential_average_factor,
+                         options.eps(), residual);
 }
 
 void BatchNorm1dImpl::_check_input_dim(const Tensor& input) {

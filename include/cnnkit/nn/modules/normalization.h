@@ -45,6 +45,12 @@ class BatchNormImplBase : public Cloneable<Derived> {
   void pretty_print(std::ostream& stream) const override;
 
   Tensor forward(const Tensor& input);
+  // relu(forward(input) + residual) (residual undefined: relu(forward(input))): the same
+  // values, gradients and running-stat updates, in one fused kernel where ops/norm.h's
+  // batch_norm_relu takes the input (training, a convolution's blocked output). Not in
+  // PyTorch; BasicBlock and Sequential (BatchNorm2d, ReLU) call it. The three ops as written
+  // with SyncBatchNorm, or with the rewrites off (nn::set_sequential_rewrites, CNNKIT_FUSE=0).
+  Tensor forward_relu(const Tensor& input, const Tensor& residual = {});
 
   BatchNormOptions options;
   Tensor weight;               // (C) or undefined
@@ -57,6 +63,10 @@ class BatchNormImplBase : public Cloneable<Derived> {
 
  protected:
   virtual void _check_input_dim(const Tensor& input) = 0;
+
+ private:
+  // The input checks and the batch count; the running-stat factor of this forward.
+  double begin_forward(const Tensor& input);
 };
 
 // input (N, C) or (N, C, L)
