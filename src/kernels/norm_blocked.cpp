@@ -23,6 +23,9 @@ namespace cnnkit::kernels {
 
 #if defined(__x86_64__)
 namespace {
+// Compiled for AVX2 + FMA whatever the baseline (batch_norm_relu_blocked_supported checks the
+// CPU first).
+CNNKIT_SIMD_BEGIN(CNNKIT_SIMD_AVX2_TARGET)
 
 using V = simd::Avx2;
 using reg = V::reg;
@@ -276,6 +279,7 @@ void backward(float* dx, float* dresidual, float* dweight, float* dbias, const f
   });
 }
 
+CNNKIT_SIMD_END
 }  // namespace
 #endif
 
