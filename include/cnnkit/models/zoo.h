@@ -38,7 +38,9 @@ struct ZooOptions {
 // torchvision's BasicBlock: conv3x3(stride)-BN-ReLU-conv3x3-BN, plus the shortcut (identity,
 // or `downsample` = 1x1 conv(stride, no bias) + BN when stride != 1 or the channels
 // change), then ReLU. Children conv1, bn1, relu, conv2, bn2[, downsample], as torchvision.
-// x (N, in_planes, H, W) -> (N, planes, H / stride, W / stride).
+// x (N, in_planes, H, W) -> (N, planes, H / stride, W / stride). forward runs bn1 + relu and
+// bn2 + residual sum + relu each as BatchNorm2d::forward_relu (one kernel in training where
+// the layout allows; nn::sequential_rewrites() off, or a summary observing: the ops as written).
 class BasicBlockImpl : public nn::Cloneable<BasicBlockImpl> {
  public:
   BasicBlockImpl(int64_t in_planes, int64_t planes, int64_t stride = 1);

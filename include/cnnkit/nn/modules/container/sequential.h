@@ -9,7 +9,10 @@
 // Each element is an AnyModule: forward is one indirect call per layer. Sequentials nest
 // (LibTorch refuses that; here a Sequential's forward is an ordinary Tensor -> Tensor).
 //
-// One rewrite, exact: ReLU followed by MaxPool2d runs as MaxPool2d then ReLU. Max commutes
+// Two rewrites. BatchNorm2d followed by ReLU runs as BatchNorm2d::forward_relu: one kernel in
+// training on a convolution's blocked output (ops/norm.h's batch_norm_relu), the same values
+// and gradients to rounding (within 1e-5). And, exact: ReLU followed by MaxPool2d runs as
+// MaxPool2d then ReLU. Max commutes
 // with a non-decreasing function, so the values are the same; so are the gradients (two
 // window elements can tie after ReLU and not before only where ReLU's gradient is zero, and
 // NaN propagates either way). The ReLU then reads and writes a quarter of the data for a 2x2
@@ -33,8 +36,8 @@
 namespace cnnkit {
 namespace nn {
 
-// Whether Sequential applies the exact rewrites above (default on; CNNKIT_FUSE=0 turns them
-// off for the process, set_sequential_rewrites overrides both).
+// Whether Sequential applies the rewrites above, and BasicBlock its fused batch norm (default
+// on; CNNKIT_FUSE=0 turns them off for the process, set_sequential_rewrites overrides both).
 bool sequential_rewrites();
 void set_sequential_rewrites(bool on);
 
