@@ -316,9 +316,8 @@ memory result_memory(const memory::desc& have, const memory::desc& plain_d, cons
 // The channel block (8 or 16) of in_d and out_d when both are nChw8c or both nChw16c, else 0.
 int blocked_layout(const memory::desc& in_d, const memory::dims& in, const memory::desc& out_d,
                    const memory::dims& out) {
-  for (const auto& [block, t] : {std::pair{8, tag::nChw8c}, std::pair{16, tag::nChw16c}})
-    if (in_d == onednn::plain_desc(in, t) && out_d == onednn::plain_desc(out, t)) return block;
-  return 0;
+  const int block = onednn::channel_block(in_d, in);
+  return block == onednn::channel_block(out_d, out) ? block : 0;
 }
 // Whether the Winograd kernel takes shape s between tensors blocked by `block` channels. In
 // nChw16c, not with fewer than 32 channels on a side: there oneDNN's AVX-512 kernel measured as

@@ -93,6 +93,13 @@ using dt = dnnl::memory::data_type;
 inline dnnl::memory::desc plain_desc(const dnnl::memory::dims& d, tag t = tag::any) {
   return dnnl::memory::desc(d, dt::f32, t);
 }
+// The channel block of d when it is nChw8c (8) or nChw16c (16) over dims `dims`, else 0.
+inline int channel_block(const dnnl::memory::desc& d, const dnnl::memory::dims& dims) {
+  if (dims.size() != 4) return 0;
+  if (d == plain_desc(dims, tag::nChw8c)) return 8;
+  if (d == plain_desc(dims, tag::nChw16c)) return 16;
+  return 0;
+}
 // A memory over caller-owned plain data, or a new buffer in `desc`'s layout.
 inline dnnl::memory wrap(const dnnl::memory::desc& d, const void* ptr) {
   return dnnl::memory(d, engine(), const_cast<void*>(ptr));

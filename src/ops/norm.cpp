@@ -275,13 +275,8 @@ namespace {
 // The channel block of x's kept layout when the fused kernel takes it (nChw8c or nChw16c
 // of x's own dims, whole blocks of channels), else 0.
 int fused_block(const kernels::onednn::Layout& xl, const Tensor& x) {
-  using tag = dnnl::memory::format_tag;
-  if (x.dim() != 4) return 0;
-  const dnnl::memory::dims d(x.sizes().begin(), x.sizes().end());
-  for (const auto& [block, t] : {std::pair{8, tag::nChw8c}, std::pair{16, tag::nChw16c}})
-    if (xl.desc() == kernels::onednn::plain_desc(d, t))
-      return kernels::batch_norm_relu_blocked_supported(x.size(1), block) ? block : 0;
-  return 0;
+  const int block = kernels::onednn::channel_block(xl.desc(), dnnl::memory::dims(x.sizes().begin(), x.sizes().end()));
+  return block != 0 && kernels::batch_norm_relu_blocked_supported(x.size(1), block) ? block : 0;
 }
 
 // A tensor whose values live in a new layout `desc` (filled by the caller).
