@@ -7,6 +7,7 @@
 // N = batch, C = channels, H, W = height, width, G = groups, P = H_out * W_out,
 // Cig = C_in / G, Cog = C_out / G, Kg = Cig * kH * kW (one group's column height).
 #include "kernels/conv.h"
+#include "kernels/direct3x3.h"
 #include "kernels/wgrad3x3.h"
 #include "kernels/winograd.h"
 
@@ -347,6 +348,26 @@ const winograd::Weights* winograd_weights(const float* weight, const float* bias
   return w.finite && all_finite(bias, s.C_out) ? &w : nullptr;
 }
 float* data_of(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
+
+// CHOICE: where neither the Winograd kernel nor the im2col path takes a 3x3 stride-1
+// convolution between nChw16c tensors (fewer than 32 channels on a side: ResNet-20's
+// 16-channel stage), kernels/direct3x3.h runs its forward and backward-data passes instead of
+// oneDNN's AVX-512 direct kernel: the same sums in the same order of channels, at about 85% of
+// the FMA peak against oneDNN's 55% on that stage (docs/performance.md). nChw8c stays with the
+// Winograd kernel, or oneDNN where that is off. CNNKIT_DIRECT3X3=0 turns it off.
+// The channel block the direct kernel runs this convolution with, or 0.
+int direct_runs(const Conv2dShape& s, const memory::desc& in_d, const memory::dims& in, const memory::desc& out_d,
+                const memory::dims& out) {
+  const int block = blocked_layout(in_d, in, out_d, out);
+  return block == 16 && !winograd_preferred(s, block) && direct3x3::supported(s, block) ? block : 0;
+}
+// The weights of this call laid out for the direct kernel (flipped: for its backward-data
+// pass) in the calling thread's buffer; null when a weight is not finite (0 x Inf at a padded
+// tap, which oneDNN skips).
+const float* direct_weights(const float* weight, const Conv2dShape& s, int block, bool flipped) {
+  thread_local std::vector<float> w;
+  return direct3x3::pack_weights(w, weight, s.C_out, s.C_in, block, flipped) ? w.data() : nullptr;
+}
 
 // ---- im2col + sgemm -----------------------------------------------------------------------
 
@@ -791,8 +812,12 @@ void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const o
   const int block = winograd_runs(s, src_d, g.src, dst_d, g.dst);
   const winograd::Weights* wino =
       block != 0 ? winograd_weights(weight, s.has_bias ? bias : nullptr, s, false) : nullptr;
+  const int direct = wino ? 0 : direct_runs(s, src_d, g.src, dst_d, g.dst);
+  const float* direct_w = direct != 0 ? direct_weights(weight, s, direct, false) : nullptr;
   if (wino) {
     winograd::conv3x3(data_of(src), *wino, s.has_bias ? bias : nullptr, nullptr, false, data_of(dst), s, block);
+  } else if (direct_w) {
+    direct3x3::conv3x3(data_of(src), direct_w, s.has_bias ? bias : nullptr, nullptr, false, data_of(dst), s, direct);
   } else {
     memory wei = to_layout(f.pd.weights_desc(), f.wei_plain, weight, kWei);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
@@ -936,9 +961,14 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
       memory diff_src = result_memory(ds_d, src_plain, grad_in, kDiffSrc, keep ? grad_in_layout : nullptr);
       const int block = winograd_runs(s, dd_d, g.dst, ds_d, g.src);
       const winograd::Weights* wino = block != 0 ? winograd_weights(weight, nullptr, s, true) : nullptr;
+      const int direct = wino ? 0 : direct_runs(s, dd_d, g.dst, ds_d, g.src);
+      const float* direct_w = direct != 0 ? direct_weights(weight, s, direct, true) : nullptr;
       if (wino) {
         winograd::conv3x3(data_of(diff_dst), *wino, nullptr, nullptr, false, data_of(diff_src),
                           winograd::backward_data_shape(s), block);
+      } else if (direct_w) {
+        direct3x3::conv3x3(data_of(diff_dst), direct_w, nullptr, nullptr, false, data_of(diff_src),
+                           winograd::backward_data_shape(s), direct);
       } else {
         memory wei = to_layout(b.pd.weights_desc(), wei_plain, weight, kWei);
         b.prim.execute(onednn::stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei},

@@ -1,7 +1,8 @@
 // The blocked-layout kernels as compiled for each instruction set: avx2:: works on nChw8c
 // tensors (kernels/isa_avx2.cpp), avx512:: on nChw16c (kernels/isa_avx512.cpp). Called by
-// winograd.cpp and wgrad3x3.cpp, which check the CPU and the shape first; the arguments are
-// theirs (kernels/winograd.h, kernels/wgrad3x3.h), with the channel block the namespace's.
+// winograd.cpp, wgrad3x3.cpp and direct3x3.cpp, which check the CPU and the shape first; the
+// arguments are theirs (kernels/winograd.h, kernels/wgrad3x3.h, kernels/direct3x3.h), with the
+// channel block the namespace's.
 #pragma once
 
 #include "kernels/conv.h"
@@ -15,7 +16,10 @@ namespace cnnkit::kernels {
   bool winograd_weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,      \
                             const Conv2dShape& s, int m);                                                         \
   void wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,                  \
-                const Conv2dShape& s);
+                const Conv2dShape& s);                                                                            \
+  /* Direct 3x3: w as direct3x3::pack_weights lays it out. */                                                     \
+  void direct_conv3x3(const float* src, const float* w, const float* bias, const float* residual, bool relu,     \
+                      float* dst, const Conv2dShape& s);
 
 namespace avx2 {
 CNNKIT_ISA_KERNELS

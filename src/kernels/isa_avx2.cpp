@@ -5,6 +5,7 @@
 #if defined(__x86_64__)
 #include "kernels/simd.h"
 #define CNNKIT_ISA_TARGET CNNKIT_SIMD_AVX2_TARGET
+#include "kernels/direct3x3_impl.h"
 #include "kernels/wgrad3x3_impl.h"
 #include "kernels/winograd_impl.h"
 
@@ -20,6 +21,10 @@ bool winograd_weight_grad(const float* src, const float* grad_out, float* grad_w
 }
 void wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float* grad_bias, const Conv2dShape& s) {
   kernels::wgrad3x3::weight_grad_kernel<simd::Avx2>(src, grad_out, grad_weight, grad_bias, s);
+}
+void direct_conv3x3(const float* src, const float* w, const float* bias, const float* residual, bool relu,
+                    float* dst, const Conv2dShape& s) {
+  kernels::direct3x3::conv3x3_kernel<simd::Avx2>(src, w, bias, residual, relu, dst, s);
 }
 
 }  // namespace cnnkit::kernels::avx2
