@@ -143,25 +143,10 @@ void conv3x3_kernel(const float* src, const float* w, const float* bias, const f
       const int64_t n = item / bands, oh0 = (item % bands) * band, rows = std::min(band, Ho - oh0);
       pad_band<Vec>(src, xp, s, n, oh0, rows + 2);
       const int64_t x_cb = (rows + 2) * Wp * W, x_row = Wp * W;
-      // The next item's input rows, fetched into L2 while this one computes (a row's share at a
-      // time): the copy above then reads from cache rather than from memory.
-      const char* next = nullptr;
-      int64_t next_bytes = 0, step = 0;
-      if (item + 1 < last) {
-        const int64_t n1 = (item + 1) / bands, r0 = std::max<int64_t>(((item + 1) % bands) * band - s.pad_t, 0);
-        const int64_t r1 = std::min<int64_t>(((item + 1) % bands) * band + band + 2 - s.pad_t, s.H);
-        next = reinterpret_cast<const char*>(src + (n1 * CB * s.H + r0) * s.W * W);
-        next_bytes = r1 > r0 ? (r1 - r0) * s.W * W * static_cast<int64_t>(sizeof(float)) : 0;
-        step = (next_bytes / (KB * rows) + 63) / 64 * 64;
-      }
-      int64_t fetched = 0;
       for (int64_t kb = 0; kb < KB; ++kb) {
         const float* wk = w + kb * CB * 9 * W * W;
         const int64_t base = (n * KB + kb) * out_plane;
-        for (int64_t i = 0; i < rows; ++i) {
-          for (int64_t f = 0; f < step && fetched < next_bytes; f += 64, fetched += 64)
-            for (int64_t cb = 0; cb < CB; ++cb)
-              _mm_prefetch(next + cb * s.H * s.W * W * static_cast<int64_t>(sizeof(float)) + fetched, _MM_HINT_T1);
+        for (int64_t i = 0; i < rows; ++i)
           for (int64_t b = 0, ow0 = 0; b < blocks; ++b) {
             const int64_t ow1 = Wo * (b + 1) / blocks;
             const int64_t at = base + ((oh0 + i) * Wo + ow0) * W;
@@ -171,7 +156,6 @@ void conv3x3_kernel(const float* src, const float* w, const float* bias, const f
                                   dst + at);
             ow0 = ow1;
           }
-        }
       }
     }
   });
