@@ -143,6 +143,17 @@ void conv3x3_kernel(const float* src, const float* w, const float* bias, const f
       const int64_t n = item / bands, oh0 = (item % bands) * band, rows = std::min(band, Ho - oh0);
       pad_band<Vec>(src, xp, s, n, oh0, rows + 2);
       const int64_t x_cb = (rows + 2) * Wp * W, x_row = Wp * W;
+      // The next image's input, fetched into L2 a few lines before each register block (spread
+      // over the item: a burst would overflow the fill buffers), so that its copy above reads
+      // from cache: on a cold cache 1.50 ms against 1.72 a ResNet-20 16-channel convolution
+      // (its operands warm: 1.54).
+      const char* fetch = nullptr;
+      int64_t fetch_left = 0, fetch_step = 0;
+      if (bands == 1 && item + 1 < last) {
+        fetch = reinterpret_cast<const char*>(src + (n + 1) * CB * s.H * s.W * W);
+        fetch_left = CB * s.H * s.W * W * static_cast<int64_t>(sizeof(float)) / 64;
+        fetch_step = (fetch_left + KB * rows * blocks - 1) / (KB * rows * blocks);
+      }
       for (int64_t kb = 0; kb < KB; ++kb) {
         const float* wk = w + kb * CB * 9 * W * W;
         const int64_t base = (n * KB + kb) * out_plane;
@@ -152,6 +163,8 @@ void conv3x3_kernel(const float* src, const float* w, const float* bias, const f
             const int64_t at = base + ((oh0 + i) * Wo + ow0) * W;
             const Epilogue ep{bias != nullptr ? bias + kb * W : nullptr, residual != nullptr ? residual + at : nullptr,
                               relu};
+            for (int64_t f = 0; f < fetch_step && fetch_left > 0; ++f, --fetch_left, fetch += 64)
+              _mm_prefetch(fetch, _MM_HINT_T1);
             row_block_at<Vec, UR>(static_cast<int>(ow1 - ow0), xp + i * x_row + ow0 * W, x_cb, x_row, wk, CB, ep,
                                   dst + at);
             ow0 = ow1;
