@@ -74,6 +74,10 @@ CNNKIT_DIRECT_NO_PCOM void row_block(const float* x, int64_t x_cb, int64_t x_row
           const X wv = Vec::load(wr + c * W);
 #pragma GCC unroll 16
           for (int p = 0; p < R; ++p) acc[p] = Vec::fmadd(Vec::broadcast(xr + p * W + c), wv, acc[p]);
+          // wv kept live past its last multiply-add: otherwise GCC writes that sum into wv's
+          // register and the accumulators drift across registers, undone by a move each (93
+          // moves for 256 multiply-adds a tap block).
+          asm volatile("" : : "v"(wv));
         }
       }
   const X b = ep.bias != nullptr ? Vec::load(ep.bias) : Vec::zero();
