@@ -4,7 +4,9 @@
 // (C_in/groups)*kH*kW, forward+backward = 3x).
 // Also "Algo/...": each conv pass by each kernel algorithm, the measurements behind the
 // registry in kernels/conv.cpp; "Wgrad3x3/...": ResNet-20's weight gradients by
-// kernels/wgrad3x3 and by oneDNN; "WinogradWeights/...": the Winograd weight transform. bench/torch_conv.py is the PyTorch twin of the W4 part;
+// kernels/wgrad3x3 and by oneDNN; "Winograd3x3/..." and "Direct3x3/...": their forward and
+// backward-data passes by kernels/winograd, kernels/direct3x3 and oneDNN; "WinogradWeights/...":
+// the Winograd weight transform. bench/torch_conv.py is the PyTorch twin of the W4 part;
 // bench/run_conv_compare.sh runs both and prints ratios.
 #include <benchmark/benchmark.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -19,6 +21,7 @@
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/core/threads.h"
 #include "kernels/conv.h"
+#include "kernels/direct3x3.h"
 #include "kernels/wgrad3x3.h"
 #include "kernels/winograd.h"
 #include "cnnkit/ops/conv.h"
@@ -224,8 +227,27 @@ int main(int argc, char** argv) {
                                    (kernel ? "/winograd" : "/onednn") + "/threads:" + std::to_string(threads);
           benchmark::RegisterBenchmark(name.c_str(), [c, p, kernel, threads](benchmark::State& s) {
             cnnkit::kernels::winograd::set_enabled(kernel);
+            cnnkit::kernels::direct3x3::set_enabled(false);
             algo_benchmark(s, c, static_cast<Pass>(p), cnnkit::kernels::ConvAlgo::onednn, threads);
             cnnkit::kernels::winograd::set_enabled(true);
+            cnnkit::kernels::direct3x3::set_enabled(true);
+          })->UseRealTime()->Unit(benchmark::kMillisecond);
+        }
+
+  // And kernels/direct3x3 against oneDNN's on them (where conv2d sends it: the 16-channel
+  // shape in nChw16c; elsewhere the rows show what the Winograd kernel replaced it with).
+  for (const Config& c : resnet_shapes)
+    for (int p = 0; p < 2; ++p)
+      for (bool kernel : {false, true})
+        for (int threads : {1, 2}) {
+          const std::string name = "Direct3x3/" + std::string(c.name) + "/" + pass_names[p] +
+                                   (kernel ? "/direct3x3" : "/onednn") + "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), [c, p, kernel, threads](benchmark::State& s) {
+            cnnkit::kernels::winograd::set_enabled(false);
+            cnnkit::kernels::direct3x3::set_enabled(kernel);
+            algo_benchmark(s, c, static_cast<Pass>(p), cnnkit::kernels::ConvAlgo::onednn, threads);
+            cnnkit::kernels::winograd::set_enabled(true);
+            cnnkit::kernels::direct3x3::set_enabled(true);
           })->UseRealTime()->Unit(benchmark::kMillisecond);
         }
 
