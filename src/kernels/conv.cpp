@@ -354,7 +354,7 @@ float* data_of(const memory& m) { return static_cast<float*>(m.get_data_handle()
 // 16-channel stage), kernels/direct3x3.h runs its forward and backward-data passes instead of
 // oneDNN's AVX-512 direct kernel: the same sums (each product by a fused multiply-add into a
 // float sum, channel blocks and taps in order). Level with oneDNN's on warm operands, faster
-// inside a training step (~1.65 against ~2.0 ms a call: it copies each image's input into L2
+// inside a training step (1.5-1.65 against 1.8-1.9 ms a call: it copies each image's input into L2
 // first, fetched there ahead); ResNet-20 training +4% at 1 thread, +7% at 2 (docs/performance.md).
 // nChw8c stays with the Winograd kernel, or oneDNN where that is off. Inference keeps oneDNN's
 // channels-last kernel (forward_primitive's CHOICE), where this one does not run.

@@ -4,7 +4,8 @@
 // convolutions with fewer than 32 channels on a side (ResNet-20's 16-channel stage). With its
 // operands in cache it is level with oneDNN's AVX-512 kernel (~1.5 ms a ResNet-20 16-channel
 // convolution, about 88% of one core's FMA peak); inside a training step, its operands
-// coming from memory, it took ~1.65 ms a call where oneDNN's took ~2.0 (docs/performance.md).
+// coming from memory, it took 1.5-1.65 ms a call where oneDNN's took 1.8-1.9 (perf samples,
+// docs/performance.md).
 // Each image's input is copied, zero-padded, into a buffer in L2 first (fetched there while
 // the image before it computes), and the output positions of a row are computed from it.
 //

@@ -57,8 +57,8 @@ struct Epilogue {
 // the block's first output, x_cb apart between channel blocks and x_row between rows; w: this
 // output channel block's weights.
 template <class Vec, int R>
-CNNKIT_DIRECT_NO_PCOM void row_block(const float* x, int64_t x_cb, int64_t x_row, const float* w, int64_t CB, const Epilogue& ep,
-               float* dst) {
+CNNKIT_DIRECT_NO_PCOM void row_block(const float* x, int64_t x_cb, int64_t x_row, const float* w, int64_t CB,
+                                     const Epilogue& ep, float* dst) {
   using X = typename Vec::reg;
   constexpr int W = Vec::W;
   X acc[R];

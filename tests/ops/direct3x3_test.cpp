@@ -80,7 +80,8 @@ void expect_convolution(const std::vector<float>& y, const std::vector<float>& x
             for (int64_t tap = 0; tap < 9; ++tap) {
               const int64_t ih = oh + tap / 3 - s.pad_t, iw = ow + tap % 3 - s.pad_l;
               if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
-              const double p = static_cast<double>(weight(k, c, tap)) * x[at_block(n, c, ih, iw, s.C_in, s.H, s.W, block)];
+              const double p =
+                  static_cast<double>(weight(k, c, tap)) * x[at_block(n, c, ih, iw, s.C_in, s.H, s.W, block)];
               ref += p;
               mag += std::abs(p);
             }
@@ -120,7 +121,9 @@ void check(const Case& k, uint32_t seed, const Options& opt, int block) {
   const uint64_t before = direct::calls();
   direct::conv3x3(o.x.data(), packed.data(), opt.bias ? o.b.data() : nullptr, residual, opt.relu, y.data(), s, block);
   EXPECT_EQ(direct::calls() - before, 1u);
-  const auto weight = [&](int64_t o_, int64_t c, int64_t tap) { return o.w[static_cast<size_t>((o_ * s.C_in + c) * 9 + tap)]; };
+  const auto weight = [&](int64_t k_out, int64_t c, int64_t tap) {
+    return o.w[static_cast<size_t>((k_out * s.C_in + c) * 9 + tap)];
+  };
   expect_convolution(y, o.x, weight, o, s, opt, block);
 }
 
