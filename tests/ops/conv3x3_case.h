@@ -1,6 +1,6 @@
 // Shapes of 3x3 stride-1 convolutions between channel-blocked tensors (nChw8c, nChw16c),
 // shared by the tests of the kernels that compute them (winograd_test.cpp,
-// winograd_training_test.cpp, wgrad3x3_test.cpp).
+// winograd_training_test.cpp, wgrad3x3_test.cpp, direct3x3_test.cpp).
 #pragma once
 
 #include <cstddef>
@@ -21,6 +21,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/simd.h"
+#include "test_util.h"
 
 namespace cnnkit::test {
 
@@ -50,6 +51,12 @@ inline size_t at_block(int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, in
 struct Case {
   int64_t N, C, K, H, W, pt, pl, pb, pr;
 };
+
+inline std::string describe(const Case& k) {
+  return "N " + std::to_string(k.N) + " C " + std::to_string(k.C) + " K " + std::to_string(k.K) + " " +
+         std::to_string(k.H) + "x" + std::to_string(k.W) + " pad " + std::to_string(k.pt) + "," +
+         std::to_string(k.pl) + "," + std::to_string(k.pb) + "," + std::to_string(k.pr);
+}
 
 inline kernels::Conv2dShape shape_of(const Case& k) {
   kernels::Conv2dShape s;
@@ -98,6 +105,14 @@ inline std::vector<OddConv> odd_convs() {
     out.push_back({odd, x, w, b, gy});
   }
   return out;
+}
+
+// allclose(got, want) within tol relative to want's largest finite value; NaN and +-Inf where
+// want has them (allclose matches those exactly).
+inline ::testing::AssertionResult close_to(const Tensor& got, const Tensor& want, double tol, const char* what) {
+  const Tensor finite = want.isfinite();
+  const double scale = want.masked_fill(finite.logical_not(), 0.0).abs().max().item<double>();
+  return allclose(got, want, tol, tol * scale, what);
 }
 
 // f() on each of these thread counts, then the count as it was.

@@ -31,16 +31,12 @@ using kernels::Conv2dShape;
 namespace direct = kernels::direct3x3;
 
 using test::at_block;
+using test::describe;
 using test::blocks;
 using test::Case;
 using test::shape_of;
 using test::with_threads;
 
-std::string describe(const Case& k) {
-  return "N " + std::to_string(k.N) + " C " + std::to_string(k.C) + " K " + std::to_string(k.K) + " " +
-         std::to_string(k.H) + "x" + std::to_string(k.W) + " pad " + std::to_string(k.pt) + "," +
-         std::to_string(k.pl) + "," + std::to_string(k.pb) + "," + std::to_string(k.pr);
-}
 
 struct Options {
   bool bias = false, residual = false, relu = false, in_place = false;
@@ -247,12 +243,7 @@ Pass conv_pass(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& 
 }
 
 ::testing::AssertionResult same(const Tensor& got, const Tensor& want, const char* what) {
-  if (!got.isfinite().equal(want.isfinite()) || !isnan(got).equal(isnan(want)))
-    return ::testing::AssertionFailure() << what << ": non-finite values in other places";
-  const Tensor finite = want.isfinite();
-  const double scale = want.masked_fill(finite.logical_not(), 0.0).abs().max().item<double>();
-  return test::allclose(got.masked_fill(finite.logical_not(), 0.0), want.masked_fill(finite.logical_not(), 0.0), 1e-5,
-                        1e-5 * scale, what);
+  return test::close_to(got, want, 1e-5, what);
 }
 
 TEST(Direct3x3, Conv2dAutogradAgreesWithOneDnn) {

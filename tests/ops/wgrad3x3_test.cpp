@@ -28,17 +28,13 @@ using kernels::Conv2dShape;
 namespace wg = kernels::wgrad3x3;
 
 using test::at_block;
+using test::describe;
 using test::blocks;
 using test::Case;
 using test::random_cases;
 using test::shape_of;
 using test::with_threads;
 
-std::string describe(const Case& k) {
-  return "N " + std::to_string(k.N) + " C " + std::to_string(k.C) + " K " + std::to_string(k.K) + " " +
-         std::to_string(k.H) + "x" + std::to_string(k.W) + " pad " + std::to_string(k.pt) + "," +
-         std::to_string(k.pl) + "," + std::to_string(k.pb) + "," + std::to_string(k.pr);
-}
 
 // The exact sums (double) and the sums of |terms| of every weight gradient, then of every bias
 // gradient: [(o C_in + c) 9 + tap] then [C_out C_in 9 + o].
