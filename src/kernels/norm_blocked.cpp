@@ -74,6 +74,32 @@ inline void lane_sums(int64_t len, double* out, const F& f) {
   }
 }
 
+// lane_sums of f and of g at once, each summed in the same order as lane_sums sums it alone
+// (the same bits), reading the chunk once: op(s, u, fa, fb) sets the two terms of vector u of
+// position s.
+template <int B, typename Op>
+inline void lane_sums2(int64_t len, double* out_a, double* out_b, const Op& op) {
+  constexpr int NV = B / V::W;
+  std::fill(out_a, out_a + B, 0.0);
+  std::fill(out_b, out_b + B, 0.0);
+  for (int64_t s0 = 0; s0 < len; s0 += kSub) {
+    const int64_t s1 = std::min(len, s0 + kSub);
+    reg a[NV], b[NV];
+    for (int u = 0; u < NV; ++u) a[u] = b[u] = V::zero();
+    for (int64_t s = s0; s < s1; ++s)
+      for (int u = 0; u < NV; ++u) {
+        reg fa, fb;
+        op(s, u, fa, fb);
+        a[u] = V::add(a[u], fa);
+        b[u] = V::add(b[u], fb);
+      }
+    for (int u = 0; u < NV; ++u) {
+      V::add_to(out_a + u * V::W, a[u]);
+      V::add_to(out_b + u * V::W, b[u]);
+    }
+  }
+}
+
 // The channel coefficients of block cb as vectors.
 template <int B>
 struct Coef {
@@ -213,22 +239,15 @@ void backward(float* dx, float* dresidual, float* dweight, float* dbias, const f
       const float* px = x + o;
       double* sg = part + k * 2 * B;
       double* sgx = sg + B;
-      if (dresidual != nullptr) {
-        float* pg = dresidual + o;
-        for (int64_t i = 0; i < len * B; i += B)
-          for (int u = 0; u < NV; ++u) V::store(pg + i + u * V::W, mask(i + u * V::W, u));
-        lane_sums<B>(len, sg, [pg](int64_t s, int u) { return V::load(pg + s * B + u * V::W); });
-        lane_sums<B>(len, sgx, [pg, px, &m](int64_t s, int u) {
-          const int64_t e = s * B + u * V::W;
-          return V::mul(V::load(pg + e), V::sub(V::load(px + e), m.v[u]));
-        });
-      } else {
-        lane_sums<B>(len, sg, [&mask](int64_t s, int u) { return mask(s * B + u * V::W, u); });
-        lane_sums<B>(len, sgx, [&mask, px, &m](int64_t s, int u) {
-          const int64_t e = s * B + u * V::W;
-          return V::mul(mask(e, u), V::sub(V::load(px + e), m.v[u]));
-        });
-      }
+      // One read of the chunk: g, its sum and the sum of g (x - mean) together (stored as the
+      // residual's gradient when one is wanted).
+      float* pg = dresidual != nullptr ? dresidual + o : nullptr;
+      lane_sums2<B>(len, sg, sgx, [&mask, px, pg, &m](int64_t s, int u, reg& gv, reg& gx) {
+        const int64_t e = s * B + u * V::W;
+        gv = mask(e, u);
+        if (pg != nullptr) V::store(pg + e, gv);
+        gx = V::mul(gv, V::sub(V::load(px + e), m.v[u]));
+      });
     }
   });
   // Per channel, summed in order (n, r): dbias = sum g, dweight = rstd sum g (x - mean), and
