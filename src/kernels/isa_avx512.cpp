@@ -14,6 +14,7 @@
 #include "kernels/simd.h"
 #define CNNKIT_ISA_TARGET CNNKIT_SIMD_AVX512_TARGET
 #include "kernels/direct3x3_impl.h"
+#include "kernels/norm_blocked_impl.h"
 #include "kernels/wgrad3x3_impl.h"
 #include "kernels/winograd_impl.h"
 
@@ -33,6 +34,21 @@ void wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float
 void direct_conv3x3(const float* src, const float* w, const float* bias, const float* residual, bool relu,
                     float* dst, const Conv2dShape& s) {
   kernels::direct3x3::conv3x3_kernel<simd::Avx512>(src, w, bias, residual, relu, dst, s);
+}
+
+void bn_relu_forward(float* y, float* mean, float* var, float* scale, float* shift, const float* x,
+                     const float* residual, const float* weight, const float* bias, double eps, int64_t N, int64_t C,
+                     int64_t S, int block) {
+  (void)block;  // 16 (norm_blocked.cpp sends nChw8c to avx2::)
+  kernels::norm_blocked::Kernels<simd::Avx512>::forward<16>(y, mean, var, scale, shift, x, residual, weight, bias,
+                                                            eps, N, C, S);
+}
+void bn_relu_backward(float* dx, float* dresidual, float* dweight, float* dbias, const float* dy, const float* x,
+                      const float* y, const float* mean, const float* var, const float* scale, const float* shift,
+                      const float* weight, double eps, int64_t N, int64_t C, int64_t S, int block) {
+  (void)block;  // 16 (norm_blocked.cpp sends nChw8c to avx2::)
+  kernels::norm_blocked::Kernels<simd::Avx512>::backward<16>(dx, dresidual, dweight, dbias, dy, x, y, mean, var,
+                                                             scale, shift, weight, eps, N, C, S);
 }
 
 }  // namespace cnnkit::kernels::avx512

@@ -67,9 +67,10 @@ void batch_norm_backward_onednn(onednn::LayoutPtr* dx, float* dweight, float* db
                                 const float* mean, const float* var, const float* weight,
                                 const float* bias, double eps, bool batch_stats);
 
-// ---- batch norm + (residual) + ReLU on a channel-blocked buffer (kernels/norm_blocked.cpp) --
+// ---- batch norm + (residual) + ReLU on a channel-blocked buffer (kernels/norm_blocked_impl.h) --
 // x, y, residual, dy, dx, dresidual: nChw{block}c buffers of (N, C, S), block 8 or 16,
-// C % block == 0 (batch_norm_relu_blocked_supported). Training statistics only.
+// C % block == 0 (batch_norm_relu_blocked_supported: AVX2 + FMA; nChw16c in AVX-512 vectors where
+// the CPU has them). Training statistics only.
 //   y = relu(x * scale[c] + shift[c] + residual), NaN kept, where
 //   scale = weight * rstd, shift = bias - mean * scale (batch_norm_relu_coefficients, in double).
 // One read of x for the statistics, one read of x (and the residual) and a write of y for the

@@ -1,8 +1,9 @@
 // Vector traits for the kernels written once and compiled per instruction set (winograd_impl.h,
-// wgrad3x3_impl.h): simd::Avx2 (8 floats, the channel block of nChw8c) and simd::Avx512 (16,
-// nChw16c). A kernel template takes one as V and is compiled under CNNKIT_SIMD_BEGIN /
-// CNNKIT_SIMD_END with that set's target (kernels/isa_avx2.cpp, kernels/isa_avx512.cpp), so
-// each instantiation holds only its own instructions; the CPU check is the caller's.
+// wgrad3x3_impl.h, direct3x3_impl.h, norm_blocked_impl.h): simd::Avx2 (8 floats, the channel
+// block of nChw8c) and simd::Avx512 (16, nChw16c). A kernel template takes one as V and is
+// compiled under CNNKIT_SIMD_BEGIN / CNNKIT_SIMD_END with that set's target
+// (kernels/isa_avx2.cpp, kernels/isa_avx512.cpp), so each instantiation holds only its own
+// instructions; the CPU check is the caller's.
 #pragma once
 
 #if defined(__x86_64__)
@@ -70,6 +71,11 @@ struct Avx512 {
   CNNKIT_FN reg fmadd(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
   CNNKIT_FN reg fnmadd(reg a, reg b, reg c) { return _mm512_fnmadd_ps(a, b, c); }
   CNNKIT_FN reg max(reg a, reg b) { return _mm512_max_ps(a, b); }
+  CNNKIT_FN reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+  // g where z > 0 or z is NaN, else 0: the ReLU's gradient (PyTorch's threshold_backward).
+  CNNKIT_FN reg relu_pass(reg z, reg g) {
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_NLE_UQ), g);
+  }
   CNNKIT_FN bool any_nan(reg x) { return _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q) != 0; }
   // o[0 .. 16) += x, in double.
   CNNKIT_FN void add_to(double* o, reg x) {
