@@ -138,7 +138,8 @@ void conv3x3_kernel(const float* src, const float* w, const float* bias, const f
   const int64_t band = (Ho + per_image - 1) / per_image, bands = (Ho + band - 1) / band;
   // Row blocks: the fewest that hold UR positions at most, of near-equal widths (28: 14 + 14).
   const int64_t blocks = (Wo + UR - 1) / UR;
-  parallel_for(s.N * bands, 1, [&](int64_t first, int64_t last) {
+  // Small: on the calling thread (fork and join would cost more), as the Winograd kernel does.
+  parallel_for(s.N * bands, threads == 1 ? s.N * bands + 1 : 1, [&](int64_t first, int64_t last) {
     thread_local std::vector<float> padded;
     const size_t need = static_cast<size_t>(CB * (band + 2) * Wp * W);
     if (padded.size() < need) padded.resize(need);

@@ -176,11 +176,14 @@ TEST(Direct3x3, BackwardDataIsTheFlippedConvolution) {
 }
 
 // Each output summed by one thread in one order: the same bits at 1, 2 and 3 threads, with
-// whole images a thread (6 images) and with rows split (1 image).
+// whole images a thread (6 images) and with rows split (1 image); both shapes large enough
+// (over 8 MFLOP) to be shared between threads at all.
 TEST(Direct3x3, SameBitsAtAnyThreadCount) {
   for (int block : blocks())
     for (int64_t N : {1, 6}) {
-      const Conv2dShape s = shape_of({N, 2 * int64_t{block}, int64_t{block}, 23, 20, 1, 1, 1, 1});
+      const int64_t B = block, C = 4 * B, H = N == 1 ? 48 : 23, W = N == 1 ? 47 : 20;
+      const Conv2dShape s = shape_of({N, C, B, H, W, 1, 1, 1, 1});
+      ASSERT_GT(2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out * s.C_in * 9), 8e6);
       const Operands o = operands(s, 11);
       std::vector<float> packed;
       direct::pack_weights(packed, o.w.data(), s.C_out, s.C_in, block);
