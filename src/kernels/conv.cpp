@@ -320,14 +320,14 @@ int blocked_layout(const memory::desc& in_d, const memory::dims& in, const memor
   const int block = onednn::channel_block(in_d, in);
   return block == onednn::channel_block(out_d, out) ? block : 0;
 }
-// Whether the Winograd kernel takes shape s between tensors blocked by `block` channels. In
-// nChw16c, not with fewer than 32 channels on a side: there oneDNN's AVX-512 kernel measured as
-// fast forward and 1.25x faster backward-data (ResNet-20's 16-channel stage, `bench_conv
-// --benchmark_filter=Winograd3x3`: 2.34 against 2.30 ms, 2.76 against 2.20 at 1 thread), where
-// 32 and 64 channels run 1.35-1.8x faster here.
-bool winograd_preferred(const Conv2dShape& s, int block) {
-  return winograd::supported(s, block) && (block == 8 || std::min(s.C_in, s.C_out) >= 32);
-}
+// Whether the Winograd kernel takes shape s between tensors blocked by `block` channels: all
+// it supports. Its 16-channel nChw16c convolutions (ResNet-20's first stage) went to
+// kernels/direct3x3.h until the input transform wrote its tiles contiguously (winograd_impl.h,
+// phase 1): since then they take 1.15 ms a call warm against the direct kernel's 1.5, a
+// ResNet-20 training step ~1.8% less time at 1 thread (perf samples of the step against its
+// unchanged weight gradients, 3 runs each) and eval at batch 64 22.6-23.0 -> 18.8-19.9 ms
+// (docs/performance.md).
+bool winograd_preferred(const Conv2dShape& s, int block) { return winograd::supported(s, block); }
 // The channel block the Winograd kernel runs this convolution with, or 0 where it leaves it to
 // oneDNN.
 int winograd_runs(const Conv2dShape& s, const memory::desc& in_d, const memory::dims& in,
@@ -350,15 +350,14 @@ const winograd::Weights* winograd_weights(const float* weight, const float* bias
 float* data_of(const memory& m) { return static_cast<float*>(m.get_data_handle()); }
 
 // CHOICE: where neither the Winograd kernel nor the im2col path takes a 3x3 stride-1
-// convolution between nChw16c tensors (fewer than 32 channels on a side: ResNet-20's
-// 16-channel stage), kernels/direct3x3.h runs its forward and backward-data passes instead of
-// oneDNN's AVX-512 direct kernel: the same sums (each product by a fused multiply-add into a
-// float sum, channel blocks and taps in order). Level with oneDNN's on warm operands, faster
-// inside a training step (1.5-1.65 against 1.8-1.9 ms a call: it copies each image's input into L2
-// first, fetched there ahead); ResNet-20 training +4% at 1 thread, +7% at 2 (docs/performance.md).
-// nChw8c stays with the Winograd kernel, or oneDNN where that is off. Inference keeps oneDNN's
-// channels-last kernel (forward_primitive's CHOICE), where this one does not run.
-// CNNKIT_DIRECT3X3=0 turns it off.
+// convolution between nChw16c tensors (the Winograd kernel turned off: CNNKIT_WINOGRAD=0),
+// kernels/direct3x3.h runs its forward and backward-data passes instead of oneDNN's AVX-512
+// direct kernel: the same sums (each product by a fused multiply-add into a float sum, channel
+// blocks and taps in order). Level with oneDNN's on warm operands, faster inside a training
+// step (1.5-1.65 against 1.8-1.9 ms a call on ResNet-20's 16-channel stage: it copies each
+// image's input into L2 first, fetched there ahead). nChw8c stays with oneDNN there. Inference
+// keeps oneDNN's channels-last kernel (forward_primitive's CHOICE), where this one does not
+// run. CNNKIT_DIRECT3X3=0 turns it off.
 // The channel block the direct kernel runs this convolution with, or 0.
 int direct_runs(const Conv2dShape& s, const memory::desc& in_d, const memory::dims& in, const memory::desc& out_d,
                 const memory::dims& out) {

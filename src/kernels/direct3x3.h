@@ -1,7 +1,8 @@
 // A direct 3x3 stride-1 convolution between channel-blocked tensors (nChw16c with AVX-512,
 // nChw8c with AVX2 + FMA): the forward and backward-data passes that oneDNN's direct kernels
-// would otherwise run where the Winograd kernel (winograd.h) does not: by default, nChw16c
-// convolutions with fewer than 32 channels on a side (ResNet-20's 16-channel stage). With its
+// would otherwise run where the Winograd kernel (winograd.h) does not: nChw16c convolutions
+// when that is turned off (CNNKIT_WINOGRAD=0; conv.cpp's CHOICE). On ResNet-20's 16-channel
+// stage, with its
 // operands in cache it is level with oneDNN's AVX-512 kernel (~1.5 ms a ResNet-20 16-channel
 // convolution, about 88% of one core's FMA peak); inside a training step, its operands
 // coming from memory, it took 1.5-1.65 ms a call where oneDNN's took 1.8-1.9 (perf samples,

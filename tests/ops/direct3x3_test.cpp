@@ -227,14 +227,19 @@ TEST(Direct3x3, RefusesWhatItDoesNotCompute) {
   direct::set_enabled(true);
 }
 
-// conv2d's forward and gradients with the kernel where conv2d sends it (nChw16c, fewer than 32
-// channels on a side: forward and backward-data) and with oneDNN's direct convolution: the
+// conv2d's forward and gradients with the kernel where conv2d sends it (nChw16c with the
+// Winograd kernel off: forward and backward-data) and with oneDNN's direct convolution: the
 // same sums, in another order.
 struct Pass {
   Tensor y, gx, gw, gb;
   uint64_t calls;
 };
 Pass conv_pass(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& gy, bool kernel) {
+  struct WinogradOff {  // conv2d sends 3x3 stride-1 convolutions there first
+    bool was = kernels::winograd::enabled();
+    WinogradOff() { kernels::winograd::set_enabled(false); }
+    ~WinogradOff() { kernels::winograd::set_enabled(was); }
+  } off;
   direct::set_enabled(kernel);
   Tensor xr = x.clone().requires_grad_(true), wr = w.clone().requires_grad_(true), br = b.clone().requires_grad_(true);
   const uint64_t before = direct::calls();
