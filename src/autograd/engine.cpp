@@ -131,6 +131,23 @@ struct Buffer {
   std::vector<bool> owned;
 };
 
+// The input buffers of the pass whose node is running on this thread, when it offers their
+// pending gradients (detail::pending_grad); null otherwise.
+thread_local std::unordered_map<Node*, Buffer>* offered_buffers = nullptr;
+std::atomic<bool> offer_pending{true};
+std::atomic<uint64_t> pending_taken{0};
+
+// The slot of input_nr's pending gradient for the running node, or null.
+std::pair<Buffer*, size_t> pending_slot(size_t input_nr) {
+  if (offered_buffers == nullptr || current_node == nullptr || input_nr >= current_node->next_edges.size())
+    return {nullptr, 0};
+  const Edge& e = current_node->next_edges[input_nr];
+  if (!e.valid()) return {nullptr, 0};
+  const auto it = offered_buffers->find(e.fn.get());
+  if (it == offered_buffers->end() || e.input_nr >= it->second.grads.size()) return {nullptr, 0};
+  return {&it->second, e.input_nr};
+}
+
 // Post-accumulate-grad hooks, beside the tensors rather than in TensorImpl: few leaves have
 // one, and AccumulateGrad only takes the lock when some hook exists. The weak pointer tells a
 // live leaf from a new one that reuses a dead leaf's address.
@@ -472,14 +489,20 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
   auto* outer_callbacks = pass_callbacks;
   Node* outer_node = current_node;
   pass_callbacks = &callbacks;
+  // Pending gradients are offered to the nodes of an ordinary pass only: with create_graph
+  // their sums belong to the new graph, and a capture counts every delivery.
+  auto* const outer_offer = offered_buffers;
+  auto* const offer = create_graph || (targets && targets->capture) || !offer_pending ? nullptr : &buffers;
   struct Restore {
     std::vector<std::function<void()>>* outer;
     Node* node;
+    std::unordered_map<Node*, Buffer>* offer;
     ~Restore() {
       pass_callbacks = outer;
       current_node = node;
+      offered_buffers = offer;
     }
-  } restore{outer_callbacks, outer_node};
+  } restore{outer_callbacks, outer_node, outer_offer};
   while (!ready.empty()) {
     std::shared_ptr<Node> node = ready.top();
     ready.pop();
@@ -516,7 +539,9 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
       for (Tensor& g : in_grads)
         if (g.defined()) g = poison(g, node->name(), reads);
     } else {
+      offered_buffers = offer;
       in_grads = node->apply(std::move(buf.grads));
+      offered_buffers = outer_offer;
     }
     current_node = outer_node;
     if (AnomalyMode::is_enabled()) check_nan(*node, in_grads);
@@ -536,6 +561,26 @@ void run_backward(const TensorList& roots, const TensorList& grads, bool retain_
     cb();
   }
 }
+
+}  // namespace
+
+namespace detail {
+Tensor pending_grad(size_t input_nr) {
+  const auto [buffer, slot] = pending_slot(input_nr);
+  return buffer != nullptr ? buffer->grads[slot] : Tensor();
+}
+void drop_pending_grad(size_t input_nr) {
+  const auto [buffer, slot] = pending_slot(input_nr);
+  if (buffer == nullptr) return;
+  buffer->grads[slot] = Tensor();
+  buffer->owned[slot] = false;
+  pending_taken.fetch_add(1, std::memory_order_relaxed);
+}
+void set_pending_grads_offered(bool on) { offer_pending = on; }
+uint64_t pending_grads_taken() { return pending_taken.load(std::memory_order_relaxed); }
+}  // namespace detail
+
+namespace {
 
 TensorList implicit_seeds(const TensorList& outputs, const TensorList& grad_outputs, const char* name) {
   if (!grad_outputs.empty()) return grad_outputs;

@@ -14,6 +14,7 @@
 // gradients get a grad_fn that raises NotImplementedError when a second backward reaches it.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 #include "cnnkit/autograd/grad_mode.h"
@@ -41,5 +42,20 @@ Tensor saved_output(const Tensor& detached, uint32_t output_nr = 0);
 // gradient per input (undefined for inputs that do not require grad).
 TensorList recompute_backward(const TensorList& inputs, const TensorList& grads,
                               const std::function<TensorList(const TensorList&)>& forward);
+
+// Gradient accumulation into a backward's own output. While the engine runs a node's backward
+// in an ordinary pass (no create_graph, no autograd::grad capture), pending_grad(i) is the
+// gradient already delivered to input i of that node by its other consumers (their sum so
+// far), or an undefined tensor. A backward that adds it into its own gradient for input i as
+// it writes that gradient (a convolution's input gradient, in its kernel's epilogue) calls
+// drop_pending_grad(i) and returns the sum; the engine then takes that sum as the first
+// gradient of input i. This spares the separate add of two activation-sized gradients where
+// a residual connection's branches meet (docs/performance.md). The pending tensor is only
+// read: other nodes' gradients may alias it.
+Tensor pending_grad(size_t input_nr);
+void drop_pending_grad(size_t input_nr);
+// For tests: whether passes offer pending gradients (on by default), and how many were taken.
+void set_pending_grads_offered(bool on);
+uint64_t pending_grads_taken();
 
 }  // namespace cnnkit::autograd::detail

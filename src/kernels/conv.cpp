@@ -925,11 +925,12 @@ void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const
                   onednn::Operand{in, nullptr}, weight, s, data_algo, weights_algo, saved);
 }
 
-void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
+bool conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
                      float* grad_bias, const onednn::Operand& grad_out, const onednn::Operand& in,
                      const float* weight, const Conv2dShape& s, ConvAlgo data_algo,
-                     ConvAlgo weights_algo, const Conv2dSaved* saved) {
+                     ConvAlgo weights_algo, const Conv2dSaved* saved, const onednn::LayoutPtr& grad_in_acc) {
   if (grad_in_layout) grad_in_layout->reset();
+  bool accumulated = false;
   const Geometry g = geometry(s);
   const memory::desc src_plain = onednn::plain_desc(g.src, tag::nchw);
   const memory::desc dst_plain = onednn::plain_desc(g.dst, tag::nchw);
@@ -941,7 +942,7 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
     if (grad_weight)
       std::fill(grad_weight, grad_weight + s.C_out * (s.C_in / std::max<int64_t>(s.groups, 1)) * s.kH * s.kW, 0.0f);
     if (grad_bias) std::fill(grad_bias, grad_bias + s.C_out, 0.0f);
-    return;
+    return false;
   }
   onednn::SerialScope serial(serial_conv(s));
   // grad_out as plain floats, converted at most once for the sgemm passes.
@@ -966,11 +967,16 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
       const winograd::Weights* wino = block != 0 ? winograd_weights(weight, nullptr, s, true) : nullptr;
       const int direct = wino ? 0 : direct_runs(s, dd_d, g.dst, ds_d, g.src);
       const float* direct_w = direct != 0 ? direct_weights(weight, s, direct, true) : nullptr;
+      // The pending gradient goes in as the kernels' residual (read, never written: other
+      // gradients may alias it) where grad_in is kept in its layout.
+      const float* acc = keep && (wino || direct_w) && grad_in_acc && grad_in_acc->desc() == ds_d
+                             ? grad_in_acc->data() : nullptr;
+      accumulated = acc != nullptr;
       if (wino) {
-        winograd::conv3x3(data_of(diff_dst), *wino, nullptr, nullptr, false, data_of(diff_src),
+        winograd::conv3x3(data_of(diff_dst), *wino, nullptr, acc, false, data_of(diff_src),
                           winograd::backward_data_shape(s), block);
       } else if (direct_w) {
-        direct3x3::conv3x3(data_of(diff_dst), direct_w, nullptr, nullptr, false, data_of(diff_src),
+        direct3x3::conv3x3(data_of(diff_dst), direct_w, nullptr, acc, false, data_of(diff_src),
                            winograd::backward_data_shape(s), direct);
       } else {
         memory wei = to_layout(b.pd.weights_desc(), wei_plain, weight, kWei);
@@ -982,17 +988,17 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
     }
   }
 
-  if (!grad_weight && !grad_bias) return;
+  if (!grad_weight && !grad_bias) return accumulated;
 #if CNNKIT_CONV_DIRECT
   if (weights_algo == ConvAlgo::direct && grad_weight && conv2d_direct_supported(s)) {
     backward_weights_direct(grad_weight, grad_bias, plain_grad_out(), plain_of(in, kPlainSrc), s);
-    return;
+    return accumulated;
   }
 #endif
   if (weights_algo != ConvAlgo::onednn || !grad_weight) {
     backward_weights_gemm(grad_weight, grad_bias, plain_grad_out(),
                           grad_weight ? plain_of(in, kPlainSrc) : nullptr, s);
-    return;
+    return accumulated;
   }
   const bool with_bias = grad_bias != nullptr;
   ConvBackwardWeights& b = backward_weights_primitive(s, with_bias);
@@ -1007,10 +1013,10 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
   const int block = blocked_layout(src_d, g.src, dd_d, g.dst);
   if (winograd::weight_grad_enabled() && block != 0 && winograd::supported(s, block) &&
       winograd::weight_grad(data_of(src), data_of(dd), grad_weight, grad_bias, s, block))
-    return;  // else not finite: computed again below
+    return accumulated;  // else not finite: computed again below
   if (block != 0 && wgrad3x3::runs(s, block)) {
     wgrad3x3::weight_grad(data_of(src), data_of(dd), grad_weight, grad_bias, s, block);
-    return;
+    return accumulated;
   }
   memory dw = out_layout(b.pd.diff_weights_desc(), wei_plain, grad_weight, kDiffWei);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dd},
@@ -1020,6 +1026,7 @@ void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
   args.emplace(DNNL_ARG_SCRATCHPAD, scratchpad(b.pd.scratchpad_desc()));
   b.prim.execute(onednn::stream(), args);
   from_layout(dw, wei_plain, grad_weight);
+  return accumulated;
 }
 
 }  // namespace cnnkit::kernels

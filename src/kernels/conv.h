@@ -124,10 +124,15 @@ void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const
                      ConvAlgo data_algo, ConvAlgo weights_algo, const Conv2dSaved* saved);
 // The same with kept layouts: grad_out and in may be oneDNN layouts; grad_in_layout, when
 // non-null, receives grad_in in oneDNN's layout as conv2d_forward's out_layout does.
-void conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
+// grad_in_acc, when given: a gradient already summed for this convolution's input (a kept
+// layout; autograd::detail::pending_grad), to be added into grad_in as it is written. Where
+// the kernel that computes grad_in can (the Winograd and direct kernels' epilogue, grad_in
+// kept in the same layout) it does, and this returns true: grad_in is then the sum. Else it
+// returns false and grad_in is the convolution's alone.
+bool conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
                      float* grad_bias, const onednn::Operand& grad_out, const onednn::Operand& in,
                      const float* weight, const Conv2dShape& s, ConvAlgo data_algo,
-                     ConvAlgo weights_algo, const Conv2dSaved* saved);
+                     ConvAlgo weights_algo, const Conv2dSaved* saved, const onednn::LayoutPtr& grad_in_acc = nullptr);
 
 
 }  // namespace cnnkit::kernels

@@ -262,12 +262,18 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
           Tensor gx = need_in ? detail::empty_deferred(in_sizes) : Tensor();
           Tensor gw = need_w ? empty({s.C_out, s.C_in / s.groups, s.kH, s.kW}) : Tensor();
           Tensor gb = need_b ? empty({s.C_out}) : Tensor();
+          // The input's other consumers' gradient (a residual connection's other branch), when
+          // it waits in a kept layout: added as the input gradient is written, not after.
+          const Tensor pending = need_in ? autograd::detail::pending_grad(0) : Tensor();
+          const kernels::onednn::LayoutPtr pending_layout =
+              pending.defined() && pending.scalar_type() == kFloat ? kernels::onednn::layout_of(*pending.unsafeGetTensorImpl())
+                                                                   : nullptr;
           kernels::onednn::LayoutPtr gx_layout;
-          kernels::conv2d_backward(need_in ? kernels::onednn::plain_out(gx) : kernels::onednn::PlainOut(), &gx_layout,
-                                   need_w ? gw.data_ptr<float>() : nullptr,
-                                   need_b ? gb.data_ptr<float>() : nullptr, gy_op, x_kept,
-                                   data_or_null(wd), s, plan.backward_data,
-                                   plan.backward_weights, saved.get());
+          const bool summed = kernels::conv2d_backward(
+              need_in ? kernels::onednn::plain_out(gx) : kernels::onednn::PlainOut(), &gx_layout,
+              need_w ? gw.data_ptr<float>() : nullptr, need_b ? gb.data_ptr<float>() : nullptr, gy_op, x_kept,
+              data_or_null(wd), s, plan.backward_data, plan.backward_weights, saved.get(), pending_layout);
+          if (summed) autograd::detail::drop_pending_grad(0);
           if (need_in) attach(gx, std::move(gx_layout));
           return TensorList{gx, gw, gb};
         });
