@@ -132,7 +132,8 @@ void conv2d_backward(float* grad_in, float* grad_weight, float* grad_bias, const
 bool conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout, float* grad_weight,
                      float* grad_bias, const onednn::Operand& grad_out, const onednn::Operand& in,
                      const float* weight, const Conv2dShape& s, ConvAlgo data_algo,
-                     ConvAlgo weights_algo, const Conv2dSaved* saved, const onednn::LayoutPtr& grad_in_acc = nullptr);
+                     ConvAlgo weights_algo, const Conv2dSaved* saved,
+                     const onednn::LayoutPtr& grad_in_acc = nullptr);
 
 
 }  // namespace cnnkit::kernels

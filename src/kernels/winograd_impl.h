@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "cnnkit/core/threads.h"
@@ -179,14 +180,19 @@ void input_transform(const float* src, float* V, const Geometry& g, int64_t t0, 
   const int64_t CB = g.C / W, plane = g.H * g.W * W, row = g.W * W;
   constexpr int E = A * A;
   const int64_t estride = g.C;  // floats between V[t][e] and V[t][e + 1]
+  // The patch's rows (columns) [lo, hi) inside the image, for a patch from row (column)
+  // `first` of an image `size` long: a tile may also lie past it entirely (the
+  // backward-data pass pads by up to 2).
+  const auto inside_of = [](int64_t first, int64_t size) {
+    return std::pair<int, int>{static_cast<int>(std::clamp<int64_t>(-first, 0, A)),
+                               static_cast<int>(std::clamp<int64_t>(size - first, 0, A))};
+  };
   TileCursor at(t0, g);
   for (int64_t t = 0; t < T; ++t, at.next(g)) {
     const int64_t ih0 = m * at.ty - g.pt, iw0 = m * at.tx - g.pl;
     const bool inside = ih0 >= 0 && iw0 >= 0 && ih0 + A <= g.H && iw0 + A <= g.W;
-    // The patch's rows and columns inside the image (a tile may also lie past it entirely:
-    // the backward-data pass pads by up to 2).
-    const int i0 = static_cast<int>(std::clamp<int64_t>(-ih0, 0, A)), i1 = static_cast<int>(std::clamp<int64_t>(g.H - ih0, 0, A));
-    const int j0 = static_cast<int>(std::clamp<int64_t>(-iw0, 0, A)), j1 = static_cast<int>(std::clamp<int64_t>(g.W - iw0, 0, A));
+    const auto [i0, i1] = inside_of(ih0, g.H);
+    const auto [j0, j1] = inside_of(iw0, g.W);
     const float* img = src + at.n * CB * plane;
     float* v = V + t * E * g.C;
     // The columns the tile after next adds to this row's window, fetched ahead: a row of tiles

@@ -266,8 +266,9 @@ Tensor conv2d_padded(const Tensor& input, const Tensor& weight, const Tensor& bi
           // it waits in a kept layout: added as the input gradient is written, not after.
           const Tensor pending = need_in ? autograd::detail::pending_grad(0) : Tensor();
           const kernels::onednn::LayoutPtr pending_layout =
-              pending.defined() && pending.scalar_type() == kFloat ? kernels::onednn::layout_of(*pending.unsafeGetTensorImpl())
-                                                                   : nullptr;
+              pending.defined() && pending.scalar_type() == kFloat
+                  ? kernels::onednn::layout_of(*pending.unsafeGetTensorImpl())
+                  : nullptr;
           kernels::onednn::LayoutPtr gx_layout;
           const bool summed = kernels::conv2d_backward(
               need_in ? kernels::onednn::plain_out(gx) : kernels::onednn::PlainOut(), &gx_layout,

@@ -110,7 +110,8 @@ TEST(GradSum, TheWaitingGradientMayBeTheOutputGradientItself) {
   }
   if (taken[1] == 0) GTEST_SKIP() << "no kept layouts on this CPU: no gradient was summed in a kernel";
   EXPECT_EQ(taken[1], 1u);
-  for (size_t i = 0; i < got[0].size(); ++i) EXPECT_TRUE(same_bits(got[1][i], got[0][i], "gradient " + std::to_string(i)));
+  for (size_t i = 0; i < got[0].size(); ++i)
+    EXPECT_TRUE(same_bits(got[1][i], got[0][i], "gradient " + std::to_string(i)));
 }
 
 // A create_graph pass records the sums in the new graph: nothing is offered there.
