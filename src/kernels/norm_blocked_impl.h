@@ -146,7 +146,7 @@ struct Kernels {
   // Per chunk: mean and sum of squared deviations from it, per lane (part: two rows of B).
   template <int B>
   static void chunk_moments(const float* x, const Geometry& g, double* part) {
-    parallel_for(g.chunks(), chunk_grain(g, B), [&](int64_t k0, int64_t k1) {
+    parallel_for_dynamic(g.chunks(), chunk_grain(g, B), [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k) {
         const float* p = x + g.offset(k, B);
         const int64_t len = g.length(k);
@@ -177,7 +177,7 @@ struct Kernels {
   static void apply(float* y, const float* x, const float* residual, const float* scale, const float* shift,
              const Geometry& g) {
     constexpr int NV = B / V::W;
-    parallel_for(g.chunks(), chunk_grain(g, B), [&](int64_t k0, int64_t k1) {
+    parallel_for_dynamic(g.chunks(), chunk_grain(g, B), [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k) {
         const int64_t o = g.offset(k, B), n = g.length(k) * B;
         const Coef<B> a(scale + g.block(k) * B), b(shift + g.block(k) * B);
@@ -240,7 +240,7 @@ struct Kernels {
     double* part = chunk_scratch(g, B);
     // Pass 1, per chunk: sum g and sum g (x - mean), g the ReLU's gradient; g is written out as
     // the residual's gradient when one is wanted.
-    parallel_for(g.chunks(), chunk_grain(g, B), [&](int64_t k0, int64_t k1) {
+    parallel_for_dynamic(g.chunks(), chunk_grain(g, B), [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k) {
         const int64_t o = g.offset(k, B), len = g.length(k), c0 = g.block(k) * B;
         const Coef<B> a(scale + c0), b(shift + c0), m(mean + c0);
@@ -287,7 +287,7 @@ struct Kernels {
     if (dx == nullptr) return;
     // Pass 2.
     const float* coefs = coef.data();
-    parallel_for(g.chunks(), chunk_grain(g, B), [&](int64_t k0, int64_t k1) {
+    parallel_for_dynamic(g.chunks(), chunk_grain(g, B), [&](int64_t k0, int64_t k1) {
       for (int64_t k = k0; k < k1; ++k) {
         const int64_t o = g.offset(k, B), n = g.length(k) * B, c0 = g.block(k) * B;
         const Coef<B> a(scale + c0), b(shift + c0), m(mean + c0);

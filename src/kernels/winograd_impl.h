@@ -458,17 +458,18 @@ void run(const float* src, const float* U, const float* wd, const float* bias, c
   const int64_t per_tile = E * 4 * (g.C + g.K);
   const int64_t T = std::clamp<int64_t>((128 * 1024 / per_tile) / kRows * kRows, kRows, 8 * kRows);
   const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
-  const int64_t grain = flops < 8e6 ? tiles + 1 : T;  // small: one thread (as conv.cpp's serial_conv)
-  // Each thread takes an equal run of tiles and walks it in blocks of T: split by whole blocks,
-  // 256 tiles (ResNet-20's last stage) in 43 blocks of 6 leave one thread a block more to do.
-  parallel_for(tiles, grain, [&](int64_t first, int64_t last) {
+  const int64_t blocks = (tiles + T - 1) / T;
+  const int64_t grain = flops < 8e6 ? blocks + 1 : 1;  // small: one thread (as conv.cpp's serial_conv)
+  // Whole blocks of T tiles in pieces, handed out as threads free up (each tile is computed
+  // the same way by whichever thread takes it).
+  parallel_for_dynamic(blocks, grain, [&](int64_t first, int64_t last) {
     thread_local std::vector<float> scratch;
     const size_t need = static_cast<size_t>(E * T * (g.C + g.K));
     if (scratch.size() < need) scratch.resize(need);
     float* V = scratch.data();
     float* M = V + E * T * g.C;
-    for (int64_t t0 = first; t0 < last; t0 += T) {
-      const int64_t n = std::min(T, last - t0);
+    for (int64_t t0 = first * T; t0 < std::min(last * T, tiles); t0 += T) {
+      const int64_t n = std::min(T, tiles - t0);
       input_transform<Vec, m>(src, V, g, t0, n);
       multiply<Vec>(V, U, M, E, n, g.C, g.K);
       output_transform<Vec, m>(M, src, wd, bias, residual, relu, dst, g, t0, n);
