@@ -114,8 +114,9 @@ void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, c
                           const float* weight, const float* bias, const Conv2dShape& s,
                           const ConvEpilogue& epilogue);
 
-// Gradients of conv2d_forward. Outputs are written (not accumulated: the autograd engine sums
-// gradients); pass null for a gradient nobody needs and its pass is skipped entirely.
+// Gradients of conv2d_forward. Outputs are written, not accumulated (the autograd engine sums
+// gradients; grad_in_acc below is the one exception); pass null for a gradient nobody needs
+// and its pass is skipped entirely.
 //   grad_in (N, C_in, H, W)       needs grad_out and weight
 //   grad_weight (C_out, C_in/G, kH, kW), grad_bias (C_out)   need grad_out and in
 // `saved` is what conv2d_forward stored, or null.

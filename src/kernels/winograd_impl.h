@@ -4,8 +4,10 @@
 // CNNKIT_ISA_TARGET and include this file, whose code is compiled for that target only.
 //
 // The tiles of all images are numbered in one sequence (image, tile row, tile column) and
-// cut into blocks of T tiles, a block per parallel_for step. A block goes through three
-// phases while its data stay in L2 (A = m + 2, the input tile's side; E = A * A):
+// cut into blocks of T tiles, handed to the threads in pieces of whole blocks
+// (parallel_for_dynamic: every tile is computed the same way by whichever thread takes it).
+// A block goes through three phases while its data stay in L2 (A = m + 2, the input tile's
+// side; E = A * A):
 //   1. input transform: each tile's A x A patch, W channels a vector, to V[T][E][C_in];
 //   2. E matrix products M[., e] (T x C_out) = V[., e] (T x C_in) U[e] (C_in x C_out), by a
 //      6-tile x 2W-channel register block (12 accumulators, an FMA per broadcast input);

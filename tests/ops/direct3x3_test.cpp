@@ -4,8 +4,8 @@
 // several blocks), with bias, a residual (apart or already in dst), the ReLU, a NaN or an
 // infinity (it reaches exactly the outputs whose window holds it, with the double sum's value);
 // its backward-data form (flipped weights); the same bits at any thread count; and through
-// conv2d's autograd against oneDNN where it runs by default (nChw16c, fewer than 32 channels
-// on a side). The bound: 1e-5 of the sum of |w x| over each output's window.
+// conv2d's autograd against oneDNN where conv2d sends it (nChw16c with the Winograd kernel
+// off). The bound: 1e-5 of the sum of |w x| over each output's window.
 #include <gtest/gtest.h>
 
 #include <algorithm>
