@@ -31,7 +31,7 @@ Use use() { return use_flag().load(std::memory_order_relaxed); }
 void set_use(Use u) { use_flag().store(u, std::memory_order_relaxed); }
 bool runs(const Conv2dShape& s, int block) {
   const Use u = use();
-  return (u == Use::always || (u == Use::automatic && block == 8)) && supported(s, block);
+  return (u == Use::always || (u == Use::automatic && (block == 8 || s.C_in == block))) && supported(s, block);
 }
 uint64_t calls() { return call_count.load(std::memory_order_relaxed); }
 

@@ -25,9 +25,12 @@ namespace cnnkit::kernels::wgrad3x3 {
 bool supported(const Conv2dShape& s, int block);
 
 // Where training convolutions take their weight gradient from here rather than from oneDNN:
-//   automatic (default, CNNKIT_WGRAD3X3 unset): nChw8c only, where it measured 1.2-1.3x
-//     oneDNN's AVX2 kernel; against oneDNN's AVX-512 kernel (nChw16c) it runs at 0.95-1.02x
-//     alone and a ResNet-20 step 0.95x as fast (docs/performance.md);
+//   automatic (default, CNNKIT_WGRAD3X3 unset): nChw8c, where it measured 1.2-1.3x oneDNN's
+//     AVX2 kernel, and nChw16c with one input channel block (C_in = 16: ResNet-20's first
+//     stage), where oneDNN's AVX-512 kernel runs at ~70% of the core's peak against ~96% with
+//     more channels and this one, fetching the next image into L2 as it goes, takes ~22% less
+//     time in a training step; with more input channels oneDNN's is 10-15% faster
+//     (docs/performance.md);
 //   always (CNNKIT_WGRAD3X3=1): both layouts;  never (CNNKIT_WGRAD3X3=0): oneDNN.
 enum class Use { automatic, always, never };
 Use use();
