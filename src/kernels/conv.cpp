@@ -777,6 +777,7 @@ void conv2d_forward(float* out, const float* in, const float* weight, const floa
 void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
                     const float* weight, const float* bias, const Conv2dShape& s, ConvAlgo algo,
                     bool training, std::shared_ptr<Conv2dSaved>* save) {
+  if (ChannelMoments* m = channel_moments_sink()) m->data = nullptr;  // until this output's are taken
   if (save) save->reset();
   if (out_layout) out_layout->reset();
   if (s.N == 0 || s.C_out == 0) return;
@@ -819,8 +820,10 @@ void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const o
       block != 0 ? winograd_weights(weight, s.has_bias ? bias : nullptr, s, false) : nullptr;
   const int direct = wino ? 0 : direct_runs(s, src_d, g.src, dst_d, g.dst);
   const float* direct_w = direct != 0 ? direct_weights(weight, s, direct, false) : nullptr;
+  ChannelMoments* const moments = channel_moments_sink();
   if (wino) {
-    winograd::conv3x3(data_of(src), *wino, s.has_bias ? bias : nullptr, nullptr, false, data_of(dst), s, block);
+    winograd::conv3x3(data_of(src), *wino, s.has_bias ? bias : nullptr, nullptr, false, data_of(dst), s, block,
+                      keep ? moments : nullptr);
   } else if (direct_w) {
     direct3x3::conv3x3(data_of(src), direct_w, s.has_bias ? bias : nullptr, nullptr, false, data_of(dst), s, direct);
   } else {
@@ -832,6 +835,11 @@ void conv2d_forward(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const o
     f.prim.execute(onednn::stream(), args);
   }
   if (!keep) from_layout(dst, f.dst_plain, out.get());
+}
+
+ChannelMoments*& channel_moments_sink() {
+  thread_local ChannelMoments* sink = nullptr;
+  return sink;
 }
 
 memory PackedWeights::get(const memory::desc& want, const memory::desc& plain_d, const float* plain) {
@@ -861,6 +869,7 @@ const winograd::Weights& PackedWeights::winograd(const float* plain, int64_t C_o
 void conv2d_forward_fused(onednn::PlainOut out, onednn::LayoutPtr* out_layout, const onednn::Operand& in,
                           const float* weight, const float* bias, const Conv2dShape& s,
                           const ConvEpilogue& epilogue) {
+  if (ChannelMoments* m = channel_moments_sink()) m->data = nullptr;
   if (out_layout) out_layout->reset();
   CNNKIT_ASSERT(s.N > 0 && s.C_out > 0 && s.C_in > 0, "conv2d_forward_fused: an empty convolution");
   // oneDNN's ReLU post-op turns NaN into 0 (PyTorch's relu keeps it): the sum is a post-op, the

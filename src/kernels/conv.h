@@ -59,6 +59,19 @@ const Conv2dPlan& conv2d_plan(const Conv2dShape& s);
 // stride_w 1, an x86-64 CPU with AVX2 and FMA.
 bool conv2d_direct_supported(const Conv2dShape& s);
 
+// The per-channel mean and biased variance of a convolution's output, taken as a kernel
+// writes it, for the batch norm that follows (ops/norm.h's detail::ConvBatchNormScope): the
+// batch norm then need not read the output once more for its statistics.
+struct ChannelMoments {
+  const float* data = nullptr;  // the output buffer they describe; null: none taken
+  int64_t C = 0, count = 0;     // channels; values a channel (N H_out W_out)
+  std::vector<float> mean, var;
+};
+// Where the calling thread's convolutions put their output's moments, or null (the default):
+// a training forward run by the Winograd kernel into a kept layout fills it (data = that
+// layout's buffer); any other forward clears it (data = null).
+ChannelMoments*& channel_moments_sink();
+
 // What a training forward leaves for its backward (e.g. the input already reordered into
 // the layout oneDNN's backward-weights wants), so backward does not redo that work.
 // Opaque; may be null, and backward works without it.

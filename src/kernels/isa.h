@@ -11,8 +11,10 @@ namespace cnnkit::kernels {
 
 #define CNNKIT_ISA_KERNELS                                                                                        \
   /* Winograd F(m x m, 3x3): U [(m + 2)^2][C_in][C_out] and direct [C_in][9][C_out] as in winograd::Weights. */ \
-  void winograd_conv3x3(const float* src, const float* U, const float* direct, int m, const float* bias,         \
-                        const float* residual, bool relu, float* dst, const Conv2dShape& s);                      \
+  /* With mean non-null, also the moments of dst (winograd::conv3x3); false when it could not take them. */    \
+  bool winograd_conv3x3(const float* src, const float* U, const float* direct, int m, const float* bias,         \
+                        const float* residual, bool relu, float* dst, const Conv2dShape& s, float* mean,          \
+                        float* var);                                                                              \
   bool winograd_weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,      \
                             const Conv2dShape& s, int m);                                                         \
   void wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,                  \
@@ -23,7 +25,7 @@ namespace cnnkit::kernels {
   /* Batch norm + ReLU, kernels/norm.h's _blocked functions (avx512:: block 16 only). */                          \
   void bn_relu_forward(float* y, float* mean, float* var, float* scale, float* shift, const float* x,           \
                        const float* residual, const float* weight, const float* bias, double eps, int64_t N,    \
-                       int64_t C, int64_t S, int block);                                                          \
+                       int64_t C, int64_t S, int block, bool moments_given);                                      \
   void bn_relu_backward(float* dx, float* dresidual, float* dweight, float* dbias, const float* dy,             \
                         const float* x, const float* y, const float* mean, const float* var, const float* scale, \
                         const float* shift, const float* weight, double eps, int64_t N, int64_t C, int64_t S,    \

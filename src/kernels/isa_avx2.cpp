@@ -12,9 +12,9 @@
 
 namespace cnnkit::kernels::avx2 {
 
-void winograd_conv3x3(const float* src, const float* U, const float* direct, int m, const float* bias,
-                      const float* residual, bool relu, float* dst, const Conv2dShape& s) {
-  winograd::conv3x3_kernel<simd::Avx2>(src, U, direct, m, bias, residual, relu, dst, s);
+bool winograd_conv3x3(const float* src, const float* U, const float* direct, int m, const float* bias,
+                      const float* residual, bool relu, float* dst, const Conv2dShape& s, float* mean, float* var) {
+  return winograd::conv3x3_kernel<simd::Avx2>(src, U, direct, m, bias, residual, relu, dst, s, mean, var);
 }
 bool winograd_weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
                           const Conv2dShape& s, int m) {
@@ -30,10 +30,10 @@ void direct_conv3x3(const float* src, const float* w, const float* bias, const f
 
 void bn_relu_forward(float* y, float* mean, float* var, float* scale, float* shift, const float* x,
                      const float* residual, const float* weight, const float* bias, double eps, int64_t N, int64_t C,
-                     int64_t S, int block) {
+                     int64_t S, int block, bool moments_given) {
   using K = kernels::norm_blocked::Kernels<simd::Avx2>;
-  if (block == 8) return K::forward<8>(y, mean, var, scale, shift, x, residual, weight, bias, eps, N, C, S);
-  K::forward<16>(y, mean, var, scale, shift, x, residual, weight, bias, eps, N, C, S);
+  if (block == 8) return K::forward<8>(y, mean, var, scale, shift, x, residual, weight, bias, eps, N, C, S, moments_given);
+  K::forward<16>(y, mean, var, scale, shift, x, residual, weight, bias, eps, N, C, S, moments_given);
 }
 void bn_relu_backward(float* dx, float* dresidual, float* dweight, float* dbias, const float* dy, const float* x,
                       const float* y, const float* mean, const float* var, const float* scale, const float* shift,

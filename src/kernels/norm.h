@@ -81,11 +81,13 @@ bool batch_norm_relu_blocked_supported(int64_t C, int block);
 void batch_norm_relu_coefficients(float* scale, float* shift, const float* mean, const float* var,
                                   const float* weight, const float* bias, double eps, int64_t C);
 
-// mean, var (biased), scale, shift: (C), written. residual may be null.
+// mean, var (biased), scale, shift: (C), written; with moments_given, mean and var are read
+// instead: x's statistics, already taken (kernels/conv.h's ChannelMoments), and x is read
+// once only. residual may be null.
 void batch_norm_relu_forward_blocked(float* y, float* mean, float* var, float* scale, float* shift,
                                      const float* x, const float* residual, const float* weight,
                                      const float* bias, double eps, int64_t N, int64_t C, int64_t S,
-                                     int block);
+                                     int block, bool moments_given = false);
 
 // g = dy where y > 0 or y is NaN, else 0 (PyTorch's relu backward). y is read when not null
 // (needed with a residual); without it the forward's z = x * scale + shift is recomputed,

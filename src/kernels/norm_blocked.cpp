@@ -36,14 +36,14 @@ bool batch_norm_relu_blocked_supported(int64_t C, int block) {
 void batch_norm_relu_forward_blocked(float* y, float* mean, float* var, float* scale, float* shift,
                                      const float* x, const float* residual, const float* weight,
                                      const float* bias, double eps, int64_t N, int64_t C, int64_t S,
-                                     int block) {
+                                     int block, bool moments_given) {
   CNNKIT_ASSERT(batch_norm_relu_blocked_supported(C, block), "batch_norm_relu: block ", block, ", ", C,
                 " channels");
 #if defined(__x86_64__)
   if (block == 16 && simd::cpu_runs(16)) {
-    avx512::bn_relu_forward(y, mean, var, scale, shift, x, residual, weight, bias, eps, N, C, S, block);
+    avx512::bn_relu_forward(y, mean, var, scale, shift, x, residual, weight, bias, eps, N, C, S, block, moments_given);
   } else {
-    avx2::bn_relu_forward(y, mean, var, scale, shift, x, residual, weight, bias, eps, N, C, S, block);
+    avx2::bn_relu_forward(y, mean, var, scale, shift, x, residual, weight, bias, eps, N, C, S, block, moments_given);
   }
 #endif
 }

@@ -205,11 +205,13 @@ struct Kernels {
   template <int B>
   static void forward(float* y, float* mean, float* var, float* scale, float* shift, const float* x,
                const float* residual, const float* weight, const float* bias, double eps, int64_t N,
-               int64_t C, int64_t S) {
+               int64_t C, int64_t S, bool moments_given) {
     const Geometry g = geometry(N, C, S, B);
-    double* part = chunk_scratch(g, B);
-    chunk_moments<B>(x, g, part);
-    merge_moments<B>(part, g, mean, var);
+    if (!moments_given) {
+      double* part = chunk_scratch(g, B);
+      chunk_moments<B>(x, g, part);
+      merge_moments<B>(part, g, mean, var);
+    }
     batch_norm_relu_coefficients(scale, shift, mean, var, weight, bias, eps, C);
     apply<B>(y, x, residual, scale, shift, g);
   }

@@ -244,17 +244,31 @@ bool weight_grad(const float* src, const float* grad_out, float* grad_weight, fl
 }
 
 void conv3x3(const float* src, const Weights& w, const float* bias, const float* residual, bool relu, float* dst,
-             const Conv2dShape& s, int block) {
+             const Conv2dShape& s, int block, ChannelMoments* moments) {
   CNNKIT_ASSERT((w.m == 2 || w.m == 4) && w.C_in == s.C_in && w.C_out == s.C_out,
                 "winograd::conv3x3: weights transformed for another shape");
   CNNKIT_ASSERT(w.finite, "winograd::conv3x3: non-finite weights go to oneDNN");
   CNNKIT_ASSERT(supported(s, block), "winograd::conv3x3: a shape it does not compute");
   call_count.fetch_add(1, std::memory_order_relaxed);
 #if CNNKIT_WINOGRAD_X86
-  if (block == 16) {
-    avx512::winograd_conv3x3(src, w.U.data(), w.direct.data(), w.m, bias, residual, relu, dst, s);
-  } else {
-    avx2::winograd_conv3x3(src, w.U.data(), w.direct.data(), w.m, bias, residual, relu, dst, s);
+  float* mean = nullptr;
+  float* var = nullptr;
+  if (moments != nullptr) {
+    moments->data = nullptr;
+    moments->mean.resize(static_cast<size_t>(s.C_out));
+    moments->var.resize(static_cast<size_t>(s.C_out));
+    mean = moments->mean.data();
+    var = moments->var.data();
+  }
+  const bool taken = block == 16
+                         ? avx512::winograd_conv3x3(src, w.U.data(), w.direct.data(), w.m, bias, residual, relu, dst, s,
+                                                    mean, var)
+                         : avx2::winograd_conv3x3(src, w.U.data(), w.direct.data(), w.m, bias, residual, relu, dst, s,
+                                                  mean, var);
+  if (moments != nullptr && taken) {
+    moments->data = dst;
+    moments->C = s.C_out;
+    moments->count = s.N * s.H_out * s.W_out;
   }
 #else
   CNNKIT_ASSERT(false, "winograd::conv3x3 needs x86-64 (supported() is false elsewhere)");

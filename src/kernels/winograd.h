@@ -78,8 +78,13 @@ const double* g_matrix(int m);
 // so a tile whose convolution comes out non-finite is computed again directly (a vectorised
 // loop over w.direct, a few times slower than the transforms: for abnormal inputs only).
 // B = block, with supported(s, block).
+// moments, when not null, also receives the per-channel mean and biased variance of dst as
+// it is written (ChannelMoments, kernels/conv.h: data = dst): each tile's moments from its
+// values in registers (mean, then squared deviations from it), merged per block of tiles in
+// float and across blocks in block order in double (Chan et al.), so the same for any thread
+// count. Left with data = null when a tile was computed again directly.
 void conv3x3(const float* src, const Weights& w, const float* bias, const float* residual, bool relu, float* dst,
-             const Conv2dShape& s, int block);
+             const Conv2dShape& s, int block, ChannelMoments* moments = nullptr);
 
 // The weight gradient of shape s (supported(s, block)) by the same tiles: with V = Bt x B the input
 // tiles and Z = At dy A the output gradient's tiles turned back into the transformed domain

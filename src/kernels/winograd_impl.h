@@ -443,13 +443,20 @@ void direct_tile(const float* img, const float* wd, const Epilogue& ep, float* o
     }
 }
 
-// Phase 3 for tiles [t0, t0 + T): dst = relu?(At M A + bias + residual?).
+// Phase 3 for tiles [t0, t0 + T): dst = relu?(At M A + bias + residual?). When `stats` is not
+// null (2 K + 1 floats), the block's per-channel moments of what it writes go there: mean,
+// sum of squared deviations from it, then the count of outputs. Each tile's own (its values
+// are in registers: the mean, then the squared deviations from it, no cancellation) are
+// merged into the block's in float (Chan et al.'s pairwise update), tile by tile in order. A
+// tile computed again directly (not finite) leaves the count at -1: no moments.
 template <class Vec, int m>
 void output_transform(const float* M, const float* src, const float* wd, const float* bias, const float* residual,
-                      bool relu, float* dst, const Geometry& g, int64_t t0, int64_t T) {
+                      bool relu, float* dst, const Geometry& g, int64_t t0, int64_t T, float* stats) {
   using X = typename Vec::reg;
   constexpr int A = m + 2, W = Vec::W;
   const int64_t KB = g.K / W, plane = g.Ho * g.Wo * W;
+  float block_count = 0;  // outputs merged into the block's moments so far
+  if (stats != nullptr) std::fill(stats, stats + 2 * g.K, 0.0f);
   const int64_t estride = T * g.K;  // floats between M[e][t] and M[e + 1][t]
   const X zero = Vec::zero();
   TileCursor at(t0, g);
@@ -459,6 +466,13 @@ void output_transform(const float* M, const float* src, const float* wd, const f
     float* img = dst + at.n * KB * plane;
     const Epilogue ep{bias, residual ? residual + at.n * KB * plane : nullptr, relu};
     const float* mt = M + t * g.K;
+    // The tile's outputs, and the factors that merge its moments into the block's (Chan et al.:
+    // with n_a outputs merged so far and n_t here, n = n_a + n_t, the block's mean moves by
+    // delta n_t / n and its squared deviations grow by the tile's plus delta^2 n_a n_t / n).
+    const int tile_count = static_cast<int>((std::min<int64_t>(oh0 + m, g.Ho) - oh0) * (std::min<int64_t>(ow0 + m, g.Wo) - ow0));
+    const float n_t = static_cast<float>(tile_count), n_all = block_count + n_t;
+    const X inv_count = Vec::set1(1.0f / n_t), mean_step = Vec::set1(n_t / n_all),
+            m2_step = Vec::set1(block_count * n_t / n_all);
     // The outputs of the tile after next, fetched ahead as in input_transform: the residual
     // to read and the destination to write.
     const bool ahead = oh0 + m <= g.Ho && ow0 + 3 * m <= g.Wo;
@@ -494,6 +508,7 @@ void output_transform(const float* M, const float* src, const float* wd, const f
       const X inf_nan = Vec::sub(sum[0], sum[0]);
       if (Vec::any_nan(inf_nan)) {
         direct_tile<Vec>(src + at.n * (g.C / W) * g.H * g.W * W, wd, ep, img, g, oh0, ow0, m, kb);
+        block_count = -1;  // no moments for this call (the caller computes them itself)
         continue;
       }
       float* base = img + kb * plane;
@@ -506,13 +521,62 @@ void output_transform(const float* M, const float* src, const float* wd, const f
           if (relu) v = Vec::max(zero, v);  // maxps returns its second operand for a NaN: kept
           Vec::store(base + off, v);
         }
+      if (stats != nullptr && block_count >= 0) {
+        // The tile's moments from what was just stored (L1; the transform's registers stay
+        // free): its mean, then the squared deviations from it, in short chains.
+        const float* first = base + (oh0 * g.Wo + ow0) * W;
+        const int64_t row_floats = g.Wo * W;
+        X tile_mean, tile_m2;
+        if (full) {
+          X row[m], dev[m];
+          for (int i = 0; i < m; ++i) {
+            row[i] = Vec::add(Vec::load(first + i * row_floats), Vec::load(first + i * row_floats + W));
+            for (int j = 2; j < m; ++j) row[i] = Vec::add(row[i], Vec::load(first + i * row_floats + j * W));
+          }
+          for (int i = 1; i < m; ++i) row[0] = Vec::add(row[0], row[i]);
+          tile_mean = Vec::mul(row[0], inv_count);
+          for (int i = 0; i < m; ++i) {
+            const X d0 = Vec::sub(Vec::load(first + i * row_floats), tile_mean);
+            dev[i] = Vec::mul(d0, d0);
+            for (int j = 1; j < m; ++j) {
+              const X d = Vec::sub(Vec::load(first + i * row_floats + j * W), tile_mean);
+              dev[i] = Vec::fmadd(d, d, dev[i]);
+            }
+          }
+          for (int i = 1; i < m; ++i) dev[0] = Vec::add(dev[0], dev[i]);
+          tile_m2 = dev[0];
+        } else {  // an edge tile: the outputs inside
+          const int64_t rows = std::min<int64_t>(m, g.Ho - oh0), cols = std::min<int64_t>(m, g.Wo - ow0);
+          X total = zero;
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j) total = Vec::add(total, Vec::load(first + i * row_floats + j * W));
+          tile_mean = Vec::mul(total, inv_count);
+          tile_m2 = zero;
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j) {
+              const X d = Vec::sub(Vec::load(first + i * row_floats + j * W), tile_mean);
+              tile_m2 = Vec::fmadd(d, d, tile_m2);
+            }
+        }
+        float* pm = stats + kb * W;
+        float* pm2 = stats + g.K + kb * W;
+        const X block_mean = Vec::load(pm), delta = Vec::sub(tile_mean, block_mean);
+        Vec::store(pm, Vec::fmadd(delta, mean_step, block_mean));
+        Vec::store(pm2, Vec::add(Vec::load(pm2), Vec::fmadd(Vec::mul(delta, delta), m2_step, tile_m2)));
+      }
     }
+    if (block_count >= 0) block_count += static_cast<float>(tile_count);
   }
+  if (stats != nullptr) stats[2 * g.K] = block_count;
 }
 
+// The convolution, and when mean_out is not null the per-channel mean and biased variance of
+// what it writes (mean_out, var_out: C_out floats): each block's moments (output_transform)
+// merged in block order, in double. Returns false, with mean_out and var_out unspecified,
+// when a tile was computed again directly (not finite).
 template <class Vec, int m>
-void run(const float* src, const float* U, const float* wd, const float* bias, const float* residual, bool relu,
-         float* dst, const Conv2dShape& s) {
+bool run(const float* src, const float* U, const float* wd, const float* bias, const float* residual, bool relu,
+         float* dst, const Conv2dShape& s, float* mean_out, float* var_out) {
   constexpr int E = (m + 2) * (m + 2);
   Geometry g{s.C_in, s.C_out, s.H, s.W, s.H_out, s.W_out, s.pad_t, s.pad_l, (s.H_out + m - 1) / m,
              (s.W_out + m - 1) / m};
@@ -524,6 +588,12 @@ void run(const float* src, const float* U, const float* wd, const float* bias, c
   const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
   const int64_t blocks = (tiles + T - 1) / T;
   const int64_t grain = flops < 8e6 ? blocks + 1 : 1;  // small: one thread (as conv.cpp's serial_conv)
+  // Each block's moments, when wanted: 2 K + 1 floats a block (output_transform).
+  const int64_t slot = 2 * g.K + 1;
+  thread_local std::vector<float> block_stats;  // the calling thread's: named by pointer below
+  if (mean_out != nullptr && block_stats.size() < static_cast<size_t>(blocks * slot))
+    block_stats.resize(static_cast<size_t>(blocks * slot));
+  float* const stats = mean_out != nullptr ? block_stats.data() : nullptr;
   // Whole blocks of T tiles in pieces, handed out as threads free up (each tile is computed
   // the same way by whichever thread takes it).
   parallel_for_dynamic(blocks, grain, [&](int64_t first, int64_t last) {
@@ -536,9 +606,34 @@ void run(const float* src, const float* U, const float* wd, const float* bias, c
       const int64_t n = std::min(T, tiles - t0);
       input_transform<Vec, m>(src, V, g, t0, n);
       multiply<Vec>(V, U, M, E, n, g.C, g.K);
-      output_transform<Vec, m>(M, src, wd, bias, residual, relu, dst, g, t0, n);
+      output_transform<Vec, m>(M, src, wd, bias, residual, relu, dst, g, t0, n,
+                               stats != nullptr ? stats + (t0 / T) * slot : nullptr);
     }
   });
+  if (stats == nullptr) return true;
+  // The blocks' moments merged in order (Chan et al.), in double: the same for any thread count.
+  thread_local std::vector<double> merged;
+  merged.assign(static_cast<size_t>(2 * g.K), 0.0);
+  double* mean = merged.data();
+  double* m2 = mean + g.K;
+  double count = 0;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* p = stats + b * slot;
+    const double nb = p[2 * g.K];
+    if (nb < 0) return false;
+    const double total = count + nb;
+    for (int64_t k = 0; k < g.K; ++k) {
+      const double delta = static_cast<double>(p[k]) - mean[k];
+      mean[k] += delta * nb / total;
+      m2[k] += static_cast<double>(p[g.K + k]) + delta * delta * count * nb / total;
+    }
+    count = total;
+  }
+  for (int64_t k = 0; k < g.K; ++k) {
+    mean_out[k] = static_cast<float>(mean[k]);
+    var_out[k] = static_cast<float>(m2[k] / count);
+  }
+  return true;
 }
 
 // ---- the weight gradient -----------------------------------------------------------------
@@ -673,13 +768,10 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
 
 // The entry points of kernels/isa.h, for tile m.
 template <class Vec>
-void conv3x3_kernel(const float* src, const float* U, const float* direct, int m, const float* bias, const float* residual,
-             bool relu, float* dst, const Conv2dShape& s) {
-  if (m == 2) {
-    run<Vec, 2>(src, U, direct, bias, residual, relu, dst, s);
-  } else {
-    run<Vec, 4>(src, U, direct, bias, residual, relu, dst, s);
-  }
+bool conv3x3_kernel(const float* src, const float* U, const float* direct, int m, const float* bias, const float* residual,
+             bool relu, float* dst, const Conv2dShape& s, float* mean, float* var) {
+  return m == 2 ? run<Vec, 2>(src, U, direct, bias, residual, relu, dst, s, mean, var)
+                : run<Vec, 4>(src, U, direct, bias, residual, relu, dst, s, mean, var);
 }
 template <class Vec>
 bool weight_grad_kernel(const float* src, const float* gy, float* gw, float* gb, const Conv2dShape& s, int m) {

@@ -14,6 +14,7 @@
 #include "cnnkit/nn/modules/container/sequential.h"
 #include "cnnkit/nn/modules/linear.h"
 #include "cnnkit/nn/modules/pooling.h"
+#include "cnnkit/ops/norm.h"
 
 namespace cnnkit::models {
 
@@ -83,9 +84,16 @@ Tensor BasicBlockImpl::forward(const Tensor& x) {
     return relu(out + (downsample.is_empty() ? x : downsample(x)));
   }
   // The same ops with batch norm, residual sum and ReLU in one kernel where they can run so
-  // (BatchNorm2d::forward_relu).
-  const Tensor out = conv2(bn1->forward_relu(conv1(x)));
-  return bn2->forward_relu(out, downsample.is_empty() ? x : downsample(x));
+  // (BatchNorm2d::forward_relu), each batch norm taking its statistics from the convolution
+  // before it where that one can take them (detail::ConvBatchNormScope).
+  Tensor out;
+  {
+    detail::ConvBatchNormScope scope;
+    out = bn1->forward_relu(conv1(x));
+  }
+  const Tensor shortcut = downsample.is_empty() ? x : downsample(x);
+  detail::ConvBatchNormScope scope;
+  return bn2->forward_relu(conv2(out), shortcut);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -15,6 +15,10 @@
 // its output and gradient staying in it (kernels/onednn.h).
 #include "cnnkit/ops/norm.h"
 
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -26,6 +30,7 @@
 #include "cnnkit/ops/elementwise.h"
 #include "cnnkit/ops/reduce.h"
 #include "core/tensor_internal.h"
+#include "kernels/conv.h"
 #include "kernels/copy.h"
 #include "kernels/norm.h"
 #include "kernels/onednn.h"
@@ -288,6 +293,33 @@ std::pair<Tensor, kernels::onednn::LayoutPtr> new_kept(IntArrayRef sizes, const 
 }
 }  // namespace
 
+namespace {
+std::atomic<uint64_t> moments_taken{0};
+
+// The ChannelMoments of the thread's open scopes, innermost last (a deque: stable addresses).
+struct MomentsPool {
+  std::deque<kernels::ChannelMoments> slots;
+  size_t depth = 0;
+};
+MomentsPool& moments_pool() {
+  thread_local MomentsPool pool;
+  return pool;
+}
+}  // namespace
+
+detail::ConvBatchNormScope::ConvBatchNormScope() : previous_(kernels::channel_moments_sink()) {
+  MomentsPool& pool = moments_pool();
+  if (pool.depth == pool.slots.size()) pool.slots.emplace_back();
+  kernels::ChannelMoments* m = &pool.slots[pool.depth++];
+  m->data = nullptr;
+  kernels::channel_moments_sink() = m;
+}
+detail::ConvBatchNormScope::~ConvBatchNormScope() {
+  kernels::channel_moments_sink() = previous_;
+  --moments_pool().depth;
+}
+uint64_t detail::batch_norm_moments_taken() { return moments_taken.load(std::memory_order_relaxed); }
+
 Tensor batch_norm_relu(const Tensor& input, const Tensor& weight, const Tensor& bias,
                        const Tensor& running_mean, const Tensor& running_var, bool training,
                        double momentum, double eps, const Tensor& residual) {
@@ -299,6 +331,12 @@ Tensor batch_norm_relu(const Tensor& input, const Tensor& weight, const Tensor& 
   if (block != 0 && residual.defined() && residual.dtype() == kFloat && residual.sizes() == input.sizes())
     rl = dnn::layout_of(*residual.unsafeGetTensorImpl());
   const bool fused = block != 0 && (!residual.defined() || (rl && rl->desc() == xl->desc()));
+  // The statistics the convolution that wrote x took as it wrote it (detail::ConvBatchNormScope),
+  // used at most once.
+  kernels::ChannelMoments* const taken = kernels::channel_moments_sink();
+  const bool given = fused && taken != nullptr && taken->data == xl->data() && taken->C == s.C &&
+                     taken->count == s.N * s.S;
+  if (taken != nullptr && !given) taken->data = nullptr;
   if (!fused) {  // the ops as written
     Tensor y = batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps);
     return relu(residual.defined() ? add(y, residual) : y);
@@ -306,11 +344,17 @@ Tensor batch_norm_relu(const Tensor& input, const Tensor& weight, const Tensor& 
 
   const Tensor w = dense(weight), b = dense(bias);
   Tensor mean = empty({s.C}), var = empty({s.C}), scale = empty({s.C}), shift = empty({s.C});
+  if (given) {
+    std::copy(taken->mean.begin(), taken->mean.end(), mean.data_ptr<float>());
+    std::copy(taken->var.begin(), taken->var.end(), var.data_ptr<float>());
+    taken->data = nullptr;
+    moments_taken.fetch_add(1, std::memory_order_relaxed);
+  }
   const auto [y, yl] = new_kept(input.sizes(), xl->desc());
   kernels::batch_norm_relu_forward_blocked(yl->data(), mean.data_ptr<float>(), var.data_ptr<float>(),
                                            scale.data_ptr<float>(), shift.data_ptr<float>(), xl->data(),
                                            rl ? rl->data() : nullptr, data_or_null(w), data_or_null(b), eps,
-                                           s.N, s.C, s.S, block);
+                                           s.N, s.C, s.S, block, given);
   if ((running_mean.defined() || running_var.defined()) && input.numel() > 0)
     kernels::update_running_stats(mutable_data_or_null(running_mean), mutable_data_or_null(running_var),
                                   mean.data_ptr<float>(), var.data_ptr<float>(), 1, s.C, s.N * s.S, momentum);

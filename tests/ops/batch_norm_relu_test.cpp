@@ -3,7 +3,8 @@
 // on plain NCHW copies (the plain loops, oneDNN-free): outputs, running statistics and every
 // gradient within 1e-5 relative, over random shapes that cross the kernel's chunking, both
 // channel blocks, with and without a residual, affine or not; NaN handling; the fallbacks;
-// double backward; and the modules that call it (BasicBlock, Sequential BatchNorm2d + ReLU).
+// double backward; and the modules that call it (BasicBlock, Sequential BatchNorm2d + ReLU),
+// whose batch norms take their statistics from the Winograd convolution before them.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,6 +18,7 @@
 #include "cnnkit/ops/ops.h"
 #include "kernels/norm.h"
 #include "kernels/onednn.h"
+#include "kernels/winograd.h"
 #include "test_util.h"
 
 namespace cnnkit {
@@ -250,6 +252,66 @@ TEST(BatchNormRelu, BasicBlockRunsTheFusedKernelInTraining) {
   // In eval mode (running statistics) the ops run as written.
   net->eval();
   EXPECT_EQ(name_of(net->forward(randn({2, 3, 8, 8}, g).set_requires_grad(true))), "ReluBackward0");
+}
+
+// A batch norm after a convolution that the Winograd kernel runs takes its statistics from
+// that kernel (detail::ConvBatchNormScope): in BasicBlock (both batch norms) and in a
+// Sequential's Conv2d, BatchNorm2d, ReLU. The values, gradients and running statistics are the
+// ops' as written (compare_module), and the statistics were indeed taken.
+TEST(BatchNormRelu, TakesItsStatisticsFromTheConvolutionBefore) {
+  Generator g(5);
+  const Tensor x = randn({4, 16, 12, 12}, g) * 2.0 + 1.0;
+  nn::Sequential net(nn::Conv2d(nn::Conv2dOptions(16, 16, 3).padding(1).bias(false)), nn::BatchNorm2d(16),
+                     nn::ReLU(), models::BasicBlock(16, 16));
+  compare_module(net, x, "Conv2d, BatchNorm2d, ReLU, BasicBlock");
+  net->train();
+  const uint64_t taken = detail::batch_norm_moments_taken(), convs = kernels::winograd::calls();
+  net->forward(x.clone().set_requires_grad(true));
+  if (kernels::winograd::calls() == convs)
+    GTEST_SKIP() << "oneDNN chose no blocked layout on this CPU: the Winograd kernel was not used";
+  EXPECT_EQ(kernels::winograd::calls() - convs, 3u);
+  EXPECT_EQ(detail::batch_norm_moments_taken() - taken, 3u) << "every batch norm after a Winograd convolution";
+  // In eval mode the batch norms use their running statistics: none taken.
+  net->eval();
+  const uint64_t eval_taken = detail::batch_norm_moments_taken();
+  net->forward(x);
+  EXPECT_EQ(detail::batch_norm_moments_taken(), eval_taken);
+}
+
+// The statistics go to a batch norm of that very output, once.
+TEST(BatchNormRelu, StatisticsFromAConvolutionServeItsOwnOutputOnce) {
+  Generator g(6);
+  const Tensor x = randn({2, 16, 8, 8}, g), x2 = randn({2, 16, 8, 8}, g) + 5.0;
+  const Tensor w = randn({16, 16, 3, 3}, g) * 0.1;
+  nn::BatchNorm2d bn(16);
+  bn->train();
+  const uint64_t convs = kernels::winograd::calls();
+  Tensor y, twice, other;
+  uint64_t taken = 0, taken_twice = 0, taken_other = 0;
+  {
+    detail::ConvBatchNormScope scope;
+    y = conv2d(x, w, {}, 1, 1);
+    const uint64_t before = detail::batch_norm_moments_taken();
+    const Tensor a = bn->forward_relu(y);
+    taken = detail::batch_norm_moments_taken() - before;
+    twice = bn->forward_relu(y);  // the same output again: its statistics are computed anew
+    taken_twice = detail::batch_norm_moments_taken() - before - taken;
+    EXPECT_TRUE(test::allclose(a, twice, 1e-5, 1e-6, "the same output, statistics taken or computed"));
+  }
+  {
+    detail::ConvBatchNormScope scope;
+    const Tensor first = conv2d(x, w, {}, 1, 1);
+    conv2d(x2, w, {}, 1, 1);  // a second convolution: its output's statistics, not first's
+    const uint64_t before = detail::batch_norm_moments_taken();
+    other = bn->forward_relu(first);
+    taken_other = detail::batch_norm_moments_taken() - before;
+    EXPECT_TRUE(test::allclose(other, twice, 1e-5, 1e-6, "first's statistics, not the second's"));
+  }
+  if (kernels::winograd::calls() == convs)
+    GTEST_SKIP() << "oneDNN chose no blocked layout on this CPU: the Winograd kernel was not used";
+  EXPECT_EQ(taken, 1u);
+  EXPECT_EQ(taken_twice, 0u);
+  EXPECT_EQ(taken_other, 0u);
 }
 
 }  // namespace

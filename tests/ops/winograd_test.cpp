@@ -113,6 +113,41 @@ void check(Case k, uint64_t seed, int tile, int block) {
   if (k.N > 1) {
     EXPECT_GT(odd, 0) << "the " << k.odd << " reached no output";
   }
+
+  // Again, taking the moments of what it writes: the same output, bit for bit, and each
+  // channel's mean and biased variance of it as a double-precision two-pass sum gives them;
+  // none where a tile was computed again directly (a NaN or an infinity in the input).
+  std::vector<float> y2(y.size());
+  if (k.residual && k.in_place) y2 = r;
+  const float* residual2 = !k.residual ? nullptr : k.in_place ? y2.data() : r.data();
+  kernels::ChannelMoments moments;
+  kernels::winograd::conv3x3(x.data(), U, k.bias ? b.data() : nullptr, residual2, k.relu, y2.data(), s, block,
+                             &moments);
+  EXPECT_TRUE(std::equal(y.begin(), y.end(), y2.begin(), [](float a, float c) {
+    return a == c || (std::isnan(a) && std::isnan(c));
+  })) << "the output with its moments taken";
+  if (k.N > 1 && odd > 0) {
+    EXPECT_EQ(moments.data, nullptr) << "a tile computed again directly: no moments";
+    return;
+  }
+  ASSERT_EQ(moments.data, y2.data());
+  ASSERT_EQ(moments.C, k.K);
+  ASSERT_EQ(moments.count, k.N * Ho * Wo);
+  for (int64_t o = 0; o < k.K; ++o) {
+    double sum = 0, dev = 0;
+    for (int64_t n = 0; n < k.N; ++n)
+      for (int64_t i = 0; i < Ho * Wo; ++i) sum += y2[at_block(n, o, i / Wo, i % Wo, k.K, Ho, Wo, block)];
+    const double mean = sum / static_cast<double>(moments.count);
+    for (int64_t n = 0; n < k.N; ++n)
+      for (int64_t i = 0; i < Ho * Wo; ++i) {
+        const double d = y2[at_block(n, o, i / Wo, i % Wo, k.K, Ho, Wo, block)] - mean;
+        dev += d * d;
+      }
+    const double var = dev / static_cast<double>(moments.count);
+    EXPECT_NEAR(moments.mean[static_cast<size_t>(o)], mean, 1e-6 * (std::abs(mean) + std::sqrt(var)) + 1e-30)
+        << "channel " << o;
+    EXPECT_NEAR(moments.var[static_cast<size_t>(o)], var, 1e-5 * var + 1e-30) << "channel " << o;
+  }
 }
 
 void check(const Case& k, uint64_t seed) {
@@ -139,6 +174,37 @@ TEST(Winograd, MatchesTheDirectConvolutionOnRandomShapes) {
            rng() % 2 == 0, rng() % 2 == 0, rng() % 2 == 0, rng() % 4 == 0,
            rng() % 3 == 0 ? std::numeric_limits<float>::infinity() : std::nanf("")};
     check(k, 100 + static_cast<uint64_t>(i));
+  }
+}
+
+// The moments a convolution takes of its output (for the batch norm after it): the same bits
+// on any thread count, its blocks merged in order whichever thread computed them.
+TEST(Winograd, OutputMomentsDoNotDependOnTheThreadCount) {
+  for (int block : test::blocks()) {
+    Conv2dShape s;
+    s.N = 16, s.C_in = 2 * block, s.H = 13, s.W = 11, s.C_out = 2 * block, s.kH = 3, s.kW = 3;
+    s.pad_t = s.pad_l = s.pad_b = s.pad_r = 1;
+    s.H_out = 13, s.W_out = 11;  // edge tiles
+    std::mt19937 rng(9);
+    std::normal_distribution<float> normal(0.5f, 2.0f);
+    std::vector<float> x(static_cast<size_t>(s.N * s.C_in * s.H * s.W)), w(static_cast<size_t>(s.C_out * s.C_in * 9));
+    for (float& v : x) v = normal(rng);
+    for (float& v : w) v = normal(rng) * 0.2f;
+    const kernels::winograd::Weights U = kernels::winograd::transform_weights(w.data(), s.C_out, s.C_in, 4);
+    std::vector<float> y(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out));
+    std::vector<std::vector<float>> means, vars;
+    test::with_threads({1, 2, 3}, [&] {
+      kernels::ChannelMoments m;
+      kernels::winograd::conv3x3(x.data(), U, nullptr, nullptr, false, y.data(), s, block, &m);
+      ASSERT_EQ(m.data, y.data());
+      means.push_back(m.mean);
+      vars.push_back(m.var);
+    });
+    ASSERT_EQ(means.size(), 3u);
+    for (size_t i = 1; i < means.size(); ++i) {
+      EXPECT_EQ(means[i], means[0]) << "nChw" << block << "c, thread count " << i + 1;
+      EXPECT_EQ(vars[i], vars[0]) << "nChw" << block << "c, thread count " << i + 1;
+    }
   }
 }
 

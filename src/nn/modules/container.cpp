@@ -11,8 +11,10 @@
 
 #include "cnnkit/nn/functional.h"
 #include "cnnkit/nn/modules/activation.h"
+#include "cnnkit/nn/modules/conv.h"
 #include "cnnkit/nn/modules/normalization.h"
 #include "cnnkit/nn/modules/pooling.h"
+#include "cnnkit/ops/norm.h"
 
 namespace cnnkit {
 namespace nn {
@@ -79,6 +81,17 @@ Tensor SequentialImpl::run(const Tensor& input) {
         // relu(max_pool(x)) == max_pool(relu(x)), values and gradients (see sequential.h).
         ++i;
         x = functional::relu(modules_[i].forward(x), functional::ReLUFuncOptions().inplace(true));
+        continue;
+      }
+      if (rewrite && i + 1 < modules_.size() && modules_[i].type_info() == typeid(Conv2dImpl) &&
+          batch_norm_then_relu(modules_, i + 1)) {
+        // The same, the batch norm's statistics taken by the convolution as it writes its output
+        // where it can (detail::ConvBatchNormScope).
+        cnnkit::detail::ConvBatchNormScope scope;
+        x = modules_[i].forward(x);
+        ++i;
+        x = modules_[i].get<BatchNorm2dImpl>().forward_relu(x);
+        ++i;
         continue;
       }
       if (rewrite && batch_norm_then_relu(modules_, i)) {
