@@ -445,10 +445,12 @@ void direct_tile(const float* img, const float* wd, const Epilogue& ep, float* o
 
 // Phase 3 for tiles [t0, t0 + T): dst = relu?(At M A + bias + residual?). When `stats` is not
 // null (2 K + 1 floats), the block's per-channel moments of what it writes go there: mean,
-// sum of squared deviations from it, then the count of outputs. Each tile's own (its values
-// are in registers: the mean, then the squared deviations from it, no cancellation) are
-// merged into the block's in float (Chan et al.'s pairwise update), tile by tile in order. A
-// tile computed again directly (not finite) leaves the count at -1: no moments.
+// sum of squared deviations from it, then the count of outputs. Each tile's own (from the
+// values it has just stored, read back from L1: the mean, then the squared deviations from
+// it, no cancellation; kept in registers instead, GCC spilled the tile and the transform ran
+// 45% slower) are merged into the block's in float (Chan et al.'s pairwise update), tile by
+// tile in order. A tile computed again directly (not finite) leaves the count at -1: no
+// moments.
 template <class Vec, int m>
 void output_transform(const float* M, const float* src, const float* wd, const float* bias, const float* residual,
                       bool relu, float* dst, const Geometry& g, int64_t t0, int64_t T, float* stats) {
@@ -629,6 +631,7 @@ bool run(const float* src, const float* U, const float* wd, const float* bias, c
     }
     count = total;
   }
+  if (count <= 0) return false;
   for (int64_t k = 0; k < g.K; ++k) {
     mean_out[k] = static_cast<float>(mean[k]);
     var_out[k] = static_cast<float>(m2[k] / count);
