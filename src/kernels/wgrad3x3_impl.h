@@ -77,12 +77,14 @@ void tap_row(const Band& b, double* out) {
   X a00 = Vec::zero(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00, a20 = a00, a21 = a00, a22 = a00,
     a30 = a00, a31 = a00, a32 = a00, a40 = a00, a41 = a00, a42 = a00, a50 = a00, a51 = a00, a52 = a00, a60 = a00,
     a61 = a00, a62 = a00, a70 = a00, a71 = a00, a72 = a00;
-  const int64_t row_count = b.imgs * b.rows, fetch_count = b.fetch_to - b.fetch_from;
+  // Lines to fetch a row, rounded up (one division a call: one a row cost ~15% of the loop).
+  const int64_t per_row = (b.fetch_to - b.fetch_from + b.imgs * b.rows - 1) / (b.imgs * b.rows);
+  int64_t fetched = b.fetch_from;
   for (int64_t j = 0; j < b.imgs; ++j)
     for (int64_t i = 0; i < b.rows; ++i) {
-      const int64_t row = j * b.rows + i;
-      b.fetch->lines_between(b.fetch_from + fetch_count * row / row_count,
-                             b.fetch_from + fetch_count * (row + 1) / row_count);
+      const int64_t until = std::min(b.fetch_to, fetched + per_row);
+      b.fetch->lines_between(fetched, until);
+      fetched = until;
       const float* d = b.dy + j * b.dy_img + i * b.dy_row;
       const float* x = b.x + j * b.x_img + i * b.x_row;
       for (int64_t ow = 0; ow < b.Wo; ++ow, d += W, x += W) {
