@@ -68,8 +68,9 @@ struct ChannelMoments {
   std::vector<float> mean, var;
 };
 // Where the calling thread's convolutions put their output's moments, or null (the default):
-// a training forward run by the Winograd kernel into a kept layout fills it (data = that
-// layout's buffer); any other forward clears it (data = null).
+// a forward run by the Winograd kernel into a kept layout fills it (data = that layout's
+// buffer; in eval mode too, where nothing reads it: it costs the kernel next to nothing); any
+// other forward clears it (data = null).
 ChannelMoments*& channel_moments_sink();
 
 // What a training forward leaves for its backward (e.g. the input already reordered into
