@@ -1,13 +1,23 @@
-// Image decode/encode over stb_image and stb_image_write (Debian's libstb), converting
-// between stb's interleaved (H, W, C) bytes and cnnkit's planar (C, H, W) uint8 tensors.
-// Not here: resizing and colour transforms (data/transforms), 16-bit or float images
-// (stb's 16-bit PNGs are read as 8 bits).
+// Image decode/encode: JPEG through libjpeg-turbo (Debian's libjpeg62-turbo, the decoder of
+// torchvision.io.decode_jpeg and Pillow), every other format through stb_image, writes
+// through stb_image_write (Debian's libstb); converting between the decoders' interleaved
+// (H, W, C) bytes and cnnkit's planar (C, H, W) uint8 tensors. Not here: resizing and colour
+// transforms (data/transforms), 16-bit or float images (stb's 16-bit PNGs are read as 8 bits).
 #include "cnnkit/data/image.h"
 
 #include "cnnkit/io/file.h"
 
 #include <stb_image.h>
 #include <stb_image_write.h>
+
+// jpeglib.h wants size_t and FILE declared before it; jerror.h wants jpeglib.h's
+// configuration (whether arithmetic coding is built in) before it.
+#include <csetjmp>
+#include <cstdio>
+// clang-format off
+#include <jpeglib.h>
+#include <jerror.h>
+// clang-format on
 
 #include <algorithm>
 #include <cctype>
@@ -146,7 +156,8 @@ int check_pnm(const uint8_t* p, size_t n, const std::string& name) {
 // A channel conversion as stb_image does it (its stbi__convert_format: gray from RGB is
 // (77 R + 150 G + 29 B) >> 8, a missing alpha is 255), for the 16-bit PNMs that stb_image 2.27
 // converts as if they were 8-bit, reading twice the bytes it allocated (fixed in stb 2.28):
-// those are decoded with their own channels and converted here. PNMs have 1 or 3 channels.
+// those are decoded with their own channels and converted here. PNMs have 1 or 3 channels;
+// so do CMYK JPEGs after their conversion to RGB, for GRAY and the alpha modes.
 std::vector<uint8_t> convert_channels(const uint8_t* src, int64_t pixels, int from, int to) {
   std::vector<uint8_t> out(static_cast<size_t>(pixels * to));
   for (int64_t i = 0; i < pixels; ++i) {
@@ -181,11 +192,12 @@ void check_png_chunks(const uint8_t* p, size_t n, const std::string& name) {
   }
 }
 
-// A JPEG Huffman table codes at most 256 symbols. stb_image 2.27 writes a table's code sizes
+// A JPEG Huffman table codes at most 256 symbols. stb_image 2.27 wrote a table's code sizes
 // and symbols into 257- and 256-byte arrays without checking the sum of its 16 counts (up to
-// 4080), past their end (later stb versions check it). This walks the markers as stb does,
-// segment by segment and through entropy-coded data, and checks every table of every DHT
-// segment, reading tables as stb does while the segment's length says more follow.
+// 4080), past their end; libjpeg, which decodes JPEG now, refuses such a table as a "bogus
+// Huffman table definition", and this check, kept before it, says which table and how many
+// codes. It walks the markers segment by segment and through entropy-coded data, and checks
+// every table of every DHT segment while the segment's length says more follow.
 void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& name) {
   const size_t start = jpeg_after_soi(p, n);  // fill bytes before the SOI too (a fuzzing find)
   if (start == 0) return;
@@ -224,6 +236,163 @@ void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& na
   }
 }
 
+
+// Refuses a header that claims more pixels than Pillow decodes (its decompression-bomb
+// limit) or than a file of this format and size can hold; before any pixel is allocated.
+void check_claimed_pixels(int64_t w, int64_t h, const uint8_t* p, size_t n, const std::string& name) {
+  // stb reports a top-down BMP's height as the header has it, negative; it decodes |h| rows.
+  const uint64_t pixels = static_cast<uint64_t>(std::abs(w)) * static_cast<uint64_t>(std::abs(h));
+  CNNKIT_CHECK_IO(pixels <= kMaxImagePixels, "decode_image: '", name, "' claims ", w, "x", h, " = ", pixels,
+                  " pixels, more than the ", kMaxImagePixels,
+                  " decoded (Pillow's decompression-bomb limit): a corrupt or hostile header");
+  const char* format = "";
+  const uint64_t per_byte = max_pixels_per_byte(p, n, format);
+  CNNKIT_CHECK_IO(pixels <= std::max(kAlwaysAllowedPixels, per_byte * n), "decode_image: '", name, "' claims ", w,
+                  "x", h, " = ", pixels, " pixels in ", n, " bytes, more than a ", format,
+                  " file of that size can hold (", per_byte, " pixels per byte): truncated or corrupt");
+}
+
+// ---- JPEG through libjpeg-turbo ----
+// Its pixels are torchvision.io.decode_jpeg's and Pillow's bit for bit (the same library and
+// defaults: the accurate integer IDCT, smooth chroma upsampling); stb_image's IDCT and
+// upsampling differ from them by a few levels. And it says when a file is corrupt, where
+// stb 2.27 decodes around missing data with zeros (and, in a progressive scan cut short by a
+// marker, shifts by more than 32 bits: undefined behaviour that fuzzing found).
+
+// The most scans a progressive JPEG may have (libjpeg-turbo's own TurboJPEG limit is 500):
+// each scan passes over the whole coefficient buffer, so a small file of thousands of
+// one-coefficient scans would take seconds to decode. Real encoders write about 10.
+constexpr int kMaxJpegScans = 1000;
+
+struct JpegErrorManager {
+  jpeg_error_mgr mgr;  // first: libjpeg hands its callbacks a pointer to it
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+[[noreturn]] void jpeg_fail(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+// libjpeg's warnings. Those after which it goes on with zeros or gray where it could not read
+// the data fail the decode: the image would not be the file's. The rest (stray bytes before a
+// marker, an unknown JFIF revision or Adobe transform, a bad ICC profile) leave the pixels as
+// encoded and pass, as in torchvision and Pillow.
+void jpeg_message(j_common_ptr cinfo, int level) {
+  if (level >= 0) return;  // trace output
+  switch (cinfo->err->msg_code) {
+    case JWRN_HIT_MARKER:
+    case JWRN_JPEG_EOF:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_ARITH_BAD_CODE:
+    case JWRN_MUST_RESYNC:
+    case JWRN_BOGUS_PROGRESSION:
+      jpeg_fail(cinfo);
+    default:
+      return;
+  }
+}
+
+void jpeg_count_scans(j_common_ptr cinfo) {
+  if (!cinfo->is_decompressor) return;
+  auto* d = reinterpret_cast<j_decompress_ptr>(cinfo);
+  if (d->input_scan_number > kMaxJpegScans) {
+    auto* err = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+    std::snprintf(err->message, sizeof err->message, "more than %d progressive scans (corrupt or hostile)",
+                  kMaxJpegScans);
+    std::longjmp(err->jump, 1);
+  }
+}
+
+// Adobe's CMYK as libjpeg hands it over (inverted: 255 is no ink) to RGB, as stb_image and
+// Pillow's convert("RGB") do it: R = C * K / 255, rounded.
+uint8_t ink(unsigned c, unsigned k) {
+  const unsigned t = c * k + 128;
+  return static_cast<uint8_t>((t + (t >> 8)) >> 8);
+}
+
+// What libjpeg decodes: (H, W, C) bytes, C 1 (gray), 3 (RGB) or 4 (CMYK).
+struct JpegPixels {
+  std::vector<uint8_t> hwc;
+  int64_t H = 0, W = 0;
+  int C = 0;
+};
+
+// Decodes with libjpeg into `out`; false with `message` set when libjpeg failed. Everything
+// after the setjmp is C or trivially destructible: the longjmp from libjpeg's error handler
+// skips no destructor (out lives in the caller).
+bool jpeg_decode(const uint8_t* p, size_t n, bool gray, JpegPixels& out, std::string& message,
+                 const std::string& name) {
+  jpeg_decompress_struct cinfo;
+  JpegErrorManager err;
+  jpeg_progress_mgr progress{};
+  progress.progress_monitor = jpeg_count_scans;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_fail;
+  err.mgr.emit_message = jpeg_message;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    message = err.message;
+    return false;
+  }
+  jpeg_create_decompress(&cinfo);
+  cinfo.progress = &progress;
+  jpeg_mem_src(&cinfo, p, static_cast<unsigned long>(n));
+  jpeg_read_header(&cinfo, TRUE);
+  try {
+    check_claimed_pixels(cinfo.image_width, cinfo.image_height, p, n, name);
+  } catch (...) {
+    jpeg_destroy_decompress(&cinfo);
+    throw;
+  }
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  // Gray straight from libjpeg (the luma channel of a YCbCr file, as torchvision's GRAY);
+  // libjpeg has no CMYK to gray or RGB, so those come out as CMYK and are converted after.
+  if (cmyk)
+    cinfo.out_color_space = JCS_CMYK;
+  else
+    cinfo.out_color_space = gray || cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_start_decompress(&cinfo);
+  out.H = cinfo.output_height;
+  out.W = cinfo.output_width;
+  out.C = cinfo.output_components;
+  const size_t row_bytes = static_cast<size_t>(out.W) * out.C;
+  out.hwc.resize(row_bytes * static_cast<size_t>(out.H));
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = out.hwc.data() + row_bytes * cinfo.output_scanline;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return true;
+}
+
+Tensor decode_jpeg(const uint8_t* p, size_t n, const std::string& name, ImageReadMode mode) {
+  // stb_image and the standard allow 0xFF fill bytes before the SOI marker; libjpeg wants
+  // the file to begin FF D8.
+  const size_t soi = jpeg_after_soi(p, n) - 2;
+  const int want = desired_channels(mode);
+  JpegPixels px;
+  std::string why;
+  if (!jpeg_decode(p + soi, n - soi, want == 1 || want == 2, px, why, name))
+    CNNKIT_CHECK_IO(false, "decode_image: cannot decode '", name, "': ", why, " (libjpeg)");
+  CNNKIT_CHECK_IO(px.H > 0 && px.W > 0, "decode_image: cannot decode '", name, "': it decodes to an empty ", px.W,
+                  "x", px.H, " image");
+  const int64_t pixels = px.H * px.W;
+  if (px.C == 4) {  // CMYK to RGB
+    std::vector<uint8_t> rgb(static_cast<size_t>(pixels) * 3);
+    for (int64_t i = 0; i < pixels; ++i)
+      for (int c = 0; c < 3; ++c) rgb[i * 3 + c] = ink(px.hwc[i * 4 + c], px.hwc[i * 4 + 3]);
+    px.hwc = std::move(rgb);
+    px.C = 3;
+  }
+  const int C = want ? want : px.C;
+  if (C == px.C) return hwc_to_chw(px.hwc.data(), px.H, px.W, C);
+  return hwc_to_chw(convert_channels(px.hwc.data(), pixels, px.C, C).data(), px.H, px.W, C);
+}
+
 }  // namespace
 
 Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::string& name,
@@ -234,21 +403,13 @@ Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::str
   check_png_chunks(static_cast<const uint8_t*>(bytes), nbytes, name);
   check_jpeg_huffman_tables(static_cast<const uint8_t*>(bytes), nbytes, name);
   const bool pnm16 = check_pnm(static_cast<const uint8_t*>(bytes), nbytes, name) == 2;
+  if (jpeg_after_soi(static_cast<const uint8_t*>(bytes), nbytes) != 0)
+    return decode_jpeg(static_cast<const uint8_t*>(bytes), nbytes, name, mode);
   int w = 0, h = 0, file_c = 0, want = desired_channels(mode);
   // The header's size first: a few hundred bytes can claim 60000 x 60000 pixels, which stb
-  // would allocate before finding the data missing. Pillow's decompression-bomb limit.
-  if (stbi_info_from_memory(static_cast<const stbi_uc*>(bytes), static_cast<int>(nbytes), &w, &h, &file_c)) {
-    // stb reports a top-down BMP's height as the header has it, negative; it decodes |h| rows.
-    const uint64_t pixels = static_cast<uint64_t>(std::abs(int64_t{w})) * static_cast<uint64_t>(std::abs(int64_t{h}));
-    CNNKIT_CHECK_IO(pixels <= kMaxImagePixels, "decode_image: '", name, "' claims ", w, "x", h, " = ", pixels,
-                    " pixels, more than the ", kMaxImagePixels,
-                    " decoded (Pillow's decompression-bomb limit): a corrupt or hostile header");
-    const char* format = "";
-    const uint64_t per_byte = max_pixels_per_byte(static_cast<const uint8_t*>(bytes), nbytes, format);
-    CNNKIT_CHECK_IO(pixels <= std::max(kAlwaysAllowedPixels, per_byte * nbytes), "decode_image: '", name, "' claims ",
-                    w, "x", h, " = ", pixels, " pixels in ", nbytes, " bytes, more than a ", format,
-                    " file of that size can hold (", per_byte, " pixels per byte): truncated or corrupt");
-  }
+  // would allocate before finding the data missing.
+  if (stbi_info_from_memory(static_cast<const stbi_uc*>(bytes), static_cast<int>(nbytes), &w, &h, &file_c))
+    check_claimed_pixels(w, h, static_cast<const uint8_t*>(bytes), nbytes, name);
   // stbi_failure_reason() is thread-local in this stb (STBI_THREAD_LOCAL), so concurrent
   // decodes in loader threads each see their own reason.
   const int stb_want = pnm16 ? 0 : want;  // see convert_channels

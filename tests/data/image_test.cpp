@@ -99,3 +99,68 @@ TEST(Image, ErrorsNameTheFileAndTheReason) {
   EXPECT_TRUE(contains(msg, "/nonexistent_dir/x.png")) << msg;
   EXPECT_THROW(write_png("/nonexistent_dir/x.png", ramp(3, 2, 2)), IOError);
 }
+
+// JPEG goes through libjpeg-turbo (torchvision's and Pillow's decoder: tests/golden/
+// image_decode_test.cpp has the pixels). A file cut short is an error naming it, not an
+// image padded with gray: libjpeg's "premature end" warnings fail the decode.
+namespace {
+std::string read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+std::string write_bytes(const std::string& name, const std::string& bytes) {
+  const std::string path = temp_path(name);
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+std::string corpus_jpeg(const std::string& file) {
+  return read_bytes(std::string(CNNKIT_FUZZ_CORPUS_DIR) + "/fuzz_image/" + file);
+}
+}  // namespace
+
+TEST(Image, JpegCutShortIsAnErrorNamingTheFile) {
+  Tensor img = ramp(3, 32, 40);
+  write_jpeg(temp_path("whole.jpg"), img, 90);
+  const std::string whole = read_bytes(temp_path("whole.jpg"));
+  ASSERT_GT(whole.size(), 400u);
+  const std::string cut = write_bytes("cut.jpg", whole.substr(0, whole.size() * 3 / 5));
+  std::string msg = error_of([&] { decode_image(cut); });
+  EXPECT_TRUE(contains(msg, cut) && contains(msg, "Premature end of JPEG file") && contains(msg, "libjpeg")) << msg;
+  EXPECT_THROW(decode_image(cut), IOError);
+  // A progressive file cut inside its last scan.
+  const std::string prog = corpus_jpeg("ycbcr-8x8-progressive.jpg");
+  const std::string pcut = write_bytes("pcut.jpg", prog.substr(0, prog.size() - 6));
+  msg = error_of([&] { decode_image(pcut); });
+  EXPECT_TRUE(contains(msg, pcut) && contains(msg, "libjpeg")) << msg;
+  // Whole, both decode.
+  EXPECT_EQ(decode_image(temp_path("whole.jpg")).sizes(), IntArrayRef({3, 32, 40}));
+  EXPECT_EQ(decode_image(write_bytes("prog.jpg", prog)).sizes(), IntArrayRef({3, 8, 8}));
+}
+
+TEST(Image, JpegFillBytesBeforeTheStartMarkerAreSkipped) {
+  const std::string prog = corpus_jpeg("ycbcr420-16x16.jpg");
+  const Tensor plain = decode_image(write_bytes("plain.jpg", prog));
+  const Tensor filled = decode_image(write_bytes("filled.jpg", "\xFF\xFF\xFF" + prog));
+  EXPECT_TRUE(filled.equal(plain));
+}
+
+// A progressive scan at full precision may repeat without libjpeg noticing (each repeat sets
+// the same coefficients again), and every repeat is a pass over the whole image: a small file
+// of many repeats would take seconds. More than 1000 scans are refused (real encoders write
+// about 10); a few extra repeats still decode to the same image.
+TEST(Image, JpegOfMoreThanAThousandScansIsRefused) {
+  const std::string prog = corpus_jpeg("ycbcr-8x8-progressive.jpg");  // 7 scans, the last one "3: 6..63, 0, 0"
+  const size_t last = prog.rfind("\xFF\xDA");
+  ASSERT_NE(last, std::string::npos);
+  const std::string scan = prog.substr(last, prog.size() - 2 - last);
+  auto repeated = [&](int copies) {
+    std::string out = prog.substr(0, prog.size() - 2);
+    for (int i = 0; i < copies; ++i) out += scan;
+    return out + "\xFF\xD9";
+  };
+  const Tensor once = decode_image(write_bytes("scans7.jpg", prog));
+  EXPECT_TRUE(decode_image(write_bytes("scans1000.jpg", repeated(993))).equal(once));
+  const std::string many = write_bytes("scans1001.jpg", repeated(994));
+  const std::string msg = error_of([&] { decode_image(many); });
+  EXPECT_TRUE(contains(msg, many) && contains(msg, "more than 1000 progressive scans")) << msg;
+}

@@ -1,5 +1,5 @@
 // libFuzzer target: image decoding (data::decode_image_from_memory, and decode_image for the
-// file path), PNG, JPEG and BMP first, and whatever else stb_image recognises. Each input is
+// file path), PNG, JPEG (libjpeg-turbo) and BMP first, and whatever else stb_image recognises. Each input is
 // decoded with the file's own channels and converted to RGB.
 #include "cnnkit/data/image.h"
 #include "fuzz/fuzz_util.h"

@@ -96,6 +96,16 @@ TEST(FuzzRegressions, JpegHuffmanTableBehindFillBytesBeforeTheSoi) {
   EXPECT_TRUE(contains(msg, path) && contains(msg, "codes; a table holds at most 256")) << msg;
 }
 
+// A progressive JPEG whose AC scan is cut short by a marker: stb 2.27 went on with fewer bits
+// than a code needs, its bit count went negative and it shifted by 33 (UBSan in
+// `ctest -L fuzz`, scripts/sanitize asan; stb issue 1293, fixed in 2.28). JPEG is now
+// libjpeg-turbo's, which reports the segment's premature end: an error, not a padded image.
+TEST(FuzzRegressions, JpegProgressiveScanCutShortByAMarker) {
+  const std::string path = corpus("fuzz_image/regress-jpeg-progressive-scan-cut-short-by-marker");
+  const std::string msg = error_of([&] { data::decode_image(path); });
+  EXPECT_TRUE(contains(msg, path) && contains(msg, "(libjpeg)")) << msg;
+}
+
 // A PNM header of width 0: stb decoded it into an empty buffer, copied from with memcpy.
 TEST(FuzzRegressions, PnmOfWidthZero) {
   const std::string path = corpus("fuzz_image/regress-pnm-width-0");

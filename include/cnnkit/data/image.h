@@ -1,6 +1,7 @@
 // Image files <-> uint8 tensors (C, H, W), as torchvision.io: decode_image / write_png.
-// Decoding is stb_image (PNG, JPEG, BMP, GIF's first frame, PNM, TGA, PSD, HDR);
-// encoding is stb_image_write (PNG, JPEG, BMP).
+// Decoding: JPEG through libjpeg-turbo (torchvision.io.decode_jpeg's and Pillow's pixels,
+// bit for bit; Adobe CMYK converted to RGB), the rest through stb_image (PNG, BMP, GIF's
+// first frame, PNM, TGA, PSD, HDR); encoding is stb_image_write (PNG, JPEG, BMP).
 //
 //   Tensor img = data::decode_image("cat.jpg", data::ImageReadMode::RGB);  // (3, H, W) uint8
 //   data::write_png("out.png", img);
@@ -27,7 +28,10 @@ enum class ImageReadMode {
 };
 
 // Decodes an image file into (C, H, W) uint8 (torchvision.io.decode_image(read_file(path))).
-// Throws IOError naming the file: missing or unreadable, or undecodable (with stb's reason).
+// Throws IOError naming the file: missing or unreadable, or undecodable (with the decoder's
+// reason; a truncated or corrupt JPEG is undecodable, not padded with gray). GRAY of a YCbCr
+// JPEG is its luma channel, as torchvision's; GRAY_ALPHA and RGB_ALPHA, which torchvision
+// refuses for JPEG, add an opaque alpha.
 Tensor decode_image(const std::string& path, ImageReadMode mode = ImageReadMode::UNCHANGED);
 // The same from bytes already in memory; `name` is used in error messages.
 Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::string& name,
