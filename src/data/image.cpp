@@ -252,6 +252,20 @@ void check_claimed_pixels(int64_t w, int64_t h, const uint8_t* p, size_t n, cons
                   " file of that size can hold (", per_byte, " pixels per byte): truncated or corrupt");
 }
 
+// stb_image also reads Photoshop, Radiance HDR and Softimage PIC files, which no image
+// dataset holds (torchvision's ImageFolder lists none of them) and whose stb 2.27 decoders
+// are among those its later versions fixed after fuzzing: refused by their signature, the
+// first bytes stb itself tests them by.
+void refuse_unsupported_format(const uint8_t* p, size_t n, const std::string& name) {
+  auto starts = [&](const char* magic, size_t len) { return n >= len && std::memcmp(p, magic, len) == 0; };
+  const char* format = starts("8BPS", 4)                                      ? "a Photoshop (PSD)"
+                       : starts("#?RADIANCE", 10) || starts("#?RGBE", 6)      ? "a Radiance HDR"
+                       : starts("\x53\x80\xF6\x34", 4)                        ? "a Softimage PIC"
+                                                                               : nullptr;
+  CNNKIT_CHECK_IO(format == nullptr, "decode_image: cannot decode '", name, "': ", format,
+                  " file; cnnkit decodes JPEG, PNG, BMP, GIF, PNM and TGA images");
+}
+
 // ---- JPEG through libjpeg-turbo ----
 // Its pixels are torchvision.io.decode_jpeg's and Pillow's bit for bit (the same library and
 // defaults: the accurate integer IDCT, smooth chroma upsampling); stb_image's IDCT and
@@ -400,6 +414,7 @@ Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::str
   CNNKIT_CHECK_IO(nbytes > 0, "decode_image: cannot decode '", name, "': empty file");
   CNNKIT_CHECK_IO(nbytes <= static_cast<size_t>(INT32_MAX), "decode_image: cannot decode '", name,
                   "': ", nbytes, " bytes is more than stb_image reads");
+  refuse_unsupported_format(static_cast<const uint8_t*>(bytes), nbytes, name);
   check_png_chunks(static_cast<const uint8_t*>(bytes), nbytes, name);
   check_jpeg_huffman_tables(static_cast<const uint8_t*>(bytes), nbytes, name);
   const bool pnm16 = check_pnm(static_cast<const uint8_t*>(bytes), nbytes, name) == 2;

@@ -164,3 +164,22 @@ TEST(Image, JpegOfMoreThanAThousandScansIsRefused) {
   const std::string msg = error_of([&] { decode_image(many); });
   EXPECT_TRUE(contains(msg, many) && contains(msg, "more than 1000 progressive scans")) << msg;
 }
+
+// Photoshop, Radiance HDR and Softimage PIC files, which stb_image would also read, are
+// refused by their signature with the formats that are decoded.
+TEST(Image, PhotoshopHdrAndPicFilesAreRefusedByName) {
+  const std::pair<const char*, std::string> files[] = {
+      {"Photoshop (PSD)", std::string("8BPS\x00\x01", 6) + std::string(40, '\0')},
+      {"Radiance HDR", "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 2 +X 2\n" + std::string(16, '\x80')},
+      {"Radiance HDR", "#?RGBE\nFORMAT=32-bit_rle_rgbe\n\n-Y 2 +X 2\n" + std::string(16, '\x80')},
+      {"Softimage PIC", std::string("\x53\x80\xF6\x34", 4) + std::string(84, ' ') + "PICT" + std::string(32, '\0')},
+  };
+  int i = 0;
+  for (const auto& [format, bytes] : files) {
+    const std::string path = write_bytes("refused" + std::to_string(i++), bytes);
+    const std::string msg = error_of([&] { decode_image(path); });
+    EXPECT_TRUE(contains(msg, path) && contains(msg, std::string("a ") + format + " file") &&
+                contains(msg, "JPEG, PNG, BMP, GIF, PNM and TGA"))
+        << msg;
+  }
+}

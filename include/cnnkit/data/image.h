@@ -1,7 +1,8 @@
 // Image files <-> uint8 tensors (C, H, W), as torchvision.io: decode_image / write_png.
 // Decoding: JPEG through libjpeg-turbo (torchvision.io.decode_jpeg's and Pillow's pixels,
 // bit for bit; Adobe CMYK converted to RGB), the rest through stb_image (PNG, BMP, GIF's
-// first frame, PNM, TGA, PSD, HDR); encoding is stb_image_write (PNG, JPEG, BMP).
+// first frame, PNM, TGA; Photoshop, Radiance HDR and Softimage PIC files are refused);
+// encoding is stb_image_write (PNG, JPEG, BMP).
 //
 //   Tensor img = data::decode_image("cat.jpg", data::ImageReadMode::RGB);  // (3, H, W) uint8
 //   data::write_png("out.png", img);
