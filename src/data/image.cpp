@@ -153,23 +153,34 @@ int check_pnm(const uint8_t* p, size_t n, const std::string& name) {
   return maxval > 255 ? 2 : 1;
 }
 
-// A channel conversion as stb_image does it (its stbi__convert_format: gray from RGB is
-// (77 R + 150 G + 29 B) >> 8, a missing alpha is 255), for the 16-bit PNMs that stb_image 2.27
-// converts as if they were 8-bit, reading twice the bytes it allocated (fixed in stb 2.28):
-// those are decoded with their own channels and converted here. PNMs have 1 or 3 channels;
-// so do CMYK JPEGs after their conversion to RGB, for GRAY and the alpha modes.
+// Gray from R, G, B as torchvision.io.decode_png computes it: libpng's rgb_to_gray with
+// torchvision's coefficients 0.2989 and 0.587 in libpng's 15-bit fixed point, truncated
+// (9794 = 0.2989 * 32768 and 19234 = 0.587 * 32768, truncated; blue takes the rest, 3740).
+// Equal R, G and B give that value back. (stb_image's own is (77 R + 150 G + 29 B) >> 8,
+// Pillow's convert("L") (299 R + 587 G + 114 B) / 1000 rounded: each a level apart here
+// and there.)
+inline uint8_t luma(unsigned r, unsigned g, unsigned b) {
+  return static_cast<uint8_t>((9794 * r + 19234 * g + 3740 * b) >> 15);
+}
+
+// Pixels of `from` channels (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA) as `to` channels, as
+// torchvision.io's read modes convert them: gray from colour by luma(), alpha dropped or
+// added as 255 (opaque), gray repeated into R, G and B. For GRAY and GRAY_ALPHA of colour
+// files (stb would use its own gray), the 16-bit PNMs (stb_image 2.27 converts them as if
+// they were 8-bit, reading twice the bytes it allocated; fixed in stb 2.28) and CMYK JPEGs
+// after their conversion to RGB.
 std::vector<uint8_t> convert_channels(const uint8_t* src, int64_t pixels, int from, int to) {
   std::vector<uint8_t> out(static_cast<size_t>(pixels * to));
+  const bool colour = from >= 3, alpha = from == 2 || from == 4;
   for (int64_t i = 0; i < pixels; ++i) {
     const uint8_t* s = src + i * from;
     uint8_t* d = out.data() + i * to;
-    const uint8_t y = from == 1 ? s[0] : static_cast<uint8_t>((s[0] * 77 + s[1] * 150 + s[2] * 29) >> 8);
     if (to <= 2) {
-      d[0] = y;
+      d[0] = colour ? luma(s[0], s[1], s[2]) : s[0];
     } else {
-      for (int c = 0; c < 3; ++c) d[c] = from == 1 ? s[0] : s[c];
+      for (int c = 0; c < 3; ++c) d[c] = colour ? s[c] : s[0];
     }
-    if (to == 2 || to == 4) d[to - 1] = 255;
+    if (to == 2 || to == 4) d[to - 1] = alpha ? s[from - 1] : 255;
   }
   return out;
 }
@@ -427,7 +438,9 @@ Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::str
     check_claimed_pixels(w, h, static_cast<const uint8_t*>(bytes), nbytes, name);
   // stbi_failure_reason() is thread-local in this stb (STBI_THREAD_LOCAL), so concurrent
   // decodes in loader threads each see their own reason.
-  const int stb_want = pnm16 ? 0 : want;  // see convert_channels
+  // The file's own channels where cnnkit converts them (convert_channels): gray from colour
+  // as torchvision computes it, and the 16-bit PNMs.
+  const int stb_want = pnm16 || want == 1 || want == 2 ? 0 : want;
   uint8_t* pixels = stbi_load_from_memory(static_cast<const stbi_uc*>(bytes), static_cast<int>(nbytes),
                                           &w, &h, &file_c, stb_want);
   if (!pixels) {

@@ -1,4 +1,4 @@
-"""Goldens for cnnkit's JPEG decoding (data::decode_image): torchvision.io.decode_jpeg
+"""Goldens for cnnkit's JPEG and PNG decoding (data::decode_image): torchvision.io.decode_jpeg
 (0.14, libjpeg-turbo) in its three modes, UNCHANGED, GRAY and RGB, on JPEGs that Pillow
 encodes here (4:4:4, 4:2:2, 4:2:0 and 4:1:1 chroma, progressive, restart intervals, optimised
 Huffman tables, odd sizes that end in partial blocks, gray, quality 5 to 100) and on the
@@ -6,6 +6,9 @@ JPEGs of the image fuzzer's seed corpus. For CMYK (Adobe, inverted, as Pillow an
 write it; torchvision keeps its four channels) the RGB golden is Pillow's convert("RGB").
 Case "<name>": "<name>/file" the JPEG's bytes, "<name>/unchanged", "<name>/gray",
 "<name>/rgb" the decoded (C, H, W) uint8 tensors (CMYK: "<name>/rgb" only).
+PNG cases (option "png"; RGB, RGBA, gray, gray + alpha, palette with and without
+transparency, and the seed corpus's PNGs but its 16-bit one, which torchvision 0.14 refuses):
+torchvision.io.decode_png in each mode the case's "modes" option lists (see png_case).
 Writes tests/golden/data/image_decode.safetensors.
 """
 import glob
@@ -17,7 +20,7 @@ import PIL
 import torch
 import torchvision
 from PIL import Image
-from torchvision.io import ImageReadMode, decode_jpeg
+from torchvision.io import ImageReadMode, decode_jpeg, decode_png
 
 from golden_common import ROOT, Golden
 
@@ -79,4 +82,60 @@ case("cmyk_21x17", encode(cmyk, "CMYK", quality=90), cmyk=True)
 for path in sorted(glob.glob(os.path.join(ROOT, "tests", "fuzz", "corpus", "fuzz_image", "*.jpg"))):
     with open(path, "rb") as f:
         case("corpus_" + os.path.basename(path)[:-4].replace("-", "_"), f.read())
+
+
+PNG_MODES = {"unchanged": ImageReadMode.UNCHANGED, "gray": ImageReadMode.GRAY, "gray_alpha": ImageReadMode.GRAY_ALPHA,
+             "rgb": ImageReadMode.RGB, "rgb_alpha": ImageReadMode.RGB_ALPHA}
+
+
+def png_case(name, data):
+    """Every read mode, except those where torchvision 0.14 itself is wrong (not cnnkit's
+    reference): a palette file's UNCHANGED is its palette indices; GRAY_ALPHA and RGB_ALPHA of
+    a palette without transparency count an alpha that libpng never adds (the tensor is read
+    short); those of a gray file of 1, 2 or 4 bits take alpha (1 << depth) - 1, added after the
+    expansion to 8 bits (1 for a 1-bit file, not 255)."""
+    t = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+    depth, colour_type = data[24], data[25]  # IHDR, right after the signature
+    palette = colour_type == 3
+    has_trns = b"tRNS" in data
+    skip = set()
+    if palette:
+        skip.add("unchanged")
+        if not has_trns:
+            skip.update({"gray_alpha", "rgb_alpha"})
+    if colour_type == 0 and depth < 8:
+        skip.update({"gray_alpha", "rgb_alpha"})
+    g.put(name, "file", t.clone())
+    modes = []
+    for key, mode in PNG_MODES.items():
+        if key in skip:
+            continue
+        g.put(name, key, decode_png(t, mode))
+        modes.append(key)
+    g.add_case(name, {"png": True, "bytes": len(data), "modes": modes})
+
+
+def png(img, mode, **kw):
+    buf = io.BytesIO()
+    arr = img.permute(1, 2, 0).squeeze(-1).numpy()
+    Image.fromarray(arr, mode=mode).save(buf, format="PNG", **kw)
+    return buf.getvalue()
+
+
+png_case("png_rgb_37x23", png(rgb, "RGB"))
+png_case("png_rgba_21x17", png(cmyk, "RGBA"))
+png_case("png_gray_19x30", png(gray, "L"))
+png_case("png_gray_alpha_19x30", png(torch.cat([gray, gray.flip(2)]), "LA"))
+pal = Image.fromarray(rgb.permute(1, 2, 0).numpy(), "RGB").quantize(colors=16)
+buf = io.BytesIO()
+pal.save(buf, format="PNG")
+png_case("png_palette_37x23", buf.getvalue())
+buf = io.BytesIO()
+pal.save(buf, format="PNG", transparency=3)
+png_case("png_palette_transparent_37x23", buf.getvalue())
+for path in sorted(glob.glob(os.path.join(ROOT, "tests", "fuzz", "corpus", "fuzz_image", "*.png"))):
+    if "16bit" in path:
+        continue  # torchvision 0.14 refuses PNGs of more than 8 bits
+    with open(path, "rb") as f:
+        png_case("corpus_" + os.path.basename(path)[:-4].replace("-", "_"), f.read())
 g.write()

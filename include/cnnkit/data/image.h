@@ -30,9 +30,11 @@ enum class ImageReadMode {
 
 // Decodes an image file into (C, H, W) uint8 (torchvision.io.decode_image(read_file(path))).
 // Throws IOError naming the file: missing or unreadable, or undecodable (with the decoder's
-// reason; a truncated or corrupt JPEG is undecodable, not padded with gray). GRAY of a YCbCr
-// JPEG is its luma channel, as torchvision's; GRAY_ALPHA and RGB_ALPHA, which torchvision
-// refuses for JPEG, add an opaque alpha.
+// reason; a truncated or corrupt JPEG is undecodable, not padded with gray). The read modes
+// convert as torchvision's: GRAY of a YCbCr JPEG is its luma channel; gray from the colour of
+// any other file is torchvision.io.decode_png's (libpng's, with coefficients 0.2989, 0.587);
+// a missing alpha is 255. GRAY_ALPHA and RGB_ALPHA, which torchvision refuses for JPEG, add an
+// opaque alpha there; a palette PNG's UNCHANGED is its colours (torchvision 0.14: indices).
 Tensor decode_image(const std::string& path, ImageReadMode mode = ImageReadMode::UNCHANGED);
 // The same from bytes already in memory; `name` is used in error messages.
 Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::string& name,
