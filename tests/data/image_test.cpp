@@ -183,3 +183,26 @@ TEST(Image, PhotoshopHdrAndPicFilesAreRefusedByName) {
         << msg;
   }
 }
+
+// JPEGs with nothing to decode: a start marker alone, start and end markers, tables without a
+// frame, a frame claiming more pixels than the file can hold. Each an IOError naming the file.
+TEST(Image, JpegWithoutAnImageIsAnErrorNamingTheFile) {
+  const std::string whole = corpus_jpeg("ycbcr420-16x16.jpg");
+  const size_t frame = whole.find("\xFF\xC0");
+  ASSERT_NE(frame, std::string::npos);
+  std::string huge = whole;  // the frame's height and width (bytes 5..8 after the marker) 60000 x 60000
+  huge[frame + 5] = huge[frame + 7] = static_cast<char>(0xEA);
+  huge[frame + 6] = huge[frame + 8] = static_cast<char>(0x60);
+  const std::pair<std::string, std::string> files[] = {
+      {std::string("\xFF\xD8", 2), "Premature end of JPEG file"},
+      {std::string("\xFF\xD8\xFF\xD9", 4), "contains no image"},
+      {whole.substr(0, frame) + "\xFF\xD9", "contains no image"},
+      {huge, "60000x60000"},
+  };
+  int i = 0;
+  for (const auto& [bytes, why] : files) {
+    const std::string path = write_bytes("noimage" + std::to_string(i++) + ".jpg", bytes);
+    const std::string msg = error_of([&] { decode_image(path); });
+    EXPECT_TRUE(contains(msg, path) && contains(msg, why)) << msg;
+  }
+}
