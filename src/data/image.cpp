@@ -247,7 +247,6 @@ void check_jpeg_huffman_tables(const uint8_t* p, size_t n, const std::string& na
   }
 }
 
-
 // Refuses a header that claims more pixels than Pillow decodes (its decompression-bomb
 // limit) or than a file of this format and size can hold; before any pixel is allocated.
 void check_claimed_pixels(int64_t w, int64_t h, const uint8_t* p, size_t n, const std::string& name) {
