@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -197,6 +198,21 @@ inline std::string fresh_dir(const std::string& name) {
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
+}
+
+// Writes `bytes` to temp_path(name) (a whole file, replaced) and returns the path.
+inline std::string write_bytes(const std::string& name, const std::string& bytes) {
+  const std::string path = temp_path(name);
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+// A whole file's bytes ("" when it cannot be opened).
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
 }
 
 // Deterministic test data: element i is sin(a * i + b), a formula PyTorch rebuilds exactly

@@ -33,12 +33,7 @@ struct Result {
   std::string out, err;
 };
 
-inline std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+inline std::string read_all(const std::string& path) { return test::read_bytes(path); }
 
 // Runs `cnnkit <args>` with stdout and stderr captured to files; `env` ("NAME=value ...") is
 // set for it.

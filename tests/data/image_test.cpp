@@ -14,6 +14,8 @@ using namespace cnnkit::data;
 using cnnkit::test::contains;
 using cnnkit::test::error_of;
 using cnnkit::test::temp_path;
+using cnnkit::test::read_bytes;
+using cnnkit::test::write_bytes;
 
 namespace {
 Tensor ramp(int64_t C, int64_t H, int64_t W) {
@@ -104,15 +106,6 @@ TEST(Image, ErrorsNameTheFileAndTheReason) {
 // image_decode_test.cpp has the pixels). A file cut short is an error naming it, not an
 // image padded with gray: libjpeg's "premature end" warnings fail the decode.
 namespace {
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-std::string write_bytes(const std::string& name, const std::string& bytes) {
-  const std::string path = temp_path(name);
-  std::ofstream(path, std::ios::binary) << bytes;
-  return path;
-}
 std::string corpus_jpeg(const std::string& file) {
   return read_bytes(std::string(CNNKIT_FUZZ_CORPUS_DIR) + "/fuzz_image/" + file);
 }

@@ -20,16 +20,11 @@ namespace F = cnnkit::nn::functional;
 using cnnkit::test::contains;
 using cnnkit::test::error_of;
 using cnnkit::test::temp_path;
+using cnnkit::test::write_bytes;
 
 namespace {
 
 std::string corpus(const std::string& file) { return std::string(CNNKIT_FUZZ_CORPUS_DIR) + "/" + file; }
-
-std::string write_bytes(const std::string& name, const std::string& bytes) {
-  const std::string path = temp_path(name);
-  std::ofstream(path, std::ios::binary) << bytes;
-  return path;
-}
 
 }  // namespace
 

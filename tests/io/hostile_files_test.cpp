@@ -19,6 +19,7 @@
 using namespace cnnkit;
 using cnnkit::test::contains;
 using cnnkit::test::message_of;
+using cnnkit::test::write_bytes;
 
 namespace {
 
@@ -26,12 +27,6 @@ int64_t max_rss_kib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_maxrss;
-}
-
-std::string write_bytes(const std::string& name, const std::string& bytes) {
-  const std::string path = test::temp_path(name);
-  std::ofstream(path, std::ios::binary) << bytes;
-  return path;
 }
 
 std::string le64(uint64_t v) {

@@ -13,6 +13,7 @@ using namespace cnnkit;
 using cnnkit::test::contains;
 using cnnkit::test::error_of;
 using cnnkit::test::temp_path;
+using cnnkit::test::write_bytes;
 
 namespace {
 
@@ -23,12 +24,6 @@ std::string fixture(const std::string& name) {
 std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-}
-
-std::string write_bytes(const std::string& name, const std::string& bytes) {
-  std::string p = temp_path(name);
-  std::ofstream(p, std::ios::binary) << bytes;
-  return p;
 }
 
 template <typename T>

@@ -15,6 +15,7 @@
 #include "test_util.h"
 
 using namespace cnnkit;
+using cnnkit::test::write_bytes;
 
 namespace {
 
@@ -230,12 +231,6 @@ TEST(OnnxExport, CustomLayerNeedsAnExporterAndCanRegisterOne) {
 // ---------------------------------------------------------------------------------------
 
 namespace {
-
-std::string write_bytes(const std::string& name, const std::string& bytes) {
-  const std::string path = test::temp_path(name);
-  std::ofstream(path, std::ios::binary) << bytes;
-  return path;
-}
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
