@@ -21,14 +21,10 @@
 using namespace cnnkit;
 using cnnkit::test::contains;
 using cnnkit::test::error_of;
+using cnnkit::test::read_bytes;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
@@ -124,7 +120,7 @@ TEST(Tar, GnuTarReadsOursAndWeReadGnuTars) {
   const std::string ours = dir + "/ours.tar";
   write_bytes(ours, tar_of({{"a.cls", "12"}, {"a.npy", std::string(1000, 'q')}}));
   ASSERT_EQ(std::system(("tar -xOf " + ours + " a.npy > " + dir + "/out.bin").c_str()), 0);
-  EXPECT_EQ(read_file(dir + "/out.bin"), std::string(1000, 'q'));
+  EXPECT_EQ(read_bytes(dir + "/out.bin"), std::string(1000, 'q'));
   ASSERT_EQ(std::system(("tar -tvf " + ours + " > /dev/null").c_str()), 0);  // checksums pass GNU tar's check
 
   // GNU tar's own archive, with a name over 100 bytes (a GNU long-name record).
@@ -313,7 +309,7 @@ TEST(ShardDataset, LoaderErrorFromAWorkerNamesTheShardWithoutHanging) {
   const std::string urls = write_shards(dir, *ds, 10);
   // Damage shard 2 in the middle of a member's header; the index still lists its size.
   const std::string victim = dir + "/train-000002.tar";
-  std::string bytes = read_file(victim);
+  std::string bytes = read_bytes(victim);
   bytes[512 * 6 + 3] ^= 0x21;
   write_bytes(victim, bytes);
   auto shards = std::make_shared<data::ShardDataset>(urls);

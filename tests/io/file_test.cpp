@@ -11,14 +11,9 @@
 #include "test_util.h"
 
 using cnnkit::test::temp_path;
+using cnnkit::test::read_bytes;
 
 namespace {
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 }  // namespace
 
 TEST(AtomicFile, CommitReplacesTheTargetAndLeavesNoTemporary) {
@@ -27,9 +22,9 @@ TEST(AtomicFile, CommitReplacesTheTargetAndLeavesNoTemporary) {
   cnnkit::io::AtomicFile f(p, "test");
   f.write("new ");
   f.write("bytes");
-  EXPECT_EQ(slurp(p), "old");  // nothing visible before commit
+  EXPECT_EQ(read_bytes(p), "old");  // nothing visible before commit
   f.commit();
-  EXPECT_EQ(slurp(p), "new bytes");
+  EXPECT_EQ(read_bytes(p), "new bytes");
   EXPECT_FALSE(std::filesystem::exists(p + ".tmp"));
 }
 
@@ -40,7 +35,7 @@ TEST(AtomicFile, AbandonedWriteKeepsTheOldFile) {
     cnnkit::io::AtomicFile f(p, "test");
     f.write("half of a new fi");
   }  // e.g. an exception while serialising
-  EXPECT_EQ(slurp(p), "precious");
+  EXPECT_EQ(read_bytes(p), "precious");
   EXPECT_FALSE(std::filesystem::exists(p + ".tmp"));
 }
 

@@ -12,6 +12,7 @@
 using namespace cnnkit;
 using cnnkit::test::contains;
 using cnnkit::test::error_of;
+using cnnkit::test::read_bytes;
 using cnnkit::test::temp_path;
 using cnnkit::test::write_bytes;
 
@@ -19,11 +20,6 @@ namespace {
 
 std::string fixture(const std::string& name) {
   return std::string(CNNKIT_TEST_DATA_DIR) + "/fixtures/npy/" + name + ".npy";
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
 template <typename T>

@@ -15,6 +15,7 @@
 #include "test_util.h"
 
 using namespace cnnkit;
+using cnnkit::test::read_bytes;
 using cnnkit::test::write_bytes;
 
 namespace {
@@ -231,11 +232,6 @@ TEST(OnnxExport, CustomLayerNeedsAnExporterAndCanRegisterOne) {
 // ---------------------------------------------------------------------------------------
 
 namespace {
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 onnx::ModelProto lenet_proto() { return io::detail::read_model_proto(golden_onnx("lenet5.onnx")); }
 

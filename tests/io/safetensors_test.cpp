@@ -15,6 +15,7 @@
 #include "test_util.h"
 
 using namespace cnnkit;
+using cnnkit::test::read_bytes;
 using cnnkit::test::temp_path;
 
 namespace {
@@ -24,11 +25,6 @@ Tensor make_float(std::vector<int64_t> sizes, float start = 0.5f) {
   float* p = t.data_ptr<float>();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = start + 0.25f * static_cast<float>(i) * (i % 2 ? -1 : 1);
   return t;
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
 void write_bytes(const std::string& path, const std::string& bytes) {

@@ -13,17 +13,11 @@
 #include "test_util.h"
 
 using namespace cnnkit;
+using cnnkit::test::read_bytes;
 using namespace cnnkit::model_selection;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
@@ -73,7 +67,7 @@ TEST(Search, GridTrialsRunInIdOrderAndEachRowIsInTrialsCsv) {
   EXPECT_EQ(r.trained, 4);
   ASSERT_TRUE(r.best.has_value());
   EXPECT_EQ(r.best->trial.id, 3);
-  const auto csv = lines(read_file(dir + "/trials.csv"));
+  const auto csv = lines(read_bytes(dir + "/trials.csv"));
   ASSERT_EQ(csv.size(), 5u);
   EXPECT_EQ(csv[0], "id,rung,epochs,opt.a,opt.b,score,metric,status,seconds");
   // ParameterGrid order: keys sorted, the last key fastest; a value with a comma is quoted.
@@ -164,7 +158,7 @@ TEST(Search, RerunSkipsEveryFinishedTrialAndGivesTheSameResult) {
   SearchResult first = search(numbered(9), score, opts);
   const int64_t first_calls = calls;
   EXPECT_EQ(first.trained, first_calls);
-  const std::string csv = read_file(dir + "/trials.csv");
+  const std::string csv = read_bytes(dir + "/trials.csv");
 
   calls = 0;
   SearchResult again = search(numbered(9), score, opts);
@@ -182,7 +176,7 @@ TEST(Search, RerunSkipsEveryFinishedTrialAndGivesTheSameResult) {
   ASSERT_TRUE(again.best && first.best);
   EXPECT_EQ(again.best->trial.id, first.best->trial.id);
   // Same rows and statuses; only the timing column may be rewritten.
-  EXPECT_EQ(lines(read_file(dir + "/trials.csv")).size(), lines(csv).size());
+  EXPECT_EQ(lines(read_bytes(dir + "/trials.csv")).size(), lines(csv).size());
 }
 
 TEST(Search, InterruptedSearchKeepsFinishedRowsAndContinuesWhereItStopped) {
@@ -200,7 +194,7 @@ TEST(Search, InterruptedSearchKeepsFinishedRowsAndContinuesWhereItStopped) {
   } catch (const train::Interrupted& e) {
     EXPECT_NE(std::string(e.what()).find("trials.csv"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(lines(read_file(dir + "/trials.csv")).size(), 4u);  // header + trials 0, 1, 2
+  EXPECT_EQ(lines(read_bytes(dir + "/trials.csv")).size(), 4u);  // header + trials 0, 1, 2
 
   ran.clear();
   auto counting = [&](const Trial& t, int64_t, const std::string&) {
@@ -260,7 +254,7 @@ TEST(Search, FailedTrialIsRecordedAndTheOthersStillRun) {
   EXPECT_EQ(r.rows[2].status, "ok");
   ASSERT_TRUE(r.best.has_value());
   EXPECT_EQ(r.best->trial.id, 0);
-  const std::string csv = read_file(dir + "/trials.csv");
+  const std::string csv = read_bytes(dir + "/trials.csv");
   EXPECT_NE(csv.find("1,0,1,1,,score,\"failed: config.yaml (after --set x=1): key 'x': expected a number, got 'abc'\""),
             std::string::npos)
       << csv;
