@@ -1,8 +1,9 @@
 // Image decode/encode: JPEG through libjpeg-turbo (Debian's libjpeg62-turbo, the decoder of
-// torchvision.io.decode_jpeg and Pillow), every other format through stb_image, writes
-// through stb_image_write (Debian's libstb); converting between the decoders' interleaved
-// (H, W, C) bytes and cnnkit's planar (C, H, W) uint8 tensors. Not here: resizing and colour
-// transforms (data/transforms), 16-bit or float images (stb's 16-bit PNGs are read as 8 bits).
+// torchvision.io.decode_jpeg and Pillow), PNG through libpng (torchvision.io.decode_png's and
+// Pillow's), BMP, GIF, PNM and TGA through stb_image, writes through stb_image_write
+// (Debian's libstb); converting between the decoders' interleaved (H, W, C) bytes and
+// cnnkit's planar (C, H, W) uint8 tensors. Not here: resizing and colour transforms
+// (data/transforms), 16-bit or float images (16-bit PNGs and PNMs are read as 8 bits).
 #include "cnnkit/data/image.h"
 
 #include "cnnkit/io/file.h"
@@ -18,6 +19,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 // clang-format on
+#include <png.h>
 
 #include <algorithm>
 #include <cctype>
@@ -185,12 +187,18 @@ std::vector<uint8_t> convert_channels(const uint8_t* src, int64_t pixels, int fr
   return out;
 }
 
-// Every chunk of a PNG must fit in the bytes after it. stb_image 2.27 (Debian 12's) grows
-// its buffer to what an IDAT chunk's length field claims before it reads the chunk, so a
-// few bytes claiming 2 GiB would cost 2 GiB; later stb versions cap it, this checks it.
-void check_png_chunks(const uint8_t* p, size_t n, const std::string& name) {
+// Whether the file begins with the PNG signature.
+bool is_png(const uint8_t* p, size_t n) {
   static constexpr uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (n < 8 || std::memcmp(p, kSignature, 8) != 0) return;
+  return n >= 8 && std::memcmp(p, kSignature, 8) == 0;
+}
+
+// Every chunk of a PNG must fit in the bytes after it: a truncated file is named with the
+// chunk it ends in, where libpng would only say that it ended. (stb_image 2.27, which decoded
+// PNG before libpng, grew its buffer to what an IDAT chunk's length claimed before reading
+// it: a few bytes claiming 2 GiB cost 2 GiB.)
+void check_png_chunks(const uint8_t* p, size_t n, const std::string& name) {
+  if (!is_png(p, n)) return;
   for (size_t at = 8; n - at >= 8;) {
     const uint64_t length = (uint64_t{p[at]} << 24) | (uint64_t{p[at + 1]} << 16) | (uint64_t{p[at + 2]} << 8) | p[at + 3];
     std::string type(reinterpret_cast<const char*>(p + at + 4), 4);
@@ -337,17 +345,19 @@ uint8_t ink(unsigned c, unsigned k) {
   return static_cast<uint8_t>((t + (t >> 8)) >> 8);
 }
 
-// What libjpeg decodes: (H, W, C) bytes, C 1 (gray), 3 (RGB) or 4 (CMYK).
-struct JpegPixels {
+// What libjpeg or libpng decodes: (H, W, C) bytes; C 1 (gray), 3 (RGB) or 4 (CMYK) from
+// libjpeg, 1 to 4 (gray, gray + alpha, RGB, RGBA) from libpng.
+struct Pixels {
   std::vector<uint8_t> hwc;
   int64_t H = 0, W = 0;
   int C = 0;
+  std::vector<uint8_t*> rows;  // libpng's: a pointer to each row of hwc
 };
 
 // Decodes with libjpeg into `out`; false with `message` set when libjpeg failed. Everything
 // after the setjmp is C or trivially destructible: the longjmp from libjpeg's error handler
 // skips no destructor (out lives in the caller).
-bool jpeg_decode(const uint8_t* p, size_t n, bool gray, JpegPixels& out, std::string& message,
+bool jpeg_decode(const uint8_t* p, size_t n, bool gray, Pixels& out, std::string& message,
                  const std::string& name) {
   jpeg_decompress_struct cinfo;
   JpegErrorManager err;
@@ -398,7 +408,7 @@ Tensor decode_jpeg(const uint8_t* p, size_t n, const std::string& name, ImageRea
   // the file to begin FF D8.
   const size_t soi = jpeg_after_soi(p, n) - 2;
   const int want = desired_channels(mode);
-  JpegPixels px;
+  Pixels px;
   std::string why;
   if (!jpeg_decode(p + soi, n - soi, want == 1 || want == 2, px, why, name))
     CNNKIT_CHECK_IO(false, "decode_image: cannot decode '", name, "': ", why, " (libjpeg)");
@@ -417,6 +427,103 @@ Tensor decode_jpeg(const uint8_t* p, size_t n, const std::string& name, ImageRea
   return hwc_to_chw(convert_channels(px.hwc.data(), pixels, px.C, C).data(), px.H, px.W, C);
 }
 
+
+// ---- PNG through libpng ----
+// The decoder of torchvision.io.decode_png and Pillow. stb_image 2.27's PNG reader (Debian
+// 12's) is among the parts of it that later versions fixed after fuzzing; libpng checks every
+// chunk's CRC and says why a file is corrupt.
+
+// libpng's error state: its error callback formats the message here and jumps back.
+struct PngFailure {
+  std::jmp_buf jump;
+  char message[256];
+};
+
+// The file's bytes, handed to libpng as its read callback asks for them.
+struct PngSource {
+  const uint8_t* p;
+  size_t n;
+  size_t at;
+};
+
+[[noreturn]] void png_fail(png_structp png, png_const_charp message) {
+  auto* failure = static_cast<PngFailure*>(png_get_error_ptr(png));
+  std::snprintf(failure->message, sizeof failure->message, "%s", message);
+  std::longjmp(failure->jump, 1);
+}
+
+// libpng's warnings leave the pixels as encoded (an ancillary chunk with a bad CRC, which it
+// drops; extra image data after the last row; an unknown sRGB or iCCP profile), as in
+// torchvision and Pillow: not printed, as a data loader's worker would print them per image.
+void png_warn(png_structp, png_const_charp) {}
+
+void png_read_bytes(png_structp png, png_bytep data, size_t length) {
+  auto* src = static_cast<PngSource*>(png_get_io_ptr(png));
+  if (length > src->n - src->at) {
+    char message[128];
+    std::snprintf(message, sizeof message, "the file ends at byte %zu, within a chunk (truncated)", src->n);
+    png_error(png, message);
+  }
+  std::memcpy(data, src->p + src->at, length);
+  src->at += length;
+}
+
+// Decodes with libpng into `out`, expanded to 8-bit gray, gray + alpha, RGB or RGBA as
+// stb_image did it: palettes to their colours, a tRNS chunk to an alpha channel, 1, 2 and
+// 4-bit gray scaled to 0..255, 16-bit samples to their high byte, interlaced passes
+// combined. false with `message` set when libpng failed. As in jpeg_decode, everything after
+// the setjmp is C or lives in the caller.
+bool png_decode(const uint8_t* p, size_t n, Pixels& out, std::string& message, const std::string& name) {
+  PngFailure failure{};
+  PngSource src{p, n, 0};
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &failure, png_fail, png_warn);
+  CNNKIT_CHECK_IO(png != nullptr, "decode_image: cannot decode '", name, "': out of memory (libpng)");
+  png_infop info = png_create_info_struct(png);
+  if (setjmp(failure.jump)) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    message = failure.message;
+    return false;
+  }
+  if (info == nullptr) png_fail(png, "out of memory");
+  png_set_read_fn(png, &src, png_read_bytes);
+  png_read_info(png, info);
+  try {
+    check_claimed_pixels(png_get_image_width(png, info), png_get_image_height(png, info), p, n, name);
+  } catch (...) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw;
+  }
+  const int colour = png_get_color_type(png, info);
+  if (colour == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (colour == PNG_COLOR_TYPE_GRAY) png_set_expand_gray_1_2_4_to_8(png);
+  if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+  png_set_strip_16(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  out.H = png_get_image_height(png, info);
+  out.W = png_get_image_width(png, info);
+  out.C = png_get_channels(png, info);
+  const size_t row_bytes = png_get_rowbytes(png, info);
+  if (row_bytes != static_cast<size_t>(out.W) * out.C) png_fail(png, "unexpected row size after its conversion");
+  out.hwc.resize(row_bytes * static_cast<size_t>(out.H));
+  out.rows.resize(static_cast<size_t>(out.H));
+  for (size_t y = 0; y < out.rows.size(); ++y) out.rows[y] = out.hwc.data() + row_bytes * y;
+  png_read_image(png, out.rows.data());
+  png_destroy_read_struct(&png, &info, nullptr);
+  return true;
+}
+
+Tensor decode_png(const uint8_t* p, size_t n, const std::string& name, ImageReadMode mode) {
+  Pixels px;
+  std::string why;
+  if (!png_decode(p, n, px, why, name))
+    CNNKIT_CHECK_IO(false, "decode_image: cannot decode '", name, "': ", why, " (libpng)");
+  const int want = desired_channels(mode);
+  const int C = want ? want : px.C;
+  if (C == px.C) return hwc_to_chw(px.hwc.data(), px.H, px.W, C);
+  return hwc_to_chw(convert_channels(px.hwc.data(), px.H * px.W, px.C, C).data(), px.H, px.W, C);
+}
+
 }  // namespace
 
 Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::string& name,
@@ -430,6 +537,8 @@ Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::str
   const bool pnm16 = check_pnm(static_cast<const uint8_t*>(bytes), nbytes, name) == 2;
   if (jpeg_after_soi(static_cast<const uint8_t*>(bytes), nbytes) != 0)
     return decode_jpeg(static_cast<const uint8_t*>(bytes), nbytes, name, mode);
+  if (is_png(static_cast<const uint8_t*>(bytes), nbytes))
+    return decode_png(static_cast<const uint8_t*>(bytes), nbytes, name, mode);
   int w = 0, h = 0, file_c = 0, want = desired_channels(mode);
   // The header's size first: a few hundred bytes can claim 60000 x 60000 pixels, which stb
   // would allocate before finding the data missing.

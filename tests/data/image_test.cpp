@@ -7,6 +7,8 @@
 #include <fstream>
 #include <thread>
 
+#include <zlib.h>
+
 #include "test_util.h"
 
 using namespace cnnkit;
@@ -197,5 +199,73 @@ TEST(Image, JpegWithoutAnImageIsAnErrorNamingTheFile) {
     const std::string path = write_bytes("noimage" + std::to_string(i++) + ".jpg", bytes);
     const std::string msg = error_of([&] { decode_image(path); });
     EXPECT_TRUE(contains(msg, path) && contains(msg, why)) << msg;
+  }
+}
+
+// PNG goes through libpng (torchvision's and Pillow's decoder: tests/golden/
+// image_decode_test.cpp has the pixels). A PNG built chunk by chunk: 8-bit RGB rows of
+// `pixels`, deflated into one IDAT chunk or `split` into an empty one and the rest.
+namespace {
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+std::string png_chunk(const std::string& type, const std::string& data, bool good_crc = true) {
+  const std::string body = type + data;
+  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
+  return be32(static_cast<uint32_t>(data.size())) + body + be32(static_cast<uint32_t>(good_crc ? crc : crc ^ 1));
+}
+
+std::string deflated_rgb_rows(int W, int H) {
+  std::string raw;
+  for (int y = 0; y < H; ++y) {
+    raw += '\0';  // filter: none
+    for (int x = 0; x < W * 3; ++x) raw += static_cast<char>((y * 31 + x * 7) & 255);
+  }
+  uLongf size = compressBound(static_cast<uLong>(raw.size()));
+  std::string out(size, '\0');
+  compress(reinterpret_cast<Bytef*>(out.data()), &size, reinterpret_cast<const Bytef*>(raw.data()),
+           static_cast<uLong>(raw.size()));
+  out.resize(size);
+  return out;
+}
+
+std::string rgb_png(int W, int H, const std::string& idat_chunks) {
+  const std::string ihdr = be32(static_cast<uint32_t>(W)) + be32(static_cast<uint32_t>(H)) + std::string("\x08\x02\0\0\0", 5);
+  return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) + idat_chunks + png_chunk("IEND", "");
+}
+}  // namespace
+
+// A zero-length IDAT chunk is legal (the standard lets an encoder split the data anywhere);
+// stb_image 2.27 passed it to memcpy from a null buffer (UBSan, a fuzzing find).
+TEST(Image, PngWithAnEmptyDataChunkDecodes) {
+  const std::string data = deflated_rgb_rows(5, 3);
+  const Tensor whole = decode_image(write_bytes("one_idat.png", rgb_png(5, 3, png_chunk("IDAT", data))));
+  const Tensor split = decode_image(
+      write_bytes("empty_idat.png", rgb_png(5, 3, png_chunk("IDAT", "") + png_chunk("IDAT", data.substr(0, 7)) +
+                                                      png_chunk("IDAT", "") + png_chunk("IDAT", data.substr(7)))));
+  ASSERT_EQ(whole.sizes(), IntArrayRef({3, 3, 5}));
+  EXPECT_EQ(whole[1][2][4].item<int64_t>(), (2 * 31 + 13 * 7) & 255);  // G of the last pixel
+  EXPECT_TRUE(split.equal(whole));
+}
+
+// A damaged PNG is an IOError naming the file and libpng's reason, never an image.
+TEST(Image, CorruptPngIsAnErrorNamingTheFileAndTheReason) {
+  const std::string data = deflated_rgb_rows(5, 3);
+  const std::pair<std::string, std::string> files[] = {
+      {rgb_png(5, 3, png_chunk("IDAT", data, false)), "IDAT: CRC error (libpng)"},
+      {rgb_png(5, 3, png_chunk("IDAT", data.substr(0, data.size() / 2))), "Not enough image data (libpng)"},
+      {rgb_png(5, 3, ""), "(libpng)"},  // no IDAT at all
+      // Apple's CgBI PNGs (BGR, no zlib header) are no standard PNG; libpng and Pillow refuse them.
+      {std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("CgBI", std::string("\x50\0\x20\x06", 4)) +
+           rgb_png(5, 3, png_chunk("IDAT", data)).substr(8),
+       "CgBI: unhandled critical chunk (libpng)"},
+  };
+  int i = 0;
+  for (const auto& [bytes, why] : files) {
+    const std::string path = write_bytes("corrupt" + std::to_string(i++) + ".png", bytes);
+    const std::string msg = error_of([&] { decode_image(path); });
+    EXPECT_TRUE(contains(msg, path) && contains(msg, why)) << msg;
+    EXPECT_THROW(decode_image(path), IOError);
   }
 }

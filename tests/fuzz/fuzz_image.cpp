@@ -1,6 +1,6 @@
 // libFuzzer target: image decoding (data::decode_image_from_memory, and decode_image for the
-// file path), PNG, JPEG (libjpeg-turbo) and BMP first, and whatever else stb_image recognises. Each input is
-// decoded with the file's own channels and converted to RGB.
+// file path): JPEG (libjpeg-turbo), PNG (libpng), BMP, GIF, PNM and TGA (stb_image). Each
+// input is decoded with the file's own channels, then as RGB and as gray.
 #include "cnnkit/data/image.h"
 #include "fuzz/fuzz_util.h"
 

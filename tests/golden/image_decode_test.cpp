@@ -1,5 +1,6 @@
 // PNG decoding against torchvision.io.decode_png 0.14 in every read mode (gray from colour is
-// libpng's, with torchvision's coefficients), and JPEG decoding against
+// libpng's, with torchvision's coefficients; tRNS transparency in gray and RGB files and
+// 16-bit files, which torchvision ignores or refuses, against Pillow), and JPEG decoding against
 // torchvision.io.decode_jpeg 0.14 (libjpeg-turbo) in its modes
 // UNCHANGED, GRAY and RGB, and Adobe CMYK against Pillow's convert("RGB")
 // (tools/golden/gen_image_decode.py): chroma subsamplings, progressive and optimised files,

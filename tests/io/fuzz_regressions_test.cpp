@@ -101,6 +101,16 @@ TEST(FuzzRegressions, JpegProgressiveScanCutShortByAMarker) {
   EXPECT_TRUE(contains(msg, path) && contains(msg, "(libjpeg)")) << msg;
 }
 
+// A PNG whose IDAT chunk is empty: stb 2.27 copied its zero bytes from a null buffer
+// (memcpy's argument declared nonnull: UBSan in `ctest -L fuzz`). PNG is now libpng's, which
+// reads empty chunks as the standard allows; this one's CRC is wrong, which libpng reports.
+// (tests/data/image_test.cpp decodes a valid PNG with empty IDAT chunks.)
+TEST(FuzzRegressions, PngEmptyDataChunk) {
+  const std::string path = corpus("fuzz_image/regress-png-empty-idat-chunk");
+  const std::string msg = error_of([&] { data::decode_image(path); });
+  EXPECT_TRUE(contains(msg, path) && contains(msg, "IDAT: CRC error (libpng)")) << msg;
+}
+
 // A PNM header of width 0: stb decoded it into an empty buffer, copied from with memcpy.
 TEST(FuzzRegressions, PnmOfWidthZero) {
   const std::string path = corpus("fuzz_image/regress-pnm-width-0");

@@ -9,11 +9,16 @@ Case "<name>": "<name>/file" the JPEG's bytes, "<name>/unchanged", "<name>/gray"
 PNG cases (option "png"; RGB, RGBA, gray, gray + alpha, palette with and without
 transparency, and the seed corpus's PNGs but its 16-bit one, which torchvision 0.14 refuses):
 torchvision.io.decode_png in each mode the case's "modes" option lists (see png_case).
+Where torchvision 0.14 has no answer (16-bit PNGs, which it refuses) or ignores the file's
+transparency (a tRNS chunk in a gray or RGB file, which libpng, Pillow and the PNG standard
+make an alpha channel), the listed modes' tensors are Pillow's (see pillow_png_case).
 Writes tests/golden/data/image_decode.safetensors.
 """
 import glob
 import io
 import os
+import struct
+import zlib
 
 import numpy
 import PIL
@@ -115,6 +120,39 @@ def png_case(name, data):
     g.add_case(name, {"png": True, "bytes": len(data), "modes": modes})
 
 
+PILLOW_MODES = {"unchanged": None, "gray": "L", "gray_alpha": "LA", "rgb": "RGB", "rgb_alpha": "RGBA"}
+
+
+def pillow_png_case(name, data, modes):
+    """Pillow's pixels in each of `modes`: "unchanged" the file's channels with its tRNS as
+    alpha (Pillow's mode, or LA / RGBA when it has a transparency), the others
+    Image.convert(). 16-bit samples are their high byte in Pillow, as in cnnkit. Pillow's
+    convert("L") is not libpng's gray, so the gray modes are only listed for gray files."""
+    im = Image.open(io.BytesIO(data))
+    g.put(name, "file", torch.frombuffer(bytearray(data), dtype=torch.uint8).clone())
+    for key in modes:
+        mode = PILLOW_MODES[key]
+        if mode is None:
+            mode = {"L": "LA", "RGB": "RGBA"}[im.mode] if "transparency" in im.info else im.mode
+        arr = numpy.asarray(im.convert(mode))
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        g.put(name, key, torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous())
+    g.add_case(name, {"png": True, "bytes": len(data), "modes": list(modes), "reference": "Pillow"})
+
+
+def raw_png(w, h, depth, colour_type, samples, trns=b""):
+    """A PNG of (h, w, channels) `samples` (uint8, or uint16 for depth 16) written chunk by
+    chunk, as Pillow writes no 16-bit colour PNG."""
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    big_endian = samples.astype(">u2") if depth == 16 else samples.astype(numpy.uint8)
+    rows = b"".join(b"\x00" + big_endian[y].tobytes() for y in range(h))
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + (chunk(b"tRNS", trns) if trns else b"") +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
 def png(img, mode, **kw):
     buf = io.BytesIO()
     arr = img.permute(1, 2, 0).squeeze(-1).numpy()
@@ -133,6 +171,16 @@ png_case("png_palette_37x23", buf.getvalue())
 buf = io.BytesIO()
 pal.save(buf, format="PNG", transparency=3)
 png_case("png_palette_transparent_37x23", buf.getvalue())
+# Transparency in a gray and an RGB file: one gray level, one colour (present 3 times in the
+# RGB image) become transparent.
+pillow_png_case("png_gray_trns_19x30", png(gray, "L", transparency=int(gray[0, 0, 0])), ["unchanged", "gray", "gray_alpha", "rgb", "rgb_alpha"])
+rgb_t = rgb.clone()
+rgb_t[:, 5, 0:3] = torch.tensor([12, 200, 7], dtype=torch.uint8)[:, None]
+pillow_png_case("png_rgb_trns_37x23", png(rgb_t, "RGB", transparency=(12, 200, 7)), ["unchanged", "rgb", "rgb_alpha"])
+# 16 bits a sample: values whose low byte differs from the high one.
+wide = torch.randint(0, 65536, (23, 37, 4), dtype=torch.int32).numpy()
+pillow_png_case("png_rgb16_37x23", raw_png(37, 23, 16, 2, wide[:, :, :3]), ["unchanged", "rgb", "rgb_alpha"])
+pillow_png_case("png_rgba16_37x23", raw_png(37, 23, 16, 6, wide), ["unchanged", "rgb", "rgb_alpha"])
 for path in sorted(glob.glob(os.path.join(ROOT, "tests", "fuzz", "corpus", "fuzz_image", "*.png"))):
     if "16bit" in path:
         continue  # torchvision 0.14 refuses PNGs of more than 8 bits

@@ -1,6 +1,7 @@
 // Image files <-> uint8 tensors (C, H, W), as torchvision.io: decode_image / write_png.
 // Decoding: JPEG through libjpeg-turbo (torchvision.io.decode_jpeg's and Pillow's pixels,
-// bit for bit; Adobe CMYK converted to RGB), the rest through stb_image (PNG, BMP, GIF's
+// bit for bit; Adobe CMYK converted to RGB), PNG through libpng (torchvision.io.decode_png's;
+// 16-bit samples read as their high byte, as Pillow), the rest through stb_image (BMP, GIF's
 // first frame, PNM, TGA; Photoshop, Radiance HDR and Softimage PIC files are refused);
 // encoding is stb_image_write (PNG, JPEG, BMP).
 //
@@ -34,7 +35,9 @@ enum class ImageReadMode {
 // convert as torchvision's: GRAY of a YCbCr JPEG is its luma channel; gray from the colour of
 // any other file is torchvision.io.decode_png's (libpng's, with coefficients 0.2989, 0.587);
 // a missing alpha is 255. GRAY_ALPHA and RGB_ALPHA, which torchvision refuses for JPEG, add an
-// opaque alpha there; a palette PNG's UNCHANGED is its colours (torchvision 0.14: indices).
+// opaque alpha there; a palette PNG's UNCHANGED is its colours (torchvision 0.14: indices);
+// a PNG's tRNS transparency is an alpha channel, as in Pillow (torchvision 0.14 drops it
+// from gray and RGB files).
 Tensor decode_image(const std::string& path, ImageReadMode mode = ImageReadMode::UNCHANGED);
 // The same from bytes already in memory; `name` is used in error messages.
 Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::string& name,
