@@ -354,20 +354,25 @@ struct Pixels {
   std::vector<uint8_t*> rows;  // libpng's: a pointer to each row of hwc
 };
 
-// Decodes with libjpeg into `out`; false with `message` set when libjpeg failed. Everything
-// after the setjmp is C or trivially destructible: the longjmp from libjpeg's error handler
-// skips no destructor (out lives in the caller).
+// Decodes with libjpeg into `out`; false with `message` set when libjpeg failed. Nothing
+// between the setjmp and libjpeg's calls has a destructor, so the longjmp from libjpeg's
+// error handler skips none (out lives in the caller).
 bool jpeg_decode(const uint8_t* p, size_t n, bool gray, Pixels& out, std::string& message,
                  const std::string& name) {
-  jpeg_decompress_struct cinfo;
+  jpeg_decompress_struct cinfo{};  // zeroed: destroying it before jpeg_create_decompress is a no-op
   JpegErrorManager err;
   jpeg_progress_mgr progress{};
   progress.progress_monitor = jpeg_count_scans;
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_fail;
   err.mgr.emit_message = jpeg_message;
+  // Destroys the decompressor however this returns: after a longjmp back to the setjmp below
+  // (the guard lives in this frame, so it is not skipped) or an exception.
+  struct Guard {
+    jpeg_decompress_struct* cinfo;
+    ~Guard() { jpeg_destroy_decompress(cinfo); }
+  } guard{&cinfo};
   if (setjmp(err.jump)) {
-    jpeg_destroy_decompress(&cinfo);
     message = err.message;
     return false;
   }
@@ -375,12 +380,7 @@ bool jpeg_decode(const uint8_t* p, size_t n, bool gray, Pixels& out, std::string
   cinfo.progress = &progress;
   jpeg_mem_src(&cinfo, p, static_cast<unsigned long>(n));
   jpeg_read_header(&cinfo, TRUE);
-  try {
-    check_claimed_pixels(cinfo.image_width, cinfo.image_height, p, n, name);
-  } catch (...) {
-    jpeg_destroy_decompress(&cinfo);
-    throw;
-  }
+  check_claimed_pixels(cinfo.image_width, cinfo.image_height, p, n, name);
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   // Gray straight from libjpeg (the luma channel of a YCbCr file, as torchvision's GRAY);
   // libjpeg has no CMYK to gray or RGB, so those come out as CMYK and are converted after.
@@ -399,7 +399,6 @@ bool jpeg_decode(const uint8_t* p, size_t n, bool gray, Pixels& out, std::string
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
   jpeg_finish_decompress(&cinfo);
-  jpeg_destroy_decompress(&cinfo);
   return true;
 }
 
@@ -471,28 +470,31 @@ void png_read_bytes(png_structp png, png_bytep data, size_t length) {
 // Decodes with libpng into `out`, expanded to 8-bit gray, gray + alpha, RGB or RGBA as
 // stb_image did it: palettes to their colours, a tRNS chunk to an alpha channel, 1, 2 and
 // 4-bit gray scaled to 0..255, 16-bit samples to their high byte, interlaced passes
-// combined. false with `message` set when libpng failed. As in jpeg_decode, everything after
-// the setjmp is C or lives in the caller.
+// combined. false with `message` set when libpng failed. As in jpeg_decode, nothing between
+// the setjmp and libpng's calls has a destructor.
 bool png_decode(const uint8_t* p, size_t n, Pixels& out, std::string& message, const std::string& name) {
   PngFailure failure{};
   PngSource src{p, n, 0};
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &failure, png_fail, png_warn);
-  CNNKIT_CHECK_IO(png != nullptr, "decode_image: cannot decode '", name, "': out of memory (libpng)");
-  png_infop info = png_create_info_struct(png);
+  // Destroys libpng's structures however this returns: after a longjmp back to the setjmp
+  // below (the guard lives in this frame, so it is not skipped) or an exception.
+  struct Guard {
+    png_structp png = nullptr;
+    png_infop info = nullptr;
+    ~Guard() { png_destroy_read_struct(&png, &info, nullptr); }
+  } guard;
+  guard.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &failure, png_fail, png_warn);
+  CNNKIT_CHECK_IO(guard.png != nullptr, "decode_image: cannot decode '", name, "': out of memory (libpng)");
+  guard.info = png_create_info_struct(guard.png);
+  CNNKIT_CHECK_IO(guard.info != nullptr, "decode_image: cannot decode '", name, "': out of memory (libpng)");
+  png_structp png = guard.png;
+  png_infop info = guard.info;
   if (setjmp(failure.jump)) {
-    png_destroy_read_struct(&png, &info, nullptr);
     message = failure.message;
     return false;
   }
-  if (info == nullptr) png_fail(png, "out of memory");
   png_set_read_fn(png, &src, png_read_bytes);
   png_read_info(png, info);
-  try {
-    check_claimed_pixels(png_get_image_width(png, info), png_get_image_height(png, info), p, n, name);
-  } catch (...) {
-    png_destroy_read_struct(&png, &info, nullptr);
-    throw;
-  }
+  check_claimed_pixels(png_get_image_width(png, info), png_get_image_height(png, info), p, n, name);
   const int colour = png_get_color_type(png, info);
   if (colour == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (colour == PNG_COLOR_TYPE_GRAY) png_set_expand_gray_1_2_4_to_8(png);
@@ -509,7 +511,6 @@ bool png_decode(const uint8_t* p, size_t n, Pixels& out, std::string& message, c
   out.rows.resize(static_cast<size_t>(out.H));
   for (size_t y = 0; y < out.rows.size(); ++y) out.rows[y] = out.hwc.data() + row_bytes * y;
   png_read_image(png, out.rows.data());
-  png_destroy_read_struct(&png, &info, nullptr);
   return true;
 }
 
