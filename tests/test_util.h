@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -213,6 +214,19 @@ inline std::string read_bytes(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+// The four bytes of `v`, most significant first (IDX headers, PNG chunks).
+inline std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+}
+
+// A PNG chunk: length, type, data and CRC-32 of type and data (a wrong one, off by a bit,
+// when good_crc is false).
+inline std::string png_chunk(const std::string& type, const std::string& data, bool good_crc = true) {
+  const std::string body = type + data;
+  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
+  return be32(static_cast<uint32_t>(data.size())) + body + be32(static_cast<uint32_t>(good_crc ? crc : crc ^ 1));
 }
 
 // Deterministic test data: element i is sin(a * i + b), a formula PyTorch rebuilds exactly

@@ -15,6 +15,7 @@
 
 using namespace cnnkit;
 using namespace cnnkit::data;
+using cnnkit::test::be32;
 using cnnkit::test::contains;
 using cnnkit::test::error_of;
 using cnnkit::test::fresh_dir;
@@ -34,10 +35,6 @@ void write_gz(const std::string& path, const std::string& bytes) {
   ASSERT_NE(f, nullptr);
   ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
   gzclose(f);
-}
-
-std::string be32(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
 }
 
 // An IDX file of unsigned bytes with the given dims.

@@ -7,14 +7,16 @@
 #include <fstream>
 #include <thread>
 
-#include <zlib.h>
+#include <zlib.h>  // compress
 
 #include "test_util.h"
 
 using namespace cnnkit;
 using namespace cnnkit::data;
+using cnnkit::test::be32;
 using cnnkit::test::contains;
 using cnnkit::test::error_of;
+using cnnkit::test::png_chunk;
 using cnnkit::test::temp_path;
 using cnnkit::test::read_bytes;
 using cnnkit::test::write_bytes;
@@ -206,16 +208,6 @@ TEST(Image, JpegWithoutAnImageIsAnErrorNamingTheFile) {
 // image_decode_test.cpp has the pixels). A PNG built chunk by chunk: 8-bit RGB rows of
 // `pixels`, deflated into one IDAT chunk or `split` into an empty one and the rest.
 namespace {
-std::string be32(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-}
-
-std::string png_chunk(const std::string& type, const std::string& data, bool good_crc = true) {
-  const std::string body = type + data;
-  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
-  return be32(static_cast<uint32_t>(data.size())) + body + be32(static_cast<uint32_t>(good_crc ? crc : crc ^ 1));
-}
-
 std::string deflated_rgb_rows(int W, int H) {
   std::string raw;
   for (int y = 0; y < H; ++y) {

@@ -17,8 +17,10 @@
 #include "test_util.h"
 
 using namespace cnnkit;
+using cnnkit::test::be32;
 using cnnkit::test::contains;
 using cnnkit::test::message_of;
+using cnnkit::test::png_chunk;
 using cnnkit::test::write_bytes;
 
 namespace {
@@ -33,10 +35,6 @@ std::string le64(uint64_t v) {
   std::string s(8, '\0');
   for (int i = 0; i < 8; ++i) s[static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
   return s;
-}
-
-std::string be32(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
 }
 
 // A gzip stream deflated a piece at a time.
@@ -178,14 +176,9 @@ TEST(HostileFiles, GzipIdxInSeveralMembersOrDamaged) {
 TEST(HostileFiles, PngsClaimingBillionsOfPixels) {
   // A valid signature and IHDR (8-bit gray, its CRC right), then a tiny IDAT.
   auto png = [](uint32_t side) {
-    auto chunk = [](const std::string& type, const std::string& data) {
-      std::string body = type + data;
-      const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
-      return be32(static_cast<uint32_t>(data.size())) + body + be32(static_cast<uint32_t>(crc));
-    };
     const std::string ihdr = be32(side) + be32(side) + std::string("\x08\x00\x00\x00\x00", 5);
-    return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) +
-           chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) + chunk("IEND", "");
+    return std::string("\x89PNG\r\n\x1a\n", 8) + png_chunk("IHDR", ihdr) +
+           png_chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) + png_chunk("IEND", "");
   };
   // Both within libpng's own limit of a million pixels a side: the decompression-bomb limit
   // refuses them from the header, before a row is allocated.
