@@ -187,6 +187,13 @@ std::vector<uint8_t> convert_channels(const uint8_t* src, int64_t pixels, int fr
   return out;
 }
 
+// (H, W, from) interleaved pixels as a (to, H, W) tensor, through convert_channels when the
+// channel counts differ.
+Tensor planar(const uint8_t* hwc, int64_t H, int64_t W, int from, int to) {
+  if (to == from) return hwc_to_chw(hwc, H, W, to);
+  return hwc_to_chw(convert_channels(hwc, H * W, from, to).data(), H, W, to);
+}
+
 // Whether the file begins with the PNG signature.
 bool is_png(const uint8_t* p, size_t n) {
   static constexpr uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
@@ -421,11 +428,8 @@ Tensor decode_jpeg(const uint8_t* p, size_t n, const std::string& name, ImageRea
     px.hwc = std::move(rgb);
     px.C = 3;
   }
-  const int C = want ? want : px.C;
-  if (C == px.C) return hwc_to_chw(px.hwc.data(), px.H, px.W, C);
-  return hwc_to_chw(convert_channels(px.hwc.data(), pixels, px.C, C).data(), px.H, px.W, C);
+  return planar(px.hwc.data(), px.H, px.W, px.C, want ? want : px.C);
 }
-
 
 // ---- PNG through libpng ----
 // The decoder of torchvision.io.decode_png and Pillow. stb_image 2.27's PNG reader (Debian
@@ -520,9 +524,7 @@ Tensor decode_png(const uint8_t* p, size_t n, const std::string& name, ImageRead
   if (!png_decode(p, n, px, why, name))
     CNNKIT_CHECK_IO(false, "decode_image: cannot decode '", name, "': ", why, " (libpng)");
   const int want = desired_channels(mode);
-  const int C = want ? want : px.C;
-  if (C == px.C) return hwc_to_chw(px.hwc.data(), px.H, px.W, C);
-  return hwc_to_chw(convert_channels(px.hwc.data(), px.H * px.W, px.C, C).data(), px.H, px.W, C);
+  return planar(px.hwc.data(), px.H, px.W, px.C, want ? want : px.C);
 }
 
 }  // namespace
@@ -560,13 +562,10 @@ Tensor decode_image_from_memory(const void* bytes, size_t nbytes, const std::str
     stbi_image_free(pixels);
     CNNKIT_CHECK_IO(false, "decode_image: cannot decode '", name, "': it decodes to an empty ", w, "x", h, " image");
   }
-  int C = want ? want : file_c;
+  const int C = want ? want : file_c;
   Tensor out;
   try {
-    if (C != file_c && stb_want == 0)
-      out = hwc_to_chw(convert_channels(pixels, int64_t{w} * h, file_c, C).data(), h, w, C);
-    else
-      out = hwc_to_chw(pixels, h, w, C);
+    out = planar(pixels, h, w, stb_want ? C : file_c, C);  // stb converted to stb_want channels itself
   } catch (...) {
     stbi_image_free(pixels);
     throw;
