@@ -286,7 +286,10 @@ KillCounts kill_and_resume(const std::string& tag, const std::string& extra, int
   const Result first = run("train -q " + tiny_config(tag + "_ref.yaml", ref, extra) + " --set epochs=4" + sets);
   // The delays spread over the uninterrupted run's own duration (process start included), so
   // that on a fast machine as on a busy one most kills land inside the run.
-  const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // The time scale shrinks by a quarter whenever a run ends before its kill: a reference run
+  // slowed by a busy machine would otherwise put the later kills after the end of runs that
+  // the machine, less busy by then, finishes sooner (15 of 30 under `ctest -j3`).
+  double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(first.code, 0) << first.err;
   const std::string want = weights_of(ref), want_steps = read_all(ref + "/steps.csv");
   EXPECT_FALSE(want.empty());
@@ -302,7 +305,9 @@ KillCounts kill_and_resume(const std::string& tag, const std::string& extra, int
                                " --set epochs=4" + sets + " >/dev/null 2>&1 </dev/null & pid=$!; " + wait +
                                "; kill -KILL $pid 2>/dev/null; wait $pid";
     const int status = std::system(("bash -c '" + script + "'").c_str());
-    n.killed += WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL;
+    const bool killed = WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL;
+    n.killed += killed;
+    if (!killed) run_seconds *= 0.75;
     if (!fs::exists(d + "/config.yaml")) continue;  // killed before the run directory existed
     if (!fs::exists(d + "/checkpoints/checkpoint_last.safetensors")) ++n.from_scratch;
     const Result r = run("train --resume " + d);
