@@ -39,6 +39,16 @@ void set_use(Use u);  // for tests and benchmarks
 bool runs(const Conv2dShape& s, int block);
 uint64_t calls();  // weight gradients computed since the process started (for tests)
 
+// Whether the kernel sums by pairs of output columns, Winograd's F(3, 2) along the rows: 4
+// products a pair and tap row where the direct sum takes 6, no less accurate than the direct
+// sums (wgrad3x3_impl.h). It does where W_out >= 2 and C_out fills two vectors (16 channels on
+// AVX2, 32 on AVX-512: with one vector its products ran slower than the direct sums); a
+// gradient that comes out non-finite is computed again directly. On by default;
+// CNNKIT_WGRAD3X3_PAIRS=0 (or set_pairs_enabled(false)) keeps the direct sums.
+bool pairs_enabled();
+void set_pairs_enabled(bool on);  // for tests and benchmarks
+uint64_t pair_calls();            // weight gradients by pairs kept since the process started (tests)
+
 // src (N, C_in/B, H, W, B), grad_out (N, C_out/B, H_out, W_out, B), B = block -> grad_weight
 // (C_out, C_in, 3, 3) and grad_bias (C_out, or null), plain. Runs on the calling thread's team
 // (images split over the threads, each thread's sums added in thread order: a given thread

@@ -18,12 +18,14 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "cnnkit/core/threads.h"
 #include "kernels/conv.h"
 #include "kernels/simd.h"
+#include "kernels/winograd_impl.h"  // winograd::product, the register-blocked matrix product
 
 #ifndef CNNKIT_ISA_TARGET
 #error "kernels/wgrad3x3_impl.h belongs to kernels/isa_*.cpp, which define CNNKIT_ISA_TARGET"
@@ -144,6 +146,170 @@ void pad(const float* src, float* xp, const Conv2dShape& s, int64_t n0, int64_t 
       }
     }
   }
+}
+
+// ---- by pairs of output columns: Winograd's F(3, 2) along the rows ------------------------
+//
+// For a pair of output columns (2p, 2p + 1) and a tap row r, the three column taps of
+//   dW[k][c][r][s] += d0 x[s] + d1 x[s + 1]   (s = 0, 1, 2)
+// where x0 .. x3 are input columns 2p .. 2p + 3 of padded row oh + r and d0, d1 the pair's
+// output gradient, come from four products instead of six (the transpose of F(2, 3): its
+// points 0, 1, -1 and infinity, no factor but 1/2):
+//   x~ = (x0 - x2, x1 + x2, x2 - x1, x3 - x1),   d~ = (d0, d0 + d1, d0 - d1, d1),
+//   M[r][e] = sum over the pairs of d~[e] x~[e]  (e = 0 .. 3: four C x K matrix products),
+//   dW[r][0] = M0 + (M1 + M2) / 2,  dW[r][1] = (M1 - M2) / 2,  dW[r][2] = (M1 + M2) / 2 + M3.
+// An odd last column pairs with d1 = 0. Each product runs over at most kPairs pairs in float
+// (winograd::product's register blocks: input channels broadcast, output channels in vectors),
+// then goes to double. A float model of this against the direct sum (both in float chunks, then
+// double) put its error against float64 at 1.1-1.2x the direct sum's over the same chunks,
+// and at 0.5-0.7x that of the direct sums over 1024 outputs that this replaces
+// (docs/performance.md, 2026-12-06 (16:45 UTC)). A non-finite gradient returns false: the
+// transforms spread a NaN or an infinity over the taps of its pair (Inf - Inf), and the
+// caller computes it again directly.
+constexpr int64_t kPairs = 256;
+
+// The output gradient of images [n0, n0 + imgs), rows [oh0, oh0 + rows), as d~:
+// dt[e][j][oh][p][k] (e-major: for each e the matrix product's rows are dense, K floats each).
+template <class Vec>
+void transform_grad_out(const float* grad_out, float* dt, const Conv2dShape& s, int64_t n0, int64_t imgs,
+                        int64_t oh0, int64_t rows, int64_t P) {
+  using X = typename Vec::reg;
+  constexpr int W = Vec::W;
+  const int64_t K = s.C_out, KB = K / W, Ho = s.H_out, Wo = s.W_out;
+  const int64_t estride = imgs * rows * P * K;
+  for (int64_t j = 0; j < imgs; ++j)
+    for (int64_t kb = 0; kb < KB; ++kb) {
+      const float* img = grad_out + ((n0 + j) * KB + kb) * Ho * Wo * W;
+      for (int64_t oh = 0; oh < rows; ++oh) {
+        const float* row = img + (oh0 + oh) * Wo * W;
+        float* out = dt + ((j * rows + oh) * P) * K + kb * W;
+        for (int64_t p = 0; p < P; ++p, out += K) {
+          const X d0 = Vec::load(row + 2 * p * W);
+          const X d1 = 2 * p + 1 < Wo ? Vec::load(row + (2 * p + 1) * W) : Vec::zero();
+          Vec::store(out, d0);
+          Vec::store(out + estride, Vec::add(d0, d1));
+          Vec::store(out + 2 * estride, Vec::sub(d0, d1));
+          Vec::store(out + 3 * estride, d1);
+        }
+      }
+    }
+}
+
+// The input of the same images under padded rows [oh0, oh0 + rows + 2) (zero outside), as x~:
+// xt[e][j][i][p][c].
+template <class Vec>
+void transform_input(const float* src, float* xt, const Conv2dShape& s, int64_t n0, int64_t imgs, int64_t oh0,
+                     int64_t rows, int64_t P) {
+  using X = typename Vec::reg;
+  constexpr int W = Vec::W;
+  const int64_t C = s.C_in, CB = C / W, rows_p = rows + 2;
+  const int64_t estride = imgs * rows_p * P * C;
+  for (int64_t j = 0; j < imgs; ++j)
+    for (int64_t cb = 0; cb < CB; ++cb) {
+      const float* img = src + ((n0 + j) * CB + cb) * s.H * s.W * W;
+      for (int64_t i = 0; i < rows_p; ++i) {
+        const int64_t ih = oh0 + i - s.pad_t;
+        float* out = xt + ((j * rows_p + i) * P) * C + cb * W;
+        if (ih < 0 || ih >= s.H) {
+          for (int64_t p = 0; p < P; ++p, out += C)
+            for (int e = 0; e < 4; ++e) Vec::store(out + e * estride, Vec::zero());
+          continue;
+        }
+        const float* row = img + ih * s.W * W;
+        for (int64_t p = 0; p < P; ++p, out += C) {
+          const int64_t iw = 2 * p - s.pad_l;  // input column of x0
+          X x[4];
+          if (iw >= 0 && iw + 3 < s.W) {
+            for (int q = 0; q < 4; ++q) x[q] = Vec::load(row + (iw + q) * W);
+          } else {
+            for (int q = 0; q < 4; ++q)
+              x[q] = iw + q >= 0 && iw + q < s.W ? Vec::load(row + (iw + q) * W) : Vec::zero();
+          }
+          Vec::store(out, Vec::sub(x[0], x[2]));
+          Vec::store(out + estride, Vec::add(x[1], x[2]));
+          Vec::store(out + 2 * estride, Vec::sub(x[2], x[1]));
+          Vec::store(out + 3 * estride, Vec::sub(x[3], x[1]));
+        }
+      }
+    }
+}
+
+// The weight gradient by pairs (above); false when it is not finite.
+template <class Vec>
+bool weight_grad_pairs(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
+                       const Conv2dShape& s) {
+  constexpr int W = Vec::W;
+  const int64_t C = s.C_in, K = s.C_out, KB = K / W, Ho = s.H_out, Wo = s.W_out, P = (Wo + 1) / 2;
+  // A group: whole images while they hold at most kPairs pairs together, else a band of rows.
+  const int64_t group = std::max<int64_t>(1, kPairs / (Ho * P));
+  const int64_t band = Ho * P <= kPairs ? Ho : std::max<int64_t>(1, kPairs / P);
+  const double flops = 2.0 * static_cast<double>(s.N * K * Ho * Wo) * static_cast<double>(C * 9);
+  const int64_t parts = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), s.N);
+  const int64_t sums = 12 * C * K;  // M[r][e][c][k]
+  const int64_t part_size = sums + K;
+  thread_local std::vector<double> partial_buffer;  // the calling thread's: named by pointer below
+  partial_buffer.assign(static_cast<size_t>(parts * part_size), 0.0);
+  double* const partial = partial_buffer.data();
+  parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+    thread_local std::vector<float> scratch;
+    const int64_t xt_size = 4 * group * (band + 2) * P * C, dt_size = 4 * group * band * P * K;
+    const size_t need = static_cast<size_t>(xt_size + dt_size + sums);
+    if (scratch.size() < need) scratch.resize(need);
+    float* const xt = scratch.data();
+    float* const dt = xt + xt_size;
+    float* const acc = dt + dt_size;
+    for (int64_t p = p0; p < p1; ++p) {
+      double* md = partial + p * part_size;
+      double* bias = md + sums;
+      const int64_t first = s.N * p / parts, last = s.N * (p + 1) / parts;
+      for (int64_t n0 = first; n0 < last; n0 += group) {
+        const int64_t imgs = std::min(group, last - n0);
+        for (int64_t oh0 = 0; oh0 < Ho; oh0 += band) {
+          const int64_t rows = std::min(band, Ho - oh0), rows_p = rows + 2, n = rows * P;
+          transform_input<Vec>(src, xt, s, n0, imgs, oh0, rows, P);
+          transform_grad_out<Vec>(grad_out, dt, s, n0, imgs, oh0, rows, P);
+          for (int64_t r = 0; r < 3; ++r)
+            for (int64_t e = 0; e < 4; ++e)
+              for (int64_t j = 0; j < imgs; ++j) {
+                const float* a = xt + ((e * imgs + j) * rows_p + r) * P * C;
+                const float* b = dt + (e * imgs + j) * n * K;
+                float* out = acc + (r * 4 + e) * C * K;
+                if (j == 0)
+                  winograd::product<Vec, false>(a, 1, C, b, out, K, C, n, K);
+                else
+                  winograd::product<Vec, true>(a, 1, C, b, out, K, C, n, K);
+              }
+          for (int64_t i = 0; i < sums; ++i) md[i] += static_cast<double>(acc[i]);
+        }
+        if (grad_bias != nullptr)
+          for (int64_t j = n0; j < n0 + imgs; ++j)
+            for (int64_t kb = 0; kb < KB; ++kb)
+              vector_sum<Vec>(grad_out + (j * KB + kb) * Ho * Wo * W, Ho * Wo, bias + kb * W);
+      }
+    }
+  });
+  bool finite = true;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t r = 0; r < 3; ++r) {
+        double m[4] = {};
+        for (int64_t p = 0; p < parts; ++p)
+          for (int e = 0; e < 4; ++e) m[e] += partial[p * part_size + ((r * 4 + e) * C + c) * K + k];
+        const double half = 0.5 * (m[1] + m[2]);
+        const float w[3] = {static_cast<float>(m[0] + half), static_cast<float>(0.5 * (m[1] - m[2])),
+                            static_cast<float>(half + m[3])};
+        for (int t = 0; t < 3; ++t) {
+          finite = finite && std::isfinite(w[t]);
+          grad_weight[(k * C + c) * 9 + r * 3 + t] = w[t];
+        }
+      }
+  if (grad_bias != nullptr)
+    for (int64_t k = 0; k < K; ++k) {
+      double v = 0;
+      for (int64_t p = 0; p < parts; ++p) v += partial[p * part_size + sums + k];
+      grad_bias[k] = static_cast<float>(v);
+    }
+  return finite;
 }
 
 // The weight gradient (wgrad3x3.h) between tensors blocked by W channels.
