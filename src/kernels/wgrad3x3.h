@@ -1,6 +1,7 @@
 // The weight gradient of a 3x3 stride-1 convolution between channel-blocked tensors (nChw8c
-// with AVX2 + FMA, nChw16c with AVX-512), by direct sums: the pass of ResNet-style training that the Winograd kernel (winograd.h) leaves
-// to oneDNN by default.
+// with AVX2 + FMA, nChw16c with AVX-512), by direct sums or, where the output channels fill two
+// vectors, by pairs of output columns (pairs_enabled, below): the pass of ResNet-style training
+// that the Winograd kernel (winograd.h) leaves to oneDNN by default.
 //
 //   dW[k][c][r][s] = sum over n, oh, ow of dy[n][k][oh][ow] x[n][c][oh + r - pt][ow + s - pl]
 //   db[k]          = sum over n, oh, ow of dy[n][k][oh][ow]
