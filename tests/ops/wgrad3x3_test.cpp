@@ -78,16 +78,25 @@ double worst_error(const std::vector<float>& gw, const Reference& r) {
   return worst;
 }
 
+// Random normal input x and output gradient gy of shape s (any layout: every value random).
+struct Operands {
+  std::vector<float> x, gy;
+};
+Operands random_operands(const Conv2dShape& s, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  Operands o{std::vector<float>(static_cast<size_t>(s.N * s.C_in * s.H * s.W)),
+             std::vector<float>(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out))};
+  for (float& v : o.x) v = normal(rng);
+  for (float& v : o.gy) v = normal(rng);
+  return o;
+}
+
 void check(const Case& k, uint32_t seed, bool with_bias, int block) {
   SCOPED_TRACE("nChw" + std::to_string(block) + "c, " + describe(k) + (with_bias ? ", bias" : ""));
   const Conv2dShape s = shape_of(k);
   ASSERT_TRUE(wg::supported(s, block));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  std::vector<float> x(static_cast<size_t>(s.N * s.C_in * s.H * s.W)),
-      gy(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out));
-  for (float& v : x) v = normal(rng);
-  for (float& v : gy) v = normal(rng);
+  const auto [x, gy] = random_operands(s, seed);
   std::vector<float> gw(static_cast<size_t>(s.C_out * s.C_in * 9), -7.0f), gb(static_cast<size_t>(s.C_out), -7.0f);
   wg::weight_grad(x.data(), gy.data(), gw.data(), with_bias ? gb.data() : nullptr, s, block);
   const Reference r = reference(s, x, gy, block);
@@ -153,12 +162,7 @@ TEST(Wgrad3x3, MatchesTheDirectSum) {
 TEST(Wgrad3x3, PairsGiveWayToTheDirectSumWhenNotFinite) {
   for (int block : blocks()) {
     const Conv2dShape s = shape_of({2, block, 2 * block, 6, 8, 1, 1, 1, 1});
-    std::mt19937 rng(3);
-    std::normal_distribution<float> normal;
-    std::vector<float> x(static_cast<size_t>(s.N * s.C_in * s.H * s.W)),
-        gy(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out));
-    for (float& v : x) v = normal(rng);
-    for (float& v : gy) v = normal(rng);
+    const auto [x, gy] = random_operands(s, 3);
     for (const auto& [odd, in_x] : {std::pair{std::numeric_limits<float>::quiet_NaN(), true},
                                     std::pair{std::numeric_limits<float>::infinity(), true},
                                     std::pair{-std::numeric_limits<float>::infinity(), false}}) {
@@ -187,12 +191,7 @@ TEST(Wgrad3x3, SameBitsEveryRun) {
   for (int block : blocks())
     with_threads({1, 2, 3}, [block] {
       const Conv2dShape s = shape_of({6, block, 2 * block, 12, 12, 1, 1, 1, 1});
-      std::mt19937 rng(8);
-      std::normal_distribution<float> normal;
-      std::vector<float> x(static_cast<size_t>(s.N * s.C_in * s.H * s.W)),
-          gy(static_cast<size_t>(s.N * s.C_out * s.H_out * s.W_out));
-      for (float& v : x) v = normal(rng);
-      for (float& v : gy) v = normal(rng);
+      const auto [x, gy] = random_operands(s, 8);
       std::vector<float> a(static_cast<size_t>(s.C_out * s.C_in * 9)), b = a;
       wg::weight_grad(x.data(), gy.data(), a.data(), nullptr, s, block);
       wg::weight_grad(x.data(), gy.data(), b.data(), nullptr, s, block);
