@@ -159,7 +159,8 @@ void pad(const float* src, float* xp, const Conv2dShape& s, int64_t n0, int64_t 
 //   M[r][e] = sum over the pairs of d~[e] x~[e]  (e = 0 .. 3: four C x K matrix products),
 //   dW[r][0] = M0 + (M1 + M2) / 2,  dW[r][1] = (M1 - M2) / 2,  dW[r][2] = (M1 + M2) / 2 + M3.
 // An odd last column pairs with d1 = 0. Each product runs over at most kPairs pairs in float
-// (winograd::product's register blocks: input channels broadcast, output channels in vectors),
+// (one row, if a row is longer; winograd::product's register blocks: input channels broadcast,
+// output channels in vectors),
 // then goes to double. A float model of both kernels (tools/wgrad_pairs_error.py) put its worst
 // error against float64 at 0.7-1.7x the direct sums' on golden-sized cases, and its distance
 // from PyTorch's at most 0.42 of the conv2d goldens' tolerance (the direct sums': 0.11); on
