@@ -148,6 +148,30 @@ void pad(const float* src, float* xp, const Conv2dShape& s, int64_t n0, int64_t 
   }
 }
 
+// The images of a weight gradient in `count` parts (one a thread on shapes worth splitting),
+// part p summing into its own row of `size` doubles (zeroed here, in the calling thread's
+// buffer), the rows then added in part order (sum): a given thread count gives the same bits
+// every run.
+struct ImageParts {
+  int64_t count, size;
+  double* rows;
+  ImageParts(const Conv2dShape& s, int64_t row_size) : size(row_size) {
+    const double flops =
+        2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
+    count = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), s.N);
+    thread_local std::vector<double> buffer;  // the calling thread's: the parts' threads write through rows
+    buffer.assign(static_cast<size_t>(count * size), 0.0);
+    rows = buffer.data();
+  }
+  int64_t first(int64_t p, int64_t N) const { return N * p / count; }
+  double* row(int64_t p) const { return rows + p * size; }
+  double sum(int64_t at) const {
+    double v = 0;
+    for (int64_t p = 0; p < count; ++p) v += rows[p * size + at];
+    return v;
+  }
+};
+
 // ---- by pairs of output columns: Winograd's F(3, 2) along the rows ------------------------
 //
 // For a pair of output columns (2p, 2p + 1) and a tap row r, the three column taps of
@@ -245,14 +269,9 @@ bool weight_grad_pairs(const float* src, const float* grad_out, float* grad_weig
   // A group: whole images while they hold at most kPairs pairs together, else a band of rows.
   const int64_t group = std::max<int64_t>(1, kPairs / (Ho * P));
   const int64_t band = Ho * P <= kPairs ? Ho : std::max<int64_t>(1, kPairs / P);
-  const double flops = 2.0 * static_cast<double>(s.N * K * Ho * Wo) * static_cast<double>(C * 9);
-  const int64_t parts = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), s.N);
-  const int64_t sums = 12 * C * K;  // M[r][e][c][k]
-  const int64_t part_size = sums + K;
-  thread_local std::vector<double> partial_buffer;  // the calling thread's: named by pointer below
-  partial_buffer.assign(static_cast<size_t>(parts * part_size), 0.0);
-  double* const partial = partial_buffer.data();
-  parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+  const int64_t sums = 12 * C * K;  // M[r][e][c][k], then the bias's K
+  const ImageParts parts(s, sums + K);
+  parallel_for(parts.count, 1, [&](int64_t p0, int64_t p1) {
     thread_local std::vector<float> scratch;
     const int64_t xt_size = 4 * group * (band + 2) * P * C, dt_size = 4 * group * band * P * K;
     const size_t need = static_cast<size_t>(xt_size + dt_size + sums);
@@ -261,9 +280,9 @@ bool weight_grad_pairs(const float* src, const float* grad_out, float* grad_weig
     float* const dt = xt + xt_size;
     float* const acc = dt + dt_size;
     for (int64_t p = p0; p < p1; ++p) {
-      double* md = partial + p * part_size;
+      double* md = parts.row(p);
       double* bias = md + sums;
-      const int64_t first = s.N * p / parts, last = s.N * (p + 1) / parts;
+      const int64_t first = parts.first(p, s.N), last = parts.first(p + 1, s.N);
       for (int64_t n0 = first; n0 < last; n0 += group) {
         const int64_t imgs = std::min(group, last - n0);
         for (int64_t oh0 = 0; oh0 < Ho; oh0 += band) {
@@ -294,9 +313,8 @@ bool weight_grad_pairs(const float* src, const float* grad_out, float* grad_weig
   for (int64_t c = 0; c < C; ++c)
     for (int64_t k = 0; k < K; ++k)
       for (int64_t r = 0; r < 3; ++r) {
-        double m[4] = {};
-        for (int64_t p = 0; p < parts; ++p)
-          for (int e = 0; e < 4; ++e) m[e] += partial[p * part_size + ((r * 4 + e) * C + c) * K + k];
+        double m[4];
+        for (int e = 0; e < 4; ++e) m[e] = parts.sum(((r * 4 + e) * C + c) * K + k);
         const double half = 0.5 * (m[1] + m[2]);
         const float w[3] = {static_cast<float>(m[0] + half), static_cast<float>(0.5 * (m[1] - m[2])),
                             static_cast<float>(half + m[3])};
@@ -306,11 +324,7 @@ bool weight_grad_pairs(const float* src, const float* grad_out, float* grad_weig
         }
       }
   if (grad_bias != nullptr)
-    for (int64_t k = 0; k < K; ++k) {
-      double v = 0;
-      for (int64_t p = 0; p < parts; ++p) v += partial[p * part_size + sums + k];
-      grad_bias[k] = static_cast<float>(v);
-    }
+    for (int64_t k = 0; k < K; ++k) grad_bias[k] = static_cast<float>(parts.sum(sums + k));
   return finite;
 }
 
@@ -327,21 +341,16 @@ void weight_grad_kernel(const float* src, const float* grad_out, float* grad_wei
   const int64_t group = std::max<int64_t>(1, kChunk / (Ho * Wo));
   const int64_t band = Ho * Wo <= kChunk ? Ho : std::max<int64_t>(1, kChunk / Wo);
   const int64_t calls_per_group = CB * KB * KH * 3 * ((Ho + band - 1) / band);
-  const double flops = 2.0 * static_cast<double>(s.N * K * Ho * Wo) * static_cast<double>(C * 9);
-  const int64_t parts = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), s.N);
-  const int64_t part_size = C * K * 9 + K;
-  thread_local std::vector<double> partial_buffer;  // the calling thread's: named by pointer below
-  partial_buffer.assign(static_cast<size_t>(parts * part_size), 0.0);
-  double* const partial = partial_buffer.data();
-  parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+  const ImageParts parts(s, C * K * 9 + K);
+  parallel_for(parts.count, 1, [&](int64_t p0, int64_t p1) {
     thread_local std::vector<float> padded;
     const size_t need = static_cast<size_t>(group * Hp * Wp * W);
     if (padded.size() < need) padded.resize(need);
     float* xp = padded.data();
     for (int64_t p = p0; p < p1; ++p) {
-      double* acc = partial + p * part_size;
+      double* acc = parts.row(p);
       double* bias = acc + C * K * 9;
-      const int64_t first = s.N * p / parts, last = s.N * (p + 1) / parts;
+      const int64_t first = parts.first(p, s.N), last = parts.first(p + 1, s.N);
       for (int64_t n0 = first; n0 < last; n0 += group) {
         const int64_t imgs = std::min(group, last - n0);
         Fetch fetch;
@@ -392,17 +401,11 @@ void weight_grad_kernel(const float* src, const float* grad_out, float* grad_wei
             for (int64_t t = 0; t < 3; ++t)
               for (int64_t lane = 0; lane < W; ++lane) {
                 const int64_t at = (((((cb * KB + kb) * KH + kh) * 3 + r) * KK + kk) * 3 + t) * W + lane;
-                double v = 0;
-                for (int64_t p = 0; p < parts; ++p) v += partial[p * part_size + at];
                 const int64_t k = kb * W + kh * KK + kk, c = cb * W + lane;
-                grad_weight[(k * C + c) * 9 + r * 3 + t] = static_cast<float>(v);
+                grad_weight[(k * C + c) * 9 + r * 3 + t] = static_cast<float>(parts.sum(at));
               }
   if (grad_bias != nullptr)
-    for (int64_t k = 0; k < K; ++k) {
-      double v = 0;
-      for (int64_t p = 0; p < parts; ++p) v += partial[p * part_size + C * K * 9 + k];
-      grad_bias[k] = static_cast<float>(v);
-    }
+    for (int64_t k = 0; k < K; ++k) grad_bias[k] = static_cast<float>(parts.sum(C * K * 9 + k));
 }
 
 }  // namespace
