@@ -1022,8 +1022,8 @@ bool conv2d_backward(onednn::PlainOut grad_in, onednn::LayoutPtr* grad_in_layout
                    ? saved->src->memory()
                    : onednn::as_layout(in, src_plain, src_d, scratch(kSrc, src_d.get_size()));
   const int block = blocked_layout(src_d, g.src, dd_d, g.dst);
-  if (winograd::weight_grad_enabled() && block != 0 && winograd::supported(s, block) &&
-      winograd::weight_grad(data_of(src), data_of(dd), grad_weight, grad_bias, s, block))
+  if (const int m = block != 0 ? winograd::weight_grad_tile(s, block) : 0;
+      m != 0 && winograd::weight_grad(data_of(src), data_of(dd), grad_weight, grad_bias, s, block, m))
     return accumulated;  // else not finite: computed again below
   if (block != 0 && wgrad3x3::runs(s, block)) {
     wgrad3x3::weight_grad(data_of(src), data_of(dd), grad_weight, grad_bias, s, block);

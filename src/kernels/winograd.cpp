@@ -57,20 +57,21 @@ std::atomic<int>& tile_flag() {
   return m;
 }
 
-std::atomic<bool>& weight_grad_flag() {
-  static std::atomic<bool> on{[] {
+std::atomic<WeightGrad>& weight_grad_flag() {
+  static std::atomic<WeightGrad> use{[] {
     const char* e = std::getenv("CNNKIT_WINOGRAD_WGRAD");
-    return e != nullptr && e[0] == '1' && e[1] == '\0';
+    if (e == nullptr || e[0] == '\0') return WeightGrad::automatic;
+    return e[0] == '1' && e[1] == '\0' ? WeightGrad::always : WeightGrad::never;
   }()};
-  return on;
+  return use;
 }
 
 }  // namespace
 
 bool enabled() { return enabled_flag().load(std::memory_order_relaxed); }
 void set_enabled(bool on) { enabled_flag().store(on, std::memory_order_relaxed); }
-bool weight_grad_enabled() { return weight_grad_flag().load(std::memory_order_relaxed); }
-void set_weight_grad_enabled(bool on) { weight_grad_flag().store(on, std::memory_order_relaxed); }
+WeightGrad weight_grad_use() { return weight_grad_flag().load(std::memory_order_relaxed); }
+void set_weight_grad_use(WeightGrad use) { weight_grad_flag().store(use, std::memory_order_relaxed); }
 uint64_t calls() { return call_count.load(std::memory_order_relaxed); }
 
 const double* g_matrix(int m) {
@@ -229,12 +230,22 @@ Conv2dShape backward_data_shape(const Conv2dShape& s) {
   return t;
 }
 
+int weight_grad_tile(const Conv2dShape& s, int block) {
+  if (!supported(s, block)) return 0;
+  switch (weight_grad_use()) {
+    case WeightGrad::always: return tile_for(s);
+    case WeightGrad::automatic: return s.C_out >= 2 * block ? 2 : 0;
+    case WeightGrad::never: break;
+  }
+  return 0;
+}
+
 bool weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias, const Conv2dShape& s,
-                 int block) {
+                 int block, int m) {
   CNNKIT_ASSERT(supported(s, block), "winograd::weight_grad: a shape it does not compute");
+  CNNKIT_ASSERT(m == 2 || m == 4, "winograd::weight_grad: the tile is 2 or 4, not ", m);
   call_count.fetch_add(1, std::memory_order_relaxed);
 #if CNNKIT_WINOGRAD_X86
-  const int m = tile_for(s);
   return block == 16 ? avx512::winograd_weight_grad(src, grad_out, grad_weight, grad_bias, s, m)
                      : avx2::winograd_weight_grad(src, grad_out, grad_weight, grad_bias, s, m);
 #else

@@ -97,15 +97,27 @@ void conv3x3(const float* src, const Weights& w, const float* bias, const float*
 // spread a NaN or an infinity over all nine taps of its channels (Inf - Inf), where the direct
 // sum puts it in the taps that meet it, so the caller computes such a gradient again directly.
 // Runs on the calling thread's team; each thread sums its share of the tiles apart, in a fixed
-// order, so a thread count gives the same bits every time.
-// Whether training convolutions take their weight gradient from weight_grad: off unless
-// CNNKIT_WINOGRAD_WGRAD=1 (or set_weight_grad_enabled(true)). Faster (ResNet-20 training
-// 2.0-2.3x PyTorch's on AVX2 against 1.6-1.9x), less exact: F(4x4, 3x3) rounds each transformed
-// product, and a weight gradient sums hundreds of them: 2-8x the direct sum's error
-// (docs/performance.md).
-bool weight_grad_enabled();
-void set_weight_grad_enabled(bool on);
+// order (float over at most 256 tiles, then double), so a thread count gives the same bits
+// every time.
+// Which training convolutions take their weight gradient from weight_grad, and by which tile
+// (CNNKIT_WINOGRAD_WGRAD):
+//   automatic (unset): F(2x2, 3x3) where the output channels fill two vectors (C_out >= 2 block:
+//     the products' register block, 6 x 2W), else none. Its transforms hold only 0, +-1 and 1/2,
+//     and its float sums run over at most 256 tiles (1024 outputs, as the direct kernel's)
+//     before going to double, so its weight gradients are as close to the exact sums as the
+//     direct ones (winograd_training_test.cpp) at 2.25x fewer multiplications;
+//   never (=0): none;
+//   always (=1): every supported shape, by tile_for's tile (F(4x4, 3x3) on ResNet-20's maps, 4x
+//     fewer multiplications): less exact, as F(4x4, 3x3) rounds each transformed product to
+//     float with factors up to 8: 2-8x the direct sum's error (docs/performance.md).
+enum class WeightGrad { automatic, never, always };
+WeightGrad weight_grad_use();
+void set_weight_grad_use(WeightGrad use);
+// The tile weight_grad takes for shape s between tensors blocked by `block` channels under the
+// current setting, or 0 where the weight gradient is not computed here.
+int weight_grad_tile(const Conv2dShape& s, int block);
+// The weight gradient by tile m (2 or 4).
 bool weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias, const Conv2dShape& s,
-                 int block);
+                 int block, int m);
 
 }  // namespace cnnkit::kernels::winograd

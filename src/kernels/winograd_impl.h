@@ -172,16 +172,15 @@ CNNKIT_WINO_INLINE void transform_edge_patch(const float* base, int64_t off, int
   }
 }
 
-// Phase 1 for tiles [t0, t0 + T): V[t][e][c]. A tile inside the image is read where it lies,
+// Phase 1 for tiles [t0, t0 + T): V[t][e][c], tiles vt floats apart (E C: dense). A tile inside the image is read where it lies,
 // one over an edge with its padding as zeros (transform_edge_patch). Tile-major: a tile's
 // E x C values are one contiguous run, written in order; V[e][t][c] (E runs of T x C, one
 // store a run per vector) measured 1.5x slower, its stores spread over the block's 110 KiB
 // (C = 32, T = 24) past L1 (430 against 280 cycles a tile and channel block, warm).
 template <class Vec, int m>
-void input_transform(const float* src, float* V, const Geometry& g, int64_t t0, int64_t T) {
+void input_transform(const float* src, float* V, const Geometry& g, int64_t t0, int64_t T, int64_t vt) {
   constexpr int A = m + 2, W = Vec::W;
   const int64_t CB = g.C / W, plane = g.H * g.W * W, row = g.W * W;
-  constexpr int E = A * A;
   const int64_t estride = g.C;  // floats between V[t][e] and V[t][e + 1]
   // The patch's rows (columns) [lo, hi) inside the image, for a patch from row (column)
   // `first` of an image `size` long: a tile may also lie past it entirely (the
@@ -197,7 +196,7 @@ void input_transform(const float* src, float* V, const Geometry& g, int64_t t0, 
     const auto [i0, i1] = inside_of(ih0, g.H);
     const auto [j0, j1] = inside_of(iw0, g.W);
     const float* img = src + at.n * CB * plane;
-    float* v = V + t * E * g.C;
+    float* v = V + t * vt;
     // The columns the tile after next adds to this row's window, fetched ahead: a row of tiles
     // walks one stream per input row and channel block, more than the prefetchers follow.
     const bool ahead = ih0 >= 0 && ih0 + A <= g.H && iw0 >= 0 && iw0 + 2 * m + 6 <= g.W;
@@ -606,7 +605,7 @@ bool run(const float* src, const float* U, const float* wd, const float* bias, c
     float* M = V + E * T * g.C;
     for (int64_t t0 = first * T; t0 < std::min(last * T, tiles); t0 += T) {
       const int64_t n = std::min(T, tiles - t0);
-      input_transform<Vec, m>(src, V, g, t0, n);
+      input_transform<Vec, m>(src, V, g, t0, n, E * g.C);
       multiply<Vec>(V, U, M, E, n, g.C, g.K);
       output_transform<Vec, m>(M, src, wd, bias, residual, relu, dst, g, t0, n,
                                stats != nullptr ? stats + (t0 / T) * slot : nullptr);
@@ -645,11 +644,11 @@ bool run(const float* src, const float* U, const float* wd, const float* bias, c
 // the m x m tile read with zeros beyond the output. bias_sum (K floats), when not null,
 // receives the sum of the tiles' values.
 template <class Vec, int m>
-void grad_out_transform(const float* gy, float* Z, float* bias_sum, const Geometry& g, int64_t t0, int64_t T) {
+void grad_out_transform(const float* gy, float* Z, float* bias_sum, const Geometry& g, int64_t t0, int64_t T,
+                        int64_t estride) {
   using X = typename Vec::reg;
   constexpr int A = m + 2, W = Vec::W;
   const int64_t KB = g.K / W, plane = g.Ho * g.Wo * W;
-  const int64_t estride = T * g.K;
   const X zero = Vec::zero();
   TileCursor at(t0, g);
   for (int64_t t = 0; t < T; ++t, at.next(g)) {
@@ -686,15 +685,20 @@ void grad_out_transform(const float* gy, float* Z, float* bias_sum, const Geomet
 }
 
 // dU[e] (C x K) += V[., e]^T (C x T) Z[e] (T x K), e = 0 .. E - 1: the register block's rows are
-// input channels, summed over tiles.
+// input channels, summed over tiles. V's tiles vt floats apart, Z's planes zt.
 template <class Vec>
-void accumulate(const float* V, const float* Z, float* dU, int E, int64_t T, int64_t C, int64_t K) {
-  for (int e = 0; e < E; ++e) product<Vec, true>(V + e * C, 1, E * C, Z + e * T * K, dU + e * C * K, K, C, T, K);
+void accumulate(const float* V, const float* Z, float* dU, int E, int64_t T, int64_t C, int64_t K, int64_t vt,
+                int64_t zt) {
+  for (int e = 0; e < E; ++e) product<Vec, true>(V + e * C, 1, vt, Z + e * zt, dU + e * C * K, K, C, T, K);
 }
+
+// The most tiles a float sum of the weight gradient runs over before it goes to double: with
+// F(2x2, 3x3) 1024 outputs, the direct kernel's float run (wgrad3x3_impl.h).
+constexpr int64_t kFloatTiles = 256;
 
 template <class Vec, int m>
 bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, const Conv2dShape& s) {
-  constexpr int A = m + 2, E = A * A;
+  constexpr int A = m + 2, E = A * A, W = Vec::W;
   Geometry g{s.C_in, s.C_out, s.H, s.W, s.H_out, s.W_out, s.pad_t, s.pad_l, (s.H_out + m - 1) / m,
              (s.W_out + m - 1) / m};
   const int64_t C = g.C, K = g.K;
@@ -705,27 +709,42 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
   const int64_t per_tile = E * 4 * (C + K);
   const int64_t T = std::clamp<int64_t>(384 * 1024 / per_tile, 16, 64);
   const int64_t blocks = (tiles + T - 1) / T;
+  // V's tiles and Z's planes one vector longer than their data: dense, they lie a multiple of
+  // 4 KiB apart on ResNet-20's shapes (E C = 256, 512, 1024 floats; T K = 1024, 2048, 3072)
+  // and the product's 6 broadcasts a step, or the output gradient transform's E stores a tile,
+  // land in one set of the L1 cache. Padded, ResNet-20's step with F(2x2, 3x3) for all its
+  // weight gradients ran 1.11x faster (AVX-512, docs/performance.md).
+  const int64_t vt = E * C + W, zt = T * K + W;
   const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
   const int64_t parts = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), blocks);
-  // Each part sums its tiles into its own dU and bias sum; the parts are added in order below.
+  // Each part sums its tiles into its own dU and bias sum, in float over at most kFloatTiles
+  // tiles (whole blocks, at least one), then into its row of doubles; the parts' rows are added
+  // in order below.
   const int64_t part_size = E * C * K + K;
-  thread_local std::vector<float> partial_buffer;  // the calling thread's: named by pointer below
-  partial_buffer.assign(static_cast<size_t>(parts * part_size), 0.0f);
-  float* const partial = partial_buffer.data();
+  const int64_t run_blocks = std::max<int64_t>(1, kFloatTiles / T);
+  thread_local std::vector<double> partial_buffer;  // the calling thread's: named by pointer below
+  partial_buffer.assign(static_cast<size_t>(parts * part_size), 0.0);
+  double* const partial = partial_buffer.data();
   parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
     thread_local std::vector<float> scratch;
-    const size_t need = static_cast<size_t>(E * T * (C + K));
+    const size_t need = static_cast<size_t>(T * vt + E * zt + part_size);
     if (scratch.size() < need) scratch.resize(need);
-    float* V = scratch.data();
-    float* Z = V + E * T * C;
+    float* const V = scratch.data();
+    float* const Z = V + T * vt;
+    float* const dU = Z + E * zt;
+    float* const bias_sum = gb != nullptr ? dU + E * C * K : nullptr;
     for (int64_t p = p0; p < p1; ++p) {
-      float* dU = partial + p * part_size;
-      float* bias_sum = gb ? dU + E * C * K : nullptr;
-      for (int64_t blk = blocks * p / parts; blk < blocks * (p + 1) / parts; ++blk) {
-        const int64_t t0 = blk * T, n = std::min(T, tiles - t0);
-        input_transform<Vec, m>(src, V, g, t0, n);
-        grad_out_transform<Vec, m>(gy, Z, bias_sum, g, t0, n);
-        accumulate<Vec>(V, Z, dU, E, n, C, K);
+      double* const sums = partial + p * part_size;
+      const int64_t first = blocks * p / parts, last = blocks * (p + 1) / parts;
+      for (int64_t run = first; run < last; run += run_blocks) {
+        std::fill(dU, dU + part_size, 0.0f);
+        for (int64_t blk = run; blk < std::min(last, run + run_blocks); ++blk) {
+          const int64_t t0 = blk * T, n = std::min(T, tiles - t0);
+          input_transform<Vec, m>(src, V, g, t0, n, vt);
+          grad_out_transform<Vec, m>(gy, Z, bias_sum, g, t0, n, zt);
+          accumulate<Vec>(V, Z, dU, E, n, C, K, vt, zt);
+        }
+        for (int64_t i = 0; i < part_size; ++i) sums[i] += static_cast<double>(dU[i]);
       }
     }
   });
@@ -738,7 +757,7 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
       double u[E][8] = {}, t[3][A][8];
       for (int64_t p = 0; p < parts; ++p)
         for (int e = 0; e < E; ++e) {
-          const float* d = partial + p * part_size + (e * C + c) * K + k0;
+          const double* d = partial + p * part_size + (e * C + c) * K + k0;
           for (int64_t l = 0; l < nk; ++l) u[e][l] += d[l];
         }
       for (int r = 0; r < 3; ++r)  // Gt dU

@@ -34,14 +34,14 @@ INSTANTIATE_TEST_SUITE_P(Torch, Conv2dGolden, ::testing::ValuesIn(golden_cases("
 // products a sum; the direct sum: 8.1e-6), inside 1e-4. The
 // default passes are held to 1e-5 above.
 TEST(Conv2dGoldenWinograd, WeightGradientWithinItsBound) {
-  kernels::winograd::set_weight_grad_enabled(true);
+  kernels::winograd::set_weight_grad_use(kernels::winograd::WeightGrad::always);
   const uint64_t before = kernels::winograd::calls();
   for (const std::string& c : golden_cases("conv2d")) {
     if (c.rfind("wino_", 0) != 0) continue;
     SCOPED_TRACE(c);
     run_golden_case(golden(), c, build_layer(golden().options(c)), {1e-4, 1e-4});
   }
-  kernels::winograd::set_weight_grad_enabled(false);
+  kernels::winograd::set_weight_grad_use(kernels::winograd::WeightGrad::automatic);
   if (kernels::winograd::calls() == before)
     GTEST_SKIP() << "oneDNN did not choose nChw8c on this CPU: the Winograd kernel was not used";
 }

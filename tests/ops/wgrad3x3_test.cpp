@@ -253,12 +253,13 @@ struct Grads {
 };
 Grads conv_grads(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& gy, bool kernel) {
   wg::set_use(kernel ? wg::Use::always : wg::Use::never);
-  kernels::winograd::set_weight_grad_enabled(false);
+  kernels::winograd::set_weight_grad_use(kernels::winograd::WeightGrad::never);
   Tensor wr = w.clone().requires_grad_(true), br = b.clone().requires_grad_(true);
   const uint64_t before = wg::calls();
   conv2d(x, wr, br, 1, 1).backward(gy);
   const uint64_t used = wg::calls() - before;
   wg::set_use(wg::Use::automatic);
+  kernels::winograd::set_weight_grad_use(kernels::winograd::WeightGrad::automatic);
   return {wr.grad().contiguous(), br.grad().contiguous(), used};
 }
 
