@@ -3,8 +3,8 @@
 // (counter "GFLOP" as a rate, i.e. GFLOP/s; forward FLOPs = 2*N*C_out*H_out*W_out*
 // (C_in/groups)*kH*kW, forward+backward = 3x).
 // Also "Algo/...": each conv pass by each kernel algorithm, the measurements behind the
-// registry in kernels/conv.cpp; "Wgrad3x3/...": ResNet-20's weight gradients by
-// kernels/wgrad3x3 and by oneDNN; "Winograd3x3/..." and "Direct3x3/...": their forward and
+// registry in kernels/conv.cpp; "Wgrad3x3/...": ResNet-20's weight gradients by oneDNN, by
+// kernels/wgrad3x3 and by kernels/winograd's F(2x2, 3x3); "Winograd3x3/..." and "Direct3x3/...": their forward and
 // backward-data passes by kernels/winograd, kernels/direct3x3 and oneDNN; "WinogradWeights/...":
 // the Winograd weight transform. bench/torch_conv.py is the PyTorch twin of the W4 part;
 // bench/run_conv_compare.sh runs both and prints ratios.
@@ -198,22 +198,29 @@ int main(int argc, char** argv) {
           })->UseRealTime()->Unit(benchmark::kMillisecond);
         }
 
-  // ResNet-20's 3x3 stride-1 weight gradients at batch 64: kernels/wgrad3x3 against oneDNN's
-  // (both after the same reorders of the plain operands to nChw8c, or nChw16c on AVX-512).
+  // ResNet-20's 3x3 stride-1 weight gradients at batch 64, by oneDNN, by kernels/wgrad3x3's direct
+  // sums and by kernels/winograd's F(2x2, 3x3) tiles (all after the same reorders of the plain
+  // operands to nChw8c, or nChw16c on AVX-512).
   const Config resnet_shapes[] = {
       {"resnet20_16ch", 64, 16, 16, 3, 1, 1, 1, 1, 32},
       {"resnet20_32ch", 64, 32, 32, 3, 1, 1, 1, 1, 16},
       {"resnet20_64ch", 64, 64, 64, 3, 1, 1, 1, 1, 8},
   };
+  const char* wgrad_names[] = {"onednn", "wgrad3x3", "winograd2x2"};
   for (const Config& c : resnet_shapes)
-    for (bool kernel : {false, true})
+    for (int variant = 0; variant < 3; ++variant)
       for (int threads : {1, 2}) {
-        const std::string name = "Wgrad3x3/" + std::string(c.name) + (kernel ? "/wgrad3x3" : "/onednn") +
+        const std::string name = "Wgrad3x3/" + std::string(c.name) + "/" + wgrad_names[variant] +
                                  "/threads:" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), [c, kernel, threads](benchmark::State& s) {
+        benchmark::RegisterBenchmark(name.c_str(), [c, variant, threads](benchmark::State& s) {
           namespace wg = cnnkit::kernels::wgrad3x3;
-          wg::set_use(kernel ? wg::Use::always : wg::Use::never);
+          namespace wino = cnnkit::kernels::winograd;
+          wg::set_use(variant == 1 ? wg::Use::always : wg::Use::never);
+          wino::set_weight_grad_use(variant == 2 ? wino::WeightGrad::always : wino::WeightGrad::never);
+          if (variant == 2) wino::set_tile(2);
           algo_benchmark(s, c, Pass::backward_weights, cnnkit::kernels::ConvAlgo::onednn, threads);
+          wino::set_tile(0);
+          wino::set_weight_grad_use(wino::WeightGrad::automatic);
           wg::set_use(wg::Use::automatic);
         })->UseRealTime()->Unit(benchmark::kMillisecond);
       }

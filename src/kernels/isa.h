@@ -17,9 +17,8 @@ namespace cnnkit::kernels {
                         float* var);                                                                              \
   bool winograd_weight_grad(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,      \
                             const Conv2dShape& s, int m);                                                         \
-  /* pairs: by pairs of output columns (F(3, 2), wgrad3x3_impl.h); true when that result was kept (finite). */ \
-  bool wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,                  \
-                const Conv2dShape& s, bool pairs);                                                                \
+  void wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,                  \
+                const Conv2dShape& s);                                                                            \
   /* Direct 3x3: w as direct3x3::pack_weights lays it out. */                                                     \
   void direct_conv3x3(const float* src, const float* w, const float* bias, const float* residual, bool relu,     \
                       float* dst, const Conv2dShape& s);                                                          \

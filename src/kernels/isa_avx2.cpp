@@ -20,11 +20,8 @@ bool winograd_weight_grad(const float* src, const float* grad_out, float* grad_w
                           const Conv2dShape& s, int m) {
   return winograd::weight_grad_kernel<simd::Avx2>(src, grad_out, grad_weight, grad_bias, s, m);
 }
-bool wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float* grad_bias, const Conv2dShape& s,
-              bool pairs) {
-  if (pairs && kernels::wgrad3x3::weight_grad_pairs<simd::Avx2>(src, grad_out, grad_weight, grad_bias, s)) return true;
+void wgrad3x3(const float* src, const float* grad_out, float* grad_weight, float* grad_bias, const Conv2dShape& s) {
   kernels::wgrad3x3::weight_grad_kernel<simd::Avx2>(src, grad_out, grad_weight, grad_bias, s);
-  return false;
 }
 void direct_conv3x3(const float* src, const float* w, const float* bias, const float* residual, bool relu,
                     float* dst, const Conv2dShape& s) {

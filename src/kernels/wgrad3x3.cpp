@@ -15,7 +15,6 @@ namespace cnnkit::kernels::wgrad3x3 {
 namespace {
 
 std::atomic<uint64_t> call_count{0};
-std::atomic<uint64_t> pair_count{0};
 
 std::atomic<Use>& use_flag() {
   static std::atomic<Use> u{[] {
@@ -26,19 +25,7 @@ std::atomic<Use>& use_flag() {
   return u;
 }
 
-std::atomic<bool>& pairs_flag() {
-  static std::atomic<bool> on{[] {
-    const char* e = std::getenv("CNNKIT_WGRAD3X3_PAIRS");
-    return e == nullptr || e[0] != '0';
-  }()};
-  return on;
-}
-
 }  // namespace
-
-bool pairs_enabled() { return pairs_flag().load(std::memory_order_relaxed); }
-void set_pairs_enabled(bool on) { pairs_flag().store(on, std::memory_order_relaxed); }
-uint64_t pair_calls() { return pair_count.load(std::memory_order_relaxed); }
 
 Use use() { return use_flag().load(std::memory_order_relaxed); }
 void set_use(Use u) { use_flag().store(u, std::memory_order_relaxed); }
@@ -61,12 +48,11 @@ void weight_grad(const float* src, const float* grad_out, float* grad_weight, fl
   CNNKIT_ASSERT(supported(s, block), "wgrad3x3::weight_grad: a shape it does not compute");
   call_count.fetch_add(1, std::memory_order_relaxed);
 #if defined(__x86_64__)
-  // By pairs where the output channels fill two vectors: with one, the pairs' products have one
-  // vector of accumulators a row, and the direct kernel measured faster (docs/performance.md).
-  const bool pairs = pairs_enabled() && s.W_out >= 2 && s.C_out >= 2 * block;
-  const bool by_pairs = block == 16 ? avx512::wgrad3x3(src, grad_out, grad_weight, grad_bias, s, pairs)
-                                    : avx2::wgrad3x3(src, grad_out, grad_weight, grad_bias, s, pairs);
-  if (by_pairs) pair_count.fetch_add(1, std::memory_order_relaxed);
+  if (block == 16) {
+    avx512::wgrad3x3(src, grad_out, grad_weight, grad_bias, s);
+  } else {
+    avx2::wgrad3x3(src, grad_out, grad_weight, grad_bias, s);
+  }
 #else
   CNNKIT_ASSERT(false, "wgrad3x3::weight_grad needs x86-64 (supported() is false elsewhere)");
 #endif

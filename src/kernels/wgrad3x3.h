@@ -1,7 +1,7 @@
 // The weight gradient of a 3x3 stride-1 convolution between channel-blocked tensors (nChw8c
-// with AVX2 + FMA, nChw16c with AVX-512), by direct sums or, where the output channels fill two
-// vectors, by pairs of output columns (pairs_enabled, below): the pass of ResNet-style training
-// that the Winograd kernel (winograd.h) leaves to oneDNN by default.
+// with AVX2 + FMA, nChw16c with AVX-512), by direct sums: the pass of ResNet-style training that
+// the Winograd kernel (winograd.h) leaves to oneDNN where its F(2x2, 3x3) weight gradient does not
+// run (winograd::weight_grad_tile: fewer output channels than two vectors, or turned off).
 //
 //   dW[k][c][r][s] = sum over n, oh, ow of dy[n][k][oh][ow] x[n][c][oh + r - pt][ow + s - pl]
 //   db[k]          = sum over n, oh, ow of dy[n][k][oh][ow]
@@ -39,16 +39,6 @@ void set_use(Use u);  // for tests and benchmarks
 // supported(s, block), and `use()` sends this layout here.
 bool runs(const Conv2dShape& s, int block);
 uint64_t calls();  // weight gradients computed since the process started (for tests)
-
-// Whether the kernel sums by pairs of output columns, Winograd's F(3, 2) along the rows: 4
-// products a pair and tap row where the direct sum takes 6, no less accurate than the direct
-// sums (wgrad3x3_impl.h). It does where W_out >= 2 and C_out fills two vectors (16 channels on
-// AVX2, 32 on AVX-512: with one vector its products ran slower than the direct sums); a
-// gradient that comes out non-finite is computed again directly. On by default;
-// CNNKIT_WGRAD3X3_PAIRS=0 (or set_pairs_enabled(false)) keeps the direct sums.
-bool pairs_enabled();
-void set_pairs_enabled(bool on);  // for tests and benchmarks
-uint64_t pair_calls();            // weight gradients by pairs kept since the process started (tests)
 
 // src (N, C_in/B, H, W, B), grad_out (N, C_out/B, H_out, W_out, B), B = block -> grad_weight
 // (C_out, C_in, 3, 3) and grad_bias (C_out, or null), plain. Runs on the calling thread's team

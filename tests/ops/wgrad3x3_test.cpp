@@ -1,6 +1,5 @@
 // kernels/wgrad3x3.h: the direct weight gradient of 3x3 stride-1 convolutions between nChw8c
-// tensors (and nChw16c where the CPU has AVX-512), by direct sums and by pairs of output
-// columns. Each weight and bias gradient against a double-precision sum on random shapes
+// tensors (and nChw16c where the CPU has AVX-512), by direct sums. Each weight and bias gradient against a double-precision sum on random shapes
 // (within 1e-5 of that output's own sum of |terms|), over several thread counts, at least as
 // close to it as oneDNN's weight gradient, and through conv2d's autograd against oneDNN, NaN
 // and infinity included.
@@ -9,7 +8,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -114,79 +112,25 @@ void check(const Case& k, uint32_t seed, bool with_bias, int block) {
   }
 }
 
-// Runs f with the sums by pairs of output columns on or off, then restores the setting.
-template <typename F>
-void with_pairs(bool on, const F& f) {
-  const bool was = wg::pairs_enabled();
-  wg::set_pairs_enabled(on);
-  f();
-  wg::set_pairs_enabled(was);
-}
-
-// Whether a shape goes by pairs (wgrad3x3.h): two columns or more, two vectors of output channels.
-bool by_pairs(const Case& k, int block) { return shape_of(k).W_out >= 2 && k.K >= 2 * block; }
-
-// Both ways of summing, the direct sums and the pairs of output columns (F(3, 2)), against the
-// exact sums on the same shapes.
 TEST(Wgrad3x3, MatchesTheDirectSum) {
-  for (const bool pairs : {false, true})
-    with_pairs(pairs, [pairs] {
-      SCOPED_TRACE(pairs ? "by pairs" : "direct");
-      for (int block : blocks()) {
-        std::vector<Case> cases = random_cases(20, 9, block);
-        const int64_t c = block;  // the fewest channels the layout holds
-        cases.push_back({1, c, 2 * c, 40, 40, 1, 1, 1, 1});   // more than 1024 outputs: bands of rows
-        cases.push_back({2, c, c, 3, 1100, 1, 1, 1, 1});      // a row longer than 1024 outputs
-        cases.push_back({5, 2 * c, c, 6, 6, 2, 0, 1, 2});     // several images a group, uneven padding
-        cases.push_back({2, c, 2 * c, 3, 1100, 1, 1, 1, 1});  // by pairs: a row of more than 256 pairs
-        cases.push_back({3, 2 * c, 2 * c, 9, 7, 1, 1, 0, 2}); // by pairs: an odd last column, W_out 7
-        cases.push_back({2, c, 4 * c, 5, 4, 0, 0, 0, 0});     // by pairs: one pair a row (W_out 2), no padding
-        cases.push_back({4, c, 2 * c, 30, 19, 2, 2, 2, 2});   // by pairs: W_out 19, bands, padding 2
-        uint32_t seed = 1;
-        int64_t eligible = 0;
-        const uint64_t before = wg::pair_calls();
-        for (const Case& k : cases) {
-          eligible += by_pairs(k, block) ? 1 : 0;
-          check(k, seed, seed % 2 == 0, block);
-          ++seed;
-        }
-        EXPECT_EQ(wg::pair_calls() - before, pairs ? static_cast<uint64_t>(eligible) : 0u) << "nChw" << block << "c";
-        EXPECT_GE(eligible, 4);
-      }
-    });
-}
-
-// A NaN or an infinity in either operand: the sums by pairs would spread it over the three taps
-// of its pair (Inf - Inf), so such a gradient is computed again directly: the same bits as
-// with the direct sums alone, NaN and infinities where they reach.
-TEST(Wgrad3x3, PairsGiveWayToTheDirectSumWhenNotFinite) {
   for (int block : blocks()) {
-    const Conv2dShape s = shape_of({2, block, 2 * block, 6, 8, 1, 1, 1, 1});
-    const auto [x, gy] = random_operands(s, 3);
-    for (const auto& [odd, in_x] : {std::pair{std::numeric_limits<float>::quiet_NaN(), true},
-                                    std::pair{std::numeric_limits<float>::infinity(), true},
-                                    std::pair{-std::numeric_limits<float>::infinity(), false}}) {
-      SCOPED_TRACE("nChw" + std::to_string(block) + "c, " + std::to_string(odd) + (in_x ? " in x" : " in dy"));
-      std::vector<float> xo = x, gyo = gy;
-      (in_x ? xo : gyo)[at_block(1, 3, 2, 5, in_x ? s.C_in : s.C_out, in_x ? s.H : s.H_out, in_x ? s.W : s.W_out,
-                                 block)] = odd;
-      std::vector<float> direct(static_cast<size_t>(s.C_out * s.C_in * 9)), paired = direct;
-      std::vector<float> direct_b(static_cast<size_t>(s.C_out)), paired_b = direct_b;
-      with_pairs(false, [&] { wg::weight_grad(xo.data(), gyo.data(), direct.data(), direct_b.data(), s, block); });
-      const uint64_t before = wg::pair_calls();
-      with_pairs(true, [&] { wg::weight_grad(xo.data(), gyo.data(), paired.data(), paired_b.data(), s, block); });
-      EXPECT_EQ(wg::pair_calls(), before) << "not finite: not kept";
-      EXPECT_EQ(std::memcmp(direct.data(), paired.data(), direct.size() * sizeof(float)), 0);
-      EXPECT_EQ(std::memcmp(direct_b.data(), paired_b.data(), direct_b.size() * sizeof(float)), 0);
-      int64_t finite = 0;
-      for (float v : paired) finite += std::isfinite(v) ? 1 : 0;
-      EXPECT_LT(finite, static_cast<int64_t>(paired.size())) << "the odd value reached some taps";
-      EXPECT_GT(finite, 0) << "and not all of them";
+    std::vector<Case> cases = random_cases(20, 9, block);
+    const int64_t c = block;  // the fewest channels the layout holds
+    cases.push_back({1, c, 2 * c, 40, 40, 1, 1, 1, 1});   // more than 1024 outputs: bands of rows
+    cases.push_back({2, c, c, 3, 1100, 1, 1, 1, 1});      // a row longer than 1024 outputs
+    cases.push_back({5, 2 * c, c, 6, 6, 2, 0, 1, 2});     // several images a group, uneven padding
+    cases.push_back({3, 2 * c, 2 * c, 9, 7, 1, 1, 0, 2}); // an odd number of columns, W_out 7
+    cases.push_back({2, c, 4 * c, 5, 4, 0, 0, 0, 0});     // W_out 2, no padding
+    cases.push_back({4, c, 2 * c, 30, 19, 2, 2, 2, 2});   // W_out 19, bands, padding 2
+    uint32_t seed = 1;
+    for (const Case& k : cases) {
+      check(k, seed, seed % 2 == 0, block);
+      ++seed;
     }
   }
 }
 
-// A given thread count sums in the same order every run: the same bits, by pairs too.
+// A given thread count sums in the same order every run: the same bits.
 TEST(Wgrad3x3, SameBitsEveryRun) {
   for (int block : blocks())
     with_threads({1, 2, 3}, [block] {
