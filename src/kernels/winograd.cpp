@@ -234,7 +234,7 @@ int weight_grad_tile(const Conv2dShape& s, int block) {
   if (!supported(s, block)) return 0;
   switch (weight_grad_use()) {
     case WeightGrad::always: return tile_for(s);
-    case WeightGrad::automatic: return s.C_out >= 2 * block ? 2 : 0;
+    case WeightGrad::automatic: return block == 8 && s.C_out >= 2 * block ? 2 : 0;
     case WeightGrad::never: break;
   }
   return 0;

@@ -101,11 +101,13 @@ void conv3x3(const float* src, const Weights& w, const float* bias, const float*
 // every time.
 // Which training convolutions take their weight gradient from weight_grad, and by which tile
 // (CNNKIT_WINOGRAD_WGRAD):
-//   automatic (unset): F(2x2, 3x3) where the output channels fill two vectors (C_out >= 2 block:
-//     the products' register block, 6 x 2W), else none. Its transforms hold only 0, +-1 and 1/2,
-//     and its float sums run over at most 256 tiles (1024 outputs, as the direct kernel's)
-//     before going to double, so its weight gradients are as close to the exact sums as the
-//     direct ones (winograd_training_test.cpp) at 2.25x fewer multiplications;
+//   automatic (unset): F(2x2, 3x3) on nChw8c (AVX2) where the output channels fill two vectors
+//     (C_out >= 16: the products' register block, 6 x 2W), else none. Its transforms hold only
+//     0, +-1 and 1/2, and its float sums run over at most 256 tiles (1024 outputs, as the
+//     direct kernel's) before going to double: closer to the exact sums than oneDNN's direct
+//     ones (winograd_training_test.cpp) at 2.25x fewer multiplications. On nChw16c (AVX-512)
+//     it measured no faster than oneDNN's kernel on 32 and 64 channels (a ResNet-20 step 1.02x
+//     at 1 thread, 0.97x at 2; docs/performance.md) and slower than wgrad3x3's on 16;
 //   never (=0): none;
 //   always (=1): every supported shape, by tile_for's tile (F(4x4, 3x3) on ResNet-20's maps, 4x
 //     fewer multiplications): less exact, as F(4x4, 3x3) rounds each transformed product to
