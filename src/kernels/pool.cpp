@@ -15,6 +15,10 @@
 #include <unordered_map>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "cnnkit/core/tensor.h"
 #include "cnnkit/core/threads.h"
 #include "kernels/onednn.h"
@@ -418,6 +422,29 @@ typedef float F8 __attribute__((vector_size(32), aligned(4)));
 typedef int32_t I8 __attribute__((vector_size(32), aligned(4)));
 typedef uint8_t U8 __attribute__((vector_size(8), aligned(1)));
 
+// Eight tap numbers (bytes) as int32 lanes. GCC compiles __builtin_convertvector of a U8 loaded
+// from memory into eight byte loads and lane inserts (and the reverse into eight extractions);
+// AVX2's vpmovzxbd and packs do it in one to three instructions. With both, a LeNet-5 training
+// step at batch 64 ran 1.08x faster on an AVX-512 Xeon, at 1 and at 2 threads (its first
+// pooling's backward alone: 287 -> 171 us at 1 thread).
+inline I8 taps8(const uint8_t* p) {
+#if defined(__AVX2__)
+  return (I8)_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+#else
+  return __builtin_convertvector(*reinterpret_cast<const U8*>(p), I8);
+#endif
+}
+// The reverse: eight int32 lanes (0 .. 255) stored as bytes.
+inline void store_taps8(uint8_t* p, const int32_t* t) {
+#if defined(__AVX2__)
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t));
+  const __m128i words = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_packus_epi16(words, words));
+#else
+  *reinterpret_cast<U8*>(p) = __builtin_convertvector(*reinterpret_cast<const I8*>(t), U8);
+#endif
+}
+
 // out, tap: (N, CB, H_out, W_out, B); in: (N, CB, H, W, B); tap written when kIndex. Lanes
 // in groups of 8 (B = 8, 16, or nhwc with C % 8 == 0) vectorise; the rest (nchw's B = 1, odd
 // nhwc) run lane by lane.
@@ -442,7 +469,67 @@ void max_blocked(float* out, uint8_t* tap, const float* in, const Pool2dShape& s
   const Taps* tw_p = tw.data();
   const int64_t* ow0_p = ow0.data();
   const int64_t* ow1_p = ow1.data();
+  // Windows that tile the input (stride = kernel, no padding or dilation, none past the input:
+  // MaxPool2d(2)), in whole vectors of lanes: each output's window walked in registers, its
+  // taps in the same order with the same comparisons (so the same maxima and taps), one store
+  // of each, where the passes over the row below read and write the row's maxima and taps once
+  // a tap. LeNet-5's training step at batch 64 (6 channels in 16 lanes on AVX-512): 1.066x at 2
+  // threads, 0.985x at 1 (5 alternating pairs each); capped at AVX2 1.01x and 1.006x.
+  const bool tiled = s.stride_h == s.kH && s.stride_w == s.kW && s.pad_h == 0 && s.pad_w == 0 &&
+                     (s.dil_h == 1 || s.kH == 1) && (s.dil_w == 1 || s.kW == 1) && s.H_out * s.kH <= s.H &&
+                     s.W_out * s.kW <= s.W && B8 == B;  // no ceil-mode window past the input
+  const int64_t kH = s.kH;
   parallel_for(s.N * CB, plane_grain(out_plane * s.kH * s.kW), [=](int64_t b, int64_t e) {
+    if (tiled) {
+      for (int64_t p = b; p < e; ++p) {
+        const float* x = in + p * in_plane;
+        float* o = out + p * out_plane;
+        uint8_t* tp = kIndex ? tap + p * out_plane : nullptr;
+        for (int64_t oh = 0; oh < H_out; ++oh)
+          for (int64_t ow = 0; ow < W_out; ++ow) {
+            const float* window = x + (oh * kH * W + ow * kW) * B;
+            const int64_t at = (oh * W_out + ow) * B;
+            if (kH == 2 && kW == 2) {
+              for (int64_t c = 0; c < B; c += 8) {
+                const F8 v0 = *reinterpret_cast<const F8*>(window + c);
+                const F8 v1 = *reinterpret_cast<const F8*>(window + B + c);
+                const F8 v2 = *reinterpret_cast<const F8*>(window + W * B + c);
+                const F8 v3 = *reinterpret_cast<const F8*>(window + (W + 1) * B + c);
+                F8 mm = F8{} + kNegInf;
+                I8 tt = I8{};
+                I8 take = (v0 > mm) | (v0 != v0);
+                mm = take ? v0 : mm;
+                take = (v1 > mm) | (v1 != v1);
+                mm = take ? v1 : mm;
+                if constexpr (kIndex) tt = take ? I8{} + 1 : tt;
+                take = (v2 > mm) | (v2 != v2);
+                mm = take ? v2 : mm;
+                if constexpr (kIndex) tt = take ? I8{} + 2 : tt;
+                take = (v3 > mm) | (v3 != v3);
+                mm = take ? v3 : mm;
+                if constexpr (kIndex) tt = take ? I8{} + 3 : tt;
+                *reinterpret_cast<F8*>(o + at + c) = mm;
+                if constexpr (kIndex) store_taps8(tp + at + c, reinterpret_cast<const int32_t*>(&tt));
+              }
+              continue;
+            }
+            for (int64_t c = 0; c < B; c += 8) {
+              F8 mm = F8{} + kNegInf;
+              I8 tt = I8{};
+              for (int64_t kh = 0; kh < kH; ++kh)
+                for (int64_t kw = 0; kw < kW; ++kw) {
+                  const F8 vv = *reinterpret_cast<const F8*>(window + (kh * W + kw) * B + c);
+                  const I8 take = (vv > mm) | (vv != vv);  // NaN wins, and the last NaN
+                  mm = take ? vv : mm;
+                  if constexpr (kIndex) tt = take ? I8{} + static_cast<int32_t>(kh * kW + kw) : tt;
+                }
+              *reinterpret_cast<F8*>(o + at + c) = mm;
+              if constexpr (kIndex) store_taps8(tp + at + c, reinterpret_cast<const int32_t*>(&tt));
+            }
+          }
+      }
+      return;
+    }
     // The row's tap numbers as int32 lanes while it is built (blended like the maxima).
     thread_local std::vector<int32_t> tap_row;
     if (kIndex && tap_row.size() < static_cast<size_t>(row)) tap_row.resize(static_cast<size_t>(row));
@@ -492,7 +579,7 @@ void max_blocked(float* out, uint8_t* tap, const float* in, const Pool2dShape& s
           uint8_t* tr = tap + p * out_plane + oh * row;
           int64_t i = 0;
           for (; i + 8 <= row; i += 8)
-            *reinterpret_cast<U8*>(tr + i) = __builtin_convertvector(*reinterpret_cast<const I8*>(t + i), U8);
+            store_taps8(tr + i, t + i);
           for (; i < row; ++i) tr[i] = static_cast<uint8_t>(t[i]);
         }
       }
@@ -558,7 +645,7 @@ void max_blocked_backward_impl(float* grad_in, const float* grad_out, const uint
                 float* g = grow + (ow * kW + kw) * B;
                 // 0 + g, as the zeroed-and-added sum gives (-0 becomes +0, NaN stays NaN).
                 for (int64_t c = 0; c < B8; c += 8) {
-                  const I8 hit = __builtin_convertvector(*reinterpret_cast<const U8*>(to + c), I8) == (I8{} + k);
+                  const I8 hit = taps8(to + c) == (I8{} + k);
                   *reinterpret_cast<F8*>(g + c) = hit ? F8{} + *reinterpret_cast<const F8*>(go + c) : F8{};
                 }
                 for (int64_t c = B8; c < B; ++c) g[c] = to[c] == k ? 0.0f + go[c] : 0.0f;
@@ -585,7 +672,7 @@ void max_blocked_backward_impl(float* grad_in, const float* grad_out, const uint
               const float* go = gy + ow * B;
               const uint8_t* to = tp + ow * B;
               for (int64_t c = 0; c < B8; c += 8) {
-                const I8 hit = __builtin_convertvector(*reinterpret_cast<const U8*>(to + c), I8) == (I8{} + k);
+                const I8 hit = taps8(to + c) == (I8{} + k);
                 *reinterpret_cast<F8*>(g + c) += hit ? *reinterpret_cast<const F8*>(go + c) : F8{};
               }
               for (int64_t c = B8; c < B; ++c)

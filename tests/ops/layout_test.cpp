@@ -156,9 +156,10 @@ TEST_F(LayoutChain, MaxPoolTiesRouteTheGradientLikeThePlainPath) {
   EXPECT_TRUE(test::allclose(res[1][1], res[0][1], 0, 0, "gradient"));
 }
 
-// Windows that tile the input (stride = kernel) write each input gradient once, with no
-// zeroing pass: the rows and columns past the last window (floor mode drops them) must still
-// be 0, and ties, a NaN and a -0 gradient routed as the plain loops route them.
+// Windows that tile the input (stride = kernel) are walked in registers forward and write each
+// input gradient once, with no zeroing pass, backward: the rows and columns past the last
+// window (floor mode drops them) must still be 0, and ties, a NaN and a -0 gradient routed,
+// and the indices chosen, as the plain loops do.
 TEST_F(LayoutChain, TilingMaxPoolBackwardMatchesThePlainPathPastTheLastWindow) {
   Generator g(21);
   Tensor x = round(randn({2, 3, 11, 13}, g) * 2.0) / 2.0;  // halves: ties in many windows
@@ -174,10 +175,12 @@ TEST_F(LayoutChain, TilingMaxPoolBackwardMatchesThePlainPathPastTheLastWindow) {
       Tensor r = arange(m.numel()).reshape(m.sizes()).to(kFloat) - 7.0;
       r = where(r == 0.0, zeros_like(r) * -1.0, r);  // one gradient of -0
       (m * r).sum().backward();
-      res[keep] = {where(isnan(m), zeros_like(m), m), y.grad()};
+      const Tensor indices = std::get<1>(max_pool2d_with_indices(y.detach(), {k}, {s}));
+      res[keep] = {where(isnan(m), zeros_like(m), m), y.grad(), indices};
     }
     EXPECT_TRUE(test::allclose(res[1][0], res[0][0], 0, 0, "pooled")) << k << "/" << s;
     EXPECT_TRUE(test::allclose(res[1][1], res[0][1], 0, 0, "gradient")) << k << "/" << s;
+    EXPECT_TRUE(res[1][2].equal(res[0][2])) << "indices, " << k << "/" << s;
     EXPECT_TRUE((res[1][1].reciprocal() > 0).equal(res[0][1].reciprocal() > 0)) << "signs of zero, " << k << "/" << s;
   }
 }
