@@ -301,12 +301,14 @@ memory result_memory(const memory::desc& have, const memory::desc& plain_d, cons
 // kernels/winograd.h runs its forward and its backward-data pass (a convolution of the output
 // gradient with the flipped weights) instead: F(4x4, 3x3), 4x fewer multiplications, the
 // weights transformed at each call. Both stay within the conv2d goldens' 1e-5 of PyTorch.
-// The weight gradient by the same tiles is opt-in (CNNKIT_WINOGRAD_WGRAD=1): its long sums of
-// transformed products err by up to 6e-5 where the direct sum errs by 8e-6
-// (docs/performance.md), so by default it is a direct sum: kernels/wgrad3x3.h on nChw8c
-// (1.2-1.3x oneDNN's on ResNet-20's shapes on a Zen 3 core; its sums run over at most 1024
-// products in float, then in double: closer to exact than oneDNN's) and on nChw16c with 16
-// input channels (where oneDNN's kernel runs at ~70% of the core's peak and this one, fetching
+// The weight gradient goes by F(2x2, 3x3) tiles on nChw8c where the output channels fill two
+// vectors (winograd::weight_grad_tile: transforms of 0, +-1 and 1/2, float over at most 256
+// tiles then double, closer to exact than oneDNN's direct sums; a ResNet-20 step 1.06-1.08x
+// faster than with the direct sums, capped at AVX2). By F(4x4, 3x3) it is opt-in
+// (CNNKIT_WINOGRAD_WGRAD=1): its transformed products err by up to 6e-5 where the direct sum
+// errs by 8e-6 (docs/performance.md). Elsewhere it is a direct sum: kernels/wgrad3x3.h on
+// nChw8c (1.2-1.3x oneDNN's on ResNet-20's shapes on a Zen 3 core; its sums run over at most
+// 1024 products in float, then in double) and on nChw16c with 16 input channels (where oneDNN's kernel runs at ~70% of the core's peak and this one, fetching
 // the next image into L2, takes ~22% less time in a ResNet-20 step), oneDNN's on wider nChw16c
 // convolutions (10-15% faster than this kernel there, `bench_conv
 // --benchmark_filter=Wgrad3x3`). ResNet-20
