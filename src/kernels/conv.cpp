@@ -308,10 +308,10 @@ memory result_memory(const memory::desc& have, const memory::desc& plain_d, cons
 // (CNNKIT_WINOGRAD_WGRAD=1): its transformed products err by up to 6e-5 where the direct sum
 // errs by 8e-6 (docs/performance.md). Elsewhere it is a direct sum: kernels/wgrad3x3.h on
 // nChw8c (1.2-1.3x oneDNN's on ResNet-20's shapes on a Zen 3 core; its sums run over at most
-// 1024 products in float, then in double) and on nChw16c with 16 input channels (where oneDNN's kernel runs at ~70% of the core's peak and this one, fetching
-// the next image into L2, takes ~22% less time in a ResNet-20 step), oneDNN's on wider nChw16c
-// convolutions (10-15% faster than this kernel there, `bench_conv
-// --benchmark_filter=Wgrad3x3`). ResNet-20
+// 1024 products in float, then in double) and on nChw16c with 16 input channels (where
+// oneDNN's kernel runs at ~70% of the core's peak and this one, fetching the next image into
+// L2, takes ~22% less time in a ResNet-20 step), oneDNN's on wider nChw16c convolutions (10-15%
+// faster than this kernel there, `bench_conv --benchmark_filter=Wgrad3x3`). ResNet-20
 // training on a 2-core AMD EPYC and an AVX-512 Xeon: docs/performance.md. CNNKIT_WINOGRAD=0
 // turns the kernel off, =2 picks F(2x2, 3x3). oneDNN's own Winograd (jit_wino_4x3, AVX-512
 // only) measured no faster than its direct kernel on ResNet-20's forward (24.5 against

@@ -172,8 +172,9 @@ CNNKIT_WINO_INLINE void transform_edge_patch(const float* base, int64_t off, int
   }
 }
 
-// Phase 1 for tiles [t0, t0 + T): V[t][e][c], tiles vt floats apart (E C: dense). A tile inside the image is read where it lies,
-// one over an edge with its padding as zeros (transform_edge_patch). Tile-major: a tile's
+// Phase 1 for tiles [t0, t0 + T): V[t][e][c], tiles vt floats apart (E C: dense). A tile
+// inside the image is read where it lies, one over an edge with its padding as zeros
+// (transform_edge_patch). Tile-major: a tile's
 // E x C values are one contiguous run, written in order; V[e][t][c] (E runs of T x C, one
 // store a run per vector) measured 1.5x slower, its stores spread over the block's 110 KiB
 // (C = 32, T = 24) past L1 (430 against 280 cycles a tile and channel block, warm).
@@ -713,7 +714,8 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
   // 4 KiB apart on ResNet-20's shapes (E C = 256, 512, 1024 floats; T K = 1024, 2048, 3072)
   // and the product's 6 broadcasts a step, or the output gradient transform's E stores a tile,
   // land in one set of the L1 cache. Padded, ResNet-20's step with F(2x2, 3x3) for all its
-  // weight gradients ran 1.11x faster (AVX-512, docs/performance.md).
+  // weight gradients ran 1.11x faster (on AVX-512, where it is not the default:
+  // docs/performance.md).
   const int64_t vt = E * C + W, zt = T * K + W;
   const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
   const int64_t parts = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), blocks);
