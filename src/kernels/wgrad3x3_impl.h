@@ -18,12 +18,12 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "cnnkit/core/threads.h"
 #include "kernels/conv.h"
+#include "kernels/part_sums.h"
 #include "kernels/simd.h"
 
 #ifndef CNNKIT_ISA_TARGET
@@ -147,30 +147,6 @@ void pad(const float* src, float* xp, const Conv2dShape& s, int64_t n0, int64_t 
   }
 }
 
-// The images of a weight gradient in `count` parts (one a thread on shapes worth splitting),
-// part p summing into its own row of `size` doubles (zeroed here, in the calling thread's
-// buffer), the rows then added in part order (sum): a given thread count gives the same bits
-// every run.
-struct ImageParts {
-  int64_t count, size;
-  double* rows;
-  ImageParts(const Conv2dShape& s, int64_t row_size) : size(row_size) {
-    const double flops =
-        2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
-    count = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), s.N);
-    thread_local std::vector<double> buffer;  // the calling thread's: the parts' threads write through rows
-    buffer.assign(static_cast<size_t>(count * size), 0.0);
-    rows = buffer.data();
-  }
-  int64_t first(int64_t p, int64_t N) const { return N * p / count; }
-  double* row(int64_t p) const { return rows + p * size; }
-  double sum(int64_t at) const {
-    double v = 0;
-    for (int64_t p = 0; p < count; ++p) v += rows[p * size + at];
-    return v;
-  }
-};
-
 // The weight gradient (wgrad3x3.h) between tensors blocked by W channels.
 template <class Vec>
 void weight_grad_kernel(const float* src, const float* grad_out, float* grad_weight, float* grad_bias,
@@ -184,7 +160,8 @@ void weight_grad_kernel(const float* src, const float* grad_out, float* grad_wei
   const int64_t group = std::max<int64_t>(1, kChunk / (Ho * Wo));
   const int64_t band = Ho * Wo <= kChunk ? Ho : std::max<int64_t>(1, kChunk / Wo);
   const int64_t calls_per_group = CB * KB * KH * 3 * ((Ho + band - 1) / band);
-  const ImageParts parts(s, C * K * 9 + K);
+  // The images in parts (kernels/part_sums.h).
+  const PartSums parts(weight_grad_flops(s.N, K, Ho, Wo, C), s.N, C * K * 9 + K);
   parallel_for(parts.count, 1, [&](int64_t p0, int64_t p1) {
     thread_local std::vector<float> padded;
     const size_t need = static_cast<size_t>(group * Hp * Wp * W);

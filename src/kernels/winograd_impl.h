@@ -29,6 +29,7 @@
 
 #include "cnnkit/core/threads.h"
 #include "kernels/conv.h"
+#include "kernels/part_sums.h"
 #include "kernels/simd.h"
 #include "kernels/winograd.h"
 
@@ -717,17 +718,13 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
   // weight gradients ran 1.11x faster (on AVX-512, where it is not the default:
   // docs/performance.md).
   const int64_t vt = E * C + W, zt = T * K + W;
-  const double flops = 2.0 * static_cast<double>(s.N * s.C_out * s.H_out * s.W_out) * static_cast<double>(s.C_in * 9);
-  const int64_t parts = flops < 8e6 || in_parallel_region() ? 1 : std::min<int64_t>(get_num_threads(), blocks);
-  // Each part sums its tiles into its own dU and bias sum, in float over at most kFloatTiles
-  // tiles (whole blocks, at least one), then into its row of doubles; the parts' rows are added
-  // in order below.
+  // Each part (kernels/part_sums.h: whole blocks of tiles) sums its tiles into its own dU and
+  // bias sum, in float over at most kFloatTiles tiles (whole blocks, at least one), then into
+  // its row of doubles; the parts' rows are added in order below.
   const int64_t part_size = E * C * K + K;
   const int64_t run_blocks = std::max<int64_t>(1, kFloatTiles / T);
-  thread_local std::vector<double> partial_buffer;  // the calling thread's: named by pointer below
-  partial_buffer.assign(static_cast<size_t>(parts * part_size), 0.0);
-  double* const partial = partial_buffer.data();
-  parallel_for(parts, 1, [&](int64_t p0, int64_t p1) {
+  const PartSums parts(weight_grad_flops(s.N, K, s.H_out, s.W_out, C), blocks, part_size);
+  parallel_for(parts.count, 1, [&](int64_t p0, int64_t p1) {
     thread_local std::vector<float> scratch;
     const size_t need = static_cast<size_t>(T * vt + E * zt + part_size);
     if (scratch.size() < need) scratch.resize(need);
@@ -736,8 +733,8 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
     float* const dU = Z + E * zt;
     float* const bias_sum = gb != nullptr ? dU + E * C * K : nullptr;
     for (int64_t p = p0; p < p1; ++p) {
-      double* const sums = partial + p * part_size;
-      const int64_t first = blocks * p / parts, last = blocks * (p + 1) / parts;
+      double* const sums = parts.row(p);
+      const int64_t first = parts.first(p, blocks), last = parts.first(p + 1, blocks);
       for (int64_t run = first; run < last; run += run_blocks) {
         std::fill(dU, dU + part_size, 0.0f);
         for (int64_t blk = run; blk < std::min(last, run + run_blocks); ++blk) {
@@ -757,11 +754,8 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
     for (int64_t k0 = 0; k0 < K; k0 += 8) {
       const int64_t nk = std::min<int64_t>(8, K - k0);
       double u[E][8] = {}, t[3][A][8];
-      for (int64_t p = 0; p < parts; ++p)
-        for (int e = 0; e < E; ++e) {
-          const double* d = partial + p * part_size + (e * C + c) * K + k0;
-          for (int64_t l = 0; l < nk; ++l) u[e][l] += d[l];
-        }
+      for (int e = 0; e < E; ++e)
+        for (int64_t l = 0; l < nk; ++l) u[e][l] = parts.sum((e * C + c) * K + k0 + l);
       for (int r = 0; r < 3; ++r)  // Gt dU
         for (int b = 0; b < A; ++b)
           for (int l = 0; l < 8; ++l) {
@@ -781,9 +775,7 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
     }
   if (gb != nullptr)
     for (int64_t k = 0; k < K; ++k) {
-      double v = 0;
-      for (int64_t p = 0; p < parts; ++p) v += partial[p * part_size + E * C * K + k];
-      gb[k] = static_cast<float>(v);
+      gb[k] = static_cast<float>(parts.sum(E * C * K + k));
       finite = finite && std::isfinite(gb[k]);
     }
   return finite;
