@@ -50,9 +50,11 @@ Tensor contiguous_float_copy(const Tensor& g) {
 
 // a + b in their kept oneDNN layout when both are in the same one (the two gradients meeting
 // at a residual block's input): the sum goes on to the next oneDNN backward as it is, where
-// the plain sum below would reorder both operands to NCHW and the next op the sum back.
+// the plain sum below would reorder both operands to NCHW and the next op the sum back. When
+// nothing but `a` can reach a's layout, the sum is written over it and a is the result.
 // Undefined when the layouts differ.
 Tensor add_kept_layouts(const Tensor& a, const Tensor& b) {
+  if (kernels::onednn::add_into_exclusive_layout(a, b)) return a;
   kernels::onednn::LayoutPtr sum = kernels::onednn::add_in_layout(*a.unsafeGetTensorImpl(), *b.unsafeGetTensorImpl(), 1.0f);
   if (!sum) return Tensor();
   Tensor out = cnnkit::detail::empty_deferred(a.sizes());

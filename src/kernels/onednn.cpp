@@ -160,6 +160,16 @@ LayoutPtr layout_of(const TensorImpl& t) {
   return same_dims && t.is_contiguous() ? l : nullptr;
 }
 
+LayoutPtr exclusive_layout(const Tensor& t) {
+  if (!t.defined() || t.use_count() != 1) return nullptr;
+  const TensorImpl& impl = *t.unsafeGetTensorImpl();
+  if (impl.storage.use_count() != 1 || cnnkit::detail::alias_kind(impl) != cnnkit::detail::AliasKind::kNotAnAlias ||
+      cnnkit::detail::live_views(*impl.storage) != 0 || cnnkit::detail::live_detached(*impl.storage) != 0)
+    return nullptr;
+  LayoutPtr l = layout_of(impl);
+  return l && l.use_count() == 2 ? l : nullptr;  // the storage's and l
+}
+
 LayoutPtr add_in_layout(const TensorImpl& a, const TensorImpl& b, float alpha) {
   if (a.dtype != ScalarType::Float || b.dtype != ScalarType::Float || a.sizes != b.sizes) return nullptr;
   const LayoutPtr al = layout_of(a);
@@ -170,6 +180,17 @@ LayoutPtr add_in_layout(const TensorImpl& a, const TensorImpl& b, float alpha) {
   add_contiguous(sum->data(), al->data(), bl->data(), static_cast<int64_t>(al->desc().get_size() / sizeof(float)),
                  alpha);
   return sum;
+}
+
+bool add_into_exclusive_layout(const Tensor& a, const Tensor& b) {
+  if (!b.defined() || b.dtype() != ScalarType::Float || a.sizes() != b.sizes()) return false;
+  const LayoutPtr al = exclusive_layout(a);
+  if (!al) return false;
+  const LayoutPtr bl = layout_of(*b.unsafeGetTensorImpl());
+  if (!bl || !(al->desc() == bl->desc()) || al == bl) return false;
+  add_contiguous(al->data(), al->data(), bl->data(), static_cast<int64_t>(al->desc().get_size() / sizeof(float)),
+                 1.0f);
+  return true;
 }
 
 dnnl::memory as_layout(const Operand& in, const dnnl::memory::desc& plain_d,

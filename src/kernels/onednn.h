@@ -167,11 +167,20 @@ using LayoutPtr = std::shared_ptr<Layout>;
 // describe): the tensor must be contiguous from offset 0 with sizes (N, C, H, W) equal to the
 // layout's dims, or (C, H, W) for N = 1. Never converts anything.
 LayoutPtr layout_of(const TensorImpl& t);
+// t's kept layout when t is the only way to it: t's handle, its storage and the layout each
+// held once (by the caller, by t, by that storage), no view or detached alias of the storage.
+// A backward function may then write a result of its own over the gradient it was handed
+// (element for element, each read before it is written), and hand the layout on as that
+// result's: no fresh activation-sized buffer to fetch into cache. Null otherwise.
+LayoutPtr exclusive_layout(const Tensor& t);
 
 // a + alpha * b into a new layout, when both float tensors hold their values in the same kept
 // layout (a residual add forward; two gradients meeting at a block's input in the backward
 // engine): the sum stays in that layout for the next oneDNN op. Null otherwise.
 LayoutPtr add_in_layout(const TensorImpl& a, const TensorImpl& b, float alpha);
+// a += b in a's kept layout when that layout is exclusive_layout(a) and b is kept in the same
+// one (the engine's sum of two gradients, the first its own); false, a untouched, otherwise.
+bool add_into_exclusive_layout(const Tensor& a, const Tensor& b);
 
 // An activation operand of a oneDNN kernel: plain NCHW floats, or a kept layout.
 struct Operand {

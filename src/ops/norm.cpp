@@ -284,12 +284,16 @@ int fused_block(const kernels::onednn::Layout& xl, const Tensor& x) {
   return block != 0 && kernels::batch_norm_relu_blocked_supported(x.size(1), block) ? block : 0;
 }
 
+// A tensor whose values live in layout l (filled by the caller).
+Tensor kept(IntArrayRef sizes, const kernels::onednn::LayoutPtr& l) {
+  Tensor t = detail::empty_deferred(sizes);
+  detail::set_layout(*t.unsafeGetTensorImpl()->storage, l);
+  return t;
+}
 // A tensor whose values live in a new layout `desc` (filled by the caller).
 std::pair<Tensor, kernels::onednn::LayoutPtr> new_kept(IntArrayRef sizes, const dnnl::memory::desc& desc) {
-  Tensor t = detail::empty_deferred(sizes);
   auto l = std::make_shared<kernels::onednn::Layout>(desc);
-  detail::set_layout(*t.unsafeGetTensorImpl()->storage, l);
-  return {t, l};
+  return {kept(sizes, l), l};
 }
 }  // namespace
 
@@ -381,23 +385,33 @@ Tensor batch_norm_relu(const Tensor& input, const Tensor& weight, const Tensor& 
               return TensorList{relu(z)};
             });
           }
-          const dnn::LayoutPtr gl = dnn::layout_of(*grads[0].unsafeGetTensorImpl());
-          dnn::LayoutPtr dy_buf;  // dy reordered into x's layout, when it comes in another
+          // dy in x's layout, and its buffer when nothing else can read it (handed over by its
+          // only holder, or reordered here): the first result the kernel writes element for
+          // element over dy goes there instead of into a fresh buffer — the residual's
+          // gradient (pass 1) when there is one, else dx (pass 2).
+          dnn::LayoutPtr dy_own = dnn::exclusive_layout(grads[0]);
+          const dnn::LayoutPtr gl = dy_own ? dy_own : dnn::layout_of(*grads[0].unsafeGetTensorImpl());
           const float* dy = nullptr;
           if (gl && gl->desc() == xl->desc()) {
             dy = gl->data();
           } else {
-            dy_buf = std::make_shared<dnn::Layout>(xl->desc());
+            dy_own = std::make_shared<dnn::Layout>(xl->desc());
             const Tensor plain = gl ? Tensor() : dense(grads[0]);
             const dnn::Operand op{gl ? nullptr : plain.data_ptr<float>(), gl};
             const dnnl::memory::dims d(in_sizes.begin(), in_sizes.end());
-            dnn::as_layout(op, dnn::plain_desc(d, dnnl::memory::format_tag::nchw), xl->desc(), dy_buf->data());
-            dy = dy_buf->data();
+            dnn::as_layout(op, dnn::plain_desc(d, dnnl::memory::format_tag::nchw), xl->desc(), dy_own->data());
+            dy = dy_own->data();
           }
           Tensor dx, dr;
           dnn::LayoutPtr dxl, drl;
-          if (need_x) std::tie(dx, dxl) = new_kept(in_sizes, xl->desc());
-          if (need_r) std::tie(dr, drl) = new_kept(in_sizes, xl->desc());
+          if (need_r) {
+            if (dy_own) dr = kept(in_sizes, drl = std::exchange(dy_own, nullptr));
+            else std::tie(dr, drl) = new_kept(in_sizes, xl->desc());
+          }
+          if (need_x) {
+            if (dy_own) dx = kept(in_sizes, dxl = std::exchange(dy_own, nullptr));
+            else std::tie(dx, dxl) = new_kept(in_sizes, xl->desc());
+          }
           Tensor dw = need_w ? cnnkit::empty(w_sizes) : Tensor();
           Tensor db = need_b ? cnnkit::empty(b_sizes) : Tensor();
           kernels::batch_norm_relu_backward_blocked(

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "cnnkit/autograd/grad_mode.h"
 #include "cnnkit/autograd/node.h"
@@ -125,6 +126,40 @@ TEST(BatchNormRelu, RandomShapes) {
     const Case c{pick(1, 6), block * pick(1, 3), pick(1, 30), pick(1, 30), block, i % 3 != 0, i % 4 != 1};
     if (c.N * c.H * c.W == 1) continue;  // batch norm refuses one value a channel in training
     check_case(c, 100 + static_cast<uint64_t>(i));
+  }
+}
+
+// The backward writes its first result over the output gradient's buffer when nothing else
+// can read it (a gradient reordered into x's layout here, or handed over by its only holder);
+// a kept output gradient its caller still holds keeps its values, and the gradients are the
+// same bits either way.
+TEST(BatchNormRelu, AnOutputGradientItsCallerHoldsKeepsItsValues) {
+  if (!kernels::batch_norm_relu_blocked_supported(8, 8)) GTEST_SKIP() << "no AVX2 on this CPU";
+  for (const bool residual : {false, true}) {
+    SCOPED_TRACE(residual ? "residual" : "no residual");
+    Generator g(21);
+    const Tensor x = randn({3, 16, 9, 7}, g), r = randn({3, 16, 9, 7}, g), dy = randn({3, 16, 9, 7}, g);
+    const Tensor w = rand({16}, g) + 0.5, b = randn({16}, g);
+    auto grads = [&](const Tensor& out_grad) {
+      Tensor xf = kept_copy(x, 16).set_requires_grad(true);
+      Tensor rf = residual ? kept_copy(r, 16).set_requires_grad(true) : Tensor();
+      Tensor wf = w.clone().set_requires_grad(true), bf = b.clone().set_requires_grad(true);
+      Tensor rm = zeros({16}), rv = ones({16});
+      Tensor y = batch_norm_relu(xf, wf, bf, rm, rv, true, 0.1, 1e-5, rf);
+      EXPECT_EQ(name_of(y), "BatchNormReluBackward0");
+      y.backward(out_grad);
+      return std::vector<Tensor>{xf.grad(), wf.grad(), bf.grad(), residual ? rf.grad() : Tensor()};
+    };
+    const std::vector<Tensor> from_plain = grads(dy);
+    const Tensor dy_kept = kept_copy(dy, 16);
+    const std::vector<Tensor> from_kept = grads(dy_kept);
+    EXPECT_TRUE(kept(dy_kept));
+    EXPECT_TRUE(test::allclose(dy_kept, dy, 0, 0, "the caller's output gradient"));
+    for (size_t i = 0; i < from_plain.size(); ++i) {
+      if (from_plain[i].defined()) {
+        EXPECT_TRUE(test::allclose(from_kept[i], from_plain[i], 0, 0)) << i;
+      }
+    }
   }
 }
 

@@ -381,5 +381,49 @@ TEST_F(LayoutChain, GradientsMeetingInTheSameLayoutAreSummedWithoutReorders) {
     EXPECT_TRUE(test::allclose(kept_grads[i], plain_grads[i], 1e-5, 1e-5)) << i;
 }
 
+// A backward function may write over a gradient only when nothing else can read it:
+// exclusive_layout names the kept layout of a tensor whose handle, storage and layout are each
+// held once, and add_into_exclusive_layout (the engine's sum of two gradients) adds into it
+// only then; any other holder — a copy of the handle, a detached alias, the layout itself —
+// keeps its values.
+TEST_F(LayoutChain, GradientsAreWrittenOverOnlyWhenNothingElseReachesThem) {
+  Generator g(12);
+  const Tensor x = randn({2, 16, 6, 6}, g), w = randn({16, 16, 3, 3}, g) * 0.2;
+  Tensor a = conv2d(x, w, Tensor(), 1, 1), b = conv2d(x, w * 2.0, Tensor(), 1, 1);
+  ASSERT_TRUE(kept(a));
+  ASSERT_TRUE(kept(b));
+  // Their values read without converting them (reading a plain would drop its layout).
+  const auto values = [](const Tensor& t) {
+    Tensor out = empty(t.sizes());
+    dnn::layout_of(*t.unsafeGetTensorImpl())->to_plain(out.data_ptr<float>());
+    return out;
+  };
+  const Tensor a0 = values(a), b0 = values(b);
+  EXPECT_NE(dnn::exclusive_layout(a), nullptr);
+  EXPECT_EQ(dnn::exclusive_layout(Tensor()), nullptr);
+  {
+    const Tensor copy = a;  // NOLINT(performance-unnecessary-copy-initialization): the point
+    EXPECT_EQ(dnn::exclusive_layout(a), nullptr);
+    EXPECT_FALSE(dnn::add_into_exclusive_layout(a, b));
+  }
+  {
+    const Tensor alias = a.detach();
+    EXPECT_EQ(dnn::exclusive_layout(a), nullptr);
+    EXPECT_FALSE(dnn::add_into_exclusive_layout(a, b));
+  }
+  {
+    const dnn::LayoutPtr held = dnn::layout_of(*a.unsafeGetTensorImpl());
+    EXPECT_EQ(dnn::exclusive_layout(a), nullptr);
+    EXPECT_FALSE(dnn::add_into_exclusive_layout(a, b));
+  }
+  EXPECT_TRUE(test::allclose(values(a), a0, 0, 0, "a, every refusal"));
+  const float* before = dnn::layout_of(*a.unsafeGetTensorImpl())->data();
+  EXPECT_TRUE(dnn::add_into_exclusive_layout(a, b));
+  EXPECT_EQ(dnn::layout_of(*a.unsafeGetTensorImpl())->data(), before) << "the sum is written over a";
+  EXPECT_TRUE(test::allclose(values(a), a0 + b0, 0, 0, "a + b"));
+  EXPECT_TRUE(test::allclose(values(b), b0, 0, 0, "b"));
+  EXPECT_FALSE(dnn::add_into_exclusive_layout(a, a0)) << "a plain operand";
+}
+
 }  // namespace
 }  // namespace cnnkit
