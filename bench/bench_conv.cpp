@@ -6,13 +6,16 @@
 // registry in kernels/conv.cpp; "Wgrad3x3/...": ResNet-20's weight gradients by oneDNN, by
 // kernels/wgrad3x3 and by kernels/winograd's F(2x2, 3x3); "Winograd3x3/..." and "Direct3x3/...": their forward and
 // backward-data passes by kernels/winograd, kernels/direct3x3 and oneDNN; "WinogradWeights/...":
-// the Winograd weight transform. bench/torch_conv.py is the PyTorch twin of the W4 part;
+// the Winograd weight transform; "BatchNormReluBackward/...": the fused batch norm backward
+// writing dx into a fresh buffer or over dy. bench/torch_conv.py is the PyTorch twin of the W4 part;
 // bench/run_conv_compare.sh runs both and prints ratios.
 #include <benchmark/benchmark.h>
 #include <oneapi/dnnl/dnnl.h>
 
 #include <time.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -22,6 +25,7 @@
 #include "cnnkit/core/threads.h"
 #include "kernels/conv.h"
 #include "kernels/direct3x3.h"
+#include "kernels/norm.h"
 #include "kernels/wgrad3x3.h"
 #include "kernels/winograd.h"
 #include "cnnkit/ops/conv.h"
@@ -152,6 +156,36 @@ double measure_clock_ghz() {
 
 }  // namespace
 
+// The fused batch norm + ReLU backward (kernels/norm.h) on ResNet-20's first-stage shape at
+// batch 64 (nChw16c where the CPU has AVX-512, else nChw8c), writing dx into a fresh buffer or
+// over dy (as ops/norm.cpp does when nothing else reads dy). Before each call dy is restored
+// and a 64 MiB sweep pushes the operands out of L2, as the step's other passes do; only the
+// call is timed.
+void batch_norm_backward_benchmark(benchmark::State& state, bool over_dy, int threads) {
+  cnnkit::set_num_threads(threads);
+  namespace k = cnnkit::kernels;
+  const int64_t N = 64, C = 16, S = 32 * 32;
+  const int block = k::batch_norm_relu_blocked_supported(C, 16) ? 16 : 8;
+  const Tensor x = filled({N, C, S}, 0.5f), dy0 = filled({N, C, S}, 0.25f);
+  Tensor dy = cnnkit::empty(dy0.sizes()), dx = cnnkit::empty(dy0.sizes()), sweep = filled({16 << 20}, 1.0f);
+  const Tensor mean = filled({C}, 0.1f), var = filled({C}, 1.0f), scale = filled({C}, 1.0f), shift = filled({C}, 0.0f);
+  Tensor dw = cnnkit::empty({C}), db = cnnkit::empty({C});
+  float* out = over_dy ? dy.data_ptr<float>() : dx.data_ptr<float>();
+  volatile float sink = 0;
+  for (auto _ : state) {
+    std::copy(dy0.data_ptr<float>(), dy0.data_ptr<float>() + dy0.numel(), dy.data_ptr<float>());
+    float sum = 0;
+    for (int64_t i = 0; i < sweep.numel(); i += 16) sum += sweep.data_ptr<float>()[i];
+    sink = sink + sum;
+    const auto t0 = std::chrono::steady_clock::now();
+    k::batch_norm_relu_backward_blocked(out, nullptr, dw.data_ptr<float>(), db.data_ptr<float>(), dy.data_ptr<float>(),
+                                        x.data_ptr<float>(), nullptr, mean.data_ptr<float>(), var.data_ptr<float>(),
+                                        scale.data_ptr<float>(), shift.data_ptr<float>(), scale.data_ptr<float>(),
+                                        1e-5, N, C, S, block);
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+}
+
 int main(int argc, char** argv) {
   for (const Config& c : kConfigs) {
     for (int threads : {1, 2}) {
@@ -224,6 +258,15 @@ int main(int argc, char** argv) {
           wg::set_use(wg::Use::automatic);
         })->UseRealTime()->Unit(benchmark::kMillisecond);
       }
+
+  for (bool over_dy : {false, true})
+    for (int threads : {1, 2}) {
+      const std::string name = std::string("BatchNormReluBackward/resnet20_16ch/") +
+                               (over_dy ? "over_dy" : "fresh") + "/threads:" + std::to_string(threads);
+      benchmark::RegisterBenchmark(name.c_str(), [over_dy, threads](benchmark::State& s) {
+        batch_norm_backward_benchmark(s, over_dy, threads);
+      })->UseManualTime()->Unit(benchmark::kMillisecond);
+    }
 
   // The same shapes' forward and backward-data passes: kernels/winograd against oneDNN's.
   for (const Config& c : resnet_shapes)
