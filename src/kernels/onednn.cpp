@@ -161,7 +161,7 @@ LayoutPtr layout_of(const TensorImpl& t) {
 }
 
 LayoutPtr exclusive_layout(const Tensor& t) {
-  if (!t.defined() || t.use_count() != 1) return nullptr;
+  if (!t.defined() || t.use_count() != 1 || t.requires_grad()) return nullptr;
   const TensorImpl& impl = *t.unsafeGetTensorImpl();
   if (impl.storage.use_count() != 1 || cnnkit::detail::alias_kind(impl) != cnnkit::detail::AliasKind::kNotAnAlias ||
       cnnkit::detail::live_views(*impl.storage) != 0 || cnnkit::detail::live_detached(*impl.storage) != 0)

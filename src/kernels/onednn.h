@@ -168,7 +168,8 @@ using LayoutPtr = std::shared_ptr<Layout>;
 // layout's dims, or (C, H, W) for N = 1. Never converts anything.
 LayoutPtr layout_of(const TensorImpl& t);
 // t's kept layout when t is the only way to it: t's handle, its storage and the layout each
-// held once (by the caller, by t, by that storage), no view or detached alias of the storage.
+// held once (by the caller, by t, by that storage), no view or detached alias of the storage,
+// t outside any graph (not requiring grad).
 // A backward function may then write a result of its own over the gradient it was handed
 // (element for element, each read before it is written), and hand the layout on as that
 // result's: no fresh activation-sized buffer to fetch into cache. Null otherwise.

@@ -385,7 +385,7 @@ TEST_F(LayoutChain, GradientsMeetingInTheSameLayoutAreSummedWithoutReorders) {
 // exclusive_layout names the kept layout of a tensor whose handle, storage and layout are each
 // held once, and add_into_exclusive_layout (the engine's sum of two gradients) adds into it
 // only then; any other holder — a copy of the handle, a detached alias, the layout itself —
-// keeps its values.
+// keeps its values, and a tensor in a graph is never written over.
 TEST_F(LayoutChain, GradientsAreWrittenOverOnlyWhenNothingElseReachesThem) {
   Generator g(12);
   const Tensor x = randn({2, 16, 6, 6}, g), w = randn({16, 16, 3, 3}, g) * 0.2;
@@ -401,6 +401,11 @@ TEST_F(LayoutChain, GradientsAreWrittenOverOnlyWhenNothingElseReachesThem) {
   const Tensor a0 = values(a), b0 = values(b);
   EXPECT_NE(dnn::exclusive_layout(a), nullptr);
   EXPECT_EQ(dnn::exclusive_layout(Tensor()), nullptr);
+  {
+    const Tensor in_graph = conv2d(x.clone().set_requires_grad(true), w, Tensor(), 1, 1);
+    ASSERT_TRUE(kept(in_graph));
+    EXPECT_EQ(dnn::exclusive_layout(in_graph), nullptr) << "a tensor that requires grad";
+  }
   {
     const Tensor copy = a;  // NOLINT(performance-unnecessary-copy-initialization): the point
     EXPECT_EQ(dnn::exclusive_layout(a), nullptr);
