@@ -168,7 +168,7 @@ void weight_grad_kernel(const float* src, const float* grad_out, float* grad_wei
     if (padded.size() < need) padded.resize(need);
     float* xp = padded.data();
     for (int64_t p = p0; p < p1; ++p) {
-      double* acc = parts.row(p);
+      double* acc = parts.start(p);
       double* bias = acc + C * K * 9;
       const int64_t first = parts.first(p, s.N), last = parts.first(p + 1, s.N);
       for (int64_t n0 = first; n0 < last; n0 += group) {
