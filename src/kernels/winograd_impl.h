@@ -174,17 +174,18 @@ CNNKIT_WINO_INLINE void transform_edge_patch(const float* base, int64_t off, int
   }
 }
 
-// Phase 1 for tiles [t0, t0 + T): V[t][e][c], tiles vt floats apart (E C: dense). A tile
-// inside the image is read where it lies, one over an edge with its padding as zeros
-// (transform_edge_patch). Tile-major: a tile's
+// Phase 1 for tiles [t0, t0 + T): V[t][e][c] at V + t vt + e estride + c. A tile inside the
+// image is read where it lies, one over an edge with its padding as zeros
+// (transform_edge_patch). The forward writes it tile-major (vt = E C, estride = C): a tile's
 // E x C values are one contiguous run, written in order; V[e][t][c] (E runs of T x C, one
-// store a run per vector) measured 1.5x slower, its stores spread over the block's 110 KiB
-// (C = 32, T = 24) past L1 (430 against 280 cycles a tile and channel block, warm).
+// store a run per vector) measured 1.5x slower there, its stores spread over the block's 110 KiB
+// (C = 32, T = 24) past L1 (430 against 280 cycles a tile and channel block, warm). The weight
+// gradient writes V[e][t][c] (vt = C), whose product walks the tiles (weight_grad_tiles).
 template <class Vec, int m>
-void input_transform(const float* src, float* V, const Geometry& g, int64_t t0, int64_t T, int64_t vt) {
+void input_transform(const float* src, float* V, const Geometry& g, int64_t t0, int64_t T, int64_t vt,
+                     int64_t estride) {
   constexpr int A = m + 2, W = Vec::W;
   const int64_t CB = g.C / W, plane = g.H * g.W * W, row = g.W * W;
-  const int64_t estride = g.C;  // floats between V[t][e] and V[t][e + 1]
   // The patch's rows (columns) [lo, hi) inside the image, for a patch from row (column)
   // `first` of an image `size` long: a tile may also lie past it entirely (the
   // backward-data pass pads by up to 2).
@@ -608,7 +609,7 @@ bool run(const float* src, const float* U, const float* wd, const float* bias, c
     float* M = V + E * T * g.C;
     for (int64_t t0 = first * T; t0 < std::min(last * T, tiles); t0 += T) {
       const int64_t n = std::min(T, tiles - t0);
-      input_transform<Vec, m>(src, V, g, t0, n, E * g.C);
+      input_transform<Vec, m>(src, V, g, t0, n, E * g.C, g.C);
       multiply<Vec>(V, U, M, E, n, g.C, g.K);
       output_transform<Vec, m>(M, src, wd, bias, residual, relu, dst, g, t0, n,
                                stats != nullptr ? stats + (t0 / T) * slot : nullptr);
@@ -687,12 +688,13 @@ void grad_out_transform(const float* gy, float* Z, float* bias_sum, const Geomet
   }
 }
 
-// dU[e] (C x K) += V[., e]^T (C x T) Z[e] (T x K), e = 0 .. E - 1: the register block's rows are
-// input channels, summed over tiles. V's tiles vt floats apart, Z's planes zt.
+// dU[e] (C x K) += V[e]^T (C x T) Z[e] (T x K), e = 0 .. E - 1: the register block's rows are
+// input channels, summed over tiles. V[e][t][c] and Z[e][t][k], their planes ve and zt floats
+// apart.
 template <class Vec>
-void accumulate(const float* V, const float* Z, float* dU, int E, int64_t T, int64_t C, int64_t K, int64_t vt,
+void accumulate(const float* V, const float* Z, float* dU, int E, int64_t T, int64_t C, int64_t K, int64_t ve,
                 int64_t zt) {
-  for (int e = 0; e < E; ++e) product<Vec, true>(V + e * C, 1, vt, Z + e * zt, dU + e * C * K, K, C, T, K);
+  for (int e = 0; e < E; ++e) product<Vec, true>(V + e * ve, 1, C, Z + e * zt, dU + e * C * K, K, C, T, K);
 }
 
 // The most tiles a float sum of the weight gradient runs over before it goes to double: with
@@ -712,13 +714,17 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
   const int64_t per_tile = E * 4 * (C + K);
   const int64_t T = std::clamp<int64_t>(384 * 1024 / per_tile, 16, 64);
   const int64_t blocks = (tiles + T - 1) / T;
-  // V's tiles and Z's planes one vector longer than their data: dense, they lie a multiple of
-  // 4 KiB apart on ResNet-20's shapes (E C = 256, 512, 1024 floats; T K = 1024, 2048, 3072)
-  // and the product's 6 broadcasts a step, or the output gradient transform's E stores a tile,
-  // land in one set of the L1 cache. Padded, ResNet-20's step with F(2x2, 3x3) for all its
-  // weight gradients ran 1.11x faster (on AVX-512, where it is not the default:
-  // docs/performance.md).
-  const int64_t vt = E * C + W, zt = T * K + W;
+  // V[e][t][c] and Z[e][t][k], each plane one vector longer than its data: dense, the planes lie
+  // a multiple of 4 KiB apart on ResNet-20's shapes (T C, T K = 1024, 2048, 3072 floats) and the
+  // transforms' E stores a tile land in one set of the L1 cache. Padded (then with V tile-major,
+  // its tiles E C + W floats apart), ResNet-20's step with F(2x2, 3x3) for all its weight
+  // gradients ran 1.11x faster (on AVX-512, where it is not the default: docs/performance.md).
+  // V plane by plane, the product's sum over tiles reads each plane in order (C floats a step,
+  // where tile-major it strode E C + W, past the L1 prefetcher's 2 KiB): on AVX2 the 32- and
+  // 64-channel weight gradients 2.61/2.62 -> 2.45/2.45 and 2.29/2.29 -> 2.18/2.21 ms at 1 thread
+  // (bench_conv Wgrad3x3/.../winograd2x2, medians of 5, two runs), the 16-channel one and AVX-512
+  // level.
+  const int64_t ve = T * C + W, zt = T * K + W;
   // Each part (kernels/part_sums.h: whole blocks of tiles) sums its tiles into its own dU and
   // bias sum, in float over at most kFloatTiles tiles (whole blocks, at least one), then into
   // its row of doubles; the parts' rows are added in order below.
@@ -727,10 +733,10 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
   const PartSums parts(weight_grad_flops(s.N, K, s.H_out, s.W_out, C), blocks, part_size);
   parallel_for(parts.count, 1, [&](int64_t p0, int64_t p1) {
     thread_local std::vector<float> scratch;
-    const size_t need = static_cast<size_t>(T * vt + E * zt + part_size);
+    const size_t need = static_cast<size_t>(E * ve + E * zt + part_size);
     if (scratch.size() < need) scratch.resize(need);
     float* const V = scratch.data();
-    float* const Z = V + T * vt;
+    float* const Z = V + E * ve;
     float* const dU = Z + E * zt;
     float* const bias_sum = gb != nullptr ? dU + E * C * K : nullptr;
     for (int64_t p = p0; p < p1; ++p) {
@@ -740,9 +746,9 @@ bool weight_grad_tiles(const float* src, const float* gy, float* gw, float* gb, 
         std::fill(dU, dU + part_size, 0.0f);
         for (int64_t blk = run; blk < std::min(last, run + run_blocks); ++blk) {
           const int64_t t0 = blk * T, n = std::min(T, tiles - t0);
-          input_transform<Vec, m>(src, V, g, t0, n, vt);
+          input_transform<Vec, m>(src, V, g, t0, n, C, ve);
           grad_out_transform<Vec, m>(gy, Z, bias_sum, g, t0, n, zt);
-          accumulate<Vec>(V, Z, dU, E, n, C, K, vt, zt);
+          accumulate<Vec>(V, Z, dU, E, n, C, K, ve, zt);
         }
         for (int64_t i = 0; i < part_size; ++i) sums[i] += static_cast<double>(dU[i]);
       }
