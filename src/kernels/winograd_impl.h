@@ -62,6 +62,13 @@ struct TileCursor {
   }
 };
 
+// Fetches the cache lines of floats [p, p + n) (write: for a store), each once.
+inline void prefetch_run(const float* p, int64_t n, bool write = false) {
+  const uintptr_t end = reinterpret_cast<uintptr_t>(p + n);
+  for (uintptr_t a = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63}; a < end; a += 64)
+    write ? __builtin_prefetch(reinterpret_cast<const void*>(a), 1) : __builtin_prefetch(reinterpret_cast<const void*>(a));
+}
+
 #define CNNKIT_WINO_INLINE __attribute__((always_inline)) inline
 
 // The one-dimensional transforms of tile m, on vectors of W channels: Bt x (A values to A)
@@ -193,24 +200,27 @@ void input_transform(const float* src, float* V, const Geometry& g, int64_t t0, 
     return std::pair<int, int>{static_cast<int>(std::clamp<int64_t>(-first, 0, A)),
                                static_cast<int>(std::clamp<int64_t>(size - first, 0, A))};
   };
-  TileCursor at(t0, g);
-  for (int64_t t = 0; t < T; ++t, at.next(g)) {
+  TileCursor at(t0, g), far(t0 + 2, g);
+  for (int64_t t = 0; t < T; ++t, at.next(g), far.next(g)) {
     const int64_t ih0 = m * at.ty - g.pt, iw0 = m * at.tx - g.pl;
     const bool inside = ih0 >= 0 && iw0 >= 0 && ih0 + A <= g.H && iw0 + A <= g.W;
     const auto [i0, i1] = inside_of(ih0, g.H);
     const auto [j0, j1] = inside_of(iw0, g.W);
     const float* img = src + at.n * CB * plane;
     float* v = V + t * vt;
-    // The columns the tile after next adds to this row's window, fetched ahead: a row of tiles
-    // walks one stream per input row and channel block, more than the prefetchers follow.
-    const bool ahead = ih0 >= 0 && ih0 + A <= g.H && iw0 >= 0 && iw0 + 2 * m + 6 <= g.W;
+    // What the tile after next adds to the window (its last m columns, or all A where it starts
+    // a row of tiles), inside the image, fetched ahead: a row of tiles walks one stream per
+    // input row and channel block, more than the prefetchers follow. Edge tiles too (44% of a
+    // 32 x 32 map's 4 x 4 tiles, all of an 8 x 8 map's), whose loads otherwise waited on memory.
+    const int64_t fh0 = m * far.ty - g.pt, fw0 = m * far.tx - g.pl + (far.tx > 0 ? A - m : 0);
+    const int64_t fi0 = std::max<int64_t>(fh0, 0), fi1 = std::min<int64_t>(m * far.ty - g.pt + A, g.H);
+    const int64_t fj0 = std::max<int64_t>(fw0, 0), fj1 = std::min<int64_t>(m * far.tx - g.pl + A, g.W);
+    const bool ahead = t + 2 < T && fi0 < fi1 && fj0 < fj1;
+    const float* far_img = src + far.n * CB * plane + fi0 * row + fj0 * W;
     for (int64_t cb = 0; cb < CB; ++cb) {
       const float* base = img + cb * plane;
-      if (ahead) {
-        const float* next = base + ih0 * row + (iw0 + 2 * m + 2) * W;
-        for (int i = 0; i < A; ++i)
-          for (int l = 0; l < 4 * W; l += 16) __builtin_prefetch(next + i * row + l);  // 4 columns
-      }
+      if (ahead)
+        for (int64_t i = 0; i < fi1 - fi0; ++i) prefetch_run(far_img + cb * plane + i * row, (fj1 - fj0) * W);
       if (inside) {
         transform_patch<Vec, m>(base + ih0 * row + iw0 * W, row, v + cb * W, estride);
       } else {
@@ -464,8 +474,8 @@ void output_transform(const float* M, const float* src, const float* wd, const f
   if (stats != nullptr) std::fill(stats, stats + 2 * g.K, 0.0f);
   const int64_t estride = T * g.K;  // floats between M[e][t] and M[e + 1][t]
   const X zero = Vec::zero();
-  TileCursor at(t0, g);
-  for (int64_t t = 0; t < T; ++t, at.next(g)) {
+  TileCursor at(t0, g), far(t0 + 2, g);
+  for (int64_t t = 0; t < T; ++t, at.next(g), far.next(g)) {
     const int64_t oh0 = m * at.ty, ow0 = m * at.tx;
     const bool full = oh0 + m <= g.Ho && ow0 + m <= g.Wo;
     float* img = dst + at.n * KB * plane;
@@ -478,18 +488,17 @@ void output_transform(const float* M, const float* src, const float* wd, const f
     const float n_t = static_cast<float>(tile_count), n_all = block_count + n_t;
     const X inv_count = Vec::set1(1.0f / n_t), mean_step = Vec::set1(n_t / n_all),
             m2_step = Vec::set1(block_count * n_t / n_all);
-    // The outputs of the tile after next, fetched ahead as in input_transform: the residual
-    // to read and the destination to write.
-    const bool ahead = oh0 + m <= g.Ho && ow0 + 3 * m <= g.Wo;
-    const int64_t ahead_off = (oh0 * g.Wo + ow0 + 2 * m) * W;
+    // The outputs of the tile after next (inside the output), fetched ahead as in
+    // input_transform: the residual to read and the destination to write.
+    const int64_t far_rows = std::min<int64_t>(m, g.Ho - m * far.ty), far_cols = std::min<int64_t>(m, g.Wo - m * far.tx);
+    const bool ahead = t + 2 < T;
+    const int64_t far_off = far.n * KB * plane + (m * far.ty * g.Wo + m * far.tx) * W;
     for (int64_t kb = 0; kb < KB; ++kb) {
       if (ahead) {
-        for (int i = 0; i < m; ++i) {
-          const int64_t off = kb * plane + ahead_off + i * g.Wo * W;
-          for (int l = 0; l < W * m; l += 16) {  // a row of the tile, a cache line at a time
-            if (ep.residual != nullptr && ep.residual != img) __builtin_prefetch(ep.residual + off + l);
-            __builtin_prefetch(img + off + l, 1);
-          }
+        for (int64_t i = 0; i < far_rows; ++i) {
+          const int64_t off = far_off + kb * plane + i * g.Wo * W;
+          if (residual != nullptr && residual != dst) prefetch_run(residual + off, far_cols * W);
+          prefetch_run(dst + off, far_cols * W, true);
         }
       }
       X s[m][A];  // At M, a column at a time
