@@ -3,11 +3,15 @@
 #include "cnnkit/core/memory.h"
 
 #include <malloc.h>
+#include <sys/mman.h>
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <new>
+#include <utility>
 #include <vector>
 
 namespace cnnkit {
@@ -28,6 +32,48 @@ constexpr int kMaxLog2 = 48;           // no tensor is 256 TiB
 constexpr int kClasses = 8 + (kMaxLog2 - 9) * kPerOctave;
 constexpr uint64_t kIdleAllocations = uint64_t{1} << 16;  // trimmed after this many unused
 constexpr uint64_t kTrimEvery = 4096;                      // allocations between idle scans
+
+// Blocks of at least kMapBytes come from the kernel (mmap) and go back to it when freed. From
+// malloc's heap, a large block trimmed while idle (the validation pass's activations during a
+// training epoch) left a hole that the epoch's small allocations split, so the next pass took
+// new pages: the default run's peak RSS rose at each of its first two validation passes and
+// varied from run to run, 136-167 MiB (docs/performance.md). Not under AddressSanitizer, whose
+// heap checks need malloc's blocks.
+constexpr size_t kMapBytes = size_t{1} << 20;
+constexpr bool kMapLarge =
+#if defined(CNNKIT_ASAN)
+    false;
+#else
+    true;
+#endif
+
+// A mapped block starts a number of cache lines into its first page, a different number for
+// each block in turn, as malloc's blocks do: with every tensor at page offset 0, a kernel's
+// loads and stores of the same element index share their low 12 address bits, which the CPU
+// can take for a dependence (4 KiB aliasing). LeNet-5's training step at 2 threads against
+// malloc's blocks: 0.98x with every block at offset 0 (10 pairs, 0.89-1.08), 1.01x with the
+// offsets (10 pairs, 0.95-1.10).
+constexpr size_t kPage = 4096;
+std::atomic<uint32_t> next_offset{0};
+
+// bytes: a size class's (a multiple of 64).
+void* system_alloc(size_t bytes) {
+  if (kMapLarge && bytes >= kMapBytes) {
+    void* base = mmap(nullptr, bytes + kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) return nullptr;
+    const size_t offset = (next_offset.fetch_add(1, std::memory_order_relaxed) % (kPage / kMinClass)) * kMinClass;
+    return static_cast<char*>(base) + offset;
+  }
+  return std::aligned_alloc(kMinClass, bytes);
+}
+void system_free(void* p, size_t bytes) {
+  if (kMapLarge && bytes >= kMapBytes) {
+    void* base = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t{kPage - 1});
+    munmap(base, bytes + kPage);
+  } else {
+    std::free(p);
+  }
+}
 
 struct SizeClass {
   size_t bytes;
@@ -68,10 +114,10 @@ class CachingAllocator {
       ++stats_.system_allocations;
       note_allocated(c.bytes);
     }
-    void* p = std::aligned_alloc(kMinClass, c.bytes);
+    void* p = system_alloc(c.bytes);
     if (p == nullptr) {
       release_all();  // give the cached blocks back and try once more
-      p = std::aligned_alloc(kMinClass, c.bytes);
+      p = system_alloc(c.bytes);
       if (p == nullptr) {
         std::lock_guard<std::mutex> lock(mutex_);
         stats_.allocated_bytes -= c.bytes;
@@ -93,21 +139,21 @@ class CachingAllocator {
       }
       ++stats_.system_frees;
     }
-    std::free(p);
+    system_free(p, c.bytes);
   }
 
   void release_all() {
-    std::vector<void*> out;
+    std::vector<std::pair<void*, size_t>> out;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      for (auto& list : free_) {
-        for (const Cached& b : list) out.push_back(b.ptr);
-        list.clear();
+      for (size_t i = 0; i < free_.size(); ++i) {
+        for (const Cached& b : free_[i]) out.emplace_back(b.ptr, class_bytes(i));
+        free_[i].clear();
       }
       stats_.system_frees += out.size();
       stats_.cached_bytes = 0;
     }
-    for (void* p : out) std::free(p);
+    for (const auto& [p, bytes] : out) system_free(p, bytes);
   }
 
   void set_limit(size_t bytes) {
@@ -157,7 +203,7 @@ class CachingAllocator {
       while (idle < list.size() && list[idle].freed_at + kIdleAllocations < now) ++idle;
       if (idle == 0) continue;
       const size_t bytes = class_bytes(i);
-      for (size_t j = 0; j < idle; ++j) std::free(list[j].ptr);  // cheap: blocks are cold
+      for (size_t j = 0; j < idle; ++j) system_free(list[j].ptr, bytes);  // cheap: blocks are cold
       list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(idle));
       stats_.cached_bytes -= idle * bytes;
       stats_.system_frees += idle;
