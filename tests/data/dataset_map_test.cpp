@@ -106,3 +106,23 @@ TEST(ExampleGenerator, SeededPerThreadAndOutsideALoaderFromTheDefaultGenerator) 
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
 }
+
+// The loader seeds before every example; the seed goes into the engine at the first draw
+// after it (an example whose transforms draw nothing costs no reseeding): the draws are those
+// of the last seed given, a seed given mid-stream restarts the stream, and a draw without a
+// new seed goes on from the last one.
+TEST(ExampleGenerator, TheLastSeedGivenDecidesTheNextDraws) {
+  data::seed_example_generator(1);
+  data::seed_example_generator(2);  // no draw between: 1 never reaches the engine
+  Generator two(2);
+  EXPECT_EQ(data::example_generator().next_u32(), two.next_u32());
+  EXPECT_EQ(data::example_generator().next_u32(), two.next_u32()) << "the stream goes on from the seed";
+  data::seed_example_generator(2);
+  Generator again(2);
+  EXPECT_EQ(data::example_generator().next_u32(), again.next_u32()) << "a new seed restarts the stream";
+  data::example_generator().normal();  // leaves a spare normal for seed 2's stream
+  data::seed_example_generator(3);
+  Generator three(3);
+  EXPECT_EQ(data::example_generator().normal(), three.normal());
+  EXPECT_EQ(data::example_generator().normal(), three.normal()) << "the normal's spare belongs to seed 3";
+}
