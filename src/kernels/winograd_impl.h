@@ -215,12 +215,12 @@ void input_transform(const float* src, float* V, const Geometry& g, int64_t t0, 
     const int64_t fh0 = m * far.ty - g.pt, fw0 = m * far.tx - g.pl + (far.tx > 0 ? A - m : 0);
     const int64_t fi0 = std::max<int64_t>(fh0, 0), fi1 = std::min<int64_t>(m * far.ty - g.pt + A, g.H);
     const int64_t fj0 = std::max<int64_t>(fw0, 0), fj1 = std::min<int64_t>(m * far.tx - g.pl + A, g.W);
-    const bool ahead = t + 2 < T && fi0 < fi1 && fj0 < fj1;
-    const float* far_img = src + far.n * CB * plane + fi0 * row + fj0 * W;
+    const bool ahead = t + 2 < T && fi0 < fi1 && fj0 < fj1;  // past the block: no such tile, maybe no image
+    const int64_t far_at = far.n * CB * plane + fi0 * row + fj0 * W;
     for (int64_t cb = 0; cb < CB; ++cb) {
       const float* base = img + cb * plane;
       if (ahead)
-        for (int64_t i = 0; i < fi1 - fi0; ++i) prefetch_run(far_img + cb * plane + i * row, (fj1 - fj0) * W);
+        for (int64_t i = 0; i < fi1 - fi0; ++i) prefetch_run(src + far_at + cb * plane + i * row, (fj1 - fj0) * W);
       if (inside) {
         transform_patch<Vec, m>(base + ih0 * row + iw0 * W, row, v + cb * W, estride);
       } else {
